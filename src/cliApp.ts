@@ -1,0 +1,171 @@
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from './config.js';
+import { UserError } from './errors.js';
+import { createLogger } from './logger.js';
+import { describeUrl, redactText } from './redact.js';
+import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
+import { runHealthCheck } from './runbooks/health/engine.js';
+import { parseThresholdOverrides, splitAssignments } from './runbooks/health/thresholds.js';
+import { formatUnitValue } from './runbooks/health/units.js';
+import { TargetPools } from './targets/pools.js';
+import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
+import { renderHealthReport } from './terminal/healthTable.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  color: boolean;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * The `runbook-bot` command line. Returns the exit code instead of exiting so tests can run
+ * it in-process: 0 ok, 1 warn, 2 critical, 3 could not run (bad input, config, unreachable).
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command()
+    .name('runbook-bot')
+    .description('Postgres runbooks you can execute: health checks from a terminal or Slack.')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text.trimEnd()),
+      writeErr: (text) => io.stderr(text.trimEnd()),
+    })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('health')
+    .description('Run the health checks against a target database')
+    .option('-t, --target <name>', 'target to check (default: the configured default)')
+    .option('--json', 'print the report as JSON')
+    .option('--only <ids>', 'comma-separated check ids to run (see `runbook-bot checks`)')
+    .option(
+      '--threshold <check.key=value>',
+      'override a threshold, e.g. connections.warn=100 (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('--budget <seconds>', 'time budget of the whole run').argParser(positiveNumber('--budget')),
+    )
+    .action(async (options: HealthOptions) => {
+      exitCode = await health(options, io);
+    });
+
+  program
+    .command('targets')
+    .description('List the configured targets (without secrets)')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      const { targets } = loadConfig(io.env);
+      const rows = targets.list().map((target) => ({
+        name: target.name,
+        database: describeUrl(target.url),
+        tags: target.tags,
+        source: target.source,
+        description: target.description ?? '',
+      }));
+      if (options.json) io.stdout(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0)
+        io.stdout('No targets configured. Set TARGET_DATABASE_URL or TARGETS_FILE.');
+      else
+        for (const row of rows)
+          io.stdout(`${row.name.padEnd(16)} ${row.database}  ${row.tags.join(',')}  (${row.source})`);
+    });
+
+  program
+    .command('checks')
+    .description('List the health checks with their thresholds')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      const rows = HEALTH_CHECKS.map((check) => ({
+        id: check.id,
+        title: check.title,
+        thresholds: Object.fromEntries(
+          check.thresholds.map((spec) => [spec.key, formatUnitValue(spec.default, spec.unit)]),
+        ),
+        needsReadAllStats: check.needsReadAllStats ?? false,
+        description: check.description,
+      }));
+      if (options.json) {
+        io.stdout(JSON.stringify(rows, null, 2));
+        return;
+      }
+      for (const row of rows) {
+        const thresholds = Object.entries(row.thresholds)
+          .map(([key, value]) => `${key}=${value}`)
+          .join(' ');
+        io.stdout(`${row.id.padEnd(28)} ${thresholds}`);
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; a usage mistake "could not run".
+      return err.exitCode === 0 ? EXIT.ok : EXIT.couldNotRun;
+    }
+    if (err instanceof UserError) {
+      io.stderr(`error: ${err.message}`);
+      return EXIT.couldNotRun;
+    }
+    io.stderr(
+      `unexpected error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}`,
+    );
+    return EXIT.couldNotRun;
+  }
+}
+
+interface HealthOptions {
+  target?: string;
+  json?: boolean;
+  only?: string;
+  threshold: string[];
+  budget?: number;
+}
+
+async function health(options: HealthOptions, io: CliIo): Promise<number> {
+  const config = loadConfig(io.env);
+  const target = config.targets.resolve(options.target);
+  const overrides = parseThresholdOverrides(
+    splitAssignments(options.threshold),
+    HEALTH_CHECKS,
+    '--threshold',
+  );
+  const only = options.only
+    ?.split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  // Logs go to stderr so `--json` output on stdout stays parseable.
+  const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
+  const pools = new TargetPools(logger);
+  try {
+    const report = await runHealthCheck(target, pools.readOnly(target), {
+      only,
+      thresholdOverrides: overrides,
+      budgetMs: options.budget !== undefined ? options.budget * 1000 : config.health.budgetMs,
+      evidenceLimit: config.health.evidenceLimit,
+      logger,
+    });
+    io.stdout(
+      options.json ? JSON.stringify(report, null, 2) : renderHealthReport(report, { color: io.color }),
+    );
+    return exitCodeFor(report.status);
+  } finally {
+    await pools.closeAll();
+  }
+}
+
+function positiveNumber(flag: string) {
+  return (value: string) => {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0)
+      throw new UserError(`${flag} must be a positive number, got "${value}"`);
+    return number;
+  };
+}

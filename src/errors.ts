@@ -1,0 +1,13 @@
+/**
+ * An error the user caused (bad input, bad configuration). Its message is written for the
+ * user: what was wrong and how to fix it. Anything else that is thrown is a bug or an
+ * outage and is logged with context.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** Configuration that cannot be used: a bad environment variable or targets file. */
+export class ConfigError extends UserError {
+  override name = 'ConfigError';
+}

@@ -1,0 +1,54 @@
+import { BOT_APPLICATION_NAME } from '../../targets/target.js';
+import type { CheckContext, CheckStatus, EvidenceRow } from './types.js';
+
+/**
+ * Excludes the bot's own sessions (every replica's, by application name) and the session
+ * running the check. Appended to every pg_stat_activity query.
+ */
+export function notTheBot(alias?: string): string {
+  const column = alias ? `${alias}.` : '';
+  return `${column}pid <> pg_backend_pid() AND ${column}application_name IS DISTINCT FROM '${BOT_APPLICATION_NAME}'`;
+}
+
+export const NOT_THE_BOT = notTheBot();
+
+const ORDER: Record<CheckStatus, number> = { ok: 0, skipped: 0, error: 1, warn: 2, critical: 3 };
+
+export function worst<S extends CheckStatus>(...statuses: S[]): S {
+  return statuses.reduce((a, b) => (ORDER[b] > ORDER[a] ? b : a));
+}
+
+/** Higher is worse: `value >= critical` is critical, `>= warn` is warn. */
+export function levelAbove(value: number, warn: number, critical: number): 'ok' | 'warn' | 'critical' {
+  if (value >= critical) return 'critical';
+  if (value >= warn) return 'warn';
+  return 'ok';
+}
+
+/** Lower is worse: `value < critical` is critical, `< warn` is warn. */
+export function levelBelow(value: number, warn: number, critical: number): 'ok' | 'warn' | 'critical' {
+  if (value < critical) return 'critical';
+  if (value < warn) return 'warn';
+  return 'ok';
+}
+
+type WithTotal = EvidenceRow & { total_rows?: number | string };
+
+/**
+ * Queries that return `count(*) OVER () AS total_rows` with a LIMIT: the rows become the
+ * evidence (without that column) and the count says how many there were before the cut.
+ */
+export async function topRows(ctx: CheckContext, sql: string, params: unknown[] = []) {
+  const rows = await ctx.db.query<WithTotal>(sql, [...params, ctx.evidenceLimit]);
+  const total = rows.length > 0 ? Number(rows[0]!.total_rows ?? rows.length) : 0;
+  const evidence = rows.map(({ total_rows: _ignored, ...rest }) => rest as EvidenceRow);
+  return { evidence, total };
+}
+
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? singular : pluralForm}`;
+}
+
+export function num(value: unknown): number {
+  return value === null || value === undefined ? 0 : Number(value);
+}

@@ -1,0 +1,198 @@
+import { plural, topRows } from '../checkKit.js';
+import type { CheckDefinition } from '../types.js';
+import { formatBytes } from '../units.js';
+
+export const unusedIndexes: CheckDefinition = {
+  id: 'unused_indexes',
+  title: 'Unused indexes',
+  description:
+    'Non-unique indexes never scanned since statistics were reset and at least min_bytes large: they cost writes and space for nothing.',
+  thresholds: [
+    {
+      key: 'min_bytes',
+      unit: 'bytes',
+      default: 10 * 1024 ** 2,
+      description: 'smaller unused indexes are ignored',
+    },
+  ],
+  remediation: {
+    procedure: 'postgres-health#drop-unused-index',
+    text: 'Check replicas and the statistics window (stats_reset) first, then DROP INDEX CONCURRENTLY.',
+  },
+  async run(ctx) {
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
+              pg_relation_size(s.indexrelid)::float8 AS bytes, s.idx_scan::float8 AS scans,
+              count(*) OVER ()::int AS total_rows
+         FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+        WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+          AND i.indisvalid AND pg_relation_size(s.indexrelid) >= $1 AND s.schemaname NOT LIKE 'pg_toast%'
+        ORDER BY bytes DESC LIMIT $2`,
+      [ctx.threshold('min_bytes')],
+    );
+    if (total === 0) return { status: 'ok', summary: 'no large index is unused' };
+    const wasted = evidence.reduce((sum, row) => sum + Number(row.bytes), 0);
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'index', 'indexes')} never scanned, ${formatBytes(wasted)} in the top ${evidence.length}`,
+      evidence: evidence.map((row) => ({ ...row, size: formatBytes(Number(row.bytes)) })),
+      evidenceTotal: total,
+    };
+  },
+};
+
+export const duplicateIndexes: CheckDefinition = {
+  id: 'duplicate_indexes',
+  title: 'Duplicate indexes',
+  description:
+    'Indexes whose columns are a leading prefix of (or equal to) another index on the same table with the same method, opclasses, expressions and predicate.',
+  thresholds: [],
+  remediation: {
+    procedure: 'postgres-health#drop-unused-index',
+    text: 'Drop the redundant index (DROP INDEX CONCURRENTLY); the covering index serves its queries.',
+  },
+  async run(ctx) {
+    // a is redundant when its keys lead b's keys; with equal keys, a unique index beats a
+    // plain one and the newer of two equals is the one to drop.
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT ca.relnamespace::regnamespace::text AS schema, a.indrelid::regclass::text AS table,
+              ca.relname AS redundant_index, cb.relname AS covering_index,
+              pg_get_indexdef(a.indexrelid) AS redundant_definition, pg_relation_size(a.indexrelid)::float8 AS bytes,
+              count(*) OVER ()::int AS total_rows
+         FROM pg_index a
+         JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+         JOIN pg_class ca ON ca.oid = a.indexrelid
+         JOIN pg_class cb ON cb.oid = b.indexrelid
+        WHERE ca.relam = cb.relam AND a.indisvalid AND b.indisvalid AND NOT a.indisprimary
+          AND ca.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
+          AND ca.relnamespace::regnamespace::text NOT LIKE 'pg_toast%'
+          AND pg_get_expr(a.indexprs, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indexprs, b.indrelid)
+          AND pg_get_expr(a.indpred, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indpred, b.indrelid)
+          AND (
+                (b.indkey::text LIKE a.indkey::text || ' %' AND b.indclass::text LIKE a.indclass::text || ' %'
+                   AND b.indcollation::text LIKE a.indcollation::text || ' %' AND NOT a.indisunique)
+             OR (b.indkey::text = a.indkey::text AND b.indclass::text = a.indclass::text
+                   AND b.indcollation::text = a.indcollation::text
+                   AND ((b.indisunique AND NOT a.indisunique)
+                        OR (a.indisunique = b.indisunique AND a.indexrelid > b.indexrelid)))
+              )
+        ORDER BY bytes DESC LIMIT $1`,
+    );
+    if (total === 0) return { status: 'ok', summary: 'no duplicate indexes' };
+    const top = evidence[0]!;
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'redundant index', 'redundant indexes')}; ${top.redundant_index} is covered by ${top.covering_index}`,
+      evidence,
+      evidenceTotal: total,
+    };
+  },
+};
+
+export const invalidIndexes: CheckDefinition = {
+  id: 'invalid_indexes',
+  title: 'Invalid indexes',
+  description:
+    'Indexes left INVALID by a failed CREATE INDEX CONCURRENTLY: never used by queries, yet still maintained on writes. Builds in progress are skipped.',
+  thresholds: [],
+  remediation: {
+    procedure: 'postgres-health#rebuild-invalid-index',
+    text: 'DROP INDEX CONCURRENTLY the invalid index, fix the cause (duplicates for a unique index), and create it again.',
+  },
+  async run(ctx) {
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT c.relnamespace::regnamespace::text AS schema, i.indrelid::regclass::text AS table, c.relname AS index,
+              pg_get_indexdef(i.indexrelid) AS definition, count(*) OVER ()::int AS total_rows
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE NOT i.indisvalid
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
+        ORDER BY c.relname LIMIT $1`,
+    );
+    if (total === 0) return { status: 'ok', summary: 'no invalid indexes' };
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'invalid index', 'invalid indexes')}: ${evidence.map((row) => row.index).join(', ')}`,
+      evidence,
+      evidenceTotal: total,
+    };
+  },
+};
+
+export const missingIndexes: CheckDefinition = {
+  id: 'missing_indexes',
+  title: 'Sequential scans on large tables',
+  description:
+    'Large tables read mostly by sequential scans (index use below the threshold): usually a missing index.',
+  thresholds: [
+    { key: 'warn', unit: 'percent', default: 95, description: 'index-scan share below' },
+    { key: 'min_rows', unit: 'count', default: 10_000, description: 'smaller tables are ignored' },
+  ],
+  remediation: {
+    procedure: 'postgres-health#investigate-slow-query',
+    text: 'Find the statements scanning the table (slow_queries), EXPLAIN them and add an index (CREATE INDEX CONCURRENTLY).',
+  },
+  async run(ctx) {
+    const warn = ctx.threshold('warn');
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT schemaname AS schema, relname AS table, n_live_tup::float8 AS live_rows, seq_scan::float8 AS seq_scans,
+              coalesce(idx_scan, 0)::float8 AS index_scans, seq_tup_read::float8 AS rows_read_by_seq_scans,
+              round(100.0 * coalesce(idx_scan, 0) / nullif(seq_scan + coalesce(idx_scan, 0), 0), 1)::float8 AS index_use_pct,
+              count(*) OVER ()::int AS total_rows
+         FROM pg_stat_user_tables
+        WHERE n_live_tup >= $1 AND seq_scan > 0
+          AND 100.0 * coalesce(idx_scan, 0) / (seq_scan + coalesce(idx_scan, 0)) < $2
+        ORDER BY seq_tup_read DESC LIMIT $3`,
+      [ctx.threshold('min_rows'), warn],
+    );
+    if (total === 0) return { status: 'ok', summary: 'large tables are read through indexes' };
+    const top = evidence[0]!;
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'large table')} mostly read by sequential scans; ${top.schema}.${top.table} uses an index ${top.index_use_pct}% of the time`,
+      evidence,
+      evidenceTotal: total,
+    };
+  },
+};
+
+export const unindexedForeignKeys: CheckDefinition = {
+  id: 'unindexed_foreign_keys',
+  title: 'Unindexed foreign keys',
+  description:
+    'Foreign keys whose columns do not lead any index: deletes and updates on the parent scan the child table, and joins are slow.',
+  thresholds: [],
+  remediation: {
+    procedure: 'postgres-health#investigate-slow-query',
+    text: 'CREATE INDEX CONCURRENTLY on the foreign-key columns of the child table.',
+  },
+  async run(ctx) {
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT con.connamespace::regnamespace::text AS schema, con.conrelid::regclass::text AS table, con.conname AS constraint,
+              con.confrelid::regclass::text AS references,
+              (SELECT string_agg(a.attname, ', ' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+              count(*) OVER ()::int AS total_rows
+         FROM pg_constraint con
+        WHERE con.contype = 'f'
+          AND con.connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
+          AND NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                 WHERE i.indrelid = con.conrelid
+                   AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
+                   AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey)
+        ORDER BY 2, 3 LIMIT $1`,
+    );
+    if (total === 0) return { status: 'ok', summary: 'every foreign key has an index' };
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'foreign key')} without an index; first: ${evidence[0]!.table} (${evidence[0]!.columns})`,
+      evidence,
+      evidenceTotal: total,
+    };
+  },
+};

@@ -1,0 +1,42 @@
+import { plural, topRows } from '../checkKit.js';
+import type { CheckDefinition } from '../types.js';
+
+/** Roles PostgREST (and so Supabase's API) switches to for requests. */
+const API_ROLES = ['anon', 'authenticated'];
+
+export const postgrestGrants: CheckDefinition = {
+  id: 'postgrest_grants',
+  title: 'API grants (PostgREST / Supabase)',
+  description:
+    'Tables in the public schema that neither anon nor authenticated may read: after a migration this is a cause of "PGRST002" and empty API results (seed runbook). Skipped where those roles do not exist.',
+  thresholds: [],
+  remediation: {
+    procedure: 'hampton-mowerpower-system-runbook#critical-database-api-connection-lost-error',
+    text: "GRANT SELECT ON the table TO anon, authenticated (as RLS allows), then NOTIFY pgrst, 'reload schema'.",
+  },
+  async run(ctx) {
+    const [roles] = await ctx.db.query<{ present: number }>(
+      'SELECT count(*)::int AS present FROM pg_roles WHERE rolname = ANY($1::text[])',
+      [API_ROLES],
+    );
+    if ((roles?.present ?? 0) < API_ROLES.length) {
+      return { status: 'skipped', summary: 'not a PostgREST database (no anon and authenticated roles)' };
+    }
+    const { evidence, total } = await topRows(
+      ctx,
+      `SELECT n.nspname AS schema, c.relname AS table, count(*) OVER ()::int AS total_rows
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')
+          AND NOT has_table_privilege('anon', c.oid, 'SELECT')
+          AND NOT has_table_privilege('authenticated', c.oid, 'SELECT')
+        ORDER BY c.relname LIMIT $1`,
+    );
+    if (total === 0) return { status: 'ok', summary: 'the API roles can read every public table' };
+    return {
+      status: 'warn',
+      summary: `${plural(total, 'public table')} the API cannot read: ${evidence.map((row) => row.table).join(', ')}`,
+      evidence,
+      evidenceTotal: total,
+    };
+  },
+};

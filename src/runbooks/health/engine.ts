@@ -1,0 +1,243 @@
+import type pg from 'pg';
+import { UserError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { describeConnectionFailure, isConnectionFailure } from '../../targets/connectionErrors.js';
+import { BrokenConnectionError, withReadOnlyTransaction } from '../../targets/readOnly.js';
+import type { Target } from '../../targets/target.js';
+import { HEALTH_CHECKS } from './catalog.js';
+import { worst } from './checkKit.js';
+import { describeCheckFailure } from './failures.js';
+import { probeServer } from './probe.js';
+import { parseThresholdOverrides, resolveThresholds, type ThresholdOverrides } from './thresholds.js';
+import type {
+  CheckDefinition,
+  CheckQuery,
+  Finding,
+  HealthReport,
+  ReportStatus,
+  ServerFacts,
+} from './types.js';
+
+export interface HealthRunOptions {
+  /** Check ids to run; all when absent. */
+  only?: readonly string[];
+  /** Overrides on top of the target's own (e.g. from the CLI), already parsed. */
+  thresholdOverrides?: ThresholdOverrides;
+  /** Wall-clock budget of the whole run; checks that would start after it are skipped. */
+  budgetMs?: number;
+  /** Rows of evidence kept per finding. */
+  evidenceLimit?: number;
+  logger?: Logger;
+  /** Sees every statement a check sends (benchmarks replay them on a bare client). */
+  onStatement?: (sql: string, params: unknown[]) => void;
+  checks?: readonly CheckDefinition[];
+}
+
+export const DEFAULT_BUDGET_MS = 15_000;
+export const DEFAULT_EVIDENCE_LIMIT = 10;
+/** Below this much budget a check is not started: it could not finish meaningfully. */
+const MIN_CHECK_BUDGET_MS = 50;
+
+/**
+ * Runs the health checks against one target. Never throws for database trouble: an
+ * unreachable target is a report with `status: 'unreachable'`, and a check that fails,
+ * times out or lacks privileges is a finding saying so while the others still report.
+ */
+export async function runHealthCheck(
+  target: Target,
+  pool: pg.Pool,
+  options: HealthRunOptions = {},
+): Promise<HealthReport> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  const catalog = options.checks ?? HEALTH_CHECKS;
+  const checks = selectChecks(catalog, options.only);
+  const layers = [
+    parseThresholdOverrides(Object.entries(target.thresholdOverrides), catalog, target.source),
+    options.thresholdOverrides ?? {},
+  ];
+  const base = { target: target.name, startedAt: startedAt.toISOString() };
+
+  let server: ServerFacts;
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    return unreachable(
+      base,
+      started,
+      describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs),
+    );
+  }
+  try {
+    server = await withReadOnlyTransaction(client, target.settings, (c) =>
+      probeServer(queryable(c, 'probe', options)),
+    );
+    client.release();
+  } catch (err) {
+    client.release(true);
+    if (isConnectionFailure(err)) {
+      return unreachable(
+        base,
+        started,
+        describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs),
+      );
+    }
+    throw err;
+  }
+
+  const findings = new Array<Finding>(checks.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < checks.length) {
+      const index = next++;
+      findings[index] = await runOneCheck(checks[index]!, {
+        pool,
+        target,
+        server,
+        layers,
+        deadline,
+        options,
+      });
+    }
+  };
+  const lanes = Math.max(1, Math.min(target.settings.poolMax, checks.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
+
+  return {
+    ...base,
+    status: overallStatus(findings),
+    durationMs: Math.round(performance.now() - started),
+    serverVersion: server.version,
+    findings,
+  };
+}
+
+interface RunContext {
+  pool: pg.Pool;
+  target: Target;
+  server: ServerFacts;
+  layers: ThresholdOverrides[];
+  deadline: number;
+  options: HealthRunOptions;
+}
+
+async function runOneCheck(check: CheckDefinition, run: RunContext): Promise<Finding> {
+  const thresholds = resolveThresholds(check, run.layers);
+  const started = performance.now();
+  const finding = (status: Finding['status'], summary: string, extra: Partial<Finding> = {}): Finding => ({
+    id: check.id,
+    title: check.title,
+    status,
+    summary,
+    threshold: check.thresholds.length > 0 ? thresholds : null,
+    evidence: [],
+    evidenceTotal: 0,
+    remediation: status === 'ok' || status === 'skipped' ? null : check.remediation,
+    durationMs: Math.round(performance.now() - started),
+    ...extra,
+  });
+
+  if (check.needsReadAllStats && !run.server.canReadAllStats) {
+    return finding(
+      'skipped',
+      `skipped: needs pg_read_all_stats to see other roles' sessions (GRANT pg_monitor TO ${run.server.role})`,
+    );
+  }
+  const remaining = run.deadline - performance.now();
+  if (remaining < MIN_CHECK_BUDGET_MS) {
+    const budget = Math.round((run.options.budgetMs ?? DEFAULT_BUDGET_MS) / 1000);
+    return finding('skipped', `skipped: the run's ${budget} s budget was used up before this check started`);
+  }
+  const limits = {
+    statementTimeoutMs: Math.min(run.target.settings.statementTimeoutMs, remaining),
+    lockTimeoutMs: run.target.settings.lockTimeoutMs,
+  };
+
+  let client: pg.PoolClient;
+  try {
+    client = await run.pool.connect();
+  } catch (err) {
+    return finding(
+      'error',
+      `could not connect: ${describeConnectionFailure(err, run.target.url, run.target.settings.connectTimeoutMs)}`,
+    );
+  }
+  try {
+    const outcome = await withReadOnlyTransaction(client, limits, (c) =>
+      check.run({
+        db: queryable(c, check.id, run.options),
+        server: run.server,
+        threshold: (key) => {
+          const value = thresholds[key];
+          if (value === undefined) throw new Error(`check ${check.id} reads undeclared threshold "${key}"`);
+          return value;
+        },
+        evidenceLimit: run.options.evidenceLimit ?? DEFAULT_EVIDENCE_LIMIT,
+      }),
+    );
+    client.release();
+    return finding(outcome.status, outcome.summary, {
+      evidence: outcome.evidence ?? [],
+      evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
+      remediation: outcome.status === 'warn' || outcome.status === 'critical' ? check.remediation : null,
+    });
+  } catch (caught) {
+    const broken = caught instanceof BrokenConnectionError;
+    const err = broken ? caught.original : caught;
+    client.release(broken || isConnectionFailure(err));
+    const failure = describeCheckFailure(err, { ...limits, role: run.server.role });
+    if (failure.unexpected)
+      run.options.logger?.error({ err, check: check.id, target: run.target.name }, 'health check failed');
+    return finding(failure.status, failure.summary);
+  }
+}
+
+/** Tags each statement so the server's own views show who sent it (and slow_queries can skip it). */
+function queryable(client: pg.PoolClient, tag: string, options: HealthRunOptions): CheckQuery {
+  return {
+    async query(sql, params = []) {
+      const text = `/* runbook-bot:${tag} */ ${sql}`;
+      options.onStatement?.(text, params);
+      const result = await client.query(text, params);
+      return result.rows;
+    },
+  };
+}
+
+function selectChecks(catalog: readonly CheckDefinition[], only?: readonly string[]): CheckDefinition[] {
+  if (!only || only.length === 0) return [...catalog];
+  const unknown = only.filter((id) => !catalog.some((check) => check.id === id));
+  if (unknown.length > 0) {
+    throw new UnknownCheckError(
+      `Unknown check ${unknown.map((id) => `"${id}"`).join(', ')}. Known checks: ${catalog.map((check) => check.id).join(', ')}.`,
+    );
+  }
+  return catalog.filter((check) => only.includes(check.id));
+}
+
+export function overallStatus(findings: readonly Finding[]): ReportStatus {
+  const statuses = findings.map((finding) => finding.status);
+  const level = worst('ok', ...statuses);
+  return level === 'critical' ? 'critical' : level === 'ok' || level === 'skipped' ? 'ok' : 'warn';
+}
+
+function unreachable(
+  base: { target: string; startedAt: string },
+  started: number,
+  reason: string,
+): HealthReport {
+  return {
+    ...base,
+    status: 'unreachable',
+    unreachable: reason,
+    durationMs: Math.round(performance.now() - started),
+    serverVersion: null,
+    findings: [],
+  };
+}
+
+export class UnknownCheckError extends UserError {
+  override name = 'UnknownCheckError';
+}

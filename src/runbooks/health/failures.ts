@@ -1,0 +1,42 @@
+import { redactText } from '../../redact.js';
+import { isConnectionFailure } from '../../targets/connectionErrors.js';
+import type { CheckStatus } from './types.js';
+
+interface PgError {
+  code?: string;
+  message?: string;
+}
+
+/** How a check that threw is reported: timeouts and missing privileges are findings, not crashes. */
+export function describeCheckFailure(
+  error: unknown,
+  limits: { statementTimeoutMs: number; lockTimeoutMs: number; role: string },
+): { status: Extract<CheckStatus, 'error' | 'skipped'>; summary: string; unexpected: boolean } {
+  const err = (error ?? {}) as PgError;
+  const message = redactText(err.message ?? String(error));
+  if (err.code === '55P03') {
+    return {
+      status: 'error',
+      summary: `timed out waiting for a lock (lock_timeout ${limits.lockTimeoutMs} ms): another session holds a conflicting lock`,
+      unexpected: false,
+    };
+  }
+  if (err.code === '57014' || /Query read timeout/i.test(message)) {
+    return {
+      status: 'error',
+      summary: `timed out after ${limits.statementTimeoutMs} ms (statement_timeout)`,
+      unexpected: false,
+    };
+  }
+  if (err.code === '42501') {
+    return {
+      status: 'skipped',
+      summary: `skipped: role ${limits.role} lacks a privilege (${message}); GRANT pg_monitor TO ${limits.role}`,
+      unexpected: false,
+    };
+  }
+  if (isConnectionFailure(error)) {
+    return { status: 'error', summary: `connection lost: ${message}`, unexpected: false };
+  }
+  return { status: 'error', summary: `failed: ${message}`, unexpected: true };
+}

@@ -1,0 +1,85 @@
+import type { ThresholdSpec } from './thresholds.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'critical' | 'skipped' | 'error';
+export type ReportStatus = 'ok' | 'warn' | 'critical' | 'unreachable';
+
+/** A row of evidence: scalar values only, so it renders in a table, JSON and Slack alike. */
+export type EvidenceRow = Record<string, string | number | boolean | null>;
+
+/** Where to go next: the runbook procedure that addresses this finding. */
+export interface RemediationHint {
+  /** `runbook-id#procedure-id` in the runbook library. */
+  procedure: string;
+  text: string;
+}
+
+export interface Finding {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  summary: string;
+  /** The thresholds this run compared against (after overrides), or null for information. */
+  threshold: Record<string, number> | null;
+  evidence: EvidenceRow[];
+  /** How many rows matched; larger than evidence.length when the list was cut to top N. */
+  evidenceTotal: number;
+  remediation: RemediationHint | null;
+  durationMs: number;
+}
+
+export interface HealthReport {
+  target: string;
+  status: ReportStatus;
+  startedAt: string;
+  durationMs: number;
+  serverVersion: string | null;
+  /** Set when the target could not be reached: the one-line reason. */
+  unreachable?: string;
+  findings: Finding[];
+}
+
+/** What the probe learned about the server once per run; checks adapt to it. */
+export interface ServerFacts {
+  versionNum: number;
+  version: string;
+  database: string;
+  role: string;
+  isSuperuser: boolean;
+  canReadAllStats: boolean;
+  inRecovery: boolean;
+  maxConnections: number;
+  /** Schema pg_stat_statements is installed in (Supabase: `extensions`), or null. */
+  pgStatStatementsSchema: string | null;
+  pgStatStatementsAvailable: boolean;
+}
+
+export interface CheckQuery {
+  query<R extends object = EvidenceRow>(sql: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface CheckContext {
+  db: CheckQuery;
+  server: ServerFacts;
+  /** The resolved value of one of the check's declared thresholds. */
+  threshold(key: string): number;
+  evidenceLimit: number;
+}
+
+export interface CheckOutcome {
+  status: Exclude<CheckStatus, 'error'>;
+  summary: string;
+  evidence?: EvidenceRow[];
+  evidenceTotal?: number;
+}
+
+export interface CheckDefinition {
+  id: string;
+  title: string;
+  /** What it looks at and why it matters, for `runbook-bot checks` and the README. */
+  description: string;
+  /** Needs pg_read_all_stats (pg_monitor) to see other roles' sessions. */
+  needsReadAllStats?: boolean;
+  thresholds: ThresholdSpec[];
+  remediation: RemediationHint | null;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
+}

@@ -1,0 +1,49 @@
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { BOT_APPLICATION_NAME, type Target } from './target.js';
+
+/** Slack for network stalls the server-side statement_timeout cannot see. */
+const CLIENT_TIMEOUT_MARGIN_MS = 2000;
+
+/**
+ * One small read-only pool per target, opened on first use. Pools are the only way the
+ * bot talks to targets, so the application name and timeouts are set in one place.
+ */
+export class TargetPools {
+  private readonly pools = new Map<string, pg.Pool>();
+
+  constructor(private readonly logger?: Logger) {}
+
+  readOnly(target: Target): pg.Pool {
+    let pool = this.pools.get(target.name);
+    if (!pool) {
+      pool = createPool(target.url, target, this.logger);
+      this.pools.set(target.name, pool);
+    }
+    return pool;
+  }
+
+  async closeAll(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(pools.map((pool) => pool.end()));
+  }
+}
+
+function createPool(url: string, target: Target, logger?: Logger): pg.Pool {
+  const { settings } = target;
+  const pool = new pg.Pool({
+    connectionString: url,
+    application_name: BOT_APPLICATION_NAME,
+    max: settings.poolMax,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    query_timeout: settings.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+    idleTimeoutMillis: 10_000,
+    keepAlive: true,
+    allowExitOnIdle: true,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would
+  // crash the process. The next checkout reconnects.
+  pool.on('error', (err) => logger?.warn({ target: target.name, err }, 'idle connection to target lost'));
+  return pool;
+}

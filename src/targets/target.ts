@@ -1,0 +1,31 @@
+/** A Postgres database that runbooks act on. `url` is a secret: never log or print it. */
+export interface Target {
+  name: string;
+  description?: string;
+  url: string;
+  /** Separate credentials for remediations; diagnostics always use `url`. */
+  remediationUrl?: string;
+  tags: string[];
+  settings: TargetSettings;
+  /** `check.key` → raw value (e.g. `"8GB"`), validated against the check catalog. */
+  thresholdOverrides: Record<string, string>;
+  /** Where the target was defined, for error messages. */
+  source: string;
+}
+
+export interface TargetSettings {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  poolMax: number;
+}
+
+export const DEFAULT_TARGET_SETTINGS: TargetSettings = {
+  connectTimeoutMs: 5000,
+  statementTimeoutMs: 5000,
+  lockTimeoutMs: 1000,
+  poolMax: 2,
+};
+
+/** Every session the bot opens carries this name, so it can exclude itself from findings. */
+export const BOT_APPLICATION_NAME = 'runbook-bot';

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { formatZodIssues } from '../formatIssues.js';
+import { DEFAULT_TARGET_SETTINGS, type Target, type TargetSettings } from './target.js';
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const TARGET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const envVarName = z
+  .string()
+  .regex(ENV_NAME, 'must be the NAME of an environment variable (e.g. PROD_DATABASE_URL), not a URL');
+
+const settingsSchema = {
+  connect_timeout_ms: z.number().int().min(100).max(60_000).optional(),
+  statement_timeout_ms: z.number().int().min(100).max(600_000).optional(),
+  lock_timeout_ms: z.number().int().min(10).max(600_000).optional(),
+  pool_max: z.number().int().min(1).max(20).optional(),
+};
+
+const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional();
+
+const targetSchema = z
+  .object({
+    url_env: envVarName,
+    remediation_url_env: envVarName.optional(),
+    description: z.string().max(200).optional(),
+    tags: z.array(z.string().min(1)).default([]),
+    thresholds: thresholdsSchema,
+    ...settingsSchema,
+  })
+  .strict();
+
+const fileSchema = z
+  .object({
+    default: z.string().optional(),
+    defaults: z.object(settingsSchema).strict().optional(),
+    targets: z.record(
+      z.string().regex(TARGET_NAME, 'target names are lowercase letters, digits, - and _'),
+      targetSchema,
+    ),
+  })
+  .strict();
+
+type SettingsInput = { [K in keyof typeof settingsSchema]?: number };
+
+function toSettings(base: TargetSettings, input: SettingsInput | undefined): TargetSettings {
+  return {
+    connectTimeoutMs: input?.connect_timeout_ms ?? base.connectTimeoutMs,
+    statementTimeoutMs: input?.statement_timeout_ms ?? base.statementTimeoutMs,
+    lockTimeoutMs: input?.lock_timeout_ms ?? base.lockTimeoutMs,
+    poolMax: input?.pool_max ?? base.poolMax,
+  };
+}
+
+export interface TargetsFileContents {
+  defaultTarget?: string;
+  targets: Target[];
+}
+
+/**
+ * Reads a targets file. The file names environment variables, never secrets; every
+ * problem is reported at once with the file name and the key, so one edit fixes them all.
+ */
+export function readTargetsFile(path: string, env: NodeJS.ProcessEnv): TargetsFileContents {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `TARGETS_FILE ${path} cannot be read (${code ?? 'error'}). Check the path, or unset TARGETS_FILE to use TARGET_DATABASE_URL.`,
+    );
+  }
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    const first = document.errors[0]!;
+    throw new ConfigError(`${path} is not valid YAML: ${first.message.split('\n')[0]}`);
+  }
+  const parsed = fileSchema.safeParse(document.toJS() ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(`${path} is not a valid targets file:\n${formatZodIssues(parsed.error)}`);
+  }
+
+  const problems: string[] = [];
+  const base = toSettings(DEFAULT_TARGET_SETTINGS, parsed.data.defaults);
+  const targets: Target[] = [];
+  for (const [name, entry] of Object.entries(parsed.data.targets)) {
+    const url = readUrl(env, entry.url_env, `targets.${name}.url_env`, problems);
+    const remediationUrl = entry.remediation_url_env
+      ? readUrl(env, entry.remediation_url_env, `targets.${name}.remediation_url_env`, problems)
+      : undefined;
+    if (url === undefined) continue;
+    targets.push({
+      name,
+      description: entry.description,
+      url,
+      remediationUrl,
+      tags: entry.tags,
+      settings: toSettings(base, entry),
+      thresholdOverrides: entry.thresholds ?? {},
+      source: `${path} (targets.${name})`,
+    });
+  }
+  const defaultTarget = parsed.data.default;
+  if (defaultTarget !== undefined && !(defaultTarget in parsed.data.targets)) {
+    problems.push(
+      `  - default: "${defaultTarget}" is not one of the targets (${Object.keys(parsed.data.targets).join(', ')})`,
+    );
+  }
+  if (problems.length > 0)
+    throw new ConfigError(`${path} is not a valid targets file:\n${problems.join('\n')}`);
+  return { defaultTarget, targets };
+}
+
+function readUrl(env: NodeJS.ProcessEnv, name: string, key: string, problems: string[]): string | undefined {
+  const value = env[name];
+  if (!value) {
+    problems.push(`  - ${key}: environment variable ${name} is not set (it should hold the postgres:// URL)`);
+    return undefined;
+  }
+  if (!isPostgresUrl(value)) {
+    problems.push(
+      `  - ${key}: environment variable ${name} does not hold a postgres:// or postgresql:// URL`,
+    );
+    return undefined;
+  }
+  return value;
+}
+
+export function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}
