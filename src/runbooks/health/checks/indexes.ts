@@ -2,6 +2,12 @@ import { plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes } from '../units.js';
 
+/**
+ * Index size from the catalog (pages as of the last VACUUM/ANALYZE/CREATE INDEX) rather than
+ * pg_relation_size, which takes a lock and so waits behind any ACCESS EXCLUSIVE holder.
+ */
+const indexBytes = (pgClass: string) => `${pgClass}.relpages::bigint * current_setting('block_size')::bigint`;
+
 export const unusedIndexes: CheckDefinition = {
   id: 'unused_indexes',
   title: 'Unused indexes',
@@ -23,11 +29,12 @@ export const unusedIndexes: CheckDefinition = {
     const { evidence, total } = await topRows(
       ctx,
       `SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index,
-              pg_relation_size(s.indexrelid)::float8 AS bytes, s.idx_scan::float8 AS scans,
+              ${indexBytes('c')}::float8 AS bytes, s.idx_scan::float8 AS scans,
               count(*) OVER ()::int AS total_rows
          FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+         JOIN pg_class c ON c.oid = s.indexrelid
         WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
-          AND i.indisvalid AND pg_relation_size(s.indexrelid) >= $1 AND s.schemaname NOT LIKE 'pg_toast%'
+          AND i.indisvalid AND ${indexBytes('c')} >= $1 AND s.schemaname NOT LIKE 'pg_toast%'
         ORDER BY bytes DESC LIMIT $2`,
       [ctx.threshold('min_bytes')],
     );
@@ -59,7 +66,7 @@ export const duplicateIndexes: CheckDefinition = {
       ctx,
       `SELECT ca.relnamespace::regnamespace::text AS schema, a.indrelid::regclass::text AS table,
               ca.relname AS redundant_index, cb.relname AS covering_index,
-              pg_get_indexdef(a.indexrelid) AS redundant_definition, pg_relation_size(a.indexrelid)::float8 AS bytes,
+              pg_get_indexdef(a.indexrelid) AS redundant_definition, ${indexBytes('ca')}::float8 AS bytes,
               count(*) OVER ()::int AS total_rows
          FROM pg_index a
          JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid

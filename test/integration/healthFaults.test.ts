@@ -1,0 +1,299 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { induceFaults } from '../../src/demo/faults.js';
+import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
+import { BOT_APPLICATION_NAME, finding, findingEventually, health } from '../support/health.js';
+
+/*
+ * Each fault is induced for real in live sessions, then the engine must find it. Runs on
+ * every server from the global setup (PostgreSQL 18 and 14). Tests in this file run one
+ * after another because some faults (roles, replication slots, checkpoints) are
+ * cluster-wide and would leak into the healthy-database test.
+ */
+const servers = inject('postgresServers');
+
+describe.each(servers)('health checks on $label', (server) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(server.url);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  const target = () => testTarget(db.url);
+
+  it('reports a healthy database as ok, with the server version', async () => {
+    // A trigger on INSERT OR UPDATE appears twice in information_schema.triggers but is one trigger.
+    await db.admin.query(`
+      CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER customers_touch BEFORE INSERT OR UPDATE ON customers_db FOR EACH ROW EXECUTE FUNCTION touch();
+      CREATE TRIGGER customers_audit AFTER UPDATE ON customers_db FOR EACH ROW EXECUTE FUNCTION touch();`);
+    // Creating test databases forces checkpoints cluster-wide; that counter says nothing here.
+    const report = await health(target(), { thresholds: { 'checkpoints.min_checkpoints': '1B' } });
+    const problems = report.findings.filter((f) => !['ok', 'skipped'].includes(f.status));
+    expect(problems).toEqual([]);
+    expect(report.status).toBe('ok');
+    expect(report.findings).toHaveLength(27);
+    expect(report.serverVersion).toMatch(/^\d+/);
+    expect(finding(report, 'duplicate_triggers').status).toBe('ok');
+    await db.admin.query(
+      'DROP TRIGGER customers_touch ON customers_db; DROP TRIGGER customers_audit ON customers_db',
+    );
+  });
+
+  it('finds sessions idle in a transaction, never the bot’s own', async () => {
+    const faults = await induceFaults(db.url, ['idle_in_transaction']);
+    const ownSession = await openSession(db.url, BOT_APPLICATION_NAME);
+    await ownSession.query('BEGIN; SELECT 1');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const report = await health(target(), { thresholds: { 'idle_in_transaction.warn': '1s' } });
+      const idle = finding(report, 'idle_in_transaction');
+      expect(idle.status).toBe('warn');
+      expect(idle.evidence.map((row) => row.pid).sort()).toEqual([...faults.pids].sort());
+      expect(idle.remediation?.procedure).toMatch(/#/);
+      for (const f of report.findings) {
+        expect(f.evidence.some((row) => row.application_name === BOT_APPLICATION_NAME)).toBe(false);
+      }
+      const critical = await health(target(), {
+        only: ['idle_in_transaction'],
+        thresholds: { 'idle_in_transaction.warn': '1s', 'idle_in_transaction.critical': '1s' },
+      });
+      expect(finding(critical, 'idle_in_transaction').status).toBe('critical');
+      expect(critical.status).toBe('critical');
+    } finally {
+      await ownSession.end();
+      await faults.release();
+    }
+  });
+
+  it('finds a lock chain and names the session at its head', async () => {
+    const faults = await induceFaults(db.url, ['lock_chain']);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const report = await health(target(), {
+        only: ['blocking_chains', 'ungranted_locks'],
+        thresholds: { 'blocking_chains.warn': '1s', 'ungranted_locks.min_wait': '1s' },
+      });
+      const chains = finding(report, 'blocking_chains');
+      const [holder, firstWaiter, secondWaiter] = faults.pids;
+      expect(chains.status).toBe('warn');
+      expect(chains.evidenceTotal).toBe(2);
+      expect(chains.evidence.map((row) => row.root_blocker_pid)).toEqual([holder, holder]);
+      expect(chains.evidence.map((row) => row.pid).sort()).toEqual([firstWaiter, secondWaiter].sort());
+      expect(chains.summary).toContain(`root blocker pid ${holder} (idle in transaction)`);
+      expect(finding(report, 'ungranted_locks').status).toBe('warn');
+    } finally {
+      await faults.release();
+    }
+  });
+
+  it('finds a long-running query', async () => {
+    const faults = await induceFaults(db.url, ['long_query']);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const report = await health(target(), {
+        only: ['long_running_queries'],
+        thresholds: { 'long_running_queries.warn': '1s' },
+      });
+      const long = finding(report, 'long_running_queries');
+      expect(long.status).toBe('warn');
+      expect(long.evidence[0]).toMatchObject({ pid: faults.pids[0], application_name: 'reporting' });
+    } finally {
+      await faults.release();
+    }
+  });
+
+  it('finds dead tuples and a table autovacuum skips', async () => {
+    const faults = await induceFaults(db.url, ['dead_tuples']);
+    await faults.release();
+    const dead = await findingEventually(target(), 'dead_tuples', (f) => f.status !== 'ok');
+    expect(dead.status).toBe('critical');
+    expect(dead.evidence[0]).toMatchObject({ table: 'reservation_lines' });
+    const lag = await findingEventually(target(), 'autovacuum_lag', (f) => f.status !== 'ok');
+    expect(lag.status).toBe('warn');
+    expect(lag.evidence[0]).toMatchObject({ table: 'reservation_lines', autovacuum_disabled: true });
+    await db.admin.query('ALTER TABLE reservation_lines RESET (autovacuum_enabled)');
+    await db.admin.query('VACUUM reservation_lines');
+  });
+
+  it('finds duplicate triggers, an invalid index and a slow statement', async () => {
+    const faults = await induceFaults(db.url, ['duplicate_trigger', 'invalid_index', 'slow_statement']);
+    await faults.release();
+    const report = await health(target(), {
+      only: ['duplicate_triggers', 'invalid_indexes', 'slow_queries'],
+    });
+    const triggers = finding(report, 'duplicate_triggers');
+    expect(triggers.status).toBe('warn');
+    expect(triggers.evidence).toEqual([
+      expect.objectContaining({
+        table: 'jobs_db',
+        first_trigger: 'jobs_version_bump',
+        second_trigger: 'trg_jobs_db_version',
+        timing: 'BEFORE',
+        shared_events: 'UPDATE',
+      }),
+    ]);
+    expect(finding(report, 'invalid_indexes').evidence).toEqual([
+      expect.objectContaining({ index: 'customers_db_phone_key' }),
+    ]);
+    const slow = finding(report, 'slow_queries');
+    expect(slow.status).toBe('warn');
+    expect(String(slow.evidence[0]?.query)).toContain('pg_sleep');
+    // The bot's own diagnostics are tagged and never listed.
+    expect(slow.evidence.some((row) => String(row.query).includes('runbook-bot'))).toBe(false);
+    await db.admin.query(
+      'DROP TRIGGER trg_jobs_db_version ON jobs_db; DROP TRIGGER jobs_version_bump ON jobs_db; DROP INDEX customers_db_phone_key',
+    );
+  });
+
+  it('finds disabled triggers, critical when a foreign key is no longer enforced', async () => {
+    await db.admin.query(`
+      CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER lots_noop BEFORE UPDATE ON lots FOR EACH ROW EXECUTE FUNCTION noop();
+      ALTER TABLE lots DISABLE TRIGGER lots_noop;`);
+    try {
+      const user = await health(target(), { only: ['disabled_triggers'] });
+      expect(finding(user, 'disabled_triggers')).toMatchObject({ status: 'warn', evidenceTotal: 1 });
+      await db.admin.query('ALTER TABLE reservation_lines DISABLE TRIGGER ALL');
+      const all = await health(target(), { only: ['disabled_triggers'] });
+      expect(finding(all, 'disabled_triggers').status).toBe('critical');
+    } finally {
+      await db.admin.query(
+        'ALTER TABLE reservation_lines ENABLE TRIGGER ALL; DROP TRIGGER lots_noop ON lots',
+      );
+    }
+  });
+
+  it('finds sequences near the end of their column type', async () => {
+    await db.admin.query(
+      `CREATE TABLE tickets (id serial PRIMARY KEY); SELECT setval('tickets_id_seq', 2000000000)`,
+    );
+    const warn = await health(target(), { only: ['sequence_exhaustion'] });
+    expect(finding(warn, 'sequence_exhaustion')).toMatchObject({ status: 'warn' });
+    expect(finding(warn, 'sequence_exhaustion').evidence[0]).toMatchObject({
+      sequence: 'tickets_id_seq',
+      column_type: 'integer',
+    });
+    await db.admin.query(`SELECT setval('tickets_id_seq', 2100000000)`);
+    const critical = await health(target(), { only: ['sequence_exhaustion'] });
+    expect(finding(critical, 'sequence_exhaustion').status).toBe('critical');
+    await db.admin.query('DROP TABLE tickets');
+  });
+
+  it('finds duplicate, unused and missing indexes', async () => {
+    await db.admin.query(`
+      CREATE INDEX lots_lot_number_idx ON lots (lot_number);
+      CREATE TABLE notes (id bigserial PRIMARY KEY, job_id bigint REFERENCES jobs_db (id));`);
+    try {
+      const report = await health(target(), {
+        only: ['duplicate_indexes', 'unused_indexes', 'unindexed_foreign_keys'],
+        thresholds: { 'unused_indexes.min_bytes': '0' },
+      });
+      expect(finding(report, 'duplicate_indexes').evidence).toEqual([
+        expect.objectContaining({
+          redundant_index: 'lots_lot_number_idx',
+          covering_index: 'lots_lot_number_key',
+        }),
+      ]);
+      expect(finding(report, 'unused_indexes').status).toBe('warn');
+      expect(finding(report, 'unindexed_foreign_keys').evidence).toEqual([
+        expect.objectContaining({ table: 'notes', columns: 'job_id' }),
+      ]);
+    } finally {
+      await db.admin.query('DROP INDEX lots_lot_number_idx; DROP TABLE notes');
+    }
+  });
+
+  it('finds prepared transactions and inactive replication slots', async () => {
+    const slot = `rb_${db.name}`;
+    const preparer = await openSession(db.url, 'two-phase-app');
+    await preparer.query(
+      `BEGIN; UPDATE lots SET meters = meters WHERE id = 2; PREPARE TRANSACTION '${db.name}'`,
+    );
+    await db.admin.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const report = await health(target(), {
+        only: ['prepared_transactions', 'inactive_replication_slots'],
+      });
+      expect(finding(report, 'prepared_transactions')).toMatchObject({ status: 'warn' });
+      expect(finding(report, 'prepared_transactions').evidence[0]).toMatchObject({ gid: db.name });
+      const slots = finding(report, 'inactive_replication_slots');
+      expect(slots.status).toBe('warn');
+      expect(slots.evidence.map((row) => row.slot_name)).toContain(slot);
+    } finally {
+      await db.admin.query(`ROLLBACK PREPARED '${db.name}'`);
+      await db.admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      await preparer.end();
+    }
+  });
+
+  it('counts connections against absolute and relative limits, without its own', async () => {
+    const sessions = await Promise.all([1, 2, 3].map(() => openSession(db.url, 'web')));
+    const own = await Promise.all([1, 2].map(() => openSession(db.url, BOT_APPLICATION_NAME)));
+    try {
+      const report = await health(target(), {
+        only: ['connections'],
+        thresholds: { 'connections.warn': '3' },
+      });
+      const connections = finding(report, 'connections');
+      expect(connections.status).toBe('warn');
+      const web = connections.evidence.filter((row) => row.application_name === 'web');
+      expect(web.reduce((sum, row) => sum + Number(row.sessions), 0)).toBe(3);
+      expect(connections.evidence.some((row) => row.application_name === BOT_APPLICATION_NAME)).toBe(false);
+      const pct = await health(target(), {
+        only: ['connections'],
+        thresholds: { 'connections.critical_pct': '1' },
+      });
+      expect(finding(pct, 'connections').status).toBe('critical');
+    } finally {
+      await Promise.all([...sessions, ...own].map((client) => client.end()));
+    }
+  });
+
+  it('reads requested checkpoints from the view of its server version', async () => {
+    for (let i = 0; i < 12; i++) await db.admin.query('CHECKPOINT');
+    const report = await health(target(), { only: ['checkpoints'] });
+    expect(finding(report, 'checkpoints').status).toBe('warn');
+  });
+
+  it('checks API grants only where PostgREST roles exist', async () => {
+    expect(finding(await health(target(), { only: ['postgrest_grants'] }), 'postgrest_grants').status).toBe(
+      'skipped',
+    );
+    const created: string[] = [];
+    for (const role of ['anon', 'authenticated']) {
+      const { rowCount } = await db.admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount === 0) {
+        await db.admin.query(`CREATE ROLE ${role} NOLOGIN`);
+        created.push(role);
+      }
+    }
+    try {
+      await db.admin.query('GRANT SELECT ON ALL TABLES IN SCHEMA public TO anon, authenticated');
+      await db.admin.query('CREATE TABLE new_table (id int)');
+      const report = await health(target(), { only: ['postgrest_grants'] });
+      expect(finding(report, 'postgrest_grants')).toMatchObject({
+        status: 'warn',
+        evidence: [{ schema: 'public', table: 'new_table' }],
+      });
+    } finally {
+      await db.admin.query(
+        'DROP TABLE new_table; REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon, authenticated',
+      );
+      for (const role of created) await db.admin.query(`DROP ROLE ${role}`);
+    }
+  });
+
+  it('applies size and age thresholds from overrides', async () => {
+    const report = await health(target(), {
+      only: ['database_size', 'xid_wraparound'],
+      thresholds: { 'database_size.warn': '1MB', 'xid_wraparound.warn': '1' },
+    });
+    expect(finding(report, 'database_size')).toMatchObject({
+      status: 'warn',
+      threshold: { warn: 1024 ** 2 },
+    });
+    expect(finding(report, 'xid_wraparound').status).toBe('warn');
+  });
+});
