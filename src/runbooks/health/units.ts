@@ -85,7 +85,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     index += 1;
   }
-  return `${index === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[index]}`;
+  return `${formatNumber(Math.round(value * 10) / 10)} ${units[index]}`;
 }
 
 export function formatSeconds(seconds: number): string {

@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../src/cliApp.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const [server] = inject('postgresServers');
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, {
+    stdout: (text) => out.push(text),
+    stderr: (text) => err.push(text),
+    env: { LOG_LEVEL: 'silent', ...env },
+    color: false,
+  });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+describe('runbook-bot CLI', () => {
+  let db: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    db = await createTestDatabase(server!.url);
+    env = { TARGET_DATABASE_URL: db.url };
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('prints a readable report and exits 0 when all is well', async () => {
+    const result = await cli(['health', '--only', 'connections,database_size'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Health of default: OK \(PostgreSQL \d+/);
+    expect(result.stdout).toMatch(/OK\s+connections/);
+  });
+
+  it('prints JSON in the documented shape', async () => {
+    const result = await cli(['health', '--json', '--only', 'database_size'], env);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({
+      target: 'default',
+      status: 'ok',
+      serverVersion: expect.any(String),
+      durationMs: expect.any(Number),
+      findings: [
+        {
+          id: 'database_size',
+          title: 'Database size',
+          status: 'ok',
+          summary: expect.stringContaining('database'),
+          threshold: { warn: 8 * 1024 ** 3, critical: 10 * 1024 ** 3 },
+          evidence: [expect.objectContaining({ database: db.name })],
+          remediation: null,
+        },
+      ],
+    });
+  });
+
+  it('exits 1 on warn and 2 on critical, with thresholds from the command line', async () => {
+    const warn = await cli(
+      ['health', '--only', 'database_size', '--threshold', 'database_size.warn=1MB'],
+      env,
+    );
+    expect(warn.code).toBe(1);
+    const critical = await cli(
+      [
+        'health',
+        '--only',
+        'database_size',
+        '--threshold',
+        'database_size.warn=1MB',
+        '--threshold',
+        'database_size.critical=2MB',
+      ],
+      env,
+    );
+    expect(critical.code).toBe(2);
+    expect(critical.stdout).toContain('CRIT');
+  });
+
+  it('reads thresholds and targets from a targets file', async () => {
+    const path = join(tmpdir(), `cli-targets-${db.name}.yml`);
+    writeFileSync(
+      path,
+      'targets:\n  shop:\n    url_env: SHOP_URL\n    thresholds:\n      database_size.warn: 1MB\n',
+    );
+    const result = await cli(['health', '--target', 'shop', '--only', 'database_size'], {
+      TARGETS_FILE: path,
+      SHOP_URL: db.url,
+    });
+    expect(result.code).toBe(1);
+    const listed = await cli(['targets'], { TARGETS_FILE: path, SHOP_URL: db.url });
+    expect(listed.stdout).toContain('shop');
+    expect(listed.stdout).not.toContain(new URL(db.url).password);
+  });
+
+  it('exits 3 with one clear line for an unreachable target', async () => {
+    const result = await cli(['health'], { TARGET_DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app' });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('unreachable: connection refused by 127.0.0.1:1');
+    expect(result.stdout + result.stderr).not.toContain('hunter2');
+  });
+
+  it.each([
+    [['health', '--only', 'nope'], /Unknown check "nope". Known checks: connections,/],
+    [['health', '--threshold', 'connections.warn'], /should look like CHECK.KEY=VALUE/],
+    [['health', '--threshold', 'connections.warn=lots'], /"lots" is not a valid count value/],
+    [['health', '--target', 'prod'], /Unknown target "prod". Known targets: default./],
+    [['health', '--budget', '-4'], /--budget must be a positive number/],
+    [['halth'], /unknown command 'halth'/],
+  ])('exits 3 and says what was wrong for %j', async (argv, message) => {
+    const result = await cli(argv, env);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('exits 3 when no target is configured, saying how to configure one', async () => {
+    const result = await cli(['health'], {});
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('Set TARGET_DATABASE_URL, or TARGETS_FILE');
+  });
+
+  it('lists checks with their thresholds', async () => {
+    const result = await cli(['checks', '--json'], {});
+    const checks = JSON.parse(result.stdout) as Array<{ id: string; thresholds: Record<string, string> }>;
+    expect(checks.find((check) => check.id === 'database_size')?.thresholds).toEqual({
+      warn: '8 GB',
+      critical: '10 GB',
+    });
+  });
+
+  it('runs as a program with the documented exit code', async () => {
+    const run = promisify(execFile);
+    const failure = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli.ts',
+        'health',
+        '--only',
+        'database_size',
+        '--threshold',
+        'database_size.warn=1MB',
+      ],
+      {
+        env: { ...process.env, TARGET_DATABASE_URL: db.url },
+      },
+    ).catch((err: { code: number; stdout: string }) => err);
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stdout: string }).stdout).toContain('WARN');
+  });
+});

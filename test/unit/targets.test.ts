@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { loadTargetRegistry } from '../../src/targets/registry.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'targets-test-'));
+let counter = 0;
+function file(yaml: string): string {
+  const path = join(dir, `targets-${counter++}.yml`);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+const PROD_URL = 'postgres://ops:s3cret@db.example.com:5432/app';
+
+describe('targets', () => {
+  it('reads named targets from a file that names environment variables', () => {
+    const path = file(`
+default: prod
+defaults:
+  statement_timeout_ms: 3000
+targets:
+  prod:
+    url_env: PROD_DATABASE_URL
+    description: production
+    tags: [production]
+    lock_timeout_ms: 500
+    thresholds:
+      connections.warn: 100
+  staging:
+    url_env: STAGING_DATABASE_URL
+`);
+    const registry = loadTargetRegistry({
+      TARGETS_FILE: path,
+      PROD_DATABASE_URL: PROD_URL,
+      STAGING_DATABASE_URL: 'postgresql://localhost/staging',
+    });
+    expect(registry.names()).toEqual(['prod', 'staging']);
+    const prod = registry.resolve();
+    expect(prod).toMatchObject({
+      name: 'prod',
+      url: PROD_URL,
+      tags: ['production'],
+      settings: { statementTimeoutMs: 3000, lockTimeoutMs: 500, connectTimeoutMs: 5000, poolMax: 2 },
+      thresholdOverrides: { 'connections.warn': '100' },
+    });
+    expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
+  });
+
+  it('takes a single target from TARGET_DATABASE_URL', () => {
+    const registry = loadTargetRegistry({ TARGET_DATABASE_URL: PROD_URL });
+    expect(registry.resolve()).toMatchObject({ name: 'default', source: 'TARGET_DATABASE_URL' });
+  });
+
+  it('names the file, the key and the problem, without the secret', () => {
+    const path = file(`
+targets:
+  prod:
+    url_env: PROD_DATABASE_URL
+  bad:
+    url_env: postgres://user:pw@host/db
+  Upper:
+    url_env: X
+  staging:
+    url_env: STAGING_URL
+    pool_max: 99
+    colour: blue
+`);
+    let message = '';
+    try {
+      loadTargetRegistry({ TARGETS_FILE: path });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain(`${path} is not a valid targets file`);
+    expect(message).toContain('targets.bad.url_env: must be the NAME of an environment variable');
+    expect(message).toContain(
+      'targets.Upper: invalid name: target names are lowercase letters, digits, - and _',
+    );
+    expect(message).toMatch(/targets\.staging\.pool_max: .*20/);
+    expect(message).toContain('targets.staging: unknown key "colour"');
+    expect(message).not.toContain('user:pw');
+  });
+
+  it('reports an environment variable that is missing or holds no postgres URL', () => {
+    const path = file('targets:\n  prod:\n    url_env: PROD_DATABASE_URL\n  ro:\n    url_env: RO_URL\n');
+    expect(() => loadTargetRegistry({ TARGETS_FILE: path, RO_URL: 'mysql://x' })).toThrowError(
+      /targets.prod.url_env: environment variable PROD_DATABASE_URL is not set[\s\S]*targets.ro.url_env: environment variable RO_URL does not hold a postgres/,
+    );
+  });
+
+  it('reports unreadable files, bad YAML and an unknown default', () => {
+    expect(() => loadTargetRegistry({ TARGETS_FILE: join(dir, 'missing.yml') })).toThrowError(
+      /cannot be read \(ENOENT\)/,
+    );
+    expect(() => loadTargetRegistry({ TARGETS_FILE: file('targets: [unclosed') })).toThrowError(
+      /is not valid YAML/,
+    );
+    const path = file('default: nope\ntargets:\n  prod:\n    url_env: P\n');
+    expect(() => loadTargetRegistry({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
+      /default: "nope" is not one of the targets \(prod\)/,
+    );
+  });
+
+  it('says which targets exist when an unknown one is asked for', () => {
+    const registry = loadTargetRegistry({ TARGET_DATABASE_URL: PROD_URL });
+    expect(() => registry.resolve('prd')).toThrowError('Unknown target "prd". Known targets: default.');
+    expect(() => loadTargetRegistry({}).resolve()).toThrowError(/Set TARGET_DATABASE_URL, or TARGETS_FILE/);
+  });
+
+  it('validates threshold overrides in the file at load time', () => {
+    const path = file('targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warm: 5\n');
+    expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
+      /Invalid threshold in .*targets-\d+\.yml \(targets.prod\):\n {2}- connections.warm: check connections has no threshold "warm"/,
+    );
+  });
+
+  it('rejects a TARGET_DATABASE_URL that is not a postgres URL', () => {
+    expect(() => loadTargetRegistry({ TARGET_DATABASE_URL: 'localhost:5432' })).toThrowError(
+      'TARGET_DATABASE_URL is not a postgres:// or postgresql:// URL.',
+    );
+  });
+});
