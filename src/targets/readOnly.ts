@@ -6,44 +6,53 @@ export interface TransactionTimeouts {
 }
 
 /**
- * Runs `work` inside `BEGIN READ ONLY … ROLLBACK` with the timeouts set locally, so a
- * diagnostic can neither write nor wait on a lock for long, nor leave the session idle in a
- * transaction if this process stalls. The setup is one round trip.
+ * One connection running a sequence of diagnostics, each in its own `BEGIN READ ONLY …
+ * ROLLBACK` with the timeouts set locally: a diagnostic can neither write, nor wait on a
+ * lock for long, nor leave the session idle in a transaction if this process stalls.
+ *
+ * Each transaction's ROLLBACK travels with the next one's BEGIN, so a check costs one
+ * round trip besides its own queries; on a remote target that is most of the overhead.
  */
-export async function withReadOnlyTransaction<T>(
-  client: pg.PoolClient,
-  timeouts: TransactionTimeouts,
-  work: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  const statementMs = Math.max(1, Math.floor(timeouts.statementTimeoutMs));
-  const lockMs = Math.max(1, Math.floor(Math.min(timeouts.lockTimeoutMs, statementMs)));
-  // Integers we computed, never user text: safe to inline (SET cannot take bind parameters).
-  await client.query(
-    `BEGIN READ ONLY; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}; ` +
-      `SET LOCAL idle_in_transaction_session_timeout = ${statementMs + 5000}`,
-  );
-  let result: T;
-  try {
-    result = await work(client);
-  } catch (err) {
-    // After a statement or lock timeout the transaction is aborted but the connection is
-    // fine; a failed ROLLBACK means it is not, and the caller must discard the client.
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-      throw new BrokenConnectionError(err, rollbackError);
-    });
-    throw err;
+export class ReadOnlySession {
+  private transactionOpen = false;
+
+  constructor(readonly client: pg.PoolClient) {}
+
+  async run<T>(timeouts: TransactionTimeouts, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const statementMs = Math.max(1, Math.floor(timeouts.statementTimeoutMs));
+    const lockMs = Math.max(1, Math.floor(Math.min(timeouts.lockTimeoutMs, statementMs)));
+    // Integers we computed, never user text: safe to inline (SET cannot take bind parameters).
+    const begin =
+      `BEGIN READ ONLY; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}; ` +
+      `SET LOCAL idle_in_transaction_session_timeout = ${statementMs + 5000}`;
+    const previous = this.transactionOpen;
+    this.transactionOpen = false;
+    try {
+      await this.client.query(previous ? `ROLLBACK; ${begin}` : begin);
+    } catch (err) {
+      throw new BrokenConnectionError(err);
+    }
+    this.transactionOpen = true;
+    // A failed query leaves the transaction aborted; the next BEGIN's ROLLBACK clears it.
+    return work(this.client);
   }
-  await client.query('ROLLBACK');
-  return result;
+
+  /** Ends the open transaction; a failure means the connection is unusable. */
+  async close(): Promise<void> {
+    if (!this.transactionOpen) return;
+    this.transactionOpen = false;
+    try {
+      await this.client.query('ROLLBACK');
+    } catch (err) {
+      throw new BrokenConnectionError(err);
+    }
+  }
 }
 
-/** The work failed and the connection could not even roll back: do not reuse it. */
+/** The connection could not begin or end a transaction: do not reuse it. */
 export class BrokenConnectionError extends Error {
   override name = 'BrokenConnectionError';
-  constructor(
-    readonly original: unknown,
-    readonly rollbackError: unknown,
-  ) {
+  constructor(readonly original: unknown) {
     super((original as Error)?.message ?? String(original));
   }
 }

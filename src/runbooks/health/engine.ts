@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { UserError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { describeConnectionFailure, isConnectionFailure } from '../../targets/connectionErrors.js';
-import { BrokenConnectionError, withReadOnlyTransaction } from '../../targets/readOnly.js';
+import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
 import { HEALTH_CHECKS } from './catalog.js';
 import { worst } from './checkKit.js';
@@ -58,52 +58,47 @@ export async function runHealthCheck(
     options.thresholdOverrides ?? {},
   ];
   const base = { target: target.name, startedAt: startedAt.toISOString() };
+  const describeFailure = (err: unknown) =>
+    describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs);
 
-  let server: ServerFacts;
-  let client: pg.PoolClient;
+  let firstClient: pg.PoolClient;
   try {
-    client = await pool.connect();
+    firstClient = await pool.connect();
   } catch (err) {
-    return unreachable(
-      base,
-      started,
-      describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs),
-    );
+    return unreachable(base, started, describeFailure(err));
   }
+  const firstSession = new ReadOnlySession(firstClient);
+  let server: ServerFacts;
   try {
-    server = await withReadOnlyTransaction(client, target.settings, (c) =>
-      probeServer(queryable(c, 'probe', options)),
-    );
-    client.release();
-  } catch (err) {
-    client.release(true);
-    if (isConnectionFailure(err)) {
-      return unreachable(
-        base,
-        started,
-        describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs),
-      );
-    }
+    server = await firstSession.run(target.settings, (c) => probeServer(queryable(c, 'probe', options)));
+  } catch (caught) {
+    firstClient.release(true);
+    const err = caught instanceof BrokenConnectionError ? caught.original : caught;
+    if (isConnectionFailure(err)) return unreachable(base, started, describeFailure(err));
     throw err;
   }
 
+  const run: RunContext = { target, server, layers, deadline, options, describeFailure };
   const findings = new Array<Finding>(checks.length);
   let next = 0;
-  const lane = async () => {
-    while (next < checks.length) {
-      const index = next++;
-      findings[index] = await runOneCheck(checks[index]!, {
-        pool,
-        target,
-        server,
-        layers,
-        deadline,
-        options,
-      });
-    }
-  };
-  const lanes = Math.max(1, Math.min(target.settings.poolMax, checks.length));
-  await Promise.all(Array.from({ length: lanes }, lane));
+  const laneCount = Math.max(1, Math.min(target.settings.poolMax, checks.length));
+  // The probe's connection becomes the first lane's; the others connect when they start.
+  const lanes = Array.from(
+    { length: laneCount },
+    (_, i) => new Lane(pool, i === 0 ? firstSession : undefined),
+  );
+  await Promise.all(
+    lanes.map(async (lane) => {
+      try {
+        while (next < checks.length) {
+          const index = next++;
+          findings[index] = await runOneCheck(checks[index]!, lane, run);
+        }
+      } finally {
+        await lane.finish();
+      }
+    }),
+  );
 
   return {
     ...base,
@@ -115,15 +110,45 @@ export async function runHealthCheck(
 }
 
 interface RunContext {
-  pool: pg.Pool;
   target: Target;
   server: ServerFacts;
   layers: ThresholdOverrides[];
   deadline: number;
   options: HealthRunOptions;
+  describeFailure: (err: unknown) => string;
 }
 
-async function runOneCheck(check: CheckDefinition, run: RunContext): Promise<Finding> {
+/** A connection that runs checks one after another; replaced if it breaks. */
+class Lane {
+  constructor(
+    private readonly pool: pg.Pool,
+    private session?: ReadOnlySession,
+  ) {}
+
+  async acquire(): Promise<ReadOnlySession> {
+    this.session ??= new ReadOnlySession(await this.pool.connect());
+    return this.session;
+  }
+
+  discard(): void {
+    this.session?.client.release(true);
+    this.session = undefined;
+  }
+
+  async finish(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    try {
+      await session.close();
+      session.client.release();
+    } catch {
+      session.client.release(true);
+    }
+  }
+}
+
+async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext): Promise<Finding> {
   const thresholds = resolveThresholds(check, run.layers);
   const started = performance.now();
   const finding = (status: Finding['status'], summary: string, extra: Partial<Finding> = {}): Finding => ({
@@ -134,7 +159,7 @@ async function runOneCheck(check: CheckDefinition, run: RunContext): Promise<Fin
     threshold: check.thresholds.length > 0 ? thresholds : null,
     evidence: [],
     evidenceTotal: 0,
-    remediation: status === 'ok' || status === 'skipped' ? null : check.remediation,
+    remediation: status === 'warn' || status === 'critical' ? check.remediation : null,
     durationMs: Math.round(performance.now() - started),
     ...extra,
   });
@@ -155,17 +180,14 @@ async function runOneCheck(check: CheckDefinition, run: RunContext): Promise<Fin
     lockTimeoutMs: run.target.settings.lockTimeoutMs,
   };
 
-  let client: pg.PoolClient;
+  let session: ReadOnlySession;
   try {
-    client = await run.pool.connect();
+    session = await lane.acquire();
   } catch (err) {
-    return finding(
-      'error',
-      `could not connect: ${describeConnectionFailure(err, run.target.url, run.target.settings.connectTimeoutMs)}`,
-    );
+    return finding('error', `could not connect: ${run.describeFailure(err)}`);
   }
   try {
-    const outcome = await withReadOnlyTransaction(client, limits, (c) =>
+    const outcome = await session.run(limits, (c) =>
       check.run({
         db: queryable(c, check.id, run.options),
         server: run.server,
@@ -177,19 +199,18 @@ async function runOneCheck(check: CheckDefinition, run: RunContext): Promise<Fin
         evidenceLimit: run.options.evidenceLimit ?? DEFAULT_EVIDENCE_LIMIT,
       }),
     );
-    client.release();
     return finding(outcome.status, outcome.summary, {
       evidence: outcome.evidence ?? [],
       evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
-      remediation: outcome.status === 'warn' || outcome.status === 'critical' ? check.remediation : null,
     });
   } catch (caught) {
     const broken = caught instanceof BrokenConnectionError;
     const err = broken ? caught.original : caught;
-    client.release(broken || isConnectionFailure(err));
+    if (broken || isConnectionFailure(err)) lane.discard();
     const failure = describeCheckFailure(err, { ...limits, role: run.server.role });
-    if (failure.unexpected)
+    if (failure.unexpected) {
       run.options.logger?.error({ err, check: check.id, target: run.target.name }, 'health check failed');
+    }
     return finding(failure.status, failure.summary);
   }
 }
