@@ -43,7 +43,10 @@ function createPool(url: string, target: Target, logger?: Logger): pg.Pool {
     allowExitOnIdle: true,
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would
-  // crash the process. The next checkout reconnects.
-  pool.on('error', (err) => logger?.warn({ target: target.name, err }, 'idle connection to target lost'));
+  // crash the process. The next checkout reconnects. While the pool is closing, its clients
+  // are still disconnecting and a server shutting down at the same moment is not news.
+  pool.on('error', (err) => {
+    if (!pool.ending) logger?.warn({ target: target.name, err }, 'idle connection to target lost');
+  });
   return pool;
 }

@@ -1,5 +1,6 @@
 import { BOT_APPLICATION_NAME } from '../../targets/target.js';
-import type { CheckContext, CheckStatus, EvidenceRow } from './types.js';
+import type { CheckContext, CheckOutcome, CheckStatus, EvidenceRow } from './types.js';
+import { formatSeconds } from './units.js';
 
 /**
  * Excludes the bot's own sessions (every replica's, by application name) and the session
@@ -51,4 +52,29 @@ export function plural(count: number, singular: string, pluralForm = `${singular
 
 export function num(value: unknown): number {
   return value === null || value === undefined ? 0 : Number(value);
+}
+
+/**
+ * The shape of most session checks: rows at least `warn` seconds old, oldest first (SQL gets
+ * `$1` = warn seconds and `$2` = the evidence limit); the oldest row's age sets the status.
+ */
+export async function oldestOverThreshold(
+  ctx: CheckContext,
+  spec: {
+    sql: string;
+    ageColumn: string;
+    none: (warn: string) => string;
+    found: (total: number, oldest: string, warn: string) => string;
+  },
+): Promise<CheckOutcome> {
+  const warn = ctx.threshold('warn');
+  const { evidence, total } = await topRows(ctx, spec.sql, [warn]);
+  if (total === 0) return { status: 'ok', summary: spec.none(formatSeconds(warn)) };
+  const oldest = num(evidence[0]?.[spec.ageColumn]);
+  return {
+    status: levelAbove(oldest, warn, ctx.threshold('critical')),
+    summary: spec.found(total, formatSeconds(oldest), formatSeconds(warn)),
+    evidence,
+    evidenceTotal: total,
+  };
 }

@@ -1,6 +1,5 @@
-import { levelAbove, NOT_THE_BOT, num, plural, topRows, worst } from '../checkKit.js';
+import { levelAbove, NOT_THE_BOT, oldestOverThreshold, plural, worst } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
-import { formatSeconds } from '../units.js';
 
 const CLIENT_SESSIONS = `backend_type = 'client backend' AND ${NOT_THE_BOT}`;
 
@@ -61,12 +60,12 @@ export const idleInTransaction: CheckDefinition = {
     procedure: 'postgres-health#terminate-idle-in-transaction',
     text: 'Terminate the listed sessions (seed: idle in transaction > 10 min) and set idle_in_transaction_session_timeout.',
   },
-  async run(ctx) {
-    const warn = ctx.threshold('warn');
-    const critical = ctx.threshold('critical');
-    const { evidence, total } = await topRows(
-      ctx,
-      `SELECT pid, usename, application_name, client_addr::text AS client_addr,
+  run: (ctx) =>
+    oldestOverThreshold(ctx, {
+      ageColumn: 'idle_seconds',
+      none: (warn) => `no session idle in a transaction for ${warn}`,
+      found: (total, oldest) => `${plural(total, 'session')} idle in a transaction, the oldest for ${oldest}`,
+      sql: `SELECT pid, usename, application_name, client_addr::text AS client_addr,
               round(extract(epoch FROM now() - state_change))::int AS idle_seconds,
               round(extract(epoch FROM now() - xact_start))::int AS transaction_seconds,
               left(query, 200) AS last_query, count(*) OVER ()::int AS total_rows
@@ -75,18 +74,7 @@ export const idleInTransaction: CheckDefinition = {
           AND datname = current_database() AND ${NOT_THE_BOT}
           AND now() - state_change >= make_interval(secs => $1)
         ORDER BY state_change LIMIT $2`,
-      [warn],
-    );
-    if (total === 0)
-      return { status: 'ok', summary: `no session idle in a transaction for ${formatSeconds(warn)}` };
-    const oldest = num(evidence[0]?.idle_seconds);
-    return {
-      status: levelAbove(oldest, warn, critical),
-      summary: `${plural(total, 'session')} idle in a transaction, the oldest for ${formatSeconds(oldest)}`,
-      evidence,
-      evidenceTotal: total,
-    };
-  },
+    }),
 };
 
 export const longRunningQueries: CheckDefinition = {
@@ -102,29 +90,20 @@ export const longRunningQueries: CheckDefinition = {
     procedure: 'postgres-health#cancel-long-running-query',
     text: 'Cancel the query (pg_cancel_backend) before terminating its session; then find out why it is slow.',
   },
-  async run(ctx) {
-    const warn = ctx.threshold('warn');
-    const critical = ctx.threshold('critical');
-    const { evidence, total } = await topRows(
-      ctx,
-      `SELECT pid, usename, application_name,
+  run: (ctx) =>
+    oldestOverThreshold(ctx, {
+      ageColumn: 'running_seconds',
+      none: (warn) => `no query running longer than ${warn}`,
+      found: (total, oldest) =>
+        `${plural(total, 'query', 'queries')} running longer than the threshold, the longest for ${oldest}`,
+      sql: `SELECT pid, usename, application_name,
               round(extract(epoch FROM now() - query_start), 1)::float8 AS running_seconds,
               wait_event_type, wait_event, left(query, 200) AS query, count(*) OVER ()::int AS total_rows
          FROM pg_stat_activity
         WHERE state = 'active' AND datname = current_database() AND ${CLIENT_SESSIONS}
           AND now() - query_start >= make_interval(secs => $1)
         ORDER BY query_start LIMIT $2`,
-      [warn],
-    );
-    if (total === 0) return { status: 'ok', summary: `no query running longer than ${formatSeconds(warn)}` };
-    const longest = num(evidence[0]?.running_seconds);
-    return {
-      status: levelAbove(longest, warn, critical),
-      summary: `${plural(total, 'query', 'queries')} running longer than ${formatSeconds(warn)}, the longest for ${formatSeconds(longest)}`,
-      evidence,
-      evidenceTotal: total,
-    };
-  },
+    }),
 };
 
 export const longTransactions: CheckDefinition = {
@@ -141,30 +120,20 @@ export const longTransactions: CheckDefinition = {
     procedure: 'postgres-health#terminate-idle-in-transaction',
     text: 'Ask the owner to commit, or end the session; long transactions block vacuum for the whole database.',
   },
-  async run(ctx) {
-    const warn = ctx.threshold('warn');
-    const critical = ctx.threshold('critical');
-    const { evidence, total } = await topRows(
-      ctx,
-      `SELECT pid, usename, application_name, state,
+  run: (ctx) =>
+    oldestOverThreshold(ctx, {
+      ageColumn: 'transaction_seconds',
+      none: (warn) => `no transaction open longer than ${warn}`,
+      found: (total, oldest) =>
+        `${plural(total, 'transaction')} open longer than the threshold, the oldest for ${oldest}`,
+      sql: `SELECT pid, usename, application_name, state,
               round(extract(epoch FROM now() - xact_start))::int AS transaction_seconds,
               left(query, 200) AS query, count(*) OVER ()::int AS total_rows
          FROM pg_stat_activity
         WHERE xact_start IS NOT NULL AND datname = current_database() AND ${CLIENT_SESSIONS}
           AND now() - xact_start >= make_interval(secs => $1)
         ORDER BY xact_start LIMIT $2`,
-      [warn],
-    );
-    if (total === 0)
-      return { status: 'ok', summary: `no transaction open longer than ${formatSeconds(warn)}` };
-    const oldest = num(evidence[0]?.transaction_seconds);
-    return {
-      status: levelAbove(oldest, warn, critical),
-      summary: `${plural(total, 'transaction')} open longer than ${formatSeconds(warn)}, the oldest for ${formatSeconds(oldest)}`,
-      evidence,
-      evidenceTotal: total,
-    };
-  },
+    }),
 };
 
 export const preparedTransactions: CheckDefinition = {
@@ -180,25 +149,15 @@ export const preparedTransactions: CheckDefinition = {
     procedure: 'postgres-health#resolve-prepared-transaction',
     text: 'Find the transaction manager that owns the gid; COMMIT PREPARED or ROLLBACK PREPARED only with its owner.',
   },
-  async run(ctx) {
-    const warn = ctx.threshold('warn');
-    const critical = ctx.threshold('critical');
-    const { evidence, total } = await topRows(
-      ctx,
-      `SELECT gid, owner, round(extract(epoch FROM now() - prepared))::int AS prepared_seconds,
+  run: (ctx) =>
+    oldestOverThreshold(ctx, {
+      ageColumn: 'prepared_seconds',
+      none: () => 'no prepared transaction left open',
+      found: (total, oldest) => `${plural(total, 'prepared transaction')}, the oldest for ${oldest}`,
+      sql: `SELECT gid, owner, round(extract(epoch FROM now() - prepared))::int AS prepared_seconds,
               count(*) OVER ()::int AS total_rows
          FROM pg_prepared_xacts
         WHERE database = current_database() AND now() - prepared >= make_interval(secs => $1)
         ORDER BY prepared LIMIT $2`,
-      [warn],
-    );
-    if (total === 0) return { status: 'ok', summary: 'no prepared transaction left open' };
-    const oldest = num(evidence[0]?.prepared_seconds);
-    return {
-      status: levelAbove(oldest, warn, critical),
-      summary: `${plural(total, 'prepared transaction')}, the oldest for ${formatSeconds(oldest)}`,
-      evidence,
-      evidenceTotal: total,
-    };
-  },
+    }),
 };
