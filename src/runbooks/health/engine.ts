@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { UserError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { redactText } from '../../redact.js';
 import { describeConnectionFailure, isConnectionFailure } from '../../targets/connectionErrors.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
@@ -74,8 +75,12 @@ export async function runHealthCheck(
   } catch (caught) {
     firstClient.release(true);
     const err = caught instanceof BrokenConnectionError ? caught.original : caught;
-    if (isConnectionFailure(err)) return unreachable(base, started, describeFailure(err));
-    throw err;
+    // Without the probe no check can run: a server that accepts connections but cannot
+    // answer one trivial query (overloaded, in recovery trouble) is as good as unreachable.
+    const reason = isConnectionFailure(err)
+      ? describeFailure(err)
+      : `connected, but the first query failed: ${redactText((err as Error)?.message ?? String(err))}`;
+    return unreachable(base, started, reason);
   }
 
   const run: RunContext = { target, server, layers, deadline, options, describeFailure };
