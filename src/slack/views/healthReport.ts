@@ -1,0 +1,192 @@
+import type { KnownBlock } from '@slack/types';
+import type {
+  CheckStatus,
+  EvidenceRow,
+  Finding,
+  HealthReport,
+  ReportStatus,
+} from '../../runbooks/health/types.js';
+import { ACTIONS } from '../actionIds.js';
+import { fitText, LIMITS } from '../blockLimits.js';
+
+const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
+  ok: ':large_green_circle:',
+  warn: ':large_yellow_circle:',
+  critical: ':red_circle:',
+  error: ':warning:',
+  skipped: ':white_circle:',
+  unreachable: ':red_circle:',
+};
+const SEVERITY: Record<CheckStatus, number> = { critical: 0, error: 1, warn: 2, skipped: 3, ok: 4 };
+const EVIDENCE_ROWS_IN_CHANNEL = 3;
+const CELL_WIDTH = 40;
+/** header + context + actions + the "more findings" note */
+const FIXED_BLOCKS = 4;
+
+export interface HealthReportRef {
+  /** The stored run, so buttons can find it again. */
+  runId: string;
+}
+
+/**
+ * The channel message for a health report: header with the overall status, one section per
+ * finding that needs a look (compact evidence, a Details button), a context line, Re-run.
+ * Fits Block Kit's limits by construction; what does not fit is named, and the full
+ * evidence goes to the thread (see healthFindingDetail).
+ */
+export function healthReportBlocks(report: HealthReport, ref: HealthReportRef): KnownBlock[] {
+  const blocks: KnownBlock[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: fitText(`Health of ${report.target}: ${report.status.toUpperCase()}`, LIMITS.headerText),
+        emoji: true,
+      },
+    },
+  ];
+  if (report.unreachable) {
+    blocks.push(section(`${STATUS_EMOJI.unreachable} *Unreachable:* ${escapeMrkdwn(report.unreachable)}`));
+  }
+  const problems = report.findings
+    .filter(
+      (finding) => finding.status === 'critical' || finding.status === 'error' || finding.status === 'warn',
+    )
+    .sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status]);
+  const room = LIMITS.blocksPerMessage - FIXED_BLOCKS - blocks.length;
+  const shown = problems.slice(0, room);
+  for (const finding of shown) blocks.push(findingSection(finding, ref));
+  const hidden = problems.slice(shown.length);
+  if (hidden.length > 0) {
+    blocks.push(
+      section(
+        `…and ${hidden.length} more: ${hidden.map((f) => `\`${f.id}\``).join(', ')} (details in the thread)`,
+      ),
+    );
+  }
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: contextLine(report) }] });
+  blocks.push({
+    type: 'actions',
+    elements: [
+      {
+        type: 'button',
+        action_id: ACTIONS.healthRerun,
+        text: { type: 'plain_text', text: 'Re-run' },
+        value: JSON.stringify({ target: report.target }),
+      },
+    ],
+  });
+  return blocks;
+}
+
+/** Plain-text fallback for notifications and clients without blocks. */
+export function healthReportText(report: HealthReport): string {
+  if (report.unreachable) return `Health of ${report.target}: unreachable: ${report.unreachable}`;
+  const problems = report.findings.filter((f) => f.status === 'critical' || f.status === 'warn').length;
+  return `Health of ${report.target}: ${report.status.toUpperCase()} (${problems} finding${problems === 1 ? '' : 's'} need a look)`;
+}
+
+function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
+  const head = `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}* \`${finding.id}\`\n${escapeMrkdwn(finding.summary)}`;
+  const rows = finding.evidence.slice(0, EVIDENCE_ROWS_IN_CHANNEL);
+  const more =
+    finding.evidenceTotal > rows.length
+      ? `\n_${rows.length} of ${finding.evidenceTotal} rows shown; Details has the rest_`
+      : '';
+  const next = finding.remediation ? `\n:arrow_right: ${escapeMrkdwn(finding.remediation.text)}` : '';
+  const evidence = rows.length > 0 ? `\n${codeBlock(rows)}` : '';
+  // The evidence is what gives way when the text is too long; the head and next step stay.
+  const budget = LIMITS.sectionText - head.length - more.length - next.length;
+  const text = `${head}${evidence.length <= budget ? evidence : `\n${codeBlock(rows.slice(0, 1), budget - 1)}`}${more}${next}`;
+  return {
+    type: 'section',
+    text: { type: 'mrkdwn', text: fitText(text, LIMITS.sectionText) },
+    accessory: {
+      type: 'button',
+      action_id: ACTIONS.healthDetails,
+      text: { type: 'plain_text', text: 'Details' },
+      value: JSON.stringify({ runId: ref.runId, check: finding.id }),
+    },
+  };
+}
+
+/**
+ * Every evidence row of one finding for the thread, one `column: value` record per row,
+ * packed into as many sections as the message allows. `omittedRows` counts the rows that
+ * did not fit, so the caller attaches them as a file instead of dropping them.
+ */
+export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; omittedRows: number } {
+  const blocks: KnownBlock[] = [
+    section(
+      `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}* \`${finding.id}\`: ${escapeMrkdwn(finding.summary)}`,
+    ),
+  ];
+  const room = LIMITS.blocksPerMessage - 1; // the closing note
+  const fence = (text: string) => `\`\`\`${text}\`\`\``;
+  let chunk = '';
+  let chunkRows = 0;
+  let placed = 0;
+  const flush = () => {
+    blocks.push(section(fence(chunk)));
+    placed += chunkRows;
+    chunk = '';
+    chunkRows = 0;
+  };
+  for (const row of finding.evidence) {
+    const record = fitText(recordText(row), LIMITS.sectionText - 6);
+    if (chunk && fence(`${chunk}\n\n${record}`).length > LIMITS.sectionText) {
+      if (blocks.length >= room) break;
+      flush();
+    }
+    chunk = chunk ? `${chunk}\n\n${record}` : record;
+    chunkRows += 1;
+  }
+  if (chunk && blocks.length < room) flush();
+  const omittedRows = finding.evidence.length - placed;
+  const notes = [
+    omittedRows > 0 ? `${omittedRows} more rows are in the attached file.` : '',
+    finding.evidenceTotal > finding.evidence.length
+      ? `${finding.evidence.length} of ${finding.evidenceTotal} rows were kept for this run.`
+      : '',
+  ].filter(Boolean);
+  if (notes.length > 0) blocks.push(section(`_${notes.join(' ')}_`));
+  return { blocks, omittedRows };
+}
+
+function recordText(row: EvidenceRow): string {
+  return Object.entries(row)
+    .map(([key, value]) => `${key}: ${value === null ? '' : String(value)}`)
+    .join('\n')
+    .replaceAll('```', '` ` `');
+}
+
+function contextLine(report: HealthReport): string {
+  const count = (status: CheckStatus) => report.findings.filter((f) => f.status === status).length;
+  const version = report.serverVersion ? ` · PostgreSQL ${report.serverVersion}` : '';
+  return `${count('ok')} ok · ${count('skipped')} skipped · ${report.durationMs} ms · target \`${report.target}\`${version}`;
+}
+
+function section(text: string): KnownBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: fitText(text, LIMITS.sectionText) } };
+}
+
+/** Rows as an aligned table in a code block; `max` bounds the whole block including fences. */
+function codeBlock(rows: EvidenceRow[], max?: number): string {
+  const columns = Object.keys(rows[0] ?? {});
+  const cell = (value: unknown) =>
+    fitText(value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' '), CELL_WIDTH);
+  const cells = rows.map((row) => columns.map((column) => cell(row[column])));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const body = [line(columns), ...cells.map(line)].join('\n').replaceAll('```', "'''");
+  return max === undefined ? `\`\`\`${body}\`\`\`` : `\`\`\`${fitText(body, Math.max(0, max - 6))}\`\`\``;
+}
+
+/** Slack mrkdwn control characters in text that came from the database. */
+export function escapeMrkdwn(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
