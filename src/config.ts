@@ -36,3 +36,77 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     health: { budgetMs: parsed.data.HEALTH_BUDGET_MS, evidenceLimit: parsed.data.HEALTH_EVIDENCE_ROWS },
   };
 }
+
+const listSchema = z
+  .string()
+  .optional()
+  .transform((value) =>
+    value
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
+const serviceEnvSchema = z.object({
+  DATABASE_URL: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'must be a bot token (xoxb-…)').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(8).optional(),
+  SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'must be an app-level token (xapp-…)').optional(),
+  SLACK_API_URL: z.string().url().optional(),
+  ALLOWED_USERS: listSchema,
+  ALLOWED_CHANNELS: listSchema,
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+});
+
+export interface ServiceConfig extends AppConfig {
+  databaseUrl?: string;
+  redisUrl?: string;
+  port: number;
+  slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
+  access: { users?: string[]; channels?: string[] };
+  workerConcurrency: number;
+}
+
+/** Configuration of the long-running processes. Every mode posts to Slack; bot and all also receive from it. */
+export function loadServiceConfig(
+  env: NodeJS.ProcessEnv,
+  options: { mode: 'bot' | 'worker' | 'all' },
+): ServiceConfig {
+  const base = loadConfig(env);
+  const parsed = serviceEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
+  const data = parsed.data;
+  const receives = options.mode !== 'worker';
+  const missing = [
+    !data.SLACK_BOT_TOKEN && 'SLACK_BOT_TOKEN',
+    receives &&
+      !data.SLACK_SIGNING_SECRET &&
+      !data.SLACK_APP_TOKEN &&
+      'SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)',
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `The bot needs ${missing.join(' and ')}. Create the app from manifest.yml and copy them from its settings page.`,
+    );
+  }
+  const apiUrl =
+    data.SLACK_API_URL && !data.SLACK_API_URL.endsWith('/') ? `${data.SLACK_API_URL}/` : data.SLACK_API_URL;
+  return {
+    ...base,
+    databaseUrl: data.DATABASE_URL,
+    redisUrl: data.REDIS_URL,
+    port: data.PORT,
+    slack: data.SLACK_BOT_TOKEN
+      ? {
+          botToken: data.SLACK_BOT_TOKEN,
+          signingSecret: data.SLACK_SIGNING_SECRET ?? '',
+          appToken: data.SLACK_APP_TOKEN,
+          apiUrl,
+        }
+      : undefined,
+    access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
+    workerConcurrency: data.WORKER_CONCURRENCY,
+  };
+}

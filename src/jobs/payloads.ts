@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** Queue names. One queue per kind of work so a Slack outage never holds up diagnostics. */
+export const QUEUES = {
+  diagnostics: 'diagnostics',
+  notifications: 'notifications',
+} as const;
+
+export const JOBS = {
+  health: 'health',
+  healthReport: 'health-report',
+} as const;
+
+/** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
+export const healthJobSchema = z.object({ runId: z.uuid() });
+export const healthReportJobSchema = z.object({ runId: z.uuid() });
+
+export type HealthJob = z.infer<typeof healthJobSchema>;
+export type HealthReportJob = z.infer<typeof healthReportJobSchema>;
+
+/** Bounded retention: completed jobs are kept an hour for inspection, failed ones a day. */
+export const RETENTION = {
+  removeOnComplete: { age: 3600, count: 1000 },
+  removeOnFail: { age: 86_400, count: 5000 },
+} as const;

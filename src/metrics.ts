@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prometheus metrics served on /metrics. One registry per app so tests do not collide. */
+export function createMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    commands: new Counter({
+      name: 'runbook_bot_commands_total',
+      help: 'Slash commands received, by subcommand and outcome',
+      labelNames: ['subcommand', 'outcome'] as const,
+      registers: [registry],
+    }),
+    ackLatency: new Histogram({
+      name: 'runbook_bot_ack_latency_seconds',
+      help: 'Time from receiving a slash command to acknowledging it',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'runbook_bot_job_duration_seconds',
+      help: 'Job processing time, by queue',
+      labelNames: ['queue'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'runbook_bot_queue_depth',
+      help: 'Jobs waiting or delayed, by queue (read on scrape)',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

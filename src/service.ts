@@ -1,0 +1,178 @@
+import type { Server } from 'node:http';
+import type { App } from '@slack/bolt';
+import { WebClient } from '@slack/web-api';
+import type { Job, Worker } from 'bullmq';
+import pg from 'pg';
+import type { ServiceConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { healthJobProcessor } from './jobs/healthJob.js';
+import { notifierProcessor } from './jobs/notifier.js';
+import { QUEUES } from './jobs/payloads.js';
+import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
+import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createSlackApp } from './slack/app.js';
+import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
+import type { EmbeddedServer } from './store/embeddedPostgres.js';
+import { migrateStateDatabase } from './store/migrate.js';
+import { RunStore } from './store/runs.js';
+import { TargetPools } from './targets/pools.js';
+import { TargetRegistry } from './targets/registry.js';
+import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
+
+export type Mode = 'bot' | 'worker' | 'all';
+
+export interface RunningService {
+  /** The port of the HTTP receiver (bot) or the ops routes (worker). */
+  port: number;
+  runs: RunStore;
+  queues: QueueBackend;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  mode: Mode;
+  config: ServiceConfig;
+  logger: Logger;
+  /** `all` mode without DATABASE_URL: how to make the embedded state database and demo target. */
+  embedded?: () => Promise<{ server: EmbeddedServer; demoTarget?: Target }>;
+}
+
+/**
+ * Wires one process: state database (migrated), queue backend, workers and/or the Slack
+ * app, and the ops routes. Everything started here is stopped by `stop()`, in reverse.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { mode, config, logger } = options;
+  const stops: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stops.reverse())
+      await step().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+  };
+  try {
+    let databaseUrl = config.databaseUrl;
+    let targets = config.targets;
+    if (!databaseUrl) {
+      if (mode !== 'all' || !options.embedded) {
+        throw new ConfigError(
+          `${mode} mode needs DATABASE_URL (the state database). Only \`all\` mode starts an embedded one.`,
+        );
+      }
+      const embedded = await options.embedded();
+      stops.push(() => embedded.server.stop());
+      databaseUrl = embedded.server.url();
+      if (embedded.demoTarget && targets.list().length === 0)
+        targets = new TargetRegistry([embedded.demoTarget], 'demo');
+      logger.info('no DATABASE_URL: using an embedded Postgres for state');
+    }
+    await migrateStateDatabase(databaseUrl, logger);
+    const state = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10,
+      application_name: BOT_APPLICATION_NAME,
+    });
+    state.on('error', (err) => logger.warn({ err }, 'idle state database connection lost'));
+    stops.push(() => state.end());
+    const runs = new RunStore(state);
+    const queues = await createQueueBackend({ redisUrl: config.redisUrl, databaseUrl }, logger);
+    stops.push(() => queues.close());
+    const pools = new TargetPools(logger);
+    stops.push(() => pools.closeAll());
+    const metrics = createMetrics();
+
+    const workers: Worker[] = [];
+    if (mode === 'worker' || mode === 'all') {
+      if (!config.slack) throw new ConfigError('Workers post to Slack: set SLACK_BOT_TOKEN.');
+      const slack = new WebClient(config.slack.botToken, {
+        slackApiUrl: config.slack.apiUrl,
+        rejectRateLimitedCalls: true,
+        retryConfig: { retries: 2 },
+      });
+      const timed =
+        (queue: string, processor: (job: Job, token?: string) => Promise<void>) =>
+        async (job: Job, token?: string) => {
+          const end = metrics.jobDuration.startTimer({ queue });
+          try {
+            await processor(job, token);
+          } finally {
+            end();
+          }
+        };
+      workers.push(
+        queues.worker(
+          QUEUES.diagnostics,
+          timed(
+            QUEUES.diagnostics,
+            healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+          ),
+          { concurrency: config.workerConcurrency },
+        ),
+        queues.worker(
+          QUEUES.notifications,
+          timed(QUEUES.notifications, notifierProcessor({ runs, slack, logger })),
+          {
+            concurrency: config.workerConcurrency,
+          },
+        ),
+      );
+      for (const worker of workers) {
+        worker.on('failed', (job, err) =>
+          logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'),
+        );
+      }
+    }
+
+    const routes = opsRoutes({
+      metrics,
+      logger,
+      readiness: async () => {
+        await state.query('SELECT 1');
+        await queues.ping();
+      },
+      beforeScrape: async () => {
+        for (const name of Object.values(QUEUES)) {
+          const counts = await queues.queue(name).getJobCounts('waiting', 'delayed', 'active', 'failed');
+          for (const [stateName, count] of Object.entries(counts))
+            metrics.queueDepth.set({ queue: name, state: stateName }, count);
+        }
+      },
+    });
+
+    let port = config.port;
+    if (mode === 'bot' || mode === 'all') {
+      if (!config.slack) throw new ConfigError('The bot needs SLACK_BOT_TOKEN.');
+      const app: App = createSlackApp({
+        slack: config.slack,
+        access: config.access,
+        targets,
+        runs,
+        queues,
+        metrics,
+        logger,
+        routes,
+      });
+      if (config.slack.appToken) {
+        await app.start();
+        const ops = await serveOpsRoutes(routes, config.port);
+        port = ops.port;
+        stops.push(() => ops.close());
+      } else {
+        const server = (await app.start(config.port)) as Server;
+        const address = server.address();
+        port = typeof address === 'object' && address ? address.port : config.port;
+      }
+      stops.push(() => app.stop());
+    } else {
+      const ops = await serveOpsRoutes(routes, config.port);
+      port = ops.port;
+      stops.push(() => ops.close());
+    }
+    // Workers stop first on shutdown: their in-flight jobs finish before connections close.
+    stops.push(() => Promise.allSettled(workers.map((worker) => worker.close())));
+    logger.info({ mode, port, queue: queues.kind }, 'runbook-bot started');
+    return { port, runs, queues, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+import { App, HTTPReceiver } from '@slack/bolt';
+import { z } from 'zod';
+import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
+import { UserError } from '../errors.js';
+import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { RunStore } from '../store/runs.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { ACTIONS } from './actionIds.js';
+import { boltLogger } from './boltLogger.js';
+import type { OpsRoute } from './opsRoutes.js';
+
+export interface SlackSettings {
+  botToken: string;
+  signingSecret: string;
+  /** Socket Mode (local development) when set. */
+  appToken?: string;
+  /** Web API base, e.g. a proxy or GovSlack; default https://slack.com/api/. */
+  apiUrl?: string;
+}
+
+export interface AccessPolicy {
+  users?: string[];
+  channels?: string[];
+}
+
+export interface SlackAppDeps {
+  slack: SlackSettings;
+  access: AccessPolicy;
+  targets: TargetRegistry;
+  runs: RunStore;
+  queues: QueueBackend;
+  metrics: Metrics;
+  logger: Logger;
+  routes: OpsRoute[];
+}
+
+/** The fields of a slash command the bot relies on; anything else Slack sends is ignored. */
+const slashCommandSchema = z.object({
+  text: z.string().max(4000),
+  user_id: z.string().min(1),
+  channel_id: z.string().min(1),
+  trigger_id: z.string().min(1),
+  response_url: z.string().url(),
+});
+
+/** How long an enqueue may take before the user is told the queue is unavailable. */
+const ENQUEUE_TIMEOUT_MS = 1500;
+
+/**
+ * The Bolt app: validates, authorizes, records and enqueues, then acknowledges, all well
+ * inside Slack's 3 seconds. Workers do the database work and post the results.
+ */
+export function createSlackApp(deps: SlackAppDeps): App {
+  const logger = boltLogger(deps.logger);
+  const clientOptions = {
+    slackApiUrl: deps.slack.apiUrl,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 2 },
+  };
+  // Commands and buttons need only the bot token. Bolt's default authorization would call
+  // auth.test on the first request, so a Slack hiccup at that moment would fail a command.
+  const authorize = async () => ({ botToken: deps.slack.botToken });
+  const app = deps.slack.appToken
+    ? new App({ authorize, appToken: deps.slack.appToken, socketMode: true, logger, clientOptions })
+    : new App({
+        authorize,
+        receiver: new HTTPReceiver({
+          signingSecret: deps.slack.signingSecret,
+          endpoints: '/slack/events',
+          customRoutes: deps.routes,
+          processBeforeResponse: false,
+          logger,
+        }),
+        logger,
+        clientOptions,
+      });
+
+  app.command('/runbook', async ({ command, ack }) => {
+    const started = performance.now();
+    const reply = async (text: string, outcome: string, subcommand: string) => {
+      await ack({ response_type: 'ephemeral', text });
+      deps.metrics.commands.inc({ subcommand, outcome });
+      deps.metrics.ackLatency.observe((performance.now() - started) / 1000);
+    };
+    const payload = slashCommandSchema.safeParse(command);
+    if (!payload.success) {
+      await reply('That command arrived incomplete; please try again.', 'invalid', 'unknown');
+      return;
+    }
+    const parsed = parseRunbookCommand(payload.data.text);
+    if (parsed.kind === 'help') return reply(RUNBOOK_USAGE, 'ok', 'help');
+    if (parsed.kind === 'invalid') return reply(parsed.message, 'invalid', 'unknown');
+
+    const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
+    if (refusal) return reply(refusal, 'refused', parsed.kind);
+    let targetName: string;
+    try {
+      targetName = deps.targets.resolve(parsed.target).name;
+    } catch (err) {
+      if (err instanceof UserError) return reply(err.message, 'invalid', parsed.kind);
+      throw err;
+    }
+    const result = await startHealthRun(deps, {
+      target: targetName,
+      requestedBy: payload.data.user_id,
+      channelId: payload.data.channel_id,
+      responseUrl: payload.data.response_url,
+      idempotencyKey: `slash:${payload.data.trigger_id}`,
+    });
+    return reply(result.message, result.outcome, parsed.kind);
+  });
+
+  app.action(ACTIONS.healthRerun, async ({ ack, body, action, respond }) => {
+    await ack();
+    const value = z
+      .object({ target: z.string() })
+      .safeParse(safeJson('value' in action ? action.value : undefined));
+    const channel = 'channel' in body ? body.channel?.id : undefined;
+    if (!value.success || !channel) return;
+    const refusal = refuse(deps.access, body.user.id, channel);
+    if (refusal) {
+      await respond({ response_type: 'ephemeral', replace_original: false, text: refusal });
+      return;
+    }
+    const actionTs = 'action_ts' in action ? action.action_ts : String(Date.now());
+    const result = await startHealthRun(deps, {
+      target: value.data.target,
+      requestedBy: body.user.id,
+      channelId: channel,
+      idempotencyKey: `rerun:${body.user.id}:${actionTs}`,
+    });
+    await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
+  });
+
+  app.error(async (err) => {
+    deps.logger.error({ err }, 'unhandled error in a Slack listener');
+  });
+  return app;
+}
+
+interface StartResult {
+  message: string;
+  outcome: 'queued' | 'duplicate' | 'unavailable';
+}
+
+/** Records the run, then queues it. Either step failing leaves a clear answer and no half-started run. */
+async function startHealthRun(
+  deps: SlackAppDeps,
+  input: {
+    target: string;
+    requestedBy: string;
+    channelId: string;
+    responseUrl?: string;
+    idempotencyKey: string;
+  },
+): Promise<StartResult> {
+  let run: Awaited<ReturnType<RunStore['createHealthRun']>>;
+  try {
+    run = await deps.runs.createHealthRun(input);
+  } catch (err) {
+    deps.logger.error({ err }, 'state database unavailable');
+    return {
+      message: 'The state database is unavailable right now, so nothing was started. Try again in a minute.',
+      outcome: 'unavailable',
+    };
+  }
+  if (!run.created) {
+    return { message: `Already running health check on ${input.target}…`, outcome: 'duplicate' };
+  }
+  try {
+    await withTimeout(
+      deps.queues
+        .queue(QUEUES.diagnostics)
+        .add(
+          JOBS.health,
+          { runId: run.run.id },
+          { jobId: run.run.id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...RETENTION },
+        ),
+      ENQUEUE_TIMEOUT_MS,
+    );
+  } catch (err) {
+    deps.logger.warn({ err, runId: run.run.id }, 'could not enqueue health check');
+    await deps.runs.markFailed(run.run.id, 'queue unavailable').catch(() => undefined);
+    return {
+      message: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+      outcome: 'unavailable',
+    };
+  }
+  return { message: `Running health check on ${input.target}…`, outcome: 'queued' };
+}
+
+function refuse(access: AccessPolicy, user: string, channel: string): string | undefined {
+  if (access.users && access.users.length > 0 && !access.users.includes(user)) {
+    return 'You are not on the list of people allowed to run runbook-bot here. Ask an admin to add you to ALLOWED_USERS.';
+  }
+  if (access.channels && access.channels.length > 0 && !access.channels.includes(channel)) {
+    return 'runbook-bot is not enabled in this channel. Use it in one listed in ALLOWED_CHANNELS.';
+  }
+  return undefined;
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

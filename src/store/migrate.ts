@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import type { Logger } from '../logger.js';
+
+/** `migrations/` at the package root, from src/ (tsx) and dist/ (built) alike. */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/**
+ * Brings the state database up to date. node-pg-migrate takes an advisory lock, so bot and
+ * worker replicas starting together run each migration once.
+ */
+export async function migrateStateDatabase(databaseUrl: string, logger?: Logger): Promise<string[]> {
+  const applied = await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: 'runbook_bot_migrations',
+    checkOrder: true,
+    log: (message: string) => logger?.debug({ migration: message }, 'migration'),
+    verbose: false,
+  });
+  return applied.map((migration) => migration.name);
+}

@@ -1,0 +1,280 @@
+import { Writable } from 'node:stream';
+import type { KnownBlock } from '@slack/types';
+import nock from 'nock';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadServiceConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { blockViolations } from '../../src/slack/blockLimits.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { BOT_TOKEN, SIGNING_SECRET, sendSlashCommand } from '../support/slack.js';
+
+const [server] = inject('postgresServers');
+
+interface Posted {
+  channel: string;
+  text: string;
+  blocks: KnownBlock[];
+}
+
+/** Intercepts chat.postMessage on the real Web API host; `replies` are served in order. */
+function interceptPostMessage(
+  posted: Posted[],
+  replies: Array<[number, object, Record<string, string>?]> = [],
+) {
+  const scope = nock('https://slack.com').persist();
+  let call = 0;
+  scope.post('/api/chat.postMessage').reply((_uri, body) => {
+    const params = new URLSearchParams(body as string);
+    const [status, payload, headers] = replies[call] ?? [
+      200,
+      { ok: true, ts: `1700000000.${String(call).padStart(6, '0')}` },
+    ];
+    call += 1;
+    if (status === 200) {
+      posted.push({
+        channel: params.get('channel') ?? '',
+        text: params.get('text') ?? '',
+        blocks: JSON.parse(params.get('blocks') ?? '[]'),
+      });
+    }
+    return [status, payload, headers ?? {}];
+  });
+  return { calls: () => call };
+}
+
+async function eventually<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('condition not met in time');
+}
+
+function captureLogs() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination }), lines };
+}
+
+async function countRuns(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM runs');
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+}
+
+function serviceEnv(state: TestDatabase, target: TestDatabase, redisUrl?: string): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: state.url,
+    TARGET_DATABASE_URL: target.url,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    PORT: '0',
+    HEALTH_BUDGET_MS: '10000',
+  };
+}
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+});
+afterEach(() => {
+  nock.cleanAll();
+});
+afterAll(() => {
+  nock.enableNetConnect();
+});
+
+describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
+  let state: TestDatabase;
+  let target: TestDatabase;
+  let redis: TestRedis;
+  let service: RunningService;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    [state, target, redis] = await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      createTestDatabase(server!.url),
+      startTestRedis(),
+    ]);
+    const env = serviceEnv(state, target, redis.url);
+    service = await startService({
+      mode: 'all',
+      config: loadServiceConfig(env, { mode: 'all' }),
+      logger: logs.logger,
+    });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.stop();
+    await Promise.all([state?.drop(), target?.drop()]);
+  });
+
+  it('acks a signed /runbook health at once and posts the report from a worker', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const response = await sendSlashCommand(service.port, { text: 'health' });
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({ response_type: 'ephemeral', text: 'Running health check on default…' });
+    const message = await eventually(() => posted[0]);
+    expect(message.channel).toBe('C0INCIDENT');
+    expect(message.text).toMatch(/^Health of default: /);
+    expect(message.blocks[0]).toMatchObject({ type: 'header' });
+    expect(blockViolations(message.blocks)).toEqual([]);
+    const [run] = await service.runs.recent(1);
+    expect(run).toMatchObject({ status: 'done', target: 'default', requestedBy: 'U0ONCALL' });
+    expect(run!.postedTs).toBeTruthy();
+    expect(run!.report?.findings.length).toBe(27);
+  });
+
+  it('answers help and mistakes with ephemeral usage, enqueuing nothing', async () => {
+    const before = await countRuns(state.url);
+    const help = await sendSlashCommand(service.port, { text: '' });
+    expect(help.json?.text).toContain('/runbook health [target]');
+    const unknown = await sendSlashCommand(service.port, { text: 'helth' });
+    expect(unknown.json?.text).toContain('Unknown subcommand "helth"');
+    const target = await sendSlashCommand(service.port, { text: 'health prod' });
+    expect(target.json).toEqual({
+      response_type: 'ephemeral',
+      text: 'Unknown target "prod". Known targets: default.',
+    });
+    const malformed = await sendSlashCommand(service.port, { text: "health '; DROP TABLE runs; --" });
+    expect(malformed.json?.text).toContain('takes one optional argument');
+    expect(await countRuns(state.url)).toBe(before);
+  });
+
+  it('rejects a bad or stale signature with 401 and records nothing', async () => {
+    const before = await countRuns(state.url);
+    const forged = await sendSlashCommand(service.port, { text: 'health' }, { secret: 'not-the-secret' });
+    expect(forged.status).toBe(401);
+    const stale = await sendSlashCommand(
+      service.port,
+      { text: 'health' },
+      { timestamp: Math.floor(Date.now() / 1000) - 600 },
+    );
+    expect(stale.status).toBe(401);
+    expect(await countRuns(state.url)).toBe(before);
+  });
+
+  it('creates one run for a Slack retry of the same request', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const before = await countRuns(state.url);
+    const fields = { text: 'health', trigger_id: 'trigger-retried-1' };
+    const first = await sendSlashCommand(service.port, fields);
+    const retry = await sendSlashCommand(service.port, fields, {
+      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+    });
+    expect(first.json?.text).toBe('Running health check on default…');
+    expect(retry.json?.text).toBe('Already running health check on default…');
+    expect(await countRuns(state.url)).toBe(before + 1);
+    await eventually(() => posted[0]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posted).toHaveLength(1);
+  });
+
+  it('tells the user the queue is unavailable while Redis is down, and recovers when it returns', async () => {
+    await redis.stop();
+    try {
+      const down = await sendSlashCommand(service.port, { text: 'health' });
+      expect(down.status).toBe(200);
+      expect(down.json).toEqual({
+        response_type: 'ephemeral',
+        text: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+      });
+      const [failed] = await service.runs.recent(1);
+      expect(failed).toMatchObject({ status: 'failed', error: 'queue unavailable' });
+      const alive = await fetch(`http://127.0.0.1:${service.port}/healthz`);
+      expect(alive.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+      expect(ready.status).toBe(503);
+    } finally {
+      await redis.start();
+    }
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const back = await eventually(async () => {
+      const attempt = await sendSlashCommand(service.port, { text: 'health' });
+      return attempt.json?.text === 'Running health check on default…' ? attempt : undefined;
+    }, 20_000);
+    expect(back.status).toBe(200);
+    await eventually(() => posted[0], 20_000);
+  });
+
+  it('posts the report after Retry-After when Slack answers 429, without blocking the worker', async () => {
+    const posted: Posted[] = [];
+    const slack = interceptPostMessage(posted, [
+      [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }],
+    ]);
+    const started = Date.now();
+    await sendSlashCommand(service.port, { text: 'health' });
+    const message = await eventually(() => posted[0], 20_000);
+    expect(slack.calls()).toBe(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(message.text).toMatch(/^Health of default/);
+  });
+
+  it('serves metrics and readiness', async () => {
+    const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
+    expect(metrics).toContain('runbook_bot_commands_total{subcommand="health",outcome="queued"}');
+    expect(metrics).toContain('runbook_bot_ack_latency_seconds_bucket');
+    expect(metrics).toMatch(/runbook_bot_queue_depth\{queue="diagnostics",state="waiting"\} \d+/);
+  });
+
+  it('keeps tokens, the signing secret and database passwords out of every log line', () => {
+    const output = logs.lines.join('');
+    expect(output.length).toBeGreaterThan(0);
+    expect(output).not.toContain(BOT_TOKEN);
+    expect(output).not.toContain(SIGNING_SECRET);
+    expect(output).not.toContain(new URL(state.url).password);
+  });
+});
+
+describe('Slack bot on the PostgreSQL queue backend (no Redis)', () => {
+  it('runs a command end to end with nothing but Postgres', async () => {
+    const [state, target] = await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      createTestDatabase(server!.url),
+    ]);
+    const { logger } = captureLogs();
+    const service = await startService({
+      mode: 'all',
+      config: loadServiceConfig(serviceEnv(state, target), { mode: 'all' }),
+      logger,
+    });
+    try {
+      expect(service.queues.kind).toBe('postgres');
+      const posted: Posted[] = [];
+      interceptPostMessage(posted);
+      const response = await sendSlashCommand(service.port, { text: 'health default' });
+      expect(response.json?.text).toBe('Running health check on default…');
+      const message = await eventually(() => posted[0], 20_000);
+      expect(message.text).toMatch(/^Health of default/);
+      expect(blockViolations(message.blocks)).toEqual([]);
+    } finally {
+      await service.stop();
+      await Promise.all([state.drop(), target.drop()]);
+    }
+  });
+});
