@@ -1,10 +1,11 @@
 import type { WebClient } from '@slack/web-api';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { blockViolations } from '../slack/blockLimits.js';
-import { healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
+import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
 import type { RunStore } from '../store/runs.js';
-import { healthReportJobSchema } from './payloads.js';
+import { findingDetailJobSchema, healthReportJobSchema, JOBS } from './payloads.js';
 
 export interface NotifierDeps {
   runs: RunStore;
@@ -18,38 +19,75 @@ interface RateLimited {
 }
 
 /**
- * The one place that posts to Slack. Reports are already stored, so a Slack outage or a 429
- * only delays them: on 429 the job is moved to the delayed set for Retry-After seconds and
+ * The one place that posts to Slack. What it posts is already stored, so a Slack outage or
+ * a 429 only delays it: on 429 the job moves to the delayed set for Retry-After seconds and
  * the worker is free at once; other failures retry with backoff.
  */
 export function notifierProcessor(deps: NotifierDeps) {
   return async (job: Job, token?: string): Promise<void> => {
-    const parsed = healthReportJobSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`invalid notification payload: ${parsed.error.message}`);
-    const run = await deps.runs.get(parsed.data.runId);
-    if (!run) throw new UnrecoverableError(`run ${parsed.data.runId} does not exist`);
-    if (run.postedTs) return;
-    if (!run.channelId) return; // a run from the CLI: nothing to post
-    const blocks = run.report ? healthReportBlocks(run.report, { runId: run.id }) : undefined;
-    const text = run.report
-      ? healthReportText(run.report)
-      : `Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`;
-    const problems = blocks ? blockViolations(blocks) : [];
-    if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
-    const message = blocks ? { text, blocks } : { text };
     try {
-      const result = await deps.slack.chat.postMessage({ channel: run.channelId, ...message });
-      await deps.runs.markPosted(run.id, result.ts ?? '');
+      if (job.name === JOBS.findingDetail)
+        await postFindingDetail(deps, parse(findingDetailJobSchema, job.data));
+      else await postHealthReport(deps, parse(healthReportJobSchema, job.data).runId);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {
         const delayMs = Math.max(1, limited.retryAfter ?? 1) * 1000;
-        deps.logger.info({ runId: run.id, delayMs }, 'slack rate limited the report; rescheduled');
+        deps.logger.info({ jobId: job.id, delayMs }, 'slack rate limited a post; rescheduled');
         await job.moveToDelayed(Date.now() + delayMs, token);
         throw new DelayedError();
       }
       throw err;
     }
   };
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid notification payload: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+async function postHealthReport(deps: NotifierDeps, runId: string): Promise<void> {
+  const run = await deps.runs.get(runId);
+  if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
+  if (run.postedTs || !run.channelId) return; // already posted, or a CLI run with nowhere to post
+  const blocks = run.report ? healthReportBlocks(run.report, { runId: run.id }) : undefined;
+  const text = run.report
+    ? healthReportText(run.report)
+    : `Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`;
+  const problems = blocks ? blockViolations(blocks) : [];
+  if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
+  const result = await deps.slack.chat.postMessage({
+    channel: run.channelId,
+    text,
+    ...(blocks ? { blocks } : {}),
+  });
+  await deps.runs.markPosted(run.id, result.ts ?? '');
+}
+
+/** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */
+async function postFindingDetail(
+  deps: NotifierDeps,
+  job: { runId: string; check: string; channel: string; threadTs: string },
+): Promise<void> {
+  const run = await deps.runs.get(job.runId);
+  const finding = run?.report?.findings.find((candidate) => candidate.id === job.check);
+  if (!finding) throw new UnrecoverableError(`run ${job.runId} has no finding ${job.check}`);
+  const { blocks, omittedRows } = healthFindingDetail(finding);
+  await deps.slack.chat.postMessage({
+    channel: job.channel,
+    thread_ts: job.threadTs,
+    text: `${finding.title}: ${finding.summary}`,
+    blocks,
+  });
+  if (omittedRows > 0) {
+    await deps.slack.files.uploadV2({
+      channel_id: job.channel,
+      thread_ts: job.threadTs,
+      filename: `${finding.id}-evidence.json`,
+      content: JSON.stringify(finding.evidence, null, 2),
+      initial_comment: `All ${finding.evidence.length} evidence rows of ${finding.id}`,
+    });
+  }
 }

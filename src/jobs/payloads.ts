@@ -9,12 +9,21 @@ export const QUEUES = {
 export const JOBS = {
   health: 'health',
   healthReport: 'health-report',
+  findingDetail: 'finding-detail',
 } as const;
 
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
 export const healthJobSchema = z.object({ runId: z.uuid() });
 export const healthReportJobSchema = z.object({ runId: z.uuid() });
 
+export const findingDetailJobSchema = z.object({
+  runId: z.uuid(),
+  check: z.string().min(1).max(64),
+  channel: z.string().min(1),
+  threadTs: z.string().min(1),
+});
+
+export type FindingDetailJob = z.infer<typeof findingDetailJobSchema>;
 export type HealthJob = z.infer<typeof healthJobSchema>;
 export type HealthReportJob = z.infer<typeof healthReportJobSchema>;
 

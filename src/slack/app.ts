@@ -135,6 +135,41 @@ export function createSlackApp(deps: SlackAppDeps): App {
     await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
   });
 
+  app.action(ACTIONS.healthDetails, async ({ ack, body, action, respond }) => {
+    await ack();
+    const value = z
+      .object({ runId: z.uuid(), check: z.string().min(1).max(64) })
+      .safeParse(safeJson('value' in action ? action.value : undefined));
+    const channel = 'channel' in body ? body.channel?.id : undefined;
+    const threadTs = 'message' in body ? body.message?.ts : undefined;
+    if (!value.success || !channel || !threadTs) return;
+    try {
+      // One detail post per finding while the job exists, however often the button is clicked.
+      await withTimeout(
+        deps.queues
+          .queue(QUEUES.notifications)
+          .add(
+            JOBS.findingDetail,
+            { ...value.data, channel, threadTs },
+            {
+              jobId: `detail-${value.data.runId}-${value.data.check}`,
+              attempts: 5,
+              backoff: { type: 'exponential', delay: 2000 },
+              ...RETENTION,
+            },
+          ),
+        ENQUEUE_TIMEOUT_MS,
+      );
+    } catch (err) {
+      deps.logger.warn({ err }, 'could not enqueue finding details');
+      await respond({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: 'The job queue is unavailable right now; press Details again in a minute.',
+      });
+    }
+  });
+
   app.error(async (err) => {
     deps.logger.error({ err }, 'unhandled error in a Slack listener');
   });

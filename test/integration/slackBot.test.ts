@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { loadServiceConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
+import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { BOT_TOKEN, SIGNING_SECRET, sendSlashCommand } from '../support/slack.js';
+import { BOT_TOKEN, SIGNING_SECRET, sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -231,6 +232,55 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(slack.calls()).toBe(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(message.text).toMatch(/^Health of default/);
+  });
+
+  it('posts a finding’s full evidence in the thread when Details is pressed, once per finding', async () => {
+    const [run] = (await service.runs.recent(20)).filter((candidate) => candidate.status === 'done');
+    const posted: Array<{ thread: string | null; text: string }> = [];
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.postMessage')
+      .reply(200, (_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        posted.push({ thread: params.get('thread_ts'), text: params.get('text') ?? '' });
+        return { ok: true, ts: '1700000001.000001' };
+      });
+    const value = JSON.stringify({ runId: run!.id, check: 'connections' });
+    const clicks = await Promise.all(
+      [1, 2, 3].map(() =>
+        sendBlockAction(service.port, {
+          actionId: ACTIONS.healthDetails,
+          value,
+          messageTs: '1700000000.000777',
+        }),
+      ),
+    );
+    expect(clicks.map((click) => click.status)).toEqual([200, 200, 200]);
+    const reply = await eventually(() => posted[0]);
+    expect(reply).toEqual({ thread: '1700000000.000777', text: expect.stringMatching(/^Connections: /) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posted).toHaveLength(1);
+  });
+
+  it('starts a new run from the Re-run button', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const responses: string[] = [];
+    nock('https://hooks.slack.com')
+      .post('/actions/T0001/1/xyz')
+      .reply(200, (_uri, body) => {
+        responses.push(JSON.stringify(body));
+        return 'ok';
+      });
+    const before = await countRuns(state.url);
+    const click = await sendBlockAction(service.port, {
+      actionId: ACTIONS.healthRerun,
+      value: JSON.stringify({ target: 'default' }),
+    });
+    expect(click.status).toBe(200);
+    await eventually(() => posted[0]);
+    expect(await countRuns(state.url)).toBe(before + 1);
+    expect(await eventually(() => responses[0])).toContain('Running health check on default');
   });
 
   it('serves metrics and readiness', async () => {

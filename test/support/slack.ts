@@ -53,3 +53,51 @@ export async function sendSlashCommand(
   }
   return { status: response.status, body: text, json };
 }
+
+/** Sends a button click as Slack does: form field `payload` holding the block_actions JSON, signed. */
+export async function sendBlockAction(
+  port: number,
+  action: { actionId: string; value: string; userId?: string; channelId?: string; messageTs?: string },
+): Promise<{ status: number }> {
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'T0001', domain: 'acme' },
+    user: { id: action.userId ?? 'U0ONCALL', username: 'oncall', team_id: 'T0001' },
+    api_app_id: 'A0RUNBOOK',
+    token: 'deprecated-verification-token',
+    container: {
+      type: 'message',
+      message_ts: action.messageTs ?? '1700000000.000100',
+      channel_id: action.channelId ?? 'C0INCIDENT',
+      is_ephemeral: false,
+    },
+    trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
+    channel: { id: action.channelId ?? 'C0INCIDENT', name: 'incidents' },
+    message: { type: 'message', ts: action.messageTs ?? '1700000000.000100', text: 'report' },
+    response_url: 'https://hooks.slack.com/actions/T0001/1/xyz',
+    actions: [
+      {
+        type: 'button',
+        action_id: action.actionId,
+        block_id: 'b1',
+        text: { type: 'plain_text', text: 'button' },
+        value: action.value,
+        action_ts: `${Date.now() / 1000}`,
+      },
+    ],
+  };
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': signature,
+    },
+    body,
+  });
+  await response.text();
+  return { status: response.status };
+}
