@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import pg from 'pg';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -7,6 +8,7 @@ import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
 import { runHealthCheck } from './runbooks/health/engine.js';
 import { parseThresholdOverrides, splitAssignments } from './runbooks/health/thresholds.js';
 import { formatUnitValue } from './runbooks/health/units.js';
+import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
@@ -102,6 +104,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
     });
 
+  program
+    .command('history')
+    .description('List recent runs recorded in the state database (DATABASE_URL)')
+    .option('-n, --limit <count>', 'how many runs', '20')
+    .option('--json', 'print as JSON')
+    .action(async (options: { limit: string; json?: boolean }) => {
+      await history(options, io);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -158,6 +169,41 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
     return exitCodeFor(report.status);
   } finally {
     await pools.closeAll();
+  }
+}
+
+async function history(options: { limit: string; json?: boolean }, io: CliIo): Promise<void> {
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new UserError(`--limit must be a whole number from 1 to 1000, got "${options.limit}"`);
+  }
+  if (!io.env.DATABASE_URL) throw new UserError('history reads the state database: set DATABASE_URL.');
+  const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 1, connectionTimeoutMillis: 5000 });
+  try {
+    const runs = await new RunStore(pool).recent(limit).catch((err: { code?: string; message?: string }) => {
+      if (err.code === '42P01')
+        throw new UserError('The state database has no runs table yet: start the bot once to migrate it.');
+      throw new UserError(`Cannot read the state database: ${redactText(err.message ?? String(err))}`);
+    });
+    if (options.json) {
+      io.stdout(
+        JSON.stringify(
+          runs.map(({ report: _report, responseUrl: _url, ...run }) => run),
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    if (runs.length === 0) io.stdout('No runs recorded yet.');
+    for (const run of runs) {
+      const outcome = run.reportStatus ?? run.error ?? '';
+      io.stdout(
+        `${run.createdAt.toISOString()}  ${run.kind.padEnd(7)} ${run.target.padEnd(14)} ${run.status.padEnd(8)} ${outcome.padEnd(12)} ${run.requestedBy}  ${run.id}`,
+      );
+    }
+  } finally {
+    await pool.end();
   }
 }
 

@@ -146,18 +146,16 @@ export function createSlackApp(deps: SlackAppDeps): App {
     try {
       // One detail post per finding while the job exists, however often the button is clicked.
       await withTimeout(
-        deps.queues
-          .queue(QUEUES.notifications)
-          .add(
-            JOBS.findingDetail,
-            { ...value.data, channel, threadTs },
-            {
-              jobId: `detail-${value.data.runId}-${value.data.check}`,
-              attempts: 5,
-              backoff: { type: 'exponential', delay: 2000 },
-              ...RETENTION,
-            },
-          ),
+        deps.queues.queue(QUEUES.notifications).add(
+          JOBS.findingDetail,
+          { ...value.data, channel, threadTs },
+          {
+            jobId: `detail-${value.data.runId}-${value.data.check}`,
+            attempts: 5,
+            backoff: { type: 'exponential', delay: 2000 },
+            ...RETENTION,
+          },
+        ),
         ENQUEUE_TIMEOUT_MS,
       );
     } catch (err) {

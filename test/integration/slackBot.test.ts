@@ -3,6 +3,7 @@ import type { KnownBlock } from '@slack/types';
 import nock from 'nock';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
@@ -281,6 +282,17 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     await eventually(() => posted[0]);
     expect(await countRuns(state.url)).toBe(before + 1);
     expect(await eventually(() => responses[0])).toContain('Running health check on default');
+  });
+
+  it('lists recorded runs with runbook-bot history', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), color: false };
+    expect(await runCli(['history', '--limit', '3'], { ...io, env: { DATABASE_URL: state.url } })).toBe(0);
+    expect(out).toHaveLength(3);
+    expect(out[0]).toMatch(/^\d{4}-\d\d-\d\dT.*health {2}default +(done|failed|queued|running) /);
+    expect(await runCli(['history'], { ...io, env: {} })).toBe(3);
+    expect(err.join('\n')).toContain('set DATABASE_URL');
   });
 
   it('serves metrics and readiness', async () => {
