@@ -57,7 +57,7 @@ const serviceEnvSchema = z.object({
   SLACK_API_URL: z.string().url().optional(),
   ALLOWED_USERS: listSchema,
   ALLOWED_CHANNELS: listSchema,
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
 });
 
 export interface ServiceConfig extends AppConfig {

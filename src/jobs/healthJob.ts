@@ -1,9 +1,11 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
+import type { HealthReport } from '../runbooks/health/types.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { Coalescer } from './coalescer.js';
 import { healthJobSchema, JOBS, QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
@@ -18,11 +20,14 @@ export interface HealthJobDeps {
 
 /**
  * Runs one queued health check. Diagnostics are idempotent, so a retry (or a stalled job
- * picked up again after a worker crash) simply runs them again. An unreachable target is a
- * report, not a failure: retrying it would only delay the answer.
+ * picked up again after a worker crash) simply runs them again, and jobs for the same target
+ * picked up together share one run (see Coalescer). An unreachable target is a report, not
+ * a failure: retrying it would only delay the answer.
  */
 export function healthJobProcessor(deps: HealthJobDeps) {
+  const checks = new Coalescer<HealthReport>();
   return async (job: Job): Promise<void> => {
+    const pickedUpAt = performance.now();
     const parsed = healthJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid health job payload: ${parsed.error.message}`);
     const { runId } = parsed.data;
@@ -39,10 +44,9 @@ export function healthJobProcessor(deps: HealthJobDeps) {
         await enqueueReport(deps.queues, runId);
         return;
       }
-      const report = await runHealthCheck(target, deps.pools.readOnly(target), {
-        ...deps.health,
-        logger: deps.logger,
-      });
+      const report = await checks.run(target.name, pickedUpAt, () =>
+        runHealthCheck(target, deps.pools.readOnly(target), { ...deps.health, logger: deps.logger }),
+      );
       await deps.runs.saveReport(runId, report);
     }
     // Also reached on a retry after a crash between saving and enqueueing: the job id

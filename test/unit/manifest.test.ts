@@ -34,17 +34,33 @@ const manifestSchema = z.object({
 });
 
 describe('manifest.yml', () => {
-  const manifest = manifestSchema.parse(parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')));
+  const manifest = manifestSchema.parse(
+    parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')),
+  );
 
   it('declares both commands on the receiver endpoint, with interactivity there too', () => {
-    expect(manifest.features.slash_commands.map((command) => command.command)).toEqual(['/runbook', '/incident']);
+    expect(manifest.features.slash_commands.map((command) => command.command)).toEqual([
+      '/runbook',
+      '/incident',
+    ]);
     for (const command of manifest.features.slash_commands) expect(command.url).toMatch(/\/slack\/events$/);
-    expect(manifest.settings.interactivity).toMatchObject({ is_enabled: true, request_url: expect.stringMatching(/\/slack\/events$/) });
+    expect(manifest.settings.interactivity).toMatchObject({
+      is_enabled: true,
+      request_url: expect.stringMatching(/\/slack\/events$/),
+    });
   });
 
   it('asks for the scopes the bot uses', () => {
     expect(manifest.oauth_config.scopes.bot).toEqual(
-      expect.arrayContaining(['commands', 'chat:write', 'chat:write.public', 'channels:manage', 'pins:write', 'files:write', 'users:read']),
+      expect.arrayContaining([
+        'commands',
+        'chat:write',
+        'chat:write.public',
+        'channels:manage',
+        'pins:write',
+        'files:write',
+        'users:read',
+      ]),
     );
   });
 });
