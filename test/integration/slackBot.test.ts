@@ -142,9 +142,17 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(message.text).toMatch(/^Health of default: /);
     expect(message.blocks[0]).toMatchObject({ type: 'header' });
     expect(blockViolations(message.blocks)).toEqual([]);
-    const [run] = await service.runs.recent(1);
-    expect(run).toMatchObject({ status: 'done', target: 'default', requestedBy: 'U0ONCALL' });
-    expect(run!.postedTs).toBeTruthy();
+    // The notifier records the message after Slack answers; wait for that write.
+    const run = await eventually(async () => {
+      const [latest] = await service.runs.recent(1);
+      return latest?.postedTs ? latest : undefined;
+    });
+    expect(run).toMatchObject({
+      status: 'done',
+      target: 'default',
+      requestedBy: 'U0ONCALL',
+      postedTs: '1700000000.000000',
+    });
     expect(run!.report?.findings.length).toBe(27);
   });
 
