@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ack`: 1000 signed `/runbook health` requests at concurrency 50 against the
- * bot's HTTP receiver (`all` mode in a child process, workers running), with a local stand-in
+ * bot's HTTP receiver (a `bot` process, with a `worker` process running), with a local stand-in
  * for Slack's Web API that records every chat.postMessage. Prints ack latency, command →
  * report latency, lost and duplicated runs, and the bot's RSS. Figures only.
  *
@@ -137,22 +137,29 @@ async function main() {
   const port = await freePort();
   // The built code, as production runs it (tsx's transpiler would add its own memory).
   if (!process.env.BENCH_NO_BUILD) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
-  const bot = spawn(process.execPath, ['dist/main.js', 'all'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: postgres.url('state'),
-      TARGET_DATABASE_URL: postgres.url('shop'),
-      ...(redis.url ? { REDIS_URL: redis.url } : {}),
-      SLACK_BOT_TOKEN: 'xoxb-bench',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.url,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-    },
+  const env = {
+    ...process.env,
+    DATABASE_URL: postgres.url('state'),
+    TARGET_DATABASE_URL: postgres.url('shop'),
+    ...(redis.url ? { REDIS_URL: redis.url } : {}),
+    SLACK_BOT_TOKEN: 'xoxb-bench',
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: slack.url,
+    LOG_LEVEL: 'warn',
+  };
+  // As in production: a bot process (the receiver) and a worker process.
+  const bot = spawn(process.execPath, ['dist/main.js', 'bot'], {
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const workerPort = await freePort();
+  const worker = spawn(process.execPath, ['dist/main.js', 'worker'], {
+    env: { ...env, PORT: String(workerPort) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
     await waitForReady(port, bot);
+    await waitForReady(workerPort, worker);
     const idleRss = rssMb(bot.pid!);
     const sentAt = new Map<string, number>();
     const acks: number[] = [];
@@ -178,7 +185,8 @@ async function main() {
     const drainSeconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
 
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
+    const workerRss = rssMb(worker.pid!);
     const jobMs = (queue: string) => {
       const sum = Number(
         new RegExp(`job_duration_seconds_sum\\{queue="${queue}"\\} ([\\d.e+-]+)`).exec(metrics)?.[1],
@@ -218,10 +226,14 @@ async function main() {
       `health checks actually run: ${engine[0]?.runs} (mean ${engine[0]?.mean_ms?.toFixed(0)} ms each), shared by ${COMMANDS} commands`,
     );
     console.log(`job time: diagnostics ${jobMs('diagnostics')}; notifications ${jobMs('notifications')}`);
-    console.log(`bot RSS: idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB  (goal <= 150 MB)`);
+    console.log(
+      `bot RSS: idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB  (goal <= 150 MB); worker RSS at the end ${workerRss.toFixed(0)} MB`,
+    );
   } finally {
-    bot.kill('SIGTERM');
-    await new Promise((resolve) => bot.once('exit', resolve));
+    for (const child of [bot, worker]) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
     redis.child?.kill();
     await slack.close();
     await postgres.stop();
