@@ -3,8 +3,11 @@
  * Connection strings are the usual leak: drivers and users paste them into error messages.
  */
 
-// postgres://user:secret@host → postgres://user:***@host (any scheme with userinfo)
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*):[^@\s/]*@/gi;
+// postgres://user:secret@host → postgres://user:***@host (any scheme with userinfo); the
+// password runs to the last @ before the host, since passwords may contain @ themselves.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*):[^\s/]*@(?=[^@\s]*(?:[/?#\s]|$))/gi;
+// SQL: CREATE/ALTER ROLE … PASSWORD 'secret', CREATE USER MAPPING … OPTIONS (password 'secret')
+const SQL_PASSWORD = /\b(password)\s+'(?:[^']|'')*'/gi;
 // key=value style connection strings: password=secret, sslpassword='x y'
 const KEYWORD_PASSWORD = /\b(password|sslpassword|pwd)\s*=\s*('(?:[^'\\]|\\.)*'|"[^"]*"|[^\s;&]+)/gi;
 // Slack tokens and signing secrets that end up in text
@@ -16,6 +19,7 @@ export function redactText(text: string): string {
   return text
     .replace(URL_PASSWORD, `$1:${REDACTED}@`)
     .replace(KEYWORD_PASSWORD, `$1=${REDACTED}`)
+    .replace(SQL_PASSWORD, `$1 '${REDACTED}'`)
     .replace(SLACK_TOKEN, REDACTED);
 }
 

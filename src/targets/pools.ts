@@ -42,6 +42,11 @@ function createPool(url: string, target: Target, logger?: Logger): pg.Pool {
     keepAlive: true,
     allowExitOnIdle: true,
   });
+  // An application_name in the target's URL would override ours, and the bot recognizes its
+  // own sessions by that name: set it on every new connection.
+  pool.on('connect', (client) => {
+    client.query(`SET application_name = '${BOT_APPLICATION_NAME}'`).catch(() => undefined);
+  });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would
   // crash the process. The next checkout reconnects. While the pool is closing, its clients
   // are still disconnecting and a server shutting down at the same moment is not news.

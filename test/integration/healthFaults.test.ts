@@ -87,8 +87,12 @@ describe.each(servers)('health checks on $label', (server) => {
     }
   });
 
-  it('finds a long-running query', async () => {
+  it('finds a long-running query, with secrets in its text redacted', async () => {
     const faults = await induceFaults(db.url, ['long_query']);
+    const leaky = await openSession(db.url, 'etl');
+    const running = leaky
+      .query('SELECT pg_sleep(600) -- copied from postgres://etl:hunter2@warehouse/db')
+      .catch(() => undefined);
     try {
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const report = await health(target(), {
@@ -98,7 +102,15 @@ describe.each(servers)('health checks on $label', (server) => {
       const long = finding(report, 'long_running_queries');
       expect(long.status).toBe('warn');
       expect(long.evidence[0]).toMatchObject({ pid: faults.pids[0], application_name: 'reporting' });
+      const etl = long.evidence.find((row) => row.application_name === 'etl');
+      expect(etl?.query).toContain('postgres://etl:***@warehouse/db');
+      expect(JSON.stringify(report)).not.toContain('hunter2');
     } finally {
+      await db.admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'etl'",
+      );
+      await running;
+      await leaky.end();
       await faults.release();
     }
   });

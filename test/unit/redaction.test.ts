@@ -11,6 +11,13 @@ describe('redaction', () => {
     );
     expect(redactText("host=db password='a b' user=x")).toBe('host=db password=*** user=x');
     expect(redactText('token xoxb-123-456-abc')).toBe('token ***');
+    expect(redactText('postgres://u:p@ss@db:5432/x')).toBe('postgres://u:***@db:5432/x');
+    expect(redactText("ALTER ROLE app PASSWORD 'it''s secret' VALID UNTIL 'infinity'")).toBe(
+      "ALTER ROLE app PASSWORD '***' VALID UNTIL 'infinity'",
+    );
+    expect(redactText("CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'a', password 'b')")).toContain(
+      "password '***'",
+    );
     expect(describeUrl('postgresql://app:hunter2@db.internal:6543/postgres?sslmode=require')).toBe(
       'postgresql://app@db.internal:6543/postgres',
     );

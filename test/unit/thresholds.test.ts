@@ -19,6 +19,8 @@ describe('threshold values', () => {
     ['1.3B', 'count', 1.3e9],
     ['1_000', 'count', 1000],
     ['2s', 'milliseconds', 2000],
+    ['1.5KB', 'bytes', 1536],
+    ['10.4', 'count', 10],
   ] as const)('parses %s as %s', (raw, unit, expected) => {
     expect(parseUnitValue(raw, unit)).toBe(expected);
   });

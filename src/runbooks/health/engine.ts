@@ -13,6 +13,7 @@ import { parseThresholdOverrides, resolveThresholds, type ThresholdOverrides } f
 import type {
   CheckDefinition,
   CheckQuery,
+  EvidenceRow,
   Finding,
   HealthReport,
   ReportStatus,
@@ -85,19 +86,34 @@ export async function runHealthCheck(
 
   const run: RunContext = { target, server, layers, deadline, options, describeFailure };
   const findings = new Array<Finding>(checks.length);
-  let next = 0;
+  const pending = checks.map((_, index) => index);
   const laneCount = Math.max(1, Math.min(target.settings.poolMax, checks.length));
   // The probe's connection becomes the first lane's; the others connect when they start.
   const lanes = Array.from(
     { length: laneCount },
     (_, i) => new Lane(pool, i === 0 ? firstSession : undefined),
   );
+  let openLanes = lanes.length;
   await Promise.all(
     lanes.map(async (lane) => {
       try {
-        while (next < checks.length) {
-          const index = next++;
-          findings[index] = await runOneCheck(checks[index]!, lane, run);
+        while (pending.length > 0) {
+          const index = pending.shift()!;
+          const outcome = await runOneCheck(checks[index]!, lane, run);
+          if (outcome.kind === 'finding') {
+            findings[index] = outcome.finding;
+            continue;
+          }
+          // This lane cannot connect (a full server, a pooler limit). While another lane
+          // works, hand the check back and stop; the last lane reports the rest at once.
+          openLanes -= 1;
+          if (openLanes > 0) {
+            pending.unshift(index);
+            return;
+          }
+          for (const rest of [index, ...pending.splice(0)]) {
+            findings[rest] = failedFinding(checks[rest]!, `could not connect: ${outcome.reason}`);
+          }
         }
       } finally {
         await lane.finish();
@@ -153,7 +169,24 @@ class Lane {
   }
 }
 
-async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext): Promise<Finding> {
+type CheckRun = { kind: 'finding'; finding: Finding } | { kind: 'no-connection'; reason: string };
+
+function failedFinding(check: CheckDefinition, summary: string): Finding {
+  return {
+    id: check.id,
+    title: check.title,
+    status: 'error',
+    summary,
+    threshold: null,
+    evidence: [],
+    evidenceTotal: 0,
+    remediation: null,
+    durationMs: 0,
+  };
+}
+
+async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext): Promise<CheckRun> {
+  const done = (result: Finding): CheckRun => ({ kind: 'finding', finding: result });
   const thresholds = resolveThresholds(check, run.layers);
   const started = performance.now();
   const finding = (status: Finding['status'], summary: string, extra: Partial<Finding> = {}): Finding => ({
@@ -170,15 +203,20 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
   });
 
   if (check.needsReadAllStats && !run.server.canReadAllStats) {
-    return finding(
-      'skipped',
-      `skipped: needs pg_read_all_stats to see other roles' sessions (GRANT pg_monitor TO ${run.server.role})`,
+    return done(
+      finding(
+        'skipped',
+        `skipped: needs pg_read_all_stats to see other roles' sessions (GRANT pg_monitor TO ${run.server.role})`,
+      ),
     );
   }
   const remaining = run.deadline - performance.now();
   if (remaining < MIN_CHECK_BUDGET_MS) {
     const budget = Math.round((run.options.budgetMs ?? DEFAULT_BUDGET_MS) / 1000);
-    return finding('skipped', `skipped: the run's ${budget} s budget was used up before this check started`);
+    // Not "skipped": this check could have run, so the report must not read as all clear.
+    return done(
+      finding('error', `not run: the run's ${budget} s budget was used up before this check started`),
+    );
   }
   const limits = {
     statementTimeoutMs: Math.min(run.target.settings.statementTimeoutMs, remaining),
@@ -189,7 +227,7 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
   try {
     session = await lane.acquire();
   } catch (err) {
-    return finding('error', `could not connect: ${run.describeFailure(err)}`);
+    return { kind: 'no-connection', reason: run.describeFailure(err) };
   }
   try {
     const outcome = await session.run(limits, (c) =>
@@ -204,19 +242,25 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
         evidenceLimit: run.options.evidenceLimit ?? DEFAULT_EVIDENCE_LIMIT,
       }),
     );
-    return finding(outcome.status, outcome.summary, {
-      evidence: outcome.evidence ?? [],
-      evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
-    });
+    return done(
+      finding(outcome.status, outcome.summary, {
+        // Query texts in evidence can carry secrets (ALTER ROLE … PASSWORD, connection strings).
+        evidence: (outcome.evidence ?? []).map(redactRow),
+        evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
+      }),
+    );
   } catch (caught) {
     const broken = caught instanceof BrokenConnectionError;
     const err = broken ? caught.original : caught;
-    if (broken || isConnectionFailure(err)) lane.discard();
+    // A client-side read timeout leaves the query running on the server: the connection
+    // cannot serve the next check, so it is dropped like a broken one.
+    if (broken || isConnectionFailure(err) || /Query read timeout/i.test((err as Error)?.message ?? ''))
+      lane.discard();
     const failure = describeCheckFailure(err, { ...limits, role: run.server.role });
     if (failure.unexpected) {
       run.options.logger?.error({ err, check: check.id, target: run.target.name }, 'health check failed');
     }
-    return finding(failure.status, failure.summary);
+    return done(finding(failure.status, failure.summary));
   }
 }
 
@@ -230,6 +274,13 @@ function queryable(client: pg.PoolClient, tag: string, options: HealthRunOptions
       return result.rows;
     },
   };
+}
+
+function redactRow(row: EvidenceRow): EvidenceRow {
+  const out: EvidenceRow = {};
+  for (const [key, value] of Object.entries(row))
+    out[key] = typeof value === 'string' ? redactText(value) : value;
+  return out;
 }
 
 function selectChecks(catalog: readonly CheckDefinition[], only?: readonly string[]): CheckDefinition[] {

@@ -59,7 +59,8 @@ export function parseUnitValue(raw: string, unit: Unit): number | { error: strin
   }
   if (factor === undefined || number < 0) return bad;
   if (unit === 'percent' && number > 100) return { error: `"${raw}" is more than 100%` };
-  return number * factor;
+  // Counts and sizes are compared with integer columns: 1.5KB means 1536 bytes, 10.5 means 11.
+  return unit === 'count' || unit === 'bytes' ? Math.round(number * factor) : number * factor;
 }
 
 export function formatUnitValue(value: number, unit: Unit): string {

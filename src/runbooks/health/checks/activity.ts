@@ -2,6 +2,11 @@ import { levelAbove, NOT_THE_BOT, oldestOverThreshold, plural, worst } from '../
 import type { CheckDefinition } from '../types.js';
 
 const CLIENT_SESSIONS = `backend_type = 'client backend' AND ${NOT_THE_BOT}`;
+/**
+ * Without pg_read_all_stats, other roles' sessions show backend_type NULL; those with a role
+ * (usesysid) are client sessions too, so counting them keeps the total honest.
+ */
+const ANY_CLIENT_SESSION = `(backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL)) AND ${NOT_THE_BOT}`;
 
 export const connections: CheckDefinition = {
   id: 'connections',
@@ -27,7 +32,7 @@ export const connections: CheckDefinition = {
       sessions: number;
     }>(
       `SELECT datname, usename, application_name, coalesce(state, 'unknown') AS state, count(*)::int AS sessions
-         FROM pg_stat_activity WHERE ${CLIENT_SESSIONS}
+         FROM pg_stat_activity WHERE ${ANY_CLIENT_SESSION}
         GROUP BY 1, 2, 3, 4 ORDER BY sessions DESC`,
     );
     const total = rows.reduce((sum, row) => sum + row.sessions, 0);
@@ -39,7 +44,11 @@ export const connections: CheckDefinition = {
     );
     return {
       status,
-      summary: `${plural(total, 'client connection')} (${pct.toFixed(0)}% of max_connections ${max})`,
+      summary:
+        `${plural(total, 'client connection')} (${pct.toFixed(0)}% of max_connections ${max})` +
+        (ctx.server.canReadAllStats
+          ? ''
+          : "; other roles' session states are hidden without pg_read_all_stats"),
       evidence: rows.slice(0, ctx.evidenceLimit),
       evidenceTotal: rows.length,
     };

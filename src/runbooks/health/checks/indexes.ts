@@ -64,28 +64,34 @@ export const duplicateIndexes: CheckDefinition = {
     // plain one and the newer of two equals is the one to drop.
     const { evidence, total } = await topRows(
       ctx,
-      `SELECT ca.relnamespace::regnamespace::text AS schema, a.indrelid::regclass::text AS table,
+      `WITH redundant AS (
+       -- One row per redundant index, however many indexes cover it.
+       SELECT DISTINCT ON (a.indexrelid) ca.relnamespace::regnamespace::text AS schema, a.indrelid::regclass::text AS table,
               ca.relname AS redundant_index, cb.relname AS covering_index,
-              pg_get_indexdef(a.indexrelid) AS redundant_definition, ${indexBytes('ca')}::float8 AS bytes,
-              count(*) OVER ()::int AS total_rows
+              pg_get_indexdef(a.indexrelid) AS redundant_definition, ${indexBytes('ca')}::float8 AS bytes
          FROM pg_index a
          JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
          JOIN pg_class ca ON ca.oid = a.indexrelid
          JOIN pg_class cb ON cb.oid = b.indexrelid
         WHERE ca.relam = cb.relam AND a.indisvalid AND b.indisvalid AND NOT a.indisprimary
+          -- An index behind a constraint (unique, exclusion, referenced by a foreign key) is not droppable.
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = a.indexrelid)
           AND ca.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
           AND ca.relnamespace::regnamespace::text NOT LIKE 'pg_toast%'
           AND pg_get_expr(a.indexprs, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indexprs, b.indrelid)
           AND pg_get_expr(a.indpred, a.indrelid) IS NOT DISTINCT FROM pg_get_expr(b.indpred, b.indrelid)
           AND (
                 (b.indkey::text LIKE a.indkey::text || ' %' AND b.indclass::text LIKE a.indclass::text || ' %'
-                   AND b.indcollation::text LIKE a.indcollation::text || ' %' AND NOT a.indisunique)
+                   AND b.indcollation::text LIKE a.indcollation::text || ' %'
+                   AND b.indoption::text LIKE a.indoption::text || ' %' AND NOT a.indisunique)
              OR (b.indkey::text = a.indkey::text AND b.indclass::text = a.indclass::text
-                   AND b.indcollation::text = a.indcollation::text
+                   AND b.indcollation::text = a.indcollation::text AND b.indoption::text = a.indoption::text
                    AND ((b.indisunique AND NOT a.indisunique)
                         OR (a.indisunique = b.indisunique AND a.indexrelid > b.indexrelid)))
               )
-        ORDER BY bytes DESC LIMIT $1`,
+        ORDER BY a.indexrelid, b.indexrelid
+       )
+       SELECT *, count(*) OVER ()::int AS total_rows FROM redundant ORDER BY bytes DESC, redundant_index LIMIT $1`,
     );
     if (total === 0) return { status: 'ok', summary: 'no duplicate indexes' };
     const top = evidence[0]!;
@@ -119,9 +125,13 @@ export const invalidIndexes: CheckDefinition = {
         ORDER BY c.relname LIMIT $1`,
     );
     if (total === 0) return { status: 'ok', summary: 'no invalid indexes' };
+    // Other roles' index builds in progress are only visible with pg_read_all_stats.
+    const caveat = ctx.server.canReadAllStats
+      ? ''
+      : " (without pg_read_all_stats, another role's CREATE INDEX CONCURRENTLY still running looks the same)";
     return {
       status: 'warn',
-      summary: `${plural(total, 'invalid index', 'invalid indexes')}: ${evidence.map((row) => row.index).join(', ')}`,
+      summary: `${plural(total, 'invalid index', 'invalid indexes')}: ${evidence.map((row) => row.index).join(', ')}${caveat}`,
       evidence,
       evidenceTotal: total,
     };
@@ -189,7 +199,8 @@ export const unindexedForeignKeys: CheckDefinition = {
           AND con.connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
           AND NOT EXISTS (
                 SELECT 1 FROM pg_index i
-                 WHERE i.indrelid = con.conrelid
+                 WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
+                   AND cardinality(con.conkey) <= i.indnkeyatts
                    AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
                    AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey)
         ORDER BY 2, 3 LIMIT $1`,

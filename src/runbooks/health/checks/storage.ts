@@ -1,4 +1,4 @@
-import { levelAbove, levelBelow, num, plural, topRows, worst } from '../checkKit.js';
+import { levelAbove, levelBelow, num, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
 
@@ -130,35 +130,45 @@ export const autovacuumLag: CheckDefinition = {
     const warn = ctx.threshold('warn');
     const { evidence, total } = await topRows(
       ctx,
-      `WITH tables AS (
+      `WITH options AS (
+         SELECT c.oid,
+                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_enabled') AS enabled,
+                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_vacuum_threshold') AS threshold,
+                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_vacuum_scale_factor') AS scale_factor
+           FROM pg_class c CROSS JOIN LATERAL pg_options_to_table(c.reloptions) o
+          WHERE c.reloptions IS NOT NULL
+          GROUP BY c.oid
+       ), tables AS (
          SELECT s.schemaname, s.relname, s.n_dead_tup,
-                current_setting('autovacuum_vacuum_threshold')::float8
-                  + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0) AS trigger_point,
+                coalesce(o.threshold::float8, current_setting('autovacuum_vacuum_threshold')::float8)
+                  + coalesce(o.scale_factor::float8, current_setting('autovacuum_vacuum_scale_factor')::float8)
+                    * greatest(c.reltuples, 0) AS trigger_point,
                 greatest(s.last_vacuum, s.last_autovacuum) AS last_vacuumed,
-                coalesce(c.reloptions::text[] @> ARRAY['autovacuum_enabled=false'], false)
-                  OR NOT current_setting('autovacuum')::bool AS autovacuum_disabled
+                NOT coalesce(o.enabled::bool, true) OR NOT current_setting('autovacuum')::bool AS autovacuum_disabled
            FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+           LEFT JOIN options o ON o.oid = s.relid
        )
        SELECT schemaname AS schema, relname AS table, n_dead_tup::float8 AS dead_tuples,
               round(trigger_point)::float8 AS trigger_point, autovacuum_disabled,
               coalesce(last_vacuumed::text, 'never') AS last_vacuum,
               round(extract(epoch FROM now() - last_vacuumed))::float8 AS seconds_since_vacuum,
-              count(*) OVER ()::int AS total_rows
+              count(*) OVER ()::int AS total_rows,
+              -- The worst case over every row, not only the ones kept as evidence.
+              max(extract(epoch FROM now() - last_vacuumed)) FILTER (WHERE NOT autovacuum_disabled) OVER ()::float8
+                AS worst_seconds
          FROM tables
+        -- Tables never vacuumed are left out unless autovacuum is off on them: a table that
+        -- just got its first big batch is not lagging yet.
         WHERE n_dead_tup > trigger_point
           AND (autovacuum_disabled OR now() - last_vacuumed >= make_interval(secs => $1))
-        ORDER BY autovacuum_disabled DESC, last_vacuumed NULLS FIRST LIMIT $2`,
+        ORDER BY autovacuum_disabled DESC, last_vacuumed LIMIT $2`,
       [warn],
     );
     if (total === 0) return { status: 'ok', summary: 'autovacuum is keeping up' };
     const critical = ctx.threshold('critical');
-    const status = worst(
-      ...evidence.map((row) =>
-        row.autovacuum_disabled
-          ? ('warn' as const)
-          : levelAbove(num(row.seconds_since_vacuum), warn, critical),
-      ),
-    );
+    const worstSeconds = num(evidence[0]?.worst_seconds);
+    const status = worstSeconds > 0 ? levelAbove(worstSeconds, warn, critical) : 'warn';
+    for (const row of evidence) delete row.worst_seconds;
     const disabled = evidence.filter((row) => row.autovacuum_disabled).length;
     const top = evidence[0]!;
     return {
@@ -301,18 +311,27 @@ export const sequenceExhaustion: CheckDefinition = {
           WHERE s.increment_by > 0 AND s.last_value IS NOT NULL
        )
        SELECT schemaname AS schema, sequencename AS sequence, last_value::float8 AS last_value, usable_max::float8 AS usable_max,
-              round(100 * (last_value - min_value) / nullif(usable_max - min_value, 0), 2)::float8 AS pct_used,
+              round(100 * (last_value::numeric - min_value) / nullif(usable_max - min_value, 0), 2)::float8 AS pct_used,
               column_table, column_name, column_type, count(*) OVER ()::int AS total_rows
          FROM usage
-        WHERE 100 * (last_value - min_value) / nullif(usable_max - min_value, 0) >= $1
+        WHERE 100 * (last_value::numeric - min_value) / nullif(usable_max - min_value, 0) >= $1
         ORDER BY pct_used DESC LIMIT $2`,
       [warn],
     );
-    if (total === 0) return { status: 'ok', summary: `no sequence past ${warn}% of its range` };
+    // pg_sequences hides last_value of sequences the role may not read (pg_monitor does not
+    // grant that): say how many were not looked at instead of calling them fine.
+    const [hidden] = await ctx.db.query<{ unreadable: number }>(
+      `SELECT count(*)::int AS unreadable FROM pg_sequences s
+        WHERE NOT has_sequence_privilege(format('%I.%I', s.schemaname, s.sequencename), 'SELECT,USAGE')`,
+    );
+    const unreadable = hidden?.unreadable
+      ? `; ${plural(hidden.unreadable, 'sequence')} not readable by ${ctx.server.role} (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO ${ctx.server.role})`
+      : '';
+    if (total === 0) return { status: 'ok', summary: `no sequence past ${warn}% of its range${unreadable}` };
     const top = evidence[0]!;
     return {
       status: levelAbove(num(top.pct_used), warn, ctx.threshold('critical')),
-      summary: `${plural(total, 'sequence')} past ${warn}% of its range; ${top.schema}.${top.sequence} is at ${top.pct_used}%`,
+      summary: `${plural(total, 'sequence')} past ${warn}% of its range; ${top.schema}.${top.sequence} is at ${top.pct_used}%${unreadable}`,
       evidence,
       evidenceTotal: total,
     };

@@ -13,7 +13,7 @@ export const duplicateTriggers: CheckDefinition = {
   id: 'duplicate_triggers',
   title: 'Duplicate triggers',
   description:
-    'Two or more enabled triggers on the same table running the same function with the same arguments, timing and level on an overlapping event (seed: "same trigger fires twice"). One trigger on INSERT OR UPDATE is not a duplicate.',
+    'Two or more enabled triggers on the same table running the same function with the same arguments, columns, WHEN clause, timing, level and firing mode on an overlapping event (seed: "same trigger fires twice"). One trigger on INSERT OR UPDATE is not a duplicate.',
   thresholds: [],
   remediation: {
     procedure: 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts',
@@ -41,7 +41,11 @@ export const duplicateTriggers: CheckDefinition = {
             AND a.tgtype & ${ROW_BIT} = b.tgtype & ${ROW_BIT}
             AND a.tgtype & b.tgtype & ${EVENT_BITS} <> 0
             AND a.tgargs = b.tgargs
-            AND a.tgqual::text IS NOT DISTINCT FROM b.tgqual::text
+            AND a.tgattr::text = b.tgattr::text
+            AND a.tgenabled = b.tgenabled
+            -- Up to PG 16 the stored WHEN tree carries source offsets; equal clauses differ there.
+            AND regexp_replace(a.tgqual::text, ':location -?d+', '', 'g')
+                IS NOT DISTINCT FROM regexp_replace(b.tgqual::text, ':location -?d+', '', 'g')
        )
        SELECT c.relnamespace::regnamespace::text AS schema, c.relname AS table, tgfoid::regprocedure::text AS function,
               timing, level, shared_events, first_trigger, second_trigger, count(*) OVER ()::int AS total_rows
