@@ -88,6 +88,7 @@ async function signedCommand(port: number, i: number): Promise<number> {
   const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   const started = performance.now();
   const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+    signal: AbortSignal.timeout(10_000),
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
@@ -104,7 +105,7 @@ async function signedCommand(port: number, i: number): Promise<number> {
 async function waitForReady(port: number, bot: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (bot.exitCode !== null) throw new Error('the bot exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
       (r) => r.ok,
       () => false,
     );
@@ -135,8 +136,8 @@ async function main() {
   const slack = await fakeSlack(posts);
   const redis = await redisUrl();
   const port = await freePort();
-  // The built code, as production runs it (tsx's transpiler would add its own memory).
-  if (!process.env.BENCH_NO_BUILD) execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  // The built code (dist/, built by `npm run bench:ack`), as production runs it: tsx's
+  // transpiler would add its own memory to the figures.
   const env = {
     ...process.env,
     DATABASE_URL: postgres.url('state'),
@@ -150,12 +151,12 @@ async function main() {
   // As in production: a bot process (the receiver) and a worker process.
   const bot = spawn(process.execPath, ['dist/main.js', 'bot'], {
     env: { ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
   const workerPort = await freePort();
   const worker = spawn(process.execPath, ['dist/main.js', 'worker'], {
     env: { ...env, PORT: String(workerPort) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
   try {
     await waitForReady(port, bot);
@@ -231,6 +232,12 @@ async function main() {
     );
   } finally {
     for (const child of [bot, worker]) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        console.error(
+          `a ${child === bot ? 'bot' : 'worker'} process had exited (${child.exitCode ?? child.signalCode})`,
+        );
+        continue;
+      }
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
