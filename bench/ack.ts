@@ -8,11 +8,11 @@
  * its own when installed, else BullMQ's PostgreSQL backend.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { DEMO_SCHEMA } from '../src/demo/schema.js';
+import { signedHeaders } from '../src/slack/signature.js';
 import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
@@ -84,17 +84,11 @@ async function signedCommand(port: number, i: number): Promise<number> {
     response_url: 'https://hooks.slack.com/commands/1',
     team_id: 'T1',
   }).toString();
-  const timestamp = Math.floor(Date.now() / 1000);
-  const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   const started = performance.now();
   const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
     signal: AbortSignal.timeout(10_000),
     method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': signature,
-    },
+    headers: signedHeaders(SECRET, body),
     body,
   });
   await response.text();

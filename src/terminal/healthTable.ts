@@ -1,4 +1,5 @@
 import pc from 'picocolors';
+import { evidenceLines } from '../runbooks/health/evidenceTable.js';
 import type {
   CheckStatus,
   EvidenceRow,
@@ -78,17 +79,5 @@ function sortBySeverity(findings: Finding[]): Finding[] {
 
 /** A small aligned table; long cells are cut with an ellipsis (the JSON output has them whole). */
 export function renderEvidence(rows: EvidenceRow[]): string[] {
-  const columns = Object.keys(rows[0] ?? {});
-  const cell = (value: unknown) => {
-    const text = value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' ');
-    return text.length > CELL_WIDTH ? `${text.slice(0, CELL_WIDTH - 1)}…` : text;
-  };
-  const cells = rows.map((row) => columns.map((column) => cell(row[column])));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: string[]) =>
-    values
-      .map((value, i) => value.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(columns), ...cells.map(line)];
+  return evidenceLines(rows, CELL_WIDTH);
 }

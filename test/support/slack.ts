@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { signedHeaders } from '../../src/slack/signature.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f2a';
 export const BOT_TOKEN = 'xoxb-test-0000-secret-token';
@@ -30,16 +30,10 @@ export async function sendSlashCommand(
     response_url: 'https://hooks.slack.com/commands/T0001/1/abc',
     trigger_id: fields.trigger_id ?? `trigger-${Math.random().toString(36).slice(2)}`,
   }).toString();
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const signature = `v0=${createHmac('sha256', options.secret ?? SIGNING_SECRET)
-    .update(`v0:${timestamp}:${body}`)
-    .digest('hex')}`;
   const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
     method: 'POST',
     headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': signature,
+      ...signedHeaders(options.secret ?? SIGNING_SECRET, body, options.timestamp),
       ...options.headers,
     },
     body,
@@ -87,15 +81,9 @@ export async function sendBlockAction(
     ],
   };
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-  const timestamp = Math.floor(Date.now() / 1000);
-  const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': signature,
-    },
+    headers: signedHeaders(SIGNING_SECRET, body),
     body,
   });
   await response.text();

@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { evidenceLines } from '../../runbooks/health/evidenceTable.js';
 import type {
   CheckStatus,
   EvidenceRow,
@@ -172,17 +173,7 @@ function section(text: string): KnownBlock {
 
 /** Rows as an aligned table in a code block; `max` bounds the whole block including fences. */
 function codeBlock(rows: EvidenceRow[], max?: number): string {
-  const columns = Object.keys(rows[0] ?? {});
-  const cell = (value: unknown) =>
-    fitText(value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' '), CELL_WIDTH);
-  const cells = rows.map((row) => columns.map((column) => cell(row[column])));
-  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => v.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  const body = [line(columns), ...cells.map(line)].join('\n').replaceAll('```', "'''");
+  const body = evidenceLines(rows, CELL_WIDTH).join('\n').replaceAll('```', "'''");
   return max === undefined ? `\`\`\`${body}\`\`\`` : `\`\`\`${fitText(body, Math.max(0, max - 6))}\`\`\``;
 }
 

@@ -1,0 +1,21 @@
+import type { EvidenceRow } from './types.js';
+
+/**
+ * Evidence rows as aligned plain-text lines (header first), each cell cut to `cellWidth`
+ * with an ellipsis. Shared by the terminal report and the Slack views' code blocks.
+ */
+export function evidenceLines(rows: EvidenceRow[], cellWidth: number): string[] {
+  const columns = Object.keys(rows[0] ?? {});
+  const cell = (value: unknown) => {
+    const text = value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' ');
+    return text.length > cellWidth ? `${text.slice(0, cellWidth - 1)}…` : text;
+  };
+  const cells = rows.map((row) => columns.map((column) => cell(row[column])));
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => value.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(columns), ...cells.map(line)];
+}
