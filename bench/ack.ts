@@ -11,7 +11,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import pg from 'pg';
-import { DEMO_SCHEMA } from '../src/demo/schema.js';
+import { createDatabase } from '../src/demo/demoDatabase.js';
 import { signedHeaders } from '../src/slack/signature.js';
 import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 
@@ -116,15 +116,8 @@ function rssMb(pid: number): number {
 
 async function main() {
   const postgres = await startEmbeddedPostgres();
-  const admin = new pg.Client({ connectionString: postgres.url() });
-  await admin.connect();
-  await admin.query('CREATE DATABASE state');
-  await admin.query('CREATE DATABASE shop');
-  await admin.end();
-  const shop = new pg.Client({ connectionString: postgres.url('shop') });
-  await shop.connect();
-  await shop.query(DEMO_SCHEMA);
-  await shop.end();
+  const stateUrl = await createDatabase(postgres, 'state', { demoSchema: false });
+  const shopUrl = await createDatabase(postgres, 'shop', { demoSchema: true });
 
   const posts = new Map<string, number[]>();
   const slack = await fakeSlack(posts);
@@ -134,8 +127,8 @@ async function main() {
   // transpiler would add its own memory to the figures.
   const env = {
     ...process.env,
-    DATABASE_URL: postgres.url('state'),
-    TARGET_DATABASE_URL: postgres.url('shop'),
+    DATABASE_URL: stateUrl,
+    TARGET_DATABASE_URL: shopUrl,
     ...(redis.url ? { REDIS_URL: redis.url } : {}),
     SLACK_BOT_TOKEN: 'xoxb-bench',
     SLACK_SIGNING_SECRET: SECRET,
@@ -191,7 +184,7 @@ async function main() {
       );
       return count > 0 ? `${((1000 * sum) / count).toFixed(1)} ms mean over ${count}` : 'n/a';
     };
-    const state = new pg.Client({ connectionString: postgres.url('state') });
+    const state = new pg.Client({ connectionString: stateUrl });
     await state.connect();
     const { rows: engine } = await state.query<{ runs: number; mean_ms: number }>(
       `SELECT count(DISTINCT report->>'startedAt')::int AS runs, avg((report->>'durationMs')::int)::float8 AS mean_ms FROM runs WHERE report IS NOT NULL`,

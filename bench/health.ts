@@ -7,7 +7,7 @@
  * BENCH_RUNS (default 50), BENCH_DATABASE_URL (default: an embedded Postgres).
  */
 import pg from 'pg';
-import { DEMO_SCHEMA } from '../src/demo/schema.js';
+import { createDatabase } from '../src/demo/demoDatabase.js';
 import { runHealthCheck } from '../src/runbooks/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 import { TargetPools } from '../src/targets/pools.js';
@@ -24,16 +24,7 @@ function percentile(samples: number[], p: number): number {
 async function databaseUrl(): Promise<{ url: string; server?: EmbeddedServer }> {
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL };
   const server = await startEmbeddedPostgres();
-  const admin = new pg.Client({ connectionString: server.url() });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const url = server.url('bench');
-  const setup = new pg.Client({ connectionString: url });
-  await setup.connect();
-  await setup.query(DEMO_SCHEMA);
-  await setup.end();
-  return { url, server };
+  return { url: await createDatabase(server, 'bench', { demoSchema: true }), server };
 }
 
 async function main() {

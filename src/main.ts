@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-import pg from 'pg';
 import { loadServiceConfig } from './config.js';
+import { createDatabase } from './demo/demoDatabase.js';
 import { demoTarget } from './demo/demoTarget.js';
 import { induceFaults } from './demo/faults.js';
-import { DEMO_SCHEMA } from './demo/schema.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
 import { type Mode, startService } from './service.js';
@@ -29,16 +28,16 @@ async function main(): Promise<void> {
       // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target.
       embedded: async () => {
         const server = await startEmbeddedPostgres();
-        const admin = new pg.Client({ connectionString: server.url() });
-        await admin.connect();
-        await admin.query('CREATE DATABASE shop');
-        await admin.end();
-        const setup = new pg.Client({ connectionString: server.url('shop') });
-        await setup.connect();
-        await setup.query(DEMO_SCHEMA);
-        await setup.end();
-        await induceFaults(server.url('shop'));
-        return { server, demoTarget: demoTarget(server.url('shop')) };
+        const shop = await createDatabase(server, 'shop', { demoSchema: true });
+        const faults = await induceFaults(shop);
+        return {
+          url: server.url(),
+          demoTarget: demoTarget(shop),
+          stop: async () => {
+            await faults.release();
+            await server.stop();
+          },
+        };
       },
     });
     const shutdown = (signal: string) => {

@@ -13,7 +13,6 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSlackApp } from './slack/app.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
-import type { EmbeddedServer } from './store/embeddedPostgres.js';
 import { migrateStateDatabase } from './store/migrate.js';
 import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
@@ -35,7 +34,7 @@ export interface ServiceOptions {
   config: ServiceConfig;
   logger: Logger;
   /** `all` mode without DATABASE_URL: how to make the embedded state database and demo target. */
-  embedded?: () => Promise<{ server: EmbeddedServer; demoTarget?: Target }>;
+  embedded?: () => Promise<{ url: string; demoTarget?: Target; stop(): Promise<void> }>;
 }
 
 /**
@@ -59,8 +58,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         );
       }
       const embedded = await options.embedded();
-      stops.push(() => embedded.server.stop());
-      databaseUrl = embedded.server.url();
+      stops.push(() => embedded.stop());
+      databaseUrl = embedded.url;
       if (embedded.demoTarget && targets.list().length === 0)
         targets = new TargetRegistry([embedded.demoTarget], 'demo');
       logger.info('no DATABASE_URL: using an embedded Postgres for state');

