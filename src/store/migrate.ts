@@ -6,8 +6,8 @@ import type { Logger } from '../logger.js';
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 /**
- * Brings the state database up to date. node-pg-migrate takes an advisory lock, so bot and
- * worker replicas starting together run each migration once.
+ * Brings the state database up to date. node-pg-migrate takes an advisory lock (and waits
+ * for it), so bot and worker replicas starting together run each migration once.
  */
 export async function migrateStateDatabase(databaseUrl: string, logger?: Logger): Promise<string[]> {
   // Replicas booting together on a fresh database race to create the migrations table
@@ -31,6 +31,8 @@ async function migrateOnce(databaseUrl: string, logger?: Logger): Promise<string
     direction: 'up',
     migrationsTable: 'runbook_bot_migrations',
     checkOrder: true,
+    // A replica that finds another one migrating waits for it instead of failing to start.
+    advisoryLockMode: 'wait',
     log: (message: string) => logger?.debug({ migration: message }, 'migration'),
     verbose: false,
   });
