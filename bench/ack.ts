@@ -136,10 +136,18 @@ async function main() {
     LOG_LEVEL: 'warn',
   };
   // As in production: a bot process (the receiver) and a worker process.
-  const bot = spawn(process.execPath, ['dist/main.js', 'bot'], {
-    env: { ...env, PORT: String(port) },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const bot = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_BOT_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_BOT_PROF] : []),
+      'dist/main.js',
+      'bot',
+    ],
+    {
+      env: { ...env, PORT: String(port) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const workerPort = await freePort();
   const worker = spawn(process.execPath, ['dist/main.js', 'worker'], {
     env: { ...env, PORT: String(workerPort) },

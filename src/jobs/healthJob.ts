@@ -1,11 +1,11 @@
 import { type Job, UnrecoverableError } from 'bullmq';
+import { Coalescer } from '../concurrency/coalescer.js';
 import type { Logger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import type { HealthReport } from '../runbooks/health/types.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { Coalescer } from './coalescer.js';
 import { healthJobSchema, JOBS, QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 

@@ -2,6 +2,7 @@ import { App, HTTPReceiver } from '@slack/bolt';
 import { z } from 'zod';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
+import { ENQUEUE_TIMEOUT_MS, HealthRunStarter, withTimeout } from '../jobs/healthRunStarter.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
@@ -46,15 +47,13 @@ const slashCommandSchema = z.object({
   response_url: z.string().url(),
 });
 
-/** How long an enqueue may take before the user is told the queue is unavailable. */
-const ENQUEUE_TIMEOUT_MS = 1500;
-
 /**
  * The Bolt app: validates, authorizes, records and enqueues, then acknowledges, all well
  * inside Slack's 3 seconds. Workers do the database work and post the results.
  */
 export function createSlackApp(deps: SlackAppDeps): App {
   const logger = boltLogger(deps.logger);
+  const starter = new HealthRunStarter(deps.runs, deps.queues, deps.logger);
   const clientOptions = {
     slackApiUrl: deps.slack.apiUrl,
     rejectRateLimitedCalls: true,
@@ -103,7 +102,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       if (err instanceof UserError) return reply(err.message, 'invalid', parsed.kind);
       throw err;
     }
-    const result = await startHealthRun(deps, {
+    const result = await starter.start({
       target: targetName,
       requestedBy: payload.data.user_id,
       channelId: payload.data.channel_id,
@@ -126,7 +125,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       return;
     }
     const actionTs = 'action_ts' in action ? action.action_ts : String(Date.now());
-    const result = await startHealthRun(deps, {
+    const result = await starter.start({
       target: value.data.target,
       requestedBy: body.user.id,
       channelId: channel,
@@ -174,57 +173,6 @@ export function createSlackApp(deps: SlackAppDeps): App {
   return app;
 }
 
-interface StartResult {
-  message: string;
-  outcome: 'queued' | 'duplicate' | 'unavailable';
-}
-
-/** Records the run, then queues it. Either step failing leaves a clear answer and no half-started run. */
-async function startHealthRun(
-  deps: SlackAppDeps,
-  input: {
-    target: string;
-    requestedBy: string;
-    channelId: string;
-    responseUrl?: string;
-    idempotencyKey: string;
-  },
-): Promise<StartResult> {
-  let run: Awaited<ReturnType<RunStore['createHealthRun']>>;
-  try {
-    run = await deps.runs.createHealthRun(input);
-  } catch (err) {
-    deps.logger.error({ err }, 'state database unavailable');
-    return {
-      message: 'The state database is unavailable right now, so nothing was started. Try again in a minute.',
-      outcome: 'unavailable',
-    };
-  }
-  if (!run.created) {
-    return { message: `Already running health check on ${input.target}…`, outcome: 'duplicate' };
-  }
-  try {
-    await withTimeout(
-      deps.queues
-        .queue(QUEUES.diagnostics)
-        .add(
-          JOBS.health,
-          { runId: run.run.id },
-          { jobId: run.run.id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...RETENTION },
-        ),
-      ENQUEUE_TIMEOUT_MS,
-    );
-  } catch (err) {
-    deps.logger.warn({ err, runId: run.run.id }, 'could not enqueue health check');
-    await deps.runs.markFailed(run.run.id, 'queue unavailable').catch(() => undefined);
-    return {
-      message: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
-      outcome: 'unavailable',
-    };
-  }
-  return { message: `Running health check on ${input.target}…`, outcome: 'queued' };
-}
-
 function refuse(access: AccessPolicy, user: string, channel: string): string | undefined {
   if (access.users && access.users.length > 0 && !access.users.includes(user)) {
     return 'You are not on the list of people allowed to run runbook-bot here. Ask an admin to add you to ALLOWED_USERS.';
@@ -241,20 +189,4 @@ function safeJson(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

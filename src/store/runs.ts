@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { HealthReport } from '../runbooks/health/types.js';
 
@@ -29,6 +30,7 @@ export interface NewHealthRun {
 
 interface RunRow {
   id: string;
+  idempotency_key: string | null;
   kind: 'health';
   target: string;
   requested_by: string;
@@ -43,7 +45,7 @@ interface RunRow {
 }
 
 const COLUMNS =
-  'id, kind, target, requested_by, channel_id, response_url, status, error, report, report_status, posted_ts, created_at';
+  'id, idempotency_key, kind, target, requested_by, channel_id, response_url, status, error, report, report_status, posted_ts, created_at';
 
 function toRun(row: RunRow): Run {
   return {
@@ -68,24 +70,52 @@ export class RunStore {
 
   /** Creates the run, or returns the one already created for the same idempotency key. */
   async createHealthRun(input: NewHealthRun): Promise<{ run: Run; created: boolean }> {
-    const { rows } = await this.db.query<RunRow>(
-      `INSERT INTO runs (kind, target, requested_by, channel_id, response_url, idempotency_key)
-       VALUES ('health', $1, $2, $3, $4, $5)
+    const [result] = await this.createHealthRuns([input]);
+    return result!;
+  }
+
+  /**
+   * Creates many runs in one statement (one commit), answering in input order. A key already
+   * used, earlier or within the same batch, answers with the run that holds it.
+   */
+  async createHealthRuns(inputs: NewHealthRun[]): Promise<{ run: Run; created: boolean }[]> {
+    // Ids are chosen here, so the inserted rows can be matched back to their inputs.
+    const ids = inputs.map(() => randomUUID());
+    const column = <K extends keyof NewHealthRun>(key: K) => inputs.map((input) => input[key] ?? null);
+    const { rows: inserted } = await this.db.query<RunRow>(
+      `INSERT INTO runs (id, kind, target, requested_by, channel_id, response_url, idempotency_key)
+       SELECT id, 'health', target, requested_by, channel_id, response_url, idempotency_key
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+              AS r(id, target, requested_by, channel_id, response_url, idempotency_key)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
       [
-        input.target,
-        input.requestedBy,
-        input.channelId ?? null,
-        input.responseUrl ?? null,
-        input.idempotencyKey ?? null,
+        ids,
+        column('target'),
+        column('requestedBy'),
+        column('channelId'),
+        column('responseUrl'),
+        column('idempotencyKey'),
       ],
     );
-    if (rows[0]) return { run: toRun(rows[0]), created: true };
-    const existing = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE idempotency_key = $1`, [
-      input.idempotencyKey,
-    ]);
-    return { run: toRun(existing.rows[0]!), created: false };
+    const created = new Map(inserted.map((row) => [row.id, row]));
+    const missingKeys = inputs.flatMap((input, i) =>
+      !created.has(ids[i]!) && input.idempotencyKey ? [input.idempotencyKey] : [],
+    );
+    const { rows: existing } =
+      missingKeys.length > 0
+        ? await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE idempotency_key = ANY($1::text[])`, [
+            missingKeys,
+          ])
+        : { rows: [] };
+    const byKey = new Map(existing.map((row) => [row.idempotency_key, row]));
+    return inputs.map((input, i) => {
+      const row = created.get(ids[i]!);
+      if (row) return { run: toRun(row), created: true };
+      const holder = byKey.get(input.idempotencyKey ?? null);
+      if (!holder) throw new Error(`run for ${input.idempotencyKey} was neither created nor found`);
+      return { run: toRun(holder), created: false };
+    });
   }
 
   async get(id: string): Promise<Run | undefined> {

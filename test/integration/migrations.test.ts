@@ -8,7 +8,7 @@ const [server] = inject('postgresServers');
 describe('state database migrations', () => {
   let database: TestDatabase;
   beforeAll(async () => {
-    database = await createTestDatabase(server.url, { demoSchema: false });
+    database = await createTestDatabase(server!.url, { demoSchema: false });
   });
   afterAll(() => database.drop());
 

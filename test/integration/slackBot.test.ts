@@ -202,6 +202,32 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(posted).toHaveLength(1);
   });
 
+  it('creates one run per request when many arrive together, retries among them', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const before = await countRuns(state.url);
+    // Ten requests, each also retried twice by Slack, all in flight at once: they are
+    // recorded in batches, with the retries inside the very batch of their original.
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        sendSlashCommand(
+          service.port,
+          { text: 'health', trigger_id: `burst-${i % 10}`, channel_id: `CBURST${i % 10}` },
+          i >= 10 ? { headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } } : {},
+        ),
+      ),
+    );
+    const texts = answers.map((answer) => answer.json?.text);
+    expect(texts.filter((text) => text === 'Running health check on default…')).toHaveLength(10);
+    expect(texts.filter((text) => text === 'Already running health check on default…')).toHaveLength(20);
+    expect(await countRuns(state.url)).toBe(before + 10);
+    await eventually(() => (posted.length >= 10 ? posted : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posted.map((message) => message.channel).sort()).toEqual(
+      Array.from({ length: 10 }, (_, i) => `CBURST${i}`),
+    );
+  });
+
   it('tells the user the queue is unavailable while Redis is down, and recovers when it returns', async () => {
     await redis.stop();
     try {

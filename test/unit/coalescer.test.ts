@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../../src/jobs/coalescer.js';
+import { Coalescer } from '../../src/concurrency/coalescer.js';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

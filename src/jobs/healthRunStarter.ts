@@ -1,0 +1,101 @@
+import { MicroBatcher } from '../concurrency/microBatcher.js';
+import type { Logger } from '../logger.js';
+import type { NewHealthRun, RunStore } from '../store/runs.js';
+import { JOBS, QUEUES, RETENTION } from './payloads.js';
+import type { QueueBackend } from './queueBackend.js';
+
+export interface StartResult {
+  message: string;
+  outcome: 'queued' | 'duplicate' | 'unavailable';
+}
+
+/** How long an enqueue may take before the user is told the queue is unavailable. */
+export const ENQUEUE_TIMEOUT_MS = 1500;
+
+/**
+ * Starts health runs: records each one, then queues it, and answers in words fit for the
+ * person who asked. Either step failing leaves a clear answer and no half-started run.
+ * Requests arriving together are recorded in one statement and queued in one call, which
+ * keeps acknowledgements fast when a whole channel types the same command.
+ */
+export class HealthRunStarter {
+  private readonly batcher = new MicroBatcher<NewHealthRun, StartResult>((inputs) => this.startAll(inputs));
+
+  constructor(
+    private readonly runs: RunStore,
+    private readonly queues: QueueBackend,
+    private readonly logger: Logger,
+  ) {}
+
+  start(input: NewHealthRun): Promise<StartResult> {
+    return this.batcher.submit(input);
+  }
+
+  private async startAll(inputs: NewHealthRun[]): Promise<StartResult[]> {
+    let recorded: Awaited<ReturnType<RunStore['createHealthRuns']>>;
+    try {
+      recorded = await this.runs.createHealthRuns(inputs);
+    } catch (err) {
+      this.logger.error({ err }, 'state database unavailable');
+      return inputs.map(() => ({
+        message:
+          'The state database is unavailable right now, so nothing was started. Try again in a minute.',
+        outcome: 'unavailable',
+      }));
+    }
+    const fresh = recorded.filter((entry) => entry.created).map((entry) => entry.run);
+    let queued = true;
+    if (fresh.length > 0) {
+      try {
+        await withTimeout(
+          this.queues.queue(QUEUES.diagnostics).addBulk(
+            fresh.map((run) => ({
+              name: JOBS.health,
+              data: { runId: run.id },
+              // The job id is the run id: queueing the same run twice is a no-op.
+              opts: {
+                jobId: run.id,
+                attempts: 3,
+                backoff: { type: 'exponential', delay: 1000 },
+                ...RETENTION,
+              },
+            })),
+          ),
+          ENQUEUE_TIMEOUT_MS,
+        );
+      } catch (err) {
+        queued = false;
+        this.logger.warn({ err, runs: fresh.length }, 'could not enqueue health checks');
+        await Promise.all(
+          fresh.map((run) => this.runs.markFailed(run.id, 'queue unavailable').catch(() => undefined)),
+        );
+      }
+    }
+    return recorded.map(({ run, created }, i): StartResult => {
+      const target = inputs[i]?.target ?? run.target;
+      if (!created) return { message: `Already running health check on ${target}…`, outcome: 'duplicate' };
+      if (!queued)
+        return {
+          message: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+          outcome: 'unavailable',
+        };
+      return { message: `Running health check on ${target}…`, outcome: 'queued' };
+    });
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
