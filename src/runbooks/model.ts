@@ -1,0 +1,121 @@
+/**
+ * Runbooks as the bot understands them (DESIGN.md "Runbook model"): a Markdown file becomes a
+ * runbook of procedures, each a list of steps. Only a Check is ever run without a person's
+ * approval, and a statement is a Check only when the SQL parser proves it read-only.
+ */
+
+export type Risk = 'low' | 'medium' | 'high';
+
+/** Types a placeholder's value is validated against before it is bound. */
+export type ParameterType = 'integer' | 'uuid' | 'email' | 'text';
+
+export interface Parameter {
+  /** Normalized name, e.g. `pid`, `lot_id`, `user_email`. */
+  name: string;
+  type: ParameterType;
+  /** How the runbook wrote it, e.g. `[PID]` or `'<lot-id>'`. */
+  placeholder: string;
+  /** A valid value, shown when the parameter is missing or wrong. */
+  example: string;
+}
+
+/** One SQL statement as written and as it will be sent (placeholders replaced by `$n`). */
+export interface Statement {
+  /** The statement as written in the runbook, placeholders intact. */
+  text: string;
+  /** What is sent to Postgres: placeholders replaced by `$1…$n`, nothing spliced. */
+  sql: string;
+  /** `params[i]` is bound to `$(i+1)`. A placeholder used twice is one parameter. */
+  params: Parameter[];
+  /** e.g. SELECT, UPDATE, VACUUM, CREATE INDEX, DROP TRIGGER. */
+  kind: string;
+  /** Functions the statement calls, lower-case, schema-qualified when written so. */
+  functions: string[];
+}
+
+export interface SourceLocation {
+  file: string;
+  /** 1-based line of the element in the file. */
+  line: number;
+}
+
+interface StepBase {
+  /** Unique within the procedure: `1`, `2`, … in document order. */
+  id: string;
+  /** A short title: the SQL comment above the statement, the list item, or the label above the block. */
+  title: string;
+  /** The label of the part of the procedure it is in, e.g. "Diagnosis", "Option A: Clear Failed Items". */
+  section?: string;
+  /** Verification steps confirm a fix (a "Verification" / "Confirm" section). */
+  role: 'diagnose' | 'remediate' | 'verify';
+  source: SourceLocation;
+}
+
+/** Provably read-only: SELECT / SHOW / EXPLAIN (no ANALYZE) calling only read-safe functions. */
+export interface CheckStep extends StepBase {
+  kind: 'check';
+  statement: Statement;
+}
+
+/** Anything that is not provably read-only. Never run without preview and approval. */
+export interface ActionStep extends StepBase {
+  kind: 'action';
+  statement: Statement;
+  risk: Risk;
+  /** Why this risk, e.g. "DELETE without WHERE", "overridden by annotation". */
+  riskReasons: string[];
+  /** Why it is an Action and not a Check, e.g. "calls pg_terminate_backend". */
+  actionReasons: string[];
+  /** Approvals required (annotation `approvers=N`); policy may demand more. */
+  approvers?: number;
+  /** VACUUM, CREATE INDEX CONCURRENTLY…: cannot run inside a transaction block. */
+  noTransaction: boolean;
+}
+
+/** Done by a person and ticked off in Slack; never executed by the bot. */
+export interface ManualStep extends StepBase {
+  kind: 'manual';
+  text: string;
+  code?: { lang: string; text: string };
+}
+
+export type Step = CheckStep | ActionStep | ManualStep;
+
+export interface Procedure {
+  /** `<runbook id>#<heading slug>`, stable while the heading text stays the same. */
+  id: string;
+  title: string;
+  source: SourceLocation;
+  steps: Step[];
+  /** Symptom lines (from "Symptoms", "Detection" …), used by `/runbook match`. */
+  symptoms: string[];
+  /** Error strings quoted or coded in the procedure: "Circuit breaker is open", PGRST002. */
+  errorStrings: string[];
+  rootCause?: string;
+  prevention?: string;
+  verification?: string;
+}
+
+/** Prose outside procedures kept for incident reports: severity tables, escalation paths. */
+export interface ProseSection {
+  heading: string;
+  /** Heading depth, 1–6. */
+  depth: number;
+  text: string;
+  line: number;
+}
+
+export interface LoaderWarning {
+  line: number;
+  message: string;
+}
+
+export interface Runbook {
+  /** Slug of the title, e.g. `production-operations-runbook`. */
+  id: string;
+  title: string;
+  source: { file: string; sha256: string; gitCommit?: string; origin: 'built-in' | 'team' | 'file' };
+  procedures: Procedure[];
+  sections: ProseSection[];
+  warnings: LoaderWarning[];
+}

@@ -1,0 +1,174 @@
+import type { Parameter, ParameterType } from '../model.js';
+
+/**
+ * Runbook placeholders (`[PID]`, `'<lot-id>'`, `'[user-uuid]'`, `{{name}}`, `:name`) turned
+ * into `$n` bind parameters, before the SQL parser sees them (`[PID]` is not SQL). A small
+ * scanner walks the text so comments, string literals, quoted identifiers, dollar quotes,
+ * `::casts` and array subscripts are left exactly as written.
+ */
+export interface Substitution {
+  sql: string;
+  params: Parameter[];
+  /** For each character of `sql`, the index of the character of the input it came from. */
+  origin: number[];
+}
+
+const QUOTED_PLACEHOLDER = /^(?:<([A-Za-z][\w-]*)>|\[([A-Za-z][\w-]*)\]|\{\{\s*([A-Za-z][\w-]*)\s*\}\})$/;
+const BRACKET = /^\[([A-Za-z][\w-]*)\]/;
+const MUSTACHE = /^\{\{\s*([A-Za-z][\w-]*)\s*\}\}/;
+const COLON = /^:([A-Za-z][A-Za-z0-9_]*)/;
+const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/;
+
+export function substitutePlaceholders(text: string): Substitution {
+  const params: Parameter[] = [];
+  let sql = '';
+  const origin: number[] = [];
+  const emit = (chunk: string, from: number) => {
+    for (let k = 0; k < chunk.length; k++) origin.push(from + k);
+    sql += chunk;
+  };
+  const bind = (rawName: string, placeholder: string, from: number) => {
+    const name = normalizeName(rawName);
+    let index = params.findIndex((param) => param.name === name);
+    if (index < 0) {
+      const type = inferType(name);
+      params.push({ name, type, placeholder, example: exampleFor(name, type) });
+      index = params.length - 1;
+    }
+    const marker = `$${index + 1}`;
+    for (let k = 0; k < marker.length; k++) origin.push(from);
+    sql += marker;
+  };
+
+  let i = 0;
+  while (i < text.length) {
+    const rest = text.slice(i);
+    const char = text[i]!;
+    const before = i > 0 ? text[i - 1]! : '';
+    if (rest.startsWith('--')) {
+      const end = text.indexOf('\n', i);
+      const stop = end < 0 ? text.length : end;
+      emit(text.slice(i, stop), i);
+      i = stop;
+    } else if (rest.startsWith('/*')) {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      emit(text.slice(i, stop), i);
+      i = stop;
+    } else if (char === "'") {
+      const stop = endOfQuoted(text, i, "'");
+      const literal = text.slice(i, stop);
+      const inner = QUOTED_PLACEHOLDER.exec(literal.slice(1, -1));
+      if (inner && literal.endsWith("'")) bind(inner[1] ?? inner[2] ?? inner[3]!, literal, i);
+      else emit(literal, i);
+      i = stop;
+    } else if (char === '"') {
+      const stop = endOfQuoted(text, i, '"');
+      emit(text.slice(i, stop), i);
+      i = stop;
+    } else if (char === '$' && DOLLAR_TAG.test(rest) && !/\w/.test(before)) {
+      const tag = DOLLAR_TAG.exec(rest)![0];
+      const end = text.indexOf(tag, i + tag.length);
+      const stop = end < 0 ? text.length : end + tag.length;
+      emit(text.slice(i, stop), i);
+      i = stop;
+    } else if (char === '[' && BRACKET.test(rest) && !/[\w)\]]/.test(before)) {
+      // `arr[i]` and `ARRAY[x]` follow a name or a bracket; a placeholder follows an operator.
+      const match = BRACKET.exec(rest)!;
+      bind(match[1]!, match[0], i);
+      i += match[0].length;
+    } else if (char === '{' && MUSTACHE.test(rest)) {
+      const match = MUSTACHE.exec(rest)!;
+      bind(match[1]!, match[0], i);
+      i += match[0].length;
+    } else if (char === ':' && COLON.test(rest) && before !== ':' && !/[\w)\]'"]/.test(before)) {
+      // `::type` is a cast, `a:b` a slice; `= :name` is a placeholder.
+      const match = COLON.exec(rest)!;
+      bind(match[1]!, match[0], i);
+      i += match[0].length;
+    } else {
+      emit(char, i);
+      i += 1;
+    }
+  }
+  return { sql, params, origin };
+}
+
+/** Index just past a quoted run starting at `start`; a doubled quote is an escaped one. */
+function endOfQuoted(text: string, start: number, quote: string): number {
+  let i = start + 1;
+  while (i < text.length) {
+    if (text[i] === quote) {
+      if (text[i + 1] === quote) i += 2;
+      else return i + 1;
+    } else i += 1;
+  }
+  return text.length;
+}
+
+function normalizeName(raw: string): string {
+  return raw
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+const INTEGER_NAMES =
+  /^(pid|count|limit|days|hours|minutes|seconds|number|n|port|retries)$|_(pid|count|days|hours|minutes|seconds|number)$/;
+
+/** From the name alone: the runbook says `[PID]`, so it is a backend pid, an integer. */
+export function inferType(name: string): ParameterType {
+  if (INTEGER_NAMES.test(name)) return 'integer';
+  if (name.includes('uuid')) return 'uuid';
+  if (name.includes('email')) return 'email';
+  return 'text';
+}
+
+function exampleFor(name: string, type: ParameterType): string {
+  switch (type) {
+    case 'integer':
+      return '12345';
+    case 'uuid':
+      return '3f2b8c1e-5d4a-4c7b-9e2f-1a2b3c4d5e6f';
+    case 'email':
+      return 'user@example.com';
+    case 'text':
+      return name.endsWith('_id') ? 'abc123' : 'value';
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@'"\\;]+@[^\s@'"\\;]+\.[^\s@'"\\;]+$/;
+const INT8_MAX = 9223372036854775807n;
+
+/**
+ * Checks a typed value before it is bound. Binding already makes any value harmless; this
+ * is for the person, who learns at once that `pid` wants a number, with an example.
+ */
+export function validateParameterValue(
+  param: Parameter,
+  raw: string,
+): { ok: true; value: string | number } | { ok: false; message: string } {
+  const value = raw.trim();
+  const fail = (what: string) => ({
+    ok: false as const,
+    message: `${param.name} must be ${what}, e.g. ${param.name}=${param.example} (got "${value.slice(0, 60)}")`,
+  });
+  switch (param.type) {
+    case 'integer': {
+      if (!/^-?\d{1,19}$/.test(value)) return fail('an integer');
+      const big = BigInt(value);
+      if (big > INT8_MAX || big < -INT8_MAX - 1n) return fail('an integer that fits in bigint');
+      return { ok: true, value: Number.isSafeInteger(Number(value)) ? Number(value) : value };
+    }
+    case 'uuid':
+      return UUID.test(value) ? { ok: true, value: value.toLowerCase() } : fail('a UUID');
+    case 'email':
+      return EMAIL.test(value) && value.length <= 320 ? { ok: true, value } : fail('an email address');
+    case 'text':
+      if (raw.length > 1000) return fail('at most 1000 characters');
+      if (raw.includes('\0')) return fail('text without NUL characters');
+      return { ok: true, value: raw };
+  }
+}
