@@ -1,0 +1,83 @@
+/**
+ * `<!-- runbook: key=value … -->` comments: what an author can tell the bot about the next
+ * code block that the SQL alone does not say. Invisible when the Markdown is rendered.
+ *
+ *   risk=low|medium|high   overrides the derived risk of the block's actions
+ *   approvers=N            approvals each action needs (1–10)
+ *   readonly=fn1,fn2       functions known to be read-only, so `SELECT fn1()` is a check
+ *   title="…"              the steps' title
+ *
+ * A bad key or value is a warning naming what is accepted; the rest of the comment still applies.
+ */
+import type { LoaderWarning, Risk } from '../model.js';
+
+export interface Annotation {
+  line: number;
+  risk?: Risk;
+  approvers?: number;
+  readonly: string[];
+  title?: string;
+}
+
+const ANNOTATION = /^<!--\s*runbook\s*:([\s\S]*?)-->\s*$/i;
+const TOKEN = /([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))|(\S+)/g;
+const FUNCTION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/;
+const KEYS = 'risk, approvers, readonly, title';
+
+/** The annotation in an HTML node, or undefined when the comment is not addressed to the bot. */
+export function parseAnnotation(
+  html: string,
+  line: number,
+): { annotation: Annotation; warnings: LoaderWarning[] } | undefined {
+  const body = ANNOTATION.exec(html.trim())?.[1];
+  if (body === undefined) return undefined;
+  const annotation: Annotation = { line, readonly: [] };
+  const warnings: LoaderWarning[] = [];
+  const warn = (message: string) =>
+    warnings.push({ line, message: `runbook annotation at line ${line}: ${message}` });
+
+  for (const match of body.matchAll(TOKEN)) {
+    const [, rawKey, doubleQuoted, singleQuoted, bare, stray] = match;
+    if (stray !== undefined || rawKey === undefined) {
+      warn(`"${stray}" is not key=value (accepted keys: ${KEYS})`);
+      continue;
+    }
+    const key = rawKey.toLowerCase();
+    const value = (doubleQuoted ?? singleQuoted ?? bare ?? '').trim();
+    switch (key) {
+      case 'risk': {
+        const risk = value.toLowerCase();
+        if (risk === 'low' || risk === 'medium' || risk === 'high') annotation.risk = risk;
+        else warn(`risk="${value}" is not accepted (use low, medium or high)`);
+        break;
+      }
+      case 'approvers': {
+        const count = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+        if (count >= 1 && count <= 10) annotation.approvers = count;
+        else warn(`approvers="${value}" is not accepted (use a whole number from 1 to 10)`);
+        break;
+      }
+      case 'readonly': {
+        const names = value
+          .split(',')
+          .map((name) => name.trim().toLowerCase())
+          .filter(Boolean);
+        const bad = names.filter((name) => !FUNCTION_NAME.test(name));
+        if (bad.length > 0 || names.length === 0) {
+          warn(
+            `readonly="${value}" is not accepted (use function names separated by commas, e.g. readonly=check_health,public.stats)`,
+          );
+        }
+        annotation.readonly.push(...names.filter((name) => FUNCTION_NAME.test(name)));
+        break;
+      }
+      case 'title':
+        if (value) annotation.title = value;
+        else warn('title is empty (use title="Short step title")');
+        break;
+      default:
+        warn(`unknown key "${rawKey}" (accepted: ${KEYS})`);
+    }
+  }
+  return { annotation, warnings };
+}

@@ -1,0 +1,191 @@
+/**
+ * A fenced code block as steps. SQL (labelled, or unlabelled and parsing as SQL) becomes one
+ * step per statement, a Check only when the SQL analyzer proves it read-only. Everything else
+ * (bash, TypeScript, a SQL block that does not parse) is a manual step: shown, never run.
+ */
+import type { Code } from 'mdast';
+import type { ActionStep, CheckStep, LoaderWarning, ManualStep, Step } from '../model.js';
+import { type AnalyzedStatement, analyzeSqlBlock, type BlockAnalysis } from '../sql/analyzeSqlBlock.js';
+import type { Annotation } from './annotations.js';
+import { repairMojibake } from './mojibake.js';
+
+/** A step before the procedure numbers it. */
+export type DraftStep = Omit<CheckStep, 'id'> | Omit<ActionStep, 'id'> | Omit<ManualStep, 'id'>;
+
+const SQL_LANGS = new Set(['sql', 'postgresql', 'postgres', 'psql', 'pgsql', 'plpgsql']);
+
+export interface CodeBlock {
+  code: Code;
+  file: string;
+  /** File line of the block's first content line (after the opening fence). */
+  firstLine: number;
+  /** The list item the block belongs to, e.g. "Check for long-running queries". */
+  lead?: string;
+  /** The list item's full text, shown with a manual step. */
+  leadText?: string;
+  /** The label of the part of the procedure, e.g. "Option A: Clear Failed Items". */
+  section?: string;
+  annotation?: Annotation;
+  fileReadOnly: readonly string[];
+  role: (kind: 'check' | 'action' | 'manual', title: string | undefined) => Step['role'];
+}
+
+export type CodeBlockOutcome =
+  | { kind: 'steps'; steps: DraftStep[]; warnings: LoaderWarning[] }
+  /** Unlabelled and not SQL: example output or an error message; the caller decides. */
+  | { kind: 'notSql' };
+
+export function fenceLang(code: Code): string {
+  return (code.lang ?? '').trim().toLowerCase();
+}
+
+/**
+ * The `--` comment right above a statement, as a title. Authors stack remarks
+ * (`-- Should return the correct customer` / `-- If customer_id is NULL or wrong, fix it:`):
+ * the last line is the one about the statement, unless it continues a sentence
+ * (starts lower-case), in which case the lines are read together.
+ */
+function commentTitle(blockText: string, analyzed: AnalyzedStatement): string | undefined {
+  const lines = blockText.split('\n');
+  const comments: string[] = [];
+  let index = analyzed.lineOffset - 1;
+  while (index >= 0 && lines[index]?.trim() === '') index--;
+  for (; index >= 0; index--) {
+    const line = lines[index]?.trim() ?? '';
+    if (!line.startsWith('--')) break;
+    const text = line.replace(/^--+\s*/, '');
+    if (text) comments.unshift(text);
+  }
+  const last = comments.at(-1);
+  if (last === undefined) return analyzed.comment ? cleanTitle(analyzed.comment) : undefined;
+  return cleanTitle(/^[a-z]/.test(last) ? comments.join(' ') : last);
+}
+
+/** One line, no trailing colon, at most 120 characters. */
+export function cleanTitle(text: string): string {
+  const line = repairMojibake(text)
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[:\s]+$/, '');
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+function analyze(text: string, readOnlyFunctions: string[]): BlockAnalysis {
+  try {
+    return analyzeSqlBlock(text, readOnlyFunctions.length > 0 ? { readOnlyFunctions } : undefined);
+  } catch (error) {
+    // One bad block never fails a file, whatever the analyzer does with it.
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+function statementStep(block: CodeBlock, analyzed: AnalyzedStatement): DraftStep {
+  const { annotation } = block;
+  const comment = commentTitle(block.code.value, analyzed);
+  const title = annotation?.title ?? comment ?? block.lead ?? block.section ?? analyzed.statement.kind;
+  const lead = annotation?.title ?? comment ?? block.lead;
+  const base = {
+    title: cleanTitle(title),
+    section: block.section,
+    source: { file: block.file, line: block.firstLine + analyzed.lineOffset },
+  };
+  if (analyzed.class === 'check') {
+    const step: Omit<CheckStep, 'id'> = {
+      ...base,
+      kind: 'check',
+      role: block.role('check', lead),
+      statement: analyzed.statement,
+    };
+    return step;
+  }
+  const step: Omit<ActionStep, 'id'> = {
+    ...base,
+    kind: 'action',
+    role: block.role('action', lead),
+    statement: analyzed.statement,
+    // The analyzer derives a risk for every action; unknown risk is treated as the worst.
+    risk: annotation?.risk ?? analyzed.risk ?? 'high',
+    riskReasons: annotation?.risk
+      ? ['set by annotation', ...analyzed.riskReasons]
+      : analyzed.risk
+        ? analyzed.riskReasons
+        : ['risk not derived; treated as high', ...analyzed.riskReasons],
+    actionReasons: analyzed.actionReasons,
+    noTransaction: analyzed.noTransaction,
+  };
+  if (annotation?.approvers !== undefined) step.approvers = annotation.approvers;
+  return step;
+}
+
+/** The line of the opening fence (or of the first line of an indented block). */
+function blockLine(block: CodeBlock): number {
+  return block.code.position?.start.line ?? block.firstLine;
+}
+
+/** A block shown to a person and ticked off: bash, TypeScript, unparseable SQL. */
+export function manualCodeStep(block: CodeBlock, lang: string): DraftStep {
+  const firstComment = block.code.value
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => /^(#(?!!)|\/\/|--)/.test(line))
+    ?.replace(/^(#+|\/\/+|--+)\s*/, '');
+  const title =
+    block.annotation?.title ?? block.lead ?? block.section ?? firstComment ?? `${lang || 'code'} block`;
+  const step: Omit<ManualStep, 'id'> = {
+    kind: 'manual',
+    title: cleanTitle(title),
+    section: block.section,
+    role: block.role('manual', block.annotation?.title ?? block.lead),
+    source: { file: block.file, line: blockLine(block) },
+    text: block.leadText || cleanTitle(title),
+    code: { lang, text: block.code.value },
+  };
+  return step;
+}
+
+function annotationWarnings(block: CodeBlock, steps: DraftStep[]): LoaderWarning[] {
+  const { annotation } = block;
+  if (!annotation) return [];
+  const hasAction = steps.some((step) => step.kind === 'action');
+  const unused = [
+    annotation.risk !== undefined && !hasAction ? 'risk' : undefined,
+    annotation.approvers !== undefined && !hasAction ? 'approvers' : undefined,
+  ].filter(Boolean);
+  if (unused.length === 0) return [];
+  return [
+    {
+      line: annotation.line,
+      message: `runbook annotation at line ${annotation.line}: ${unused.join(' and ')} apply to SQL actions, and the block at line ${blockLine(block)} has none; ignored`,
+    },
+  ];
+}
+
+export function codeBlockSteps(block: CodeBlock): CodeBlockOutcome {
+  const lang = fenceLang(block.code);
+  const fenceLine = blockLine(block);
+  if (lang !== '' && !SQL_LANGS.has(lang)) {
+    const steps = [manualCodeStep(block, lang)];
+    return { kind: 'steps', steps, warnings: annotationWarnings(block, steps) };
+  }
+  const readOnly = [...block.fileReadOnly, ...(block.annotation?.readonly ?? [])];
+  const analysis = analyze(block.code.value, readOnly);
+  if (!analysis.ok) {
+    if (lang === '') return { kind: 'notSql' };
+    const where = analysis.line !== undefined ? `, line ${block.firstLine + analysis.line}` : '';
+    const steps = [manualCodeStep(block, lang)];
+    return {
+      kind: 'steps',
+      steps,
+      warnings: [
+        {
+          line: fenceLine,
+          message: `SQL block at line ${fenceLine} does not parse (${analysis.error}${where}); kept as a manual step`,
+        },
+        ...annotationWarnings(block, steps),
+      ],
+    };
+  }
+  // A block of only comments has nothing to run.
+  const steps = analysis.statements.map((analyzed) => statementStep(block, analyzed));
+  return { kind: 'steps', steps, warnings: annotationWarnings(block, steps) };
+}
