@@ -14,6 +14,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY migrations ./migrations
+# The built-in runbooks are read at run time (a team's own come from RUNBOOKS_DIR).
+COPY --from=build /app/src/runbooks/library ./src/runbooks/library
 USER node
 EXPOSE 3000
 ENTRYPOINT ["node", "dist/main.js"]

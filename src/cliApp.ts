@@ -12,6 +12,7 @@ import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
+import { addRunbookCommands } from './terminal/runbookCli.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -30,7 +31,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command()
     .name('runbook-bot')
-    .description('Postgres runbooks you can execute: health checks from a terminal or Slack.')
+    .description(
+      'Postgres runbooks you can execute: health checks and runbook procedures from a terminal or Slack.',
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout(text.trimEnd()),
@@ -112,6 +115,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .action(async (options: { limit: string; json?: boolean }) => {
       await history(options, io);
     });
+
+  addRunbookCommands(program, io, (code) => {
+    exitCode = code;
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

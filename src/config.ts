@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
@@ -10,12 +11,30 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   HEALTH_BUDGET_MS: z.coerce.number().int().min(500).max(300_000).default(DEFAULT_BUDGET_MS),
   HEALTH_EVIDENCE_ROWS: z.coerce.number().int().min(1).max(100).default(DEFAULT_EVIDENCE_LIMIT),
+  RUNBOOKS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .refine(
+      (dir) => dir === undefined || isDirectory(dir),
+      'must be an existing directory of Markdown runbooks',
+    ),
 });
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export interface AppConfig {
   logLevel?: string;
   targets: TargetRegistry;
   health: { budgetMs: number; evidenceLimit: number };
+  /** A team's own runbooks, loaded after the built-in ones. */
+  runbooksDir?: string;
 }
 
 /**
@@ -34,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: parsed.data.LOG_LEVEL,
     targets,
     health: { budgetMs: parsed.data.HEALTH_BUDGET_MS, evidenceLimit: parsed.data.HEALTH_EVIDENCE_ROWS },
+    runbooksDir: parsed.data.RUNBOOKS_DIR,
   };
 }
 

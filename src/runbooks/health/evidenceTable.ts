@@ -6,11 +6,20 @@ import type { EvidenceRow } from './types.js';
  */
 export function evidenceLines(rows: EvidenceRow[], cellWidth: number): string[] {
   const columns = Object.keys(rows[0] ?? {});
+  return tableLines(
+    columns,
+    rows.map((row) => columns.map((column) => row[column])),
+    cellWidth,
+  );
+}
+
+/** Like evidenceLines, for rows given as arrays under column names (which may repeat). */
+export function tableLines(columns: string[], rows: unknown[][], cellWidth: number): string[] {
   const cell = (value: unknown) => {
     const text = value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' ');
     return text.length > cellWidth ? `${text.slice(0, cellWidth - 1)}…` : text;
   };
-  const cells = rows.map((row) => columns.map((column) => cell(row[column])));
+  const cells = rows.map((row) => columns.map((_, i) => cell(row[i])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[]) =>
     values

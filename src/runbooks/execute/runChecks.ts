@@ -1,0 +1,110 @@
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+import { redactText } from '../../redact.js';
+import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
+import type { Target } from '../../targets/target.js';
+import type { CheckStep } from '../model.js';
+
+/** What a check returned, as text, ready to store and show. */
+export interface CheckResult {
+  status: 'ok' | 'error';
+  columns: string[];
+  rows: string[][];
+  /** Rows the statement returned in all; more than `rows.length` when cut at the row limit. */
+  rowCount: number;
+  /** True when the statement had more rows than were fetched. */
+  truncated: boolean;
+  error?: string;
+  durationMs: number;
+}
+
+export interface CheckToRun {
+  step: CheckStep;
+  /** Validated values, in `$n` order. */
+  values: Array<string | number>;
+}
+
+/** Rows kept per check: enough to read in a thread or a file, bounded in memory. */
+export const CHECK_ROW_LIMIT = 500;
+
+/**
+ * Runs a procedure's checks in order on one connection, each in its own read-only
+ * transaction with the target's timeouts: even a statement misclassified as read-only could
+ * not write. One failing check is a result, not the end of the procedure.
+ */
+export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRun[]): Promise<CheckResult[]> {
+  if (checks.length === 0) return [];
+  const client = await pool.connect();
+  const session = new ReadOnlySession(client);
+  const results: CheckResult[] = [];
+  let broken: unknown;
+  try {
+    for (const check of checks) {
+      const started = performance.now();
+      try {
+        const fetched = await session.run(target.settings, (connection) => fetchRows(connection, check));
+        results.push({ status: 'ok', ...fetched, durationMs: Math.round(performance.now() - started) });
+      } catch (err) {
+        if (err instanceof BrokenConnectionError) throw err;
+        results.push({
+          status: 'error',
+          columns: [],
+          rows: [],
+          rowCount: 0,
+          truncated: false,
+          error: redactText((err as Error).message),
+          durationMs: Math.round(performance.now() - started),
+        });
+      }
+    }
+    await session.close();
+    return results;
+  } catch (err) {
+    broken = err;
+    throw err;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+/** Reads at most CHECK_ROW_LIMIT rows through a cursor, then counts the rest without keeping them. */
+async function fetchRows(
+  connection: pg.PoolClient,
+  check: CheckToRun,
+): Promise<Pick<CheckResult, 'columns' | 'rows' | 'rowCount' | 'truncated'>> {
+  const cursor = connection.query(new Cursor(check.step.statement.sql, check.values, { rowMode: 'array' }));
+  try {
+    const { rows: first, columns } = await readWithColumns(cursor, CHECK_ROW_LIMIT + 1);
+    let rowCount = first.length;
+    const truncated = first.length > CHECK_ROW_LIMIT;
+    if (truncated) {
+      for (let batch = await cursor.read(1000); batch.length > 0; batch = await cursor.read(1000))
+        rowCount += batch.length;
+    }
+    return {
+      columns,
+      rows: first.slice(0, CHECK_ROW_LIMIT).map((row) => row.map(cellText)),
+      rowCount,
+      truncated,
+    };
+  } finally {
+    await cursor.close();
+  }
+}
+
+/** The callback form of `read` is the one that also hands over the column names. */
+function readWithColumns(cursor: Cursor, count: number): Promise<{ rows: unknown[][]; columns: string[] }> {
+  return new Promise((resolve, reject) => {
+    cursor.read(count, (err, rows, result) => {
+      if (err) reject(err);
+      else resolve({ rows: rows as unknown[][], columns: result.fields.map((field) => field.name) });
+    });
+  });
+}
+
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object') return redactText(JSON.stringify(value));
+  return redactText(String(value));
+}

@@ -1,0 +1,163 @@
+import { UserError } from '../errors.js';
+import type { LoaderWarning, Procedure, Runbook } from './model.js';
+import { BUILT_IN_RUNBOOKS_DIR, loadRunbookFile, runbookFilesIn } from './runbookFiles.js';
+
+export interface RunbookSource {
+  dir: string;
+  origin: 'built-in' | 'team';
+}
+
+export interface LibraryProblem {
+  file: string;
+  line?: number;
+  message: string;
+}
+
+export interface LoadSummary {
+  runbooks: number;
+  procedures: number;
+  /** Files that could not be read at all, and id clashes. */
+  problems: LibraryProblem[];
+  /** Loader warnings of the files that loaded. */
+  warnings: number;
+}
+
+export interface ProcedureRef {
+  runbook: Runbook;
+  procedure: Procedure;
+}
+
+/** Built-in runbooks, then a team's own directory (RUNBOOKS_DIR) when configured. */
+export function runbookSources(teamDir?: string): RunbookSource[] {
+  return [
+    { dir: BUILT_IN_RUNBOOKS_DIR, origin: 'built-in' },
+    ...(teamDir ? [{ dir: teamDir, origin: 'team' as const }] : []),
+  ];
+}
+
+/**
+ * Every runbook the bot knows. Loading never fails on one bad file: it is reported and the
+ * others load. A reload swaps the whole set at once, so a command never sees half of one.
+ */
+export class RunbookLibrary {
+  private runbooks: Runbook[] = [];
+  private byProcedureId = new Map<string, ProcedureRef>();
+
+  private constructor(private readonly sources: RunbookSource[]) {}
+
+  static async load(sources: RunbookSource[]): Promise<{ library: RunbookLibrary; summary: LoadSummary }> {
+    const library = new RunbookLibrary(sources);
+    const summary = await library.reload();
+    return { library, summary };
+  }
+
+  async reload(): Promise<LoadSummary> {
+    const problems: LibraryProblem[] = [];
+    const loaded: Runbook[] = [];
+    for (const source of this.sources) {
+      let files: string[];
+      try {
+        files = await runbookFilesIn(source.dir);
+      } catch (err) {
+        problems.push({ file: source.dir, message: `cannot read the directory: ${(err as Error).message}` });
+        continue;
+      }
+      for (const file of files) {
+        try {
+          loaded.push(await loadRunbookFile(file, source.origin));
+        } catch (err) {
+          problems.push({ file, message: `cannot load: ${(err as Error).message}` });
+        }
+      }
+    }
+    const runbooks = withUniqueIds(loaded, problems);
+    this.runbooks = runbooks;
+    this.byProcedureId = new Map(
+      runbooks.flatMap((runbook) =>
+        runbook.procedures.map((procedure) => [procedure.id, { runbook, procedure }] as const),
+      ),
+    );
+    return {
+      runbooks: runbooks.length,
+      procedures: this.byProcedureId.size,
+      problems,
+      warnings: runbooks.reduce((sum, runbook) => sum + runbook.warnings.length, 0),
+    };
+  }
+
+  list(): Runbook[] {
+    return this.runbooks;
+  }
+
+  procedures(): ProcedureRef[] {
+    return [...this.byProcedureId.values()];
+  }
+
+  runbook(id: string): Runbook | undefined {
+    return this.runbooks.find((runbook) => runbook.id === id);
+  }
+
+  procedure(id: string): ProcedureRef | undefined {
+    return this.byProcedureId.get(id);
+  }
+
+  /**
+   * Finds a procedure by its full id, or by the part after `#` when only one runbook has it,
+   * or by its exact title. Anything else is a UserError naming the close candidates.
+   */
+  resolveProcedure(reference: string): ProcedureRef {
+    const wanted = reference.trim().toLowerCase();
+    const exact = this.byProcedureId.get(wanted);
+    if (exact) return exact;
+    const all = this.procedures();
+    const bySlug = all.filter(({ procedure }) => procedure.id.split('#')[1] === wanted);
+    if (bySlug.length === 1) return bySlug[0]!;
+    const byTitle = all.filter(({ procedure }) => procedure.title.toLowerCase() === wanted);
+    if (byTitle.length === 1) return byTitle[0]!;
+    const candidates = (
+      bySlug.length > 1 ? bySlug : all.filter(({ procedure }) => procedure.id.includes(wanted))
+    )
+      .slice(0, 5)
+      .map(({ procedure }) => `\`${procedure.id}\``);
+    if (bySlug.length > 1)
+      throw new UserError(
+        `"${reference}" is in several runbooks; use the full id: ${candidates.join(', ')}.`,
+      );
+    throw new UserError(
+      candidates.length > 0
+        ? `No procedure "${reference}". Did you mean ${candidates.join(', ')}?`
+        : `No procedure "${reference}". \`/runbook list\` shows them all; \`/runbook match <symptom>\` finds one by symptom.`,
+    );
+  }
+}
+
+/** A runbook id must name one runbook: a later file with a taken id gets `-2`, and a problem. */
+function withUniqueIds(runbooks: Runbook[], problems: LibraryProblem[]): Runbook[] {
+  const taken = new Set<string>();
+  return runbooks.map((runbook) => {
+    if (!taken.has(runbook.id)) {
+      taken.add(runbook.id);
+      return runbook;
+    }
+    let n = 2;
+    while (taken.has(`${runbook.id}-${n}`)) n += 1;
+    const id = `${runbook.id}-${n}`;
+    taken.add(id);
+    problems.push({
+      file: runbook.source.file,
+      message: `runbook id "${runbook.id}" is already taken by another file; this one is "${id}" (change its title to choose)`,
+    });
+    return {
+      ...runbook,
+      id,
+      procedures: runbook.procedures.map((procedure) => ({
+        ...procedure,
+        id: `${id}#${procedure.id.slice(procedure.id.indexOf('#') + 1)}`,
+      })),
+    };
+  });
+}
+
+export function warningText(file: string, warning: LoaderWarning): string {
+  return `${file}:${warning.line}: ${warning.message}`;
+}

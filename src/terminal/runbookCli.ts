@@ -1,0 +1,172 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { UserError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { runChecks } from '../runbooks/execute/runChecks.js';
+import { matchProcedures } from '../runbooks/matchProcedures.js';
+import type { CheckStep, Runbook } from '../runbooks/model.js';
+import {
+  bindStatement,
+  parseAssignments,
+  procedureParameters,
+  validateValues,
+} from '../runbooks/procedureParams.js';
+import { loadRunbookFile } from '../runbooks/runbookFiles.js';
+import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
+import { describeConnectionFailure } from '../targets/connectionErrors.js';
+import { TargetPools } from '../targets/pools.js';
+import { EXIT } from './exitCodes.js';
+import { checkResultLines, colors, lintLines, matchLines, procedureLines, stepLine } from './runbookText.js';
+
+interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  color: boolean;
+}
+
+/**
+ * `lint`, `list`, `show`, `match` and `run`: the runbook library from a terminal. `run`
+ * runs checks only; actions need Slack's preview and approval.
+ */
+export function addRunbookCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
+  const c = colors(io.color);
+
+  program
+    .command('lint')
+    .description(
+      'Show what the bot understood of runbook files: procedures, steps, risks, parameters, warnings',
+    )
+    .argument('<files...>', 'Markdown runbook files')
+    .option('--json', 'print the parsed runbooks as JSON')
+    .action(async (files: string[], options: { json?: boolean }) => {
+      const runbooks: Runbook[] = [];
+      for (const file of files) {
+        try {
+          runbooks.push(await loadRunbookFile(resolve(file), 'file'));
+        } catch (err) {
+          throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
+        }
+      }
+      if (options.json) io.stdout(JSON.stringify(runbooks, null, 2));
+      else for (const runbook of runbooks) io.stdout(lintLines(runbook, c).join('\n'));
+      // Warnings are worth a non-zero exit in an author's CI, but are not failures.
+      setExitCode(runbooks.some((runbook) => runbook.warnings.length > 0) ? EXIT.warn : EXIT.ok);
+    });
+
+  program
+    .command('list')
+    .description('List runbooks and procedures, or those matching a title, symptom or error code')
+    .argument('[query...]', 'words to look for')
+    .action(async (query: string[]) => {
+      const library = await loadLibrary(io);
+      if (query.length > 0) {
+        io.stdout(matchLines(matchProcedures(query.join(' '), library.procedures(), 25), c).join('\n'));
+        return;
+      }
+      for (const runbook of library.list()) {
+        io.stdout(
+          `${c.bold(runbook.id)}  ${runbook.title}  ${c.dim(`${runbook.source.origin}: ${runbook.source.file}`)}`,
+        );
+        for (const procedure of runbook.procedures)
+          io.stdout(`    ${procedure.id}  ${c.dim(procedure.title)}`);
+      }
+    });
+
+  program
+    .command('show')
+    .description("Show a procedure's steps")
+    .argument('<procedure>', 'procedure id, e.g. postgres-health#vacuum-table')
+    .action(async (reference: string) => {
+      const { procedure } = (await loadLibrary(io)).resolveProcedure(reference);
+      io.stdout(procedureLines(procedure, c).join('\n'));
+    });
+
+  program
+    .command('match')
+    .description('Rank procedures by symptoms and error strings')
+    .argument('<text...>', 'what you see, e.g. "too many connections"')
+    .action(async (text: string[]) => {
+      const matches = matchProcedures(text.join(' '), (await loadLibrary(io)).procedures());
+      io.stdout(matches.length > 0 ? matchLines(matches, c).join('\n') : 'No procedure matches.');
+    });
+
+  program
+    .command('run')
+    .description("Run a procedure's checks against a target (actions are listed, never run)")
+    .argument('<procedure>', 'procedure id')
+    .argument('[params...]', 'parameters as name=value')
+    .option('-t, --target <name>', 'target (default: the configured default)')
+    .option('--json', 'print the results as JSON')
+    .action(async (reference: string, words: string[], options: { target?: string; json?: boolean }) => {
+      setExitCode(await runProcedure(io, reference, words, options));
+    });
+}
+
+async function loadLibrary(io: Io): Promise<RunbookLibrary> {
+  const config = loadConfig(io.env);
+  const { library, summary } = await RunbookLibrary.load(runbookSources(config.runbooksDir));
+  for (const problem of summary.problems) io.stderr(`warning: ${problem.file}: ${problem.message}`);
+  return library;
+}
+
+async function runProcedure(
+  io: Io,
+  reference: string,
+  words: string[],
+  options: { target?: string; json?: boolean },
+): Promise<number> {
+  const c = colors(io.color);
+  const config = loadConfig(io.env);
+  const { procedure } = (await loadLibrary(io)).resolveProcedure(reference);
+  const target = config.targets.resolve(options.target);
+  const { values, rest } = parseAssignments(words);
+  if (rest.length > 0)
+    throw new UserError(`parameters are name=value; "${rest[0]}" is not (use --target for the target)`);
+  const problems = validateValues(procedureParameters(procedure, ['check']), values);
+  if (problems.length > 0) throw new UserError(`cannot run ${procedure.id}:\n  ${problems.join('\n  ')}`);
+
+  const checks = procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
+  const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
+  const pools = new TargetPools(logger);
+  try {
+    const results = await runChecks(
+      pools.readOnly(target),
+      target,
+      checks.map((step) => {
+        const binding = bindStatement(step.statement, values);
+        return { step, values: binding.ok ? binding.values : [] };
+      }),
+    ).catch((err: unknown) => {
+      throw new UserError(
+        `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
+      );
+    });
+    if (options.json) {
+      io.stdout(
+        JSON.stringify(
+          {
+            procedure: procedure.id,
+            target: target.name,
+            results: checks.map((step, i) => ({ step: step.id, title: step.title, ...results[i] })),
+          },
+          null,
+          2,
+        ),
+      );
+    } else {
+      io.stdout(`${c.bold(procedure.title)} on ${target.name}`);
+      for (const [i, step] of procedure.steps.entries()) {
+        io.stdout(stepLine(step, i + 1, c));
+        const result = step.kind === 'check' ? results[checks.indexOf(step)] : undefined;
+        if (result) io.stdout(checkResultLines(result, c).join('\n'));
+        else if (step.kind === 'action')
+          io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
+      }
+    }
+    return results.some((result) => result.status === 'error') ? EXIT.couldNotRun : EXIT.ok;
+  } finally {
+    await pools.closeAll();
+  }
+}

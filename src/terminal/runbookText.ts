@@ -1,0 +1,87 @@
+import pc from 'picocolors';
+import type { CheckResult } from '../runbooks/execute/runChecks.js';
+import { tableLines } from '../runbooks/health/evidenceTable.js';
+import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
+import type { Procedure, Runbook, Step } from '../runbooks/model.js';
+
+/** Plain-text renderings of runbooks for the terminal: what `lint`, `show` and `run` print. */
+
+type Paint = (text: string) => string;
+const plain: Paint = (text) => text;
+
+export interface Colors {
+  bold: Paint;
+  dim: Paint;
+  red: Paint;
+  yellow: Paint;
+  green: Paint;
+}
+
+export function colors(enabled: boolean): Colors {
+  return enabled
+    ? { bold: pc.bold, dim: pc.dim, red: pc.red, yellow: pc.yellow, green: pc.green }
+    : { bold: plain, dim: plain, red: plain, yellow: plain, green: plain };
+}
+
+export function stepLine(step: Step, position: number, c: Colors): string {
+  const number = `${position}.`.padEnd(4);
+  if (step.kind === 'manual') {
+    return `${number}${c.dim('manual'.padEnd(13))} ${step.title}${step.code ? c.dim(` [${step.code.lang || 'text'} block]`) : ''}`;
+  }
+  const params = step.statement.params.map((param) => `${param.name}:${param.type}`).join(' ');
+  const label =
+    step.kind === 'check'
+      ? c.green('check'.padEnd(13))
+      : (step.risk === 'high' ? c.red : c.yellow)(`action ${step.risk}`.padEnd(13));
+  const notes =
+    step.kind === 'action'
+      ? [...step.actionReasons, ...step.riskReasons, step.noTransaction ? 'outside a transaction' : '']
+          .filter(Boolean)
+          .join('; ')
+      : '';
+  return (
+    `${number}${label} ${step.statement.kind.padEnd(16)} ${step.title}` +
+    (params ? c.dim(`  [${params}]`) : '') +
+    (notes ? c.dim(`  (${notes})`) : '')
+  );
+}
+
+export function procedureLines(procedure: Procedure, c: Colors, indent = ''): string[] {
+  return [
+    `${indent}${c.bold(procedure.id)}  ${procedure.title}  ${c.dim(`line ${procedure.source.line}`)}`,
+    ...procedure.steps.map((step, i) => `${indent}    ${stepLine(step, i + 1, c)}`),
+  ];
+}
+
+/** What the loader understood of one file: the runbook author's view. */
+export function lintLines(runbook: Runbook, c: Colors): string[] {
+  const counts = { check: 0, action: 0, manual: 0 };
+  for (const procedure of runbook.procedures) for (const step of procedure.steps) counts[step.kind] += 1;
+  return [
+    `${c.bold(runbook.source.file)}: ${runbook.title} (${runbook.id})`,
+    `  ${runbook.procedures.length} procedures; ${counts.check} checks, ${counts.action} actions, ${counts.manual} manual steps; ${runbook.warnings.length} warnings`,
+    ...runbook.procedures.flatMap((procedure) => procedureLines(procedure, c, '  ')),
+    ...runbook.warnings.map((warning) =>
+      c.yellow(`  warning ${runbook.source.file}:${warning.line}: ${warning.message}`),
+    ),
+  ];
+}
+
+export function matchLines(matches: ProcedureMatch[], c: Colors): string[] {
+  return matches.map(
+    (match, i) =>
+      `${i + 1}. ${c.bold(match.procedure.id)}  ${match.procedure.title}  ${c.dim(`score ${match.score.toFixed(1)}; matched ${match.because.join(', ')}`)}`,
+  );
+}
+
+export function checkResultLines(result: CheckResult, c: Colors): string[] {
+  if (result.status === 'error') return [c.red(`    error: ${result.error ?? 'failed'}`)];
+  if (result.rowCount === 0) return [c.dim(`    no rows (${result.durationMs} ms)`)];
+  const more = result.rowCount - result.rows.length;
+  return [
+    ...tableLines(result.columns, result.rows, 60).map((line) => `    ${line}`),
+    c.dim(
+      `    ${result.rowCount} rows (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
+    ),
+  ];
+}

@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../src/cliApp.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+const [server] = inject('postgresServers');
+const seed = (name: string) => fileURLToPath(new URL(`../fixtures/seeds/${name}`, import.meta.url));
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, {
+    stdout: (text) => out.push(text),
+    stderr: (text) => err.push(text),
+    env: { LOG_LEVEL: 'silent', ...env },
+    color: false,
+  });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+describe('runbook-bot lint, list, show, match and run', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(server!.url, { demoSchema: false });
+    await db.admin.query(`
+      CREATE TABLE shopify_sync_queue (id serial PRIMARY KEY, inventory_item_id int, action text, status text,
+        retry_count int DEFAULT 0, max_retries int DEFAULT 3, last_error text, created_at timestamptz DEFAULT now());
+      INSERT INTO shopify_sync_queue (inventory_item_id, action, status) VALUES (1, 'update', 'queued'), (2, 'update', 'failed');`);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('lint shows what was understood of a seed: procedures, classes, risks', async () => {
+    const result = await cli(['lint', seed('004_95e26377be71e20e.txt')]);
+    expect(result.stdout).toContain('production-operations-runbook#2-shopify-sync-queue-stuck');
+    expect(result.stdout).toMatch(/check\s+SELECT\s+Check queue status/);
+    expect(result.stdout).toMatch(/action medium\s+UPDATE/);
+    expect([0, 1]).toContain(result.code);
+  });
+
+  it('lint --json prints the parsed runbooks; a bad SQL block is a warning and exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lint-'));
+    const file = join(dir, 'broken.md');
+    writeFileSync(
+      file,
+      '# Broken\n\n## Fix it\n\n```sql\nSELEC * FRM jobs;\n```\n\n```sql\nSELECT 1;\n```\n',
+    );
+    const result = await cli(['lint', '--json', file]);
+    const [runbook] = JSON.parse(result.stdout);
+    expect(runbook.id).toBe('broken');
+    expect(runbook.procedures[0].steps.map((step: { kind: string }) => step.kind)).toEqual([
+      'manual',
+      'check',
+    ]);
+    expect(runbook.warnings[0].message).toContain('does not parse');
+    expect(result.code).toBe(1);
+  });
+
+  it('lint names a file it cannot read', async () => {
+    const result = await cli(['lint', '/nonexistent/runbook.md']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('cannot read /nonexistent/runbook.md');
+  });
+
+  it('list, show and match read the library', async () => {
+    expect((await cli(['list'])).stdout).toContain('postgres-health#vacuum-table');
+    expect((await cli(['show', 'postgres-health#vacuum-table'])).stdout).toMatch(
+      /check\s+SELECT\s+Dead tuples/,
+    );
+    expect((await cli(['match', 'too', 'many', 'connections'])).stdout).toMatch(
+      /^1\. [a-z-]+#connection-pool-exhaustion/,
+    );
+  });
+
+  it("run executes a seed procedure's checks against a target and lists its actions unrun", async () => {
+    const result = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], {
+      TARGET_DATABASE_URL: db.url,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/queued\s+1/);
+    expect(result.stdout).toContain('not run: actions need a preview and approval in Slack');
+    expect(result.code).toBe(0);
+    const { rows } = await db.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
+    expect(rows[0].n).toBe(2);
+  });
+
+  it('run refuses a missing parameter, naming its type and an example', async () => {
+    const result = await cli(['run', 'postgres-health#cancel-long-running-query'], {
+      TARGET_DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('pid is missing: an integer');
+  });
+});
