@@ -5,7 +5,7 @@ import { demoTarget } from './demo/demoTarget.js';
 import { induceFaults } from './demo/faults.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
-import { type Mode, startService } from './service.js';
+import { logRunbookLoad, type Mode, startService } from './service.js';
 import { startEmbeddedPostgres } from './store/embeddedPostgres.js';
 
 const MODES: Mode[] = ['bot', 'worker', 'all'];
@@ -44,6 +44,13 @@ async function main(): Promise<void> {
       logger.info({ signal }, 'shutting down');
       service.stop().finally(() => process.exit(0));
     };
+    // SIGHUP reads the runbook files again, as `/runbook reload` does.
+    process.on('SIGHUP', () => {
+      service.runbooks
+        ?.reload()
+        .then((summary) => logRunbookLoad(logger, summary))
+        .catch((err: unknown) => logger.error({ err }, 'runbook reload failed'));
+    });
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   } catch (err) {

@@ -7,13 +7,16 @@ import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { healthJobProcessor } from './jobs/healthJob.js';
 import { notifierProcessor } from './jobs/notifier.js';
-import { QUEUES } from './jobs/payloads.js';
+import { JOBS, QUEUES } from './jobs/payloads.js';
+import { procedureJobProcessor } from './jobs/procedureJob.js';
 import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { createSlackApp } from './slack/app.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
 import { migrateStateDatabase } from './store/migrate.js';
+import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
 import { TargetRegistry } from './targets/registry.js';
@@ -25,7 +28,10 @@ export interface RunningService {
   /** The port of the HTTP receiver (bot) or the ops routes (worker). */
   port: number;
   runs: RunStore;
+  procedureRuns: ProcedureRunStore;
   queues: QueueBackend;
+  /** Reads the runbook files again (SIGHUP, `/runbook reload`); undefined in worker mode. */
+  runbooks?: RunbookLibrary;
   stop(): Promise<void>;
 }
 
@@ -73,6 +79,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     state.on('error', (err) => logger.warn({ err }, 'idle state database connection lost'));
     stops.push(() => state.end());
     const runs = new RunStore(state);
+    const procedureRuns = new ProcedureRunStore(state);
     const queues = await createQueueBackend({ redisUrl: config.redisUrl, databaseUrl }, logger);
     stops.push(() => queues.close());
     const pools = new TargetPools(logger);
@@ -97,18 +104,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
             end();
           }
         };
+      const health = healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health });
+      const procedure = procedureJobProcessor({ procedureRuns, targets, pools, queues, logger });
       workers.push(
         queues.worker(
           QUEUES.diagnostics,
-          timed(
-            QUEUES.diagnostics,
-            healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
-          ),
+          timed(QUEUES.diagnostics, (job) => (job.name === JOBS.procedureRun ? procedure(job) : health(job))),
           { concurrency: config.workerConcurrency },
         ),
         queues.worker(
           QUEUES.notifications,
-          timed(QUEUES.notifications, notifierProcessor({ runs, slack, logger })),
+          timed(QUEUES.notifications, notifierProcessor({ runs, procedureRuns, slack, logger })),
           {
             concurrency: config.workerConcurrency,
           },
@@ -138,13 +144,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
 
     let port = config.port;
+    let runbooks: RunbookLibrary | undefined;
     if (mode === 'bot' || mode === 'all') {
       if (!config.slack) throw new ConfigError('The bot needs SLACK_BOT_TOKEN.');
+      const loaded = await RunbookLibrary.load(runbookSources(config.runbooksDir));
+      logRunbookLoad(logger, loaded.summary);
+      runbooks = loaded.library;
       const app: App = createSlackApp({
         slack: config.slack,
         access: config.access,
         targets,
+        runbooks,
         runs,
+        procedureRuns,
         queues,
         metrics,
         logger,
@@ -169,9 +181,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // Workers stop first on shutdown: their in-flight jobs finish before connections close.
     stops.push(() => Promise.allSettled(workers.map((worker) => worker.close())));
     logger.info({ mode, port, queue: queues.kind }, 'runbook-bot started');
-    return { port, runs, queues, stop };
+    return { port, runs, procedureRuns, queues, runbooks, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** One line for the load, one per file that could not be loaded: an author sees what to fix. */
+export function logRunbookLoad(logger: Logger, summary: LoadSummary): void {
+  for (const problem of summary.problems) logger.warn({ file: problem.file }, problem.message);
+  logger.info(
+    { runbooks: summary.runbooks, procedures: summary.procedures, warnings: summary.warnings },
+    'runbooks loaded (`runbook-bot lint <file>` shows the warnings)',
+  );
 }

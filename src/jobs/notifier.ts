@@ -4,11 +4,20 @@ import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
-import { findingDetailJobSchema, healthReportJobSchema, JOBS } from './payloads.js';
+import {
+  actionPreviewJobSchema,
+  findingDetailJobSchema,
+  healthReportJobSchema,
+  JOBS,
+  procedurePostJobSchema,
+} from './payloads.js';
+import { postActionPreview, postProcedureRun } from './procedurePosts.js';
 
 export interface NotifierDeps {
   runs: RunStore;
+  procedureRuns: ProcedureRunStore;
   slack: WebClient;
   logger: Logger;
 }
@@ -24,11 +33,17 @@ interface RateLimited {
  * the worker is free at once; other failures retry with backoff.
  */
 export function notifierProcessor(deps: NotifierDeps) {
+  const posts: Record<string, (data: unknown) => Promise<void>> = {
+    [JOBS.healthReport]: (data) => postHealthReport(deps, parse(healthReportJobSchema, data).runId),
+    [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
+    [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
+    [JOBS.actionPreview]: (data) => postActionPreview(deps, parse(actionPreviewJobSchema, data)),
+  };
   return async (job: Job, token?: string): Promise<void> => {
+    const post = posts[job.name];
+    if (!post) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
     try {
-      if (job.name === JOBS.findingDetail)
-        await postFindingDetail(deps, parse(findingDetailJobSchema, job.data));
-      else await postHealthReport(deps, parse(healthReportJobSchema, job.data).runId);
+      await post(job.data);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {

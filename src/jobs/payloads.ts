@@ -10,6 +10,9 @@ export const JOBS = {
   health: 'health',
   healthReport: 'health-report',
   findingDetail: 'finding-detail',
+  procedureRun: 'procedure-run',
+  procedurePost: 'procedure-post',
+  actionPreview: 'action-preview',
 } as const;
 
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
@@ -23,6 +26,18 @@ export const findingDetailJobSchema = z.object({
   threadTs: z.string().min(1),
 });
 
+export const procedureRunJobSchema = z.object({ runId: z.uuid() });
+export const procedurePostJobSchema = z.object({ runId: z.uuid() });
+
+/** A person asked to preview an action; `values` are what they typed for its parameters. */
+export const actionPreviewJobSchema = z.object({
+  runId: z.uuid(),
+  stepId: z.string().min(1).max(16),
+  requestedBy: z.string().min(1),
+  values: z.record(z.string(), z.string().max(1000)),
+});
+
+export type ActionPreviewJob = z.infer<typeof actionPreviewJobSchema>;
 export type FindingDetailJob = z.infer<typeof findingDetailJobSchema>;
 export type HealthJob = z.infer<typeof healthJobSchema>;
 export type HealthReportJob = z.infer<typeof healthReportJobSchema>;

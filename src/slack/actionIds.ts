@@ -2,4 +2,8 @@
 export const ACTIONS = {
   healthRerun: 'health_rerun',
   healthDetails: 'health_details',
+  stepPreview: 'step_preview',
+  manualDone: 'manual_done',
+  /** The modal that asks for an action's missing parameters. */
+  parametersModal: 'step_parameters',
 } as const;

@@ -7,11 +7,21 @@ import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { ACTIONS } from './actionIds.js';
 import { boltLogger } from './boltLogger.js';
 import type { OpsRoute } from './opsRoutes.js';
+import { answerRunbookCommand } from './runbookCommands.js';
+import {
+  markManualStepDone,
+  modalValues,
+  requestPreview,
+  stepButtonSchema,
+  submitParameters,
+} from './stepActions.js';
 
 export interface SlackSettings {
   botToken: string;
@@ -31,7 +41,9 @@ export interface SlackAppDeps {
   slack: SlackSettings;
   access: AccessPolicy;
   targets: TargetRegistry;
+  runbooks: RunbookLibrary;
   runs: RunStore;
+  procedureRuns: ProcedureRunStore;
   queues: QueueBackend;
   metrics: Metrics;
   logger: Logger;
@@ -95,6 +107,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
     if (refusal) return reply(refusal, 'refused', parsed.kind);
+    if (parsed.kind !== 'health') {
+      const answer = await answerRunbookCommand(deps, parsed, {
+        userId: payload.data.user_id,
+        channelId: payload.data.channel_id,
+        requestId: payload.data.trigger_id,
+      });
+      return reply(answer.text, answer.outcome, parsed.kind);
+    }
     let targetName: string;
     try {
       targetName = deps.targets.resolve(parsed.target).name;
@@ -110,6 +130,55 @@ export function createSlackApp(deps: SlackAppDeps): App {
       idempotencyKey: `slash:${payload.data.trigger_id}`,
     });
     return reply(result.message, result.outcome, parsed.kind);
+  });
+
+  app.action(ACTIONS.stepPreview, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const button = stepButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
+    const channel = 'channel' in body ? body.channel?.id : undefined;
+    if (!button.success || !channel) return;
+    const refusal = refuse(deps.access, body.user.id, channel);
+    const outcome = refusal
+      ? { kind: 'refused' as const, message: refusal }
+      : await requestPreview(deps, button.data, body.user.id, clickId(action), channel);
+    if (outcome.kind === 'needs-parameters' && 'trigger_id' in body) {
+      await client.views.open({ trigger_id: body.trigger_id, view: outcome.view });
+    } else if (outcome.kind === 'refused') {
+      await respond({ response_type: 'ephemeral', replace_original: false, text: outcome.message });
+    }
+  });
+
+  app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {
+    const refusal = refuse(deps.access, body.user.id, undefined);
+    if (refusal) {
+      await ack({ response_action: 'errors', errors: firstBlockError(view, refusal) });
+      return;
+    }
+    const outcome = await submitParameters(
+      deps,
+      view.private_metadata,
+      modalValues(view.state),
+      body.user.id,
+      view.id,
+    );
+    if ('errors' in outcome) await ack({ response_action: 'errors', errors: outcome.errors });
+    else if (outcome.kind === 'refused')
+      await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.message) });
+    else await ack();
+  });
+
+  app.action(ACTIONS.manualDone, async ({ ack, body, action, respond }) => {
+    await ack();
+    const button = stepButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
+    const channel = 'channel' in body ? body.channel?.id : undefined;
+    if (!button.success || !channel) return;
+    const refusal = refuse(deps.access, body.user.id, channel);
+    const outcome = refusal
+      ? { message: refusal }
+      : await markManualStepDone(deps, button.data, body.user.id);
+    if ('blocks' in outcome)
+      await respond({ replace_original: true, blocks: outcome.blocks, text: 'Step done' });
+    else await respond({ response_type: 'ephemeral', replace_original: false, text: outcome.message });
   });
 
   app.action(ACTIONS.healthRerun, async ({ ack, body, action, respond }) => {
@@ -173,14 +242,27 @@ export function createSlackApp(deps: SlackAppDeps): App {
   return app;
 }
 
-function refuse(access: AccessPolicy, user: string, channel: string): string | undefined {
+function refuse(access: AccessPolicy, user: string, channel: string | undefined): string | undefined {
   if (access.users && access.users.length > 0 && !access.users.includes(user)) {
     return 'You are not on the list of people allowed to run runbook-bot here. Ask an admin to add you to ALLOWED_USERS.';
   }
-  if (access.channels && access.channels.length > 0 && !access.channels.includes(channel)) {
+  if (channel && access.channels && access.channels.length > 0 && !access.channels.includes(channel)) {
     return 'runbook-bot is not enabled in this channel. Use it in one listed in ALLOWED_CHANNELS.';
   }
   return undefined;
+}
+
+/** Slack's id for one click: a retried delivery carries the same one. */
+function clickId(action: object): string {
+  return 'action_ts' in action && typeof action.action_ts === 'string'
+    ? action.action_ts
+    : String(Date.now());
+}
+
+/** A modal-level error shown on its first input (Slack attaches errors to input blocks). */
+function firstBlockError(view: { blocks: Array<{ type: string; block_id?: string }> }, message: string) {
+  const input = view.blocks.find((block) => block.type === 'input');
+  return input?.block_id ? { [input.block_id]: message } : {};
 }
 
 function safeJson(text: string | undefined): unknown {

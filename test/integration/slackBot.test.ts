@@ -1,98 +1,23 @@
-import { Writable } from 'node:stream';
-import type { KnownBlock } from '@slack/types';
 import nock from 'nock';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
+import {
+  captureLogs,
+  countRuns,
+  eventually,
+  interceptPostMessage,
+  type Posted,
+  serviceEnv,
+} from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import { BOT_TOKEN, SIGNING_SECRET, sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
-
-interface Posted {
-  channel: string;
-  text: string;
-  blocks: KnownBlock[];
-}
-
-/** Intercepts chat.postMessage on the real Web API host; `replies` are served in order. */
-function interceptPostMessage(
-  posted: Posted[],
-  replies: Array<[number, object, Record<string, string>?]> = [],
-) {
-  const scope = nock('https://slack.com').persist();
-  let call = 0;
-  scope.post('/api/chat.postMessage').reply((_uri, body) => {
-    const params = new URLSearchParams(body as string);
-    const [status, payload, headers] = replies[call] ?? [
-      200,
-      { ok: true, ts: `1700000000.${String(call).padStart(6, '0')}` },
-    ];
-    call += 1;
-    if (status === 200) {
-      posted.push({
-        channel: params.get('channel') ?? '',
-        text: params.get('text') ?? '',
-        blocks: JSON.parse(params.get('blocks') ?? '[]'),
-      });
-    }
-    return [status, payload, headers ?? {}];
-  });
-  return { calls: () => call };
-}
-
-async function eventually<T>(
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('condition not met in time');
-}
-
-function captureLogs() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
-
-async function countRuns(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM runs');
-    return rows[0]!.n;
-  } finally {
-    await client.end();
-  }
-}
-
-function serviceEnv(state: TestDatabase, target: TestDatabase, redisUrl?: string): NodeJS.ProcessEnv {
-  return {
-    DATABASE_URL: state.url,
-    TARGET_DATABASE_URL: target.url,
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    PORT: '0',
-    HEALTH_BUDGET_MS: '10000',
-  };
-}
 
 beforeAll(() => {
   nock.disableNetConnect();

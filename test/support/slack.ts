@@ -89,3 +89,55 @@ export async function sendBlockAction(
   await response.text();
   return { status: response.status };
 }
+
+/** Submits a modal as Slack does: a signed `payload` holding the view_submission JSON. */
+export async function sendViewSubmission(
+  port: number,
+  submission: {
+    callbackId: string;
+    privateMetadata: string;
+    values: Record<string, string>;
+    userId?: string;
+    blocks?: Array<{ type: string; block_id?: string }>;
+  },
+): Promise<{ status: number; json?: { response_action?: string; errors?: Record<string, string> } }> {
+  const payload = {
+    type: 'view_submission',
+    team: { id: 'T0001', domain: 'acme' },
+    user: { id: submission.userId ?? 'U0ONCALL', username: 'oncall', team_id: 'T0001' },
+    api_app_id: 'A0RUNBOOK',
+    token: 'deprecated-verification-token',
+    trigger_id: `trigger-${Math.random().toString(36).slice(2)}`,
+    view: {
+      id: `V${Math.random().toString(36).slice(2, 10).toUpperCase()}`,
+      type: 'modal',
+      callback_id: submission.callbackId,
+      private_metadata: submission.privateMetadata,
+      blocks:
+        submission.blocks ??
+        Object.keys(submission.values).map((name) => ({ type: 'input', block_id: name })),
+      state: {
+        values: Object.fromEntries(
+          Object.entries(submission.values).map(([name, value]) => [
+            name,
+            { value: { type: 'plain_text_input', value } },
+          ]),
+        ),
+      },
+    },
+  };
+  const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
+    method: 'POST',
+    headers: signedHeaders(SIGNING_SECRET, body),
+    body,
+  });
+  const text = await response.text();
+  let json: { response_action?: string; errors?: Record<string, string> } | undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json };
+}

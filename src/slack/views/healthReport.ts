@@ -9,6 +9,7 @@ import type {
 } from '../../runbooks/health/types.js';
 import { ACTIONS } from '../actionIds.js';
 import { fitText, LIMITS } from '../blockLimits.js';
+import { escapeMrkdwn, section } from './mrkdwn.js';
 
 const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
   ok: ':large_green_circle:',
@@ -167,17 +168,8 @@ function contextLine(report: HealthReport): string {
   return `${count('ok')} ok · ${count('skipped')} skipped · ${report.durationMs} ms · target \`${report.target}\`${version}`;
 }
 
-function section(text: string): KnownBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text: fitText(text, LIMITS.sectionText) } };
-}
-
 /** Rows as an aligned table in a code block; `max` bounds the whole block including fences. */
 function codeBlock(rows: EvidenceRow[], max?: number): string {
   const body = evidenceLines(rows, CELL_WIDTH).join('\n').replaceAll('```', "'''");
   return max === undefined ? `\`\`\`${body}\`\`\`` : `\`\`\`${fitText(body, Math.max(0, max - 6))}\`\`\``;
-}
-
-/** Slack mrkdwn control characters in text that came from the database. */
-export function escapeMrkdwn(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }

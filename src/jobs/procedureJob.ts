@@ -1,0 +1,107 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Logger } from '../logger.js';
+import { redactText } from '../redact.js';
+import { type CheckResult, type CheckToRun, runChecks } from '../runbooks/execute/runChecks.js';
+import type { CheckStep } from '../runbooks/model.js';
+import { bindStatement } from '../runbooks/procedureParams.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import { describeConnectionFailure } from '../targets/connectionErrors.js';
+import type { TargetPools } from '../targets/pools.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { JOBS, procedureRunJobSchema, QUEUES, RETENTION } from './payloads.js';
+import type { QueueBackend } from './queueBackend.js';
+
+export interface ProcedureJobDeps {
+  procedureRuns: ProcedureRunStore;
+  targets: TargetRegistry;
+  pools: TargetPools;
+  queues: QueueBackend;
+  logger: Logger;
+}
+
+/**
+ * Runs the checks of one procedure run, in order, and stores each result; then queues the
+ * post. Checks are read-only, so a retry after a crash runs them again harmlessly. A target
+ * that cannot be reached gives every check that reason as its result, not a retry storm.
+ */
+export function procedureJobProcessor(deps: ProcedureJobDeps) {
+  return async (job: Job): Promise<void> => {
+    const parsed = procedureRunJobSchema.safeParse(job.data);
+    if (!parsed.success)
+      throw new UnrecoverableError(`invalid procedure job payload: ${parsed.error.message}`);
+    const run = await deps.procedureRuns.get(parsed.data.runId);
+    if (!run) throw new UnrecoverableError(`procedure run ${parsed.data.runId} does not exist`);
+    if (run.status !== 'done' && run.status !== 'failed') {
+      await deps.procedureRuns.markRunning(run.id);
+      const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
+      let target: ReturnType<TargetRegistry['resolve']> | undefined;
+      try {
+        target = deps.targets.resolve(run.target);
+        const results = await runBoundChecks(deps, target, checks, run.params);
+        for (const [i, check] of checks.entries())
+          await deps.procedureRuns.saveCheckResult(run.id, check.id, results[i]!);
+        await deps.procedureRuns.finish(run.id);
+      } catch (err) {
+        // Removed from configuration since the command, or unreachable: a result either way.
+        const reason = target
+          ? describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)
+          : redactText((err as Error).message);
+        deps.logger.warn({ err, runId: run.id }, 'procedure checks could not run');
+        for (const check of checks)
+          await deps.procedureRuns.saveCheckResult(run.id, check.id, failed(reason));
+        await deps.procedureRuns.finish(run.id, reason);
+      }
+    }
+    // The job id makes a second enqueue (a retry after a crash right here) a no-op.
+    await deps.queues.queue(QUEUES.notifications).add(
+      JOBS.procedurePost,
+      { runId: run.id },
+      {
+        jobId: `procedure-post-${run.id}`,
+        attempts: 8,
+        backoff: { type: 'exponential', delay: 2000 },
+        ...RETENTION,
+      },
+    );
+  };
+}
+
+async function runBoundChecks(
+  deps: ProcedureJobDeps,
+  target: ReturnType<TargetRegistry['resolve']>,
+  checks: CheckStep[],
+  params: Record<string, string>,
+): Promise<CheckResult[]> {
+  // Values were validated when the run was asked for; they are validated again here because
+  // the job trusts only what the state database says.
+  const runnable: CheckToRun[] = [];
+  const results = new Map<CheckStep, CheckResult>();
+  for (const step of checks) {
+    const binding = bindStatement(step.statement, params);
+    if (binding.ok) runnable.push({ step, values: binding.values });
+    else
+      results.set(
+        step,
+        failed(
+          [...binding.missing.map((param) => `${param.name} was not given`), ...binding.invalid].join('; '),
+        ),
+      );
+  }
+  const ran = await runChecks(deps.pools.readOnly(target), target, runnable);
+  runnable.forEach((check, i) => {
+    results.set(check.step, ran[i]!);
+  });
+  return checks.map((step) => results.get(step)!);
+}
+
+function failed(reason: string): CheckResult {
+  return {
+    status: 'error',
+    columns: [],
+    rows: [],
+    rowCount: 0,
+    truncated: false,
+    error: reason,
+    durationMs: 0,
+  };
+}

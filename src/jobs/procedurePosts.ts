@@ -1,0 +1,90 @@
+import type { WebClient } from '@slack/web-api';
+import { UnrecoverableError } from 'bullmq';
+import type { ActionStep } from '../runbooks/model.js';
+import { bindStatement } from '../runbooks/procedureParams.js';
+import { blockViolations } from '../slack/blockLimits.js';
+import {
+  actionPreviewBlocks,
+  procedureRootBlocks,
+  procedureRootText,
+  rowsNotShown,
+  stepBlocks,
+  stepText,
+} from '../slack/views/procedureRun.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import type { ActionPreviewJob } from './payloads.js';
+
+export interface ProcedurePostDeps {
+  procedureRuns: ProcedureRunStore;
+  slack: WebClient;
+}
+
+/**
+ * Posts a procedure run: the root message, then each step in order as a reply in its
+ * thread. Every post is recorded as it lands, so a retry (after a 429 or a crash) goes on
+ * where the last one stopped and the thread stays in order.
+ */
+export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): Promise<void> {
+  let run = await deps.procedureRuns.get(runId);
+  if (!run) throw new UnrecoverableError(`procedure run ${runId} does not exist`);
+  const channel = run.channelId;
+  if (!channel) return; // a terminal run: nowhere to post
+  if (!run.rootTs) {
+    const root = await deps.slack.chat.postMessage({
+      channel,
+      text: procedureRootText(run),
+      blocks: procedureRootBlocks(run),
+    });
+    await deps.procedureRuns.markRootPosted(run.id, root.ts ?? '');
+    run = (await deps.procedureRuns.get(runId))!;
+  }
+  const threadTs = run.rootTs ?? '';
+  const records = await deps.procedureRuns.steps(run.id);
+  for (const [position, step] of run.procedure.steps.entries()) {
+    const record = records.find((candidate) => candidate.stepId === step.id);
+    if (!record || record.postedTs) continue;
+    const blocks = stepBlocks(run, step, record, position + 1);
+    const problems = blockViolations(blocks);
+    if (problems.length > 0)
+      throw new UnrecoverableError(`step ${step.id} blocks invalid: ${problems.join('; ')}`);
+    const posted = await deps.slack.chat.postMessage({
+      channel,
+      thread_ts: threadTs,
+      text: stepText(step, position + 1),
+      blocks,
+    });
+    if (rowsNotShown(record) > 0 && record.result) {
+      // Before recording the post: a retry re-posts rather than silently lose the rows.
+      await deps.slack.files.uploadV2({
+        channel_id: channel,
+        thread_ts: threadTs,
+        filename: `step-${position + 1}-rows.csv`,
+        content: toCsv(record.result.columns, record.result.rows),
+        initial_comment: `All ${record.result.rows.length} rows kept of step ${position + 1} (${record.result.rowCount} returned)`,
+      });
+    }
+    await deps.procedureRuns.markStepPosted(run.id, step.id, posted.ts ?? '');
+  }
+}
+
+/** Posts the preview of an action in the run's thread: exact SQL, bound values, nothing run. */
+export async function postActionPreview(deps: ProcedurePostDeps, job: ActionPreviewJob): Promise<void> {
+  const run = await deps.procedureRuns.get(job.runId);
+  if (!run?.channelId) throw new UnrecoverableError(`procedure run ${job.runId} cannot be posted to`);
+  const position = run.procedure.steps.findIndex((step) => step.id === job.stepId);
+  const step = run.procedure.steps[position];
+  if (step?.kind !== 'action') throw new UnrecoverableError(`step ${job.stepId} is not an action`);
+  const binding = bindStatement(step.statement, { ...run.params, ...job.values });
+  if (!binding.ok) throw new UnrecoverableError('preview parameters were validated before queueing');
+  await deps.slack.chat.postMessage({
+    channel: run.channelId,
+    thread_ts: run.rootTs ?? undefined,
+    text: `Preview of step ${position + 1}: ${(step as ActionStep).title} (approval required; nothing was executed)`,
+    blocks: actionPreviewBlocks(run, step, position + 1, binding.values, job.requestedBy),
+  });
+}
+
+function toCsv(columns: string[], rows: string[][]): string {
+  const cell = (value: string) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+  return [columns, ...rows].map((row) => row.map(cell).join(',')).join('\n');
+}

@@ -1,0 +1,157 @@
+import type { RunbookCommand } from '../commands/runbookCommand.js';
+import { UserError } from '../errors.js';
+import { ENQUEUE_TIMEOUT_MS, withTimeout } from '../jobs/healthRunStarter.js';
+import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { Logger } from '../logger.js';
+import { matchProcedures } from '../runbooks/matchProcedures.js';
+import { procedureParameters, type RawValues, validateValues } from '../runbooks/procedureParams.js';
+import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { matchListText, procedureText, reloadText, runbookListText } from './views/runbookText.js';
+
+export interface RunbookCommandDeps {
+  runbooks: RunbookLibrary;
+  procedureRuns: ProcedureRunStore;
+  targets: TargetRegistry;
+  queues: QueueBackend;
+  logger: Logger;
+}
+
+export interface Requester {
+  userId: string;
+  channelId: string;
+  /** Slack's id for this request; retries carry the same one. */
+  requestId: string;
+}
+
+export interface Answer {
+  text: string;
+  outcome: 'ok' | 'queued' | 'duplicate' | 'invalid' | 'unavailable';
+}
+
+type LibraryCommand = Extract<RunbookCommand, { kind: 'list' | 'show' | 'match' | 'reload' | 'run' }>;
+
+/** Answers the runbook subcommands; every answer is ephemeral text for the person who asked. */
+export async function answerRunbookCommand(
+  deps: RunbookCommandDeps,
+  command: LibraryCommand,
+  requester: Requester,
+): Promise<Answer> {
+  try {
+    switch (command.kind) {
+      case 'list':
+        return command.query
+          ? ok(
+              matchListText(
+                command.query,
+                matchProcedures(command.query, deps.runbooks.procedures(), 25),
+                'list',
+              ),
+            )
+          : ok(runbookListText(deps.runbooks.list()));
+      case 'show': {
+        const runbook = deps.runbooks.runbook(command.id.toLowerCase());
+        return ok(
+          runbook ? runbookListText([runbook]) : procedureText(deps.runbooks.resolveProcedure(command.id)),
+        );
+      }
+      case 'match':
+        return ok(
+          matchListText(command.text, matchProcedures(command.text, deps.runbooks.procedures()), 'match'),
+        );
+      case 'reload':
+        return ok(reloadText(await deps.runbooks.reload()));
+      case 'run':
+        return await startProcedureRun(deps, command, requester);
+    }
+  } catch (err) {
+    if (err instanceof UserError) return { text: err.message, outcome: 'invalid' };
+    throw err;
+  }
+}
+
+const ok = (text: string): Answer => ({ text, outcome: 'ok' });
+
+/**
+ * Validates everything the person can get wrong (procedure, target, parameter names and
+ * values) before anything is recorded; then records the run and queues its checks.
+ */
+async function startProcedureRun(
+  deps: RunbookCommandDeps,
+  command: Extract<RunbookCommand, { kind: 'run' }>,
+  requester: Requester,
+): Promise<Answer> {
+  const ref = deps.runbooks.resolveProcedure(command.procedure);
+  const target = deps.targets.resolve(command.target);
+  const problems = parameterProblems(ref.procedure, command.values);
+  if (problems.length > 0) {
+    return {
+      text: `Cannot run \`${ref.procedure.id}\`:\n${problems.map((problem) => `• ${problem}`).join('\n')}`,
+      outcome: 'invalid',
+    };
+  }
+  let created: Awaited<ReturnType<ProcedureRunStore['create']>>;
+  try {
+    created = await deps.procedureRuns.create({
+      runbook: ref.runbook,
+      procedure: ref.procedure,
+      target: target.name,
+      requestedBy: requester.userId,
+      channelId: requester.channelId,
+      params: command.values,
+      idempotencyKey: `slash:${requester.requestId}`,
+    });
+  } catch (err) {
+    deps.logger.error({ err }, 'state database unavailable');
+    return {
+      text: 'The state database is unavailable right now, so nothing was started. Try again in a minute.',
+      outcome: 'unavailable',
+    };
+  }
+  if (!created.created)
+    return { text: `Already running ${ref.procedure.title} on ${target.name}…`, outcome: 'duplicate' };
+  try {
+    await withTimeout(
+      deps.queues
+        .queue(QUEUES.diagnostics)
+        .add(
+          JOBS.procedureRun,
+          { runId: created.run.id },
+          { jobId: created.run.id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...RETENTION },
+        ),
+      ENQUEUE_TIMEOUT_MS,
+    );
+  } catch (err) {
+    deps.logger.warn({ err, runId: created.run.id }, 'could not enqueue procedure run');
+    await deps.procedureRuns.finish(created.run.id, 'queue unavailable').catch(() => undefined);
+    return {
+      text: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+      outcome: 'unavailable',
+    };
+  }
+  return { text: `Running ${ref.procedure.title} on ${target.name}…`, outcome: 'queued' };
+}
+
+/**
+ * Parameters the checks need must be given now (they run at once); an action's may wait
+ * for its Preview, where a form asks for them. Names the procedure does not use are
+ * mistakes worth pointing out (a typo would otherwise leave a value unused).
+ */
+function parameterProblems(
+  procedure: Parameters<typeof procedureParameters>[0],
+  values: RawValues,
+): string[] {
+  const known = procedureParameters(procedure, ['check', 'action']);
+  const unknown = Object.keys(values).filter((name) => !known.some((param) => param.name === name));
+  const problems = unknown.map((name) =>
+    known.length > 0
+      ? `${name} is not a parameter of this procedure; it takes ${known.map((param) => `${param.name} (${param.type})`).join(', ')}`
+      : `${name} is not a parameter of this procedure; it takes none`,
+  );
+  problems.push(...validateValues(procedureParameters(procedure, ['check']), values));
+  const actionOnly = known.filter((param) => values[param.name] !== undefined);
+  problems.push(...validateValues(actionOnly, values).filter((problem) => !problems.includes(problem)));
+  return problems;
+}

@@ -1,0 +1,194 @@
+import type { KnownBlock, View } from '@slack/types';
+import { z } from 'zod';
+import { ENQUEUE_TIMEOUT_MS, withTimeout } from '../jobs/healthRunStarter.js';
+import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { ActionStep, Parameter } from '../runbooks/model.js';
+import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
+import { validateParameterValue } from '../runbooks/sql/analyzeSqlBlock.js';
+import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import { ACTIONS } from './actionIds.js';
+import { stepBlocks, utcMinute } from './views/procedureRun.js';
+
+export const stepButtonSchema = z.object({ runId: z.uuid(), stepId: z.string().min(1).max(16) });
+
+/** What the parameters modal carries between opening and submission. */
+const modalMetadataSchema = stepButtonSchema.extend({ channel: z.string().min(1) });
+
+export interface StepActionDeps {
+  procedureRuns: ProcedureRunStore;
+  queues: QueueBackend;
+}
+
+export type PreviewOutcome =
+  | { kind: 'queued' }
+  | { kind: 'needs-parameters'; view: View }
+  | { kind: 'refused'; message: string };
+
+/**
+ * Preview pressed on an action: when every parameter it needs has a valid value the
+ * preview is queued; otherwise a modal asks for the missing ones.
+ */
+export async function requestPreview(
+  deps: StepActionDeps,
+  button: z.infer<typeof stepButtonSchema>,
+  user: string,
+  clickId: string,
+  channel: string,
+): Promise<PreviewOutcome> {
+  const found = await findAction(deps, button);
+  if ('message' in found) return { kind: 'refused', message: found.message };
+  const { run, step } = found;
+  const needed = step.statement.params.filter(
+    (param) => !validateParameterValue(param, run.params[param.name] ?? '').ok,
+  );
+  if (needed.length > 0)
+    return { kind: 'needs-parameters', view: parametersModal(run, step, needed, channel) };
+  return queuePreview(deps, run, step, user, {}, clickId);
+}
+
+/** The modal's submission: field errors to show in the modal, or the preview queued. */
+export async function submitParameters(
+  deps: StepActionDeps,
+  privateMetadata: string,
+  values: RawValues,
+  user: string,
+  submissionId: string,
+): Promise<{ errors: Record<string, string> } | PreviewOutcome> {
+  const metadata = modalMetadataSchema.safeParse(safeJson(privateMetadata));
+  if (!metadata.success)
+    return { kind: 'refused', message: 'That form is out of date; press Preview again.' };
+  const found = await findAction(deps, metadata.data);
+  if ('message' in found) return { kind: 'refused', message: found.message };
+  const errors: Record<string, string> = {};
+  for (const param of found.step.statement.params) {
+    if (values[param.name] === undefined) continue;
+    const [problem] = validateValues([param], values);
+    if (problem) errors[param.name] = problem;
+  }
+  if (Object.keys(errors).length > 0) return { errors };
+  return queuePreview(deps, found.run, found.step, user, values, submissionId);
+}
+
+async function findAction(
+  deps: StepActionDeps,
+  button: z.infer<typeof stepButtonSchema>,
+): Promise<{ run: ProcedureRun; step: ActionStep } | { message: string }> {
+  const run = await deps.procedureRuns.get(button.runId);
+  const step = run?.procedure.steps.find((candidate) => candidate.id === button.stepId);
+  if (!run || step?.kind !== 'action')
+    return { message: 'That step no longer exists; run the procedure again.' };
+  return { run, step };
+}
+
+async function queuePreview(
+  deps: StepActionDeps,
+  run: ProcedureRun,
+  step: ActionStep,
+  user: string,
+  values: RawValues,
+  clickId: string,
+): Promise<PreviewOutcome> {
+  try {
+    await withTimeout(
+      deps.queues.queue(QUEUES.notifications).add(
+        JOBS.actionPreview,
+        { runId: run.id, stepId: step.id, requestedBy: user, values },
+        // One preview per click, however often Slack retries delivering it.
+        {
+          jobId: `preview-${run.id}-${step.id}-${clickId}`,
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 2000 },
+          ...RETENTION,
+        },
+      ),
+      ENQUEUE_TIMEOUT_MS,
+    );
+    return { kind: 'queued' };
+  } catch {
+    return {
+      kind: 'refused',
+      message: 'The job queue is unavailable right now; press Preview again in a minute.',
+    };
+  }
+}
+
+/** A modal with one input per missing parameter, each saying its type and an example. */
+function parametersModal(run: ProcedureRun, step: ActionStep, needed: Parameter[], channel: string): View {
+  return {
+    type: 'modal',
+    callback_id: ACTIONS.parametersModal,
+    private_metadata: JSON.stringify({ runId: run.id, stepId: step.id, channel }),
+    title: { type: 'plain_text', text: 'Parameters' },
+    submit: { type: 'plain_text', text: 'Preview' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `*${step.title.slice(0, 200)}* needs these values before it can be previewed.`,
+        },
+      },
+      ...needed.map(
+        (param): KnownBlock => ({
+          type: 'input',
+          block_id: param.name,
+          label: { type: 'plain_text', text: param.name.slice(0, 2000) },
+          hint: {
+            type: 'plain_text',
+            text: `${param.type}, e.g. ${param.example} (written ${param.placeholder} in the runbook)`.slice(
+              0,
+              2000,
+            ),
+          },
+          element: {
+            type: 'plain_text_input',
+            action_id: 'value',
+            placeholder: { type: 'plain_text', text: param.example.slice(0, 150) },
+          },
+        }),
+      ),
+    ],
+  };
+}
+
+/** Reads the modal's state: one `value` input per block, the block id being the parameter name. */
+export function modalValues(state: {
+  values: Record<string, Record<string, { value?: string | null }>>;
+}): RawValues {
+  const values: RawValues = {};
+  for (const [name, inputs] of Object.entries(state.values)) {
+    const value = inputs.value?.value?.trim();
+    if (value) values[name] = value;
+  }
+  return values;
+}
+
+/**
+ * Done pressed on a manual step: the first click is recorded with its user and time and the
+ * message shows it in place of the button; later clicks learn who was first.
+ */
+export async function markManualStepDone(
+  deps: StepActionDeps,
+  button: z.infer<typeof stepButtonSchema>,
+  user: string,
+): Promise<{ blocks: KnownBlock[] } | { message: string }> {
+  const run = await deps.procedureRuns.get(button.runId);
+  const position = run?.procedure.steps.findIndex((step) => step.id === button.stepId) ?? -1;
+  const step = run?.procedure.steps[position];
+  if (!run || step?.kind !== 'manual') return { message: 'That step no longer exists.' };
+  const done = await deps.procedureRuns.markManualDone(run.id, step.id, user);
+  if (!done) return { message: 'That step could not be recorded; press Done again.' };
+  if (!done.recorded) return { message: `Already done by <@${done.doneBy}> at ${utcMinute(done.doneAt)}.` };
+  const record = (await deps.procedureRuns.steps(run.id)).find((candidate) => candidate.stepId === step.id)!;
+  return { blocks: stepBlocks(run, step, record, position + 1) };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

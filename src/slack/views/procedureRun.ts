@@ -1,0 +1,217 @@
+import type { KnownBlock } from '@slack/types';
+import { tableLines } from '../../runbooks/health/evidenceTable.js';
+import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
+import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
+import { ACTIONS } from '../actionIds.js';
+import { fitText, LIMITS } from '../blockLimits.js';
+import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
+
+const CELL_WIDTH = 40;
+/** Room for the result table in one section, leaving some for its caption. */
+const TABLE_CHARS = LIMITS.sectionText - 200;
+const SQL_CHARS = 1500;
+
+/** What a step button carries: enough to find the run and the step again. */
+export interface StepButtonValue {
+  runId: string;
+  stepId: string;
+}
+
+const RISK_EMOJI = { low: ':large_blue_circle:', medium: ':large_orange_circle:', high: ':red_circle:' };
+
+/** The root message of a procedure run; its thread holds the steps. */
+export function procedureRootBlocks(run: ProcedureRun): KnownBlock[] {
+  const counts = { check: 0, action: 0, manual: 0 };
+  for (const step of run.procedure.steps) counts[step.kind] += 1;
+  const version = [
+    `runbook ${run.runbookSha256.slice(0, 8)}`,
+    run.runbookCommit ? `commit ${run.runbookCommit.slice(0, 8)}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: fitText(`Runbook: ${run.procedure.title}`, LIMITS.headerText),
+        emoji: true,
+      },
+    },
+    section(
+      `*${escapeMrkdwn(run.runbookTitle)}* on \`${run.target}\`, requested by <@${run.requestedBy}>. ` +
+        `${counts.check} checks run now; ${counts.action} actions need a preview and approval; ` +
+        `${counts.manual} manual steps to tick off. The steps follow in this thread.`,
+    ),
+    {
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `\`${escapeMrkdwn(run.procedure.id)}\` · ${version}` }],
+    },
+  ];
+}
+
+export function procedureRootText(run: ProcedureRun): string {
+  return `Runbook: ${run.procedure.title} on ${run.target}`;
+}
+
+/** One step as a thread reply: a check with its result, an action to preview, a manual step to tick off. */
+export function stepBlocks(
+  run: ProcedureRun,
+  step: Step,
+  record: StepRecord,
+  position: number,
+): KnownBlock[] {
+  const heading = `*${position}. ${escapeMrkdwn(step.title)}*${step.section ? ` · ${escapeMrkdwn(step.section)}` : ''}`;
+  const value = JSON.stringify({ runId: run.id, stepId: step.id } satisfies StepButtonValue);
+  if (step.kind === 'check') {
+    return [
+      section(`:mag: ${heading} · check`),
+      section(codeFence(step.statement.text, SQL_CHARS)),
+      ...resultBlocks(record),
+    ];
+  }
+  if (step.kind === 'action') return actionBlocks(step, heading, value);
+  return manualBlocks(step, heading, value, record);
+}
+
+export function stepText(step: Step, position: number): string {
+  return `${position}. ${step.title} (${step.kind})`;
+}
+
+function resultBlocks(record: StepRecord): KnownBlock[] {
+  const result = record.result;
+  if (!result) return [section('_Not run._')];
+  if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
+  if (result.rowCount === 0) return [section(`:white_check_mark: No rows (${result.durationMs} ms).`)];
+  const lines = tableLines(result.columns, result.rows, CELL_WIDTH);
+  const shown = rowsThatFit(lines);
+  const caption =
+    shown < result.rowCount
+      ? `${shown} of ${result.rowCount} rows shown${result.truncated ? ` (the first ${result.rows.length} were kept)` : ''}; the rows are in the attached file.`
+      : `${result.rowCount} row${result.rowCount === 1 ? '' : 's'} (${result.durationMs} ms).`;
+  return [
+    section(codeFence(lines.slice(0, shown + 1).join('\n'))),
+    { type: 'context', elements: [{ type: 'mrkdwn', text: caption }] },
+  ];
+}
+
+/** Rows a check returned beyond what its message shows; they go in a file. */
+export function rowsNotShown(record: StepRecord): number {
+  const result = record.result;
+  if (result?.status !== 'ok') return 0;
+  return result.rowCount - rowsThatFit(tableLines(result.columns, result.rows, CELL_WIDTH));
+}
+
+/** Header plus as many whole rows as fit in one section; the rest goes in a file, and is said to. */
+function rowsThatFit(lines: string[]): number {
+  let shown = 0;
+  let length = lines[0]?.length ?? 0;
+  while (shown + 1 < lines.length && length + lines[shown + 1]!.length + 1 <= TABLE_CHARS) {
+    length += lines[shown + 1]!.length + 1;
+    shown += 1;
+  }
+  return shown;
+}
+
+function actionBlocks(step: ActionStep, heading: string, value: string): KnownBlock[] {
+  const notes = [
+    `${RISK_EMOJI[step.risk]} risk *${step.risk}*${step.riskReasons.length ? ` (${escapeMrkdwn(step.riskReasons.join('; '))})` : ''}`,
+    step.noTransaction ? 'cannot run inside a transaction' : undefined,
+    step.statement.params.length > 0
+      ? `parameters: ${step.statement.params.map(paramLabel).join(', ')}`
+      : undefined,
+  ].filter(Boolean);
+  return [
+    section(`:hammer_and_wrench: ${heading} · action`),
+    section(codeFence(step.statement.text, SQL_CHARS)),
+    { type: 'context', elements: [{ type: 'mrkdwn', text: fitText(notes.join(' · '), LIMITS.sectionText) }] },
+    {
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.stepPreview,
+          text: { type: 'plain_text', text: 'Preview' },
+          value,
+        },
+      ],
+    },
+  ];
+}
+
+function manualBlocks(step: ManualStep, heading: string, value: string, record: StepRecord): KnownBlock[] {
+  const blocks: KnownBlock[] = [section(`:ballot_box_with_check: ${heading} · manual`)];
+  if (step.text && step.text !== step.title) blocks.push(section(escapeMrkdwn(step.text)));
+  if (step.code) blocks.push(section(codeFence(step.code.text)));
+  blocks.push(
+    record.doneBy
+      ? doneContext(record.doneBy, record.doneAt ?? new Date())
+      : {
+          type: 'actions',
+          elements: [
+            {
+              type: 'button',
+              action_id: ACTIONS.manualDone,
+              text: { type: 'plain_text', text: 'Done' },
+              style: 'primary',
+              value,
+            },
+          ],
+        },
+  );
+  return blocks;
+}
+
+/** Replaces a manual step's Done button once someone ticked it off. */
+export function doneContext(userId: string, at: Date): KnownBlock {
+  return {
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `:white_check_mark: Done by <@${userId}> at ${utcMinute(at)}`,
+      },
+    ],
+  };
+}
+
+export function utcMinute(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function paramLabel(param: Parameter): string {
+  return `\`${param.name}\` (${param.type})`;
+}
+
+/**
+ * The preview of an action before approvals exist: the exact SQL that would be sent and the
+ * values bound to it, and a plain statement that nothing ran.
+ */
+export function actionPreviewBlocks(
+  run: ProcedureRun,
+  step: ActionStep,
+  position: number,
+  values: Array<string | number>,
+  requestedBy: string,
+): KnownBlock[] {
+  const bound =
+    step.statement.params.length === 0
+      ? 'No parameters.'
+      : step.statement.params
+          .map(
+            (param, i) =>
+              `\`$${i + 1}\` = \`${escapeMrkdwn(String(values[i]))}\` (${param.name}, ${param.type})`,
+          )
+          .join('\n');
+  return [
+    section(
+      `:eyes: *Preview of step ${position}: ${escapeMrkdwn(step.title)}* on \`${run.target}\`, asked by <@${requestedBy}>`,
+    ),
+    section(codeFence(step.statement.sql)),
+    section(bound),
+    section(
+      `Risk *${step.risk}*${step.noTransaction ? '; runs outside a transaction' : ''}. ` +
+        '*Approval by a second person is required before this runs.* Approvals are not available yet, so nothing was executed.',
+    ),
+  ];
+}

@@ -1,0 +1,98 @@
+import type { ProcedureMatch } from '../../runbooks/matchProcedures.js';
+import type { Procedure, Runbook, Step } from '../../runbooks/model.js';
+import type { LoadSummary, ProcedureRef } from '../../runbooks/runbookLibrary.js';
+import { escapeMrkdwn } from './mrkdwn.js';
+
+/**
+ * Ephemeral answers to `/runbook list|show|match|reload`, as mrkdwn text (up to Slack's
+ * 40 000 characters; lists of procedures do not fit in 50 blocks).
+ */
+
+const TEXT_LIMIT = 39_000;
+
+function fitLines(lines: string[], more: (hidden: number) => string): string {
+  const kept: string[] = [];
+  let length = 0;
+  for (const [i, line] of lines.entries()) {
+    if (length + line.length + 200 > TEXT_LIMIT) {
+      kept.push(more(lines.length - i));
+      break;
+    }
+    kept.push(line);
+    length += line.length + 1;
+  }
+  return kept.join('\n');
+}
+
+export function runbookListText(runbooks: Runbook[]): string {
+  const lines = [`*${runbooks.length} runbooks*`];
+  for (const runbook of runbooks) {
+    lines.push(`*${escapeMrkdwn(runbook.title)}* · \`${runbook.id}\` · ${runbook.source.origin}`);
+    for (const procedure of runbook.procedures)
+      lines.push(`    • \`${procedure.id}\` ${escapeMrkdwn(procedure.title)}`);
+  }
+  lines.push('`/runbook show <id>` shows a procedure’s steps; `/runbook run <id>` runs its checks here.');
+  return fitLines(lines, (hidden) => `…and ${hidden} more lines: narrow it with \`/runbook list <query>\`.`);
+}
+
+export function matchListText(query: string, matches: ProcedureMatch[], verb: 'list' | 'match'): string {
+  if (matches.length === 0) {
+    return verb === 'list'
+      ? `No procedure mentions "${escapeMrkdwn(query)}". \`/runbook list\` shows them all.`
+      : `No procedure matches "${escapeMrkdwn(query)}". Try other words from the error, or \`/runbook list\`.`;
+  }
+  const lines = [
+    verb === 'match'
+      ? `*Procedures for "${escapeMrkdwn(query)}"*, best first:`
+      : `*Procedures mentioning "${escapeMrkdwn(query)}"*:`,
+  ];
+  for (const [i, match] of matches.entries()) {
+    lines.push(
+      `${i + 1}. *${escapeMrkdwn(match.procedure.title)}* · \`${match.procedure.id}\` (${escapeMrkdwn(match.runbook.title)})`,
+      `     matched: ${escapeMrkdwn(match.because.join(', '))}`,
+    );
+  }
+  lines.push(`Run one: \`/runbook run ${matches[0]!.procedure.id} [target]\``);
+  return fitLines(lines, (hidden) => `…and ${hidden} more lines.`);
+}
+
+function stepLine(step: Step, position: number): string {
+  const title = escapeMrkdwn(step.title);
+  if (step.kind === 'manual') return `${position}. :ballot_box_with_check: ${title} · manual`;
+  const params = step.statement.params.map((param) => `${param.name}: ${param.type}`).join(', ');
+  const what =
+    step.kind === 'check'
+      ? 'check'
+      : `action, risk ${step.risk}${step.noTransaction ? ', outside a transaction' : ''}`;
+  return `${position}. ${step.kind === 'check' ? ':mag:' : ':hammer_and_wrench:'} ${title} · ${what} · \`${step.statement.kind}\`${params ? ` · needs ${params}` : ''}`;
+}
+
+export function procedureText({ runbook, procedure }: ProcedureRef): string {
+  const lines = [
+    `*${escapeMrkdwn(procedure.title)}* · \`${procedure.id}\``,
+    `From *${escapeMrkdwn(runbook.title)}* (${runbook.source.origin}, line ${procedure.source.line})`,
+  ];
+  if (procedure.symptoms.length > 0)
+    lines.push('*Symptoms*', ...procedure.symptoms.map((symptom) => `• ${escapeMrkdwn(symptom)}`));
+  if (procedure.rootCause) lines.push('*Root cause*', escapeMrkdwn(procedure.rootCause));
+  lines.push('*Steps*', ...procedure.steps.map((step, i) => stepLine(step, i + 1)));
+  if (procedure.prevention) lines.push('*Prevention*', escapeMrkdwn(procedure.prevention));
+  lines.push(`Run it: \`/runbook run ${procedure.id} [target]${parameterHint(procedure)}\``);
+  return fitLines(lines, (hidden) => `…and ${hidden} more lines (see the runbook file).`);
+}
+
+function parameterHint(procedure: Procedure): string {
+  const names = new Map<string, string>();
+  for (const step of procedure.steps)
+    if (step.kind !== 'manual')
+      for (const param of step.statement.params) names.set(param.name, param.example);
+  return [...names].map(([name, example]) => ` ${name}=${example}`).join('');
+}
+
+export function reloadText(summary: LoadSummary): string {
+  const lines = [
+    `Reloaded ${summary.runbooks} runbooks, ${summary.procedures} procedures, ${summary.warnings} loader warnings.`,
+    ...summary.problems.map((problem) => `:warning: \`${problem.file}\`: ${escapeMrkdwn(problem.message)}`),
+  ];
+  return fitLines(lines, (hidden) => `…and ${hidden} more problems (see the bot's log).`);
+}

@@ -1,0 +1,367 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadServiceConfig } from '../../src/config.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { ACTIONS } from '../../src/slack/actionIds.js';
+import { blockViolations } from '../../src/slack/blockLimits.js';
+import {
+  captureLogs,
+  eventually,
+  interceptPostMessage,
+  type Posted,
+  serviceEnv,
+} from '../support/botHarness.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { sendBlockAction, sendSlashCommand, sendViewSubmission } from '../support/slack.js';
+
+const [server] = inject('postgresServers');
+
+/** The tables seed 004 ("Production Operations Runbook") queries, with a stuck sync queue. */
+const SEED_004_TABLES = `
+  CREATE TABLE shopify_sync_queue (
+    id serial PRIMARY KEY, inventory_item_id int NOT NULL, action text NOT NULL,
+    status text NOT NULL, retry_count int NOT NULL DEFAULT 0, max_retries int NOT NULL DEFAULT 3,
+    last_error text, created_at timestamptz NOT NULL DEFAULT now());
+  INSERT INTO shopify_sync_queue (inventory_item_id, action, status, retry_count, last_error, created_at)
+  SELECT i, 'update', CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'queued' END, CASE WHEN i % 3 = 0 THEN 3 ELSE 0 END,
+         CASE WHEN i % 3 = 0 THEN 'Shopify 429' END, now() - interval '30 minutes'
+    FROM generate_series(1, 9) AS i;
+  CREATE FUNCTION admin_clear_shopify_sync_queue(wanted text) RETURNS int LANGUAGE sql AS
+    $$ WITH gone AS (DELETE FROM shopify_sync_queue WHERE status = wanted RETURNING 1) SELECT count(*)::int FROM gone $$;
+`;
+
+/** A team's own runbook: a check that needs nothing, an action that needs a pid. */
+const TEAM_RUNBOOK = `# Team Runbook
+
+## Cancel a runaway report
+
+**Symptoms:**
+- "canceling statement due to statement timeout" in the reporting service
+
+**Diagnosis:**
+\`\`\`sql
+-- Active queries
+SELECT pid, state FROM pg_stat_activity WHERE state = 'active';
+\`\`\`
+
+**Fix:**
+1. Cancel the query:
+   \`\`\`sql
+   SELECT pg_cancel_backend([PID]);
+   \`\`\`
+2. Tell the reporting team in #reports
+`;
+
+function threadOf(posted: Posted[], root: Posted): Posted[] {
+  return posted.filter((message) => message.threadTs === root.ts);
+}
+
+/** Every text and button id of a message, as plain text (not JSON-escaped). */
+function allText(message: Posted): string {
+  const texts: string[] = [];
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object')
+      for (const [key, value] of Object.entries(node)) {
+        if ((key === 'text' || key === 'action_id') && typeof value === 'string') texts.push(value);
+        else visit(value);
+      }
+  };
+  visit(message.blocks);
+  return texts.join('\n');
+}
+
+describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
+  let state: TestDatabase;
+  let target: TestDatabase;
+  let redis: TestRedis;
+  let service: RunningService;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    [state, target, redis] = await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      createTestDatabase(server!.url, { demoSchema: false }),
+      startTestRedis(),
+    ]);
+    await target.admin.query(SEED_004_TABLES);
+    const teamDir = mkdtempSync(join(tmpdir(), 'team-runbooks-'));
+    writeFileSync(join(teamDir, 'team.md'), TEAM_RUNBOOK);
+    const env = { ...serviceEnv(state, target, redis.url), RUNBOOKS_DIR: teamDir };
+    service = await startService({
+      mode: 'all',
+      config: loadServiceConfig(env, { mode: 'all' }),
+      logger: logs.logger,
+    });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.stop();
+    await Promise.all([state?.drop(), target?.drop()]);
+  });
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  });
+  afterEach(() => {
+    nock.cleanAll();
+  });
+  afterAll(() => {
+    nock.enableNetConnect();
+  });
+
+  it('lists, shows and matches procedures from the built-in library and the team directory', async () => {
+    const list = await sendSlashCommand(service.port, { text: 'list' });
+    expect(list.json?.text).toContain('7 runbooks');
+    expect(list.json?.text).toContain('team-runbook#cancel-a-runaway-report');
+
+    const pgrst = await sendSlashCommand(service.port, { text: 'list PGRST002' });
+    expect(pgrst.json?.text).toContain(
+      'hampton-mowerpower-system-runbook#critical-database-api-connection-lost-error',
+    );
+
+    const circuit = await sendSlashCommand(service.port, {
+      text: 'match API failing: Circuit breaker is open',
+    });
+    expect(circuit.json?.text).toMatch(/^\*Procedures for .*\n1\. \*1\. Circuit Breaker Recovery\*/);
+
+    const connections = await sendSlashCommand(service.port, {
+      text: 'match FATAL: sorry, too many connections',
+    });
+    expect(connections.json?.text).toMatch(
+      /\n1\. \*Connection [Pp]ool [Ee]xhaustion\* · `[a-z-]+#connection-pool-exhaustion`/,
+    );
+
+    const show = await sendSlashCommand(service.port, { text: 'show 2-shopify-sync-queue-stuck' });
+    expect(show.json?.text).toContain('production-operations-runbook#2-shopify-sync-queue-stuck');
+    expect(show.json?.text).toContain('action, risk medium');
+
+    const unknown = await sendSlashCommand(service.port, { text: 'show no-such-procedure' });
+    expect(unknown.json?.text).toContain('No procedure "no-such-procedure"');
+  });
+
+  it("runs a seed procedure's checks against real tables and posts every step in order in one thread", async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const ack = await sendSlashCommand(service.port, {
+      text: 'run production-operations-runbook#2-shopify-sync-queue-stuck',
+      channel_id: 'CSEED004',
+    });
+    expect(ack.json).toEqual({
+      response_type: 'ephemeral',
+      text: 'Running 2. Shopify Sync Queue Stuck on default…',
+    });
+    const root = await eventually(() =>
+      posted.find((message) => message.text.startsWith('Runbook: 2. Shopify')),
+    );
+    expect(root.channel).toBe('CSEED004');
+    const { procedure } = service.runbooks!.resolveProcedure(
+      'production-operations-runbook#2-shopify-sync-queue-stuck',
+    );
+    const steps = await eventually(() => {
+      const thread = threadOf(posted, root);
+      return thread.length === procedure.steps.length ? thread : undefined;
+    });
+    expect(steps.map((message) => message.text)).toEqual(
+      procedure.steps.map((step, i) => `${i + 1}. ${step.title} (${step.kind})`),
+    );
+    for (const message of [root, ...steps]) expect(blockViolations(message.blocks)).toEqual([]);
+    // The status breakdown: 6 queued, 3 failed, read from the real table.
+    expect(allText(steps[0]!)).toMatch(/queued\s+6/);
+    expect(allText(steps[0]!)).toMatch(/failed\s+3/);
+    // Options A, B and C are actions with a Preview button, never run.
+    const actions = steps.filter((message) => message.text.endsWith('(action)'));
+    expect(actions).toHaveLength(3);
+    for (const action of actions) expect(allText(action)).toContain(ACTIONS.stepPreview);
+    const { rows } = await target.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
+    expect(rows[0].n).toBe(9);
+  });
+
+  it('previews an action with its exact SQL and says approval is required, without running it', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    await sendSlashCommand(service.port, {
+      text: 'run production-operations-runbook#2-shopify-sync-queue-stuck',
+      channel_id: 'CPREVIEW',
+    });
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CPREVIEW' && !message.threadTs),
+    );
+    const optionC = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes('UPDATE shopify_sync_queue')),
+    );
+    const value = (
+      optionC.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    const click = await sendBlockAction(service.port, {
+      actionId: ACTIONS.stepPreview,
+      value,
+      channelId: 'CPREVIEW',
+      userId: 'U0SECOND',
+    });
+    expect(click.status).toBe(200);
+    const preview = await eventually(() =>
+      threadOf(posted, root).find((message) => message.text.startsWith('Preview of step')),
+    );
+    expect(allText(preview)).toContain('UPDATE shopify_sync_queue');
+    expect(allText(preview)).toContain('Approval by a second person is required');
+    expect(allText(preview)).toContain('<@U0SECOND>');
+    const { rows } = await target.admin.query(
+      "SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'",
+    );
+    expect(rows[0].n).toBe(3);
+  });
+
+  it('names a missing or invalid parameter with its type and an example, and starts nothing', async () => {
+    const missing = await sendSlashCommand(service.port, {
+      text: 'run postgres-health#terminate-idle-in-transaction',
+    });
+    expect(missing.json?.text).toContain('pid is missing: an integer');
+    expect(missing.json?.text).toContain('e.g. pid=');
+
+    const injected = await sendSlashCommand(service.port, {
+      text: 'run postgres-health#terminate-idle-in-transaction pid="1; DROP TABLE shopify_sync_queue"',
+    });
+    expect(injected.json?.text).toContain('pid must be an integer');
+
+    const typo = await sendSlashCommand(service.port, {
+      text: 'run postgres-health#vacuum-table tabel=jobs',
+    });
+    expect(typo.json?.text).toContain('tabel is not a parameter of this procedure');
+
+    const { rows } = await state.admin.query(
+      'SELECT count(*)::int AS n FROM procedure_runs WHERE procedure_id LIKE $1',
+      ['postgres-health#terminate%'],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('binds an injection attempt as a plain value: the check runs and finds nothing', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const ack = await sendSlashCommand(service.port, {
+      text: `run postgres-health#drop-replication-slot slot_name="' OR 1=1 --"`,
+      channel_id: 'CINJECT',
+    });
+    expect(ack.json?.text).toContain('Running Drop replication slot');
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CINJECT' && !message.threadTs),
+    );
+    const verification = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes('still_there')),
+    );
+    expect(allText(verification)).toMatch(/still_there\s+0/);
+    const { rows } = await target.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
+    expect(rows[0].n).toBe(9);
+  });
+
+  it("asks for an action's missing parameter in a modal, validates it there, then previews with the bound value", async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const opened: Array<{
+      view: {
+        callback_id: string;
+        private_metadata: string;
+        blocks: Array<{ type: string; block_id?: string }>;
+      };
+    }> = [];
+    nock('https://slack.com')
+      .post('/api/views.open')
+      .reply(200, (_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        opened.push({ view: JSON.parse(params.get('view') ?? '{}') });
+        return { ok: true };
+      });
+    await sendSlashCommand(service.port, {
+      text: 'run team-runbook#cancel-a-runaway-report',
+      channel_id: 'CTEAM',
+    });
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CTEAM' && !message.threadTs),
+    );
+    const action = await eventually(() =>
+      threadOf(posted, root).find((message) => message.text.endsWith('(action)')),
+    );
+    const value = (
+      action.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    await sendBlockAction(service.port, { actionId: ACTIONS.stepPreview, value, channelId: 'CTEAM' });
+    const modal = await eventually(() => opened[0]);
+    expect(modal.view.callback_id).toBe(ACTIONS.parametersModal);
+    expect(JSON.stringify(modal.view.blocks)).toContain('integer, e.g.');
+
+    const rejected = await sendViewSubmission(service.port, {
+      callbackId: ACTIONS.parametersModal,
+      privateMetadata: modal.view.private_metadata,
+      values: { pid: "' OR 1=1 --" },
+    });
+    expect(rejected.json?.response_action).toBe('errors');
+    expect(rejected.json?.errors?.pid).toContain('pid must be an integer');
+
+    const accepted = await sendViewSubmission(service.port, {
+      callbackId: ACTIONS.parametersModal,
+      privateMetadata: modal.view.private_metadata,
+      values: { pid: '4242' },
+    });
+    expect(accepted.status).toBe(200);
+    const preview = await eventually(() =>
+      threadOf(posted, root).find((message) => message.text.startsWith('Preview of step')),
+    );
+    expect(allText(preview)).toContain('pg_cancel_backend($1)');
+    expect(allText(preview)).toContain('`$1` = `4242` (pid, integer)');
+  });
+
+  it('records who ticked off a manual step, once, and replaces its Done button', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const responses: Array<{ replace_original?: boolean; text?: string; blocks?: unknown[] }> = [];
+    nock('https://hooks.slack.com')
+      .persist()
+      .post(/.*/)
+      .reply(200, (_uri, body) => {
+        responses.push(body as (typeof responses)[number]);
+        return 'ok';
+      });
+    await sendSlashCommand(service.port, {
+      text: 'run team-runbook#cancel-a-runaway-report',
+      channel_id: 'CMANUAL',
+    });
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CMANUAL' && !message.threadTs),
+    );
+    const manual = await eventually(() =>
+      threadOf(posted, root).find((message) => message.text.endsWith('(manual)')),
+    );
+    const value = (
+      manual.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.manualDone,
+      value,
+      channelId: 'CMANUAL',
+      userId: 'U0FIRST',
+    });
+    const replaced = await eventually(() => responses.find((response) => response.replace_original));
+    expect(JSON.stringify(replaced.blocks)).toContain('Done by <@U0FIRST>');
+    expect(JSON.stringify(replaced.blocks)).not.toContain(ACTIONS.manualDone);
+
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.manualDone,
+      value,
+      channelId: 'CMANUAL',
+      userId: 'U0LATE',
+    });
+    const told = await eventually(() =>
+      responses.find((response) => response.text?.startsWith('Already done')),
+    );
+    expect(told.text).toContain('<@U0FIRST>');
+    const { rows } = await state.admin.query(
+      "SELECT done_by FROM procedure_steps WHERE kind = 'manual' AND done_by IS NOT NULL",
+    );
+    expect(rows).toEqual([{ done_by: 'U0FIRST' }]);
+  });
+});
