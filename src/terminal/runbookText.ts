@@ -35,7 +35,13 @@ export function stepLine(step: Step, position: number, c: Colors): string {
       : (step.risk === 'high' ? c.red : c.yellow)(`action ${step.risk}`.padEnd(13));
   const notes =
     step.kind === 'action'
-      ? [...step.actionReasons, ...step.riskReasons, step.noTransaction ? 'outside a transaction' : '']
+      ? [
+          ...new Set([
+            ...step.actionReasons,
+            ...step.riskReasons,
+            step.noTransaction ? 'outside a transaction' : '',
+          ]),
+        ]
           .filter(Boolean)
           .join('; ')
       : '';

@@ -130,3 +130,16 @@ describe('parameter values', () => {
     expect(validateParameterValue(text, 'a\0b')).toMatchObject({ ok: false });
   });
 });
+
+describe('parameter types from names', () => {
+  it.each([
+    ['[PID]', 'integer'],
+    ["'[email-id]'", 'text'],
+    ["'<user-email>'", 'email'],
+    ["'[user-uuid]'", 'uuid'],
+    ["'<lot-id>'", 'text'],
+    [':minutes', 'integer'],
+  ])('%s is %s', (placeholder, type) => {
+    expect(substitutePlaceholders(`SELECT ${placeholder}`).params[0]?.type).toBe(type);
+  });
+});

@@ -121,6 +121,8 @@ const INTEGER_NAMES =
 export function inferType(name: string): ParameterType {
   if (INTEGER_NAMES.test(name)) return 'integer';
   if (name.includes('uuid')) return 'uuid';
+  // `[email-id]` is the id of an email row, not an address.
+  if (name.endsWith('_id')) return 'text';
   if (name.includes('email')) return 'email';
   return 'text';
 }
