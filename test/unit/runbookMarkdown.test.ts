@@ -183,7 +183,7 @@ describe('seed 004: Production Operations Runbook', () => {
 });
 
 describe('seed 000: Hampton Mowerpower System Runbook', () => {
-  it('reads "Duplicate Triggers" as one check, then DROP TRIGGER (high) and CREATE TRIGGER', () => {
+  it('reads "Duplicate Triggers" as one check, then DROP TRIGGER and CREATE TRIGGER, both high risk', () => {
     const triggers = procedure(seed('000'), 'Duplicate Triggers');
     expect(triggers.id).toBe('hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts');
     expect(triggers.steps.map((step) => step.kind)).toEqual(['check', 'action', 'action']);
@@ -192,6 +192,7 @@ describe('seed 000: Hampton Mowerpower System Runbook', () => {
     expect(isAction(drop) && drop.statement.kind).toBe('DROP TRIGGER');
     expect(isAction(drop) && drop.risk).toBe('high');
     expect(isAction(create) && create.statement.kind).toBe('CREATE TRIGGER');
+    expect(isAction(create) && create.risk).toBe('high');
     expect(drop?.title).toBe('Drop all instances of the trigger');
     expect(drop?.source.line).toBe(159);
     expect(create?.source.line).toBe(162);

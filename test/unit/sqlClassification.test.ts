@@ -180,7 +180,7 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     'CREATE TRIGGER trigger_name\n  BEFORE UPDATE ON table_name\n  FOR EACH ROW\n  EXECUTE FUNCTION trigger_function()',
     'action',
     'CREATE TRIGGER',
-    'medium',
+    'high',
   ],
   [
     'SELECT \n  j.job_number,\n  j.customer_id,\n  c.name as customer_name\nFROM jobs_db j\nLEFT JOIN customers_db c ON c.id = j.customer_id\nWHERE j.deleted_at IS NULL\nORDER BY RANDOM()\nLIMIT 10',

@@ -246,6 +246,10 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
       verdict.noTransaction = true;
       verdict.action('CREATE DATABASE', 'medium');
       return 'CREATE DATABASE';
+    case 'CreateTrigStmt':
+      // A trigger runs on every write to its table: a wrong one corrupts data quietly.
+      verdict.action('CREATE TRIGGER changes what every write to the table does', 'high', 'CREATE TRIGGER');
+      return 'CREATE TRIGGER';
     case 'RefreshMatViewStmt':
       if (body.concurrent) verdict.noTransaction = true;
       verdict.action('REFRESH MATERIALIZED VIEW rewrites it', 'medium');
@@ -265,7 +269,6 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
 
 const KNOWN_DDL: Record<string, string> = {
   CreateStmt: 'CREATE TABLE',
-  CreateTrigStmt: 'CREATE TRIGGER',
   CreateFunctionStmt: 'CREATE FUNCTION',
   ViewStmt: 'CREATE VIEW',
   CreatePolicyStmt: 'CREATE POLICY',
