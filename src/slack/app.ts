@@ -149,7 +149,9 @@ export function createSlackApp(deps: SlackAppDeps): App {
   });
 
   app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {
-    const refusal = refuse(deps.access, body.user.id, undefined);
+    // The channel the Preview was pressed in travels in the modal's metadata.
+    const channel = (safeJson(view.private_metadata) as { channel?: unknown } | undefined)?.channel;
+    const refusal = refuse(deps.access, body.user.id, typeof channel === 'string' ? channel : undefined);
     if (refusal) {
       await ack({ response_action: 'errors', errors: firstBlockError(view, refusal) });
       return;

@@ -80,6 +80,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
   let target: TestDatabase;
   let redis: TestRedis;
   let service: RunningService;
+  let teamDir: string;
   const logs = captureLogs();
 
   beforeAll(async () => {
@@ -89,7 +90,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       startTestRedis(),
     ]);
     await target.admin.query(SEED_004_TABLES);
-    const teamDir = mkdtempSync(join(tmpdir(), 'team-runbooks-'));
+    teamDir = mkdtempSync(join(tmpdir(), 'team-runbooks-'));
     writeFileSync(join(teamDir, 'team.md'), TEAM_RUNBOOK);
     const env = { ...serviceEnv(state, target, redis.url), RUNBOOKS_DIR: teamDir };
     service = await startService({
@@ -363,5 +364,19 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       "SELECT done_by FROM procedure_steps WHERE kind = 'manual' AND done_by IS NOT NULL",
     );
     expect(rows).toEqual([{ done_by: 'U0FIRST' }]);
+  });
+
+  it('reads a new team runbook on /runbook reload', async () => {
+    writeFileSync(
+      join(teamDir, 'late.md'),
+      '# Late Runbook\n\n## Count jobs\n\n```sql\nSELECT 1 AS one;\n```\n',
+    );
+    expect(
+      (await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' })).json?.text,
+    ).toContain('No procedure');
+    const reload = await sendSlashCommand(service.port, { text: 'reload' });
+    expect(reload.json?.text).toMatch(/^Reloaded 8 runbooks/);
+    const show = await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' });
+    expect(show.json?.text).toContain('*Count jobs*');
   });
 });
