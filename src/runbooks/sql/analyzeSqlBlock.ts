@@ -43,6 +43,8 @@ interface ParsedStatement {
  */
 export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: string[] } = {}): BlockAnalysis {
   const readOnly = new Set((options.readOnlyFunctions ?? []).map((name) => name.toLowerCase()));
+  // The parser refuses an empty string; a block with nothing in it has no statements.
+  if (text.trim() === '') return { ok: true, statements: [] };
   const whole = substitutePlaceholders(text);
   let parsed: { stmts?: ParsedStatement[] };
   try {
@@ -91,24 +93,52 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
   return { ok: true, statements };
 }
 
-/** `-- comment` lines (and blank lines) before a statement, apart from its text; trailing `;` dropped. */
+/**
+ * The comments before a statement, apart from its text; trailing `;` dropped. Only the group
+ * nearest the statement is kept: `-- Step 2` / blank line / `-- Reset the queue` / the
+ * statement gives "Reset the queue". `/* … *\/` comments on lines of their own count too.
+ */
 function splitLeadingComments(chunk: string): { comment?: string; body: string; bodyOffset: number } {
-  const comments: string[] = [];
+  let comments: string[] = [];
+  let blankSince = false;
   // The previous statement's `;` and a comment on its line belong to it.
   let offset = /^\s*;(?:[ \t]*--[^\n]*)?/.exec(chunk)?.[0].length ?? 0;
-  for (const line of chunk.slice(offset).split('\n')) {
+  const note = (text: string) => {
+    if (blankSince) comments = [];
+    blankSince = false;
+    if (text) comments.push(text);
+  };
+  while (offset < chunk.length) {
+    const lineEnd = chunk.indexOf('\n', offset);
+    const line = chunk.slice(offset, lineEnd < 0 ? chunk.length : lineEnd);
     const trimmed = line.trim();
     if (trimmed === '' || trimmed === ';') {
-      if (trimmed === ';') comments.length = 0;
+      if (trimmed === ';') comments = [];
+      blankSince = comments.length > 0;
     } else if (trimmed.startsWith('--')) {
-      comments.push(trimmed.replace(/^--+\s*/, ''));
+      note(trimmed.replace(/^--+\s*/, ''));
+    } else if (trimmed.startsWith('/*')) {
+      const start = offset + line.indexOf('/*');
+      const close = chunk.indexOf('*/', start + 2);
+      const after = close < 0 ? -1 : chunk.indexOf('\n', close);
+      // A block comment followed by code on its last line is part of the statement.
+      if (close < 0 || chunk.slice(close + 2, after < 0 ? chunk.length : after).trim() !== '') break;
+      note(
+        chunk
+          .slice(start + 2, close)
+          .replace(/^\s*\*+/gm, '')
+          .replace(/\s+/g, ' ')
+          .trim(),
+      );
+      offset = after < 0 ? chunk.length : after + 1;
+      continue;
     } else break;
-    offset += line.length + 1;
+    offset = lineEnd < 0 ? chunk.length : lineEnd + 1;
   }
   const rest = chunk.slice(offset);
   const leading = rest.length - rest.trimStart().length;
   const body = rest.trim().replace(/;\s*$/, '').trim();
-  const comment = comments.filter(Boolean).join(' ');
+  const comment = comments.join(' ');
   return { comment: comment || undefined, body, bodyOffset: offset + leading };
 }
 

@@ -1,5 +1,5 @@
 import type { Risk } from '../model.js';
-import { EFFECTFUL_FUNCTIONS, normalizeFunctionName, READ_SAFE_FUNCTIONS } from './readSafeFunctions.js';
+import { knownEffect, normalizeFunctionName, READ_SAFE_FUNCTIONS } from './readSafeFunctions.js';
 
 /** One parsed statement node from libpg-query: `{ SelectStmt: {…} }`, `{ UpdateStmt: {…} }`, … */
 export type StatementNode = Record<string, unknown>;
@@ -38,6 +38,32 @@ function strings(list: unknown): string[] {
   });
 }
 
+/**
+ * The author's `readonly=` list, matched with or without a schema: `check_system_health`
+ * vouches for `public.check_system_health()` and the other way round.
+ */
+function vouchedFor(name: string, readOnlyFunctions: ReadonlySet<string>): boolean {
+  if (readOnlyFunctions.has(name)) return true;
+  const bare = name.slice(name.lastIndexOf('.') + 1);
+  for (const declared of readOnlyFunctions)
+    if (declared.slice(declared.lastIndexOf('.') + 1) === bare) return true;
+  return false;
+}
+
+/**
+ * `OPERATOR(myschema.===)`: an operator outside pg_catalog is a function call in disguise.
+ * Plain `=`, `<`, `->>`… resolve to pg_catalog first on a normal search_path.
+ */
+function qualifiedOperators(node: unknown): string[] {
+  const names: string[] = [];
+  for (const [type, body] of walk(node)) {
+    if (type !== 'A_Expr') continue;
+    const parts = strings(body.name);
+    if (parts.length > 1 && parts[0]?.toLowerCase() !== 'pg_catalog') names.push(parts.join('.'));
+  }
+  return [...new Set(names)];
+}
+
 function functionsCalled(node: unknown): string[] {
   const names: string[] = [];
   for (const [type, body] of walk(node))
@@ -49,10 +75,17 @@ function functionsCalled(node: unknown): string[] {
 function defNames(options: unknown): string[] {
   if (!Array.isArray(options)) return [];
   return options.flatMap((option) => {
-    const def = (option as { DefElem?: { defname?: string; arg?: { String?: { sval?: string } } } }).DefElem;
+    const def = (
+      option as {
+        DefElem?: { defname?: string; arg?: { String?: { sval?: string }; Integer?: { ival?: number } } };
+      }
+    ).DefElem;
     if (!def?.defname) return [];
     const value = def.arg?.String?.sval?.toLowerCase();
-    return value && ['false', 'off', '0', 'no'].includes(value) ? [] : [def.defname.toLowerCase()];
+    // `(ANALYZE 0)`: the parser leaves a zero out, so an empty Integer is 0.
+    const off = value !== undefined && ['false', 'off', '0', 'no'].includes(value);
+    const zero = def.arg?.Integer !== undefined && !def.arg.Integer.ival;
+    return off || zero ? [] : [def.defname.toLowerCase()];
   });
 }
 
@@ -85,20 +118,29 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
   const kind = statementKind(type, body, verdict);
 
   for (const name of functions) {
-    if (READ_SAFE_FUNCTIONS.has(name) || readOnlyFunctions.has(name)) continue;
-    const effect = EFFECTFUL_FUNCTIONS.get(name);
-    if (effect) verdict.action(`calls ${name}`, effect.risk, effect.reason);
-    else
+    // Known effects first: an annotation vouches for the author's own functions, and cannot
+    // turn pg_terminate_backend into a Check.
+    const effect = knownEffect(name);
+    if (effect) {
+      const ignored = vouchedFor(name, readOnlyFunctions)
+        ? ' (a readonly annotation cannot vouch for it)'
+        : '';
+      verdict.action(`calls ${name}${ignored}`, effect.risk, effect.reason);
+    } else if (!READ_SAFE_FUNCTIONS.has(name) && !vouchedFor(name, readOnlyFunctions))
       verdict.action(
         `calls ${name}, not known to be read-only (declare it with <!-- runbook: readonly=${name} --> if it is)`,
         'medium',
         `unknown function ${name}`,
       );
   }
-  // Writes nested anywhere (a data-modifying WITH, EXPLAIN ANALYZE of an UPDATE) carry their own risk.
-  for (const [nested, nestedBody] of walk(body)) {
-    if (nested === 'UpdateStmt' || nested === 'DeleteStmt') dmlRisk(nested, nestedBody, verdict);
-  }
+  for (const operator of qualifiedOperators(body))
+    verdict.action(`uses operator ${operator}, not known to be read-only`, 'medium', `operator ${operator}`);
+  // Writes nested anywhere (a data-modifying WITH, EXPLAIN ANALYZE of one) carry their own
+  // risk; a plain EXPLAIN runs nothing.
+  if (kind !== 'EXPLAIN')
+    for (const [nested, nestedBody] of walk(body)) {
+      if (nested === 'UpdateStmt' || nested === 'DeleteStmt') dmlRisk(nested, nestedBody, verdict);
+    }
   const isCheck = verdict.actionReasons.length === 0;
   return {
     class: isCheck ? 'check' : 'action',
@@ -128,14 +170,16 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
     case 'VariableShowStmt':
       return 'SHOW';
     case 'ExplainStmt': {
-      if (defNames(body.options).includes('analyze')) {
-        verdict.action('EXPLAIN ANALYZE executes the statement', 'medium');
-        return 'EXPLAIN ANALYZE';
-      }
-      const inner = body.query as StatementNode | undefined;
-      if (inner && Object.keys(inner)[0] !== 'SelectStmt')
-        verdict.action('EXPLAIN of a statement that is not a SELECT', 'low');
-      return 'EXPLAIN';
+      const analyze = defNames(body.options).includes('analyze');
+      if (analyze) verdict.action('EXPLAIN ANALYZE executes the statement', 'medium');
+      const [innerType, innerBody] = Object.entries((body.query ?? {}) as StatementNode)[0] ?? [];
+      const inner = (innerBody ?? {}) as Record<string, unknown>;
+      // A plain EXPLAIN is a Check only when what it explains would be one; under ANALYZE the
+      // inner statement runs, so it brings its own reasons and risk.
+      if (innerType === 'SelectStmt') selectKind(inner, verdict);
+      else if (analyze && innerType) statementKind(innerType, inner, verdict);
+      else verdict.action('EXPLAIN of a statement that is not a SELECT', 'low');
+      return analyze ? 'EXPLAIN ANALYZE' : 'EXPLAIN';
     }
     case 'UpdateStmt':
     case 'DeleteStmt': {
@@ -153,10 +197,10 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
       verdict.action('TRUNCATE removes every row', 'high');
       return 'TRUNCATE';
     case 'CopyStmt':
-      verdict.action(
-        body.is_from ? 'COPY FROM loads data' : 'COPY reads or writes files',
-        body.is_from ? 'high' : 'medium',
-      );
+      if (body.is_program) verdict.action('COPY … PROGRAM runs a shell command on the server', 'high');
+      else if (body.is_from) verdict.action('COPY FROM loads data', 'high');
+      else if (body.filename) verdict.action('COPY TO a file writes on the server', 'high');
+      else verdict.action('COPY is not run as a check', 'low');
       return body.is_from ? 'COPY FROM' : 'COPY';
     case 'DropStmt': {
       const what = objectName(body.removeType);
@@ -194,21 +238,26 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
       return body.concurrent ? 'CREATE INDEX CONCURRENTLY' : 'CREATE INDEX';
     case 'ReindexStmt': {
       const concurrent = defNames(body.params).includes('concurrently');
-      if (concurrent) verdict.noTransaction = true;
+      const wide = body.kind === 'REINDEX_OBJECT_DATABASE' || body.kind === 'REINDEX_OBJECT_SYSTEM';
+      if (concurrent || wide) verdict.noTransaction = true;
       verdict.action('REINDEX rebuilds indexes', 'medium');
       return concurrent ? 'REINDEX CONCURRENTLY' : 'REINDEX';
     }
     case 'ClusterStmt':
+      // CLUSTER of every table commits between tables.
+      if (!body.relation) verdict.noTransaction = true;
       verdict.action('CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock', 'high');
       return 'CLUSTER';
     case 'VariableSetStmt': {
       const name = String(body.name ?? '').toLowerCase();
+      const verb = body.kind === 'VAR_RESET' || body.kind === 'VAR_RESET_ALL' ? 'RESET' : 'SET';
       if (name === 'role' || name === 'session_authorization') {
-        verdict.action(`SET ${name.toUpperCase().replace('_', ' ')} changes who the session acts as`, 'high');
-        return name === 'role' ? 'SET ROLE' : 'SET SESSION AUTHORIZATION';
+        const what = name === 'role' ? 'ROLE' : 'SESSION AUTHORIZATION';
+        verdict.action(`${verb} ${what} changes who the session acts as`, 'high');
+        return `${verb} ${what}`;
       }
-      verdict.action('SET changes a session setting', 'low');
-      return body.kind === 'VAR_RESET' || body.kind === 'VAR_RESET_ALL' ? 'RESET' : 'SET';
+      verdict.action(`${verb} changes a session setting`, 'low');
+      return verb;
     }
     case 'NotifyStmt':
       verdict.action('NOTIFY sends a notification', 'low');
@@ -235,10 +284,17 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
       return 'LOCK';
     case 'TransactionStmt':
       verdict.action('transaction control in a runbook block', 'medium');
-      return String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '');
+      return String(body.kind ?? 'TRANSACTION')
+        .replace(/^TRANS_STMT_/, '')
+        .replaceAll('_', ' ');
     case 'CommentStmt':
       verdict.action('COMMENT changes the schema', 'low');
       return 'COMMENT';
+    case 'DiscardStmt':
+      // DISCARD ALL cannot run inside a transaction block; the others can.
+      if (body.target === 'DISCARD_ALL') verdict.noTransaction = true;
+      verdict.action('DISCARD resets session state', 'low');
+      return 'DISCARD';
     case 'CheckPointStmt':
       verdict.action('CHECKPOINT forces a checkpoint', 'medium');
       return 'CHECKPOINT';
@@ -251,9 +307,22 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
       verdict.action('CREATE TRIGGER changes what every write to the table does', 'high', 'CREATE TRIGGER');
       return 'CREATE TRIGGER';
     case 'RefreshMatViewStmt':
-      if (body.concurrent) verdict.noTransaction = true;
+      // Unlike CREATE INDEX CONCURRENTLY, REFRESH … CONCURRENTLY may run in a transaction.
       verdict.action('REFRESH MATERIALIZED VIEW rewrites it', 'medium');
       return 'REFRESH MATERIALIZED VIEW';
+    case 'CreateTableAsStmt': {
+      const label = body.objtype === 'OBJECT_MATVIEW' ? 'CREATE MATERIALIZED VIEW' : 'CREATE TABLE AS';
+      verdict.action(`${label} creates a table and fills it`, 'medium');
+      return label;
+    }
+    case 'CreateRoleStmt':
+    case 'AlterRoleStmt':
+    case 'AlterDefaultPrivilegesStmt': {
+      // A role's attributes (SUPERUSER, BYPASSRLS, LOGIN…) are privileges like GRANT's.
+      const label = KNOWN_DDL[type] ?? 'ALTER DEFAULT PRIVILEGES';
+      verdict.action(`${label} changes privileges`, 'high');
+      return label;
+    }
     default: {
       // Every other statement changes something (DDL, roles, extensions…).
       const words = type
@@ -261,11 +330,22 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
         .replace(/([a-z])([A-Z])/g, '$1 $2')
         .toUpperCase();
       const label = KNOWN_DDL[type] ?? words;
-      verdict.action(`${label} changes the schema or the server`, 'medium');
+      if (NO_TRANSACTION.has(type)) verdict.noTransaction = true;
+      // DROP OWNED, DROP ROLE, DROP TABLESPACE…: any DROP is high, as for DropStmt.
+      if (type.startsWith('Drop')) verdict.action(`${label} removes it`, 'high', 'DROP');
+      else verdict.action(`${label} changes the schema or the server`, 'medium');
       return label;
     }
   }
 }
+
+/** Statements Postgres refuses inside a transaction block (besides those handled above). */
+const NO_TRANSACTION: ReadonlySet<string> = new Set([
+  'CreateTableSpaceStmt',
+  'DropTableSpaceStmt',
+  'CreateSubscriptionStmt',
+  'DropSubscriptionStmt',
+]);
 
 const KNOWN_DDL: Record<string, string> = {
   CreateStmt: 'CREATE TABLE',
@@ -280,7 +360,12 @@ const KNOWN_DDL: Record<string, string> = {
   CreateRoleStmt: 'CREATE ROLE',
   AlterRoleStmt: 'ALTER ROLE',
   RenameStmt: 'RENAME',
-  CreateTableAsStmt: 'CREATE TABLE AS',
+  DropOwnedStmt: 'DROP OWNED',
+  DropRoleStmt: 'DROP ROLE',
+  DropTableSpaceStmt: 'DROP TABLESPACE',
+  DropSubscriptionStmt: 'DROP SUBSCRIPTION',
+  CreateTableSpaceStmt: 'CREATE TABLESPACE',
+  CreateSubscriptionStmt: 'CREATE SUBSCRIPTION',
   AlterFunctionStmt: 'ALTER FUNCTION',
   AlterOwnerStmt: 'ALTER OWNER',
   CreateEnumStmt: 'CREATE TYPE',
@@ -298,30 +383,39 @@ function selectKind(body: Record<string, unknown>, verdict: Verdict): string {
   return body.intoClause ? 'SELECT INTO' : 'SELECT';
 }
 
+/** Every subcommand counts: `DISABLE TRIGGER x, DROP COLUMN y` is as risky as its worst part. */
 function alterTableKind(body: Record<string, unknown>, verdict: Verdict): string {
-  const subtypes = Array.isArray(body.cmds)
-    ? body.cmds.map((cmd) =>
-        String((cmd as { AlterTableCmd?: { subtype?: string } }).AlterTableCmd?.subtype ?? ''),
-      )
+  const cmds = Array.isArray(body.cmds)
+    ? body.cmds.map((cmd) => (cmd as { AlterTableCmd?: Record<string, unknown> }).AlterTableCmd ?? {})
     : [];
-  if (subtypes.includes('AT_DisableRowSecurity') || subtypes.includes('AT_NoForceRowSecurity')) {
-    verdict.action(
-      'ALTER TABLE … DISABLE ROW LEVEL SECURITY exposes every row',
-      'high',
-      'DISABLE ROW LEVEL SECURITY',
-    );
-    return 'ALTER TABLE DISABLE ROW LEVEL SECURITY';
-  }
-  if (subtypes.some((subtype) => subtype.startsWith('AT_DisableTrig'))) {
-    verdict.action('ALTER TABLE … DISABLE TRIGGER stops a trigger', 'medium');
-    return 'ALTER TABLE DISABLE TRIGGER';
-  }
-  if (subtypes.includes('AT_DropColumn')) {
-    verdict.action('ALTER TABLE … DROP COLUMN removes data', 'high', 'DROP COLUMN');
-    return 'ALTER TABLE DROP COLUMN';
-  }
-  verdict.action('ALTER TABLE changes the schema', 'medium');
-  return 'ALTER TABLE';
+  const subtypes = cmds.map((cmd) => String(cmd.subtype ?? ''));
+  const verb = `ALTER ${objectName(body.objtype ?? 'OBJECT_TABLE')}`;
+  let kind: string | undefined;
+  const rule = (matched: boolean, what: string, reason: string, risk: Risk) => {
+    if (!matched) return;
+    verdict.action(`${verb} … ${what} ${reason}`, risk, what);
+    kind ??= `${verb} ${what}`;
+  };
+  rule(subtypes.includes('AT_DisableRowSecurity'), 'DISABLE ROW LEVEL SECURITY', 'exposes every row', 'high');
+  rule(
+    subtypes.includes('AT_NoForceRowSecurity'),
+    'NO FORCE ROW LEVEL SECURITY',
+    'exempts the owner',
+    'high',
+  );
+  rule(subtypes.includes('AT_DropColumn'), 'DROP COLUMN', 'removes data', 'high');
+  rule(subtypes.includes('AT_DropConstraint'), 'DROP CONSTRAINT', 'stops guarding the data', 'high');
+  rule(
+    subtypes.some((subtype) => subtype.startsWith('AT_DisableTrig')),
+    'DISABLE TRIGGER',
+    'stops a trigger',
+    'medium',
+  );
+  if (!kind) verdict.action(`${verb} changes the schema`, 'medium');
+  // DETACH PARTITION … CONCURRENTLY commits part-way, like CREATE INDEX CONCURRENTLY.
+  for (const [type, node] of walk(cmds))
+    if (type === 'PartitionCmd' && node.concurrent) verdict.noTransaction = true;
+  return kind ?? verb;
 }
 
 function objectName(removeType: unknown): string {

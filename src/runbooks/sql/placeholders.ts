@@ -17,6 +17,8 @@ const QUOTED_PLACEHOLDER = /^(?:<([A-Za-z][\w-]*)>|\[([A-Za-z][\w-]*)\]|\{\{\s*(
 const BRACKET = /^\[([A-Za-z][\w-]*)\]/;
 const MUSTACHE = /^\{\{\s*([A-Za-z][\w-]*)\s*\}\}/;
 const COLON = /^:([A-Za-z][A-Za-z0-9_]*)/;
+/** psql's quoted variable `:'user_email'`, a literal, so a bind parameter too. */
+const PSQL_QUOTED = /^:'([A-Za-z][\w-]*)'/;
 const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/;
 
 export function substitutePlaceholders(text: string): Substitution {
@@ -51,12 +53,13 @@ export function substitutePlaceholders(text: string): Substitution {
       emit(text.slice(i, stop), i);
       i = stop;
     } else if (rest.startsWith('/*')) {
-      const end = text.indexOf('*/', i + 2);
-      const stop = end < 0 ? text.length : end + 2;
+      const stop = endOfBlockComment(text, i);
       emit(text.slice(i, stop), i);
       i = stop;
     } else if (char === "'") {
-      const stop = endOfQuoted(text, i, "'");
+      // E'it\'s': backslash escapes, or the scanner would lose track of where the string ends.
+      const escapes = /[eE]/.test(before) && !/\w/.test(text[i - 2] ?? '');
+      const stop = endOfQuoted(text, i, "'", escapes);
       const literal = text.slice(i, stop);
       const inner = QUOTED_PLACEHOLDER.exec(literal.slice(1, -1));
       if (inner && literal.endsWith("'")) bind(inner[1] ?? inner[2] ?? inner[3]!, literal, i);
@@ -72,8 +75,14 @@ export function substitutePlaceholders(text: string): Substitution {
       const stop = end < 0 ? text.length : end + tag.length;
       emit(text.slice(i, stop), i);
       i = stop;
-    } else if (char === '[' && BRACKET.test(rest) && !/[\w)\]]/.test(before)) {
-      // `arr[i]` and `ARRAY[x]` follow a name or a bracket; a placeholder follows an operator.
+    } else if (
+      char === '[' &&
+      BRACKET.test(rest) &&
+      !/[\w)\]]/.test(before) &&
+      !/(?:^|\W)array\s*$/i.test(text.slice(Math.max(0, i - 40), i))
+    ) {
+      // `arr[i]` and `ARRAY[x]` follow a name or a bracket (or `ARRAY [x]`, the keyword and a
+      // space); a placeholder follows an operator.
       const match = BRACKET.exec(rest)!;
       bind(match[1]!, match[0], i);
       i += match[0].length;
@@ -81,8 +90,12 @@ export function substitutePlaceholders(text: string): Substitution {
       const match = MUSTACHE.exec(rest)!;
       bind(match[1]!, match[0], i);
       i += match[0].length;
-    } else if (char === ':' && COLON.test(rest) && before !== ':' && !/[\w)\]'"]/.test(before)) {
-      // `::type` is a cast, `a:b` a slice; `= :name` is a placeholder.
+    } else if (char === ':' && PSQL_QUOTED.test(rest) && before !== ':' && !/\w/.test(before)) {
+      const match = PSQL_QUOTED.exec(rest)!;
+      bind(match[1]!, match[0], i);
+      i += match[0].length;
+    } else if (char === ':' && COLON.test(rest) && before !== ':' && !/[\w)\]['"]/.test(before)) {
+      // `::type` is a cast, `a:b` and `a[:b]` slices; `= :name` is a placeholder.
       const match = COLON.exec(rest)!;
       bind(match[1]!, match[0], i);
       i += match[0].length;
@@ -95,12 +108,30 @@ export function substitutePlaceholders(text: string): Substitution {
 }
 
 /** Index just past a quoted run starting at `start`; a doubled quote is an escaped one. */
-function endOfQuoted(text: string, start: number, quote: string): number {
+function endOfQuoted(text: string, start: number, quote: string, backslashEscapes = false): number {
   let i = start + 1;
   while (i < text.length) {
-    if (text[i] === quote) {
+    if (backslashEscapes && text[i] === '\\') i += 2;
+    else if (text[i] === quote) {
       if (text[i + 1] === quote) i += 2;
       else return i + 1;
+    } else i += 1;
+  }
+  return text.length;
+}
+
+/** Index just past a block comment starting at `start`; Postgres lets them nest. */
+function endOfBlockComment(text: string, start: number): number {
+  let depth = 0;
+  let i = start;
+  while (i < text.length) {
+    if (text.startsWith('/*', i)) {
+      depth += 1;
+      i += 2;
+    } else if (text.startsWith('*/', i)) {
+      depth -= 1;
+      i += 2;
+      if (depth === 0) return i;
     } else i += 1;
   }
   return text.length;

@@ -51,7 +51,8 @@ export const READ_SAFE_FUNCTIONS: ReadonlySet<string> = new Set(
   pg_table_is_visible pg_function_is_visible pg_type_is_visible txid_current_snapshot
   txid_snapshot_xmin txid_snapshot_xmax pg_current_snapshot pg_snapshot_xmin pg_snapshot_xmax
   pg_xact_commit_timestamp age mxid_age pg_stat_statements pg_stat_statements_info
-  pg_sequence_last_value pg_get_replica_identity_index
+  pg_sequence_last_value pg_get_replica_identity_index currval lastval txid_current_if_assigned
+  pg_current_xact_id_if_assigned gen_random_uuid
   pg_partition_tree pg_partition_root pg_partition_ancestors pg_options_to_table
   host hostmask network netmask family masklen abbrev
   `
@@ -97,7 +98,51 @@ export const EFFECTFUL_FUNCTIONS: ReadonlyMap<string, { risk: Risk; reason: stri
   ['lo_export', { risk: 'high', reason: 'writes a server file (lo_export)' }],
   ['pg_read_file', { risk: 'medium', reason: 'reads a server file (pg_read_file)' }],
   ['pg_promote', { risk: 'high', reason: 'promotes a standby (pg_promote)' }],
+  ['pg_logical_slot_get_changes', { risk: 'high', reason: 'consumes a replication slot’s changes' }],
+  ['pg_logical_slot_get_binary_changes', { risk: 'high', reason: 'consumes a replication slot’s changes' }],
+  ['pg_replication_slot_advance', { risk: 'high', reason: 'advances a replication slot' }],
+  ['pg_create_restore_point', { risk: 'low', reason: 'writes a WAL restore point' }],
+  ['pg_backup_start', { risk: 'medium', reason: 'starts a backup' }],
+  ['pg_backup_stop', { risk: 'medium', reason: 'stops a backup' }],
+  ['pg_wal_replay_pause', { risk: 'high', reason: 'pauses WAL replay on a standby' }],
+  ['pg_wal_replay_resume', { risk: 'medium', reason: 'resumes WAL replay' }],
+  ['pg_log_backend_memory_contexts', { risk: 'low', reason: 'writes to the server log' }],
+  ['pg_import_system_collations', { risk: 'medium', reason: 'creates collations' }],
+  ['gin_clean_pending_list', { risk: 'low', reason: 'changes a GIN index' }],
+  ['pg_prewarm', { risk: 'low', reason: 'loads a relation into the buffer cache' }],
 ]);
+
+/**
+ * Families of functions with effects, by name prefix, so a variant missing from the list
+ * above (`pg_try_advisory_xact_lock_shared`, `lo_put`, `dblink_send_query`) is still known.
+ */
+const EFFECTFUL_PREFIXES: ReadonlyArray<[prefix: string, effect: { risk: Risk; reason: string }]> = [
+  ['pg_terminate_', { risk: 'high', reason: 'terminates backends' }],
+  ['pg_advisory_', { risk: 'medium', reason: 'takes or releases an advisory lock' }],
+  ['pg_try_advisory_', { risk: 'medium', reason: 'takes an advisory lock' }],
+  ['pg_stat_reset', { risk: 'low', reason: 'resets statistics' }],
+  ['pg_stat_statements_reset', { risk: 'low', reason: 'resets pg_stat_statements' }],
+  ['pg_create_', { risk: 'medium', reason: 'creates a replication slot or restore point' }],
+  ['pg_drop_', { risk: 'high', reason: 'drops a replication slot' }],
+  ['pg_copy_', { risk: 'medium', reason: 'copies a replication slot' }],
+  ['pg_replication_origin_', { risk: 'medium', reason: 'changes replication origins' }],
+  ['pg_logical_emit_', { risk: 'low', reason: 'writes a message to the WAL' }],
+  ['pg_file_', { risk: 'high', reason: 'writes or removes server files' }],
+  ['pg_read_', { risk: 'medium', reason: 'reads server files' }],
+  ['pg_sleep', { risk: 'low', reason: 'sleeps, holding a connection' }],
+  ['brin_', { risk: 'low', reason: 'changes a BRIN index' }],
+  ['dblink', { risk: 'high', reason: 'runs SQL on another server (dblink)' }],
+  ['lo_', { risk: 'medium', reason: 'works on large objects' }],
+  ['lowrite', { risk: 'medium', reason: 'writes a large object' }],
+];
+
+/** What calling the function does, when it is known to do something; `undefined` otherwise. */
+export function knownEffect(name: string): { risk: Risk; reason: string } | undefined {
+  const exact = EFFECTFUL_FUNCTIONS.get(name);
+  if (exact) return exact;
+  const family = EFFECTFUL_PREFIXES.find(([prefix]) => name.startsWith(prefix));
+  return family ? { risk: family[1].risk, reason: `${family[1].reason} (${name})` } : undefined;
+}
 
 export function normalizeFunctionName(parts: string[]): string {
   const names = parts.map((part) => part.toLowerCase());
