@@ -50,6 +50,7 @@ describe('runbook-bot lint, list, show, match and run', () => {
       '# Broken\n\n## Fix it\n\n```sql\nSELEC * FRM jobs;\n```\n\n```sql\nSELECT 1;\n```\n',
     );
     const result = await cli(['lint', '--json', file]);
+    rmSync(dir, { recursive: true, force: true });
     const [runbook] = JSON.parse(result.stdout);
     expect(runbook.id).toBe('broken');
     expect(runbook.procedures[0].steps.map((step: { kind: string }) => step.kind)).toEqual([

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchProcedures } from '../../src/runbooks/matchProcedures.js';
 import { loadRunbookFile } from '../../src/runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
@@ -80,8 +80,17 @@ describe('the runbook library', () => {
 });
 
 describe('runbook files', () => {
+  const made: string[] = [];
+  const tempDir = (prefix: string) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
   it('records the content hash and the git commit of a runbook in a repository', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runbooks-git-'));
+    const dir = tempDir('runbooks-git-');
     const file = join(dir, 'ops.md');
     writeFileSync(file, '# Ops\n\n## Check\n\n```sql\nSELECT 1;\n```\n');
     const git = (...args: string[]) =>
@@ -97,7 +106,7 @@ describe('runbook files', () => {
   });
 
   it('gives a second runbook with a taken id its own, and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runbooks-clash-'));
+    const dir = tempDir('runbooks-clash-');
     writeFileSync(join(dir, 'a.md'), '# Ops\n\n## Check\n\n```sql\nSELECT 1;\n```\n');
     writeFileSync(join(dir, 'b.md'), '# Ops\n\n## Check\n\n```sql\nSELECT 2;\n```\n');
     const { library, summary } = await RunbookLibrary.load([{ dir, origin: 'team' }]);
