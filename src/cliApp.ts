@@ -10,6 +10,7 @@ import { parseThresholdOverrides, splitAssignments } from './runbooks/health/thr
 import { formatUnitValue } from './runbooks/health/units.js';
 import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
+import { addAuditCommands } from './terminal/auditCli.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
@@ -116,9 +117,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       await history(options, io);
     });
 
-  addRunbookCommands(program, io, (code) => {
+  const setExitCode = (code: number) => {
     exitCode = code;
-  });
+  };
+  addRunbookCommands(program, io, setExitCode);
+  addAuditCommands(program, io, setExitCode);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+
+export type AuditKind =
+  | 'command'
+  | 'preview'
+  | 'approval_requested'
+  | 'approved'
+  | 'rejected'
+  | 'expired'
+  | 'execution_started'
+  | 'execution_finished'
+  | 'outcome_unknown'
+  | 'verification'
+  | 'manual_step'
+  | 'refused';
+
+export interface AuditEventInput {
+  kind: AuditKind;
+  /** Slack user id, or 'runbook-bot'. */
+  actor: string;
+  target?: string;
+  runId?: string;
+  requestId?: string;
+  incidentId?: string;
+  /** What happened: sql, params, plan hash, result, reason… (stored as jsonb). */
+  data: Record<string, unknown>;
+  /** Where the event is mirrored: the run's (or incident's) root message thread. */
+  mirror?: { channel: string; threadTs?: string };
+}
+
+export interface AuditEvent extends Omit<AuditEventInput, 'mirror'> {
+  seq: number;
+  at: Date;
+  prevHash: string;
+  hash: string;
+}
+
+export type VerifyResult =
+  | { ok: true; events: number }
+  /** `events` is how many rows were intact before the first broken link. */
+  | { ok: false; events: number; brokenAt: number; reason: string };
+
+/** The prev_hash of the first event. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * Serializes appends across every process on the state database: one chain needs each
+ * append to see the one before it committed. Any constant works; this one is only ours.
+ */
+const CHAIN_LOCK = 7_301_500_913;
+
+/**
+ * `at` in the hash is the stored timestamptz printed in UTC with microseconds. JS Dates
+ * keep milliseconds only, so appending and verifying both take the text from Postgres.
+ */
+const AT_TEXT = `to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const atText = (expression: string) => AT_TEXT.replace('%s', expression);
+
+const BATCH = 1000;
+
+/** JSON with object keys sorted (recursively), so equal content always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, inner]) => inner !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The fields a hash covers, exactly as stored (absent ids are null). */
+export interface HashedContent {
+  seq: number;
+  /** ISO 8601 in UTC with microseconds, e.g. 2024-11-27T10:15:03.123456Z. */
+  at: string;
+  kind: string;
+  actor: string;
+  target: string | null;
+  runId: string | null;
+  requestId: string | null;
+  incidentId: string | null;
+  data: unknown;
+}
+
+/** sha256(prevHash + '\n' + canonicalJson(content)), hex. */
+export function hashEvent(prevHash: string, content: HashedContent): string {
+  return createHash('sha256')
+    .update(`${prevHash}\n${canonicalJson(content)}`)
+    .digest('hex');
+}
+
+interface EventRow {
+  seq: string;
+  at: Date;
+  at_text: string;
+  kind: AuditKind;
+  actor: string;
+  target: string | null;
+  run_id: string | null;
+  request_id: string | null;
+  incident_id: string | null;
+  data: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+const EVENT_COLUMNS = `e.seq, e.at, ${atText('e.at')} AS at_text, e.kind, e.actor, e.target, e.run_id,
+  e.request_id, e.incident_id, e.data, e.prev_hash, e.hash`;
+
+function toEvent(row: EventRow): AuditEvent {
+  return {
+    seq: Number(row.seq),
+    at: row.at,
+    kind: row.kind,
+    actor: row.actor,
+    ...(row.target !== null ? { target: row.target } : {}),
+    ...(row.run_id !== null ? { runId: row.run_id } : {}),
+    ...(row.request_id !== null ? { requestId: row.request_id } : {}),
+    ...(row.incident_id !== null ? { incidentId: row.incident_id } : {}),
+    data: row.data,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function contentOf(row: EventRow): HashedContent {
+  return {
+    seq: Number(row.seq),
+    at: row.at_text,
+    kind: row.kind,
+    actor: row.actor,
+    target: row.target,
+    runId: row.run_id,
+    requestId: row.request_id,
+    incidentId: row.incident_id,
+    data: row.data,
+  };
+}
+
+// Lone UTF-16 surrogates and NUL are valid in JS strings but rejected by jsonb; an audit
+// append must not fail (and roll back the change it records) over an odd error message.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function jsonbSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'string'
+    ? value.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD')
+    : value;
+}
+
+/**
+ * The append-only, hash-chained audit log. The table refuses UPDATE, DELETE and TRUNCATE
+ * (a trigger); the chain makes whatever a superuser does anyway visible to `verify()`.
+ */
+export class AuditLog {
+  constructor(private readonly db: pg.Pool) {}
+
+  /**
+   * Appends in its own transaction, or inside the caller's when `client` is given (so a
+   * state change and its audit row commit together). The caller's client must be inside
+   * BEGIN: the chain lock is held until that transaction ends.
+   */
+  async append(event: AuditEventInput, client?: pg.PoolClient): Promise<AuditEvent> {
+    if (client) return this.appendIn(client, event);
+    const own = await this.db.connect();
+    try {
+      await own.query('BEGIN');
+      const appended = await this.appendIn(own, event);
+      await own.query('COMMIT');
+      return appended;
+    } catch (err) {
+      await own.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      own.release();
+    }
+  }
+
+  private async appendIn(client: pg.PoolClient, event: AuditEventInput): Promise<AuditEvent> {
+    // A statement of its own: under READ COMMITTED the next statement's snapshot is taken
+    // after the lock is granted, so it sees the previous append's committed row.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
+    const dataJson = JSON.stringify(event.data, jsonbSafe);
+    // `data` goes through jsonb and back before it is hashed, so the hash covers exactly
+    // what verify() will read (jsonb normalizes numbers and drops duplicate keys).
+    const { rows } = await client.query<{
+      seq: string | null;
+      hash: string | null;
+      at: string;
+      data: unknown;
+    }>(
+      `SELECT last.seq, last.hash, ${atText('clock_timestamp()')} AS at, $1::jsonb AS data
+         FROM (SELECT 1) AS one
+         LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true`,
+      [dataJson],
+    );
+    const head = rows[0]!;
+    const prevHash = head.hash ?? GENESIS_HASH;
+    const content: HashedContent = {
+      seq: Number(head.seq ?? 0) + 1,
+      at: head.at,
+      kind: event.kind,
+      actor: event.actor,
+      target: event.target ?? null,
+      runId: event.runId ?? null,
+      requestId: event.requestId ?? null,
+      incidentId: event.incidentId ?? null,
+      data: head.data,
+    };
+    const hash = hashEvent(prevHash, content);
+    const inserted = await client.query<EventRow>(
+      `INSERT INTO audit_events AS e (seq, at, kind, actor, target, run_id, request_id, incident_id, data,
+                                      prev_hash, hash)
+       VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
+       RETURNING ${EVENT_COLUMNS}`,
+      [
+        content.seq,
+        content.at,
+        content.kind,
+        content.actor,
+        content.target,
+        content.runId,
+        content.requestId,
+        content.incidentId,
+        dataJson,
+        prevHash,
+        hash,
+      ],
+    );
+    if (event.mirror) {
+      await client.query('INSERT INTO audit_outbox (seq, channel, thread_ts) VALUES ($1, $2, $3)', [
+        content.seq,
+        event.mirror.channel,
+        event.mirror.threadTs ?? null,
+      ]);
+    }
+    return toEvent(inserted.rows[0]!);
+  }
+
+  /**
+   * Walks the chain in seq order and names the first broken link: a missing seq, a
+   * prev_hash that is not the previous row's hash, or a hash that does not match the row.
+   * Removing the newest rows leaves a valid (shorter) chain; compare the count or the last
+   * hash with an exported copy to catch that.
+   */
+  async verify(): Promise<VerifyResult> {
+    let expectedSeq = 1;
+    let prevHash = GENESIS_HASH;
+    for (;;) {
+      const { rows } = await this.db.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM audit_events AS e WHERE e.seq >= $1 ORDER BY e.seq LIMIT ${BATCH}`,
+        [expectedSeq],
+      );
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        const intact = expectedSeq - 1;
+        if (seq !== expectedSeq) {
+          const missing = seq === expectedSeq + 1 ? `seq ${expectedSeq}` : `seqs ${expectedSeq}–${seq - 1}`;
+          return {
+            ok: false,
+            events: intact,
+            brokenAt: expectedSeq,
+            reason: `${missing} missing (the next row is seq ${seq})`,
+          };
+        }
+        if (row.prev_hash !== prevHash) {
+          return {
+            ok: false,
+            events: intact,
+            brokenAt: seq,
+            reason:
+              seq === 1
+                ? 'prev_hash of the first event is not the genesis hash'
+                : `prev_hash does not match the hash of seq ${seq - 1}`,
+          };
+        }
+        if (hashEvent(prevHash, contentOf(row)) !== row.hash) {
+          return {
+            ok: false,
+            events: intact,
+            brokenAt: seq,
+            reason: "hash does not match the row's content",
+          };
+        }
+        prevHash = row.hash;
+        expectedSeq = seq + 1;
+      }
+      if (rows.length < BATCH) return { ok: true, events: expectedSeq - 1 };
+    }
+  }
+
+  /**
+   * Events at or after `since` as JSON lines in seq order. Each line carries `at` with
+   * microseconds, `prevHash` and `hash`, so a copy can be checked without the database:
+   * hash = sha256(prevHash + '\n' + canonicalJson(the line without prevHash and hash)).
+   */
+  async exportSince(since: Date, write: (line: string) => void): Promise<number> {
+    let after = 0;
+    let count = 0;
+    for (;;) {
+      const { rows } = await this.db.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM audit_events AS e
+          WHERE e.at >= $1 AND e.seq > $2 ORDER BY e.seq LIMIT ${BATCH}`,
+        [since, after],
+      );
+      for (const row of rows) {
+        write(JSON.stringify({ ...contentOf(row), prevHash: row.prev_hash, hash: row.hash }));
+        after = Number(row.seq);
+        count += 1;
+      }
+      if (rows.length < BATCH) return count;
+    }
+  }
+
+  /** Unposted mirror entries of one thread, in order, up to seq. */
+  async pendingMirror(
+    channel: string,
+    threadTs: string | null,
+    upToSeq: number,
+    client?: pg.PoolClient,
+  ): Promise<AuditEvent[]> {
+    const { rows } = await (client ?? this.db).query<EventRow>(
+      `SELECT ${EVENT_COLUMNS}
+         FROM audit_outbox AS o JOIN audit_events AS e ON e.seq = o.seq
+        WHERE o.channel = $1 AND coalesce(o.thread_ts, '') = coalesce($2, '')
+          AND o.posted_ts IS NULL AND o.seq <= $3
+        ORDER BY o.seq`,
+      [channel, threadTs, upToSeq],
+    );
+    return rows.map(toEvent);
+  }
+
+  markMirrored(seq: number, postedTs: string, client?: pg.PoolClient): Promise<void> {
+    return (client ?? this.db)
+      .query('UPDATE audit_outbox SET posted_ts = $2, posted_at = now() WHERE seq = $1', [seq, postedTs])
+      .then(() => undefined);
+  }
+}

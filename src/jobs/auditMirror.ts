@@ -1,0 +1,175 @@
+import type { WebClient } from '@slack/web-api';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AuditEvent, AuditLog } from '../audit/auditLog.js';
+import { redactText } from '../redact.js';
+import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
+import { QUEUES, RETENTION } from './payloads.js';
+import type { QueueBackend } from './queueBackend.js';
+
+export const JOB_AUDIT_MIRROR = 'audit-mirror';
+
+/** Post every unposted audit event of one thread up to `upToSeq`. */
+export const auditMirrorJobSchema = z.object({
+  channel: z.string().min(1),
+  threadTs: z.string().min(1).nullable(),
+  upToSeq: z.number().int().positive(),
+});
+export type AuditMirrorJob = z.infer<typeof auditMirrorJobSchema>;
+
+export interface AuditMirrorDeps {
+  db: pg.Pool;
+  audit: AuditLog;
+  slack: WebClient;
+}
+
+/** Advisory lock class of mirror threads (two-int keys never collide with the chain's bigint key). */
+const MIRROR_LOCK_CLASS = 7_301_501;
+
+/**
+ * Mirrors a thread's audit events into Slack in seq order, each exactly once as far as a
+ * crash allows. Each post runs in a transaction holding the thread's advisory lock: it takes
+ * the oldest unposted event, posts it and marks it, then commits. Concurrent jobs of one
+ * thread therefore interleave only between posts, always picking the oldest, and a Slack
+ * failure rolls back nothing that was posted: the retry starts at the oldest unposted.
+ */
+export async function postAuditMirror(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<void> {
+  while (await postOldest(deps, job)) {
+    // one event per transaction, so each mark commits right after Slack accepted the post
+  }
+}
+
+async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<boolean> {
+  const client = await deps.db.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      MIRROR_LOCK_CLASS,
+      `${job.channel}:${job.threadTs ?? ''}`,
+    ]);
+    const [next] = await deps.audit.pendingMirror(job.channel, job.threadTs, job.upToSeq, client);
+    if (next) {
+      const posted = await deps.slack.chat.postMessage({
+        channel: job.channel,
+        ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
+        text: auditEventText(next),
+      });
+      await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
+    }
+    await client.query('COMMIT');
+    return next !== undefined;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw err;
+  } finally {
+    // A connection that could not roll back is discarded rather than reused mid-transaction.
+    client.release(broken);
+  }
+}
+
+/** Queues the mirror of an appended event; the job id makes a repeated enqueue harmless. */
+export async function enqueueAuditMirror(
+  queues: QueueBackend,
+  event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
+): Promise<void> {
+  const job: AuditMirrorJob = {
+    channel: event.mirror.channel,
+    threadTs: event.mirror.threadTs ?? null,
+    upToSeq: event.seq,
+  };
+  await queues.queue(QUEUES.notifications).add(JOB_AUDIT_MIRROR, job, {
+    jobId: `audit-mirror-${event.seq}`,
+    attempts: 10,
+    backoff: { type: 'exponential', delay: 2000 },
+    ...RETENTION,
+  });
+}
+
+const SQL_SHOWN = 120;
+const REASON_SHOWN = 300;
+
+/** One short mrkdwn line per event for the run's thread; the audit log keeps the detail. */
+export function auditEventText(event: AuditEvent): string {
+  const who = actor(event.actor);
+  const request = event.requestId ? `request ${short(event.requestId)}` : 'the request';
+  const data = event.data;
+  const planPart = typeof data.planHash === 'string' ? `plan ${short(data.planHash)}` : '';
+  const plan = details(planPart);
+  const step = typeof data.step === 'string' ? ` step ${escapeMrkdwn(data.step)}` : '';
+  switch (event.kind) {
+    case 'command':
+      return `:keyboard: ${who} ran ${code(data.command ?? data.text, '(command not recorded)')}`;
+    case 'preview':
+      return typeof data.error === 'string'
+        ? `:warning: ${who}'s preview of${step} failed: ${text(data.error, REASON_SHOWN)}`
+        : `:mag: ${who} previewed${step}: ${code(data.sql)}${plan}`;
+    case 'approval_requested': {
+      const needed = typeof data.requiredApprovals === 'number' ? `${data.requiredApprovals} needed` : '';
+      return `:raised_hand: ${who} requested approval of ${request}${details(planPart, needed)}`;
+    }
+    case 'approved': {
+      const count =
+        typeof data.approvals === 'number' && typeof data.required === 'number'
+          ? `${data.approvals} of ${data.required}`
+          : '';
+      return `:white_check_mark: ${who} approved ${request}${details(planPart, count)}`;
+    }
+    case 'rejected':
+      return `:no_entry_sign: ${who} rejected ${request}`;
+    case 'expired':
+      return `:hourglass: ${request} expired before it was approved`;
+    case 'execution_started':
+      return `:rocket: execution started: ${code(data.sql)}${plan}`;
+    case 'execution_finished': {
+      const status = typeof data.status === 'string' ? data.status : 'finished';
+      const icon = status === 'succeeded' ? ':checkered_flag:' : ':x:';
+      const summary = typeof data.summary === 'string' ? `: ${text(data.summary, REASON_SHOWN)}` : '';
+      return `${icon} execution ${escapeMrkdwn(status)}${summary}`;
+    }
+    case 'outcome_unknown':
+      return `:question: outcome of ${request} unknown: the worker stopped during execution; it was not run again`;
+    case 'verification': {
+      const parts = [
+        typeof data.before === 'string' ? `before: ${text(data.before, REASON_SHOWN)}` : '',
+        typeof data.after === 'string' ? `after: ${text(data.after, REASON_SHOWN)}` : '',
+      ].filter(Boolean);
+      return `:microscope: verification of ${request}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`;
+    }
+    case 'manual_step':
+      return `:ballot_box_with_check: ${who} marked${step || ' a manual step'} done`;
+    case 'refused': {
+      const reason = typeof data.reason === 'string' ? `: ${text(data.reason, REASON_SHOWN)}` : '';
+      return `:no_entry: ${who} was refused${event.requestId ? ` on ${request}` : ''}${reason}`;
+    }
+  }
+}
+
+/** ` (a, b)` of the non-empty parts, or nothing. */
+function details(...parts: string[]): string {
+  const shown = parts.filter(Boolean);
+  return shown.length > 0 ? ` (${shown.join(', ')})` : '';
+}
+
+/** Slack user ids become mentions; the bot and anything else are shown as text. */
+function actor(id: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
+}
+
+function short(id: string): string {
+  return id.length > 8 ? `${escapeMrkdwn(id.slice(0, 8))}…` : escapeMrkdwn(id);
+}
+
+/** Redacted, on one line, cut to `max` characters, escaped for mrkdwn. */
+function text(value: string, max: number): string {
+  const line = redactText(value).replace(/\s+/g, ' ').trim();
+  return escapeMrkdwn(line.length > max ? `${line.slice(0, max - 1)}…` : line);
+}
+
+function code(value: unknown, missing = '(no SQL recorded)'): string {
+  if (typeof value !== 'string' || value.trim() === '') return missing;
+  // A backtick would end the code span early.
+  return `\`${text(value, SQL_SHOWN).replaceAll('`', "'")}\``;
+}
