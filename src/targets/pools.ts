@@ -5,12 +5,17 @@ import { BOT_APPLICATION_NAME, type Target } from './target.js';
 /** Slack for network stalls the server-side statement_timeout cannot see. */
 const CLIENT_TIMEOUT_MARGIN_MS = 2000;
 
+/** Remediations run one at a time per target; the second connection is for the re-check. */
+const REMEDIATION_POOL_MAX = 2;
+
 /**
- * One small read-only pool per target, opened on first use. Pools are the only way the
- * bot talks to targets, so the application name and timeouts are set in one place.
+ * One small read-only pool per target, opened on first use, and a separate remediation pool
+ * for approved actions. Pools are the only way the bot talks to targets, so the application
+ * name and timeouts are set in one place.
  */
 export class TargetPools {
   private readonly pools = new Map<string, pg.Pool>();
+  private readonly remediationPools = new Map<string, pg.Pool>();
 
   constructor(private readonly logger?: Logger) {}
 
@@ -23,19 +28,34 @@ export class TargetPools {
     return pool;
   }
 
+  /**
+   * Connections for previews and approved actions. They use the target's remediation
+   * credentials when configured (a role allowed to write and signal, kept apart from the
+   * diagnostics role), else the diagnostics URL.
+   */
+  remediation(target: Target): pg.Pool {
+    let pool = this.remediationPools.get(target.name);
+    if (!pool) {
+      pool = createPool(target.remediationUrl ?? target.url, target, this.logger, REMEDIATION_POOL_MAX);
+      this.remediationPools.set(target.name, pool);
+    }
+    return pool;
+  }
+
   async closeAll(): Promise<void> {
-    const pools = [...this.pools.values()];
+    const pools = [...this.pools.values(), ...this.remediationPools.values()];
     this.pools.clear();
+    this.remediationPools.clear();
     await Promise.allSettled(pools.map((pool) => pool.end()));
   }
 }
 
-function createPool(url: string, target: Target, logger?: Logger): pg.Pool {
+function createPool(url: string, target: Target, logger?: Logger, max?: number): pg.Pool {
   const { settings } = target;
   const pool = new pg.Pool({
     connectionString: url,
     application_name: BOT_APPLICATION_NAME,
-    max: settings.poolMax,
+    max: max ?? settings.poolMax,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     query_timeout: settings.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     idleTimeoutMillis: 10_000,

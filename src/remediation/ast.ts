@@ -1,0 +1,13 @@
+/** Every node `{ Type: {…} }` of a libpg-query parse tree, depth first, with its type name. */
+export function* walk(node: unknown): Generator<[string, Record<string, unknown>]> {
+  if (Array.isArray(node)) {
+    for (const item of node) yield* walk(item);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  for (const [key, value] of Object.entries(node)) {
+    if (/^[A-Z]/.test(key) && value && typeof value === 'object' && !Array.isArray(value))
+      yield [key, value as Record<string, unknown>];
+    yield* walk(value);
+  }
+}

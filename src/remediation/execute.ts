@@ -1,0 +1,277 @@
+import type pg from 'pg';
+import type { ActionStep } from '../runbooks/model.js';
+import type { Target } from '../targets/target.js';
+import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
+import { beginSql, errorText, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
+import { signalCall, signalSql } from './signalQuery.js';
+import { statementShape } from './statementShape.js';
+
+/** Bounds on what one approved action may do; over them, it is rolled back (or not started). */
+export interface ExecutionLimits {
+  maxRows: number;
+  maxBackends: number;
+}
+
+export const DEFAULT_LIMITS: ExecutionLimits = { maxRows: 1000, maxBackends: 20 };
+
+export type ExecutionResult =
+  | { status: 'succeeded'; summary: string; affectedRows?: number; signalled?: number[]; durationMs: number }
+  /** The re-check found a material change: nothing was executed; ask for a new approval. */
+  | { status: 'changed'; reason: string; current: Plan }
+  /** A limit was exceeded: rolled back (or never started), nothing changed. */
+  | { status: 'aborted'; reason: string }
+  /** The statement failed (timeout, lock timeout, error): rolled back where possible. */
+  | { status: 'failed'; error: string };
+
+/** Allowed drift of a DML row count between approval and execution: 10% of the approved count. */
+export const ROW_DRIFT_RATIO = 0.1;
+/** …but never less than this many rows, so small counts may move by one. */
+export const ROW_DRIFT_MIN = 1;
+
+/**
+ * Whether `current` differs materially from the approved plan, and how, in words; undefined
+ * when the approval still holds. The rule:
+ * - the statement, values, target or mode differ, or the approved hash does not match its
+ *   contents → changed (the approval was for something else);
+ * - dml: |current rows − approved rows| > max(10% of approved rows, 1 row) → changed.
+ *   3 approved: 2–4 still hold; 100 approved: 90–110; 0 approved: 0–1;
+ * - signal: any backend that would now be signalled but was not in the approved set →
+ *   changed. Approved backends that have gone are fine: only the intersection is signalled;
+ * - statements that are described, not previewed (DDL, VACUUM…): their fingerprint is static.
+ */
+export function materialChange(approved: Plan, current: Plan): string | undefined {
+  if (planHash(approved) !== approved.hash) return 'the approved plan does not match its own hash';
+  if (
+    approved.target !== current.target ||
+    approved.sql !== current.sql ||
+    approved.mode !== current.mode ||
+    JSON.stringify(approved.params) !== JSON.stringify(current.params)
+  )
+    return 'the statement, its values or the target differ from the approved plan';
+  if (current.mode === 'dml') return rowDrift(approved.affectedRows, current.affectedRows ?? 0);
+  if (current.mode === 'signal') {
+    const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
+    const added = (current.backends ?? []).filter((backend) => !approvedPids.has(backend.pid));
+    if (added.length > 0)
+      return `${added.length === 1 ? '1 backend' : `${added.length} backends`} not in the approved plan now match (pid ${added.map((backend) => backend.pid).join(', ')})`;
+  }
+  return undefined;
+}
+
+function rowDrift(approvedRows: number | undefined, currentRows: number): string | undefined {
+  if (approvedRows === undefined) return 'the approved plan has no row count';
+  const allowed = Math.max(approvedRows * ROW_DRIFT_RATIO, ROW_DRIFT_MIN);
+  if (Math.abs(currentRows - approvedRows) <= allowed) return undefined;
+  return `it would now change ${currentRows} rows; ${approvedRows} were approved (allowed: ±${Math.floor(allowed)})`;
+}
+
+/**
+ * Executes an approved action: re-computes the plan on the same connection and stops if it
+ * changed materially, then runs it with the target's timeouts within `limits`. Signals go
+ * only to approved backends that still match, re-checked against the safety exclusions.
+ * Never throws for a database error: the result says what happened.
+ */
+export async function executeAction(
+  pool: pg.Pool,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  approved: Plan,
+  limits: ExecutionLimits = DEFAULT_LIMITS,
+): Promise<ExecutionResult> {
+  try {
+    const { mode } = statementShape(step);
+    // Statements described rather than previewed may change session state (SET, LISTEN,
+    // SET ROLE…), and session-level timeouts were set for VACUUM: never reuse those connections.
+    const discard = mode === 'statement' || mode === 'no-transaction';
+    return await withConnection(
+      pool,
+      async (client) => {
+        const current = await planOn(client, target, step, values);
+        const change = materialChange(approved, current);
+        if (change) return { status: 'changed', reason: change, current } satisfies ExecutionResult;
+        const started = performance.now();
+        const elapsed = () => Math.round(performance.now() - started);
+        switch (current.mode) {
+          case 'signal':
+            return signal(client, target, step, approved, current, limits, elapsed);
+          case 'dml':
+            return dml(client, target, step, values, approved, current, limits, elapsed);
+          case 'no-transaction':
+            return outsideTransaction(client, target, step, values, elapsed);
+          case 'statement':
+            return inTransaction(client, target, step, values, limits, elapsed);
+        }
+      },
+      { discard },
+    );
+  } catch (err) {
+    // withConnection has destroyed the connection; whatever transaction it had is gone with it.
+    return { status: 'failed', error: errorText(err) };
+  }
+}
+
+async function signal(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  approved: Plan,
+  current: Plan,
+  limits: ExecutionLimits,
+  elapsed: () => number,
+): Promise<ExecutionResult> {
+  const { fn } = signalCall(step.statement.sql);
+  const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
+  const pids = (current.backends ?? [])
+    .map((backend) => backend.pid)
+    .filter((pid) => approvedPids.has(pid))
+    .sort((a, b) => a - b);
+  const verb = fn === 'pg_terminate_backend' ? 'terminated' : 'cancelled the queries of';
+  if (pids.length > limits.maxBackends)
+    return {
+      status: 'aborted',
+      reason: `it would signal ${pids.length} backends; the limit is ${limits.maxBackends}`,
+    };
+  if (pids.length === 0)
+    return {
+      status: 'succeeded',
+      summary: 'no backend to signal: the approved backends have gone',
+      signalled: [],
+      durationMs: elapsed(),
+    };
+  // The runbook's statement is not run: only these pids are signalled, and only those that
+  // still pass the exclusions at this moment. A signal cannot be rolled back; the
+  // transaction is only there for the timeouts.
+  const { value: result } = await runInTransaction(client, target, () => client.query(signalSql(fn), [pids]));
+  const signalled = (result.rows as Array<{ pid: number; signalled: boolean }>)
+    .filter((row) => row.signalled)
+    .map((row) => Number(row.pid));
+  const missed = pids.length - signalled.length;
+  const summary =
+    `${verb} ${signalled.length === 1 ? '1 backend' : `${signalled.length} backends`}` +
+    (signalled.length > 0 ? ` (pid ${signalled.join(', ')})` : '') +
+    (missed > 0 ? `; ${missed} had gone or were no longer eligible` : '');
+  return { status: 'succeeded', summary, signalled, durationMs: elapsed() };
+}
+
+async function dml(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  approved: Plan,
+  current: Plan,
+  limits: ExecutionLimits,
+  elapsed: () => number,
+): Promise<ExecutionResult> {
+  const overLimit = (rows: number) => `it would change ${rows} rows; the limit is ${limits.maxRows}`;
+  if ((current.affectedRows ?? 0) > limits.maxRows)
+    return { status: 'aborted', reason: overLimit(current.affectedRows ?? 0) };
+  // What the statement actually did is held to the same rules as the re-check: rows may
+  // have changed between the re-check and now.
+  const { value: rows, vetoed } = await runInTransaction(
+    client,
+    target,
+    async () => {
+      const result = await client.query(step.statement.sql, queryArgs(values));
+      return result.rowCount ?? result.rows.length;
+    },
+    (done): ExecutionResult | undefined => {
+      if (done > limits.maxRows) return { status: 'aborted', reason: overLimit(done) };
+      const drift = rowDrift(approved.affectedRows, done);
+      return drift
+        ? { status: 'changed', reason: drift, current: withAffectedRows(current, step, done) }
+        : undefined;
+    },
+  );
+  if (vetoed) return vetoed;
+  const noun = rows === 1 ? '1 row' : `${rows} rows`;
+  return {
+    status: 'succeeded',
+    summary: `${step.statement.kind} changed ${noun}`,
+    affectedRows: rows,
+    durationMs: elapsed(),
+  };
+}
+
+/**
+ * VACUUM, CREATE INDEX CONCURRENTLY…: Postgres refuses them in a transaction block, so the
+ * timeouts are set for the session; the connection is discarded afterwards (not reset).
+ */
+async function outsideTransaction(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  elapsed: () => number,
+): Promise<ExecutionResult> {
+  await client.query(sessionTimeoutsSql(target.settings));
+  await client.query(step.statement.sql, queryArgs(values));
+  return {
+    status: 'succeeded',
+    summary: `${step.statement.kind} done (outside a transaction)`,
+    durationMs: elapsed(),
+  };
+}
+
+const DML_KINDS = new Set(['UPDATE', 'DELETE', 'INSERT', 'MERGE']);
+
+/** Other DDL, unknown functions, NOTIFY…: one transaction with the timeouts, committed. */
+async function inTransaction(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  limits: ExecutionLimits,
+  elapsed: () => number,
+): Promise<ExecutionResult> {
+  const { kind } = step.statement;
+  const { value: result, vetoed } = await runInTransaction(
+    client,
+    target,
+    () => client.query(step.statement.sql, queryArgs(values)),
+    (done) => {
+      // DML that calls functions a preview could not run still gets the row limit.
+      const rows = done.rowCount ?? 0;
+      return DML_KINDS.has(kind) && rows > limits.maxRows
+        ? `it changed ${rows} rows; the limit is ${limits.maxRows}`
+        : undefined;
+    },
+  );
+  if (vetoed) return { status: 'aborted', reason: vetoed };
+  const rows = DML_KINDS.has(kind) ? (result.rowCount ?? 0) : undefined;
+  return {
+    status: 'succeeded',
+    summary: rows === undefined ? `${kind} done` : `${kind} changed ${rows === 1 ? '1 row' : `${rows} rows`}`,
+    affectedRows: rows,
+    durationMs: elapsed(),
+  };
+}
+
+/**
+ * BEGIN with the target's timeouts, `work`, COMMIT. When `veto` returns an objection the
+ * transaction is rolled back instead and the objection returned; when `work` fails it is
+ * rolled back and the error rethrown (the connection is then discarded).
+ */
+async function runInTransaction<T, R = never>(
+  client: pg.PoolClient,
+  target: Target,
+  work: () => Promise<T>,
+  veto?: (done: T) => R | undefined,
+): Promise<{ value: T; vetoed?: R }> {
+  await client.query(beginSql(target.settings));
+  let value: T;
+  try {
+    value = await work();
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  const vetoed = veto?.(value);
+  if (vetoed !== undefined) {
+    await client.query('ROLLBACK');
+    return { value, vetoed };
+  }
+  await client.query('COMMIT');
+  return { value };
+}

@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { ActionStep } from '../runbooks/model.js';
+import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
+import type { Target } from '../targets/target.js';
+import { PlanError } from './planError.js';
+import { cellText, inRolledBackTransaction, queryArgs, withConnection } from './session.js';
+import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
+import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
+
+export { PlanError } from './planError.js';
+
+/** A backend a signalling action would reach, as pg_stat_activity shows it. */
+export interface BackendRow {
+  pid: number;
+  user: string | null;
+  application: string | null;
+  state: string | null;
+  ageSeconds: number | null;
+  query: string;
+}
+
+/**
+ * What an action would do on a target, computed without effects outside a rolled-back
+ * transaction. The approval is for this plan: execution re-computes it and stops when what
+ * it touches changed (see `materialChange` in execute.ts).
+ */
+export interface Plan {
+  target: string;
+  /** Exactly what will be sent ($n placeholders). For signal plans, the runbook's statement as approved. */
+  sql: string;
+  /** Bound values, in $n order. */
+  params: Array<string | number>;
+  mode: PlanMode;
+  /** One line for people: "UPDATE would change 3 rows", "would terminate 2 backends". */
+  summary: string;
+  /** dml: rows changed when run in a transaction that was rolled back. */
+  affectedRows?: number;
+  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
+  sample?: { columns: string[]; rows: string[][] };
+  /** signal: the backends that would be signalled, found without calling the signalling function. */
+  backends?: BackendRow[];
+  /** signal: backends the statement selects that the bot never signals, and why. */
+  excluded?: Array<{ pid: number; reason: string }>;
+  /** Table lock taken, for statements that are described rather than previewed. */
+  lockLevel?: string;
+  noTransaction: boolean;
+  /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
+  fingerprint: string;
+  /** sha256 hex of JSON [sql, params, target, fingerprint]. */
+  hash: string;
+}
+
+/** The plan of an action with these values, on a connection from `pool` (the remediation pool). */
+export async function computePlan(
+  pool: pg.Pool,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+): Promise<Plan> {
+  return withConnection(pool, (client) => planOn(client, target, step, values));
+}
+
+/** As `computePlan`, on a connection the caller holds (execution re-checks on its own connection). */
+export async function planOn(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+): Promise<Plan> {
+  const { statement } = step;
+  if (values.length !== statement.params.length)
+    throw new PlanError(`the statement takes ${statement.params.length} values; ${values.length} given`);
+  const shape = statementShape(step);
+  const base = { target: target.name, sql: statement.sql, params: values, noTransaction: step.noTransaction };
+  switch (shape.mode) {
+    case 'signal':
+      return signalPlan(client, target, step, values, base);
+    case 'dml':
+      return dmlPlan(client, target, step, values, shape, base);
+    default:
+      return finish(
+        { ...base, mode: shape.mode, lockLevel: shape.lockLevel, summary: describe(step, shape) },
+        'static',
+      );
+  }
+}
+
+type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction'>;
+
+/** The hash an approval refers to: the statement, its values, the target and what it touches. */
+export function planHash(plan: Pick<Plan, 'sql' | 'params' | 'target' | 'fingerprint'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([plan.sql, plan.params, plan.target, plan.fingerprint]))
+    .digest('hex');
+}
+
+function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: string): Plan {
+  return { ...plan, fingerprint, hash: planHash({ ...plan, fingerprint }) };
+}
+
+/** A copy of a dml plan with another row count (what execution actually saw), sample dropped. */
+export function withAffectedRows(plan: Plan, step: ActionStep, affectedRows: number): Plan {
+  const { fingerprint: _fingerprint, hash: _hash, sample: _sample, ...rest } = plan;
+  return finish(
+    { ...rest, affectedRows, summary: dmlSummary(step.statement.kind, affectedRows) },
+    String(affectedRows),
+  );
+}
+
+const SIGNAL_VERBS: Record<SignalFunction, string> = {
+  pg_terminate_backend: 'terminate',
+  pg_cancel_backend: 'cancel the queries of',
+};
+
+/**
+ * The backends the statement would signal: its FROM/WHERE evaluated with the call replaced
+ * by its argument, in a READ ONLY transaction, minus the bot's own sessions, superusers and
+ * non-client backends.
+ */
+async function signalPlan(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  base: PlanBase,
+): Promise<Plan> {
+  const call = signalCall(step.statement.sql);
+  const result = await inRolledBackTransaction(client, target.settings, true, () =>
+    client.query(backendsSql(call.pidQuery), queryArgs(values)),
+  );
+  const backends: BackendRow[] = [];
+  const excluded: Array<{ pid: number; reason: string }> = [];
+  for (const row of result.rows as Array<Record<string, unknown>>) {
+    const pid = Number(row.pid);
+    if (typeof row.excluded === 'string') excluded.push({ pid, reason: row.excluded });
+    else
+      backends.push({
+        pid,
+        user: nullableText(row.usename),
+        application: nullableText(row.application_name),
+        state: nullableText(row.state),
+        ageSeconds:
+          row.age_seconds === null || row.age_seconds === undefined ? null : Number(row.age_seconds),
+        query: cellText(row.query ?? ''),
+      });
+  }
+  const verb = SIGNAL_VERBS[call.fn];
+  const excludedNote =
+    excluded.length > 0
+      ? ` (${excluded.length} more excluded: ${[...new Set(excluded.map((e) => e.reason))].join(', ')})`
+      : '';
+  return finish(
+    {
+      ...base,
+      mode: 'signal',
+      summary: `would ${verb} ${plural(backends.length, 'backend')}${excludedNote}`,
+      backends,
+      excluded,
+    },
+    pidFingerprint(backends.map((backend) => backend.pid)),
+  );
+}
+
+export function pidFingerprint(pids: number[]): string {
+  return [...pids].sort((a, b) => a - b).join(',');
+}
+
+/**
+ * Runs the DML in a transaction that is rolled back: its row count is the count. The sample
+ * runs after rolling back to a savepoint, so it sees the table as the statement would; a
+ * sample that fails (a statement that cannot be wrapped) is left out, not an error.
+ * Sequences advanced by column defaults are the one effect a ROLLBACK does not undo.
+ */
+async function dmlPlan(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  shape: StatementShape,
+  base: PlanBase,
+): Promise<Plan> {
+  const args = queryArgs(values);
+  const { affectedRows, sample } = await inRolledBackTransaction(client, target.settings, false, async () => {
+    await client.query('SAVEPOINT rb_preview');
+    const result = await client.query(step.statement.sql, args);
+    const affectedRows = result.rowCount ?? result.rows.length;
+    if (!shape.sampleSql) return { affectedRows, sample: undefined };
+    await client.query('ROLLBACK TO SAVEPOINT rb_preview');
+    try {
+      const sampled = await client.query({ text: shape.sampleSql, values: args, rowMode: 'array' });
+      const sample = {
+        columns: sampled.fields.map((field) => field.name),
+        rows: (sampled.rows as unknown[][]).map((row) => row.map(cellText)),
+      };
+      return { affectedRows, sample };
+    } catch {
+      await client.query('ROLLBACK TO SAVEPOINT rb_preview');
+      return { affectedRows, sample: undefined };
+    }
+  });
+  return finish(
+    { ...base, mode: 'dml', summary: dmlSummary(shape.verb, affectedRows), affectedRows, sample },
+    String(affectedRows),
+  );
+}
+
+const DML_VERBS: Record<string, string> = { DELETE: 'delete', INSERT: 'insert' };
+
+function dmlSummary(verb: string, rows: number): string {
+  const what = DML_VERBS[verb] ?? 'change';
+  return `${verb} would ${what} ${plural(rows, 'row')}`;
+}
+
+/** Why a statement is described rather than previewed, in one line. */
+function describe(step: ActionStep, shape: StatementShape): string {
+  const { kind, functions } = step.statement;
+  const parts = [`${kind} ${step.noTransaction ? 'runs outside a transaction' : 'runs in a transaction'}`];
+  if (shape.lockLevel) parts.push(`takes ${shape.lockLevel}`);
+  const effects = functions.filter((name) => knownEffect(name));
+  const unknown = functions.filter((name) => !READ_SAFE_FUNCTIONS.has(name) && !knownEffect(name));
+  if (effects.length > 0) parts.push(`calls ${effects.join(', ')}`);
+  if (unknown.length > 0) parts.push(`calls ${unknown.join(', ')}, which the bot cannot preview`);
+  parts.push('not run for the preview');
+  return parts.join('; ');
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function nullableText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}

@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_LIMITS, executeAction } from '../../src/remediation/execute.js';
+import { computePlan, type Plan } from '../../src/remediation/plan.js';
+import type { ActionStep } from '../../src/runbooks/model.js';
+import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { TargetPools } from '../../src/targets/pools.js';
+import { BOT_APPLICATION_NAME, DEFAULT_TARGET_SETTINGS, type Target } from '../../src/targets/target.js';
+import {
+  createTestDatabase,
+  openSession,
+  type TestDatabase,
+  testTarget,
+  withDatabase,
+} from '../support/databases.js';
+
+/*
+ * The remediation engine against real servers: previews must have no effect outside a
+ * rolled-back transaction, execution must re-check and stay within limits, and signalling
+ * must never reach the bot's own sessions or superusers. Statements go through the real
+ * runbook classifier, as they would from a runbook file.
+ */
+const servers = inject('postgresServers');
+
+/** The one statement of a runbook SQL block, as the loader would make it an ActionStep. */
+function action(sql: string): ActionStep {
+  const analysis = analyzeSqlBlock(sql);
+  if (!analysis.ok) throw new Error(analysis.error);
+  const [statement] = analysis.statements;
+  if (statement?.class !== 'action') throw new Error(`not an action: ${sql}`);
+  return {
+    kind: 'action',
+    id: '1',
+    title: statement.comment ?? 'action',
+    role: 'remediate',
+    source: { file: 'test.md', line: 1 },
+    statement: statement.statement,
+    risk: statement.risk ?? 'medium',
+    riskReasons: statement.riskReasons,
+    actionReasons: statement.actionReasons,
+    noTransaction: statement.noTransaction,
+  };
+}
+
+async function pidOf(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return rows[0]!.pid;
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Ends a session that the test may have had terminated; never hangs the test. */
+async function close(client: pg.Client): Promise<void> {
+  await Promise.race([
+    client.end().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 500)),
+  ]);
+}
+
+const sorted = (pids: number[]) => [...pids].sort((a, b) => a - b);
+
+// Seed 002's statement, narrowed to this test's database and idle sessions of any age.
+const TERMINATE_IDLE = `
+SELECT pg_terminate_backend(pid)
+FROM pg_stat_activity
+WHERE state = 'idle'
+AND datname = current_database()
+AND query_start < now() - interval '0 seconds';`;
+
+describe.each(servers)('remediation on $label', (server) => {
+  let db: TestDatabase;
+  let pools: TargetPools;
+  let target: Target;
+  let pool: pg.Pool;
+  /** A login role that is not a superuser: the sessions a runbook may signal. */
+  let userUrl: string;
+  const role = `rb_victim_${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    await loadSqlParser();
+    db = await createTestDatabase(server.url, { demoSchema: false });
+    await db.admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'victim-pw'`);
+    userUrl = withDatabase(server.url, db.name, { user: role, password: 'victim-pw' });
+    target = testTarget(db.url, { settings: { ...DEFAULT_TARGET_SETTINGS, lockTimeoutMs: 300 } });
+    pools = new TargetPools();
+    pool = pools.remediation(target);
+  });
+  afterAll(async () => {
+    await pools?.closeAll();
+    await db?.drop();
+    const root = await openSession(server.url, 'test-cleanup');
+    await root.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await root.end();
+  });
+
+  async function resetItems(): Promise<void> {
+    await db.admin.query(`
+      DROP TABLE IF EXISTS items;
+      CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, status text NOT NULL);
+      INSERT INTO items SELECT i, 'item-' || i, CASE WHEN i <= 3 THEN 'stuck' ELSE 'done' END
+      FROM generate_series(1, 10) AS i;`);
+  }
+
+  async function statusCounts(): Promise<Record<string, number>> {
+    const { rows } = await db.admin.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM items GROUP BY status',
+    );
+    return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+  }
+
+  async function alive(pids: number[]): Promise<number[]> {
+    const { rows } = await db.admin.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])',
+      [pids],
+    );
+    return sorted(rows.map((row) => row.pid));
+  }
+
+  it('previews a terminate statement without signalling, then terminates exactly the approved victims', async () => {
+    const victims = await Promise.all([openSession(userUrl, 'victim'), openSession(userUrl, 'victim')]);
+    // A non-superuser session carrying the bot's name: matches the WHERE, must never be listed.
+    const botLike = await openSession(userUrl, BOT_APPLICATION_NAME);
+    try {
+      const victimPids = sorted(await Promise.all(victims.map(pidOf)));
+      const botPid = await pidOf(botLike);
+      const adminPid = await pidOf(db.admin);
+      const step = action(TERMINATE_IDLE);
+
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.mode).toBe('signal');
+      expect(plan.backends?.map((backend) => backend.pid)).toEqual(victimPids);
+      expect(
+        plan.backends?.every((backend) => backend.user === role && backend.application === 'victim'),
+      ).toBe(true);
+      expect(plan.excluded).toEqual(
+        expect.arrayContaining([
+          { pid: botPid, reason: `a ${BOT_APPLICATION_NAME} session` },
+          { pid: adminPid, reason: 'a superuser' },
+        ]),
+      );
+      expect(plan.fingerprint).toBe(victimPids.join(','));
+      expect(plan.summary).toMatch(/^would terminate 2 backends/);
+      expect(plan.hash).toMatch(/^[0-9a-f]{64}$/);
+      // The preview signalled nobody.
+      expect(await alive([...victimPids, botPid])).toEqual(sorted([...victimPids, botPid]));
+
+      const result = await executeAction(pool, target, step, [], plan);
+      expect(result).toMatchObject({ status: 'succeeded', signalled: victimPids });
+      await eventually(async () => (await alive(victimPids)).length === 0);
+      expect(await alive([botPid])).toEqual([botPid]);
+      await botLike.query('SELECT 1');
+      await db.admin.query('SELECT 1');
+    } finally {
+      await Promise.all([...victims, botLike].map(close));
+    }
+  });
+
+  it('stops with "changed" when a new victim appears after approval, and signals nobody', async () => {
+    const first = await openSession(userUrl, 'victim');
+    let late: pg.Client | undefined;
+    try {
+      // A session that never ran a query has no query_start: the WHERE would not match it.
+      const firstPid = await pidOf(first);
+      const step = action(TERMINATE_IDLE);
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.backends?.map((backend) => backend.pid)).toEqual([firstPid]);
+
+      late = await openSession(userUrl, 'victim');
+      const latePid = await pidOf(late);
+      const result = await executeAction(pool, target, step, [], plan);
+      expect(result.status).toBe('changed');
+      if (result.status !== 'changed') throw new Error('unreachable');
+      expect(result.reason).toContain(String(latePid));
+      expect(result.current.backends?.map((backend) => backend.pid)).toEqual(sorted([firstPid, latePid]));
+      expect(await alive([firstPid, latePid])).toEqual(sorted([firstPid, latePid]));
+
+      // Approved backends that went away are fine: only the intersection is signalled.
+      const fresh = await computePlan(pool, target, step, []);
+      await close(late);
+      late = undefined;
+      await eventually(async () => (await alive([latePid])).length === 0);
+      const rerun = await executeAction(pool, target, step, [], fresh);
+      expect(rerun).toMatchObject({ status: 'succeeded', signalled: [firstPid] });
+    } finally {
+      await close(first);
+      if (late) await close(late);
+    }
+  });
+
+  it('refuses to signal more backends than maxBackends', async () => {
+    const victims = await Promise.all([1, 2, 3].map(() => openSession(userUrl, 'victim')));
+    try {
+      const pids = await Promise.all(victims.map(pidOf));
+      const step = action(TERMINATE_IDLE);
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.backends).toHaveLength(3);
+      const result = await executeAction(pool, target, step, [], plan, { ...DEFAULT_LIMITS, maxBackends: 2 });
+      expect(result.status).toBe('aborted');
+      expect(await alive(pids)).toEqual(sorted(pids));
+    } finally {
+      await Promise.all(victims.map(close));
+    }
+  });
+
+  it('previews pg_cancel_backend($1) with the bound pid, and never the bot’s own session', async () => {
+    const victim = await openSession(userUrl, 'victim');
+    const botLike = await openSession(userUrl, BOT_APPLICATION_NAME);
+    try {
+      const step = action('SELECT pg_cancel_backend([PID]);');
+      expect(step.statement.params.map((param) => param.type)).toEqual(['integer']);
+      const victimPid = await pidOf(victim);
+      const sleeping = victim.query('SELECT pg_sleep(20)').then(
+        () => 'finished',
+        (err: Error) => err.message,
+      );
+      await eventually(async () => {
+        const { rows } = await db.admin.query(
+          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'",
+          [victimPid],
+        );
+        return rows.length > 0;
+      });
+
+      const plan = await computePlan(pool, target, step, [victimPid]);
+      expect(plan.mode).toBe('signal');
+      expect(plan.backends?.map((backend) => backend.pid)).toEqual([victimPid]);
+      expect(plan.backends?.[0]).toMatchObject({ state: 'active', query: 'SELECT pg_sleep(20)' });
+      expect(plan.summary).toMatch(/^would cancel the queries of 1 backend/);
+
+      const result = await executeAction(pool, target, step, [victimPid], plan);
+      expect(result).toMatchObject({ status: 'succeeded', signalled: [victimPid] });
+      expect(await sleeping).toMatch(/canceling statement due to user request/);
+
+      const botPid = await pidOf(botLike);
+      const ownPlan = await computePlan(pool, target, step, [botPid]);
+      expect(ownPlan.backends).toEqual([]);
+      expect(ownPlan.excluded).toEqual([{ pid: botPid, reason: `a ${BOT_APPLICATION_NAME} session` }]);
+      const noPlan = await computePlan(pool, target, step, [2_000_000_000]);
+      expect(noPlan.backends).toEqual([]);
+    } finally {
+      await Promise.all([victim, botLike].map(close));
+    }
+  });
+
+  it('refuses a signalling statement whose targets it cannot evaluate without the call', async () => {
+    // The call is hidden in a CTE: dropping it would not leave "the backends it signals".
+    const step = action(`
+      WITH killed AS (SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'victim')
+      SELECT count(*) FROM killed;`);
+    await expect(computePlan(pool, target, step, [])).rejects.toThrow(/not an output column/);
+    const fake: Plan = {
+      target: 'test',
+      sql: step.statement.sql,
+      params: [],
+      mode: 'signal',
+      summary: '',
+      backends: [],
+      noTransaction: false,
+      fingerprint: '',
+      hash: '',
+    };
+    const result = await executeAction(pool, target, step, [], fake);
+    expect(result.status).toBe('failed');
+  });
+
+  it('previews an UPDATE in a rolled-back transaction, executes it, and rolls back over maxRows', async () => {
+    await resetItems();
+    const step = action("UPDATE items SET status = 'queued' WHERE status = 'stuck';");
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 3, fingerprint: '3', noTransaction: false });
+    expect(plan.summary).toBe('UPDATE would change 3 rows');
+    expect(plan.sample?.columns).toEqual(['id', 'name', 'status']);
+    expect(plan.sample?.rows.map((row) => row[2])).toEqual(['queued', 'queued', 'queued']);
+    expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
+
+    const aborted = await executeAction(pool, target, step, [], plan, { ...DEFAULT_LIMITS, maxRows: 2 });
+    expect(aborted.status).toBe('aborted');
+    expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
+
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result).toMatchObject({ status: 'succeeded', affectedRows: 3, summary: 'UPDATE changed 3 rows' });
+    expect(await statusCounts()).toEqual({ queued: 3, done: 7 });
+  });
+
+  it('stops with "changed" when the row count moved more than max(10%, 1 row)', async () => {
+    await resetItems();
+    const step = action("UPDATE items SET status = 'queued' WHERE status = 'stuck';");
+    const plan = await computePlan(pool, target, step, []);
+    // One more row (3 → 4) is within the allowed drift of 1; two more (3 → 5) is not.
+    await db.admin.query("UPDATE items SET status = 'stuck' WHERE id IN (4, 5)");
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result.status).toBe('changed');
+    if (result.status !== 'changed') throw new Error('unreachable');
+    expect(result.current.affectedRows).toBe(5);
+    expect(await statusCounts()).toEqual({ stuck: 5, done: 5 });
+  });
+
+  it('binds a hostile text value: it matches nothing and runs nothing', async () => {
+    await resetItems();
+    const step = action("UPDATE items SET status = 'queued' WHERE name = '<item-name>';");
+    expect(step.statement.sql).toContain('$1');
+    const hostile = "'; DROP TABLE items; --";
+    const plan = await computePlan(pool, target, step, [hostile]);
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 0, params: [hostile] });
+    const result = await executeAction(pool, target, step, [hostile], plan);
+    expect(result).toMatchObject({ status: 'succeeded', affectedRows: 0 });
+    expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
+  });
+
+  it('describes VACUUM without running it, and runs it outside a transaction', async () => {
+    await resetItems();
+    const step = action('VACUUM items;');
+    expect(step.noTransaction).toBe(true);
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan).toMatchObject({
+      mode: 'no-transaction',
+      noTransaction: true,
+      lockLevel: 'SHARE UPDATE EXCLUSIVE',
+      fingerprint: 'static',
+    });
+    expect(plan.summary).toBe(
+      'VACUUM runs outside a transaction; takes SHARE UPDATE EXCLUSIVE; not run for the preview',
+    );
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('never runs an unknown function to preview it', async () => {
+    await db.admin.query(`
+      CREATE TABLE IF NOT EXISTS clear_log (at timestamptz);
+      CREATE OR REPLACE FUNCTION admin_clear_queue(reason text) RETURNS int LANGUAGE sql
+        AS $$ INSERT INTO clear_log VALUES (now()) RETURNING 1 $$;`);
+    const step = action("SELECT admin_clear_queue('stuck');");
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan.mode).toBe('statement');
+    expect(plan.summary).toMatch(/admin_clear_queue, which the bot cannot preview; not run for the preview/);
+    const count = async () =>
+      (await db.admin.query<{ n: number }>('SELECT count(*)::int AS n FROM clear_log')).rows[0]!.n;
+    expect(await count()).toBe(0);
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result.status).toBe('succeeded');
+    expect(await count()).toBe(1);
+  });
+
+  it('fails fast on lock_timeout and changes nothing', async () => {
+    await resetItems();
+    const alter = action('ALTER TABLE items ADD COLUMN note text;');
+    const update = action("UPDATE items SET status = 'queued' WHERE status = 'stuck';");
+    const alterPlan = await computePlan(pool, target, alter, []);
+    expect(alterPlan).toMatchObject({ mode: 'statement', lockLevel: 'ACCESS EXCLUSIVE' });
+    const updatePlan = await computePlan(pool, target, update, []);
+
+    const locker = await openSession(db.url, 'locker');
+    try {
+      await locker.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+      for (const [step, plan] of [
+        [alter, alterPlan],
+        [update, updatePlan],
+      ] as Array<[ActionStep, Plan]>) {
+        const started = Date.now();
+        const result = await executeAction(pool, target, step, [], plan);
+        expect(result.status).toBe('failed');
+        if (result.status !== 'failed') throw new Error('unreachable');
+        expect(result.error).toMatch(/lock timeout/);
+        expect(Date.now() - started).toBeLessThan(3000);
+      }
+      await locker.query('ROLLBACK');
+    } finally {
+      await close(locker);
+    }
+    const { rows } = await db.admin.query(
+      "SELECT 1 FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'note'",
+    );
+    expect(rows).toEqual([]);
+    expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
+    // The pool still works: failed connections were discarded, not reused mid-transaction.
+    const again = await computePlan(pool, target, update, []);
+    expect(again.affectedRows).toBe(3);
+  });
+});
