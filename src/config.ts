@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { z } from 'zod';
+import { loadPolicyFile, type PolicyFile } from './approvals/policy.js';
 import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
@@ -78,6 +79,7 @@ const serviceEnvSchema = z.object({
   ALLOWED_USERS: listSchema,
   ALLOWED_CHANNELS: listSchema,
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  POLICY_FILE: z.string().min(1).optional(),
 });
 
 export interface ServiceConfig extends AppConfig {
@@ -87,6 +89,8 @@ export interface ServiceConfig extends AppConfig {
   slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
   access: { users?: string[]; channels?: string[] };
   workerConcurrency: number;
+  /** Who may request and approve remediations; the built-in defaults without it. */
+  policy: PolicyFile;
 }
 
 /** Configuration of the long-running processes. Every mode posts to Slack; bot and all also receive from it. */
@@ -128,5 +132,6 @@ export function loadServiceConfig(
       : undefined,
     access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
     workerConcurrency: data.WORKER_CONCURRENCY,
+    policy: loadPolicyFile(data.POLICY_FILE),
   };
 }

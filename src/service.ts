@@ -3,6 +3,8 @@ import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Job, Worker } from 'bullmq';
 import pg from 'pg';
+import { ApprovalService } from './approvals/approvalService.js';
+import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { healthJobProcessor } from './jobs/healthJob.js';
@@ -10,11 +12,14 @@ import { notifierProcessor } from './jobs/notifier.js';
 import { JOBS, QUEUES } from './jobs/payloads.js';
 import { procedureJobProcessor } from './jobs/procedureJob.js';
 import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
+import { remediationProcessor } from './jobs/remediationJobs.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { createSlackApp } from './slack/app.js';
+import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
+import { ActionRequestStore } from './store/actionRequests.js';
 import { migrateStateDatabase } from './store/migrate.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
@@ -85,15 +90,26 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const pools = new TargetPools(logger);
     stops.push(() => pools.closeAll());
     const metrics = createMetrics();
+    if (!config.slack) throw new ConfigError('runbook-bot posts to Slack: set SLACK_BOT_TOKEN.');
+    const slack = new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 2 },
+    });
+    const audit = new AuditLog(state);
+    const requests = new ActionRequestStore(state);
+    const approvals = new ApprovalService({
+      requests,
+      procedureRuns,
+      targets,
+      policy: config.policy,
+      members: slackGroupMembers(slack),
+      audit,
+      queues,
+    });
 
     const workers: Worker[] = [];
     if (mode === 'worker' || mode === 'all') {
-      if (!config.slack) throw new ConfigError('Workers post to Slack: set SLACK_BOT_TOKEN.');
-      const slack = new WebClient(config.slack.botToken, {
-        slackApiUrl: config.slack.apiUrl,
-        rejectRateLimitedCalls: true,
-        retryConfig: { retries: 2 },
-      });
       const timed =
         (queue: string, processor: (job: Job, token?: string) => Promise<void>) =>
         async (job: Job, token?: string) => {
@@ -114,10 +130,28 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         ),
         queues.worker(
           QUEUES.notifications,
-          timed(QUEUES.notifications, notifierProcessor({ runs, procedureRuns, slack, logger })),
-          {
-            concurrency: config.workerConcurrency,
-          },
+          timed(
+            QUEUES.notifications,
+            notifierProcessor({ db: state, runs, procedureRuns, requests, audit, slack, logger }),
+          ),
+          { concurrency: config.workerConcurrency },
+        ),
+        queues.worker(
+          QUEUES.remediation,
+          timed(
+            QUEUES.remediation,
+            remediationProcessor({
+              requests,
+              procedureRuns,
+              targets,
+              pools,
+              queues,
+              audit,
+              approvals,
+              logger,
+            }),
+          ),
+          { concurrency: config.workerConcurrency },
         ),
       );
       for (const worker of workers) {
@@ -146,12 +180,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     let port = config.port;
     let runbooks: RunbookLibrary | undefined;
     if (mode === 'bot' || mode === 'all') {
-      if (!config.slack) throw new ConfigError('The bot needs SLACK_BOT_TOKEN.');
       const loaded = await RunbookLibrary.load(runbookSources(config.runbooksDir));
       logRunbookLoad(logger, loaded.summary);
       runbooks = loaded.library;
       const app: App = createSlackApp({
         slack: config.slack,
+        approvals,
+        audit,
         access: config.access,
         targets,
         runbooks,

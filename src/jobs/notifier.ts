@@ -1,23 +1,31 @@
 import type { WebClient } from '@slack/web-api';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type pg from 'pg';
 import type { z } from 'zod';
+import type { AuditLog } from '../audit/auditLog.js';
 import type { Logger } from '../logger.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
+import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
+import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from './auditMirror.js';
 import {
-  actionPreviewJobSchema,
   findingDetailJobSchema,
   healthReportJobSchema,
   JOBS,
   procedurePostJobSchema,
+  requestJobSchema,
 } from './payloads.js';
-import { postActionPreview, postProcedureRun } from './procedurePosts.js';
+import { postProcedureRun } from './procedurePosts.js';
+import { postRequestCard } from './requestCardPost.js';
 
 export interface NotifierDeps {
+  db: pg.Pool;
   runs: RunStore;
   procedureRuns: ProcedureRunStore;
+  requests: ActionRequestStore;
+  audit: AuditLog;
   slack: WebClient;
   logger: Logger;
 }
@@ -37,7 +45,8 @@ export function notifierProcessor(deps: NotifierDeps) {
     [JOBS.healthReport]: (data) => postHealthReport(deps, parse(healthReportJobSchema, data).runId),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
-    [JOBS.actionPreview]: (data) => postActionPreview(deps, parse(actionPreviewJobSchema, data)),
+    [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
+    [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
   };
   return async (job: Job, token?: string): Promise<void> => {
     const post = posts[job.name];

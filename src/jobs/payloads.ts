@@ -4,6 +4,8 @@ import { z } from 'zod';
 export const QUEUES = {
   diagnostics: 'diagnostics',
   notifications: 'notifications',
+  /** Previews, approvals' expiry and executions: database work on targets that changes things. */
+  remediation: 'remediation',
 } as const;
 
 export const JOBS = {
@@ -13,6 +15,9 @@ export const JOBS = {
   procedureRun: 'procedure-run',
   procedurePost: 'procedure-post',
   actionPreview: 'action-preview',
+  requestCard: 'request-card',
+  approvalExpiry: 'approval-expiry',
+  executeAction: 'execute-action',
 } as const;
 
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
@@ -36,6 +41,10 @@ export const actionPreviewJobSchema = z.object({
   requestedBy: z.string().min(1),
   values: z.record(z.string(), z.string().max(1000)),
 });
+
+/** Jobs about one action request carry its id; the request row holds everything else. */
+export const requestJobSchema = z.object({ requestId: z.uuid() });
+export type RequestJob = z.infer<typeof requestJobSchema>;
 
 export type ActionPreviewJob = z.infer<typeof actionPreviewJobSchema>;
 export type FindingDetailJob = z.infer<typeof findingDetailJobSchema>;

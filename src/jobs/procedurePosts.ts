@@ -1,10 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
-import type { ActionStep } from '../runbooks/model.js';
-import { bindStatement } from '../runbooks/procedureParams.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import {
-  actionPreviewBlocks,
   procedureRootBlocks,
   procedureRootText,
   rowsNotShown,
@@ -12,7 +9,6 @@ import {
   stepText,
 } from '../slack/views/procedureRun.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
-import type { ActionPreviewJob } from './payloads.js';
 
 export interface ProcedurePostDeps {
   procedureRuns: ProcedureRunStore;
@@ -65,23 +61,6 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
     }
     await deps.procedureRuns.markStepPosted(run.id, step.id, posted.ts ?? '');
   }
-}
-
-/** Posts the preview of an action in the run's thread: exact SQL, bound values, nothing run. */
-export async function postActionPreview(deps: ProcedurePostDeps, job: ActionPreviewJob): Promise<void> {
-  const run = await deps.procedureRuns.get(job.runId);
-  if (!run?.channelId) throw new UnrecoverableError(`procedure run ${job.runId} cannot be posted to`);
-  const position = run.procedure.steps.findIndex((step) => step.id === job.stepId);
-  const step = run.procedure.steps[position];
-  if (step?.kind !== 'action') throw new UnrecoverableError(`step ${job.stepId} is not an action`);
-  const binding = bindStatement(step.statement, { ...run.params, ...job.values });
-  if (!binding.ok) throw new UnrecoverableError('preview parameters were validated before queueing');
-  await deps.slack.chat.postMessage({
-    channel: run.channelId,
-    thread_ts: run.rootTs ?? undefined,
-    text: `Preview of step ${position + 1}: ${(step as ActionStep).title} (approval required; nothing was executed)`,
-    blocks: actionPreviewBlocks(run, step, position + 1, binding.values, job.requestedBy),
-  });
 }
 
 function toCsv(columns: string[], rows: string[][]): string {

@@ -4,6 +4,9 @@ export const ACTIONS = {
   healthDetails: 'health_details',
   stepPreview: 'step_preview',
   manualDone: 'manual_done',
+  requestApproval: 'request_approval',
+  approve: 'approve_action',
+  reject: 'reject_action',
   /** The modal that asks for an action's missing parameters. */
   parametersModal: 'step_parameters',
 } as const;

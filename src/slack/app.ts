@@ -1,5 +1,7 @@
 import { App, HTTPReceiver } from '@slack/bolt';
 import { z } from 'zod';
+import type { ApprovalService } from '../approvals/approvalService.js';
+import type { AuditLog } from '../audit/auditLog.js';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
 import { ENQUEUE_TIMEOUT_MS, HealthRunStarter, withTimeout } from '../jobs/healthRunStarter.js';
@@ -39,6 +41,8 @@ export interface AccessPolicy {
 
 export interface SlackAppDeps {
   slack: SlackSettings;
+  approvals: ApprovalService;
+  audit: AuditLog;
   access: AccessPolicy;
   targets: TargetRegistry;
   runbooks: RunbookLibrary;
@@ -237,6 +241,27 @@ export function createSlackApp(deps: SlackAppDeps): App {
       });
     }
   });
+
+  // The approval card's buttons: the request id is the value; the service applies the policy.
+  const decisions = [
+    [ACTIONS.requestApproval, (id: string, user: string) => deps.approvals.requestApproval(id, user)],
+    [ACTIONS.approve, (id: string, user: string) => deps.approvals.approve(id, user)],
+    [ACTIONS.reject, (id: string, user: string) => deps.approvals.reject(id, user)],
+  ] as const;
+  for (const [actionId, decide] of decisions) {
+    app.action(actionId, async ({ ack, body, action, respond }) => {
+      await ack();
+      const requestId = z.uuid().safeParse('value' in action ? action.value : undefined);
+      const channel = 'channel' in body ? body.channel?.id : undefined;
+      if (!requestId.success || !channel) return;
+      const refusal = refuse(deps.access, body.user.id, channel);
+      const decision = refusal
+        ? { ok: false as const, message: refusal }
+        : await decide(requestId.data, body.user.id);
+      const message = decision.message;
+      if (message) await respond({ response_type: 'ephemeral', replace_original: false, text: message });
+    });
+  }
 
   app.error(async (err) => {
     deps.logger.error({ err }, 'unhandled error in a Slack listener');

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
 import { ENQUEUE_TIMEOUT_MS, withTimeout } from '../jobs/healthRunStarter.js';
@@ -12,6 +13,7 @@ import type { TargetRegistry } from '../targets/registry.js';
 import { matchListText, procedureText, reloadText, runbookListText } from './views/runbookText.js';
 
 export interface RunbookCommandDeps {
+  audit: AuditLog;
   runbooks: RunbookLibrary;
   procedureRuns: ProcedureRunStore;
   targets: TargetRegistry;

@@ -1,5 +1,7 @@
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
+import { appendAudited } from '../approvals/approvalService.js';
+import type { AuditLog } from '../audit/auditLog.js';
 import { ENQUEUE_TIMEOUT_MS, withTimeout } from '../jobs/healthRunStarter.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -18,6 +20,7 @@ const modalMetadataSchema = stepButtonSchema.extend({ channel: z.string().min(1)
 export interface StepActionDeps {
   procedureRuns: ProcedureRunStore;
   queues: QueueBackend;
+  audit: AuditLog;
 }
 
 export type PreviewOutcome =
@@ -91,7 +94,7 @@ async function queuePreview(
 ): Promise<PreviewOutcome> {
   try {
     await withTimeout(
-      deps.queues.queue(QUEUES.notifications).add(
+      deps.queues.queue(QUEUES.remediation).add(
         JOBS.actionPreview,
         { runId: run.id, stepId: step.id, requestedBy: user, values },
         // One preview per click, however often Slack retries delivering it.
@@ -181,6 +184,13 @@ export async function markManualStepDone(
   const done = await deps.procedureRuns.markManualDone(run.id, step.id, user);
   if (!done) return { message: 'That step could not be recorded; press Done again.' };
   if (!done.recorded) return { message: `Already done by <@${done.doneBy}> at ${utcMinute(done.doneAt)}.` };
+  await appendAudited(deps, run, {
+    kind: 'manual_step',
+    actor: user,
+    target: run.target,
+    runId: run.id,
+    data: { step: step.id, title: step.title },
+  });
   const record = (await deps.procedureRuns.steps(run.id)).find((candidate) => candidate.stepId === step.id)!;
   return { blocks: stepBlocks(run, step, record, position + 1) };
 }

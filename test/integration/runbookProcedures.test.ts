@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
@@ -103,6 +103,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     await service?.stop();
     await redis?.stop();
     await Promise.all([state?.drop(), target?.drop()]);
+    if (teamDir) rmSync(teamDir, { recursive: true, force: true });
   });
   beforeAll(() => {
     nock.disableNetConnect();
@@ -182,12 +183,34 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(rows[0].n).toBe(9);
   });
 
-  it('previews an action with its exact SQL and says approval is required, without running it', async () => {
+  it('previews an action, asks for approval, refuses self-approval, executes once after a second person approves', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);
+    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.update')
+      .reply(200, (_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        updates.push({
+          ts: params.get('ts') ?? '',
+          text: params.get('text') ?? '',
+          blocks: params.get('blocks') ?? '',
+        });
+        return { ok: true, ts: params.get('ts') };
+      });
+    const ephemeral: string[] = [];
+    nock('https://hooks.slack.com')
+      .persist()
+      .post(/.*/)
+      .reply(200, (_uri, body) => {
+        ephemeral.push((body as { text?: string }).text ?? '');
+        return 'ok';
+      });
     await sendSlashCommand(service.port, {
       text: 'run production-operations-runbook#2-shopify-sync-queue-stuck',
       channel_id: 'CPREVIEW',
+      user_id: 'U0ONCALL',
     });
     const root = await eventually(() =>
       posted.find((message) => message.channel === 'CPREVIEW' && !message.threadTs),
@@ -195,26 +218,77 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     const optionC = await eventually(() =>
       threadOf(posted, root).find((message) => allText(message).includes('UPDATE shopify_sync_queue')),
     );
-    const value = (
+    const stepValue = (
       optionC.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
     ).elements[0]!.value;
-    const click = await sendBlockAction(service.port, {
+    await sendBlockAction(service.port, {
       actionId: ACTIONS.stepPreview,
-      value,
+      value: stepValue,
+      channelId: 'CPREVIEW',
+      userId: 'U0ONCALL',
+    });
+
+    // The card: the plan (3 rows, counted in a rolled-back transaction) and "Request approval".
+    const card = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes(ACTIONS.requestApproval)),
+    );
+    expect(allText(card)).toMatch(/3 rows/);
+    const failed = async () =>
+      (await target.admin.query("SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'"))
+        .rows[0].n;
+    expect(await failed()).toBe(3);
+    const requestId = (
+      card.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.requestApproval,
+      value: requestId,
+      channelId: 'CPREVIEW',
+      userId: 'U0ONCALL',
+      messageTs: card.ts,
+    });
+    await eventually(() =>
+      updates.find((update) => update.ts === card.ts && update.blocks.includes(ACTIONS.approve)),
+    );
+
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.approve,
+      value: requestId,
+      channelId: 'CPREVIEW',
+      userId: 'U0ONCALL',
+      messageTs: card.ts,
+    });
+    expect(await eventually(() => ephemeral.find((text) => text.includes('someone else must approve')))).toBe(
+      'You requested this medium-risk action; someone else must approve it.',
+    );
+    expect(await failed()).toBe(3);
+
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.approve,
+      value: requestId,
       channelId: 'CPREVIEW',
       userId: 'U0SECOND',
+      messageTs: card.ts,
     });
-    expect(click.status).toBe(200);
-    const preview = await eventually(() =>
-      threadOf(posted, root).find((message) => message.text.startsWith('Preview of step')),
+    const outcome = await eventually(() =>
+      updates.find((update) => update.ts === card.ts && update.text.endsWith(': succeeded')),
     );
-    expect(allText(preview)).toContain('UPDATE shopify_sync_queue');
-    expect(allText(preview)).toContain('Approval by a second person is required');
-    expect(allText(preview)).toContain('<@U0SECOND>');
-    const { rows } = await target.admin.query(
-      "SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'",
+    expect(outcome.blocks).not.toContain(ACTIONS.approve);
+    expect(await failed()).toBe(0);
+
+    // The audit trail is mirrored into the run's thread, in order.
+    const mirrored = await eventually(() => {
+      const lines = threadOf(posted, root)
+        .filter((message) => !message.blocks.length || message.text.includes('<@'))
+        .map((message) => message.text);
+      return lines.some((line) => line.toLowerCase().includes('verification')) ? lines : undefined;
+    });
+    const order = ['preview', 'approval', 'refused', 'approved', 'execution', 'verification'].map((word) =>
+      mirrored.findIndex((line) => line.toLowerCase().includes(word)),
     );
-    expect(rows[0].n).toBe(3);
+    expect(order.every((index) => index >= 0)).toBe(true);
+    expect([...order].sort((x, y) => x - y)).toEqual(order);
   });
 
   it('names a missing or invalid parameter with its type and an example, and starts nothing', async () => {
@@ -309,11 +383,11 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       values: { pid: '4242' },
     });
     expect(accepted.status).toBe(200);
-    const preview = await eventually(() =>
-      threadOf(posted, root).find((message) => message.text.startsWith('Preview of step')),
+    const card = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes(ACTIONS.requestApproval)),
     );
-    expect(allText(preview)).toContain('pg_cancel_backend($1)');
-    expect(allText(preview)).toContain('`$1` = `4242` (pid, integer)');
+    expect(allText(card)).toContain('pg_cancel_backend($1)');
+    expect(allText(card)).toContain('`$1` = `4242` (pid)');
   });
 
   it('records who ticked off a manual step, once, and replaces its Done button', async () => {

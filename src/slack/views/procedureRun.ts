@@ -182,36 +182,3 @@ export function utcMinute(at: Date): string {
 function paramLabel(param: Parameter): string {
   return `\`${param.name}\` (${param.type})`;
 }
-
-/**
- * The preview of an action before approvals exist: the exact SQL that would be sent and the
- * values bound to it, and a plain statement that nothing ran.
- */
-export function actionPreviewBlocks(
-  run: ProcedureRun,
-  step: ActionStep,
-  position: number,
-  values: Array<string | number>,
-  requestedBy: string,
-): KnownBlock[] {
-  const bound =
-    step.statement.params.length === 0
-      ? 'No parameters.'
-      : step.statement.params
-          .map(
-            (param, i) =>
-              `\`$${i + 1}\` = \`${escapeMrkdwn(String(values[i]))}\` (${param.name}, ${param.type})`,
-          )
-          .join('\n');
-  return [
-    section(
-      `:eyes: *Preview of step ${position}: ${escapeMrkdwn(step.title)}* on \`${run.target}\`, asked by <@${requestedBy}>`,
-    ),
-    section(codeFence(step.statement.sql)),
-    section(bound),
-    section(
-      `Risk *${step.risk}*${step.noTransaction ? '; runs outside a transaction' : ''}. ` +
-        '*Approval by a second person is required before this runs.* Approvals are not available yet, so nothing was executed.',
-    ),
-  ];
-}

@@ -1,0 +1,151 @@
+import type { KnownBlock } from '@slack/types';
+import { tableLines } from '../../runbooks/health/evidenceTable.js';
+import type { ActionStep } from '../../runbooks/model.js';
+import type { ActionRequest } from '../../store/actionRequests.js';
+import { ACTIONS } from '../actionIds.js';
+import { fitText, LIMITS } from '../blockLimits.js';
+import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
+import { utcMinute } from './procedureRun.js';
+
+/** The parts of a stored plan the card shows (src/remediation/plan.ts writes them). */
+interface PlanView {
+  summary?: string;
+  affectedRows?: number;
+  backends?: Array<{
+    pid: number;
+    user: string | null;
+    application: string | null;
+    state: string | null;
+    ageSeconds: number | null;
+    query: string;
+  }>;
+  sample?: { columns: string[]; rows: string[][] };
+  lockLevel?: string;
+  noTransaction?: boolean;
+}
+
+const STATUS_LINE: Record<ActionRequest['status'], string> = {
+  previewed: ':eyes: Previewed: nothing has run. Request approval to go on.',
+  pending: ':hourglass_flowing_sand: Waiting for approval',
+  approved: ':white_check_mark: Approved: executing',
+  executing: ':gear: Executing',
+  succeeded: ':white_check_mark: Executed',
+  failed: ':x: Failed: rolled back where possible',
+  aborted: ':no_entry: Aborted: a limit was exceeded; nothing was changed',
+  changed: ':warning: Not executed: what it touches changed since the preview; preview it again',
+  outcome_unknown:
+    ':grey_question: Outcome unknown: the worker stopped mid-execution; see the verification below',
+  rejected: ':no_entry_sign: Rejected',
+  expired: ':hourglass: Expired without enough approvals',
+};
+
+/**
+ * One message per action request that follows it through its life: the plan and a
+ * "Request approval" button; then requester, expiry, approvals and Approve / Reject; then
+ * the outcome, with every button gone so nobody clicks twice.
+ */
+export function requestCardBlocks(request: ActionRequest, step: ActionStep, position: number): KnownBlock[] {
+  const plan = request.plan as PlanView;
+  const blocks: KnownBlock[] = [
+    section(
+      `*Step ${position}: ${escapeMrkdwn(step.title)}* on \`${request.target}\` · risk *${request.risk}* · plan \`${request.planHash.slice(0, 12)}\``,
+    ),
+    section(codeFence(request.sql, 1500)),
+  ];
+  if (request.params.length > 0)
+    blocks.push(
+      section(
+        request.params
+          .map(
+            (value, i) =>
+              `\`$${i + 1}\` = \`${escapeMrkdwn(String(value))}\` (${step.statement.params[i]?.name ?? '?'})`,
+          )
+          .join('\n'),
+      ),
+    );
+  blocks.push(section(`*Plan:* ${escapeMrkdwn(plan.summary ?? 'no summary')}`));
+  const table = planTable(plan);
+  if (table) blocks.push(section(codeFence(table)));
+  blocks.push(section(`*${STATUS_LINE[request.status]}*${detailLine(request)}`));
+  const buttons = buttonsFor(request);
+  if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
+  return blocks;
+}
+
+export function requestCardText(request: ActionRequest, step: ActionStep): string {
+  return `${step.title} on ${request.target}: ${request.status.replace('_', ' ')}`;
+}
+
+function planTable(plan: PlanView): string | undefined {
+  if (plan.backends && plan.backends.length > 0) {
+    return tableLines(
+      ['pid', 'user', 'application', 'state', 'age_s', 'query'],
+      plan.backends.map((backend) => [
+        backend.pid,
+        backend.user,
+        backend.application,
+        backend.state,
+        backend.ageSeconds,
+        backend.query,
+      ]),
+      40,
+    ).join('\n');
+  }
+  if (plan.sample && plan.sample.rows.length > 0)
+    return tableLines(plan.sample.columns, plan.sample.rows, 30).join('\n');
+  return undefined;
+}
+
+function detailLine(request: ActionRequest): string {
+  const parts: string[] = [];
+  if (request.requestedBy) parts.push(`requested by <@${request.requestedBy}>`);
+  if (request.status === 'pending' && request.expiresAt)
+    parts.push(`expires ${utcMinute(request.expiresAt)}`);
+  if (request.requestedBy || request.approvers.length > 0)
+    parts.push(
+      `approvals ${request.approvers.length}/${request.requiredApprovals}${request.approvers.length ? `: ${request.approvers.map((user) => `<@${user}>`).join(', ')}` : ''}`,
+    );
+  const outcome = request.outcome as {
+    summary?: string;
+    verification?: { before?: string; after?: string };
+  } | null;
+  if (outcome?.summary) parts.push(escapeMrkdwn(outcome.summary));
+  if (outcome?.verification?.before !== undefined)
+    parts.push(
+      `verification before: ${escapeMrkdwn(outcome.verification.before)}; after: ${escapeMrkdwn(outcome.verification.after ?? 'not run')}`,
+    );
+  return parts.length > 0 ? `\n${fitText(parts.join(' · '), LIMITS.sectionText - 200)}` : '';
+}
+
+function buttonsFor(request: ActionRequest) {
+  const value = request.id;
+  const button = (text: string, actionId: string, style?: 'primary' | 'danger') => ({
+    type: 'button' as const,
+    text: { type: 'plain_text' as const, text },
+    action_id: actionId,
+    value,
+    ...(style ? { style } : {}),
+  });
+  if (request.status === 'previewed')
+    return [
+      button('Request approval', ACTIONS.requestApproval, 'primary'),
+      button('Discard', ACTIONS.reject),
+    ];
+  if (request.status === 'pending')
+    return [
+      {
+        ...button('Approve', ACTIONS.approve, 'primary'),
+        confirm: {
+          title: { type: 'plain_text' as const, text: 'Approve this action?' },
+          text: {
+            type: 'mrkdwn' as const,
+            text: fitText(`It runs on \`${request.target}\` as soon as enough people approve.`, 300),
+          },
+          confirm: { type: 'plain_text' as const, text: 'Approve' },
+          deny: { type: 'plain_text' as const, text: 'Cancel' },
+        },
+      },
+      button('Reject', ACTIONS.reject, 'danger'),
+    ];
+  return [];
+}

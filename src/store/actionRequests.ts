@@ -1,0 +1,330 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Risk } from '../runbooks/model.js';
+
+export type RequestStatus =
+  | 'previewed'
+  | 'pending'
+  | 'approved'
+  | 'rejected'
+  | 'expired'
+  | 'executing'
+  | 'succeeded'
+  | 'failed'
+  | 'aborted'
+  | 'changed'
+  | 'outcome_unknown';
+
+export interface ActionRequest {
+  id: string;
+  runId: string;
+  stepId: string;
+  target: string;
+  risk: Risk;
+  sql: string;
+  params: Array<string | number>;
+  /** The plan as previewed (see src/remediation/plan.ts), stored as JSON. */
+  plan: Record<string, unknown>;
+  planHash: string;
+  previewedBy: string;
+  requestedBy: string | null;
+  requiredApprovals: number;
+  status: RequestStatus;
+  expiresAt: Date | null;
+  approvedAt: Date | null;
+  executeBy: Date | null;
+  cardChannel: string | null;
+  cardTs: string | null;
+  outcome: Record<string, unknown> | null;
+  approvers: string[];
+}
+
+interface Row {
+  id: string;
+  run_id: string;
+  step_id: string;
+  target: string;
+  risk: Risk;
+  sql: string;
+  params: Array<string | number>;
+  plan: Record<string, unknown>;
+  plan_hash: string;
+  previewed_by: string;
+  requested_by: string | null;
+  required_approvals: number;
+  status: RequestStatus;
+  expires_at: Date | null;
+  approved_at: Date | null;
+  execute_by: Date | null;
+  card_channel: string | null;
+  card_ts: string | null;
+  outcome: Record<string, unknown> | null;
+  approvers: string[] | null;
+}
+
+const SELECT = `SELECT r.*, coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a WHERE a.request_id = r.id), '{}') AS approvers
+                  FROM action_requests r`;
+
+function toRequest(row: Row): ActionRequest {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    stepId: row.step_id,
+    target: row.target,
+    risk: row.risk,
+    sql: row.sql,
+    params: row.params,
+    plan: row.plan,
+    planHash: row.plan_hash,
+    previewedBy: row.previewed_by,
+    requestedBy: row.requested_by,
+    requiredApprovals: row.required_approvals,
+    status: row.status,
+    expiresAt: row.expires_at,
+    approvedAt: row.approved_at,
+    executeBy: row.execute_by,
+    cardChannel: row.card_channel,
+    cardTs: row.card_ts,
+    outcome: row.outcome,
+    approvers: row.approvers ?? [],
+  };
+}
+
+/** Runs inside the transaction of a state change, so the change and its audit row commit together. */
+export type InTransaction = (client: pg.PoolClient, request: ActionRequest) => Promise<unknown>;
+
+export type ApprovalResult =
+  | { kind: 'recorded'; request: ActionRequest }
+  | { kind: 'approved'; request: ActionRequest }
+  | { kind: 'refused'; reason: string; request?: ActionRequest };
+
+/**
+ * Action requests and their approvals. Every transition is a conditional UPDATE on the
+ * current status, in a transaction that locks the row: concurrent clicks, Slack retries
+ * and stalled jobs picked up twice cannot both win.
+ */
+export class ActionRequestStore {
+  constructor(private readonly db: pg.Pool) {}
+
+  async create(
+    input: Pick<
+      ActionRequest,
+      'runId' | 'stepId' | 'target' | 'risk' | 'sql' | 'params' | 'plan' | 'planHash' | 'previewedBy'
+    >,
+    audit?: InTransaction,
+  ): Promise<ActionRequest> {
+    return this.transaction(async (client) => {
+      const id = randomUUID();
+      await client.query(
+        `INSERT INTO action_requests (id, run_id, step_id, target, risk, sql, params, plan, plan_hash, previewed_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          id,
+          input.runId,
+          input.stepId,
+          input.target,
+          input.risk,
+          input.sql,
+          JSON.stringify(input.params),
+          JSON.stringify(input.plan),
+          input.planHash,
+          input.previewedBy,
+        ],
+      );
+      const request = (await this.read(client, id))!;
+      await audit?.(client, request);
+      return request;
+    });
+  }
+
+  async get(id: string): Promise<ActionRequest | undefined> {
+    const { rows } = await this.db.query<Row>(`${SELECT} WHERE r.id = $1`, [id]);
+    return rows[0] ? toRequest(rows[0]) : undefined;
+  }
+
+  /** previewed → pending: the approval card goes out; approvals count from now until `expiresAt`. */
+  requestApproval(
+    id: string,
+    requestedBy: string,
+    requiredApprovals: number,
+    expiresAt: Date,
+    audit?: InTransaction,
+  ): Promise<ActionRequest | { refused: string }> {
+    return this.transition(id, ['previewed'], audit, async (client) => {
+      await client.query(
+        `UPDATE action_requests SET status = 'pending', requested_by = $2, required_approvals = $3, expires_at = $4,
+                updated_at = now() WHERE id = $1`,
+        [id, requestedBy, requiredApprovals, expiresAt],
+      );
+    });
+  }
+
+  /**
+   * Records one approval. The request must be pending and unexpired; the same person
+   * approving twice counts once. Reaching the required number moves it to approved, with
+   * an execution window that starts now.
+   */
+  approve(
+    id: string,
+    approver: string,
+    executionWindowMs: number,
+    audit?: InTransaction,
+  ): Promise<ApprovalResult> {
+    return this.transaction(async (client) => {
+      const request = await this.read(client, id, true);
+      if (!request) return { kind: 'refused', reason: 'That request no longer exists.' };
+      if (request.status !== 'pending') return { kind: 'refused', reason: statusReason(request), request };
+      if (request.expiresAt && request.expiresAt.getTime() <= Date.now()) {
+        return { kind: 'refused', reason: 'This request has expired; preview the action again.', request };
+      }
+      const inserted = await client.query(
+        'INSERT INTO approvals (request_id, approver) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [id, approver],
+      );
+      if (inserted.rowCount === 0)
+        return { kind: 'refused', reason: 'You have already approved this request.', request };
+      const approvals = request.approvers.length + 1;
+      if (approvals >= request.requiredApprovals) {
+        await client.query(
+          `UPDATE action_requests SET status = 'approved', approved_at = now(),
+                  execute_by = now() + make_interval(secs => $2::float8 / 1000), updated_at = now() WHERE id = $1`,
+          [id, executionWindowMs],
+        );
+      }
+      const updated = (await this.read(client, id))!;
+      await audit?.(client, updated);
+      return { kind: approvals >= request.requiredApprovals ? 'approved' : 'recorded', request: updated };
+    });
+  }
+
+  reject(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+    return this.transition(id, ['previewed', 'pending'], audit, async (client) => {
+      await client.query(`UPDATE action_requests SET status = 'rejected', updated_at = now() WHERE id = $1`, [
+        id,
+      ]);
+    });
+  }
+
+  /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
+  expire(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+    return this.transition(id, ['pending'], audit, async (client, request) => {
+      if (!request.expiresAt || request.expiresAt.getTime() > Date.now()) throw new NotYet();
+      await client.query(`UPDATE action_requests SET status = 'expired', updated_at = now() WHERE id = $1`, [
+        id,
+      ]);
+    });
+  }
+
+  /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
+  startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+    return this.transition(id, ['approved'], audit, async (client, request) => {
+      if (request.executeBy && request.executeBy.getTime() <= Date.now()) throw new WindowPassed();
+      await client.query(
+        `UPDATE action_requests SET status = 'executing', updated_at = now() WHERE id = $1`,
+        [id],
+      );
+    });
+  }
+
+  finishExecution(
+    id: string,
+    status: Extract<RequestStatus, 'succeeded' | 'failed' | 'aborted' | 'changed' | 'outcome_unknown'>,
+    outcome: Record<string, unknown>,
+    audit?: InTransaction,
+  ): Promise<ActionRequest | { refused: string }> {
+    return this.transition(id, ['executing'], audit, async (client) => {
+      await client.query(
+        `UPDATE action_requests SET status = $2, outcome = $3, updated_at = now() WHERE id = $1`,
+        [id, status, JSON.stringify(outcome)],
+      );
+    });
+  }
+
+  /**
+   * Renders the card with the request locked, so two card jobs cannot post it twice or
+   * overwrite a newer state with an older one; approvals wait the length of a Slack call.
+   */
+  cardUpdate<T>(
+    id: string,
+    work: (request: ActionRequest, recordCard: (channel: string, ts: string) => Promise<void>) => Promise<T>,
+  ): Promise<T | undefined> {
+    return this.transaction(async (client) => {
+      const request = await this.read(client, id, true);
+      if (!request) return undefined;
+      return work(request, async (channel, ts) => {
+        await client.query('UPDATE action_requests SET card_channel = $2, card_ts = $3 WHERE id = $1', [
+          id,
+          channel,
+          ts,
+        ]);
+      });
+    });
+  }
+
+  private async transition(
+    id: string,
+    from: RequestStatus[],
+    audit: InTransaction | undefined,
+    change: (client: pg.PoolClient, request: ActionRequest) => Promise<void>,
+  ): Promise<ActionRequest | { refused: string }> {
+    try {
+      return await this.transaction(async (client) => {
+        const request = await this.read(client, id, true);
+        if (!request) return { refused: 'That request no longer exists.' };
+        if (!from.includes(request.status)) return { refused: statusReason(request) };
+        await change(client, request);
+        const updated = (await this.read(client, id))!;
+        await audit?.(client, updated);
+        return updated;
+      });
+    } catch (err) {
+      if (err instanceof NotYet) return { refused: 'not yet' };
+      if (err instanceof WindowPassed)
+        return { refused: 'The execution window after approval has passed; preview the action again.' };
+      throw err;
+    }
+  }
+
+  private async read(client: pg.PoolClient, id: string, lock = false): Promise<ActionRequest | undefined> {
+    if (lock) await client.query('SELECT 1 FROM action_requests WHERE id = $1 FOR UPDATE', [id]);
+    const { rows } = await client.query<Row>(`${SELECT} WHERE r.id = $1`, [id]);
+    return rows[0] ? toRequest(rows[0]) : undefined;
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+class NotYet extends Error {}
+class WindowPassed extends Error {}
+
+/** Why a click on a request in this status does nothing, in words for the person who clicked. */
+export function statusReason(request: ActionRequest): string {
+  switch (request.status) {
+    case 'previewed':
+      return 'Approval has not been requested for this action yet.';
+    case 'pending':
+      return 'This request is waiting for approval.';
+    case 'approved':
+    case 'executing':
+      return 'This request is already approved and executing.';
+    case 'rejected':
+      return 'This request was rejected.';
+    case 'expired':
+      return 'This request has expired; preview the action again.';
+    default:
+      return `This request has already run (${request.status.replace('_', ' ')}).`;
+  }
+}
