@@ -13,6 +13,7 @@ import { TargetPools } from './targets/pools.js';
 import { addAuditCommands } from './terminal/auditCli.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
+import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
 
 export interface CliIo {
@@ -122,6 +123,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   };
   addRunbookCommands(program, io, setExitCode);
   addAuditCommands(program, io, setExitCode);
+  addIncidentCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -80,7 +80,28 @@ const serviceEnvSchema = z.object({
   ALLOWED_CHANNELS: listSchema,
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   POLICY_FILE: z.string().min(1).optional(),
+  INCIDENT_CHANNEL_MODE: z.enum(['create', 'current']).default('create'),
+  INCIDENT_CHANNEL_PRIVATE: z.enum(['true', 'false']).default('false'),
+  INCIDENT_STATUS_REMINDER_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(30),
+  INCIDENT_ESCALATION: listSchema,
+  REPORT_TIME_ZONE: z
+    .string()
+    .default('UTC')
+    .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York'),
 });
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface ServiceConfig extends AppConfig {
   databaseUrl?: string;
@@ -91,6 +112,18 @@ export interface ServiceConfig extends AppConfig {
   workerConcurrency: number;
   /** Who may request and approve remediations; the built-in defaults without it. */
   policy: PolicyFile;
+  incidents: IncidentSettings;
+}
+
+export interface IncidentSettings {
+  /** `create`: a channel per incident; `current`: work in the channel it was declared in. */
+  channelMode: 'create' | 'current';
+  privateChannels: boolean;
+  /** P0 and P1 remind the commander to post a status this often. */
+  statusReminderMs: number;
+  /** Who is escalated to, in order, when the response target passes unacknowledged. */
+  escalation: string[];
+  timeZone: string;
 }
 
 /** Configuration of the long-running processes. Every mode posts to Slack; bot and all also receive from it. */
@@ -133,5 +166,14 @@ export function loadServiceConfig(
     access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
     workerConcurrency: data.WORKER_CONCURRENCY,
     policy: loadPolicyFile(data.POLICY_FILE),
+    incidents: {
+      channelMode: data.INCIDENT_CHANNEL_MODE,
+      privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',
+      statusReminderMs: data.INCIDENT_STATUS_REMINDER_MINUTES * 60_000,
+      escalation: data.INCIDENT_ESCALATION?.length
+        ? data.INCIDENT_ESCALATION
+        : ['On-call engineer', 'Tech lead', 'CTO'],
+      timeZone: data.REPORT_TIME_ZONE,
+    },
   };
 }

@@ -7,6 +7,7 @@ import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { IncidentService } from './incidents/incidentService.js';
 import { healthJobProcessor } from './jobs/healthJob.js';
 import { notifierProcessor } from './jobs/notifier.js';
 import { JOBS, QUEUES } from './jobs/payloads.js';
@@ -20,6 +21,7 @@ import { createSlackApp } from './slack/app.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
 import { ActionRequestStore } from './store/actionRequests.js';
+import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabase } from './store/migrate.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
@@ -96,8 +98,24 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 2 },
     });
+    // Only the bot reads runbooks (workers get a snapshot of the procedure with each run).
+    let runbooks: RunbookLibrary | undefined;
+    if (mode === 'bot' || mode === 'all') {
+      const loaded = await RunbookLibrary.load(runbookSources(config.runbooksDir));
+      logRunbookLoad(logger, loaded.summary);
+      runbooks = loaded.library;
+    }
     const audit = new AuditLog(state);
     const requests = new ActionRequestStore(state);
+    const incidents = new IncidentStore(state);
+    const incidentService = new IncidentService({
+      incidents,
+      audit,
+      queues,
+      runbooks,
+      settings: config.incidents,
+      logger,
+    });
     const approvals = new ApprovalService({
       requests,
       procedureRuns,
@@ -132,7 +150,23 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           QUEUES.notifications,
           timed(
             QUEUES.notifications,
-            notifierProcessor({ db: state, runs, procedureRuns, requests, audit, slack, logger }),
+            notifierProcessor({
+              db: state,
+              runs,
+              procedureRuns,
+              requests,
+              audit,
+              slack,
+              logger,
+              incidentPosts: {
+                db: state,
+                incidents,
+                incidentService,
+                queues,
+                slack,
+                settings: config.incidents,
+              },
+            }),
           ),
           { concurrency: config.workerConcurrency },
         ),
@@ -178,15 +212,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
 
     let port = config.port;
-    let runbooks: RunbookLibrary | undefined;
     if (mode === 'bot' || mode === 'all') {
-      const loaded = await RunbookLibrary.load(runbookSources(config.runbooksDir));
-      logRunbookLoad(logger, loaded.summary);
-      runbooks = loaded.library;
+      if (!runbooks) throw new Error('the runbook library is loaded for the bot');
       const app: App = createSlackApp({
         slack: config.slack,
         approvals,
         audit,
+        incidents: incidentService,
+        incidentStore: incidents,
         access: config.access,
         targets,
         runbooks,

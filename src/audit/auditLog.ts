@@ -13,7 +13,11 @@ export type AuditKind =
   | 'outcome_unknown'
   | 'verification'
   | 'manual_step'
-  | 'refused';
+  | 'refused'
+  | 'incident_declared'
+  | 'incident_updated'
+  | 'incident_resolved'
+  | 'incident_timer';
 
 export interface AuditEventInput {
   kind: AuditKind;

@@ -140,6 +140,14 @@ export function auditEventText(event: AuditEvent): string {
     }
     case 'manual_step':
       return `:ballot_box_with_check: ${who} marked${step || ' a manual step'} done`;
+    case 'incident_declared':
+      return `:rotating_light: ${who} declared ${text(String(data.incident ?? 'the incident'), REASON_SHOWN)}`;
+    case 'incident_updated':
+      return `:memo: ${who} ${text(String(data.change ?? 'updated the incident'), REASON_SHOWN)}`;
+    case 'incident_resolved':
+      return `:white_check_mark: ${who} resolved the incident${typeof data.summary === 'string' && data.summary ? `: ${text(data.summary, REASON_SHOWN)}` : ''}`;
+    case 'incident_timer':
+      return `:alarm_clock: ${text(String(data.message ?? 'timer'), REASON_SHOWN)}`;
     case 'refused': {
       const reason = typeof data.reason === 'string' ? `: ${text(data.reason, REASON_SHOWN)}` : '';
       return `:no_entry: ${who} was refused${event.requestId ? ` on ${request}` : ''}${reason}`;

@@ -11,8 +11,17 @@ import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from './auditMirror.js';
 import {
+  fireIncidentTimer,
+  type IncidentPostDeps,
+  openIncident,
+  postIncidentReport,
+  refreshIncidentRoot,
+} from './incidentPosts.js';
+import {
   findingDetailJobSchema,
   healthReportJobSchema,
+  incidentJobSchema,
+  incidentTimerJobSchema,
   JOBS,
   procedurePostJobSchema,
   requestJobSchema,
@@ -28,6 +37,7 @@ export interface NotifierDeps {
   audit: AuditLog;
   slack: WebClient;
   logger: Logger;
+  incidentPosts: IncidentPostDeps;
 }
 
 interface RateLimited {
@@ -47,6 +57,14 @@ export function notifierProcessor(deps: NotifierDeps) {
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
     [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
     [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
+    [JOBS.incidentOpen]: (data) =>
+      openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
+    [JOBS.incidentRoot]: (data) =>
+      refreshIncidentRoot(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
+    [JOBS.incidentTimer]: (data) =>
+      fireIncidentTimer(deps.incidentPosts, parse(incidentTimerJobSchema, data)),
+    [JOBS.incidentReport]: (data) =>
+      postIncidentReport(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
   };
   return async (job: Job, token?: string): Promise<void> => {
     const post = posts[job.name];

@@ -18,6 +18,10 @@ export const JOBS = {
   requestCard: 'request-card',
   approvalExpiry: 'approval-expiry',
   executeAction: 'execute-action',
+  incidentOpen: 'incident-open',
+  incidentRoot: 'incident-root',
+  incidentTimer: 'incident-timer',
+  incidentReport: 'incident-report',
 } as const;
 
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
@@ -45,6 +49,13 @@ export const actionPreviewJobSchema = z.object({
 /** Jobs about one action request carry its id; the request row holds everything else. */
 export const requestJobSchema = z.object({ requestId: z.uuid() });
 export type RequestJob = z.infer<typeof requestJobSchema>;
+
+export const incidentJobSchema = z.object({ incidentId: z.uuid() });
+export const incidentTimerJobSchema = z.object({
+  incidentId: z.uuid(),
+  timer: z.enum(['response-warning', 'escalation', 'status-reminder']),
+  round: z.number().int().min(0).optional(),
+});
 
 export type ActionPreviewJob = z.infer<typeof actionPreviewJobSchema>;
 export type FindingDetailJob = z.infer<typeof findingDetailJobSchema>;

@@ -7,6 +7,7 @@ export const ACTIONS = {
   requestApproval: 'request_approval',
   approve: 'approve_action',
   reject: 'reject_action',
+  declareIncident: 'declare_incident',
   /** The modal that asks for an action's missing parameters. */
   parametersModal: 'step_parameters',
 } as const;

@@ -4,17 +4,20 @@ import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
+import type { IncidentService } from '../incidents/incidentService.js';
 import { ENQUEUE_TIMEOUT_MS, HealthRunStarter, withTimeout } from '../jobs/healthRunStarter.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
+import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { ACTIONS } from './actionIds.js';
 import { boltLogger } from './boltLogger.js';
+import { answerIncidentCommand, declareButtonSchema } from './incidentCommands.js';
 import type { OpsRoute } from './opsRoutes.js';
 import { answerRunbookCommand } from './runbookCommands.js';
 import {
@@ -43,6 +46,8 @@ export interface SlackAppDeps {
   slack: SlackSettings;
   approvals: ApprovalService;
   audit: AuditLog;
+  incidents: IncidentService;
+  incidentStore: IncidentStore;
   access: AccessPolicy;
   targets: TargetRegistry;
   runbooks: RunbookLibrary;
@@ -262,6 +267,35 @@ export function createSlackApp(deps: SlackAppDeps): App {
       if (message) await respond({ response_type: 'ephemeral', replace_original: false, text: message });
     });
   }
+
+  app.command('/incident', async ({ command, ack }) => {
+    const payload = slashCommandSchema.safeParse(command);
+    if (!payload.success) {
+      await ack({ response_type: 'ephemeral', text: 'That command arrived incomplete; please try again.' });
+      return;
+    }
+    const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
+    const answer = refusal ? { text: refusal } : await answerIncidentCommand(deps.incidents, payload.data);
+    await ack({ response_type: 'ephemeral', text: answer.text });
+  });
+
+  // "Declare incident" on a report with a critical finding: the same as /incident declare.
+  app.action(ACTIONS.declareIncident, async ({ ack, body, action, respond }) => {
+    await ack();
+    const value = declareButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
+    const channel = 'channel' in body ? body.channel?.id : undefined;
+    if (!value.success || !channel) return;
+    const refusal = refuse(deps.access, body.user.id, channel);
+    const answer = refusal
+      ? { text: refusal }
+      : await deps.incidents.declare({
+          ...value.data,
+          user: body.user.id,
+          channelId: channel,
+          requestId: `button:${clickId(action)}:${body.user.id}`,
+        });
+    await respond({ response_type: 'ephemeral', replace_original: false, text: answer.text });
+  });
 
   app.error(async (err) => {
     deps.logger.error({ err }, 'unhandled error in a Slack listener');

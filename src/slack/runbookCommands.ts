@@ -8,12 +8,14 @@ import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import { procedureParameters, type RawValues, validateValues } from '../runbooks/procedureParams.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
+import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { matchListText, procedureText, reloadText, runbookListText } from './views/runbookText.js';
 
 export interface RunbookCommandDeps {
   audit: AuditLog;
+  incidentStore: IncidentStore;
   runbooks: RunbookLibrary;
   procedureRuns: ProcedureRunStore;
   targets: TargetRegistry;
@@ -96,7 +98,11 @@ async function startProcedureRun(
   }
   let created: Awaited<ReturnType<ProcedureRunStore['create']>>;
   try {
+    // A run in an incident's channel is part of it: on its timeline, and its first action.
+    const incident = await deps.incidentStore.openInChannel(requester.channelId);
+    if (incident) await deps.incidentStore.acknowledge(incident.id);
     created = await deps.procedureRuns.create({
+      incidentId: incident?.id,
       runbook: ref.runbook,
       procedure: ref.procedure,
       target: target.name,
@@ -114,6 +120,14 @@ async function startProcedureRun(
   }
   if (!created.created)
     return { text: `Already running ${ref.procedure.title} on ${target.name}…`, outcome: 'duplicate' };
+  // Before the root message exists there is no thread to mirror to: the command is audited only.
+  await deps.audit.append({
+    kind: 'command',
+    actor: requester.userId,
+    target: target.name,
+    runId: created.run.id,
+    data: { command: `/runbook run ${ref.procedure.id} ${target.name}`, params: command.values },
+  });
   try {
     await withTimeout(
       deps.queues

@@ -43,6 +43,8 @@ export interface NewProcedureRun {
   channelId?: string;
   params: RawValues;
   idempotencyKey?: string;
+  /** The open incident of the channel the run was started in: its timeline includes the run. */
+  incidentId?: string;
 }
 
 interface RunRow {
@@ -116,8 +118,8 @@ export class ProcedureRunStore {
       await client.query('BEGIN');
       const { rows } = await client.query<RunRow>(
         `INSERT INTO procedure_runs (id, runbook_id, procedure_id, procedure, runbook_sha256, runbook_commit,
-                                     target, requested_by, channel_id, params, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                     target, requested_by, channel_id, params, idempotency_key, incident_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING *`,
         [
@@ -132,6 +134,7 @@ export class ProcedureRunStore {
           input.channelId ?? null,
           JSON.stringify(input.params),
           input.idempotencyKey ?? null,
+          input.incidentId ?? null,
         ],
       );
       const created = rows[0];

@@ -8,6 +8,8 @@ export interface SlashCommandFields {
   user_id?: string;
   channel_id?: string;
   trigger_id?: string;
+  /** Default `/runbook`. */
+  command?: string;
 }
 
 /** Sends a slash command to the bot exactly as Slack does: form-encoded and signed. */
@@ -24,7 +26,7 @@ export async function sendSlashCommand(
     channel_name: 'incidents',
     user_id: fields.user_id ?? 'U0ONCALL',
     user_name: 'oncall',
-    command: '/runbook',
+    command: fields.command ?? '/runbook',
     text: fields.text,
     api_app_id: 'A0RUNBOOK',
     response_url: 'https://hooks.slack.com/commands/T0001/1/abc',

@@ -1,0 +1,190 @@
+import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { IncidentSettings } from '../config.js';
+import { enqueueAuditMirror } from '../jobs/auditMirror.js';
+import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { Logger } from '../logger.js';
+import { matchProcedures } from '../runbooks/matchProcedures.js';
+import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
+import type { IncidentStore, StoredIncident } from '../store/incidents.js';
+import { RESPONSE_TARGET_MS, type Severity } from './model.js';
+
+export interface IncidentDeps {
+  incidents: IncidentStore;
+  audit: AuditLog;
+  queues: QueueBackend;
+  runbooks?: RunbookLibrary;
+  settings: IncidentSettings;
+  logger: Logger;
+}
+
+export type IncidentAnswer = { ok: boolean; text: string };
+
+/** The timers of an open incident; their job ids let resolve cancel them. */
+export type IncidentTimer = 'response-warning' | 'escalation' | 'status-reminder';
+
+/** Warn when this share of the response target has passed with no acknowledgement. */
+const WARNING_AT = 0.75;
+
+/**
+ * What `/incident` does, without Slack: records the change, audits it, and queues the
+ * Slack side (channel, root message, pins, timers, report) for the notifier, so a command
+ * is answered at once and a Slack outage delays the channel, never loses the incident.
+ */
+export class IncidentService {
+  constructor(private readonly deps: IncidentDeps) {}
+
+  async declare(input: {
+    severity: Severity;
+    title: string;
+    user: string;
+    channelId: string;
+    requestId: string;
+    target?: string;
+  }): Promise<IncidentAnswer> {
+    const matches = this.deps.runbooks
+      ? matchProcedures(input.title, this.deps.runbooks.procedures(), 3)
+      : [];
+    // The report's suggested root cause and prevention come from the best match that has them.
+    const best = (
+      matches.find((match) => match.procedure.rootCause || match.procedure.prevention) ?? matches[0]
+    )?.procedure;
+    const { incident, created } = await this.deps.incidents.create({
+      title: input.title,
+      severity: input.severity,
+      declaredBy: input.user,
+      originChannel: input.channelId,
+      target: input.target,
+      suggestedProcedures: matches.map((match) => match.procedure.id),
+      matchedProcedure: best
+        ? { id: best.id, title: best.title, rootCause: best.rootCause, prevention: best.prevention }
+        : undefined,
+      idempotencyKey: `incident:${input.requestId}`,
+    });
+    if (!created) return { ok: true, text: `INC-${incident.number} is already being declared.` };
+    await this.audit(incident, {
+      kind: 'incident_declared',
+      actor: input.user,
+      data: {
+        incident: `INC-${incident.number} ${incident.severity}: ${incident.title}`,
+        severity: incident.severity,
+      },
+    });
+    await this.notify(JOBS.incidentOpen, incident.id, `incident-open-${incident.id}`);
+    return {
+      ok: true,
+      text:
+        this.deps.settings.channelMode === 'create'
+          ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
+          : `Declared INC-${incident.number} (${incident.severity}) in this channel.`,
+    };
+  }
+
+  async update(
+    channelId: string,
+    user: string,
+    change: { severity?: Severity; commander?: string; statusText?: string },
+  ): Promise<IncidentAnswer> {
+    const open = await this.deps.incidents.openInChannel(channelId);
+    if (!open) return noIncident();
+    const incident = await this.deps.incidents.update(open.id, change);
+    if (!incident) return { ok: false, text: `INC-${open.number} is already resolved.` };
+    const words = change.statusText
+      ? `posted a status: ${change.statusText}`
+      : change.commander
+        ? `handed command to <@${change.commander}>`
+        : `changed the severity to ${change.severity}`;
+    await this.audit(incident, { kind: 'incident_updated', actor: user, data: { change: words, ...change } });
+    await this.notify(JOBS.incidentRoot, incident.id);
+    if (change.severity && change.severity !== open.severity) await this.scheduleTimers(incident);
+    return { ok: true, text: `INC-${incident.number}: ${words}` };
+  }
+
+  async resolve(channelId: string, user: string, summary: string | undefined): Promise<IncidentAnswer> {
+    const open = await this.deps.incidents.openInChannel(channelId);
+    if (!open) return noIncident();
+    const incident = await this.deps.incidents.resolve(open.id, summary);
+    if (!incident) return { ok: false, text: `INC-${open.number} is already resolved.` };
+    await this.audit(incident, { kind: 'incident_resolved', actor: user, data: { summary: summary ?? '' } });
+    await this.cancelTimers(incident.id);
+    await this.notify(JOBS.incidentRoot, incident.id);
+    await this.notify(JOBS.incidentReport, incident.id);
+    return { ok: true, text: `Resolved INC-${incident.number}. The report draft follows in the thread.` };
+  }
+
+  async report(channelId: string): Promise<IncidentAnswer> {
+    const incident = await this.deps.incidents.openInChannel(channelId);
+    if (!incident) return noIncident();
+    await this.notify(JOBS.incidentReport, incident.id);
+    return { ok: true, text: `Drafting the report of INC-${incident.number}…` };
+  }
+
+  /**
+   * Delayed jobs, so they survive restarts: a warning before the response target passes,
+   * an escalation when it has, and status reminders for P0 and P1. Each does nothing if
+   * the incident was acknowledged or resolved meanwhile; resolve also removes them.
+   */
+  async scheduleTimers(incident: StoredIncident): Promise<void> {
+    await this.cancelTimers(incident.id);
+    const target = RESPONSE_TARGET_MS[incident.severity];
+    const elapsed = Date.now() - incident.declaredAt.getTime();
+    const timers: Array<[IncidentTimer, number]> = [
+      ['response-warning', target * WARNING_AT - elapsed],
+      ['escalation', target - elapsed],
+    ];
+    if (incident.severity === 'P0' || incident.severity === 'P1')
+      timers.push(['status-reminder', this.deps.settings.statusReminderMs]);
+    for (const [timer, delay] of timers) {
+      await this.deps.queues
+        .queue(QUEUES.notifications)
+        .add(
+          JOBS.incidentTimer,
+          { incidentId: incident.id, timer },
+          { jobId: timerJobId(incident.id, timer), delay: Math.max(0, Math.round(delay)), ...RETENTION },
+        );
+    }
+  }
+
+  async cancelTimers(incidentId: string): Promise<void> {
+    const queue = this.deps.queues.queue(QUEUES.notifications);
+    for (const timer of ['response-warning', 'escalation', 'status-reminder'] as const) {
+      await queue.remove(timerJobId(incidentId, timer)).catch(() => 0);
+    }
+  }
+
+  private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
+    await this.deps.queues
+      .queue(QUEUES.notifications)
+      .add(
+        name,
+        { incidentId },
+        { jobId, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION },
+      );
+  }
+
+  /** Audited and, once the root message exists, mirrored into the incident's thread. */
+  async audit(
+    incident: StoredIncident,
+    event: Omit<AuditEventInput, 'incidentId' | 'mirror'>,
+  ): Promise<void> {
+    const mirror = incident.rootTs ? { channel: incident.channelId, threadTs: incident.rootTs } : undefined;
+    const appended = await this.deps.audit.append({
+      ...event,
+      target: incident.target ?? undefined,
+      incidentId: incident.id,
+      mirror,
+    });
+    if (mirror) await enqueueAuditMirror(this.deps.queues, { ...appended, mirror });
+  }
+}
+
+export function timerJobId(incidentId: string, timer: IncidentTimer): string {
+  return `incident-${incidentId}-${timer}`;
+}
+
+function noIncident(): IncidentAnswer {
+  return {
+    ok: false,
+    text: 'There is no open incident in this channel. Use it in the incident channel, or declare one: `/incident declare P1 <title>`.',
+  };
+}

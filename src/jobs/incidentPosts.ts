@@ -1,0 +1,163 @@
+import type { WebClient } from '@slack/web-api';
+import { UnrecoverableError } from 'bullmq';
+import type pg from 'pg';
+import type { IncidentSettings } from '../config.js';
+import type { IncidentService, IncidentTimer } from '../incidents/incidentService.js';
+import { timerJobId } from '../incidents/incidentService.js';
+import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
+import { composeIncidentReport } from '../incidents/reportDraft.js';
+import { gatherReportInput } from '../incidents/reportInput.js';
+import { formatInTimeZone } from '../incidents/time.js';
+import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
+import type { IncidentStore, StoredIncident } from '../store/incidents.js';
+import { JOBS, QUEUES, RETENTION } from './payloads.js';
+import type { QueueBackend } from './queueBackend.js';
+
+export interface IncidentPostDeps {
+  db: pg.Pool;
+  incidents: IncidentStore;
+  incidentService: IncidentService;
+  queues: QueueBackend;
+  slack: WebClient;
+  settings: IncidentSettings;
+}
+
+async function load(deps: IncidentPostDeps, incidentId: string): Promise<StoredIncident> {
+  const incident = await deps.incidents.get(incidentId);
+  if (!incident) throw new UnrecoverableError(`incident ${incidentId} does not exist`);
+  return incident;
+}
+
+/** `inc-20261124-checkout-failing`: Slack channel names are lower-case, at most 80 characters. */
+export function incidentChannelName(incident: StoredIncident, timeZone: string, attempt: number): string {
+  const date = formatInTimeZone(incident.declaredAt, timeZone).slice(0, 10).replaceAll('-', '');
+  const slug = incident.title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50);
+  const suffix = attempt > 1 ? `-${attempt}` : '';
+  return `inc-${date}-${slug || `incident-${incident.number}`}`.slice(0, 80 - suffix.length) + suffix;
+}
+
+/**
+ * Opens the incident in Slack: its channel (a new one, `name_taken` answered with the next
+ * free name, or the current one when configured), the declarer invited, the root message
+ * posted and pinned, the timers started. Each step records what it did, so a retry after a
+ * Slack failure continues instead of repeating.
+ */
+export async function openIncident(deps: IncidentPostDeps, incidentId: string): Promise<void> {
+  let incident = await load(deps, incidentId);
+  if (deps.settings.channelMode === 'create' && incident.channelId === incident.originChannel) {
+    const channelId = await createChannel(deps, incident);
+    await deps.incidents.setChannel(incident.id, channelId);
+    await deps.slack.conversations
+      .invite({ channel: channelId, users: incident.declaredBy })
+      .catch((err: { data?: { error?: string } }) => {
+        // Already there (the bot invited itself by creating it), or not invitable: not fatal.
+        if (!['already_in_channel', 'cant_invite_self'].includes(err.data?.error ?? '')) throw err;
+      });
+    incident = await load(deps, incidentId);
+  }
+  if (!incident.rootTs) {
+    const root = await deps.slack.chat.postMessage({
+      channel: incident.channelId,
+      text: incidentRootText(incident),
+      blocks: incidentRootBlocks(incident, deps.settings.timeZone),
+    });
+    await deps.incidents.setRoot(incident.id, root.ts ?? '');
+    await deps.slack.pins.add({ channel: incident.channelId, timestamp: root.ts ?? '' });
+    incident = await load(deps, incidentId);
+    if (incident.channelId !== incident.originChannel) {
+      await deps.slack.chat.postMessage({
+        channel: incident.originChannel,
+        text: `INC-${incident.number} (${incident.severity}) declared by <@${incident.declaredBy}>: <#${incident.channelId}>`,
+      });
+    }
+    await deps.incidentService.scheduleTimers(incident);
+  }
+}
+
+async function createChannel(deps: IncidentPostDeps, incident: StoredIncident): Promise<string> {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    try {
+      const created = await deps.slack.conversations.create({
+        name: incidentChannelName(incident, deps.settings.timeZone, attempt),
+        is_private: deps.settings.privateChannels,
+      });
+      if (created.channel?.id) return created.channel.id;
+    } catch (err) {
+      if ((err as { data?: { error?: string } }).data?.error !== 'name_taken') throw err;
+    }
+  }
+  throw new UnrecoverableError(`no free channel name for INC-${incident.number}`);
+}
+
+/** Re-renders the pinned root message with the incident's current state. */
+export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: string): Promise<void> {
+  const incident = await load(deps, incidentId);
+  if (!incident.rootTs) return; // not opened yet: the open job posts the current state
+  await deps.slack.chat.update({
+    channel: incident.channelId,
+    ts: incident.rootTs,
+    text: incidentRootText(incident),
+    blocks: incidentRootBlocks(incident, deps.settings.timeZone),
+  });
+}
+
+/** A response-time warning, an escalation, or a status reminder; nothing once resolved. */
+export async function fireIncidentTimer(
+  deps: IncidentPostDeps,
+  job: { incidentId: string; timer: IncidentTimer; round?: number },
+): Promise<void> {
+  const incident = await load(deps, job.incidentId);
+  if (incident.status === 'resolved') return;
+  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
+  let message: string | undefined;
+  if (job.timer === 'response-warning' && !incident.acknowledgedAt) {
+    message = `:warning: ${SEVERITY_LABEL[incident.severity]} response target passes at ${formatInTimeZone(deadline, deps.settings.timeZone)} and nobody has acknowledged or acted yet. <@${incident.commander}>`;
+  } else if (job.timer === 'escalation' && !incident.acknowledgedAt) {
+    const [first, next] = deps.settings.escalation;
+    message = `:rotating_light: The ${incident.severity} response target has passed with no acknowledgement: escalating from ${first ?? 'on-call'} to *${next ?? first ?? 'the next level'}*.`;
+  } else if (job.timer === 'status-reminder') {
+    message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
+    const round = (job.round ?? 0) + 1;
+    await deps.queues.queue(QUEUES.notifications).add(
+      JOBS.incidentTimer,
+      { incidentId: incident.id, timer: 'status-reminder', round },
+      {
+        jobId: `${timerJobId(incident.id, 'status-reminder')}-${round}`,
+        delay: deps.settings.statusReminderMs,
+        ...RETENTION,
+      },
+    );
+  }
+  if (!message) return;
+  await deps.slack.chat.postMessage({ channel: incident.channelId, text: message });
+  // The audit keeps the words without Slack markup; the mirror formats them itself.
+  const plain = message.replace(/<@([A-Z0-9]+)>/g, '@$1').replace(/^:[a-z_]+: /, '');
+  await deps.incidentService.audit(incident, {
+    kind: 'incident_timer',
+    actor: 'runbook-bot',
+    data: { message: plain, timer: job.timer },
+  });
+}
+
+/** Composes the report draft from the record and posts it in the thread, with the Markdown as a file. */
+export async function postIncidentReport(deps: IncidentPostDeps, incidentId: string): Promise<void> {
+  const incident = await load(deps, incidentId);
+  const draft = composeIncidentReport(await gatherReportInput(deps.db, incident, deps.settings.timeZone));
+  const threadTs = incident.rootTs ?? undefined;
+  await deps.slack.chat.postMessage({
+    channel: incident.channelId,
+    thread_ts: threadTs,
+    text: `Report draft for INC-${incident.number}${incident.status === 'open' ? ' (still open)' : ''}: ${draft.filename}`,
+  });
+  await deps.slack.files.uploadV2({
+    channel_id: incident.channelId,
+    ...(threadTs ? { thread_ts: threadTs } : {}),
+    filename: draft.filename,
+    title: `INC-${incident.number} report draft`,
+    content: draft.markdown,
+  } as Parameters<WebClient['files']['uploadV2']>[0]);
+}

@@ -1,0 +1,62 @@
+import type { KnownBlock } from '@slack/types';
+import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+import { formatInTimeZone } from '../../incidents/time.js';
+import { fitText, LIMITS } from '../blockLimits.js';
+import { escapeMrkdwn, section } from './mrkdwn.js';
+
+/**
+ * The incident's root message, pinned in its channel: severity, response-time target,
+ * commander, status and the procedures symptom matching suggests. Updated in place.
+ */
+export function incidentRootBlocks(incident: Incident, timeZone: string): KnownBlock[] {
+  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
+  const state =
+    incident.status === 'resolved'
+      ? `:white_check_mark: Resolved ${formatInTimeZone(incident.resolvedAt ?? new Date(), timeZone)}${incident.summary ? `: ${escapeMrkdwn(incident.summary)}` : ''}`
+      : `:red_circle: Open${incident.statusText ? ` · ${escapeMrkdwn(incident.statusText)}` : ''}`;
+  const blocks: KnownBlock[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: fitText(`INC-${incident.number} ${incident.severity}: ${incident.title}`, LIMITS.headerText),
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_LABEL[incident.severity]}` },
+        {
+          type: 'mrkdwn',
+          text: `*Response target*\n${formatInTimeZone(deadline, timeZone)}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
+        },
+        { type: 'mrkdwn', text: `*Commander*\n<@${incident.commander}>` },
+        { type: 'mrkdwn', text: `*Status*\n${fitText(state, 1900)}` },
+      ],
+    },
+  ];
+  if (incident.suggestedProcedures.length > 0) {
+    blocks.push(
+      section(
+        `*Suggested procedures* (by symptoms):\n${incident.suggestedProcedures
+          .map((id) => `• \`/runbook run ${id}${incident.target ? ` ${incident.target}` : ''}\``)
+          .join('\n')}`,
+      ),
+    );
+  }
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `Declared by <@${incident.declaredBy}> ${formatInTimeZone(incident.declaredAt, timeZone)}. This thread is the incident's audit trail; \`/incident status …\` posts updates.`,
+      },
+    ],
+  });
+  return blocks;
+}
+
+export function incidentRootText(incident: Incident): string {
+  return `INC-${incident.number} ${incident.severity}: ${incident.title} (${incident.status})`;
+}

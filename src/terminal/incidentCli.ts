@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import pg from 'pg';
+import { UserError } from '../errors.js';
+import { composeIncidentReport } from '../incidents/reportDraft.js';
+import { gatherReportInput } from '../incidents/reportInput.js';
+import { redactText } from '../redact.js';
+import { IncidentStore } from '../store/incidents.js';
+
+interface Io {
+  stdout: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/** `runbook-bot report <incident>`: the report draft from the state database, as Markdown or JSON. */
+export function addIncidentCommands(program: Command, io: Io): void {
+  program
+    .command('report')
+    .description('Print the report draft of an incident (INC-42, 42 or its id) from the state database')
+    .argument('<incident>', 'INC-42, 42, or the incident id')
+    .option('--format <format>', 'md or json', 'md')
+    .option('--tz <zone>', 'time zone of the times in the report (default REPORT_TIME_ZONE or UTC)')
+    .action(async (reference: string, options: { format: string; tz?: string }) => {
+      if (options.format !== 'md' && options.format !== 'json')
+        throw new UserError(`--format must be md or json, got "${options.format}"`);
+      const timeZone = options.tz ?? io.env.REPORT_TIME_ZONE ?? 'UTC';
+      try {
+        new Intl.DateTimeFormat('en', { timeZone });
+      } catch {
+        throw new UserError(`"${timeZone}" is not a time zone; use an IANA name such as Europe/Berlin.`);
+      }
+      if (!io.env.DATABASE_URL) throw new UserError('report reads the state database: set DATABASE_URL.');
+      const db = new pg.Pool({
+        connectionString: io.env.DATABASE_URL,
+        max: 2,
+        connectionTimeoutMillis: 5000,
+      });
+      try {
+        const incident = await new IncidentStore(db)
+          .find(reference)
+          .catch((err: { code?: string; message?: string }) => {
+            if (err.code === '42P01')
+              throw new UserError(
+                'The state database has no incidents yet: start the bot once to migrate it.',
+              );
+            throw new UserError(`Cannot read the state database: ${redactText(err.message ?? String(err))}`);
+          });
+        if (!incident) throw new UserError(`No incident "${reference}".`);
+        const draft = composeIncidentReport(await gatherReportInput(db, incident, timeZone));
+        io.stdout(options.format === 'json' ? JSON.stringify(draft.json, null, 2) : draft.markdown);
+      } finally {
+        await db.end();
+      }
+    });
+}

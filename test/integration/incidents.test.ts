@@ -1,0 +1,212 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../src/cliApp.js';
+import { loadServiceConfig } from '../../src/config.js';
+import { timerJobId } from '../../src/incidents/incidentService.js';
+import { QUEUES } from '../../src/jobs/payloads.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { sendSlashCommand } from '../support/slack.js';
+
+const [server] = inject('postgresServers');
+
+interface SlackCall {
+  method: string;
+  params: Record<string, string>;
+}
+
+/** Every Web API call the bot makes, answered like Slack; conversations.create says name_taken once. */
+function fakeSlack(calls: SlackCall[]) {
+  let createAttempts = 0;
+  let ts = 0;
+  nock('https://slack.com')
+    .persist()
+    .post(/\/api\/.*/)
+    .reply((uri, body) => {
+      const method = uri.replace('/api/', '');
+      const params = Object.fromEntries(new URLSearchParams(body as string));
+      calls.push({ method, params });
+      ts += 1;
+      switch (method) {
+        case 'conversations.create':
+          createAttempts += 1;
+          return createAttempts === 1
+            ? [200, { ok: false, error: 'name_taken' }]
+            : [200, { ok: true, channel: { id: 'CINC0001', name: params.name } }];
+        case 'files.getUploadURLExternal':
+          return [
+            200,
+            { ok: true, upload_url: 'https://files.slack.com/upload/v1/abc', file_id: 'F0REPORT' },
+          ];
+        case 'files.completeUploadExternal':
+          return [200, { ok: true, files: [{ id: 'F0REPORT' }] }];
+        default:
+          return [
+            200,
+            { ok: true, ts: `1700000100.${String(ts).padStart(6, '0')}`, channel: params.channel },
+          ];
+      }
+    });
+  nock('https://files.slack.com')
+    .persist()
+    .post(/.*/)
+    .reply((_uri, body) => {
+      calls.push({ method: 'upload', params: { content: String(body) } });
+      return [200, 'OK'];
+    });
+}
+
+describe.skipIf(!redisAvailable())('incidents', () => {
+  let state: TestDatabase;
+  let target: TestDatabase;
+  let redis: TestRedis;
+  let service: RunningService;
+  const calls: SlackCall[] = [];
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    [state, target, redis] = await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      createTestDatabase(server!.url),
+      startTestRedis(),
+    ]);
+    const env = {
+      ...serviceEnv(state, target, redis.url),
+      INCIDENT_STATUS_REMINDER_MINUTES: '0.01',
+      REPORT_TIME_ZONE: 'Europe/Berlin',
+    };
+    service = await startService({
+      mode: 'all',
+      config: loadServiceConfig(env, { mode: 'all' }),
+      logger: logs.logger,
+    });
+  });
+  afterEach(() => {
+    calls.length = 0;
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.stop();
+    await Promise.all([state?.drop(), target?.drop()]);
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('declares, opens a channel (name_taken handled), pins the root, times, links a run, resolves and drafts the report', async () => {
+    fakeSlack(calls);
+    const declared = await sendSlashCommand(service.port, {
+      text: 'declare P1 Checkout failing: too many connections',
+      channel_id: 'C0ONCALL',
+      user_id: 'U0DECLARER',
+      command: '/incident',
+    });
+    expect(declared.status).toBe(200);
+    expect(declared.json?.text).toMatch(/^Declared INC-\d+ \(P1\)\. Creating its channel…$/);
+
+    const pinned = await eventually(() => calls.find((call) => call.method === 'pins.add'));
+    const creates = calls.filter((call) => call.method === 'conversations.create');
+    expect(creates).toHaveLength(2);
+    expect(creates[0]!.params.name).toMatch(/^inc-\d{8}-checkout-failing-too-many-connections$/);
+    expect(creates[1]!.params.name).toBe(`${creates[0]!.params.name}-2`);
+    expect(calls.find((call) => call.method === 'conversations.invite')?.params).toMatchObject({
+      channel: 'CINC0001',
+      users: 'U0DECLARER',
+    });
+    const root = calls.find(
+      (call) => call.method === 'chat.postMessage' && call.params.channel === 'CINC0001',
+    )!;
+    expect(root.params.blocks).toContain('Response target');
+    expect(root.params.blocks).toContain('connection-pool-exhaustion');
+    expect(pinned.params.channel).toBe('CINC0001');
+
+    // Timers are delayed jobs in Redis, so they survive a restart.
+    const incident = (await state.admin.query('SELECT id FROM incidents ORDER BY number DESC LIMIT 1'))
+      .rows[0] as { id: string };
+    const queue = service.queues.queue(QUEUES.notifications);
+    const warning = await eventually(
+      async () => (await queue.getJob(timerJobId(incident.id, 'response-warning'))) ?? undefined,
+    );
+    expect(await warning.getState()).toBe('delayed');
+    expect(await queue.getJob(timerJobId(incident.id, 'escalation'))).toBeTruthy();
+
+    // The P1 status reminder fires (every 0.6 s here).
+    await eventually(() =>
+      calls.find(
+        (call) =>
+          call.method === 'chat.postMessage' && call.params.text?.includes('time for a status update'),
+      ),
+    );
+
+    const status = await sendIncident(
+      service.port,
+      'status Rolled back the 14:00 deploy; pool recovering',
+      'CINC0001',
+    );
+    expect(status).toContain('posted a status');
+
+    // A procedure run in the incident channel belongs to the incident.
+    const run = await sendSlashCommand(service.port, {
+      text: 'run postgres-health#connection-pool-exhaustion',
+      channel_id: 'CINC0001',
+    });
+    expect(run.json?.text).toContain('Running Connection pool exhaustion');
+
+    const resolved = await sendIncident(service.port, 'resolve Pool size lowered in the API', 'CINC0001');
+    expect(resolved).toMatch(/^Resolved INC-\d+\. The report draft follows in the thread\.$/);
+    const upload = await eventually(() => calls.find((call) => call.method === 'upload'));
+    const markdown = upload.params.content ?? '';
+    for (const heading of [
+      'What Broke',
+      'Root Cause',
+      'Impact',
+      'Fix Applied',
+      'What Was Rolled Back',
+      'Prevention',
+      'Timeline',
+    ])
+      expect(markdown).toContain(heading);
+    expect(markdown).toContain('Rolled back the 14:00 deploy');
+    expect(markdown).toContain('postgres-health#connection-pool-exhaustion');
+    expect(markdown).toMatch(/suggested/i);
+
+    // Reminders stop after resolve.
+    const reminders = () =>
+      calls.filter((call) => call.params.text?.includes('time for a status update')).length;
+    const before = reminders();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(reminders()).toBe(before);
+    expect(await queue.getJob(timerJobId(incident.id, 'escalation'))).toBeFalsy();
+
+    // The same draft from the terminal.
+    const out: string[] = [];
+    const code = await runCli(['report', incident.id, '--format', 'json'], {
+      stdout: (text) => out.push(text),
+      stderr: () => undefined,
+      env: { DATABASE_URL: state.url, REPORT_TIME_ZONE: 'Europe/Berlin' },
+      color: false,
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({ incident: expect.anything() });
+  });
+
+  it('answers mistakes and commands outside an incident channel with what to do', async () => {
+    fakeSlack(calls);
+    expect(await sendIncident(service.port, 'declare Checkout failing', 'C0ONCALL')).toContain(
+      'needs a severity first',
+    );
+    expect(await sendIncident(service.port, 'status all good', 'C0RANDOM')).toContain(
+      'There is no open incident in this channel',
+    );
+    expect(await sendIncident(service.port, 'commander alex', 'C0RANDOM')).toContain('needs a person');
+  });
+});
+
+/** `/incident …`, signed like Slack. */
+async function sendIncident(port: number, text: string, channel: string): Promise<string> {
+  const response = await sendSlashCommand(port, { text, channel_id: channel, command: '/incident' });
+  return response.json?.text ?? '';
+}
