@@ -1,27 +1,54 @@
-import { tz } from '@date-fns/tz';
+import { tz, tzName } from '@date-fns/tz';
 import { format } from 'date-fns';
-import { type IncidentReportInput, SEVERITY_LABEL } from './model.js';
+import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
 
+/** The report draft as data: the same content as the Markdown, with ISO times beside local ones. */
 export interface ReportJson {
   incident: {
     id: string;
+    /** "INC-42". */
+    reference: string;
     number: number;
     title: string;
     severity: string;
-    status: string;
+    status: 'open' | 'resolved';
     commander: string;
+    declaredBy: string;
+    target: string | null;
+    declaredAt: string;
+    declaredAtLocal: string;
+    resolvedAt: string | null;
+    resolvedAtLocal: string | null;
+    /** Latest `/incident status` text. */
+    statusText: string | null;
+    /** The resolve summary. */
+    summary: string | null;
   };
+  /** IANA zone every `local` string is written in. */
+  timeZone: string;
   sections: {
+    /** Declare date in the time zone, yyyy-MM-dd. */
     date: string;
+    /** "P1 High". */
     severity: string;
-    whatBroke: { title: string; findings: string[] };
-    rootCause: { text: string; suggested: boolean };
+    whatBroke: {
+      title: string;
+      /** Critical first, then warn, as recorded. */
+      findings: Array<{ target: string; title: string; status: string; summary: string }>;
+    };
+    /** `text` is null when nothing in the record says: the commander fills it in. */
+    rootCause: { text: string | null; suggested: boolean; procedureId: string | null };
     impact: {
       usersAffected: string;
-      dataLost: string;
+      /** "1 h 23 min", without the "(still open)" note: see `stillOpen`. */
       duration: string;
       durationMinutes: number;
-      findings: number;
+      stillOpen: boolean;
+      /** Where the duration ends: resolvedAt, or `now` for an open incident. */
+      until: string;
+      dataLost: string;
+      /** The finding lines of "What Broke", `target: title — summary`. */
+      findings: string[];
     };
     fixApplied: Array<{
       title: string;
@@ -31,10 +58,12 @@ export interface ReportJson {
       sql: string;
       params: Array<string | number>;
       approvers: string[];
-      verification?: { before?: string; after?: string };
+      verification: { before: string | null; after: string | null } | null;
+      at: string;
+      local: string;
     }>;
     rolledBack: string[];
-    prevention: { text: string; suggested: boolean };
+    prevention: { text: string | null; suggested: boolean; procedureId: string | null };
   };
   timeline: Array<{ at: string; local: string; kind: string; actor: string; text: string }>;
 }
@@ -42,116 +71,143 @@ export interface ReportJson {
 export interface ReportDraft {
   markdown: string;
   json: ReportJson;
+  /** e.g. "incident-42-2026-11-24.md" (declare date in the time zone). */
   filename: string;
 }
 
-const FILL_IN = '_Unknown: fill this in._';
+export const UNKNOWN_FILL_IN = 'unknown (fill in)';
+export const ROOT_CAUSE_PLACEHOLDER =
+  '_Root cause not recorded: the incident commander fills this in once it is confirmed._';
+export const PREVENTION_PLACEHOLDER =
+  '_Prevention not recorded: the incident commander fills in how to keep this from happening again._';
+export const NO_REMEDIATION = 'No remediation was executed through runbook-bot.';
+export const NOTHING_ROLLED_BACK = 'Nothing recorded.';
+export const NO_FINDINGS = '_No critical or warning findings were recorded during the incident._';
+
+const FINDING_ORDER: Record<string, number> = { critical: 0, warn: 1 };
 
 /**
- * The incident report draft, in the seed template's sections and order, composed only from
- * the record: nothing is invented, suggestions from the runbook are marked as such, and what
- * only people know is left for them to fill in. Pure: the same input gives the same draft.
+ * The incident report draft, in the seed template's sections and order (Date, Severity, What
+ * Broke, Root Cause, Impact, Fix Applied, What Was Rolled Back, Prevention), then the timeline.
+ * It is composed only from the structured record: the runbook's root cause and prevention are
+ * marked as suggestions, and what only people know is left as a placeholder. Times are written
+ * in `input.timeZone`. Pure: no I/O, and the same input gives the same draft.
  */
 export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
   const { incident } = input;
-  const zone = tz(input.timeZone);
-  const local = (at: Date) => format(at, 'yyyy-MM-dd HH:mm zzz', { in: zone });
-  const end = incident.resolvedAt ?? input.now;
-  const minutes = Math.max(0, Math.round((end.getTime() - incident.declaredAt.getTime()) / 60_000));
-  const duration = `${humanDuration(minutes)}${incident.resolvedAt ? '' : ' (still open)'}`;
-  const findings = input.findings.map(
-    (finding) => `${finding.target}: ${finding.title} (${finding.status}): ${finding.summary}`,
+  const zone = assertTimeZone(input.timeZone);
+  const local = (at: Date) => localTime(at, zone);
+  const day = (at: Date) => format(at, 'yyyy-MM-dd', { in: tz(zone) });
+  const reference = `INC-${incident.number}`;
+
+  const stillOpen = incident.resolvedAt === null;
+  const until = incident.resolvedAt ?? input.now;
+  const durationMinutes = Math.max(0, Math.round((until.getTime() - incident.declaredAt.getTime()) / 60_000));
+  const duration = humanDuration(durationMinutes);
+
+  const findings = input.findings
+    .map((finding, index) => ({ finding, index }))
+    .sort(
+      (a, b) =>
+        (FINDING_ORDER[a.finding.status] ?? 2) - (FINDING_ORDER[b.finding.status] ?? 2) || a.index - b.index,
+    )
+    .map(({ finding }) => ({ ...finding }));
+  const findingLines = findings.map(
+    (finding) => `${oneLine(finding.target)}: ${oneLine(finding.title)} — ${oneLine(finding.summary)}`,
   );
-  const rootCause = input.matchedProcedure?.rootCause
-    ? { text: input.matchedProcedure.rootCause, suggested: true }
-    : { text: '', suggested: false };
-  const prevention = input.matchedProcedure?.prevention
-    ? { text: input.matchedProcedure.prevention, suggested: true }
-    : { text: '', suggested: false };
-  const suggestion = input.matchedProcedure
-    ? `_(suggested by runbook \`${input.matchedProcedure.id}\`, not confirmed)_`
-    : '';
+
+  const procedure = input.matchedProcedure;
+  const rootCause = suggestion(procedure, procedure?.rootCause);
+  const prevention = suggestion(procedure, procedure?.prevention);
 
   const lines: string[] = [
-    `# Incident Report: INC-${incident.number} ${incident.title}`,
+    `# Incident Report: ${reference} ${oneLine(incident.title)}`,
     '',
-    `## Date: ${format(incident.declaredAt, 'yyyy-MM-dd', { in: zone })}`,
+    `## Date: ${day(incident.declaredAt)}`,
     `## Severity: ${SEVERITY_LABEL[incident.severity]}`,
     '',
-    `Commander: @${incident.commander} · Declared ${local(incident.declaredAt)} by @${incident.declaredBy} · ${
-      incident.resolvedAt ? `Resolved ${local(incident.resolvedAt)}` : 'Still open'
-    }${incident.summary ? ` · ${incident.summary}` : ''}`,
+    `- Commander: ${user(incident.commander)}`,
+    `- Declared: ${local(incident.declaredAt)} by ${user(incident.declaredBy)}`,
+    stillOpen
+      ? `- Status: still open (draft written ${local(input.now)})`
+      : `- Status: resolved ${local(until)}`,
+    ...(incident.target ? [`- Target: ${oneLine(incident.target)}`] : []),
+    ...(incident.statusText ? [`- Latest status: ${oneLine(incident.statusText)}`] : []),
+    ...(incident.summary ? [`- Summary: ${oneLine(incident.summary)}`] : []),
+    `- Times are in ${zone} (${offsetLabel(incident.declaredAt, zone)} on the declare date).`,
     '',
     '### What Broke',
-    incident.title,
-    ...(findings.length > 0
-      ? ['', ...findings.map((finding) => `- ${finding}`)]
-      : ['', '_No health findings were recorded for the target during the incident._']),
+    oneLine(incident.title),
+    '',
+    ...(findingLines.length > 0 ? findingLines.map((line) => `- ${line}`) : [NO_FINDINGS]),
     '',
     '### Root Cause',
-    rootCause.suggested
-      ? `${rootCause.text}\n\n${suggestion}`
-      : '_Not determined yet: the commander fills this in._',
+    ...suggestedBlock(rootCause, ROOT_CAUSE_PLACEHOLDER),
     '',
     '### Impact',
-    `- Users affected: ${FILL_IN}`,
-    `- Duration: ${duration}`,
-    `- Data lost: ${FILL_IN}`,
-    `- Findings: ${findings.length}`,
+    `- Users affected: ${UNKNOWN_FILL_IN}`,
+    `- Duration: ${duration}${stillOpen ? ' (still open)' : ''}, from ${local(incident.declaredAt)} to ${local(until)}`,
+    `- Data lost: ${UNKNOWN_FILL_IN}`,
+    `- Findings recorded: ${findings.length} (${countBy(findings, 'critical')} critical, ${countBy(findings, 'warn')} warn)`,
     '',
     '### Fix Applied',
     ...(input.remediations.length === 0
-      ? ['No remediation was executed through runbook-bot.']
-      : input.remediations.flatMap((fix) => [
-          `#### ${fix.title} on ${fix.target}: ${fix.status}`,
-          `${fix.summary} (${local(fix.at)}; approved by ${fix.approvers.map((user) => `@${user}`).join(', ') || 'nobody recorded'})`,
-          '```sql',
-          fix.sql,
-          '```',
-          ...fix.params.map((value, i) => `- \`$${i + 1}\` = \`${String(value)}\``),
-          ...(fix.verification
-            ? [
-                `- Verification before: ${fix.verification.before ?? 'not run'}; after: ${fix.verification.after ?? 'not run'}`,
-              ]
-            : []),
-          '',
+      ? [NO_REMEDIATION]
+      : input.remediations.flatMap((fix, index) => [
+          ...(index > 0 ? [''] : []),
+          ...remediationBlock(fix, local),
         ])),
     '',
     '### What Was Rolled Back',
-    ...(input.rolledBack.length > 0 ? input.rolledBack.map((item) => `- ${item}`) : ['Nothing recorded.']),
+    ...(input.rolledBack.length > 0
+      ? input.rolledBack.map((item) => `- ${indentContinuation(item)}`)
+      : [NOTHING_ROLLED_BACK]),
     '',
     '### Prevention',
-    prevention.suggested
-      ? `${prevention.text}\n\n${suggestion}`
-      : '_Not decided yet: the team fills this in._',
+    ...suggestedBlock(prevention, PREVENTION_PLACEHOLDER),
     '',
     '### Timeline',
-    `| Time (${input.timeZone}) | Who | What |`,
-    '|---|---|---|',
-    ...input.timeline.map((entry) => `| ${local(entry.at)} | ${cell(entry.actor)} | ${cell(entry.text)} |`),
+    '',
+    `| Time (${zone}) | Who | What |`,
+    '| --- | --- | --- |',
+    ...input.timeline.map(
+      (entry) => `| ${local(entry.at)} | ${cell(user(entry.actor))} | ${cell(entry.text)} |`,
+    ),
     '',
   ];
 
   const json: ReportJson = {
     incident: {
       id: incident.id,
+      reference,
       number: incident.number,
       title: incident.title,
       severity: incident.severity,
       status: incident.status,
       commander: incident.commander,
+      declaredBy: incident.declaredBy,
+      target: incident.target,
+      declaredAt: incident.declaredAt.toISOString(),
+      declaredAtLocal: local(incident.declaredAt),
+      resolvedAt: incident.resolvedAt?.toISOString() ?? null,
+      resolvedAtLocal: incident.resolvedAt ? local(incident.resolvedAt) : null,
+      statusText: incident.statusText,
+      summary: incident.summary,
     },
+    timeZone: zone,
     sections: {
-      date: format(incident.declaredAt, 'yyyy-MM-dd', { in: zone }),
+      date: day(incident.declaredAt),
       severity: SEVERITY_LABEL[incident.severity],
       whatBroke: { title: incident.title, findings },
       rootCause,
       impact: {
-        usersAffected: 'unknown',
-        dataLost: 'unknown',
+        usersAffected: UNKNOWN_FILL_IN,
         duration,
-        durationMinutes: minutes,
-        findings: findings.length,
+        durationMinutes,
+        stillOpen,
+        until: until.toISOString(),
+        dataLost: UNKNOWN_FILL_IN,
+        findings: findingLines,
       },
       fixApplied: input.remediations.map((fix) => ({
         title: fix.title,
@@ -159,11 +215,15 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
         status: fix.status,
         summary: fix.summary,
         sql: fix.sql,
-        params: fix.params,
-        approvers: fix.approvers,
-        verification: fix.verification,
+        params: [...fix.params],
+        approvers: [...fix.approvers],
+        verification: fix.verification
+          ? { before: fix.verification.before ?? null, after: fix.verification.after ?? null }
+          : null,
+        at: fix.at.toISOString(),
+        local: local(fix.at),
       })),
-      rolledBack: input.rolledBack,
+      rolledBack: [...input.rolledBack],
       prevention,
     },
     timeline: input.timeline.map((entry) => ({
@@ -174,21 +234,139 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
       text: entry.text,
     })),
   };
+
   return {
     markdown: lines.join('\n'),
     json,
-    filename: `incident-${incident.number}-${format(incident.declaredAt, 'yyyy-MM-dd', { in: zone })}.md`,
+    filename: `incident-${incident.number}-${day(incident.declaredAt)}.md`,
   };
 }
 
-function humanDuration(minutes: number): string {
-  const hours = Math.floor(minutes / 60);
+/** "1 h 23 min", "45 min", "2 d 3 h 0 min": whole minutes, rounded. */
+export function humanDuration(totalMinutes: number): string {
+  const minutes = Math.max(0, Math.round(totalMinutes));
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
   const rest = minutes % 60;
-  if (hours === 0) return `${rest} min`;
-  return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+  if (days > 0) return `${days} d ${hours} h ${rest} min`;
+  if (hours > 0) return `${hours} h ${rest} min`;
+  return `${rest} min`;
 }
 
-/** A Markdown table cell: pipes escaped, line breaks flattened. */
+/**
+ * "2026-11-24 10:05 CET": the wall time in the zone with its abbreviation. Intl's en-US names
+ * many zones only by offset ("GMT+1"), en-GB has the abbreviations Europe uses (CET, CEST, BST),
+ * so the first name that is not a bare offset wins; otherwise the offset ("GMT+9") is shown.
+ */
+function localTime(at: Date, zone: string): string {
+  return `${format(at, 'yyyy-MM-dd HH:mm', { in: tz(zone) })} ${zoneAbbreviation(at, zone)}`;
+}
+
+function zoneAbbreviation(at: Date, zone: string): string {
+  const american = tzName(zone, at, 'short');
+  if (!isOffsetName(american)) return american;
+  const british = new Intl.DateTimeFormat('en-GB', { timeZone: zone, timeZoneName: 'short' })
+    .formatToParts(at)
+    .find((part) => part.type === 'timeZoneName')?.value;
+  return british && !isOffsetName(british) ? british : american;
+}
+
+function isOffsetName(name: string): boolean {
+  return /^(GMT|UTC)[+\-\u2212]/.test(name);
+}
+
+/** "UTC+01:00". */
+function offsetLabel(at: Date, zone: string): string {
+  return `UTC${format(at, 'xxx', { in: tz(zone) })}`;
+}
+
+function assertTimeZone(zone: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new RangeError(`Unknown time zone "${zone}" for the incident report.`);
+  }
+  return zone;
+}
+
+function suggestion(
+  procedure: IncidentReportInput['matchedProcedure'],
+  text: string | undefined,
+): { text: string | null; suggested: boolean; procedureId: string | null } {
+  return procedure && text?.trim()
+    ? { text: text.trim(), suggested: true, procedureId: procedure.id }
+    : { text: null, suggested: false, procedureId: null };
+}
+
+function suggestedBlock(
+  value: { text: string | null; procedureId: string | null },
+  placeholder: string,
+): string[] {
+  if (value.text === null) return [placeholder];
+  return [value.text, '', `_(suggested by runbook \`${value.procedureId}\`, not confirmed)_`];
+}
+
+function remediationBlock(fix: RemediationRecord, local: (at: Date) => string): string[] {
+  const fence = codeFence(fix.sql);
+  return [
+    `#### ${oneLine(fix.title)}`,
+    `- Target: ${oneLine(fix.target)}`,
+    `- Status: ${oneLine(fix.status)} (${local(fix.at)})`,
+    `- Approved by: ${fix.approvers.length > 0 ? fix.approvers.map(user).join(', ') : 'no approver recorded'}`,
+    `- Outcome: ${indentContinuation(fix.summary)}`,
+    ...(fix.verification
+      ? [
+          `- Verification before: ${indentContinuation(fix.verification.before ?? 'not run')}`,
+          `- Verification after: ${indentContinuation(fix.verification.after ?? 'not run')}`,
+        ]
+      : []),
+    '',
+    `${fence}sql`,
+    fix.sql,
+    fence,
+    ...(fix.params.length > 0
+      ? ['', 'Bound values:', ...fix.params.map((value, i) => `- ${code(`$${i + 1} = ${sqlValue(value)}`)}`)]
+      : []),
+  ];
+}
+
+/** A bound value as SQL would show it: numbers bare, strings quoted. */
+function sqlValue(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Slack ids leave Slack as "@U123"; other actors (runbook-bot) stay as they are. */
+function user(id: string): string {
+  return /^[UWB][A-Z0-9]{2,}$/.test(id) ? `@${id}` : id;
+}
+
+function countBy(findings: Array<{ status: string }>, status: string): number {
+  return findings.filter((finding) => finding.status === status).length;
+}
+
+/** A Markdown table cell: pipes escaped, line breaks as <br>. */
 function cell(text: string): string {
-  return text.replaceAll('|', '\\|').replace(/\s*\n\s*/g, ' ');
+  return text.replace(/\r\n?/g, '\n').trim().replaceAll('|', '\\|').replace(/\n/g, '<br>');
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/** Keeps a multi-line text inside its list item. */
+function indentContinuation(text: string): string {
+  return text.replace(/\r\n?/g, '\n').trim().replace(/\n/g, '\n  ');
+}
+
+/** A fence longer than any backtick run in the text. */
+function codeFence(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+  return '`'.repeat(Math.max(3, longest + 1));
+}
+
+/** An inline code span that survives backticks in the text. */
+function code(text: string): string {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
+  const ticks = '`'.repeat(longest + 1);
+  return longest > 0 ? `${ticks} ${text} ${ticks}` : `${ticks}${text}${ticks}`;
 }

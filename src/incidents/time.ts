@@ -1,7 +1,7 @@
 import { tz } from '@date-fns/tz';
 import { format } from 'date-fns';
 
-/** "2026-11-24 10:05 CET": incident times in the configured zone, with its abbreviation. */
+/** "2026-11-24 10:05 GMT+1": incident times in the configured zone, with its offset. */
 export function formatInTimeZone(at: Date, timeZone: string): string {
   return format(at, 'yyyy-MM-dd HH:mm zzz', { in: tz(timeZone) });
 }
