@@ -5,10 +5,11 @@ import { loadServiceConfig } from '../../src/config.js';
 import { timerJobId } from '../../src/incidents/incidentService.js';
 import { QUEUES } from '../../src/jobs/payloads.js';
 import { type RunningService, startService } from '../../src/service.js';
+import { ACTIONS } from '../../src/slack/actionIds.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { sendSlashCommand } from '../support/slack.js';
+import { sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -191,6 +192,75 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     });
     expect(code).toBe(0);
     expect(JSON.parse(out.join('\n'))).toMatchObject({ incident: expect.anything() });
+  });
+
+  it('puts a remediation approved in the incident channel on its timeline and in Fix Applied', async () => {
+    fakeSlack(calls);
+    await sendIncident(service.port, 'declare P2 Slow checkout queries', 'C0ONCALL');
+    await eventually(() => calls.find((call) => call.method === 'pins.add'));
+    await sendSlashCommand(service.port, {
+      text: 'run postgres-health#cancel-long-running-query pid=4242',
+      channel_id: 'CINC0001',
+      user_id: 'U0ONCALL',
+    });
+    const blocksOf = (call: SlackCall) => call.params.blocks ?? '';
+    const valueOf = (call: SlackCall, actionId: string) =>
+      (
+        JSON.parse(blocksOf(call)) as Array<{
+          type: string;
+          elements?: Array<{ action_id: string; value: string }>;
+        }>
+      )
+        .flatMap((block) => block.elements ?? [])
+        .find((element) => element.action_id === actionId)!.value;
+    const action = await eventually(() =>
+      calls.find(
+        (call) => call.method === 'chat.postMessage' && blocksOf(call).includes(ACTIONS.stepPreview),
+      ),
+    );
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.stepPreview,
+      value: valueOf(action, ACTIONS.stepPreview),
+      channelId: 'CINC0001',
+      userId: 'U0ONCALL',
+    });
+    const card = await eventually(() =>
+      calls.find(
+        (call) => call.method === 'chat.postMessage' && blocksOf(call).includes(ACTIONS.requestApproval),
+      ),
+    );
+    const requestId = valueOf(card, ACTIONS.requestApproval);
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.requestApproval,
+      value: requestId,
+      channelId: 'CINC0001',
+      userId: 'U0ONCALL',
+    });
+    await eventually(() =>
+      calls.find((call) => call.method === 'chat.update' && blocksOf(call).includes(ACTIONS.approve)),
+    );
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.approve,
+      value: requestId,
+      channelId: 'CINC0001',
+      userId: 'U0SECOND',
+    });
+    await eventually(() =>
+      calls.find((call) => call.method === 'chat.update' && call.params.text?.endsWith(': succeeded')),
+    );
+
+    await sendIncident(service.port, 'resolve Query cancelled', 'CINC0001');
+    const upload = await eventually(() => calls.find((call) => call.method === 'upload'));
+    const markdown = upload.params.content ?? '';
+    const fix = markdown.slice(
+      markdown.indexOf('### Fix Applied'),
+      markdown.indexOf('### What Was Rolled Back'),
+    );
+    expect(fix).toContain('pg_cancel_backend');
+    expect(fix).toContain('@U0SECOND');
+    const timeline = markdown.slice(markdown.indexOf('### Timeline'));
+    expect(timeline).toMatch(/approved request/);
+    expect(timeline).toMatch(/execution/);
   });
 
   it('answers mistakes and commands outside an incident channel with what to do', async () => {
