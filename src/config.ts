@@ -6,6 +6,7 @@ import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './runbooks/health/engine.js';
 import { parseThresholdOverrides } from './runbooks/health/thresholds.js';
+import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 
 const envSchema = z.object({
@@ -113,6 +114,8 @@ export interface ServiceConfig extends AppConfig {
   /** Who may request and approve remediations; the built-in defaults without it. */
   policy: PolicyFile;
   incidents: IncidentSettings;
+  /** Scheduled health checks: default cron, zone and channel (targets may override). */
+  healthSchedule: HealthScheduleDefaults;
 }
 
 export interface IncidentSettings {
@@ -166,6 +169,7 @@ export function loadServiceConfig(
     access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
     workerConcurrency: data.WORKER_CONCURRENCY,
     policy: loadPolicyFile(data.POLICY_FILE),
+    healthSchedule: healthScheduleDefaults(env),
     incidents: {
       channelMode: data.INCIDENT_CHANNEL_MODE,
       privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',

@@ -17,6 +17,8 @@ import { remediationProcessor } from './jobs/remediationJobs.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
+import { JOB_SCHEDULED_HEALTH, syncHealthSchedules } from './schedules/healthSchedules.js';
+import { scheduledHealthProcessor } from './schedules/scheduledHealthJob.js';
 import { createSlackApp } from './slack/app.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
@@ -140,10 +142,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         };
       const health = healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health });
       const procedure = procedureJobProcessor({ procedureRuns, targets, pools, queues, logger });
+      const runScheduled = scheduledHealthProcessor({
+        db: state,
+        targets,
+        pools,
+        logger,
+        queues,
+        health: config.health,
+      });
+      const scheduled = async (job: Job) => {
+        await runScheduled(job);
+      };
+      // Every replica may sync: the schedulers are upserted by id, so they exist once.
+      await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
       workers.push(
         queues.worker(
           QUEUES.diagnostics,
-          timed(QUEUES.diagnostics, (job) => (job.name === JOBS.procedureRun ? procedure(job) : health(job))),
+          timed(QUEUES.diagnostics, (job) =>
+            job.name === JOBS.procedureRun
+              ? procedure(job)
+              : job.name === JOB_SCHEDULED_HEALTH
+                ? scheduled(job)
+                : health(job),
+          ),
           { concurrency: config.workerConcurrency },
         ),
         queues.worker(

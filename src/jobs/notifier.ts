@@ -4,6 +4,8 @@ import type pg from 'pg';
 import type { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { Logger } from '../logger.js';
+import { JOB_SCHEDULED_HEALTH_REPORT } from '../schedules/scheduledHealthJob.js';
+import { scheduledHealthPoster } from '../schedules/scheduledHealthPost.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
@@ -57,6 +59,7 @@ export function notifierProcessor(deps: NotifierDeps) {
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
     [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
     [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
+    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster({ slack: deps.slack, runs: deps.runs }),
     [JOBS.incidentOpen]: (data) =>
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
     [JOBS.incidentRoot]: (data) =>

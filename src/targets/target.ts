@@ -11,6 +11,16 @@ export interface Target {
   thresholdOverrides: Record<string, string>;
   /** Where the target was defined, for error messages. */
   source: string;
+  /** The scheduled health check (see src/schedules/healthSchedules.ts); defaults apply when absent. */
+  schedule?: TargetSchedule;
+}
+
+/** Per-target overrides of the scheduled health check: cron in `tz`, posted to `channel`. */
+export interface TargetSchedule {
+  cron?: string;
+  tz?: string;
+  channel?: string;
+  enabled?: boolean;
 }
 
 export interface TargetSettings {

@@ -21,6 +21,20 @@ const settingsSchema = {
 
 const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional();
 
+/** Checked for meaning (cron syntax, IANA zone) when the schedules are synced at start-up. */
+const scheduleSchema = z
+  .object({
+    cron: z.string().min(1).optional(),
+    tz: z.string().min(1).optional(),
+    channel: z
+      .string()
+      .regex(/^[A-Z0-9]{3,}$/, 'must be a Slack channel id like C0123ABCD')
+      .optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .optional();
+
 const targetSchema = z
   .object({
     url_env: envVarName,
@@ -28,6 +42,7 @@ const targetSchema = z
     description: z.string().max(200).optional(),
     tags: z.array(z.string().min(1)).default([]),
     thresholds: thresholdsSchema,
+    schedule: scheduleSchema,
     ...settingsSchema,
   })
   .strict();
@@ -101,6 +116,7 @@ export function readTargetsFile(path: string, env: NodeJS.ProcessEnv): TargetsFi
       settings: toSettings(base, entry),
       thresholdOverrides: entry.thresholds ?? {},
       source: `${path} (targets.${name})`,
+      ...(entry.schedule ? { schedule: entry.schedule } : {}),
     });
   }
   const defaultTarget = parsed.data.default;

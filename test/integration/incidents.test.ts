@@ -204,7 +204,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       user_id: 'U0ONCALL',
     });
     const blocksOf = (call: SlackCall) => call.params.blocks ?? '';
-    const valueOf = (call: SlackCall, actionId: string) =>
+    const buttonValue = (call: SlackCall, actionId: string) =>
       (
         JSON.parse(blocksOf(call)) as Array<{
           type: string;
@@ -220,7 +220,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     );
     await sendBlockAction(service.port, {
       actionId: ACTIONS.stepPreview,
-      value: valueOf(action, ACTIONS.stepPreview),
+      value: buttonValue(action, ACTIONS.stepPreview),
       channelId: 'CINC0001',
       userId: 'U0ONCALL',
     });
@@ -229,7 +229,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
         (call) => call.method === 'chat.postMessage' && blocksOf(call).includes(ACTIONS.requestApproval),
       ),
     );
-    const requestId = valueOf(card, ACTIONS.requestApproval);
+    const requestId = buttonValue(card, ACTIONS.requestApproval);
     await sendBlockAction(service.port, {
       actionId: ACTIONS.requestApproval,
       value: requestId,

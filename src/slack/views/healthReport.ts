@@ -30,13 +30,45 @@ export interface HealthReportRef {
   runId: string;
 }
 
+/** Optional additions, e.g. for scheduled checks. */
+export interface HealthReportExtras {
+  /** A context line under the header, in mrkdwn (e.g. "Scheduled check · what changed"). */
+  note?: string;
+  /** Adds a "Declare incident" button when the report is critical or the target unreachable. */
+  declareIncident?: boolean;
+}
+
+/** Incident titles are at most 200 characters (see declareButtonSchema). */
+const INCIDENT_TITLE_MAX = 200;
+
+/**
+ * The "Declare incident" button's value for a critical (or unreachable) report: a P1 named
+ * after the target and its first critical finding; undefined when nothing is critical.
+ */
+export function declareIncidentValue(report: HealthReport): string | undefined {
+  const critical = report.findings.find((finding) => finding.status === 'critical');
+  const what =
+    report.status === 'unreachable'
+      ? 'unreachable'
+      : report.status === 'critical'
+        ? critical?.title
+        : undefined;
+  if (!what) return undefined;
+  const title = fitText(`${report.target}: ${what}`, INCIDENT_TITLE_MAX);
+  return JSON.stringify({ severity: 'P1', title, target: report.target });
+}
+
 /**
  * The channel message for a health report: header with the overall status, one section per
  * finding that needs a look (compact evidence, a Details button), a context line, Re-run.
  * Fits Block Kit's limits by construction; what does not fit is named, and the full
  * evidence goes to the thread (see healthFindingDetail).
  */
-export function healthReportBlocks(report: HealthReport, ref: HealthReportRef): KnownBlock[] {
+export function healthReportBlocks(
+  report: HealthReport,
+  ref: HealthReportRef,
+  extras: HealthReportExtras = {},
+): KnownBlock[] {
   const blocks: KnownBlock[] = [
     {
       type: 'header',
@@ -47,6 +79,12 @@ export function healthReportBlocks(report: HealthReport, ref: HealthReportRef): 
       },
     },
   ];
+  if (extras.note) {
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: fitText(extras.note, LIMITS.sectionText) }],
+    });
+  }
   if (report.unreachable) {
     blocks.push(section(`${STATUS_EMOJI.unreachable} *Unreachable:* ${escapeMrkdwn(report.unreachable)}`));
   }
@@ -67,6 +105,7 @@ export function healthReportBlocks(report: HealthReport, ref: HealthReportRef): 
     );
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: contextLine(report) }] });
+  const declare = extras.declareIncident ? declareIncidentValue(report) : undefined;
   blocks.push({
     type: 'actions',
     elements: [
@@ -76,6 +115,17 @@ export function healthReportBlocks(report: HealthReport, ref: HealthReportRef): 
         text: { type: 'plain_text', text: 'Re-run' },
         value: JSON.stringify({ target: report.target }),
       },
+      ...(declare
+        ? [
+            {
+              type: 'button' as const,
+              action_id: ACTIONS.declareIncident,
+              style: 'danger' as const,
+              text: { type: 'plain_text' as const, text: 'Declare incident' },
+              value: declare,
+            },
+          ]
+        : []),
     ],
   });
   return blocks;

@@ -1,0 +1,189 @@
+import { getNextMillis } from 'bullmq';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { QUEUES, RETENTION } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { Target } from '../targets/target.js';
+
+/**
+ * Scheduled health checks: one BullMQ job scheduler per target on the diagnostics queue,
+ * firing `scheduled-health` jobs (see scheduledHealthJob.ts) on a cron in a time zone.
+ */
+
+/** Job name of a scheduler's fire on the diagnostics queue. */
+export const JOB_SCHEDULED_HEALTH = 'scheduled-health';
+/** Scheduler ids are this prefix and the target name; others on the queue are left alone. */
+export const SCHEDULER_PREFIX = 'scheduled-health-';
+
+/** The seeds' morning checklist ("Run this every morning"; `0 9 * * *` in their crontab). */
+export const DEFAULT_HEALTH_SCHEDULE = '0 9 * * *';
+export const DEFAULT_HEALTH_SCHEDULE_TZ = 'UTC';
+
+const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
+
+/** What a scheduler's job carries: the target's name and where to post. */
+export const scheduledHealthJobSchema = z.object({
+  target: z.string().min(1).max(64),
+  channel: z.string().regex(CHANNEL_ID),
+});
+export type ScheduledHealthJob = z.infer<typeof scheduledHealthJobSchema>;
+
+export interface HealthScheduleDefaults {
+  cron: string;
+  tz: string;
+  /** Where reports go when a target names no channel; no channel → no schedule. */
+  channel?: string;
+}
+
+/** One target's effective schedule. */
+export interface HealthSchedule {
+  id: string;
+  target: string;
+  cron: string;
+  tz: string;
+  channel: string;
+}
+
+/**
+ * Why `cron` is not a usable cron pattern, or undefined when it is. Five fields (minute
+ * first) or six (seconds first), or an alias like `@daily`; parsed by BullMQ's own parser
+ * so what is accepted here is what the scheduler runs.
+ */
+export function cronProblem(cron: string): string | undefined {
+  const trimmed = cron.trim();
+  const fields = trimmed.split(/\s+/).filter(Boolean).length;
+  if (!trimmed.startsWith('@') && fields !== 5 && fields !== 6) {
+    return `is not a cron pattern: it has ${fields} field${fields === 1 ? '' : 's'}, expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
+  }
+  try {
+    getNextMillis(Date.now(), { pattern: trimmed, tz: 'UTC' });
+    return undefined;
+  } catch (err) {
+    return `is not a cron pattern: ${(err as Error).message}`;
+  }
+}
+
+/** Whether `tz` is an IANA time zone this runtime knows (`Europe/Berlin`, `UTC`). */
+export function timeZoneProblem(tz: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    // The scheduler's cron parser must agree with Intl about the zone.
+    getNextMillis(Date.now(), { pattern: '0 * * * *', tz });
+    return undefined;
+  } catch {
+    return 'is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)';
+  }
+}
+
+/**
+ * The defaults from the environment: `HEALTH_SCHEDULE_CHANNEL` (no channel → no schedules
+ * unless a target names one), `HEALTH_SCHEDULE` (cron, default `0 9 * * *`),
+ * `HEALTH_SCHEDULE_TZ` (default `UTC`). Throws a ConfigError naming every bad variable.
+ */
+export function healthScheduleDefaults(env: NodeJS.ProcessEnv): HealthScheduleDefaults {
+  const cron = env.HEALTH_SCHEDULE?.trim() || DEFAULT_HEALTH_SCHEDULE;
+  const tz = env.HEALTH_SCHEDULE_TZ?.trim() || DEFAULT_HEALTH_SCHEDULE_TZ;
+  const channel = env.HEALTH_SCHEDULE_CHANNEL?.trim() || undefined;
+  const problems = [
+    problemLine('HEALTH_SCHEDULE', cron, cronProblem(cron)),
+    problemLine('HEALTH_SCHEDULE_TZ', tz, timeZoneProblem(tz)),
+    channel && !CHANNEL_ID.test(channel)
+      ? problemLine('HEALTH_SCHEDULE_CHANNEL', channel, 'must be a Slack channel id like C0123ABCD')
+      : undefined,
+  ].filter((line): line is string => line !== undefined);
+  if (problems.length > 0) throw new ConfigError(`Invalid health schedule settings:\n${problems.join('\n')}`);
+  return { cron, tz, ...(channel ? { channel } : {}) };
+}
+
+/**
+ * Every target's effective schedule (its own settings over the defaults), leaving out
+ * targets that are disabled or have no channel to post to. Throws one ConfigError naming
+ * every bad cron, time zone and channel, with the target and the value.
+ */
+export function resolveHealthSchedules(
+  targets: Target[],
+  defaults: HealthScheduleDefaults,
+): HealthSchedule[] {
+  const problems: string[] = [];
+  const check = (where: string, value: string, problem: string | undefined) => {
+    const line = problemLine(where, value, problem);
+    if (line) problems.push(line);
+  };
+  check('default schedule cron', defaults.cron, cronProblem(defaults.cron));
+  check('default schedule time zone', defaults.tz, timeZoneProblem(defaults.tz));
+  const schedules: HealthSchedule[] = [];
+  for (const target of targets) {
+    const own = target.schedule ?? {};
+    const where = `target "${target.name}" (${target.source}) schedule`;
+    if (own.cron !== undefined) check(`${where}.cron`, own.cron, cronProblem(own.cron));
+    if (own.tz !== undefined) check(`${where}.tz`, own.tz, timeZoneProblem(own.tz));
+    if (own.channel !== undefined && !CHANNEL_ID.test(own.channel))
+      check(`${where}.channel`, own.channel, 'must be a Slack channel id like C0123ABCD');
+    const channel = own.channel ?? defaults.channel;
+    if (own.enabled === false || !channel) continue;
+    schedules.push({
+      id: `${SCHEDULER_PREFIX}${target.name}`,
+      target: target.name,
+      cron: (own.cron ?? defaults.cron).trim(),
+      tz: own.tz ?? defaults.tz,
+      channel,
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid health schedule:\n${problems.join('\n')}`);
+  return schedules;
+}
+
+/**
+ * Makes the diagnostics queue's health schedulers match the configuration: one per enabled
+ * target with a channel (upserted only when it differs, so a reboot does not move the next
+ * run), and none for targets no longer configured. Safe to run at every boot, from every
+ * replica. Returns the ids of the schedulers that now exist.
+ */
+export async function syncHealthSchedules(
+  queues: QueueBackend,
+  targets: Target[],
+  defaults: HealthScheduleDefaults,
+): Promise<string[]> {
+  const wanted = resolveHealthSchedules(targets, defaults);
+  const queue = queues.queue(QUEUES.diagnostics);
+  const existing = new Map(
+    (await queue.getJobSchedulers(0, -1, true))
+      .filter((scheduler) => scheduler.key.startsWith(SCHEDULER_PREFIX))
+      .map((scheduler) => [scheduler.key, scheduler]),
+  );
+  for (const schedule of wanted) {
+    const data: ScheduledHealthJob = { target: schedule.target, channel: schedule.channel };
+    const current = existing.get(schedule.id);
+    const same =
+      current !== undefined &&
+      current.name === JOB_SCHEDULED_HEALTH &&
+      current.pattern === schedule.cron &&
+      (current.tz ?? DEFAULT_HEALTH_SCHEDULE_TZ) === schedule.tz &&
+      sameData(current.template?.data, data);
+    if (same) continue;
+    await queue.upsertJobScheduler(
+      schedule.id,
+      { pattern: schedule.cron, tz: schedule.tz },
+      {
+        name: JOB_SCHEDULED_HEALTH,
+        data,
+        // Diagnostics are idempotent; a failed fire is retried, the next one comes anyway.
+        opts: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, ...RETENTION },
+      },
+    );
+  }
+  const keep = new Set(wanted.map((schedule) => schedule.id));
+  for (const id of existing.keys()) {
+    if (!keep.has(id)) await queue.removeJobScheduler(id);
+  }
+  return wanted.map((schedule) => schedule.id);
+}
+
+function sameData(stored: unknown, data: ScheduledHealthJob): boolean {
+  const parsed = scheduledHealthJobSchema.safeParse(stored);
+  return parsed.success && parsed.data.target === data.target && parsed.data.channel === data.channel;
+}
+
+function problemLine(where: string, value: string, problem: string | undefined): string | undefined {
+  return problem === undefined ? undefined : `  - ${where}: "${value}" ${problem}`;
+}
