@@ -8,6 +8,8 @@ export const ACTIONS = {
   approve: 'approve_action',
   reject: 'reject_action',
   declareIncident: 'declare_incident',
+  incidentReport: 'incident_report',
+  incidentResolve: 'incident_resolve',
   /** The modal that asks for an action's missing parameters. */
   parametersModal: 'step_parameters',
 } as const;

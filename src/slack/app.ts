@@ -279,6 +279,24 @@ export function createSlackApp(deps: SlackAppDeps): App {
     await ack({ response_type: 'ephemeral', text: answer.text });
   });
 
+  // The root message's buttons do what `/incident report` and `/incident resolve` do there.
+  for (const [actionId, act] of [
+    [ACTIONS.incidentReport, (channel: string) => deps.incidents.report(channel)],
+    [
+      ACTIONS.incidentResolve,
+      (channel: string, user: string) => deps.incidents.resolve(channel, user, undefined),
+    ],
+  ] as const) {
+    app.action(actionId, async ({ ack, body, respond }) => {
+      await ack();
+      const channel = 'channel' in body ? body.channel?.id : undefined;
+      if (!channel) return;
+      const refusal = refuse(deps.access, body.user.id, channel);
+      const answer = refusal ? { text: refusal } : await act(channel, body.user.id);
+      await respond({ response_type: 'ephemeral', replace_original: false, text: answer.text });
+    });
+  }
+
   // "Declare incident" on a report with a critical finding: the same as /incident declare.
   app.action(ACTIONS.declareIncident, async ({ ack, body, action, respond }) => {
     await ack();

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
 import { timerJobId } from '../../src/incidents/incidentService.js';
-import { QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
@@ -261,6 +261,48 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     const timeline = markdown.slice(markdown.indexOf('### Timeline'));
     expect(timeline).toMatch(/approved request/);
     expect(timeline).toMatch(/execution/);
+  });
+
+  it('declares from a report button, escalates an unacknowledged incident, and resolves from the root message', async () => {
+    fakeSlack(calls);
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.declareIncident,
+      value: JSON.stringify({ severity: 'P0', title: 'default: Connections', target: 'default' }),
+      channelId: 'C0REPORTS',
+      userId: 'U0DECLARER',
+    });
+    await eventually(() => calls.find((call) => call.method === 'pins.add'));
+    const root = calls.find(
+      (call) => call.method === 'chat.postMessage' && call.params.channel === 'CINC0001',
+    )!;
+    expect(root.params.blocks).toContain(ACTIONS.incidentResolve);
+    const incident = (
+      await state.admin.query('SELECT id, severity FROM incidents ORDER BY number DESC LIMIT 1')
+    ).rows[0] as {
+      id: string;
+      severity: string;
+    };
+    expect(incident.severity).toBe('P0');
+
+    // The escalation timer, fired now instead of in 15 minutes: nobody has acknowledged.
+    await service.queues
+      .queue(QUEUES.notifications)
+      .add(JOBS.incidentTimer, { incidentId: incident.id, timer: 'escalation' });
+    const escalation = await eventually(() =>
+      calls.find((call) => call.params.text?.includes('escalating from')),
+    );
+    expect(escalation.params.text).toContain('escalating from On-call engineer to *Tech lead*');
+
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.incidentResolve,
+      value: incident.id,
+      channelId: 'CINC0001',
+      userId: 'U0LEAD',
+    });
+    await eventually(() => calls.find((call) => call.method === 'upload'));
+    const status = (await state.admin.query('SELECT status FROM incidents WHERE id = $1', [incident.id]))
+      .rows[0];
+    expect(status).toEqual({ status: 'resolved' });
   });
 
   it('answers mistakes and commands outside an incident channel with what to do', async () => {

@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
 import { formatInTimeZone } from '../../incidents/time.js';
+import { ACTIONS } from '../actionIds.js';
 import { fitText, LIMITS } from '../blockLimits.js';
 import { escapeMrkdwn, section } from './mrkdwn.js';
 
@@ -44,6 +45,36 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
           .join('\n')}`,
       ),
     );
+  }
+  if (incident.status === 'open') {
+    // The incident id is enough: the handlers act on the open incident it names.
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: ACTIONS.incidentReport,
+          text: { type: 'plain_text', text: 'Draft report' },
+          value: incident.id,
+        },
+        {
+          type: 'button',
+          action_id: ACTIONS.incidentResolve,
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Resolve' },
+          value: incident.id,
+          confirm: {
+            title: { type: 'plain_text', text: 'Resolve this incident?' },
+            text: {
+              type: 'mrkdwn',
+              text: 'Its timers stop and the report draft is posted. `/incident resolve <summary>` adds a summary.',
+            },
+            confirm: { type: 'plain_text', text: 'Resolve' },
+            deny: { type: 'plain_text', text: 'Cancel' },
+          },
+        },
+      ],
+    });
   }
   blocks.push({
     type: 'context',
