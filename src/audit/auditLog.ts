@@ -317,6 +317,17 @@ export class AuditLog {
     }
   }
 
+  /** An incident's trail: its own events and those of the runs started in its channel, in order. */
+  async incidentEvents(incidentId: string): Promise<AuditEvent[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM audit_events AS e
+        WHERE e.incident_id = $1 OR e.run_id IN (SELECT id FROM procedure_runs WHERE incident_id = $1)
+        ORDER BY e.seq`,
+      [incidentId],
+    );
+    return rows.map(toEvent);
+  }
+
   /** Unposted mirror entries of one thread, in order, up to seq. */
   async pendingMirror(
     channel: string,

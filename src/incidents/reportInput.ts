@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditEvent } from '../audit/auditLog.js';
+import { AuditLog } from '../audit/auditLog.js';
 import { auditEventText } from '../jobs/auditMirror.js';
 import { HEALTH_CHECKS } from '../runbooks/health/catalog.js';
 import type { StoredIncident } from '../store/incidents.js';
@@ -36,45 +36,13 @@ export async function gatherReportInput(
   };
 }
 
-interface AuditRow {
-  seq: string;
-  at: Date;
-  kind: AuditEvent['kind'];
-  actor: string;
-  target: string | null;
-  run_id: string | null;
-  request_id: string | null;
-  incident_id: string | null;
-  data: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
-
 async function timelineOf(db: pg.Pool, incidentId: string): Promise<TimelineEntry[]> {
-  const { rows } = await db.query<AuditRow>(
-    `SELECT e.* FROM audit_events e
-      WHERE e.incident_id = $1
-         OR e.run_id IN (SELECT id FROM procedure_runs WHERE incident_id = $1)
-      ORDER BY e.seq`,
-    [incidentId],
-  );
-  return rows.map((row) => ({
-    at: row.at,
-    kind: row.kind,
-    actor: row.actor,
-    text: auditEventText({
-      seq: Number(row.seq),
-      at: row.at,
-      kind: row.kind,
-      actor: row.actor,
-      target: row.target ?? undefined,
-      runId: row.run_id ?? undefined,
-      requestId: row.request_id ?? undefined,
-      incidentId: row.incident_id ?? undefined,
-      data: row.data,
-      prevHash: row.prev_hash,
-      hash: row.hash,
-    }),
+  const events = await new AuditLog(db).incidentEvents(incidentId);
+  return events.map((event) => ({
+    at: event.at,
+    kind: event.kind,
+    actor: event.actor,
+    text: auditEventText(event),
   }));
 }
 

@@ -1,7 +1,7 @@
 import { parseSync, scanSync } from 'libpg-query';
+import { walk } from '../runbooks/sql/ast.js';
 import { normalizeFunctionName, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { BOT_APPLICATION_NAME } from '../targets/target.js';
-import { walk } from './ast.js';
 import { PlanError } from './planError.js';
 
 /**

@@ -1,7 +1,7 @@
 import { parseSync } from 'libpg-query';
 import type { ActionStep } from '../runbooks/model.js';
+import { walk } from '../runbooks/sql/ast.js';
 import { READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
-import { walk } from './ast.js';
 import { PlanError } from './planError.js';
 import { SIGNAL_FUNCTIONS } from './signalQuery.js';
 

@@ -1,4 +1,5 @@
 import type { Risk } from '../model.js';
+import { walk } from './ast.js';
 import { knownEffect, normalizeFunctionName, READ_SAFE_FUNCTIONS } from './readSafeFunctions.js';
 
 /** One parsed statement node from libpg-query: `{ SelectStmt: {…} }`, `{ UpdateStmt: {…} }`, … */
@@ -15,20 +16,6 @@ export interface Classification {
 }
 
 const RISK_ORDER: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
-
-/** Every node of the tree, depth first, with its type name (the single key of `{ Type: {…} }`). */
-function* walk(node: unknown): Generator<[string, Record<string, unknown>]> {
-  if (Array.isArray(node)) {
-    for (const item of node) yield* walk(item);
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  for (const [key, value] of Object.entries(node)) {
-    if (/^[A-Z]/.test(key) && value && typeof value === 'object' && !Array.isArray(value))
-      yield [key, value as Record<string, unknown>];
-    yield* walk(value);
-  }
-}
 
 function strings(list: unknown): string[] {
   if (!Array.isArray(list)) return [];

@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import type { Plan } from '../../remediation/plan.js';
 import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
@@ -7,22 +8,10 @@ import { fitText, LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 import { utcMinute } from './procedureRun.js';
 
-/** The parts of a stored plan the card shows (src/remediation/plan.ts writes them). */
-interface PlanView {
-  summary?: string;
-  affectedRows?: number;
-  backends?: Array<{
-    pid: number;
-    user: string | null;
-    application: string | null;
-    state: string | null;
-    ageSeconds: number | null;
-    query: string;
-  }>;
-  sample?: { columns: string[]; rows: string[][] };
-  lockLevel?: string;
-  noTransaction?: boolean;
-}
+/** The parts of the stored plan the card shows (a request stores the whole plan as JSON). */
+type PlanView = Partial<
+  Pick<Plan, 'summary' | 'affectedRows' | 'backends' | 'sample' | 'lockLevel' | 'noTransaction'>
+>;
 
 const STATUS_LINE: Record<ActionRequest['status'], string> = {
   previewed: ':eyes: Previewed: nothing has run. Request approval to go on.',
