@@ -1,4 +1,5 @@
 import { App, HTTPReceiver } from '@slack/bolt';
+import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
 import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
@@ -117,12 +118,17 @@ export function createSlackApp(deps: SlackAppDeps): App {
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
     if (refusal) return reply(refusal, 'refused', parsed.kind);
     if (parsed.kind !== 'health') {
-      const answer = await answerRunbookCommand(deps, parsed, {
-        userId: payload.data.user_id,
-        channelId: payload.data.channel_id,
-        requestId: payload.data.trigger_id,
-      });
-      return reply(answer.text, answer.outcome, parsed.kind);
+      try {
+        const answer = await answerRunbookCommand(deps, parsed, {
+          userId: payload.data.user_id,
+          channelId: payload.data.channel_id,
+          requestId: payload.data.trigger_id,
+        });
+        return reply(answer.text, answer.outcome, parsed.kind);
+      } catch (err) {
+        deps.logger.error({ err, subcommand: parsed.kind }, '/runbook could not be handled');
+        return reply(UNAVAILABLE, 'unavailable', parsed.kind);
+      }
     }
     let targetName: string;
     try {
@@ -141,20 +147,47 @@ export function createSlackApp(deps: SlackAppDeps): App {
     return reply(result.message, result.outcome, parsed.kind);
   });
 
-  app.action(ACTIONS.stepPreview, async ({ ack, body, action, respond, client }) => {
-    await ack();
-    const button = stepButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
-    const channel = 'channel' in body ? body.channel?.id : undefined;
-    if (!button.success || !channel) return;
-    const refusal = refuse(deps.access, body.user.id, channel);
-    const outcome = refusal
-      ? { kind: 'refused' as const, message: refusal }
-      : await requestPreview(deps, button.data, body.user.id, clickId(action), channel);
-    if (outcome.kind === 'needs-parameters' && 'trigger_id' in body) {
-      await client.views.open({ trigger_id: body.trigger_id, view: outcome.view });
-    } else if (outcome.kind === 'refused') {
-      await respond({ response_type: 'ephemeral', replace_original: false, text: outcome.message });
-    }
+  /**
+   * One way for every button: acknowledge, read the value (a malformed one is logged, not
+   * acted on), apply the access policy, act, and answer the person who clicked. A failure
+   * of the state database or the queue is answered too, never left as a silent click.
+   */
+  const onButton = <T>(
+    actionId: string,
+    readValue: (raw: string | undefined) => T | undefined,
+    act: (click: { value: T; user: string; channel: string; clickId: string }) => Promise<ButtonReply>,
+  ) => {
+    app.action(actionId, async ({ ack, body, action, respond, client }) => {
+      await ack();
+      const value = readValue('value' in action ? action.value : undefined);
+      const channel = 'channel' in body ? body.channel?.id : undefined;
+      if (value === undefined || !channel) {
+        deps.logger.warn({ actionId }, 'a button arrived without a value or channel; ignored');
+        return;
+      }
+      let reply: ButtonReply;
+      try {
+        const refusal = refuse(deps.access, body.user.id, channel);
+        reply = refusal
+          ? { text: refusal }
+          : await act({ value, user: body.user.id, channel, clickId: clickId(action) });
+      } catch (err) {
+        deps.logger.error({ err, actionId }, 'a button could not be handled');
+        reply = { text: UNAVAILABLE };
+      }
+      if (!reply) return;
+      if (reply.view) {
+        if ('trigger_id' in body) await client.views.open({ trigger_id: body.trigger_id, view: reply.view });
+      } else if (reply.replaceWith)
+        await respond({ replace_original: true, blocks: reply.replaceWith, text: reply.text });
+      else await respond({ response_type: 'ephemeral', replace_original: false, text: reply.text });
+    });
+  };
+
+  onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
+    const outcome = await requestPreview(deps, value, user, clickId, channel);
+    if (outcome.kind === 'needs-parameters') return { view: outcome.view };
+    return outcome.kind === 'refused' ? { text: outcome.message } : undefined;
   });
 
   app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {
@@ -178,18 +211,11 @@ export function createSlackApp(deps: SlackAppDeps): App {
     else await ack();
   });
 
-  app.action(ACTIONS.manualDone, async ({ ack, body, action, respond }) => {
-    await ack();
-    const button = stepButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
-    const channel = 'channel' in body ? body.channel?.id : undefined;
-    if (!button.success || !channel) return;
-    const refusal = refuse(deps.access, body.user.id, channel);
-    const outcome = refusal
-      ? { message: refusal }
-      : await markManualStepDone(deps, button.data, body.user.id);
-    if ('blocks' in outcome)
-      await respond({ replace_original: true, blocks: outcome.blocks, text: 'Step done' });
-    else await respond({ response_type: 'ephemeral', replace_original: false, text: outcome.message });
+  onButton(ACTIONS.manualDone, jsonValue(stepButtonSchema), async ({ value, user }) => {
+    const outcome = await markManualStepDone(deps, value, user);
+    return 'blocks' in outcome
+      ? { replaceWith: outcome.blocks, text: 'Step done' }
+      : { text: outcome.message };
   });
 
   app.action(ACTIONS.healthRerun, async ({ ack, body, action, respond }) => {
@@ -248,25 +274,16 @@ export function createSlackApp(deps: SlackAppDeps): App {
   });
 
   // The approval card's buttons: the request id is the value; the service applies the policy.
-  const decisions = [
-    [ACTIONS.requestApproval, (id: string, user: string) => deps.approvals.requestApproval(id, user)],
-    [ACTIONS.approve, (id: string, user: string) => deps.approvals.approve(id, user)],
-    [ACTIONS.reject, (id: string, user: string) => deps.approvals.reject(id, user)],
-  ] as const;
-  for (const [actionId, decide] of decisions) {
-    app.action(actionId, async ({ ack, body, action, respond }) => {
-      await ack();
-      const requestId = z.uuid().safeParse('value' in action ? action.value : undefined);
-      const channel = 'channel' in body ? body.channel?.id : undefined;
-      if (!requestId.success || !channel) return;
-      const refusal = refuse(deps.access, body.user.id, channel);
-      const decision = refusal
-        ? { ok: false as const, message: refusal }
-        : await decide(requestId.data, body.user.id);
-      const message = decision.message;
-      if (message) await respond({ response_type: 'ephemeral', replace_original: false, text: message });
-    });
-  }
+  const requestId = plainValue(z.uuid());
+  onButton(ACTIONS.requestApproval, requestId, async ({ value, user }) =>
+    decisionReply(await deps.approvals.requestApproval(value, user)),
+  );
+  onButton(ACTIONS.approve, requestId, async ({ value, user }) =>
+    decisionReply(await deps.approvals.approve(value, user)),
+  );
+  onButton(ACTIONS.reject, requestId, async ({ value, user }) =>
+    decisionReply(await deps.approvals.reject(value, user)),
+  );
 
   app.command('/incident', async ({ command, ack }) => {
     const payload = slashCommandSchema.safeParse(command);
@@ -275,45 +292,27 @@ export function createSlackApp(deps: SlackAppDeps): App {
       return;
     }
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
-    const answer = refusal ? { text: refusal } : await answerIncidentCommand(deps.incidents, payload.data);
-    await ack({ response_type: 'ephemeral', text: answer.text });
+    let text: string;
+    try {
+      text = refusal ?? (await answerIncidentCommand(deps.incidents, payload.data)).text;
+    } catch (err) {
+      deps.logger.error({ err }, '/incident could not be handled');
+      text = UNAVAILABLE;
+    }
+    await ack({ response_type: 'ephemeral', text });
   });
 
   // The root message's buttons do what `/incident report` and `/incident resolve` do there.
-  for (const [actionId, act] of [
-    [ACTIONS.incidentReport, (channel: string) => deps.incidents.report(channel)],
-    [
-      ACTIONS.incidentResolve,
-      (channel: string, user: string) => deps.incidents.resolve(channel, user, undefined),
-    ],
-  ] as const) {
-    app.action(actionId, async ({ ack, body, respond }) => {
-      await ack();
-      const channel = 'channel' in body ? body.channel?.id : undefined;
-      if (!channel) return;
-      const refusal = refuse(deps.access, body.user.id, channel);
-      const answer = refusal ? { text: refusal } : await act(channel, body.user.id);
-      await respond({ response_type: 'ephemeral', replace_original: false, text: answer.text });
-    });
-  }
+  const incidentId = plainValue(z.uuid());
+  onButton(ACTIONS.incidentReport, incidentId, ({ channel }) => deps.incidents.report(channel));
+  onButton(ACTIONS.incidentResolve, incidentId, ({ channel, user }) =>
+    deps.incidents.resolve(channel, user, undefined),
+  );
 
   // "Declare incident" on a report with a critical finding: the same as /incident declare.
-  app.action(ACTIONS.declareIncident, async ({ ack, body, action, respond }) => {
-    await ack();
-    const value = declareButtonSchema.safeParse(safeJson('value' in action ? action.value : undefined));
-    const channel = 'channel' in body ? body.channel?.id : undefined;
-    if (!value.success || !channel) return;
-    const refusal = refuse(deps.access, body.user.id, channel);
-    const answer = refusal
-      ? { text: refusal }
-      : await deps.incidents.declare({
-          ...value.data,
-          user: body.user.id,
-          channelId: channel,
-          requestId: `button:${clickId(action)}:${body.user.id}`,
-        });
-    await respond({ response_type: 'ephemeral', replace_original: false, text: answer.text });
-  });
+  onButton(ACTIONS.declareIncident, jsonValue(declareButtonSchema), ({ value, user, channel, clickId }) =>
+    deps.incidents.declare({ ...value, user, channelId: channel, requestId: `button:${clickId}:${user}` }),
+  );
 
   app.error(async (err) => {
     deps.logger.error({ err }, 'unhandled error in a Slack listener');
@@ -329,6 +328,36 @@ function refuse(access: AccessPolicy, user: string, channel: string | undefined)
     return 'runbook-bot is not enabled in this channel. Use it in one listed in ALLOWED_CHANNELS.';
   }
   return undefined;
+}
+
+type ButtonReply =
+  | { text: string; replaceWith?: undefined; view?: undefined }
+  | { text: string; replaceWith: KnownBlock[]; view?: undefined }
+  | { view: View; text?: undefined; replaceWith?: undefined }
+  | undefined;
+
+const UNAVAILABLE =
+  'That did not go through: runbook-bot could not reach its state database or job queue. Try again in a minute.';
+
+/** A button value that is JSON checked against a schema. */
+function jsonValue<T>(schema: z.ZodType<T>) {
+  return (raw: string | undefined): T | undefined => {
+    const parsed = schema.safeParse(safeJson(raw));
+    return parsed.success ? parsed.data : undefined;
+  };
+}
+
+/** A button value used as it is (an id), checked against a schema. */
+function plainValue<T>(schema: z.ZodType<T>) {
+  return (raw: string | undefined): T | undefined => {
+    const parsed = schema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  };
+}
+
+/** A decision's message for the person who clicked (an approval that only counts says so too). */
+function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply {
+  return decision.message ? { text: decision.message } : undefined;
 }
 
 /** Slack's id for one click: a retried delivery carries the same one. */

@@ -314,6 +314,16 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       'There is no open incident in this channel',
     );
     expect(await sendIncident(service.port, 'commander alex', 'C0RANDOM')).toContain('needs a person');
+
+    // The state database failing under a command: a clear answer, not a silent timeout.
+    await state.admin.query('ALTER TABLE incidents RENAME TO incidents_away');
+    try {
+      expect(await sendIncident(service.port, 'status still looking', 'C0RANDOM')).toContain(
+        'could not reach its state database or job queue',
+      );
+    } finally {
+      await state.admin.query('ALTER TABLE incidents_away RENAME TO incidents');
+    }
   });
 });
 
