@@ -11,17 +11,11 @@ import { formatUnitValue } from './runbooks/health/units.js';
 import { RunStore } from './store/runs.js';
 import { TargetPools } from './targets/pools.js';
 import { addAuditCommands } from './terminal/auditCli.js';
+import type { CliIo } from './terminal/cliIo.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-  color: boolean;
-}
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

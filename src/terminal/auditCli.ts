@@ -3,20 +3,14 @@ import pg from 'pg';
 import { AuditLog } from '../audit/auditLog.js';
 import { UserError } from '../errors.js';
 import { redactText } from '../redact.js';
+import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
-
-interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-  color: boolean;
-}
 
 /**
  * `audit verify` and `audit export`: the audit log of the state database (DATABASE_URL).
  * verify exits 2 on a broken chain, like a critical health report, so a cron job can page.
  */
-export function addAuditCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
+export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   const audit = program
     .command('audit')
     .description('Check or export the audit log kept in the state database (DATABASE_URL)');
@@ -72,7 +66,7 @@ export function parseSince(value: string, now: Date): Date {
   return date;
 }
 
-async function withAuditLog<T>(io: Io, use: (log: AuditLog) => Promise<T>): Promise<T> {
+async function withAuditLog<T>(io: CliIo, use: (log: AuditLog) => Promise<T>): Promise<T> {
   if (!io.env.DATABASE_URL) throw new UserError('audit reads the state database: set DATABASE_URL.');
   const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 1, connectionTimeoutMillis: 5000 });
   pool.on('error', () => undefined); // an idle client's error surfaces on the next query

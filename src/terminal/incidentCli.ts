@@ -5,14 +5,10 @@ import { composeIncidentReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
 import { redactText } from '../redact.js';
 import { IncidentStore } from '../store/incidents.js';
-
-interface Io {
-  stdout: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-}
+import type { CliIo } from './cliIo.js';
 
 /** `runbook-bot report <incident>`: the report draft from the state database, as Markdown or JSON. */
-export function addIncidentCommands(program: Command, io: Io): void {
+export function addIncidentCommands(program: Command, io: CliIo): void {
   program
     .command('report')
     .description('Print the report draft of an incident (INC-42, 42 or its id) from the state database')

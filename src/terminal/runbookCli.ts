@@ -16,21 +16,15 @@ import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
 import { TargetPools } from '../targets/pools.js';
+import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 import { checkResultLines, colors, lintLines, matchLines, procedureLines, stepLine } from './runbookText.js';
-
-interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
-  color: boolean;
-}
 
 /**
  * `lint`, `list`, `show`, `match` and `run`: the runbook library from a terminal. `run`
  * runs checks only; actions need Slack's preview and approval.
  */
-export function addRunbookCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
+export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   const c = colors(io.color);
 
   program
@@ -104,7 +98,7 @@ export function addRunbookCommands(program: Command, io: Io, setExitCode: (code:
     });
 }
 
-async function loadLibrary(io: Io): Promise<RunbookLibrary> {
+async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
   const config = loadConfig(io.env);
   const { library, summary } = await RunbookLibrary.load(runbookSources(config.runbooksDir));
   for (const problem of summary.problems) io.stderr(`warning: ${problem.file}: ${problem.message}`);
@@ -112,7 +106,7 @@ async function loadLibrary(io: Io): Promise<RunbookLibrary> {
 }
 
 async function runProcedure(
-  io: Io,
+  io: CliIo,
   reference: string,
   words: string[],
   options: { target?: string; json?: boolean },

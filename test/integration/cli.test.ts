@@ -4,22 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runCli } from '../../src/cliApp.js';
+import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const [server] = inject('postgresServers');
-
-async function cli(argv: string[], env: NodeJS.ProcessEnv) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    env: { LOG_LEVEL: 'silent', ...env },
-    color: false,
-  });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 describe('runbook-bot CLI', () => {
   let db: TestDatabase;

@@ -1,0 +1,7 @@
+/** Where a CLI command writes and what it reads: the process, or a test's capture. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  color: boolean;
+}
