@@ -1,4 +1,5 @@
 import { MicroBatcher } from '../concurrency/microBatcher.js';
+import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { JOBS, QUEUES, RETENTION } from './payloads.js';
@@ -82,20 +83,4 @@ export class HealthRunStarter {
       return { message: `Running health check on ${target}…`, outcome: 'queued' };
     });
   }
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

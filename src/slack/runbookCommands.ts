@@ -1,7 +1,8 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
+import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
-import { ENQUEUE_TIMEOUT_MS, withTimeout } from '../jobs/healthRunStarter.js';
+import { ENQUEUE_TIMEOUT_MS } from '../jobs/healthRunStarter.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
