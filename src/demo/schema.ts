@@ -23,11 +23,14 @@ CREATE TABLE jobs_db (
 );
 CREATE INDEX jobs_db_customer_id_idx ON jobs_db (customer_id);
 
+-- As seed 004 (Shopify sync) describes it, so its procedures run here as written.
 CREATE TABLE shopify_sync_queue (
   id bigserial PRIMARY KEY,
-  item_id bigint NOT NULL,
+  inventory_item_id bigint NOT NULL,
+  action text NOT NULL DEFAULT 'update',
   status text NOT NULL DEFAULT 'queued',
-  attempts integer NOT NULL DEFAULT 0,
+  retry_count integer NOT NULL DEFAULT 0,
+  max_retries integer NOT NULL DEFAULT 3,
   last_error text,
   created_at timestamptz NOT NULL DEFAULT now()
 );
@@ -53,8 +56,14 @@ INSERT INTO customers_db (name, phone)
   SELECT 'Customer ' || g, '04' || lpad((g % 500)::text, 8, '0') FROM generate_series(1, 1000) g;
 INSERT INTO jobs_db (job_number, customer_id, grand_total)
   SELECT 'JB2025-' || lpad(g::text, 4, '0'), 1 + g % 1000, g * 10 FROM generate_series(1, 2000) g;
-INSERT INTO shopify_sync_queue (item_id, status)
-  SELECT g, CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'queued' END FROM generate_series(1, 500) g;
+-- Every tenth item failed for good (retries used up); the rest waited half an hour: stuck.
+INSERT INTO shopify_sync_queue (inventory_item_id, status, retry_count, last_error, created_at)
+  SELECT g,
+         CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'queued' END,
+         CASE WHEN g % 10 = 0 THEN 3 ELSE 0 END,
+         CASE WHEN g % 10 = 0 THEN 'Shopify API 429: rate limited' END,
+         now() - interval '30 minutes'
+  FROM generate_series(1, 500) g;
 INSERT INTO lots (lot_number, meters) SELECT 'LOT-' || g, 100 FROM generate_series(1, 200) g;
 INSERT INTO reservation_lines (lot_id, meters) SELECT 1 + g % 200, 1.5 FROM generate_series(1, 5000) g;
 INSERT INTO feature_flags VALUES ('stabilization_mode', false);

@@ -1,0 +1,289 @@
+import { signedHeaders } from '../slack/signature.js';
+import type { ResponseUrls } from './responseUrls.js';
+import type { TriggerIds } from './triggerIds.js';
+import { SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
+
+/** Slack gives an app three seconds to answer; after that the user sees operation_timeout. */
+const ACK_TIMEOUT_MS = 3000;
+const API_APP_ID = 'A0RUNBOOKBOT';
+
+export interface DeliveryDeps {
+  workspace: Workspace;
+  triggers: TriggerIds;
+  responses: ResponseUrls;
+  signingSecret: string;
+  /** The bot's request URL (…/slack/events); known once the bot listens. */
+  botUrl: () => string;
+  /** Slash commands the app registered (manifest.yml). */
+  commands: string[];
+}
+
+interface BotAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * Delivers what people do in the console to the bot exactly as Slack does: signed,
+ * form-encoded slash commands and `payload` JSON for clicks and modal submissions, each
+ * with a response_url and a trigger_id, and the bot's synchronous answer applied as Slack
+ * applies it.
+ */
+export class BotDelivery {
+  constructor(private readonly deps: DeliveryDeps) {}
+
+  /** A line typed in the composer: a slash command for the bot, or a plain message. */
+  async send(user: string, channelId: string, text: string, threadTs?: string): Promise<void> {
+    const { workspace } = this.deps;
+    const channel = workspace.channel(channelId);
+    if (!channel.members.has(user)) throw new SlackApiError('not_in_channel');
+    const trimmed = text.trim();
+    if (!trimmed) return;
+    if (!trimmed.startsWith('/')) {
+      workspace.post({ channel: channelId, user, text, threadTs });
+      return;
+    }
+    const command = trimmed.split(/\s+/, 1)[0] ?? '';
+    if (!this.deps.commands.includes(command)) {
+      this.slackbotSays(
+        channelId,
+        user,
+        `\`${command}\` is not a valid command. This app registered ${this.deps.commands.map((name) => `\`${name}\``).join(' and ')}.`,
+        threadTs,
+      );
+      return;
+    }
+    const form = {
+      token: 'console-verification-token',
+      team_id: workspace.team.id,
+      team_domain: workspace.team.domain,
+      channel_id: channelId,
+      channel_name: channel.name,
+      user_id: user,
+      user_name: workspace.user(user).name,
+      command,
+      // Slack sends the text after the command as typed (trimmed), spaces inside kept.
+      text: trimmed.slice(command.length).trim(),
+      api_app_id: API_APP_ID,
+      is_enterprise_install: 'false',
+      response_url: this.deps.responses.issue({ channel: channelId, user, threadTs }),
+      trigger_id: this.deps.triggers.issue(user),
+    };
+    const answer = await this.post(new URLSearchParams(form).toString());
+    if (!answer) {
+      this.slackbotSays(channelId, user, `${command} failed with the error "operation_timeout"`, threadTs);
+      return;
+    }
+    if (answer.status !== 200) {
+      this.slackbotSays(channelId, user, `${command} failed with the error "dispatch_failed"`, threadTs);
+      return;
+    }
+    const reply = parseJson(answer.body);
+    const replyText = reply ? reply.text : answer.body;
+    if (!replyText && !reply?.blocks) return;
+    const inChannel = reply?.response_type === 'in_channel';
+    // An in_channel answer shows the command that asked for it, as Slack does.
+    if (inChannel) workspace.post({ channel: channelId, user, text: trimmed, threadTs });
+    workspace.post({
+      channel: channelId,
+      user: workspace.bot.userId,
+      text: typeof replyText === 'string' ? replyText : '',
+      blocks: Array.isArray(reply?.blocks) ? reply.blocks : undefined,
+      ephemeralFor: inChannel ? undefined : user,
+      threadTs,
+    });
+  }
+
+  /** A button click, delivered as block_actions. */
+  async click(action: {
+    user: string;
+    channel: string;
+    messageTs: string;
+    blockId: string;
+    actionId: string;
+  }): Promise<void> {
+    const { workspace } = this.deps;
+    const message = workspace.message(action.channel, action.messageTs);
+    if (message.ephemeralFor && message.ephemeralFor !== action.user)
+      throw new SlackApiError('message_not_found');
+    const button = findButton(message, action.blockId, action.actionId);
+    const channel = workspace.channel(action.channel);
+    const person = workspace.user(action.user);
+    const threadTs = message.threadTs && message.threadTs !== message.ts ? message.threadTs : undefined;
+    const payload = {
+      type: 'block_actions',
+      user: { id: person.id, username: person.name, name: person.name, team_id: workspace.team.id },
+      api_app_id: API_APP_ID,
+      token: 'console-verification-token',
+      container: {
+        type: 'message',
+        message_ts: message.ts,
+        channel_id: channel.id,
+        is_ephemeral: Boolean(message.ephemeralFor),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      },
+      trigger_id: this.deps.triggers.issue(action.user),
+      team: { id: workspace.team.id, domain: workspace.team.domain },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: channel.id, name: channel.name },
+      // Slack leaves the message out of the payload for ephemeral messages.
+      ...(message.ephemeralFor
+        ? {}
+        : {
+            message: {
+              type: 'message',
+              user: message.user,
+              ts: message.ts,
+              thread_ts: message.threadTs,
+              text: message.text,
+              blocks: message.blocks,
+            },
+          }),
+      state: { values: {} },
+      response_url: this.deps.responses.issue({
+        channel: channel.id,
+        user: action.user,
+        messageTs: message.ts,
+        threadTs,
+      }),
+      actions: [{ ...button, block_id: action.blockId, action_ts: workspace.nextTs() }],
+    };
+    const answer = await this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    if (!answer)
+      throw new SlackApiError('operation_timeout', ['The bot did not answer the click within 3 seconds.']);
+    if (answer.status !== 200)
+      throw new SlackApiError('dispatch_failed', [`The bot answered HTTP ${answer.status}.`]);
+  }
+
+  /**
+   * A modal's submit button, delivered as view_submission. Returns the bot's field errors
+   * (the modal stays open with them), or undefined when the modal closed.
+   */
+  async submit(user: string, viewId: string, values: Record<string, Record<string, string>>) {
+    const { workspace } = this.deps;
+    const stored = workspace.view(viewId);
+    if (stored.user !== user) throw new SlackApiError('not_found');
+    const person = workspace.user(user);
+    const view = stored.view;
+    const payload = {
+      type: 'view_submission',
+      team: { id: workspace.team.id, domain: workspace.team.domain },
+      user: { id: person.id, username: person.name, name: person.name, team_id: workspace.team.id },
+      api_app_id: API_APP_ID,
+      token: 'console-verification-token',
+      trigger_id: this.deps.triggers.issue(user),
+      view: {
+        ...view,
+        id: stored.id,
+        team_id: workspace.team.id,
+        state: { values: stateValues(view, values) },
+        hash: `${workspace.version}.${stored.id}`,
+        root_view_id: stored.id,
+        app_id: API_APP_ID,
+        bot_id: workspace.bot.botId,
+      },
+      response_urls: [],
+      is_enterprise_install: false,
+      enterprise: null,
+    };
+    const answer = await this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    if (!answer) throw new SlackApiError('operation_timeout', ['The bot did not answer within 3 seconds.']);
+    if (answer.status !== 200)
+      throw new SlackApiError('dispatch_failed', [`The bot answered HTTP ${answer.status}.`]);
+    const reply = parseJson(answer.body);
+    if (reply?.response_action === 'errors' && reply.errors && typeof reply.errors === 'object') {
+      const errors = reply.errors as Record<string, string>;
+      workspace.updateView(viewId, { errors });
+      return errors;
+    }
+    if (reply?.response_action === 'update' && reply.view)
+      workspace.updateView(viewId, { view: reply.view as Record<string, unknown>, errors: undefined });
+    else if (reply?.response_action === 'push' && reply.view)
+      workspace.openView(user, reply.view as Record<string, unknown>);
+    else workspace.closeView(viewId, { all: reply?.response_action === 'clear' });
+    return undefined;
+  }
+
+  /** Signed POST to the bot; undefined when it did not answer within Slack's three seconds. */
+  private async post(body: string): Promise<BotAnswer | undefined> {
+    const { workspace } = this.deps;
+    try {
+      const response = await fetch(this.deps.botUrl(), {
+        method: 'POST',
+        headers: signedHeaders(this.deps.signingSecret, body),
+        body,
+        signal: AbortSignal.timeout(ACK_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      workspace.reportBotError(
+        response.status === 200
+          ? undefined
+          : `The bot answered HTTP ${response.status}: ${text.slice(0, 200)}`,
+      );
+      return { status: response.status, body: text };
+    } catch (err) {
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      workspace.reportBotError(
+        timedOut
+          ? 'The bot did not answer within 3 seconds.'
+          : `The bot is unreachable at ${this.deps.botUrl()}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      if (timedOut) return undefined;
+      return { status: 502, body: '' };
+    }
+  }
+
+  private slackbotSays(channel: string, user: string, text: string, threadTs?: string): void {
+    this.deps.workspace.post({ channel, user: SLACKBOT, text, ephemeralFor: user, threadTs });
+  }
+}
+
+function parseJson(body: string): Record<string, unknown> | undefined {
+  if (!body) return undefined;
+  try {
+    const parsed = JSON.parse(body);
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ButtonElement {
+  type: string;
+  action_id?: string;
+  text?: unknown;
+  value?: string;
+  style?: string;
+}
+
+/** The clicked element, found in the message as Slack finds it: by block_id and action_id. */
+function findButton(message: StoredMessage, blockId: string, actionId: string): ButtonElement {
+  for (const block of (message.blocks ?? []) as Array<Record<string, unknown>>) {
+    if (block.block_id !== blockId) continue;
+    const elements = [
+      ...(Array.isArray(block.elements) ? block.elements : []),
+      ...(block.accessory ? [block.accessory] : []),
+    ] as ButtonElement[];
+    const element = elements.find((candidate) => candidate.action_id === actionId);
+    if (element) return element;
+  }
+  throw new SlackApiError('action_not_found', [
+    `No element ${actionId} in block ${blockId} of that message.`,
+  ]);
+}
+
+/** view.state.values as Slack builds it from the modal's input blocks. */
+function stateValues(view: Record<string, unknown>, typed: Record<string, Record<string, string>>) {
+  const values: Record<string, Record<string, unknown>> = {};
+  for (const block of (view.blocks ?? []) as Array<Record<string, unknown>>) {
+    if (block.type !== 'input' || typeof block.block_id !== 'string') continue;
+    const element = block.element as { type?: string; action_id?: string } | undefined;
+    if (!element?.action_id) continue;
+    const value = typed[block.block_id]?.[element.action_id];
+    values[block.block_id] = {
+      [element.action_id]: { type: element.type, value: value === undefined || value === '' ? null : value },
+    };
+  }
+  return values;
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { loadServiceConfig } from '../config.js';
+import { type RunningConsole, startConsole } from '../console/consoleServer.js';
+import type { Logger } from '../logger.js';
+import { type RunningService, startService } from '../service.js';
+import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
+
+/** Settings a person trying the demo may still want to give; everything else is the demo's. */
+const PASSED_THROUGH = ['LOG_LEVEL', 'RUNBOOKS_DIR', 'POLICY_FILE', 'REPORT_TIME_ZONE', 'REDIS_URL'] as const;
+
+export interface ConsoleDemoOptions {
+  /** Port of the console page and its Web API; 0 picks a free one. */
+  consolePort: number;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Where the state and shop databases come from (tests use their own server). */
+  databases?: () => Promise<DemoDatabases>;
+}
+
+export interface ConsoleDemo {
+  console: RunningConsole;
+  service: RunningService;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product on one machine with no Slack: the console stands in for Slack (the bot
+ * reaches it through SLACK_API_URL, and it signs what people do as Slack does), and the bot
+ * runs in `all` mode, unchanged, on embedded Postgres with a faulty demo target.
+ */
+export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<ConsoleDemo> {
+  const botToken = `xoxb-console-${randomBytes(12).toString('hex')}`;
+  const signingSecret = randomBytes(16).toString('hex');
+  const slack = await startConsole({ port: options.consolePort, botToken, signingSecret });
+  try {
+    const env = options.env ?? {};
+    const config = loadServiceConfig(
+      {
+        ...Object.fromEntries(PASSED_THROUGH.map((name) => [name, env[name]])),
+        SLACK_BOT_TOKEN: botToken,
+        SLACK_SIGNING_SECRET: signingSecret,
+        SLACK_API_URL: slack.apiUrl,
+        PORT: '0',
+      },
+      { mode: 'all' },
+    );
+    const service = await startService({
+      mode: 'all',
+      config,
+      logger: options.logger,
+      embedded: async () => {
+        const demo = await (options.databases ?? startDemoDatabases)();
+        return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
+      },
+    });
+    slack.setBotUrl(`http://127.0.0.1:${service.port}/slack/events`);
+    return {
+      console: slack,
+      service,
+      stop: async () => {
+        await service.stop();
+        await slack.close();
+      },
+    };
+  } catch (err) {
+    await slack.close();
+    throw err;
+  }
+}

@@ -1,0 +1,41 @@
+import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPostgres.js';
+import type { Target } from '../targets/target.js';
+import { createDatabase } from './demoDatabase.js';
+import { demoTarget } from './demoTarget.js';
+import { induceFaults } from './faults.js';
+
+export interface DemoDatabases {
+  /** The bot's own state database. */
+  stateUrl: string;
+  /** The shop database, with live faults, as a target named `demo`. */
+  demoTarget: Target;
+  stop(): Promise<void>;
+}
+
+/**
+ * What `all` mode and the demo run on when there is no DATABASE_URL: a state database and a
+ * faulty shop database, on an embedded Postgres (started here, or given, as tests do).
+ */
+export async function startDemoDatabases(
+  options: { server?: EmbeddedServer; prefix?: string } = {},
+): Promise<DemoDatabases> {
+  const server = options.server ?? (await startEmbeddedPostgres());
+  const ownsServer = !options.server;
+  try {
+    const prefix = options.prefix ?? '';
+    const stateUrl = await createDatabase(server, `${prefix}runbook_bot`, { demoSchema: false });
+    const shop = await createDatabase(server, `${prefix}shop`, { demoSchema: true });
+    const faults = await induceFaults(shop);
+    return {
+      stateUrl,
+      demoTarget: demoTarget(shop),
+      stop: async () => {
+        await faults.release();
+        if (ownsServer) await server.stop();
+      },
+    };
+  } catch (err) {
+    if (ownsServer) await server.stop();
+    throw err;
+  }
+}

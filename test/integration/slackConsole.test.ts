@@ -1,0 +1,246 @@
+import { WebClient } from '@slack/web-api';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
+import type { ConsoleMessage } from '../../src/console/protocol.js';
+import type { ConsoleDemo } from '../../src/demo/consoleDemo.js';
+import { ACTIONS } from '../../src/slack/actionIds.js';
+import { eventually } from '../support/botHarness.js';
+import { consolePost, consoleState, startTestConsoleDemo } from '../support/consoleDemo.js';
+
+const [server] = inject('postgresServers');
+const TOKEN = 'xoxb-console-test-token';
+
+/** The Slack error code a WebClient call failed with. */
+async function slackError(call: Promise<unknown>): Promise<{ error?: string; messages?: string[] }> {
+  try {
+    await call;
+  } catch (err) {
+    const data = (err as { data?: { error?: string; response_metadata?: { messages?: string[] } } }).data;
+    return { error: data?.error, messages: data?.response_metadata?.messages };
+  }
+  throw new Error('the call succeeded');
+}
+
+describe('the console answers the Web API as Slack does', () => {
+  let slack: RunningConsole;
+  let client: WebClient;
+
+  beforeAll(async () => {
+    slack = await startConsole({ port: 0, botToken: TOKEN, signingSecret: 'console-secret-1234' });
+    client = new WebClient(TOKEN, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+  });
+  afterAll(async () => {
+    await slack.close();
+  });
+
+  it('authenticates the bot token and nothing else', async () => {
+    const me = await client.auth.test();
+    expect(me).toMatchObject({ ok: true, user_id: slack.workspace.bot.userId });
+    const stranger = new WebClient('xoxb-someone-else', {
+      slackApiUrl: slack.apiUrl,
+      retryConfig: { retries: 0 },
+    });
+    expect(await slackError(stranger.auth.test())).toEqual({ error: 'invalid_auth', messages: undefined });
+    expect((await slackError(client.apiCall('chat.scheduleMessage', {}))).error).toBe('unknown_method');
+  });
+
+  it('refuses blocks Slack refuses, pointing at the offending field', async () => {
+    const longHeader = { type: 'header', text: { type: 'plain_text', text: 'x'.repeat(151) } };
+    const refused = await slackError(
+      client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'report', blocks: [longHeader] }),
+    );
+    expect(refused.error).toBe('invalid_blocks');
+    expect(refused.messages?.join('\n')).toContain('/blocks/0/text/text');
+
+    const divider = { type: 'divider' } as const;
+    const tooMany = await slackError(
+      client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'report', blocks: Array(51).fill(divider) }),
+    );
+    expect(tooMany.error).toBe('invalid_blocks');
+    expect((await slackError(client.chat.postMessage({ channel: 'C0INCIDENTS', text: '' }))).error).toBe(
+      'no_text',
+    );
+    expect((await slackError(client.chat.postMessage({ channel: 'C0NOWHERE', text: 'hi' }))).error).toBe(
+      'channel_not_found',
+    );
+    // Nothing refused was stored.
+    expect(slack.workspace.snapshot('U0ALICE', '').messages).toHaveLength(0);
+  });
+
+  it('keeps threads, edits, pins and channels with Slack’s rules', async () => {
+    const root = await client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'root' });
+    const reply = await client.chat.postMessage({
+      channel: 'C0INCIDENTS',
+      text: 'reply',
+      thread_ts: root.ts,
+    });
+    // A reply to a reply lands in the parent's thread.
+    await client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'nested', thread_ts: reply.ts });
+    expect(
+      (
+        await slackError(
+          client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'x', thread_ts: '1.000001' }),
+        )
+      ).error,
+    ).toBe('thread_not_found');
+    await client.chat.update({ channel: 'C0INCIDENTS', ts: root.ts!, text: 'root, edited' });
+    await client.pins.add({ channel: 'C0INCIDENTS', timestamp: root.ts! });
+    expect((await slackError(client.pins.add({ channel: 'C0INCIDENTS', timestamp: root.ts! }))).error).toBe(
+      'already_pinned',
+    );
+
+    const state = slack.workspace.snapshot('U0ALICE', '');
+    const parent = state.messages.find((message) => message.ts === root.ts)!;
+    expect(parent).toMatchObject({ text: 'root, edited', edited: true, replyCount: 2, threadTs: root.ts });
+    expect(
+      state.messages.filter((message) => message.threadTs === root.ts && message.ts !== root.ts),
+    ).toHaveLength(2);
+    expect(state.channels.find((channel) => channel.id === 'C0INCIDENTS')?.pins).toEqual([root.ts]);
+
+    const created = await client.conversations.create({ name: 'inc-20261124-db-down' });
+    expect((await slackError(client.conversations.create({ name: 'inc-20261124-db-down' }))).error).toBe(
+      'name_taken',
+    );
+    expect((await slackError(client.conversations.create({ name: 'Has Spaces' }))).error).toBe(
+      'invalid_name_specials',
+    );
+    await client.conversations.invite({ channel: created.channel!.id!, users: 'U0ALICE' });
+    expect(
+      (await slackError(client.conversations.invite({ channel: created.channel!.id!, users: 'U0ALICE' })))
+        .error,
+    ).toBe('already_in_channel');
+    expect(
+      (
+        await slackError(
+          client.conversations.invite({ channel: created.channel!.id!, users: slack.workspace.bot.userId }),
+        )
+      ).error,
+    ).toBe('cant_invite_self');
+    expect(await client.usergroups.users.list({ usergroup: 'S0ONCALL' })).toMatchObject({
+      users: ['U0ALICE', 'U0BOB'],
+    });
+    expect(
+      (
+        await slackError(
+          client.views.open({
+            trigger_id: '123.abc',
+            view: { type: 'modal', title: { type: 'plain_text', text: 'x' }, blocks: [] },
+          }),
+        )
+      ).error,
+    ).toBe('invalid_trigger_id');
+  });
+
+  it('takes a file upload (v2 flow) into a thread and serves it back', async () => {
+    const root = await client.chat.postMessage({ channel: 'C0DATABASE', text: 'incident' });
+    await client.files.uploadV2({
+      channel_id: 'C0DATABASE',
+      thread_ts: root.ts!,
+      filename: 'INC-1-report.md',
+      title: 'INC-1 report draft',
+      content: '# Incident report\n',
+      initial_comment: 'Draft report attached',
+    } as Parameters<WebClient['files']['uploadV2']>[0]);
+    const posted = slack.workspace
+      .snapshot('U0ALICE', '')
+      .messages.find((message) => message.text === 'Draft report attached') as ConsoleMessage;
+    expect(posted.threadTs).toBe(root.ts);
+    expect(posted.files?.[0]).toMatchObject({ name: 'INC-1-report.md', title: 'INC-1 report draft' });
+    const download = await fetch(`${slack.url}${posted.files![0]!.url}`);
+    expect(await download.text()).toBe('# Incident report\n');
+  });
+});
+
+describe('the bot behind the console, as people use it', () => {
+  let demo: ConsoleDemo;
+  let url: string;
+  const botMessages = async (user: string, where: (message: ConsoleMessage) => boolean) =>
+    (await consoleState(url, user)).messages.filter(
+      (message) => message.user === demo.console.workspace.bot.userId && where(message),
+    );
+
+  beforeAll(async () => {
+    demo = await startTestConsoleDemo(server!.url);
+    url = demo.console.url;
+  }, 60_000);
+  afterAll(async () => {
+    await demo?.stop();
+  });
+
+  it('answers /runbook health ephemerally, then posts the report for everyone, with working buttons', async () => {
+    expect(
+      await consolePost(url, 'send', { user: 'U0ALICE', channel: 'C0INCIDENTS', text: '/runbook health' }),
+    ).toEqual({
+      ok: true,
+    });
+    const [ack] = await botMessages('U0ALICE', (message) => Boolean(message.ephemeral));
+    expect(ack?.text).toMatch(/Running health check on demo/);
+    // Ephemeral: bob never sees alice's acknowledgement.
+    expect(await botMessages('U0BOB', (message) => Boolean(message.ephemeral))).toHaveLength(0);
+
+    const report = await eventually(async () => {
+      const [posted] = await botMessages('U0BOB', (message) => Boolean(message.blocks) && !message.ephemeral);
+      return posted;
+    }, 30_000);
+    expect(JSON.stringify(report.blocks)).toContain('idle_in_transaction');
+
+    // Details: the console finds the button by the ids Slack would send, the bot answers in the thread.
+    const details = (
+      report.blocks as Array<{
+        block_id: string;
+        accessory?: { action_id: string };
+        elements?: Array<{ action_id: string }>;
+      }>
+    ).find((block) => block.accessory?.action_id === ACTIONS.healthDetails)!;
+    const clicked = await consolePost(url, 'action', {
+      user: 'U0BOB',
+      channel: 'C0INCIDENTS',
+      messageTs: report.ts,
+      blockId: details.block_id,
+      actionId: ACTIONS.healthDetails,
+    });
+    expect(clicked).toEqual({ ok: true });
+    await eventually(async () => {
+      const replies = await botMessages(
+        'U0BOB',
+        (message) => message.threadTs === report.ts && message.ts !== report.ts,
+      );
+      return replies.length > 0 ? replies : undefined;
+    }, 15_000);
+  });
+
+  it('answers bad input clearly, and says so when the bot cannot be reached', async () => {
+    await consolePost(url, 'send', { user: 'U0CAROL', channel: 'C0DATABASE', text: '/runbook frobnicate' });
+    const [usage] = await botMessages('U0CAROL', (message) => Boolean(message.ephemeral));
+    expect(usage?.text).toMatch(/frobnicate/);
+
+    await consolePost(url, 'send', { user: 'U0CAROL', channel: 'C0DATABASE', text: '/deploy now' });
+    const slackbot = (await consoleState(url, 'U0CAROL')).messages.find(
+      (message) => message.user === 'USLACKBOT',
+    );
+    expect(slackbot?.text).toMatch(/`\/deploy` is not a valid command/);
+
+    const refused = await consolePost(url, 'action', {
+      user: 'U0CAROL',
+      channel: 'C0DATABASE',
+      messageTs: '1.000001',
+      blockId: 'b',
+      actionId: 'a',
+    });
+    expect(refused).toEqual({ ok: false, error: 'message_not_found' });
+
+    const botUrl = (await consoleState(url, 'U0CAROL')).bot.url;
+    demo.console.setBotUrl('http://127.0.0.1:9/slack/events');
+    try {
+      await consolePost(url, 'send', { user: 'U0CAROL', channel: 'C0DATABASE', text: '/runbook health' });
+      const state = await consoleState(url, 'U0CAROL');
+      expect(state.bot.lastError).toMatch(/unreachable at http:\/\/127\.0\.0\.1:9/);
+      expect(state.messages.at(-1)).toMatchObject({
+        user: 'USLACKBOT',
+        text: '/runbook failed with the error "dispatch_failed"',
+      });
+    } finally {
+      demo.console.setBotUrl(botUrl);
+    }
+  });
+});

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { ConsoleState } from '../../src/console/protocol.js';
+import { type ConsoleDemo, startConsoleDemo } from '../../src/demo/consoleDemo.js';
+import { startDemoDatabases } from '../../src/demo/demoDatabases.js';
+import { createLogger } from '../../src/logger.js';
+import type { EmbeddedServer } from '../../src/store/embeddedPostgres.js';
+import { withDatabase } from './databases.js';
+
+/**
+ * The demo exactly as `npm run demo` starts it (console, bot in all mode, faulty shop
+ * database), on the test Postgres server with databases of its own, dropped by `stop()`.
+ */
+export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDemo> {
+  const prefix = `console_${randomBytes(4).toString('hex')}_`;
+  const server: EmbeddedServer = {
+    url: (database = 'postgres') => withDatabase(serverUrl, database),
+    port: Number(new URL(serverUrl).port),
+    stop: async () => undefined,
+  };
+  const demo = await startConsoleDemo({
+    consolePort: 0,
+    logger: createLogger({ level: 'silent' }),
+    databases: () => startDemoDatabases({ server, prefix }),
+  });
+  return {
+    ...demo,
+    stop: async () => {
+      await demo.stop();
+      const admin = new pg.Client({ connectionString: serverUrl });
+      await admin.connect();
+      try {
+        for (const name of ['runbook_bot', 'shop'])
+          await admin.query(`DROP DATABASE IF EXISTS ${prefix}${name} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** What a user sees in the console right now. */
+export async function consoleState(consoleUrl: string, user: string): Promise<ConsoleState> {
+  const response = await fetch(`${consoleUrl}/console/state?user=${user}`);
+  return (await response.json()) as ConsoleState;
+}
+
+/** POSTs to one of the page's endpoints, as the page does. */
+export async function consolePost(
+  consoleUrl: string,
+  path: 'send' | 'action' | 'submit' | 'close',
+  body: Record<string, unknown>,
+): Promise<{ ok: boolean; error?: string; errors?: Record<string, string> }> {
+  const response = await fetch(`${consoleUrl}/console/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as { ok: boolean; error?: string; errors?: Record<string, string> };
+}
