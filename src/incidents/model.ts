@@ -83,4 +83,6 @@ export interface IncidentReportInput {
   timeZone: string;
   /** When the draft is composed (for open incidents, the duration so far). */
   now: Date;
+  /** Display names by Slack user id, where known; the draft shows `@name`, else `@U…`. */
+  people?: Record<string, string>;
 }

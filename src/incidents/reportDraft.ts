@@ -99,6 +99,8 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
   const local = (at: Date) => localTime(at, zone);
   const day = (at: Date) => format(at, 'yyyy-MM-dd', { in: tz(zone) });
   const reference = `INC-${incident.number}`;
+  const user = (id: string) => personName(id, input.people ?? {});
+  const words = (text: string) => withoutSlackMarkup(text, input.people ?? {});
 
   const stillOpen = incident.resolvedAt === null;
   const until = incident.resolvedAt ?? input.now;
@@ -155,7 +157,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
       ? [NO_REMEDIATION]
       : input.remediations.flatMap((fix, index) => [
           ...(index > 0 ? [''] : []),
-          ...remediationBlock(fix, local),
+          ...remediationBlock(fix, local, user),
         ])),
     '',
     '### What Was Rolled Back',
@@ -171,7 +173,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
     `| Time (${zone}) | Who | What |`,
     '| --- | --- | --- |',
     ...input.timeline.map(
-      (entry) => `| ${local(entry.at)} | ${cell(user(entry.actor))} | ${cell(entry.text)} |`,
+      (entry) => `| ${local(entry.at)} | ${cell(user(entry.actor))} | ${cell(words(entry.text))} |`,
     ),
     '',
   ];
@@ -306,7 +308,11 @@ function suggestedBlock(
   return [value.text, '', `_(suggested by runbook \`${value.procedureId}\`, not confirmed)_`];
 }
 
-function remediationBlock(fix: RemediationRecord, local: (at: Date) => string): string[] {
+function remediationBlock(
+  fix: RemediationRecord,
+  local: (at: Date) => string,
+  user: (id: string) => string,
+): string[] {
   const fence = codeFence(fix.sql);
   return [
     `#### ${oneLine(fix.title)}`,
@@ -335,9 +341,33 @@ function sqlValue(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
 }
 
-/** Slack ids leave Slack as "@U123"; other actors (runbook-bot) stay as they are. */
-function user(id: string): string {
-  return /^[UWB][A-Z0-9]{2,}$/.test(id) ? `@${id}` : id;
+/** Slack ids leave Slack as "@name" (or "@U123" when the name is unknown); other actors (runbook-bot) stay as they are. */
+function personName(id: string, people: Record<string, string>): string {
+  return /^[UWB][A-Z0-9]{2,}$/.test(id) ? `@${people[id] ?? id}` : id;
+}
+
+/**
+ * Timeline texts are written for Slack; a report is read outside it: mentions become names,
+ * channel links their names, links "label (url)", and a leading emoji shortcode goes.
+ */
+function withoutSlackMarkup(text: string, people: Record<string, string>): string {
+  return text
+    .replace(/^:[a-z0-9_+-]+:\s*/, '')
+    .replace(/<@([UW][A-Z0-9]+)(?:\|[^>]*)?>/g, (_match, id: string) => personName(id, people))
+    .replace(/<#C[A-Z0-9]+\|([^>]+)>/g, '#$1')
+    .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
+    .replace(/<!(here|channel|everyone)>/g, '@$1');
+}
+
+/** Every Slack user id the draft will name: the people to look up before composing it. */
+export function peopleInReport(input: IncidentReportInput): string[] {
+  const ids = new Set([input.incident.commander, input.incident.declaredBy]);
+  for (const fix of input.remediations) for (const id of fix.approvers) ids.add(id);
+  for (const entry of input.timeline) {
+    ids.add(entry.actor);
+    for (const match of entry.text.matchAll(/<@([UW][A-Z0-9]+)/g)) ids.add(match[1]!);
+  }
+  return [...ids].filter((id) => /^[UW][A-Z0-9]{2,}$/.test(id));
 }
 
 function countBy(findings: Array<{ status: string }>, status: string): number {

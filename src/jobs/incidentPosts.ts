@@ -5,9 +5,10 @@ import type { IncidentSettings } from '../config.js';
 import type { IncidentService, IncidentTimer } from '../incidents/incidentService.js';
 import { timerJobId } from '../incidents/incidentService.js';
 import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
-import { composeIncidentReport } from '../incidents/reportDraft.js';
+import { composeIncidentReport, peopleInReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
 import { formatInTimeZone } from '../incidents/time.js';
+import { slackDisplayNames } from '../slack/userNames.js';
 import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import { JOBS, QUEUES, RETENTION } from './payloads.js';
@@ -146,16 +147,17 @@ export async function fireIncidentTimer(
 /** Composes the report draft from the record and posts it in the thread, with the Markdown as a file. */
 export async function postIncidentReport(deps: IncidentPostDeps, incidentId: string): Promise<void> {
   const incident = await load(deps, incidentId);
-  const draft = composeIncidentReport(await gatherReportInput(deps.db, incident, deps.settings.timeZone));
-  const threadTs = incident.rootTs ?? undefined;
-  await deps.slack.chat.postMessage({
-    channel: incident.channelId,
-    thread_ts: threadTs,
-    text: `Report draft for INC-${incident.number}${incident.status === 'open' ? ' (still open)' : ''}: ${draft.filename}`,
+  const input = await gatherReportInput(deps.db, incident, deps.settings.timeZone);
+  const draft = composeIncidentReport({
+    ...input,
+    people: await slackDisplayNames(deps.slack, peopleInReport(input)),
   });
+  const threadTs = incident.rootTs ?? undefined;
+  // One message: the file with its comment (a separate text post would repeat on a retry).
   await deps.slack.files.uploadV2({
     channel_id: incident.channelId,
     ...(threadTs ? { thread_ts: threadTs } : {}),
+    initial_comment: `Report draft for INC-${incident.number}${incident.status === 'open' ? ' (still open)' : ''}: ${draft.filename}`,
     filename: draft.filename,
     title: `INC-${incident.number} report draft`,
     content: draft.markdown,

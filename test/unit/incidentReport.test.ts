@@ -5,6 +5,7 @@ import {
   humanDuration,
   NO_REMEDIATION,
   PREVENTION_PLACEHOLDER,
+  peopleInReport,
   ROOT_CAUSE_PLACEHOLDER,
 } from '../../src/incidents/reportDraft.js';
 
@@ -222,6 +223,43 @@ describe('incident report draft', () => {
     expect(rows[7]).toBe('| 2026-11-24 11:28 CET | @U0LEAD | resolved INC-42 |');
     // Every row has exactly three cells: no unescaped pipe split one.
     for (const row of rows) expect(row.split(/(?<!\\)\|/)).toHaveLength(5);
+  });
+
+  it('names people and drops Slack markup: the draft is read outside Slack', () => {
+    const slackWords = input({
+      timeline: [
+        {
+          at: new Date('2026-11-24T09:05:00Z'),
+          kind: 'incident_declared',
+          actor: 'U0DECLARER',
+          text: ':rotating_light: <@U0DECLARER> declared INC-42 in <#C0INC|inc-42>, see <https://status.example.com|status page>',
+        },
+        {
+          at: new Date('2026-11-24T09:07:00Z'),
+          kind: 'incident_updated',
+          actor: 'U0GHOST',
+          text: 'paged <!here>',
+        },
+      ],
+      people: { U0DECLARER: 'dana', U0LEAD: 'lee', U0SECOND: 'sam' },
+    });
+    const { markdown } = composeIncidentReport(slackWords);
+    expect(markdown).toContain('- Commander: @lee\n');
+    expect(markdown).toContain('by @dana\n');
+    expect(markdown).toContain('- Approved by: @sam, @U0THIRD');
+    const rows = tableRows(markdown);
+    expect(rows[0]).toBe(
+      '| 2026-11-24 10:05 CET | @dana | @dana declared INC-42 in #inc-42, see status page (https://status.example.com) |',
+    );
+    // Someone Slack could not name stays an id rather than disappearing.
+    expect(rows[1]).toBe('| 2026-11-24 10:07 CET | @U0GHOST | paged @here |');
+    expect(peopleInReport(slackWords).sort()).toEqual([
+      'U0DECLARER',
+      'U0GHOST',
+      'U0LEAD',
+      'U0SECOND',
+      'U0THIRD',
+    ]);
   });
 
   it('mirrors the content in JSON with ISO and local times', () => {
