@@ -11,7 +11,7 @@ import { withDatabase } from './databases.js';
  * The demo exactly as `npm run demo` starts it (console, bot in all mode, faulty shop
  * database), on the test Postgres server with databases of its own, dropped by `stop()`.
  */
-export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDemo> {
+export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDemo & { shopUrl: string }> {
   const prefix = `console_${randomBytes(4).toString('hex')}_`;
   const server: EmbeddedServer = {
     url: (database = 'postgres') => withDatabase(serverUrl, database),
@@ -25,6 +25,7 @@ export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDe
   });
   return {
     ...demo,
+    shopUrl: server.url(`${prefix}shop`),
     stop: async () => {
       await demo.stop();
       const admin = new pg.Client({ connectionString: serverUrl });
