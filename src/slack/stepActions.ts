@@ -8,7 +8,6 @@ import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionStep, Parameter } from '../runbooks/model.js';
 import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
-import { validateParameterValue } from '../runbooks/sql/analyzeSqlBlock.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import { ACTIONS } from './actionIds.js';
 import { stepBlocks, utcMinute } from './views/procedureRun.js';
@@ -43,9 +42,8 @@ export async function requestPreview(
   const found = await findAction(deps, button);
   if ('message' in found) return { kind: 'refused', message: found.message };
   const { run, step } = found;
-  const needed = step.statement.params.filter(
-    (param) => !validateParameterValue(param, run.params[param.name] ?? '').ok,
-  );
+  // Blank counts as missing for every type (text accepts '' as a value, but not as an answer).
+  const needed = step.statement.params.filter((param) => validateValues([param], run.params).length > 0);
   if (needed.length > 0)
     return { kind: 'needs-parameters', view: parametersModal(run, step, needed, channel) };
   return queuePreview(deps, run, step, user, {}, clickId);
@@ -64,10 +62,12 @@ export async function submitParameters(
     return { kind: 'refused', message: 'That form is out of date; press Preview again.' };
   const found = await findAction(deps, metadata.data);
   if ('message' in found) return { kind: 'refused', message: found.message };
+  // What the preview will bind: the run's values, then the modal's. A field left blank is an
+  // error under that field, not a preview job that cannot bind its statement.
+  const inputs = { ...found.run.params, ...values };
   const errors: Record<string, string> = {};
   for (const param of found.step.statement.params) {
-    if (values[param.name] === undefined) continue;
-    const [problem] = validateValues([param], values);
+    const [problem] = validateValues([param], inputs);
     if (problem) errors[param.name] = problem;
   }
   if (Object.keys(errors).length > 0) return { errors };

@@ -377,6 +377,14 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(rejected.json?.response_action).toBe('errors');
     expect(rejected.json?.errors?.pid).toContain('pid must be an integer');
 
+    // Left blank: an error under the field, not a preview job that cannot bind its statement.
+    const blank = await sendViewSubmission(service.port, {
+      callbackId: ACTIONS.parametersModal,
+      privateMetadata: modal.view.private_metadata,
+      values: { pid: '' },
+    });
+    expect(blank.json?.errors?.pid).toContain('pid is missing');
+
     const accepted = await sendViewSubmission(service.port, {
       callbackId: ACTIONS.parametersModal,
       privateMetadata: modal.view.private_metadata,
