@@ -35,6 +35,13 @@ CREATE TABLE shopify_sync_queue (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
+CREATE TABLE intake_items (
+  id bigserial PRIMARY KEY,
+  brand_title text NOT NULL,
+  subject text NOT NULL,
+  sku text NOT NULL UNIQUE
+);
+
 CREATE TABLE lots (
   id bigserial PRIMARY KEY,
   lot_number text NOT NULL UNIQUE,
@@ -64,6 +71,8 @@ INSERT INTO shopify_sync_queue (inventory_item_id, status, retry_count, last_err
          CASE WHEN g % 10 = 0 THEN 'Shopify API 429: rate limited' END,
          now() - interval '30 minutes'
   FROM generate_series(1, 500) g;
+INSERT INTO intake_items (brand_title, subject, sku)
+  SELECT 'Brand ' || (g % 40), 'Item ' || g, 'SKU-' || lpad(g::text, 5, '0') FROM generate_series(1, 500) g;
 INSERT INTO lots (lot_number, meters) SELECT 'LOT-' || g, 100 FROM generate_series(1, 200) g;
 INSERT INTO reservation_lines (lot_id, meters) SELECT 1 + g % 200, 1.5 FROM generate_series(1, 5000) g;
 INSERT INTO feature_flags VALUES ('stabilization_mode', false);
