@@ -148,6 +148,30 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     }
   });
 
+  it("a modal asks for an action's missing parameter, and the preview uses what was typed", async () => {
+    await open('U0CAROL', 'C0DATABASE');
+    await type('/runbook run 4-failed-shopify-sync-recovery');
+    await visible(message('Runbook: 4. Failed Shopify Sync Recovery'));
+    await page
+      .getByText(/\d+ replies/)
+      .first()
+      .click();
+    const step = thread().getByTestId('message').filter({ hasText: '2. Re-queue failed item' });
+    await visible(step);
+    await step.getByRole('button', { name: 'Preview' }).click();
+    const modal = page.getByRole('dialog', { name: 'Parameters' });
+    await visible(modal);
+    await expect.poll(() => modal.getByText("written '<queue-item-id>' in the runbook").count()).toBe(1);
+    await modal.getByLabel('queue_item_id').fill('40');
+    await shot('06-parameters-modal');
+    await modal.getByRole('button', { name: 'Preview' }).click();
+    await modal.waitFor({ state: 'detached' });
+    const card = thread().getByTestId('message').filter({ hasText: 'UPDATE would change 1 row' });
+    await visible(card);
+    expect(await card.textContent()).toContain('$1 = 40 (queue_item_id)');
+    await shot('07-parameter-preview');
+  });
+
   it('an incident: declared into its own channel, resolved, with a report draft in its thread', async () => {
     await open('U0ALICE');
     await type('/incident declare P1 Checkout failing');
@@ -156,7 +180,7 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     await channelButton.click();
     const root = message(/INC-\d+/).filter({ has: page.getByRole('button', { name: 'Resolve' }) });
     await visible(root);
-    await shot('06-incident-channel');
+    await shot('08-incident-channel');
     await root.getByRole('button', { name: 'Resolve' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Resolve' }).click();
     await visible(page.getByText(/resolved/i));
@@ -166,7 +190,7 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
       .click();
     const draft = thread().getByRole('link', { name: /\.md/ });
     await visible(draft, 30_000);
-    await shot('07-incident-report-draft');
+    await shot('09-incident-report-draft');
     // The link serves the draft the bot uploaded (files upload v2): the seed template's sections.
     const markdown = await (
       await fetch(new URL((await draft.first().getAttribute('href'))!, demo.console.url))

@@ -20,7 +20,7 @@ export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDe
   };
   const demo = await startConsoleDemo({
     consolePort: 0,
-    logger: createLogger({ level: 'silent' }),
+    logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     databases: () => startDemoDatabases({ server, prefix }),
   });
   return {
