@@ -55,9 +55,9 @@ async function findingsOf(
   // The newest status of each check seen while the incident was open, worst first.
   const { rows } = await db.query<{ check_id: string; status: string; summary: string }>(
     `SELECT DISTINCT ON (f.check_id) f.check_id, f.status, f.summary
-       FROM findings f JOIN runs r ON r.id = f.run_id
-      WHERE r.target = $1 AND r.created_at BETWEEN $2 AND $3 AND f.status IN ('critical', 'warn')
-      ORDER BY f.check_id, r.created_at DESC`,
+       FROM report_findings f JOIN health_reports h ON h.id = f.report_id
+      WHERE h.target = $1 AND h.created_at BETWEEN $2 AND $3 AND f.status IN ('critical', 'warn')
+      ORDER BY f.check_id, h.created_at DESC`,
     [target, new Date(from.getTime() - 60 * 60_000), until],
   );
   return rows

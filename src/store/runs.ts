@@ -38,16 +38,19 @@ interface RunRow {
   response_url: string | null;
   status: RunStatus;
   error: string | null;
-  report: HealthReport | null;
+  report_id: string | null;
   report_status: string | null;
   posted_ts: string | null;
   created_at: Date;
 }
 
 const COLUMNS =
-  'id, idempotency_key, kind, target, requested_by, channel_id, response_url, status, error, report, report_status, posted_ts, created_at';
+  'id, idempotency_key, kind, target, requested_by, channel_id, response_url, status, error, report_id, report_status, posted_ts, created_at';
 
-function toRun(row: RunRow): Run {
+/** Reports are immutable once stored; the few most recent are kept parsed for the notifier. */
+const CACHED_REPORTS = 32;
+
+function toRun(row: RunRow, report: HealthReport | null): Run {
   return {
     id: row.id,
     kind: row.kind,
@@ -57,15 +60,22 @@ function toRun(row: RunRow): Run {
     responseUrl: row.response_url,
     status: row.status,
     error: row.error,
-    report: row.report,
+    report,
     reportStatus: row.report_status,
     postedTs: row.posted_ts,
     createdAt: row.created_at,
   };
 }
 
-/** Runs and their findings in the state database: the durable record behind every report. */
+/**
+ * Runs and their reports in the state database: the durable record behind every report.
+ * Runs that shared one health check (see Coalescer) share one stored report.
+ */
 export class RunStore {
+  /** The stored id of each report object this process saved: shared runs point at one row. */
+  private readonly storedReports = new WeakMap<HealthReport, Promise<string>>();
+  private readonly reportCache = new Map<string, HealthReport>();
+
   constructor(private readonly db: pg.Pool) {}
 
   /** Creates the run, or returns the one already created for the same idempotency key. */
@@ -111,67 +121,131 @@ export class RunStore {
     const byKey = new Map(existing.map((row) => [row.idempotency_key, row]));
     return inputs.map((input, i) => {
       const row = created.get(ids[i]!);
-      if (row) return { run: toRun(row), created: true };
+      if (row) return { run: toRun(row, null), created: true };
       const holder = byKey.get(input.idempotencyKey ?? null);
       if (!holder) throw new Error(`run for ${input.idempotencyKey} was neither created nor found`);
-      return { run: toRun(holder), created: false };
+      // Callers of a repeated request want the run's state, not its report.
+      return { run: toRun(holder, null), created: false };
     });
   }
 
   async get(id: string): Promise<Run | undefined> {
     const { rows } = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE id = $1`, [id]);
-    return rows[0] ? toRun(rows[0]) : undefined;
+    const [run] = await this.withReports(rows);
+    return run;
   }
 
-  async markRunning(id: string): Promise<void> {
-    await this.db.query(
-      `UPDATE runs SET status = 'running', started_at = coalesce(started_at, now()) WHERE id = $1`,
-      [id],
+  /** Several runs in one query, in no particular order; missing ids are left out. */
+  async getMany(ids: string[]): Promise<Run[]> {
+    const { rows } = await this.db.query<RunRow>(`SELECT ${COLUMNS} FROM runs WHERE id = ANY($1::uuid[])`, [
+      ids,
+    ]);
+    return this.withReports(rows);
+  }
+
+  private withReports(rows: RunRow[]): Promise<Run[]> {
+    return Promise.all(
+      rows.map(async (row) => toRun(row, row.report_id ? await this.report(row.report_id) : null)),
     );
   }
 
-  /** Stores the report and its findings in one transaction, before anything is posted. */
-  async saveReport(id: string, report: HealthReport): Promise<void> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `UPDATE runs SET status = 'done', report = $2, report_status = $3, finished_at = now(), error = NULL
-          WHERE id = $1`,
-        [id, JSON.stringify(report), report.status],
-      );
-      await client.query('DELETE FROM findings WHERE run_id = $1', [id]);
-      if (report.findings.length > 0) {
-        await client.query(
-          `INSERT INTO findings (run_id, check_id, status, summary)
-           SELECT $1, f.id, f.status, f.summary
-             FROM jsonb_to_recordset($2::jsonb) AS f(id text, status text, summary text)`,
-          [id, JSON.stringify(report.findings)],
-        );
-      }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  private async report(reportId: string): Promise<HealthReport | null> {
+    const cached = this.reportCache.get(reportId);
+    if (cached) return cached;
+    const { rows } = await this.db.query<{ report: HealthReport }>(
+      'SELECT report FROM health_reports WHERE id = $1',
+      [reportId],
+    );
+    const report = rows[0]?.report ?? null;
+    if (report) this.remember(reportId, report);
+    return report;
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.db.query(`UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, [
-      id,
-      error,
-    ]);
+  private remember(reportId: string, report: HealthReport): void {
+    this.reportCache.set(reportId, report);
+    if (this.reportCache.size > CACHED_REPORTS)
+      this.reportCache.delete(this.reportCache.keys().next().value!);
+  }
+
+  /**
+   * Marks the runs running (those not finished yet) and answers each run's target and state,
+   * in one statement: what a health job needs before it checks anything.
+   */
+  async claim(ids: string[]): Promise<Array<{ id: string; target: string; status: RunStatus }>> {
+    const { rows } = await this.db.query<{ id: string; target: string; status: RunStatus }>(
+      `UPDATE runs SET status = CASE WHEN status IN ('done', 'failed') THEN status ELSE 'running' END,
+              started_at = coalesce(started_at, now())
+        WHERE id = ANY($1::uuid[])
+        RETURNING id, target, status`,
+      [ids],
+    );
+    return rows;
+  }
+
+  /**
+   * Records the run's report before anything is posted. The report and its findings are
+   * written once per report object, however many runs shared the check that made it; the
+   * run then points at it (one statement, so a run is done with its report or not at all).
+   */
+  async saveReport(id: string, report: HealthReport): Promise<void> {
+    await this.saveReports([id], report);
+  }
+
+  /** saveReport for runs that shared one check: one row for the report, one statement for the runs. */
+  async saveReports(ids: string[], report: HealthReport): Promise<void> {
+    let stored = this.storedReports.get(report);
+    if (!stored) {
+      stored = this.insertReport(report);
+      this.storedReports.set(report, stored);
+      // A failed insert is retried by the next run that shares the report, not remembered.
+      stored.catch(() => this.storedReports.delete(report));
+    }
+    const reportId = await stored;
+    await this.db.query(
+      `UPDATE runs SET status = 'done', report_id = $2, report_status = $3, finished_at = now(), error = NULL
+        WHERE id = ANY($1::uuid[])`,
+      [ids, reportId, report.status],
+    );
+  }
+
+  private async insertReport(report: HealthReport): Promise<string> {
+    const reportId = randomUUID();
+    const json = JSON.stringify(report);
+    await this.db.query(
+      `WITH stored AS (
+         INSERT INTO health_reports (id, target, status, report) VALUES ($1, $2, $3, $4) RETURNING id
+       )
+       INSERT INTO report_findings (report_id, check_id, status, summary)
+       SELECT stored.id, f.id, f.status, f.summary
+         FROM stored, jsonb_to_recordset($4::jsonb -> 'findings') AS f(id text, status text, summary text)`,
+      [reportId, report.target, report.status, json],
+    );
+    // Cached as it reads back from the database (dates as strings), not the live object.
+    this.remember(reportId, JSON.parse(json));
+    return reportId;
+  }
+
+  async markFailed(id: string | string[], error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = ANY($1::uuid[])`,
+      [typeof id === 'string' ? [id] : id, error],
+    );
   }
 
   /** Records the Slack message of the report; false when another notifier got there first. */
   async markPosted(id: string, ts: string): Promise<boolean> {
+    return (await this.markPostedMany([{ id, ts }])) === 1;
+  }
+
+  /** markPosted for many runs in one statement; answers how many were not recorded before. */
+  async markPostedMany(posts: Array<{ id: string; ts: string }>): Promise<number> {
     const { rowCount } = await this.db.query(
-      'UPDATE runs SET posted_ts = $2, posted_at = now() WHERE id = $1 AND posted_ts IS NULL',
-      [id, ts],
+      `UPDATE runs SET posted_ts = p.ts, posted_at = now()
+         FROM unnest($1::uuid[], $2::text[]) AS p(id, ts)
+        WHERE runs.id = p.id AND runs.posted_ts IS NULL`,
+      [posts.map((post) => post.id), posts.map((post) => post.ts)],
     );
-    return rowCount === 1;
+    return rowCount ?? 0;
   }
 
   async recent(limit = 20): Promise<Run[]> {
@@ -179,6 +253,6 @@ export class RunStore {
       `SELECT ${COLUMNS} FROM runs ORDER BY created_at DESC LIMIT $1`,
       [limit],
     );
-    return rows.map(toRun);
+    return this.withReports(rows);
   }
 }

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
@@ -26,5 +28,45 @@ describe('state database migrations', () => {
     await client.connect();
     await expect(client.query('SELECT count(*) FROM runs')).resolves.toBeTruthy();
     await client.end();
+  });
+
+  it('moves reports stored per run into shared reports, and back on the way down', async () => {
+    const migrate = (direction: 'up' | 'down') =>
+      runner({
+        databaseUrl: database.url,
+        dir: fileURLToPath(new URL('../../migrations', import.meta.url)),
+        direction,
+        count: direction === 'down' ? 1 : Number.POSITIVE_INFINITY,
+        migrationsTable: 'runbook_bot_migrations',
+        log: () => undefined,
+      });
+    const db = database.admin;
+    // The schema before shared reports, with a run as it was stored then.
+    await migrate('down');
+    const report = {
+      target: 'prod',
+      status: 'warn',
+      findings: [{ id: 'connections', status: 'warn', summary: '90%' }],
+    };
+    await db.query(
+      `INSERT INTO runs (id, kind, target, requested_by, status, report, report_status)
+       VALUES ('00000000-0000-4000-8000-000000000001', 'health', 'prod', 'U1', 'done', $1, 'warn')`,
+      [JSON.stringify(report)],
+    );
+    await db.query(
+      `INSERT INTO findings VALUES ('00000000-0000-4000-8000-000000000001', 'connections', 'warn', '90%')`,
+    );
+
+    await migrate('up');
+    const { rows } = await db.query(
+      `SELECT h.status, h.report, f.check_id, f.summary FROM runs r
+         JOIN health_reports h ON h.id = r.report_id JOIN report_findings f ON f.report_id = h.id`,
+    );
+    expect(rows).toEqual([{ status: 'warn', report, check_id: 'connections', summary: '90%' }]);
+
+    await migrate('down');
+    const back = await db.query('SELECT r.report, f.check_id FROM runs r JOIN findings f ON f.run_id = r.id');
+    expect(back.rows).toEqual([{ report, check_id: 'connections' }]);
+    await migrate('up');
   });
 });
