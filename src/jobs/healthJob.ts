@@ -6,6 +6,7 @@ import type { HealthReport } from '../runbooks/health/types.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { groupBy } from '../util/groupBy.js';
 import { healthJobSchema, JOBS, QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
@@ -19,10 +20,12 @@ export interface HealthJobDeps {
 }
 
 /**
- * Runs one queued health check. Diagnostics are idempotent, so a retry (or a stalled job
- * picked up again after a worker crash) simply runs them again, and jobs for the same target
- * picked up together share one run (see Coalescer). An unreachable target is a report, not
- * a failure: retrying it would only delay the answer.
+ * Runs one queued health check for every run in the job (the runs recorded together for a
+ * target). Diagnostics are idempotent, so a retry (or a stalled job picked up again after a
+ * worker crash) simply runs them again for the runs not done yet, and jobs for the same
+ * target picked up together share one run of the checks (see Coalescer) and one stored
+ * report. An unreachable target is a report, not a failure: retrying it would only delay
+ * the answer.
  */
 export function healthJobProcessor(deps: HealthJobDeps) {
   const checks = new Coalescer<HealthReport>();
@@ -30,37 +33,43 @@ export function healthJobProcessor(deps: HealthJobDeps) {
     const pickedUpAt = performance.now();
     const parsed = healthJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid health job payload: ${parsed.error.message}`);
-    const { runId } = parsed.data;
-    const run = await deps.runs.get(runId);
-    if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
-    if (run.status !== 'done' && run.status !== 'failed') {
-      await deps.runs.markRunning(runId);
+    const runs = await deps.runs.claim(parsed.data.runIds);
+    if (runs.length === 0) throw new UnrecoverableError(`runs ${parsed.data.runIds.join(', ')} do not exist`);
+    const pending = runs.filter((run) => run.status !== 'done' && run.status !== 'failed');
+    for (const [targetName, group] of groupBy(pending, (run) => run.target)) {
+      const ids = group.map((run) => run.id);
       let target: ReturnType<TargetRegistry['resolve']>;
       try {
-        target = deps.targets.resolve(run.target);
+        target = deps.targets.resolve(targetName);
       } catch (err) {
         // The target was removed from configuration after the command was accepted.
-        await deps.runs.markFailed(runId, (err as Error).message);
-        await enqueueReport(deps.queues, runId);
-        return;
+        await deps.runs.markFailed(ids, (err as Error).message);
+        continue;
       }
       const report = await checks.run(target.name, pickedUpAt, () =>
         runHealthCheck(target, deps.pools.readOnly(target), { ...deps.health, logger: deps.logger }),
       );
-      await deps.runs.saveReport(runId, report);
+      await deps.runs.saveReports(ids, report);
     }
-    // Also reached on a retry after a crash between saving and enqueueing: the job id
-    // makes the second enqueue a no-op while the first still exists.
-    await enqueueReport(deps.queues, runId);
+    // Every run's report is queued, finished ones too: a retry after a crash between saving
+    // and enqueueing gets them posted, and the job ids make a second enqueue a no-op.
+    await enqueueReports(
+      deps.queues,
+      runs.map((run) => run.id),
+    );
   };
 }
 
-async function enqueueReport(queues: QueueBackend, runId: string): Promise<void> {
-  await queues
-    .queue(QUEUES.notifications)
-    .add(
-      JOBS.healthReport,
-      { runId },
-      { jobId: `report-${runId}`, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION },
-    );
+async function enqueueReports(queues: QueueBackend, runIds: string[]): Promise<void> {
+  // Named after the first run, as the health job is: enqueueing the same batch again is a no-op.
+  await queues.queue(QUEUES.notifications).add(
+    JOBS.healthReport,
+    { runIds },
+    {
+      jobId: `report-${runIds[0]}`,
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 2000 },
+      ...RETENTION,
+    },
+  );
 }

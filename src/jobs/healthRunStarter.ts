@@ -2,6 +2,7 @@ import { MicroBatcher } from '../concurrency/microBatcher.js';
 import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
+import { groupBy } from '../util/groupBy.js';
 import { JOBS, QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
@@ -50,12 +51,13 @@ export class HealthRunStarter {
       try {
         await withTimeout(
           this.queues.queue(QUEUES.diagnostics).addBulk(
-            fresh.map((run) => ({
+            [...groupBy(fresh, (run) => run.target)].map(([, runs]) => ({
               name: JOBS.health,
-              data: { runId: run.id },
-              // The job id is the run id: queueing the same run twice is a no-op.
+              // One job per target: the check runs once for every run recorded with it.
+              data: { runIds: runs.map((run) => run.id) },
+              // Named after its first run: queueing the same batch twice is a no-op.
               opts: {
-                jobId: run.id,
+                jobId: `health-${runs[0]!.id}`,
                 attempts: 3,
                 backoff: { type: 'exponential', delay: 1000 },
                 ...RETENTION,

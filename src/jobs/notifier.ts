@@ -10,7 +10,7 @@ import { blockViolations } from '../slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
-import type { RunStore } from '../store/runs.js';
+import type { Run, RunStore } from '../store/runs.js';
 import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from './auditMirror.js';
 import {
   fireIncidentTimer,
@@ -54,7 +54,7 @@ interface RateLimited {
  */
 export function notifierProcessor(deps: NotifierDeps) {
   const posts: Record<string, (data: unknown) => Promise<void>> = {
-    [JOBS.healthReport]: (data) => postHealthReport(deps, parse(healthReportJobSchema, data).runId),
+    [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
     [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
@@ -93,10 +93,29 @@ function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
   return parsed.data;
 }
 
-async function postHealthReport(deps: NotifierDeps, runId: string): Promise<void> {
-  const run = await deps.runs.get(runId);
-  if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
-  if (run.postedTs || !run.channelId) return; // already posted, or a CLI run with nowhere to post
+/**
+ * Posts the reports of runs that shared a check, concurrently, and records them in one
+ * statement. Runs already posted are skipped, so when one post fails (a 429 delays the job,
+ * anything else retries it) the retry posts only what is left.
+ */
+async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<void> {
+  const runs = await deps.runs.getMany(runIds);
+  if (runs.length === 0) throw new UnrecoverableError(`runs ${runIds.join(', ')} do not exist`);
+  // Already posted, or a CLI run with nowhere to post.
+  const due = runs.filter((run) => !run.postedTs && run.channelId);
+  const outcomes = await Promise.allSettled(due.map((run) => postHealthReport(deps, run)));
+  const posted = outcomes.flatMap((outcome, i) =>
+    outcome.status === 'fulfilled' ? [{ id: due[i]!.id, ts: outcome.value }] : [],
+  );
+  if (posted.length > 0) await deps.runs.markPostedMany(posted);
+  const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+  // A rate limit decides when to come back; otherwise the first failure tells why.
+  const rateLimited = failures.find((err) => (err as RateLimited).code === 'slack_webapi_rate_limited_error');
+  if (failures.length > 0) throw rateLimited ?? failures[0];
+}
+
+/** One run's report in its channel; answers the message's ts. */
+async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
   const blocks = run.report ? healthReportBlocks(run.report, { runId: run.id }) : undefined;
   const text = run.report
     ? healthReportText(run.report)
@@ -104,11 +123,11 @@ async function postHealthReport(deps: NotifierDeps, runId: string): Promise<void
   const problems = blocks ? blockViolations(blocks) : [];
   if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
   const result = await deps.slack.chat.postMessage({
-    channel: run.channelId,
+    channel: run.channelId!,
     text,
     ...(blocks ? { blocks } : {}),
   });
-  await deps.runs.markPosted(run.id, result.ts ?? '');
+  return result.ts ?? '';
 }
 
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */

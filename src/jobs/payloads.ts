@@ -25,8 +25,21 @@ export const JOBS = {
 } as const;
 
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
-export const healthJobSchema = z.object({ runId: z.uuid() });
-export const healthReportJobSchema = z.object({ runId: z.uuid() });
+
+/** Above the micro-batch a bot records at once (100), so a batch always fits one job. */
+export const MAX_RUNS_PER_HEALTH_JOB = 500;
+
+/**
+ * Runs recorded together for one target: one health job runs the check once for all of
+ * them, and one report job posts their reports. The single-run shape is what bots before
+ * batching queued (a rolling deploy can leave some).
+ */
+const runBatchSchema = z.union([
+  z.object({ runIds: z.array(z.uuid()).min(1).max(MAX_RUNS_PER_HEALTH_JOB) }),
+  z.object({ runId: z.uuid() }).transform(({ runId }) => ({ runIds: [runId] })),
+]);
+export const healthJobSchema = runBatchSchema;
+export const healthReportJobSchema = runBatchSchema;
 
 export const findingDetailJobSchema = z.object({
   runId: z.uuid(),

@@ -1,4 +1,5 @@
 import nock from 'nock';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
@@ -151,6 +152,19 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(posted.map((message) => message.channel).sort()).toEqual(
       Array.from({ length: 10 }, (_, i) => `CBURST${i}`),
     );
+    // Runs that shared a health check share its stored report: one row per check, not per run.
+    const client = new pg.Client({ connectionString: state.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ runs: number; reports: number }>(
+        `SELECT count(*)::int AS runs, count(DISTINCT report_id)::int AS reports
+           FROM runs WHERE channel_id LIKE 'CBURST%' AND report_id IS NOT NULL`,
+      );
+      expect(rows[0]!.runs).toBe(10);
+      expect(rows[0]!.reports).toBeLessThan(10);
+    } finally {
+      await client.end();
+    }
   });
 
   it('tells the user the queue is unavailable while Redis is down, and recovers when it returns', async () => {
@@ -192,6 +206,32 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(slack.calls()).toBe(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(message.text).toMatch(/^Health of default/);
+  });
+
+  it('posts a batch of reports once each when Slack limits one of them, that one after Retry-After', async () => {
+    const posted: Posted[] = [];
+    // The second post of the batch is rate limited; the rest go through at once.
+    const slack = interceptPostMessage(posted, [
+      [200, { ok: true, ts: '1700000000.100001' }],
+      [429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' }],
+    ]);
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        sendSlashCommand(service.port, {
+          text: 'health',
+          trigger_id: `limited-${i}`,
+          channel_id: `CLIMIT${i}`,
+        }),
+      ),
+    );
+    await eventually(() => (posted.length >= 5 ? posted : undefined), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(posted.map((message) => message.channel).sort()).toEqual(
+      Array.from({ length: 5 }, (_, i) => `CLIMIT${i}`),
+    );
+    expect(slack.calls()).toBe(6);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
   it('posts a finding’s full evidence in the thread when Details is pressed, once per finding', async () => {
