@@ -16,6 +16,7 @@ import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
 import { remediationProcessor } from './jobs/remediationJobs.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { JOB_SCHEDULED_HEALTH, syncHealthSchedules } from './schedules/healthSchedules.js';
 import { scheduledHealthProcessor } from './schedules/scheduledHealthJob.js';
@@ -103,7 +104,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // Only the bot reads runbooks (workers get a snapshot of the procedure with each run).
     let runbooks: RunbookLibrary | undefined;
     if (mode === 'bot' || mode === 'all') {
-      const loaded = await RunbookLibrary.load(runbookSources(config.runbooksDir));
+      const loaded = await RunbookLibrary.load(
+        runbookSources(config.runbooksDir),
+        readRunbookSourcesIsolated,
+      );
       logRunbookLoad(logger, loaded.summary);
       runbooks = loaded.library;
     }

@@ -1,17 +1,14 @@
 import { UserError } from '../errors.js';
 import type { LoaderWarning, Procedure, Runbook } from './model.js';
-import { BUILT_IN_RUNBOOKS_DIR, loadRunbookFile, runbookFilesIn } from './runbookFiles.js';
+import {
+  type LibraryProblem,
+  type ReadSources,
+  type RunbookSource,
+  readRunbookSources,
+} from './readRunbookSources.js';
+import { BUILT_IN_RUNBOOKS_DIR } from './runbookFiles.js';
 
-export interface RunbookSource {
-  dir: string;
-  origin: 'built-in' | 'team';
-}
-
-export interface LibraryProblem {
-  file: string;
-  line?: number;
-  message: string;
-}
+export type { LibraryProblem, RunbookSource };
 
 export interface LoadSummary {
   runbooks: number;
@@ -43,33 +40,26 @@ export class RunbookLibrary {
   private runbooks: Runbook[] = [];
   private byProcedureId = new Map<string, ProcedureRef>();
 
-  private constructor(private readonly sources: RunbookSource[]) {}
+  private constructor(
+    private readonly sources: RunbookSource[],
+    private readonly read: (sources: RunbookSource[]) => Promise<ReadSources>,
+  ) {}
 
-  static async load(sources: RunbookSource[]): Promise<{ library: RunbookLibrary; summary: LoadSummary }> {
-    const library = new RunbookLibrary(sources);
+  /**
+   * Loads the sources. `read` defaults to reading in this thread; the bot passes
+   * readRunbookSourcesIsolated so the SQL parser's memory does not stay with it.
+   */
+  static async load(
+    sources: RunbookSource[],
+    read: (sources: RunbookSource[]) => Promise<ReadSources> = readRunbookSources,
+  ): Promise<{ library: RunbookLibrary; summary: LoadSummary }> {
+    const library = new RunbookLibrary(sources, read);
     const summary = await library.reload();
     return { library, summary };
   }
 
   async reload(): Promise<LoadSummary> {
-    const problems: LibraryProblem[] = [];
-    const loaded: Runbook[] = [];
-    for (const source of this.sources) {
-      let files: string[];
-      try {
-        files = await runbookFilesIn(source.dir);
-      } catch (err) {
-        problems.push({ file: source.dir, message: `cannot read the directory: ${(err as Error).message}` });
-        continue;
-      }
-      for (const file of files) {
-        try {
-          loaded.push(await loadRunbookFile(file, source.origin));
-        } catch (err) {
-          problems.push({ file, message: `cannot load: ${(err as Error).message}` });
-        }
-      }
-    }
+    const { runbooks: loaded, problems } = await this.read(this.sources);
     const runbooks = withUniqueIds(loaded, problems);
     this.runbooks = runbooks;
     this.byProcedureId = new Map(

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchProcedures } from '../../src/runbooks/matchProcedures.js';
+import { readRunbookSources } from '../../src/runbooks/readRunbookSources.js';
+import { readRunbookSourcesIsolated } from '../../src/runbooks/readRunbooksIsolated.js';
 import { loadRunbookFile } from '../../src/runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
 
@@ -49,6 +51,16 @@ describe('the runbook library', () => {
         procedure.steps.some((step) => step.kind === 'check'),
         procedure.id,
       ).toBe(true);
+  });
+
+  it('reads the same library in a worker thread as in this one (what the bot does, to shed the parser)', async () => {
+    const sources = runbookSources();
+    const [inThread, isolated] = await Promise.all([
+      readRunbookSources(sources),
+      readRunbookSourcesIsolated(sources),
+    ]);
+    expect(isolated.runbooks.length).toBe(6);
+    expect(isolated).toStrictEqual(inThread);
   });
 
   it('finds a procedure by full id, by the part after # or by title, and names candidates otherwise', () => {
