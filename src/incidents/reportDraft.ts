@@ -1,5 +1,5 @@
 import { tz, tzName } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
 
 /** The report draft as data: the same content as the Markdown, with ISO times beside local ones. */

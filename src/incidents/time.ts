@@ -1,5 +1,5 @@
 import { tz } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 
 /** "2026-11-24 10:05 GMT+1": incident times in the configured zone, with its offset. */
 export function formatInTimeZone(at: Date, timeZone: string): string {
