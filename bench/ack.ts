@@ -8,7 +8,7 @@
  * its own when installed, else BullMQ's PostgreSQL backend.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { createDatabase } from '../src/demo/demoDatabase.js';
@@ -109,6 +109,38 @@ async function waitForReady(port: number, bot: ChildProcess): Promise<void> {
   throw new Error('the bot did not become ready');
 }
 
+/** CPU seconds a process used (user + system), with its reaped children when asked (Postgres backends). */
+function cpuSeconds(pid: number, withChildren = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // Fields after the command: utime, stime, cutime, cstime are the 12th to 15th (clock ticks).
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  return (utime + stime + (withChildren ? cutime + cstime : 0)) / 100;
+}
+
+/** The postmaster's pid, for the CPU of all its backends: the parent of one of them. */
+async function postmasterPid(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  await client.end();
+  return Number(readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+/** Live backends' CPU too: cutime only counts backends that have exited. */
+function postgresCpuSeconds(postmaster: number): number {
+  let total = cpuSeconds(postmaster, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(fields[1]) === postmaster) total += cpuSeconds(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -144,19 +176,38 @@ async function main() {
       'bot',
     ],
     {
-      env: { ...env, PORT: String(port) },
+      env: { ...env, PORT: String(port), NODE_OPTIONS: process.env.BENCH_BOT_NODE_OPTIONS ?? '' },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
   const workerPort = await freePort();
-  const worker = spawn(process.execPath, ['dist/main.js', 'worker'], {
-    env: { ...env, PORT: String(workerPort) },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const worker = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_WORKER_PROF
+        ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF]
+        : []),
+      'dist/main.js',
+      'worker',
+    ],
+    {
+      env: { ...env, PORT: String(workerPort) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   try {
     await waitForReady(port, bot);
     await waitForReady(workerPort, worker);
     const idleRss = rssMb(bot.pid!);
+    const postmaster = await postmasterPid(stateUrl);
+    const cpu = () => ({
+      bot: cpuSeconds(bot.pid!),
+      worker: cpuSeconds(worker.pid!),
+      postgres: postgresCpuSeconds(postmaster),
+      redis: redis.child?.pid ? cpuSeconds(redis.child.pid) : 0,
+      bench: cpuSeconds(process.pid),
+    });
+    const cpuBefore = cpu();
     const sentAt = new Map<string, number>();
     const acks: number[] = [];
     let next = 0;
@@ -180,6 +231,7 @@ async function main() {
       await new Promise((resolve) => setTimeout(resolve, 100));
     const drainSeconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
+    const cpuAfter = cpu();
 
     const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
     const workerRss = rssMb(worker.pid!);
@@ -195,7 +247,7 @@ async function main() {
     const state = new pg.Client({ connectionString: stateUrl });
     await state.connect();
     const { rows: engine } = await state.query<{ runs: number; mean_ms: number }>(
-      `SELECT count(DISTINCT report->>'startedAt')::int AS runs, avg((report->>'durationMs')::int)::float8 AS mean_ms FROM runs WHERE report IS NOT NULL`,
+      `SELECT count(*)::int AS runs, avg((report->>'durationMs')::int)::float8 AS mean_ms FROM health_reports`,
     );
     await state.end();
     const latencies: number[] = [];
@@ -222,6 +274,12 @@ async function main() {
       `health checks actually run: ${engine[0]?.runs} (mean ${engine[0]?.mean_ms?.toFixed(0)} ms each), shared by ${COMMANDS} commands`,
     );
     console.log(`job time: diagnostics ${jobMs('diagnostics')}; notifications ${jobMs('notifications')}`);
+    const cpuUsed = Object.entries(cpuAfter).map(
+      ([name, after]) => `${name} ${(after - cpuBefore[name as keyof typeof cpuBefore]).toFixed(2)} s`,
+    );
+    console.log(
+      `CPU during the burst (2 cores = ${(2 * drainSeconds).toFixed(1)} s available): ${cpuUsed.join(', ')}`,
+    );
     console.log(
       `bot RSS: idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB  (goal <= 150 MB); worker RSS at the end ${workerRss.toFixed(0)} MB`,
     );
