@@ -80,6 +80,7 @@ const serviceEnvSchema = z.object({
   ALLOWED_USERS: listSchema,
   ALLOWED_CHANNELS: listSchema,
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   POLICY_FILE: z.string().min(1).optional(),
   INCIDENT_CHANNEL_MODE: z.enum(['create', 'current']).default('create'),
   INCIDENT_CHANNEL_PRIVATE: z.enum(['true', 'false']).default('false'),
@@ -111,6 +112,8 @@ export interface ServiceConfig extends AppConfig {
   slack?: { botToken: string; signingSecret: string; appToken?: string; apiUrl?: string };
   access: { users?: string[]; channels?: string[] };
   workerConcurrency: number;
+  /** How long a job stays claimed without renewal: a dead worker's job is taken over after about this. */
+  jobLockMs: number;
   /** Who may request and approve remediations; the built-in defaults without it. */
   policy: PolicyFile;
   incidents: IncidentSettings;
@@ -168,6 +171,7 @@ export function loadServiceConfig(
       : undefined,
     access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
     workerConcurrency: data.WORKER_CONCURRENCY,
+    jobLockMs: data.JOB_LOCK_MS,
     policy: loadPolicyFile(data.POLICY_FILE),
     healthSchedule: healthScheduleDefaults(env),
     incidents: {

@@ -169,7 +169,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
                 ? scheduled(job)
                 : health(job),
           ),
-          { concurrency: config.workerConcurrency },
+          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
         ),
         queues.worker(
           QUEUES.notifications,
@@ -193,7 +193,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
               },
             }),
           ),
-          { concurrency: config.workerConcurrency },
+          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
         ),
         queues.worker(
           QUEUES.remediation,
@@ -210,7 +210,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
               logger,
             }),
           ),
-          { concurrency: config.workerConcurrency },
+          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
         ),
       );
       for (const worker of workers) {

@@ -14,7 +14,12 @@ import type { Logger } from '../logger.js';
 export interface QueueBackend {
   kind: 'redis' | 'postgres';
   queue(name: string): Queue;
-  worker(name: string, processor: Processor, options: { concurrency: number }): Worker;
+  /**
+   * `lockMs`: how long a job stays claimed without its worker renewing the claim; after a
+   * worker dies mid-job, another one takes the job over within about that long (BullMQ's
+   * 30 s when not given).
+   */
+  worker(name: string, processor: Processor, options: { concurrency: number; lockMs?: number }): Worker;
   /** Cheap reachability probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -72,11 +77,16 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       }
       return queue;
     },
-    worker(name, processor, { concurrency }) {
+    worker(name, processor, { concurrency, lockMs }) {
       const connection = new Redis(url, workerOptions);
       connection.on('error', () => undefined);
       connections.push(connection);
-      const worker = new Worker(name, processor, { connection, prefix: PREFIX, concurrency });
+      const worker = new Worker(name, processor, {
+        connection,
+        prefix: PREFIX,
+        concurrency,
+        ...(lockMs ? { lockDuration: lockMs, stalledInterval: lockMs } : {}),
+      });
       worker.on('error', (err) => logger.debug({ err, queue: name }, 'worker connection error'));
       workers.push(worker);
       return worker;
@@ -117,8 +127,13 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
       }
       return queue as unknown as Queue;
     },
-    worker(name, processor, { concurrency }) {
-      const worker = new backend.Worker(name, processor, { connection, prefix: PREFIX, concurrency });
+    worker(name, processor, { concurrency, lockMs }) {
+      const worker = new backend.Worker(name, processor, {
+        connection,
+        prefix: PREFIX,
+        concurrency,
+        ...(lockMs ? { lockDuration: lockMs, stalledInterval: lockMs } : {}),
+      });
       worker.on('error', (err: Error) => logger.warn({ err, queue: name }, 'worker error'));
       workers.push(worker);
       return worker as unknown as Worker;

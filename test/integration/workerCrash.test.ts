@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadServiceConfig } from '../../src/config.js';
+import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
+import { createLogger } from '../../src/logger.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { eventually } from '../support/botHarness.js';
+import { consolePost, consoleState } from '../support/consoleDemo.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+
+const [server] = inject('postgresServers');
+const BOT_TOKEN = 'xoxb-crash-test-token';
+const SIGNING_SECRET = 'crash-test-signing-secret';
+
+/**
+ * A worker process killed (SIGKILL) in the middle of a health job: the job is taken over by
+ * another worker once its lock lapses, the report is posted once, and nothing is lost. Real
+ * processes, real Redis, the local console standing in for Slack.
+ */
+describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
+  let redis: TestRedis;
+  let state: TestDatabase;
+  let slack: RunningConsole;
+  let bot: RunningService;
+  let silent: Server;
+  const sockets: Socket[] = [];
+  const workers: ChildProcess[] = [];
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    [redis, state] = await Promise.all([
+      startTestRedis(),
+      createTestDatabase(server!.url, { demoSchema: false }),
+    ]);
+    // A "database" that accepts connections and never answers: the health job waits on it
+    // (for the connect timeout), which is when the worker is killed.
+    silent = createServer((socket) => {
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    slack = await startConsole({ port: 0, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
+    env = {
+      DATABASE_URL: state.url,
+      REDIS_URL: redis.url,
+      TARGET_DATABASE_URL: `postgres://monitor:secret@127.0.0.1:${silentPort}/app`,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: slack.apiUrl,
+      PORT: '0',
+      JOB_LOCK_MS: '1500',
+    };
+    bot = await startService({
+      mode: 'bot',
+      config: loadServiceConfig(env, { mode: 'bot' }),
+      logger: createLogger({ level: 'silent' }),
+    });
+    slack.setBotUrl(`http://127.0.0.1:${bot.port}/slack/events`);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const worker of workers) worker.kill('SIGKILL');
+    await bot?.stop();
+    await slack?.close();
+    for (const socket of sockets) socket.destroy();
+    silent?.close();
+    await redis?.stop();
+    await state?.drop();
+  });
+
+  /** `runbook-bot-server worker` as its own process, from the sources. */
+  const startWorker = () => {
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    workers.push(worker);
+    return worker;
+  };
+
+  const runStatus = async () => {
+    const client = new pg.Client({ connectionString: state.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ status: string; report_status: string | null }>(
+        'SELECT status, report_status FROM runs ORDER BY created_at DESC LIMIT 1',
+      );
+      return rows[0];
+    } finally {
+      await client.end();
+    }
+  };
+
+  const reports = async () =>
+    (await consoleState(slack.url, 'U0ALICE')).messages.filter(
+      (message) => message.user === slack.workspace.bot.userId && !message.ephemeral,
+    );
+
+  it('is taken over by another worker, and the report is posted once', async () => {
+    const first = startWorker();
+    const sent = await consolePost(slack.url, 'send', {
+      user: 'U0ALICE',
+      channel: 'C0INCIDENTS',
+      text: '/runbook health',
+    });
+    expect(sent).toEqual({ ok: true });
+    // The first worker has the job and is waiting on the silent target: kill it there.
+    await eventually(async () => ((await runStatus())?.status === 'running' ? true : undefined), 30_000);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    expect(await reports()).toEqual([]);
+    expect((await runStatus())?.status).toBe('running');
+
+    startWorker();
+    const [report] = await eventually(async () => {
+      const posted = await reports();
+      return posted.length > 0 ? posted : undefined;
+    }, 45_000);
+    expect(report!.text).toMatch(/^Health of default/);
+    expect(await runStatus()).toEqual({ status: 'done', report_status: 'unreachable' });
+    // Once: nothing else arrives after the lock interval has passed again.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await reports()).toHaveLength(1);
+  }, 90_000);
+});
