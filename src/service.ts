@@ -34,6 +34,9 @@ import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
 
 export type Mode = 'bot' | 'worker' | 'all';
 
+/** State-database connections kept open even when idle: the ack path's batches use two at once. */
+const WARM_STATE_CONNECTIONS = 4;
+
 export interface RunningService {
   /** The port of the HTTP receiver (bot) or the ops routes (worker). */
   port: number;
@@ -84,10 +87,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const state = new pg.Pool({
       connectionString: databaseUrl,
       max: 10,
+      min: WARM_STATE_CONNECTIONS,
       application_name: BOT_APPLICATION_NAME,
     });
     state.on('error', (err) => logger.warn({ err }, 'idle state database connection lost'));
     stops.push(() => state.end());
+    // A burst of commands after start (or after a quiet spell) must not wait for connections
+    // to be opened, each with its own authentication: a few are opened now and kept (`min`).
+    const warm = await Promise.all(Array.from({ length: WARM_STATE_CONNECTIONS }, () => state.connect()));
+    for (const client of warm) client.release();
     const runs = new RunStore(state);
     const procedureRuns = new ProcedureRunStore(state);
     const queues = await createQueueBackend({ redisUrl: config.redisUrl, databaseUrl }, logger);
