@@ -5,11 +5,13 @@
  * report latency, lost and duplicated runs, and the bot's RSS. Figures only.
  *
  * BENCH_COMMANDS (1000), BENCH_CONCURRENCY (50); Redis: REDIS_URL, else a redis-server of
- * its own when installed, else BullMQ's PostgreSQL backend.
+ * its own when installed, else BullMQ's PostgreSQL backend. BENCH_WORKER_PAUSED=1 freezes
+ * the worker while the commands are sent; BENCH_BOT_PROF / BENCH_WORKER_PROF write CPU
+ * profiles; BENCH_BOT_NODE_OPTIONS is given to the bot process.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
 import pg from 'pg';
 import { createDatabase } from '../src/demo/demoDatabase.js';
 import { signedHeaders } from '../src/slack/signature.js';
@@ -85,15 +87,38 @@ async function signedCommand(port: number, i: number): Promise<number> {
     team_id: 'T1',
   }).toString();
   const started = performance.now();
-  const response = await fetch(`http://127.0.0.1:${port}/slack/events`, {
-    signal: AbortSignal.timeout(10_000),
-    method: 'POST',
-    headers: signedHeaders(SECRET, body),
-    body,
-  });
-  await response.text();
-  if (response.status !== 200) throw new Error(`command ${i}: HTTP ${response.status}`);
+  const status = await postForm(port, body);
+  if (status !== 200) throw new Error(`command ${i}: HTTP ${status}`);
   return performance.now() - started;
+}
+
+/**
+ * The load generator shares the cores with what it measures, so it should cost little:
+ * node:http with kept-alive connections costs a fraction of fetch (undici) per request.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function postForm(port: number, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/slack/events',
+        method: 'POST',
+        agent,
+        timeout: 10_000,
+        headers: { ...signedHeaders(SECRET, body), 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 async function waitForReady(port: number, bot: ChildProcess): Promise<void> {
@@ -121,9 +146,13 @@ function cpuSeconds(pid: number, withChildren = false): number {
 async function postmasterPid(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  await client.end();
-  return Number(readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    // Read while the backend is still there: it exits with the connection.
+    return Number(readFileSync(`/proc/${rows[0]!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Live backends' CPU too: cutime only counts backends that have exited. */
@@ -208,6 +237,10 @@ async function main() {
       bench: cpuSeconds(process.pid),
     });
     const cpuBefore = cpu();
+    // BENCH_WORKER_PAUSED=1: the worker is frozen (SIGSTOP) while the commands are sent and
+    // thawed after, to see the bot's ack path without the worker competing for the CPU.
+    const paused = process.env.BENCH_WORKER_PAUSED === '1';
+    if (paused) worker.kill('SIGSTOP');
     const sentAt = new Map<string, number>();
     const acks: number[] = [];
     let next = 0;
@@ -226,6 +259,7 @@ async function main() {
       }),
     );
     const sendSeconds = (performance.now() - started) / 1000;
+    if (paused) worker.kill('SIGCONT');
     const deadline = Date.now() + 180_000;
     while (posts.size < COMMANDS && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -260,7 +294,7 @@ async function main() {
     const lost = COMMANDS - latencies.length;
     const ms = (value: number) => `${value.toFixed(1)} ms`;
     console.log(
-      `${COMMANDS} signed /runbook health commands at concurrency ${CONCURRENCY} (queue: ${redis.url ? 'Redis' : 'PostgreSQL'})`,
+      `${COMMANDS} signed /runbook health commands at concurrency ${CONCURRENCY} (queue: ${redis.url ? 'Redis' : 'PostgreSQL'}${paused ? '; worker paused while sending' : ''})`,
     );
     console.log(`sent in ${sendSeconds.toFixed(1)} s; all reports posted after ${drainSeconds.toFixed(1)} s`);
     console.log(
