@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,5 +143,20 @@ describe('runbook-bot CLI', () => {
     ).catch((err: { code: number; stdout: string }) => err);
     expect(failure).toMatchObject({ code: 1 });
     expect((failure as { stdout: string }).stdout).toContain('WARN');
+  });
+
+  it('ends quietly when its reader goes away (`runbook-bot checks | head -1`)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'checks'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // Read one chunk, then close the pipe as `head` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 });
