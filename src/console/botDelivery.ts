@@ -1,5 +1,6 @@
 import { signedHeaders } from '../slack/signature.js';
 import type { ResponseUrls } from './responseUrls.js';
+import type { EnvelopeType, SocketModeHub } from './socketMode.js';
 import type { TriggerIds } from './triggerIds.js';
 import { SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
@@ -16,6 +17,8 @@ export interface DeliveryDeps {
   botUrl: () => string;
   /** Slash commands the app registered (manifest.yml). */
   commands: string[];
+  /** The bot's Socket Mode connections, preferred over its request URL when it has one. */
+  socket?: SocketModeHub;
 }
 
 interface BotAnswer {
@@ -69,7 +72,7 @@ export class BotDelivery {
       response_url: this.deps.responses.issue({ channel: channelId, user, threadTs }),
       trigger_id: this.deps.triggers.issue(user),
     };
-    const answer = await this.post(new URLSearchParams(form).toString());
+    const answer = await this.post('slash_commands', form, new URLSearchParams(form).toString());
     if (!answer) {
       this.slackbotSays(channelId, user, `${command} failed with the error "operation_timeout"`, threadTs);
       return;
@@ -149,7 +152,11 @@ export class BotDelivery {
       }),
       actions: [{ ...button, block_id: action.blockId, action_ts: workspace.nextTs() }],
     };
-    const answer = await this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    const answer = await this.post(
+      'interactive',
+      payload,
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    );
     if (!answer)
       throw new SlackApiError('operation_timeout', ['The bot did not answer the click within 3 seconds.']);
     if (answer.status !== 200)
@@ -187,7 +194,11 @@ export class BotDelivery {
       is_enterprise_install: false,
       enterprise: null,
     };
-    const answer = await this.post(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    const answer = await this.post(
+      'interactive',
+      payload,
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    );
     if (!answer) throw new SlackApiError('operation_timeout', ['The bot did not answer within 3 seconds.']);
     if (answer.status !== 200)
       throw new SlackApiError('dispatch_failed', [`The bot answered HTTP ${answer.status}.`]);
@@ -205,8 +216,33 @@ export class BotDelivery {
     return undefined;
   }
 
-  /** Signed POST to the bot; undefined when it did not answer within Slack's three seconds. */
-  private async post(body: string): Promise<BotAnswer | undefined> {
+  /**
+   * To the bot as Slack would send it: over its Socket Mode connection when it has one,
+   * else a signed POST to its request URL. Undefined when it did not answer within Slack's
+   * three seconds.
+   */
+  private async post(type: EnvelopeType, payload: object, form: string): Promise<BotAnswer | undefined> {
+    const { workspace, socket } = this.deps;
+    if (socket?.connected()) {
+      const ack = await socket.deliver(type, payload);
+      workspace.reportBotError(
+        ack === undefined ? 'The bot did not acknowledge within 3 seconds.' : undefined,
+      );
+      if (ack === undefined) return undefined;
+      // An ack's payload is what the HTTP receiver would have answered in its body.
+      const empty = typeof ack === 'object' && ack !== null && Object.keys(ack).length === 0;
+      return { status: 200, body: empty ? '' : JSON.stringify(ack) };
+    }
+    if (!this.deps.botUrl()) {
+      workspace.reportBotError(
+        'The bot is not connected: start it with SLACK_APP_TOKEN (Socket Mode) or tell the console its request URL.',
+      );
+      return { status: 502, body: '' };
+    }
+    return this.postHttp(form);
+  }
+
+  private async postHttp(body: string): Promise<BotAnswer | undefined> {
     const { workspace } = this.deps;
     try {
       const response = await fetch(this.deps.botUrl(), {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BotDelivery } from './botDelivery.js';
 import type { ActionRequest, CloseRequest, ConsoleReply, SendRequest, SubmitRequest } from './protocol.js';
 import { ResponseUrls } from './responseUrls.js';
+import { SocketModeHub } from './socketMode.js';
 import { TriggerIds } from './triggerIds.js';
 import { type ApiArgs, WebApi } from './webApi.js';
 import { SlackApiError, seedWorkspace, Workspace } from './workspace.js';
@@ -29,6 +30,8 @@ export interface ConsoleOptions {
   botUrl?: string;
   /** Slash commands the app registered (manifest.yml). */
   commands?: string[];
+  /** An app-level token (xapp-…) for a bot in Socket Mode; without it only HTTP delivery. */
+  appToken?: string;
 }
 
 export interface RunningConsole {
@@ -51,8 +54,20 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   let baseUrl = '';
   let botUrl = options.botUrl ?? '';
   const responses = new ResponseUrls(workspace, () => baseUrl);
-  const api = new WebApi({ workspace, triggers, botToken: options.botToken, baseUrl: () => baseUrl });
+  const server = createServer((req, res) => route(req, res));
+  const socket = options.appToken ? new SocketModeHub('A0RUNBOOKBOT', server) : undefined;
+  const api = new WebApi({
+    workspace,
+    triggers,
+    botToken: options.botToken,
+    baseUrl: () => baseUrl,
+    socketMode:
+      socket && options.appToken
+        ? { appToken: options.appToken, openUrl: () => socket.issue(baseUrl) }
+        : undefined,
+  });
   const delivery = new BotDelivery({
+    socket,
     workspace,
     triggers,
     responses,
@@ -150,7 +165,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     [/^GET \/([\w.-]*)$/, async (match, _req, res) => servePublic(res, match[1] || 'index.html')],
   ];
 
-  const server = createServer((req, res) => {
+  function route(req: IncomingMessage, res: ServerResponse): void {
     const path = new URL(req.url ?? '/', 'http://console').pathname;
     const key = `${req.method} ${path}`;
     for (const [pattern, handle] of routes) {
@@ -163,7 +178,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       return;
     }
     sendText(res, 404, 'not found');
-  });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
@@ -178,6 +193,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       botUrl = url;
     },
     close: async () => {
+      socket?.close();
       for (const stream of streams) stream.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -14,6 +14,8 @@ export interface WebApiDeps {
   botToken: string;
   /** Absolute base URL of the console, for upload URLs and file links. */
   baseUrl: () => string;
+  /** Socket Mode: the app-level token (xapp-…) and where apps.connections.open sends the app. */
+  socketMode?: { appToken: string; openUrl: () => string };
 }
 
 /**
@@ -144,6 +146,14 @@ export class WebApi {
   call(method: string, args: ApiArgs, token: string | undefined): Record<string, unknown> {
     try {
       if (!token) throw new SlackApiError('not_authed');
+      const socketMode = this.deps.socketMode;
+      // apps.connections.open takes the app-level token and nothing else takes it, as in Slack.
+      if (method === 'apps.connections.open') {
+        if (token === this.deps.botToken) throw new SlackApiError('not_allowed_token_type');
+        if (!socketMode || token !== socketMode.appToken) throw new SlackApiError('invalid_auth');
+        return { ok: true, url: socketMode.openUrl() };
+      }
+      if (socketMode && token === socketMode.appToken) throw new SlackApiError('not_allowed_token_type');
       if (token !== this.deps.botToken) throw new SlackApiError('invalid_auth');
       const implementation = this.methods[method];
       if (!implementation) throw new SlackApiError('unknown_method');

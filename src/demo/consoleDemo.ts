@@ -15,6 +15,8 @@ export interface ConsoleDemoOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the state and shop databases come from (tests use their own server). */
   databases?: () => Promise<DemoDatabases>;
+  /** The bot connects over Socket Mode (SLACK_APP_TOKEN) instead of taking HTTP requests. */
+  socketMode?: boolean;
 }
 
 export interface ConsoleDemo {
@@ -31,14 +33,20 @@ export interface ConsoleDemo {
 export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<ConsoleDemo> {
   const botToken = `xoxb-console-${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(16).toString('hex');
-  const slack = await startConsole({ port: options.consolePort, botToken, signingSecret });
+  const appToken = `xapp-console-${randomBytes(12).toString('hex')}`;
+  const slack = await startConsole({
+    port: options.consolePort,
+    botToken,
+    signingSecret,
+    ...(options.socketMode ? { appToken } : {}),
+  });
   try {
     const env = options.env ?? {};
     const config = loadServiceConfig(
       {
         ...Object.fromEntries(PASSED_THROUGH.map((name) => [name, env[name]])),
         SLACK_BOT_TOKEN: botToken,
-        SLACK_SIGNING_SECRET: signingSecret,
+        ...(options.socketMode ? { SLACK_APP_TOKEN: appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
         SLACK_API_URL: slack.apiUrl,
         PORT: '0',
       },
@@ -53,7 +61,7 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
         return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
       },
     });
-    slack.setBotUrl(`http://127.0.0.1:${service.port}/slack/events`);
+    if (!options.socketMode) slack.setBotUrl(`http://127.0.0.1:${service.port}/slack/events`);
     return {
       console: slack,
       service,

@@ -12,6 +12,7 @@ const ADMIN_SHUTDOWN = '57P01';
  * `npm run demo`: embedded Postgres with a faulty shop database, the bot in `all` mode, and
  * the local Slack console, until Ctrl-C. `npm run demo -- --check` starts the same, sends
  * `/runbook health` through the console as a person would, waits for the report, and exits.
+ * `--socket-mode`: the bot connects to the console over Socket Mode instead of HTTP.
  */
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
@@ -26,7 +27,12 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr });
   let demo: ConsoleDemo;
   try {
-    demo = await startConsoleDemo({ consolePort, logger, env: process.env });
+    demo = await startConsoleDemo({
+      consolePort,
+      logger,
+      env: process.env,
+      socketMode: process.argv.includes('--socket-mode'),
+    });
   } catch (err) {
     const inUse = (err as { code?: string }).code === 'EADDRINUSE';
     throw inUse ? new Error(`port ${consolePort} is in use: set CONSOLE_PORT to a free port.`) : err;

@@ -244,3 +244,72 @@ describe('the bot behind the console, as people use it', () => {
     }
   });
 });
+
+describe('the bot over Socket Mode, the console standing in for Slack', () => {
+  let demo: ConsoleDemo;
+
+  beforeAll(async () => {
+    demo = await startTestConsoleDemo(server!.url, { socketMode: true });
+  }, 60_000);
+  afterAll(async () => {
+    await demo?.stop();
+  });
+
+  it('receives commands and clicks as envelopes, acknowledges them, and posts through SLACK_API_URL', async () => {
+    const url = demo.console.url;
+    const state = await consoleState(url, 'U0ALICE');
+    // No request URL at all: everything below went over the WebSocket.
+    expect(state.bot.url).toBe('');
+    expect(
+      await consolePost(url, 'send', { user: 'U0ALICE', channel: 'C0INCIDENTS', text: '/runbook health' }),
+    ).toEqual({ ok: true });
+    const bot = demo.console.workspace.bot.userId;
+    const ack = (await consoleState(url, 'U0ALICE')).messages.find((message) => message.ephemeral);
+    expect(ack).toMatchObject({ user: bot, text: 'Running health check on demo…' });
+    const report = await eventually(
+      async () =>
+        (await consoleState(url, 'U0ALICE')).messages.find(
+          (message) => message.user === bot && !message.ephemeral && message.blocks,
+        ),
+      30_000,
+    );
+    const details = (report.blocks as Array<{ block_id: string; accessory?: { action_id: string } }>).find(
+      (block) => block.accessory?.action_id === ACTIONS.healthDetails,
+    )!;
+    const clicked = await consolePost(url, 'action', {
+      user: 'U0ALICE',
+      channel: 'C0INCIDENTS',
+      messageTs: report.ts,
+      blockId: details.block_id,
+      actionId: ACTIONS.healthDetails,
+    });
+    expect(clicked).toEqual({ ok: true });
+    await eventually(async () => {
+      const replies = (await consoleState(url, 'U0ALICE')).messages.filter(
+        (message) => message.threadTs === report.ts && message.ts !== report.ts,
+      );
+      return replies.length > 0 ? replies : undefined;
+    }, 15_000);
+    expect((await consoleState(url, 'U0ALICE')).bot.lastError).toBeUndefined();
+  });
+
+  it('takes the app-level token for apps.connections.open only, as Slack does', async () => {
+    const slack = await startConsole({
+      port: 0,
+      botToken: TOKEN,
+      signingSecret: 'secret-1234',
+      appToken: 'xapp-1-test',
+    });
+    try {
+      const asApp = new WebClient('xapp-1-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+      const asBot = new WebClient(TOKEN, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+      expect((await asApp.apps.connections.open({})).url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/socket\/\w+$/);
+      expect((await slackError(asBot.apps.connections.open({}))).error).toBe('not_allowed_token_type');
+      expect((await slackError(asApp.chat.postMessage({ channel: 'C0INCIDENTS', text: 'hi' }))).error).toBe(
+        'not_allowed_token_type',
+      );
+    } finally {
+      await slack.close();
+    }
+  });
+});

@@ -11,7 +11,10 @@ import { withDatabase } from './databases.js';
  * The demo exactly as `npm run demo` starts it (console, bot in all mode, faulty shop
  * database), on the test Postgres server with databases of its own, dropped by `stop()`.
  */
-export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDemo & { shopUrl: string }> {
+export async function startTestConsoleDemo(
+  serverUrl: string,
+  options: { socketMode?: boolean } = {},
+): Promise<ConsoleDemo & { shopUrl: string }> {
   const prefix = `console_${randomBytes(4).toString('hex')}_`;
   const server: EmbeddedServer = {
     url: (database = 'postgres') => withDatabase(serverUrl, database),
@@ -22,6 +25,7 @@ export async function startTestConsoleDemo(serverUrl: string): Promise<ConsoleDe
     consolePort: 0,
     logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     databases: () => startDemoDatabases({ server, prefix }),
+    socketMode: options.socketMode,
   });
   return {
     ...demo,
