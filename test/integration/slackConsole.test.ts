@@ -185,28 +185,7 @@ describe('the bot behind the console, as people use it', () => {
     expect(JSON.stringify(report.blocks)).toContain('idle_in_transaction');
 
     // Details: the console finds the button by the ids Slack would send, the bot answers in the thread.
-    const details = (
-      report.blocks as Array<{
-        block_id: string;
-        accessory?: { action_id: string };
-        elements?: Array<{ action_id: string }>;
-      }>
-    ).find((block) => block.accessory?.action_id === ACTIONS.healthDetails)!;
-    const clicked = await consolePost(url, 'action', {
-      user: 'U0BOB',
-      channel: 'C0INCIDENTS',
-      messageTs: report.ts,
-      blockId: details.block_id,
-      actionId: ACTIONS.healthDetails,
-    });
-    expect(clicked).toEqual({ ok: true });
-    await eventually(async () => {
-      const replies = await botMessages(
-        'U0BOB',
-        (message) => message.threadTs === report.ts && message.ts !== report.ts,
-      );
-      return replies.length > 0 ? replies : undefined;
-    }, 15_000);
+    await clickDetailsAndAwaitReply(url, 'U0BOB', report);
   });
 
   it('answers bad input clearly, and says so when the bot cannot be reached', async () => {
@@ -273,23 +252,7 @@ describe('the bot over Socket Mode, the console standing in for Slack', () => {
         ),
       30_000,
     );
-    const details = (report.blocks as Array<{ block_id: string; accessory?: { action_id: string } }>).find(
-      (block) => block.accessory?.action_id === ACTIONS.healthDetails,
-    )!;
-    const clicked = await consolePost(url, 'action', {
-      user: 'U0ALICE',
-      channel: 'C0INCIDENTS',
-      messageTs: report.ts,
-      blockId: details.block_id,
-      actionId: ACTIONS.healthDetails,
-    });
-    expect(clicked).toEqual({ ok: true });
-    await eventually(async () => {
-      const replies = (await consoleState(url, 'U0ALICE')).messages.filter(
-        (message) => message.threadTs === report.ts && message.ts !== report.ts,
-      );
-      return replies.length > 0 ? replies : undefined;
-    }, 15_000);
+    await clickDetailsAndAwaitReply(url, 'U0ALICE', report);
     expect((await consoleState(url, 'U0ALICE')).bot.lastError).toBeUndefined();
   });
 
@@ -313,3 +276,24 @@ describe('the bot over Socket Mode, the console standing in for Slack', () => {
     }
   });
 });
+
+/** Presses a report's first Details button as `user` and waits for the bot's answer in its thread. */
+async function clickDetailsAndAwaitReply(url: string, user: string, report: ConsoleMessage): Promise<void> {
+  const details = (report.blocks as Array<{ block_id: string; accessory?: { action_id: string } }>).find(
+    (block) => block.accessory?.action_id === ACTIONS.healthDetails,
+  )!;
+  const clicked = await consolePost(url, 'action', {
+    user,
+    channel: report.channel,
+    messageTs: report.ts,
+    blockId: details.block_id,
+    actionId: ACTIONS.healthDetails,
+  });
+  expect(clicked).toEqual({ ok: true });
+  await eventually(async () => {
+    const replies = (await consoleState(url, user)).messages.filter(
+      (message) => message.threadTs === report.ts && message.ts !== report.ts && !message.ephemeral,
+    );
+    return replies.length > 0 ? replies : undefined;
+  }, 15_000);
+}
