@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
@@ -16,7 +16,12 @@ import {
 } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { sendBlockAction, sendSlashCommand, sendViewSubmission } from '../support/slack.js';
+import {
+  interceptSlackOnly,
+  sendBlockAction,
+  sendSlashCommand,
+  sendViewSubmission,
+} from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -105,16 +110,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     await Promise.all([state?.drop(), target?.drop()]);
     if (teamDir) rmSync(teamDir, { recursive: true, force: true });
   });
-  beforeAll(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  });
-  afterEach(() => {
-    nock.cleanAll();
-  });
-  afterAll(() => {
-    nock.enableNetConnect();
-  });
+  interceptSlackOnly();
 
   it('lists, shows and matches procedures from the built-in library and the team directory', async () => {
     const list = await sendSlashCommand(service.port, { text: 'list' });

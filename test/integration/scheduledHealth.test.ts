@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
 import { type Job, UnrecoverableError } from 'bullmq';
-import nock from 'nock';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
 import { QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
@@ -37,7 +36,7 @@ import { readTargetsFile } from '../../src/targets/targetsFile.js';
 import { captureLogs, eventually, interceptPostMessage, type Posted } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { BOT_TOKEN } from '../support/slack.js';
+import { BOT_TOKEN, interceptSlackOnly } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 const CHANNEL = 'CSCHEDULED';
@@ -60,16 +59,7 @@ const contextOf = (message: Posted) =>
 const buttonsOf = (message: Posted) =>
   (message.blocks.find((block) => block.type === 'actions') as ActionsBlock | undefined)?.elements ?? [];
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-});
+interceptSlackOnly();
 
 describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
   let state: TestDatabase;

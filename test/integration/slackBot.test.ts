@@ -1,6 +1,6 @@
 import nock from 'nock';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
 import { type RunningService, startService } from '../../src/service.js';
@@ -16,20 +16,17 @@ import {
 } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { BOT_TOKEN, SIGNING_SECRET, sendBlockAction, sendSlashCommand } from '../support/slack.js';
+import {
+  BOT_TOKEN,
+  interceptSlackOnly,
+  SIGNING_SECRET,
+  sendBlockAction,
+  sendSlashCommand,
+} from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-});
+interceptSlackOnly();
 
 describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
   let state: TestDatabase;

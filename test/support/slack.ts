@@ -1,3 +1,5 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { signedHeaders } from '../../src/slack/signature.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f2a';
@@ -142,4 +144,21 @@ export async function sendViewSubmission(
     json = undefined;
   }
   return { status: response.status, json };
+}
+
+/**
+ * For a test file whose Slack Web API is nock: nothing leaves the machine (loopback stays
+ * open for the bot, Postgres and Redis), and each test starts with no interceptors left.
+ */
+export function interceptSlackOnly(): void {
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+  });
+  afterEach(() => {
+    nock.cleanAll();
+  });
+  afterAll(() => {
+    nock.enableNetConnect();
+  });
 }
