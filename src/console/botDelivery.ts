@@ -2,6 +2,7 @@ import { signedHeaders } from '../slack/signature.js';
 import type { ResponseUrls } from './responseUrls.js';
 import type { EnvelopeType, SocketModeHub } from './socketMode.js';
 import type { TriggerIds } from './triggerIds.js';
+import { checkedView, messageContent } from './webApi.js';
 import { SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
 /** Slack gives an app three seconds to answer; after that the user sees operation_timeout. */
@@ -81,17 +82,27 @@ export class BotDelivery {
       this.slackbotSays(channelId, user, `${command} failed with the error "dispatch_failed"`, threadTs);
       return;
     }
-    const reply = parseJson(answer.body);
-    const replyText = reply ? reply.text : answer.body;
-    if (!replyText && !reply?.blocks) return;
-    const inChannel = reply?.response_type === 'in_channel';
+    const reply = parseJson(answer.body) ?? (answer.body ? { text: answer.body } : undefined);
+    if (!reply?.text && !reply?.blocks) return;
+    let content: ReturnType<typeof messageContent>;
+    try {
+      // An answer in the acknowledgement is checked as any other message the bot sends.
+      content = messageContent(reply);
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      workspace.reportBotError(
+        `The bot's answer to ${command} was refused: ${[err.code, ...err.messages].join(' ')}`,
+      );
+      this.slackbotSays(channelId, user, `${command} failed with the error "${err.code}"`, threadTs);
+      return;
+    }
+    const inChannel = reply.response_type === 'in_channel';
     // An in_channel answer shows the command that asked for it, as Slack does.
     if (inChannel) workspace.post({ channel: channelId, user, text: trimmed, threadTs });
     workspace.post({
       channel: channelId,
       user: workspace.bot.userId,
-      text: typeof replyText === 'string' ? replyText : '',
-      blocks: Array.isArray(reply?.blocks) ? reply.blocks : undefined,
+      ...content,
       ephemeralFor: inChannel ? undefined : user,
       threadTs,
     });
@@ -208,10 +219,11 @@ export class BotDelivery {
       workspace.updateView(viewId, { errors });
       return errors;
     }
+    // A view in the answer is checked as views.update / views.push would check it.
     if (reply?.response_action === 'update' && reply.view)
-      workspace.updateView(viewId, { view: reply.view as Record<string, unknown>, errors: undefined });
+      workspace.updateView(viewId, { view: checkedView(reply.view), errors: undefined });
     else if (reply?.response_action === 'push' && reply.view)
-      workspace.openView(user, reply.view as Record<string, unknown>);
+      workspace.openView(user, checkedView(reply.view));
     else workspace.closeView(viewId, { all: reply?.response_action === 'clear' });
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { checkMessage, checkView } from './blockKit.js';
+import { checkMessage, checkView, parseJsonArgument } from './blockKit.js';
 import type { TriggerIds } from './triggerIds.js';
 import { SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
@@ -245,9 +245,9 @@ function channelJson(channel: {
 
 /** Text and blocks of a message, checked as Slack checks them. */
 export function messageContent(args: ApiArgs): { text: string; blocks?: unknown[] } {
-  const refusal = checkMessage({ text: args.text, blocks: args.blocks });
+  const blocks = parseJsonArgument(args.blocks);
+  const refusal = checkMessage({ text: args.text, blocks });
   if (refusal) throw new SlackApiError(refusal.error, refusal.messages);
-  const blocks = typeof args.blocks === 'string' ? JSON.parse(args.blocks) : args.blocks;
   return {
     text: typeof args.text === 'string' ? args.text : '',
     blocks: Array.isArray(blocks) && blocks.length > 0 ? withSlackIds(blocks) : undefined,
@@ -293,7 +293,7 @@ function generatedId(index: number): string {
 }
 
 /** A view as views.open and views.update take it: checked, with Slack's generated ids. */
-function checkedView(value: unknown): Record<string, unknown> {
+export function checkedView(value: unknown): Record<string, unknown> {
   const view = jsonObject(value, 'view');
   const refusal = checkView(view);
   if (refusal) throw new SlackApiError(refusal.error, refusal.messages);

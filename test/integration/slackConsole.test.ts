@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
@@ -129,6 +131,38 @@ describe('the console answers the Web API as Slack does', () => {
         )
       ).error,
     ).toBe('invalid_trigger_id');
+  });
+
+  it('checks what a bot answers in its acknowledgement like any message it sends', async () => {
+    // A bot whose ack carries a header over Slack's 150 characters.
+    const bot = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          response_type: 'ephemeral',
+          text: 'report',
+          blocks: [{ type: 'header', text: { type: 'plain_text', text: 'x'.repeat(151) } }],
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => bot.listen(0, '127.0.0.1', resolve));
+    slack.setBotUrl(`http://127.0.0.1:${(bot.address() as AddressInfo).port}/slack/events`);
+    try {
+      expect(
+        await consolePost(slack.url, 'send', { user: 'U0CAROL', channel: 'C0DATABASE', text: '/runbook x' }),
+      ).toEqual({
+        ok: true,
+      });
+      const state = await consoleState(slack.url, 'U0CAROL');
+      expect(state.messages.at(-1)).toMatchObject({
+        user: 'USLACKBOT',
+        text: '/runbook failed with the error "invalid_blocks"',
+      });
+      expect(state.bot.lastError).toContain('/blocks/0/text/text');
+    } finally {
+      bot.close();
+      slack.setBotUrl('');
+    }
   });
 
   it('takes a file upload (v2 flow) into a thread and serves it back', async () => {
