@@ -74,7 +74,7 @@ function toRun(row: RunRow, report: HealthReport | null): Run {
 export class RunStore {
   /** The stored id of each report object this process saved: shared runs point at one row. */
   private readonly storedReports = new WeakMap<HealthReport, Promise<string>>();
-  private readonly reportCache = new Map<string, HealthReport>();
+  private readonly reportCache = new Map<string, Promise<HealthReport | null>>();
 
   constructor(private readonly db: pg.Pool) {}
 
@@ -149,19 +149,23 @@ export class RunStore {
     );
   }
 
-  private async report(reportId: string): Promise<HealthReport | null> {
+  /** One read per report however many runs of a batch ask for it at once (the cache holds the read). */
+  private report(reportId: string): Promise<HealthReport | null> {
     const cached = this.reportCache.get(reportId);
     if (cached) return cached;
-    const { rows } = await this.db.query<{ report: HealthReport }>(
-      'SELECT report FROM health_reports WHERE id = $1',
-      [reportId],
+    const read = this.db
+      .query<{ report: HealthReport }>('SELECT report FROM health_reports WHERE id = $1', [reportId])
+      .then(({ rows }) => rows[0]?.report ?? null);
+    this.remember(reportId, read);
+    // A failed or empty read is not remembered: the next caller asks again.
+    read.then(
+      (report) => report ?? this.reportCache.delete(reportId),
+      () => this.reportCache.delete(reportId),
     );
-    const report = rows[0]?.report ?? null;
-    if (report) this.remember(reportId, report);
-    return report;
+    return read;
   }
 
-  private remember(reportId: string, report: HealthReport): void {
+  private remember(reportId: string, report: Promise<HealthReport | null>): void {
     this.reportCache.set(reportId, report);
     if (this.reportCache.size > CACHED_REPORTS)
       this.reportCache.delete(this.reportCache.keys().next().value!);
@@ -221,7 +225,7 @@ export class RunStore {
       [reportId, report.target, report.status, json],
     );
     // Cached as it reads back from the database (dates as strings), not the live object.
-    this.remember(reportId, JSON.parse(json));
+    this.remember(reportId, Promise.resolve(JSON.parse(json)));
     return reportId;
   }
 
