@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
-import type { Job, Worker } from 'bullmq';
+import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import pg from 'pg';
 import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
@@ -152,31 +152,29 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
             end();
           }
         };
-      const health = healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health });
-      const procedure = procedureJobProcessor({ procedureRuns, targets, pools, queues, logger });
-      const runScheduled = scheduledHealthProcessor({
-        db: state,
-        targets,
-        pools,
-        logger,
-        queues,
-        health: config.health,
-      });
-      const scheduled = async (job: Job) => {
-        await runScheduled(job);
+      // The diagnostics queue carries three kinds of job; anything else is refused by name.
+      const diagnostics: Record<string, (job: Job) => Promise<unknown>> = {
+        [JOBS.health]: healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+        [JOBS.procedureRun]: procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }),
+        [JOB_SCHEDULED_HEALTH]: scheduledHealthProcessor({
+          db: state,
+          targets,
+          pools,
+          logger,
+          queues,
+          health: config.health,
+        }),
       };
       // Every replica may sync: the schedulers are upserted by id, so they exist once.
       await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
       workers.push(
         queues.worker(
           QUEUES.diagnostics,
-          timed(QUEUES.diagnostics, (job) =>
-            job.name === JOBS.procedureRun
-              ? procedure(job)
-              : job.name === JOB_SCHEDULED_HEALTH
-                ? scheduled(job)
-                : health(job),
-          ),
+          timed(QUEUES.diagnostics, async (job) => {
+            const run = diagnostics[job.name];
+            if (!run) throw new UnrecoverableError(`unknown diagnostics job "${job.name}"`);
+            await run(job);
+          }),
           { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
         ),
         queues.worker(
