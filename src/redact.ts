@@ -67,3 +67,8 @@ export function describeUrl(url: string): string {
     return REDACTED;
   }
 }
+
+/** An error's message for people and the audit log, secrets scrubbed. */
+export function errorText(err: unknown): string {
+  return redactText(err instanceof Error ? err.message : String(err));
+}

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuditEvent, AuditLog } from '../audit/auditLog.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
+import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
@@ -173,7 +174,7 @@ function short(id: string): string {
 /** Redacted, on one line, cut to `max` characters, escaped for mrkdwn. */
 function text(value: string, max: number): string {
   const line = redactText(value).replace(/\s+/g, ' ').trim();
-  return escapeMrkdwn(line.length > max ? `${line.slice(0, max - 1)}…` : line);
+  return escapeMrkdwn(clip(line, max));
 }
 
 function code(value: unknown, missing = '(no SQL recorded)'): string {

@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { redactText } from '../redact.js';
+import { errorText } from '../redact.js';
 import { type CheckResult, type CheckToRun, runChecks } from '../runbooks/execute/runChecks.js';
 import type { CheckStep } from '../runbooks/model.js';
 import { bindStatement } from '../runbooks/procedureParams.js';
@@ -45,7 +45,7 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
         // Removed from configuration since the command, or unreachable: a result either way.
         const reason = target
           ? describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)
-          : redactText((err as Error).message);
+          : errorText(err);
         deps.logger.warn({ err, runId: run.id }, 'procedure checks could not run');
         for (const check of checks)
           await deps.procedureRuns.saveCheckResult(run.id, check.id, failed(reason));

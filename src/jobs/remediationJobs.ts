@@ -3,12 +3,12 @@ import type { z } from 'zod';
 import { type ApprovalService, appendAudited, auditedChange } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { Logger } from '../logger.js';
-import { redactText } from '../redact.js';
+import { errorText } from '../redact.js';
 import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediation/execute.js';
 import { computePlan, type Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import type { ActionStep, CheckStep } from '../runbooks/model.js';
-import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
+import { bindStatement, type RawValues, validateValues } from '../runbooks/procedureParams.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import type { TargetPools } from '../targets/pools.js';
@@ -71,20 +71,27 @@ async function preview(
 ): Promise<void> {
   const { run, step } = await loadAction(deps, job.runId, job.stepId);
   const inputs = { ...run.params, ...job.values };
+  // A preview that cannot be made is recorded (and so shown in the thread), never dropped.
+  const failed = (error: string) =>
+    appendAudited(deps, run, {
+      kind: 'preview',
+      actor: job.requestedBy,
+      target: run.target,
+      runId: run.id,
+      data: { step: step.id, sql: step.statement.sql, error },
+    });
+  // The Preview button and the modal validate first; a job queued by an older bot may not have.
   const binding = bindStatement(step.statement, inputs);
-  if (!binding.ok) throw new UnrecoverableError('preview parameters are validated before the job is queued');
+  if (!binding.ok) {
+    await failed(validateValues(step.statement.params, inputs).join('; '));
+    return;
+  }
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
     plan = await computePlan(deps.pools.remediation(target), target, step, binding.values);
   } catch (err) {
-    await appendAudited(deps, run, {
-      kind: 'preview',
-      actor: job.requestedBy,
-      target: run.target,
-      runId: run.id,
-      data: { step: step.id, sql: step.statement.sql, error: redactText((err as Error).message) },
-    });
+    await failed(errorText(err));
     return;
   }
   const request = await auditedChange(
@@ -195,7 +202,7 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
       DEFAULT_LIMITS,
     );
   } catch (err) {
-    result = { status: 'failed', error: redactText((err as Error).message) };
+    result = { status: 'failed', error: errorText(err) };
   }
   const after = await verification(deps, run, target, inputs);
   const summary = resultSummary(result);
@@ -259,7 +266,7 @@ async function verification(
     const results = await runChecks(deps.pools.readOnly(target), target, runnable);
     return runnable.map((check, i) => `${check.step.title}: ${describeResult(results[i]!)}`).join('; ');
   } catch (err) {
-    return `could not run: ${redactText((err as Error).message)}`;
+    return `could not run: ${errorText(err)}`;
   }
 }
 

@@ -1,8 +1,9 @@
 import type pg from 'pg';
+import { errorText } from '../redact.js';
 import type { ActionStep } from '../runbooks/model.js';
 import type { Target } from '../targets/target.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
-import { beginSql, errorText, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
+import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
 import { signalCall, signalSql } from './signalQuery.js';
 import { statementShape } from './statementShape.js';
 

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { ActionStep } from '../runbooks/model.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
+import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
 import { PlanError } from './planError.js';
-import { cellText, inRolledBackTransaction, queryArgs, withConnection } from './session.js';
+import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
 import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
 
@@ -108,6 +109,9 @@ export function withAffectedRows(plan: Plan, step: ActionStep, affectedRows: num
   );
 }
 
+/** Sample cells and query texts in a plan are cut here: the plan is stored and shown whole. */
+const PLAN_CELL_CHARS = 200;
+
 const SIGNAL_VERBS: Record<SignalFunction, string> = {
   pg_terminate_backend: 'terminate',
   pg_cancel_backend: 'cancel the queries of',
@@ -142,7 +146,7 @@ async function signalPlan(
         state: nullableText(row.state),
         ageSeconds:
           row.age_seconds === null || row.age_seconds === undefined ? null : Number(row.age_seconds),
-        query: cellText(row.query ?? ''),
+        query: cellText(row.query ?? '', PLAN_CELL_CHARS),
       });
   }
   const verb = SIGNAL_VERBS[call.fn];
@@ -191,7 +195,7 @@ async function dmlPlan(
       const sampled = await client.query({ text: shape.sampleSql, values: args, rowMode: 'array' });
       const sample = {
         columns: sampled.fields.map((field) => field.name),
-        rows: (sampled.rows as unknown[][]).map((row) => row.map(cellText)),
+        rows: (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS))),
       };
       return { affectedRows, sample };
     } catch {

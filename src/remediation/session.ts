@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { redactText } from '../redact.js';
 import type { TargetSettings } from '../targets/target.js';
 
 /**
@@ -87,21 +86,4 @@ export async function inRolledBackTransaction<T>(
 /** Bind values only when there are some: no values keeps pg on the simple protocol. */
 export function queryArgs(values: Array<string | number>): Array<string | number> | undefined {
   return values.length > 0 ? values : undefined;
-}
-
-/** A cell as text for people, secrets scrubbed and bounded in length. */
-export function cellText(value: unknown): string {
-  let text: string;
-  if (value === null || value === undefined) return 'NULL';
-  if (value instanceof Date) text = value.toISOString();
-  else if (Buffer.isBuffer(value)) text = `\\x${value.toString('hex')}`;
-  else if (typeof value === 'object') text = JSON.stringify(value);
-  else text = String(value);
-  const redacted = redactText(text);
-  return redacted.length > 200 ? `${redacted.slice(0, 199)}…` : redacted;
-}
-
-/** An error's message for people and the audit log, secrets scrubbed. */
-export function errorText(err: unknown): string {
-  return redactText(err instanceof Error ? err.message : String(err));
 }

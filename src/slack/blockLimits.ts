@@ -14,9 +14,7 @@ export const LIMITS = {
 } as const;
 
 /** Cuts `text` to `max` characters, saying it was cut (never silently). */
-export function fitText(text: string, max: number, marker = '…'): string {
-  return text.length <= max ? text : `${text.slice(0, max - marker.length)}${marker}`;
-}
+export { clip as fitText } from '../text.js';
 
 /**
  * Every limit a message's blocks must respect, as a list of violations (empty when valid).

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
-import { redactText } from '../../redact.js';
+import { errorText } from '../../redact.js';
+import { cellText } from '../../targets/cellText.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
 import type { CheckStep } from '../model.js';
@@ -52,7 +53,7 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
           rows: [],
           rowCount: 0,
           truncated: false,
-          error: redactText((err as Error).message),
+          error: errorText(err),
           durationMs: Math.round(performance.now() - started),
         });
       }
@@ -83,7 +84,7 @@ async function fetchRows(
     }
     return {
       columns,
-      rows: first.slice(0, CHECK_ROW_LIMIT).map((row) => row.map(cellText)),
+      rows: first.slice(0, CHECK_ROW_LIMIT).map((row) => row.map((cell) => cellText(cell))),
       rowCount,
       truncated,
     };
@@ -100,11 +101,4 @@ function readWithColumns(cursor: Cursor, count: number): Promise<{ rows: unknown
       else resolve({ rows: rows as unknown[][], columns: result.fields.map((field) => field.name) });
     });
   });
-}
-
-function cellText(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'object') return redactText(JSON.stringify(value));
-  return redactText(String(value));
 }

@@ -4,6 +4,7 @@
  * (bash, TypeScript, a SQL block that does not parse) is a manual step: shown, never run.
  */
 import type { Code } from 'mdast';
+import { clip } from '../../text.js';
 import type { ActionStep, CheckStep, LoaderWarning, ManualStep, Step } from '../model.js';
 import { type AnalyzedStatement, analyzeSqlBlock, type BlockAnalysis } from '../sql/analyzeSqlBlock.js';
 import type { Annotation } from './annotations.js';
@@ -67,7 +68,7 @@ export function cleanTitle(text: string): string {
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/[:\s]+$/, '');
-  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+  return clip(line, 120);
 }
 
 function analyze(text: string, readOnlyFunctions: string[]): BlockAnalysis {

@@ -1,0 +1,12 @@
+/**
+ * Cuts `text` to at most `max` UTF-16 units, ending in `marker` when it was cut (never
+ * silently), and never between the two halves of a character: half an emoji is invalid in
+ * jsonb and shows as a box in Slack.
+ */
+export function clip(text: string, max: number, marker = '…'): string {
+  if (text.length <= max) return text;
+  let end = max - marker.length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}${marker}`;
+}
