@@ -193,7 +193,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
                 db: state,
                 incidents,
                 incidentService,
-                queues,
                 slack,
                 settings: config.incidents,
               },

@@ -100,8 +100,19 @@ export class IncidentService {
     return { ok: true, text: `INC-${incident.number}: ${words}` };
   }
 
-  async resolve(channelId: string, user: string, summary: string | undefined): Promise<IncidentAnswer> {
-    const open = await this.deps.incidents.openInChannel(channelId);
+  /**
+   * `incidentId` names the incident (a root message's button); without it, the open incident
+   * of the channel (a command typed there).
+   */
+  async resolve(
+    channelId: string,
+    user: string,
+    summary: string | undefined,
+    incidentId?: string,
+  ): Promise<IncidentAnswer> {
+    const open = incidentId
+      ? await this.deps.incidents.get(incidentId)
+      : await this.deps.incidents.openInChannel(channelId);
     if (!open) return noIncident();
     const incident = await this.deps.incidents.resolve(open.id, summary);
     if (!incident) return { ok: false, text: `INC-${open.number} is already resolved.` };
@@ -112,44 +123,62 @@ export class IncidentService {
     return { ok: true, text: `Resolved INC-${incident.number}. The report draft follows in the thread.` };
   }
 
-  async report(channelId: string): Promise<IncidentAnswer> {
-    const incident = await this.deps.incidents.openInChannel(channelId);
+  /** A draft of the named incident (open or resolved), or of the channel's open one. */
+  async report(channelId: string, incidentId?: string): Promise<IncidentAnswer> {
+    const incident = incidentId
+      ? await this.deps.incidents.get(incidentId)
+      : await this.deps.incidents.openInChannel(channelId);
     if (!incident) return noIncident();
     await this.notify(JOBS.incidentReport, incident.id);
     return { ok: true, text: `Drafting the report of INC-${incident.number}…` };
   }
 
   /**
-   * Delayed jobs, so they survive restarts: a warning before the response target passes,
-   * an escalation when it has, and status reminders for P0 and P1. Each does nothing if
-   * the incident was acknowledged or resolved meanwhile; resolve also removes them.
+   * Jobs in the queue, so they survive restarts: a warning before the response target
+   * passes and an escalation when it has (delayed jobs with fixed ids), and for P0 and P1 a
+   * status reminder every few minutes (a job scheduler, one per incident). Scheduling again
+   * replaces them, so it is safe to repeat; each does nothing if the incident was
+   * acknowledged or resolved meanwhile, and resolve removes them.
    */
   async scheduleTimers(incident: StoredIncident): Promise<void> {
-    await this.cancelTimers(incident.id);
+    const queue = this.deps.queues.queue(QUEUES.notifications);
     const target = RESPONSE_TARGET_MS[incident.severity];
     const elapsed = Date.now() - incident.declaredAt.getTime();
-    const timers: Array<[IncidentTimer, number]> = [
+    const deadlines: Array<[IncidentTimer, number]> = [
       ['response-warning', target * WARNING_AT - elapsed],
       ['escalation', target - elapsed],
     ];
-    if (incident.severity === 'P0' || incident.severity === 'P1')
-      timers.push(['status-reminder', this.deps.settings.statusReminderMs]);
-    for (const [timer, delay] of timers) {
-      await this.deps.queues
-        .queue(QUEUES.notifications)
-        .add(
-          JOBS.incidentTimer,
-          { incidentId: incident.id, timer },
-          { jobId: timerJobId(incident.id, timer), delay: Math.max(0, Math.round(delay)), ...RETENTION },
-        );
+    for (const [timer, delay] of deadlines) {
+      await queue.remove(timerJobId(incident.id, timer)).catch(() => 0);
+      await queue.add(
+        JOBS.incidentTimer,
+        { incidentId: incident.id, timer },
+        { jobId: timerJobId(incident.id, timer), delay: Math.max(0, Math.round(delay)), ...TIMER_OPTIONS },
+      );
     }
+    const every = this.deps.settings.statusReminderMs;
+    if (!remindsOfStatus(incident.severity)) {
+      await queue.removeJobScheduler(timerJobId(incident.id, 'status-reminder'));
+      return;
+    }
+    // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder, not two.
+    await queue.upsertJobScheduler(
+      timerJobId(incident.id, 'status-reminder'),
+      { every, startDate: Date.now() + every },
+      {
+        name: JOBS.incidentTimer,
+        data: { incidentId: incident.id, timer: 'status-reminder' },
+        opts: TIMER_OPTIONS,
+      },
+    );
   }
 
   async cancelTimers(incidentId: string): Promise<void> {
     const queue = this.deps.queues.queue(QUEUES.notifications);
-    for (const timer of ['response-warning', 'escalation', 'status-reminder'] as const) {
+    for (const timer of ['response-warning', 'escalation'] as const) {
       await queue.remove(timerJobId(incidentId, timer)).catch(() => 0);
     }
+    await queue.removeJobScheduler(timerJobId(incidentId, 'status-reminder'));
   }
 
   private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
@@ -177,6 +206,14 @@ export class IncidentService {
     if (mirror) await enqueueAuditMirror(this.deps.queues, { ...appended, mirror });
   }
 }
+
+/** P0 and P1 remind their commander to post a status. */
+export function remindsOfStatus(severity: Severity): boolean {
+  return severity === 'P0' || severity === 'P1';
+}
+
+/** A timer whose post fails (Slack down) is retried rather than lost. */
+const TIMER_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION };
 
 export function timerJobId(incidentId: string, timer: IncidentTimer): string {
   return `incident-${incidentId}-${timer}`;

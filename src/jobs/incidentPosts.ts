@@ -2,8 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { IncidentSettings } from '../config.js';
-import type { IncidentService, IncidentTimer } from '../incidents/incidentService.js';
-import { timerJobId } from '../incidents/incidentService.js';
+import { type IncidentService, type IncidentTimer, remindsOfStatus } from '../incidents/incidentService.js';
 import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
 import { composeIncidentReport, peopleInReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
@@ -11,14 +10,11 @@ import { formatInTimeZone } from '../incidents/time.js';
 import { slackDisplayNames } from '../slack/userNames.js';
 import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
-import { JOBS, QUEUES, RETENTION } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
 
 export interface IncidentPostDeps {
   db: pg.Pool;
   incidents: IncidentStore;
   incidentService: IncidentService;
-  queues: QueueBackend;
   slack: WebClient;
   settings: IncidentSettings;
 }
@@ -44,21 +40,20 @@ export function incidentChannelName(incident: StoredIncident, timeZone: string, 
 /**
  * Opens the incident in Slack: its channel (a new one, `name_taken` answered with the next
  * free name, or the current one when configured), the declarer invited, the root message
- * posted and pinned, the timers started. Each step records what it did, so a retry after a
- * Slack failure continues instead of repeating.
+ * posted and pinned, the declaring channel told, the timers started. A retry after a Slack
+ * failure redoes only what is not done: posts are recorded, the rest is idempotent.
  */
 export async function openIncident(deps: IncidentPostDeps, incidentId: string): Promise<void> {
   let incident = await load(deps, incidentId);
   if (deps.settings.channelMode === 'create' && incident.channelId === incident.originChannel) {
-    const channelId = await createChannel(deps, incident);
-    await deps.incidents.setChannel(incident.id, channelId);
-    await deps.slack.conversations
-      .invite({ channel: channelId, users: incident.declaredBy })
-      .catch((err: { data?: { error?: string } }) => {
-        // Already there (the bot invited itself by creating it), or not invitable: not fatal.
-        if (!['already_in_channel', 'cant_invite_self'].includes(err.data?.error ?? '')) throw err;
-      });
+    await deps.incidents.setChannel(incident.id, await createChannel(deps, incident));
     incident = await load(deps, incidentId);
+  }
+  const ownChannel = incident.channelId !== incident.originChannel;
+  if (ownChannel) {
+    await deps.slack.conversations
+      .invite({ channel: incident.channelId, users: incident.declaredBy })
+      .catch(unless(['already_in_channel', 'cant_invite_self']));
   }
   if (!incident.rootTs) {
     const root = await deps.slack.chat.postMessage({
@@ -67,16 +62,27 @@ export async function openIncident(deps: IncidentPostDeps, incidentId: string): 
       blocks: incidentRootBlocks(incident, deps.settings.timeZone),
     });
     await deps.incidents.setRoot(incident.id, root.ts ?? '');
-    await deps.slack.pins.add({ channel: incident.channelId, timestamp: root.ts ?? '' });
     incident = await load(deps, incidentId);
-    if (incident.channelId !== incident.originChannel) {
-      await deps.slack.chat.postMessage({
-        channel: incident.originChannel,
-        text: `INC-${incident.number} (${incident.severity}) declared by <@${incident.declaredBy}>: <#${incident.channelId}>`,
-      });
-    }
-    await deps.incidentService.scheduleTimers(incident);
   }
+  await deps.slack.pins
+    .add({ channel: incident.channelId, timestamp: incident.rootTs ?? '' })
+    .catch(unless(['already_pinned']));
+  if (ownChannel && !incident.announcedAt) {
+    await deps.slack.chat.postMessage({
+      channel: incident.originChannel,
+      text: `INC-${incident.number} (${incident.severity}) declared by <@${incident.declaredBy}>: <#${incident.channelId}>`,
+    });
+    await deps.incidents.markAnnounced(incident.id);
+  }
+  // Timers are jobs with fixed ids: scheduling them again replaces them.
+  if (incident.status === 'open') await deps.incidentService.scheduleTimers(incident);
+}
+
+/** A Slack error handler that lets these error codes pass (the step was done already). */
+function unless(codes: string[]) {
+  return (err: { data?: { error?: string } }) => {
+    if (!codes.includes(err.data?.error ?? '')) throw err;
+  };
 }
 
 async function createChannel(deps: IncidentPostDeps, incident: StoredIncident): Promise<string> {
@@ -109,7 +115,7 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
 /** A response-time warning, an escalation, or a status reminder; nothing once resolved. */
 export async function fireIncidentTimer(
   deps: IncidentPostDeps,
-  job: { incidentId: string; timer: IncidentTimer; round?: number },
+  job: { incidentId: string; timer: IncidentTimer },
 ): Promise<void> {
   const incident = await load(deps, job.incidentId);
   if (incident.status === 'resolved') return;
@@ -120,18 +126,9 @@ export async function fireIncidentTimer(
   } else if (job.timer === 'escalation' && !incident.acknowledgedAt) {
     const [first, next] = deps.settings.escalation;
     message = `:rotating_light: The ${incident.severity} response target has passed with no acknowledgement: escalating from ${first ?? 'on-call'} to *${next ?? first ?? 'the next level'}*.`;
-  } else if (job.timer === 'status-reminder') {
+  } else if (job.timer === 'status-reminder' && remindsOfStatus(incident.severity)) {
+    // The scheduler brings the next one; a severity lowered meanwhile has removed it.
     message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
-    const round = (job.round ?? 0) + 1;
-    await deps.queues.queue(QUEUES.notifications).add(
-      JOBS.incidentTimer,
-      { incidentId: incident.id, timer: 'status-reminder', round },
-      {
-        jobId: `${timerJobId(incident.id, 'status-reminder')}-${round}`,
-        delay: deps.settings.statusReminderMs,
-        ...RETENTION,
-      },
-    );
   }
   if (!message) return;
   await deps.slack.chat.postMessage({ channel: incident.channelId, text: message });

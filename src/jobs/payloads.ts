@@ -67,7 +67,6 @@ export const incidentJobSchema = z.object({ incidentId: z.uuid() });
 export const incidentTimerJobSchema = z.object({
   incidentId: z.uuid(),
   timer: z.enum(['response-warning', 'escalation', 'status-reminder']),
-  round: z.number().int().min(0).optional(),
 });
 
 export type ActionPreviewJob = z.infer<typeof actionPreviewJobSchema>;

@@ -305,9 +305,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
   // The root message's buttons do what `/incident report` and `/incident resolve` do there.
   const incidentId = plainValue(z.uuid());
-  onButton(ACTIONS.incidentReport, incidentId, ({ channel }) => deps.incidents.report(channel));
-  onButton(ACTIONS.incidentResolve, incidentId, ({ channel, user }) =>
-    deps.incidents.resolve(channel, user, undefined),
+  // The button names its incident: in `current` channel mode a channel can hold several.
+  onButton(ACTIONS.incidentReport, incidentId, ({ channel, value }) => deps.incidents.report(channel, value));
+  onButton(ACTIONS.incidentResolve, incidentId, ({ channel, user, value }) =>
+    deps.incidents.resolve(channel, user, undefined, value),
   );
 
   // "Declare incident" on a report with a critical finding: the same as /incident declare.

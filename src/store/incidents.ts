@@ -21,6 +21,7 @@ interface Row {
   target: string | null;
   suggested_procedures: string[];
   matched_procedure: MatchedProcedure | null;
+  announced_at: Date | null;
 }
 
 export interface MatchedProcedure {
@@ -33,6 +34,8 @@ export interface MatchedProcedure {
 export interface StoredIncident extends Incident {
   originChannel: string;
   matchedProcedure: MatchedProcedure | null;
+  /** When the declaring channel was told about the incident's own channel. */
+  announcedAt: Date | null;
 }
 
 function toIncident(row: Row): StoredIncident {
@@ -55,6 +58,7 @@ function toIncident(row: Row): StoredIncident {
     target: row.target,
     suggestedProcedures: row.suggested_procedures,
     matchedProcedure: row.matched_procedure,
+    announcedAt: row.announced_at,
   };
 }
 
@@ -126,6 +130,15 @@ export class IncidentStore {
 
   async setChannel(id: string, channelId: string): Promise<void> {
     await this.db.query('UPDATE incidents SET channel_id = $2 WHERE id = $1', [id, channelId]);
+  }
+
+  /** Records the announcement in the origin channel; false when it was recorded already. */
+  async markAnnounced(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      'UPDATE incidents SET announced_at = now() WHERE id = $1 AND announced_at IS NULL',
+      [id],
+    );
+    return rowCount === 1;
   }
 
   async setRoot(id: string, rootTs: string): Promise<boolean> {

@@ -305,6 +305,33 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     expect(status).toEqual({ status: 'resolved' });
   });
 
+  it('finishes opening an incident after Slack failed half-way: one root, pinned, announced once, timed', async () => {
+    // The first pin fails; the open job is retried and does only what is left.
+    nock('https://slack.com').post('/api/pins.add').reply(200, { ok: false, error: 'internal_error' });
+    fakeSlack(calls);
+    expect(await sendIncident(service.port, 'declare P1 Pins failing', 'C0PINS')).toMatch(
+      /^Declared INC-\d+/,
+    );
+    await eventually(() => calls.find((call) => call.method === 'pins.add'), 20_000);
+    const announced = () =>
+      calls.filter((call) => call.params.channel === 'C0PINS' && call.params.text?.includes('declared by'));
+    await eventually(() => (announced().length > 0 ? true : undefined));
+    const incident = (await state.admin.query('SELECT id FROM incidents ORDER BY number DESC LIMIT 1'))
+      .rows[0] as {
+      id: string;
+    };
+    const queue = service.queues.queue(QUEUES.notifications);
+    await eventually(async () => (await queue.getJob(timerJobId(incident.id, 'escalation'))) ?? undefined);
+    const roots = calls.filter(
+      (call) => call.method === 'chat.postMessage' && call.params.blocks?.includes(ACTIONS.incidentResolve),
+    );
+    expect(roots).toHaveLength(1);
+    expect(announced()).toHaveLength(1);
+    expect((await queue.getJobSchedulers()).map((scheduler) => scheduler.key)).toContain(
+      timerJobId(incident.id, 'status-reminder'),
+    );
+  });
+
   it('answers mistakes and commands outside an incident channel with what to do', async () => {
     fakeSlack(calls);
     expect(await sendIncident(service.port, 'declare Checkout failing', 'C0ONCALL')).toContain(

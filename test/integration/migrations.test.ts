@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
@@ -31,12 +32,17 @@ describe('state database migrations', () => {
   });
 
   it('moves reports stored per run into shared reports, and back on the way down', async () => {
+    const dir = fileURLToPath(new URL('../../migrations', import.meta.url));
+    // Down to just before shared reports: that migration and every one after it.
+    const fromSharedReports = readdirSync(dir).filter(
+      (file) => file >= '1733000000000_shared-reports.sql',
+    ).length;
     const migrate = (direction: 'up' | 'down') =>
       runner({
         databaseUrl: database.url,
-        dir: fileURLToPath(new URL('../../migrations', import.meta.url)),
+        dir,
         direction,
-        count: direction === 'down' ? 1 : Number.POSITIVE_INFINITY,
+        count: direction === 'down' ? fromSharedReports : Number.POSITIVE_INFINITY,
         migrationsTable: 'runbook_bot_migrations',
         log: () => undefined,
       });
