@@ -39,6 +39,7 @@ export function runbookSources(teamDir?: string): RunbookSource[] {
 export class RunbookLibrary {
   private runbooks: Runbook[] = [];
   private byProcedureId = new Map<string, ProcedureRef>();
+  private reloading: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly sources: RunbookSource[],
@@ -58,20 +59,45 @@ export class RunbookLibrary {
     return { library, summary };
   }
 
-  async reload(): Promise<LoadSummary> {
-    const { runbooks: loaded, problems } = await this.read(this.sources);
-    const runbooks = withUniqueIds(loaded, problems);
-    this.runbooks = runbooks;
+  /**
+   * Reads the files again. Reloads run one after another (SIGHUP and `/runbook reload` may
+   * overlap), so the last one to finish read the files last. A read that fails altogether
+   * keeps the current set and says so.
+   */
+  reload(): Promise<LoadSummary> {
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(): Promise<LoadSummary> {
+    let read: ReadSources;
+    try {
+      read = await this.read(this.sources);
+    } catch (err) {
+      return this.summary([
+        {
+          file: this.sources.map((source) => source.dir).join(', '),
+          message: `cannot read the runbooks (the previous set stays loaded): ${(err as Error).message}`,
+        },
+      ]);
+    }
+    const problems = [...read.problems];
+    this.runbooks = withUniqueIds(read.runbooks, problems);
     this.byProcedureId = new Map(
-      runbooks.flatMap((runbook) =>
+      this.runbooks.flatMap((runbook) =>
         runbook.procedures.map((procedure) => [procedure.id, { runbook, procedure }] as const),
       ),
     );
+    return this.summary(problems);
+  }
+
+  private summary(problems: LibraryProblem[]): LoadSummary {
     return {
-      runbooks: runbooks.length,
+      runbooks: this.runbooks.length,
       procedures: this.byProcedureId.size,
       problems,
-      warnings: runbooks.reduce((sum, runbook) => sum + runbook.warnings.length, 0),
+      warnings: this.runbooks.reduce((sum, runbook) => sum + runbook.warnings.length, 0),
     };
   }
 

@@ -63,6 +63,32 @@ describe('the runbook library', () => {
     expect(isolated).toStrictEqual(inThread);
   });
 
+  it('runs reloads one after another, and keeps the current set when a read fails', async () => {
+    const sources = runbookSources();
+    const full = await readRunbookSources(sources);
+    let reads = 0;
+    let failNext = false;
+    const { library: reloading } = await RunbookLibrary.load(sources, async () => {
+      reads += 1;
+      const mine = reads;
+      if (failNext) throw new Error('worker thread exited');
+      // The first of two overlapping reloads is the slow one: it must not land last.
+      await new Promise((resolve) => setTimeout(resolve, mine === 2 ? 50 : 0));
+      return { runbooks: mine === 2 ? full.runbooks.slice(0, 1) : full.runbooks, problems: [] };
+    });
+    const [slow, fast] = await Promise.all([reloading.reload(), reloading.reload()]);
+    expect([slow.runbooks, fast.runbooks]).toEqual([1, 6]);
+    expect(reloading.list()).toHaveLength(6);
+
+    failNext = true;
+    const failed = await reloading.reload();
+    expect(failed.problems[0]?.message).toMatch(
+      /^cannot read the runbooks \(the previous set stays loaded\): worker thread exited/,
+    );
+    expect(failed.runbooks).toBe(6);
+    expect(reloading.list()).toHaveLength(6);
+  });
+
   it('finds a procedure by full id, by the part after # or by title, and names candidates otherwise', () => {
     expect(library.resolveProcedure('postgres-health#vacuum-table').procedure.title).toBe('Vacuum table');
     expect(library.resolveProcedure('vacuum-table').procedure.id).toBe('postgres-health#vacuum-table');
