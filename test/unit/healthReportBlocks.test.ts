@@ -78,6 +78,19 @@ describe('health report blocks', () => {
     expect(blocks.at(-1)).toMatchObject({ type: 'actions', elements: [{ action_id: ACTIONS.healthRerun }] });
   });
 
+  it('escapes evidence too: a query text with < and & shows as written, in the report and the thread', () => {
+    const sneaky: Finding = {
+      ...finding(1, 'critical', 1),
+      evidence: [{ pid: 1, query: 'SELECT * FROM t WHERE a < 3 AND b <@U0ADMIN> & c' }],
+    };
+    const inReport = texts(healthReportBlocks(report([sneaky]), { runId: 'r' }));
+    const inThread = texts(healthFindingDetail(sneaky).blocks);
+    // The report's table cuts long cells; the thread shows the whole value.
+    expect(inReport).toContain('a &lt; 3 AND b &lt;@U0A…');
+    expect(inThread).toContain('a &lt; 3 AND b &lt;@U0ADMIN&gt; &amp; c');
+    for (const text of [inReport, inThread]) expect(text).not.toContain('<@U0A');
+  });
+
   it('shows the reason for an unreachable target', () => {
     const blocks = healthReportBlocks(
       {

@@ -9,7 +9,7 @@ import type {
 } from '../../runbooks/health/types.js';
 import { ACTIONS } from '../actionIds.js';
 import { fitText, LIMITS } from '../blockLimits.js';
-import { escapeMrkdwn, section } from './mrkdwn.js';
+import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 
 const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
   ok: ':large_green_circle:',
@@ -206,10 +206,11 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
 }
 
 function recordText(row: EvidenceRow): string {
-  return Object.entries(row)
+  const text = Object.entries(row)
     .map(([key, value]) => `${key}: ${value === null ? '' : String(value)}`)
-    .join('\n')
-    .replaceAll('```', '` ` `');
+    .join('\n');
+  // Evidence is data (query texts with < and &): escaped like any text, fences defused.
+  return escapeMrkdwn(text).replaceAll('```', '` ` `');
 }
 
 function contextLine(report: HealthReport): string {
@@ -219,7 +220,6 @@ function contextLine(report: HealthReport): string {
 }
 
 /** Rows as an aligned table in a code block; `max` bounds the whole block including fences. */
-function codeBlock(rows: EvidenceRow[], max?: number): string {
-  const body = evidenceLines(rows, CELL_WIDTH).join('\n').replaceAll('```', "'''");
-  return max === undefined ? `\`\`\`${body}\`\`\`` : `\`\`\`${fitText(body, Math.max(0, max - 6))}\`\`\``;
+function codeBlock(rows: EvidenceRow[], max = Number.POSITIVE_INFINITY): string {
+  return codeFence(evidenceLines(rows, CELL_WIDTH).join('\n'), max);
 }
