@@ -329,21 +329,23 @@ export class AuditLog {
   }
 
   /** Unposted mirror entries of one thread, in order, up to seq. */
-  async pendingMirror(
+  /** The oldest event of a thread not mirrored yet (up to `upToSeq`): mirrors post in order, one at a time. */
+  async nextToMirror(
     channel: string,
     threadTs: string | null,
     upToSeq: number,
     client?: pg.PoolClient,
-  ): Promise<AuditEvent[]> {
+  ): Promise<AuditEvent | undefined> {
     const { rows } = await (client ?? this.db).query<EventRow>(
       `SELECT ${EVENT_COLUMNS}
          FROM audit_outbox AS o JOIN audit_events AS e ON e.seq = o.seq
         WHERE o.channel = $1 AND coalesce(o.thread_ts, '') = coalesce($2, '')
           AND o.posted_ts IS NULL AND o.seq <= $3
-        ORDER BY o.seq`,
+        ORDER BY o.seq
+        LIMIT 1`,
       [channel, threadTs, upToSeq],
     );
-    return rows.map(toEvent);
+    return rows[0] ? toEvent(rows[0]) : undefined;
   }
 
   markMirrored(seq: number, postedTs: string, client?: pg.PoolClient): Promise<void> {

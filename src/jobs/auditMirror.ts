@@ -49,7 +49,7 @@ async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<b
       MIRROR_LOCK_CLASS,
       `${job.channel}:${job.threadTs ?? ''}`,
     ]);
-    const [next] = await deps.audit.pendingMirror(job.channel, job.threadTs, job.upToSeq, client);
+    const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
     if (next) {
       const posted = await deps.slack.chat.postMessage({
         channel: job.channel,

@@ -345,10 +345,12 @@ describe('audit mirror', () => {
     // The second call's first post (seq 1) was accepted by the scripted reply, not recorded.
     expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditEventText(e)));
     expect(slackApi.accepted.every((post) => post.threadTs === THREAD)).toBe(true);
-    expect(await log.pendingMirror(CHANNEL, THREAD, last.seq)).toEqual([]);
-    expect((await log.pendingMirror(CHANNEL, '1700.2', elsewhere.seq)).map((e) => e.seq)).toEqual([
-      elsewhere.seq,
-    ]);
+    expect(await log.nextToMirror(CHANNEL, THREAD, last.seq)).toBeUndefined();
+    expect((await log.nextToMirror(CHANNEL, '1700.2', elsewhere.seq))?.seq).toBe(elsewhere.seq);
+    const unposted = await pool.query<{ seq: string }>(
+      "SELECT seq FROM audit_outbox WHERE posted_ts IS NULL AND thread_ts = '1700.2'",
+    );
+    expect(unposted.rows.map((row) => Number(row.seq))).toEqual([elsewhere.seq]);
     const { rows } = await pool.query<{ seq: string; posted_ts: string }>(
       'SELECT seq, posted_ts FROM audit_outbox WHERE posted_ts IS NOT NULL ORDER BY seq',
     );
