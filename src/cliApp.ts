@@ -1,5 +1,4 @@
 import { Command, CommanderError, Option } from 'commander';
-import pg from 'pg';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -16,6 +15,7 @@ import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
+import { withStateDatabase } from './terminal/stateDatabase.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -183,33 +183,25 @@ async function history(options: { limit: string; json?: boolean }, io: CliIo): P
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     throw new UserError(`--limit must be a whole number from 1 to 1000, got "${options.limit}"`);
   }
-  if (!io.env.DATABASE_URL) throw new UserError('history reads the state database: set DATABASE_URL.');
-  const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 1, connectionTimeoutMillis: 5000 });
-  try {
-    const runs = await new RunStore(pool).recent(limit).catch((err: { code?: string; message?: string }) => {
-      if (err.code === '42P01')
-        throw new UserError('The state database has no runs table yet: start the bot once to migrate it.');
-      throw new UserError(`Cannot read the state database: ${redactText(err.message ?? String(err))}`);
-    });
-    if (options.json) {
-      io.stdout(
-        JSON.stringify(
-          runs.map(({ report: _report, responseUrl: _url, ...run }) => run),
-          null,
-          2,
-        ),
-      );
-      return;
-    }
-    if (runs.length === 0) io.stdout('No runs recorded yet.');
-    for (const run of runs) {
-      const outcome = run.reportStatus ?? run.error ?? '';
-      io.stdout(
-        `${run.createdAt.toISOString()}  ${run.kind.padEnd(7)} ${run.target.padEnd(14)} ${run.status.padEnd(8)} ${outcome.padEnd(12)} ${run.requestedBy}  ${run.id}`,
-      );
-    }
-  } finally {
-    await pool.end();
+  const runs = await withStateDatabase(io, { command: 'history', what: 'runs' }, (db) =>
+    new RunStore(db).recent(limit),
+  );
+  if (options.json) {
+    io.stdout(
+      JSON.stringify(
+        runs.map(({ report: _report, responseUrl: _url, ...run }) => run),
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  if (runs.length === 0) io.stdout('No runs recorded yet.');
+  for (const run of runs) {
+    const outcome = run.reportStatus ?? run.error ?? '';
+    io.stdout(
+      `${run.createdAt.toISOString()}  ${run.kind.padEnd(7)} ${run.target.padEnd(14)} ${run.status.padEnd(8)} ${outcome.padEnd(12)} ${run.requestedBy}  ${run.id}`,
+    );
   }
 }
 

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import pg from 'pg';
 import { AuditLog } from '../audit/auditLog.js';
 import { UserError } from '../errors.js';
-import { redactText } from '../redact.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
+import { withStateDatabase } from './stateDatabase.js';
 
 /**
  * `audit verify` and `audit export`: the audit log of the state database (DATABASE_URL).
@@ -57,8 +56,11 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2
 export function parseSince(value: string, now: Date): Date {
   const trimmed = value.trim();
   const duration = DURATION.exec(trimmed);
-  if (duration) return new Date(now.getTime() - Number(duration[1]) * UNIT_MS[duration[2]!.toLowerCase()]!);
-  const date = ISO_DATE.test(trimmed) ? new Date(trimmed) : undefined;
+  const date = duration
+    ? new Date(now.getTime() - Number(duration[1]) * UNIT_MS[duration[2]!.toLowerCase()]!)
+    : ISO_DATE.test(trimmed)
+      ? new Date(trimmed)
+      : undefined;
   if (!date || Number.isNaN(date.getTime()))
     throw new UserError(
       `--since must be an ISO date (2024-11-27 or 2024-11-27T10:00Z) or a duration like 24h or 7d, got "${value}"`,
@@ -66,19 +68,6 @@ export function parseSince(value: string, now: Date): Date {
   return date;
 }
 
-async function withAuditLog<T>(io: CliIo, use: (log: AuditLog) => Promise<T>): Promise<T> {
-  if (!io.env.DATABASE_URL) throw new UserError('audit reads the state database: set DATABASE_URL.');
-  const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 1, connectionTimeoutMillis: 5000 });
-  pool.on('error', () => undefined); // an idle client's error surfaces on the next query
-  try {
-    return await use(new AuditLog(pool)).catch((err: { code?: string; message?: string }) => {
-      if (err.code === '42P01')
-        throw new UserError(
-          'The state database has no audit log yet: start the bot (or worker) once to migrate it.',
-        );
-      throw new UserError(`Cannot read the state database: ${redactText(err.message ?? String(err))}`);
-    });
-  } finally {
-    await pool.end();
-  }
+function withAuditLog<T>(io: CliIo, use: (log: AuditLog) => Promise<T>): Promise<T> {
+  return withStateDatabase(io, { command: 'audit', what: 'audit log' }, (db) => use(new AuditLog(db)));
 }

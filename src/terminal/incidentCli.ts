@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import pg from 'pg';
 import { UserError } from '../errors.js';
 import { composeIncidentReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
-import { redactText } from '../redact.js';
 import { IncidentStore } from '../store/incidents.js';
 import type { CliIo } from './cliIo.js';
+import { withStateDatabase } from './stateDatabase.js';
 
 /** `runbook-bot report <incident>`: the report draft from the state database, as Markdown or JSON. */
 export function addIncidentCommands(program: Command, io: CliIo): void {
@@ -24,27 +23,11 @@ export function addIncidentCommands(program: Command, io: CliIo): void {
       } catch {
         throw new UserError(`"${timeZone}" is not a time zone; use an IANA name such as Europe/Berlin.`);
       }
-      if (!io.env.DATABASE_URL) throw new UserError('report reads the state database: set DATABASE_URL.');
-      const db = new pg.Pool({
-        connectionString: io.env.DATABASE_URL,
-        max: 2,
-        connectionTimeoutMillis: 5000,
-      });
-      try {
-        const incident = await new IncidentStore(db)
-          .find(reference)
-          .catch((err: { code?: string; message?: string }) => {
-            if (err.code === '42P01')
-              throw new UserError(
-                'The state database has no incidents yet: start the bot once to migrate it.',
-              );
-            throw new UserError(`Cannot read the state database: ${redactText(err.message ?? String(err))}`);
-          });
+      await withStateDatabase(io, { command: 'report', what: 'incidents' }, async (db) => {
+        const incident = await new IncidentStore(db).find(reference);
         if (!incident) throw new UserError(`No incident "${reference}".`);
         const draft = composeIncidentReport(await gatherReportInput(db, incident, timeZone));
         io.stdout(options.format === 'json' ? JSON.stringify(draft.json, null, 2) : draft.markdown);
-      } finally {
-        await db.end();
-      }
+      });
     });
 }

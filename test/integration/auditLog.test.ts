@@ -436,5 +436,7 @@ describe('audit export --since', () => {
     expect(parseSince('2024-11-01', now).toISOString()).toBe('2024-11-01T00:00:00.000Z');
     expect(parseSince('2024-11-01T08:30:00Z', now).toISOString()).toBe('2024-11-01T08:30:00.000Z');
     expect(() => parseSince('last week', now)).toThrow(UserError);
+    // A duration too long for a date is refused as such, not sent to the database.
+    expect(() => parseSince('99999999999d', now)).toThrow(/--since must be/);
   });
 });

@@ -159,4 +159,18 @@ describe('runbook-bot CLI', () => {
     expect(stderr).not.toContain('EPIPE');
     expect(code).toBe(0);
   });
+
+  it('says the state database is not migrated yet instead of failing with a stack trace', async () => {
+    // db holds a shop, not the bot's state: no runs, no incidents.
+    const history = await cli(['history'], { DATABASE_URL: db.url });
+    expect(history).toMatchObject({
+      code: 3,
+      stderr: expect.stringMatching(/has no runs yet: start the bot/),
+    });
+    const report = await cli(['report', 'INC-1'], { DATABASE_URL: db.url });
+    expect(report).toMatchObject({
+      code: 3,
+      stderr: expect.stringMatching(/has no incidents yet: start the bot/),
+    });
+  });
 });

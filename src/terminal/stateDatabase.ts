@@ -1,0 +1,33 @@
+import pg from 'pg';
+import { UserError } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { CliIo } from './cliIo.js';
+
+/**
+ * Runs `use` against the state database (DATABASE_URL) and closes it after. A database
+ * error becomes a sentence saying what is wrong (not migrated yet, unreachable) instead of
+ * a stack trace; anything else is left as it is.
+ */
+export async function withStateDatabase<T>(
+  io: CliIo,
+  reading: { command: string; what: string },
+  use: (db: pg.Pool) => Promise<T>,
+): Promise<T> {
+  const { command, what } = reading;
+  if (!io.env.DATABASE_URL) throw new UserError(`${command} reads the state database: set DATABASE_URL.`);
+  const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 2, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => undefined); // an idle client's error surfaces on the next query
+  try {
+    return await use(pool);
+  } catch (err) {
+    const failure = err as { code?: string; message?: string };
+    if (err instanceof UserError || typeof failure.code !== 'string') throw err;
+    if (failure.code === '42P01')
+      throw new UserError(
+        `The state database has no ${what} yet: start the bot (or a worker) once to migrate it.`,
+      );
+    throw new UserError(`Cannot read the state database: ${redactText(failure.message ?? String(err))}`);
+  } finally {
+    await pool.end();
+  }
+}
