@@ -65,13 +65,7 @@ export class ApprovalService {
         expiresAt: updated.expiresAt?.toISOString(),
       }),
       (audit) =>
-        this.deps.requests.requestApproval(
-          requestId,
-          user,
-          policy.approvals,
-          new Date(Date.now() + policy.expiryMs),
-          audit,
-        ),
+        this.deps.requests.requestApproval(requestId, user, policy.approvals, policy.expiryMs, audit),
     );
     if ('refused' in result) return { ok: false, message: result.refused };
     await this.refreshCard(requestId);

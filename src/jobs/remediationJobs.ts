@@ -13,7 +13,7 @@ import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { actionPreviewJobSchema, JOBS, requestJobSchema } from './payloads.js';
+import { actionPreviewJobSchema, JOBS, QUEUES, RETENTION, requestJobSchema } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
 export interface RemediationDeps {
@@ -138,7 +138,19 @@ async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
     (audit) => deps.requests.expire(requestId, audit),
   );
   if (!('refused' in result)) await deps.approvals.refreshCard(requestId);
+  // Early by this worker's clock: come back rather than leave the request pending for good.
+  else if (result.refused === 'not yet')
+    await deps.queues
+      .queue(QUEUES.remediation)
+      .add(
+        JOBS.approvalExpiry,
+        { requestId },
+        { jobId: `expiry-${requestId}-${Date.now()}`, delay: EXPIRY_RECHECK_MS, ...RETENTION },
+      );
 }
+
+/** How soon an expiry that came too early looks again. */
+const EXPIRY_RECHECK_MS = 5000;
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing

@@ -147,14 +147,16 @@ export class ActionRequestStore {
     id: string,
     requestedBy: string,
     requiredApprovals: number,
-    expiresAt: Date,
+    expiryMs: number,
     audit?: InTransaction,
   ): Promise<ActionRequest | { refused: string }> {
+    // Every deadline is set and checked on the database's clock: the bot and the workers'
+    // clocks may disagree, and a deadline must mean the same to all of them.
     return this.transition(id, ['previewed'], audit, async (client) => {
       await client.query(
-        `UPDATE action_requests SET status = 'pending', requested_by = $2, required_approvals = $3, expires_at = $4,
-                updated_at = now() WHERE id = $1`,
-        [id, requestedBy, requiredApprovals, expiresAt],
+        `UPDATE action_requests SET status = 'pending', requested_by = $2, required_approvals = $3,
+                expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now() WHERE id = $1`,
+        [id, requestedBy, requiredApprovals, expiryMs],
       );
     });
   }
@@ -174,7 +176,7 @@ export class ActionRequestStore {
       const request = await this.read(client, id, true);
       if (!request) return { kind: 'refused', reason: 'That request no longer exists.' };
       if (request.status !== 'pending') return { kind: 'refused', reason: statusReason(request), request };
-      if (request.expiresAt && request.expiresAt.getTime() <= Date.now()) {
+      if (request.expiresAt && request.expiresAt.getTime() <= (await databaseNow(client))) {
         return { kind: 'refused', reason: 'This request has expired; preview the action again.', request };
       }
       const inserted = await client.query(
@@ -208,7 +210,7 @@ export class ActionRequestStore {
   /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
   expire(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
     return this.transition(id, ['pending'], audit, async (client, request) => {
-      if (!request.expiresAt || request.expiresAt.getTime() > Date.now()) throw new NotYet();
+      if (!request.expiresAt || request.expiresAt.getTime() > (await databaseNow(client))) throw new NotYet();
       await client.query(`UPDATE action_requests SET status = 'expired', updated_at = now() WHERE id = $1`, [
         id,
       ]);
@@ -218,7 +220,8 @@ export class ActionRequestStore {
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
   startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
     return this.transition(id, ['approved'], audit, async (client, request) => {
-      if (request.executeBy && request.executeBy.getTime() <= Date.now()) throw new WindowPassed();
+      if (request.executeBy && request.executeBy.getTime() <= (await databaseNow(client)))
+        throw new WindowPassed();
       await client.query(
         `UPDATE action_requests SET status = 'executing', updated_at = now() WHERE id = $1`,
         [id],
@@ -305,6 +308,12 @@ export class ActionRequestStore {
       client.release();
     }
   }
+}
+
+/** The database's clock, which set the deadlines being compared with it. */
+async function databaseNow(client: pg.PoolClient): Promise<number> {
+  const { rows } = await client.query<{ now: Date }>('SELECT now() AS now');
+  return rows[0]!.now.getTime();
 }
 
 class NotYet extends Error {}
