@@ -105,19 +105,28 @@ export class ApprovalService {
       }),
       (audit) => this.deps.requests.approve(requestId, user, policy.executionWindowMs, audit),
     );
-    if (result.kind === 'refused') return { ok: false, message: result.reason };
+    if (result.kind === 'refused') {
+      // Approved, but its execution job may never have been queued (the queue failed right
+      // after the approval committed): queueing again is harmless, the job id is unique.
+      if (result.request?.status === 'approved') await this.queueExecution(requestId);
+      return { ok: false, message: result.reason };
+    }
     await this.refreshCard(requestId);
     if (result.kind === 'approved') {
-      // The job id is the request id: however many approvals race, one execution job exists.
-      await this.deps.queues
-        .queue(QUEUES.remediation)
-        .add(JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION });
+      await this.queueExecution(requestId);
       return { ok: true, message: 'Approved: executing now.' };
     }
     return {
       ok: true,
       message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
     };
+  }
+
+  /** The job id is the request id: however many approvals race, one execution job exists. */
+  private async queueExecution(requestId: string): Promise<void> {
+    await this.deps.queues
+      .queue(QUEUES.remediation)
+      .add(JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION });
   }
 
   async reject(requestId: string, user: string): Promise<Decision> {

@@ -162,11 +162,21 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
   const request = await deps.requests.get(requestId);
   if (!request) throw new UnrecoverableError(`request ${requestId} does not exist`);
   const { run, step } = await loadAction(deps, request.runId, request.stepId);
-  const target = deps.targets.resolve(request.target);
   const inputs = ((request.plan as { inputs?: RawValues }).inputs ?? {}) as RawValues;
+  // A target removed from configuration since the approval fails the request, visibly,
+  // rather than leaving it approved with a card that says it is executing.
+  let target: ReturnType<TargetRegistry['resolve']> | undefined;
+  let unavailable = '';
+  try {
+    target = deps.targets.resolve(request.target);
+  } catch (err) {
+    unavailable = errorText(err);
+  }
+  const verify = () =>
+    target ? verification(deps, run, target, inputs) : Promise.resolve(`could not run: ${unavailable}`);
 
   if (request.status === 'executing') {
-    const after = await verification(deps, run, target, inputs);
+    const after = await verify();
     await auditedChange(
       deps,
       run,
@@ -202,9 +212,10 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
     await deps.approvals.refreshCard(requestId);
     return;
   }
-  const before = await verification(deps, run, target, inputs);
+  const before = await verify();
   let result: ExecutionResult;
   try {
+    if (!target) throw new Error(unavailable);
     result = await executeAction(
       deps.pools.remediation(target),
       target,
@@ -216,7 +227,7 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
   } catch (err) {
     result = { status: 'failed', error: errorText(err) };
   }
-  const after = await verification(deps, run, target, inputs);
+  const after = await verify();
   const summary = resultSummary(result);
   await auditedChange(
     deps,
