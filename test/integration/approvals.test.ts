@@ -171,6 +171,28 @@ describe('approvals and at-most-once execution', () => {
       )
     ).rows[0]!.n;
 
+  it('fails an approved request whose target was removed since, visibly, and runs nothing', async () => {
+    const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    await approvals.approve(requestId, 'U0SECOND');
+    // A worker whose configuration no longer has the target.
+    const withoutTarget = remediationProcessor({
+      requests,
+      procedureRuns,
+      targets: new TargetRegistry([], 'test'),
+      pools,
+      queues,
+      audit,
+      approvals,
+      logger,
+    });
+    await withoutTarget(fakeJob(JOBS.executeAction, { requestId }));
+    expect(await failedCount()).toBe(3);
+    const failed = await requests.get(requestId);
+    expect(failed?.status).toBe('failed');
+    expect(JSON.stringify(failed?.outcome)).toMatch(/shop/);
+  });
+
   it('previews by counting rows in a rolled-back transaction, then executes once after approval and verifies', async () => {
     const { requestId, approvals, process } = await freshRequest({ defaults: { approvals: 1 } });
     const previewed = await requests.get(requestId);
