@@ -235,7 +235,7 @@ export async function auditedChange<T>(
 }
 
 /** The run's root message thread, where its audit trail is mirrored. */
-export function mirrorOf(run: ProcedureRun): AuditEventInput['mirror'] {
+function mirrorOf(run: ProcedureRun): AuditEventInput['mirror'] {
   return run.channelId ? { channel: run.channelId, threadTs: run.rootTs ?? undefined } : undefined;
 }
 

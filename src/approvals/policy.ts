@@ -68,7 +68,7 @@ export type PolicyFile = z.infer<typeof policyFileSchema>;
 type Overrides = z.infer<typeof overridesSchema>;
 
 /** Without a policy file: one approval, two on production for medium and high; never your own. */
-export const DEFAULT_POLICY: PolicyFile = {
+const DEFAULT_POLICY: PolicyFile = {
   defaults: {
     approvals: 1,
     self_approval: { low: true, medium: false, high: false },

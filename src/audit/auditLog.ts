@@ -64,7 +64,7 @@ const atText = (expression: string) => AT_TEXT.replace('%s', expression);
 const BATCH = 1000;
 
 /** JSON with object keys sorted (recursively), so equal content always hashes the same. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value)

@@ -75,14 +75,14 @@ export interface ReportDraft {
   filename: string;
 }
 
-export const UNKNOWN_FILL_IN = 'unknown (fill in)';
+const UNKNOWN_FILL_IN = 'unknown (fill in)';
 export const ROOT_CAUSE_PLACEHOLDER =
   '_Root cause not recorded: the incident commander fills this in once it is confirmed._';
 export const PREVENTION_PLACEHOLDER =
   '_Prevention not recorded: the incident commander fills in how to keep this from happening again._';
 export const NO_REMEDIATION = 'No remediation was executed through runbook-bot.';
-export const NOTHING_ROLLED_BACK = 'Nothing recorded.';
-export const NO_FINDINGS = '_No critical or warning findings were recorded during the incident._';
+const NOTHING_ROLLED_BACK = 'Nothing recorded.';
+const NO_FINDINGS = '_No critical or warning findings were recorded during the incident._';
 
 const FINDING_ORDER: Record<string, number> = { critical: 0, warn: 1 };
 

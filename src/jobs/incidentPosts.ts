@@ -26,7 +26,7 @@ async function load(deps: IncidentPostDeps, incidentId: string): Promise<StoredI
 }
 
 /** `inc-20261124-checkout-failing`: Slack channel names are lower-case, at most 80 characters. */
-export function incidentChannelName(incident: StoredIncident, timeZone: string, attempt: number): string {
+function incidentChannelName(incident: StoredIncident, timeZone: string, attempt: number): string {
   const date = formatInTimeZone(incident.declaredAt, timeZone).slice(0, 10).replaceAll('-', '');
   const slug = incident.title
     .toLowerCase()

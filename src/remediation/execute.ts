@@ -25,9 +25,9 @@ export type ExecutionResult =
   | { status: 'failed'; error: string };
 
 /** Allowed drift of a DML row count between approval and execution: 10% of the approved count. */
-export const ROW_DRIFT_RATIO = 0.1;
+const ROW_DRIFT_RATIO = 0.1;
 /** …but never less than this many rows, so small counts may move by one. */
-export const ROW_DRIFT_MIN = 1;
+const ROW_DRIFT_MIN = 1;
 
 /**
  * Whether `current` differs materially from the approved plan, and how, in words; undefined

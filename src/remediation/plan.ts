@@ -166,7 +166,7 @@ async function signalPlan(
   );
 }
 
-export function pidFingerprint(pids: number[]): string {
+function pidFingerprint(pids: number[]): string {
   return [...pids].sort((a, b) => a - b).join(',');
 }
 

@@ -139,7 +139,7 @@ function literal(text: string): string {
  * query, any session of the bot, anything not a client backend (walsenders, autovacuum,
  * background workers) and superusers. Expects `pg_stat_activity a LEFT JOIN pg_roles r`.
  */
-export const EXCLUSION_REASON = `CASE
+const EXCLUSION_REASON = `CASE
     WHEN a.pid = pg_backend_pid() THEN 'the executing session'
     WHEN a.application_name = ${literal(BOT_APPLICATION_NAME)} THEN 'a ${BOT_APPLICATION_NAME} session'
     WHEN a.backend_type IS DISTINCT FROM 'client backend' THEN 'not a client backend'

@@ -27,7 +27,7 @@ type Node = Record<string, unknown>;
 
 const DML_TYPES = new Set(['UpdateStmt', 'DeleteStmt', 'InsertStmt', 'MergeStmt']);
 
-export const SAMPLE_ROWS = 5;
+const SAMPLE_ROWS = 5;
 
 export function statementShape(step: ActionStep): StatementShape {
   const { statement } = step;
@@ -102,7 +102,7 @@ const DROP_LOCKS_TABLE = new Set([
  * Locking" and each command's page). Where a command's lock depends on details we do not
  * model, the strongest it may take is given; unknown → undefined rather than a guess.
  */
-export function lockLevelOf(type: string, body: Node): string | undefined {
+function lockLevelOf(type: string, body: Node): string | undefined {
   switch (type) {
     case 'VacuumStmt': {
       const full = walkDefs(body.options).includes('full');

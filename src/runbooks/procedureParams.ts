@@ -64,7 +64,7 @@ const TYPE_NOUNS: Record<Parameter['type'], string> = {
   text: 'text',
 };
 
-export function describeMissing(param: Parameter): string {
+function describeMissing(param: Parameter): string {
   return `${param.name} is missing: ${TYPE_NOUNS[param.type]} (written ${param.placeholder} in the runbook), e.g. ${param.name}=${param.example}`;
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import type { LoaderWarning, Procedure, Runbook } from './model.js';
+import type { Procedure, Runbook } from './model.js';
 import {
   type LibraryProblem,
   type ReadSources,
@@ -172,8 +172,4 @@ function withUniqueIds(runbooks: Runbook[], problems: LibraryProblem[]): Runbook
       })),
     };
   });
-}
-
-export function warningText(file: string, warning: LoaderWarning): string {
-  return `${file}:${warning.line}: ${warning.message}`;
 }

@@ -16,8 +16,8 @@ export const JOB_SCHEDULED_HEALTH = 'scheduled-health';
 export const SCHEDULER_PREFIX = 'scheduled-health-';
 
 /** The seeds' morning checklist ("Run this every morning"; `0 9 * * *` in their crontab). */
-export const DEFAULT_HEALTH_SCHEDULE = '0 9 * * *';
-export const DEFAULT_HEALTH_SCHEDULE_TZ = 'UTC';
+const DEFAULT_HEALTH_SCHEDULE = '0 9 * * *';
+const DEFAULT_HEALTH_SCHEDULE_TZ = 'UTC';
 
 const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
 
@@ -49,7 +49,7 @@ export interface HealthSchedule {
  * first) or six (seconds first), or an alias like `@daily`; parsed by BullMQ's own parser
  * so what is accepted here is what the scheduler runs.
  */
-export function cronProblem(cron: string): string | undefined {
+function cronProblem(cron: string): string | undefined {
   const trimmed = cron.trim();
   const fields = trimmed.split(/\s+/).filter(Boolean).length;
   if (!trimmed.startsWith('@') && fields !== 5 && fields !== 6) {
@@ -64,7 +64,7 @@ export function cronProblem(cron: string): string | undefined {
 }
 
 /** Whether `tz` is an IANA time zone this runtime knows (`Europe/Berlin`, `UTC`). */
-export function timeZoneProblem(tz: string): string | undefined {
+function timeZoneProblem(tz: string): string | undefined {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     // The scheduler's cron parser must agree with Intl about the zone.
@@ -100,10 +100,7 @@ export function healthScheduleDefaults(env: NodeJS.ProcessEnv): HealthScheduleDe
  * targets that are disabled or have no channel to post to. Throws one ConfigError naming
  * every bad cron, time zone and channel, with the target and the value.
  */
-export function resolveHealthSchedules(
-  targets: Target[],
-  defaults: HealthScheduleDefaults,
-): HealthSchedule[] {
+function resolveHealthSchedules(targets: Target[], defaults: HealthScheduleDefaults): HealthSchedule[] {
   const problems: string[] = [];
   const check = (where: string, value: string, problem: string | undefined) => {
     const line = problemLine(where, value, problem);

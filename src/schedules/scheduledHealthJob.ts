@@ -15,17 +15,17 @@ import { scheduledHealthJobSchema } from './healthSchedules.js';
 /** Job name on the notifications queue: post a scheduled report or all clear. */
 export const JOB_SCHEDULED_HEALTH_REPORT = 'scheduled-health-report';
 /** Who "requested" the runs a schedule creates (the runs table's requested_by). */
-export const SCHEDULER_USER = 'scheduler';
+const SCHEDULER_USER = 'scheduler';
 /** A persisting problem is posted again after this long. */
 export const DEFAULT_REMIND_AFTER_MS = 24 * 3600 * 1000;
 /** The pseudo-check recording whether the target could be reached at all. */
-export const REACHABILITY_CHECK = 'reachability';
+const REACHABILITY_CHECK = 'reachability';
 /** At most this many changes are carried to the post (the rest are counted). */
 const MAX_CHANGES = 20;
 
 const checkStatus = z.enum(['ok', 'warn', 'critical', 'skipped', 'error']);
 
-export const statusChangeSchema = z.object({
+const statusChangeSchema = z.object({
   check: z.string().min(1).max(64),
   title: z.string().max(200),
   /** null: the check had no status in the previous scheduled run. */
@@ -78,7 +78,7 @@ const PROBLEM: ReadonlySet<CheckStatus> = new Set(['warn', 'critical', 'error'])
 const isProblem = (status: CheckStatus | undefined) => status !== undefined && PROBLEM.has(status);
 
 /** The findings of a report plus whether the target was reachable, as the state tracks them. */
-export function scheduledItems(report: HealthReport): ScheduledItem[] {
+function scheduledItems(report: HealthReport): ScheduledItem[] {
   const reachability: ScheduledItem = {
     check: REACHABILITY_CHECK,
     title: 'Target reachable',

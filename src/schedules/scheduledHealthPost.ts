@@ -22,7 +22,7 @@ export interface ScheduledHealthPostDeps {
  * incident" button when something is critical; or the all clear. The run records the
  * message, so a retried job never posts twice.
  */
-export async function postScheduledHealth(
+async function postScheduledHealth(
   deps: ScheduledHealthPostDeps,
   job: ScheduledHealthPostJob,
 ): Promise<void> {
@@ -58,7 +58,7 @@ export function scheduledHealthPoster(deps: ScheduledHealthPostDeps) {
 }
 
 /** Plain-text fallback (notifications). */
-export function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): string {
+function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): string {
   if (job.kind === 'all-clear')
     return `All clear: the scheduled health check of ${report.target} is OK again`;
   const prefix = job.reason === 'reminder' ? 'Scheduled check (reminder)' : 'Scheduled check';
@@ -66,7 +66,7 @@ export function scheduledText(job: ScheduledHealthPostJob, report: HealthReport)
 }
 
 /** The context line under the header: scheduled, and what changed since the last scheduled run. */
-export function scheduledNote(job: ScheduledHealthPostJob): string {
+function scheduledNote(job: ScheduledHealthPostJob): string {
   const since = job.problemSince ? slackDate(job.problemSince) : undefined;
   const changes = changeList(job.changes, job.moreChanges);
   if (job.kind === 'all-clear') {

@@ -320,7 +320,7 @@ class NotYet extends Error {}
 class WindowPassed extends Error {}
 
 /** Why a click on a request in this status does nothing, in words for the person who clicked. */
-export function statusReason(request: ActionRequest): string {
+function statusReason(request: ActionRequest): string {
   switch (request.status) {
     case 'previewed':
       return 'Approval has not been requested for this action yet.';

@@ -243,12 +243,4 @@ export class ProcedureRunStore {
     const row = earlier.rows[0];
     return row ? { recorded: false, doneBy: row.done_by, doneAt: row.done_at } : undefined;
   }
-
-  async recent(limit = 20): Promise<ProcedureRun[]> {
-    const { rows } = await this.db.query<RunRow>(
-      'SELECT * FROM procedure_runs ORDER BY created_at DESC LIMIT $1',
-      [limit],
-    );
-    return rows.map(toRun);
-  }
 }

@@ -26,7 +26,7 @@ export interface CheckToRun {
 }
 
 /** Rows kept per check: enough to read in a thread or a file, bounded in memory. */
-export const CHECK_ROW_LIMIT = 500;
+const CHECK_ROW_LIMIT = 500;
 
 /**
  * Runs a procedure's checks in order on one connection, each in its own read-only

@@ -36,7 +36,7 @@ export type CodeBlockOutcome =
   /** Unlabelled and not SQL: example output or an error message; the caller decides. */
   | { kind: 'notSql' };
 
-export function fenceLang(code: Code): string {
+function fenceLang(code: Code): string {
   return (code.lang ?? '').trim().toLowerCase();
 }
 

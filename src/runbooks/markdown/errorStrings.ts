@@ -15,14 +15,14 @@ const SQLSTATE = /\b\d{2}[0-9A-Z]{3}\b/g;
 const ERROR_WORDS =
   /\b(error|errors|fail(ed|ure|s)?|could not|cannot|can't|denied|invalid|timeout|timed out|refused|violat\w*|not found|unable|exception|too many|lost|expired|mismatch|conflict)\b/i;
 
-export function quotedStrings(text: string): string[] {
+function quotedStrings(text: string): string[] {
   return [...text.matchAll(QUOTED)].map((match) => (match[1] ?? match[2] ?? '').trim()).filter(Boolean);
 }
 
 /** A code named as a SQLSTATE may be all digits: `SQLSTATE 53300`. */
 const NAMED_SQLSTATE = /\bSQLSTATE\s*:?\s*([0-9A-Z]{5})\b/gi;
 
-export function errorCodes(text: string): string[] {
+function errorCodes(text: string): string[] {
   const sqlstates = [...text.matchAll(SQLSTATE)]
     .map((match) => match[0])
     .filter((code) => /[A-Z]/.test(code));
@@ -36,7 +36,7 @@ function looksLikeError(span: string): boolean {
   return /\s/.test(span) && ERROR_WORDS.test(span);
 }
 
-export function errorLikeCodeSpans(text: string): string[] {
+function errorLikeCodeSpans(text: string): string[] {
   return [...text.matchAll(/`([^`\n]+)`/g)].map((match) => (match[1] ?? '').trim()).filter(looksLikeError);
 }
 

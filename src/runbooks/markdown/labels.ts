@@ -24,7 +24,7 @@ export type LabelCategory =
   | 'other';
 
 /** `### ⚡ IMMEDIATE FIX (5 minutes)` → `immediate fix`; `**2. Verify Rotation**:` → `verify rotation`. */
-export function normalizeLabel(text: string): string {
+function normalizeLabel(text: string): string {
   return repairMojibake(text)
     .toLowerCase()
     .replace(/\([^)]*\)/g, ' ')

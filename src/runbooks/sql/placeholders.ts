@@ -149,7 +149,7 @@ const INTEGER_NAMES =
   /^(pid|count|limit|days|hours|minutes|seconds|number|n|port|retries)$|_(pid|count|days|hours|minutes|seconds|number)$/;
 
 /** From the name alone: the runbook says `[PID]`, so it is a backend pid, an integer. */
-export function inferType(name: string): ParameterType {
+function inferType(name: string): ParameterType {
   if (INTEGER_NAMES.test(name)) return 'integer';
   if (name.includes('uuid')) return 'uuid';
   // `[email-id]` is the id of an email row, not an address.

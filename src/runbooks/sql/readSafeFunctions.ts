@@ -61,7 +61,7 @@ export const READ_SAFE_FUNCTIONS: ReadonlySet<string> = new Set(
 );
 
 /** Functions with effects, how risky calling them is, and why, in words for the runbook author. */
-export const EFFECTFUL_FUNCTIONS: ReadonlyMap<string, { risk: Risk; reason: string }> = new Map([
+const EFFECTFUL_FUNCTIONS: ReadonlyMap<string, { risk: Risk; reason: string }> = new Map([
   ['pg_terminate_backend', { risk: 'high', reason: 'terminates backends (pg_terminate_backend)' }],
   ['pg_cancel_backend', { risk: 'medium', reason: 'cancels running queries (pg_cancel_backend)' }],
   ['pg_notify', { risk: 'low', reason: 'sends a notification (pg_notify)' }],

@@ -45,7 +45,7 @@ const INCIDENT_TITLE_MAX = 200;
  * The "Declare incident" button's value for a critical (or unreachable) report: a P1 named
  * after the target and its first critical finding; undefined when nothing is critical.
  */
-export function declareIncidentValue(report: HealthReport): string | undefined {
+function declareIncidentValue(report: HealthReport): string | undefined {
   const critical = report.findings.find((finding) => finding.status === 'critical');
   const what =
     report.status === 'unreachable'

@@ -163,7 +163,7 @@ function manualBlocks(step: ManualStep, heading: string, value: string, record: 
 }
 
 /** Replaces a manual step's Done button once someone ticked it off. */
-export function doneContext(userId: string, at: Date): KnownBlock {
+function doneContext(userId: string, at: Date): KnownBlock {
   return {
     type: 'context',
     elements: [
