@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { inTransaction } from '../store/transaction.js';
 
 export type AuditKind =
   | 'command'
@@ -167,18 +168,7 @@ export class AuditLog {
    */
   async append(event: AuditEventInput, client?: pg.PoolClient): Promise<AuditEvent> {
     if (client) return this.appendIn(client, event);
-    const own = await this.db.connect();
-    try {
-      await own.query('BEGIN');
-      const appended = await this.appendIn(own, event);
-      await own.query('COMMIT');
-      return appended;
-    } catch (err) {
-      await own.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      own.release();
-    }
+    return inTransaction(this.db, (own) => this.appendIn(own, event));
   }
 
   private async appendIn(client: pg.PoolClient, event: AuditEventInput): Promise<AuditEvent> {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuditEvent, AuditLog } from '../audit/auditLog.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
+import { inTransaction } from '../store/transaction.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
@@ -41,34 +42,21 @@ export async function postAuditMirror(deps: AuditMirrorDeps, job: AuditMirrorJob
 }
 
 async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<boolean> {
-  const client = await deps.db.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(deps.db, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
       MIRROR_LOCK_CLASS,
       `${job.channel}:${job.threadTs ?? ''}`,
     ]);
     const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
-    if (next) {
-      const posted = await deps.slack.chat.postMessage({
-        channel: job.channel,
-        ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
-        text: auditEventText(next),
-      });
-      await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
-    }
-    await client.query('COMMIT');
-    return next !== undefined;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
+    if (!next) return false;
+    const posted = await deps.slack.chat.postMessage({
+      channel: job.channel,
+      ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
+      text: auditEventText(next),
     });
-    throw err;
-  } finally {
-    // A connection that could not roll back is discarded rather than reused mid-transaction.
-    client.release(broken);
-  }
+    await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
+    return true;
+  });
 }
 
 /** Queues the mirror of an appended event; the job id makes a repeated enqueue harmless. */

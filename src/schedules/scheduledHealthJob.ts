@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import type { CheckStatus, HealthReport } from '../runbooks/health/types.js';
 import { RunStore } from '../store/runs.js';
+import { inTransaction } from '../store/transaction.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { scheduledHealthJobSchema } from './healthSchedules.js';
@@ -242,9 +243,7 @@ export async function recordScheduledRun(
   now: Date,
   remindAfterMs = DEFAULT_REMIND_AFTER_MS,
 ): Promise<ScheduledDecision> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(db, async (client) => {
     await client.query('INSERT INTO scheduled_health_targets (target) VALUES ($1) ON CONFLICT DO NOTHING', [
       report.target,
     ]);
@@ -255,13 +254,11 @@ export async function recordScheduledRun(
     );
     const row = rows[0]!;
     if (row.last_fire === fire && row.last_decision) {
-      await client.query('COMMIT');
       return row.last_decision;
     }
     const startedAt = new Date(report.startedAt);
     if (row.last_started_at && row.last_started_at > startedAt) {
       // A fire that ran before the one already recorded, finishing late: it says nothing new.
-      await client.query('COMMIT');
       return { post: false, reason: 'stale' };
     }
     const { rows: checkRows } = await client.query<{ check_id: string; status: CheckStatus }>(
@@ -317,12 +314,6 @@ export async function recordScheduledRun(
         now,
       ],
     );
-    await client.query('COMMIT');
     return decision;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

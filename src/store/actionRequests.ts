@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Risk } from '../runbooks/model.js';
+import { inTransaction } from './transaction.js';
 
 export type RequestStatus =
   | 'previewed'
@@ -294,19 +295,8 @@ export class ActionRequestStore {
     return rows[0] ? toRequest(rows[0]) : undefined;
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.db, work);
   }
 }
 

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { Procedure, Runbook } from '../runbooks/model.js';
 import type { RawValues } from '../runbooks/procedureParams.js';
+import { inTransaction } from './transaction.js';
 
 export type ProcedureRunStatus = 'queued' | 'running' | 'done' | 'failed';
 export type StepStatus = 'pending' | 'ok' | 'error' | 'shown';
@@ -113,9 +114,7 @@ export class ProcedureRunStore {
 
   /** Creates the run with a row per step, or returns the run already made for the same key. */
   async create(input: NewProcedureRun): Promise<{ run: ProcedureRun; created: boolean }> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.db, async (client) => {
       const { rows } = await client.query<RunRow>(
         `INSERT INTO procedure_runs (id, runbook_id, procedure_id, procedure, runbook_sha256, runbook_commit,
                                      target, requested_by, channel_id, params, idempotency_key, incident_id)
@@ -139,8 +138,8 @@ export class ProcedureRunStore {
       );
       const created = rows[0];
       if (!created) {
-        await client.query('ROLLBACK');
-        const existing = await this.db.query<RunRow>(
+        // On the same connection: a burst of retries must not hold two connections each.
+        const existing = await client.query<RunRow>(
           'SELECT * FROM procedure_runs WHERE idempotency_key = $1',
           [input.idempotencyKey],
         );
@@ -157,14 +156,8 @@ export class ProcedureRunStore {
           ),
         ],
       );
-      await client.query('COMMIT');
       return { run: toRun(created), created: true };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async get(id: string): Promise<ProcedureRun | undefined> {
