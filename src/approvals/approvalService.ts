@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
-import { enqueueAuditMirror } from '../jobs/auditMirror.js';
+import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';
@@ -245,7 +245,5 @@ export async function appendAudited(
   run: ProcedureRun,
   event: Omit<AuditEventInput, 'mirror'>,
 ): Promise<void> {
-  const mirror = mirrorOf(run);
-  const appended = await deps.audit.append({ ...event, mirror });
-  if (mirror) await enqueueAuditMirror(deps.queues, { ...appended, mirror });
+  await appendMirrored(deps, { ...event, mirror: mirrorOf(run) });
 }

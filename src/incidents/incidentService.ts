@@ -1,6 +1,6 @@
 import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import type { IncidentSettings } from '../config.js';
-import { enqueueAuditMirror } from '../jobs/auditMirror.js';
+import { appendMirrored } from '../jobs/auditMirror.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
@@ -196,14 +196,12 @@ export class IncidentService {
     incident: StoredIncident,
     event: Omit<AuditEventInput, 'incidentId' | 'mirror'>,
   ): Promise<void> {
-    const mirror = incident.rootTs ? { channel: incident.channelId, threadTs: incident.rootTs } : undefined;
-    const appended = await this.deps.audit.append({
+    await appendMirrored(this.deps, {
       ...event,
       target: incident.target ?? undefined,
       incidentId: incident.id,
-      mirror,
+      mirror: incident.rootTs ? { channel: incident.channelId, threadTs: incident.rootTs } : undefined,
     });
-    if (mirror) await enqueueAuditMirror(this.deps.queues, { ...appended, mirror });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { AuditEvent, AuditLog } from '../audit/auditLog.js';
+import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
 import { inTransaction } from '../store/transaction.js';
@@ -57,6 +57,16 @@ async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<b
     await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
     return true;
   });
+}
+
+/** Appends an audit event on its own and, when it has a thread to go to, queues its mirror. */
+export async function appendMirrored(
+  deps: { audit: AuditLog; queues: QueueBackend },
+  event: AuditEventInput,
+): Promise<AuditEvent> {
+  const appended = await deps.audit.append(event);
+  if (event.mirror) await enqueueAuditMirror(deps.queues, { ...appended, mirror: event.mirror });
+  return appended;
 }
 
 /** Queues the mirror of an appended event; the job id makes a repeated enqueue harmless. */
