@@ -149,39 +149,60 @@ export function createSlackApp(deps: SlackAppDeps): App {
   });
 
   /**
-   * One way for every button: acknowledge, read the value (a malformed one is logged, not
-   * acted on), apply the access policy, act, and answer the person who clicked. A failure
-   * of the state database or the queue is answered too, never left as a silent click.
+   * One way for every button: acknowledge, read the value, apply the access policy, act, and
+   * answer the person who clicked. A malformed value, a failure of the state database or the
+   * queue, and a failed answer (an expired trigger, say) are all answered or at least
+   * logged, never left as a silent click.
    */
   const onButton = <T>(
     actionId: string,
     readValue: (raw: string | undefined) => T | undefined,
-    act: (click: { value: T; user: string; channel: string; clickId: string }) => Promise<ButtonReply>,
+    act: (click: {
+      value: T;
+      user: string;
+      channel: string;
+      clickId: string;
+      /** The message the button is on. */
+      messageTs?: string;
+    }) => Promise<ButtonReply>,
   ) => {
     app.action(actionId, async ({ ack, body, action, respond, client }) => {
       await ack();
       const value = readValue('value' in action ? action.value : undefined);
       const channel = 'channel' in body ? body.channel?.id : undefined;
-      if (value === undefined || !channel) {
-        deps.logger.warn({ actionId }, 'a button arrived without a value or channel; ignored');
-        return;
-      }
+      const messageTs = 'message' in body ? body.message?.ts : undefined;
       let reply: ButtonReply;
-      try {
-        const refusal = refuse(deps.access, body.user.id, channel);
-        reply = refusal
-          ? { text: refusal }
-          : await act({ value, user: body.user.id, channel, clickId: clickId(action) });
-      } catch (err) {
-        deps.logger.error({ err, actionId }, 'a button could not be handled');
-        reply = { text: UNAVAILABLE };
+      if (value === undefined || !channel) {
+        deps.logger.warn({ actionId }, 'a button arrived without a usable value or channel');
+        reply = { text: OUT_OF_DATE };
+      } else {
+        try {
+          const refusal = refuse(deps.access, body.user.id, channel);
+          reply = refusal
+            ? { text: refusal }
+            : await act({ value, user: body.user.id, channel, clickId: clickId(action), messageTs });
+        } catch (err) {
+          deps.logger.error({ err, actionId }, 'a button could not be handled');
+          reply = { text: UNAVAILABLE };
+        }
       }
       if (!reply) return;
-      if (reply.view) {
-        if ('trigger_id' in body) await client.views.open({ trigger_id: body.trigger_id, view: reply.view });
-      } else if (reply.replaceWith)
-        await respond({ replace_original: true, blocks: reply.replaceWith, text: reply.text });
-      else await respond({ response_type: 'ephemeral', replace_original: false, text: reply.text });
+      try {
+        if (reply.view) {
+          if ('trigger_id' in body)
+            await client.views.open({ trigger_id: body.trigger_id, view: reply.view });
+        } else if (reply.replaceWith)
+          await respond({ replace_original: true, blocks: reply.replaceWith, text: reply.text });
+        else await respond({ response_type: 'ephemeral', replace_original: false, text: reply.text });
+      } catch (err) {
+        deps.logger.warn({ err, actionId }, 'could not answer a button');
+        if (reply.view)
+          await respond({
+            response_type: 'ephemeral',
+            replace_original: false,
+            text: 'The form could not be opened in time; press the button again.',
+          }).catch(() => undefined);
+      }
     });
   };
 
@@ -199,13 +220,20 @@ export function createSlackApp(deps: SlackAppDeps): App {
       await ack({ response_action: 'errors', errors: firstBlockError(view, refusal) });
       return;
     }
-    const outcome = await submitParameters(
-      deps,
-      view.private_metadata,
-      modalValues(view.state),
-      body.user.id,
-      view.id,
-    );
+    let outcome: Awaited<ReturnType<typeof submitParameters>>;
+    try {
+      outcome = await submitParameters(
+        deps,
+        view.private_metadata,
+        modalValues(view.state),
+        body.user.id,
+        view.id,
+      );
+    } catch (err) {
+      deps.logger.error({ err }, 'a parameters form could not be handled');
+      await ack({ response_action: 'errors', errors: firstBlockError(view, UNAVAILABLE) });
+      return;
+    }
     if ('errors' in outcome) await ack({ response_action: 'errors', errors: outcome.errors });
     else if (outcome.kind === 'refused')
       await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.message) });
@@ -219,60 +247,47 @@ export function createSlackApp(deps: SlackAppDeps): App {
       : { text: outcome.message };
   });
 
-  app.action(ACTIONS.healthRerun, async ({ ack, body, action, respond }) => {
-    await ack();
-    const value = z
-      .object({ target: z.string() })
-      .safeParse(safeJson('value' in action ? action.value : undefined));
-    const channel = 'channel' in body ? body.channel?.id : undefined;
-    if (!value.success || !channel) return;
-    const refusal = refuse(deps.access, body.user.id, channel);
-    if (refusal) {
-      await respond({ response_type: 'ephemeral', replace_original: false, text: refusal });
-      return;
-    }
-    const actionTs = 'action_ts' in action ? action.action_ts : String(Date.now());
-    const result = await starter.start({
-      target: value.data.target,
-      requestedBy: body.user.id,
-      channelId: channel,
-      idempotencyKey: `rerun:${body.user.id}:${actionTs}`,
-    });
-    await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
-  });
-
-  app.action(ACTIONS.healthDetails, async ({ ack, body, action, respond }) => {
-    await ack();
-    const value = z
-      .object({ runId: z.uuid(), check: z.string().min(1).max(64) })
-      .safeParse(safeJson('value' in action ? action.value : undefined));
-    const channel = 'channel' in body ? body.channel?.id : undefined;
-    const threadTs = 'message' in body ? body.message?.ts : undefined;
-    if (!value.success || !channel || !threadTs) return;
-    try {
-      // One detail post per finding while the job exists, however often the button is clicked.
-      await withTimeout(
-        deps.queues.queue(QUEUES.notifications).add(
-          JOBS.findingDetail,
-          { ...value.data, channel, threadTs },
-          {
-            jobId: `detail-${value.data.runId}-${value.data.check}`,
-            attempts: 5,
-            backoff: { type: 'exponential', delay: 2000 },
-            ...RETENTION,
-          },
-        ),
-        ENQUEUE_TIMEOUT_MS,
-      );
-    } catch (err) {
-      deps.logger.warn({ err }, 'could not enqueue finding details');
-      await respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: 'The job queue is unavailable right now; press Details again in a minute.',
+  onButton(
+    ACTIONS.healthRerun,
+    jsonValue(z.object({ target: z.string() })),
+    async ({ value, user, channel, clickId }) => {
+      const { message } = await starter.start({
+        target: value.target,
+        requestedBy: user,
+        channelId: channel,
+        idempotencyKey: `rerun:${user}:${clickId}`,
       });
-    }
-  });
+      return { text: message };
+    },
+  );
+
+  onButton(
+    ACTIONS.healthDetails,
+    jsonValue(z.object({ runId: z.uuid(), check: z.string().min(1).max(64) })),
+    async ({ value, channel, messageTs }) => {
+      if (!messageTs) return { text: OUT_OF_DATE };
+      try {
+        // One detail post per finding while the job exists, however often the button is clicked.
+        await withTimeout(
+          deps.queues.queue(QUEUES.notifications).add(
+            JOBS.findingDetail,
+            { ...value, channel, threadTs: messageTs },
+            {
+              jobId: `detail-${value.runId}-${value.check}`,
+              attempts: 5,
+              backoff: { type: 'exponential', delay: 2000 },
+              ...RETENTION,
+            },
+          ),
+          ENQUEUE_TIMEOUT_MS,
+        );
+        return undefined;
+      } catch (err) {
+        deps.logger.warn({ err }, 'could not enqueue finding details');
+        return { text: 'The job queue is unavailable right now; press Details again in a minute.' };
+      }
+    },
+  );
 
   // The approval card's buttons: the request id is the value; the service applies the policy.
   const requestId = plainValue(z.uuid());
@@ -337,6 +352,8 @@ type ButtonReply =
   | { text: string; replaceWith: KnownBlock[]; view?: undefined }
   | { view: View; text?: undefined; replaceWith?: undefined }
   | undefined;
+
+const OUT_OF_DATE = 'That button is out of date or damaged; run the command again for a fresh one.';
 
 const UNAVAILABLE =
   'That did not go through: runbook-bot could not reach its state database or job queue. Try again in a minute.';

@@ -231,6 +231,23 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  it('answers a damaged button value instead of ignoring the click', async () => {
+    const answers: Array<{ text?: string }> = [];
+    nock('https://hooks.slack.com')
+      .post(/.*/)
+      .reply(200, (_uri, body) => {
+        answers.push(body as { text?: string });
+        return 'ok';
+      });
+    const click = await sendBlockAction(service.port, {
+      actionId: ACTIONS.healthDetails,
+      value: '{not json',
+    });
+    expect(click.status).toBe(200);
+    const answer = await eventually(() => answers[0]);
+    expect(answer.text).toMatch(/out of date or damaged/);
+  });
+
   it('posts a finding’s full evidence in the thread when Details is pressed, once per finding', async () => {
     const [run] = (await service.runs.recent(20)).filter((candidate) => candidate.status === 'done');
     const posted: Array<{ thread: string | null; text: string }> = [];
