@@ -1,8 +1,9 @@
 import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import { withTimeout } from '../concurrency/withTimeout.js';
 import type { IncidentSettings } from '../config.js';
 import { appendMirrored } from '../jobs/auditMirror.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
-import type { QueueBackend } from '../jobs/queueBackend.js';
+import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
@@ -70,7 +71,18 @@ export class IncidentService {
         severity: incident.severity,
       },
     });
-    await this.notify(JOBS.incidentOpen, incident.id, `incident-open-${incident.id}`);
+    try {
+      await this.notify(JOBS.incidentOpen, incident.id, `incident-open-${incident.id}`);
+    } catch {
+      // Nothing would ever open it: close it now, so declaring again is not a duplicate.
+      const summary = 'not opened: the job queue was unavailable';
+      await this.deps.incidents.resolve(incident.id, summary);
+      await this.audit(incident, { kind: 'incident_resolved', actor: 'runbook-bot', data: { summary } });
+      return {
+        ok: false,
+        text: `INC-${incident.number} could not be opened: the job queue is unavailable right now. Declare it again in a minute.`,
+      };
+    }
     return {
       ok: true,
       text:
@@ -181,14 +193,18 @@ export class IncidentService {
     await queue.removeJobScheduler(timerJobId(incidentId, 'status-reminder'));
   }
 
+  /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
   private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
-    await this.deps.queues
-      .queue(QUEUES.notifications)
-      .add(
-        name,
-        { incidentId },
-        { jobId, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION },
-      );
+    await withTimeout(
+      this.deps.queues
+        .queue(QUEUES.notifications)
+        .add(
+          name,
+          { incidentId },
+          { jobId, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION },
+        ),
+      ENQUEUE_TIMEOUT_MS,
+    );
   }
 
   /** Audited and, once the root message exists, mirrored into the incident's thread. */

@@ -4,15 +4,12 @@ import type { Logger } from '../logger.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { JOBS, QUEUES, RETENTION } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
+import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from './queueBackend.js';
 
 export interface StartResult {
   message: string;
   outcome: 'queued' | 'duplicate' | 'unavailable';
 }
-
-/** How long an enqueue may take before the user is told the queue is unavailable. */
-export const ENQUEUE_TIMEOUT_MS = 1500;
 
 /**
  * Starts health runs: records each one, then queues it, and answers in words fit for the

@@ -151,3 +151,6 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
 }
 
 export type { ConnectionOptions };
+
+/** How long an enqueue made for a person waiting on an answer may take before they are told the queue is unavailable. */
+export const ENQUEUE_TIMEOUT_MS = 1500;

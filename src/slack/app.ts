@@ -7,9 +7,10 @@ import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.j
 import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
 import type { IncidentService } from '../incidents/incidentService.js';
-import { ENQUEUE_TIMEOUT_MS, HealthRunStarter } from '../jobs/healthRunStarter.js';
+import { HealthRunStarter } from '../jobs/healthRunStarter.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
+import { ENQUEUE_TIMEOUT_MS } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';

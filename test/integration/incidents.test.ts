@@ -1,11 +1,15 @@
 import nock from 'nock';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AuditLog } from '../../src/audit/auditLog.js';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
-import { timerJobId } from '../../src/incidents/incidentService.js';
+import { IncidentService, timerJobId } from '../../src/incidents/incidentService.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
+import type { QueueBackend } from '../../src/jobs/queueBackend.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
+import { IncidentStore } from '../../src/store/incidents.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
@@ -330,6 +334,44 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     expect((await queue.getJobSchedulers()).map((scheduler) => scheduler.key)).toContain(
       timerJobId(incident.id, 'status-reminder'),
     );
+  });
+
+  it('closes an incident it cannot open when the queue is down, so declaring again is no duplicate', async () => {
+    // A queue that refuses every job, as Redis does while it is down.
+    const refusing = {
+      queue: () => ({
+        add: async () => {
+          throw new Error('Connection is closed.');
+        },
+      }),
+    } as unknown as QueueBackend;
+    const pool = new pg.Pool({ connectionString: state.url, max: 2 });
+    try {
+      const incidents = new IncidentService({
+        incidents: new IncidentStore(pool),
+        audit: new AuditLog(pool),
+        queues: refusing,
+        settings: loadServiceConfig(serviceEnv(state, target), { mode: 'all' }).incidents,
+        logger: logs.logger,
+      });
+      const answer = await incidents.declare({
+        severity: 'P2',
+        title: 'Queue is down',
+        user: 'U0DECLARER',
+        channelId: 'C0NOQUEUE',
+        requestId: 'no-queue-1',
+      });
+      expect(answer).toEqual({
+        ok: false,
+        text: expect.stringMatching(/^INC-\d+ could not be opened: the job queue is unavailable/),
+      });
+    } finally {
+      await pool.end();
+    }
+    const { rows } = await state.admin.query(
+      "SELECT status, summary FROM incidents WHERE origin_channel = 'C0NOQUEUE'",
+    );
+    expect(rows).toEqual([{ status: 'resolved', summary: 'not opened: the job queue was unavailable' }]);
   });
 
   it('answers mistakes and commands outside an incident channel with what to do', async () => {
