@@ -8,6 +8,7 @@ import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './runbooks/health/eng
 import { parseThresholdOverrides } from './runbooks/health/thresholds.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
+import { isTimeZone } from './time.js';
 
 const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -95,15 +96,6 @@ const serviceEnvSchema = z.object({
     .default('UTC')
     .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York'),
 });
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface ServiceConfig extends AppConfig {
   databaseUrl?: string;

@@ -158,6 +158,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         [JOBS.procedureRun]: procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }),
         [JOB_SCHEDULED_HEALTH]: scheduledHealthProcessor({
           db: state,
+          runs,
           targets,
           pools,
           logger,

@@ -1,5 +1,6 @@
 import { tz, tzName } from '@date-fns/tz';
 import { format } from 'date-fns/format';
+import { isTimeZone } from '../time.js';
 import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
 
 /** The report draft as data: the same content as the Markdown, with ISO times beside local ones. */
@@ -283,11 +284,7 @@ function offsetLabel(at: Date, zone: string): string {
 }
 
 function assertTimeZone(zone: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-  } catch {
-    throw new RangeError(`Unknown time zone "${zone}" for the incident report.`);
-  }
+  if (!isTimeZone(zone)) throw new RangeError(`Unknown time zone "${zone}" for the incident report.`);
   return zone;
 }
 

@@ -6,10 +6,10 @@ import { type IncidentService, type IncidentTimer, remindsOfStatus } from '../in
 import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
 import { composeIncidentReport, peopleInReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
-import { formatInTimeZone } from '../incidents/time.js';
 import { slackDisplayNames } from '../slack/userNames.js';
 import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
+import { formatInTimeZone } from '../time.js';
 
 export interface IncidentPostDeps {
   db: pg.Pool;

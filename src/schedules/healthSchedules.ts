@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.js';
 import { QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Target } from '../targets/target.js';
+import { isTimeZone } from '../time.js';
 
 /**
  * Scheduled health checks: one BullMQ job scheduler per target on the diagnostics queue,
@@ -65,13 +66,14 @@ function cronProblem(cron: string): string | undefined {
 
 /** Whether `tz` is an IANA time zone this runtime knows (`Europe/Berlin`, `UTC`). */
 function timeZoneProblem(tz: string): string | undefined {
+  const problem = 'is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)';
+  if (!isTimeZone(tz)) return problem;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
     // The scheduler's cron parser must agree with Intl about the zone.
     getNextMillis(Date.now(), { pattern: '0 * * * *', tz });
     return undefined;
   } catch {
-    return 'is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)';
+    return problem;
   }
 }
 

@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import { composeIncidentReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
 import { IncidentStore } from '../store/incidents.js';
+import { isTimeZone } from '../time.js';
 import type { CliIo } from './cliIo.js';
 import { withStateDatabase } from './stateDatabase.js';
 
@@ -18,11 +19,8 @@ export function addIncidentCommands(program: Command, io: CliIo): void {
       if (options.format !== 'md' && options.format !== 'json')
         throw new UserError(`--format must be md or json, got "${options.format}"`);
       const timeZone = options.tz ?? io.env.REPORT_TIME_ZONE ?? 'UTC';
-      try {
-        new Intl.DateTimeFormat('en', { timeZone });
-      } catch {
+      if (!isTimeZone(timeZone))
         throw new UserError(`"${timeZone}" is not a time zone; use an IANA name such as Europe/Berlin.`);
-      }
       await withStateDatabase(io, { command: 'report', what: 'incidents' }, async (db) => {
         const incident = await new IncidentStore(db).find(reference);
         if (!incident) throw new UserError(`No incident "${reference}".`);

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
-import { formatInTimeZone } from '../../incidents/time.js';
+import { formatInTimeZone } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { fitText, LIMITS } from '../blockLimits.js';
 import { escapeMrkdwn, section } from './mrkdwn.js';

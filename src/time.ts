@@ -5,3 +5,13 @@ import { format } from 'date-fns/format';
 export function formatInTimeZone(at: Date, timeZone: string): string {
   return format(at, 'yyyy-MM-dd HH:mm zzz', { in: tz(timeZone) });
 }
+
+/** Whether `zone` is an IANA time zone this runtime knows (Intl is what formats with it). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
