@@ -99,3 +99,22 @@ function unquote(value: string): string {
 export function splitCommandWords(text: string): string[] {
   return text.match(/(?:[^\s"“”]+|"[^"]*"|“[^”]*”)+/g) ?? [];
 }
+
+/**
+ * Parameters the checks need must be given now (they run at once); an action's may wait
+ * for its Preview, where a form asks for them. Names the procedure does not use are
+ * mistakes worth pointing out (a typo would otherwise leave a value unused).
+ */
+export function parameterProblems(procedure: Procedure, values: RawValues): string[] {
+  const known = procedureParameters(procedure, ['check', 'action']);
+  const unknown = Object.keys(values).filter((name) => !known.some((param) => param.name === name));
+  const problems = unknown.map((name) =>
+    known.length > 0
+      ? `${name} is not a parameter of this procedure; it takes ${known.map((param) => `${param.name} (${param.type})`).join(', ')}`
+      : `${name} is not a parameter of this procedure; it takes none`,
+  );
+  problems.push(...validateValues(procedureParameters(procedure, ['check']), values));
+  const actionOnly = known.filter((param) => values[param.name] !== undefined);
+  problems.push(...validateValues(actionOnly, values).filter((problem) => !problems.includes(problem)));
+  return problems;
+}

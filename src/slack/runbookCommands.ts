@@ -7,7 +7,7 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import { ENQUEUE_TIMEOUT_MS } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
-import { procedureParameters, type RawValues, validateValues } from '../runbooks/procedureParams.js';
+import { parameterProblems } from '../runbooks/procedureParams.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
@@ -149,26 +149,4 @@ async function startProcedureRun(
     };
   }
   return { text: `Running ${ref.procedure.title} on ${target.name}…`, outcome: 'queued' };
-}
-
-/**
- * Parameters the checks need must be given now (they run at once); an action's may wait
- * for its Preview, where a form asks for them. Names the procedure does not use are
- * mistakes worth pointing out (a typo would otherwise leave a value unused).
- */
-function parameterProblems(
-  procedure: Parameters<typeof procedureParameters>[0],
-  values: RawValues,
-): string[] {
-  const known = procedureParameters(procedure, ['check', 'action']);
-  const unknown = Object.keys(values).filter((name) => !known.some((param) => param.name === name));
-  const problems = unknown.map((name) =>
-    known.length > 0
-      ? `${name} is not a parameter of this procedure; it takes ${known.map((param) => `${param.name} (${param.type})`).join(', ')}`
-      : `${name} is not a parameter of this procedure; it takes none`,
-  );
-  problems.push(...validateValues(procedureParameters(procedure, ['check']), values));
-  const actionOnly = known.filter((param) => values[param.name] !== undefined);
-  problems.push(...validateValues(actionOnly, values).filter((problem) => !problems.includes(problem)));
-  return problems;
 }

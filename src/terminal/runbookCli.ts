@@ -6,12 +6,7 @@ import { createLogger } from '../logger.js';
 import { runChecks } from '../runbooks/execute/runChecks.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { CheckStep, Runbook } from '../runbooks/model.js';
-import {
-  bindStatement,
-  parseAssignments,
-  procedureParameters,
-  validateValues,
-} from '../runbooks/procedureParams.js';
+import { bindStatement, parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
 import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -118,7 +113,7 @@ async function runProcedure(
   const { values, rest } = parseAssignments(words);
   if (rest.length > 0)
     throw new UserError(`parameters are name=value; "${rest[0]}" is not (use --target for the target)`);
-  const problems = validateValues(procedureParameters(procedure, ['check']), values);
+  const problems = parameterProblems(procedure, values);
   if (problems.length > 0) throw new UserError(`cannot run ${procedure.id}:\n  ${problems.join('\n  ')}`);
 
   const checks = procedure.steps.filter((step): step is CheckStep => step.kind === 'check');

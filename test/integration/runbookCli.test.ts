@@ -84,4 +84,12 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('pid is missing: an integer');
   });
+
+  it('run names a parameter the procedure does not take (a typo), as /runbook run does', async () => {
+    const result = await cli(['run', 'postgres-health#cancel-long-running-query', 'pid=12', 'pdi=2'], {
+      TARGET_DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('pdi is not a parameter of this procedure; it takes pid (integer)');
+  });
 });
