@@ -71,8 +71,9 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
     if (!body) continue;
     // Each statement runs alone, so it gets its own `$1…$n` numbering.
     const own = substitutePlaceholders(body);
-    const node = (parseSync(own.sql) as { stmts: ParsedStatement[] }).stmts[0]!.stmt;
-    const verdict = classify(node, readOnly);
+    // The block's parse tree already holds this statement; only its `$n` numbers differ,
+    // which classification never reads.
+    const verdict = classify(entry.stmt, readOnly);
     statements.push({
       statement: {
         text: body,
