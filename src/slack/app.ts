@@ -1,4 +1,10 @@
-import { App, HTTPReceiver } from '@slack/bolt';
+import {
+  type AllMiddlewareArgs,
+  App,
+  type BlockAction,
+  HTTPReceiver,
+  type SlackActionMiddlewareArgs,
+} from '@slack/bolt';
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
 import type { ApprovalService } from '../approvals/approvalService.js';
@@ -86,10 +92,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
   // Commands and buttons need only the bot token. Bolt's default authorization would call
   // auth.test on the first request, so a Slack hiccup at that moment would fail a command.
   const authorize = async () => ({ botToken: deps.slack.botToken });
+  // Every request passes through each global middleware and each listener's chain, on the
+  // ack path. The bot keeps no conversation state and subscribes to no events (so it can
+  // never receive its own), so Bolt's conversation store and self-filter are left out.
+  const common = { authorize, logger, clientOptions, convoStore: false as const, ignoreSelf: false };
   const app = deps.slack.appToken
-    ? new App({ authorize, appToken: deps.slack.appToken, socketMode: true, logger, clientOptions })
+    ? new App({ ...common, appToken: deps.slack.appToken, socketMode: true })
     : new App({
-        authorize,
+        ...common,
         receiver: new HTTPReceiver({
           signingSecret: deps.slack.signingSecret,
           endpoints: '/slack/events',
@@ -97,8 +107,6 @@ export function createSlackApp(deps: SlackAppDeps): App {
           processBeforeResponse: false,
           logger,
         }),
-        logger,
-        clientOptions,
       });
 
   app.command('/runbook', async ({ command, ack }) => {
@@ -153,8 +161,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
    * One way for every button: acknowledge, read the value, apply the access policy, act, and
    * answer the person who clicked. A malformed value, a failure of the state database or the
    * queue, and a failed answer (an expired trigger, say) are all answered or at least
-   * logged, never left as a silent click.
+   * logged, never left as a silent click. All buttons share one Bolt listener that picks the
+   * handler by action id: Bolt runs every event through every listener's chain.
    */
+  const buttons = new Map<string, ButtonHandler>();
   const onButton = <T>(
     actionId: string,
     readValue: (raw: string | undefined) => T | undefined,
@@ -167,7 +177,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       messageTs?: string;
     }) => Promise<ButtonReply>,
   ) => {
-    app.action(actionId, async ({ ack, body, action, respond, client }) => {
+    buttons.set(actionId, async ({ ack, body, action, respond, client }) => {
       await ack();
       const value = readValue('value' in action ? action.value : undefined);
       const channel = 'channel' in body ? body.channel?.id : undefined;
@@ -206,6 +216,16 @@ export function createSlackApp(deps: SlackAppDeps): App {
       }
     });
   };
+  app.action({ type: 'block_actions' }, async (args) => {
+    const handler = buttons.get(args.action.action_id);
+    if (handler) return handler(args);
+    // Not one of ours (a button of a message this version no longer makes): answer anyway.
+    await args.ack();
+    deps.logger.warn({ actionId: args.action.action_id }, 'a button the bot does not know was pressed');
+    await args
+      .respond({ response_type: 'ephemeral', replace_original: false, text: OUT_OF_DATE })
+      .catch(() => undefined);
+  });
 
   onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
     const outcome = await requestPreview(deps, value, user, clickId, channel);
@@ -347,6 +367,8 @@ function refuse(access: AccessPolicy, user: string, channel: string | undefined)
   }
   return undefined;
 }
+
+type ButtonHandler = (args: SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs) => Promise<void>;
 
 type ButtonReply =
   | { text: string; replaceWith?: undefined; view?: undefined }
