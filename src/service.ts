@@ -1,34 +1,25 @@
 import type { Server } from 'node:http';
 import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
-import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import pg from 'pg';
 import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { IncidentService } from './incidents/incidentService.js';
-import { healthJobProcessor } from './jobs/healthJob.js';
-import { notifierProcessor } from './jobs/notifier.js';
-import { JOBS, QUEUES } from './jobs/payloads.js';
-import { procedureJobProcessor } from './jobs/procedureJob.js';
+import { QUEUES } from './jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
-import { remediationProcessor } from './jobs/remediationJobs.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
-import { JOB_SCHEDULED_HEALTH, syncHealthSchedules } from './schedules/healthSchedules.js';
-import { scheduledHealthProcessor } from './schedules/scheduledHealthJob.js';
-import { createSlackApp } from './slack/app.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
 import { ActionRequestStore } from './store/actionRequests.js';
 import { IncidentStore } from './store/incidents.js';
-import { migrateStateDatabase } from './store/migrate.js';
+import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
-import { TargetPools } from './targets/pools.js';
 import { TargetRegistry } from './targets/registry.js';
 import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
 
@@ -59,6 +50,8 @@ export interface ServiceOptions {
 /**
  * Wires one process: state database (migrated), queue backend, workers and/or the Slack
  * app, and the ops routes. Everything started here is stopped by `stop()`, in reverse.
+ * The Slack app and the job processors are imported only by the modes that run them, and
+ * migrations run in a thread of their own: a process keeps only the modules it uses.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { mode, config, logger } = options;
@@ -83,7 +76,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         targets = new TargetRegistry([embedded.demoTarget], 'demo');
       logger.info('no DATABASE_URL: using an embedded Postgres for state');
     }
-    await migrateStateDatabase(databaseUrl, logger);
+    await migrateStateDatabaseIsolated(databaseUrl, logger);
     const state = new pg.Pool({
       connectionString: databaseUrl,
       max: 10,
@@ -100,8 +93,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const procedureRuns = new ProcedureRunStore(state);
     const queues = await createQueueBackend({ redisUrl: config.redisUrl, databaseUrl }, logger);
     stops.push(() => queues.close());
-    const pools = new TargetPools(logger);
-    stops.push(() => pools.closeAll());
     const metrics = createMetrics();
     if (!config.slack) throw new ConfigError('runbook-bot posts to Slack: set SLACK_BOT_TOKEN.');
     const slack = new WebClient(config.slack.botToken, {
@@ -140,90 +131,27 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       queues,
     });
 
-    const workers: Worker[] = [];
     if (mode === 'worker' || mode === 'all') {
-      const timed =
-        (queue: string, processor: (job: Job, token?: string) => Promise<void>) =>
-        async (job: Job, token?: string) => {
-          const end = metrics.jobDuration.startTimer({ queue });
-          try {
-            await processor(job, token);
-          } finally {
-            end();
-          }
-        };
-      // The diagnostics queue carries three kinds of job; anything else is refused by name.
-      const diagnostics: Record<string, (job: Job) => Promise<unknown>> = {
-        [JOBS.health]: healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
-        [JOBS.procedureRun]: procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }),
-        [JOB_SCHEDULED_HEALTH]: scheduledHealthProcessor({
-          db: state,
-          runs,
-          targets,
-          pools,
-          logger,
-          queues,
-          health: config.health,
-        }),
-      };
-      // Every replica may sync: the schedulers are upserted by id, so they exist once.
-      await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
-      workers.push(
-        queues.worker(
-          QUEUES.diagnostics,
-          timed(QUEUES.diagnostics, async (job) => {
-            const run = diagnostics[job.name];
-            if (!run) throw new UnrecoverableError(`unknown diagnostics job "${job.name}"`);
-            await run(job);
-          }),
-          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
-        ),
-        queues.worker(
-          QUEUES.notifications,
-          timed(
-            QUEUES.notifications,
-            notifierProcessor({
-              db: state,
-              runs,
-              procedureRuns,
-              requests,
-              audit,
-              slack,
-              logger,
-              incidentPosts: {
-                db: state,
-                incidents,
-                incidentService,
-                slack,
-                settings: config.incidents,
-              },
-            }),
-          ),
-          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
-        ),
-        queues.worker(
-          QUEUES.remediation,
-          timed(
-            QUEUES.remediation,
-            remediationProcessor({
-              requests,
-              procedureRuns,
-              targets,
-              pools,
-              queues,
-              audit,
-              approvals,
-              logger,
-            }),
-          ),
-          { concurrency: config.workerConcurrency, lockMs: config.jobLockMs },
-        ),
-      );
-      for (const worker of workers) {
-        worker.on('failed', (job, err) =>
-          logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'),
-        );
-      }
+      const { startWorkers } = await import('./service/startWorkers.js');
+      const workers = await startWorkers({
+        config,
+        state,
+        runs,
+        procedureRuns,
+        requests,
+        audit,
+        incidents,
+        incidentService,
+        approvals,
+        queues,
+        targets,
+        slack,
+        metrics,
+        logger,
+      });
+      // Stopped after the receiver (stops run in reverse) and before the connections close:
+      // jobs in hand finish first.
+      stops.push(() => workers.stop());
     }
 
     const routes = opsRoutes({
@@ -245,6 +173,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     let port = config.port;
     if (mode === 'bot' || mode === 'all') {
       if (!runbooks) throw new Error('the runbook library is loaded for the bot');
+      const { createSlackApp } = await import('./slack/app.js');
       const app: App = createSlackApp({
         slack: config.slack,
         approvals,
@@ -277,8 +206,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       port = ops.port;
       stops.push(() => ops.close());
     }
-    // Workers stop first on shutdown: their in-flight jobs finish before connections close.
-    stops.push(() => Promise.allSettled(workers.map((worker) => worker.close())));
     logger.info({ mode, port, queue: queues.kind }, 'runbook-bot started');
     return { port, runs, procedureRuns, queues, runbooks, stop };
   } catch (err) {

@@ -1,5 +1,5 @@
 import type { Parameter, Procedure, Statement } from './model.js';
-import { validateParameterValue } from './sql/analyzeSqlBlock.js';
+import { validateParameterValue } from './sql/placeholders.js';
 
 /** Values typed by a person, by parameter name, before validation. */
 export type RawValues = Record<string, string>;

@@ -2,14 +2,10 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseRunbook } from './markdown/parseRunbook.js';
 import type { Runbook } from './model.js';
 import { loadSqlParser } from './sql/analyzeSqlBlock.js';
-
-/** The runbooks shipped with the bot, read from src/ by tsx and by the built dist/ alike. */
-export const BUILT_IN_RUNBOOKS_DIR = fileURLToPath(new URL('../../src/runbooks/library/', import.meta.url));
 
 const RUNBOOK_EXTENSIONS = /\.(md|markdown)$/i;
 

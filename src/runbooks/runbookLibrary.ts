@@ -1,12 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Procedure, Runbook } from './model.js';
-import {
-  type LibraryProblem,
-  type ReadSources,
-  type RunbookSource,
-  readRunbookSources,
-} from './readRunbookSources.js';
-import { BUILT_IN_RUNBOOKS_DIR } from './runbookFiles.js';
+import type { LibraryProblem, ReadSources, RunbookSource } from './readRunbookSources.js';
+import { BUILT_IN_RUNBOOKS_DIR } from './runbookDirs.js';
 
 export type { LibraryProblem, RunbookSource };
 
@@ -47,12 +42,13 @@ export class RunbookLibrary {
   ) {}
 
   /**
-   * Loads the sources. `read` defaults to reading in this thread; the bot passes
-   * readRunbookSourcesIsolated so the SQL parser's memory does not stay with it.
+   * Loads the sources. `read` defaults to reading in this process; the bot passes
+   * readRunbookSourcesIsolated so the SQL parser's memory does not stay with it. The
+   * reader (markdown and SQL parsers) is imported only when used, for the same reason.
    */
   static async load(
     sources: RunbookSource[],
-    read: (sources: RunbookSource[]) => Promise<ReadSources> = readRunbookSources,
+    read: (sources: RunbookSource[]) => Promise<ReadSources> = readInThisProcess,
   ): Promise<{ library: RunbookLibrary; summary: LoadSummary }> {
     const library = new RunbookLibrary(sources, read);
     const summary = await library.reload();
@@ -172,4 +168,9 @@ function withUniqueIds(runbooks: Runbook[], problems: LibraryProblem[]): Runbook
       })),
     };
   });
+}
+
+async function readInThisProcess(sources: RunbookSource[]): Promise<ReadSources> {
+  const { readRunbookSources } = await import('./readRunbookSources.js');
+  return readRunbookSources(sources);
 }

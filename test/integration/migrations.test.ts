@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Logger } from '../../src/logger.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
+import { migrateStateDatabaseIsolated } from '../../src/store/migrateIsolated.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const [server] = inject('postgresServers');
@@ -29,6 +31,33 @@ describe('state database migrations', () => {
     await client.connect();
     await expect(client.query('SELECT count(*) FROM runs')).resolves.toBeTruthy();
     await client.end();
+  });
+
+  it('migrates from a child process of its own, racing replicas included, and logs through the caller', async () => {
+    const fresh = await createTestDatabase(server!.url, { demoSchema: false });
+    try {
+      const lines: Array<{ details: object; message: string }> = [];
+      const logger = {
+        debug: () => undefined,
+        info: (details: object, message: string) => lines.push({ details, message }),
+      } as unknown as Logger;
+      const results = await Promise.all(
+        Array.from({ length: 3 }, () => migrateStateDatabaseIsolated(fresh.url, logger)),
+      );
+      const migrations = readdirSync(fileURLToPath(new URL('../../migrations', import.meta.url))).length;
+      expect(results.flat()).toHaveLength(migrations);
+      const migrated = lines.filter((line) => line.message === 'state database migrated');
+      expect(migrated).toEqual([
+        { details: { applied: results.flat() }, message: 'state database migrated' },
+      ]);
+      await expect(migrateStateDatabaseIsolated(fresh.url, logger)).resolves.toEqual([]);
+      // A failure comes back from the child with its message.
+      await expect(
+        migrateStateDatabaseIsolated('postgres://nobody@127.0.0.1:1/none', logger),
+      ).rejects.toThrow(/ECONNREFUSED|connect/);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('moves reports stored per run into shared reports, and back on the way down', async () => {

@@ -53,14 +53,14 @@ describe('the runbook library', () => {
       ).toBe(true);
   });
 
-  it('reads the same library in a worker thread as in this one (what the bot does, to shed the parser)', async () => {
+  it('reads the same library in a child process as in this one (what the bot does, to shed the parser)', async () => {
     const sources = runbookSources();
-    const [inThread, isolated] = await Promise.all([
+    const [here, isolated] = await Promise.all([
       readRunbookSources(sources),
       readRunbookSourcesIsolated(sources),
     ]);
     expect(isolated.runbooks.length).toBe(6);
-    expect(isolated).toStrictEqual(inThread);
+    expect(isolated).toStrictEqual(here);
   });
 
   it('runs reloads one after another, and keeps the current set when a read fails', async () => {
@@ -71,7 +71,7 @@ describe('the runbook library', () => {
     const { library: reloading } = await RunbookLibrary.load(sources, async () => {
       reads += 1;
       const mine = reads;
-      if (failNext) throw new Error('worker thread exited');
+      if (failNext) throw new Error('reader process exited');
       // The first of two overlapping reloads is the slow one: it must not land last.
       await new Promise((resolve) => setTimeout(resolve, mine === 2 ? 50 : 0));
       return { runbooks: mine === 2 ? full.runbooks.slice(0, 1) : full.runbooks, problems: [] };
@@ -83,7 +83,7 @@ describe('the runbook library', () => {
     failNext = true;
     const failed = await reloading.reload();
     expect(failed.problems[0]?.message).toMatch(
-      /^cannot read the runbooks \(the previous set stays loaded\): worker thread exited/,
+      /^cannot read the runbooks \(the previous set stays loaded\): reader process exited/,
     );
     expect(failed.runbooks).toBe(6);
     expect(reloading.list()).toHaveLength(6);

@@ -1,0 +1,148 @@
+import type { WebClient } from '@slack/web-api';
+import { type Job, UnrecoverableError, type Worker } from 'bullmq';
+import type pg from 'pg';
+import type { ApprovalService } from '../approvals/approvalService.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { ServiceConfig } from '../config.js';
+import type { IncidentService } from '../incidents/incidentService.js';
+import { healthJobProcessor } from '../jobs/healthJob.js';
+import { notifierProcessor } from '../jobs/notifier.js';
+import { JOBS, QUEUES } from '../jobs/payloads.js';
+import { procedureJobProcessor } from '../jobs/procedureJob.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import { remediationProcessor } from '../jobs/remediationJobs.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { JOB_SCHEDULED_HEALTH, syncHealthSchedules } from '../schedules/healthSchedules.js';
+import { scheduledHealthProcessor } from '../schedules/scheduledHealthJob.js';
+import type { ActionRequestStore } from '../store/actionRequests.js';
+import type { IncidentStore } from '../store/incidents.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import type { RunStore } from '../store/runs.js';
+import { TargetPools } from '../targets/pools.js';
+import type { TargetRegistry } from '../targets/registry.js';
+
+export interface WorkerDeps {
+  config: ServiceConfig;
+  state: pg.Pool;
+  runs: RunStore;
+  procedureRuns: ProcedureRunStore;
+  requests: ActionRequestStore;
+  audit: AuditLog;
+  incidents: IncidentStore;
+  incidentService: IncidentService;
+  approvals: ApprovalService;
+  queues: QueueBackend;
+  targets: TargetRegistry;
+  slack: WebClient;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface RunningWorkers {
+  /** Stops taking jobs, lets the ones in hand finish, then closes the target pools. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The job processors of `worker` and `all` mode, one BullMQ worker per queue. A module of
+ * its own, imported only in those modes: a bot process does not load the processors (nor
+ * their report rendering and target drivers), which keeps its memory down.
+ */
+export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+  const { config, state, runs, procedureRuns, queues, targets, logger, metrics } = deps;
+  const pools = new TargetPools(logger);
+  const timed =
+    (queue: string, processor: (job: Job, token?: string) => Promise<void>) =>
+    async (job: Job, token?: string) => {
+      const end = metrics.jobDuration.startTimer({ queue });
+      try {
+        await processor(job, token);
+      } finally {
+        end();
+      }
+    };
+  // The diagnostics queue carries three kinds of job; anything else is refused by name.
+  const diagnostics: Record<string, (job: Job) => Promise<unknown>> = {
+    [JOBS.health]: healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+    [JOBS.procedureRun]: procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }),
+    [JOB_SCHEDULED_HEALTH]: scheduledHealthProcessor({
+      db: state,
+      runs,
+      targets,
+      pools,
+      logger,
+      queues,
+      health: config.health,
+    }),
+  };
+  try {
+    // Every replica may sync: the schedulers are upserted by id, so they exist once.
+    await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
+  } catch (err) {
+    await pools.closeAll();
+    throw err;
+  }
+  const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
+  const workers: Worker[] = [
+    queues.worker(
+      QUEUES.diagnostics,
+      timed(QUEUES.diagnostics, async (job) => {
+        const run = diagnostics[job.name];
+        if (!run) throw new UnrecoverableError(`unknown diagnostics job "${job.name}"`);
+        await run(job);
+      }),
+      options,
+    ),
+    queues.worker(
+      QUEUES.notifications,
+      timed(
+        QUEUES.notifications,
+        notifierProcessor({
+          db: state,
+          runs,
+          procedureRuns,
+          requests: deps.requests,
+          audit: deps.audit,
+          slack: deps.slack,
+          logger,
+          incidentPosts: {
+            db: state,
+            incidents: deps.incidents,
+            incidentService: deps.incidentService,
+            slack: deps.slack,
+            settings: config.incidents,
+          },
+        }),
+      ),
+      options,
+    ),
+    queues.worker(
+      QUEUES.remediation,
+      timed(
+        QUEUES.remediation,
+        remediationProcessor({
+          requests: deps.requests,
+          procedureRuns,
+          targets,
+          pools,
+          queues,
+          audit: deps.audit,
+          approvals: deps.approvals,
+          logger,
+        }),
+      ),
+      options,
+    ),
+  ];
+  for (const worker of workers) {
+    worker.on('failed', (job, err) => logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'));
+  }
+  return {
+    async stop() {
+      // In-flight jobs finish before the target pools close under them.
+      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await pools.closeAll();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The module graph as the processes load it: static imports only (`import type` erases,
+ * `await import()` is loaded only by the mode that reaches it). Read from the sources, so
+ * a new top-level import that drags a heavy package into the wrong process fails here.
+ */
+const SRC = resolve(import.meta.dirname, '../../src');
+const IMPORT = /^\s*(import|export)\s+(type\s+)?(?:[^'";]*?\sfrom\s+)?'([^']+)'/gm;
+
+function importsOf(file: string, withTypes: boolean): string[] {
+  const found: string[] = [];
+  for (const match of readFileSync(file, 'utf8').matchAll(IMPORT)) {
+    const [, , typeOnly, specifier] = match;
+    if (typeOnly && !withTypes) continue;
+    if (!specifier) continue;
+    found.push(
+      specifier.startsWith('.') ? resolve(dirname(file), specifier.replace(/\.js$/, '.ts')) : specifier,
+    );
+  }
+  return found;
+}
+
+/** Every module and package reached from the entries, each with the chain that reaches it. */
+function reach(entries: string[], withTypes = false): Map<string, string[]> {
+  const chains = new Map<string, string[]>();
+  const queue = entries.map((entry) => join(SRC, entry));
+  for (const entry of queue) chains.set(entry, [relative(SRC, entry)]);
+  while (queue.length > 0) {
+    const file = queue.shift() as string;
+    for (const target of importsOf(file, withTypes)) {
+      if (chains.has(target) || target.startsWith('node:')) continue;
+      const name = target.startsWith('/') ? relative(SRC, target) : target;
+      chains.set(target, [...(chains.get(file) ?? []), name]);
+      if (target.startsWith('/') && target.endsWith('.ts')) queue.push(target);
+    }
+  }
+  return chains;
+}
+
+function offenders(reached: Map<string, string[]>, forbidden: RegExp): string[] {
+  return [...reached.entries()]
+    .filter(([module]) => forbidden.test(module.startsWith('/') ? relative(SRC, module) : module))
+    .map(([, chain]) => chain.join(' → '));
+}
+
+describe('what each process loads', () => {
+  it('the bot loads no job processors, migration runner or runbook parsers (they run in workers or threads)', () => {
+    const bot = reach(['main.ts', 'service.ts', 'slack/app.ts']);
+    expect(
+      offenders(
+        bot,
+        /^(libpg-query|node-pg-migrate|mdast-|micromark|service\/startWorkers\.ts|jobs\/(healthJob|notifier|procedureJob|remediationJobs)\.ts)/,
+      ),
+    ).toEqual([]);
+    // The walk does see through the graph: the bot does load Bolt and the queue.
+    expect(bot.has('@slack/bolt')).toBe(true);
+    expect(bot.has('bullmq')).toBe(true);
+  });
+
+  it('a worker loads neither Bolt nor the migration runner', () => {
+    const worker = reach(['main.ts', 'service.ts', 'service/startWorkers.ts']);
+    expect(offenders(worker, /^(@slack\/bolt|node-pg-migrate|slack\/app\.ts)/)).toEqual([]);
+    expect(worker.has('libpg-query')).toBe(true);
+  });
+
+  it('the domain never imports Slack, not even its types', () => {
+    const domain = ['runbooks', 'approvals', 'incidents', 'audit'].flatMap((dir) =>
+      readdirSync(join(SRC, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => join(dir, file)),
+    );
+    const problems = domain.flatMap((file) =>
+      importsOf(join(SRC, file), true)
+        .filter((target) => /^@slack\//.test(target) || relative(SRC, target).startsWith('slack/'))
+        .map((target) => `${file} imports ${target.startsWith('/') ? relative(SRC, target) : target}`),
+    );
+    expect(problems).toEqual([]);
+  });
+});
