@@ -231,7 +231,10 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
-  it('answers a damaged button value instead of ignoring the click', async () => {
+  it.each([
+    ['a damaged button value', ACTIONS.healthDetails],
+    ['a button the bot does not make (any more)', 'retired_button'],
+  ])('answers %s instead of ignoring the click', async (_case, actionId) => {
     const answers: Array<{ text?: string }> = [];
     nock('https://hooks.slack.com')
       .post(/.*/)
@@ -239,10 +242,7 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
         answers.push(body as { text?: string });
         return 'ok';
       });
-    const click = await sendBlockAction(service.port, {
-      actionId: ACTIONS.healthDetails,
-      value: '{not json',
-    });
+    const click = await sendBlockAction(service.port, { actionId, value: '{not json' });
     expect(click.status).toBe(200);
     const answer = await eventually(() => answers[0]);
     expect(answer.text).toMatch(/out of date or damaged/);
