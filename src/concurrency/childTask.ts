@@ -39,7 +39,9 @@ export function taskModule(name: string, importMetaUrl: string): URL {
  */
 export function runInChildProcess<T>(task: ChildTask, input: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
+    // No execArgv of ours: an --inspect port or --cpu-prof of the parent is not the child's.
     const child = fork(ENTRY, [], {
+      execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
