@@ -51,7 +51,7 @@ export interface ServiceOptions {
  * Wires one process: state database (migrated), queue backend, workers and/or the Slack
  * app, and the ops routes. Everything started here is stopped by `stop()`, in reverse.
  * The Slack app and the job processors are imported only by the modes that run them, and
- * migrations run in a thread of their own: a process keeps only the modules it uses.
+ * migrations run in a child process: a long-running process keeps only the modules it uses.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { mode, config, logger } = options;
