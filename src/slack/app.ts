@@ -3,6 +3,7 @@ import {
   App,
   type BlockAction,
   HTTPReceiver,
+  type RespondFn,
   type SlackActionMiddlewareArgs,
 } from '@slack/bolt';
 import type { KnownBlock, View } from '@slack/types';
@@ -109,7 +110,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
         }),
       });
 
-  app.command('/runbook', async ({ command, ack }) => {
+  app.command('/runbook', async ({ command, ack, respond }) => {
     const started = performance.now();
     const reply = async (text: string, outcome: string, subcommand: string) => {
       await ack({ response_type: 'ephemeral', text });
@@ -134,7 +135,9 @@ export function createSlackApp(deps: SlackAppDeps): App {
           channelId: payload.data.channel_id,
           requestId: payload.data.trigger_id,
         });
-        return reply(answer.text, answer.outcome, parsed.kind);
+        await reply(answer.text, answer.outcome, parsed.kind);
+        if (answer.followUp) await followUp(answer.followUp, respond, parsed.kind, deps.logger);
+        return;
       } catch (err) {
         deps.logger.error({ err, subcommand: parsed.kind }, '/runbook could not be handled');
         return reply(UNAVAILABLE, 'unavailable', parsed.kind);
@@ -356,6 +359,25 @@ export function createSlackApp(deps: SlackAppDeps): App {
     deps.logger.error({ err }, 'unhandled error in a Slack listener');
   });
   return app;
+}
+
+/** The second half of an answer: its text, or why there is none, through the response URL. */
+async function followUp(
+  work: () => Promise<string>,
+  respond: RespondFn,
+  subcommand: string,
+  logger: Logger,
+): Promise<void> {
+  let text: string;
+  try {
+    text = await work();
+  } catch (err) {
+    logger.error({ err, subcommand }, `/runbook ${subcommand} failed after its acknowledgement`);
+    text = UNAVAILABLE;
+  }
+  await respond({ response_type: 'ephemeral', text }).catch((err: unknown) =>
+    logger.warn({ err, subcommand }, 'could not send a follow-up answer'),
+  );
 }
 
 function refuse(access: AccessPolicy, user: string, channel: string | undefined): string | undefined {

@@ -34,6 +34,11 @@ export interface Requester {
 export interface Answer {
   text: string;
   outcome: 'ok' | 'queued' | 'duplicate' | 'invalid' | 'unavailable';
+  /**
+   * Work that would not fit before the acknowledgement: done after it, its text sent to
+   * the person through the command's response URL.
+   */
+  followUp?: () => Promise<string>;
 }
 
 type LibraryCommand = Extract<RunbookCommand, { kind: 'list' | 'show' | 'match' | 'reload' | 'run' }>;
@@ -67,7 +72,13 @@ export async function answerRunbookCommand(
           matchListText(command.text, matchProcedures(command.text, deps.runbooks.procedures()), 'match'),
         );
       case 'reload':
-        return ok(reloadText(await deps.runbooks.reload()));
+        // Parsing every file takes about a second here and grows with RUNBOOKS_DIR: the
+        // command is acknowledged first and the summary follows.
+        return {
+          text: 'Reloading the runbook files…',
+          outcome: 'ok',
+          followUp: async () => reloadText(await deps.runbooks.reload()),
+        };
       case 'run':
         return await startProcedureRun(deps, command, requester);
     }

@@ -452,8 +452,17 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(
       (await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' })).json?.text,
     ).toContain('No procedure');
+    // Acknowledged at once; the summary follows through the response URL when the files are read.
+    const answers: string[] = [];
+    nock('https://hooks.slack.com')
+      .post(/.*/)
+      .reply(200, (_uri, body) => {
+        answers.push((body as { text?: string }).text ?? '');
+        return 'ok';
+      });
     const reload = await sendSlashCommand(service.port, { text: 'reload' });
-    expect(reload.json?.text).toMatch(/^Reloaded 8 runbooks/);
+    expect(reload.json?.text).toBe('Reloading the runbook files…');
+    expect(await eventually(() => answers[0])).toMatch(/^Reloaded 8 runbooks/);
     const show = await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' });
     expect(show.json?.text).toContain('*Count jobs*');
   });
