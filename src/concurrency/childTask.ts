@@ -19,13 +19,17 @@ export interface ChildRequest {
 
 // From TypeScript sources (tests, `npm run demo`) the child starts through a small entry
 // that registers tsx first; built code (dist/) starts the compiled entry directly.
-const ENTRY = import.meta.url.endsWith('.ts')
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const ENTRY = FROM_SOURCES
   ? new URL('./childTaskEntry.fromSources.mjs', import.meta.url)
   : new URL('./childTaskEntry.js', import.meta.url);
 
+/** Long enough for a large RUNBOOKS_DIR or a migration waiting for another replica's lock. */
+const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
 /** `./name.js` next to `importMetaUrl`, or `./name.ts` when running from sources. */
 export function taskModule(name: string, importMetaUrl: string): URL {
-  return new URL(`./${name}${importMetaUrl.endsWith('.ts') ? '.ts' : '.js'}`, importMetaUrl);
+  return new URL(`./${name}${FROM_SOURCES ? '.ts' : '.js'}`, importMetaUrl);
 }
 
 /**
@@ -35,30 +39,48 @@ export function taskModule(name: string, importMetaUrl: string): URL {
  * finished thread's memory goes back to the allocator, which keeps much of it (measured:
  * the bot stayed 15–25 MB larger after thread-run start-up work, and varied by as much),
  * while an exited process gives all of it back. Input and result are copied (structured
- * clone); an error comes back with its message and `code`.
+ * clone); an error comes back with its message and `code`. A child still working after
+ * `timeoutMs` is killed and the call fails, so a stuck read never blocks later ones.
  */
-export function runInChildProcess<T>(task: ChildTask, input: unknown): Promise<T> {
+export function runInChildProcess<T>(
+  task: ChildTask,
+  input: unknown,
+  { timeoutMs = DEFAULT_TIMEOUT_MS }: { timeoutMs?: number } = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    // No execArgv of ours: an --inspect port or --cpu-prof of the parent is not the child's.
+    // Not the parent's command-line flags: its --inspect port or --cpu-prof is not the
+    // child's (NODE_OPTIONS, like the rest of the environment, still applies).
     const child = fork(ENTRY, [], {
       execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let answered = false;
-    child.once('message', (answer: ChildAnswer) => {
-      answered = true;
-      if (answer.ok) resolve(answer.result as T);
-      else reject(Object.assign(new Error(answer.message), answer.code ? { code: answer.code } : {}));
-    });
-    child.once('error', (err) => {
-      answered = true;
-      reject(err);
-    });
-    child.once('exit', (code, signal) => {
-      if (!answered)
-        reject(new Error(`the ${task.exportName} process ended (${signal ?? code}) without an answer`));
-    });
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      settle(() => reject(new Error(`the ${task.exportName} process did not answer within ${timeoutMs} ms`)));
+    }, timeoutMs);
+    child.once('message', (answer: ChildAnswer) =>
+      settle(() =>
+        answer.ok
+          ? resolve(answer.result as T)
+          : reject(Object.assign(new Error(answer.message), answer.code ? { code: answer.code } : {})),
+      ),
+    );
+    // 'error' may come more than once (a failed spawn, then a failed send or kill).
+    child.on('error', (err) => settle(() => reject(err)));
+    // 'close', not 'exit': only then has every message on the IPC channel been read.
+    child.once('close', (code, signal) =>
+      settle(() =>
+        reject(new Error(`the ${task.exportName} process ended (${signal ?? code}) without an answer`)),
+      ),
+    );
     const request: ChildRequest = { module: task.module.href, exportName: task.exportName, input };
     child.send(request);
   });

@@ -4,8 +4,25 @@ import type { ChildAnswer, ChildRequest } from './childTask.js';
 // function, answer, and exit. If the parent goes away first, so does the child.
 process.once('disconnect', () => process.exit(1));
 process.once('message', (request: ChildRequest) => {
-  void answer(request).then((message) => process.send?.(message, () => process.exit(0)));
+  void answer(request).then(send);
 });
+
+function send(message: ChildAnswer): void {
+  try {
+    process.send?.(message, (err: Error | null) => process.exit(err ? 1 : 0));
+  } catch (err) {
+    // A result that cannot be copied (a function, say) is answered as an error instead.
+    if (message.ok) send({ ok: false, message: `the answer could not be sent: ${describe(err)}` });
+    else process.exit(1);
+  }
+}
+
+/** The error's message; an AggregateError (every address of `localhost` refused) has none of its own. */
+function describe(err: unknown): string {
+  if (err instanceof AggregateError && !err.message)
+    return err.errors.map((inner: unknown) => describe(inner)).join('; ');
+  return err instanceof Error ? err.message : String(err);
+}
 
 async function answer({ module, exportName, input }: ChildRequest): Promise<ChildAnswer> {
   try {
@@ -17,7 +34,7 @@ async function answer({ module, exportName, input }: ChildRequest): Promise<Chil
     const code = (err as { code?: unknown }).code;
     return {
       ok: false,
-      message: err instanceof Error ? err.message : String(err),
+      message: describe(err),
       ...(typeof code === 'string' ? { code } : {}),
     };
   }

@@ -76,73 +76,67 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       health: config.health,
     }),
   };
-  try {
-    // Every replica may sync: the schedulers are upserted by id, so they exist once.
-    await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
-  } catch (err) {
-    await pools.closeAll();
-    throw err;
-  }
-  const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
-  const workers: Worker[] = [
-    queues.worker(
+  const processors: Array<[queue: string, processor: (job: Job, token?: string) => Promise<void>]> = [
+    [
       QUEUES.diagnostics,
-      timed(QUEUES.diagnostics, async (job) => {
+      async (job) => {
         const run = diagnostics[job.name];
         if (!run) throw new UnrecoverableError(`unknown diagnostics job "${job.name}"`);
         await run(job);
-      }),
-      options,
-    ),
-    queues.worker(
+      },
+    ],
+    [
       QUEUES.notifications,
-      timed(
-        QUEUES.notifications,
-        notifierProcessor({
+      notifierProcessor({
+        db: state,
+        runs,
+        procedureRuns,
+        requests: deps.requests,
+        audit: deps.audit,
+        slack: deps.slack,
+        logger,
+        incidentPosts: {
           db: state,
-          runs,
-          procedureRuns,
-          requests: deps.requests,
-          audit: deps.audit,
+          incidents: deps.incidents,
+          incidentService: deps.incidentService,
           slack: deps.slack,
-          logger,
-          incidentPosts: {
-            db: state,
-            incidents: deps.incidents,
-            incidentService: deps.incidentService,
-            slack: deps.slack,
-            settings: config.incidents,
-          },
-        }),
-      ),
-      options,
-    ),
-    queues.worker(
+          settings: config.incidents,
+        },
+      }),
+    ],
+    [
       QUEUES.remediation,
-      timed(
-        QUEUES.remediation,
-        remediationProcessor({
-          requests: deps.requests,
-          procedureRuns,
-          targets,
-          pools,
-          queues,
-          audit: deps.audit,
-          approvals: deps.approvals,
-          logger,
-        }),
-      ),
-      options,
-    ),
+      remediationProcessor({
+        requests: deps.requests,
+        procedureRuns,
+        targets,
+        pools,
+        queues,
+        audit: deps.audit,
+        approvals: deps.approvals,
+        logger,
+      }),
+    ],
   ];
+  const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
+  const workers: Worker[] = [];
+  // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
+  const stop = async () => {
+    await Promise.allSettled(workers.map((worker) => worker.close()));
+    await pools.closeAll();
+  };
+  try {
+    // Every replica may sync: the schedulers are upserted by id, so they exist once.
+    await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
+    for (const [queue, processor] of processors)
+      workers.push(queues.worker(queue, timed(queue, processor), options));
+  } catch (err) {
+    // Whatever did start is stopped: a failed start leaves no worker taking jobs.
+    await stop();
+    throw err;
+  }
   for (const worker of workers) {
     worker.on('failed', (job, err) => logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'));
   }
-  return {
-    async stop() {
-      // In-flight jobs finish before the target pools close under them.
-      await Promise.allSettled(workers.map((worker) => worker.close()));
-      await pools.closeAll();
-    },
-  };
+  return { stop };
 }

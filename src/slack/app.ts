@@ -20,6 +20,7 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import { ENQUEUE_TIMEOUT_MS } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { errorText } from '../redact.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
@@ -168,8 +169,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
    * handler by action id: Bolt runs every event through every listener's chain.
    */
   const buttons = new Map<string, ButtonHandler>();
-  const onButton = <T>(
-    actionId: string,
+  const buttonHandler = <T>(
     readValue: (raw: string | undefined) => T | undefined,
     act: (click: {
       value: T;
@@ -179,9 +179,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
       /** The message the button is on. */
       messageTs?: string;
     }) => Promise<ButtonReply>,
-  ) => {
-    buttons.set(actionId, async ({ ack, body, action, respond, client }) => {
+  ): ButtonHandler => {
+    return async ({ ack, body, action, respond, client }) => {
       await ack();
+      const actionId = action.action_id;
       const value = readValue('value' in action ? action.value : undefined);
       const channel = 'channel' in body ? body.channel?.id : undefined;
       const messageTs = 'message' in body ? body.message?.ts : undefined;
@@ -217,18 +218,20 @@ export function createSlackApp(deps: SlackAppDeps): App {
             text: 'The form could not be opened in time; press the button again.',
           }).catch(() => undefined);
       }
-    });
+    };
   };
-  app.action({ type: 'block_actions' }, async (args) => {
-    const handler = buttons.get(args.action.action_id);
-    if (handler) return handler(args);
-    // Not one of ours (a button of a message this version no longer makes): answer anyway.
-    await args.ack();
-    deps.logger.warn({ actionId: args.action.action_id }, 'a button the bot does not know was pressed');
-    await args
-      .respond({ response_type: 'ephemeral', replace_original: false, text: OUT_OF_DATE })
-      .catch(() => undefined);
-  });
+  const onButton = <T>(actionId: string, ...handler: Parameters<typeof buttonHandler<T>>) => {
+    buttons.set(actionId, buttonHandler(...handler));
+  };
+  // Not one of ours (a button of a message this version no longer makes): it has no value the
+  // bot can read, so it is answered as out of date like a damaged one.
+  const unknownButton = buttonHandler(
+    () => undefined,
+    async () => undefined,
+  );
+  app.action({ type: 'block_actions' }, (args) =>
+    (buttons.get(args.action.action_id) ?? unknownButton)(args),
+  );
 
   onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
     const outcome = await requestPreview(deps, value, user, clickId, channel);
@@ -373,7 +376,7 @@ async function followUp(
     text = await work();
   } catch (err) {
     logger.error({ err, subcommand }, `/runbook ${subcommand} failed after its acknowledgement`);
-    text = UNAVAILABLE;
+    text = `\`/runbook ${subcommand}\` did not finish: ${errorText(err)}`;
   }
   await respond({ response_type: 'ephemeral', text }).catch((err: unknown) =>
     logger.warn({ err, subcommand }, 'could not send a follow-up answer'),

@@ -22,6 +22,21 @@ describe('runInChildProcess', () => {
     );
   });
 
+  it('kills a child that does not answer in time, and says so', async () => {
+    await expect(
+      runInChildProcess({ module: tasks, exportName: 'hang' }, undefined, { timeoutMs: 1500 }),
+    ).rejects.toThrow('the hang process did not answer within 1500 ms');
+  });
+
+  it('answers with an error when the result cannot be copied back, and names every refused address', async () => {
+    await expect(runInChildProcess({ module: tasks, exportName: 'unsendable' }, undefined)).rejects.toThrow(
+      /^the answer could not be sent: /,
+    );
+    await expect(
+      runInChildProcess({ module: tasks, exportName: 'refusedEverywhere' }, undefined),
+    ).rejects.toThrow('connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432');
+  });
+
   it('says so when the module has no such function', async () => {
     await expect(runInChildProcess({ module: tasks, exportName: 'notAFunction' }, undefined)).rejects.toThrow(
       /exports no function notAFunction/,

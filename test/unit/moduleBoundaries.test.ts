@@ -47,7 +47,7 @@ function offenders(reached: Map<string, string[]>, forbidden: RegExp): string[] 
 }
 
 describe('what each process loads', () => {
-  it('the bot loads no job processors, migration runner or runbook parsers (they run in workers or threads)', () => {
+  it('the bot loads no job processors, migration runner or runbook parsers (they run in workers or child processes)', () => {
     const bot = reach(['main.ts', 'service.ts', 'slack/app.ts']);
     expect(
       offenders(
