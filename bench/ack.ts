@@ -40,9 +40,18 @@ async function freePort(): Promise<number> {
 /** The Web API stand-in (bench/fakeSlack.ts), in a child process: see there why. */
 async function fakeSlack() {
   const child = fork(fileURLToPath(new URL('./fakeSlack.ts', import.meta.url)), [], { stdio: 'inherit' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A stand-in that dies fails the question instead of leaving the bench waiting.
   const ask = <T>(question?: string) =>
-    new Promise<T>((resolve) => {
-      child.once('message', (answer) => resolve(answer as T));
+    new Promise<T>((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        return reject(new Error('the Slack stand-in has exited'));
+      const gone = () => reject(new Error('the Slack stand-in exited'));
+      child.once('exit', gone);
+      child.once('message', (answer) => {
+        child.off('exit', gone);
+        resolve(answer as T);
+      });
       if (question) child.send(question);
     });
   const { port } = await ask<{ port: number }>();
@@ -51,9 +60,9 @@ async function fakeSlack() {
     pid: child.pid!,
     count: async () => (await ask<{ count: number }>('count')).count,
     posts: async () => new Map((await ask<{ posts: Array<[string, number[]]> }>('posts')).posts),
-    close: () => {
-      child.disconnect();
-      return new Promise((resolve) => child.once('exit', resolve));
+    close: async () => {
+      if (child.connected) child.disconnect();
+      await exited;
     },
   };
 }
@@ -192,11 +201,26 @@ function rssMb(pid: number): number {
 
 async function main() {
   const postgres = await startEmbeddedPostgres();
+  let slack: Awaited<ReturnType<typeof fakeSlack>> | undefined;
+  let redis: Awaited<ReturnType<typeof redisUrl>> = {};
+  try {
+    slack = await fakeSlack();
+    redis = await redisUrl();
+    await measure(postgres, slack, redis);
+  } finally {
+    redis.child?.kill();
+    await slack?.close();
+    await postgres.stop();
+  }
+}
+
+async function measure(
+  postgres: Awaited<ReturnType<typeof startEmbeddedPostgres>>,
+  slack: Awaited<ReturnType<typeof fakeSlack>>,
+  redis: Awaited<ReturnType<typeof redisUrl>>,
+) {
   const stateUrl = await createDatabase(postgres, 'state', { demoSchema: false });
   const shopUrl = await createDatabase(postgres, 'shop', { demoSchema: true });
-
-  const slack = await fakeSlack();
-  const redis = await redisUrl();
   const port = await freePort();
   // The built code (dist/, built by `npm run bench:ack`), as production runs it: tsx's
   // transpiler would add its own memory to the figures.
@@ -354,9 +378,6 @@ async function main() {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
-    redis.child?.kill();
-    await slack.close();
-    await postgres.stop();
   }
 }
 
