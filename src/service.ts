@@ -15,6 +15,7 @@ import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
+import { webApiFetch } from './slack/webApiFetch.js';
 import { ActionRequestStore } from './store/actionRequests.js';
 import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
@@ -99,6 +100,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       slackApiUrl: config.slack.apiUrl,
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 2 },
+      fetch: webApiFetch,
     });
     // Only the bot reads runbooks (workers get a snapshot of the procedure with each run).
     let runbooks: RunbookLibrary | undefined;

@@ -38,6 +38,7 @@ import {
   stepButtonSchema,
   submitParameters,
 } from './stepActions.js';
+import { webApiFetch } from './webApiFetch.js';
 
 export interface SlackSettings {
   botToken: string;
@@ -90,6 +91,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
     slackApiUrl: deps.slack.apiUrl,
     rejectRateLimitedCalls: true,
     retryConfig: { retries: 2 },
+    fetch: webApiFetch,
   };
   // Commands and buttons need only the bot token. Bolt's default authorization would call
   // auth.test on the first request, so a Slack hiccup at that moment would fail a command.
