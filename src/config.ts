@@ -8,6 +8,7 @@ import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './runbooks/health/eng
 import { parseThresholdOverrides } from './runbooks/health/thresholds.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
+import { isPostgresUrl } from './targets/targetsFile.js';
 import { isTimeZone } from './time.js';
 
 const envSchema = z.object({
@@ -71,7 +72,7 @@ const listSchema = z
   );
 
 const serviceEnvSchema = z.object({
-  DATABASE_URL: z.string().optional(),
+  DATABASE_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
   REDIS_URL: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'must be a bot token (xoxb-…)').optional(),

@@ -21,6 +21,7 @@ import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
+import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
 import { TargetRegistry } from './targets/registry.js';
 import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
 
@@ -77,7 +78,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         targets = new TargetRegistry([embedded.demoTarget], 'demo');
       logger.info('no DATABASE_URL: using an embedded Postgres for state');
     }
-    await migrateStateDatabaseIsolated(databaseUrl, logger);
+    await migrateStateDatabaseIsolated(databaseUrl, logger).catch((err: unknown) => {
+      // The first contact with the state database: an unreachable one is a setting to fix.
+      if (!isConnectionFailure(err)) throw err;
+      throw new ConfigError(
+        `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, databaseUrl)}.`,
+      );
+    });
     const state = new pg.Pool({
       connectionString: databaseUrl,
       max: 10,

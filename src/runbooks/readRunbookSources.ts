@@ -12,7 +12,7 @@ export interface LibraryProblem {
   message: string;
 }
 
-/** What reading the sources gave: plain data, so it can cross from a worker thread. */
+/** What reading the sources gave: plain data, so it can come back from a child process. */
 export interface ReadSources {
   runbooks: Runbook[];
   problems: LibraryProblem[];

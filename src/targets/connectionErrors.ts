@@ -10,7 +10,7 @@ interface PgLikeError {
  * Why a target could not be reached, in one line an on-call engineer can act on.
  * Never includes the password; the host and port are named because they are what to check.
  */
-export function describeConnectionFailure(error: unknown, url: string, connectTimeoutMs: number): string {
+export function describeConnectionFailure(error: unknown, url: string, connectTimeoutMs?: number): string {
   const err = (error ?? {}) as PgLikeError;
   const where = hostOf(url);
   const message = redactText(err.message ?? String(error));
@@ -37,7 +37,9 @@ export function describeConnectionFailure(error: unknown, url: string, connectTi
       return `the server is starting up or shutting down (${message})`;
   }
   if (/timeout/i.test(message))
-    return `no answer from ${where} within ${Math.round(connectTimeoutMs / 1000)} s`;
+    return connectTimeoutMs === undefined
+      ? `no answer from ${where}`
+      : `no answer from ${where} within ${Math.round(connectTimeoutMs / 1000)} s`;
   return `${message} (${where})`;
 }
 

@@ -3,7 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Logger } from '../../src/logger.js';
+import { loadServiceConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { createLogger, type Logger } from '../../src/logger.js';
+import { startService } from '../../src/service.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { migrateStateDatabaseIsolated } from '../../src/store/migrateIsolated.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -58,6 +61,24 @@ describe('state database migrations', () => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  it('says which setting to fix when the state database cannot be used, instead of a stack trace', async () => {
+    const env = {
+      TARGET_DATABASE_URL: database.url,
+      SLACK_BOT_TOKEN: 'xoxb-test',
+      SLACK_SIGNING_SECRET: 'test-signing-secret',
+    };
+    expect(() => loadServiceConfig({ ...env, DATABASE_URL: 'localhost/runbook' }, { mode: 'bot' })).toThrow(
+      /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/,
+    );
+    const unreachable = 'postgres://nobody@127.0.0.1:1/state';
+    const config = loadServiceConfig({ ...env, DATABASE_URL: unreachable }, { mode: 'worker' });
+    const starting = startService({ mode: 'worker', config, logger: createLogger({ level: 'silent' }) });
+    await expect(starting).rejects.toBeInstanceOf(ConfigError);
+    await expect(starting).rejects.toThrow(
+      'Cannot reach the state database (DATABASE_URL): connection refused by 127.0.0.1:1 (is Postgres running and listening there?).',
+    );
   });
 
   it('moves reports stored per run into shared reports, and back on the way down', async () => {
