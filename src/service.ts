@@ -78,6 +78,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         targets = new TargetRegistry([embedded.demoTarget], 'demo');
       logger.info('no DATABASE_URL: using an embedded Postgres for state');
     }
+    // Only the bot reads runbooks (workers get a snapshot of the procedure with each run). The
+    // files are parsed in a child process while the state database is migrated in another.
+    const loadingRunbooks =
+      mode === 'bot' || mode === 'all'
+        ? RunbookLibrary.load(runbookSources(config.runbooksDir), readRunbookSourcesIsolated)
+        : undefined;
+    // Awaited below; a start-up that fails before then must not leave it unhandled.
+    loadingRunbooks?.catch(() => undefined);
     await migrateStateDatabaseIsolated(databaseUrl, logger).catch((err: unknown) => {
       // The first contact with the state database: an unreachable one is a setting to fix.
       if (!isConnectionFailure(err)) throw err;
@@ -109,13 +117,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       retryConfig: { retries: 2 },
       fetch: webApiFetch,
     });
-    // Only the bot reads runbooks (workers get a snapshot of the procedure with each run).
     let runbooks: RunbookLibrary | undefined;
-    if (mode === 'bot' || mode === 'all') {
-      const loaded = await RunbookLibrary.load(
-        runbookSources(config.runbooksDir),
-        readRunbookSourcesIsolated,
-      );
+    if (loadingRunbooks) {
+      const loaded = await loadingRunbooks;
       logRunbookLoad(logger, loaded.summary);
       runbooks = loaded.library;
     }
