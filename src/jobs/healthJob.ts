@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { Coalescer } from '../concurrency/coalescer.js';
 import type { Logger } from '../logger.js';
+import { errorText } from '../redact.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import type { HealthReport } from '../runbooks/health/types.js';
 import type { RunStore } from '../store/runs.js';
@@ -43,7 +44,7 @@ export function healthJobProcessor(deps: HealthJobDeps) {
         target = deps.targets.resolve(targetName);
       } catch (err) {
         // The target was removed from configuration after the command was accepted.
-        await deps.runs.markFailed(ids, (err as Error).message);
+        await deps.runs.markFailed(ids, errorText(err));
         continue;
       }
       const report = await checks.run(target.name, pickedUpAt, () =>
@@ -52,11 +53,10 @@ export function healthJobProcessor(deps: HealthJobDeps) {
       await deps.runs.saveReports(ids, report);
     }
     // Every run's report is queued, finished ones too: a retry after a crash between saving
-    // and enqueueing gets them posted, and the job ids make a second enqueue a no-op.
-    await enqueueReports(
-      deps.queues,
-      runs.map((run) => run.id),
-    );
+    // and enqueueing gets them posted, and the job ids make a second enqueue a no-op. In the
+    // job's own order, so a retry names the report job as the first try did (claim's rows
+    // come back in no set order).
+    await enqueueReports(deps.queues, parsed.data.runIds);
   };
 }
 

@@ -66,9 +66,12 @@ export class HealthRunStarter {
       } catch (err) {
         queued = false;
         this.logger.warn({ err, runs: fresh.length }, 'could not enqueue health checks');
-        await Promise.all(
-          fresh.map((run) => this.runs.markFailed(run.id, 'queue unavailable').catch(() => undefined)),
-        );
+        await this.runs
+          .markFailed(
+            fresh.map((run) => run.id),
+            'queue unavailable',
+          )
+          .catch(() => undefined);
       }
     }
     return recorded.map(({ run, created }, i): StartResult => {

@@ -144,25 +144,41 @@ export class RunStore {
   }
 
   private withReports(rows: RunRow[]): Promise<Run[]> {
+    const reports = this.reports(rows.flatMap((row) => (row.report_id ? [row.report_id] : [])));
     return Promise.all(
-      rows.map(async (row) => toRun(row, row.report_id ? await this.report(row.report_id) : null)),
+      rows.map(async (row) => toRun(row, row.report_id ? await reports.get(row.report_id)! : null)),
     );
   }
 
-  /** One read per report however many runs of a batch ask for it at once (the cache holds the read). */
-  private report(reportId: string): Promise<HealthReport | null> {
-    const cached = this.reportCache.get(reportId);
-    if (cached) return cached;
+  /**
+   * The reports with these ids: those not cached in one statement. The cache holds each read
+   * while it is in flight, so runs of a batch asking at once share one read per report.
+   */
+  private reports(ids: string[]): Map<string, Promise<HealthReport | null>> {
+    const found = new Map<string, Promise<HealthReport | null>>();
+    const missing = [...new Set(ids)].filter((id) => {
+      const cached = this.reportCache.get(id);
+      if (cached) found.set(id, cached);
+      return !cached;
+    });
+    if (missing.length === 0) return found;
     const read = this.db
-      .query<{ report: HealthReport }>('SELECT report FROM health_reports WHERE id = $1', [reportId])
-      .then(({ rows }) => rows[0]?.report ?? null);
-    this.remember(reportId, read);
-    // A failed or empty read is not remembered: the next caller asks again.
-    read.then(
-      (report) => report ?? this.reportCache.delete(reportId),
-      () => this.reportCache.delete(reportId),
-    );
-    return read;
+      .query<{ id: string; report: HealthReport }>(
+        'SELECT id, report FROM health_reports WHERE id = ANY($1)',
+        [missing],
+      )
+      .then(({ rows }) => new Map(rows.map((row) => [row.id, row.report])));
+    for (const id of missing) {
+      const report = read.then((reports) => reports.get(id) ?? null);
+      this.remember(id, report);
+      found.set(id, report);
+      // A failed or empty read is not remembered: the next caller asks again.
+      report.then(
+        (value) => value ?? this.reportCache.delete(id),
+        () => this.reportCache.delete(id),
+      );
+    }
+    return found;
   }
 
   private remember(reportId: string, report: Promise<HealthReport | null>): void {
@@ -229,10 +245,10 @@ export class RunStore {
     return reportId;
   }
 
-  async markFailed(id: string | string[], error: string): Promise<void> {
+  async markFailed(ids: string[], error: string): Promise<void> {
     await this.db.query(
       `UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = ANY($1::uuid[])`,
-      [typeof id === 'string' ? [id] : id, error],
+      [ids, error],
     );
   }
 
@@ -252,11 +268,12 @@ export class RunStore {
     return rowCount ?? 0;
   }
 
+  /** The latest runs, newest first, without their reports (a listing shows each one's status). */
   async recent(limit = 20): Promise<Run[]> {
     const { rows } = await this.db.query<RunRow>(
       `SELECT ${COLUMNS} FROM runs ORDER BY created_at DESC LIMIT $1`,
       [limit],
     );
-    return this.withReports(rows);
+    return rows.map((row) => toRun(row, null));
   }
 }
