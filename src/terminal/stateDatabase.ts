@@ -1,7 +1,10 @@
 import pg from 'pg';
 import { UserError } from '../errors.js';
 import { redactText } from '../redact.js';
+import { describeConnectionFailure } from '../targets/connectionErrors.js';
 import type { CliIo } from './cliIo.js';
+
+const CONNECT_TIMEOUT_MS = 5000;
 
 /**
  * Runs `use` against the state database (DATABASE_URL) and closes it after. A database
@@ -15,9 +18,23 @@ export async function withStateDatabase<T>(
 ): Promise<T> {
   const { command, what } = reading;
   if (!io.env.DATABASE_URL) throw new UserError(`${command} reads the state database: set DATABASE_URL.`);
-  const pool = new pg.Pool({ connectionString: io.env.DATABASE_URL, max: 2, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({
+    connectionString: io.env.DATABASE_URL,
+    max: 2,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   pool.on('error', () => undefined); // an idle client's error surfaces on the next query
   try {
+    // Reached first, so that any failure to connect (pg's own timeout and reset errors
+    // carry no code) reads as one, naming the host to check.
+    await pool
+      .connect()
+      .then((client) => client.release())
+      .catch((err: unknown) => {
+        throw new UserError(
+          `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, io.env.DATABASE_URL!, CONNECT_TIMEOUT_MS)}.`,
+        );
+      });
     return await use(pool);
   } catch (err) {
     const failure = err as { code?: string; message?: string };

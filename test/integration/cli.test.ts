@@ -173,4 +173,15 @@ describe('runbook-bot CLI', () => {
       stderr: expect.stringMatching(/has no incidents yet: start the bot/),
     });
   });
+
+  it('says the state database cannot be reached, naming the host, instead of a stack trace', async () => {
+    const history = await cli(['history'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/state' });
+    expect(history).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining(
+        'Cannot reach the state database (DATABASE_URL): connection refused by 127.0.0.1:1 (is Postgres running and listening there?).',
+      ),
+    });
+    expect(history.stderr).not.toMatch(/\n\s+at /);
+  });
 });
