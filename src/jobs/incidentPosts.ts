@@ -45,6 +45,9 @@ function incidentChannelName(incident: StoredIncident, timeZone: string, attempt
  */
 export async function openIncident(deps: IncidentPostDeps, incidentId: string): Promise<void> {
   let incident = await load(deps, incidentId);
+  // Closed before it was ever opened: declaring timed out on the queue and the person was
+  // told to declare again, but the job may still have landed. Opening it now would make two.
+  if (incident.status === 'resolved' && !incident.rootTs) return;
   if (deps.settings.channelMode === 'create' && incident.channelId === incident.originChannel) {
     await deps.incidents.setChannel(incident.id, await createChannel(deps, incident));
     incident = await load(deps, incidentId);

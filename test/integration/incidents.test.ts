@@ -372,6 +372,18 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       "SELECT status, summary FROM incidents WHERE origin_channel = 'C0NOQUEUE'",
     );
     expect(rows).toEqual([{ status: 'resolved', summary: 'not opened: the job queue was unavailable' }]);
+    // The queue may still take the open job after the declaration gave up on it: it opens nothing.
+    const {
+      rows: [closed],
+    } = await state.admin.query<{ id: string }>(
+      "SELECT id FROM incidents WHERE origin_channel = 'C0NOQUEUE'",
+    );
+    fakeSlack(calls);
+    const late = await service.queues
+      .queue(QUEUES.notifications)
+      .add(JOBS.incidentOpen, { incidentId: closed!.id }, { jobId: `late-open-${closed!.id}` });
+    await eventually(async () => ((await late.getState()) === 'completed' ? true : undefined));
+    expect(calls).toEqual([]);
   });
 
   it('answers mistakes and commands outside an incident channel with what to do', async () => {
