@@ -318,7 +318,6 @@ export class AuditLog {
     return rows.map(toEvent);
   }
 
-  /** Unposted mirror entries of one thread, in order, up to seq. */
   /** The oldest event of a thread not mirrored yet (up to `upToSeq`): mirrors post in order, one at a time. */
   async nextToMirror(
     channel: string,

@@ -27,7 +27,7 @@ export const JOBS = {
 /** Jobs carry ids only; the state database holds the rest, so a job can never disagree with it. */
 
 /** Above the micro-batch a bot records at once (100), so a batch always fits one job. */
-export const MAX_RUNS_PER_HEALTH_JOB = 500;
+const MAX_RUNS_PER_HEALTH_JOB = 500;
 
 /**
  * Runs recorded together for one target: one health job runs the check once for all of

@@ -138,7 +138,8 @@ async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
     (audit) => deps.requests.expire(requestId, audit),
   );
   if (!('refused' in result)) await deps.approvals.refreshCard(requestId);
-  // Early by this worker's clock: come back rather than leave the request pending for good.
+  // Early by the database's clock (the job's delay was counted on this worker's): come back
+  // rather than leave the request pending for good.
   else if (result.refused === 'not yet')
     await deps.queues
       .queue(QUEUES.remediation)

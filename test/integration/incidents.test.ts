@@ -13,7 +13,7 @@ import { IncidentStore } from '../../src/store/incidents.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { sendBlockAction, sendSlashCommand } from '../support/slack.js';
+import { interceptSlackOnly, sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -71,9 +71,9 @@ describe.skipIf(!redisAvailable())('incidents', () => {
   const calls: SlackCall[] = [];
   const logs = captureLogs();
 
+  interceptSlackOnly();
+
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     [state, target, redis] = await Promise.all([
       createTestDatabase(server!.url, { demoSchema: false }),
       createTestDatabase(server!.url),
@@ -97,8 +97,6 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     await service?.stop();
     await redis?.stop();
     await Promise.all([state?.drop(), target?.drop()]);
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('declares, opens a channel (name_taken handled), pins the root, times, links a run, resolves and drafts the report', async () => {

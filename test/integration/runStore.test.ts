@@ -25,8 +25,8 @@ describe('runs sharing one health check', () => {
     pool = new pg.Pool({ connectionString: state.url, max: 10 });
   });
   afterAll(async () => {
-    await pool.end();
-    await state.drop();
+    await pool?.end();
+    await state?.drop();
   });
 
   it('store the report once, and a batch of them reads it back once', async () => {

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
@@ -10,10 +9,9 @@ import { eventually } from '../support/botHarness.js';
 import { consolePost, consoleState } from '../support/consoleDemo.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { BOT_TOKEN, SIGNING_SECRET } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
-const BOT_TOKEN = 'xoxb-crash-test-token';
-const SIGNING_SECRET = 'crash-test-signing-secret';
 
 /**
  * A worker process killed (SIGKILL) in the middle of a health job: the job is taken over by
@@ -82,16 +80,10 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
   };
 
   const runStatus = async () => {
-    const client = new pg.Client({ connectionString: state.url });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ status: string; report_status: string | null }>(
-        'SELECT status, report_status FROM runs ORDER BY created_at DESC LIMIT 1',
-      );
-      return rows[0];
-    } finally {
-      await client.end();
-    }
+    const { rows } = await state.admin.query<{ status: string; report_status: string | null }>(
+      'SELECT status, report_status FROM runs ORDER BY created_at DESC LIMIT 1',
+    );
+    return rows[0];
   };
 
   const reports = async () =>

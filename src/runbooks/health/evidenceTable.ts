@@ -1,3 +1,4 @@
+import { clip } from '../../text.js';
 import type { EvidenceRow } from './types.js';
 
 /**
@@ -17,7 +18,7 @@ export function evidenceLines(rows: EvidenceRow[], cellWidth: number): string[] 
 export function tableLines(columns: string[], rows: unknown[][], cellWidth: number): string[] {
   const cell = (value: unknown) => {
     const text = value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' ');
-    return text.length > cellWidth ? `${text.slice(0, cellWidth - 1)}…` : text;
+    return clip(text, cellWidth);
   };
   const cells = rows.map((row) => columns.map((_, i) => cell(row[i])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
