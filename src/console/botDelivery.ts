@@ -1,4 +1,6 @@
+import { errorText } from '../redact.js';
 import { signedHeaders } from '../slack/signature.js';
+import { clip } from '../text.js';
 import type { ResponseUrls } from './responseUrls.js';
 import type { EnvelopeType, SocketModeHub } from './socketMode.js';
 import type { TriggerIds } from './triggerIds.js';
@@ -90,9 +92,7 @@ export class BotDelivery {
       content = messageContent(reply);
     } catch (err) {
       if (!(err instanceof SlackApiError)) throw err;
-      workspace.reportBotError(
-        `The bot's answer to ${command} was refused: ${[err.code, ...err.messages].join(' ')}`,
-      );
+      workspace.reportBotError(`The bot's answer to ${command} was refused: ${err.message}`);
       this.slackbotSays(channelId, user, `${command} failed with the error "${err.code}"`, threadTs);
       return;
     }
@@ -265,9 +265,7 @@ export class BotDelivery {
       });
       const text = await response.text();
       workspace.reportBotError(
-        response.status === 200
-          ? undefined
-          : `The bot answered HTTP ${response.status}: ${text.slice(0, 200)}`,
+        response.status === 200 ? undefined : `The bot answered HTTP ${response.status}: ${clip(text, 200)}`,
       );
       return { status: response.status, body: text };
     } catch (err) {
@@ -275,7 +273,7 @@ export class BotDelivery {
       workspace.reportBotError(
         timedOut
           ? 'The bot did not answer within 3 seconds.'
-          : `The bot is unreachable at ${this.deps.botUrl()}: ${err instanceof Error ? err.message : String(err)}`,
+          : `The bot is unreachable at ${this.deps.botUrl()}: ${errorText(err)}`,
       );
       if (timedOut) return undefined;
       return { status: 502, body: '' };

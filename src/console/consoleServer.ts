@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorText } from '../redact.js';
 import { BotDelivery } from './botDelivery.js';
 import type { ActionRequest, CloseRequest, ConsoleReply, SendRequest, SubmitRequest } from './protocol.js';
+import { requestPath } from './requestPath.js';
 import { ResponseUrls } from './responseUrls.js';
 import { SocketModeHub } from './socketMode.js';
 import { TriggerIds } from './triggerIds.js';
@@ -86,7 +88,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     [
       /^POST \/api\/([\w.]+)$/,
       async (match, req, res) => {
-        const args = await apiArgs(req);
+        const args = await apiArgs(req).catch(() => undefined);
+        // Slack answers a body it cannot read with HTTP 200 and an error, as any other.
+        if (!args) return sendJson(res, 200, { ok: false, error: 'invalid_json' });
         const token =
           req.headers.authorization?.replace(/^Bearer /, '') ?? (args.token as string | undefined);
         sendJson(res, 200, api.call(match[1]!, args, token));
@@ -104,8 +108,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     [
       /^POST \/response\/(\w+)$/,
       async (match, req, res) => {
-        const payload = JSON.parse((await readBody(req)).toString('utf8') || '{}');
-        const answer = responses.respond(match[1]!, payload);
+        const answer = responses.respond(match[1]!, await readJson(req));
         sendText(res, answer.status, answer.body);
       },
     ],
@@ -147,7 +150,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     [
       /^POST \/console\/submit$/,
       async (_match, req, res) => {
-        const body = (await readJson(req)) as SubmitRequest;
+        const body = await readConsoleRequest<SubmitRequest>(req);
         await answerConsole(res, async () => {
           const errors = await delivery.submit(body.user, body.viewId, body.values ?? {});
           return errors ? { ok: true, errors } : { ok: true };
@@ -166,13 +169,18 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   ];
 
   function route(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://console').pathname;
+    const path = requestPath(req);
+    if (path === undefined) return sendText(res, 400, 'bad request URL');
     const key = `${req.method} ${path}`;
     for (const [pattern, handle] of routes) {
       const match = key.match(pattern);
       if (!match) continue;
       handle(match, req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendJson(res, 400, { ok: false, error: describe(err) });
+        // A request the console cannot read is the sender's to fix; anything else is a bug
+        // of the console's, said where someone running it will see it.
+        const bad = err instanceof BadRequest || err instanceof SlackApiError;
+        if (!bad) process.stderr.write(`console: ${key} failed: ${(err as Error)?.stack ?? String(err)}\n`);
+        if (!res.headersSent) sendJson(res, bad ? 400 : 500, { ok: false, error: errorText(err) });
         else res.end();
       });
       return;
@@ -201,9 +209,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   };
 }
 
-function consoleAction<T>(act: (body: T) => Promise<void>) {
+function consoleAction<T extends { user: string }>(act: (body: T) => Promise<void>) {
   return async (_match: RegExpMatchArray, req: IncomingMessage, res: ServerResponse) => {
-    const body = (await readJson(req)) as T;
+    const body = await readConsoleRequest<T>(req);
     await answerConsole(res, async () => {
       await act(body);
       return { ok: true };
@@ -217,13 +225,8 @@ async function answerConsole(res: ServerResponse, act: () => Promise<ConsoleRepl
     sendJson(res, 200, await act());
   } catch (err) {
     if (!(err instanceof SlackApiError)) throw err;
-    sendJson(res, 200, { ok: false, error: describe(err) } satisfies ConsoleReply);
+    sendJson(res, 200, { ok: false, error: errorText(err) } satisfies ConsoleReply);
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof SlackApiError) return [err.code, ...err.messages].join(': ');
-  return err instanceof Error ? err.message : String(err);
 }
 
 async function servePublic(res: ServerResponse, name: string): Promise<void> {
@@ -238,30 +241,48 @@ async function servePublic(res: ServerResponse, name: string): Promise<void> {
   }
 }
 
+/** A request the console cannot read: answered 400 with the reason. */
+class BadRequest extends Error {}
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new BadRequest(`request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const text = (await readBody(req)).toString('utf8');
-  try {
-    return JSON.parse(text || '{}');
-  } catch {
-    throw new Error('the request body is not JSON');
-  }
+/** The body as a JSON object (empty: {}); anything else is refused with the reason. */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return jsonObject((await readBody(req)).toString('utf8'));
 }
 
-/** Web API arguments arrive form-encoded (the SDK's default) or as JSON. */
+function jsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text || '{}');
+  } catch {
+    throw new BadRequest('the request body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new BadRequest('the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** A request of the page's: a JSON object naming the person acting. */
+async function readConsoleRequest<T extends { user: string }>(req: IncomingMessage): Promise<T> {
+  const body = await readJson(req);
+  if (typeof body.user !== 'string' || !body.user) throw new BadRequest('the request names no user');
+  return body as T;
+}
+
+/** Web API arguments arrive form-encoded (the SDK's default) or as a JSON object. */
 async function apiArgs(req: IncomingMessage): Promise<ApiArgs> {
   const body = (await readBody(req)).toString('utf8');
-  if ((req.headers['content-type'] ?? '').startsWith('application/json')) return body ? JSON.parse(body) : {};
+  if ((req.headers['content-type'] ?? '').startsWith('application/json')) return jsonObject(body) as ApiArgs;
   return Object.fromEntries(new URLSearchParams(body));
 }
 

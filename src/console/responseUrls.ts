@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { messageContent } from './webApi.js';
+import { flag, messageContent } from './webApi.js';
 import { SlackApiError, type Workspace } from './workspace.js';
 
 /** Slack's limits on a response_url: five uses within thirty minutes. */
@@ -34,6 +34,9 @@ export class ResponseUrls {
   ) {}
 
   issue(origin: Omit<Origin, 'uses' | 'expiresAt'>): string {
+    // Expired ones can never be used again: forgotten, so the map holds only the live ones.
+    const now = Date.now();
+    for (const [token, known] of this.origins) if (now > known.expiresAt) this.origins.delete(token);
     const token = randomBytes(12).toString('hex');
     this.origins.set(token, { ...origin, uses: 0, expiresAt: Date.now() + LIFETIME_MS });
     return `${this.baseUrl()}/response/${token}`;
@@ -50,19 +53,19 @@ export class ResponseUrls {
       return { status: 200, body: 'ok' };
     } catch (err) {
       if (!(err instanceof SlackApiError)) throw err;
-      return { status: 400, body: [err.code, ...err.messages].join('\n') };
+      return { status: 400, body: err.message };
     }
   }
 
   private apply(origin: Origin, payload: Record<string, unknown>): void {
     const { workspace } = this;
     const original = origin.messageTs ? workspace.findMessage(origin.channel, origin.messageTs) : undefined;
-    if (payload.delete_original === true || payload.delete_original === 'true') {
+    if (flag(payload.delete_original)) {
       if (original) workspace.remove(origin.channel, original.ts);
       return;
     }
     const content = messageContent(payload);
-    if ((payload.replace_original === true || payload.replace_original === 'true') && original) {
+    if (flag(payload.replace_original) && original) {
       // A replaced ephemeral stays ephemeral; a replaced channel message is edited in place.
       workspace.update(origin.channel, original.ts, content);
       return;

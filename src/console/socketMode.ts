@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { requestPath } from './requestPath.js';
 
 /** Slack pings its Socket Mode clients; a client that hears nothing for 30 s reconnects. */
 const PING_INTERVAL_MS = 10_000;
@@ -82,7 +83,7 @@ export class SocketModeHub {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const ticket = /^\/socket\/(\w+)$/.exec(new URL(req.url ?? '/', 'http://console').pathname)?.[1];
+    const ticket = /^\/socket\/(\w+)$/.exec(requestPath(req) ?? '')?.[1];
     // Each URL opens one connection, as Slack's do.
     if (!ticket || !this.tickets.delete(ticket)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');

@@ -312,7 +312,8 @@ function optionalString(args: ApiArgs, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function flag(value: unknown): boolean {
+/** A boolean argument as Slack reads it: true, or the form-encoded 'true' or '1'. */
+export function flag(value: unknown): boolean {
   return value === true || value === 'true' || value === '1';
 }
 

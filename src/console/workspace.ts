@@ -3,11 +3,12 @@ import type { ConsoleState, ConsoleUser } from './protocol.js';
 
 /** A Web API refusal: Slack's error code, and the response_metadata messages when it gives some. */
 export class SlackApiError extends Error {
+  /** `message` is the code, then Slack's detail messages: what a person reads. */
   constructor(
     readonly code: string,
     readonly messages: string[] = [],
   ) {
-    super(code);
+    super(messages.length > 0 ? `${code}: ${messages.join('; ')}` : code);
   }
 }
 

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
@@ -33,6 +33,45 @@ describe('the console answers the Web API as Slack does', () => {
   });
   afterAll(async () => {
     await slack.close();
+  });
+
+  it('answers requests it cannot read with the reason, and stays up', async () => {
+    // A request line whose URL cannot be parsed used to throw outside any handler.
+    const { port } = new URL(slack.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.end('GET //a:b HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+    const post = async (path: string, body: string, type = 'application/json') => {
+      const response = await fetch(`${slack.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    expect(await post('/console/send', 'null')).toEqual({
+      status: 400,
+      body: { ok: false, error: 'the request body must be a JSON object' },
+    });
+    expect(await post('/console/send', '{"text":"/runbook health"}')).toEqual({
+      status: 400,
+      body: { ok: false, error: 'the request names no user' },
+    });
+    // The Web API answers as Slack does: HTTP 200 with an error.
+    expect(await post('/api/chat.postMessage', '{not json')).toEqual({
+      status: 200,
+      body: { ok: false, error: 'invalid_json' },
+    });
+    expect((await client.auth.test()).ok).toBe(true);
   });
 
   it('authenticates the bot token and nothing else', async () => {
