@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import pc from 'picocolors';
 import type { ConsoleState } from '../console/protocol.js';
 import { createLogger } from '../logger.js';
@@ -15,7 +16,16 @@ const ADMIN_SHUTDOWN = '57P01';
  * `--socket-mode`: the bot connects to the console over Socket Mode instead of HTTP.
  */
 async function main(): Promise<void> {
-  const check = process.argv.includes('--check');
+  let flags: { check?: boolean; 'socket-mode'?: boolean };
+  try {
+    flags = parseArgs({
+      options: { check: { type: 'boolean' }, 'socket-mode': { type: 'boolean' } },
+      strict: true,
+    }).values;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}. Options: --check, --socket-mode.`);
+  }
+  const check = flags.check === true;
   const consolePort = Number(process.env.CONSOLE_PORT ?? (check ? 0 : DEFAULT_CONSOLE_PORT));
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
     throw new Error(`CONSOLE_PORT must be a port number (0-65535), not "${process.env.CONSOLE_PORT}".`);
@@ -31,7 +41,7 @@ async function main(): Promise<void> {
       consolePort,
       logger,
       env: process.env,
-      socketMode: process.argv.includes('--socket-mode'),
+      socketMode: flags['socket-mode'] === true,
     });
   } catch (err) {
     const inUse = (err as { code?: string }).code === 'EADDRINUSE';
@@ -56,9 +66,15 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop(143));
 
   if (check) {
-    const report = await healthReportThroughConsole(demo.console.url);
-    say(`Report posted in #incidents: ${report}`);
-    await stop(0);
+    // Stopped whatever the outcome: a failed check must not leave the embedded Postgres behind.
+    let failure: unknown;
+    try {
+      say(`Report posted in #incidents: ${await healthReportThroughConsole(demo.console.url)}`);
+    } catch (err) {
+      failure = err;
+      process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    await stop(failure === undefined ? 0 : 1);
     return;
   }
   say('');

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { promisify } from 'node:util';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
@@ -22,6 +24,21 @@ async function slackError(call: Promise<unknown>): Promise<{ error?: string; mes
   }
   throw new Error('the call succeeded');
 }
+
+describe('npm run demo', () => {
+  it('refuses an option it does not know instead of starting something else', async () => {
+    const failure = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      'src/demo/main.ts',
+      '--chek',
+    ]).catch((err: { code: number; stderr: string }) => err);
+    expect(failure).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("Unknown option '--chek'. Options: --check, --socket-mode."),
+    });
+  });
+});
 
 describe('the console answers the Web API as Slack does', () => {
   let slack: RunningConsole;

@@ -431,13 +431,14 @@ function renderChannel() {
 
   const all = app.state.messages.filter((m) => m.channel === channel.id);
   const top = all.filter((m) => !m.threadTs || m.threadTs === m.ts);
-  const replies = (ts) => all.filter((m) => m.threadTs === ts && m.ts !== ts).length;
   const wasNearBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
   const switched = ui.messages.dataset.channel !== channel.id;
   const before = new Set(
     [...ui.messages.querySelectorAll('[data-testid=message]')].map((el) => el.dataset.ts),
   );
-  const nodes = top.map((m) => messageNode(m, 'channel', { replies: m.replyCount ?? replies(m.ts) }));
+  const nodes = top.map((m) =>
+    messageNode(m, 'channel', { replies: m.replyCount ?? 0 } /* counted by the server */),
+  );
   sync(ui.messages, nodes.length > 0 ? nodes : [emptyNote(channel)]);
   ui.messages.dataset.channel = channel.id;
   // Follow new messages when already at the bottom, or when they are the user's own.
