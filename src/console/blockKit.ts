@@ -271,7 +271,6 @@ export function checkView(view: unknown): BlockKitRefusal | undefined {
  * Form-encoded Web API calls carry JSON arguments as strings. An empty string counts as absent;
  * unparsable JSON comes back as the raw string so the caller's shape check refuses it.
  */
-/** A form-encoded argument's JSON parsed (left as it is when it is not JSON; blank is absent). */
 export function parseJsonArgument(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   if (value.trim() === '') return undefined;

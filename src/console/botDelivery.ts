@@ -1,15 +1,15 @@
 import { errorText } from '../redact.js';
 import { signedHeaders } from '../slack/signature.js';
 import { clip } from '../text.js';
-import type { ResponseUrls } from './responseUrls.js';
-import type { EnvelopeType, SocketModeHub } from './socketMode.js';
+import type { ResponseAnswer, ResponseUrls } from './responseUrls.js';
+import { ACK_TIMEOUT_MS, type EnvelopeType, type SocketModeHub } from './socketMode.js';
 import type { TriggerIds } from './triggerIds.js';
 import { checkedView, messageContent } from './webApi.js';
-import { SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
+import { parentOf, SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
 /** Slack gives an app three seconds to answer; after that the user sees operation_timeout. */
-const ACK_TIMEOUT_MS = 3000;
-const API_APP_ID = 'A0RUNBOOKBOT';
+/** Slack still sends the deprecated verification token; bots check the signature instead. */
+const VERIFICATION_TOKEN = 'console-verification-token';
 
 export interface DeliveryDeps {
   workspace: Workspace;
@@ -22,11 +22,6 @@ export interface DeliveryDeps {
   commands: string[];
   /** The bot's Socket Mode connections, preferred over its request URL when it has one. */
   socket?: SocketModeHub;
-}
-
-interface BotAnswer {
-  status: number;
-  body: string;
 }
 
 /**
@@ -60,7 +55,7 @@ export class BotDelivery {
       return;
     }
     const form = {
-      token: 'console-verification-token',
+      token: VERIFICATION_TOKEN,
       team_id: workspace.team.id,
       team_domain: workspace.team.domain,
       channel_id: channelId,
@@ -70,7 +65,7 @@ export class BotDelivery {
       command,
       // Slack sends the text after the command as typed (trimmed), spaces inside kept.
       text: trimmed.slice(command.length).trim(),
-      api_app_id: API_APP_ID,
+      api_app_id: this.deps.workspace.bot.appId,
       is_enterprise_install: 'false',
       response_url: this.deps.responses.issue({ channel: channelId, user, threadTs }),
       trigger_id: this.deps.triggers.issue(user),
@@ -123,12 +118,12 @@ export class BotDelivery {
     const button = findButton(message, action.blockId, action.actionId);
     const channel = workspace.channel(action.channel);
     const person = workspace.user(action.user);
-    const threadTs = message.threadTs && message.threadTs !== message.ts ? message.threadTs : undefined;
+    const threadTs = parentOf(message);
     const payload = {
       type: 'block_actions',
       user: { id: person.id, username: person.name, name: person.name, team_id: workspace.team.id },
-      api_app_id: API_APP_ID,
-      token: 'console-verification-token',
+      api_app_id: this.deps.workspace.bot.appId,
+      token: VERIFICATION_TOKEN,
       container: {
         type: 'message',
         message_ts: message.ts,
@@ -188,8 +183,8 @@ export class BotDelivery {
       type: 'view_submission',
       team: { id: workspace.team.id, domain: workspace.team.domain },
       user: { id: person.id, username: person.name, name: person.name, team_id: workspace.team.id },
-      api_app_id: API_APP_ID,
-      token: 'console-verification-token',
+      api_app_id: this.deps.workspace.bot.appId,
+      token: VERIFICATION_TOKEN,
       trigger_id: this.deps.triggers.issue(user),
       view: {
         ...view,
@@ -198,7 +193,7 @@ export class BotDelivery {
         state: { values: stateValues(view, values) },
         hash: `${workspace.version}.${stored.id}`,
         root_view_id: stored.id,
-        app_id: API_APP_ID,
+        app_id: this.deps.workspace.bot.appId,
         bot_id: workspace.bot.botId,
       },
       response_urls: [],
@@ -233,7 +228,7 @@ export class BotDelivery {
    * else a signed POST to its request URL. Undefined when it did not answer within Slack's
    * three seconds.
    */
-  private async post(type: EnvelopeType, payload: object, form: string): Promise<BotAnswer | undefined> {
+  private async post(type: EnvelopeType, payload: object, form: string): Promise<ResponseAnswer | undefined> {
     const { workspace, socket } = this.deps;
     if (socket?.connected()) {
       const ack = await socket.deliver(type, payload);
@@ -254,7 +249,7 @@ export class BotDelivery {
     return this.postHttp(form);
   }
 
-  private async postHttp(body: string): Promise<BotAnswer | undefined> {
+  private async postHttp(body: string): Promise<ResponseAnswer | undefined> {
     const { workspace } = this.deps;
     try {
       const response = await fetch(this.deps.botUrl(), {

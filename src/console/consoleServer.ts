@@ -57,7 +57,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   let botUrl = options.botUrl ?? '';
   const responses = new ResponseUrls(workspace, () => baseUrl);
   const server = createServer((req, res) => route(req, res));
-  const socket = options.appToken ? new SocketModeHub('A0RUNBOOKBOT', server) : undefined;
+  const socket = options.appToken ? new SocketModeHub(workspace.bot.appId, server) : undefined;
   const api = new WebApi({
     workspace,
     triggers,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { flag, messageContent } from './webApi.js';
-import { SlackApiError, type Workspace } from './workspace.js';
+import { parentOf, SlackApiError, type Workspace } from './workspace.js';
 
 /** Slack's limits on a response_url: five uses within thirty minutes. */
 const MAX_USES = 5;
@@ -16,6 +16,7 @@ interface Origin {
   expiresAt: number;
 }
 
+/** An HTTP answer: a response URL's to the bot, or the bot's to a delivery. */
 export interface ResponseAnswer {
   status: number;
   body: string;
@@ -73,7 +74,7 @@ export class ResponseUrls {
     const threadTs =
       (typeof payload.thread_ts === 'string' ? payload.thread_ts : undefined) ??
       origin.threadTs ??
-      (original?.threadTs && original.threadTs !== original.ts ? original.threadTs : undefined);
+      (original ? parentOf(original) : undefined);
     workspace.post({
       channel: origin.channel,
       user: workspace.bot.userId,

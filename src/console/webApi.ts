@@ -258,7 +258,7 @@ export function messageContent(args: ApiArgs): { text: string; blocks?: unknown[
  * Slack gives every block without a block_id, and every interactive element without an
  * action_id, a generated one; clicks then carry those ids, so the console does the same.
  */
-export function withSlackIds(blocks: unknown[]): unknown[] {
+function withSlackIds(blocks: unknown[]): unknown[] {
   return blocks.map((block, index) => {
     const withId: Record<string, unknown> = {
       block_id: generatedId(index),

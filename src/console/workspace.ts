@@ -12,6 +12,11 @@ export class SlackApiError extends Error {
   }
 }
 
+/** The parent's ts when the message is a thread reply (a parent carries its own ts there). */
+export function parentOf(message: { ts: string; threadTs?: string }): string | undefined {
+  return message.threadTs && message.threadTs !== message.ts ? message.threadTs : undefined;
+}
+
 export interface StoredMessage {
   channel: string;
   ts: string;
@@ -62,7 +67,12 @@ export const SLACKBOT = 'USLACKBOT';
  */
 export class Workspace extends EventEmitter<{ change: [number] }> {
   readonly team = { id: 'T0CONSOLE', name: 'Acme (local console)', domain: 'acme-console' };
-  readonly bot = { userId: 'U0RUNBOOKBOT', botId: 'B0RUNBOOKBOT', name: 'runbook-bot' };
+  readonly bot = {
+    userId: 'U0RUNBOOKBOT',
+    botId: 'B0RUNBOOKBOT',
+    appId: 'A0RUNBOOKBOT',
+    name: 'runbook-bot',
+  };
   readonly users = new Map<string, ConsoleUser>();
   readonly channels = new Map<string, StoredChannel>();
   readonly files = new Map<string, StoredFile>();
@@ -150,9 +160,8 @@ export class Workspace extends EventEmitter<{ change: [number] }> {
   threadParent(channelId: string, threadTs: string): StoredMessage {
     const parent = this.findMessage(channelId, threadTs);
     if (!parent || parent.ephemeralFor) throw new SlackApiError('thread_not_found');
-    return parent.threadTs && parent.threadTs !== parent.ts
-      ? (this.findMessage(channelId, parent.threadTs) ?? parent)
-      : parent;
+    const grandparent = parentOf(parent);
+    return grandparent ? (this.findMessage(channelId, grandparent) ?? parent) : parent;
   }
 
   post(message: Omit<StoredMessage, 'ts'>): StoredMessage {
@@ -246,7 +255,7 @@ export class Workspace extends EventEmitter<{ change: [number] }> {
       .sort((a, b) => Number(a.ts) - Number(b.ts));
     const replies = new Map<string, number>();
     for (const message of messages) {
-      if (message.threadTs && message.threadTs !== message.ts && !message.ephemeralFor) {
+      if (parentOf(message) && !message.ephemeralFor) {
         const key = `${message.channel}/${message.threadTs}`;
         replies.set(key, (replies.get(key) ?? 0) + 1);
       }
