@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import pc from 'picocolors';
-import type { ConsoleState } from '../console/protocol.js';
+import { consolePost, consoleState } from '../console/consoleClient.js';
 import { createLogger } from '../logger.js';
 import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
 
@@ -91,17 +91,11 @@ async function main(): Promise<void> {
 async function healthReportThroughConsole(url: string): Promise<string> {
   const user = 'U0ALICE';
   const channel = 'C0INCIDENTS';
-  const sent = await fetch(`${url}/console/send`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user, channel, text: '/runbook health' }),
-  }).then((response) => response.json() as Promise<{ ok: boolean; error?: string }>);
+  const sent = await consolePost(url, 'send', { user, channel, text: '/runbook health' });
   if (!sent.ok) throw new Error(`the console refused the command: ${sent.error}`);
   const deadline = Date.now() + CHECK_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const state = (await fetch(`${url}/console/state?user=${user}`).then((response) =>
-      response.json(),
-    )) as ConsoleState;
+    const state = await consoleState(url, user);
     const report = state.messages.find(
       (message) =>
         message.channel === channel &&

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { ConsoleState } from '../../src/console/protocol.js';
 import { type ConsoleDemo, startConsoleDemo } from '../../src/demo/consoleDemo.js';
 import { startDemoDatabases } from '../../src/demo/demoDatabases.js';
 import { createLogger } from '../../src/logger.js';
@@ -44,22 +43,4 @@ export async function startTestConsoleDemo(
   };
 }
 
-/** What a user sees in the console right now. */
-export async function consoleState(consoleUrl: string, user: string): Promise<ConsoleState> {
-  const response = await fetch(`${consoleUrl}/console/state?user=${user}`);
-  return (await response.json()) as ConsoleState;
-}
-
-/** POSTs to one of the page's endpoints, as the page does. */
-export async function consolePost(
-  consoleUrl: string,
-  path: 'send' | 'action' | 'submit' | 'close',
-  body: Record<string, unknown>,
-): Promise<{ ok: boolean; error?: string; errors?: Record<string, string> }> {
-  const response = await fetch(`${consoleUrl}/console/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return (await response.json()) as { ok: boolean; error?: string; errors?: Record<string, string> };
-}
+export { consolePost, consoleState } from '../../src/console/consoleClient.js';
