@@ -29,7 +29,8 @@ export interface ConsoleFile {
   size: number;
 }
 
-export interface ConsoleMessage {
+/** What a message is, stored and on the wire alike. */
+export interface MessageCore {
   channel: string;
   ts: string;
   /** Set on replies (and on a thread's parent, equal to ts, once it has replies). */
@@ -39,12 +40,16 @@ export interface ConsoleMessage {
   text: string;
   /** Block Kit blocks exactly as the bot sent them (already validated). */
   blocks?: unknown[];
+  edited?: boolean;
+}
+
+/** A message as the page gets it: who it is for and its files resolved, replies counted. */
+export interface ConsoleMessage extends MessageCore {
   files?: ConsoleFile[];
   /** Ephemeral messages are only in the state of the user they are for. */
   ephemeral?: boolean;
   /** Number of replies, on a thread's parent. */
   replyCount?: number;
-  edited?: boolean;
 }
 
 export interface ConsoleView {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ConsoleState, ConsoleUser } from './protocol.js';
+import type { ConsoleState, ConsoleUser, MessageCore } from './protocol.js';
 
 /** A Web API refusal: Slack's error code, and the response_metadata messages when it gives some. */
 export class SlackApiError extends Error {
@@ -17,17 +17,11 @@ export function parentOf(message: { ts: string; threadTs?: string }): string | u
   return message.threadTs && message.threadTs !== message.ts ? message.threadTs : undefined;
 }
 
-export interface StoredMessage {
-  channel: string;
-  ts: string;
-  threadTs?: string;
-  user: string;
-  text: string;
-  blocks?: unknown[];
+/** A message as the workspace keeps it: files by id, and whom an ephemeral one is for. */
+export interface StoredMessage extends MessageCore {
   fileIds?: string[];
   /** Only this user sees it. */
   ephemeralFor?: string;
-  edited?: boolean;
 }
 
 export interface StoredChannel {
