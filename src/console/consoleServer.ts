@@ -170,7 +170,10 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
 
   function route(req: IncomingMessage, res: ServerResponse): void {
     const path = requestPath(req);
-    if (path === undefined) return sendText(res, 400, 'bad request URL');
+    if (path === undefined) {
+      sendText(res, 400, 'bad request URL');
+      return;
+    }
     const key = `${req.method} ${path}`;
     for (const [pattern, handle] of routes) {
       const match = key.match(pattern);
