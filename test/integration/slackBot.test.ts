@@ -353,4 +353,40 @@ describe('Slack bot on the PostgreSQL queue backend (no Redis)', () => {
       await Promise.all([state.drop(), target.drop()]);
     }
   });
+
+  it('stays up when its state database drops every connection (a failover), and serves the next command', async () => {
+    const [state, target] = await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      createTestDatabase(server!.url),
+    ]);
+    const { logger } = captureLogs();
+    const service = await startService({
+      mode: 'all',
+      config: loadServiceConfig(serviceEnv(state, target), { mode: 'all' }),
+      logger,
+    });
+    try {
+      const posted: Posted[] = [];
+      interceptPostMessage(posted);
+      // Every session on the state database ends, as in a failover or a restart: the
+      // queue's listeners, the workers' polls, the run store's idle connections.
+      const { rows } = await target.admin.query<{ ended: number }>(
+        `SELECT count(*)::int AS ended FROM pg_stat_activity, pg_terminate_backend(pid)
+          WHERE datname = $1 AND pid <> pg_backend_pid()`,
+        [state.name],
+      );
+      expect(rows[0]!.ended).toBeGreaterThan(3);
+      await eventually(async () => {
+        const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+        return ready.status === 200 ? true : undefined;
+      }, 20_000);
+      const response = await sendSlashCommand(service.port, { text: 'health default' });
+      expect(response.json?.text).toBe('Running health check on default…');
+      const message = await eventually(() => posted[0], 30_000);
+      expect(message.text).toMatch(/^Health of default/);
+    } finally {
+      await service.stop();
+      await Promise.all([state.drop(), target.drop()]);
+    }
+  });
 });
