@@ -15,7 +15,7 @@ import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
-import { webApiFetch } from './slack/webApiFetch.js';
+import { webClientOptions } from './slack/webClientOptions.js';
 import { ActionRequestStore } from './store/actionRequests.js';
 import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
@@ -111,12 +111,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     stops.push(() => queues.close());
     const metrics = createMetrics();
     if (!config.slack) throw new ConfigError('runbook-bot posts to Slack: set SLACK_BOT_TOKEN.');
-    const slack = new WebClient(config.slack.botToken, {
-      slackApiUrl: config.slack.apiUrl,
-      rejectRateLimitedCalls: true,
-      retryConfig: { retries: 2 },
-      fetch: webApiFetch,
-    });
+    const slack = new WebClient(config.slack.botToken, webClientOptions(config.slack.apiUrl, logger));
     let runbooks: RunbookLibrary | undefined;
     if (loadingRunbooks) {
       const loaded = await loadingRunbooks;

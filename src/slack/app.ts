@@ -27,10 +27,10 @@ import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { ACTIONS } from './actionIds.js';
-import { boltLogger } from './boltLogger.js';
 import { answerIncidentCommand, declareButtonSchema } from './incidentCommands.js';
 import type { OpsRoute } from './opsRoutes.js';
 import { answerRunbookCommand } from './runbookCommands.js';
+import { slackLogger } from './slackLogger.js';
 import {
   markManualStepDone,
   modalValues,
@@ -38,7 +38,7 @@ import {
   stepButtonSchema,
   submitParameters,
 } from './stepActions.js';
-import { webApiFetch } from './webApiFetch.js';
+import { webClientOptions } from './webClientOptions.js';
 
 export interface SlackSettings {
   botToken: string;
@@ -85,14 +85,9 @@ const slashCommandSchema = z.object({
  * inside Slack's 3 seconds. Workers do the database work and post the results.
  */
 export function createSlackApp(deps: SlackAppDeps): App {
-  const logger = boltLogger(deps.logger);
+  const logger = slackLogger(deps.logger, 'bolt');
   const starter = new HealthRunStarter(deps.runs, deps.queues, deps.logger);
-  const clientOptions = {
-    slackApiUrl: deps.slack.apiUrl,
-    rejectRateLimitedCalls: true,
-    retryConfig: { retries: 2 },
-    fetch: webApiFetch,
-  };
+  const clientOptions = webClientOptions(deps.slack.apiUrl, deps.logger);
   // Commands and buttons need only the bot token. Bolt's default authorization would call
   // auth.test on the first request, so a Slack hiccup at that moment would fail a command.
   const authorize = async () => ({ botToken: deps.slack.botToken });

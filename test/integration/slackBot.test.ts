@@ -180,6 +180,8 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
       expect(alive.status).toBe(200);
       const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
       expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(
+      );
     } finally {
       await redis.start();
     }
@@ -204,6 +206,21 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(slack.calls()).toBe(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(message.text).toMatch(/^Health of default/);
+  });
+
+  it('logs what the Web API client warns about through the bot’s logger, not the console', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted, [
+      [200, { ok: true, ts: '1700000001.000001', response_metadata: { warnings: ['superfluous_charset'] } }],
+    ]);
+    await sendSlashCommand(service.port, { text: 'health' });
+    await eventually(() => posted[0], 20_000);
+    const warning = await eventually(() =>
+      logs.lines
+        .map((line) => JSON.parse(line))
+        .find((entry) => String(entry.msg).startsWith('superfluous_charset')),
+    );
+    expect(warning).toMatchObject({ level: 40, component: expect.stringContaining('web-api') });
   });
 
   it('posts a batch of reports once each when Slack limits one of them, that one after Retry-After', async () => {

@@ -1,9 +1,12 @@
-import { type Logger as BoltLogger, LogLevel } from '@slack/bolt';
+import { LogLevel, type Logger as SlackLogger } from '@slack/web-api';
 import type { Logger } from '../logger.js';
 
-/** Bolt's logger interface on top of our (redacting) pino logger. */
-export function boltLogger(logger: Logger): BoltLogger {
-  let name = 'bolt';
+/**
+ * The Slack SDK's logger interface (Bolt and the Web API client share it) on top of our
+ * redacting pino logger: without it, the SDK writes plain text to the console, outside the
+ * JSON log stream and its redaction.
+ */
+export function slackLogger(logger: Logger, name: string): SlackLogger {
   let child = logger.child({ component: name });
   return {
     debug: (...msg: unknown[]) => child.debug(msg.map(String).join(' ')),
@@ -15,8 +18,7 @@ export function boltLogger(logger: Logger): BoltLogger {
     },
     getLevel: () => (child.level as LogLevel) ?? LogLevel.INFO,
     setName: (newName: string) => {
-      name = newName;
-      child = logger.child({ component: name });
+      child = logger.child({ component: newName });
     },
   };
 }
