@@ -9,7 +9,10 @@ import {
 } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import pg from 'pg';
+import { settlesWhile, settlesWithin } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
+import { once } from '../util/once.js';
+import { JobsInHand } from './jobsInHand.js';
 
 export interface QueueBackend {
   kind: 'redis' | 'postgres';
@@ -22,12 +25,21 @@ export interface QueueBackend {
   worker(name: string, processor: Processor, options: { concurrency: number; lockMs?: number }): Worker;
   /** Cheap reachability probe for /readyz. */
   ping(): Promise<void>;
+  /**
+   * Stops every worker from taking jobs and lets the jobs in hand finish. Bounded: when the
+   * queue cannot record their completion (Redis unreachable), it gives up after a grace
+   * period; a job not recorded as finished is run again by another worker once its lock
+   * lapses, and every job is idempotent.
+   */
+  stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** The schema BullMQ's PostgreSQL backend keeps its tables in, apart from the bot's own. */
 const POSTGRES_QUEUE_SCHEMA = 'bullmq';
 const PREFIX = 'runbook-bot';
+/** How long stopping waits, after the last job in hand finished, for the queue to record it. */
+const RECORD_GRACE_MS = 5000;
 
 /**
  * BullMQ on Redis when REDIS_URL is set; otherwise BullMQ's PostgreSQL backend on the state
@@ -53,7 +65,6 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
   // Workers wait as long as it takes (BullMQ requires maxRetriesPerRequest: null).
   const workerOptions: RedisOptions = { maxRetriesPerRequest: null };
   const producer = new Redis(url, producerOptions);
-  const connections: Redis[] = [producer];
   let reported = false;
   producer.on('error', (err) => {
     if (!reported)
@@ -66,6 +77,22 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
   });
   const queues = new Map<string, Queue>();
   const workers: Worker[] = [];
+  const workerConnections: Redis[] = [];
+  const inHand = new JobsInHand();
+  // BullMQ's close waits for Redis to record each job's end; the worker connections retry
+  // forever (maxRetriesPerRequest: null), so with Redis down that wait would never end.
+  // Disconnecting them (and the blocking connection each worker made) fails the waiting
+  // commands, which ends it.
+  const stopWorkers = once(() =>
+    closeWorkers(workers, inHand, logger, {
+      name: 'redis',
+      reachable: () => workerConnections.every((connection) => connection.status === 'ready'),
+      release: () => {
+        for (const worker of workers) worker.disconnect().catch(() => undefined);
+        for (const connection of workerConnections) connection.disconnect();
+      },
+    }),
+  );
   return {
     kind: 'redis',
     queue(name) {
@@ -80,8 +107,8 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
     worker(name, processor, { concurrency, lockMs }) {
       const connection = new Redis(url, workerOptions);
       connection.on('error', () => undefined);
-      connections.push(connection);
-      const worker = new Worker(name, processor, {
+      workerConnections.push(connection);
+      const worker = new Worker(name, inHand.track(processor), {
         connection,
         prefix: PREFIX,
         concurrency,
@@ -92,12 +119,16 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       return worker;
     },
     async ping() {
+      // ioredis's own refusal ("Stream isn't writeable…") would say nothing to an operator.
+      if (producer.status !== 'ready')
+        throw new Error(`redis is unreachable (connection ${producer.status})`);
       await producer.ping();
     },
+    stopWorkers,
     async close() {
-      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await stopWorkers();
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
-      for (const connection of connections) connection.disconnect();
+      for (const connection of [producer, ...workerConnections]) connection.disconnect();
     },
   };
 }
@@ -116,6 +147,12 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
   const connection = { connectionString: databaseUrl, schema: POSTGRES_QUEUE_SCHEMA, max: 4 };
   const queues = new Map<string, InstanceType<typeof backend.Queue>>();
   const workers: Array<InstanceType<typeof backend.Worker>> = [];
+  const inHand = new JobsInHand();
+  const stopWorkers = once(() =>
+    // Jobs fail fast when the state database is down (no offline queue as in ioredis), so
+    // they are always waited for; whether the queue can record them shows in the grace period.
+    closeWorkers(workers, inHand, logger, { name: 'the state database', reachable: () => true }),
+  );
   return {
     kind: 'postgres',
     queue(name) {
@@ -128,7 +165,7 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
       return queue as unknown as Queue;
     },
     worker(name, processor, { concurrency, lockMs }) {
-      const worker = new backend.Worker(name, processor, {
+      const worker = new backend.Worker(name, inHand.track(processor), {
         connection,
         prefix: PREFIX,
         concurrency,
@@ -143,11 +180,36 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
       await probe.connect();
       await probe.end();
     },
+    stopWorkers,
     async close() {
-      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await stopWorkers();
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
     },
   };
+}
+
+/**
+ * Closes the workers: they take no more jobs, and the jobs in hand finish, waited for as long
+ * as the queue answers (a job may need it to finish: enqueueing its report). Then the queue
+ * gets RECORD_GRACE_MS to record them. When it does not answer for that long, `release`
+ * drops its connections and stopping goes on without it: BullMQ's close may never settle
+ * then, and a job left waiting on the queue would not finish either.
+ */
+async function closeWorkers(
+  workers: ReadonlyArray<{ close(): Promise<void> }>,
+  inHand: JobsInHand,
+  logger: Logger,
+  queueStore: { name: string; reachable: () => boolean; release?: () => void },
+): Promise<void> {
+  const closed = Promise.allSettled(workers.map((worker) => worker.close()));
+  const drained = await settlesWhile(inHand.drained(), queueStore.reachable, RECORD_GRACE_MS);
+  if (drained && queueStore.reachable() && (await settlesWithin(closed, RECORD_GRACE_MS))) return;
+  logger.warn(
+    { jobsInHand: inHand.size },
+    `${queueStore.name} is unreachable while stopping: jobs that finished may not be recorded, and jobs still ` +
+      'in hand are left; another worker runs any such job again once its lock lapses (jobs are idempotent)',
+  );
+  queueStore.release?.();
 }
 
 export type { ConnectionOptions };

@@ -102,7 +102,10 @@ export function healthScheduleDefaults(env: NodeJS.ProcessEnv): HealthScheduleDe
  * targets that are disabled or have no channel to post to. Throws one ConfigError naming
  * every bad cron, time zone and channel, with the target and the value.
  */
-function resolveHealthSchedules(targets: Target[], defaults: HealthScheduleDefaults): HealthSchedule[] {
+export function resolveHealthSchedules(
+  targets: Target[],
+  defaults: HealthScheduleDefaults,
+): HealthSchedule[] {
   const problems: string[] = [];
   const check = (where: string, value: string, problem: string | undefined) => {
     const line = problemLine(where, value, problem);
@@ -143,7 +146,14 @@ export async function syncHealthSchedules(
   targets: Target[],
   defaults: HealthScheduleDefaults,
 ): Promise<string[]> {
-  const wanted = resolveHealthSchedules(targets, defaults);
+  return applyHealthSchedules(queues, resolveHealthSchedules(targets, defaults));
+}
+
+/** The queue's half of syncHealthSchedules, for schedules already resolved (and so valid). */
+export async function applyHealthSchedules(
+  queues: QueueBackend,
+  wanted: HealthSchedule[],
+): Promise<string[]> {
   const queue = queues.queue(QUEUES.diagnostics);
   const existing = new Map(
     (await queue.getJobSchedulers(0, -1, true))

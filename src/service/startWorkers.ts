@@ -13,7 +13,11 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import { remediationProcessor } from '../jobs/remediationJobs.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { JOB_SCHEDULED_HEALTH, syncHealthSchedules } from '../schedules/healthSchedules.js';
+import {
+  applyHealthSchedules,
+  JOB_SCHEDULED_HEALTH,
+  resolveHealthSchedules,
+} from '../schedules/healthSchedules.js';
 import { scheduledHealthProcessor } from '../schedules/scheduledHealthJob.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
@@ -122,12 +126,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const workers: Worker[] = [];
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
-    await Promise.allSettled(workers.map((worker) => worker.close()));
+    await queues.stopWorkers();
     await pools.closeAll();
   };
   try {
+    // A mistake in the schedules stops start-up here; applying them waits for the queue,
+    // which may be unreachable now (Redis down): start-up does not wait for that, so a
+    // worker started during an outage still stops on SIGTERM, and syncs once Redis is back.
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
-    await syncHealthSchedules(queues, targets.list(), config.healthSchedule);
+    const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
+    applyHealthSchedules(queues, schedules).catch((err: unknown) =>
+      logger.error({ err }, 'the health schedules could not be synced with the queue'),
+    );
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
   } catch (err) {

@@ -141,4 +141,49 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(await reports()).toHaveLength(before + 1);
   }, 90_000);
+
+  it('starts while Redis is down and still stops on SIGTERM', async () => {
+    await redis.stop();
+    try {
+      const worker = startWorker();
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      // Start-up is under way (migrations, runbooks) or done, waiting for Redis either way.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      worker.kill('SIGTERM');
+      const code = await Promise.race([
+        exited,
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+      ]);
+      expect(code).toBe(0);
+    } finally {
+      await redis.start();
+    }
+  }, 60_000);
+
+  it('exits on SIGTERM while Redis is down, after finishing the job it holds', async () => {
+    for (const running of workers.filter(
+      (worker) => worker.exitCode === null && worker.signalCode === null,
+    )) {
+      running.kill('SIGKILL');
+      await new Promise((resolve) => running.once('exit', resolve));
+    }
+    const worker = startWorker();
+    await consolePost(slack.url, 'send', { user: 'U0BOB', channel: 'C0INCIDENTS', text: '/runbook health' });
+    await eventually(async () => ((await runStatus())?.status === 'running' ? true : undefined), 30_000);
+    await redis.stop();
+    try {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.kill('SIGTERM');
+      // BullMQ's own close waits for Redis to record the job's completion, forever if
+      // Redis does not come back; an orchestrator would have to kill the process.
+      const code = await Promise.race([
+        exited,
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+      ]);
+      expect(code).toBe(0);
+      expect((await runStatus())?.status).toBe('done');
+    } finally {
+      await redis.start();
+    }
+  }, 90_000);
 });
