@@ -79,6 +79,15 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     return worker;
   };
 
+  /** Redis back (empty), and the bot connected to it again before the next command. */
+  const restartRedis = async () => {
+    await redis.start();
+    await eventually(async () => {
+      const ready = await fetch(`http://127.0.0.1:${bot.port}/readyz`);
+      return ready.status === 200 ? true : undefined;
+    }, 20_000);
+  };
+
   const runStatus = async () => {
     const { rows } = await state.admin.query<{ status: string; report_status: string | null }>(
       'SELECT status, report_status FROM runs ORDER BY created_at DESC LIMIT 1',
@@ -156,7 +165,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
       ]);
       expect(code).toBe(0);
     } finally {
-      await redis.start();
+      await restartRedis();
     }
   }, 60_000);
 
@@ -183,7 +192,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
       expect(code).toBe(0);
       expect((await runStatus())?.status).toBe('done');
     } finally {
-      await redis.start();
+      await restartRedis();
     }
   }, 90_000);
 });
