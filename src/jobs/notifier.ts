@@ -93,25 +93,31 @@ function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
   return parsed.data;
 }
 
+/** How long a job holds the reports it is posting; longer than a post with its retries takes. */
+const POST_LEASE_SECONDS = 120;
+
 /**
  * Posts the reports of runs that shared a check, concurrently, and records them in one
- * statement. Runs already posted are skipped, so when one post fails (a 429 delays the job,
- * anything else retries it) the retry posts only what is left.
+ * statement. Only reports this job has taken are posted (runs already posted, or without a
+ * channel, are not taken), so when one post fails (a 429 delays the job, anything else
+ * retries it) the retry posts only what is left, and a second job for the same runs (the
+ * recovery sweep's) never posts one twice.
  */
 async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<void> {
-  const runs = await deps.runs.getMany(runIds);
-  if (runs.length === 0) throw new UnrecoverableError(`runs ${runIds.join(', ')} do not exist`);
-  // Already posted, or a CLI run with nowhere to post.
-  const due = runs.filter((run) => !run.postedTs && run.channelId);
-  const outcomes = await Promise.allSettled(due.map((run) => postHealthReport(deps, run)));
+  const { leased, busy } = await deps.runs.leaseForPosting(runIds, POST_LEASE_SECONDS);
+  const outcomes = await Promise.allSettled(leased.map((run) => postHealthReport(deps, run)));
   const posted = outcomes.flatMap((outcome, i) =>
-    outcome.status === 'fulfilled' ? [{ id: due[i]!.id, ts: outcome.value }] : [],
+    outcome.status === 'fulfilled' ? [{ id: leased[i]!.id, ts: outcome.value }] : [],
   );
   if (posted.length > 0) await deps.runs.markPostedMany(posted);
+  const unposted = leased.filter((_, i) => outcomes[i]!.status === 'rejected').map((run) => run.id);
+  if (unposted.length > 0) await deps.runs.releasePosting(unposted);
   const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
   // A rate limit decides when to come back; otherwise the first failure tells why.
   const rateLimited = failures.find((err) => (err as RateLimited).code === 'slack_webapi_rate_limited_error');
   if (failures.length > 0) throw rateLimited ?? failures[0];
+  // Should the job posting those fail, they are this one's to post on its retry.
+  if (busy > 0) throw new Error(`${busy} of these reports are being posted by another job`);
 }
 
 /** One run's report in its channel; answers the message's ts. */

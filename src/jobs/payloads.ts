@@ -79,3 +79,17 @@ export const RETENTION = {
   removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 86_400, count: 5000 },
 } as const;
+
+/** A health job: diagnostics are idempotent, and an unreachable target is a result, not a retry. */
+export const HEALTH_JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1000 },
+  ...RETENTION,
+} as const;
+
+/** A report job: Slack may be down for a while (the recovery sweep takes over after these). */
+export const REPORT_JOB_OPTIONS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2000 },
+  ...RETENTION,
+} as const;

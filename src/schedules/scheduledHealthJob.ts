@@ -7,7 +7,7 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import type { CheckStatus, HealthReport } from '../runbooks/health/types.js';
-import { RunStore } from '../store/runs.js';
+import { RunStore, SCHEDULER_REQUESTER } from '../store/runs.js';
 import { inTransaction } from '../store/transaction.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
@@ -16,7 +16,6 @@ import { scheduledHealthJobSchema } from './healthSchedules.js';
 /** Job name on the notifications queue: post a scheduled report or all clear. */
 export const JOB_SCHEDULED_HEALTH_REPORT = 'scheduled-health-report';
 /** Who "requested" the runs a schedule creates (the runs table's requested_by). */
-const SCHEDULER_USER = 'scheduler';
 /** A persisting problem is posted again after this long. */
 export const DEFAULT_REMIND_AFTER_MS = 24 * 3600 * 1000;
 /** The pseudo-check recording whether the target could be reached at all. */
@@ -195,7 +194,7 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
 
     const { run } = await runs.createHealthRun({
       target: target.name,
-      requestedBy: SCHEDULER_USER,
+      requestedBy: SCHEDULER_REQUESTER,
       channelId: channel,
       idempotencyKey: `scheduled-health:${fire}`,
     });

@@ -11,6 +11,7 @@ import { JOBS, QUEUES } from '../jobs/payloads.js';
 import { procedureJobProcessor } from '../jobs/procedureJob.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import { remediationProcessor } from '../jobs/remediationJobs.js';
+import { startStrandedRunSweeper } from '../jobs/strandedRuns.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -124,8 +125,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   ];
   const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
   const workers: Worker[] = [];
+  let sweeper: { stop(): void } | undefined;
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
+    sweeper?.stop();
     await queues.stopWorkers();
     await pools.closeAll();
   };
@@ -140,6 +143,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     );
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
+    sweeper = startStrandedRunSweeper(runs, queues, logger);
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();

@@ -19,6 +19,17 @@ export interface Run {
   createdAt: Date;
 }
 
+/** Who the health scheduler's runs name as requester; they are posted by their own job. */
+export const SCHEDULER_REQUESTER = 'scheduler';
+
+/** A run the recovery sweep is queueing again, and how many times it has been. */
+export interface StrandedRun {
+  id: string;
+  target: string;
+  status: RunStatus;
+  requeueCount: number;
+}
+
 export interface NewHealthRun {
   target: string;
   requestedBy: string;
@@ -250,6 +261,75 @@ export class RunStore {
       `UPDATE runs SET status = 'failed', error = $2, finished_at = now() WHERE id = ANY($1::uuid[])`,
       [ids, error],
     );
+  }
+
+  /**
+   * Takes the runs' reports for posting, for `seconds`: those finished, with a channel, not
+   * posted, and not taken by another job. Answers them (with their reports) and how many of
+   * the others are being posted by another job right now. One statement.
+   */
+  async leaseForPosting(ids: string[], seconds: number): Promise<{ leased: Run[]; busy: number }> {
+    const due = `id = ANY($1::uuid[]) AND posted_ts IS NULL AND channel_id IS NOT NULL AND status IN ('done', 'failed')`;
+    const { rows } = await this.db.query<RunRow & { busy: number }>(
+      `WITH leased AS (
+         UPDATE runs SET posting_until = now() + make_interval(secs => $2)
+          WHERE ${due} AND (posting_until IS NULL OR posting_until < now())
+          RETURNING ${COLUMNS}
+       )
+       SELECT leased.*, busy.n AS busy
+         FROM (SELECT count(*)::int AS n FROM runs WHERE ${due} AND posting_until >= now()) AS busy
+         LEFT JOIN leased ON true`,
+      [ids, seconds],
+    );
+    const busy = rows[0]?.busy ?? 0;
+    return { leased: await this.withReports(rows.filter((row) => row.id !== null)), busy };
+  }
+
+  /** Gives back runs taken by leaseForPosting that were not posted, for the next try. */
+  async releasePosting(ids: string[]): Promise<void> {
+    await this.db.query(
+      'UPDATE runs SET posting_until = NULL WHERE id = ANY($1::uuid[]) AND posted_ts IS NULL',
+      [ids],
+    );
+  }
+
+  /**
+   * Runs people asked for in Slack that are still unposted `quietSeconds` after they were
+   * recorded or last queued again (the wait doubling each time), within `windowSeconds` of
+   * being recorded, and not being posted right now: their job was lost or gave up. They are
+   * marked queued again and returned; concurrent sweeps take different runs (SKIP LOCKED).
+   */
+  async claimStranded(options: {
+    quietSeconds: number;
+    windowSeconds: number;
+    limit: number;
+  }): Promise<StrandedRun[]> {
+    const { rows } = await this.db.query<{
+      id: string;
+      target: string;
+      status: RunStatus;
+      requeue_count: number;
+    }>(
+      `UPDATE runs SET requeued_at = now(), requeue_count = requeue_count + 1
+        WHERE id IN (
+          SELECT id FROM runs
+           WHERE posted_ts IS NULL AND channel_id IS NOT NULL AND status <> 'failed'
+             AND requested_by <> $4
+             AND created_at > now() - make_interval(secs => $2)
+             AND coalesce(requeued_at, created_at) < now() - make_interval(secs => $1 * 2 ^ requeue_count)
+             AND (posting_until IS NULL OR posting_until < now())
+           ORDER BY created_at
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, target, status, requeue_count`,
+      [options.quietSeconds, options.windowSeconds, options.limit, SCHEDULER_REQUESTER],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      target: row.target,
+      status: row.status,
+      requeueCount: row.requeue_count,
+    }));
   }
 
   /** Records the Slack message of the report; false when another notifier got there first. */

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HealthReport } from '../../src/runbooks/health/types.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
-import { RunStore } from '../../src/store/runs.js';
+import { RunStore, SCHEDULER_REQUESTER } from '../../src/store/runs.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const [server] = inject('postgresServers');
@@ -55,5 +55,86 @@ describe('runs sharing one health check', () => {
     const read = await reader.getMany(ids);
     expect(read.map((run) => run.report)).toEqual(Array(5).fill(REPORT));
     expect(reads.filter((text) => text.includes('FROM health_reports'))).toHaveLength(1);
+  });
+});
+
+describe('runs the queue lost, and reports two jobs want to post', () => {
+  let state: TestDatabase;
+  let pool: pg.Pool;
+  let store: RunStore;
+  beforeAll(async () => {
+    state = await createTestDatabase(server!.url, { demoSchema: false });
+    await migrateStateDatabase(state.url);
+    pool = new pg.Pool({ connectionString: state.url, max: 10 });
+    store = new RunStore(pool);
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await state?.drop();
+  });
+
+  const record = async (fields: { requestedBy?: string; channelId?: string }, minutesAgo: number) => {
+    const { run } = await store.createHealthRun({
+      target: 'prod',
+      requestedBy: fields.requestedBy ?? 'U1',
+      ...fields,
+    });
+    await pool.query('UPDATE runs SET created_at = now() - make_interval(mins => $2) WHERE id = $1', [
+      run.id,
+      minutesAgo,
+    ]);
+    return run.id;
+  };
+  const sweep = () => store.claimStranded({ quietSeconds: 120, windowSeconds: 86_400, limit: 100 });
+
+  it('finds runs asked for in Slack and still unposted after the quiet period, and no others', async () => {
+    await pool.query('TRUNCATE runs CASCADE');
+    const lost = await record({ channelId: 'C1' }, 10);
+    const unposted = await record({ channelId: 'C1' }, 10);
+    await store.saveReports([unposted], REPORT);
+    const posted = await record({ channelId: 'C1' }, 10);
+    await store.saveReports([posted], REPORT);
+    await store.markPosted(posted, '1700000000.000100');
+    const failed = await record({ channelId: 'C1' }, 10);
+    await store.markFailed([failed], 'queue unavailable'); // the person was told at once
+    await record({}, 10); // from the CLI: nowhere to post
+    await record({ channelId: 'C1', requestedBy: SCHEDULER_REQUESTER }, 10); // posted by its own job
+    await record({ channelId: 'C1' }, 1); // its job may simply not have run yet
+    await record({ channelId: 'C1' }, 2 * 24 * 60); // too old to be worth posting
+
+    const first = await sweep();
+    expect(first.map((run) => [run.id, run.status, run.requeueCount]).sort()).toEqual(
+      [
+        [lost, 'queued', 1],
+        [unposted, 'done', 1],
+      ].sort(),
+    );
+    // Taken: not again until twice the quiet period has passed since.
+    expect(await sweep()).toEqual([]);
+    await pool.query(`UPDATE runs SET requeued_at = now() - interval '3 minutes' WHERE id = $1`, [lost]);
+    expect(await sweep()).toEqual([]);
+    await pool.query(`UPDATE runs SET requeued_at = now() - interval '5 minutes' WHERE id = $1`, [lost]);
+    expect(await sweep()).toEqual([{ id: lost, target: 'prod', status: 'queued', requeueCount: 2 }]);
+  });
+
+  it('lets one job post a report at a time, and gives an unposted one back', async () => {
+    const id = await record({ channelId: 'C1' }, 0);
+    const notDone = await store.leaseForPosting([id], 60);
+    expect(notDone).toEqual({ leased: [], busy: 0 });
+    await store.saveReports([id], REPORT);
+
+    const first = await store.leaseForPosting([id], 60);
+    expect(first.leased.map((run) => [run.id, run.report])).toEqual([[id, REPORT]]);
+    expect(first.busy).toBe(0);
+    expect(await store.leaseForPosting([id], 60)).toEqual({ leased: [], busy: 1 });
+    // Leased runs are not stranded either, however old.
+    await pool.query(`UPDATE runs SET created_at = now() - interval '10 minutes' WHERE id = $1`, [id]);
+    expect((await sweep()).map((run) => run.id)).not.toContain(id);
+
+    await store.releasePosting([id]);
+    const again = await store.leaseForPosting([id], 60);
+    expect(again.leased.map((run) => run.id)).toEqual([id]);
+    await store.markPostedMany([{ id, ts: '1700000000.000200' }]);
+    expect(await store.leaseForPosting([id], 60)).toEqual({ leased: [], busy: 0 });
   });
 });

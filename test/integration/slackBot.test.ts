@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
+import { requeueStrandedRuns, STRANDED_RUN_SWEEP } from '../../src/jobs/strandedRuns.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
@@ -334,6 +335,52 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(metrics).toContain('runbook_bot_commands_total{subcommand="health",outcome="queued"}');
     expect(metrics).toContain('runbook_bot_ack_latency_seconds_bucket');
     expect(metrics).toMatch(/runbook_bot_queue_depth\{queue="diagnostics",state="waiting"\} \d+/);
+  });
+
+  it('checks and posts, once, runs whose job was lost or whose report never reached Slack', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    // Recorded, never queued: the bot stopped in between, or Redis restarted empty.
+    const { run: lost } = await service.runs.createHealthRun({
+      target: 'default',
+      requestedBy: 'U0LOST',
+      channelId: 'C0LOST',
+    });
+    // Checked and stored, never posted: Slack was down for longer than the report job retried.
+    const { run: unposted } = await service.runs.createHealthRun({
+      target: 'default',
+      requestedBy: 'U0LATE',
+      channelId: 'C0LATE',
+    });
+    await service.runs.saveReport(unposted.id, {
+      target: 'default',
+      status: 'ok',
+      startedAt: new Date().toISOString(),
+      durationMs: 5,
+      serverVersion: '18',
+      findings: [],
+    });
+    await state.admin.query(
+      "UPDATE runs SET created_at = now() - interval '10 minutes' WHERE id = ANY($1::uuid[])",
+      [[lost.id, unposted.id]],
+    );
+
+    const requeued = await requeueStrandedRuns(service.runs, service.queues, STRANDED_RUN_SWEEP);
+    expect(requeued).toEqual({ unfinished: 1, unposted: 1 });
+    await eventually(() => (posted.length >= 2 ? true : undefined), 20_000);
+    expect(posted.map((message) => message.channel).sort()).toEqual(['C0LATE', 'C0LOST']);
+    expect(posted.every((message) => /^Health of default/.test(message.text))).toBe(true);
+    // Both are posted now: a later sweep has nothing to do, and nothing is posted twice.
+    await state.admin.query(
+      "UPDATE runs SET requeued_at = now() - interval '1 hour' WHERE id = ANY($1::uuid[])",
+      [[lost.id, unposted.id]],
+    );
+    expect(await requeueStrandedRuns(service.runs, service.queues, STRANDED_RUN_SWEEP)).toEqual({
+      unfinished: 0,
+      unposted: 0,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(posted).toHaveLength(2);
   });
 
   it('keeps tokens, the signing secret and database passwords out of every log line', () => {
