@@ -393,17 +393,22 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
 });
 
 describe('Slack bot on the PostgreSQL queue backend (no Redis)', () => {
-  it('runs a command end to end with nothing but Postgres', async () => {
+  /** A bot in `all` mode on databases of its own, with no REDIS_URL. */
+  const startWithoutRedis = async () => {
     const [state, target] = await Promise.all([
       createTestDatabase(server!.url, { demoSchema: false }),
       createTestDatabase(server!.url),
     ]);
-    const { logger } = captureLogs();
     const service = await startService({
       mode: 'all',
       config: loadServiceConfig(serviceEnv(state, target), { mode: 'all' }),
-      logger,
+      logger: captureLogs().logger,
     });
+    return { state, target, service };
+  };
+
+  it('runs a command end to end with nothing but Postgres', async () => {
+    const { state, target, service } = await startWithoutRedis();
     try {
       expect(service.queues.kind).toBe('postgres');
       const posted: Posted[] = [];
@@ -420,16 +425,7 @@ describe('Slack bot on the PostgreSQL queue backend (no Redis)', () => {
   });
 
   it('stays up when its state database drops every connection (a failover), and serves the next command', async () => {
-    const [state, target] = await Promise.all([
-      createTestDatabase(server!.url, { demoSchema: false }),
-      createTestDatabase(server!.url),
-    ]);
-    const { logger } = captureLogs();
-    const service = await startService({
-      mode: 'all',
-      config: loadServiceConfig(serviceEnv(state, target), { mode: 'all' }),
-      logger,
-    });
+    const { state, target, service } = await startWithoutRedis();
     try {
       const posted: Posted[] = [];
       interceptPostMessage(posted);

@@ -79,6 +79,19 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     return worker;
   };
 
+  const killRunningWorkers = async () => {
+    for (const running of workers.filter(
+      (worker) => worker.exitCode === null && worker.signalCode === null,
+    )) {
+      running.kill('SIGKILL');
+      await new Promise((resolve) => running.once('exit', resolve));
+    }
+  };
+
+  /** The exit code, or 'still running' after `ms` (an orchestrator would have to kill it). */
+  const exitCodeWithin = (exited: Promise<unknown>, ms: number) =>
+    Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), ms))]);
+
   /** Redis back (empty), and the bot connected to it again before the next command. */
   const restartRedis = async () => {
     await redis.start();
@@ -129,12 +142,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
 
   it('finishes the job it holds on SIGTERM before exiting, and the next worker posts its report', async () => {
     // Only this test's worker runs: the others are stopped first.
-    for (const running of workers.filter(
-      (worker) => worker.exitCode === null && worker.signalCode === null,
-    )) {
-      running.kill('SIGKILL');
-      await new Promise((resolve) => running.once('exit', resolve));
-    }
+    await killRunningWorkers();
     const before = (await reports()).length;
     const worker = startWorker();
     await consolePost(slack.url, 'send', { user: 'U0BOB', channel: 'C0INCIDENTS', text: '/runbook health' });
@@ -159,10 +167,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
       // Start-up is under way (migrations, runbooks) or done, waiting for Redis either way.
       await new Promise((resolve) => setTimeout(resolve, 3000));
       worker.kill('SIGTERM');
-      const code = await Promise.race([
-        exited,
-        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
-      ]);
+      const code = await exitCodeWithin(exited, 30_000);
       expect(code).toBe(0);
     } finally {
       await restartRedis();
@@ -170,12 +175,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
   }, 60_000);
 
   it('exits on SIGTERM while Redis is down, after finishing the job it holds', async () => {
-    for (const running of workers.filter(
-      (worker) => worker.exitCode === null && worker.signalCode === null,
-    )) {
-      running.kill('SIGKILL');
-      await new Promise((resolve) => running.once('exit', resolve));
-    }
+    await killRunningWorkers();
     const worker = startWorker();
     await consolePost(slack.url, 'send', { user: 'U0BOB', channel: 'C0INCIDENTS', text: '/runbook health' });
     await eventually(async () => ((await runStatus())?.status === 'running' ? true : undefined), 30_000);
@@ -185,10 +185,7 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
       worker.kill('SIGTERM');
       // BullMQ's own close waits for Redis to record the job's completion, forever if
       // Redis does not come back; an orchestrator would have to kill the process.
-      const code = await Promise.race([
-        exited,
-        new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000)),
-      ]);
+      const code = await exitCodeWithin(exited, 30_000);
       expect(code).toBe(0);
       expect((await runStatus())?.status).toBe('done');
     } finally {
