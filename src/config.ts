@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { loadPolicyFile, type PolicyFile } from './approvals/policy.js';
 import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
+import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './jobs/strandedRuns.js';
 import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './runbooks/health/engine.js';
 import { parseThresholdOverrides } from './runbooks/health/thresholds.js';
@@ -112,6 +113,8 @@ export interface ServiceConfig extends AppConfig {
   incidents: IncidentSettings;
   /** Scheduled health checks: default cron, zone and channel (targets may override). */
   healthSchedule: HealthScheduleDefaults;
+  /** How workers find and queue again the runs the queue lost. */
+  recoverySweep: StrandedRunSweep;
 }
 
 export interface IncidentSettings {
@@ -167,6 +170,7 @@ export function loadServiceConfig(
     jobLockMs: data.JOB_LOCK_MS,
     policy: loadPolicyFile(data.POLICY_FILE),
     healthSchedule: healthScheduleDefaults(env),
+    recoverySweep: STRANDED_RUN_SWEEP,
     incidents: {
       channelMode: data.INCIDENT_CHANNEL_MODE,
       privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',

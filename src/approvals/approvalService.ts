@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
-import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
@@ -158,7 +158,7 @@ export class ApprovalService {
       JOBS.requestCard,
       { requestId },
       // A fresh job per change: the card job renders whatever the state is when it runs.
-      { attempts: 8, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION },
+      POST_JOB_OPTIONS,
     );
   }
 

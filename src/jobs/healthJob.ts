@@ -8,7 +8,7 @@ import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { groupBy } from '../util/groupBy.js';
-import { healthJobSchema, JOBS, QUEUES, REPORT_JOB_OPTIONS } from './payloads.js';
+import { healthJobSchema, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
 export interface HealthJobDeps {
@@ -64,5 +64,5 @@ async function enqueueReports(queues: QueueBackend, runIds: string[]): Promise<v
   // Named after the first run, as the health job is: enqueueing the same batch again is a no-op.
   await queues
     .queue(QUEUES.notifications)
-    .add(JOBS.healthReport, { runIds }, { jobId: `report-${runIds[0]}`, ...REPORT_JOB_OPTIONS });
+    .add(JOBS.healthReport, { runIds }, { jobId: `report-${runIds[0]}`, ...POST_JOB_OPTIONS });
 }

@@ -93,7 +93,10 @@ function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
   return parsed.data;
 }
 
-/** How long a job holds the reports it is posting; longer than a post with its retries takes. */
+/**
+ * How long a job holds the reports it is posting: longer than a post with its retries can
+ * take (each try is cut off after SLACK_REQUEST_TIMEOUT_MS; see webClientOptions).
+ */
 const POST_LEASE_SECONDS = 120;
 
 /**
@@ -104,14 +107,16 @@ const POST_LEASE_SECONDS = 120;
  * recovery sweep's) never posts one twice.
  */
 async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<void> {
-  const { leased, busy } = await deps.runs.leaseForPosting(runIds, POST_LEASE_SECONDS);
+  const { lease, leased, busy } = await deps.runs.leaseForPosting(runIds, POST_LEASE_SECONDS);
   const outcomes = await Promise.allSettled(leased.map((run) => postHealthReport(deps, run)));
   const posted = outcomes.flatMap((outcome, i) =>
     outcome.status === 'fulfilled' ? [{ id: leased[i]!.id, ts: outcome.value }] : [],
   );
   if (posted.length > 0) await deps.runs.markPostedMany(posted);
   const unposted = leased.filter((_, i) => outcomes[i]!.status === 'rejected').map((run) => run.id);
-  if (unposted.length > 0) await deps.runs.releasePosting(unposted);
+  // Given back for the retry; failing that, the lease lapses on its own, so a failure to give
+  // back must not hide why the posts failed (a 429 decides when to come back).
+  if (unposted.length > 0) await deps.runs.releasePosting(lease, unposted).catch(() => undefined);
   const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
   // A rate limit decides when to come back; otherwise the first failure tells why.
   const rateLimited = failures.find((err) => (err as RateLimited).code === 'slack_webapi_rate_limited_error');

@@ -87,8 +87,11 @@ export const HEALTH_JOB_OPTIONS = {
   ...RETENTION,
 } as const;
 
-/** A report job: Slack may be down for a while (the recovery sweep takes over after these). */
-export const REPORT_JOB_OPTIONS = {
+/**
+ * A job that posts to Slack: Slack may be down a while (the retries span about four
+ * minutes; for health reports the recovery sweep takes over after that).
+ */
+export const POST_JOB_OPTIONS = {
   attempts: 8,
   backoff: { type: 'exponential', delay: 2000 },
   ...RETENTION,

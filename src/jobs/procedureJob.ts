@@ -8,7 +8,7 @@ import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { JOBS, procedureRunJobSchema, QUEUES, RETENTION } from './payloads.js';
+import { JOBS, POST_JOB_OPTIONS, procedureRunJobSchema, QUEUES } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
 export interface ProcedureJobDeps {
@@ -58,9 +58,7 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
       { runId: run.id },
       {
         jobId: `procedure-post-${run.id}`,
-        attempts: 8,
-        backoff: { type: 'exponential', delay: 2000 },
-        ...RETENTION,
+        ...POST_JOB_OPTIONS,
       },
     );
   };

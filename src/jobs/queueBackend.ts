@@ -13,6 +13,7 @@ import { settlesWhile, settlesWithin } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import { once } from '../util/once.js';
 import { JobsInHand } from './jobsInHand.js';
+import { QUEUES } from './payloads.js';
 
 export interface QueueBackend {
   kind: 'redis' | 'postgres';
@@ -38,8 +39,13 @@ export interface QueueBackend {
 /** The schema BullMQ's PostgreSQL backend keeps its tables in, apart from the bot's own. */
 const POSTGRES_QUEUE_SCHEMA = 'bullmq';
 const PREFIX = 'runbook-bot';
-/** How long stopping waits, after the last job in hand finished, for the queue to record it. */
+/**
+ * Stopping with the queue silent this long takes it as unreachable; with it answering, the
+ * queue gets this long to record the jobs that just finished.
+ */
 const RECORD_GRACE_MS = 5000;
+/** How long stopping gives the jobs in hand once the unreachable queue has been dropped. */
+const JOBS_IN_HAND_BUDGET_MS = 20_000;
 
 /**
  * BullMQ on Redis when REDIS_URL is set; otherwise BullMQ's PostgreSQL backend on the state
@@ -89,11 +95,13 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       reachable: () => workerConnections.every((connection) => connection.status === 'ready'),
       release: () => {
         for (const worker of workers) worker.disconnect().catch(() => undefined);
-        for (const connection of workerConnections) connection.disconnect();
+        // The producer too: a job queueing its report waits on it, and the bot that shares
+        // it in `all` mode has stopped taking requests by now.
+        for (const connection of [producer, ...workerConnections]) connection.disconnect();
       },
     }),
   );
-  return {
+  const backend: QueueBackend = {
     kind: 'redis',
     queue(name) {
       let queue = queues.get(name);
@@ -131,6 +139,11 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       for (const connection of [producer, ...workerConnections]) connection.disconnect();
     },
   };
+  // Made now, while Redis may well be up: a BullMQ queue first made while Redis is down
+  // waits for it before failing anything (the producer's "fail at once" would not hold, and
+  // a job queueing its report would hang), while one made earlier fails at once.
+  for (const name of Object.values(QUEUES)) backend.queue(name);
+  return backend;
 }
 
 async function postgresBackend(databaseUrl: string, logger: Logger): Promise<QueueBackend> {
@@ -189,11 +202,13 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
 }
 
 /**
- * Closes the workers: they take no more jobs, and the jobs in hand finish, waited for as long
- * as the queue answers (a job may need it to finish: enqueueing its report). Then the queue
- * gets RECORD_GRACE_MS to record them. When it does not answer for that long, `release`
- * drops its connections and stopping goes on without it: BullMQ's close may never settle
- * then, and a job left waiting on the queue would not finish either.
+ * Closes the workers: they take no more jobs, and the jobs in hand finish. While the queue
+ * answers, those are waited for as long as they take, and then the queue gets
+ * RECORD_GRACE_MS to record them. When it stops answering (RECORD_GRACE_MS without), its
+ * connections are dropped: whatever waits on it fails at once (BullMQ's close, which would
+ * otherwise wait for Redis forever; a job queueing its report), the jobs in hand get
+ * JOBS_IN_HAND_BUDGET_MS to end, and stopping goes on. Another worker runs a job the queue
+ * did not record as done again once its lock lapses; every job is idempotent.
  */
 async function closeWorkers(
   workers: ReadonlyArray<{ close(): Promise<void> }>,
@@ -202,14 +217,17 @@ async function closeWorkers(
   queueStore: { name: string; reachable: () => boolean; release?: () => void },
 ): Promise<void> {
   const closed = Promise.allSettled(workers.map((worker) => worker.close()));
-  const drained = await settlesWhile(inHand.drained(), queueStore.reachable, RECORD_GRACE_MS);
-  if (drained && queueStore.reachable() && (await settlesWithin(closed, RECORD_GRACE_MS))) return;
+  const drained = inHand.drained();
+  const finished = await settlesWhile(drained, queueStore.reachable, RECORD_GRACE_MS);
+  if (finished && queueStore.reachable() && (await settlesWithin(closed, RECORD_GRACE_MS))) return;
   logger.warn(
     { jobsInHand: inHand.size },
-    `${queueStore.name} is unreachable while stopping: jobs that finished may not be recorded, and jobs still ` +
-      'in hand are left; another worker runs any such job again once its lock lapses (jobs are idempotent)',
+    `${queueStore.name} did not answer while stopping: the jobs' end may not be recorded, and another worker ` +
+      'runs any such job again once its lock lapses',
   );
   queueStore.release?.();
+  if (!(await settlesWithin(drained, JOBS_IN_HAND_BUDGET_MS)))
+    logger.warn({ jobsInHand: inHand.size }, 'jobs still in hand are left to another worker');
 }
 
 export type { ConnectionOptions };

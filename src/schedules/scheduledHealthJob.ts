@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { z } from 'zod';
-import { QUEUES, RETENTION } from '../jobs/payloads.js';
+import { POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
@@ -15,7 +15,6 @@ import { scheduledHealthJobSchema } from './healthSchedules.js';
 
 /** Job name on the notifications queue: post a scheduled report or all clear. */
 export const JOB_SCHEDULED_HEALTH_REPORT = 'scheduled-health-report';
-/** Who "requested" the runs a schedule creates (the runs table's requested_by). */
 /** A persisting problem is posted again after this long. */
 export const DEFAULT_REMIND_AFTER_MS = 24 * 3600 * 1000;
 /** The pseudo-check recording whether the target could be reached at all. */
@@ -215,9 +214,7 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
     };
     await deps.queues.queue(QUEUES.notifications).add(JOB_SCHEDULED_HEALTH_REPORT, payload, {
       jobId: `scheduled-health-${run.id}`,
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 2000 },
-      ...RETENTION,
+      ...POST_JOB_OPTIONS,
     });
     return { decision, runId: run.id };
   };

@@ -125,25 +125,29 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   ];
   const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
   const workers: Worker[] = [];
-  let sweeper: { stop(): void } | undefined;
+  let sweeper: { stop(): Promise<void> } | undefined;
+  let stopping = false;
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
-    sweeper?.stop();
+    stopping = true;
+    await sweeper?.stop();
     await queues.stopWorkers();
     await pools.closeAll();
   };
   try {
-    // A mistake in the schedules stops start-up here; applying them waits for the queue,
-    // which may be unreachable now (Redis down): start-up does not wait for that, so a
-    // worker started during an outage still stops on SIGTERM, and syncs once Redis is back.
+    // A mistake in the schedules stops start-up here. Applying them needs the queue, which
+    // may be unreachable now (Redis down): start-up does not wait for it, so a worker started
+    // during an outage still stops on SIGTERM, and the sync is retried until it is done.
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
     const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
-    applyHealthSchedules(queues, schedules).catch((err: unknown) =>
-      logger.error({ err }, 'the health schedules could not be synced with the queue'),
-    );
+    void retryUntilDone(() => applyHealthSchedules(queues, schedules), {
+      stopped: () => stopping,
+      onFirstFailure: (err) =>
+        logger.warn({ err }, 'the health schedules are not synced with the queue yet; retrying every 10 s'),
+    });
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
-    sweeper = startStrandedRunSweeper(runs, queues, logger);
+    sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();
@@ -153,4 +157,21 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     worker.on('failed', (job, err) => logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'));
   }
   return { stop };
+}
+
+/** Runs `work` until it succeeds or `stopped()`, every 10 s; the timer never holds the process. */
+async function retryUntilDone(
+  work: () => Promise<unknown>,
+  hooks: { stopped: () => boolean; onFirstFailure: (err: unknown) => void },
+): Promise<void> {
+  for (let attempt = 0; !hooks.stopped(); attempt++) {
+    try {
+      await work();
+      return;
+    } catch (err) {
+      if (hooks.stopped()) return;
+      if (attempt === 0) hooks.onFirstFailure(err);
+      await new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+    }
+  }
 }

@@ -8,11 +8,20 @@ import type { Logger } from '../logger.js';
  */
 export function slackLogger(logger: Logger, name: string): SlackLogger {
   let child = logger.child({ component: name });
+  // The first argument is the message; the SDK passes more at times (a failed request's
+  // error, or forEach's index and array), kept apart so the message stays searchable.
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...msg: unknown[]) => {
+      const [first, ...rest] = msg;
+      if (rest.length === 0) child[level](String(first));
+      else child[level]({ args: rest.map(String) }, String(first));
+    };
   return {
-    debug: (...msg: unknown[]) => child.debug(msg.map(String).join(' ')),
-    info: (...msg: unknown[]) => child.info(msg.map(String).join(' ')),
-    warn: (...msg: unknown[]) => child.warn(msg.map(String).join(' ')),
-    error: (...msg: unknown[]) => child.error(msg.map(String).join(' ')),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
     setLevel: (level: LogLevel) => {
       child.level = level;
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { HealthReport } from '../runbooks/health/types.js';
+import { inTransaction } from './transaction.js';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed';
 
@@ -28,6 +29,14 @@ export interface StrandedRun {
   target: string;
   status: RunStatus;
   requeueCount: number;
+}
+
+/** Reports a job has taken for posting (see RunStore.leaseForPosting). */
+export interface PostingLease {
+  lease: string;
+  leased: Run[];
+  /** Reports among those asked for that another job is posting right now. */
+  busy: number;
 }
 
 export interface NewHealthRun {
@@ -233,8 +242,10 @@ export class RunStore {
     }
     const reportId = await stored;
     await this.db.query(
+      // Never over a finished run: a second check of the same run (the recovery sweep's, of a
+      // run that was only slow) must not replace the report that was posted.
       `UPDATE runs SET status = 'done', report_id = $2, report_status = $3, finished_at = now(), error = NULL
-        WHERE id = ANY($1::uuid[])`,
+        WHERE id = ANY($1::uuid[]) AND status NOT IN ('done', 'failed')`,
       [ids, reportId, report.status],
     );
   }
@@ -265,71 +276,80 @@ export class RunStore {
 
   /**
    * Takes the runs' reports for posting, for `seconds`: those finished, with a channel, not
-   * posted, and not taken by another job. Answers them (with their reports) and how many of
-   * the others are being posted by another job right now. One statement.
+   * posted, and not taken by another job. Answers them (with their reports), the lease to
+   * give back what is not posted, and how many of the others another job holds right now.
    */
-  async leaseForPosting(ids: string[], seconds: number): Promise<{ leased: Run[]; busy: number }> {
+  async leaseForPosting(ids: string[], seconds: number): Promise<PostingLease> {
+    const lease = randomUUID();
     const due = `id = ANY($1::uuid[]) AND posted_ts IS NULL AND channel_id IS NOT NULL AND status IN ('done', 'failed')`;
-    const { rows } = await this.db.query<RunRow & { busy: number }>(
-      `WITH leased AS (
-         UPDATE runs SET posting_until = now() + make_interval(secs => $2)
-          WHERE ${due} AND (posting_until IS NULL OR posting_until < now())
-          RETURNING ${COLUMNS}
-       )
-       SELECT leased.*, busy.n AS busy
-         FROM (SELECT count(*)::int AS n FROM runs WHERE ${due} AND posting_until >= now()) AS busy
-         LEFT JOIN leased ON true`,
-      [ids, seconds],
+    const { rows } = await this.db.query<RunRow>(
+      `UPDATE runs SET posting_by = $2, posting_until = now() + make_interval(secs => $3)
+        WHERE ${due} AND (posting_until IS NULL OR posting_until < now())
+        RETURNING ${COLUMNS}`,
+      [ids, lease, seconds],
     );
-    const busy = rows[0]?.busy ?? 0;
-    return { leased: await this.withReports(rows.filter((row) => row.id !== null)), busy };
+    // Counted after the lease is taken, in a statement of its own: it sees leases that other
+    // jobs committed while this one waited on their rows.
+    const { rows: held } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM runs WHERE ${due} AND posting_until >= now() AND posting_by <> $2`,
+      [ids, lease],
+    );
+    return { lease, leased: await this.withReports(rows), busy: held[0]?.n ?? 0 };
   }
 
-  /** Gives back runs taken by leaseForPosting that were not posted, for the next try. */
-  async releasePosting(ids: string[]): Promise<void> {
+  /** Gives back runs taken under `lease` that were not posted, for the next try. */
+  async releasePosting(lease: string, ids: string[]): Promise<void> {
     await this.db.query(
-      'UPDATE runs SET posting_until = NULL WHERE id = ANY($1::uuid[]) AND posted_ts IS NULL',
-      [ids],
+      `UPDATE runs SET posting_by = NULL, posting_until = NULL
+        WHERE id = ANY($1::uuid[]) AND posting_by = $2 AND posted_ts IS NULL`,
+      [ids, lease],
     );
   }
 
   /**
-   * Runs people asked for in Slack that are still unposted `quietSeconds` after they were
-   * recorded or last queued again (the wait doubling each time), within `windowSeconds` of
-   * being recorded, and not being posted right now: their job was lost or gave up. They are
-   * marked queued again and returned; concurrent sweeps take different runs (SKIP LOCKED).
+   * Hands `enqueue` the runs people asked for in Slack that are still unposted `quietSeconds`
+   * after anything last happened to them (recorded, started, finished, queued again; the
+   * wait doubling with each requeue), within `windowSeconds` of being recorded, and not being
+   * posted right now: their job was lost or gave up. They are marked queued again only if
+   * `enqueue` succeeds (one transaction); concurrent sweeps take different runs.
    */
-  async claimStranded(options: {
-    quietSeconds: number;
-    windowSeconds: number;
-    limit: number;
-  }): Promise<StrandedRun[]> {
-    const { rows } = await this.db.query<{
-      id: string;
-      target: string;
-      status: RunStatus;
-      requeue_count: number;
-    }>(
-      `UPDATE runs SET requeued_at = now(), requeue_count = requeue_count + 1
-        WHERE id IN (
-          SELECT id FROM runs
-           WHERE posted_ts IS NULL AND channel_id IS NOT NULL AND status <> 'failed'
-             AND requested_by <> $4
-             AND created_at > now() - make_interval(secs => $2)
-             AND coalesce(requeued_at, created_at) < now() - make_interval(secs => $1 * 2 ^ requeue_count)
-             AND (posting_until IS NULL OR posting_until < now())
-           ORDER BY created_at
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED)
-        RETURNING id, target, status, requeue_count`,
-      [options.quietSeconds, options.windowSeconds, options.limit, SCHEDULER_REQUESTER],
-    );
-    return rows.map((row) => ({
-      id: row.id,
-      target: row.target,
-      status: row.status,
-      requeueCount: row.requeue_count,
-    }));
+  async requeueStranded(
+    options: { quietSeconds: number; windowSeconds: number; limit: number },
+    enqueue: (runs: StrandedRun[]) => Promise<void>,
+  ): Promise<StrandedRun[]> {
+    return inTransaction(this.db, async (client) => {
+      const { rows } = await client.query<{
+        id: string;
+        target: string;
+        status: RunStatus;
+        requeue_count: number;
+      }>(
+        `SELECT id, target, status, requeue_count + 1 AS requeue_count FROM runs
+          WHERE posted_ts IS NULL AND channel_id IS NOT NULL AND status <> 'failed'
+            AND requested_by <> $4
+            AND created_at > now() - make_interval(secs => $2)
+            AND greatest(created_at, started_at, finished_at, requeued_at)
+                < now() - make_interval(secs => $1 * 2 ^ requeue_count)
+            AND (posting_until IS NULL OR posting_until < now())
+          ORDER BY created_at
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED`,
+        [options.quietSeconds, options.windowSeconds, options.limit, SCHEDULER_REQUESTER],
+      );
+      const stranded = rows.map((row) => ({
+        id: row.id,
+        target: row.target,
+        status: row.status,
+        requeueCount: row.requeue_count,
+      }));
+      if (stranded.length === 0) return stranded;
+      await enqueue(stranded);
+      await client.query(
+        'UPDATE runs SET requeued_at = now(), requeue_count = requeue_count + 1 WHERE id = ANY($1::uuid[])',
+        [stranded.map((run) => run.id)],
+      );
+      return stranded;
+    });
   }
 
   /** Records the Slack message of the report; false when another notifier got there first. */

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HealthReport } from '../../src/runbooks/health/types.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
-import { RunStore, SCHEDULER_REQUESTER } from '../../src/store/runs.js';
+import { RunStore, SCHEDULER_REQUESTER, type StrandedRun } from '../../src/store/runs.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
 const [server] = inject('postgresServers');
@@ -79,29 +79,45 @@ describe('runs the queue lost, and reports two jobs want to post', () => {
       requestedBy: fields.requestedBy ?? 'U1',
       ...fields,
     });
-    await pool.query('UPDATE runs SET created_at = now() - make_interval(mins => $2) WHERE id = $1', [
-      run.id,
-      minutesAgo,
-    ]);
+    await age(run.id, minutesAgo);
     return run.id;
   };
-  const sweep = () => store.claimStranded({ quietSeconds: 120, windowSeconds: 86_400, limit: 100 });
+  /** Time passes for the run: every moment it recorded moves back by `minutes`. */
+  const age = (id: string, minutes: number) =>
+    pool.query(
+      `UPDATE runs SET created_at = created_at - make_interval(mins => $2),
+              started_at = started_at - make_interval(mins => $2),
+              finished_at = finished_at - make_interval(mins => $2),
+              requeued_at = requeued_at - make_interval(mins => $2)
+        WHERE id = $1`,
+      [id, minutes],
+    );
+  const queued: string[][] = [];
+  const sweep = (enqueue = async (runs: StrandedRun[]) => void queued.push(runs.map((run) => run.id))) =>
+    store.requeueStranded({ quietSeconds: 120, windowSeconds: 86_400, limit: 100 }, enqueue);
 
-  it('finds runs asked for in Slack and still unposted after the quiet period, and no others', async () => {
+  it('hands over runs asked for in Slack and still unposted after the quiet period, and no others', async () => {
     await pool.query('TRUNCATE runs CASCADE');
     const lost = await record({ channelId: 'C1' }, 10);
-    const unposted = await record({ channelId: 'C1' }, 10);
+    const unposted = await record({ channelId: 'C1' }, 0);
     await store.saveReports([unposted], REPORT);
-    const posted = await record({ channelId: 'C1' }, 10);
+    await age(unposted, 10);
+    const posted = await record({ channelId: 'C1' }, 0);
     await store.saveReports([posted], REPORT);
     await store.markPosted(posted, '1700000000.000100');
-    const failed = await record({ channelId: 'C1' }, 10);
+    await age(posted, 10);
+    const failed = await record({ channelId: 'C1' }, 0);
     await store.markFailed([failed], 'queue unavailable'); // the person was told at once
+    await age(failed, 10);
     await record({}, 10); // from the CLI: nowhere to post
     await record({ channelId: 'C1', requestedBy: SCHEDULER_REQUESTER }, 10); // posted by its own job
     await record({ channelId: 'C1' }, 1); // its job may simply not have run yet
     await record({ channelId: 'C1' }, 2 * 24 * 60); // too old to be worth posting
+    const finishedLate = await record({ channelId: 'C1' }, 10);
+    await store.saveReports([finishedLate], REPORT); // slow, not lost: its report job is due
 
+    // A sweep whose jobs could not be queued marks nothing: the runs keep their place.
+    await expect(sweep(async () => Promise.reject(new Error('queue down')))).rejects.toThrow('queue down');
     const first = await sweep();
     expect(first.map((run) => [run.id, run.status, run.requeueCount]).sort()).toEqual(
       [
@@ -109,32 +125,43 @@ describe('runs the queue lost, and reports two jobs want to post', () => {
         [unposted, 'done', 1],
       ].sort(),
     );
-    // Taken: not again until twice the quiet period has passed since.
+    expect(queued.at(-1)?.sort()).toEqual([lost, unposted].sort());
+    // Queued again: not again until twice the quiet period has passed since.
     expect(await sweep()).toEqual([]);
-    await pool.query(`UPDATE runs SET requeued_at = now() - interval '3 minutes' WHERE id = $1`, [lost]);
+    await age(lost, 3);
     expect(await sweep()).toEqual([]);
-    await pool.query(`UPDATE runs SET requeued_at = now() - interval '5 minutes' WHERE id = $1`, [lost]);
+    await age(lost, 2);
     expect(await sweep()).toEqual([{ id: lost, target: 'prod', status: 'queued', requeueCount: 2 }]);
   });
 
-  it('lets one job post a report at a time, and gives an unposted one back', async () => {
+  it('lets one job post a report at a time, and only that job give it back', async () => {
     const id = await record({ channelId: 'C1' }, 0);
-    const notDone = await store.leaseForPosting([id], 60);
-    expect(notDone).toEqual({ leased: [], busy: 0 });
+    expect(await store.leaseForPosting([id], 60)).toMatchObject({ leased: [], busy: 0 });
     await store.saveReports([id], REPORT);
 
     const first = await store.leaseForPosting([id], 60);
     expect(first.leased.map((run) => [run.id, run.report])).toEqual([[id, REPORT]]);
     expect(first.busy).toBe(0);
-    expect(await store.leaseForPosting([id], 60)).toEqual({ leased: [], busy: 1 });
-    // Leased runs are not stranded either, however old.
-    await pool.query(`UPDATE runs SET created_at = now() - interval '10 minutes' WHERE id = $1`, [id]);
+    const second = await store.leaseForPosting([id], 60);
+    expect(second).toMatchObject({ leased: [], busy: 1 });
+    // Leased runs are not stranded, however old.
+    await age(id, 10);
     expect((await sweep()).map((run) => run.id)).not.toContain(id);
+    // Only the holder gives it back.
+    await store.releasePosting(second.lease, [id]);
+    expect(await store.leaseForPosting([id], 60)).toMatchObject({ leased: [], busy: 1 });
+    await store.releasePosting(first.lease, [id]);
 
-    await store.releasePosting([id]);
     const again = await store.leaseForPosting([id], 60);
     expect(again.leased.map((run) => run.id)).toEqual([id]);
     await store.markPostedMany([{ id, ts: '1700000000.000200' }]);
-    expect(await store.leaseForPosting([id], 60)).toEqual({ leased: [], busy: 0 });
+    expect(await store.leaseForPosting([id], 60)).toMatchObject({ leased: [], busy: 0 });
+  });
+
+  it('never replaces the report of a finished run (a second check of a slow run)', async () => {
+    const id = await record({ channelId: 'C1' }, 0);
+    await store.saveReports([id], REPORT);
+    await store.saveReports([id], { ...REPORT, status: 'critical' });
+    expect((await store.get(id))?.report).toEqual(REPORT);
   });
 });

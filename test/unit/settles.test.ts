@@ -17,6 +17,8 @@ describe('settlesWithin / settlesWhile', () => {
       up = false;
     }, 60);
     expect(await settlesWhile(delay(150), () => up, 1000, 10)).toBe(true);
+    // Holding, it waits well past the grace period.
+    expect(await settlesWhile(delay(150), () => true, 20, 10)).toBe(true);
     up = false;
     expect(await settlesWhile(never, () => up, 50, 10)).toBe(false);
   });
