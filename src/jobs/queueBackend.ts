@@ -27,10 +27,9 @@ export interface QueueBackend {
   /** Cheap reachability probe for /readyz. */
   ping(): Promise<void>;
   /**
-   * Stops every worker from taking jobs and lets the jobs in hand finish. Bounded: when the
-   * queue cannot record their completion (Redis unreachable), it gives up after a grace
-   * period; a job not recorded as finished is run again by another worker once its lock
-   * lapses, and every job is idempotent.
+   * Stops every worker from taking jobs and lets the jobs in hand finish. Bounded when the
+   * queue does not answer (see closeWorkers): a job it did not record as finished is run
+   * again by another worker once its lock lapses, and every job is idempotent.
    */
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
