@@ -281,20 +281,29 @@ export class RunStore {
    */
   async leaseForPosting(ids: string[], seconds: number): Promise<PostingLease> {
     const lease = randomUUID();
-    const due = `id = ANY($1::uuid[]) AND posted_ts IS NULL AND channel_id IS NOT NULL AND status IN ('done', 'failed')`;
     const { rows } = await this.db.query<RunRow>(
       `UPDATE runs SET posting_by = $2, posting_until = now() + make_interval(secs => $3)
-        WHERE ${due} AND (posting_until IS NULL OR posting_until < now())
+        WHERE id = ANY($1::uuid[]) AND posted_ts IS NULL AND channel_id IS NOT NULL
+          AND status IN ('done', 'failed') AND (posting_until IS NULL OR posting_until < now())
         RETURNING ${COLUMNS}`,
       [ids, lease, seconds],
     );
-    // Counted after the lease is taken, in a statement of its own: it sees leases that other
-    // jobs committed while this one waited on their rows.
-    const { rows: held } = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM runs WHERE ${due} AND posting_until >= now() AND posting_by <> $2`,
+    return { lease, leased: await this.withReports(rows), busy: await this.heldElsewhere(ids, rows, lease) };
+  }
+
+  /**
+   * How many of `ids` another job's lease holds. Only asked when some were not taken (the
+   * common case takes them all), and in a statement of its own, after the lease: it sees
+   * leases that other jobs committed while this one waited on their rows.
+   */
+  private async heldElsewhere(ids: string[], taken: RunRow[], lease: string): Promise<number> {
+    if (taken.length === new Set(ids).size) return 0;
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM runs
+        WHERE id = ANY($1::uuid[]) AND posted_ts IS NULL AND posting_until >= now() AND posting_by <> $2`,
       [ids, lease],
     );
-    return { lease, leased: await this.withReports(rows), busy: held[0]?.n ?? 0 };
+    return rows[0]?.n ?? 0;
   }
 
   /** Gives back runs taken under `lease` that were not posted, for the next try. */
