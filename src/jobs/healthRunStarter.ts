@@ -3,7 +3,7 @@ import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
-import { HEALTH_JOB_OPTIONS, JOBS, QUEUES } from './payloads.js';
+import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from './payloads.js';
 import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from './queueBackend.js';
 
 export interface StartResult {
@@ -53,7 +53,7 @@ export class HealthRunStarter {
               // One job per target: the check runs once for every run recorded with it.
               data: { runIds: runs.map((run) => run.id) },
               // Named after its first run: queueing the same batch twice is a no-op.
-              opts: { jobId: `health-${runs[0]!.id}`, ...HEALTH_JOB_OPTIONS },
+              opts: { jobId: `health-${runs[0]!.id}`, ...DIAGNOSTICS_JOB_OPTIONS },
             })),
           ),
           ENQUEUE_TIMEOUT_MS,

@@ -80,8 +80,8 @@ export const RETENTION = {
   removeOnFail: { age: 86_400, count: 5000 },
 } as const;
 
-/** A health job: diagnostics are idempotent, and an unreachable target is a result, not a retry. */
-export const HEALTH_JOB_OPTIONS = {
+/** A diagnostics job (health, procedure checks): idempotent, and an unreachable target is a result, not a retry. */
+export const DIAGNOSTICS_JOB_OPTIONS = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 1000 },
   ...RETENTION,

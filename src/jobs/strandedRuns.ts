@@ -2,7 +2,7 @@ import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { RunStore, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
-import { HEALTH_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
+import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
 import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from './queueBackend.js';
 
 export interface StrandedRunSweep {
@@ -61,7 +61,7 @@ async function enqueue(queues: QueueBackend, stranded: StrandedRun[]): Promise<v
         [...groupBy(unfinished, (run) => run.target)].map(([, batch]) => ({
           name: JOBS.health,
           data: { runIds: batch.map((run) => run.id) },
-          opts: { jobId: jobId('health', batch), ...HEALTH_JOB_OPTIONS },
+          opts: { jobId: jobId('health', batch), ...DIAGNOSTICS_JOB_OPTIONS },
         })),
       ),
     unposted.length > 0 &&

@@ -15,9 +15,8 @@ import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
 import type { IncidentService } from '../incidents/incidentService.js';
 import { HealthRunStarter } from '../jobs/healthRunStarter.js';
-import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
-import type { QueueBackend } from '../jobs/queueBackend.js';
-import { ENQUEUE_TIMEOUT_MS } from '../jobs/queueBackend.js';
+import { JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { errorText } from '../redact.js';
@@ -293,16 +292,13 @@ export function createSlackApp(deps: SlackAppDeps): App {
       try {
         // One detail post per finding while the job exists, however often the button is clicked.
         await withTimeout(
-          deps.queues.queue(QUEUES.notifications).add(
-            JOBS.findingDetail,
-            { ...value, channel, threadTs: messageTs },
-            {
-              jobId: `detail-${value.runId}-${value.check}`,
-              attempts: 5,
-              backoff: { type: 'exponential', delay: 2000 },
-              ...RETENTION,
-            },
-          ),
+          deps.queues
+            .queue(QUEUES.notifications)
+            .add(
+              JOBS.findingDetail,
+              { ...value, channel, threadTs: messageTs },
+              { jobId: `detail-${value.runId}-${value.check}`, ...POST_JOB_OPTIONS },
+            ),
           ENQUEUE_TIMEOUT_MS,
         );
         return undefined;

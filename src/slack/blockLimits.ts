@@ -13,9 +13,6 @@ export const LIMITS = {
   blockId: 255,
 } as const;
 
-/** Cuts `text` to `max` characters, saying it was cut (never silently). */
-export { clip as fitText } from '../text.js';
-
 /**
  * Every limit a message's blocks must respect, as a list of violations (empty when valid).
  * Views are built to fit; this is what tests and a last check before posting rely on.

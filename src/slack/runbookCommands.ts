@@ -2,9 +2,8 @@ import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
 import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
-import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
-import type { QueueBackend } from '../jobs/queueBackend.js';
-import { ENQUEUE_TIMEOUT_MS } from '../jobs/queueBackend.js';
+import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
+import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import { parameterProblems } from '../runbooks/procedureParams.js';
@@ -147,7 +146,7 @@ async function startProcedureRun(
         .add(
           JOBS.procedureRun,
           { runId: created.run.id },
-          { jobId: created.run.id, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, ...RETENTION },
+          { jobId: created.run.id, ...DIAGNOSTICS_JOB_OPTIONS },
         ),
       ENQUEUE_TIMEOUT_MS,
     );

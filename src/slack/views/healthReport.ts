@@ -7,8 +7,9 @@ import type {
   HealthReport,
   ReportStatus,
 } from '../../runbooks/health/types.js';
+import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
-import { fitText, LIMITS } from '../blockLimits.js';
+import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 
 const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
@@ -54,7 +55,7 @@ function declareIncidentValue(report: HealthReport): string | undefined {
         ? critical?.title
         : undefined;
   if (!what) return undefined;
-  const title = fitText(`${report.target}: ${what}`, INCIDENT_TITLE_MAX);
+  const title = clip(`${report.target}: ${what}`, INCIDENT_TITLE_MAX);
   return JSON.stringify({ severity: 'P1', title, target: report.target });
 }
 
@@ -74,7 +75,7 @@ export function healthReportBlocks(
       type: 'header',
       text: {
         type: 'plain_text',
-        text: fitText(`Health of ${report.target}: ${report.status.toUpperCase()}`, LIMITS.headerText),
+        text: clip(`Health of ${report.target}: ${report.status.toUpperCase()}`, LIMITS.headerText),
         emoji: true,
       },
     },
@@ -82,7 +83,7 @@ export function healthReportBlocks(
   if (extras.note) {
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: fitText(extras.note, LIMITS.sectionText) }],
+      elements: [{ type: 'mrkdwn', text: clip(extras.note, LIMITS.sectionText) }],
     });
   }
   if (report.unreachable) {
@@ -152,7 +153,7 @@ function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
   const text = `${head}${evidence.length <= budget ? evidence : `\n${codeBlock(rows.slice(0, 1), budget - 1)}`}${more}${next}`;
   return {
     type: 'section',
-    text: { type: 'mrkdwn', text: fitText(text, LIMITS.sectionText) },
+    text: { type: 'mrkdwn', text: clip(text, LIMITS.sectionText) },
     accessory: {
       type: 'button',
       action_id: ACTIONS.healthDetails,
@@ -185,7 +186,7 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
     chunkRows = 0;
   };
   for (const row of finding.evidence) {
-    const record = fitText(recordText(row), LIMITS.sectionText - 6);
+    const record = clip(recordText(row), LIMITS.sectionText - 6);
     if (chunk && fence(`${chunk}\n\n${record}`).length > LIMITS.sectionText) {
       if (blocks.length >= room) break;
       flush();

@@ -1,8 +1,9 @@
 import type { KnownBlock } from '@slack/types';
 import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+import { clip } from '../../text.js';
 import { formatInTimeZone } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
-import { fitText, LIMITS } from '../blockLimits.js';
+import { LIMITS } from '../blockLimits.js';
 import { escapeMrkdwn, section } from './mrkdwn.js';
 
 /**
@@ -20,7 +21,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
       type: 'header',
       text: {
         type: 'plain_text',
-        text: fitText(`INC-${incident.number} ${incident.severity}: ${incident.title}`, LIMITS.headerText),
+        text: clip(`INC-${incident.number} ${incident.severity}: ${incident.title}`, LIMITS.headerText),
         emoji: true,
       },
     },
@@ -33,7 +34,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
           text: `*Response target*\n${formatInTimeZone(deadline, timeZone)}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
         },
         { type: 'mrkdwn', text: `*Commander*\n<@${incident.commander}>` },
-        { type: 'mrkdwn', text: `*Status*\n${fitText(state, 1900)}` },
+        { type: 'mrkdwn', text: `*Status*\n${clip(state, 1900)}` },
       ],
     },
   ];

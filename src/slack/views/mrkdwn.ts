@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import { fitText, LIMITS } from '../blockLimits.js';
+import { clip } from '../../text.js';
+import { LIMITS } from '../blockLimits.js';
 
 /** Slack mrkdwn control characters in text that came from the database or a runbook. */
 export function escapeMrkdwn(text: string): string {
@@ -8,7 +9,7 @@ export function escapeMrkdwn(text: string): string {
 
 /** A mrkdwn section, cut (visibly) to Slack's section limit. */
 export function section(text: string): KnownBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text: fitText(text, LIMITS.sectionText) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: clip(text, LIMITS.sectionText) } };
 }
 
 /**
@@ -18,5 +19,5 @@ export function section(text: string): KnownBlock {
  */
 export function codeFence(text: string, max: number = LIMITS.sectionText): string {
   const body = escapeMrkdwn(text).replaceAll('```', "'''");
-  return `\`\`\`${fitText(body, Math.max(0, max - 6))}\`\`\``;
+  return `\`\`\`${clip(body, Math.max(0, max - 6))}\`\`\``;
 }

@@ -2,8 +2,9 @@ import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
+import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
-import { fitText, LIMITS } from '../blockLimits.js';
+import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 
 const CELL_WIDTH = 40;
@@ -34,7 +35,7 @@ export function procedureRootBlocks(run: ProcedureRun): KnownBlock[] {
       type: 'header',
       text: {
         type: 'plain_text',
-        text: fitText(`Runbook: ${run.procedure.title}`, LIMITS.headerText),
+        text: clip(`Runbook: ${run.procedure.title}`, LIMITS.headerText),
         emoji: true,
       },
     },
@@ -124,7 +125,7 @@ function actionBlocks(step: ActionStep, heading: string, value: string): KnownBl
   return [
     section(`:hammer_and_wrench: ${heading} · action`),
     section(codeFence(step.statement.text, SQL_CHARS)),
-    { type: 'context', elements: [{ type: 'mrkdwn', text: fitText(notes.join(' · '), LIMITS.sectionText) }] },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: clip(notes.join(' · '), LIMITS.sectionText) }] },
     {
       type: 'actions',
       elements: [

@@ -3,8 +3,9 @@ import type { Plan } from '../../remediation/plan.js';
 import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
+import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
-import { fitText, LIMITS } from '../blockLimits.js';
+import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 import { utcMinute } from './procedureRun.js';
 
@@ -103,7 +104,7 @@ function detailLine(request: ActionRequest): string {
     parts.push(
       `verification before: ${escapeMrkdwn(outcome.verification.before)}; after: ${escapeMrkdwn(outcome.verification.after ?? 'not run')}`,
     );
-  return parts.length > 0 ? `\n${fitText(parts.join(' · '), LIMITS.sectionText - 200)}` : '';
+  return parts.length > 0 ? `\n${clip(parts.join(' · '), LIMITS.sectionText - 200)}` : '';
 }
 
 function buttonsFor(request: ActionRequest) {
@@ -128,7 +129,7 @@ function buttonsFor(request: ActionRequest) {
           title: { type: 'plain_text' as const, text: 'Approve this action?' },
           text: {
             type: 'mrkdwn' as const,
-            text: fitText(`It runs on \`${request.target}\` as soon as enough people approve.`, 300),
+            text: clip(`It runs on \`${request.target}\` as soon as enough people approve.`, 300),
           },
           confirm: { type: 'plain_text' as const, text: 'Approve' },
           deny: { type: 'plain_text' as const, text: 'Cancel' },
