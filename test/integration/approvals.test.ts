@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { effectivePolicy, type PolicyFile } from '../../src/approvals/policy.js';
@@ -12,13 +12,14 @@ import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import type { Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
-import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import {
+  createStateDatabase,
   createTestDatabase,
   openSession,
+  type StateDatabase,
   type TestDatabase,
   testTarget,
   withDatabase,
@@ -85,7 +86,7 @@ function fakeJob(name: string, data: unknown): Job {
 }
 
 describe('approvals and at-most-once execution', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let target: TestDatabase;
   let pool: pg.Pool;
   let queues: QueueBackend;
@@ -99,11 +100,10 @@ describe('approvals and at-most-once execution', () => {
   beforeAll(async () => {
     await loadSqlParser();
     [state, target] = await Promise.all([
-      createTestDatabase(server!.url, { demoSchema: false }),
+      createStateDatabase(server!.url, 30),
       createTestDatabase(server!.url, { demoSchema: false }),
     ]);
-    await migrateStateDatabase(state.url);
-    pool = new pg.Pool({ connectionString: state.url, max: 30 });
+    pool = state.pool;
     // No Redis needed: BullMQ's Postgres backend on the state database holds the jobs.
     queues = await createQueueBackend({ databaseUrl: state.url }, logger);
     pools = new TargetPools();
@@ -118,7 +118,6 @@ describe('approvals and at-most-once execution', () => {
   afterAll(async () => {
     await queues?.close();
     await pools?.closeAll();
-    await pool?.end();
     await Promise.all([state?.drop(), target?.drop()]);
   });
 

@@ -1,9 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HealthReport } from '../../src/runbooks/health/types.js';
-import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { RunStore, SCHEDULER_REQUESTER, type StrandedRun } from '../../src/store/runs.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createStateDatabase, type StateDatabase } from '../support/databases.js';
 
 const [server] = inject('postgresServers');
 
@@ -17,17 +16,13 @@ const REPORT: HealthReport = {
 };
 
 describe('runs sharing one health check', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let pool: pg.Pool;
   beforeAll(async () => {
-    state = await createTestDatabase(server!.url, { demoSchema: false });
-    await migrateStateDatabase(state.url);
-    pool = new pg.Pool({ connectionString: state.url, max: 10 });
+    state = await createStateDatabase(server!.url);
+    pool = state.pool;
   });
-  afterAll(async () => {
-    await pool?.end();
-    await state?.drop();
-  });
+  afterAll(() => state?.drop());
 
   it('store the report once, and a batch of them reads it back once', async () => {
     const writer = new RunStore(pool);
@@ -59,19 +54,15 @@ describe('runs sharing one health check', () => {
 });
 
 describe('runs the queue lost, and reports two jobs want to post', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let pool: pg.Pool;
   let store: RunStore;
   beforeAll(async () => {
-    state = await createTestDatabase(server!.url, { demoSchema: false });
-    await migrateStateDatabase(state.url);
-    pool = new pg.Pool({ connectionString: state.url, max: 10 });
+    state = await createStateDatabase(server!.url);
+    pool = state.pool;
     store = new RunStore(pool);
   });
-  afterAll(async () => {
-    await pool?.end();
-    await state?.drop();
-  });
+  afterAll(() => state?.drop());
 
   const record = async (fields: { requestedBy?: string; channelId?: string }, minutesAgo: number) => {
     const { run } = await store.createHealthRun({

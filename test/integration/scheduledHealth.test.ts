@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
 import { type Job, UnrecoverableError } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
 import { QUEUES } from '../../src/jobs/payloads.js';
@@ -27,14 +27,19 @@ import {
 import { scheduledHealthPoster } from '../../src/schedules/scheduledHealthPost.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
-import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import type { Target } from '../../src/targets/target.js';
 import { readTargetsFile } from '../../src/targets/targetsFile.js';
 import { captureLogs, eventually, interceptPostMessage, type Posted } from '../support/botHarness.js';
-import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
+import {
+  createStateDatabase,
+  createTestDatabase,
+  type StateDatabase,
+  type TestDatabase,
+  testTarget,
+} from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import { BOT_TOKEN, interceptSlackOnly } from '../support/slack.js';
 
@@ -62,7 +67,7 @@ const buttonsOf = (message: Posted) =>
 interceptSlackOnly();
 
 describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let shopDb: TestDatabase;
   let redis: TestRedis;
   let queues: QueueBackend;
@@ -75,12 +80,11 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
 
   beforeAll(async () => {
     [state, shopDb, redis] = await Promise.all([
-      createTestDatabase(server!.url, { demoSchema: false }),
+      createStateDatabase(server!.url, 4),
       createTestDatabase(server!.url),
       startTestRedis(),
     ]);
-    await migrateStateDatabase(state.url);
-    db = new pg.Pool({ connectionString: state.url, max: 4 });
+    db = state.pool;
     runs = new RunStore(db);
     queues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logs.logger);
     shop = testTarget(shopDb.url, {
@@ -123,7 +127,6 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
   });
   afterAll(async () => {
     await queues?.close();
-    await db?.end();
     await pools.closeAll();
     await redis?.stop();
     await Promise.all([state?.drop(), shopDb?.drop()]);
@@ -456,17 +459,13 @@ describe('deciding what a scheduled run posts', () => {
 });
 
 describe('scheduled state in Postgres', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let db: pg.Pool;
   beforeAll(async () => {
-    state = await createTestDatabase(server!.url, { demoSchema: false });
-    await migrateStateDatabase(state.url);
-    db = new pg.Pool({ connectionString: state.url, max: 2 });
+    state = await createStateDatabase(server!.url, 2);
+    db = state.pool;
   });
-  afterAll(async () => {
-    await db?.end();
-    await state?.drop();
-  });
+  afterAll(() => state?.drop());
 
   const critical = (startedAt: string): HealthReport => ({
     target: 'prod',
@@ -515,7 +514,7 @@ describe('scheduled state in Postgres', () => {
 });
 
 describe('scheduled health checks on the PostgreSQL queue backend', () => {
-  let state: TestDatabase;
+  let state: StateDatabase;
   let shopDb: TestDatabase;
   let queues: QueueBackend;
   let db: pg.Pool;
@@ -525,16 +524,14 @@ describe('scheduled health checks on the PostgreSQL queue backend', () => {
 
   beforeAll(async () => {
     [state, shopDb] = await Promise.all([
-      createTestDatabase(server!.url, { demoSchema: false }),
+      createStateDatabase(server!.url, 4),
       createTestDatabase(server!.url),
     ]);
-    await migrateStateDatabase(state.url);
-    db = new pg.Pool({ connectionString: state.url, max: 4 });
+    db = state.pool;
     queues = await createQueueBackend({ databaseUrl: state.url }, logs.logger);
   });
   afterAll(async () => {
     await queues?.close();
-    await db?.end();
     await pools.closeAll();
     await Promise.all([state?.drop(), shopDb?.drop()]);
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DEMO_SCHEMA } from '../../src/demo/schema.js';
+import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from '../../src/targets/target.js';
 
 export interface TestDatabase {
@@ -42,6 +43,25 @@ export async function createTestDatabase(
       } finally {
         await cleanup.end();
       }
+    },
+  };
+}
+
+/** A fresh state database, migrated, with a pool on it; `drop()` ends the pool too. */
+export interface StateDatabase extends TestDatabase {
+  pool: pg.Pool;
+}
+
+export async function createStateDatabase(serverUrl: string, poolMax = 10): Promise<StateDatabase> {
+  const database = await createTestDatabase(serverUrl, { demoSchema: false });
+  await migrateStateDatabase(database.url);
+  const pool = new pg.Pool({ connectionString: database.url, max: poolMax });
+  return {
+    ...database,
+    pool,
+    async drop() {
+      await pool.end();
+      await database.drop();
     },
   };
 }
