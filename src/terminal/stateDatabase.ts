@@ -2,6 +2,7 @@ import pg from 'pg';
 import { UserError } from '../errors.js';
 import { redactText } from '../redact.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
+import { isPostgresUrl } from '../targets/targetsFile.js';
 import type { CliIo } from './cliIo.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -18,6 +19,12 @@ export async function withStateDatabase<T>(
 ): Promise<T> {
   const { command, what } = reading;
   if (!io.env.DATABASE_URL) throw new UserError(`${command} reads the state database: set DATABASE_URL.`);
+  // Refused as the service refuses it: a wrong scheme or port would otherwise read as a
+  // connection failure to some host.
+  if (!isPostgresUrl(io.env.DATABASE_URL))
+    throw new UserError(
+      'DATABASE_URL must be a postgres:// or postgresql:// URL (postgres://user:password@host:5432/database).',
+    );
   const pool = new pg.Pool({
     connectionString: io.env.DATABASE_URL,
     max: 2,

@@ -184,4 +184,14 @@ describe('runbook-bot CLI', () => {
     });
     expect(history.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('refuses a DATABASE_URL that is not a Postgres URL, as the service does', async () => {
+    for (const url of ['mysql://u:p@127.0.0.1:1/db', 'postgres://u:p@127.0.0.1:notaport/db', 'not a url']) {
+      const history = await cli(['history'], { DATABASE_URL: url });
+      expect(history).toMatchObject({
+        code: 3,
+        stderr: expect.stringContaining('DATABASE_URL must be a postgres:// or postgresql:// URL'),
+      });
+    }
+  });
 });
