@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { errorText } from '../redact.js';
 import { BotDelivery } from './botDelivery.js';
 import type { ActionRequest, CloseRequest, ConsoleReply, SendRequest, SubmitRequest } from './protocol.js';
@@ -142,24 +143,24 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     ],
     [
       /^POST \/console\/send$/,
-      consoleAction<SendRequest>((body) =>
-        delivery.send(body.user, body.channel, body.text ?? '', body.threadTs),
+      consoleAction(CONSOLE_REQUESTS.send, (body) =>
+        delivery.send(body.user, body.channel, body.text, body.threadTs),
       ),
     ],
-    [/^POST \/console\/action$/, consoleAction<ActionRequest>((body) => delivery.click(body))],
+    [/^POST \/console\/action$/, consoleAction(CONSOLE_REQUESTS.action, (body) => delivery.click(body))],
     [
       /^POST \/console\/submit$/,
       async (_match, req, res) => {
-        const body = await readConsoleRequest<SubmitRequest>(req);
+        const body = await readConsoleRequest(req, CONSOLE_REQUESTS.submit);
         await answerConsole(res, async () => {
-          const errors = await delivery.submit(body.user, body.viewId, body.values ?? {});
+          const errors = await delivery.submit(body.user, body.viewId, body.values);
           return errors ? { ok: true, errors } : { ok: true };
         });
       },
     ],
     [
       /^POST \/console\/close$/,
-      consoleAction<CloseRequest>(async (body) => {
+      consoleAction(CONSOLE_REQUESTS.close, async (body) => {
         const view = workspace.view(body.viewId);
         if (view.user !== body.user) throw new SlackApiError('not_found');
         workspace.closeView(body.viewId);
@@ -212,9 +213,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   };
 }
 
-function consoleAction<T extends { user: string }>(act: (body: T) => Promise<void>) {
+function consoleAction<S extends z.ZodType>(schema: S, act: (body: z.output<S>) => Promise<void>) {
   return async (_match: RegExpMatchArray, req: IncomingMessage, res: ServerResponse) => {
-    const body = await readConsoleRequest<T>(req);
+    const body = await readConsoleRequest(req, schema);
     await answerConsole(res, async () => {
       await act(body);
       return { ok: true };
@@ -275,11 +276,44 @@ function jsonObject(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** A request of the page's: a JSON object naming the person acting. */
-async function readConsoleRequest<T extends { user: string }>(req: IncomingMessage): Promise<T> {
+const id = z.string().min(1);
+/** What each of the page's requests must hold; a request that does not is refused, saying why. */
+const CONSOLE_REQUESTS = {
+  send: z.object({
+    user: id,
+    channel: id,
+    text: z.string().default(''),
+    threadTs: id.optional(),
+  }) satisfies z.ZodType<SendRequest>,
+  action: z.object({
+    user: id,
+    channel: id,
+    messageTs: id,
+    ephemeral: z.boolean().optional(),
+    blockId: id,
+    actionId: id,
+  }) satisfies z.ZodType<ActionRequest>,
+  submit: z.object({
+    user: id,
+    viewId: id,
+    values: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  }) satisfies z.ZodType<SubmitRequest>,
+  close: z.object({ user: id, viewId: id }) satisfies z.ZodType<CloseRequest>,
+};
+
+/** A request of the page's: a JSON object naming the person acting, with what it needs. */
+async function readConsoleRequest<S extends z.ZodType>(
+  req: IncomingMessage,
+  schema: S,
+): Promise<z.output<S>> {
   const body = await readJson(req);
   if (typeof body.user !== 'string' || !body.user) throw new BadRequest('the request names no user');
-  return body as T;
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new BadRequest(`the request is not one the console takes: ${problems.join('; ')}`);
+  }
+  return parsed.data;
 }
 
 /** Web API arguments arrive form-encoded (the SDK's default) or as a JSON object. */

@@ -83,6 +83,15 @@ describe('the console answers the Web API as Slack does', () => {
       status: 400,
       body: { ok: false, error: 'the request names no user' },
     });
+    // A field of the wrong kind is the sender's mistake too, named, not a crash of the console's.
+    expect(await post('/console/send', '{"user":"U0ALICE","channel":"C0INCIDENTS","text":5}')).toEqual({
+      status: 400,
+      body: {
+        ok: false,
+        error:
+          'the request is not one the console takes: text: Invalid input: expected string, received number',
+      },
+    });
     // The Web API answers as Slack does: HTTP 200 with an error.
     expect(await post('/api/chat.postMessage', '{not json')).toEqual({
       status: 200,
