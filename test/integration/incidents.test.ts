@@ -332,6 +332,16 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     expect((await queue.getJobSchedulers()).map((scheduler) => scheduler.key)).toContain(
       timerJobId(incident.id, 'status-reminder'),
     );
+    // Resolved, so its reminders (every 0.6 s here) do not post into the next tests.
+    const { rows: opened } = await state.admin.query<{ channel_id: string }>(
+      'SELECT channel_id FROM incidents WHERE id = $1',
+      [incident.id],
+    );
+    await sendIncident(service.port, 'resolve Pins work again', opened[0]!.channel_id);
+    await eventually(async () => {
+      const { rows } = await state.admin.query('SELECT status FROM incidents WHERE id = $1', [incident.id]);
+      return rows[0]?.status === 'resolved' ? true : undefined;
+    });
   });
 
   it('closes an incident it cannot open when the queue is down, so declaring again is no duplicate', async () => {

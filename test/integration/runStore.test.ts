@@ -88,7 +88,6 @@ describe('runs the queue lost, and reports two jobs want to post', () => {
     store.requeueStranded({ quietSeconds: 120, windowSeconds: 86_400, limit: 100 }, enqueue);
 
   it('hands over runs asked for in Slack and still unposted after the quiet period, and no others', async () => {
-    await pool.query('TRUNCATE runs CASCADE');
     const lost = await record({ channelId: 'C1' }, 10);
     const unposted = await record({ channelId: 'C1' }, 0);
     await store.saveReports([unposted], REPORT);

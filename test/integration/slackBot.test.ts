@@ -14,6 +14,7 @@ import {
   interceptPostMessage,
   type Posted,
   serviceEnv,
+  untilReady,
 } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
@@ -440,10 +441,7 @@ describe('Slack bot on the PostgreSQL queue backend (no Redis)', () => {
         [state.name],
       );
       expect(rows[0]!.ended).toBeGreaterThan(3);
-      await eventually(async () => {
-        const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
-        return ready.status === 200 ? true : undefined;
-      }, 20_000);
+      await untilReady(service.port);
       const response = await sendSlashCommand(service.port, { text: 'health default' });
       expect(response.json?.text).toBe('Running health check on default…');
       const message = await eventually(() => posted[0], 30_000);

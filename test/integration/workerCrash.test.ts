@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withTimeout } from '../../src/concurrency/withTimeout.js';
 import { loadServiceConfig } from '../../src/config.js';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
-import { eventually } from '../support/botHarness.js';
+import { eventually, untilReady } from '../support/botHarness.js';
 import { consolePost, consoleState } from '../support/consoleDemo.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
@@ -69,15 +70,29 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     await state?.drop();
   });
 
-  /** `runbook-bot-server worker` as its own process, from the sources. */
+  /**
+   * `runbook-bot-server worker` as its own process, from the sources; `started` resolves
+   * once it says so (its signal handlers are in place by then).
+   */
   const startWorker = () => {
     const worker = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
-      env: { ...process.env, ...env, LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     workers.push(worker);
-    return worker;
+    const started = new Promise<void>((resolve) => {
+      let output = '';
+      worker.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('"msg":"runbook-bot started"')) resolve();
+      });
+    });
+    return Object.assign(worker, { started });
   };
+
+  /** How the worker ended: its exit code, or the signal that ended it. */
+  const ending = (worker: ChildProcess) =>
+    new Promise((resolve) => worker.once('exit', (code, signal) => resolve(signal ?? code)));
 
   const killRunningWorkers = async () => {
     for (const running of workers.filter(
@@ -88,17 +103,10 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     }
   };
 
-  /** The exit code, or 'still running' after `ms` (an orchestrator would have to kill it). */
-  const exitCodeWithin = (exited: Promise<unknown>, ms: number) =>
-    Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), ms))]);
-
   /** Redis back (empty), and the bot connected to it again before the next command. */
   const restartRedis = async () => {
     await redis.start();
-    await eventually(async () => {
-      const ready = await fetch(`http://127.0.0.1:${bot.port}/readyz`);
-      return ready.status === 200 ? true : undefined;
-    }, 20_000);
+    await untilReady(bot.port);
   };
 
   const runStatus = async () => {
@@ -163,12 +171,12 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     await redis.stop();
     try {
       const worker = startWorker();
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      // Start-up is under way (migrations, runbooks) or done, waiting for Redis either way.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const exited = ending(worker);
+      // Started, with Redis unreachable: the workers wait for it.
+      await withTimeout(worker.started, 30_000);
       worker.kill('SIGTERM');
-      const code = await exitCodeWithin(exited, 30_000);
-      expect(code).toBe(0);
+      // A hang here (BullMQ waiting for Redis) would time out; an orchestrator would kill it.
+      expect(await withTimeout(exited, 30_000)).toBe(0);
     } finally {
       await restartRedis();
     }
@@ -181,12 +189,11 @@ describe.skipIf(!redisAvailable())('a worker killed mid-job', () => {
     await eventually(async () => ((await runStatus())?.status === 'running' ? true : undefined), 30_000);
     await redis.stop();
     try {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      const exited = ending(worker);
       worker.kill('SIGTERM');
       // BullMQ's own close waits for Redis to record the job's completion, forever if
       // Redis does not come back; an orchestrator would have to kill the process.
-      const code = await exitCodeWithin(exited, 30_000);
-      expect(code).toBe(0);
+      expect(await withTimeout(exited, 30_000)).toBe(0);
       expect((await runStatus())?.status).toBe('done');
     } finally {
       await restartRedis();

@@ -59,6 +59,14 @@ export async function eventually<T>(
   throw new Error('condition not met in time');
 }
 
+/** Waits until the service at `port` answers /readyz with 200 (its state database and queue reachable). */
+export async function untilReady(port: number, timeoutMs = 20_000): Promise<void> {
+  await eventually(async () => {
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    return ready.status === 200 ? true : undefined;
+  }, timeoutMs);
+}
+
 export function captureLogs() {
   const lines: string[] = [];
   const destination = new Writable({
