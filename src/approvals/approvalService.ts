@@ -111,11 +111,11 @@ export class ApprovalService {
       if (result.request?.status === 'approved') await this.queueExecution(requestId);
       return { ok: false, message: result.reason };
     }
+    // Queued before the card says "executing": should queueing fail, the card still offers
+    // Approve, and pressing it again queues the job (the refused branch above).
+    if (result.kind === 'approved') await this.queueExecution(requestId);
     await this.refreshCard(requestId);
-    if (result.kind === 'approved') {
-      await this.queueExecution(requestId);
-      return { ok: true, message: 'Approved: executing now.' };
-    }
+    if (result.kind === 'approved') return { ok: true, message: 'Approved: executing now.' };
     return {
       ok: true,
       message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
