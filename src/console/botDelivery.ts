@@ -7,7 +7,6 @@ import type { TriggerIds } from './triggerIds.js';
 import { checkedView, messageContent } from './webApi.js';
 import { parentOf, SLACKBOT, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
-/** Slack gives an app three seconds to answer; after that the user sees operation_timeout. */
 /** Slack still sends the deprecated verification token; bots check the signature instead. */
 const VERIFICATION_TOKEN = 'console-verification-token';
 

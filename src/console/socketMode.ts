@@ -6,7 +6,6 @@ import { requestPath } from './requestPath.js';
 
 /** Slack pings its Socket Mode clients; a client that hears nothing for 30 s reconnects. */
 const PING_INTERVAL_MS = 10_000;
-/** As over HTTP, the app has three seconds to acknowledge. */
 /** Slack waits this long for a bot's acknowledgement, over HTTP and Socket Mode alike. */
 export const ACK_TIMEOUT_MS = 3000;
 

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import pc from 'picocolors';
 import { consolePost, consoleState } from '../console/consoleClient.js';
 import { createLogger } from '../logger.js';
+import { errorText } from '../redact.js';
 import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
 
 const DEFAULT_CONSOLE_PORT = 3100;
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
     throw new Error(`${(err as Error).message}. Options: --check, --socket-mode.`);
   }
   const check = flags.check === true;
-  const consolePort = Number(process.env.CONSOLE_PORT ?? (check ? 0 : DEFAULT_CONSOLE_PORT));
+  // Empty is unset (Number('') would be 0: a random port, silently).
+  const consolePort = Number(process.env.CONSOLE_PORT || (check ? 0 : DEFAULT_CONSOLE_PORT));
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
     throw new Error(`CONSOLE_PORT must be a port number (0-65535), not "${process.env.CONSOLE_PORT}".`);
   }
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
       say(`Report posted in #incidents: ${await healthReportThroughConsole(demo.console.url)}`);
     } catch (err) {
       failure = err;
-      process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`demo failed: ${errorText(err)}\n`);
     }
     await stop(failure === undefined ? 0 : 1);
     return;
@@ -111,6 +113,6 @@ async function healthReportThroughConsole(url: string): Promise<string> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`demo failed: ${errorText(err)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { createLogger } from '../logger.js';
+import { errorText } from '../redact.js';
 import { runHealthCheck } from '../runbooks/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPostgres.js';
 import { TargetPools } from '../targets/pools.js';
@@ -51,6 +52,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`demo failed: ${errorText(err)}\n`);
   process.exitCode = 1;
 });

@@ -185,7 +185,7 @@ export class IncidentService {
     );
   }
 
-  async cancelTimers(incidentId: string): Promise<void> {
+  private async cancelTimers(incidentId: string): Promise<void> {
     const queue = this.deps.queues.queue(QUEUES.notifications);
     for (const timer of ['response-warning', 'escalation'] as const) {
       await queue.remove(timerJobId(incidentId, timer)).catch(() => 0);

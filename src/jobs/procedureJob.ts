@@ -77,13 +77,7 @@ async function runBoundChecks(
   for (const step of checks) {
     const binding = bindStatement(step.statement, params);
     if (binding.ok) runnable.push({ step, values: binding.values });
-    else
-      results.set(
-        step,
-        failed(
-          [...binding.missing.map((param) => `${param.name} was not given`), ...binding.invalid].join('; '),
-        ),
-      );
+    else results.set(step, failed(binding.problems.join('; ')));
   }
   const ran = await runChecks(deps.pools.readOnly(target), target, runnable);
   runnable.forEach((check, i) => {

@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediat
 import { computePlan, type Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import type { ActionStep, CheckStep } from '../runbooks/model.js';
-import { bindStatement, type RawValues, validateValues } from '../runbooks/procedureParams.js';
+import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import type { TargetPools } from '../targets/pools.js';
@@ -83,7 +83,7 @@ async function preview(
   // The Preview button and the modal validate first; a job queued by an older bot may not have.
   const binding = bindStatement(step.statement, inputs);
   if (!binding.ok) {
-    await failed(validateValues(step.statement.params, inputs).join('; '));
+    await failed(binding.problems.join('; '));
     return;
   }
   let plan: Plan;

@@ -4,12 +4,11 @@ import { validateParameterValue } from './sql/placeholders.js';
 /** Values typed by a person, by parameter name, before validation. */
 export type RawValues = Record<string, string>;
 
-export type Binding =
-  | { ok: true; values: Array<string | number> }
-  | { ok: false; missing: Parameter[]; invalid: string[] };
+/** A statement's values in `$n` order, or what is missing or wrong, in words for the person. */
+export type Binding = { ok: true; values: Array<string | number> } | { ok: false; problems: string[] };
 
 /** Every parameter the procedure's executable steps use, once per name, in order of use. */
-export function procedureParameters(procedure: Procedure, kinds: Array<'check' | 'action'>): Parameter[] {
+function procedureParameters(procedure: Procedure, kinds: Array<'check' | 'action'>): Parameter[] {
   const byName = new Map<string, Parameter>();
   for (const step of procedure.steps) {
     if (step.kind === 'manual' || !kinds.includes(step.kind)) continue;
@@ -24,26 +23,20 @@ export function procedureParameters(procedure: Procedure, kinds: Array<'check' |
  * (a pid must be a number), not about safety.
  */
 export function bindStatement(statement: Statement, raw: RawValues): Binding {
-  const missing: Parameter[] = [];
-  const invalid: string[] = [];
-  const values: Array<string | number> = [];
-  for (const param of statement.params) {
-    const given = raw[param.name];
-    if (given === undefined || given === '') {
-      missing.push(param);
-      continue;
-    }
-    const checked = validateParameterValue(param, given);
-    if (checked.ok) values.push(checked.value);
-    else invalid.push(checked.message);
-  }
-  return missing.length === 0 && invalid.length === 0
-    ? { ok: true, values }
-    : { ok: false, missing, invalid };
+  const { values, problems } = checkValues(statement.params, raw);
+  return problems.length === 0 ? { ok: true, values } : { ok: false, problems };
 }
 
 /** Checks the given values against the parameters: messages for the missing and the invalid. */
 export function validateValues(params: Parameter[], raw: RawValues): string[] {
+  return checkValues(params, raw).problems;
+}
+
+function checkValues(
+  params: Parameter[],
+  raw: RawValues,
+): { values: Array<string | number>; problems: string[] } {
+  const values: Array<string | number> = [];
   const problems: string[] = [];
   for (const param of params) {
     const given = raw[param.name];
@@ -52,9 +45,10 @@ export function validateValues(params: Parameter[], raw: RawValues): string[] {
       continue;
     }
     const checked = validateParameterValue(param, given);
-    if (!checked.ok) problems.push(checked.message);
+    if (checked.ok) values.push(checked.value);
+    else problems.push(checked.message);
   }
-  return problems;
+  return { values, problems };
 }
 
 const TYPE_NOUNS: Record<Parameter['type'], string> = {
@@ -113,8 +107,10 @@ export function parameterProblems(procedure: Procedure, values: RawValues): stri
       ? `${name} is not a parameter of this procedure; it takes ${known.map((param) => `${param.name} (${param.type})`).join(', ')}`
       : `${name} is not a parameter of this procedure; it takes none`,
   );
-  problems.push(...validateValues(procedureParameters(procedure, ['check']), values));
-  const actionOnly = known.filter((param) => values[param.name] !== undefined);
-  problems.push(...validateValues(actionOnly, values).filter((problem) => !problems.includes(problem)));
+  const forChecks = procedureParameters(procedure, ['check']);
+  const givenForActions = known.filter(
+    (param) => values[param.name] !== undefined && !forChecks.some((check) => check.name === param.name),
+  );
+  problems.push(...validateValues([...forChecks, ...givenForActions], values));
   return problems;
 }

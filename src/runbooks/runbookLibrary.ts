@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { errorText } from '../redact.js';
 import type { Procedure, Runbook } from './model.js';
 import type { LibraryProblem, ReadSources, RunbookSource } from './readRunbookSources.js';
 import { BUILT_IN_RUNBOOKS_DIR } from './runbookDirs.js';
@@ -74,7 +75,8 @@ export class RunbookLibrary {
       return this.summary([
         {
           file: this.sources.map((source) => source.dir).join(', '),
-          message: `cannot read the runbooks (the previous set stays loaded): ${(err as Error).message}`,
+          // On the first read there is no previous set to keep: the bot starts with none.
+          message: `cannot read the runbooks (${this.runbooks.length > 0 ? 'the previous set stays loaded' : 'none are loaded'}): ${errorText(err)}`,
         },
       ]);
     }
