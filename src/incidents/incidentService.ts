@@ -1,9 +1,8 @@
 import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
-import { withTimeout } from '../concurrency/withTimeout.js';
 import type { IncidentSettings } from '../config.js';
 import { appendMirrored } from '../jobs/auditMirror.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
@@ -195,10 +194,9 @@ export class IncidentService {
 
   /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
   private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
-    await withTimeout(
-      this.deps.queues.queue(QUEUES.notifications).add(name, { incidentId }, { jobId, ...POST_JOB_OPTIONS }),
-      ENQUEUE_TIMEOUT_MS,
-    );
+    await this.deps.queues
+      .queue(QUEUES.notifications)
+      .add(name, { incidentId }, { jobId, ...POST_JOB_OPTIONS });
   }
 
   /** Audited and, once the root message exists, mirrored into the incident's thread. */

@@ -1,10 +1,9 @@
 import { MicroBatcher } from '../concurrency/microBatcher.js';
-import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from './payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from './queueBackend.js';
+import type { QueueBackend } from './queueBackend.js';
 
 export interface StartResult {
   message: string;
@@ -46,17 +45,14 @@ export class HealthRunStarter {
     let queued = true;
     if (fresh.length > 0) {
       try {
-        await withTimeout(
-          this.queues.queue(QUEUES.diagnostics).addBulk(
-            [...groupBy(fresh, (run) => run.target)].map(([, runs]) => ({
-              name: JOBS.health,
-              // One job per target: the check runs once for every run recorded with it.
-              data: { runIds: runs.map((run) => run.id) },
-              // Named after its first run: queueing the same batch twice is a no-op.
-              opts: { jobId: `health-${runs[0]!.id}`, ...DIAGNOSTICS_JOB_OPTIONS },
-            })),
-          ),
-          ENQUEUE_TIMEOUT_MS,
+        await this.queues.queue(QUEUES.diagnostics).addBulk(
+          [...groupBy(fresh, (run) => run.target)].map(([, runs]) => ({
+            name: JOBS.health,
+            // One job per target: the check runs once for every run recorded with it.
+            data: { runIds: runs.map((run) => run.id) },
+            // Named after its first run: queueing the same batch twice is a no-op.
+            opts: { jobId: `health-${runs[0]!.id}`, ...DIAGNOSTICS_JOB_OPTIONS },
+          })),
         );
       } catch (err) {
         queued = false;

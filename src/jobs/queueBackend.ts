@@ -9,7 +9,7 @@ import {
 } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import pg from 'pg';
-import { settlesWhile, settlesWithin } from '../concurrency/withTimeout.js';
+import { settlesWhile, settlesWithin, withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import { once } from '../util/once.js';
 import { JobsInHand } from './jobsInHand.js';
@@ -105,7 +105,7 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
     queue(name) {
       let queue = queues.get(name);
       if (!queue) {
-        queue = new Queue(name, { connection: producer, prefix: PREFIX });
+        queue = boundAdds(new Queue(name, { connection: producer, prefix: PREFIX }));
         queue.on('error', () => undefined); // reported once by the connection handler above
         queues.set(name, queue);
       }
@@ -170,7 +170,7 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
     queue(name) {
       let queue = queues.get(name);
       if (!queue) {
-        queue = new backend.Queue(name, { connection, prefix: PREFIX });
+        queue = boundAdds(new backend.Queue(name, { connection, prefix: PREFIX }));
         queue.on('error', (err: Error) => logger.warn({ err, queue: name }, 'queue error'));
         queues.set(name, queue);
       }
@@ -231,5 +231,18 @@ async function closeWorkers(
 
 export type { ConnectionOptions };
 
-/** How long an enqueue made for a person waiting on an answer may take before they are told the queue is unavailable. */
-export const ENQUEUE_TIMEOUT_MS = 1500;
+/** How long adding a job may take before the queue counts as unavailable. */
+const ENQUEUE_TIMEOUT_MS = 1500;
+
+/**
+ * Every job added through the backend fails after ENQUEUE_TIMEOUT_MS instead of waiting on
+ * a slow or absent queue: a person is often waiting for the answer (told "the queue is
+ * unavailable" at once), and a job that adds one would rather fail and be retried than hang.
+ */
+function boundAdds<Q extends Pick<Queue, 'add' | 'addBulk'>>(queue: Q): Q {
+  const add = queue.add.bind(queue);
+  const addBulk = queue.addBulk.bind(queue);
+  queue.add = (...args) => withTimeout(add(...args), ENQUEUE_TIMEOUT_MS);
+  queue.addBulk = (...args) => withTimeout(addBulk(...args), ENQUEUE_TIMEOUT_MS);
+  return queue;
+}

@@ -1,9 +1,8 @@
-import { withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import type { RunStore, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from './queueBackend.js';
+import type { QueueBackend } from './queueBackend.js';
 
 export interface StrandedRunSweep {
   /** A run is stranded this long after anything last happened to it (doubling with each requeue). */
@@ -42,10 +41,8 @@ export async function requeueStrandedRuns(
 ): Promise<StrandedRun[]> {
   // Nothing can be queued while the queue is down; the runs keep their place meanwhile.
   await queues.ping();
-  return runs.requeueStranded({ ...sweep, limit: SWEEP_BATCH }, (stranded) =>
-    // Bounded: the rows stay locked until the jobs are queued.
-    withTimeout(enqueue(queues, stranded), ENQUEUE_TIMEOUT_MS),
-  );
+  // The rows stay locked until the jobs are queued; adding a job is bounded (queueBackend).
+  return runs.requeueStranded({ ...sweep, limit: SWEEP_BATCH }, (stranded) => enqueue(queues, stranded));
 }
 
 async function enqueue(queues: QueueBackend, stranded: StrandedRun[]): Promise<void> {

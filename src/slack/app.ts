@@ -11,12 +11,11 @@ import { z } from 'zod';
 import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
-import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
 import type { IncidentService } from '../incidents/incidentService.js';
 import { HealthRunStarter } from '../jobs/healthRunStarter.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { errorText } from '../redact.js';
@@ -291,16 +290,13 @@ export function createSlackApp(deps: SlackAppDeps): App {
       if (!messageTs) return { text: OUT_OF_DATE };
       try {
         // One detail post per finding while the job exists, however often the button is clicked.
-        await withTimeout(
-          deps.queues
-            .queue(QUEUES.notifications)
-            .add(
-              JOBS.findingDetail,
-              { ...value, channel, threadTs: messageTs },
-              { jobId: `detail-${value.runId}-${value.check}`, ...POST_JOB_OPTIONS },
-            ),
-          ENQUEUE_TIMEOUT_MS,
-        );
+        await deps.queues
+          .queue(QUEUES.notifications)
+          .add(
+            JOBS.findingDetail,
+            { ...value, channel, threadTs: messageTs },
+            { jobId: `detail-${value.runId}-${value.check}`, ...POST_JOB_OPTIONS },
+          );
         return undefined;
       } catch (err) {
         deps.logger.warn({ err }, 'could not enqueue finding details');

@@ -1,9 +1,8 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
-import { withTimeout } from '../concurrency/withTimeout.js';
 import { UserError } from '../errors.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import { parameterProblems } from '../runbooks/procedureParams.js';
@@ -140,16 +139,13 @@ async function startProcedureRun(
     data: { command: `/runbook run ${ref.procedure.id} ${target.name}`, params: command.values },
   });
   try {
-    await withTimeout(
-      deps.queues
-        .queue(QUEUES.diagnostics)
-        .add(
-          JOBS.procedureRun,
-          { runId: created.run.id },
-          { jobId: created.run.id, ...DIAGNOSTICS_JOB_OPTIONS },
-        ),
-      ENQUEUE_TIMEOUT_MS,
-    );
+    await deps.queues
+      .queue(QUEUES.diagnostics)
+      .add(
+        JOBS.procedureRun,
+        { runId: created.run.id },
+        { jobId: created.run.id, ...DIAGNOSTICS_JOB_OPTIONS },
+      );
   } catch (err) {
     deps.logger.warn({ err, runId: created.run.id }, 'could not enqueue procedure run');
     await deps.procedureRuns.finish(created.run.id, 'queue unavailable').catch(() => undefined);

@@ -2,9 +2,8 @@ import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
 import { appendAudited } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
-import { withTimeout } from '../concurrency/withTimeout.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
-import { ENQUEUE_TIMEOUT_MS, type QueueBackend } from '../jobs/queueBackend.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionStep, Parameter } from '../runbooks/model.js';
 import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
@@ -93,19 +92,16 @@ async function queuePreview(
   clickId: string,
 ): Promise<PreviewOutcome> {
   try {
-    await withTimeout(
-      deps.queues.queue(QUEUES.remediation).add(
-        JOBS.actionPreview,
-        { runId: run.id, stepId: step.id, requestedBy: user, values },
-        // One preview per click, however often Slack retries delivering it.
-        {
-          jobId: `preview-${run.id}-${step.id}-${clickId}`,
-          attempts: 5,
-          backoff: { type: 'exponential', delay: 2000 },
-          ...RETENTION,
-        },
-      ),
-      ENQUEUE_TIMEOUT_MS,
+    await deps.queues.queue(QUEUES.remediation).add(
+      JOBS.actionPreview,
+      { runId: run.id, stepId: step.id, requestedBy: user, values },
+      // One preview per click, however often Slack retries delivering it.
+      {
+        jobId: `preview-${run.id}-${step.id}-${clickId}`,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 2000 },
+        ...RETENTION,
+      },
     );
     return { kind: 'queued' };
   } catch {
