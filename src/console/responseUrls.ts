@@ -39,7 +39,7 @@ export class ResponseUrls {
     const now = Date.now();
     for (const [token, known] of this.origins) if (now > known.expiresAt) this.origins.delete(token);
     const token = randomBytes(12).toString('hex');
-    this.origins.set(token, { ...origin, uses: 0, expiresAt: Date.now() + LIFETIME_MS });
+    this.origins.set(token, { ...origin, uses: 0, expiresAt: now + LIFETIME_MS });
     return `${this.baseUrl()}/response/${token}`;
   }
 
