@@ -174,10 +174,10 @@ export class ActionRequestStore {
     audit?: InTransaction,
   ): Promise<ApprovalResult> {
     return this.transaction(async (client) => {
-      const request = await this.read(client, id, true);
+      const { request, now } = await this.lockAndRead(client, id);
       if (!request) return { kind: 'refused', reason: 'That request no longer exists.' };
       if (request.status !== 'pending') return { kind: 'refused', reason: statusReason(request), request };
-      if (request.expiresAt && request.expiresAt.getTime() <= (await databaseNow(client))) {
+      if (request.expiresAt && request.expiresAt.getTime() <= now) {
         return { kind: 'refused', reason: 'This request has expired; preview the action again.', request };
       }
       const inserted = await client.query(
@@ -210,8 +210,8 @@ export class ActionRequestStore {
 
   /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
   expire(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
-    return this.transition(id, ['pending'], audit, async (client, request) => {
-      if (!request.expiresAt || request.expiresAt.getTime() > (await databaseNow(client))) throw new NotYet();
+    return this.transition(id, ['pending'], audit, async (client, request, now) => {
+      if (!request.expiresAt || request.expiresAt.getTime() > now) throw new NotYet();
       await client.query(`UPDATE action_requests SET status = 'expired', updated_at = now() WHERE id = $1`, [
         id,
       ]);
@@ -220,9 +220,8 @@ export class ActionRequestStore {
 
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
   startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
-    return this.transition(id, ['approved'], audit, async (client, request) => {
-      if (request.executeBy && request.executeBy.getTime() <= (await databaseNow(client)))
-        throw new WindowPassed();
+    return this.transition(id, ['approved'], audit, async (client, request, now) => {
+      if (request.executeBy && request.executeBy.getTime() <= now) throw new WindowPassed();
       await client.query(
         `UPDATE action_requests SET status = 'executing', updated_at = now() WHERE id = $1`,
         [id],
@@ -253,7 +252,7 @@ export class ActionRequestStore {
     work: (request: ActionRequest, recordCard: (channel: string, ts: string) => Promise<void>) => Promise<T>,
   ): Promise<T | undefined> {
     return this.transaction(async (client) => {
-      const request = await this.read(client, id, true);
+      const { request } = await this.lockAndRead(client, id);
       if (!request) return undefined;
       return work(request, async (channel, ts) => {
         await client.query('UPDATE action_requests SET card_channel = $2, card_ts = $3 WHERE id = $1', [
@@ -269,14 +268,14 @@ export class ActionRequestStore {
     id: string,
     from: RequestStatus[],
     audit: InTransaction | undefined,
-    change: (client: pg.PoolClient, request: ActionRequest) => Promise<void>,
+    change: (client: pg.PoolClient, request: ActionRequest, now: number) => Promise<void>,
   ): Promise<ActionRequest | { refused: string }> {
     try {
       return await this.transaction(async (client) => {
-        const request = await this.read(client, id, true);
+        const { request, now } = await this.lockAndRead(client, id);
         if (!request) return { refused: 'That request no longer exists.' };
         if (!from.includes(request.status)) return { refused: statusReason(request) };
-        await change(client, request);
+        await change(client, request, now);
         const updated = (await this.read(client, id))!;
         await audit?.(client, updated);
         return updated;
@@ -289,21 +288,30 @@ export class ActionRequestStore {
     }
   }
 
-  private async read(client: pg.PoolClient, id: string, lock = false): Promise<ActionRequest | undefined> {
-    if (lock) await client.query('SELECT 1 FROM action_requests WHERE id = $1 FOR UPDATE', [id]);
+  private async read(client: pg.PoolClient, id: string): Promise<ActionRequest | undefined> {
     const { rows } = await client.query<Row>(`${SELECT} WHERE r.id = $1`, [id]);
     return rows[0] ? toRequest(rows[0]) : undefined;
+  }
+
+  /**
+   * Locks the request's row, then reads it, with the database's clock: the deadlines were
+   * set by that clock, so they are compared with it (one statement for lock and clock).
+   */
+  private async lockAndRead(
+    client: pg.PoolClient,
+    id: string,
+  ): Promise<{ request: ActionRequest | undefined; now: number }> {
+    const { rows } = await client.query<{ now: Date }>(
+      'SELECT now() AS now FROM action_requests WHERE id = $1 FOR UPDATE',
+      [id],
+    );
+    if (!rows[0]) return { request: undefined, now: Date.now() };
+    return { request: await this.read(client, id), now: rows[0].now.getTime() };
   }
 
   private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(this.db, work);
   }
-}
-
-/** The database's clock, which set the deadlines being compared with it. */
-async function databaseNow(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query<{ now: Date }>('SELECT now() AS now');
-  return rows[0]!.now.getTime();
 }
 
 class NotYet extends Error {}
