@@ -17,6 +17,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import {
+  interceptResponseUrls,
   interceptSlackOnly,
   sendBlockAction,
   sendSlashCommand,
@@ -195,14 +196,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
         });
         return { ok: true, ts: params.get('ts') };
       });
-    const ephemeral: string[] = [];
-    nock('https://hooks.slack.com')
-      .persist()
-      .post(/.*/)
-      .reply(200, (_uri, body) => {
-        ephemeral.push((body as { text?: string }).text ?? '');
-        return 'ok';
-      });
+    const ephemeral = interceptResponseUrls({ persist: true });
     await sendSlashCommand(service.port, {
       text: 'run production-operations-runbook#2-shopify-sync-queue-stuck',
       channel_id: 'CPREVIEW',
@@ -255,9 +249,13 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       userId: 'U0ONCALL',
       messageTs: card.ts,
     });
-    expect(await eventually(() => ephemeral.find((text) => text.includes('someone else must approve')))).toBe(
-      'You requested this medium-risk action; someone else must approve it.',
-    );
+    expect(
+      await eventually(() =>
+        ephemeral
+          .map((answer) => answer.text ?? '')
+          .find((text) => text.includes('someone else must approve')),
+      ),
+    ).toBe('You requested this medium-risk action; someone else must approve it.');
     expect(await failed()).toBe(3);
 
     await sendBlockAction(service.port, {
@@ -397,14 +395,13 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
   it('records who ticked off a manual step, once, and replaces its Done button', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);
-    const responses: Array<{ replace_original?: boolean; text?: string; blocks?: unknown[] }> = [];
-    nock('https://hooks.slack.com')
-      .persist()
-      .post(/.*/)
-      .reply(200, (_uri, body) => {
-        responses.push(body as (typeof responses)[number]);
-        return 'ok';
-      });
+    const responses = interceptResponseUrls<{
+      replace_original?: boolean;
+      text?: string;
+      blocks?: unknown[];
+    }>({
+      persist: true,
+    });
     await sendSlashCommand(service.port, {
       text: 'run team-runbook#cancel-a-runaway-report',
       channel_id: 'CMANUAL',
@@ -453,16 +450,10 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       (await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' })).json?.text,
     ).toContain('No procedure');
     // Acknowledged at once; the summary follows through the response URL when the files are read.
-    const answers: string[] = [];
-    nock('https://hooks.slack.com')
-      .post(/.*/)
-      .reply(200, (_uri, body) => {
-        answers.push((body as { text?: string }).text ?? '');
-        return 'ok';
-      });
+    const answers = interceptResponseUrls();
     const reload = await sendSlashCommand(service.port, { text: 'reload' });
     expect(reload.json?.text).toBe('Reloading the runbook files…');
-    expect(await eventually(() => answers[0])).toMatch(/^Reloaded 8 runbooks/);
+    expect(await eventually(() => answers[0]?.text)).toMatch(/^Reloaded 8 runbooks/);
     const show = await sendSlashCommand(service.port, { text: 'show late-runbook#count-jobs' });
     expect(show.json?.text).toContain('*Count jobs*');
   });

@@ -20,6 +20,7 @@ import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import {
   BOT_TOKEN,
+  interceptResponseUrls,
   interceptSlackOnly,
   SIGNING_SECRET,
   sendBlockAction,
@@ -256,13 +257,7 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     ['a damaged button value', ACTIONS.healthDetails],
     ['a button the bot does not make (any more)', 'retired_button'],
   ])('answers %s instead of ignoring the click', async (_case, actionId) => {
-    const answers: Array<{ text?: string }> = [];
-    nock('https://hooks.slack.com')
-      .post(/.*/)
-      .reply(200, (_uri, body) => {
-        answers.push(body as { text?: string });
-        return 'ok';
-      });
+    const answers = interceptResponseUrls();
     const click = await sendBlockAction(service.port, { actionId, value: '{not json' });
     expect(click.status).toBe(200);
     const answer = await eventually(() => answers[0]);

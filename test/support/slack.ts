@@ -162,3 +162,14 @@ export function interceptSlackOnly(): void {
     nock.enableNetConnect();
   });
 }
+
+/** What the bot posts to response URLs (Slack's hooks host), every body in order. */
+export function interceptResponseUrls<T = { text?: string }>(options: { persist?: boolean } = {}): T[] {
+  const bodies: T[] = [];
+  const scope = nock('https://hooks.slack.com');
+  (options.persist ? scope.persist() : scope).post(/.*/).reply(200, (_uri, body) => {
+    bodies.push(body as T);
+    return 'ok';
+  });
+  return bodies;
+}
