@@ -69,7 +69,7 @@ export class BotDelivery {
       response_url: this.deps.responses.issue({ channel: channelId, user, threadTs }),
       trigger_id: this.deps.triggers.issue(user),
     };
-    const answer = await this.post('slash_commands', form, new URLSearchParams(form).toString());
+    const answer = await this.post('slash_commands', form);
     if (!answer) {
       this.slackbotSays(channelId, user, `${command} failed with the error "operation_timeout"`, threadTs);
       return;
@@ -157,11 +157,7 @@ export class BotDelivery {
       }),
       actions: [{ ...button, block_id: action.blockId, action_ts: workspace.nextTs() }],
     };
-    const answer = await this.post(
-      'interactive',
-      payload,
-      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-    );
+    const answer = await this.post('interactive', payload);
     if (!answer)
       throw new SlackApiError('operation_timeout', ['The bot did not answer the click within 3 seconds.']);
     if (answer.status !== 200)
@@ -199,11 +195,7 @@ export class BotDelivery {
       is_enterprise_install: false,
       enterprise: null,
     };
-    const answer = await this.post(
-      'interactive',
-      payload,
-      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-    );
+    const answer = await this.post('interactive', payload);
     if (!answer) throw new SlackApiError('operation_timeout', ['The bot did not answer within 3 seconds.']);
     if (answer.status !== 200)
       throw new SlackApiError('dispatch_failed', [`The bot answered HTTP ${answer.status}.`]);
@@ -227,7 +219,10 @@ export class BotDelivery {
    * else a signed POST to its request URL. Undefined when it did not answer within Slack's
    * three seconds.
    */
-  private async post(type: EnvelopeType, payload: object, form: string): Promise<ResponseAnswer | undefined> {
+  private async post(
+    type: EnvelopeType,
+    payload: Record<string, unknown>,
+  ): Promise<ResponseAnswer | undefined> {
     const { workspace, socket } = this.deps;
     if (socket?.connected()) {
       const ack = await socket.deliver(type, payload);
@@ -245,7 +240,12 @@ export class BotDelivery {
       );
       return { status: 502, body: '' };
     }
-    return this.postHttp(form);
+    // Over HTTP a slash command is the form itself; an interaction is JSON in a `payload` field.
+    const form =
+      type === 'slash_commands'
+        ? new URLSearchParams(payload as Record<string, string>)
+        : new URLSearchParams({ payload: JSON.stringify(payload) });
+    return this.postHttp(form.toString());
   }
 
   private async postHttp(body: string): Promise<ResponseAnswer | undefined> {
