@@ -139,19 +139,16 @@ async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
   );
   if (!('refused' in result)) await deps.approvals.refreshCard(requestId);
   // Early by the database's clock (the job's delay was counted on this worker's): come back
-  // rather than leave the request pending for good.
-  else if (result.refused === 'not yet')
+  // when it is due, rather than leave the request pending for good.
+  else if (result.dueInMs !== undefined && Number.isFinite(result.dueInMs))
     await deps.queues
       .queue(QUEUES.remediation)
       .add(
         JOBS.approvalExpiry,
         { requestId },
-        { jobId: `expiry-${requestId}-${Date.now()}`, delay: EXPIRY_RECHECK_MS, ...RETENTION },
+        { jobId: `expiry-${requestId}-${Date.now()}`, delay: Math.ceil(result.dueInMs) + 500, ...RETENTION },
       );
 }
-
-/** How soon an expiry that came too early looks again. */
-const EXPIRY_RECHECK_MS = 5000;
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing

@@ -150,7 +150,7 @@ export class ActionRequestStore {
     requiredApprovals: number,
     expiryMs: number,
     audit?: InTransaction,
-  ): Promise<ActionRequest | { refused: string }> {
+  ): Promise<ActionRequest | Refusal> {
     // Every deadline is set and checked on the database's clock: the bot and the workers'
     // clocks may disagree, and a deadline must mean the same to all of them.
     return this.transition(id, ['previewed'], audit, async (client) => {
@@ -200,7 +200,7 @@ export class ActionRequestStore {
     });
   }
 
-  reject(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+  reject(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
     return this.transition(id, ['previewed', 'pending'], audit, async (client) => {
       await client.query(`UPDATE action_requests SET status = 'rejected', updated_at = now() WHERE id = $1`, [
         id,
@@ -209,9 +209,10 @@ export class ActionRequestStore {
   }
 
   /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
-  expire(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+  expire(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
     return this.transition(id, ['pending'], audit, async (client, request, now) => {
-      if (!request.expiresAt || request.expiresAt.getTime() > now) throw new NotYet();
+      const dueInMs = request.expiresAt ? request.expiresAt.getTime() - now : Number.POSITIVE_INFINITY;
+      if (dueInMs > 0) throw new NotYet(dueInMs);
       await client.query(`UPDATE action_requests SET status = 'expired', updated_at = now() WHERE id = $1`, [
         id,
       ]);
@@ -219,7 +220,7 @@ export class ActionRequestStore {
   }
 
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
-  startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | { refused: string }> {
+  startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
     return this.transition(id, ['approved'], audit, async (client, request, now) => {
       if (request.executeBy && request.executeBy.getTime() <= now) throw new WindowPassed();
       await client.query(
@@ -234,7 +235,7 @@ export class ActionRequestStore {
     status: Extract<RequestStatus, 'succeeded' | 'failed' | 'aborted' | 'changed' | 'outcome_unknown'>,
     outcome: Record<string, unknown>,
     audit?: InTransaction,
-  ): Promise<ActionRequest | { refused: string }> {
+  ): Promise<ActionRequest | Refusal> {
     return this.transition(id, ['executing'], audit, async (client) => {
       await client.query(
         `UPDATE action_requests SET status = $2, outcome = $3, updated_at = now() WHERE id = $1`,
@@ -269,7 +270,7 @@ export class ActionRequestStore {
     from: RequestStatus[],
     audit: InTransaction | undefined,
     change: (client: pg.PoolClient, request: ActionRequest, now: number) => Promise<void>,
-  ): Promise<ActionRequest | { refused: string }> {
+  ): Promise<ActionRequest | Refusal> {
     try {
       return await this.transaction(async (client) => {
         const { request, now } = await this.lockAndRead(client, id);
@@ -281,7 +282,7 @@ export class ActionRequestStore {
         return updated;
       });
     } catch (err) {
-      if (err instanceof NotYet) return { refused: 'not yet' };
+      if (err instanceof NotYet) return { refused: 'Its time is not up yet.', dueInMs: err.dueInMs };
       if (err instanceof WindowPassed)
         return { refused: 'The execution window after approval has passed; preview the action again.' };
       throw err;
@@ -314,7 +315,17 @@ export class ActionRequestStore {
   }
 }
 
-class NotYet extends Error {}
+class NotYet extends Error {
+  constructor(readonly dueInMs: number) {
+    super('not yet');
+  }
+}
+
+/** Why a transition did not happen; `dueInMs` when it will be due later (by the database's clock). */
+export interface Refusal {
+  refused: string;
+  dueInMs?: number;
+}
 class WindowPassed extends Error {}
 
 /** Why a click on a request in this status does nothing, in words for the person who clicked. */

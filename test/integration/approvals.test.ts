@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { effectivePolicy, type PolicyFile } from '../../src/approvals/policy.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
-import { JOBS } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
 import { createLogger } from '../../src/logger.js';
@@ -315,6 +315,21 @@ describe('approvals and at-most-once execution', () => {
     await process(fakeJob(JOBS.approvalExpiry, { requestId }));
     expect((await requests.get(requestId))?.status).toBe('expired');
     expect(await failedCount()).toBe(3);
+  });
+
+  it('leaves a request pending when its expiry job comes early, and comes back when it is due', async () => {
+    const { requestId, approvals, process } = await freshRequest({
+      defaults: { approvals: 1, expiry_minutes: 0.5 },
+    });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    await process(fakeJob(JOBS.approvalExpiry, { requestId }));
+    expect((await requests.get(requestId))?.status).toBe('pending');
+    const again = (await queues.queue(QUEUES.remediation).getDelayed()).find((job) =>
+      job.id?.startsWith(`expiry-${requestId}-`),
+    );
+    // When it is due (30 s after the request), not on a fixed poll.
+    expect(again?.opts.delay).toBeGreaterThan(20_000);
+    expect(again?.opts.delay).toBeLessThanOrEqual(31_000);
   });
 
   it('refuses people outside the approvers list, and a rejected request never runs', async () => {
