@@ -389,9 +389,15 @@ async function clickDetailsAndAwaitReply(url: string, user: string, report: Cons
     actionId: ACTIONS.healthDetails,
   });
   expect(clicked).toEqual({ ok: true });
+  // A reply by the bot itself in the report's thread.
   await eventually(async () => {
-    const replies = (await consoleState(url, user)).messages.filter(
-      (message) => message.threadTs === report.ts && message.ts !== report.ts && !message.ephemeral,
+    const state = await consoleState(url, user);
+    const replies = state.messages.filter(
+      (message) =>
+        message.user === state.botUserId &&
+        message.threadTs === report.ts &&
+        message.ts !== report.ts &&
+        !message.ephemeral,
     );
     return replies.length > 0 ? replies : undefined;
   }, 15_000);
