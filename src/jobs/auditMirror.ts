@@ -124,7 +124,8 @@ export function auditEventText(event: AuditEvent): string {
       return `:rocket: execution started: ${code(data.sql)}${plan}`;
     case 'execution_finished': {
       const status = typeof data.status === 'string' ? data.status : 'finished';
-      const icon = status === 'succeeded' ? ':checkered_flag:' : ':x:';
+      const icon =
+        status === 'succeeded' ? ':checkered_flag:' : status === 'outcome_unknown' ? ':question:' : ':x:';
       const summary = typeof data.summary === 'string' ? `: ${text(data.summary, REASON_SHOWN)}` : '';
       return `${icon} execution ${escapeMrkdwn(status)}${summary}`;
     }

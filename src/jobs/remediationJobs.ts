@@ -11,6 +11,7 @@ import type { ActionStep, CheckStep } from '../runbooks/model.js';
 import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import { failureText } from '../targets/connectionErrors.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { actionPreviewJobSchema, JOBS, QUEUES, RETENTION, requestJobSchema } from './payloads.js';
@@ -91,7 +92,7 @@ async function preview(
     const target = deps.targets.resolve(run.target);
     plan = await computePlan(deps.pools.remediation(target), target, step, binding.values);
   } catch (err) {
-    await failed(errorText(err));
+    await failed(failureText(err));
     return;
   }
   const request = await auditedChange(
@@ -262,6 +263,8 @@ function resultSummary(result: ExecutionResult): string {
       return `Aborted and rolled back: ${result.reason}`;
     case 'failed':
       return `Failed: ${result.error}`;
+    case 'outcome_unknown':
+      return `Outcome unknown: ${result.reason}; see the verification`;
   }
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { errorText } from '../redact.js';
 import type { ActionStep } from '../runbooks/model.js';
+import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
@@ -21,8 +21,30 @@ export type ExecutionResult =
   | { status: 'changed'; reason: string; current: Plan }
   /** A limit was exceeded: rolled back (or never started), nothing changed. */
   | { status: 'aborted'; reason: string }
-  /** The statement failed (timeout, lock timeout, error): rolled back where possible. */
-  | { status: 'failed'; error: string };
+  /** The statement failed (timeout, lock timeout, error, connection lost before COMMIT): rolled back. */
+  | { status: 'failed'; error: string }
+  /**
+   * The connection was lost when the change may already have taken effect and the bot could
+   * not learn whether it did: while COMMIT was in flight, while a statement that runs
+   * outside a transaction was running, or while backends were being signalled.
+   */
+  | { status: 'outcome_unknown'; reason: string };
+
+/** The connection died at a moment when the change may or may not have taken effect. */
+class OutcomeUnknown extends Error {
+  override name = 'OutcomeUnknown';
+}
+
+/** Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. */
+async function effectUnknownOnLoss<T>(during: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const lost = connectionLostText(err);
+    if (lost && !(err instanceof OutcomeUnknown)) throw new OutcomeUnknown(`${lost} ${during}`);
+    throw err;
+  }
+}
 
 /** Allowed drift of a DML row count between approval and execution: 10% of the approved count. */
 const ROW_DRIFT_RATIO = 0.1;
@@ -107,8 +129,10 @@ export async function executeAction(
       { discard },
     );
   } catch (err) {
-    // withConnection has destroyed the connection; whatever transaction it had is gone with it.
-    return { status: 'failed', error: errorText(err) };
+    if (err instanceof OutcomeUnknown) return { status: 'outcome_unknown', reason: err.message };
+    // withConnection has destroyed the connection; whatever transaction it had is gone with
+    // it, rolled back by the server: nothing was changed.
+    return { status: 'failed', error: failureText(err) };
   }
 }
 
@@ -143,7 +167,10 @@ async function signal(
   // The runbook's statement is not run: only these pids are signalled, and only those that
   // still pass the exclusions at this moment. A signal cannot be rolled back; the
   // transaction is only there for the timeouts.
-  const { value: result } = await runInTransaction(client, target, () => client.query(signalSql(fn), [pids]));
+  const { value: result } = await effectUnknownOnLoss(
+    'while signalling: some backends may have been signalled',
+    () => runInTransaction(client, target, () => client.query(signalSql(fn), [pids])),
+  );
   const signalled = (result.rows as Array<{ pid: number; signalled: boolean }>)
     .filter((row) => row.signalled)
     .map((row) => Number(row.pid));
@@ -207,7 +234,10 @@ async function outsideTransaction(
   elapsed: () => number,
 ): Promise<ExecutionResult> {
   await client.query(sessionTimeoutsSql(target.settings));
-  await client.query(step.statement.sql, queryArgs(values));
+  // Outside a transaction nothing rolls back: a statement cut short may have done part of its work.
+  await effectUnknownOnLoss(`while ${step.statement.kind} ran outside a transaction`, () =>
+    client.query(step.statement.sql, queryArgs(values)),
+  );
   return {
     status: 'succeeded',
     summary: `${step.statement.kind} done (outside a transaction)`,
@@ -252,7 +282,8 @@ async function inTransaction(
 /**
  * BEGIN with the target's timeouts, `work`, COMMIT. When `veto` returns an objection the
  * transaction is rolled back instead and the objection returned; when `work` fails it is
- * rolled back and the error rethrown (the connection is then discarded).
+ * rolled back and the error rethrown (the connection is then discarded). A connection lost
+ * during COMMIT is OutcomeUnknown.
  */
 async function runInTransaction<T, R = never>(
   client: pg.PoolClient,
@@ -273,6 +304,10 @@ async function runInTransaction<T, R = never>(
     await client.query('ROLLBACK');
     return { value, vetoed };
   }
-  await client.query('COMMIT');
+  // Until COMMIT is sent, a lost connection means a rolled-back transaction (failed); once it
+  // is in flight, the server may have committed before the connection went.
+  await effectUnknownOnLoss('while COMMIT was in flight: the change may or may not have been committed', () =>
+    client.query('COMMIT'),
+  );
   return { value };
 }

@@ -1,4 +1,4 @@
-import { redactText } from '../redact.js';
+import { errorText, redactText } from '../redact.js';
 
 interface PgLikeError {
   code?: string;
@@ -79,5 +79,20 @@ const CONNECTION_CODES = new Set([
 export function isConnectionFailure(error: unknown): boolean {
   const err = (error ?? {}) as PgLikeError;
   if (err.code && CONNECTION_CODES.has(err.code)) return true;
-  return /Connection terminated|timeout expired|connection timeout/i.test(err.message ?? '');
+  return /Connection terminated|timeout expired|connection timeout|not queryable/i.test(err.message ?? '');
+}
+
+/**
+ * "connection lost (…)" when `error` says the connection to the target died under a query
+ * (its backend terminated, the server stopped or restarted, the network cut), else undefined.
+ */
+export function connectionLostText(error: unknown): string | undefined {
+  if (!isConnectionFailure(error)) return undefined;
+  const err = (error ?? {}) as PgLikeError;
+  return `connection lost (${redactText(err.message ?? String(error))})`;
+}
+
+/** What went wrong, in one line: "connection lost (…)" for a dead connection, else the error's message. */
+export function failureText(error: unknown): string {
+  return connectionLostText(error) ?? errorText(error);
 }

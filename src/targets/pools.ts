@@ -50,6 +50,14 @@ export class TargetPools {
   }
 }
 
+/** Connections that died, with why: a dead one must not be asked to finish anything. */
+const lostConnections = new WeakMap<pg.ClientBase, Error>();
+
+/** Why this target connection died, if it did (see the 'connect' listener below). */
+export function connectionLostError(client: pg.ClientBase): Error | undefined {
+  return lostConnections.get(client);
+}
+
 function createPool(url: string, target: Target, logger?: Logger, max?: number): pg.Pool {
   const { settings } = target;
   const pool = new pg.Pool({
@@ -62,9 +70,18 @@ function createPool(url: string, target: Target, logger?: Logger, max?: number):
     keepAlive: true,
     allowExitOnIdle: true,
   });
-  // An application_name in the target's URL would override ours, and the bot recognizes its
-  // own sessions by that name: set it on every new connection.
   pool.on('connect', (client) => {
+    // A connection that dies while checked out (its backend terminated, the server stopped)
+    // emits 'error' on the client, where the pool's idle listener is not: unhandled, that
+    // event would end the process. Every client gets a listener here, the one place every
+    // connection passes, so no caller can forget one; the query in flight fails with the
+    // same error and its caller reports it ("connection lost (…)").
+    client.on('error', (err) => {
+      lostConnections.set(client, err);
+      logger?.debug({ target: target.name, err }, 'connection to target lost');
+    });
+    // An application_name in the target's URL would override ours, and the bot recognizes
+    // its own sessions by that name: set it on every new connection.
     client.query(`SET application_name = '${BOT_APPLICATION_NAME}'`).catch(() => undefined);
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would

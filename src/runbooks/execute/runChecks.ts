@@ -2,6 +2,8 @@ import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { errorText } from '../../redact.js';
 import { cellText } from '../../targets/cellText.js';
+import { connectionLostText } from '../../targets/connectionErrors.js';
+import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
 import type { CheckStep } from '../model.js';
@@ -31,41 +33,50 @@ const CHECK_ROW_LIMIT = 500;
 /**
  * Runs a procedure's checks in order on one connection, each in its own read-only
  * transaction with the target's timeouts: even a statement misclassified as read-only could
- * not write. One failing check is a result, not the end of the procedure.
+ * not write. One failing check is a result, not the end of the procedure; a connection lost
+ * mid-way is the result of the check it cut ("connection lost (…)") and the checks after it
+ * are reported as not run. Throws only when no connection can be had at all.
  */
 export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRun[]): Promise<CheckResult[]> {
   if (checks.length === 0) return [];
   const client = await pool.connect();
   const session = new ReadOnlySession(client);
   const results: CheckResult[] = [];
-  let broken: unknown;
+  let lost: string | undefined;
   try {
     for (const check of checks) {
       const started = performance.now();
+      const durationMs = () => Math.round(performance.now() - started);
+      if (lost) {
+        results.push(errorResult(`not run: ${lost}`, 0));
+        continue;
+      }
       try {
         const fetched = await session.run(target.settings, (connection) => fetchRows(connection, check));
-        results.push({ status: 'ok', ...fetched, durationMs: Math.round(performance.now() - started) });
-      } catch (err) {
-        if (err instanceof BrokenConnectionError) throw err;
-        results.push({
-          status: 'error',
-          columns: [],
-          rows: [],
-          rowCount: 0,
-          truncated: false,
-          error: errorText(err),
-          durationMs: Math.round(performance.now() - started),
-        });
+        results.push({ status: 'ok', ...fetched, durationMs: durationMs() });
+      } catch (caught) {
+        const err = caught instanceof BrokenConnectionError ? caught.original : caught;
+        // A dead connection shows in the query's error, or else in the client's own (a
+        // server message can arrive before the socket closes).
+        lost =
+          connectionLostText(err) ??
+          connectionLostText(connectionLostError(client)) ??
+          (caught instanceof BrokenConnectionError ? `connection lost (${errorText(err)})` : undefined);
+        results.push(errorResult(lost ?? errorText(err), durationMs()));
       }
     }
-    await session.close();
+    if (!lost)
+      await session.close().catch((err: unknown) => {
+        lost = errorText(err);
+      });
     return results;
-  } catch (err) {
-    broken = err;
-    throw err;
   } finally {
-    client.release(broken instanceof Error ? broken : undefined);
+    client.release(lost ? new Error(lost) : undefined);
   }
+}
+
+function errorResult(error: string, durationMs: number): CheckResult {
+  return { status: 'error', columns: [], rows: [], rowCount: 0, truncated: false, error, durationMs };
 }
 
 /** Reads at most CHECK_ROW_LIMIT rows through a cursor, then counts the rest without keeping them. */
@@ -74,6 +85,7 @@ async function fetchRows(
   check: CheckToRun,
 ): Promise<Pick<CheckResult, 'columns' | 'rows' | 'rowCount' | 'truncated'>> {
   const cursor = connection.query(new Cursor(check.step.statement.sql, check.values, { rowMode: 'array' }));
+  let dead = false;
   try {
     const { rows: first, columns } = await readWithColumns(cursor, CHECK_ROW_LIMIT + 1);
     let rowCount = first.length;
@@ -88,8 +100,12 @@ async function fetchRows(
       rowCount,
       truncated,
     };
+  } catch (err) {
+    // Closing a cursor waits for the server's answer, which a dead connection never sends.
+    dead = connectionLostText(err) !== undefined || connectionLostError(connection) !== undefined;
+    throw err;
   } finally {
-    await cursor.close();
+    if (!dead) await cursor.close();
   }
 }
 

@@ -24,7 +24,7 @@ const STATUS_LINE: Record<ActionRequest['status'], string> = {
   aborted: ':no_entry: Aborted: a limit was exceeded; nothing was changed',
   changed: ':warning: Not executed: what it touches changed since the preview; preview it again',
   outcome_unknown:
-    ':grey_question: Outcome unknown: the worker stopped mid-execution; see the verification below',
+    ':grey_question: Outcome unknown: the worker stopped, or its connection was lost, when the change may have been committed; see the verification below',
   rejected: ':no_entry_sign: Rejected',
   expired: ':hourglass: Expired without enough approvals',
 };
