@@ -43,6 +43,9 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
 }
 
+/** How long stopping waits for the server to exit (a fast shutdown takes well under a second). */
+const STOP_WAIT_MS = 10_000;
+
 /** Settings every embedded server gets: pg_stat_statements preloaded, loopback only, no socket file. */
 const BASE_SETTINGS: Record<string, string> = {
   shared_preload_libraries: 'pg_stat_statements',
@@ -98,7 +101,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
         url,
         port,
         async stop() {
-          await server.stop().catch(() => undefined);
+          // The library waits for the server process's next 'exit' event, which never comes
+          // when the server has already gone (crashed, killed, stopped hard): bounded.
+          await Promise.race([
+            server.stop().catch(() => undefined),
+            new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
+          ]);
           await rm(root, { recursive: true, force: true });
         },
       };

@@ -92,7 +92,26 @@ export function connectionLostText(error: unknown): string | undefined {
   return `connection lost (${redactText(err.message ?? String(error))})`;
 }
 
-/** What went wrong, in one line: "connection lost (…)" for a dead connection, else the error's message. */
+/** Failures of opening a connection, as opposed to losing one that was open. */
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '28P01',
+  '28000',
+  '3D000',
+  '53300',
+  '57P03',
+]);
+
+/**
+ * What went wrong, in one line: "could not connect (…)" when no connection could be opened,
+ * "connection lost (…)" for one that died in use, else the error's message.
+ */
 export function failureText(error: unknown): string {
+  const code = ((error ?? {}) as PgLikeError).code;
+  if (code && CONNECT_CODES.has(code)) return `could not connect (${errorText(error)})`;
   return connectionLostText(error) ?? errorText(error);
 }
