@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js';
 import { IncidentService } from './incidents/incidentService.js';
 import { QUEUES } from './jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
+import { noWorkerReason, WorkerPresence } from './jobs/workerPresence.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
@@ -21,6 +22,7 @@ import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
+import { WorkerHeartbeatStore } from './store/workerHeartbeats.js';
 import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
 import { TargetRegistry } from './targets/registry.js';
 import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
@@ -142,6 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (mode === 'worker' || mode === 'all') {
       const { startWorkers } = await import('./service/startWorkers.js');
       const workers = await startWorkers({
+        mode,
         config,
         state,
         runs,
@@ -162,12 +165,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stops.push(() => workers.stop());
     }
 
+    // `all` mode runs its own worker; a bot alone depends on worker processes it cannot see.
+    const workerPresence = new WorkerPresence(new WorkerHeartbeatStore(state), {
+      localWorker: mode !== 'bot',
+    });
     const routes = opsRoutes({
       metrics,
       logger,
       readiness: async () => {
         await state.query('SELECT 1');
         await queues.ping();
+        if (mode !== 'bot') return;
+        const status = await workerPresence.status();
+        if (!status.up) throw new Error(noWorkerReason(status));
       },
       beforeScrape: async () => {
         for (const name of Object.values(QUEUES)) {
@@ -197,6 +207,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         metrics,
         logger,
         routes,
+        workers: workerPresence,
       });
       if (config.slack.appToken) {
         await app.start();

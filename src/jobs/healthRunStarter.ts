@@ -4,6 +4,7 @@ import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
+import { queuedWithoutWorkerText, type WorkerPresence } from './workerPresence.js';
 
 export interface StartResult {
   message: string;
@@ -23,6 +24,8 @@ export class HealthRunStarter {
     private readonly runs: RunStore,
     private readonly queues: QueueBackend,
     private readonly logger: Logger,
+    /** When given, a run queued while no worker is alive is answered as waiting, not running. */
+    private readonly workers?: WorkerPresence,
   ) {}
 
   start(input: NewHealthRun): Promise<StartResult> {
@@ -65,6 +68,7 @@ export class HealthRunStarter {
           .catch(() => undefined);
       }
     }
+    const workersDown = queued && fresh.length > 0 ? await this.workers?.down() : undefined;
     return recorded.map(({ run, created }, i): StartResult => {
       const target = inputs[i]?.target ?? run.target;
       if (!created) return { message: `Already running health check on ${target}…`, outcome: 'duplicate' };
@@ -72,6 +76,11 @@ export class HealthRunStarter {
         return {
           message: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
           outcome: 'unavailable',
+        };
+      if (workersDown)
+        return {
+          message: queuedWithoutWorkerText(`The health check on ${target}`, workersDown),
+          outcome: 'queued',
         };
       return { message: `Running health check on ${target}…`, outcome: 'queued' };
     });

@@ -12,6 +12,7 @@ import { procedureJobProcessor } from '../jobs/procedureJob.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import { remediationProcessor } from '../jobs/remediationJobs.js';
 import { startStrandedRunSweeper } from '../jobs/strandedRuns.js';
+import { startHeartbeat } from '../jobs/workerPresence.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -24,10 +25,13 @@ import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
+import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 
 export interface WorkerDeps {
+  /** Recorded with the heartbeat: which kind of process the worker runs in. */
+  mode: 'worker' | 'all';
   config: ServiceConfig;
   state: pg.Pool;
   runs: RunStore;
@@ -126,10 +130,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
   const workers: Worker[] = [];
   let sweeper: { stop(): Promise<void> } | undefined;
+  let heartbeat: { stop(): void } | undefined;
   let stopping = false;
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
     stopping = true;
+    // The row is left to age: bots count a worker stopped less than 30 s ago as alive, as
+    // they would one that died.
+    heartbeat?.stop();
     await sweeper?.stop();
     await queues.stopWorkers();
     await pools.closeAll();
@@ -148,6 +156,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
     sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
+    // Bots tell people, and /readyz, when no worker is alive to take their jobs.
+    heartbeat = startHeartbeat(new WorkerHeartbeatStore(state), deps.mode, logger);
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();

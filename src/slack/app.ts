@@ -16,6 +16,7 @@ import type { IncidentService } from '../incidents/incidentService.js';
 import { HealthRunStarter } from '../jobs/healthRunStarter.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
+import { queuedWithoutWorkerText, type WorkerPresence } from '../jobs/workerPresence.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { errorText } from '../redact.js';
@@ -67,6 +68,8 @@ export interface SlackAppDeps {
   metrics: Metrics;
   logger: Logger;
   routes: OpsRoute[];
+  /** Whether a worker is alive to take what is queued; answers say so when none is. */
+  workers?: WorkerPresence;
 }
 
 /** The fields of a slash command the bot relies on; anything else Slack sends is ignored. */
@@ -84,7 +87,7 @@ const slashCommandSchema = z.object({
  */
 export function createSlackApp(deps: SlackAppDeps): App {
   const logger = slackLogger(deps.logger, 'bolt');
-  const starter = new HealthRunStarter(deps.runs, deps.queues, deps.logger);
+  const starter = new HealthRunStarter(deps.runs, deps.queues, deps.logger, deps.workers);
   const clientOptions = webClientOptions(deps.slack.apiUrl, deps.logger);
   // Commands and buttons need only the bot token. Bolt's default authorization would call
   // auth.test on the first request, so a Slack hiccup at that moment would fail a command.
@@ -231,7 +234,9 @@ export function createSlackApp(deps: SlackAppDeps): App {
   onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
     const outcome = await requestPreview(deps, value, user, clickId, channel);
     if (outcome.kind === 'needs-parameters') return { view: outcome.view };
-    return outcome.kind === 'refused' ? { text: outcome.message } : undefined;
+    if (outcome.kind === 'refused') return { text: outcome.message };
+    const workersDown = await deps.workers?.down();
+    return workersDown ? { text: queuedWithoutWorkerText('The preview', workersDown) } : undefined;
   });
 
   app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {

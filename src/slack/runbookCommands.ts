@@ -3,6 +3,7 @@ import type { RunbookCommand } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
+import { queuedWithoutWorkerText, type WorkerPresence } from '../jobs/workerPresence.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import { parameterProblems } from '../runbooks/procedureParams.js';
@@ -20,6 +21,8 @@ export interface RunbookCommandDeps {
   targets: TargetRegistry;
   queues: QueueBackend;
   logger: Logger;
+  /** When given, a run queued while no worker is alive is answered as waiting, not running. */
+  workers?: WorkerPresence;
 }
 
 export interface Requester {
@@ -154,5 +157,11 @@ async function startProcedureRun(
       outcome: 'unavailable',
     };
   }
+  const workersDown = await deps.workers?.down();
+  if (workersDown)
+    return {
+      text: queuedWithoutWorkerText(`${ref.procedure.title} on ${target.name}`, workersDown),
+      outcome: 'queued',
+    };
   return { text: `Running ${ref.procedure.title} on ${target.name}…`, outcome: 'queued' };
 }
