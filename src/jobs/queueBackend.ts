@@ -149,6 +149,9 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
   // Migrate explicitly and fail fast: a worker started against an unmigrated schema loops
   // on SchemaMigrationRequiredError until it runs out of memory (bullmq reference notes).
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A connection lost while held emits 'error' on the client; unheard, it would end the
+  // process. The query in flight fails with it, which is what the caller sees.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await runMigrations(client, POSTGRES_QUEUE_SCHEMA);
@@ -189,6 +192,7 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
     },
     async ping() {
       const probe = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000 });
+      probe.on('error', () => undefined); // as above: /readyz must not take the process down
       await probe.connect();
       await probe.end();
     },

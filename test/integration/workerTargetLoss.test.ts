@@ -239,6 +239,15 @@ describe('a worker whose target connection is lost', () => {
       /is queued but has not started: runbook-bot's workers are down \(none has been seen\)/,
     );
     expect(answer).toMatch(/runs when a worker is back/);
+    const before = (await answers()).length;
+    await consolePost(slack.url, 'send', {
+      user: 'U0ALICE',
+      channel: 'C0INCIDENTS',
+      text: '/runbook health',
+    });
+    expect(await eventually(async () => (await answers())[before])).toMatch(
+      /^:warning: The health check on app is queued but has not started: runbook-bot's workers are down/,
+    );
 
     // A worker that was seen, but not for a minute, is as absent.
     await state.admin.query(
