@@ -167,9 +167,10 @@ async function signal(
   // The runbook's statement is not run: only these pids are signalled, and only those that
   // still pass the exclusions at this moment. A signal cannot be rolled back; the
   // transaction is only there for the timeouts.
-  const { value: result } = await effectUnknownOnLoss(
-    'while signalling: some backends may have been signalled',
-    () => runInTransaction(client, target, () => client.query(signalSql(fn), [pids])),
+  const { value: result } = await runInTransaction(client, target, () =>
+    effectUnknownOnLoss('while signalling: some backends may have been signalled', () =>
+      client.query(signalSql(fn), [pids]),
+    ),
   );
   const signalled = (result.rows as Array<{ pid: number; signalled: boolean }>)
     .filter((row) => row.signalled)
