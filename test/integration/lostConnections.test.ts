@@ -102,6 +102,17 @@ describe('a target connection lost while in use', () => {
     (await db.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE status = 'stuck'`))
       .rows[0]!.n;
 
+  it('hands out only clients with an error listener, from either pool', async () => {
+    for (const pool of [pools.readOnly(target), pools.remediation(target)]) {
+      const client = await pool.connect();
+      try {
+        expect(client.listenerCount('error')).toBeGreaterThan(0);
+      } finally {
+        client.release();
+      }
+    }
+  });
+
   it('makes the check it cut "connection lost" and the checks after it "not run"', async () => {
     const unlock = await lockItems();
     try {
