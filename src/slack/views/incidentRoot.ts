@@ -89,6 +89,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
   return blocks;
 }
 
+/** The fallback text: the title is as typed, so a `<!channel>` in it must not be live. */
 export function incidentRootText(incident: Incident): string {
-  return `INC-${incident.number} ${incident.severity}: ${incident.title} (${incident.status})`;
+  return `INC-${incident.number} ${incident.severity}: ${escapeMrkdwn(incident.title)} (${incident.status})`;
 }
