@@ -71,8 +71,8 @@ export interface SlackAppDeps {
 }
 
 const SLACK_ENDPOINT = '/slack/events';
-/** The commands the app registers (manifest.yml); Slack sends no others. */
-const SLASH_COMMANDS = ['/runbook', '/incident'] as const;
+/** The commands the app registers (manifest.yml) and the modals it opens; Slack sends no others. */
+const LISTENED = { commands: ['/runbook', '/incident'], views: [ACTIONS.parametersModal] };
 
 /** Longer command text is refused with its length; details belong in a thread or a status. */
 const MAX_COMMAND_TEXT = 4000;
@@ -125,10 +125,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
     guardHttpReceiver(receiver, {
       signingSecret: deps.slack.signingSecret,
       endpoint: SLACK_ENDPOINT,
-      commands: SLASH_COMMANDS,
+      listened: LISTENED,
       logger: guardLogger,
     });
-  guardEvents(app, SLASH_COMMANDS, guardLogger);
+  guardEvents(app, LISTENED, guardLogger);
 
   app.command('/runbook', async ({ command, ack, respond }) => {
     const started = performance.now();

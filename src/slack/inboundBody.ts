@@ -10,6 +10,14 @@ import { z } from 'zod';
  * routing read are required; everything else Slack sends passes untouched.
  */
 
+/** What the app listens for: any other command or modal would never be acknowledged. */
+export interface Listened {
+  /** Slash commands (`/runbook`). */
+  commands: readonly string[];
+  /** Callback ids of the modals it opens. */
+  views: readonly string[];
+}
+
 /** A signed body that is not one the bot can handle, with the reason, in a few words. */
 export type BodyCheck = { ok: true; body: Record<string, unknown> } | { ok: false; reason: string };
 
@@ -23,7 +31,7 @@ const FORM = 'application/x-www-form-urlencoded';
 export function parseInboundBody(
   raw: string,
   contentType: string | undefined,
-  commands: readonly string[],
+  listened: Listened,
 ): BodyCheck {
   let body: unknown;
   if (contentType === FORM) {
@@ -41,7 +49,7 @@ export function parseInboundBody(
     if (!parsed.ok) return refuse(`the body is neither form-encoded (content-type ${FORM}) nor JSON`);
     body = parsed.value;
   }
-  return checkInboundBody(body, commands);
+  return checkInboundBody(body, listened);
 }
 
 /**
@@ -49,17 +57,22 @@ export function parseInboundBody(
  * and the bot's listeners can read without guessing: a slash command the bot registered, a
  * button click, a modal submission, or Slack's URL verification.
  */
-export function checkInboundBody(body: unknown, commands: readonly string[]): BodyCheck {
+export function checkInboundBody(body: unknown, listened: Listened): BodyCheck {
   if (!isRecord(body)) return refuse(`the body is ${describe(body)}, not an object`);
   if (typeof body.type === 'string') {
     const schema = INTERACTIONS[body.type];
     if (!schema) return refuse(`runbook-bot does not handle "${clipped(body.type)}" requests`);
-    return verdict(schema.safeParse(body), body, body.type);
+    const checked = verdict(schema.safeParse(body), body, body.type);
+    const view = body.type === 'view_submission' && isRecord(body.view) ? body.view.callback_id : undefined;
+    if (checked.ok && typeof view === 'string' && !listened.views.includes(view))
+      return refuse(`runbook-bot opened no modal "${clipped(view)}"`);
+    return checked;
   }
   if (body.type !== undefined) return refuse('`type` is not a string');
   if (body.command !== undefined) {
     const parsed = slashCommand.safeParse(body);
     if (!parsed.success) return verdict(parsed, body, 'slash command');
+    const { commands } = listened;
     if (!commands.includes(parsed.data.command))
       return refuse(
         `runbook-bot has no command ${clipped(parsed.data.command)} (it answers ${commands.join(' and ')})`,

@@ -8,7 +8,7 @@ import {
   verifySlackRequest,
 } from '@slack/bolt';
 import type { Logger } from '../logger.js';
-import { checkInboundBody, parseInboundBody } from './inboundBody.js';
+import { checkInboundBody, type Listened, parseInboundBody } from './inboundBody.js';
 
 /** Slack's replay window, both ways: Bolt refuses only old timestamps, not future ones. */
 const MAX_CLOCK_SKEW_S = 5 * 60;
@@ -17,8 +17,8 @@ export interface GuardOptions {
   signingSecret: string;
   /** The path Slack posts to (`/slack/events`). */
   endpoint: string;
-  /** The slash commands the app registered. */
-  commands: readonly string[];
+  /** The commands and modals the app listens for. */
+  listened: Listened;
   logger: Logger;
 }
 
@@ -61,10 +61,10 @@ export function guardHttpReceiver(receiver: HTTPReceiver, options: GuardOptions)
  * bot cannot handle is logged and acknowledged, so Slack does not deliver it again, and Bolt
  * never sees it.
  */
-export function guardEvents(app: App, commands: readonly string[], logger: Logger): void {
+export function guardEvents(app: App, listened: Listened, logger: Logger): void {
   const process = app.processEvent.bind(app);
   app.processEvent = async (event: ReceiverEvent) => {
-    const check = checkInboundBody(event.body, commands);
+    const check = checkInboundBody(event.body, listened);
     if (check.ok) return process(event);
     logger.warn({ reason: check.reason }, 'refused a Slack delivery');
     await event.ack();
@@ -111,7 +111,7 @@ async function screen(req: IncomingMessage, options: GuardOptions): Promise<Refu
   } catch {
     return { status: 401, reason: 'the signature does not match' };
   }
-  const check = parseInboundBody(raw, contentType, options.commands);
+  const check = parseInboundBody(raw, contentType, options.listened);
   return check.ok ? undefined : { status: 400, reason: check.reason };
 }
 

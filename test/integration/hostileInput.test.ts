@@ -86,6 +86,16 @@ const HOSTILE: Array<[string, string, { contentType?: string }, RegExp]> = [
     /`view` is missing/,
   ],
   [
+    'a view_submission of a modal the bot did not open',
+    payload({
+      type: 'view_submission',
+      user: { id: 'U1' },
+      view: { id: 'V1', callback_id: 'other', private_metadata: '', blocks: [], state: { values: {} } },
+    }),
+    {},
+    /opened no modal "other"/,
+  ],
+  [
     'an interaction the bot has no listener for',
     payload({ type: 'shortcut', user: { id: 'U1' } }),
     {},
