@@ -39,20 +39,20 @@ export function guardHttpReceiver(receiver: HTTPReceiver, options: GuardOptions)
   const next = receiver.requestListener;
   receiver.requestListener = (req, res) => {
     if (req.method?.toUpperCase() !== 'POST' || pathOf(req.url) !== options.endpoint) return next(req, res);
-    screen(req, options).then(
-      (refusal) => {
+    // Nothing here may reject unhandled: that would end the process, as payload=null did.
+    screen(req, options)
+      .then((refusal) => {
         if (!refusal) return next(req, res);
         options.logger.warn(
           { status: refusal.status, reason: refusal.reason },
           'refused a request to the Slack endpoint',
         );
         answer(res, refusal.status, refusal.reason);
-      },
-      (err: unknown) => {
-        options.logger.error({ err }, 'a request to the Slack endpoint could not be checked');
-        answer(res, 500, 'the request could not be checked');
-      },
-    );
+      })
+      .catch((err: unknown) => {
+        options.logger.error({ err }, 'a request to the Slack endpoint could not be handled');
+        answer(res, 500, 'the request could not be handled');
+      });
   };
 }
 
@@ -62,10 +62,10 @@ export function guardHttpReceiver(receiver: HTTPReceiver, options: GuardOptions)
  * never sees it.
  */
 export function guardEvents(app: App, listened: Listened, logger: Logger): void {
-  const process = app.processEvent.bind(app);
+  const handle = app.processEvent.bind(app);
   app.processEvent = async (event: ReceiverEvent) => {
     const check = checkInboundBody(event.body, listened);
-    if (check.ok) return process(event);
+    if (check.ok) return handle(event);
     logger.warn({ reason: check.reason }, 'refused a Slack delivery');
     await event.ack();
   };
