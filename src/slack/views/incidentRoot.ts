@@ -42,7 +42,10 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
     blocks.push(
       section(
         `*Suggested procedures* (by symptoms):\n${incident.suggestedProcedures
-          .map((id) => `• \`/runbook run ${id}${incident.target ? ` ${incident.target}` : ''}\``)
+          .map(
+            (id) =>
+              `• \`/runbook run ${escapeMrkdwn(`${id}${incident.target ? ` ${incident.target}` : ''}`)}\``,
+          )
           .join('\n')}`,
       ),
     );
