@@ -43,6 +43,8 @@ export interface RunningConsole {
   /** For SLACK_API_URL: the Web API base, ending in a slash. */
   apiUrl: string;
   workspace: Workspace;
+  /** The bot's Socket Mode connections, when an app token was given. */
+  socket?: SocketModeHub;
   setBotUrl(url: string): void;
   close(): Promise<void>;
 }
@@ -201,6 +203,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     url: baseUrl,
     apiUrl: `${baseUrl}/api/`,
     workspace,
+    socket,
     setBotUrl: (url) => {
       botUrl = url;
     },

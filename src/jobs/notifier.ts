@@ -8,6 +8,7 @@ import { JOB_SCHEDULED_HEALTH_REPORT } from '../schedules/scheduledHealthJob.js'
 import { scheduledHealthPoster } from '../schedules/scheduledHealthPost.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
+import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { Run, RunStore } from '../store/runs.js';
@@ -130,7 +131,7 @@ async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
   const blocks = run.report ? healthReportBlocks(run.report, { runId: run.id }) : undefined;
   const text = run.report
     ? healthReportText(run.report)
-    : `Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`;
+    : escapeMrkdwn(`Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`);
   const problems = blocks ? blockViolations(blocks) : [];
   if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
   const result = await deps.slack.chat.postMessage({
@@ -153,7 +154,8 @@ async function postFindingDetail(
   await deps.slack.chat.postMessage({
     channel: job.channel,
     thread_ts: job.threadTs,
-    text: `${finding.title}: ${finding.summary}`,
+    // The summary quotes the database (query text, application names): never a live mention.
+    text: escapeMrkdwn(`${finding.title}: ${finding.summary}`),
     blocks,
   });
   if (omittedRows > 0) {

@@ -60,7 +60,7 @@ export function scheduledHealthPoster(deps: ScheduledHealthPostDeps) {
 /** Plain-text fallback (notifications). */
 function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): string {
   if (job.kind === 'all-clear')
-    return `All clear: the scheduled health check of ${report.target} is OK again`;
+    return `All clear: the scheduled health check of ${escapeMrkdwn(report.target)} is OK again`;
   const prefix = job.reason === 'reminder' ? 'Scheduled check (reminder)' : 'Scheduled check';
   return `${prefix}: ${healthReportText(report)}`;
 }

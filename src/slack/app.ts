@@ -28,6 +28,7 @@ import type { TargetRegistry } from '../targets/registry.js';
 import { ACTIONS } from './actionIds.js';
 import { answerIncidentCommand, declareButtonSchema } from './incidentCommands.js';
 import type { OpsRoute } from './opsRoutes.js';
+import { guardEvents, guardHttpReceiver } from './requestGuard.js';
 import { answerRunbookCommand } from './runbookCommands.js';
 import { slackLogger } from './slackLogger.js';
 import {
@@ -72,9 +73,22 @@ export interface SlackAppDeps {
   workers?: WorkerPresence;
 }
 
+const SLACK_ENDPOINT = '/slack/events';
+/** The commands the app registers (manifest.yml) and the modals it opens; Slack sends no others. */
+const LISTENED = { commands: ['/runbook', '/incident'], views: [ACTIONS.parametersModal] };
+
+/** Longer command text is refused with its length; details belong in a thread or a status. */
+const MAX_COMMAND_TEXT = 4000;
+
+/** The answer to command text over {@link MAX_COMMAND_TEXT}, or undefined when it fits. */
+function tooLong(command: string, text: string): string | undefined {
+  if (text.length <= MAX_COMMAND_TEXT) return undefined;
+  return `That \`${command}\` text is ${text.length} characters long; the most it takes is ${MAX_COMMAND_TEXT}. Shorten it and try again.`;
+}
+
 /** The fields of a slash command the bot relies on; anything else Slack sends is ignored. */
 const slashCommandSchema = z.object({
-  text: z.string().max(4000),
+  text: z.string(),
   user_id: z.string().min(1),
   channel_id: z.string().min(1),
   trigger_id: z.string().min(1),
@@ -96,18 +110,28 @@ export function createSlackApp(deps: SlackAppDeps): App {
   // ack path. The bot keeps no conversation state and subscribes to no events (so it can
   // never receive its own), so Bolt's conversation store and self-filter are left out.
   const common = { authorize, logger, clientOptions, convoStore: false as const, ignoreSelf: false };
-  const app = deps.slack.appToken
-    ? new App({ ...common, appToken: deps.slack.appToken, socketMode: true })
-    : new App({
-        ...common,
-        receiver: new HTTPReceiver({
-          signingSecret: deps.slack.signingSecret,
-          endpoints: '/slack/events',
-          customRoutes: deps.routes,
-          processBeforeResponse: false,
-          logger,
-        }),
+  const receiver = deps.slack.appToken
+    ? undefined
+    : new HTTPReceiver({
+        signingSecret: deps.slack.signingSecret,
+        endpoints: SLACK_ENDPOINT,
+        customRoutes: deps.routes,
+        processBeforeResponse: false,
+        logger,
       });
+  const app = receiver
+    ? new App({ ...common, receiver })
+    : new App({ ...common, appToken: deps.slack.appToken, socketMode: true });
+  // Bodies Bolt would crash on or never acknowledge are answered before it sees them.
+  const guardLogger = deps.logger.child({ component: 'slack-guard' });
+  if (receiver)
+    guardHttpReceiver(receiver, {
+      signingSecret: deps.slack.signingSecret,
+      endpoint: SLACK_ENDPOINT,
+      listened: LISTENED,
+      logger: guardLogger,
+    });
+  guardEvents(app, LISTENED, guardLogger);
 
   app.command('/runbook', async ({ command, ack, respond }) => {
     const started = performance.now();
@@ -121,6 +145,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
       await reply('That command arrived incomplete; please try again.', 'invalid', 'unknown');
       return;
     }
+    const overlong = tooLong('/runbook', payload.data.text);
+    if (overlong) return reply(overlong, 'invalid', 'unknown');
     const parsed = parseRunbookCommand(payload.data.text);
     if (parsed.kind === 'help') return reply(RUNBOOK_USAGE, 'ok', 'help');
     if (parsed.kind === 'invalid') return reply(parsed.message, 'invalid', 'unknown');
@@ -276,10 +302,19 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
   onButton(
     ACTIONS.healthRerun,
-    jsonValue(z.object({ target: z.string() })),
+    jsonValue(z.object({ target: z.string().min(1).max(200) })),
     async ({ value, user, channel, clickId }) => {
+      // A report of a target since removed (or a forged value): refused before anything is
+      // recorded, as `/runbook health <name>` is.
+      let target: string;
+      try {
+        target = deps.targets.resolve(value.target).name;
+      } catch (err) {
+        if (err instanceof UserError) return { text: err.message };
+        throw err;
+      }
       const { message } = await starter.start({
-        target: value.target,
+        target,
         requestedBy: user,
         channelId: channel,
         idempotencyKey: `rerun:${user}:${clickId}`,
@@ -326,6 +361,11 @@ export function createSlackApp(deps: SlackAppDeps): App {
     const payload = slashCommandSchema.safeParse(command);
     if (!payload.success) {
       await ack({ response_type: 'ephemeral', text: 'That command arrived incomplete; please try again.' });
+      return;
+    }
+    const overlong = tooLong('/incident', payload.data.text);
+    if (overlong) {
+      await ack({ response_type: 'ephemeral', text: overlong });
       return;
     }
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);

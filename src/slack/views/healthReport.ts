@@ -134,9 +134,10 @@ export function healthReportBlocks(
 
 /** Plain-text fallback for notifications and clients without blocks. */
 export function healthReportText(report: HealthReport): string {
-  if (report.unreachable) return `Health of ${report.target}: unreachable: ${report.unreachable}`;
+  const target = escapeMrkdwn(report.target);
+  if (report.unreachable) return `Health of ${target}: unreachable: ${escapeMrkdwn(report.unreachable)}`;
   const problems = report.findings.filter((f) => f.status === 'critical' || f.status === 'warn').length;
-  return `Health of ${report.target}: ${report.status.toUpperCase()} (${problems} finding${problems === 1 ? '' : 's'} need a look)`;
+  return `Health of ${target}: ${report.status.toUpperCase()} (${problems} finding${problems === 1 ? '' : 's'} need a look)`;
 }
 
 function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {

@@ -42,7 +42,10 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
     blocks.push(
       section(
         `*Suggested procedures* (by symptoms):\n${incident.suggestedProcedures
-          .map((id) => `• \`/runbook run ${id}${incident.target ? ` ${incident.target}` : ''}\``)
+          .map(
+            (id) =>
+              `• \`/runbook run ${escapeMrkdwn(`${id}${incident.target ? ` ${incident.target}` : ''}`)}\``,
+          )
           .join('\n')}`,
       ),
     );
@@ -89,6 +92,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
   return blocks;
 }
 
+/** The fallback text: the title is as typed, so a `<!channel>` in it must not be live. */
 export function incidentRootText(incident: Incident): string {
-  return `INC-${incident.number} ${incident.severity}: ${incident.title} (${incident.status})`;
+  return `INC-${incident.number} ${incident.severity}: ${escapeMrkdwn(incident.title)} (${incident.status})`;
 }

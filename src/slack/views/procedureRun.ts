@@ -52,7 +52,7 @@ export function procedureRootBlocks(run: ProcedureRun): KnownBlock[] {
 }
 
 export function procedureRootText(run: ProcedureRun): string {
-  return `Runbook: ${run.procedure.title} on ${run.target}`;
+  return escapeMrkdwn(`Runbook: ${run.procedure.title} on ${run.target}`);
 }
 
 /** One step as a thread reply: a check with its result, an action to preview, a manual step to tick off. */
@@ -76,7 +76,7 @@ export function stepBlocks(
 }
 
 export function stepText(step: Step, position: number): string {
-  return `${position}. ${step.title} (${step.kind})`;
+  return `${position}. ${escapeMrkdwn(step.title)} (${step.kind})`;
 }
 
 function resultBlocks(record: StepRecord): KnownBlock[] {

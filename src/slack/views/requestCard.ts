@@ -63,7 +63,7 @@ export function requestCardBlocks(request: ActionRequest, step: ActionStep, posi
 }
 
 export function requestCardText(request: ActionRequest, step: ActionStep): string {
-  return `${step.title} on ${request.target}: ${request.status.replace('_', ' ')}`;
+  return escapeMrkdwn(`${step.title} on ${request.target}: ${request.status.replace('_', ' ')}`);
 }
 
 function planTable(plan: PlanView): string | undefined {
