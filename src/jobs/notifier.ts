@@ -28,6 +28,7 @@ import {
   procedurePostJobSchema,
   requestJobSchema,
 } from './payloads.js';
+import { postOnce } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
 import { postRequestCard } from './requestCardPost.js';
 
@@ -59,7 +60,7 @@ export function notifierProcessor(deps: NotifierDeps) {
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
     [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
     [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
-    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster({ slack: deps.slack, runs: deps.runs }),
+    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster(deps),
     [JOBS.incidentOpen]: (data) =>
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
     [JOBS.incidentRoot]: (data) =>
@@ -133,12 +134,7 @@ async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
     : `Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`;
   const problems = blocks ? blockViolations(blocks) : [];
   if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
-  const result = await deps.slack.chat.postMessage({
-    channel: run.channelId!,
-    text,
-    ...(blocks ? { blocks } : {}),
-  });
-  return result.ts ?? '';
+  return postOnce(deps, { key: `health-report:${run.id}`, channel: run.channelId!, text, blocks });
 }
 
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */

@@ -9,7 +9,7 @@ import { auditEventText, auditMirrorJobSchema, postAuditMirror } from '../../src
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { BOT_TOKEN } from '../support/slack.js';
+import { BOT_TOKEN, type HeldMessage, interceptHistory, postKeyOf } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -282,6 +282,8 @@ describe('audit mirror', () => {
   /** chat.postMessage answered by `replies` in order, then ok; what Slack accepted is recorded. */
   function interceptSlack(replies: Array<[number, object]>, delayMs = 0) {
     const accepted: Array<{ text: string; threadTs: string | null }> = [];
+    // Every message Slack took, scripted ones included: what a retry's lookup finds.
+    const held: HeldMessage[] = [];
     let calls = 0;
     nock('https://slack.com')
       .persist()
@@ -290,12 +292,26 @@ describe('audit mirror', () => {
       .reply((_uri, body) => {
         const reply = replies[calls];
         calls += 1;
-        if (reply) return reply;
         const params = new URLSearchParams(body as string);
+        const hold = (ts: string) =>
+          held.push({
+            channel: params.get('channel') ?? '',
+            ts,
+            threadTs: params.get('thread_ts') ?? undefined,
+            postKey: postKeyOf(params),
+          });
+        if (reply) {
+          const ts = (reply[1] as { ok?: boolean; ts?: string }).ts;
+          if (reply[0] === 200 && ts) hold(ts);
+          return reply;
+        }
         accepted.push({ text: params.get('text') ?? '', threadTs: params.get('thread_ts') });
-        return [200, { ok: true, ts: `1700000001.${String(calls).padStart(6, '0')}` }];
+        const ts = `1700000001.${String(calls).padStart(6, '0')}`;
+        hold(ts);
+        return [200, { ok: true, ts }];
       });
-    return { accepted, calls: () => calls };
+    const history = interceptHistory(() => held);
+    return { accepted, held, calls: () => calls, lookups: history.lookups };
   }
 
   async function appendSteps(log: AuditLog, count: number, mirror: AuditEventInput['mirror']) {

@@ -1,0 +1,200 @@
+import { WebClient } from '@slack/web-api';
+import type { Job } from 'bullmq';
+import nock from 'nock';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AuditLog } from '../../src/audit/auditLog.js';
+import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
+import type { IncidentPostDeps } from '../../src/jobs/incidentPosts.js';
+import { notifierProcessor } from '../../src/jobs/notifier.js';
+import { JOBS } from '../../src/jobs/payloads.js';
+import type { HealthReport } from '../../src/runbooks/health/types.js';
+import { ActionRequestStore } from '../../src/store/actionRequests.js';
+import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
+import { RunStore } from '../../src/store/runs.js';
+import { captureLogs, type Posted } from '../support/botHarness.js';
+import { createStateDatabase, type StateDatabase } from '../support/databases.js';
+import { BOT_TOKEN, interceptHistory, interceptSlackOnly, postKeyOf } from '../support/slack.js';
+
+const [server] = inject('postgresServers');
+
+const REPORT: HealthReport = {
+  target: 'prod',
+  status: 'warn',
+  startedAt: '2026-11-24T10:00:00.000Z',
+  durationMs: 42,
+  serverVersion: '18.4',
+  findings: [],
+};
+
+interceptSlackOnly();
+
+/**
+ * The state database goes away for every session of the bot, and nobody can connect again
+ * until `restore()`: what a failover looks like from the bot (its sessions terminated, the
+ * server not accepting yet).
+ */
+async function loseStateDatabase(state: StateDatabase): Promise<{ restore(): Promise<void> }> {
+  // From another database: a database cannot close itself to connections.
+  const root = new pg.Client({ connectionString: server!.url });
+  await root.connect();
+  try {
+    await root.query(`ALTER DATABASE ${state.name} ALLOW_CONNECTIONS false`);
+    await root.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = $1 AND application_name <> 'test-admin'`,
+      [state.name],
+    );
+  } finally {
+    await root.end();
+  }
+  return {
+    restore: async () => {
+      await state.admin.query(`ALTER DATABASE ${state.name} ALLOW_CONNECTIONS true`);
+    },
+  };
+}
+
+/**
+ * chat.postMessage that Slack accepts, and that takes the state database away just before it
+ * answers (the first time only): the post lands, its record cannot be written.
+ */
+function interceptPostThenLoseState(state: StateDatabase) {
+  const posted: Posted[] = [];
+  let fault: { restore(): Promise<void> } | undefined;
+  nock('https://slack.com')
+    .persist()
+    .post('/api/chat.postMessage')
+    .reply((_uri, body, callback) => {
+      const params = new URLSearchParams(body as string);
+      const ts = `1700000000.${String(posted.length + 1).padStart(6, '0')}`;
+      posted.push({
+        channel: params.get('channel') ?? '',
+        text: params.get('text') ?? '',
+        blocks: [],
+        threadTs: params.get('thread_ts') ?? undefined,
+        ts,
+        postKey: postKeyOf(params),
+      });
+      const answer = () => callback(null, [200, { ok: true, ts }]);
+      if (fault) return answer();
+      loseStateDatabase(state).then(
+        (lost) => {
+          fault = lost;
+          answer();
+        },
+        (err: Error) => callback(err, [500, '']),
+      );
+    });
+  const history = interceptHistory(() => posted);
+  return { posted, lookups: history.lookups, restore: () => fault?.restore() };
+}
+
+describe('a post whose record failed is not posted again', () => {
+  let state: StateDatabase;
+  const slack = new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } });
+  const logs = captureLogs();
+  beforeAll(async () => {
+    state = await createStateDatabase(server!.url);
+    // Idle sessions the fault terminates report it here; the pool opens new ones later.
+    state.pool.on('error', () => undefined);
+  });
+  afterAll(() => state?.drop());
+
+  it('a health report: the retry finds the message in the channel by its metadata', async () => {
+    const runs = new RunStore(state.pool);
+    const { run } = await runs.createHealthRun({
+      target: 'prod',
+      requestedBy: 'U0ALICE',
+      channelId: 'C0OPS',
+    });
+    await runs.saveReport(run.id, REPORT);
+    const notify = notifierProcessor({
+      db: state.pool,
+      runs,
+      procedureRuns: new ProcedureRunStore(state.pool),
+      requests: new ActionRequestStore(state.pool),
+      audit: new AuditLog(state.pool),
+      slack,
+      logger: logs.logger,
+      incidentPosts: {} as IncidentPostDeps,
+    });
+    const job = { name: JOBS.healthReport, data: { runIds: [run.id] } } as Job;
+    const slackApi = interceptPostThenLoseState(state);
+
+    await expect(notify(job)).rejects.toThrow();
+    expect(slackApi.posted).toHaveLength(1);
+    await slackApi.restore();
+    // The first job's lease lapses (120 s); the retry (or the recovery sweep) comes after.
+    await state.admin.query("UPDATE runs SET posting_until = now() - interval '1 second' WHERE id = $1", [
+      run.id,
+    ]);
+
+    await notify(job);
+    expect(slackApi.posted).toHaveLength(1);
+    expect(slackApi.lookups()).toBe(1);
+    expect((await runs.get(run.id))?.postedTs).toBe(slackApi.posted[0]!.ts);
+    expect(slackApi.posted[0]!.postKey).toBe(`health-report:${run.id}`);
+  });
+
+  it('an audit event in its thread: the retry finds the reply in the thread', async () => {
+    const audit = new AuditLog(state.pool);
+    const mirror = { channel: 'C0INCIDENT', threadTs: '1700000000.000100' };
+    const first = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's1' }, mirror });
+    const second = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's2' }, mirror });
+    const job = auditMirrorJobSchema.parse({ ...mirror, upToSeq: second.seq });
+    const slackApi = interceptPostThenLoseState(state);
+
+    await expect(postAuditMirror({ db: state.pool, audit, slack }, job)).rejects.toThrow();
+    await slackApi.restore();
+    await postAuditMirror({ db: state.pool, audit, slack }, job);
+
+    expect(slackApi.posted.map((post) => post.postKey)).toEqual([
+      `audit-event:${first.seq}`,
+      `audit-event:${second.seq}`,
+    ]);
+    expect(slackApi.posted.every((post) => post.threadTs === mirror.threadTs)).toBe(true);
+    expect(slackApi.lookups()).toBe(1);
+    expect(await audit.nextToMirror(mirror.channel, mirror.threadTs, second.seq)).toBeUndefined();
+  });
+
+  it('posts again, and says so, when the channel history cannot be read', async () => {
+    const runs = new RunStore(state.pool);
+    const { run } = await runs.createHealthRun({
+      target: 'prod',
+      requestedBy: 'U0ALICE',
+      channelId: 'D0DIRECT',
+    });
+    await runs.saveReport(run.id, REPORT);
+    const notify = notifierProcessor({
+      db: state.pool,
+      runs,
+      procedureRuns: new ProcedureRunStore(state.pool),
+      requests: new ActionRequestStore(state.pool),
+      audit: new AuditLog(state.pool),
+      slack,
+      logger: logs.logger,
+      incidentPosts: {} as IncidentPostDeps,
+    });
+    const job = { name: JOBS.healthReport, data: { runIds: [run.id] } } as Job;
+    let posts = 0;
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.postMessage')
+      .reply(() => {
+        posts += 1;
+        return posts === 1
+          ? [200, { ok: false, error: 'internal_error' }]
+          : [200, { ok: true, ts: '1700000009.000001' }];
+      })
+      .post('/api/conversations.history')
+      .reply(200, { ok: false, error: 'missing_scope', needed: 'im:history' });
+
+    await expect(notify(job)).rejects.toThrow(/internal_error/);
+    await state.admin.query('UPDATE runs SET posting_until = NULL WHERE id = $1', [run.id]);
+    await notify(job);
+    expect(posts).toBe(2);
+    expect((await runs.get(run.id))?.postedTs).toBe('1700000009.000001');
+    expect(logs.lines.join('')).toMatch(/cannot read the channel history.*duplicate is possible/);
+  });
+});
