@@ -5,6 +5,7 @@ import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import type { IncidentService } from '../incidents/incidentService.js';
+import { startAuditCheckpointer } from '../jobs/auditCheckpoints.js';
 import { healthJobProcessor } from '../jobs/healthJob.js';
 import { notifierProcessor } from '../jobs/notifier.js';
 import { JOBS, QUEUES } from '../jobs/payloads.js';
@@ -102,6 +103,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         logger,
         incidentPosts: {
           db: state,
+          logger,
           incidents: deps.incidents,
           incidentService: deps.incidentService,
           slack: deps.slack,
@@ -126,11 +128,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
   const workers: Worker[] = [];
   let sweeper: { stop(): Promise<void> } | undefined;
+  let checkpointer: { stop(): Promise<void> } | undefined;
   let stopping = false;
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
     stopping = true;
     await sweeper?.stop();
+    await checkpointer?.stop();
     await queues.stopWorkers();
     await pools.closeAll();
   };
@@ -148,6 +152,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
     sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
+    const { checkpointChannel, hmacKey } = config.audit;
+    checkpointer = startAuditCheckpointer({
+      db: state,
+      audit: deps.audit,
+      slack: deps.slack,
+      logger,
+      ...(checkpointChannel ? { channel: checkpointChannel } : {}),
+      ...(hmacKey ? { hmacKey } : {}),
+    });
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();
