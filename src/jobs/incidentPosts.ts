@@ -123,7 +123,7 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
 /** A response-time warning, an escalation, or a status reminder; nothing once resolved. */
 export async function fireIncidentTimer(
   deps: IncidentPostDeps,
-  job: { incidentId: string; timer: IncidentTimer },
+  job: { incidentId: string; timer: IncidentTimer; postKey: string },
 ): Promise<void> {
   const incident = await load(deps, job.incidentId);
   if (incident.status === 'resolved') return;
@@ -139,7 +139,7 @@ export async function fireIncidentTimer(
     message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
   }
   if (!message) return;
-  await deps.slack.chat.postMessage({ channel: incident.channelId, text: message });
+  await postOnce(deps, { key: job.postKey, channel: incident.channelId, text: message });
   // The audit keeps the words without Slack markup; the mirror formats them itself.
   const plain = message.replace(/<@([A-Z0-9]+)>/g, '@$1').replace(/^:[a-z_]+: /, '');
   await deps.incidentService.audit(incident, {

@@ -54,7 +54,7 @@ interface RateLimited {
  * the worker is free at once; other failures retry with backoff.
  */
 export function notifierProcessor(deps: NotifierDeps) {
-  const posts: Record<string, (data: unknown) => Promise<void>> = {
+  const posts: Record<string, (data: unknown, job: Job) => Promise<void>> = {
     [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
@@ -65,8 +65,13 @@ export function notifierProcessor(deps: NotifierDeps) {
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
     [JOBS.incidentRoot]: (data) =>
       refreshIncidentRoot(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
-    [JOBS.incidentTimer]: (data) =>
-      fireIncidentTimer(deps.incidentPosts, parse(incidentTimerJobSchema, data)),
+    // A timer's message is one per fire: its retries share the job's id and creation time,
+    // a timer scheduled again (same id) or the reminder's next fire does not.
+    [JOBS.incidentTimer]: (data, job) =>
+      fireIncidentTimer(deps.incidentPosts, {
+        ...parse(incidentTimerJobSchema, data),
+        postKey: `incident-timer:${job.id}:${job.timestamp}`,
+      }),
     [JOBS.incidentReport]: (data) =>
       postIncidentReport(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
   };
@@ -74,7 +79,7 @@ export function notifierProcessor(deps: NotifierDeps) {
     const post = posts[job.name];
     if (!post) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
     try {
-      await post(job.data);
+      await post(job.data, job);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {
