@@ -8,7 +8,9 @@ import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirro
 import type { IncidentPostDeps } from '../../src/jobs/incidentPosts.js';
 import { notifierProcessor } from '../../src/jobs/notifier.js';
 import { JOBS } from '../../src/jobs/payloads.js';
+import { postProcedureRun } from '../../src/jobs/procedurePosts.js';
 import type { HealthReport } from '../../src/runbooks/health/types.js';
+import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { RunStore } from '../../src/store/runs.js';
@@ -156,6 +158,36 @@ describe('a post whose record failed is not posted again', () => {
     expect(slackApi.posted.every((post) => post.threadTs === mirror.threadTs)).toBe(true);
     expect(slackApi.lookups()).toBe(1);
     expect(await audit.nextToMirror(mirror.channel, mirror.threadTs, second.seq)).toBeUndefined();
+  });
+
+  it('a procedure run: the root found in the channel, its steps then posted once in its thread', async () => {
+    const procedureRuns = new ProcedureRunStore(state.pool);
+    const runbook = {
+      ...parseRunbook('# Queue\n\n## Drain the queue\n\n```sh\necho draining\n```\n', 'queue.md'),
+      source: { file: 'queue.md', sha256: 'f'.repeat(64), origin: 'team' as const },
+    };
+    const { run } = await procedureRuns.create({
+      runbook,
+      procedure: runbook.procedures[0]!,
+      target: 'shop',
+      requestedBy: 'U0ALICE',
+      channelId: 'C0OPS',
+      params: {},
+    });
+    const slackApi = interceptPostThenLoseState(state);
+    const deps = { procedureRuns, slack, db: state.pool, logger: logs.logger };
+
+    await expect(postProcedureRun(deps, run.id)).rejects.toThrow();
+    await slackApi.restore();
+    await postProcedureRun(deps, run.id);
+
+    const root = slackApi.posted[0]!;
+    expect(slackApi.posted.map((post) => post.postKey)).toEqual([
+      `procedure-root:${run.id}`,
+      ...runbook.procedures[0]!.steps.map((step) => `procedure-step:${run.id}:${step.id}`),
+    ]);
+    expect(slackApi.posted.slice(1).every((post) => post.threadTs === root.ts)).toBe(true);
+    expect((await procedureRuns.get(run.id))?.rootTs).toBe(root.ts);
   });
 
   it('posts again, and says so, when the channel history cannot be read', async () => {
