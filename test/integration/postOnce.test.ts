@@ -3,19 +3,32 @@ import type { Job } from 'bullmq';
 import nock from 'nock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
 import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import type { IncidentPostDeps } from '../../src/jobs/incidentPosts.js';
 import { notifierProcessor } from '../../src/jobs/notifier.js';
 import { JOBS } from '../../src/jobs/payloads.js';
 import { postProcedureRun } from '../../src/jobs/procedurePosts.js';
+import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
+import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
+import { postRequestCard } from '../../src/jobs/requestCardPost.js';
 import type { HealthReport } from '../../src/runbooks/health/types.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
+import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { RunStore } from '../../src/store/runs.js';
-import { captureLogs, type Posted } from '../support/botHarness.js';
-import { createStateDatabase, type StateDatabase } from '../support/databases.js';
+import { TargetPools } from '../../src/targets/pools.js';
+import { TargetRegistry } from '../../src/targets/registry.js';
+import { captureLogs, interceptPostMessage, type Posted } from '../support/botHarness.js';
+import {
+  createStateDatabase,
+  createTestDatabase,
+  type StateDatabase,
+  type TestDatabase,
+  testTarget,
+} from '../support/databases.js';
 import { BOT_TOKEN, interceptHistory, interceptSlackOnly, postKeyOf } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
@@ -228,5 +241,98 @@ describe('a post whose record failed is not posted again', () => {
     expect(posts).toBe(2);
     expect((await runs.get(run.id))?.postedTs).toBe('1700000009.000001');
     expect(logs.lines.join('')).toMatch(/cannot read the channel history.*duplicate is possible/);
+  });
+});
+
+describe('a request card whose record failed is not posted again', () => {
+  let state: StateDatabase;
+  let target: TestDatabase;
+  let queues: QueueBackend;
+  const pools = new TargetPools();
+  const logger = captureLogs().logger;
+  beforeAll(async () => {
+    await loadSqlParser();
+    [state, target] = await Promise.all([
+      createStateDatabase(server!.url),
+      createTestDatabase(server!.url, { demoSchema: false }),
+    ]);
+    queues = await createQueueBackend({ databaseUrl: state.url }, logger);
+  });
+  afterAll(async () => {
+    await queues?.close();
+    await pools.closeAll();
+    await Promise.all([state?.drop(), target?.drop()]);
+  });
+
+  it("finds the card in the run's thread on the retry", async () => {
+    await target.admin.query(`CREATE TABLE queue_items (id serial PRIMARY KEY, status text NOT NULL);
+      INSERT INTO queue_items (status) VALUES ('failed'), ('failed');`);
+    const runbook = {
+      ...parseRunbook(
+        "# Queue\n\n## Reset failed items\n\n```sql\nUPDATE queue_items SET status = 'queued' WHERE status = 'failed';\n```\n",
+        'queue.md',
+      ),
+      source: { file: 'queue.md', sha256: 'f'.repeat(64), origin: 'team' as const },
+    };
+    const procedureRuns = new ProcedureRunStore(state.pool);
+    const requests = new ActionRequestStore(state.pool);
+    const audit = new AuditLog(state.pool);
+    const targets = new TargetRegistry([testTarget(target.url, { name: 'shop' })], 'test');
+    const { run } = await procedureRuns.create({
+      runbook,
+      procedure: runbook.procedures[0]!,
+      target: 'shop',
+      requestedBy: 'U0ONCALL',
+      channelId: 'C0OPS',
+      params: {},
+    });
+    await procedureRuns.markRootPosted(run.id, '1700000000.000100');
+    const approvals = new ApprovalService({
+      requests,
+      procedureRuns,
+      targets,
+      policy: { defaults: { approvals: 1 } },
+      members: async () => [],
+      audit,
+      queues,
+    });
+    const preview = remediationProcessor({
+      requests,
+      procedureRuns,
+      targets,
+      pools,
+      queues,
+      audit,
+      approvals,
+      logger,
+    });
+    const action = runbook.procedures[0]!.steps.find((step) => step.kind === 'action')!;
+    await preview({
+      name: JOBS.actionPreview,
+      data: { runId: run.id, stepId: action.id, requestedBy: 'U0ONCALL', values: {} },
+    } as Job);
+    const { rows } = await state.pool.query<{ id: string }>(
+      'SELECT id FROM action_requests WHERE run_id = $1',
+      [run.id],
+    );
+    const requestId = rows[0]!.id;
+
+    const posted: Posted[] = [];
+    const slackApi = interceptPostMessage(posted);
+    // The card reaches Slack; recording it does not (the record is made to fail).
+    await state.admin.query(`CREATE FUNCTION refuse_card() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'card record lost'; END $$;
+      CREATE TRIGGER refuse_card BEFORE UPDATE OF card_ts ON action_requests
+        FOR EACH ROW EXECUTE FUNCTION refuse_card();`);
+    const slack = new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } });
+    const deps = { requests, procedureRuns, slack, db: state.pool, logger };
+    await expect(postRequestCard(deps, requestId)).rejects.toThrow(/card record lost/);
+    await state.admin.query('DROP TRIGGER refuse_card ON action_requests; DROP FUNCTION refuse_card()');
+    await postRequestCard(deps, requestId);
+
+    expect(posted.map((post) => post.postKey)).toEqual([`request-card:${requestId}`]);
+    expect(posted[0]!.threadTs).toBe('1700000000.000100');
+    expect(slackApi.lookups()).toBe(1);
+    expect((await requests.get(requestId))?.cardTs).toBe(posted[0]!.ts);
   });
 });
