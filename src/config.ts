@@ -99,6 +99,35 @@ const serviceEnvSchema = z.object({
     .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York'),
 });
 
+const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
+
+const auditEnvSchema = z.object({
+  // Empty counts as unset: `AUDIT_HMAC_KEY=` in an env file must not mean "the empty key".
+  AUDIT_HMAC_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().min(32, 'must be at least 32 characters (for example: openssl rand -hex 32)').optional(),
+  ),
+  AUDIT_CHANNEL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().regex(CHANNEL_ID, 'must be a Slack channel id such as C0123ABCD').optional(),
+  ),
+});
+
+/** The audit log's anchors outside the database (see AuditLog.verify). */
+export interface AuditSettings {
+  /** AUDIT_HMAC_KEY: keys the chain's hashes and signs checkpoints; never stored in the database. */
+  hmacKey?: string;
+  /** AUDIT_CHANNEL: where checkpoints of the chain head are posted; none without it. */
+  checkpointChannel?: string;
+}
+
+/** Read by the service and by `runbook-bot audit verify`, which needs the same key. */
+export function loadAuditSettings(env: NodeJS.ProcessEnv): AuditSettings {
+  const parsed = auditEnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
+  return { hmacKey: parsed.data.AUDIT_HMAC_KEY, checkpointChannel: parsed.data.AUDIT_CHANNEL };
+}
+
 export interface ServiceConfig extends AppConfig {
   databaseUrl?: string;
   redisUrl?: string;
@@ -115,6 +144,7 @@ export interface ServiceConfig extends AppConfig {
   healthSchedule: HealthScheduleDefaults;
   /** How workers find and queue again the runs the queue lost. */
   recoverySweep: StrandedRunSweep;
+  audit: AuditSettings;
 }
 
 export interface IncidentSettings {
@@ -171,6 +201,7 @@ export function loadServiceConfig(
     policy: loadPolicyFile(data.POLICY_FILE),
     healthSchedule: healthScheduleDefaults(env),
     recoverySweep: STRANDED_RUN_SWEEP,
+    audit: loadAuditSettings(env),
     incidents: {
       channelMode: data.INCIDENT_CHANNEL_MODE,
       privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',

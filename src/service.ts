@@ -120,7 +120,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logRunbookLoad(logger, loaded.summary);
       runbooks = loaded.library;
     }
-    const audit = new AuditLog(state);
+    const audit = new AuditLog(state, { hmacKey: config.audit.hmacKey });
     const requests = new ActionRequestStore(state);
     const incidents = new IncidentStore(state);
     const incidentService = new IncidentService({

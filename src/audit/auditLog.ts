@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from '../store/transaction.js';
+import { type Checkpoint, checkpointSignedWith } from './checkpoint.js';
 
 export type AuditKind =
   | 'command'
@@ -43,8 +44,44 @@ export interface AuditEvent extends Omit<AuditEventInput, 'mirror'> {
 
 export type VerifyResult =
   | { ok: true; events: number }
-  /** `events` is how many rows were intact before the first broken link. */
-  | { ok: false; events: number; brokenAt: number; reason: string };
+  /**
+   * `events` is how many rows were intact before the first broken link. `needsKey`: the
+   * chain could not be checked because its rows (or the checkpoint) are keyed and no
+   * AUDIT_HMAC_KEY was given; nothing is known to be wrong.
+   */
+  | { ok: false; events: number; brokenAt: number; reason: string; needsKey?: true };
+
+/**
+ * How a row's hash was made: `sha256` anyone can recompute (so anyone who can write the
+ * table can re-hash a changed chain); `hmac-sha256` needs AUDIT_HMAC_KEY, which lives only
+ * in the bot's and the verifier's environment.
+ */
+type VerifyFailure = Extract<VerifyResult, { ok: false }>;
+
+export type HashScheme = 'sha256' | 'hmac-sha256';
+
+export interface AuditLogOptions {
+  /** AUDIT_HMAC_KEY: new rows are hashed with it, and keyed rows can be verified. */
+  hmacKey?: string;
+}
+
+export interface VerifyOptions {
+  /** A checkpoint posted earlier: catches rows removed from the end and a re-hashed chain. */
+  checkpoint?: Checkpoint;
+  /**
+   * With a key, the rows up to this seq may be unkeyed (they were written before the key
+   * was set); a signed checkpoint's keyed-from says the same. Without either, an unkeyed
+   * row is refused when a key is given: it is what someone without the key would write.
+   */
+  unkeyedUntil?: number;
+}
+
+/** The chain's head, as a checkpoint records it. */
+export interface ChainHead {
+  count: number;
+  head: string;
+  keyedFrom: number | null;
+}
 
 /** The prev_hash of the first event. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -90,11 +127,13 @@ export interface HashedContent {
   data: unknown;
 }
 
-/** sha256(prevHash + '\n' + canonicalJson(content)), hex. */
-export function hashEvent(prevHash: string, content: HashedContent): string {
-  return createHash('sha256')
-    .update(`${prevHash}\n${canonicalJson(content)}`)
-    .digest('hex');
+/**
+ * sha256(prevHash + '\n' + canonicalJson(content)), hex; with a key, HMAC-SHA256 of the same
+ * input under that key.
+ */
+export function hashEvent(prevHash: string, content: HashedContent, hmacKey?: string): string {
+  const input = `${prevHash}\n${canonicalJson(content)}`;
+  return (hmacKey ? createHmac('sha256', hmacKey) : createHash('sha256')).update(input).digest('hex');
 }
 
 interface EventRow {
@@ -110,10 +149,11 @@ interface EventRow {
   data: Record<string, unknown>;
   prev_hash: string;
   hash: string;
+  hash_scheme: HashScheme;
 }
 
 const EVENT_COLUMNS = `e.seq, e.at, ${atText('e.at')} AS at_text, e.kind, e.actor, e.target, e.run_id,
-  e.request_id, e.incident_id, e.data, e.prev_hash, e.hash`;
+  e.request_id, e.incident_id, e.data, e.prev_hash, e.hash, e.hash_scheme`;
 
 function toEvent(row: EventRow): AuditEvent {
   return {
@@ -159,7 +199,14 @@ function jsonbSafe(_key: string, value: unknown): unknown {
  * (a trigger); the chain makes whatever a superuser does anyway visible to `verify()`.
  */
 export class AuditLog {
-  constructor(private readonly db: pg.Pool) {}
+  private readonly hmacKey: string | undefined;
+
+  constructor(
+    private readonly db: pg.Pool,
+    options: AuditLogOptions = {},
+  ) {
+    this.hmacKey = options.hmacKey || undefined;
+  }
 
   /**
    * Appends in its own transaction, or inside the caller's when `client` is given (so a
@@ -202,11 +249,12 @@ export class AuditLog {
       incidentId: event.incidentId ?? null,
       data: head.data,
     };
-    const hash = hashEvent(prevHash, content);
+    const hash = hashEvent(prevHash, content, this.hmacKey);
+    const scheme: HashScheme = this.hmacKey ? 'hmac-sha256' : 'sha256';
     const inserted = await client.query<EventRow>(
       `INSERT INTO audit_events AS e (seq, at, kind, actor, target, run_id, request_id, incident_id, data,
-                                      prev_hash, hash)
-       VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)
+                                      prev_hash, hash, hash_scheme)
+       VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12)
        RETURNING ${EVENT_COLUMNS}`,
       [
         content.seq,
@@ -220,6 +268,7 @@ export class AuditLog {
         dataJson,
         prevHash,
         hash,
+        scheme,
       ],
     );
     if (event.mirror) {
@@ -235,12 +284,44 @@ export class AuditLog {
   /**
    * Walks the chain in seq order and names the first broken link: a missing seq, a
    * prev_hash that is not the previous row's hash, or a hash that does not match the row.
-   * Removing the newest rows leaves a valid (shorter) chain; compare the count or the last
-   * hash with an exported copy to catch that.
+   * Alone, that cannot see rows removed from the end, nor a chain someone re-hashed after
+   * changing it. Two anchors outside the database can:
+   * - AUDIT_HMAC_KEY: keyed rows are checked with it; a row hashed without it where a keyed
+   *   one is due (after a keyed row, or beyond `unkeyedUntil` / the checkpoint's keyed-from)
+   *   is what someone without the key would write, and is refused.
+   * - a checkpoint posted to Slack: the log must still hold `count` events and the event at
+   *   `count` must still have that hash; a signed checkpoint must carry this key's MAC.
    */
-  async verify(): Promise<VerifyResult> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+    const key = this.hmacKey;
+    const { checkpoint } = options;
+    let unkeyedUntil = options.unkeyedUntil;
+    if (checkpoint?.mac) {
+      if (!key)
+        return {
+          ok: false,
+          events: 0,
+          brokenAt: checkpoint.count,
+          needsKey: true,
+          reason: 'the checkpoint is signed: set AUDIT_HMAC_KEY to the key the bot uses to check it',
+        };
+      if (!checkpointSignedWith(checkpoint, key))
+        return {
+          ok: false,
+          events: 0,
+          brokenAt: checkpoint.count,
+          reason:
+            "the checkpoint's mac does not match AUDIT_HMAC_KEY: it was altered or made without this key",
+        };
+      // Signed, so its keyed-from is the bot's word on where keyed rows begin: it can narrow
+      // what the operator allows, never widen it.
+      const bound = checkpoint.keyedFrom === null ? checkpoint.count : checkpoint.keyedFrom - 1;
+      unkeyedUntil = Math.min(unkeyedUntil ?? bound, bound);
+    }
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
+    let firstKeyed: number | undefined;
+    let hashAtCheckpoint: string | undefined;
     for (;;) {
       const { rows } = await this.db.query<EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM audit_events AS e WHERE e.seq >= $1 ORDER BY e.seq LIMIT ${BATCH}`,
@@ -248,46 +329,111 @@ export class AuditLog {
       );
       for (const row of rows) {
         const seq = Number(row.seq);
-        const intact = expectedSeq - 1;
+        const broken = (reason: string, extra: { needsKey?: true } = {}): VerifyFailure => ({
+          ok: false,
+          events: expectedSeq - 1,
+          brokenAt: seq,
+          reason,
+          ...extra,
+        });
         if (seq !== expectedSeq) {
           const missing = seq === expectedSeq + 1 ? `seq ${expectedSeq}` : `seqs ${expectedSeq}–${seq - 1}`;
-          return {
-            ok: false,
-            events: intact,
-            brokenAt: expectedSeq,
-            reason: `${missing} missing (the next row is seq ${seq})`,
-          };
+          return { ...broken(`${missing} missing (the next row is seq ${seq})`), brokenAt: expectedSeq };
         }
         if (row.prev_hash !== prevHash) {
-          return {
-            ok: false,
-            events: intact,
-            brokenAt: seq,
-            reason:
-              seq === 1
-                ? 'prev_hash of the first event is not the genesis hash'
-                : `prev_hash does not match the hash of seq ${seq - 1}`,
-          };
+          return broken(
+            seq === 1
+              ? 'prev_hash of the first event is not the genesis hash'
+              : `prev_hash does not match the hash of seq ${seq - 1}`,
+          );
         }
-        if (hashEvent(prevHash, contentOf(row)) !== row.hash) {
-          return {
-            ok: false,
-            events: intact,
-            brokenAt: seq,
-            reason: "hash does not match the row's content",
-          };
+        if (row.hash_scheme === 'hmac-sha256') {
+          firstKeyed ??= seq;
+          if (!key)
+            return broken(
+              `seq ${seq} onwards are hashed with AUDIT_HMAC_KEY: set it to verify them (${seq - 1} events before it are intact)`,
+              { needsKey: true },
+            );
+        } else if (key) {
+          if (firstKeyed !== undefined)
+            return broken(
+              `hashed without AUDIT_HMAC_KEY after keyed rows (seq ${firstKeyed} was keyed): rewritten by someone without the key`,
+            );
+          if (unkeyedUntil === undefined || seq > unkeyedUntil)
+            return broken(
+              unkeyedUntil === undefined
+                ? 'hashed without AUDIT_HMAC_KEY. If the rows up to here were written before the key was set, ' +
+                    'pass --unkeyed-until <the last such seq> or a signed --checkpoint; otherwise the chain was re-hashed by someone without the key'
+                : `hashed without AUDIT_HMAC_KEY, yet keyed rows begin after seq ${unkeyedUntil}: rewritten by someone without the key`,
+            );
         }
+        const keyForRow = row.hash_scheme === 'hmac-sha256' ? key : undefined;
+        if (hashEvent(prevHash, contentOf(row), keyForRow) !== row.hash) {
+          return broken(
+            keyForRow
+              ? "hash does not match the row's content under AUDIT_HMAC_KEY (changed, or keyed with another key)"
+              : "hash does not match the row's content",
+          );
+        }
+        if (checkpoint && seq === checkpoint.count) hashAtCheckpoint = row.hash;
         prevHash = row.hash;
         expectedSeq = seq + 1;
       }
-      if (rows.length < BATCH) return { ok: true, events: expectedSeq - 1 };
+      if (rows.length < BATCH) break;
     }
+    const events = expectedSeq - 1;
+    if (checkpoint) {
+      const taken = `the checkpoint of ${checkpoint.at}`;
+      if (events < checkpoint.count) {
+        const gone =
+          events + 1 === checkpoint.count
+            ? `seq ${checkpoint.count}`
+            : `seqs ${events + 1}–${checkpoint.count}`;
+        return {
+          ok: false,
+          events,
+          brokenAt: events + 1,
+          reason: `${taken} counted ${checkpoint.count} events, the log has ${events}: ${gone} removed from the end`,
+        };
+      }
+      if (checkpoint.count > 0 && hashAtCheckpoint !== checkpoint.head) {
+        return {
+          ok: false,
+          events: checkpoint.count - 1,
+          brokenAt: checkpoint.count,
+          reason: `seq ${checkpoint.count} hashes to ${short(hashAtCheckpoint)}, ${taken} says ${short(checkpoint.head)}: the chain up to it was rewritten`,
+        };
+      }
+    }
+    return { ok: true, events };
+  }
+
+  /** The chain's head for a checkpoint: event count, newest hash, first keyed seq. */
+  async head(): Promise<ChainHead> {
+    const { rows } = await this.db.query<{
+      seq: string | null;
+      hash: string | null;
+      keyed_from: string | null;
+    }>(
+      `SELECT last.seq, last.hash,
+              (SELECT seq FROM audit_events WHERE hash_scheme = 'hmac-sha256' ORDER BY seq LIMIT 1) AS keyed_from
+         FROM (SELECT 1) AS one
+         LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true`,
+    );
+    const row = rows[0]!;
+    return {
+      count: Number(row.seq ?? 0),
+      head: row.hash ?? GENESIS_HASH,
+      keyedFrom: row.keyed_from === null ? null : Number(row.keyed_from),
+    };
   }
 
   /**
    * Events at or after `since` as JSON lines in seq order. Each line carries `at` with
-   * microseconds, `prevHash` and `hash`, so a copy can be checked without the database:
-   * hash = sha256(prevHash + '\n' + canonicalJson(the line without prevHash and hash)).
+   * microseconds, `prevHash`, `hash` and `hashScheme`, so a copy can be checked without the
+   * database: hash = sha256(prevHash + '\n' + canonicalJson(the line without prevHash, hash
+   * and hashScheme)), or HMAC-SHA256 of the same under AUDIT_HMAC_KEY when hashScheme is
+   * hmac-sha256.
    */
   async exportSince(since: Date, write: (line: string) => void): Promise<number> {
     let after = 0;
@@ -299,7 +445,14 @@ export class AuditLog {
         [since, after],
       );
       for (const row of rows) {
-        write(JSON.stringify({ ...contentOf(row), prevHash: row.prev_hash, hash: row.hash }));
+        write(
+          JSON.stringify({
+            ...contentOf(row),
+            prevHash: row.prev_hash,
+            hash: row.hash,
+            hashScheme: row.hash_scheme,
+          }),
+        );
         after = Number(row.seq);
         count += 1;
       }
@@ -342,4 +495,8 @@ export class AuditLog {
       .query('UPDATE audit_outbox SET posted_ts = $2, posted_at = now() WHERE seq = $1', [seq, postedTs])
       .then(() => undefined);
   }
+}
+
+function short(hash: string | undefined): string {
+  return hash ? `${hash.slice(0, 12)}…` : '(no row)';
 }

@@ -41,8 +41,26 @@ export class WebApi {
         const channel = this.postableChannel(requireString(args, 'channel'));
         const content = messageContent(args);
         const threadTs = optionalString(args, 'thread_ts');
-        const message = workspace.post({ channel: channel.id, user: bot, threadTs, ...content });
+        const metadata = messageMetadata(args.metadata);
+        const message = workspace.post({
+          channel: channel.id,
+          user: bot,
+          threadTs,
+          ...content,
+          ...(metadata ? { metadata } : {}),
+        });
         return { channel: channel.id, ts: message.ts, message: this.messageJson(message) };
+      },
+      // Read by the bot only to learn whether an earlier attempt posted (see jobs/postOnce.ts).
+      'conversations.history': (args) => {
+        const channel = this.readableChannel(requireString(args, 'channel'));
+        // Newest first, as Slack answers.
+        const messages = workspace.conversation(channel.id).reverse();
+        return this.page(messages, args);
+      },
+      'conversations.replies': (args) => {
+        const channel = this.readableChannel(requireString(args, 'channel'));
+        return this.page(workspace.conversation(channel.id, requireString(args, 'ts')), args);
       },
       'chat.postEphemeral': (args) => {
         const channel = this.postableChannel(requireString(args, 'channel'));
@@ -176,6 +194,33 @@ export class WebApi {
     return channel;
   }
 
+  /** Reading a channel's history needs the bot in it (channels:history / groups:history). */
+  private readableChannel(id: string) {
+    const channel = this.deps.workspace.channel(id);
+    if (!channel.members.has(this.deps.workspace.bot.userId)) throw new SlackApiError('not_in_channel');
+    return channel;
+  }
+
+  /** One page of messages between `oldest` and `latest`, `limit` at a time (cursor: an offset). */
+  private page(messages: StoredMessage[], args: ApiArgs): Record<string, unknown> {
+    const oldest = Number(optionalString(args, 'oldest') ?? 0);
+    const latest = Number(optionalString(args, 'latest') ?? Number.POSITIVE_INFINITY);
+    const inRange = messages.filter((message) => Number(message.ts) > oldest && Number(message.ts) < latest);
+    const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 1000);
+    const offset = Number(optionalString(args, 'cursor') ?? 0) || 0;
+    const shown = inRange.slice(offset, offset + limit);
+    const more = offset + limit < inRange.length;
+    const withMetadata = flag(args.include_all_metadata);
+    return {
+      messages: shown.map((message) => ({
+        ...this.messageJson(message),
+        ...(withMetadata && message.metadata ? { metadata: message.metadata } : {}),
+      })),
+      has_more: more,
+      ...(more ? { response_metadata: { next_cursor: String(offset + limit) } } : {}),
+    };
+  }
+
   private completeUpload(args: ApiArgs): Record<string, unknown> {
     const { workspace } = this.deps;
     const listed = jsonValue(args.files, 'files');
@@ -240,6 +285,30 @@ function channelJson(channel: {
     creator: channel.creator,
     num_members: channel.members.size,
     topic: { value: channel.topic },
+  };
+}
+
+/** chat.postMessage's `metadata`: event_type and an event_payload object, or invalid_metadata_format. */
+function messageMetadata(value: unknown): StoredMessage['metadata'] {
+  if (value === undefined || value === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = typeof value === 'string' ? JSON.parse(value) : value;
+  } catch {
+    throw new SlackApiError('invalid_metadata_format');
+  }
+  const metadata = parsed as { event_type?: unknown; event_payload?: unknown };
+  if (
+    typeof metadata?.event_type !== 'string' ||
+    metadata.event_type === '' ||
+    !metadata.event_payload ||
+    typeof metadata.event_payload !== 'object' ||
+    Array.isArray(metadata.event_payload)
+  )
+    throw new SlackApiError('invalid_metadata_format');
+  return {
+    event_type: metadata.event_type,
+    event_payload: metadata.event_payload as Record<string, unknown>,
   };
 }
 

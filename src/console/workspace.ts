@@ -20,6 +20,8 @@ export function parentOf(message: { ts: string; threadTs?: string }): string | u
 /** A message as the workspace keeps it: files by id, and whom an ephemeral one is for. */
 export interface StoredMessage extends MessageCore {
   fileIds?: string[];
+  /** Message metadata as posted (event_type and event_payload); only the API returns it. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
   /** Only this user sees it. */
   ephemeralFor?: string;
 }
@@ -165,6 +167,19 @@ export class Workspace extends EventEmitter<{ change: [number] }> {
     this.messages.get(message.channel)?.push(stored);
     this.changed();
     return stored;
+  }
+
+  /**
+   * A channel's messages everyone sees, oldest first: its top-level messages, or with
+   * `threadTs` that thread's parent and replies (what conversations.history and
+   * conversations.replies read).
+   */
+  conversation(channelId: string, threadTs?: string): StoredMessage[] {
+    this.channel(channelId);
+    const visible = (this.messages.get(channelId) ?? []).filter((message) => !message.ephemeralFor);
+    if (!threadTs) return visible.filter((message) => !parentOf(message));
+    const parent = this.threadParent(channelId, threadTs);
+    return visible.filter((message) => message.ts === parent.ts || parentOf(message) === parent.ts);
   }
 
   findMessage(channelId: string, ts: string): StoredMessage | undefined {

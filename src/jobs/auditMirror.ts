@@ -2,11 +2,12 @@ import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
-import { inTransaction } from '../store/transaction.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
+import { postOnce } from './postOnce.js';
 import type { QueueBackend } from './queueBackend.js';
 
 export const JOB_AUDIT_MIRROR = 'audit-mirror';
@@ -23,40 +24,65 @@ export interface AuditMirrorDeps {
   db: pg.Pool;
   audit: AuditLog;
   slack: WebClient;
+  logger?: Logger;
 }
 
 /** Advisory lock class of mirror threads (two-int keys never collide with the chain's bigint key). */
 const MIRROR_LOCK_CLASS = 7_301_501;
 
 /**
- * Mirrors a thread's audit events into Slack in seq order, each exactly once as far as a
- * crash allows. Each post runs in a transaction holding the thread's advisory lock: it takes
- * the oldest unposted event, posts it and marks it, then commits. Concurrent jobs of one
- * thread therefore interleave only between posts, always picking the oldest, and a Slack
- * failure rolls back nothing that was posted: the retry starts at the oldest unposted.
+ * Mirrors a thread's audit events into Slack in seq order, each exactly once. One connection
+ * holds the thread's advisory lock (a session lock, with no transaction open) while it takes
+ * the oldest unposted event, posts it through postOnce and marks it, one event at a time:
+ * concurrent jobs of one thread interleave only between posts, always picking the oldest,
+ * and everything is done on that one connection, so the lock never waits for another. A
+ * post whose mark failed (the connection died after Slack accepted it) is found again by its
+ * key in the thread on the retry instead of being posted twice.
  */
 export async function postAuditMirror(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<void> {
-  while (await postOldest(deps, job)) {
-    // one event per transaction, so each mark commits right after Slack accepted the post
+  const client = await deps.db.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
+  const lockKey = [MIRROR_LOCK_CLASS, `${job.channel}:${job.threadTs ?? ''}`];
+  try {
+    await client.query('SELECT pg_advisory_lock($1, hashtext($2))', lockKey);
+    try {
+      while (await postOldest(deps, client, job)) {
+        // one event at a time, each marked right after Slack accepted it
+      }
+    } finally {
+      // A connection that cannot unlock is discarded (its session, and the lock, end with it).
+      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockKey).catch((err: Error) => {
+        broken = err;
+      });
+    }
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 
-async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<boolean> {
-  return inTransaction(deps.db, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-      MIRROR_LOCK_CLASS,
-      `${job.channel}:${job.threadTs ?? ''}`,
-    ]);
-    const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
-    if (!next) return false;
-    const posted = await deps.slack.chat.postMessage({
+async function postOldest(
+  deps: AuditMirrorDeps,
+  client: pg.PoolClient,
+  job: AuditMirrorJob,
+): Promise<boolean> {
+  const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
+  if (!next) return false;
+  const ts = await postOnce(
+    { slack: deps.slack, db: client, ...(deps.logger ? { logger: deps.logger } : {}) },
+    {
+      key: `audit-event:${next.seq}`,
       channel: job.channel,
-      ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
+      ...(job.threadTs ? { threadTs: job.threadTs } : {}),
       text: auditEventText(next),
-    });
-    await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
-    return true;
-  });
+    },
+  );
+  await deps.audit.markMirrored(next.seq, ts, client);
+  return true;
 }
 
 /** Appends an audit event on its own and, when it has a thread to go to, queues its mirror. */

@@ -6,13 +6,16 @@ import { type IncidentService, type IncidentTimer, remindsOfStatus } from '../in
 import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
 import { composeIncidentReport, peopleInReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
+import type { Logger } from '../logger.js';
 import { slackDisplayNames } from '../slack/userNames.js';
 import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import { formatInTimeZone } from '../time.js';
+import { postOnce } from './postOnce.js';
 
 export interface IncidentPostDeps {
   db: pg.Pool;
+  logger?: Logger;
   incidents: IncidentStore;
   incidentService: IncidentService;
   slack: WebClient;
@@ -59,19 +62,21 @@ export async function openIncident(deps: IncidentPostDeps, incidentId: string): 
       .catch(unless(['already_in_channel', 'cant_invite_self']));
   }
   if (!incident.rootTs) {
-    const root = await deps.slack.chat.postMessage({
+    const rootTs = await postOnce(deps, {
+      key: `incident-root:${incident.id}`,
       channel: incident.channelId,
       text: incidentRootText(incident),
       blocks: incidentRootBlocks(incident, deps.settings.timeZone),
     });
-    await deps.incidents.setRoot(incident.id, root.ts ?? '');
+    await deps.incidents.setRoot(incident.id, rootTs);
     incident = await load(deps, incidentId);
   }
   await deps.slack.pins
     .add({ channel: incident.channelId, timestamp: incident.rootTs ?? '' })
     .catch(unless(['already_pinned']));
   if (ownChannel && !incident.announcedAt) {
-    await deps.slack.chat.postMessage({
+    await postOnce(deps, {
+      key: `incident-announce:${incident.id}`,
       channel: incident.originChannel,
       text: `INC-${incident.number} (${incident.severity}) declared by <@${incident.declaredBy}>: <#${incident.channelId}>`,
     });
@@ -118,7 +123,7 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
 /** A response-time warning, an escalation, or a status reminder; nothing once resolved. */
 export async function fireIncidentTimer(
   deps: IncidentPostDeps,
-  job: { incidentId: string; timer: IncidentTimer },
+  job: { incidentId: string; timer: IncidentTimer; postKey: string },
 ): Promise<void> {
   const incident = await load(deps, job.incidentId);
   if (incident.status === 'resolved') return;
@@ -134,7 +139,7 @@ export async function fireIncidentTimer(
     message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
   }
   if (!message) return;
-  await deps.slack.chat.postMessage({ channel: incident.channelId, text: message });
+  await postOnce(deps, { key: job.postKey, channel: incident.channelId, text: message });
   // The audit keeps the words without Slack markup; the mirror formats them itself.
   const plain = message.replace(/<@([A-Z0-9]+)>/g, '@$1').replace(/^:[a-z_]+: /, '');
   await deps.incidentService.audit(incident, {

@@ -29,6 +29,7 @@ import {
   procedurePostJobSchema,
   requestJobSchema,
 } from './payloads.js';
+import { postOnce } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
 import { postRequestCard } from './requestCardPost.js';
 
@@ -54,19 +55,24 @@ interface RateLimited {
  * the worker is free at once; other failures retry with backoff.
  */
 export function notifierProcessor(deps: NotifierDeps) {
-  const posts: Record<string, (data: unknown) => Promise<void>> = {
+  const posts: Record<string, (data: unknown, job: Job) => Promise<void>> = {
     [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
     [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
     [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
-    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster({ slack: deps.slack, runs: deps.runs }),
+    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster(deps),
     [JOBS.incidentOpen]: (data) =>
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
     [JOBS.incidentRoot]: (data) =>
       refreshIncidentRoot(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
-    [JOBS.incidentTimer]: (data) =>
-      fireIncidentTimer(deps.incidentPosts, parse(incidentTimerJobSchema, data)),
+    // A timer's message is one per fire: its retries share the job's id and creation time,
+    // a timer scheduled again (same id) or the reminder's next fire does not.
+    [JOBS.incidentTimer]: (data, job) =>
+      fireIncidentTimer(deps.incidentPosts, {
+        ...parse(incidentTimerJobSchema, data),
+        postKey: `incident-timer:${job.id}:${job.timestamp}`,
+      }),
     [JOBS.incidentReport]: (data) =>
       postIncidentReport(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
   };
@@ -74,7 +80,7 @@ export function notifierProcessor(deps: NotifierDeps) {
     const post = posts[job.name];
     if (!post) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
     try {
-      await post(job.data);
+      await post(job.data, job);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {
@@ -134,12 +140,7 @@ async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
     : escapeMrkdwn(`Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`);
   const problems = blocks ? blockViolations(blocks) : [];
   if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
-  const result = await deps.slack.chat.postMessage({
-    channel: run.channelId!,
-    text,
-    ...(blocks ? { blocks } : {}),
-  });
-  return result.ts ?? '';
+  return postOnce(deps, { key: `health-report:${run.id}`, channel: run.channelId!, text, blocks });
 }
 
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */

@@ -9,8 +9,9 @@ import {
   stepText,
 } from '../slack/views/procedureRun.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import { type PostOnceDeps, postOnce } from './postOnce.js';
 
-export interface ProcedurePostDeps {
+export interface ProcedurePostDeps extends PostOnceDeps {
   procedureRuns: ProcedureRunStore;
   slack: WebClient;
 }
@@ -26,12 +27,13 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
   const channel = run.channelId;
   if (!channel) return; // a terminal run: nowhere to post
   if (!run.rootTs) {
-    const root = await deps.slack.chat.postMessage({
+    const rootTs = await postOnce(deps, {
+      key: `procedure-root:${run.id}`,
       channel,
       text: procedureRootText(run),
       blocks: procedureRootBlocks(run),
     });
-    await deps.procedureRuns.markRootPosted(run.id, root.ts ?? '');
+    await deps.procedureRuns.markRootPosted(run.id, rootTs);
     run = (await deps.procedureRuns.get(runId))!;
   }
   const threadTs = run.rootTs ?? '';
@@ -43,9 +45,10 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
     const problems = blockViolations(blocks);
     if (problems.length > 0)
       throw new UnrecoverableError(`step ${step.id} blocks invalid: ${problems.join('; ')}`);
-    const posted = await deps.slack.chat.postMessage({
+    const postedTs = await postOnce(deps, {
+      key: `procedure-step:${run.id}:${step.id}`,
       channel,
-      thread_ts: threadTs,
+      threadTs,
       text: stepText(step, position + 1),
       blocks,
     });
@@ -59,7 +62,7 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
         initial_comment: `All ${record.result.rows.length} rows kept of step ${position + 1} (${record.result.rowCount} returned)`,
       });
     }
-    await deps.procedureRuns.markStepPosted(run.id, step.id, posted.ts ?? '');
+    await deps.procedureRuns.markStepPosted(run.id, step.id, postedTs);
   }
 }
 

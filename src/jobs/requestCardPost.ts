@@ -3,8 +3,9 @@ import { UnrecoverableError } from 'bullmq';
 import { requestCardBlocks, requestCardText } from '../slack/views/requestCard.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import { beginPost, type PostOnceDeps, sendPost } from './postOnce.js';
 
-export interface RequestCardDeps {
+export interface RequestCardDeps extends PostOnceDeps {
   requests: ActionRequestStore;
   procedureRuns: ProcedureRunStore;
   slack: WebClient;
@@ -12,6 +13,9 @@ export interface RequestCardDeps {
 
 /** Posts an action request's card in its run's thread the first time, and updates it after. */
 export async function postRequestCard(deps: RequestCardDeps, requestId: string): Promise<void> {
+  // Recorded before cardUpdate takes the request's row lock: inside it, this would need a
+  // second connection while the lock is held. Updates record it too (cheap, and harmless).
+  const attempt = await beginPost(deps.db, `request-card:${requestId}`);
   await deps.requests.cardUpdate(requestId, async (request, recordCard) => {
     const run = await deps.procedureRuns.get(request.runId);
     const position = run?.procedure.steps.findIndex((step) => step.id === request.stepId) ?? -1;
@@ -26,11 +30,12 @@ export async function postRequestCard(deps: RequestCardDeps, requestId: string):
       await deps.slack.chat.update({ channel: request.cardChannel, ts: request.cardTs, ...message });
       return;
     }
-    const posted = await deps.slack.chat.postMessage({
+    // No `db`: the card's own record (in this transaction) is where the ts is kept.
+    const ts = await sendPost({ slack: deps.slack, logger: deps.logger }, attempt, {
       channel: run.channelId,
-      thread_ts: run.rootTs ?? undefined,
+      ...(run.rootTs ? { threadTs: run.rootTs } : {}),
       ...message,
     });
-    await recordCard(run.channelId, posted.ts ?? '');
+    await recordCard(run.channelId, ts);
   });
 }

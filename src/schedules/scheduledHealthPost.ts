@@ -1,5 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
+import { type PostOnceDeps, postOnce } from '../jobs/postOnce.js';
 import type { HealthReport } from '../runbooks/health/types.js';
 import { blockViolations } from '../slack/blockLimits.js';
 import { healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
@@ -11,7 +12,7 @@ import {
   scheduledHealthPostJobSchema,
 } from './scheduledHealthJob.js';
 
-export interface ScheduledHealthPostDeps {
+export interface ScheduledHealthPostDeps extends PostOnceDeps {
   slack: WebClient;
   runs: RunStore;
 }
@@ -38,12 +39,13 @@ async function postScheduledHealth(
   );
   const problems = blockViolations(blocks);
   if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
-  const result = await deps.slack.chat.postMessage({
+  const ts = await postOnce(deps, {
+    key: `scheduled-health:${run.id}`,
     channel: job.channel,
     text: scheduledText(job, report),
     blocks,
   });
-  await deps.runs.markPosted(run.id, result.ts ?? '');
+  await deps.runs.markPosted(run.id, ts);
 }
 
 /** For the notifier's table of posts: parses the payload (a bad one is not retried) and posts. */

@@ -5,6 +5,7 @@ import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import type { IncidentService } from '../incidents/incidentService.js';
+import { startAuditCheckpointer } from '../jobs/auditCheckpoints.js';
 import { healthJobProcessor } from '../jobs/healthJob.js';
 import { notifierProcessor } from '../jobs/notifier.js';
 import { JOBS, QUEUES } from '../jobs/payloads.js';
@@ -106,6 +107,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         logger,
         incidentPosts: {
           db: state,
+          logger,
           incidents: deps.incidents,
           incidentService: deps.incidentService,
           slack: deps.slack,
@@ -131,6 +133,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const workers: Worker[] = [];
   let sweeper: { stop(): Promise<void> } | undefined;
   let heartbeat: { stop(): void } | undefined;
+  let checkpointer: { stop(): Promise<void> } | undefined;
   let stopping = false;
   // Stops taking jobs, lets the ones in hand finish, then closes the target pools under them.
   const stop = async () => {
@@ -139,6 +142,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // they would one that died.
     heartbeat?.stop();
     await sweeper?.stop();
+    await checkpointer?.stop();
     await queues.stopWorkers();
     await pools.closeAll();
   };
@@ -158,6 +162,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
     // Bots tell people, and /readyz, when no worker is alive to take their jobs.
     heartbeat = startHeartbeat(new WorkerHeartbeatStore(state), deps.mode, logger);
+    const { checkpointChannel, hmacKey } = config.audit;
+    checkpointer = startAuditCheckpointer({
+      db: state,
+      audit: deps.audit,
+      slack: deps.slack,
+      logger,
+      ...(checkpointChannel ? { channel: checkpointChannel } : {}),
+      ...(hmacKey ? { hmacKey } : {}),
+    });
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();

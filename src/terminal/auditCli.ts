@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { AuditLog } from '../audit/auditLog.js';
+import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../audit/checkpoint.js';
+import { loadAuditSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
@@ -16,16 +18,51 @@ export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code
 
   audit
     .command('verify')
-    .description('Walk the hash chain and report the first broken link (exit 2) or that it is intact')
-    .action(async () => {
-      const result = await withAuditLog(io, (log) => log.verify());
+    .description(
+      'Walk the hash chain and report the first broken link (exit 2) or that it is intact; with AUDIT_HMAC_KEY set, keyed rows are checked with it (exit 3 when they need it and it is not set)',
+    )
+    .option(
+      '--checkpoint <line>',
+      'a checkpoint the bot posted ("audit-checkpoint v1 count=… head=… …"): catches rows removed from the end and a re-hashed chain',
+    )
+    .option(
+      '--unkeyed-until <seq>',
+      'with AUDIT_HMAC_KEY: rows up to this seq were written before the key was set and may be unkeyed',
+    )
+    .action(async (options: { checkpoint?: string; unkeyedUntil?: string }) => {
+      const checkpoint = options.checkpoint === undefined ? undefined : parseCheckpoint(options.checkpoint);
+      const unkeyedUntil = parseSeq(options.unkeyedUntil);
+      const result = await withAuditLog(io, (log) =>
+        log.verify({
+          ...(checkpoint ? { checkpoint } : {}),
+          ...(unkeyedUntil !== undefined ? { unkeyedUntil } : {}),
+        }),
+      );
       if (result.ok) {
-        io.stdout(`audit chain intact: ${result.events} events`);
+        const anchored = checkpoint
+          ? `, matching the checkpoint of ${checkpoint.at} (${checkpoint.count} events)`
+          : '';
+        io.stdout(`audit chain intact: ${result.events} events${anchored}`);
         setExitCode(EXIT.ok);
+      } else if (result.needsKey) {
+        io.stdout(`audit chain not verified: ${result.reason}`);
+        setExitCode(EXIT.couldNotRun);
       } else {
         io.stdout(`audit chain broken at seq ${result.brokenAt}: ${result.reason}`);
         setExitCode(EXIT.critical);
       }
+    });
+
+  audit
+    .command('checkpoint')
+    .description(
+      'Print a checkpoint of the chain head (signed with AUDIT_HMAC_KEY when set), as the bot posts to AUDIT_CHANNEL',
+    )
+    .action(async () => {
+      const { hmacKey } = loadAuditSettings(io.env);
+      const head = await withAuditLog(io, (log) => log.head());
+      io.stdout(formatCheckpoint(makeCheckpoint({ ...head, at: new Date().toISOString() }, hmacKey)));
+      setExitCode(EXIT.ok);
     });
 
   audit
@@ -68,6 +105,17 @@ export function parseSince(value: string, now: Date): Date {
   return date;
 }
 
+function parseSeq(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()))
+    throw new UserError(`--unkeyed-until must be an event seq (a whole number), got "${value}"`);
+  return Number(value.trim());
+}
+
+/** The audit log with AUDIT_HMAC_KEY from the environment, as the bot keys it. */
 function withAuditLog<T>(io: CliIo, use: (log: AuditLog) => Promise<T>): Promise<T> {
-  return withStateDatabase(io, { command: 'audit', what: 'audit log' }, (db) => use(new AuditLog(db)));
+  const { hmacKey } = loadAuditSettings(io.env);
+  return withStateDatabase(io, { command: 'audit', what: 'audit log' }, (db) =>
+    use(new AuditLog(db, hmacKey ? { hmacKey } : {})),
+  );
 }

@@ -4,12 +4,15 @@ import nock from 'nock';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AuditEventInput, AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
+import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
 import { UserError } from '../../src/errors.js';
+import { checkpointIfDue } from '../../src/jobs/auditCheckpoints.js';
 import { auditEventText, auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
+import { captureLogs } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { BOT_TOKEN } from '../support/slack.js';
+import { BOT_TOKEN, type HeldMessage, interceptHistory, postKeyOf } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -169,7 +172,8 @@ describe('audit log', () => {
     const parsed = lines.map((line) => JSON.parse(line));
     expect(parsed.map((line) => line.seq)).toEqual(parsed.map((_, i) => i + 1));
     let prevHash = GENESIS_HASH;
-    for (const { prevHash: linePrev, hash, ...content } of parsed) {
+    for (const { prevHash: linePrev, hash, hashScheme, ...content } of parsed) {
+      expect(hashScheme).toBe('sha256');
       expect(content.at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
       expect(linePrev).toBe(prevHash);
       expect(hashEvent(prevHash, content)).toBe(hash);
@@ -272,6 +276,267 @@ describe('audit verify on tampered history', () => {
   });
 });
 
+const KEY = 'a-test-audit-hmac-key-0123456789abcdef';
+
+/**
+ * What someone with write access and no key can do: change row `changeSeq`'s actor, then
+ * re-hash every row from the genesis hash so each link matches again, labelled `scheme`.
+ */
+async function rehashChain(
+  database: TestDatabase,
+  options: { changeSeq: number; scheme: 'sha256' | 'hmac-sha256' },
+): Promise<void> {
+  const { rows } = await database.admin.query<{
+    seq: string;
+    at: string;
+    kind: string;
+    actor: string;
+    target: string | null;
+    run_id: string | null;
+    request_id: string | null;
+    incident_id: string | null;
+    data: unknown;
+  }>(
+    `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, kind, actor, target,
+            run_id, request_id, incident_id, data
+       FROM audit_events ORDER BY seq`,
+  );
+  let prevHash = GENESIS_HASH;
+  const updates: string[] = [];
+  for (const row of rows) {
+    const seq = Number(row.seq);
+    const actor = seq === options.changeSeq ? 'U0MALLORY' : row.actor;
+    const hash = hashEvent(prevHash, {
+      seq,
+      at: row.at,
+      kind: row.kind,
+      actor,
+      target: row.target,
+      runId: row.run_id,
+      requestId: row.request_id,
+      incidentId: row.incident_id,
+      data: row.data,
+    });
+    updates.push(
+      `UPDATE audit_events SET actor = '${actor}', prev_hash = '${prevHash}', hash = '${hash}', hash_scheme = '${options.scheme}' WHERE seq = ${seq}`,
+    );
+    prevHash = hash;
+  }
+  await tamper(database, updates.join(';\n'));
+}
+
+async function checkpointOf(log: AuditLog, key?: string): Promise<string> {
+  return formatCheckpoint(makeCheckpoint({ ...(await log.head()), at: new Date().toISOString() }, key));
+}
+
+describe('audit anchors outside the database', () => {
+  it('a checkpoint shows rows removed from the end, which the chain alone cannot', async () => {
+    const { database, log } = await stateDb();
+    for (let i = 0; i < 5; i++) await log.append(event({ data: { i } }));
+    const line = await checkpointOf(log);
+    expect(line).toMatch(/^audit-checkpoint v1 count=5 head=[0-9a-f]{64} keyed-from=none at=\S+ mac=none$/);
+    expect(await log.verify({ checkpoint: parseCheckpoint(line) })).toEqual({ ok: true, events: 5 });
+
+    await tamper(database, 'DELETE FROM audit_events WHERE seq >= 4');
+    expect(await log.verify()).toEqual({ ok: true, events: 3 });
+    expect(await log.verify({ checkpoint: parseCheckpoint(line) })).toMatchObject({
+      ok: false,
+      brokenAt: 4,
+      reason: expect.stringMatching(/counted 5 events, the log has 3: seqs 4–5 removed from the end$/),
+    });
+    // As posted in Slack, copied with the text around it.
+    const posted = `:lock: Audit log checkpoint. To check the log against it: …\n\`${line}\``;
+    const cli = await auditCli(['verify', '--checkpoint', posted], { DATABASE_URL: database.url });
+    expect(cli.error).toBeUndefined();
+    expect(cli.exitCode).toBe(2);
+    expect(cli.stdout).toEqual([
+      expect.stringMatching(/^audit chain broken at seq 4: .*seqs 4–5 removed from the end$/),
+    ]);
+
+    // Rows appended after the truncation bring the count back, not the hash.
+    await log.append(event({ data: { i: 'new 4' } }));
+    await log.append(event({ data: { i: 'new 5' } }));
+    expect(await log.verify({ checkpoint: parseCheckpoint(line) })).toMatchObject({
+      ok: false,
+      brokenAt: 5,
+      reason: expect.stringMatching(
+        /^seq 5 hashes to [0-9a-f]{12}…, the checkpoint of .* says [0-9a-f]{12}…: the chain up to it was rewritten$/,
+      ),
+    });
+    const bad = await auditCli(['verify', '--checkpoint', 'audit-checkpoint v1 count=x'], {
+      DATABASE_URL: database.url,
+    });
+    expect(bad.error).toBeInstanceOf(UserError);
+    expect((bad.error as Error).message).toMatch(/head= is missing.*count must be a whole number, got "x"/);
+  });
+
+  it('with AUDIT_HMAC_KEY, a chain changed and re-hashed by someone without the key is refused', async () => {
+    const { database, pool } = await stateDb();
+    const keyed = new AuditLog(pool, { hmacKey: KEY });
+    const unkeyed = new AuditLog(pool);
+    for (let i = 0; i < 4; i++) await keyed.append(event({ data: { i } }));
+    const { rows } = await pool.query<{ hash_scheme: string }>(
+      'SELECT DISTINCT hash_scheme FROM audit_events',
+    );
+    expect(rows).toEqual([{ hash_scheme: 'hmac-sha256' }]);
+    expect(await keyed.verify()).toEqual({ ok: true, events: 4 });
+    const signed = await checkpointOf(keyed, KEY);
+    expect(signed).toMatch(/keyed-from=1 at=\S+ mac=[0-9a-f]{64}$/);
+
+    // Without the key, keyed rows are not taken on trust: it says the key is needed.
+    expect(await unkeyed.verify()).toMatchObject({ ok: false, needsKey: true, brokenAt: 1 });
+    const noKey = await auditCli(['verify'], { DATABASE_URL: database.url });
+    expect(noKey.exitCode).toBe(3);
+    expect(noKey.stdout).toEqual([
+      expect.stringMatching(/^audit chain not verified: .*set it to verify them/),
+    ]);
+
+    await rehashChain(database, { changeSeq: 2, scheme: 'sha256' });
+    // The unkeyed chain is perfect: without the key, nothing can tell.
+    expect(await unkeyed.verify()).toEqual({ ok: true, events: 4 });
+    expect(await keyed.verify()).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      reason: expect.stringMatching(/^hashed without AUDIT_HMAC_KEY/),
+    });
+    const withKey = await auditCli(['verify'], { DATABASE_URL: database.url, AUDIT_HMAC_KEY: KEY });
+    expect(withKey.exitCode).toBe(2);
+    expect(withKey.stdout).toEqual([
+      expect.stringMatching(/^audit chain broken at seq 1: hashed without AUDIT_HMAC_KEY/),
+    ]);
+    // The signed checkpoint refuses it as well, even granting that the rows were unkeyed.
+    expect(await keyed.verify({ checkpoint: parseCheckpoint(signed), unkeyedUntil: 4 })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/hashed without AUDIT_HMAC_KEY, yet keyed rows begin after seq 0/),
+    });
+    expect(
+      await keyed.verify({
+        unkeyedUntil: 4,
+        checkpoint: parseCheckpoint(signed.replace('mac=', 'mac=0').slice(0, -1)),
+      }),
+    ).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/mac does not match AUDIT_HMAC_KEY/),
+    });
+
+    // Labelled keyed but hashed without the key: the HMAC does not match.
+    await rehashChain(database, { changeSeq: 2, scheme: 'hmac-sha256' });
+    expect(await keyed.verify()).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      reason: expect.stringMatching(/under AUDIT_HMAC_KEY/),
+    });
+    // A checkpoint made for the forged chain without the key carries no valid mac.
+    const forged = await checkpointOf(unkeyed, 'not-the-key-but-32-characters-long!!');
+    expect(await keyed.verify({ checkpoint: parseCheckpoint(forged) })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/mac does not match/),
+    });
+  });
+
+  it('rows written before the key was set still verify, when the operator or a signed checkpoint says where keyed rows begin', async () => {
+    const { database, pool, log } = await stateDb();
+    const keyed = new AuditLog(pool, { hmacKey: KEY });
+    await log.append(event({ data: { i: 1 } }));
+    await log.append(event({ data: { i: 2 } }));
+    await keyed.append(event({ data: { i: 3 } }));
+    await keyed.append(event({ data: { i: 4 } }));
+    expect(await keyed.verify()).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      reason: expect.stringMatching(/--unkeyed-until/),
+    });
+    expect(await keyed.verify({ unkeyedUntil: 2 })).toEqual({ ok: true, events: 4 });
+    const signed = await checkpointOf(keyed, KEY);
+    expect(signed).toContain('keyed-from=3');
+    expect(await keyed.verify({ checkpoint: parseCheckpoint(signed) })).toEqual({ ok: true, events: 4 });
+    const cli = await auditCli(['verify', '--checkpoint', signed], {
+      DATABASE_URL: database.url,
+      AUDIT_HMAC_KEY: KEY,
+    });
+    expect(cli.stdout).toEqual([
+      expect.stringMatching(/^audit chain intact: 4 events, matching the checkpoint of /),
+    ]);
+    const printed = await auditCli(['checkpoint'], { DATABASE_URL: database.url, AUDIT_HMAC_KEY: KEY });
+    expect(printed.stdout).toEqual([
+      expect.stringMatching(/^audit-checkpoint v1 count=4 .* keyed-from=3 .* mac=[0-9a-f]{64}$/),
+    ]);
+    // An unkeyed row after keyed ones is what a writer without the key appends.
+    await log.append(event({ data: { i: 5 } }));
+    expect(await keyed.verify({ unkeyedUntil: 2 })).toMatchObject({
+      ok: false,
+      brokenAt: 5,
+      reason: expect.stringMatching(/after keyed rows/),
+    });
+  });
+});
+
+describe('audit checkpoints in Slack', () => {
+  afterEach(() => nock.cleanAll());
+
+  it('posts a signed checkpoint when the log has grown, once, and it verifies the log', async () => {
+    const { database, pool } = await stateDb();
+    const keyed = new AuditLog(pool, { hmacKey: KEY });
+    const slack = new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } });
+    const posted: Array<{ channel: string; text: string; postKey?: string; ts: string }> = [];
+    let failNext = true;
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.postMessage')
+      .reply((_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        if (failNext) {
+          failNext = false;
+          return [200, { ok: false, error: 'internal_error' }];
+        }
+        const ts = `1700000300.${String(posted.length + 1).padStart(6, '0')}`;
+        posted.push({
+          channel: params.get('channel') ?? '',
+          text: params.get('text') ?? '',
+          postKey: postKeyOf(params),
+          ts,
+        });
+        return [200, { ok: true, ts }];
+      });
+    interceptHistory(() => posted);
+    const deps = {
+      db: pool,
+      audit: keyed,
+      slack,
+      logger: captureLogs().logger,
+      channel: 'C0AUDIT',
+      hmacKey: KEY,
+    };
+    const policy = { everyMs: 60_000, maxAgeMs: 3_600_000, afterEvents: 3 };
+
+    expect(await checkpointIfDue(deps, policy)).toBeUndefined(); // an empty log: nothing to anchor
+    for (let i = 0; i < 2; i++) await keyed.append(event({ data: { i } }));
+    await expect(checkpointIfDue(deps, policy)).rejects.toThrow(/internal_error/);
+    // The failed post is posted by the next look, the same line, not a newer one.
+    const first = await checkpointIfDue(deps, policy);
+    expect(first).toMatch(/^audit-checkpoint v1 count=2 .* mac=[0-9a-f]{64}$/);
+    expect(posted).toEqual([
+      expect.objectContaining({ channel: 'C0AUDIT', postKey: expect.stringMatching(/^audit-checkpoint:/) }),
+    ]);
+    expect(posted[0]!.text).toContain(first);
+
+    await keyed.append(event({ data: { i: 2 } }));
+    expect(await checkpointIfDue(deps, policy)).toBeUndefined(); // grown by 1 of 3, and not an hour old
+    const anHourOn = new Date(Date.now() + 3_600_000);
+    expect(await checkpointIfDue(deps, policy, anHourOn)).toMatch(/count=3 /);
+    expect(posted).toHaveLength(2);
+
+    // What was posted is what `audit verify --checkpoint` takes, copied from Slack.
+    const cli = await auditCli(['verify', '--checkpoint', posted[1]!.text], {
+      DATABASE_URL: database.url,
+      AUDIT_HMAC_KEY: KEY,
+    });
+    expect(cli.stdout).toEqual([
+      expect.stringMatching(/^audit chain intact: 3 events, matching the checkpoint/),
+    ]);
+  });
+});
+
 describe('audit mirror', () => {
   const CHANNEL = 'C0INCIDENT';
   const THREAD = '1700000000.000100';
@@ -282,6 +547,8 @@ describe('audit mirror', () => {
   /** chat.postMessage answered by `replies` in order, then ok; what Slack accepted is recorded. */
   function interceptSlack(replies: Array<[number, object]>, delayMs = 0) {
     const accepted: Array<{ text: string; threadTs: string | null }> = [];
+    // Every message Slack took, scripted ones included: what a retry's lookup finds.
+    const held: HeldMessage[] = [];
     let calls = 0;
     nock('https://slack.com')
       .persist()
@@ -290,12 +557,26 @@ describe('audit mirror', () => {
       .reply((_uri, body) => {
         const reply = replies[calls];
         calls += 1;
-        if (reply) return reply;
         const params = new URLSearchParams(body as string);
+        const hold = (ts: string) =>
+          held.push({
+            channel: params.get('channel') ?? '',
+            ts,
+            threadTs: params.get('thread_ts') ?? undefined,
+            postKey: postKeyOf(params),
+          });
+        if (reply) {
+          const ts = (reply[1] as { ok?: boolean; ts?: string }).ts;
+          if (reply[0] === 200 && ts) hold(ts);
+          return reply;
+        }
         accepted.push({ text: params.get('text') ?? '', threadTs: params.get('thread_ts') });
-        return [200, { ok: true, ts: `1700000001.${String(calls).padStart(6, '0')}` }];
+        const ts = `1700000001.${String(calls).padStart(6, '0')}`;
+        hold(ts);
+        return [200, { ok: true, ts }];
       });
-    return { accepted, calls: () => calls };
+    const history = interceptHistory(() => held);
+    return { accepted, held, calls: () => calls, lookups: history.lookups };
   }
 
   async function appendSteps(log: AuditLog, count: number, mirror: AuditEventInput['mirror']) {

@@ -105,6 +105,7 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
     });
     const post = scheduledHealthPoster({
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
+      db,
       runs,
     });
     queues.worker(
@@ -554,6 +555,7 @@ describe('scheduled health checks on the PostgreSQL queue backend', () => {
     });
     const post = scheduledHealthPoster({
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
+      db,
       runs: new RunStore(db),
     });
     queues.worker(QUEUES.diagnostics, async (job: Job) => void fires.push(await scheduled(job)), {

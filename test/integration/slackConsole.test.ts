@@ -198,6 +198,46 @@ describe('the console answers the Web API as Slack does', () => {
     ).toBe('invalid_trigger_id');
   });
 
+  it('keeps message metadata and reads it back in history and replies, as a retry looks it up', async () => {
+    const metadata = { event_type: 'runbook_bot_post', event_payload: { post_key: 'health-report:r1' } };
+    const root = await client.chat.postMessage({ channel: 'C0DATABASE', text: 'report', metadata });
+    const reply = await client.chat.postMessage({
+      channel: 'C0DATABASE',
+      text: 'step',
+      thread_ts: root.ts,
+      metadata: { event_type: 'runbook_bot_post', event_payload: { post_key: 'procedure-step:r1:1' } },
+    });
+    const history = await client.conversations.history({ channel: 'C0DATABASE', include_all_metadata: true });
+    expect(history.messages?.[0]).toMatchObject({ ts: root.ts, metadata });
+    // Replies are in their thread, not in the channel's history.
+    expect(history.messages?.some((message) => message.ts === reply.ts)).toBe(false);
+    const replies = await client.conversations.replies({
+      channel: 'C0DATABASE',
+      ts: root.ts!,
+      include_all_metadata: true,
+    });
+    expect(
+      replies.messages?.map(
+        (message) => (message.metadata?.event_payload as { post_key?: string })?.post_key,
+      ),
+    ).toEqual(['health-report:r1', 'procedure-step:r1:1']);
+    const later = await client.conversations.history({ channel: 'C0DATABASE', oldest: root.ts! });
+    expect(later.messages?.some((message) => message.ts === root.ts)).toBe(false);
+    await client.chat.postMessage({ channel: 'C0DATABASE', text: 'another' });
+    const paged = await client.conversations.history({ channel: 'C0DATABASE', limit: 1 });
+    expect(paged).toMatchObject({ has_more: true, response_metadata: { next_cursor: '1' } });
+    expect(
+      (await client.conversations.history({ channel: 'C0DATABASE' })).messages?.[0]?.metadata,
+    ).toBeUndefined();
+    expect(
+      (
+        await slackError(
+          client.chat.postMessage({ channel: 'C0DATABASE', text: 'x', metadata: '{' as never }),
+        )
+      ).error,
+    ).toBe('invalid_metadata_format');
+  });
+
   it('checks what a bot answers in its acknowledgement like any message it sends', async () => {
     // A bot whose ack carries a header over Slack's 150 characters.
     const bot = createServer((_req, res) => {

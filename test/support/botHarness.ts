@@ -4,7 +4,7 @@ import nock from 'nock';
 import pg from 'pg';
 import { createLogger } from '../../src/logger.js';
 import type { TestDatabase } from './databases.js';
-import { BOT_TOKEN, SIGNING_SECRET } from './slack.js';
+import { BOT_TOKEN, interceptHistory, postKeyOf, SIGNING_SECRET } from './slack.js';
 
 /** What the bot's integration tests share: Slack interception, polling, logs, environment. */
 
@@ -16,9 +16,14 @@ export interface Posted {
   threadTs?: string;
   /** The ts Slack answered with. */
   ts: string;
+  /** The post key in the message's metadata (see postOnce). */
+  postKey?: string;
 }
 
-/** Intercepts chat.postMessage on the real Web API host; `replies` are served in order. */
+/**
+ * Intercepts chat.postMessage on the real Web API host; `replies` are served in order. The
+ * channels' history (what a retry looks up before posting again) answers with what was posted.
+ */
 export function interceptPostMessage(
   posted: Posted[],
   replies: Array<[number, object, Record<string, string>?]> = [],
@@ -39,11 +44,13 @@ export function interceptPostMessage(
         blocks: JSON.parse(params.get('blocks') ?? '[]'),
         threadTs: params.get('thread_ts') ?? undefined,
         ts: (payload as { ts?: string }).ts ?? '',
+        postKey: postKeyOf(params),
       });
     }
     return [status, payload, headers ?? {}];
   });
-  return { calls: () => call };
+  const history = interceptHistory(() => posted.map((p) => ({ ...p, threadTs: p.threadTs })));
+  return { calls: () => call, lookups: history.lookups };
 }
 
 export async function eventually<T>(

@@ -173,3 +173,55 @@ export function interceptResponseUrls<T = { text?: string }>(options: { persist?
   });
   return bodies;
 }
+
+/** A message Slack holds, as conversations.history and conversations.replies answer it. */
+export interface HeldMessage {
+  channel: string;
+  ts: string;
+  threadTs?: string;
+  /** The post key the bot put in the message's metadata (see postOnce). */
+  postKey?: string;
+}
+
+/** The post key of a chat.postMessage form body's metadata, if any. */
+export function postKeyOf(params: URLSearchParams): string | undefined {
+  const metadata = params.get('metadata');
+  if (!metadata) return undefined;
+  const parsed = JSON.parse(metadata) as { event_payload?: { post_key?: string } };
+  return parsed.event_payload?.post_key;
+}
+
+/**
+ * conversations.history and conversations.replies answered from `held()`: top-level
+ * messages of the channel, or the replies of the thread, with the bot's metadata. `oldest`
+ * is not applied (test timestamps are not real times). Answers how many lookups were made.
+ */
+export function interceptHistory(held: () => HeldMessage[]) {
+  let lookups = 0;
+  const answer = (params: URLSearchParams, thread: boolean) => {
+    lookups += 1;
+    const channel = params.get('channel');
+    const threadTs = params.get('ts');
+    const messages = held()
+      .filter(
+        (m) => m.channel === channel && (thread ? m.threadTs === threadTs || m.ts === threadTs : !m.threadTs),
+      )
+      .map((m) => ({
+        type: 'message',
+        ts: m.ts,
+        ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
+        ...(m.postKey
+          ? { metadata: { event_type: 'runbook_bot_post', event_payload: { post_key: m.postKey } } }
+          : {}),
+      }));
+    return { ok: true, messages, has_more: false };
+  };
+  const scope = nock('https://slack.com').persist();
+  scope
+    .post('/api/conversations.history')
+    .reply(200, (_uri, body) => answer(new URLSearchParams(body as string), false));
+  scope
+    .post('/api/conversations.replies')
+    .reply(200, (_uri, body) => answer(new URLSearchParams(body as string), true));
+  return { lookups: () => lookups };
+}

@@ -60,6 +60,9 @@ describe('manifest.yml', () => {
         'pins:write',
         'files:write',
         'users:read',
+        // postOnce looks up whether an earlier attempt posted before posting again.
+        'channels:history',
+        'groups:history',
       ]),
     );
   });
