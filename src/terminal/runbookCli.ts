@@ -154,7 +154,9 @@ async function runProcedure(
           io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
       }
     }
-    return results.some((result) => result.status === 'error') ? EXIT.couldNotRun : EXIT.ok;
+    if (results.some((result) => result.status === 'error')) return EXIT.couldNotRun;
+    // A check that can act on this target was not run: worth a non-zero exit in a script.
+    return results.some((result) => result.status === 'action') ? EXIT.warn : EXIT.ok;
   } finally {
     await pools.closeAll();
   }

@@ -4,11 +4,13 @@ import { errorText } from '../../redact.js';
 import { cellText } from '../../targets/cellText.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
-import type { CheckStep } from '../model.js';
+import type { CheckStep, Risk } from '../model.js';
+import { readSafety, vouchedFunctions } from './readSafety.js';
 
 /** What a check returned, as text, ready to store and show. */
 export interface CheckResult {
-  status: 'ok' | 'error';
+  /** `action`: not run, because on this target the statement can act (see readSafety.ts). */
+  status: 'ok' | 'error' | 'action';
   columns: string[];
   rows: string[][];
   /** Rows the statement returned in all; more than `rows.length` when cut at the row limit. */
@@ -16,6 +18,9 @@ export interface CheckResult {
   /** True when the statement had more rows than were fetched. */
   truncated: boolean;
   error?: string;
+  /** status `action`: why the statement is not read-only here, e.g. "view public.v calls pg_terminate_backend…". */
+  actionReasons?: string[];
+  risk?: Risk;
   durationMs: number;
 }
 
@@ -31,7 +36,9 @@ const CHECK_ROW_LIMIT = 500;
 /**
  * Runs a procedure's checks in order on one connection, each in its own read-only
  * transaction with the target's timeouts: even a statement misclassified as read-only could
- * not write. One failing check is a result, not the end of the procedure.
+ * not write. READ ONLY does not stop a signal, a reload or dblink, so each statement is first
+ * judged against the target's catalog; one that can act there is not run and comes back as
+ * status `action` with the reasons. One failing check is a result, not the end of the procedure.
  */
 export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRun[]): Promise<CheckResult[]> {
   if (checks.length === 0) return [];
@@ -43,8 +50,18 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
     for (const check of checks) {
       const started = performance.now();
       try {
-        const fetched = await session.run(target.settings, (connection) => fetchRows(connection, check));
-        results.push({ status: 'ok', ...fetched, durationMs: Math.round(performance.now() - started) });
+        const fetched = await session.run(target.settings, async (connection) => {
+          // What the target's catalog says the statement reaches, before anything runs.
+          const safety = await readSafety(
+            connection,
+            check.step.statement.sql,
+            vouchedFunctions(check.step.statement.functions),
+          );
+          return safety.safe ? { status: 'ok' as const, ...(await fetchRows(connection, check)) } : safety;
+        });
+        const durationMs = Math.round(performance.now() - started);
+        if ('safe' in fetched) results.push(notRunAsCheck(fetched.reasons, fetched.risk, durationMs));
+        else results.push({ ...fetched, durationMs });
       } catch (err) {
         if (err instanceof BrokenConnectionError) throw err;
         results.push({
@@ -66,6 +83,20 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
   } finally {
     client.release(broken instanceof Error ? broken : undefined);
   }
+}
+
+function notRunAsCheck(reasons: string[], risk: Risk, durationMs: number): CheckResult {
+  return {
+    status: 'action',
+    columns: [],
+    rows: [],
+    rowCount: 0,
+    truncated: false,
+    error: `not run as a check: ${reasons.join('; ')}`,
+    actionReasons: reasons,
+    risk,
+    durationMs,
+  };
 }
 
 /** Reads at most CHECK_ROW_LIMIT rows through a cursor, then counts the rest without keeping them. */

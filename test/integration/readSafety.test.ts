@@ -1,0 +1,157 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type CheckResult, runChecks } from '../../src/runbooks/execute/runChecks.js';
+import type { CheckStep } from '../../src/runbooks/model.js';
+import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { TargetPools } from '../../src/targets/pools.js';
+import type { Target } from '../../src/targets/target.js';
+import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
+
+/*
+ * Checks never act through objects in the target (issue 14, section 3). Each statement below
+ * is one the classifier calls a Check from its text alone; on this target a view, an overload
+ * or a policy makes it act where BEGIN READ ONLY does not stop it. Each effect is observed
+ * from outside: a victim session still alive, the configuration not reloaded.
+ */
+const servers = inject('postgresServers');
+
+/** A runbook SQL block's statement as the loader makes it a CheckStep (must be one). */
+function check(sql: string, annotation = ''): CheckStep {
+  const analysis = analyzeSqlBlock(sql, { readOnlyFunctions: annotation ? [annotation] : [] });
+  if (!analysis.ok) throw new Error(analysis.error);
+  const [statement] = analysis.statements;
+  if (statement?.class !== 'check') throw new Error(`the classifier does not call it a check: ${sql}`);
+  return {
+    kind: 'check',
+    id: '1',
+    title: 'check',
+    role: 'diagnose',
+    source: { file: 'test.md', line: 1 },
+    statement: statement.statement,
+  };
+}
+
+const VICTIM = 'rb-victim';
+
+const TARGET_OBJECTS = `
+  CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
+  INSERT INTO items VALUES (1, 'One'), (2, 'Two');
+  CREATE VIEW v_kill AS
+    SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = '${VICTIM}';
+  CREATE VIEW v_reload AS SELECT pg_reload_conf() AS reloaded;
+  CREATE VIEW v_outer AS SELECT * FROM v_kill;
+  -- Declared IMMUTABLE, which PostgreSQL takes on trust: it signals all the same.
+  CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+      PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${VICTIM}';
+      RETURN $1::text;
+    END $$;
+  -- A SQL function declared STABLE whose body reloads the configuration.
+  CREATE FUNCTION public.settings_age() RETURNS interval LANGUAGE sql STABLE AS
+    $$ SELECT now() - pg_conf_load_time() FROM (SELECT pg_reload_conf()) AS r $$;
+  CREATE VIEW v_settings AS SELECT settings_age() AS age;
+  CREATE VIEW v_fine AS SELECT id, upper(name) AS name FROM items WHERE id > 0;
+  CREATE FUNCTION public.item_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM items $$;
+  CREATE VIEW v_count AS SELECT item_count() AS n;
+  CREATE TABLE secrets (id int, owner text);
+  ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY leak ON secrets USING (pg_reload_conf());
+`;
+
+describe.each(servers)('checks judged by what the target runs, on $label', (server) => {
+  let db: TestDatabase;
+  let pools: TargetPools;
+  let target: Target;
+  let victim: pg.Client;
+
+  beforeAll(async () => {
+    await loadSqlParser();
+    db = await createTestDatabase(server.url, { demoSchema: false });
+    await db.admin.query(TARGET_OBJECTS);
+    target = testTarget(db.url);
+    pools = new TargetPools();
+  });
+  afterAll(async () => {
+    await victim?.end().catch(() => undefined);
+    await pools?.closeAll();
+    await db?.drop();
+  });
+
+  async function victimAlive(): Promise<boolean> {
+    const { rows } = await db.admin.query(
+      'SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [VICTIM],
+    );
+    return rows.length > 0;
+  }
+
+  async function confLoadTime(): Promise<string> {
+    const { rows } = await db.admin.query<{ at: string }>('SELECT pg_conf_load_time()::text AS at');
+    return rows[0]!.at;
+  }
+
+  async function run(...steps: CheckStep[]): Promise<CheckResult[]> {
+    return runChecks(
+      pools.readOnly(target),
+      target,
+      steps.map((step) => ({ step, values: [] })),
+    );
+  }
+
+  it('does not run a check through a view that terminates a backend, and says why', async () => {
+    victim = await openSession(db.url, VICTIM);
+    const [direct, nested] = await run(check('SELECT * FROM v_kill'), check('SELECT count(*) FROM v_outer'));
+    expect(await victimAlive()).toBe(true);
+    expect(direct).toMatchObject({ status: 'action', risk: 'high' });
+    expect(direct!.actionReasons).toEqual([
+      'view public.v_kill calls pg_terminate_backend, which terminates backends',
+    ]);
+    expect(nested!.status).toBe('action');
+    expect(nested!.actionReasons?.[0]).toBe(
+      'view public.v_outer → view public.v_kill calls pg_terminate_backend, which terminates backends',
+    );
+  });
+
+  it('does not reload the configuration through a view, a SQL function or a row-level security policy', async () => {
+    const before = await confLoadTime();
+    const results = await run(
+      check('SELECT * FROM v_reload'),
+      check('SELECT age FROM v_settings'),
+      check('SELECT count(*) FROM secrets'),
+    );
+    expect(await confLoadTime()).toBe(before);
+    expect(results.map((result) => result.status)).toEqual(['action', 'action', 'action']);
+    expect(results[0]!.actionReasons).toEqual([
+      'view public.v_reload calls pg_reload_conf, which reloads the server configuration',
+    ]);
+    expect(results[1]!.actionReasons?.[0]).toBe(
+      'view public.v_settings → function public.settings_age() calls pg_reload_conf, which reloads the server configuration',
+    );
+    expect(results[2]!.actionReasons?.[0]).toBe(
+      'a row-level security policy of public.secrets calls pg_reload_conf, which reloads the server configuration',
+    );
+  });
+
+  it('does not run lower(1) when a user-defined lower(integer) shadows pg_catalog.lower', async () => {
+    victim = await openSession(db.url, VICTIM);
+    const [result] = await run(check('SELECT lower(1) AS l'));
+    expect(await victimAlive()).toBe(true);
+    expect(result!.status).toBe('action');
+    expect(result!.actionReasons).toEqual([
+      'calls public.lower(integer), a plpgsql function whose body the bot cannot check (declare it with readonly= if it is read-only)',
+    ]);
+  });
+
+  it('still runs what only reads: system views, plain views, STABLE SQL functions that read', async () => {
+    const results = await run(
+      check('SELECT count(*) AS n FROM pg_stat_activity'),
+      check('SELECT name FROM v_fine ORDER BY id'),
+      check("SELECT upper('x') AS u, item_count() AS n", 'item_count'),
+      check('SELECT n FROM v_count'),
+    );
+    expect(results.map((result) => result.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(results[1]!.rows).toEqual([['ONE'], ['TWO']]);
+    expect(results[2]!.rows).toEqual([['X', '2']]);
+    expect(results[3]!.rows).toEqual([['2']]);
+  });
+});
