@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CheckResult, runChecks } from '../../src/runbooks/execute/runChecks.js';
@@ -5,6 +8,7 @@ import type { CheckStep } from '../../src/runbooks/model.js';
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import type { Target } from '../../src/targets/target.js';
+import { cli } from '../support/cli.js';
 import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
 
 /*
@@ -56,6 +60,23 @@ const TARGET_OBJECTS = `
   CREATE TABLE secrets (id int, owner text);
   ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
   CREATE POLICY leak ON secrets USING (pg_reload_conf());
+`;
+
+/** A team runbook whose checks read as checks and act through the target's objects. */
+const GATE_RUNBOOK = `# Gate Runbook
+
+## Read the views
+
+\`\`\`sql
+-- Sessions ended by the view
+SELECT * FROM v_kill;
+-- Reload through a view
+SELECT * FROM v_reload;
+-- Shadowed lower
+SELECT lower(1) AS l;
+-- Items
+SELECT name FROM v_fine ORDER BY id;
+\`\`\`
 `;
 
 describe.each(servers)('checks judged by what the target runs, on $label', (server) => {
@@ -140,6 +161,31 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     expect(result!.actionReasons).toEqual([
       'calls public.lower(integer), a plpgsql function whose body the bot cannot check (declare it with readonly= if it is read-only)',
     ]);
+  });
+
+  it('runbook-bot run runs none of them, prints why, and still runs the reading check', async () => {
+    victim = await openSession(db.url, VICTIM);
+    const before = await confLoadTime();
+    const dir = mkdtempSync(join(tmpdir(), 'gate-runbooks-'));
+    writeFileSync(join(dir, 'gate.md'), GATE_RUNBOOK);
+    try {
+      const result = await cli(['run', 'gate-runbook#read-the-views'], {
+        TARGET_DATABASE_URL: db.url,
+        RUNBOOKS_DIR: dir,
+      });
+      expect(await victimAlive()).toBe(true);
+      expect(await confLoadTime()).toBe(before);
+      expect(result.stdout).toContain(
+        'not run: an action on this target (risk high), it needs a preview and approval in Slack\n' +
+          '      view public.v_kill calls pg_terminate_backend, which terminates backends',
+      );
+      expect(result.stdout).toContain('view public.v_reload calls pg_reload_conf');
+      expect(result.stdout).toContain('calls public.lower(integer), a plpgsql function');
+      expect(result.stdout).toMatch(/ONE\s+TWO/);
+      expect(result.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('still runs what only reads: system views, plain views, STABLE SQL functions that read', async () => {
