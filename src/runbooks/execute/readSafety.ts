@@ -74,10 +74,12 @@ export async function readSafety(
   client: pg.ClientBase,
   sql: string,
   vouched: ReadonlySet<string> = new Set(),
+  options: { dml?: boolean } = {},
 ): Promise<ReadSafety> {
   await loadSqlParser();
   const judge = new Judge(client, vouched);
-  await judge.text(sql, '');
+  // For a DML preview the statement's own write is the point; what it calls must still be harmless.
+  await judge.text(sql, '', options.dml === true);
   return judge.verdict();
 }
 
@@ -118,7 +120,7 @@ class Judge {
   }
 
   /** SQL text (the statement, or a SQL function's body): what it names, resolved in this session. */
-  async text(sql: string, via: string): Promise<void> {
+  async text(sql: string, via: string, writesExpected = false): Promise<void> {
     let refs: TextReferences;
     try {
       refs = references(sql);
@@ -126,7 +128,7 @@ class Judge {
       this.unsafe(`${prefix(via)}SQL the bot cannot parse (${(err as Error).message})`, 'medium');
       return;
     }
-    for (const write of refs.writes) this.unsafe(`${prefix(via)}runs ${write}`, 'medium');
+    if (!writesExpected) for (const write of refs.writes) this.unsafe(`${prefix(via)}runs ${write}`, 'medium');
     const functionOids = await this.visibleFunctions(refs.functions);
     const operatorOids = await this.visibleOperatorFunctions(refs.operators);
     const relationOids = await this.resolveRelations(refs.relations);
