@@ -128,7 +128,8 @@ class Judge {
       this.unsafe(`${prefix(via)}SQL the bot cannot parse (${(err as Error).message})`, 'medium');
       return;
     }
-    if (!writesExpected) for (const write of refs.writes) this.unsafe(`${prefix(via)}runs ${write}`, 'medium');
+    if (!writesExpected)
+      for (const write of refs.writes) this.unsafe(`${prefix(via)}runs ${write}`, 'medium');
     const functionOids = await this.visibleFunctions(refs.functions);
     const operatorOids = await this.visibleOperatorFunctions(refs.operators);
     const relationOids = await this.resolveRelations(refs.relations);
