@@ -188,6 +188,24 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     }
   });
 
+  it('lint --target names each check the target would not run, and the role that is too strong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gate-lint-'));
+    const file = join(dir, 'gate.md');
+    writeFileSync(file, GATE_RUNBOOK);
+    try {
+      const result = await cli(['lint', '--target', 'default', file], { TARGET_DATABASE_URL: db.url });
+      expect(result.stderr).toMatch(/warning: default: checks run as \w+, a superuser/);
+      expect(result.stderr).toContain(
+        `warning: ${file}:7: check "Sessions ended by the view" would not run as a check on default: view public.v_kill calls pg_terminate_backend, which terminates backends`,
+      );
+      expect(result.stderr).toContain('check "Shadowed lower" would not run as a check on default');
+      expect(result.stderr).not.toContain('"Items"');
+      expect(result.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('still runs what only reads: system views, plain views, STABLE SQL functions that read', async () => {
     const results = await run(
       check('SELECT count(*) AS n FROM pg_stat_activity'),
