@@ -163,6 +163,24 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     ]);
   });
 
+  it('does not write through dblink_exec in a view', async () => {
+    const { rows } = await db.admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'");
+    if (rows.length === 0) return; // the escape-hatch list is unit-tested where dblink is missing
+    const url = new URL(db.url);
+    const conninfo = `host=${url.hostname} port=${url.port} dbname=${db.name} user=${decodeURIComponent(url.username)} password=${decodeURIComponent(url.password)}`;
+    await db.admin.query(`
+      CREATE EXTENSION IF NOT EXISTS dblink;
+      CREATE TABLE written (n int);
+      CREATE VIEW v_dblink AS SELECT dblink_exec('${conninfo.replaceAll("'", "''")}', 'INSERT INTO written VALUES (1)') AS done;`);
+    const [result] = await run(check('SELECT * FROM v_dblink'));
+    const written = await db.admin.query('SELECT count(*)::int AS n FROM written');
+    expect(written.rows[0].n).toBe(0);
+    expect(result!.status).toBe('action');
+    expect(result!.actionReasons).toEqual([
+      'view public.v_dblink calls public.dblink_exec, which runs SQL elsewhere',
+    ]);
+  });
+
   it('runbook-bot run runs none of them, prints why, and still runs the reading check', async () => {
     victim = await openSession(db.url, VICTIM);
     const before = await confLoadTime();

@@ -206,8 +206,13 @@ class Judge {
     const calls = `${prefix(from.via)}calls ${label}`;
     const effect = knownEffect(fn.name);
     if (effect) {
-      // The effect's reason names the function in parentheses; it is named already.
-      this.unsafe(`${calls}, which ${effect.reason.replace(/ \([^)]*\)$/, '')}`, effect.risk);
+      // Named without arguments: every overload of an escape hatch is one reason. The
+      // effect's reason names the function in parentheses; it is named already.
+      const name = system ? fn.name : `${fn.schema}.${fn.name}`;
+      this.unsafe(
+        `${prefix(from.via)}calls ${name}, which ${effect.reason.replace(/ \([^)]*\)$/, '')}`,
+        effect.risk,
+      );
       return;
     }
     // Built-ins and extensions' own functions: the allowlist, or a declaration PostgreSQL (or
