@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readSafety, vouchedFunctions } from '../../src/runbooks/execute/readSafety.js';
 import { type CheckResult, runChecks } from '../../src/runbooks/execute/runChecks.js';
 import type { CheckStep } from '../../src/runbooks/model.js';
+import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import type { Target } from '../../src/targets/target.js';
@@ -54,6 +56,10 @@ const TARGET_OBJECTS = `
   CREATE FUNCTION public.settings_age() RETURNS interval LANGUAGE sql STABLE AS
     $$ SELECT now() - pg_conf_load_time() FROM (SELECT pg_reload_conf()) AS r $$;
   CREATE VIEW v_settings AS SELECT settings_age() AS age;
+  -- The same with a BEGIN ATOMIC body (PostgreSQL 14+), stored parsed rather than as text.
+  CREATE FUNCTION public.atomic_reload() RETURNS boolean LANGUAGE sql STABLE
+    BEGIN ATOMIC SELECT pg_reload_conf(); END;
+  CREATE VIEW v_atomic AS SELECT atomic_reload() AS reloaded;
   CREATE VIEW v_fine AS SELECT id, upper(name) AS name FROM items WHERE id > 0;
   CREATE FUNCTION public.item_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM items $$;
   CREATE VIEW v_count AS SELECT item_count() AS n;
@@ -78,6 +84,36 @@ SELECT lower(1) AS l;
 SELECT name FROM v_fine ORDER BY id;
 \`\`\`
 `;
+
+describe.each(servers)('the built-in library on the demo schema, on $label', (server) => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    await loadSqlParser();
+    db = await createTestDatabase(server.url);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('every check of the built-in runbooks is still a check: the gate refuses only what can act', async () => {
+    const { library } = await RunbookLibrary.load(runbookSources());
+    const refused: string[] = [];
+    let judged = 0;
+    for (const { procedure } of library.procedures())
+      for (const step of procedure.steps) {
+        if (step.kind !== 'check') continue;
+        judged += 1;
+        const safety = await readSafety(
+          db.admin,
+          step.statement.sql,
+          vouchedFunctions(step.statement.functions),
+        );
+        if (!safety.safe) refused.push(`${procedure.id} ${step.title}: ${safety.reasons.join('; ')}`);
+      }
+    expect(judged).toBeGreaterThan(20);
+    expect(refused).toEqual([]);
+  });
+});
 
 describe.each(servers)('checks judged by what the target runs, on $label', (server) => {
   let db: TestDatabase;
@@ -139,9 +175,13 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
       check('SELECT * FROM v_reload'),
       check('SELECT age FROM v_settings'),
       check('SELECT count(*) FROM secrets'),
+      check('SELECT reloaded FROM v_atomic'),
     );
     expect(await confLoadTime()).toBe(before);
-    expect(results.map((result) => result.status)).toEqual(['action', 'action', 'action']);
+    expect(results.map((result) => result.status)).toEqual(['action', 'action', 'action', 'action']);
+    expect(results[3]!.actionReasons?.[0]).toBe(
+      'view public.v_atomic → function public.atomic_reload() calls pg_reload_conf, which reloads the server configuration',
+    );
     expect(results[0]!.actionReasons).toEqual([
       'view public.v_reload calls pg_reload_conf, which reloads the server configuration',
     ]);
