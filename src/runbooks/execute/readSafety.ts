@@ -18,9 +18,13 @@ import { knownEffect, READ_SAFE_FUNCTIONS } from '../sql/readSafeFunctions.js';
  * in the catalog and judged:
  * - named in the text: every overload of that name the session can see (a user
  *   `public.lower(integer)` counts even though `lower('x')` would pick pg_catalog's);
- * - through a user view (recursively) or a row-level security policy: the exact functions,
- *   operators and relations its stored definition depends on (pg_depend);
- * - inside a user SQL function: its body, the same way.
+ * - through a user view (recursively) or a row-level security policy: its definition as
+ *   PostgreSQL deparses it for this session (`pg_get_viewdef`, `pg_get_expr`, which qualify
+ *   any name the search_path would not find), judged the same way. pg_depend is no help:
+ *   it records no dependency on built-in functions, pg_terminate_backend included;
+ * - inside a user SQL function: its body, the same way (a view or a body that writes is refused).
+ * Operators outside pg_catalog count as the functions behind them; foreign tables as an
+ * escape hatch (they read another server through a wrapper).
  * A function is read-safe when it is not a known escape hatch and is either on the allowlist
  * or declared STABLE/IMMUTABLE, where a user-defined function must also be SQL whose body is
  * read-safe: a STABLE plpgsql function can still call pg_terminate_backend. Functions the
@@ -32,7 +36,7 @@ export type ReadSafety = { safe: true } | { safe: false; reasons: string[]; risk
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 
 /** Objects looked at before giving up and calling the statement an action: a bound on the work. */
-const MAX_OBJECTS = 500;
+const MAX_OBJECTS = 2000;
 
 const RISK_ORDER: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
 
@@ -61,7 +65,7 @@ interface TextReferences {
   functions: Array<{ schema?: string; name: string }>;
   operators: Array<{ schema?: string; name: string }>;
   relations: Array<{ schema?: string; name: string }>;
-  /** Statements in a SQL function body that are not SELECTs. */
+  /** Statements that are not SELECTs, and data-modifying ones nested anywhere. */
   writes: string[];
 }
 
