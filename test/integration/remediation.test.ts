@@ -388,6 +388,34 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(await audits()).toBe('3');
   });
 
+  it('previews an UPDATE whose BEFORE UPDATE trigger writes through dblink_exec without writing anything', async () => {
+    const available = await db.admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'");
+    if (available.rows.length === 0) return; // the nextval trigger above covers the same path
+    const url = new URL(db.url);
+    const conninfo = `host=${url.hostname} port=${url.port} dbname=${db.name} user=${decodeURIComponent(url.username)} password=${decodeURIComponent(url.password)}`;
+    await db.admin.query(`
+      CREATE EXTENSION IF NOT EXISTS dblink;
+      DROP TABLE IF EXISTS tickets; DROP TABLE IF EXISTS ticket_log;
+      CREATE TABLE ticket_log (id int);
+      CREATE TABLE tickets (id int PRIMARY KEY, status text);
+      INSERT INTO tickets VALUES (1, 'open'), (2, 'open');
+      CREATE OR REPLACE FUNCTION ticket_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM dblink_exec('${conninfo.replaceAll("'", "''")}', format('INSERT INTO ticket_log VALUES (%s)', NEW.id));
+          RETURN NEW;
+        END $$;
+      CREATE TRIGGER tickets_log BEFORE UPDATE ON tickets FOR EACH ROW EXECUTE FUNCTION ticket_log();`);
+    const step = action("UPDATE tickets SET status = 'closed' WHERE status = 'open';");
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan).toMatchObject({
+      mode: 'dml',
+      affectedRows: 2,
+      notFired: ['trigger tickets_log on tickets'],
+    });
+    const logged = await db.admin.query('SELECT count(*)::int AS n FROM ticket_log');
+    expect(logged.rows[0].n).toBe(0);
+  });
+
   it('describes, without running, DML that would fire a trigger it cannot count around or reach a shadowing overload', async () => {
     await db.admin.query(`
       DROP TABLE IF EXISTS journal; DROP SEQUENCE IF EXISTS journal_audit;
