@@ -8,12 +8,15 @@ import { runHealthCheck } from './runbooks/health/engine.js';
 import { parseThresholdOverrides, splitAssignments } from './runbooks/health/thresholds.js';
 import { formatUnitValue } from './runbooks/health/units.js';
 import { RunStore } from './store/runs.js';
+import { describeConnectionFailure } from './targets/connectionErrors.js';
 import { TargetPools } from './targets/pools.js';
+import { privilegeWarning, type RolePrivileges, rolePrivileges } from './targets/rolePrivileges.js';
 import { addAuditCommands } from './terminal/auditCli.js';
 import type { CliIo } from './terminal/cliIo.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
+import { addInitRolesCommand } from './terminal/initRoles.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
 import { withStateDatabase } from './terminal/stateDatabase.js';
 
@@ -58,23 +61,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command('targets')
-    .description('List the configured targets (without secrets)')
+    .description(
+      'List the configured targets (without secrets) and the role checks run as on each; warn when it can do more than read',
+    )
     .option('--json', 'print as JSON')
-    .action((options: { json?: boolean }) => {
-      const { targets } = loadConfig(io.env);
-      const rows = targets.list().map((target) => ({
-        name: target.name,
-        database: describeUrl(target.url),
-        tags: target.tags,
-        source: target.source,
-        description: target.description ?? '',
-      }));
-      if (options.json) io.stdout(JSON.stringify(rows, null, 2));
-      else if (rows.length === 0)
-        io.stdout('No targets configured. Set TARGET_DATABASE_URL or TARGETS_FILE.');
-      else
-        for (const row of rows)
-          io.stdout(`${row.name.padEnd(16)} ${row.database}  ${row.tags.join(',')}  (${row.source})`);
+    .option('--offline', 'do not connect: list the configuration only')
+    .action(async (options: { json?: boolean; offline?: boolean }) => {
+      exitCode = await listTargets(options, io);
     });
 
   program
@@ -118,6 +111,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   addRunbookCommands(program, io, setExitCode);
   addAuditCommands(program, io, setExitCode);
   addIncidentCommands(program, io);
+  addInitRolesCommand(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -135,6 +129,70 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       `unexpected error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}`,
     );
     return EXIT.couldNotRun;
+  }
+}
+
+interface TargetRow {
+  name: string;
+  database: string;
+  tags: string[];
+  source: string;
+  description: string;
+  role?: RolePrivileges;
+  warning?: string;
+  unreachable?: string;
+}
+
+async function listTargets(options: { json?: boolean; offline?: boolean }, io: CliIo): Promise<number> {
+  const config = loadConfig(io.env);
+  const targets = config.targets.list();
+  const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
+  const pools = new TargetPools(logger);
+  try {
+    const rows: TargetRow[] = await Promise.all(
+      targets.map(async (target) => {
+        const row: TargetRow = {
+          name: target.name,
+          database: describeUrl(target.url),
+          tags: target.tags,
+          source: target.source,
+          description: target.description ?? '',
+        };
+        if (options.offline) return row;
+        const checked = await readRole(pools, target);
+        return { ...row, ...checked };
+      }),
+    );
+    if (options.json) io.stdout(JSON.stringify(rows, null, 2));
+    else if (rows.length === 0) io.stdout('No targets configured. Set TARGET_DATABASE_URL or TARGETS_FILE.');
+    else
+      for (const row of rows) {
+        const role = row.role ? `  checks run as ${row.role.role}` : '';
+        io.stdout(`${row.name.padEnd(16)} ${row.database}  ${row.tags.join(',')}  (${row.source})${role}`);
+        if (row.warning) io.stdout(`  warning: ${row.warning}`);
+        if (row.unreachable) io.stdout(`  unreachable: ${row.unreachable}`);
+      }
+    return rows.some((row) => row.warning) ? EXIT.warn : EXIT.ok;
+  } finally {
+    await pools.closeAll();
+  }
+}
+
+/** The role a target's read connection logs in as, and what it may do beyond reading. */
+async function readRole(
+  pools: TargetPools,
+  target: ReturnType<ReturnType<typeof loadConfig>['targets']['resolve']>,
+): Promise<{ role?: RolePrivileges; warning?: string; unreachable?: string }> {
+  try {
+    const client = await pools.readOnly(target).connect();
+    try {
+      const role = await rolePrivileges(client);
+      return { role, warning: privilegeWarning(role) };
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    return { unreachable: describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs) };
   }
 }
 

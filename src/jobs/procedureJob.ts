@@ -2,7 +2,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
 import { type CheckResult, type CheckToRun, runChecks } from '../runbooks/execute/runChecks.js';
-import type { CheckStep } from '../runbooks/model.js';
+import type { ActionStep, CheckStep } from '../runbooks/model.js';
 import { bindStatement } from '../runbooks/procedureParams.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -38,8 +38,12 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
       try {
         target = deps.targets.resolve(run.target);
         const results = await runBoundChecks(deps, target, checks, run.params);
-        for (const [i, check] of checks.entries())
-          await deps.procedureRuns.saveCheckResult(run.id, check.id, results[i]!);
+        for (const [i, check] of checks.entries()) {
+          const result = results[i]!;
+          if (result.status === 'action')
+            await deps.procedureRuns.turnIntoAction(run.id, asAction(check, result));
+          else await deps.procedureRuns.saveCheckResult(run.id, check.id, result);
+        }
         await deps.procedureRuns.finish(run.id);
       } catch (err) {
         // Removed from configuration since the command, or unreachable: a result either way.
@@ -84,6 +88,19 @@ async function runBoundChecks(
     results.set(check.step, ran[i]!);
   });
   return checks.map((step) => results.get(step)!);
+}
+
+/** A check the target's catalog showed can act: the action it is, with why, for preview and approval. */
+function asAction(check: CheckStep, result: CheckResult): ActionStep {
+  const reasons = result.actionReasons ?? [result.error ?? 'not read-only on this target'];
+  return {
+    ...check,
+    kind: 'action',
+    risk: result.risk ?? 'medium',
+    riskReasons: reasons,
+    actionReasons: reasons.map((reason) => `not run as a check: ${reason}`),
+    noTransaction: false,
+  };
 }
 
 function failed(reason: string): CheckResult {

@@ -296,6 +296,7 @@ async function verification(
 
 function describeResult(result: CheckResult): string {
   if (result.status === 'error') return `error: ${result.error}`;
+  if (result.status === 'action') return result.error ?? 'not run as a check';
   if (result.rowCount === 1 && result.columns.length <= 3)
     return result.columns.map((column, i) => `${column}=${result.rows[0]?.[i]}`).join(', ');
   return `${result.rowCount} rows`;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { readSafety } from '../runbooks/execute/readSafety.js';
 import type { ActionStep } from '../runbooks/model.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
@@ -8,6 +9,7 @@ import { PlanError } from './planError.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
 import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
+import { equivalentSelect, firingObjects } from './triggerSafePreview.js';
 
 export { PlanError } from './planError.js';
 
@@ -43,6 +45,11 @@ export interface Plan {
   backends?: BackendRow[];
   /** signal: backends the statement selects that the bot never signals, and why. */
   excluded?: Array<{ pid: number; reason: string }>;
+  /**
+   * dml: user triggers and rules the statement would fire, which the preview did not: it
+   * counted and sampled through the equivalent SELECT instead of running the statement.
+   */
+  notFired?: string[];
   /** Table lock taken, for statements that are described rather than previewed. */
   lockLevel?: string;
   noTransaction: boolean;
@@ -130,9 +137,15 @@ async function signalPlan(
   base: PlanBase,
 ): Promise<Plan> {
   const call = signalCall(step.statement.sql);
-  const result = await inRolledBackTransaction(client, target.settings, true, () =>
-    client.query(backendsSql(call.pidQuery), queryArgs(values)),
-  );
+  const result = await inRolledBackTransaction(client, target.settings, true, async () => {
+    // Evaluating its FROM/WHERE reads through views and policies that may act themselves.
+    const safety = await readSafety(client, call.pidQuery);
+    if (!safety.safe)
+      throw new PlanError(
+        `which backends it would signal cannot be evaluated safely on this target: ${safety.reasons.join('; ')}`,
+      );
+    return client.query(backendsSql(call.pidQuery), queryArgs(values));
+  });
   const backends: BackendRow[] = [];
   const excluded: Array<{ pid: number; reason: string }> = [];
   for (const row of result.rows as Array<Record<string, unknown>>) {
@@ -175,6 +188,11 @@ function pidFingerprint(pids: number[]): string {
  * runs after rolling back to a savepoint, so it sees the table as the statement would; a
  * sample that fails (a statement that cannot be wrapped) is left out, not an error.
  * Sequences advanced by column defaults are the one effect a ROLLBACK does not undo.
+ *
+ * Before that, the target's catalog is consulted (DESIGN.md principle 8): a function the
+ * statement reaches that can act outside the transaction (a user overload, a policy) means
+ * it is described, not run; a user trigger or rule on what it writes means it is counted and
+ * sampled through the equivalent SELECT, or described when there is none (INSERT, MERGE).
  */
 async function dmlPlan(
   client: pg.PoolClient,
@@ -185,29 +203,87 @@ async function dmlPlan(
   base: PlanBase,
 ): Promise<Plan> {
   const args = queryArgs(values);
-  const { affectedRows, sample } = await inRolledBackTransaction(client, target.settings, false, async () => {
+  const preview = await inRolledBackTransaction(client, target.settings, false, async () => {
+    const safety = await readSafety(client, step.statement.sql, new Set(), { dml: true });
+    if (!safety.safe) return { kind: 'described' as const, why: safety.reasons };
+    const notFired = await firingObjects(client, step.statement.sql);
+    if (notFired.length > 0) {
+      const counted = await countWithoutRunning(client, step, values);
+      return counted
+        ? { kind: 'counted' as const, ...counted, notFired }
+        : { kind: 'described' as const, why: notFired.map((name) => `it would fire ${name}`) };
+    }
     await client.query('SAVEPOINT rb_preview');
     const result = await client.query(step.statement.sql, args);
     const affectedRows = result.rowCount ?? result.rows.length;
-    if (!shape.sampleSql) return { affectedRows, sample: undefined };
+    if (!shape.sampleSql) return { kind: 'ran' as const, affectedRows, sample: undefined };
     await client.query('ROLLBACK TO SAVEPOINT rb_preview');
     try {
       const sampled = await client.query({ text: shape.sampleSql, values: args, rowMode: 'array' });
-      const sample = {
-        columns: sampled.fields.map((field) => field.name),
-        rows: (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS))),
-      };
-      return { affectedRows, sample };
+      return { kind: 'ran' as const, affectedRows, sample: sampleOf(sampled) };
     } catch {
       await client.query('ROLLBACK TO SAVEPOINT rb_preview');
-      return { affectedRows, sample: undefined };
+      return { kind: 'ran' as const, affectedRows, sample: undefined };
     }
   });
+  if (preview.kind === 'described')
+    // Run, once approved, as a described statement: in one transaction, within the row limit.
+    return finish(
+      {
+        ...base,
+        mode: 'statement',
+        summary: `${step.statement.kind} not run for the preview: ${preview.why.join('; ')}`,
+      },
+      'static',
+    );
+  const summary =
+    preview.kind === 'counted'
+      ? `${dmlSummary(shape.verb, preview.affectedRows)} (counted with the equivalent SELECT, without running it: ${preview.notFired.join(', ')} not fired)`
+      : dmlSummary(shape.verb, preview.affectedRows);
   return finish(
-    { ...base, mode: 'dml', summary: dmlSummary(shape.verb, affectedRows), affectedRows, sample },
-    String(affectedRows),
+    {
+      ...base,
+      mode: 'dml',
+      summary,
+      affectedRows: preview.affectedRows,
+      sample: preview.sample,
+      notFired: preview.kind === 'counted' ? preview.notFired : undefined,
+    },
+    String(preview.affectedRows),
   );
 }
+
+function sampleOf(sampled: pg.QueryResult): { columns: string[]; rows: string[][] } {
+  return {
+    columns: sampled.fields.map((field) => field.name),
+    rows: (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS))),
+  };
+}
+
+/**
+ * The rows an UPDATE or DELETE would change, counted and sampled (as they are now) with the
+ * equivalent SELECT; undefined when there is none, or it fails (a view as the target).
+ */
+async function countWithoutRunning(
+  client: pg.PoolClient,
+  step: ActionStep,
+  values: Array<string | number>,
+): Promise<{ affectedRows: number; sample?: { columns: string[]; rows: string[][] } } | undefined> {
+  const select = equivalentSelect(step.statement.sql, values.length, SAMPLE_ROWS);
+  if (!select) return undefined;
+  const args = queryArgs(values);
+  await client.query('SAVEPOINT rb_count');
+  try {
+    const counted = await client.query<{ n: number }>(select.countSql, args);
+    const sampled = await client.query({ text: select.sampleSql, values: args, rowMode: 'array' });
+    return { affectedRows: counted.rows[0]?.n ?? 0, sample: sampleOf(sampled) };
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT rb_count');
+    return undefined;
+  }
+}
+
+const SAMPLE_ROWS = 5;
 
 const DML_VERBS: Record<string, string> = { DELETE: 'delete', INSERT: 'insert' };
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
-import type { Procedure, Runbook } from '../runbooks/model.js';
+import type { ActionStep, Procedure, Runbook } from '../runbooks/model.js';
 import type { RawValues } from '../runbooks/procedureParams.js';
 import { inTransaction } from './transaction.js';
 
@@ -185,6 +185,29 @@ export class ProcedureRunStore {
       'UPDATE procedure_steps SET status = $3, result = $4 WHERE run_id = $1 AND step_id = $2',
       [runId, stepId, result.status, JSON.stringify(result)],
     );
+  }
+
+  /**
+   * A check that turned out to be able to act on the target becomes, in this run, the action
+   * it is: shown with a Preview button and run only after approval. The run's copy of the
+   * procedure changes, not the runbook.
+   */
+  async turnIntoAction(runId: string, step: ActionStep): Promise<void> {
+    await inTransaction(this.db, async (client) => {
+      await client.query(
+        `UPDATE procedure_runs
+            SET procedure = jsonb_set(procedure, '{steps}', (
+                  SELECT jsonb_agg(CASE WHEN s.step ->> 'id' = $2 THEN $3::jsonb ELSE s.step END ORDER BY s.n)
+                    FROM jsonb_array_elements(procedure -> 'steps') WITH ORDINALITY AS s(step, n)))
+          WHERE id = $1`,
+        [runId, step.id, JSON.stringify(step)],
+      );
+      await client.query(
+        `UPDATE procedure_steps SET kind = 'action', status = 'shown', result = NULL
+          WHERE run_id = $1 AND step_id = $2`,
+        [runId, step.id],
+      );
+    });
   }
 
   async finish(id: string, error?: string): Promise<void> {

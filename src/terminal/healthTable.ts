@@ -42,6 +42,7 @@ export function renderHealthReport(report: HealthReport, options: { color: boole
     lines.push(`  unreachable: ${report.unreachable}`);
     return lines.join('\n');
   }
+  if (report.roleWarning) lines.push(`  warning: ${report.roleWarning}`);
   const problems = report.findings.filter(
     (f) => f.status === 'critical' || f.status === 'warn' || f.status === 'error',
   );

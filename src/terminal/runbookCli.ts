@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { readSafety, vouchedFunctions } from '../runbooks/execute/readSafety.js';
 import { runChecks } from '../runbooks/execute/runChecks.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { CheckStep, Runbook } from '../runbooks/model.js';
@@ -11,6 +12,8 @@ import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
 import { TargetPools } from '../targets/pools.js';
+import { ReadOnlySession } from '../targets/readOnly.js';
+import { privilegeWarning, rolePrivileges } from '../targets/rolePrivileges.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 import { checkResultLines, colors, lintLines, matchLines, procedureLines, stepLine } from './runbookText.js';
@@ -29,7 +32,11 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
     )
     .argument('<files...>', 'Markdown runbook files')
     .option('--json', 'print the parsed runbooks as JSON')
-    .action(async (files: string[], options: { json?: boolean }) => {
+    .option(
+      '-t, --target <name>',
+      "also judge each check against a target's catalog, and the role checks would run as there",
+    )
+    .action(async (files: string[], options: { json?: boolean; target?: string }) => {
       const runbooks: Runbook[] = [];
       for (const file of files) {
         try {
@@ -40,8 +47,11 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
       }
       if (options.json) io.stdout(JSON.stringify(runbooks, null, 2));
       else for (const runbook of runbooks) io.stdout(lintLines(runbook, c).join('\n'));
+      const targetWarnings = options.target ? await lintOnTarget(io, runbooks, options.target) : [];
+      for (const warning of targetWarnings) io.stderr(c.yellow(`warning: ${warning}`));
       // Warnings are worth a non-zero exit in an author's CI, but are not failures.
-      setExitCode(runbooks.some((runbook) => runbook.warnings.length > 0) ? EXIT.warn : EXIT.ok);
+      const warned = targetWarnings.length > 0 || runbooks.some((runbook) => runbook.warnings.length > 0);
+      setExitCode(warned ? EXIT.warn : EXIT.ok);
     });
 
   program
@@ -91,6 +101,56 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
     .action(async (reference: string, words: string[], options: { target?: string; json?: boolean }) => {
       setExitCode(await runProcedure(io, reference, words, options));
     });
+}
+
+/**
+ * What a target would make of the runbooks' checks: the role they would run as, and each
+ * check its catalog shows can act (a view, an overload, a policy), which would not run as a check.
+ */
+async function lintOnTarget(io: CliIo, runbooks: Runbook[], name: string): Promise<string[]> {
+  const config = loadConfig(io.env);
+  const target = config.targets.resolve(name);
+  const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
+  const pools = new TargetPools(logger);
+  const warnings: string[] = [];
+  try {
+    const client = await pools
+      .readOnly(target)
+      .connect()
+      .catch((err: unknown) => {
+        throw new UserError(
+          `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
+        );
+      });
+    const session = new ReadOnlySession(client);
+    let failure: Error | undefined;
+    try {
+      const role = await rolePrivileges(client);
+      const roleWarning = privilegeWarning(role);
+      if (roleWarning) warnings.push(`${target.name}: ${roleWarning}`);
+      for (const runbook of runbooks)
+        for (const procedure of runbook.procedures)
+          for (const step of procedure.steps) {
+            if (step.kind !== 'check') continue;
+            const safety = await session.run(target.settings, (connection) =>
+              readSafety(connection, step.statement.sql, vouchedFunctions(step.statement.functions)),
+            );
+            if (!safety.safe)
+              warnings.push(
+                `${runbook.source.file}:${step.source.line}: check "${step.title}" would not run as a check on ${target.name}: ${safety.reasons.join('; ')}`,
+              );
+          }
+      await session.close();
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      client.release(failure ?? false);
+    }
+  } finally {
+    await pools.closeAll();
+  }
+  return warnings;
 }
 
 async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
@@ -154,7 +214,9 @@ async function runProcedure(
           io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
       }
     }
-    return results.some((result) => result.status === 'error') ? EXIT.couldNotRun : EXIT.ok;
+    if (results.some((result) => result.status === 'error')) return EXIT.couldNotRun;
+    // A check that can act on this target was not run: worth a non-zero exit in a script.
+    return results.some((result) => result.status === 'action') ? EXIT.warn : EXIT.ok;
   } finally {
     await pools.closeAll();
   }

@@ -81,6 +81,13 @@ export function matchLines(matches: ProcedureMatch[], c: Colors): string[] {
 }
 
 export function checkResultLines(result: CheckResult, c: Colors): string[] {
+  if (result.status === 'action')
+    return [
+      c.yellow(
+        `    not run: an action on this target (risk ${result.risk ?? 'medium'}), it needs a preview and approval in Slack`,
+      ),
+      ...(result.actionReasons ?? []).map((reason) => c.yellow(`      ${reason}`)),
+    ];
   if (result.status === 'error') return [c.red(`    error: ${result.error ?? 'failed'}`)];
   if (result.rowCount === 0) return [c.dim(`    no rows (${result.durationMs} ms)`)];
   const more = result.rowCount - result.rows.length;

@@ -349,6 +349,114 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(await count()).toBe(1);
   });
 
+  it('previews an UPDATE on a table with a user trigger without firing it, and names the trigger', async () => {
+    // nextval is not rolled back: the trigger's effect outside the transaction, observable.
+    await db.admin.query(`
+      DROP TABLE IF EXISTS accounts; DROP SEQUENCE IF EXISTS account_audit;
+      CREATE SEQUENCE account_audit;
+      CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, status text NOT NULL, note text);
+      INSERT INTO accounts SELECT i, 'owner-' || i, CASE WHEN i <= 3 THEN 'locked' ELSE 'open' END
+        FROM generate_series(1, 6) AS i;
+      CREATE FUNCTION account_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('account_audit'); RETURN NEW; END $$;
+      CREATE TRIGGER accounts_audit BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION account_audit();`);
+    const audits = async () =>
+      (
+        await db.admin.query<{ n: string }>(
+          'SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM account_audit',
+        )
+      ).rows[0]!.n;
+    // The note is bound only in SET: the equivalent SELECT still binds it.
+    const step = action("UPDATE accounts SET status = 'open', note = '<reason>' WHERE status = 'locked';");
+    const plan = await computePlan(pool, target, step, ['unlocked by runbook']);
+    expect(await audits()).toBe('0');
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 3, fingerprint: '3' });
+    expect(plan.notFired).toEqual(['trigger accounts_audit on accounts']);
+    expect(plan.summary).toBe(
+      'UPDATE would change 3 rows (counted with the equivalent SELECT, without running it: trigger accounts_audit on accounts not fired)',
+    );
+    expect(plan.sample?.rows.map((row) => row[0])).toEqual(['1', '2', '3']);
+
+    // Approved, it runs for real: the trigger fires then, once per row.
+    const result = await executeAction(pool, target, step, ['unlocked by runbook'], plan);
+    expect(result).toMatchObject({ status: 'succeeded', affectedRows: 3 });
+    expect(await audits()).toBe('3');
+
+    const remove = action('DELETE FROM accounts a USING accounts b WHERE a.id = b.id AND a.id > 4;');
+    const removePlan = await computePlan(pool, target, remove, []);
+    expect(removePlan).toMatchObject({ mode: 'dml', affectedRows: 2 });
+    expect(await audits()).toBe('3');
+  });
+
+  it('previews an UPDATE whose BEFORE UPDATE trigger writes through dblink_exec without writing anything', async () => {
+    const available = await db.admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'");
+    if (available.rows.length === 0) return; // the nextval trigger above covers the same path
+    const url = new URL(db.url);
+    const conninfo = `host=${url.hostname} port=${url.port} dbname=${db.name} user=${decodeURIComponent(url.username)} password=${decodeURIComponent(url.password)}`;
+    await db.admin.query(`
+      CREATE EXTENSION IF NOT EXISTS dblink;
+      DROP TABLE IF EXISTS tickets; DROP TABLE IF EXISTS ticket_log;
+      CREATE TABLE ticket_log (id int);
+      CREATE TABLE tickets (id int PRIMARY KEY, status text);
+      INSERT INTO tickets VALUES (1, 'open'), (2, 'open');
+      CREATE OR REPLACE FUNCTION ticket_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM dblink_exec('${conninfo.replaceAll("'", "''")}', format('INSERT INTO ticket_log VALUES (%s)', NEW.id));
+          RETURN NEW;
+        END $$;
+      CREATE TRIGGER tickets_log BEFORE UPDATE ON tickets FOR EACH ROW EXECUTE FUNCTION ticket_log();`);
+    const step = action("UPDATE tickets SET status = 'closed' WHERE status = 'open';");
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan).toMatchObject({
+      mode: 'dml',
+      affectedRows: 2,
+      notFired: ['trigger tickets_log on tickets'],
+    });
+    const logged = await db.admin.query('SELECT count(*)::int AS n FROM ticket_log');
+    expect(logged.rows[0].n).toBe(0);
+  });
+
+  it('describes, without running, DML that would fire a trigger it cannot count around or reach a shadowing overload', async () => {
+    await db.admin.query(`
+      DROP TABLE IF EXISTS journal; DROP SEQUENCE IF EXISTS journal_audit;
+      CREATE SEQUENCE journal_audit;
+      CREATE TABLE journal (id int, entry text);
+      CREATE FUNCTION journal_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('journal_audit'); RETURN NEW; END $$;
+      CREATE TRIGGER journal_audit AFTER INSERT ON journal FOR EACH ROW EXECUTE FUNCTION journal_audit();
+      CREATE OR REPLACE FUNCTION public.lower(integer) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN PERFORM nextval('journal_audit'); RETURN $1::text; END $$;`);
+    const audits = async () =>
+      (await db.admin.query<{ called: boolean }>('SELECT is_called AS called FROM journal_audit')).rows[0]!
+        .called;
+    const insert = action("INSERT INTO journal VALUES (1, 'x');");
+    const insertPlan = await computePlan(pool, target, insert, []);
+    expect(insertPlan).toMatchObject({ mode: 'statement' });
+    expect(insertPlan.summary).toBe(
+      'INSERT not run for the preview: it would fire trigger journal_audit on journal',
+    );
+    const shadowed = action('UPDATE journal SET entry = lower(1) WHERE id = 1;');
+    const shadowedPlan = await computePlan(pool, target, shadowed, []);
+    expect(shadowedPlan.mode).toBe('statement');
+    expect(shadowedPlan.summary).toContain('calls public.lower(integer), a plpgsql function');
+    expect(await audits()).toBe(false);
+    await db.admin.query('DROP FUNCTION public.lower(integer)');
+  });
+
+  it('refuses to preview a signal whose FROM reads a view that acts', async () => {
+    await db.admin.query(`
+      CREATE OR REPLACE VIEW reloading_sessions AS
+        SELECT pid FROM pg_stat_activity WHERE pg_reload_conf() AND datname = current_database()`);
+    const loaded = async () =>
+      (await db.admin.query<{ at: string }>('SELECT pg_conf_load_time()::text AS at')).rows[0]!.at;
+    const before = await loaded();
+    const step = action('SELECT pg_terminate_backend(pid) FROM reloading_sessions;');
+    await expect(computePlan(pool, target, step, [])).rejects.toThrow(
+      'which backends it would signal cannot be evaluated safely on this target: view public.reloading_sessions calls pg_reload_conf, which reloads the server configuration',
+    );
+    expect(await loaded()).toBe(before);
+  });
+
   it('fails fast on lock_timeout and changes nothing', async () => {
     await resetItems();
     const alter = action('ALTER TABLE items ADD COLUMN note text;');

@@ -14,7 +14,7 @@ import {
   type Posted,
   serviceEnv,
 } from '../support/botHarness.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, openSession, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import {
   interceptResponseUrls,
@@ -60,7 +60,19 @@ SELECT pid, state FROM pg_stat_activity WHERE state = 'active';
    SELECT pg_cancel_backend([PID]);
    \`\`\`
 2. Tell the reporting team in #reports
+
+## Read the report view
+
+\`\`\`sql
+-- Rows of the report view
+SELECT * FROM report_view;
+\`\`\`
 `;
+
+/** A view whose text looks like a read; reading it terminates the reporting session. */
+const REPORT_VIEW = `
+  CREATE VIEW report_view AS
+    SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'rb-reporting'`;
 
 function threadOf(posted: Posted[], root: Posted): Posted[] {
   return posted.filter((message) => message.threadTs === root.ts);
@@ -96,6 +108,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       startTestRedis(),
     ]);
     await target.admin.query(SEED_004_TABLES);
+    await target.admin.query(REPORT_VIEW);
     teamDir = mkdtempSync(join(tmpdir(), 'team-runbooks-'));
     writeFileSync(join(teamDir, 'team.md'), TEAM_RUNBOOK);
     const env = { ...serviceEnv(state, target, redis.url), RUNBOOKS_DIR: teamDir };
@@ -283,6 +296,54 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     );
     expect(order.every((index) => index >= 0)).toBe(true);
     expect([...order].sort((x, y) => x - y)).toEqual(order);
+  });
+
+  it('does not run a check whose view terminates a backend: it is offered as an action, with the reason', async () => {
+    const reporting = await openSession(target.url, 'rb-reporting');
+    const reportingAlive = async () =>
+      (
+        await target.admin.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rb-reporting'",
+        )
+      ).rows[0].n;
+    try {
+      const posted: Posted[] = [];
+      interceptPostMessage(posted);
+      await sendSlashCommand(service.port, {
+        text: 'run team-runbook#read-the-report-view',
+        channel_id: 'CVIEW',
+      });
+      const root = await eventually(() =>
+        posted.find((message) => message.channel === 'CVIEW' && !message.threadTs),
+      );
+      const step = await eventually(() => threadOf(posted, root)[0]);
+      expect(step.text).toBe('1. Rows of the report view (action)');
+      expect(allText(step)).toContain(
+        'not run as a check: view public.report_view calls pg_terminate_backend, which terminates backends',
+      );
+      expect(allText(step)).toContain('risk *high*');
+      expect(allText(step)).toContain(ACTIONS.stepPreview);
+      expect(allText(root)).toContain('0 checks run now; 1 actions need a preview and approval');
+      expect(await reportingAlive()).toBe(1);
+
+      // Its preview describes it without running it.
+      const value = (
+        step.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+      ).elements[0]!.value;
+      await sendBlockAction(service.port, {
+        actionId: ACTIONS.stepPreview,
+        value,
+        channelId: 'CVIEW',
+        userId: 'U0ONCALL',
+      });
+      const card = await eventually(() =>
+        threadOf(posted, root).find((message) => allText(message).includes(ACTIONS.requestApproval)),
+      );
+      expect(allText(card)).toContain('not run for the preview');
+      expect(await reportingAlive()).toBe(1);
+    } finally {
+      await reporting.end().catch(() => undefined);
+    }
   });
 
   it('names a missing or invalid parameter with its type and an example, and starts nothing', async () => {

@@ -55,6 +55,22 @@ describe('health report blocks', () => {
     },
   );
 
+  it('warns, in the report itself, when checks ran as a superuser, without spending a block on it', () => {
+    const plain = healthReportBlocks(report([finding(1, 'warn', 2)]), { runId: 'run-1' });
+    const warned = healthReportBlocks(
+      {
+        ...report([finding(1, 'warn', 2)]),
+        roleWarning: 'checks run as postgres, a superuser: give the read connection a least-privileged role',
+      },
+      { runId: 'run-1' },
+    );
+    expect(warned).toHaveLength(plain.length);
+    expect(blockViolations(warned)).toEqual([]);
+    const context = JSON.stringify(warned.filter((block) => block.type === 'context'));
+    expect(context).toContain(':warning: checks run as postgres, a superuser');
+    expect(JSON.stringify(plain)).not.toContain(':warning:');
+  });
+
   it('puts critical findings first, escapes database text, and links buttons to the run', () => {
     const blocks = healthReportBlocks(
       report([finding(1, 'warn', 2), finding(2, 'critical', 2), finding(3, 'ok')]),

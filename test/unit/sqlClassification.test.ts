@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { knownEffect, READ_SAFE_FUNCTIONS } from '../../src/runbooks/sql/readSafeFunctions.js';
 
 /**
  * Every distinct statement of the five seed runbooks, verbatim, with the class, kind and
@@ -837,5 +838,37 @@ describe('statement classification', () => {
   it('returns no statements for an empty or comment-only block', () => {
     expect(analyzeSqlBlock('')).toEqual({ ok: true, statements: [] });
     expect(analyzeSqlBlock('-- nothing to run here\n/* or here */\n')).toEqual({ ok: true, statements: [] });
+  });
+});
+
+describe('escape hatches READ ONLY does not close', () => {
+  // The catalog gate (readSafety.ts) refuses these wherever a view or function reaches them,
+  // even when declared STABLE; dblink, http and fdw are not on the embedded test servers.
+  it.each([
+    'pg_terminate_backend',
+    'pg_cancel_backend',
+    'pg_reload_conf',
+    'set_config',
+    'pg_notify',
+    'pg_advisory_lock',
+    'pg_try_advisory_xact_lock_shared',
+    'dblink_exec',
+    'dblink_send_query',
+    'lo_unlink',
+    'lo_put',
+    'http_get',
+    'http',
+    'postgres_fdw_disconnect_all',
+    'pg_background_launch',
+    'pg_restore_relation_stats',
+    'pg_clear_attribute_stats',
+  ])('%s is a known effect, never read-safe', (name) => {
+    expect(knownEffect(name)).toBeDefined();
+    expect(READ_SAFE_FUNCTIONS.has(name)).toBe(false);
+  });
+
+  it('a name on the allowlist is not an effect', () => {
+    for (const name of ['lower', 'pg_size_pretty', 'count', 'now', 'pg_stat_statements'])
+      expect(knownEffect(name)).toBeUndefined();
   });
 });

@@ -6,11 +6,13 @@ import { connectionLostText } from '../../targets/connectionErrors.js';
 import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
-import type { CheckStep } from '../model.js';
+import type { CheckStep, Risk } from '../model.js';
+import { readSafety, vouchedFunctions } from './readSafety.js';
 
 /** What a check returned, as text, ready to store and show. */
 export interface CheckResult {
-  status: 'ok' | 'error';
+  /** `action`: not run, because on this target the statement can act (see readSafety.ts). */
+  status: 'ok' | 'error' | 'action';
   columns: string[];
   rows: string[][];
   /** Rows the statement returned in all; more than `rows.length` when cut at the row limit. */
@@ -18,6 +20,9 @@ export interface CheckResult {
   /** True when the statement had more rows than were fetched. */
   truncated: boolean;
   error?: string;
+  /** status `action`: why the statement is not read-only here, e.g. "view public.v calls pg_terminate_backend…". */
+  actionReasons?: string[];
+  risk?: Risk;
   durationMs: number;
 }
 
@@ -33,9 +38,12 @@ const CHECK_ROW_LIMIT = 500;
 /**
  * Runs a procedure's checks in order on one connection, each in its own read-only
  * transaction with the target's timeouts: even a statement misclassified as read-only could
- * not write. One failing check is a result, not the end of the procedure; a connection lost
- * mid-way is the result of the check it cut ("connection lost (…)") and the checks after it
- * are reported as not run. Throws only when no connection can be had at all.
+ * not write. READ ONLY does not stop a signal, a reload or dblink, so each statement is first
+ * judged against the target's catalog; one that can act there is not run and comes back as
+ * status `action` with the reasons. One failing check is a result, not the end of the
+ * procedure; a connection lost mid-way is the result of the check it cut ("connection lost
+ * (…)") and the checks after it are reported as not run. Throws only when no connection can
+ * be had at all.
  */
 export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRun[]): Promise<CheckResult[]> {
   if (checks.length === 0) return [];
@@ -52,8 +60,17 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
         continue;
       }
       try {
-        const fetched = await session.run(target.settings, (connection) => fetchRows(connection, check));
-        results.push({ status: 'ok', ...fetched, durationMs: durationMs() });
+        const fetched = await session.run(target.settings, async (connection) => {
+          // What the target's catalog says the statement reaches, before anything runs.
+          const safety = await readSafety(
+            connection,
+            check.step.statement.sql,
+            vouchedFunctions(check.step.statement.functions),
+          );
+          return safety.safe ? { status: 'ok' as const, ...(await fetchRows(connection, check)) } : safety;
+        });
+        if ('safe' in fetched) results.push(notRunAsCheck(fetched.reasons, fetched.risk, durationMs()));
+        else results.push({ ...fetched, durationMs: durationMs() });
       } catch (caught) {
         const err = caught instanceof BrokenConnectionError ? caught.original : caught;
         // A dead connection shows in the query's error, or else in the client's own (a
@@ -77,6 +94,20 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
 
 function errorResult(error: string, durationMs: number): CheckResult {
   return { status: 'error', columns: [], rows: [], rowCount: 0, truncated: false, error, durationMs };
+}
+
+function notRunAsCheck(reasons: string[], risk: Risk, durationMs: number): CheckResult {
+  return {
+    status: 'action',
+    columns: [],
+    rows: [],
+    rowCount: 0,
+    truncated: false,
+    error: `not run as a check: ${reasons.join('; ')}`,
+    actionReasons: reasons,
+    risk,
+    durationMs,
+  };
 }
 
 /** Reads at most CHECK_ROW_LIMIT rows through a cursor, then counts the rest without keeping them. */

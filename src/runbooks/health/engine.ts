@@ -4,6 +4,7 @@ import type { Logger } from '../../logger.js';
 import { redactText } from '../../redact.js';
 import { describeConnectionFailure, isConnectionFailure } from '../../targets/connectionErrors.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
+import { privilegeWarning } from '../../targets/rolePrivileges.js';
 import type { Target } from '../../targets/target.js';
 import { HEALTH_CHECKS } from './catalog.js';
 import { worst } from './checkKit.js';
@@ -126,6 +127,11 @@ export async function runHealthCheck(
     status: overallStatus(findings),
     durationMs: Math.round(performance.now() - started),
     serverVersion: server.version,
+    roleWarning: privilegeWarning({
+      role: server.role,
+      superuser: server.isSuperuser,
+      canSignal: server.canSignal,
+    }),
     findings,
   };
 }

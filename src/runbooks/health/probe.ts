@@ -8,6 +8,7 @@ export async function probeServer(db: CheckQuery): Promise<ServerFacts> {
     database: string;
     role: string;
     is_superuser: boolean;
+    can_signal: boolean;
     can_read_all_stats: boolean;
     in_recovery: boolean;
     max_connections: number;
@@ -19,6 +20,7 @@ export async function probeServer(db: CheckQuery): Promise<ServerFacts> {
             current_database() AS database, current_user AS role,
             coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false) AS is_superuser,
             pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_all_stats,
+            pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS can_signal,
             pg_is_in_recovery() AS in_recovery,
             current_setting('max_connections')::int AS max_connections,
             (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
@@ -32,6 +34,7 @@ export async function probeServer(db: CheckQuery): Promise<ServerFacts> {
     database: row.database,
     role: row.role,
     isSuperuser: row.is_superuser,
+    canSignal: row.is_superuser || row.can_signal,
     canReadAllStats: row.is_superuser || row.can_read_all_stats,
     inRecovery: row.in_recovery,
     maxConnections: row.max_connections,

@@ -35,6 +35,8 @@ export interface HealthReport {
   serverVersion: string | null;
   /** Set when the target could not be reached: the one-line reason. */
   unreachable?: string;
+  /** Set when checks ran as a superuser or a role that can signal backends: what to do about it. */
+  roleWarning?: string;
   findings: Finding[];
 }
 
@@ -45,6 +47,8 @@ export interface ServerFacts {
   database: string;
   role: string;
   isSuperuser: boolean;
+  /** Superuser or member of pg_signal_backend: more than checks need. */
+  canSignal: boolean;
   canReadAllStats: boolean;
   inRecovery: boolean;
   maxConnections: number;

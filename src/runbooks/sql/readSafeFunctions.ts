@@ -134,6 +134,16 @@ const EFFECTFUL_PREFIXES: ReadonlyArray<[prefix: string, effect: { risk: Risk; r
   ['dblink', { risk: 'high', reason: 'runs SQL on another server (dblink)' }],
   ['lo_', { risk: 'medium', reason: 'works on large objects' }],
   ['lowrite', { risk: 'medium', reason: 'writes a large object' }],
+  ['pg_signal_', { risk: 'high', reason: 'signals backends' }],
+  // Escape hatches READ ONLY does not close: SQL run elsewhere, HTTP calls, work handed to
+  // background workers, statistics written into the catalog (PostgreSQL 18).
+  ['postgres_fdw_', { risk: 'medium', reason: 'manages foreign-server connections' }],
+  ['http', { risk: 'high', reason: 'makes an HTTP request' }],
+  ['pg_background_', { risk: 'high', reason: 'runs SQL in a background worker' }],
+  ['pg_restore_', { risk: 'medium', reason: 'writes planner statistics' }],
+  ['pg_clear_', { risk: 'medium', reason: 'clears planner statistics' }],
+  ['pg_sync_replication_slots', { risk: 'medium', reason: 'synchronizes replication slots' }],
+  ['binary_upgrade_', { risk: 'high', reason: 'changes the catalog for pg_upgrade' }],
 ];
 
 /** What calling the function does, when it is known to do something; `undefined` otherwise. */

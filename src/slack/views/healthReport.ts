@@ -105,7 +105,21 @@ export function healthReportBlocks(
       ),
     );
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: contextLine(report) }] });
+  blocks.push({
+    type: 'context',
+    elements: [
+      { type: 'mrkdwn', text: contextLine(report) },
+      // In the same block: a report's block budget is spent on findings.
+      ...(report.roleWarning
+        ? [
+            {
+              type: 'mrkdwn' as const,
+              text: clip(`:warning: ${escapeMrkdwn(report.roleWarning)}`, LIMITS.sectionText),
+            },
+          ]
+        : []),
+    ],
+  });
   const declare = extras.declareIncident ? declareIncidentValue(report) : undefined;
   blocks.push({
     type: 'actions',

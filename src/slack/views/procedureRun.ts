@@ -122,8 +122,13 @@ function actionBlocks(step: ActionStep, heading: string, value: string): KnownBl
       ? `parameters: ${step.statement.params.map(paramLabel).join(', ')}`
       : undefined,
   ].filter(Boolean);
+  // A check the target's catalog showed can act (readSafety.ts): say why it was not run.
+  const notChecked = step.actionReasons.filter((reason) => reason.startsWith('not run as a check'));
   return [
     section(`:hammer_and_wrench: ${heading} · action`),
+    ...(notChecked.length > 0
+      ? [section(clip(`:warning: ${escapeMrkdwn(notChecked.join('; '))}`, LIMITS.sectionText))]
+      : []),
     section(codeFence(step.statement.text, SQL_CHARS)),
     { type: 'context', elements: [{ type: 'mrkdwn', text: clip(notes.join(' · '), LIMITS.sectionText) }] },
     {

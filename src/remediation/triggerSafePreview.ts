@@ -1,0 +1,162 @@
+import { parseSync, scanSync } from 'libpg-query';
+import type pg from 'pg';
+import { walk } from '../runbooks/sql/ast.js';
+
+/**
+ * A DML preview runs the statement in a transaction it rolls back. A user trigger or rule on
+ * the tables it touches runs too, and what it does outside the transaction (dblink_exec, a
+ * sequence's nextval, a signal, an HTTP call) is not rolled back. So when there are any, the
+ * preview does not run the statement: it counts and samples the rows through the equivalent
+ * SELECT, and says which triggers and rules it did not fire.
+ */
+
+/** A user trigger or rule that the statement would fire, e.g. `trigger items_audit on public.items`. */
+export type FiringObject = string;
+
+type Node = Record<string, unknown>;
+
+const DML_TYPES = new Set(['UpdateStmt', 'DeleteStmt', 'InsertStmt', 'MergeStmt']);
+
+/**
+ * User triggers (enabled, not internal: foreign keys' own are internal) and non-SELECT rules
+ * on every table the statement writes, on the tables foreign keys cascade to from them, and
+ * on their partitions.
+ */
+export async function firingObjects(client: pg.ClientBase, sql: string): Promise<FiringObject[]> {
+  const names = writtenRelations(sql);
+  if (names.length === 0) return [];
+  const { rows } = await client.query<{ kind: string; name: string; relation: string }>(
+    `WITH RECURSIVE written(oid) AS (
+       SELECT to_regclass(CASE WHEN schema IS NULL THEN quote_ident(name)
+                               ELSE quote_ident(schema) || '.' || quote_ident(name) END)::oid
+         FROM unnest($1::text[], $2::text[]) AS wanted(schema, name)
+       UNION
+       SELECT next.oid FROM written w,
+              LATERAL (SELECT c.conrelid FROM pg_constraint c
+                        WHERE c.confrelid = w.oid AND c.contype = 'f'
+                          AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
+                       UNION ALL
+                       SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = w.oid) AS next(oid)
+     )
+     SELECT 'trigger' AS kind, t.tgname AS name, t.tgrelid::regclass::text AS relation
+       FROM pg_trigger t JOIN written w ON t.tgrelid = w.oid
+      WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+     UNION ALL
+     SELECT 'rule', r.rulename, r.ev_class::regclass::text
+       FROM pg_rewrite r JOIN written w ON r.ev_class = w.oid
+      WHERE r.ev_type <> '1' AND r.ev_enabled <> 'D'
+     ORDER BY 1, 3, 2`,
+    [names.map((name) => name.schema ?? null), names.map((name) => name.name)],
+  );
+  return rows.map((row) => `${row.kind} ${row.name} on ${row.relation}`);
+}
+
+function writtenRelations(sql: string): Array<{ schema?: string; name: string }> {
+  const parsed = parseSync(sql) as { stmts?: Array<{ stmt: Node }> };
+  const found: Array<{ schema?: string; name: string }> = [];
+  for (const [type, body] of walk(parsed.stmts ?? [])) {
+    if (!DML_TYPES.has(type)) continue;
+    const relation = body.relation as { relname?: string; schemaname?: string } | undefined;
+    if (relation?.relname) found.push({ schema: relation.schemaname, name: relation.relname });
+  }
+  return found;
+}
+
+export interface EquivalentSelect {
+  /** The number of distinct rows the statement would change. */
+  countSql: string;
+  /** Up to `limit` of those rows, as they are now. */
+  sampleSql: string;
+}
+
+const CLAUSE_END: Record<string, string[]> = {
+  UpdateStmt: ['SET'],
+  DeleteStmt: ['USING', 'WHERE', 'RETURNING'],
+};
+
+/**
+ * `UPDATE t [AS a] SET … [FROM f] [WHERE w]` → `SELECT a.* FROM t [AS a], f WHERE w`;
+ * `DELETE FROM t [AS a] [USING u] [WHERE w]` → the same with u. Cut from the statement's own
+ * tokens at parenthesis depth 0, so the conditions are exactly the runbook's. Parameters
+ * the SELECT no longer uses (those only in SET) are still declared, so the same values bind.
+ * Anything else (INSERT, MERGE, a WITH clause, WHERE CURRENT OF, a view) → undefined.
+ */
+export function equivalentSelect(
+  sql: string,
+  valueCount: number,
+  limit: number,
+): EquivalentSelect | undefined {
+  const parsed = parseSync(sql) as { stmts?: Array<{ stmt: Node }> };
+  if (parsed.stmts?.length !== 1) return undefined;
+  const [type, body] = Object.entries(parsed.stmts[0]!.stmt)[0] as [string, Node];
+  const ends = CLAUSE_END[type];
+  if (!ends || body.withClause) return undefined;
+  if ([...walk(body.whereClause)].some(([nested]) => nested === 'CurrentOfExpr')) return undefined;
+  const relation = body.relation as { relname: string; alias?: { aliasname?: string } };
+  const reference = quoteIdent(relation.alias?.aliasname ?? relation.relname);
+
+  const tokens = topLevelTokens(sql);
+  // The scanner's offsets are bytes.
+  const bytes = Buffer.from(sql, 'utf8');
+  const cut = (start: number, end: number) => bytes.subarray(start, end).toString('utf8').trim();
+  const keyword = (word: string, from = 0) => tokens.findIndex((t, i) => i >= from && t.word === word);
+  // The target: after UPDATE (or DELETE FROM), up to SET (or USING/WHERE/RETURNING/end).
+  const first = type === 'UpdateStmt' ? keyword('UPDATE') : keyword('FROM');
+  if (first < 0) return undefined;
+  const targetEnd = firstOf(tokens, ends, first + 1);
+  const target = cut(tokens[first]!.end, targetEnd < 0 ? bytes.length : tokens[targetEnd]!.start);
+  const joinWord = type === 'UpdateStmt' ? 'FROM' : 'USING';
+  // `x IS DISTINCT FROM y` in a SET list is not the FROM clause.
+  const join = tokens.findIndex(
+    (t, i) => i > first && t.word === joinWord && tokens[i - 1]?.word !== 'DISTINCT',
+  );
+  const where = keyword('WHERE', first + 1);
+  const returning = keyword('RETURNING', first + 1);
+  const end = returning < 0 ? bytes.length : tokens[returning]!.start;
+  const joined = join < 0 ? '' : cut(tokens[join]!.end, where < 0 ? end : tokens[where]!.start);
+  const condition = where < 0 ? '' : cut(tokens[where]!.end, end);
+
+  const from = `FROM ${target}${joined ? `, ${joined}` : ''}${condition ? `\nWHERE ${condition}` : ''}`;
+  const declared = declareUnused(`SELECT 1 ${from}`, valueCount);
+  return {
+    countSql: `${declared}SELECT count(*)::int AS n FROM (SELECT DISTINCT ${reference}.tableoid, ${reference}.ctid\n${from}\n) AS rb_rows`,
+    sampleSql: `${declared}SELECT ${reference}.*\n${from}\nLIMIT ${limit}`,
+  };
+}
+
+/** `WITH rb_params AS (SELECT $2::text)`: binds a value the SELECT no longer refers to. */
+function declareUnused(sql: string, valueCount: number): string {
+  const used = new Set<number>();
+  for (const [type, body] of walk(parseSync(sql)))
+    if (type === 'ParamRef' && typeof body.number === 'number') used.add(body.number);
+  const unused = Array.from({ length: valueCount }, (_, i) => i + 1).filter((n) => !used.has(n));
+  return unused.length === 0
+    ? ''
+    : `WITH rb_params AS (SELECT ${unused.map((n) => `$${n}::text`).join(', ')})\n`;
+}
+
+interface Token {
+  word: string;
+  start: number;
+  end: number;
+}
+
+/** Keywords and words at parenthesis depth 0, upper-cased. */
+function topLevelTokens(sql: string): Token[] {
+  let depth = 0;
+  const tokens: Token[] = [];
+  for (const token of scanSync(sql).tokens) {
+    if (token.text === '(' || token.text === '[') depth += 1;
+    else if (token.text === ')' || token.text === ']') depth -= 1;
+    else if (depth === 0) tokens.push({ word: token.text.toUpperCase(), start: token.start, end: token.end });
+  }
+  return tokens;
+}
+
+function firstOf(tokens: Token[], words: string[], from: number): number {
+  return tokens.findIndex((token, i) => i >= from && words.includes(token.word));
+}
+
+function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
+}
