@@ -11,6 +11,7 @@ import {
   type GroupMembers,
   isAllowed,
   type PolicyFile,
+  selfApprovalRefusal,
 } from './policy.js';
 
 export interface ApprovalDeps {
@@ -87,13 +88,8 @@ export class ApprovalService {
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.approvers, user, this.deps.members)))
       return this.refuse(request, run, user, 'You are not on the list of approvers for this action.');
-    if (request.requestedBy === user && !policy.selfApproval)
-      return this.refuse(
-        request,
-        run,
-        user,
-        `You requested this ${request.risk}-risk action; someone else must approve it.`,
-      );
+    const ownPlan = selfApprovalRefusal(policy, request, user);
+    if (ownPlan) return this.refuse(request, run, user, ownPlan);
     const result = await this.audited(
       run,
       user,

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
-import { effectivePolicy, type PolicyFile } from '../../src/approvals/policy.js';
+import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
@@ -121,7 +121,12 @@ describe('approvals and at-most-once execution', () => {
     await Promise.all([state?.drop(), target?.drop()]);
   });
 
-  async function freshRequest(policy: PolicyFile, failedItems = 3, source: Runbook = runbook) {
+  async function freshRequest(
+    policy: PolicyFile,
+    failedItems = 3,
+    source: Runbook = runbook,
+    previewer = 'U0ONCALL',
+  ) {
     await target.admin.query(`DROP TABLE IF EXISTS queue_items;
       CREATE TABLE queue_items (id serial PRIMARY KEY, status text NOT NULL);
       INSERT INTO queue_items (status) SELECT 'failed' FROM generate_series(1, ${failedItems});
@@ -155,7 +160,7 @@ describe('approvals and at-most-once execution', () => {
     });
     const action = procedure.steps.find((step) => step.kind === 'action')!;
     await process(
-      fakeJob(JOBS.actionPreview, { runId: run.id, stepId: action.id, requestedBy: 'U0ONCALL', values: {} }),
+      fakeJob(JOBS.actionPreview, { runId: run.id, stepId: action.id, requestedBy: previewer, values: {} }),
     );
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM action_requests WHERE run_id = $1', [
       run.id,
@@ -281,6 +286,35 @@ describe('approvals and at-most-once execution', () => {
     });
     expect((await bystander.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
     await bystander.end();
+  });
+
+  it('refuses the approval of the person who previewed a medium-risk plan, though someone else requested it', async () => {
+    // Alice previews (chooses the plan and its values), Bob presses "Request approval".
+    const { requestId, approvals } = await freshRequest(
+      { defaults: { approvals: 1 } },
+      3,
+      runbook,
+      'U0ALICE',
+    );
+    await approvals.requestApproval(requestId, 'U0BOB');
+    expect(await approvals.approve(requestId, 'U0ALICE')).toEqual({
+      ok: false,
+      message:
+        'You previewed this medium-risk action (you chose its plan and values); someone else must approve it.',
+    });
+    expect((await requests.get(requestId))?.approvers).toEqual([]);
+    expect(await approvals.approve(requestId, 'U0CAROL')).toMatchObject({ ok: true });
+    expect((await requests.get(requestId))?.status).toBe('approved');
+  });
+
+  it('lets the previewer approve a low-risk plan (the default policy), never a high-risk one', () => {
+    const subject = { runbook: 'queue-runbook', target: 'shop', targetTags: [] };
+    const request = { requestedBy: 'U0BOB', previewedBy: 'U0ALICE' };
+    const low = effectivePolicy({ defaults: { self_approval: { low: true } } }, { ...subject, risk: 'low' });
+    expect(selfApprovalRefusal(low, { ...request, risk: 'low' }, 'U0ALICE')).toBeUndefined();
+    const high = effectivePolicy({ defaults: { self_approval: true } }, { ...subject, risk: 'high' });
+    expect(selfApprovalRefusal(high, { ...request, risk: 'high' }, 'U0ALICE')).toMatch(/You previewed/);
+    expect(selfApprovalRefusal(high, { ...request, risk: 'high' }, 'U0CAROL')).toBeUndefined();
   });
 
   it('needs N approvals from N different people', async () => {
