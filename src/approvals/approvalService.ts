@@ -4,6 +4,7 @@ import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import type { RefusalInput, RefusalRepeatStore } from '../store/refusalRepeats.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import {
   type EffectivePolicy,
@@ -22,7 +23,15 @@ export interface ApprovalDeps {
   members: GroupMembers;
   audit: AuditLog;
   queues: QueueBackend;
+  /** Where repeats of one refusal are counted before they reach the audit log. */
+  refusals: RefusalRepeatStore;
 }
+
+/**
+ * Repeats of the same refusal (same request, person and reason) within this long of the
+ * last one audited are counted, then audited as one event with their count.
+ */
+export const REFUSAL_REPEAT_WINDOW_MS = 5 * 60_000;
 
 export type Decision = { ok: true; message?: string } | { ok: false; message: string };
 
@@ -46,7 +55,7 @@ export class ApprovalService {
 
   async requestApproval(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.requesters, user, this.deps.members)))
@@ -68,7 +77,7 @@ export class ApprovalService {
       (audit) =>
         this.deps.requests.requestApproval(requestId, user, policy.approvals, policy.expiryMs, audit),
     );
-    if ('refused' in result) return { ok: false, message: result.refused };
+    if ('refused' in result) return this.refuse(request, run, user, result.refused);
     await this.refreshCard(requestId);
     // The expiry survives restarts as a delayed job; it does nothing if the request moved on.
     await this.deps.queues
@@ -83,7 +92,7 @@ export class ApprovalService {
 
   async approve(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.approvers, user, this.deps.members)))
@@ -104,30 +113,46 @@ export class ApprovalService {
     if (result.kind === 'refused') {
       // Approved, but its execution job may never have been queued (the queue failed right
       // after the approval committed): queueing again is harmless, the job id is unique.
-      if (result.request?.status === 'approved') await this.queueExecution(requestId);
-      return { ok: false, message: result.reason };
+      const refused = await this.refuse(request, run, user, result.reason);
+      if (result.request?.status === 'approved' && !(await this.queueExecution(requestId)))
+        return { ok: false, message: `${result.reason} ${queueDown(result.request)}` };
+      return refused;
     }
-    // Queued before the card says "executing": should queueing fail, the card still offers
-    // Approve, and pressing it again queues the job (the refused branch above).
-    if (result.kind === 'approved') await this.queueExecution(requestId);
-    await this.refreshCard(requestId);
-    if (result.kind === 'approved') return { ok: true, message: 'Approved: executing now.' };
-    return {
-      ok: true,
-      message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
-    };
+    if (result.kind === 'recorded') {
+      // Recorded whatever the queue says; the card catches up with the next change.
+      await this.refreshCard(requestId).catch(() => undefined);
+      return {
+        ok: true,
+        message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
+      };
+    }
+    // The approval is committed, whatever the queue does now. With the queue down, the
+    // approver is told so and nothing is asked of them: pressing Approve again would only
+    // be refused as "already approved". The recovery sweep queues the execution once the
+    // queue is back (the job id is the request id, so never twice), or lapses the request
+    // when its window has passed first; the card follows either way.
+    if (!(await this.queueExecution(requestId)))
+      return { ok: true, message: `Approval recorded. ${queueDown(result.request)}` };
+    await this.refreshCard(requestId).catch(() => undefined);
+    return { ok: true, message: 'Approved: executing now.' };
   }
 
-  /** The job id is the request id: however many approvals race, one execution job exists. */
-  private async queueExecution(requestId: string): Promise<void> {
-    await this.deps.queues
-      .queue(QUEUES.remediation)
-      .add(JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION });
+  /**
+   * The job id is the request id: however many approvals race, one execution job exists.
+   * False when the queue is unavailable.
+   */
+  private async queueExecution(requestId: string): Promise<boolean> {
+    try {
+      await this.deps.queues.queue(QUEUES.remediation).add(...executionJob(requestId));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async reject(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     const allowed =
@@ -143,7 +168,7 @@ export class ApprovalService {
       () => ({}),
       (audit) => this.deps.requests.reject(requestId, audit),
     );
-    if ('refused' in result) return { ok: false, message: result.refused };
+    if ('refused' in result) return this.refuse(request, run, user, result.refused);
     await this.refreshCard(requestId);
     return { ok: true };
   }
@@ -167,22 +192,86 @@ export class ApprovalService {
     return { request, run };
   }
 
-  /** A refusal is audited too: who tried what, and why it was refused. */
+  /**
+   * Every refusal is audited: who tried what, and why it was refused. Repeats of one
+   * refusal are counted and audited together (see RefusalRepeatStore).
+   */
   private async refuse(
     request: ActionRequest,
     run: ProcedureRun,
     user: string,
     message: string,
   ): Promise<Decision> {
-    await appendAudited(this.deps, run, {
-      kind: 'refused',
+    await this.recordRefusal({
+      requestId: request.id,
       actor: user,
+      reason: message,
       target: request.target,
       runId: run.id,
-      requestId: request.id,
-      data: { reason: message },
+      mirror: mirrorOf(run),
     });
     return { ok: false, message };
+  }
+
+  /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */
+  private async refuseUnknown(requestId: string, user: string, message: string): Promise<Decision> {
+    await this.recordRefusal({ requestId, actor: user, reason: message });
+    return { ok: false, message };
+  }
+
+  private async recordRefusal(refusal: RefusalInput): Promise<void> {
+    const event = await this.deps.refusals.record(refusal, REFUSAL_REPEAT_WINDOW_MS, this.deps.audit);
+    if (event?.mirror) await mirrorQuietly(this.deps.queues, { ...event, mirror: event.mirror });
+  }
+
+  /**
+   * Audits the repeats of refusals quiet for `quietMs` (the recovery sweep's part); answers
+   * how many events were appended.
+   */
+  async flushRefusals(quietMs = REFUSAL_REPEAT_WINDOW_MS): Promise<number> {
+    const events = await this.deps.refusals.flush(quietMs, this.deps.audit);
+    for (const event of events)
+      if (event.mirror) await mirrorQuietly(this.deps.queues, { ...event, mirror: event.mirror });
+    return events.length;
+  }
+
+  /**
+   * approved → lapsed once its execution window has passed without a worker starting it
+   * (the execution job came late or never); the card says so, without buttons.
+   */
+  async lapse(requestId: string): Promise<boolean> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) return false;
+    const result = await this.audited(
+      loaded.run,
+      'runbook-bot',
+      'lapsed',
+      (updated) => ({
+        planHash: updated.planHash,
+        approvedAt: updated.approvedAt?.toISOString(),
+        executeBy: updated.executeBy?.toISOString(),
+      }),
+      (audit) => this.deps.requests.lapse(requestId, audit),
+    );
+    if ('refused' in result) return false;
+    await this.refreshCard(requestId);
+    return true;
+  }
+
+  /** pending → expired for a request whose expiry job was lost (the recovery sweep's part). */
+  async expireOverdue(requestId: string): Promise<boolean> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) return false;
+    const result = await this.audited(
+      loaded.run,
+      'runbook-bot',
+      'expired',
+      () => ({}),
+      (audit) => this.deps.requests.expire(requestId, audit),
+    );
+    if ('refused' in result) return false;
+    await this.refreshCard(requestId);
+    return true;
   }
 
   private audited<T>(
@@ -226,8 +315,36 @@ export async function auditedChange<T>(
       ),
     );
   });
-  if (mirror) for (const event of appended) await enqueueAuditMirror(deps.queues, { ...event, mirror });
+  if (mirror) for (const event of appended) await mirrorQuietly(deps.queues, { ...event, mirror });
   return result;
+}
+
+/**
+ * Queues an event's mirror; a queue that is down does not undo or hide the committed change
+ * it records: the event waits in the outbox, and the thread's next mirror job posts it (a
+ * mirror job posts every unposted event of its thread up to its own).
+ */
+async function mirrorQuietly(
+  queues: QueueBackend,
+  event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
+): Promise<void> {
+  await enqueueAuditMirror(queues, event).catch(() => undefined);
+}
+
+/** The execution job of a request: its id is the request's, so it is queued once however often it is added. */
+export function executionJob(requestId: string) {
+  return [JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION }] as const;
+}
+
+/** What an approver is told when the approval is recorded but its execution could not be queued. */
+function queueDown(request: ActionRequest): string {
+  const by = request.executeBy
+    ? ` before ${request.executeBy.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+    : '';
+  return (
+    `The job queue is unavailable right now, so it has not started: it runs once, when the queue is back${by} ` +
+    '(its execution window); after that it lapses and nothing runs.'
+  );
 }
 
 /** The run's root message thread, where its audit trail is mirrored. */

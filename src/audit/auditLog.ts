@@ -9,6 +9,7 @@ export type AuditKind =
   | 'approved'
   | 'rejected'
   | 'expired'
+  | 'lapsed'
   | 'execution_started'
   | 'execution_finished'
   | 'outcome_unknown'

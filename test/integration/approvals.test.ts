@@ -9,10 +9,12 @@ import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBacke
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
 import { createLogger } from '../../src/logger.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
-import type { Runbook } from '../../src/runbooks/model.js';
+import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { requestCardBlocks } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
+import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import {
@@ -147,6 +149,7 @@ describe('approvals and at-most-once execution', () => {
       members: async () => [],
       audit,
       queues,
+      refusals: new RefusalRepeatStore(pool),
     });
     const process = remediationProcessor({
       requests,
@@ -364,6 +367,87 @@ describe('approvals and at-most-once execution', () => {
     // When it is due (30 s after the request), not on a fixed poll.
     expect(again?.opts.delay).toBeGreaterThan(20_000);
     expect(again?.opts.delay).toBeLessThanOrEqual(31_000);
+  });
+
+  const refusals = async (requestId: string) =>
+    (
+      await pool.query<{
+        seq: string;
+        actor: string;
+        data: { reason: string; count: number; repeatOf?: number };
+      }>(
+        "SELECT seq, actor, data FROM audit_events WHERE request_id = $1 AND kind = 'refused' ORDER BY seq",
+        [requestId],
+      )
+    ).rows;
+
+  it('audits every refused click, and collapses repeats of one refusal into one event with their count', async () => {
+    const { requestId, approvals } = await freshRequest({ defaults: { approvals: 2 } });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    // A hurried requester presses Approve on their own request ten times at once.
+    const clicks = await Promise.all(
+      Array.from({ length: 10 }, () => approvals.approve(requestId, 'U0ONCALL')),
+    );
+    expect(clicks.every((click) => !click.ok)).toBe(true);
+    // A duplicate click, and a click after the request moved on: refused, and audited too.
+    await approvals.approve(requestId, 'U0A');
+    expect(await approvals.approve(requestId, 'U0A')).toMatchObject({ ok: false });
+    await approvals.approve(requestId, 'U0B');
+    expect(await approvals.approve(requestId, 'U0C')).toMatchObject({
+      ok: false,
+      message: 'This request is already approved and executing.',
+    });
+    // Reject, refused for the same reason: a repeat of that refusal.
+    expect(await approvals.reject(requestId, 'U0C')).toMatchObject({ ok: false });
+    const before = await refusals(requestId);
+    expect(before.map((event) => [event.actor, event.data.count])).toEqual([
+      ['U0ONCALL', 1],
+      ['U0A', 1],
+      ['U0C', 1],
+    ]);
+    // The repeats, quiet since: one event per refusal carrying their count, after the first.
+    expect(await approvals.flushRefusals(0)).toBe(2);
+    expect((await refusals(requestId)).filter((event) => event.actor === 'U0C').length).toBe(2);
+    const after = await refusals(requestId);
+    const own = after.filter((event) => event.actor === 'U0ONCALL');
+    expect(own.map((event) => event.data.count)).toEqual([1, 9]);
+    expect(own[1]!.data.repeatOf).toBe(Number(own[0]!.seq));
+    expect(own[0]!.data.reason).toMatch(/You requested this medium-risk action/);
+    // Nothing left to flush; the chain is intact.
+    expect(await approvals.flushRefusals(0)).toBe(0);
+    expect(await audit.verify()).toMatchObject({ ok: true });
+  });
+
+  it('lapses an approved request whose execution window passed before a worker started it, and runs nothing', async () => {
+    const { requestId, approvals, process } = await freshRequest({
+      defaults: { approvals: 1, execution_window_minutes: 0.005 },
+    });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    expect(await approvals.approve(requestId, 'U0SECOND')).toMatchObject({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The execution job turns up after the window (the queue was down, no worker was free).
+    await process(fakeJob(JOBS.executeAction, { requestId }));
+    const lapsed = await requests.get(requestId);
+    expect(lapsed?.status).toBe('lapsed');
+    expect(await failedCount()).toBe(3);
+    const kinds = (
+      await pool.query<{ kind: string }>('SELECT kind FROM audit_events WHERE request_id = $1 ORDER BY seq', [
+        requestId,
+      ])
+    ).rows.map((row) => row.kind);
+    expect(kinds.slice(-2)).toEqual(['approved', 'lapsed']);
+    // The card is re-rendered: it says lapsed, and offers no button.
+    const cards = await queues.queue(QUEUES.notifications).getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(cards.some((job) => job.name === JOBS.requestCard && job.data.requestId === requestId)).toBe(true);
+    const step = runbook.procedures[0]!.steps.find((candidate) => candidate.kind === 'action')!;
+    const blocks = requestCardBlocks(lapsed!, step as ActionStep, 2);
+    expect(JSON.stringify(blocks)).toMatch(/Lapsed: approved, but not started within its execution window/);
+    expect(blocks.some((block) => block.type === 'actions')).toBe(false);
+    // A click now is refused with the reason.
+    expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/execution window passed/),
+    });
   });
 
   it('refuses people outside the approvers list, and a rejected request never runs', async () => {
