@@ -147,7 +147,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     });
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
-    sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
+    sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep, {
+      approvals: deps.approvals,
+      requests: deps.requests,
+      procedureRuns,
+      incidents: deps.incidents,
+    });
   } catch (err) {
     // Whatever did start is stopped: a failed start leaves no worker taking jobs.
     await stop();

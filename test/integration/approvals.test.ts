@@ -7,16 +7,19 @@ import { AuditLog } from '../../src/audit/auditLog.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
+import { recoverStrandedWork, STRANDED_RUN_SWEEP } from '../../src/jobs/strandedRuns.js';
 import { createLogger } from '../../src/logger.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { requestCardBlocks } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
+import { IncidentStore } from '../../src/store/incidents.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
+import { eventually } from '../support/botHarness.js';
 import {
   createStateDatabase,
   createTestDatabase,
@@ -26,6 +29,7 @@ import {
   testTarget,
   withDatabase,
 } from '../support/databases.js';
+import { redisAvailable, startTestRedis } from '../support/redis.js';
 
 const [server] = inject('postgresServers');
 
@@ -128,6 +132,7 @@ describe('approvals and at-most-once execution', () => {
     failedItems = 3,
     source: Runbook = runbook,
     previewer = 'U0ONCALL',
+    queueBackend: QueueBackend = queues,
   ) {
     await target.admin.query(`DROP TABLE IF EXISTS queue_items;
       CREATE TABLE queue_items (id serial PRIMARY KEY, status text NOT NULL);
@@ -148,7 +153,7 @@ describe('approvals and at-most-once execution', () => {
       policy,
       members: async () => [],
       audit,
-      queues,
+      queues: queueBackend,
       refusals: new RefusalRepeatStore(pool),
     });
     const process = remediationProcessor({
@@ -156,7 +161,7 @@ describe('approvals and at-most-once execution', () => {
       procedureRuns,
       targets: targets(),
       pools,
-      queues,
+      queues: queueBackend,
       audit,
       approvals,
       logger,
@@ -448,6 +453,144 @@ describe('approvals and at-most-once execution', () => {
       ok: false,
       message: expect.stringMatching(/execution window passed/),
     });
+  });
+
+  it.skipIf(!redisAvailable())(
+    'records an approval made while the queue is down, tells the approver, and executes it once when the queue is back',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      try {
+        const { requestId, approvals, process } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await approvals.requestApproval(requestId, 'U0ONCALL');
+        await redis.stop();
+        const approved = await approvals.approve(requestId, 'U0SECOND');
+        expect(approved).toMatchObject({
+          ok: true,
+          message: expect.stringMatching(
+            /^Approval recorded\. The job queue is unavailable right now, so it has not started: it runs once, when the queue is back before .* UTC/,
+          ),
+        });
+        expect((await requests.get(requestId))?.status).toBe('approved');
+        // Another approver's click is told the same, and adds nothing.
+        expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
+          ok: false,
+          message: expect.stringMatching(/already approved.*The job queue is unavailable/),
+        });
+        const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+        const sweep = { ...STRANDED_RUN_SWEEP, approvalQuietSeconds: 0 };
+        // While the queue is down the sweep queues nothing, and the request keeps its place.
+        await expect(recoverStrandedWork(stores, redisQueues, sweep)).rejects.toThrow(/redis/);
+        // Redis comes back empty (no persistence): the job was never there.
+        await redis.start();
+        await eventually(() =>
+          redisQueues.ping().then(
+            () => true,
+            () => undefined,
+          ),
+        );
+        const first = await recoverStrandedWork(stores, redisQueues, sweep);
+        const second = await recoverStrandedWork(stores, redisQueues, sweep);
+        expect(first.executions).toContain(requestId);
+        expect(second.executions).not.toContain(requestId);
+        const jobs = (
+          await redisQueues.queue(QUEUES.remediation).getJobs(['waiting', 'delayed', 'prioritized'])
+        ).filter((job) => job.name === JOBS.executeAction && job.data.requestId === requestId);
+        expect(jobs.map((job) => job.id)).toEqual([requestId]);
+        // Every job of it the queue holds, run (as a worker would), twice over.
+        for (const job of [...jobs, ...jobs]) await process(job);
+        expect((await requests.get(requestId))?.status).toBe('succeeded');
+        expect(await failedCount()).toBe(0);
+        const started = await pool.query(
+          "SELECT count(*)::int AS n FROM audit_events WHERE request_id = $1 AND kind = 'execution_started'",
+          [requestId],
+        );
+        expect(started.rows[0].n).toBe(1);
+        expect((await recoverStrandedWork(stores, redisQueues, sweep)).executions).not.toContain(requestId);
+      } finally {
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
+  it('lapses an approved request whose job never came, in the sweep', async () => {
+    const { requestId, approvals } = await freshRequest({
+      defaults: { approvals: 1, execution_window_minutes: 0.005 },
+    });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    await approvals.approve(requestId, 'U0SECOND');
+    // The queue lost the execution job; the window passes.
+    await queues.queue(QUEUES.remediation).remove(requestId);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+    const recovered = await recoverStrandedWork(stores, queues, {
+      ...STRANDED_RUN_SWEEP,
+      approvalQuietSeconds: 0,
+    });
+    expect(recovered.lapsed).toContain(requestId);
+    expect(recovered.executions).not.toContain(requestId);
+    expect((await requests.get(requestId))?.status).toBe('lapsed');
+    expect(await failedCount()).toBe(3);
+  });
+
+  it('queues again the procedure runs and incident openings whose jobs the queue lost, once', async () => {
+    const procedure = runbook.procedures[0]!;
+    // Recorded in Slack, but the queue lost their jobs (never queued here).
+    const { run } = await procedureRuns.create({
+      runbook,
+      procedure,
+      target: 'shop',
+      requestedBy: 'U0ONCALL',
+      channelId: 'C0OPS',
+      params: {},
+    });
+    const incidents = new IncidentStore(pool);
+    const { incident } = await incidents.create({
+      title: 'checkout failing',
+      severity: 'P1',
+      declaredBy: 'U0ONCALL',
+      originChannel: 'C0OPS',
+      suggestedProcedures: [],
+      idempotencyKey: `incident:${Date.now()}`,
+    });
+    const approvals = new ApprovalService({
+      requests,
+      procedureRuns,
+      targets: targets(),
+      policy: {},
+      members: async () => [],
+      audit,
+      queues,
+      refusals: new RefusalRepeatStore(pool),
+    });
+    const stores = { approvals, requests, procedureRuns, incidents };
+    const sweep = { ...STRANDED_RUN_SWEEP, quietSeconds: 0 };
+    const first = await recoverStrandedWork(stores, queues, sweep);
+    expect(first.procedureRuns).toContain(run.id);
+    expect(first.incidents).toContain(incident.id);
+    const second = await recoverStrandedWork(stores, queues, sweep);
+    expect(second.procedureRuns).not.toContain(run.id);
+    expect(second.incidents).not.toContain(incident.id);
+    expect((await queues.queue(QUEUES.diagnostics).getJob(run.id))?.name).toBe(JOBS.procedureRun);
+    expect((await queues.queue(QUEUES.notifications).getJob(`incident-open-${incident.id}`))?.name).toBe(
+      JOBS.incidentOpen,
+    );
+    // A run that finished but whose posts gave up: its post job is retried, not added twice.
+    await procedureRuns.markRunning(run.id);
+    await procedureRuns.finish(run.id);
+    const posted = await recoverStrandedWork(stores, queues, sweep);
+    expect(posted.procedureRuns).toContain(run.id);
+    expect((await queues.queue(QUEUES.notifications).getJob(`procedure-post-${run.id}`))?.name).toBe(
+      JOBS.procedurePost,
+    );
+    expect((await recoverStrandedWork(stores, queues, sweep)).procedureRuns).not.toContain(run.id);
   });
 
   it('refuses people outside the approvers list, and a rejected request never runs', async () => {
