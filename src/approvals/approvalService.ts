@@ -77,17 +77,41 @@ export class ApprovalService {
       (audit) =>
         this.deps.requests.requestApproval(requestId, user, policy.approvals, policy.expiryMs, audit),
     );
-    if ('refused' in result) return this.refuse(request, run, user, result.refused);
-    await this.refreshCard(requestId);
-    // The expiry survives restarts as a delayed job; it does nothing if the request moved on.
-    await this.deps.queues
-      .queue(QUEUES.remediation)
-      .add(
-        JOBS.approvalExpiry,
-        { requestId },
-        { jobId: `expiry-${requestId}`, delay: policy.expiryMs + 500, ...RETENTION },
-      );
+    if ('refused' in result) {
+      const refused = await this.refuse(request, run, user, result.refused);
+      // Pending already: its card and expiry job may never have been queued (the queue failed
+      // right after the request committed); queueing them again is harmless.
+      if (request.status === 'pending' && !(await this.queuePending(request)))
+        return { ok: false, message: `${result.refused} ${cardWaits(request)}` };
+      return refused;
+    }
+    // Requested, whatever the queue does now; with it down, the card cannot show Approve
+    // yet, and the requester is told so rather than "that did not go through".
+    if (!(await this.queuePending(result)))
+      return { ok: true, message: `Approval requested. ${cardWaits(result)}` };
     return { ok: true };
+  }
+
+  /**
+   * The card (now with Approve) and the expiry, which survives restarts as a delayed job and
+   * does nothing if the request moved on. False when the queue is unavailable.
+   */
+  private async queuePending(request: ActionRequest): Promise<boolean> {
+    try {
+      await this.refreshCard(request.id);
+      // Counted on this clock; an expiry job that comes early by the database's comes back.
+      const dueInMs = Math.max(0, (request.expiresAt?.getTime() ?? Date.now()) - Date.now());
+      await this.deps.queues
+        .queue(QUEUES.remediation)
+        .add(
+          JOBS.approvalExpiry,
+          { requestId: request.id },
+          { jobId: `expiry-${request.id}`, delay: dueInMs + 500, ...RETENTION },
+        );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async approve(requestId: string, user: string): Promise<Decision> {
@@ -334,6 +358,17 @@ async function mirrorQuietly(
 /** The execution job of a request: its id is the request's, so it is queued once however often it is added. */
 export function executionJob(requestId: string) {
   return [JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION }] as const;
+}
+
+/** What a requester is told when the request is recorded but its card could not be queued. */
+function cardWaits(request: ActionRequest): string {
+  const at = request.expiresAt
+    ? ` (it expires at ${request.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC either way)`
+    : '';
+  return (
+    'The job queue is unavailable right now, so the card does not show Approve yet: ' +
+    `press Request approval again once the queue is back${at}.`
+  );
 }
 
 /** What an approver is told when the approval is recorded but its execution could not be queued. */

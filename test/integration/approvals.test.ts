@@ -520,6 +520,51 @@ describe('approvals and at-most-once execution', () => {
     },
   );
 
+  it.skipIf(!redisAvailable())(
+    'records a request for approval made while the queue is down, and queues its card when it is pressed again',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      try {
+        const { requestId, approvals } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await redis.stop();
+        expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
+          ok: true,
+          message: expect.stringMatching(
+            /^Approval requested\. The job queue is unavailable right now, so the card does not show Approve yet: press Request approval again once the queue is back \(it expires at .* UTC either way\)\.$/,
+          ),
+        });
+        expect((await requests.get(requestId))?.status).toBe('pending');
+        await redis.start();
+        await eventually(() =>
+          redisQueues.ping().then(
+            () => true,
+            () => undefined,
+          ),
+        );
+        expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
+          ok: false,
+          message: 'This request is waiting for approval.',
+        });
+        const remediation = await redisQueues.queue(QUEUES.remediation).getJob(`expiry-${requestId}`);
+        expect(remediation?.name).toBe(JOBS.approvalExpiry);
+        const cards = await redisQueues.queue(QUEUES.notifications).getJobs(['waiting', 'prioritized']);
+        expect(cards.some((job) => job.name === JOBS.requestCard && job.data.requestId === requestId)).toBe(
+          true,
+        );
+      } finally {
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
   it('lapses an approved request whose job never came, in the sweep', async () => {
     const { requestId, approvals } = await freshRequest({
       defaults: { approvals: 1, execution_window_minutes: 0.005 },
