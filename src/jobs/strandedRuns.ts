@@ -130,7 +130,7 @@ export async function recoverStrandedWork(
   };
   const window = { windowSeconds: sweep.windowSeconds, limit: SWEEP_BATCH };
   const waiting = await stores.requests.waiting({
-    ...window,
+    limit: SWEEP_BATCH,
     quietSeconds: sweep.approvalQuietSeconds ?? APPROVAL_QUIET_SECONDS,
   });
   for (const request of waiting) {

@@ -237,12 +237,11 @@ export class ActionRequestStore {
 
   /**
    * What the recovery sweep looks at: approved requests (to queue their execution again, or
-   * lapse them) and pending ones past their expiry (whose expiry job was lost), of the last
-   * `windowSeconds`, quiet for `quietSeconds`.
+   * lapse them) and pending ones past their expiry (whose expiry job was lost), quiet for
+   * `quietSeconds`. However old: each is on its way to a final state, which is the point.
    */
   async waiting(options: {
     quietSeconds: number;
-    windowSeconds: number;
     limit: number;
   }): Promise<Array<{ id: string; status: 'approved' | 'pending'; due: boolean }>> {
     const { rows } = await this.db.query<{ id: string; status: 'approved' | 'pending'; due: boolean }>(
@@ -250,11 +249,10 @@ export class ActionRequestStore {
          FROM action_requests
         WHERE status IN ('approved', 'pending')
           AND updated_at < now() - make_interval(secs => $1)
-          AND updated_at > now() - make_interval(secs => $2)
           AND (status = 'approved' OR expires_at <= now())
         ORDER BY updated_at
-        LIMIT $3`,
-      [options.quietSeconds, options.windowSeconds, options.limit],
+        LIMIT $2`,
+      [options.quietSeconds, options.limit],
     );
     return rows;
   }

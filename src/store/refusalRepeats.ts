@@ -82,7 +82,8 @@ export class RefusalRepeatStore {
 
   /**
    * Appends the repeats that have been quiet for `quietMs` as one event each (the sweep):
-   * without it, the last burst of a kind would stay outside the chain.
+   * without it, the last burst of a kind would stay outside the chain. Kinds settled for a
+   * day are dropped.
    */
   flush(quietMs: number, audit: AuditLog, limit = 100): Promise<RefusalEvent[]> {
     return inTransaction(this.db, async (client) => {
@@ -106,6 +107,10 @@ export class RefusalRepeatStore {
         });
         appended.push(await this.appendFor(client, audit, input, row.unlogged, row));
       }
+      // A kind long settled is forgotten: its next refusal is audited as a first one.
+      await client.query(
+        `DELETE FROM refusal_repeats WHERE unlogged = 0 AND logged_at < now() - interval '1 day'`,
+      );
       return appended;
     });
   }
