@@ -237,6 +237,13 @@ export class ApprovalService {
     return { ok: false, message };
   }
 
+  /** A click refused before the rules here (ALLOWED_USERS, ALLOWED_CHANNELS): audited the same way. */
+  async refusedAccess(requestId: string, user: string, reason: string): Promise<void> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) await this.refuseUnknown(requestId, user, reason);
+    else await this.refuse(loaded.request, loaded.run, user, reason);
+  }
+
   /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */
   private async refuseUnknown(requestId: string, user: string, message: string): Promise<Decision> {
     await this.recordRefusal({ requestId, actor: user, reason: message });
