@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
-import { AuditLog } from '../../src/audit/auditLog.js';
+import { type AuditEvent, AuditLog } from '../../src/audit/auditLog.js';
+import { auditEventText } from '../../src/jobs/auditMirror.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
@@ -418,6 +419,22 @@ describe('approvals and at-most-once execution', () => {
     expect(own.map((event) => event.data.count)).toEqual([1, 9]);
     expect(own[1]!.data.repeatOf).toBe(Number(own[0]!.seq));
     expect(own[0]!.data.reason).toMatch(/You requested this medium-risk action/);
+    // In the run's thread: the refusal, then "again 9 times".
+    const line = (event: (typeof own)[number]) =>
+      auditEventText({
+        kind: 'refused',
+        actor: event.actor,
+        requestId,
+        data: event.data,
+        seq: Number(event.seq),
+        at: new Date(),
+        prevHash: '',
+        hash: '',
+      } satisfies AuditEvent);
+    expect(line(own[0]!)).toMatch(/^:no_entry: <@U0ONCALL> was refused on request \S+: You requested/);
+    expect(line(own[1]!)).toMatch(
+      /^:no_entry: <@U0ONCALL> was refused again 9 times on request \S+: You requested/,
+    );
     // Nothing left to flush; the chain is intact.
     expect(await approvals.flushRefusals(0)).toBe(0);
     expect(await audit.verify()).toMatchObject({ ok: true });
