@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
@@ -576,6 +576,48 @@ describe('approvals and at-most-once execution', () => {
           true,
         );
       } finally {
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
+  it.skipIf(!redisAvailable())(
+    'retries the execution job of an approved request that failed before it started, rather than adding another',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      // A worker taking jobs by hand, on a Redis of this test's own: the only job is ours.
+      const manual = new Worker(QUEUES.remediation, null, {
+        connection: { url: redis.url },
+        prefix: 'runbook-bot',
+      });
+      try {
+        const { requestId, approvals, process } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await approvals.requestApproval(requestId, 'U0ONCALL');
+        await approvals.approve(requestId, 'U0SECOND');
+        // Picked up and failed before it claimed the request (its worker lost the state database, say).
+        // (The expiry job is delayed; the execution job is the one waiting.)
+        const picked = await manual.getNextJob('manual-token');
+        expect(picked?.id).toBe(requestId);
+        await picked!.moveToFailed(new Error('state database unavailable'), 'manual-token', false);
+        expect(await picked!.getState()).toBe('failed');
+        const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+        const sweep = { ...STRANDED_RUN_SWEEP, approvalQuietSeconds: 0 };
+        expect((await recoverStrandedWork(stores, redisQueues, sweep)).executions).toContain(requestId);
+        const again = await redisQueues.queue(QUEUES.remediation).getJob(requestId);
+        expect(await again?.getState()).toBe('waiting');
+        await process(again!);
+        expect((await requests.get(requestId))?.status).toBe('succeeded');
+        expect(await failedCount()).toBe(0);
+      } finally {
+        await manual.close();
         await redisQueues.close();
         await redis.stop();
       }
