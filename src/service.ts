@@ -21,6 +21,7 @@ import { ActionRequestStore } from './store/actionRequests.js';
 import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
+import { RefusalRepeatStore } from './store/refusalRepeats.js';
 import { RunStore } from './store/runs.js';
 import { WorkerHeartbeatStore } from './store/workerHeartbeats.js';
 import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
@@ -139,6 +140,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       members: slackGroupMembers(slack),
       audit,
       queues,
+      refusals: new RefusalRepeatStore(state),
     });
 
     if (mode === 'worker' || mode === 'all') {

@@ -4,6 +4,7 @@ import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import type { RefusalInput, RefusalRepeatStore } from '../store/refusalRepeats.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import {
   type EffectivePolicy,
@@ -11,6 +12,7 @@ import {
   type GroupMembers,
   isAllowed,
   type PolicyFile,
+  selfApprovalRefusal,
 } from './policy.js';
 
 export interface ApprovalDeps {
@@ -21,7 +23,15 @@ export interface ApprovalDeps {
   members: GroupMembers;
   audit: AuditLog;
   queues: QueueBackend;
+  /** Where repeats of one refusal are counted before they reach the audit log. */
+  refusals: RefusalRepeatStore;
 }
+
+/**
+ * Repeats of the same refusal (same request, person and reason) within this long of the
+ * last one audited are counted, then audited as one event with their count.
+ */
+export const REFUSAL_REPEAT_WINDOW_MS = 5 * 60_000;
 
 export type Decision = { ok: true; message?: string } | { ok: false; message: string };
 
@@ -45,7 +55,7 @@ export class ApprovalService {
 
   async requestApproval(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.requesters, user, this.deps.members)))
@@ -67,33 +77,52 @@ export class ApprovalService {
       (audit) =>
         this.deps.requests.requestApproval(requestId, user, policy.approvals, policy.expiryMs, audit),
     );
-    if ('refused' in result) return { ok: false, message: result.refused };
-    await this.refreshCard(requestId);
-    // The expiry survives restarts as a delayed job; it does nothing if the request moved on.
-    await this.deps.queues
-      .queue(QUEUES.remediation)
-      .add(
-        JOBS.approvalExpiry,
-        { requestId },
-        { jobId: `expiry-${requestId}`, delay: policy.expiryMs + 500, ...RETENTION },
-      );
+    if ('refused' in result) {
+      const refused = await this.refuse(request, run, user, result.refused);
+      // Pending already: its card and expiry job may never have been queued (the queue failed
+      // right after the request committed); queueing them again is harmless.
+      if (request.status === 'pending' && !(await this.queuePending(request)))
+        return { ok: false, message: `${result.refused} ${cardWaits(request)}` };
+      return refused;
+    }
+    // Requested, whatever the queue does now; with it down, the card cannot show Approve
+    // yet, and the requester is told so rather than "that did not go through".
+    if (!(await this.queuePending(result)))
+      return { ok: true, message: `Approval requested. ${cardWaits(result)}` };
     return { ok: true };
+  }
+
+  /**
+   * The card (now with Approve) and the expiry, which survives restarts as a delayed job and
+   * does nothing if the request moved on. False when the queue is unavailable.
+   */
+  private async queuePending(request: ActionRequest): Promise<boolean> {
+    try {
+      await this.refreshCard(request.id);
+      // Counted on this clock; an expiry job that comes early by the database's comes back.
+      const dueInMs = Math.max(0, (request.expiresAt?.getTime() ?? Date.now()) - Date.now());
+      await this.deps.queues
+        .queue(QUEUES.remediation)
+        .add(
+          JOBS.approvalExpiry,
+          { requestId: request.id },
+          { jobId: `expiry-${request.id}`, delay: dueInMs + 500, ...RETENTION },
+        );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async approve(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.approvers, user, this.deps.members)))
       return this.refuse(request, run, user, 'You are not on the list of approvers for this action.');
-    if (request.requestedBy === user && !policy.selfApproval)
-      return this.refuse(
-        request,
-        run,
-        user,
-        `You requested this ${request.risk}-risk action; someone else must approve it.`,
-      );
+    const ownPlan = selfApprovalRefusal(policy, request, user);
+    if (ownPlan) return this.refuse(request, run, user, ownPlan);
     const result = await this.audited(
       run,
       user,
@@ -108,30 +137,46 @@ export class ApprovalService {
     if (result.kind === 'refused') {
       // Approved, but its execution job may never have been queued (the queue failed right
       // after the approval committed): queueing again is harmless, the job id is unique.
-      if (result.request?.status === 'approved') await this.queueExecution(requestId);
-      return { ok: false, message: result.reason };
+      const refused = await this.refuse(request, run, user, result.reason);
+      if (result.request?.status === 'approved' && !(await this.queueExecution(requestId)))
+        return { ok: false, message: `${result.reason} ${queueDown(result.request)}` };
+      return refused;
     }
-    // Queued before the card says "executing": should queueing fail, the card still offers
-    // Approve, and pressing it again queues the job (the refused branch above).
-    if (result.kind === 'approved') await this.queueExecution(requestId);
-    await this.refreshCard(requestId);
-    if (result.kind === 'approved') return { ok: true, message: 'Approved: executing now.' };
-    return {
-      ok: true,
-      message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
-    };
+    if (result.kind === 'recorded') {
+      // Recorded whatever the queue says; the card catches up with the next change.
+      await this.refreshCard(requestId).catch(() => undefined);
+      return {
+        ok: true,
+        message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
+      };
+    }
+    // The approval is committed, whatever the queue does now. With the queue down, the
+    // approver is told so and nothing is asked of them: pressing Approve again would only
+    // be refused as "already approved". The recovery sweep queues the execution once the
+    // queue is back (the job id is the request id, so never twice), or lapses the request
+    // when its window has passed first; the card follows either way.
+    if (!(await this.queueExecution(requestId)))
+      return { ok: true, message: `Approval recorded. ${queueDown(result.request)}` };
+    await this.refreshCard(requestId).catch(() => undefined);
+    return { ok: true, message: 'Approved: executing now.' };
   }
 
-  /** The job id is the request id: however many approvals race, one execution job exists. */
-  private async queueExecution(requestId: string): Promise<void> {
-    await this.deps.queues
-      .queue(QUEUES.remediation)
-      .add(JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION });
+  /**
+   * The job id is the request id: however many approvals race, one execution job exists.
+   * False when the queue is unavailable.
+   */
+  private async queueExecution(requestId: string): Promise<boolean> {
+    try {
+      await this.deps.queues.queue(QUEUES.remediation).add(...executionJob(requestId));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async reject(requestId: string, user: string): Promise<Decision> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return { ok: false, message: loaded.message };
+    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     const allowed =
@@ -147,7 +192,7 @@ export class ApprovalService {
       () => ({}),
       (audit) => this.deps.requests.reject(requestId, audit),
     );
-    if ('refused' in result) return { ok: false, message: result.refused };
+    if ('refused' in result) return this.refuse(request, run, user, result.refused);
     await this.refreshCard(requestId);
     return { ok: true };
   }
@@ -171,22 +216,93 @@ export class ApprovalService {
     return { request, run };
   }
 
-  /** A refusal is audited too: who tried what, and why it was refused. */
+  /**
+   * Every refusal is audited: who tried what, and why it was refused. Repeats of one
+   * refusal are counted and audited together (see RefusalRepeatStore).
+   */
   private async refuse(
     request: ActionRequest,
     run: ProcedureRun,
     user: string,
     message: string,
   ): Promise<Decision> {
-    await appendAudited(this.deps, run, {
-      kind: 'refused',
+    await this.recordRefusal({
+      requestId: request.id,
       actor: user,
+      reason: message,
       target: request.target,
       runId: run.id,
-      requestId: request.id,
-      data: { reason: message },
+      mirror: mirrorOf(run),
     });
     return { ok: false, message };
+  }
+
+  /** A click refused before the rules here (ALLOWED_USERS, ALLOWED_CHANNELS): audited the same way. */
+  async refusedAccess(requestId: string, user: string, reason: string): Promise<void> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) await this.refuseUnknown(requestId, user, reason);
+    else await this.refuse(loaded.request, loaded.run, user, reason);
+  }
+
+  /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */
+  private async refuseUnknown(requestId: string, user: string, message: string): Promise<Decision> {
+    await this.recordRefusal({ requestId, actor: user, reason: message });
+    return { ok: false, message };
+  }
+
+  private async recordRefusal(refusal: RefusalInput): Promise<void> {
+    const event = await this.deps.refusals.record(refusal, REFUSAL_REPEAT_WINDOW_MS, this.deps.audit);
+    if (event?.mirror) await mirrorQuietly(this.deps.queues, { ...event, mirror: event.mirror });
+  }
+
+  /**
+   * Audits the repeats of refusals quiet for `quietMs` (the recovery sweep's part); answers
+   * how many events were appended.
+   */
+  async flushRefusals(quietMs = REFUSAL_REPEAT_WINDOW_MS): Promise<number> {
+    const events = await this.deps.refusals.flush(quietMs, this.deps.audit);
+    for (const event of events)
+      if (event.mirror) await mirrorQuietly(this.deps.queues, { ...event, mirror: event.mirror });
+    return events.length;
+  }
+
+  /**
+   * approved → lapsed once its execution window has passed without a worker starting it
+   * (the execution job came late or never); the card says so, without buttons.
+   */
+  async lapse(requestId: string): Promise<boolean> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) return false;
+    const result = await this.audited(
+      loaded.run,
+      'runbook-bot',
+      'lapsed',
+      (updated) => ({
+        planHash: updated.planHash,
+        approvedAt: updated.approvedAt?.toISOString(),
+        executeBy: updated.executeBy?.toISOString(),
+      }),
+      (audit) => this.deps.requests.lapse(requestId, audit),
+    );
+    if ('refused' in result) return false;
+    await this.refreshCard(requestId);
+    return true;
+  }
+
+  /** pending → expired for a request whose expiry job was lost (the recovery sweep's part). */
+  async expireOverdue(requestId: string): Promise<boolean> {
+    const loaded = await this.load(requestId);
+    if ('message' in loaded) return false;
+    const result = await this.audited(
+      loaded.run,
+      'runbook-bot',
+      'expired',
+      () => ({}),
+      (audit) => this.deps.requests.expire(requestId, audit),
+    );
+    if ('refused' in result) return false;
+    await this.refreshCard(requestId);
+    return true;
   }
 
   private audited<T>(
@@ -230,8 +346,47 @@ export async function auditedChange<T>(
       ),
     );
   });
-  if (mirror) for (const event of appended) await enqueueAuditMirror(deps.queues, { ...event, mirror });
+  if (mirror) for (const event of appended) await mirrorQuietly(deps.queues, { ...event, mirror });
   return result;
+}
+
+/**
+ * Queues an event's mirror; a queue that is down does not undo or hide the committed change
+ * it records: the event waits in the outbox, and the thread's next mirror job posts it (a
+ * mirror job posts every unposted event of its thread up to its own).
+ */
+async function mirrorQuietly(
+  queues: QueueBackend,
+  event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
+): Promise<void> {
+  await enqueueAuditMirror(queues, event).catch(() => undefined);
+}
+
+/** The execution job of a request: its id is the request's, so it is queued once however often it is added. */
+export function executionJob(requestId: string) {
+  return [JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION }] as const;
+}
+
+/** What a requester is told when the request is recorded but its card could not be queued. */
+function cardWaits(request: ActionRequest): string {
+  const at = request.expiresAt
+    ? ` (it expires at ${request.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC either way)`
+    : '';
+  return (
+    'The job queue is unavailable right now, so the card does not show Approve yet: ' +
+    `press Request approval again once the queue is back${at}.`
+  );
+}
+
+/** What an approver is told when the approval is recorded but its execution could not be queued. */
+function queueDown(request: ActionRequest): string {
+  const by = request.executeBy
+    ? ` before ${request.executeBy.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+    : '';
+  return (
+    `The job queue is unavailable right now, so it has not started: it runs once, when the queue is back${by} ` +
+    '(its execution window); after that it lapses and nothing runs.'
+  );
 }
 
 /** The run's root message thread, where its audit trail is mirrored. */

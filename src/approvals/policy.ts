@@ -15,7 +15,10 @@ export interface EffectivePolicy {
   requesters: string[];
   approvers: string[];
   approvals: number;
-  /** Whether the requester's own approval counts (never for medium and high risk by default). */
+  /**
+   * Whether the requester's or the previewer's own approval counts (never for medium and
+   * high risk, whatever a file says).
+   */
   selfApproval: boolean;
   expiryMs: number;
   executionWindowMs: number;
@@ -130,6 +133,25 @@ export function effectivePolicy(
   // Medium and high risk are never approved by the person who asked, whatever a file says.
   if (subject.risk !== 'low') policy.selfApproval = false;
   return policy;
+}
+
+/**
+ * Why `user` may not approve a request they had a hand in, or undefined when they may.
+ * "Two people" means two people: whoever chose the plan and typed its values (the previewer)
+ * counts as its author as much as whoever pressed "Request approval", or Alice previews,
+ * Bob requests, and Alice approves her own plan.
+ */
+export function selfApprovalRefusal(
+  policy: Pick<EffectivePolicy, 'selfApproval'>,
+  request: { risk: Risk; requestedBy: string | null; previewedBy: string },
+  user: string,
+): string | undefined {
+  if (policy.selfApproval) return undefined;
+  if (request.requestedBy === user)
+    return `You requested this ${request.risk}-risk action; someone else must approve it.`;
+  if (request.previewedBy === user)
+    return `You previewed this ${request.risk}-risk action (you chose its plan and values); someone else must approve it.`;
+  return undefined;
 }
 
 function pick<T>(value: T | { low?: T; medium?: T; high?: T } | undefined, risk: Risk): T | undefined {

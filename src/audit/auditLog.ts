@@ -10,6 +10,7 @@ export type AuditKind =
   | 'approved'
   | 'rejected'
   | 'expired'
+  | 'lapsed'
   | 'execution_started'
   | 'execution_finished'
   | 'outcome_unknown'

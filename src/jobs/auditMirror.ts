@@ -146,6 +146,8 @@ export function auditEventText(event: AuditEvent): string {
       return `:no_entry_sign: ${who} rejected ${request}`;
     case 'expired':
       return `:hourglass: ${request} expired before it was approved`;
+    case 'lapsed':
+      return `:hourglass: ${request} lapsed: approved, but not started within its execution window; nothing was run`;
     case 'execution_started':
       return `:rocket: execution started: ${code(data.sql)}${plan}`;
     case 'execution_finished': {
@@ -176,7 +178,10 @@ export function auditEventText(event: AuditEvent): string {
       return `:alarm_clock: ${text(String(data.message ?? 'timer'), REASON_SHOWN)}`;
     case 'refused': {
       const reason = typeof data.reason === 'string' ? `: ${text(data.reason, REASON_SHOWN)}` : '';
-      return `:no_entry: ${who} was refused${event.requestId ? ` on ${request}` : ''}${reason}`;
+      // Repeats of one refusal are audited together, with their count (refusalRepeats.ts).
+      const times = typeof data.count === 'number' && data.count > 1 ? ` ${data.count} times` : '';
+      const again = typeof data.repeatOf === 'number' ? ' again' : '';
+      return `:no_entry: ${who} was refused${again}${times}${event.requestId ? ` on ${request}` : ''}${reason}`;
     }
   }
 }

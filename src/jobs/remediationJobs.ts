@@ -208,7 +208,10 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
   );
   if ('refused' in started) {
     deps.logger.info({ requestId, reason: started.refused }, 'execution not started');
-    await deps.approvals.refreshCard(requestId);
+    // Came after the window (the queue was down, or no worker free): the request ends
+    // lapsed, audited and shown on the card, rather than staying "approved" for ever.
+    if (started.windowPassed) await deps.approvals.lapse(requestId);
+    else await deps.approvals.refreshCard(requestId);
     return;
   }
   const before = await verify();

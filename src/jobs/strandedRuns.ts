@@ -1,4 +1,9 @@
+import type { Queue } from 'bullmq';
+import { type ApprovalService, executionJob } from '../approvals/approvalService.js';
 import type { Logger } from '../logger.js';
+import type { ActionRequestStore } from '../store/actionRequests.js';
+import type { IncidentStore } from '../store/incidents.js';
+import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
@@ -72,19 +77,157 @@ async function enqueue(queues: QueueBackend, stranded: StrandedRun[]): Promise<v
   ]);
 }
 
+/** The other records whose jobs the queue may lose, beside health runs. */
+export interface StrandedWorkStores {
+  approvals: ApprovalService;
+  requests: ActionRequestStore;
+  procedureRuns: ProcedureRunStore;
+  incidents: IncidentStore;
+}
+
+/**
+ * An approved request waits for its execution job no longer than this before the sweep
+ * queues it again: the job is queued right after the approval, or not at all (queue down),
+ * and the execution window (ten minutes by default) is short.
+ */
+export const APPROVAL_QUIET_SECONDS = 30;
+
+export interface RecoveredWork {
+  /** Approved requests whose execution job was queued again (or retried). */
+  executions: string[];
+  lapsed: string[];
+  expired: string[];
+  procedureRuns: string[];
+  incidents: string[];
+  /** Refusal events appended for repeats that had gone quiet. */
+  refusals: number;
+}
+
+/**
+ * Beside health runs, the state database knows of other work the queue may have lost (a
+ * Redis restarted empty, a queue down when the work was recorded): approved requests
+ * waiting for their execution, pending requests past their expiry, procedure runs not run
+ * or not posted, incidents not opened in Slack. This queues each one's job again under the
+ * job id it was first queued with, so a job still in the queue is not duplicated (and one
+ * that failed is retried rather than added twice); executions stay at most once anyway,
+ * since a request moves approved → executing once. An approved request whose window has
+ * passed is lapsed instead, and a pending one past its expiry expired.
+ */
+export async function recoverStrandedWork(
+  stores: StrandedWorkStores,
+  queues: QueueBackend,
+  sweep: Pick<StrandedRunSweep, 'quietSeconds' | 'windowSeconds'> & { approvalQuietSeconds?: number },
+): Promise<RecoveredWork> {
+  // Nothing can be queued (nor a card updated) while the queue is down: everything waits.
+  await queues.ping();
+  const recovered: RecoveredWork = {
+    executions: [],
+    lapsed: [],
+    expired: [],
+    procedureRuns: [],
+    incidents: [],
+    refusals: 0,
+  };
+  const window = { windowSeconds: sweep.windowSeconds, limit: SWEEP_BATCH };
+  const waiting = await stores.requests.waiting({
+    limit: SWEEP_BATCH,
+    quietSeconds: sweep.approvalQuietSeconds ?? APPROVAL_QUIET_SECONDS,
+  });
+  for (const request of waiting) {
+    if (request.status === 'pending') {
+      if (await stores.approvals.expireOverdue(request.id)) recovered.expired.push(request.id);
+    } else if (request.due) {
+      if (await stores.approvals.lapse(request.id)) recovered.lapsed.push(request.id);
+    } else if (await ensureJob(queues.queue(QUEUES.remediation), ...executionJob(request.id))) {
+      recovered.executions.push(request.id);
+    }
+  }
+  for (const run of await stores.procedureRuns.stranded({ ...window, quietSeconds: sweep.quietSeconds })) {
+    const queued =
+      run.status === 'queued' || run.status === 'running'
+        ? await ensureJob(
+            queues.queue(QUEUES.diagnostics),
+            JOBS.procedureRun,
+            { runId: run.id },
+            {
+              jobId: run.id,
+              ...DIAGNOSTICS_JOB_OPTIONS,
+            },
+          )
+        : await ensureJob(
+            queues.queue(QUEUES.notifications),
+            JOBS.procedurePost,
+            { runId: run.id },
+            {
+              jobId: `procedure-post-${run.id}`,
+              ...POST_JOB_OPTIONS,
+            },
+          );
+    if (queued) recovered.procedureRuns.push(run.id);
+  }
+  for (const incidentId of await stores.incidents.unopened({ ...window, quietSeconds: sweep.quietSeconds })) {
+    const job = { jobId: `incident-open-${incidentId}`, ...POST_JOB_OPTIONS };
+    if (await ensureJob(queues.queue(QUEUES.notifications), JOBS.incidentOpen, { incidentId }, job))
+      recovered.incidents.push(incidentId);
+  }
+  recovered.refusals = await stores.approvals.flushRefusals();
+  return recovered;
+}
+
+/**
+ * Queues the job under its id unless a job of that id is still there; one that failed is
+ * retried. True when something was queued. Two sweepers at once add the same id (BullMQ
+ * keeps one), and a retry raced by another sweeper is refused, which is fine.
+ */
+async function ensureJob(
+  queue: Queue,
+  name: string,
+  data: Record<string, unknown>,
+  options: { jobId: string } & Record<string, unknown>,
+): Promise<boolean> {
+  const existing = await queue.getJob(options.jobId);
+  if (!existing) {
+    await queue.add(name, data, options);
+    return true;
+  }
+  if (!(await existing.isFailed())) return false;
+  await existing.retry('failed').catch(() => undefined);
+  return true;
+}
+
 /**
  * Sweeps every `everyMs` until stopped; a failed sweep is logged and the next one tries
- * again. `stop()` waits for a sweep under way.
+ * again. `stop()` waits for a sweep under way. With `work`, approvals, procedure runs and
+ * incidents are swept too (recoverStrandedWork).
  */
 export function startStrandedRunSweeper(
   runs: RunStore,
   queues: QueueBackend,
   logger: Logger,
   sweep: StrandedRunSweep,
+  work?: StrandedWorkStores,
 ): { stop(): Promise<void> } {
   let current: Promise<void> | undefined;
   let failing = false;
+  let workFailing = false;
+  const sweepWork = async (stores: StrandedWorkStores) => {
+    try {
+      const recovered = await recoverStrandedWork(stores, queues, sweep);
+      workFailing = false;
+      const { refusals, ...jobs } = recovered;
+      if (Object.values(jobs).some((ids) => ids.length > 0))
+        logger.warn(recovered, 'work whose job was lost was queued again, lapsed or expired');
+    } catch (err) {
+      if (!workFailing)
+        logger.warn(
+          { err },
+          'the sweep for stranded approvals, procedure runs and incidents failed; it tries again',
+        );
+      workFailing = true;
+    }
+  };
   const sweepOnce = async () => {
+    if (work) await sweepWork(work);
     try {
       const requeued = await requeueStrandedRuns(runs, queues, sweep);
       failing = false;

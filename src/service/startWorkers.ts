@@ -159,7 +159,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     });
     for (const [queue, processor] of processors)
       workers.push(queues.worker(queue, timed(queue, processor), options));
-    sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep);
+    sweeper = startStrandedRunSweeper(runs, queues, logger, config.recoverySweep, {
+      approvals: deps.approvals,
+      requests: deps.requests,
+      procedureRuns,
+      incidents: deps.incidents,
+    });
     // Bots tell people, and /readyz, when no worker is alive to take their jobs.
     heartbeat = startHeartbeat(new WorkerHeartbeatStore(state), deps.mode, logger);
     const { checkpointChannel, hmacKey } = config.audit;

@@ -203,6 +203,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
       /** The message the button is on. */
       messageTs?: string;
     }) => Promise<ButtonReply>,
+    /** Records a click the access policy refused (approval buttons: every refusal is audited). */
+    refused?: (click: { value: T; user: string; reason: string }) => Promise<void>,
   ): ButtonHandler => {
     return async ({ ack, body, action, respond, client }) => {
       await ack();
@@ -217,6 +219,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
       } else {
         try {
           const refusal = refuse(deps.access, body.user.id, channel);
+          if (refusal)
+            await refused?.({ value, user: body.user.id, reason: refusal }).catch((err: unknown) =>
+              deps.logger.warn({ err, actionId }, 'a refused click could not be audited'),
+            );
           reply = refusal
             ? { text: refusal }
             : await act({ value, user: body.user.id, channel, clickId: clickId(action), messageTs });
@@ -347,14 +353,25 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
   // The approval card's buttons: the request id is the value; the service applies the policy.
   const requestId = plainValue(z.uuid());
-  onButton(ACTIONS.requestApproval, requestId, async ({ value, user }) =>
-    decisionReply(await deps.approvals.requestApproval(value, user)),
+  const refusedAccess = ({ value, user, reason }: { value: string; user: string; reason: string }) =>
+    deps.approvals.refusedAccess(value, user, reason);
+  onButton(
+    ACTIONS.requestApproval,
+    requestId,
+    async ({ value, user }) => decisionReply(await deps.approvals.requestApproval(value, user)),
+    refusedAccess,
   );
-  onButton(ACTIONS.approve, requestId, async ({ value, user }) =>
-    decisionReply(await deps.approvals.approve(value, user)),
+  onButton(
+    ACTIONS.approve,
+    requestId,
+    async ({ value, user }) => decisionReply(await deps.approvals.approve(value, user)),
+    refusedAccess,
   );
-  onButton(ACTIONS.reject, requestId, async ({ value, user }) =>
-    decisionReply(await deps.approvals.reject(value, user)),
+  onButton(
+    ACTIONS.reject,
+    requestId,
+    async ({ value, user }) => decisionReply(await deps.approvals.reject(value, user)),
+    refusedAccess,
   );
 
   app.command('/incident', async ({ command, ack }) => {

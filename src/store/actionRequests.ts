@@ -9,6 +9,8 @@ export type RequestStatus =
   | 'approved'
   | 'rejected'
   | 'expired'
+  /** Approved, but its execution window passed before a worker started it: final. */
+  | 'lapsed'
   | 'executing'
   | 'succeeded'
   | 'failed'
@@ -219,6 +221,42 @@ export class ActionRequestStore {
     });
   }
 
+  /**
+   * approved → lapsed, once its execution window has passed (by the database's clock): the
+   * execution job came too late, or never came (the queue was down or lost it).
+   */
+  lapse(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
+    return this.transition(id, ['approved'], audit, async (client, request, now) => {
+      const dueInMs = request.executeBy ? request.executeBy.getTime() - now : Number.POSITIVE_INFINITY;
+      if (dueInMs > 0) throw new NotYet(dueInMs);
+      await client.query(`UPDATE action_requests SET status = 'lapsed', updated_at = now() WHERE id = $1`, [
+        id,
+      ]);
+    });
+  }
+
+  /**
+   * What the recovery sweep looks at: approved requests (to queue their execution again, or
+   * lapse them) and pending ones past their expiry (whose expiry job was lost), quiet for
+   * `quietSeconds`. However old: each is on its way to a final state, which is the point.
+   */
+  async waiting(options: {
+    quietSeconds: number;
+    limit: number;
+  }): Promise<Array<{ id: string; status: 'approved' | 'pending'; due: boolean }>> {
+    const { rows } = await this.db.query<{ id: string; status: 'approved' | 'pending'; due: boolean }>(
+      `SELECT id, status, coalesce(CASE status WHEN 'approved' THEN execute_by ELSE expires_at END <= now(), false) AS due
+         FROM action_requests
+        WHERE status IN ('approved', 'pending')
+          AND updated_at < now() - make_interval(secs => $1)
+          AND (status = 'approved' OR expires_at <= now())
+        ORDER BY updated_at
+        LIMIT $2`,
+      [options.quietSeconds, options.limit],
+    );
+    return rows;
+  }
+
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
   startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
     return this.transition(id, ['approved'], audit, async (client, request, now) => {
@@ -284,7 +322,10 @@ export class ActionRequestStore {
     } catch (err) {
       if (err instanceof NotYet) return { refused: 'Its time is not up yet.', dueInMs: err.dueInMs };
       if (err instanceof WindowPassed)
-        return { refused: 'The execution window after approval has passed; preview the action again.' };
+        return {
+          refused: 'The execution window after approval has passed; preview the action again.',
+          windowPassed: true,
+        };
       throw err;
     }
   }
@@ -325,6 +366,8 @@ class NotYet extends Error {
 export interface Refusal {
   refused: string;
   dueInMs?: number;
+  /** The request is approved but its execution window has passed: it is to be lapsed. */
+  windowPassed?: true;
 }
 class WindowPassed extends Error {}
 
@@ -342,6 +385,8 @@ function statusReason(request: ActionRequest): string {
       return 'This request was rejected.';
     case 'expired':
       return 'This request has expired; preview the action again.';
+    case 'lapsed':
+      return 'This request was approved, but its execution window passed before it could run; preview the action again.';
     default:
       return `This request has already run (${request.status.replace('_', ' ')}).`;
   }

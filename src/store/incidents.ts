@@ -141,6 +141,25 @@ export class IncidentStore {
     return rowCount === 1;
   }
 
+  /**
+   * Open incidents not fully opened in Slack (no root message, or the declaring channel not
+   * told about the incident's own channel): their open job was lost or gave up.
+   */
+  async unopened(options: { quietSeconds: number; windowSeconds: number; limit: number }): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT id FROM incidents
+        WHERE status = 'open'
+          AND declared_at < now() - make_interval(secs => $1)
+          AND declared_at > now() - make_interval(secs => $2)
+          AND (root_ts IS NULL
+               OR (channel_id IS NOT NULL AND channel_id <> origin_channel AND announced_at IS NULL))
+        ORDER BY declared_at
+        LIMIT $3`,
+      [options.quietSeconds, options.windowSeconds, options.limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async setRoot(id: string, rootTs: string): Promise<boolean> {
     const { rowCount } = await this.db.query(
       'UPDATE incidents SET root_ts = $2 WHERE id = $1 AND root_ts IS NULL',

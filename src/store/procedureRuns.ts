@@ -234,6 +234,33 @@ export class ProcedureRunStore {
   }
 
   /**
+   * Runs asked for in Slack that the queue may have lost (the recovery sweep's part):
+   * unfinished ones, and finished ones whose root message or a step is not posted. A run
+   * that failed without ever starting was refused at the command (the queue was down, the
+   * person was told nothing started) and is left alone.
+   */
+  async stranded(options: {
+    quietSeconds: number;
+    windowSeconds: number;
+    limit: number;
+  }): Promise<Array<{ id: string; status: ProcedureRunStatus }>> {
+    const { rows } = await this.db.query<{ id: string; status: ProcedureRunStatus }>(
+      `SELECT r.id, r.status FROM procedure_runs r
+        WHERE r.channel_id IS NOT NULL
+          AND r.created_at < now() - make_interval(secs => $1)
+          AND r.created_at > now() - make_interval(secs => $2)
+          AND (r.status IN ('queued', 'running')
+               OR (r.started_at IS NOT NULL
+                   AND (r.root_ts IS NULL
+                        OR EXISTS (SELECT 1 FROM procedure_steps s WHERE s.run_id = r.id AND s.posted_ts IS NULL))))
+        ORDER BY r.created_at
+        LIMIT $3`,
+      [options.quietSeconds, options.windowSeconds, options.limit],
+    );
+    return rows;
+  }
+
+  /**
    * Ticks off a manual step. The first person's click is the one recorded; later clicks
    * get back who did it and when.
    */

@@ -1,20 +1,26 @@
-import type { Job } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
-import { effectivePolicy, type PolicyFile } from '../../src/approvals/policy.js';
-import { AuditLog } from '../../src/audit/auditLog.js';
+import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
+import { type AuditEvent, AuditLog } from '../../src/audit/auditLog.js';
+import { auditEventText } from '../../src/jobs/auditMirror.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
+import { recoverStrandedWork, STRANDED_RUN_SWEEP } from '../../src/jobs/strandedRuns.js';
 import { createLogger } from '../../src/logger.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
-import type { Runbook } from '../../src/runbooks/model.js';
+import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { requestCardBlocks } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
+import { IncidentStore } from '../../src/store/incidents.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
+import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
+import { eventually } from '../support/botHarness.js';
 import {
   createStateDatabase,
   createTestDatabase,
@@ -24,6 +30,7 @@ import {
   testTarget,
   withDatabase,
 } from '../support/databases.js';
+import { redisAvailable, startTestRedis } from '../support/redis.js';
 
 const [server] = inject('postgresServers');
 
@@ -121,7 +128,13 @@ describe('approvals and at-most-once execution', () => {
     await Promise.all([state?.drop(), target?.drop()]);
   });
 
-  async function freshRequest(policy: PolicyFile, failedItems = 3, source: Runbook = runbook) {
+  async function freshRequest(
+    policy: PolicyFile,
+    failedItems = 3,
+    source: Runbook = runbook,
+    previewer = 'U0ONCALL',
+    queueBackend: QueueBackend = queues,
+  ) {
     await target.admin.query(`DROP TABLE IF EXISTS queue_items;
       CREATE TABLE queue_items (id serial PRIMARY KEY, status text NOT NULL);
       INSERT INTO queue_items (status) SELECT 'failed' FROM generate_series(1, ${failedItems});
@@ -141,21 +154,22 @@ describe('approvals and at-most-once execution', () => {
       policy,
       members: async () => [],
       audit,
-      queues,
+      queues: queueBackend,
+      refusals: new RefusalRepeatStore(pool),
     });
     const process = remediationProcessor({
       requests,
       procedureRuns,
       targets: targets(),
       pools,
-      queues,
+      queues: queueBackend,
       audit,
       approvals,
       logger,
     });
     const action = procedure.steps.find((step) => step.kind === 'action')!;
     await process(
-      fakeJob(JOBS.actionPreview, { runId: run.id, stepId: action.id, requestedBy: 'U0ONCALL', values: {} }),
+      fakeJob(JOBS.actionPreview, { runId: run.id, stepId: action.id, requestedBy: previewer, values: {} }),
     );
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM action_requests WHERE run_id = $1', [
       run.id,
@@ -283,6 +297,35 @@ describe('approvals and at-most-once execution', () => {
     await bystander.end();
   });
 
+  it('refuses the approval of the person who previewed a medium-risk plan, though someone else requested it', async () => {
+    // Alice previews (chooses the plan and its values), Bob presses "Request approval".
+    const { requestId, approvals } = await freshRequest(
+      { defaults: { approvals: 1 } },
+      3,
+      runbook,
+      'U0ALICE',
+    );
+    await approvals.requestApproval(requestId, 'U0BOB');
+    expect(await approvals.approve(requestId, 'U0ALICE')).toEqual({
+      ok: false,
+      message:
+        'You previewed this medium-risk action (you chose its plan and values); someone else must approve it.',
+    });
+    expect((await requests.get(requestId))?.approvers).toEqual([]);
+    expect(await approvals.approve(requestId, 'U0CAROL')).toMatchObject({ ok: true });
+    expect((await requests.get(requestId))?.status).toBe('approved');
+  });
+
+  it('lets the previewer approve a low-risk plan (the default policy), never a high-risk one', () => {
+    const subject = { runbook: 'queue-runbook', target: 'shop', targetTags: [] };
+    const request = { requestedBy: 'U0BOB', previewedBy: 'U0ALICE' };
+    const low = effectivePolicy({ defaults: { self_approval: { low: true } } }, { ...subject, risk: 'low' });
+    expect(selfApprovalRefusal(low, { ...request, risk: 'low' }, 'U0ALICE')).toBeUndefined();
+    const high = effectivePolicy({ defaults: { self_approval: true } }, { ...subject, risk: 'high' });
+    expect(selfApprovalRefusal(high, { ...request, risk: 'high' }, 'U0ALICE')).toMatch(/You previewed/);
+    expect(selfApprovalRefusal(high, { ...request, risk: 'high' }, 'U0CAROL')).toBeUndefined();
+  });
+
   it('needs N approvals from N different people', async () => {
     const { requestId, approvals } = await freshRequest({ defaults: { approvals: 2 } });
     await approvals.requestApproval(requestId, 'U0ONCALL');
@@ -330,6 +373,328 @@ describe('approvals and at-most-once execution', () => {
     // When it is due (30 s after the request), not on a fixed poll.
     expect(again?.opts.delay).toBeGreaterThan(20_000);
     expect(again?.opts.delay).toBeLessThanOrEqual(31_000);
+  });
+
+  const refusals = async (requestId: string) =>
+    (
+      await pool.query<{
+        seq: string;
+        actor: string;
+        data: { reason: string; count: number; repeatOf?: number };
+      }>(
+        "SELECT seq, actor, data FROM audit_events WHERE request_id = $1 AND kind = 'refused' ORDER BY seq",
+        [requestId],
+      )
+    ).rows;
+
+  it('audits every refused click, and collapses repeats of one refusal into one event with their count', async () => {
+    const { requestId, approvals } = await freshRequest({ defaults: { approvals: 2 } });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    // A hurried requester presses Approve on their own request ten times at once.
+    const clicks = await Promise.all(
+      Array.from({ length: 10 }, () => approvals.approve(requestId, 'U0ONCALL')),
+    );
+    expect(clicks.every((click) => !click.ok)).toBe(true);
+    // A duplicate click, and a click after the request moved on: refused, and audited too.
+    await approvals.approve(requestId, 'U0A');
+    expect(await approvals.approve(requestId, 'U0A')).toMatchObject({ ok: false });
+    await approvals.approve(requestId, 'U0B');
+    expect(await approvals.approve(requestId, 'U0C')).toMatchObject({
+      ok: false,
+      message: 'This request is already approved and executing.',
+    });
+    // Reject, refused for the same reason: a repeat of that refusal.
+    expect(await approvals.reject(requestId, 'U0C')).toMatchObject({ ok: false });
+    const before = await refusals(requestId);
+    expect(before.map((event) => [event.actor, event.data.count])).toEqual([
+      ['U0ONCALL', 1],
+      ['U0A', 1],
+      ['U0C', 1],
+    ]);
+    // The repeats, quiet since: one event per refusal carrying their count, after the first.
+    expect(await approvals.flushRefusals(0)).toBe(2);
+    expect((await refusals(requestId)).filter((event) => event.actor === 'U0C').length).toBe(2);
+    const after = await refusals(requestId);
+    const own = after.filter((event) => event.actor === 'U0ONCALL');
+    expect(own.map((event) => event.data.count)).toEqual([1, 9]);
+    expect(own[1]!.data.repeatOf).toBe(Number(own[0]!.seq));
+    expect(own[0]!.data.reason).toMatch(/You requested this medium-risk action/);
+    // In the run's thread: the refusal, then "again 9 times".
+    const line = (event: (typeof own)[number]) =>
+      auditEventText({
+        kind: 'refused',
+        actor: event.actor,
+        requestId,
+        data: event.data,
+        seq: Number(event.seq),
+        at: new Date(),
+        prevHash: '',
+        hash: '',
+      } satisfies AuditEvent);
+    expect(line(own[0]!)).toMatch(/^:no_entry: <@U0ONCALL> was refused on request \S+: You requested/);
+    expect(line(own[1]!)).toMatch(
+      /^:no_entry: <@U0ONCALL> was refused again 9 times on request \S+: You requested/,
+    );
+    // Nothing left to flush; the chain is intact.
+    expect(await approvals.flushRefusals(0)).toBe(0);
+    expect(await audit.verify()).toMatchObject({ ok: true });
+  });
+
+  it('lapses an approved request whose execution window passed before a worker started it, and runs nothing', async () => {
+    const { requestId, approvals, process } = await freshRequest({
+      defaults: { approvals: 1, execution_window_minutes: 0.005 },
+    });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    expect(await approvals.approve(requestId, 'U0SECOND')).toMatchObject({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // The execution job turns up after the window (the queue was down, no worker was free).
+    await process(fakeJob(JOBS.executeAction, { requestId }));
+    const lapsed = await requests.get(requestId);
+    expect(lapsed?.status).toBe('lapsed');
+    expect(await failedCount()).toBe(3);
+    const kinds = (
+      await pool.query<{ kind: string }>('SELECT kind FROM audit_events WHERE request_id = $1 ORDER BY seq', [
+        requestId,
+      ])
+    ).rows.map((row) => row.kind);
+    expect(kinds.slice(-2)).toEqual(['approved', 'lapsed']);
+    // The card is re-rendered: it says lapsed, and offers no button.
+    const cards = await queues.queue(QUEUES.notifications).getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(cards.some((job) => job.name === JOBS.requestCard && job.data.requestId === requestId)).toBe(true);
+    const step = runbook.procedures[0]!.steps.find((candidate) => candidate.kind === 'action')!;
+    const blocks = requestCardBlocks(lapsed!, step as ActionStep, 2);
+    expect(JSON.stringify(blocks)).toMatch(/Lapsed: approved, but not started within its execution window/);
+    expect(blocks.some((block) => block.type === 'actions')).toBe(false);
+    // A click now is refused with the reason.
+    expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/execution window passed/),
+    });
+  });
+
+  it.skipIf(!redisAvailable())(
+    'records an approval made while the queue is down, tells the approver, and executes it once when the queue is back',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      try {
+        const { requestId, approvals, process } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await approvals.requestApproval(requestId, 'U0ONCALL');
+        await redis.stop();
+        const approved = await approvals.approve(requestId, 'U0SECOND');
+        expect(approved).toMatchObject({
+          ok: true,
+          message: expect.stringMatching(
+            /^Approval recorded\. The job queue is unavailable right now, so it has not started: it runs once, when the queue is back before .* UTC/,
+          ),
+        });
+        expect((await requests.get(requestId))?.status).toBe('approved');
+        // Another approver's click is told the same, and adds nothing.
+        expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
+          ok: false,
+          message: expect.stringMatching(/already approved.*The job queue is unavailable/),
+        });
+        const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+        const sweep = { ...STRANDED_RUN_SWEEP, approvalQuietSeconds: 0 };
+        // While the queue is down the sweep queues nothing, and the request keeps its place.
+        await expect(recoverStrandedWork(stores, redisQueues, sweep)).rejects.toThrow(/redis/);
+        // Redis comes back empty (no persistence): the job was never there.
+        await redis.start();
+        await eventually(() =>
+          redisQueues.ping().then(
+            () => true,
+            () => undefined,
+          ),
+        );
+        const first = await recoverStrandedWork(stores, redisQueues, sweep);
+        const second = await recoverStrandedWork(stores, redisQueues, sweep);
+        expect(first.executions).toContain(requestId);
+        expect(second.executions).not.toContain(requestId);
+        const jobs = (
+          await redisQueues.queue(QUEUES.remediation).getJobs(['waiting', 'delayed', 'prioritized'])
+        ).filter((job) => job.name === JOBS.executeAction && job.data.requestId === requestId);
+        expect(jobs.map((job) => job.id)).toEqual([requestId]);
+        // Every job of it the queue holds, run (as a worker would), twice over.
+        for (const job of [...jobs, ...jobs]) await process(job);
+        expect((await requests.get(requestId))?.status).toBe('succeeded');
+        expect(await failedCount()).toBe(0);
+        const started = await pool.query(
+          "SELECT count(*)::int AS n FROM audit_events WHERE request_id = $1 AND kind = 'execution_started'",
+          [requestId],
+        );
+        expect(started.rows[0].n).toBe(1);
+        expect((await recoverStrandedWork(stores, redisQueues, sweep)).executions).not.toContain(requestId);
+      } finally {
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
+  it.skipIf(!redisAvailable())(
+    'records a request for approval made while the queue is down, and queues its card when it is pressed again',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      try {
+        const { requestId, approvals } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await redis.stop();
+        expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
+          ok: true,
+          message: expect.stringMatching(
+            /^Approval requested\. The job queue is unavailable right now, so the card does not show Approve yet: press Request approval again once the queue is back \(it expires at .* UTC either way\)\.$/,
+          ),
+        });
+        expect((await requests.get(requestId))?.status).toBe('pending');
+        await redis.start();
+        await eventually(() =>
+          redisQueues.ping().then(
+            () => true,
+            () => undefined,
+          ),
+        );
+        expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
+          ok: false,
+          message: 'This request is waiting for approval.',
+        });
+        const remediation = await redisQueues.queue(QUEUES.remediation).getJob(`expiry-${requestId}`);
+        expect(remediation?.name).toBe(JOBS.approvalExpiry);
+        const cards = await redisQueues.queue(QUEUES.notifications).getJobs(['waiting', 'prioritized']);
+        expect(cards.some((job) => job.name === JOBS.requestCard && job.data.requestId === requestId)).toBe(
+          true,
+        );
+      } finally {
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
+  it.skipIf(!redisAvailable())(
+    'retries the execution job of an approved request that failed before it started, rather than adding another',
+    async () => {
+      const redis = await startTestRedis();
+      const redisQueues = await createQueueBackend({ redisUrl: redis.url, databaseUrl: state.url }, logger);
+      // A worker taking jobs by hand, on a Redis of this test's own: the only job is ours.
+      const manual = new Worker(QUEUES.remediation, null, {
+        connection: { url: redis.url },
+        prefix: 'runbook-bot',
+      });
+      try {
+        const { requestId, approvals, process } = await freshRequest(
+          { defaults: { approvals: 1 } },
+          3,
+          runbook,
+          'U0ONCALL',
+          redisQueues,
+        );
+        await approvals.requestApproval(requestId, 'U0ONCALL');
+        await approvals.approve(requestId, 'U0SECOND');
+        // Picked up and failed before it claimed the request (its worker lost the state database, say).
+        // (The expiry job is delayed; the execution job is the one waiting.)
+        const picked = await manual.getNextJob('manual-token');
+        expect(picked?.id).toBe(requestId);
+        await picked!.moveToFailed(new Error('state database unavailable'), 'manual-token', false);
+        expect(await picked!.getState()).toBe('failed');
+        const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+        const sweep = { ...STRANDED_RUN_SWEEP, approvalQuietSeconds: 0 };
+        expect((await recoverStrandedWork(stores, redisQueues, sweep)).executions).toContain(requestId);
+        const again = await redisQueues.queue(QUEUES.remediation).getJob(requestId);
+        expect(await again?.getState()).toBe('waiting');
+        await process(again!);
+        expect((await requests.get(requestId))?.status).toBe('succeeded');
+        expect(await failedCount()).toBe(0);
+      } finally {
+        await manual.close();
+        await redisQueues.close();
+        await redis.stop();
+      }
+    },
+  );
+
+  it('lapses an approved request whose job never came, in the sweep', async () => {
+    const { requestId, approvals } = await freshRequest({
+      defaults: { approvals: 1, execution_window_minutes: 0.005 },
+    });
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    await approvals.approve(requestId, 'U0SECOND');
+    // The queue lost the execution job; the window passes.
+    await queues.queue(QUEUES.remediation).remove(requestId);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
+    const recovered = await recoverStrandedWork(stores, queues, {
+      ...STRANDED_RUN_SWEEP,
+      approvalQuietSeconds: 0,
+    });
+    expect(recovered.lapsed).toContain(requestId);
+    expect(recovered.executions).not.toContain(requestId);
+    expect((await requests.get(requestId))?.status).toBe('lapsed');
+    expect(await failedCount()).toBe(3);
+  });
+
+  it('queues again the procedure runs and incident openings whose jobs the queue lost, once', async () => {
+    const procedure = runbook.procedures[0]!;
+    // Recorded in Slack, but the queue lost their jobs (never queued here).
+    const { run } = await procedureRuns.create({
+      runbook,
+      procedure,
+      target: 'shop',
+      requestedBy: 'U0ONCALL',
+      channelId: 'C0OPS',
+      params: {},
+    });
+    const incidents = new IncidentStore(pool);
+    const { incident } = await incidents.create({
+      title: 'checkout failing',
+      severity: 'P1',
+      declaredBy: 'U0ONCALL',
+      originChannel: 'C0OPS',
+      suggestedProcedures: [],
+      idempotencyKey: `incident:${Date.now()}`,
+    });
+    const approvals = new ApprovalService({
+      requests,
+      procedureRuns,
+      targets: targets(),
+      policy: {},
+      members: async () => [],
+      audit,
+      queues,
+      refusals: new RefusalRepeatStore(pool),
+    });
+    const stores = { approvals, requests, procedureRuns, incidents };
+    const sweep = { ...STRANDED_RUN_SWEEP, quietSeconds: 0 };
+    const first = await recoverStrandedWork(stores, queues, sweep);
+    expect(first.procedureRuns).toContain(run.id);
+    expect(first.incidents).toContain(incident.id);
+    const second = await recoverStrandedWork(stores, queues, sweep);
+    expect(second.procedureRuns).not.toContain(run.id);
+    expect(second.incidents).not.toContain(incident.id);
+    expect((await queues.queue(QUEUES.diagnostics).getJob(run.id))?.name).toBe(JOBS.procedureRun);
+    expect((await queues.queue(QUEUES.notifications).getJob(`incident-open-${incident.id}`))?.name).toBe(
+      JOBS.incidentOpen,
+    );
+    // A run that finished but whose posts gave up: its post job is retried, not added twice.
+    await procedureRuns.markRunning(run.id);
+    await procedureRuns.finish(run.id);
+    const posted = await recoverStrandedWork(stores, queues, sweep);
+    expect(posted.procedureRuns).toContain(run.id);
+    expect((await queues.queue(QUEUES.notifications).getJob(`procedure-post-${run.id}`))?.name).toBe(
+      JOBS.procedurePost,
+    );
+    expect((await recoverStrandedWork(stores, queues, sweep)).procedureRuns).not.toContain(run.id);
   });
 
   it('refuses people outside the approvers list, and a rejected request never runs', async () => {

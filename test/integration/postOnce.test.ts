@@ -18,6 +18,7 @@ import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
+import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
@@ -295,6 +296,7 @@ describe('a request card whose record failed is not posted again', () => {
       members: async () => [],
       audit,
       queues,
+      refusals: new RefusalRepeatStore(state.pool),
     });
     const preview = remediationProcessor({
       requests,

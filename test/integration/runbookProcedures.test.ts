@@ -111,7 +111,12 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     await target.admin.query(REPORT_VIEW);
     teamDir = mkdtempSync(join(tmpdir(), 'team-runbooks-'));
     writeFileSync(join(teamDir, 'team.md'), TEAM_RUNBOOK);
-    const env = { ...serviceEnv(state, target, redis.url), RUNBOOKS_DIR: teamDir };
+    const env = {
+      ...serviceEnv(state, target, redis.url),
+      RUNBOOKS_DIR: teamDir,
+      // Everyone these tests click as; anybody else is refused (and, on approval cards, audited).
+      ALLOWED_USERS: 'U0ONCALL,U0FIRST,U0LATE,U0SECOND',
+    };
     service = await startService({
       mode: 'all',
       config: loadServiceConfig(env, { mode: 'all' }),
@@ -270,6 +275,22 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       ),
     ).toBe('You requested this medium-risk action; someone else must approve it.');
     expect(await failed()).toBe(3);
+    // Someone outside ALLOWED_USERS: refused before the approval rules, and audited all the same.
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.approve,
+      value: requestId,
+      channelId: 'CPREVIEW',
+      userId: 'U0STRANGER',
+      messageTs: card.ts,
+    });
+    await eventually(() =>
+      ephemeral.find((answer) => (answer.text ?? '').includes('not on the list of people allowed')),
+    );
+    const strangers = await state.admin.query(
+      "SELECT data->>'reason' AS reason FROM audit_events WHERE request_id = $1 AND kind = 'refused' AND actor = 'U0STRANGER'",
+      [requestId],
+    );
+    expect(strangers.rows).toEqual([{ reason: expect.stringMatching(/ALLOWED_USERS/) }]);
 
     await sendBlockAction(service.port, {
       actionId: ACTIONS.approve,

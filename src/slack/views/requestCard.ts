@@ -27,6 +27,8 @@ const STATUS_LINE: Record<ActionRequest['status'], string> = {
     ':grey_question: Outcome unknown: the worker stopped, or its connection was lost, when the change may have been committed; see the verification below',
   rejected: ':no_entry_sign: Rejected',
   expired: ':hourglass: Expired without enough approvals',
+  lapsed:
+    ':hourglass: Lapsed: approved, but not started within its execution window (the job queue was unavailable or no worker took it); nothing was run. Preview it again.',
 };
 
 /**
