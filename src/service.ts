@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
-import pg from 'pg';
 import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
@@ -21,6 +20,7 @@ import { IncidentStore } from './store/incidents.js';
 import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RunStore } from './store/runs.js';
+import { createStatePool } from './store/statePool.js';
 import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
 import { TargetRegistry } from './targets/registry.js';
 import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
@@ -93,8 +93,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, databaseUrl)}.`,
       );
     });
-    const state = new pg.Pool({
-      connectionString: databaseUrl,
+    // With lock, statement and idle-in-transaction timeouts (see statePool.ts).
+    const state = createStatePool(databaseUrl, {
       max: 10,
       min: WARM_STATE_CONNECTIONS,
       application_name: BOT_APPLICATION_NAME,

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
-import { inTransaction } from '../store/transaction.js';
+import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
@@ -25,38 +26,47 @@ export interface AuditMirrorDeps {
   slack: WebClient;
 }
 
-/** Advisory lock class of mirror threads (two-int keys never collide with the chain's bigint key). */
-const MIRROR_LOCK_CLASS = 7_301_501;
+/** Longer than one post with its retries takes (each try is cut off; see webClientOptions). */
+const MIRROR_LEASE_SECONDS = Math.ceil((SLACK_REQUEST_TIMEOUT_MS * 4) / 1000);
+/** How often a job waiting for another one's post looks again, at most. */
+const BUSY_WAIT_MAX_MS = 2000;
 
 /**
  * Mirrors a thread's audit events into Slack in seq order, each exactly once as far as a
- * crash allows. Each post runs in a transaction holding the thread's advisory lock: it takes
- * the oldest unposted event, posts it and marks it, then commits. Concurrent jobs of one
- * thread therefore interleave only between posts, always picking the oldest, and a Slack
- * failure rolls back nothing that was posted: the retry starts at the oldest unposted.
+ * crash allows. Each post takes the oldest unposted event under a lease (no lock or
+ * connection is held while Slack answers), posts it and marks it. Concurrent jobs of one
+ * thread wait for the holder of the oldest event, so they interleave only between posts, and
+ * a Slack failure gives back only the lease: the retry starts at the oldest unposted. A
+ * holder that died is waited out (its lease lapses).
  */
-export async function postAuditMirror(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<void> {
-  while (await postOldest(deps, job)) {
-    // one event per transaction, so each mark commits right after Slack accepted the post
+export async function postAuditMirror(
+  deps: AuditMirrorDeps,
+  job: AuditMirrorJob,
+  holder: string = randomUUID(),
+): Promise<void> {
+  let waitMs = 50;
+  for (;;) {
+    const next = await deps.audit.takeToMirror(job, holder, MIRROR_LEASE_SECONDS);
+    if (next === 'none') return;
+    if (next === 'busy') {
+      // Another job is posting the oldest event; its post is seconds at most.
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      waitMs = Math.min(waitMs * 2, BUSY_WAIT_MAX_MS);
+      continue;
+    }
+    waitMs = 50;
+    try {
+      const posted = await deps.slack.chat.postMessage({
+        channel: job.channel,
+        ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
+        text: auditEventText(next),
+      });
+      await deps.audit.markMirrored(next.seq, posted.ts ?? '');
+    } catch (err) {
+      await deps.audit.releaseMirror(next.seq, holder).catch(() => undefined);
+      throw err;
+    }
   }
-}
-
-async function postOldest(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<boolean> {
-  return inTransaction(deps.db, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
-      MIRROR_LOCK_CLASS,
-      `${job.channel}:${job.threadTs ?? ''}`,
-    ]);
-    const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
-    if (!next) return false;
-    const posted = await deps.slack.chat.postMessage({
-      channel: job.channel,
-      ...(job.threadTs ? { thread_ts: job.threadTs } : {}),
-      text: auditEventText(next),
-    });
-    await deps.audit.markMirrored(next.seq, posted.ts ?? '', client);
-    return true;
-  });
 }
 
 /** Appends an audit event on its own and, when it has a thread to go to, queues its mirror. */

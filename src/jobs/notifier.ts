@@ -53,12 +53,14 @@ interface RateLimited {
  * the worker is free at once; other failures retry with backoff.
  */
 export function notifierProcessor(deps: NotifierDeps) {
-  const posts: Record<string, (data: unknown) => Promise<void>> = {
+  const posts: Record<string, (data: unknown, job: Job) => Promise<void>> = {
     [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
-    [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
-    [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
+    [JOBS.requestCard]: (data, job) =>
+      postRequestCard(deps, parse(requestJobSchema, data).requestId, `card-job-${job.id}`),
+    [JOB_AUDIT_MIRROR]: (data, job) =>
+      postAuditMirror(deps, parse(auditMirrorJobSchema, data), `mirror-job-${job.id}`),
     [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster({ slack: deps.slack, runs: deps.runs }),
     [JOBS.incidentOpen]: (data) =>
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
@@ -73,7 +75,7 @@ export function notifierProcessor(deps: NotifierDeps) {
     const post = posts[job.name];
     if (!post) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
     try {
-      await post(job.data);
+      await post(job.data, job);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {
