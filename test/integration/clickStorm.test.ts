@@ -14,7 +14,7 @@ import {
   type Posted,
   serviceEnv,
 } from '../support/botHarness.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, openSession, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import { interceptSlackOnly, sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
@@ -79,21 +79,17 @@ function buttonValue(message: Posted, actionId: string): string {
   throw new Error(`no ${actionId} button`);
 }
 
-/**
- * Runs the procedure, previews its action, requests approval, then lets two approvers click
- * Approve CLICKS times at once while someone asks for a health report elsewhere.
- */
-async function storm(port: number, target: TestDatabase, state: TestDatabase): Promise<void> {
-  const slack = interceptSlack();
-  await sendSlashCommand(port, { text: 'run storm-runbook#bump-the-counter', channel_id: 'CSTORM' });
-  const root = await eventually(() => slack.posted.find((m) => m.channel === 'CSTORM' && !m.threadTs));
+/** Runs the procedure, previews its action and requests approval: a request waiting for approvers. */
+async function pendingRequest(port: number, slack: ReturnType<typeof interceptSlack>, channel: string) {
+  await sendSlashCommand(port, { text: 'run storm-runbook#bump-the-counter', channel_id: channel });
+  const root = await eventually(() => slack.posted.find((m) => m.channel === channel && !m.threadTs));
   const action = await eventually(() =>
     slack.posted.find((m) => m.threadTs === root.ts && m.text.endsWith('(action)')),
   );
   await sendBlockAction(port, {
     actionId: ACTIONS.stepPreview,
     value: buttonValue(action, ACTIONS.stepPreview),
-    channelId: 'CSTORM',
+    channelId: channel,
   });
   const card = await eventually(() =>
     slack.posted.find(
@@ -104,10 +100,20 @@ async function storm(port: number, target: TestDatabase, state: TestDatabase): P
   await sendBlockAction(port, {
     actionId: ACTIONS.requestApproval,
     value: requestId,
-    channelId: 'CSTORM',
+    channelId: channel,
     messageTs: card.ts,
   });
   await eventually(() => slack.updates.find((u) => u.ts === card.ts && u.blocks.includes(ACTIONS.approve)));
+  return { requestId, card };
+}
+
+/**
+ * Two approvers click Approve CLICKS times at once on a pending request while someone asks
+ * for a health report elsewhere.
+ */
+async function storm(port: number, target: TestDatabase, state: TestDatabase): Promise<void> {
+  const slack = interceptSlack();
+  const { requestId, card } = await pendingRequest(port, slack, 'CSTORM');
 
   const answeredBefore = slack.clickAnswers.length;
   const clicks = Promise.all(
@@ -206,6 +212,38 @@ describe('a storm of Approve clicks', () => {
     it(`executes once, answers all ${CLICKS} clicks and keeps serving /runbook health`, async () => {
       await storm(service.port, setup.target, setup.state);
     }, 180_000);
+
+    it('answers a click on a request whose row someone left locked, and does not wait for ever', async () => {
+      const slack = interceptSlack();
+      const { requestId, card } = await pendingRequest(service.port, slack, 'CLOCKED');
+      // A session that locked the request and went away without ending its transaction.
+      const holder = await openSession(setup.state.url, 'stuck-session');
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM action_requests WHERE id = $1 FOR UPDATE', [requestId]);
+      const answered = slack.clickAnswers.length;
+      await sendBlockAction(service.port, {
+        actionId: ACTIONS.approve,
+        value: requestId,
+        channelId: 'CLOCKED',
+        userId: APPROVERS[0],
+        messageTs: card.ts,
+      });
+      // Answered while the lock is still held: the bot's wait for the row gave up.
+      const answer = await eventually(() => slack.clickAnswers[answered], 30_000);
+      expect(answer).toMatch(/^That did not go through/);
+      expect(await holder.query('SELECT 1 AS still')).toMatchObject({ rows: [{ still: 1 }] });
+      await holder.query('ROLLBACK');
+      await holder.end();
+      // And the next click goes through as usual.
+      await sendBlockAction(service.port, {
+        actionId: ACTIONS.approve,
+        value: requestId,
+        channelId: 'CLOCKED',
+        userId: APPROVERS[0],
+        messageTs: card.ts,
+      });
+      expect(await eventually(() => slack.clickAnswers[answered + 1])).toBe('Approval recorded (1 of 2).');
+    }, 60_000);
   });
 
   describe('with a separate bot and worker', () => {
