@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import { ApprovalService } from './approvals/approvalService.js';
@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
+import type { InFlight } from './service/shutdownWatchdog.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
 import { webClientOptions } from './slack/webClientOptions.js';
@@ -39,6 +40,8 @@ export interface RunningService {
   /** Reads the runbook files again (SIGHUP, `/runbook reload`); undefined in worker mode. */
   runbooks?: RunbookLibrary;
   stop(): Promise<void>;
+  /** What is being worked on now: what a stop that gives up would abandon. */
+  inFlight(): InFlight;
 }
 
 export interface ServiceOptions {
@@ -179,6 +182,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
 
     let port = config.port;
+    // Slack requests being handled, for the log of a stop that has to give up on them.
+    const openRequests = new Map<IncomingMessage, number>();
     if (mode === 'bot' || mode === 'all') {
       if (!runbooks) throw new Error('the runbook library is loaded for the bot');
       const { createSlackApp } = await import('./slack/app.js');
@@ -205,6 +210,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         stops.push(() => ops.close());
       } else {
         const server = (await app.start(config.port)) as Server;
+        server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+          openRequests.set(request, Date.now());
+          response.on('close', () => openRequests.delete(request));
+        });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : config.port;
       }
@@ -215,7 +224,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stops.push(() => ops.close());
     }
     logger.info({ mode, port, queue: queues.kind }, 'runbook-bot started');
-    return { port, runs, procedureRuns, queues, runbooks, stop };
+    const inFlight = (): InFlight => ({
+      jobsInHand: queues.jobsInHand(),
+      openRequests: [...openRequests].map(([request, since]) => ({
+        method: request.method,
+        path: request.url,
+        runningMs: Date.now() - since,
+      })),
+    });
+    return { port, runs, procedureRuns, queues, runbooks, stop, inFlight };
   } catch (err) {
     await stop();
     throw err;
