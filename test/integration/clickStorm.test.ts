@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,8 @@ import nock from 'nock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig, type ServiceConfig } from '../../src/config.js';
+import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
+import type { ConsoleMessage } from '../../src/console/protocol.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import {
@@ -14,9 +17,16 @@ import {
   type Posted,
   serviceEnv,
 } from '../support/botHarness.js';
+import { consolePost, consoleState } from '../support/consoleDemo.js';
 import { createTestDatabase, openSession, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
-import { interceptSlackOnly, sendBlockAction, sendSlashCommand } from '../support/slack.js';
+import {
+  BOT_TOKEN,
+  interceptSlackOnly,
+  SIGNING_SECRET,
+  sendBlockAction,
+  sendSlashCommand,
+} from '../support/slack.js';
 
 const [server] = inject('postgresServers');
 
@@ -196,6 +206,7 @@ async function setUp(redis?: TestRedis) {
     state,
     target,
     config,
+    env,
     async drop() {
       await Promise.all([state.drop(), target.drop()]);
       rmSync(runbooksDir, { recursive: true, force: true });
@@ -277,5 +288,152 @@ describe('a storm of Approve clicks', () => {
     it(`executes once, answers all ${CLICKS} clicks and keeps serving /runbook health`, async () => {
       await storm(bot.port, setup.target, setup.state);
     }, 180_000);
+  });
+
+  /**
+   * The production layout for real: `runbook-bot-server bot` and `worker` as processes of
+   * their own on Redis, the local console standing in for Slack (it signs what it delivers
+   * and takes the response_url answers).
+   */
+  describe.skipIf(!redisAvailable())('as separate bot and worker processes', () => {
+    let setup: Awaited<ReturnType<typeof setUp>>;
+    let redis: TestRedis;
+    let slack: RunningConsole;
+    let policyDir: string;
+    const children: ChildProcess[] = [];
+
+    const spawnServer = async (mode: 'bot' | 'worker', env: NodeJS.ProcessEnv): Promise<number> => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
+        env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const started = await eventually(() => {
+        const line = output
+          .split('\n')
+          .find((candidate) => candidate.includes('"msg":"runbook-bot started"'));
+        return line ? (JSON.parse(line) as { port: number }) : undefined;
+      }, 60_000);
+      return started.port;
+    };
+
+    beforeAll(async () => {
+      redis = await startTestRedis();
+      setup = await setUp(redis);
+      slack = await startConsole({ port: 0, botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET });
+      policyDir = mkdtempSync(join(tmpdir(), 'storm-policy-'));
+      writeFileSync(join(policyDir, 'policy.yml'), 'defaults:\n  approvals: 2\n');
+      const env = {
+        ...setup.env,
+        SLACK_API_URL: slack.apiUrl,
+        POLICY_FILE: join(policyDir, 'policy.yml'),
+      };
+      const [botPort] = await Promise.all([spawnServer('bot', env), spawnServer('worker', env)]);
+      slack.setBotUrl(`http://127.0.0.1:${botPort}/slack/events`);
+    }, 120_000);
+    afterAll(async () => {
+      for (const child of children) {
+        if (child.exitCode !== null) continue;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await slack?.close();
+      await redis?.stop();
+      await setup?.drop();
+      if (policyDir) rmSync(policyDir, { recursive: true, force: true });
+    });
+
+    const botMessages = async (user: string) => {
+      const state = await consoleState(slack.url, user);
+      return state.messages.filter((message) => message.user === state.botUserId);
+    };
+    const click = (user: string, message: ConsoleMessage, actionId: string) => {
+      const block = (
+        message.blocks as Array<{ block_id: string; elements?: Array<{ action_id: string }> }>
+      ).find((candidate) => candidate.elements?.some((element) => element.action_id === actionId))!;
+      return consolePost(slack.url, 'action', {
+        user,
+        channel: message.channel,
+        messageTs: message.ts,
+        blockId: block.block_id,
+        actionId,
+      });
+    };
+    const hasButton = (message: ConsoleMessage, actionId: string) =>
+      JSON.stringify(message.blocks ?? []).includes(`"${actionId}"`);
+
+    it(`executes once, answers all ${CLICKS} clicks and keeps serving /runbook health`, async () => {
+      await consolePost(slack.url, 'send', {
+        user: 'U0ALICE',
+        channel: 'C0INCIDENTS',
+        text: '/runbook run storm-runbook#bump-the-counter',
+      });
+      const action = await eventually(async () =>
+        (await botMessages('U0ALICE')).find(
+          (message) => message.text.endsWith('(action)') && hasButton(message, ACTIONS.stepPreview),
+        ),
+      );
+      await click('U0ALICE', action, ACTIONS.stepPreview);
+      const card = await eventually(async () =>
+        (await botMessages('U0ALICE')).find((message) => hasButton(message, ACTIONS.requestApproval)),
+      );
+      await click('U0ALICE', card, ACTIONS.requestApproval);
+      const pending = await eventually(async () =>
+        (await botMessages('U0ALICE')).find(
+          (message) => message.ts === card.ts && hasButton(message, ACTIONS.approve),
+        ),
+      );
+
+      const approvers = ['U0BOB', 'U0CAROL'];
+      const clicks = Promise.all(
+        Array.from({ length: CLICKS }, (_, i) => click(approvers[i % 2]!, pending, ACTIONS.approve)),
+      );
+      const health = await consolePost(slack.url, 'send', {
+        user: 'U0ALICE',
+        channel: 'C0DATABASE',
+        text: '/runbook health',
+      });
+      expect(health).toEqual({ ok: true });
+      expect((await clicks).filter((clicked) => !clicked.ok)).toEqual([]);
+      await eventually(
+        async () =>
+          (await botMessages('U0ALICE')).find(
+            (message) => message.channel === 'C0DATABASE' && message.text.startsWith('Health of default'),
+          ),
+        60_000,
+      );
+
+      // Every click answered (to the person who clicked, ephemeral).
+      const answers = await eventually(async () => {
+        const all = (
+          await Promise.all(
+            approvers.map(async (user) =>
+              (await botMessages(user)).filter((message) => message.ephemeral).map((message) => message.text),
+            ),
+          )
+        ).flat();
+        return all.length >= CLICKS ? all : undefined;
+      }, 60_000);
+      expect(answers).toHaveLength(CLICKS);
+      expect(answers.filter((text) => text === 'Approved: executing now.')).toHaveLength(1);
+      expect(answers.filter((text) => text === 'Approval recorded (1 of 2).')).toHaveLength(1);
+      const refusals = new Set(answers.filter((text) => !text.startsWith('Approv')));
+      expect([...refusals].filter((text) => !REFUSALS.includes(text))).toEqual([]);
+
+      await eventually(
+        async () =>
+          (await botMessages('U0ALICE')).find(
+            (message) => message.ts === card.ts && message.text.endsWith(': succeeded'),
+          ),
+        60_000,
+      );
+      const counter = await setup.target.admin.query<{ n: number }>('SELECT n FROM storm_counter');
+      expect(counter.rows[0]!.n).toBe(1);
+    }, 240_000);
   });
 });
