@@ -28,8 +28,8 @@ export async function postRequestCard(
   holder: string = randomUUID(),
 ): Promise<void> {
   const taken = await deps.requests.takeCard(requestId, holder, CARD_LEASE_SECONDS);
-  if (taken === 'missing') throw new UnrecoverableError(`request ${requestId} does not exist`);
-  if (taken === 'busy') return;
+  // Gone (nothing to show), or being rendered by another job that will show this change too.
+  if (taken !== 'taken') return;
   try {
     do await renderCard(deps, requestId);
     while (!(await deps.requests.releaseCard(requestId, holder)));
