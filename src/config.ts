@@ -8,6 +8,7 @@ import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './runbooks/health/engine.js';
 import { parseThresholdOverrides } from './runbooks/health/thresholds.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
+import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 import { isPostgresUrl } from './targets/targetsFile.js';
 import { isTimeZone } from './time.js';
@@ -84,6 +85,8 @@ const serviceEnvSchema = z.object({
   ALLOWED_CHANNELS: listSchema,
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  // At most 30 s: every process stops within 30 s of SIGTERM, whatever is in flight.
+  SHUTDOWN_WATCHDOG_MS: z.coerce.number().int().min(100).max(30_000).default(DEFAULT_SHUTDOWN_WATCHDOG_MS),
   POLICY_FILE: z.string().min(1).optional(),
   INCIDENT_CHANNEL_MODE: z.enum(['create', 'current']).default('create'),
   INCIDENT_CHANNEL_PRIVATE: z.enum(['true', 'false']).default('false'),
@@ -137,6 +140,8 @@ export interface ServiceConfig extends AppConfig {
   workerConcurrency: number;
   /** How long a job stays claimed without renewal: a dead worker's job is taken over after about this. */
   jobLockMs: number;
+  /** How long a graceful stop may take before the process exits, abandoning what is in flight. */
+  shutdownWatchdogMs: number;
   /** Who may request and approve remediations; the built-in defaults without it. */
   policy: PolicyFile;
   incidents: IncidentSettings;
@@ -198,6 +203,7 @@ export function loadServiceConfig(
     access: { users: data.ALLOWED_USERS, channels: data.ALLOWED_CHANNELS },
     workerConcurrency: data.WORKER_CONCURRENCY,
     jobLockMs: data.JOB_LOCK_MS,
+    shutdownWatchdogMs: data.SHUTDOWN_WATCHDOG_MS,
     policy: loadPolicyFile(data.POLICY_FILE),
     healthSchedule: healthScheduleDefaults(env),
     recoverySweep: STRANDED_RUN_SWEEP,

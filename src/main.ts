@@ -2,6 +2,7 @@
 import { loadServiceConfig } from './config.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
+import { armShutdownWatchdog, DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { logRunbookLoad, type Mode, type RunningService, startService } from './service.js';
 
 const MODES: Mode[] = ['bot', 'worker', 'all'];
@@ -19,16 +20,21 @@ async function main(): Promise<void> {
   // job) waits for start-up to finish and then stops in order, instead of killing mid-job.
   let service: RunningService | undefined;
   let stopping: string | undefined;
+  let watchdogMs = DEFAULT_SHUTDOWN_WATCHDOG_MS;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = signal;
     logger.info({ signal }, 'shutting down');
+    // Whatever the stop waits on (a wedged database, a job that never ends, a start-up that
+    // does not finish), the process is gone within watchdogMs.
+    armShutdownWatchdog({ ms: watchdogMs, logger, inFlight: () => service?.inFlight() });
     if (service) void service.stop().finally(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     const config = loadServiceConfig(process.env, { mode });
+    watchdogMs = config.shutdownWatchdogMs;
     service = await startService({
       mode,
       config,

@@ -1,7 +1,6 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
-import pg from 'pg';
 import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
@@ -14,6 +13,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
+import type { InFlight } from './service/shutdownWatchdog.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
 import { opsRoutes, serveOpsRoutes } from './slack/opsRoutes.js';
 import { webClientOptions } from './slack/webClientOptions.js';
@@ -23,6 +23,7 @@ import { migrateStateDatabaseIsolated } from './store/migrateIsolated.js';
 import { ProcedureRunStore } from './store/procedureRuns.js';
 import { RefusalRepeatStore } from './store/refusalRepeats.js';
 import { RunStore } from './store/runs.js';
+import { createStatePool } from './store/statePool.js';
 import { WorkerHeartbeatStore } from './store/workerHeartbeats.js';
 import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
 import { TargetRegistry } from './targets/registry.js';
@@ -42,6 +43,8 @@ export interface RunningService {
   /** Reads the runbook files again (SIGHUP, `/runbook reload`); undefined in worker mode. */
   runbooks?: RunbookLibrary;
   stop(): Promise<void>;
+  /** What is being worked on now: what a stop that gives up would abandon. */
+  inFlight(): InFlight;
 }
 
 export interface ServiceOptions {
@@ -96,8 +99,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, databaseUrl)}.`,
       );
     });
-    const state = new pg.Pool({
-      connectionString: databaseUrl,
+    // With lock, statement and idle-in-transaction timeouts (see statePool.ts).
+    const state = createStatePool(databaseUrl, {
       max: 10,
       min: WARM_STATE_CONNECTIONS,
       application_name: BOT_APPLICATION_NAME,
@@ -191,6 +194,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
 
     let port = config.port;
+    // Slack requests being handled, for the log of a stop that has to give up on them.
+    const openRequests = new Map<IncomingMessage, number>();
     if (mode === 'bot' || mode === 'all') {
       if (!runbooks) throw new Error('the runbook library is loaded for the bot');
       const { createSlackApp } = await import('./slack/app.js');
@@ -218,6 +223,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         stops.push(() => ops.close());
       } else {
         const server = (await app.start(config.port)) as Server;
+        server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+          openRequests.set(request, Date.now());
+          response.on('close', () => openRequests.delete(request));
+        });
         const address = server.address();
         port = typeof address === 'object' && address ? address.port : config.port;
       }
@@ -228,7 +237,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stops.push(() => ops.close());
     }
     logger.info({ mode, port, queue: queues.kind }, 'runbook-bot started');
-    return { port, runs, procedureRuns, queues, runbooks, stop };
+    const inFlight = (): InFlight => ({
+      jobsInHand: queues.jobsInHand(),
+      openRequests: [...openRequests].map(([request, since]) => ({
+        method: request.method,
+        path: request.url,
+        runningMs: Date.now() - since,
+      })),
+    });
+    return { port, runs, procedureRuns, queues, runbooks, stop, inFlight };
   } catch (err) {
     await stop();
     throw err;

@@ -491,9 +491,56 @@ export class AuditLog {
     return rows[0] ? toEvent(rows[0]) : undefined;
   }
 
+  /**
+   * Takes the oldest unposted event of a thread (up to `upToSeq`) for posting, under a lease
+   * of `seconds` rather than a lock held through the Slack call. 'busy' while another job
+   * holds that event's lease (only the oldest is ever posted, so order holds); 'none' when
+   * nothing is left. The lease is decided on the row as a concurrent taker left it.
+   */
+  async takeToMirror(
+    thread: { channel: string; threadTs: string | null; upToSeq: number },
+    holder: string,
+    seconds: number,
+  ): Promise<AuditEvent | 'busy' | 'none'> {
+    const free = 'coalesce(o.posting_until IS NULL OR o.posting_until < now() OR o.posting_by = $4, false)';
+    for (;;) {
+      const { rows } = await this.db.query<EventRow & { taken: boolean }>(
+        `WITH next AS (
+           SELECT seq FROM audit_outbox
+            WHERE channel = $1 AND coalesce(thread_ts, '') = coalesce($2, '') AND posted_ts IS NULL AND seq <= $3
+            ORDER BY seq LIMIT 1
+         ), taken AS (
+           UPDATE audit_outbox AS o
+              SET posting_by = CASE WHEN ${free} THEN $4 ELSE o.posting_by END,
+                  posting_until = CASE WHEN ${free} THEN now() + make_interval(secs => $5) ELSE o.posting_until END
+             FROM next WHERE o.seq = next.seq AND o.posted_ts IS NULL
+           RETURNING o.seq, o.posting_by = $4 AS taken
+         )
+         SELECT ${EVENT_COLUMNS}, taken.taken FROM taken JOIN audit_events AS e ON e.seq = taken.seq`,
+        [thread.channel, thread.threadTs, thread.upToSeq, holder, seconds],
+      );
+      const row = rows[0];
+      if (row) return row.taken ? toEvent(row) : 'busy';
+      // Nothing taken: nothing left, or the event was posted between the two parts; look again.
+      if (!(await this.nextToMirror(thread.channel, thread.threadTs, thread.upToSeq))) return 'none';
+    }
+  }
+
+  /** Gives back an event's posting lease after a failed post, for the retry. */
+  async releaseMirror(seq: number, holder: string): Promise<void> {
+    await this.db.query(
+      'UPDATE audit_outbox SET posting_by = NULL, posting_until = NULL WHERE seq = $1 AND posting_by = $2',
+      [seq, holder],
+    );
+  }
+
   markMirrored(seq: number, postedTs: string, client?: pg.PoolClient): Promise<void> {
     return (client ?? this.db)
-      .query('UPDATE audit_outbox SET posted_ts = $2, posted_at = now() WHERE seq = $1', [seq, postedTs])
+      .query(
+        `UPDATE audit_outbox SET posted_ts = $2, posted_at = now(), posting_by = NULL, posting_until = NULL
+          WHERE seq = $1`,
+        [seq, postedTs],
+      )
       .then(() => undefined);
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -5,6 +6,7 @@ import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
+import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import { postOnce } from './postOnce.js';
@@ -27,62 +29,52 @@ export interface AuditMirrorDeps {
   logger?: Logger;
 }
 
-/** Advisory lock class of mirror threads (two-int keys never collide with the chain's bigint key). */
-const MIRROR_LOCK_CLASS = 7_301_501;
+/** Longer than one post with its retries takes (each try is cut off; see webClientOptions). */
+const MIRROR_LEASE_SECONDS = Math.ceil((SLACK_REQUEST_TIMEOUT_MS * 4) / 1000);
+/** How often a job waiting for another one's post looks again, at most. */
+const BUSY_WAIT_MAX_MS = 2000;
 
 /**
- * Mirrors a thread's audit events into Slack in seq order, each exactly once. One connection
- * holds the thread's advisory lock (a session lock, with no transaction open) while it takes
- * the oldest unposted event, posts it through postOnce and marks it, one event at a time:
- * concurrent jobs of one thread interleave only between posts, always picking the oldest,
- * and everything is done on that one connection, so the lock never waits for another. A
- * post whose mark failed (the connection died after Slack accepted it) is found again by its
- * key in the thread on the retry instead of being posted twice.
+ * Mirrors a thread's audit events into Slack in seq order, each exactly once as far as a
+ * crash allows. Each post takes the oldest unposted event under a lease (no lock or
+ * connection is held while Slack answers), posts it and marks it. Concurrent jobs of one
+ * thread wait for the holder of the oldest event, so they interleave only between posts, and
+ * a Slack failure gives back only the lease: the retry starts at the oldest unposted. A
+ * holder that died is waited out (its lease lapses); should it have died after Slack took
+ * its post, postOnce finds that post by its key in the thread instead of posting it again.
  */
-export async function postAuditMirror(deps: AuditMirrorDeps, job: AuditMirrorJob): Promise<void> {
-  const client = await deps.db.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error) => {
-    broken = err;
-  };
-  client.on('error', onError);
-  const lockKey = [MIRROR_LOCK_CLASS, `${job.channel}:${job.threadTs ?? ''}`];
-  try {
-    await client.query('SELECT pg_advisory_lock($1, hashtext($2))', lockKey);
-    try {
-      while (await postOldest(deps, client, job)) {
-        // one event at a time, each marked right after Slack accepted it
-      }
-    } finally {
-      // A connection that cannot unlock is discarded (its session, and the lock, end with it).
-      await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockKey).catch((err: Error) => {
-        broken = err;
-      });
-    }
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
-}
-
-async function postOldest(
+export async function postAuditMirror(
   deps: AuditMirrorDeps,
-  client: pg.PoolClient,
   job: AuditMirrorJob,
-): Promise<boolean> {
-  const next = await deps.audit.nextToMirror(job.channel, job.threadTs, job.upToSeq, client);
-  if (!next) return false;
-  const ts = await postOnce(
-    { slack: deps.slack, db: client, ...(deps.logger ? { logger: deps.logger } : {}) },
-    {
-      key: `audit-event:${next.seq}`,
-      channel: job.channel,
-      ...(job.threadTs ? { threadTs: job.threadTs } : {}),
-      text: auditEventText(next),
-    },
-  );
-  await deps.audit.markMirrored(next.seq, ts, client);
-  return true;
+  holder: string = randomUUID(),
+): Promise<void> {
+  let waitMs = 50;
+  for (;;) {
+    const next = await deps.audit.takeToMirror(job, holder, MIRROR_LEASE_SECONDS);
+    if (next === 'none') return;
+    if (next === 'busy') {
+      // Another job is posting the oldest event; its post is seconds at most.
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      waitMs = Math.min(waitMs * 2, BUSY_WAIT_MAX_MS);
+      continue;
+    }
+    waitMs = 50;
+    try {
+      const ts = await postOnce(
+        { slack: deps.slack, db: deps.db, ...(deps.logger ? { logger: deps.logger } : {}) },
+        {
+          key: `audit-event:${next.seq}`,
+          channel: job.channel,
+          ...(job.threadTs ? { threadTs: job.threadTs } : {}),
+          text: auditEventText(next),
+        },
+      );
+      await deps.audit.markMirrored(next.seq, ts);
+    } catch (err) {
+      await deps.audit.releaseMirror(next.seq, holder).catch(() => undefined);
+      throw err;
+    }
+  }
 }
 
 /** Appends an audit event on its own and, when it has a thread to go to, queues its mirror. */

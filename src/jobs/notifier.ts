@@ -59,8 +59,10 @@ export function notifierProcessor(deps: NotifierDeps) {
     [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
     [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
     [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
-    [JOBS.requestCard]: (data) => postRequestCard(deps, parse(requestJobSchema, data).requestId),
-    [JOB_AUDIT_MIRROR]: (data) => postAuditMirror(deps, parse(auditMirrorJobSchema, data)),
+    [JOBS.requestCard]: (data, job) =>
+      postRequestCard(deps, parse(requestJobSchema, data).requestId, `card-job-${job.id}`),
+    [JOB_AUDIT_MIRROR]: (data, job) =>
+      postAuditMirror(deps, parse(auditMirrorJobSchema, data), `mirror-job-${job.id}`),
     [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster(deps),
     [JOBS.incidentOpen]: (data) =>
       openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { settlesWhile, settlesWithin, withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import { once } from '../util/once.js';
-import { JobsInHand } from './jobsInHand.js';
+import { type JobInHand, JobsInHand } from './jobsInHand.js';
 import { QUEUES } from './payloads.js';
 
 export interface QueueBackend {
@@ -32,6 +32,8 @@ export interface QueueBackend {
    * again by another worker once its lock lapses, and every job is idempotent.
    */
   stopWorkers(): Promise<void>;
+  /** The jobs this process's workers are running now (what a stop that gives up abandons). */
+  jobsInHand(): JobInHand[];
   close(): Promise<void>;
 }
 
@@ -132,6 +134,7 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       await producer.ping();
     },
     stopWorkers,
+    jobsInHand: () => inHand.list(),
     async close() {
       await stopWorkers();
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));
@@ -197,6 +200,7 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
       await probe.end();
     },
     stopWorkers,
+    jobsInHand: () => inHand.list(),
     async close() {
       await stopWorkers();
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()));

@@ -36,7 +36,7 @@ const SWEEP_BATCH = 100;
  * state database knows what the queue may have lost: a Redis that restarted empty, a bot
  * stopped between recording and queueing, a Slack outage longer than a report job's
  * retries. This queues such runs again, unfinished ones to be checked and finished ones to
- * be posted; a run is marked requeued only once its job is queued. Jobs are idempotent and
+ * be posted; a run's requeue mark is taken back when queueing fails. Jobs are idempotent and
  * posting takes a lease, so a run whose first job turns up after all is not posted twice.
  */
 export async function requeueStrandedRuns(
@@ -46,7 +46,6 @@ export async function requeueStrandedRuns(
 ): Promise<StrandedRun[]> {
   // Nothing can be queued while the queue is down; the runs keep their place meanwhile.
   await queues.ping();
-  // The rows stay locked until the jobs are queued; adding a job is bounded (queueBackend).
   return runs.requeueStranded({ ...sweep, limit: SWEEP_BATCH }, (stranded) => enqueue(queues, stranded));
 }
 

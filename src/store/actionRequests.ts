@@ -283,24 +283,62 @@ export class ActionRequestStore {
   }
 
   /**
-   * Renders the card with the request locked, so two card jobs cannot post it twice or
-   * overwrite a newer state with an older one; approvals wait the length of a Slack call.
+   * Takes the lease on rendering the request's card, for `seconds`, in one statement and no
+   * transaction: the card goes to Slack under the lease, never under a row lock (a lock held
+   * through a Slack call starves the pool while approvals queue behind it). 'busy' when
+   * another job holds it; that job is then told (card_dirty) to render once more before it
+   * lets go, so the newest state always reaches the card. The same holder may take it again
+   * (a job retried after its worker died).
    */
-  cardUpdate<T>(
-    id: string,
-    work: (request: ActionRequest, recordCard: (channel: string, ts: string) => Promise<void>) => Promise<T>,
-  ): Promise<T | undefined> {
-    return this.transaction(async (client) => {
-      const { request } = await this.lockAndRead(client, id);
-      if (!request) return undefined;
-      return work(request, async (channel, ts) => {
-        await client.query('UPDATE action_requests SET card_channel = $2, card_ts = $3 WHERE id = $1', [
-          id,
-          channel,
-          ts,
-        ]);
-      });
-    });
+  async takeCard(id: string, holder: string, seconds: number): Promise<'taken' | 'busy' | 'missing'> {
+    // The lease's state is read from the row being updated (not a subquery), so two jobs
+    // taking it at once are decided on the row as the other one left it.
+    const free = `coalesce(card_lease_until IS NULL OR card_lease_until < now() OR card_lease_by = $2, false)`;
+    const { rows } = await this.db.query<{ taken: boolean }>(
+      `UPDATE action_requests
+          SET card_lease_by = CASE WHEN ${free} THEN $2 ELSE card_lease_by END,
+              card_lease_until = CASE WHEN ${free} THEN now() + make_interval(secs => $3) ELSE card_lease_until END,
+              card_dirty = NOT ${free}
+        WHERE id = $1
+        RETURNING card_lease_by = $2 AS taken`,
+      [id, holder, seconds],
+    );
+    if (!rows[0]) return 'missing';
+    return rows[0].taken ? 'taken' : 'busy';
+  }
+
+  /** Where the card was first posted; an earlier record is kept. */
+  async recordCard(id: string, channel: string, ts: string): Promise<void> {
+    await this.db.query(
+      'UPDATE action_requests SET card_channel = $2, card_ts = $3 WHERE id = $1 AND card_ts IS NULL',
+      [id, channel, ts],
+    );
+  }
+
+  /**
+   * Gives the card lease back, unless another job changed the request meanwhile and found
+   * the lease busy: then false, the mark is cleared, and the holder renders again.
+   */
+  async releaseCard(id: string, holder: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ released: boolean }>(
+      `UPDATE action_requests
+          SET card_lease_by = CASE WHEN card_dirty THEN card_lease_by END,
+              card_lease_until = CASE WHEN card_dirty THEN card_lease_until END,
+              card_dirty = false
+        WHERE id = $1 AND card_lease_by = $2
+        RETURNING card_lease_by IS NULL AS released`,
+      [id, holder],
+    );
+    // Not ours any more (it lapsed and someone else took it): nothing left to do.
+    return rows[0]?.released ?? true;
+  }
+
+  /** Gives the card lease back after a failure; the job's retry renders the state it finds. */
+  async dropCard(id: string, holder: string): Promise<void> {
+    await this.db.query(
+      'UPDATE action_requests SET card_lease_by = NULL, card_lease_until = NULL WHERE id = $1 AND card_lease_by = $2',
+      [id, holder],
+    );
   }
 
   private async transition(

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { HealthReport } from '../runbooks/health/types.js';
-import { inTransaction } from './transaction.js';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed';
 
@@ -319,21 +318,23 @@ export class RunStore {
    * Hands `enqueue` the runs people asked for in Slack that are still unposted `quietSeconds`
    * after anything last happened to them (recorded, started, finished, queued again; the
    * wait doubling with each requeue), within `windowSeconds` of being recorded, and not being
-   * posted right now: their job was lost or gave up. They are marked queued again only if
-   * `enqueue` succeeds (one transaction); concurrent sweeps take different runs.
+   * posted right now: their job was lost or gave up. They are marked queued again in one
+   * statement (concurrent sweeps take different runs), and the mark is taken back if
+   * `enqueue` fails: no row stays locked while the queue is asked.
    */
   async requeueStranded(
     options: { quietSeconds: number; windowSeconds: number; limit: number },
     enqueue: (runs: StrandedRun[]) => Promise<void>,
   ): Promise<StrandedRun[]> {
-    return inTransaction(this.db, async (client) => {
-      const { rows } = await client.query<{
-        id: string;
-        target: string;
-        status: RunStatus;
-        requeue_count: number;
-      }>(
-        `SELECT id, target, status, requeue_count + 1 AS requeue_count FROM runs
+    const { rows } = await this.db.query<{
+      id: string;
+      target: string;
+      status: RunStatus;
+      requeue_count: number;
+      previous_requeued_at: Date | null;
+    }>(
+      `WITH stranded AS (
+         SELECT id, requeued_at FROM runs
           WHERE posted_ts IS NULL AND channel_id IS NOT NULL AND status <> 'failed'
             AND requested_by <> $4
             AND created_at > now() - make_interval(secs => $2)
@@ -342,23 +343,41 @@ export class RunStore {
             AND (posting_until IS NULL OR posting_until < now())
           ORDER BY created_at
           LIMIT $3
-          FOR UPDATE SKIP LOCKED`,
-        [options.quietSeconds, options.windowSeconds, options.limit, SCHEDULER_REQUESTER],
-      );
-      const stranded = rows.map((row) => ({
-        id: row.id,
-        target: row.target,
-        status: row.status,
-        requeueCount: row.requeue_count,
-      }));
-      if (stranded.length === 0) return stranded;
+          FOR UPDATE SKIP LOCKED
+       )
+       UPDATE runs SET requeued_at = now(), requeue_count = runs.requeue_count + 1
+         FROM stranded WHERE runs.id = stranded.id
+       RETURNING runs.id, runs.target, runs.status, runs.requeue_count,
+                 stranded.requeued_at AS previous_requeued_at`,
+      [options.quietSeconds, options.windowSeconds, options.limit, SCHEDULER_REQUESTER],
+    );
+    const stranded = rows.map((row) => ({
+      id: row.id,
+      target: row.target,
+      status: row.status,
+      requeueCount: row.requeue_count,
+    }));
+    if (stranded.length === 0) return stranded;
+    try {
       await enqueue(stranded);
-      await client.query(
-        'UPDATE runs SET requeued_at = now(), requeue_count = requeue_count + 1 WHERE id = ANY($1::uuid[])',
-        [stranded.map((run) => run.id)],
-      );
-      return stranded;
-    });
+    } catch (err) {
+      // Not queued: they wait for the next sweep as if this one had not happened (unless
+      // something else happened to them meanwhile).
+      await this.db
+        .query(
+          `UPDATE runs SET requeued_at = p.previous, requeue_count = runs.requeue_count - 1
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS p(id, previous, count)
+            WHERE runs.id = p.id AND runs.requeue_count = p.count`,
+          [
+            rows.map((row) => row.id),
+            rows.map((row) => row.previous_requeued_at),
+            rows.map((row) => row.requeue_count),
+          ],
+        )
+        .catch(() => undefined);
+      throw err;
+    }
+    return stranded;
   }
 
   /** Records the Slack message of the report; false when another notifier got there first. */

@@ -1,4 +1,6 @@
+import { WebClient } from '@slack/web-api';
 import { type Job, Worker } from 'bullmq';
+import nock from 'nock';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
@@ -8,12 +10,13 @@ import { auditEventText } from '../../src/jobs/auditMirror.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { remediationProcessor } from '../../src/jobs/remediationJobs.js';
+import { postRequestCard } from '../../src/jobs/requestCardPost.js';
 import { recoverStrandedWork, STRANDED_RUN_SWEEP } from '../../src/jobs/strandedRuns.js';
 import { createLogger } from '../../src/logger.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
-import { requestCardBlocks } from '../../src/slack/views/requestCard.js';
+import { requestCardBlocks, requestCardText } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { IncidentStore } from '../../src/store/incidents.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
@@ -729,6 +732,62 @@ describe('approvals and at-most-once execution', () => {
     );
     expect(started.rows[0].n).toBe(1);
     expect((await requests.get(requestId))?.status).toBe('succeeded');
+  });
+
+  it('renders the card without the request row locked during the Slack call, ending on the newest state', async () => {
+    const { requestId, approvals, run } = await freshRequest({ defaults: { approvals: 1 } });
+    await pool.query(
+      "UPDATE procedure_runs SET channel_id = 'CCARD', root_ts = '1700000000.000001' WHERE id = $1",
+      [run.id],
+    );
+    const sent: Array<{ method: string; text: string }> = [];
+    let slackCalled: () => void = () => undefined;
+    const inSlack = new Promise<void>((resolve) => {
+      slackCalled = resolve;
+    });
+    const scope = nock('https://slack.com')
+      .post('/api/chat.postMessage')
+      .delay(800)
+      .reply(200, (_uri, body) => {
+        sent.push({ method: 'postMessage', text: new URLSearchParams(body as string).get('text') ?? '' });
+        return { ok: true, ts: '1700000000.000002' };
+      })
+      .persist()
+      .post('/api/chat.update')
+      .reply(200, (_uri, body) => {
+        sent.push({ method: 'update', text: new URLSearchParams(body as string).get('text') ?? '' });
+        return { ok: true };
+      });
+    const slack = new WebClient('xoxb-test', { retryConfig: { retries: 0 } });
+    const deps = { requests, procedureRuns, slack };
+    scope.once('request', () => slackCalled());
+    try {
+      const first = postRequestCard(deps, requestId, 'job-a');
+      await inSlack;
+      // While Slack takes its time, the row is free: an approval goes through at once…
+      const locked = await pool.connect();
+      try {
+        await locked.query('BEGIN');
+        await locked.query('SELECT 1 FROM action_requests WHERE id = $1 FOR UPDATE NOWAIT', [requestId]);
+        await locked.query('ROLLBACK');
+      } finally {
+        locked.release();
+      }
+      expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({ ok: true });
+      // …and the card job for that change leaves the card to the one rendering it.
+      await postRequestCard(deps, requestId, 'job-b');
+      await first;
+    } finally {
+      nock.cleanAll();
+    }
+    const current = (await requests.get(requestId))!;
+    const step = run.procedure.steps.find((candidate) => candidate.kind === 'action')!;
+    expect(current.status).toBe('pending');
+    expect(sent.map((call) => call.method)).toEqual(['postMessage', 'update']);
+    expect(sent.at(-1)?.text).toBe(requestCardText(current, step as Parameters<typeof requestCardText>[1]));
+    expect(current.cardTs).toBe('1700000000.000002');
+    const lease = await pool.query('SELECT card_lease_by FROM action_requests WHERE id = $1', [requestId]);
+    expect(lease.rows[0].card_lease_by).toBeNull();
   });
 
   it('marks a request whose worker died mid-execution "outcome unknown" and never runs it again', async () => {

@@ -665,6 +665,30 @@ describe('audit mirror', () => {
     expect(await unposted(pool)).toBe(0);
   });
 
+  it('holds no transaction open while Slack answers', async () => {
+    const { pool, log, database } = await stateDb();
+    const [first] = await appendSteps(log, 1, { channel: CHANNEL, threadTs: THREAD });
+    const during: number[] = [];
+    nock('https://slack.com')
+      .post('/api/chat.postMessage')
+      .delay(500)
+      .reply(200, async () => {
+        // Sessions of this database left idle in a transaction while the post is in flight.
+        const { rows } = await database.admin.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+        );
+        during.push(rows[0]!.n);
+        return { ok: true, ts: '1700000001.000001' };
+      });
+    await postAuditMirror(
+      { db: pool, audit: log, slack },
+      { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq },
+    );
+    expect(during).toEqual([0]);
+    expect(await log.nextToMirror(CHANNEL, THREAD, first!.seq)).toBeUndefined();
+  });
+
   it('posts events without a thread at the top of the channel', async () => {
     const { pool, log } = await stateDb();
     const [first] = await appendSteps(log, 1, { channel: CHANNEL });

@@ -124,6 +124,24 @@ describe('runs the queue lost, and reports two jobs want to post', () => {
     expect(await sweep()).toEqual([{ id: lost, target: 'prod', status: 'queued', requeueCount: 2 }]);
   });
 
+  it('holds no lock on the runs while it queues them', async () => {
+    const lost = await record({ channelId: 'C2' }, 10);
+    const requeued = await sweep(async (runs) => {
+      // Anyone else may write these runs meanwhile (a report job recording its post, say).
+      const other = await pool.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query('SELECT 1 FROM runs WHERE id = ANY($1::uuid[]) FOR UPDATE NOWAIT', [
+          runs.map((run) => run.id),
+        ]);
+        await other.query('ROLLBACK');
+      } finally {
+        other.release();
+      }
+    });
+    expect(requeued.map((run) => run.id)).toContain(lost);
+  });
+
   it('lets one job post a report at a time, and only that job give it back', async () => {
     const id = await record({ channelId: 'C1' }, 0);
     expect(await store.leaseForPosting([id], 60)).toMatchObject({ leased: [], busy: 0 });
