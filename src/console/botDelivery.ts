@@ -298,8 +298,36 @@ interface ButtonElement {
 }
 
 /** The clicked element, found in the message as Slack finds it: by block_id and action_id. */
+/** How long after an update a click on the earlier rendering still arrives (a client re-rendering). */
+const STALE_CLICK_MS = 5000;
+
+/**
+ * The clicked element, in the message as it is or as it was shown moments ago: Slack delivers
+ * a click made before the person's client re-rendered an update, so the bot must cope with it.
+ */
 function findButton(message: StoredMessage, blockId: string, actionId: string): ButtonElement {
-  for (const block of (message.blocks ?? []) as Array<Record<string, unknown>>) {
+  const now = Date.now();
+  const renderings = [
+    message.blocks,
+    ...(message.earlierBlocks ?? [])
+      .filter((earlier) => now - earlier.replacedAt < STALE_CLICK_MS)
+      .map((earlier) => earlier.blocks),
+  ];
+  for (const blocks of renderings) {
+    const element = buttonIn(blocks, blockId, actionId);
+    if (element) return element;
+  }
+  throw new SlackApiError('action_not_found', [
+    `No element ${actionId} in block ${blockId} of that message.`,
+  ]);
+}
+
+function buttonIn(
+  blocks: unknown[] | undefined,
+  blockId: string,
+  actionId: string,
+): ButtonElement | undefined {
+  for (const block of (blocks ?? []) as Array<Record<string, unknown>>) {
     if (block.block_id !== blockId) continue;
     const elements = [
       ...(Array.isArray(block.elements) ? block.elements : []),
@@ -308,9 +336,7 @@ function findButton(message: StoredMessage, blockId: string, actionId: string): 
     const element = elements.find((candidate) => candidate.action_id === actionId);
     if (element) return element;
   }
-  throw new SlackApiError('action_not_found', [
-    `No element ${actionId} in block ${blockId} of that message.`,
-  ]);
+  return undefined;
 }
 
 /** view.state.values as Slack builds it from the modal's input blocks. */

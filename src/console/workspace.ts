@@ -18,12 +18,21 @@ export function parentOf(message: { ts: string; threadTs?: string }): string | u
 }
 
 /** A message as the workspace keeps it: files by id, and whom an ephemeral one is for. */
+/** Renderings of one message kept for clicks in flight (see StoredMessage.earlierBlocks). */
+const EARLIER_BLOCKS_KEPT = 5;
+
 export interface StoredMessage extends MessageCore {
   fileIds?: string[];
   /** Message metadata as posted (event_type and event_payload); only the API returns it. */
   metadata?: { event_type: string; event_payload: Record<string, unknown> };
   /** Only this user sees it. */
   ephemeralFor?: string;
+  /**
+   * The blocks this message showed before its last updates, newest first, with when each was
+   * replaced: a click made on the screen a person had a moment ago still arrives, as in Slack
+   * (a button pressed before the client re-rendered is delivered).
+   */
+  earlierBlocks?: Array<{ blocks: unknown[] | undefined; replacedAt: number }>;
 }
 
 export interface StoredChannel {
@@ -196,6 +205,10 @@ export class Workspace extends EventEmitter<{ change: [number] }> {
 
   update(channelId: string, ts: string, change: { text: string; blocks?: unknown[] }): StoredMessage {
     const message = this.message(channelId, ts);
+    message.earlierBlocks = [
+      { blocks: message.blocks, replacedAt: Date.now() },
+      ...(message.earlierBlocks ?? []),
+    ].slice(0, EARLIER_BLOCKS_KEPT);
     message.text = change.text;
     message.blocks = change.blocks;
     message.edited = true;

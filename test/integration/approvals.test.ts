@@ -759,7 +759,7 @@ describe('approvals and at-most-once execution', () => {
         return { ok: true };
       });
     const slack = new WebClient('xoxb-test', { retryConfig: { retries: 0 } });
-    const deps = { requests, procedureRuns, slack };
+    const deps = { requests, procedureRuns, slack, db: pool };
     scope.once('request', () => slackCalled());
     try {
       const first = postRequestCard(deps, requestId, 'job-a');

@@ -342,6 +342,15 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       const { rows } = await state.admin.query('SELECT status FROM incidents WHERE id = $1', [incident.id]);
       return rows[0]?.status === 'resolved' ? true : undefined;
     });
+    // The resolution's audit line is mirrored by a job of its own: it must not land in the
+    // next test's Slack calls.
+    await eventually(async () => {
+      const { rows } = await state.admin.query(
+        'SELECT 1 FROM audit_outbox WHERE channel = $1 AND posted_ts IS NULL',
+        [opened[0]!.channel_id],
+      );
+      return rows.length === 0 ? true : undefined;
+    });
   });
 
   it('closes an incident it cannot open when the queue is down, so declaring again is no duplicate', async () => {

@@ -161,9 +161,11 @@ describe('a post whose record failed is not posted again', () => {
     const job = auditMirrorJobSchema.parse({ ...mirror, upToSeq: second.seq });
     const slackApi = interceptPostThenLoseState(state);
 
-    await expect(postAuditMirror({ db: state.pool, audit, slack }, job)).rejects.toThrow();
+    // The retry is the same queue job (BullMQ keeps its id), so it holds the same posting lease.
+    const holder = 'mirror-job-1';
+    await expect(postAuditMirror({ db: state.pool, audit, slack }, job, holder)).rejects.toThrow();
     await slackApi.restore();
-    await postAuditMirror({ db: state.pool, audit, slack }, job);
+    await postAuditMirror({ db: state.pool, audit, slack }, job, holder);
 
     expect(slackApi.posted.map((post) => post.postKey)).toEqual([
       `audit-event:${first.seq}`,
@@ -321,15 +323,20 @@ describe('a request card whose record failed is not posted again', () => {
 
     const posted: Posted[] = [];
     const slackApi = interceptPostMessage(posted);
-    // The card reaches Slack; recording it does not (the record is made to fail).
+    // The card reaches Slack; recording it does not, neither on the card nor beside the
+    // attempt (both records are made to fail), so only the thread can tell.
     await state.admin.query(`CREATE FUNCTION refuse_card() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN RAISE EXCEPTION 'card record lost'; END $$;
       CREATE TRIGGER refuse_card BEFORE UPDATE OF card_ts ON action_requests
+        FOR EACH ROW EXECUTE FUNCTION refuse_card();
+      CREATE TRIGGER refuse_attempt BEFORE UPDATE OF posted_ts ON slack_post_attempts
         FOR EACH ROW EXECUTE FUNCTION refuse_card();`);
     const slack = new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } });
     const deps = { requests, procedureRuns, slack, db: state.pool, logger };
     await expect(postRequestCard(deps, requestId)).rejects.toThrow(/card record lost/);
-    await state.admin.query('DROP TRIGGER refuse_card ON action_requests; DROP FUNCTION refuse_card()');
+    await state.admin.query(
+      'DROP TRIGGER refuse_card ON action_requests; DROP TRIGGER refuse_attempt ON slack_post_attempts; DROP FUNCTION refuse_card()',
+    );
     await postRequestCard(deps, requestId);
 
     expect(posted.map((post) => post.postKey)).toEqual([`request-card:${requestId}`]);

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { promisify } from 'node:util';
 import { WebClient } from '@slack/web-api';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
 import type { ConsoleMessage } from '../../src/console/protocol.js';
 import type { ConsoleDemo } from '../../src/demo/consoleDemo.js';
@@ -196,6 +196,34 @@ describe('the console answers the Web API as Slack does', () => {
         )
       ).error,
     ).toBe('invalid_trigger_id');
+  });
+
+  it('delivers a click on the rendering a person saw moments ago, not on one long replaced', async () => {
+    const button = {
+      type: 'actions',
+      block_id: 'approve_block',
+      elements: [{ type: 'button', action_id: 'approve', text: { type: 'plain_text', text: 'Approve' } }],
+    };
+    const card = await client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'card', blocks: [button] });
+    await client.chat.update({ channel: 'C0INCIDENTS', ts: card.ts!, text: 'approved', blocks: [] });
+    const click = () =>
+      consolePost(slack.url, 'action', {
+        user: 'U0BOB',
+        channel: 'C0INCIDENTS',
+        messageTs: card.ts!,
+        blockId: 'approve_block',
+        actionId: 'approve',
+      });
+    // Just replaced: the click was made on what the client still showed, and goes to the bot
+    // (which this console does not have, hence a failed dispatch rather than a refusal).
+    expect((await click()).error).not.toMatch(/action_not_found/);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 6000);
+      expect(await click()).toMatchObject({ ok: false, error: expect.stringMatching(/^action_not_found/) });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps message metadata and reads it back in history and replies, as a retry looks it up', async () => {
