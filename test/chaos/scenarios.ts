@@ -38,6 +38,8 @@ export interface Row {
   exits: number;
   answered: [number, number];
   lost: number;
+  /** Health reports posted, but more than REPORT_WAIT_MS after the command: not a failure. */
+  late: number;
   duplicated: number;
   executions?: { count: number; want: 'exactly 1' | 'none' | 'at most 1' };
   unapproved: number;
@@ -56,8 +58,11 @@ const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
 const CAROL = 'U0CAROL';
 
-/** How long a report, a card or an outcome may take after the fault before it counts as lost. */
+/** How long a report, a card or an outcome may take after the fault before it is late. */
 const REPORT_WAIT_MS = 60_000;
+/** How much longer a late health report is waited for before it counts as lost (full, short run). */
+const LATE_REPORT_WAIT_MS = 420_000;
+const LATE_REPORT_WAIT_SHORT_MS = 90_000;
 
 function answeredInto(row: Row, sent: Sent[] | Answer[]): void {
   const answers = sent.map((item) => ('answer' in item ? item.answer : item));
@@ -91,12 +96,23 @@ async function countReports(
     lab.slack.posts(
       (post) => post.channel === channel && !post.threadTs && /^Health of /.test(post.text ?? ''),
     );
-  await until(
-    'every health report',
-    async () => expected.every((item) => topLevel(item.channel).length > 0),
-    REPORT_WAIT_MS,
-    500,
-  ).catch(() => undefined);
+  const missing = () => expected.filter((item) => topLevel(item.channel).length === 0);
+  await until('every health report', async () => missing().length === 0, REPORT_WAIT_MS, 500).catch(
+    () => undefined,
+  );
+  // Late is not lost: a report held by a lapsed post lease (2 min) or found by the recovery
+  // sweep (5 min after anything last happened to its run) still arrives. Waited for that
+  // long in the full run; the short run gives up sooner and says so.
+  const late = missing().length;
+  if (late > 0) {
+    const patience = lab.short ? LATE_REPORT_WAIT_SHORT_MS : LATE_REPORT_WAIT_MS;
+    await until('the late health reports', async () => missing().length === 0, patience, 1000).catch(
+      () => undefined,
+    );
+    const lost = missing().length;
+    row.late += late - lost;
+    if (lost > 0) row.notes.push(`${lost} reports not posted within ${(REPORT_WAIT_MS + patience) / 1000} s`);
+  }
   // Anything posted twice shows up a few seconds later at most (lease retries).
   await sleep(3000);
   for (const item of expected) {
@@ -121,7 +137,7 @@ async function burst(lab: Lab, size: number, during: (i: number) => Promise<void
 const redisKilledDuringBurst: Scenario = {
   fault: 'Redis killed during a /runbook health burst, restarted',
   topology: 'bot+worker',
-  timeoutMs: 150_000,
+  timeoutMs: 600_000,
   async run(lab, row) {
     const size = lab.short ? 10 : 20;
     let restarting: Promise<void> | undefined;
@@ -144,22 +160,31 @@ const redisKilledDuringBurst: Scenario = {
 const stateSessionsTerminated: Scenario = {
   fault: 'every state-database session terminated (during a health burst)',
   topology: 'bot+worker',
-  timeoutMs: 150_000,
+  timeoutMs: 600_000,
   async run(lab, row) {
     const size = lab.short ? 10 : 20;
-    const commands = await burst(lab, size, async (i) => {
-      if (i === Math.floor(size / 3) || i === Math.floor((2 * size) / 3)) {
-        const ended = await lab.state.terminateSessions();
+    // Every 400 ms from the first third of the burst until reports have been posting for 4 s:
+    // sooner or later one lands between a report's post and the record of that post.
+    let terminating = true;
+    const terminator = (async () => {
+      while (terminating) {
+        const ended = await lab.state.terminateSessions().catch(() => 0);
         if (ended > 0) row.injected = true;
+        await sleep(400);
       }
-    });
+    })();
+    let commands: Array<{ channel: string; sent: Sent }> = [];
+    try {
+      commands = await burst(lab, size, async () => undefined);
+      await sleep(4000);
+    } finally {
+      terminating = false;
+      await terminator;
+    }
     answeredInto(
       row,
       commands.map((item) => item.sent),
     );
-    // Once more after the burst, while reports are being posted: a post whose record fails.
-    await sleep(500);
-    await lab.state.terminateSessions();
     await countReports(lab, row, commands);
   },
 };
@@ -365,7 +390,7 @@ function approvalStorm(topology: TopologyKind): Scenario {
   return {
     fault: `approval storm, two approvers (${topology})`,
     topology,
-    timeoutMs: 180_000,
+    timeoutMs: 720_000,
     async run(lab, row) {
       const clicks = lab.short ? 40 : 100;
       const bump = await pendingBump(lab, row);
@@ -420,7 +445,7 @@ function sigtermUnderLoad(mode: 'all' | 'bot' | 'worker'): Scenario {
   return {
     fault: `SIGTERM under load (${mode}): exit within 30 s`,
     topology: mode === 'all' ? 'all' : 'bot+worker',
-    timeoutMs: 240_000,
+    timeoutMs: 720_000,
     async run(lab, row) {
       const size = lab.short ? 8 : 20;
       // In flight: an approved execution waiting on a lock (longer than 30 s) and a burst of checks.
@@ -464,7 +489,7 @@ function hostileBodies(topology: TopologyKind): Scenario {
   return {
     fault: `hostile signed bodies, want 400 (${topology})`,
     topology,
-    timeoutMs: 120_000,
+    timeoutMs: 600_000,
     async run(lab, row) {
       const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
       const bodies: Array<[string, string]> = [
