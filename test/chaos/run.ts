@@ -25,6 +25,7 @@ export function failures(row: Row): string[] {
   if (row.lost > 0) why.push('lost');
   if (row.duplicated > 0) why.push('duplicated');
   if (row.unapproved > 0) why.push('unapproved change');
+  if (row.outcome) why.push(`${row.outcome.status.replace('_', ' ')}, want ${row.outcome.want}`);
   const runs = row.executions;
   if (runs) {
     const ok =

@@ -43,6 +43,8 @@ export interface Row {
   duplicated: number;
   executions?: { count: number; want: 'exactly 1' | 'none' | 'at most 1' };
   unapproved: number;
+  /** A final status other than the one the scenario knows is right. */
+  outcome?: { status: string; want: string };
   notes: string[];
 }
 
@@ -227,11 +229,12 @@ async function countExecutions(
   row.unapproved += Math.max(0, count - approved);
 }
 
-/** The request's final status is reached and shown on its card, once. */
-async function countOutcome(lab: Lab, row: Row, bump: Approved): Promise<void> {
+/** The request's final status is reached and shown on its card, once (and is `want`, when given). */
+async function countOutcome(lab: Lab, row: Row, bump: Approved, want?: string): Promise<void> {
   try {
     const final = await waitForOutcome(lab, bump.request.id, REPORT_WAIT_MS);
     row.notes.push(`request ${final.status.replace('_', ' ')}`);
+    if (want && final.status !== want) row.outcome = { status: final.status, want };
   } catch (err) {
     row.lost += 1;
     const [request] = await requests(lab, bump.run.id);
@@ -377,8 +380,10 @@ function targetMidExecution(how: TargetFault): Scenario {
         await lock.release();
         await targetBack(lab, how);
       }
-      await countOutcome(lab, row, bump);
-      // The statement was cut before COMMIT: nothing may have changed, and nothing re-run it.
+      // The statement was cut before COMMIT, so it rolled back: `failed`, not `outcome unknown`
+      // (that is for a COMMIT whose result the bot could not learn).
+      await countOutcome(lab, row, bump, 'failed');
+      // Nothing may have changed, and nothing may have run it again.
       await countExecutions(lab, row, bump, 'none');
     },
   };
