@@ -468,6 +468,9 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 export type Mode = 'bot' | 'worker' | 'all';
 
+/** Numbers the processes' log files across the whole run. */
+let launches = 0;
+
 export interface Exit {
   process: string;
   code: number | null;
@@ -507,7 +510,7 @@ export class BotProcess {
   private async launch(): Promise<void> {
     this.stopping = false;
     const generation = ++this.generation;
-    const log = createWriteStream(join(this.logDir, `${this.name}-${generation}.log`));
+    const log = createWriteStream(join(this.logDir, `${this.name}-${++launches}.log`));
     const child = spawn(process.execPath, ['dist/main.js', this.mode], {
       env: { ...this.env, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -540,7 +543,8 @@ export class BotProcess {
         });
         return response.ok;
       },
-      60_000,
+      // Start-up (migrations and runbooks in child processes) on two busy cores can be slow.
+      120_000,
       150,
     );
   }

@@ -78,7 +78,14 @@ async function runScenario(lab: Lab, scenario: Scenario): Promise<Row> {
   } finally {
     clearTimeout(timer);
   }
-  const failed = failures(row).length > 0 || row.notes.some((note) => note.startsWith('error:'));
+  // A wedged or crashed process, or a scenario cut short, leaves state behind; an
+  // unapproved change or a duplicate alone does not.
+  const leftBehind = (): boolean =>
+    row.exits > 0 ||
+    row.lost > 0 ||
+    row.answered[0] < row.answered[1] ||
+    row.notes.some((note) => note.startsWith('error:')) ||
+    procs.some((proc) => !proc.running());
   procs.forEach((proc, i) => {
     const exits = proc.unexpectedExits.slice(exitsBefore[i]);
     row.exits += exits.length;
@@ -93,7 +100,7 @@ async function runScenario(lab: Lab, scenario: Scenario): Promise<Row> {
   row.notes.push(`${((Date.now() - started) / 1000).toFixed(0)} s`);
   // A failed row may leave a wedged process or a stopped target behind: the next scenario
   // starts from fresh processes, so each row shows its own fault only.
-  if (failed || failures(row).length > 0) {
+  if (leftBehind()) {
     await stopTopology(lab).catch(() => undefined);
     if (!lab.target.running()) await lab.target.start().catch(() => undefined);
   }
@@ -151,7 +158,9 @@ async function main(): Promise<number> {
     process.stderr.write('chaos: redis-server is not installed (apt-get install redis-server)\n');
     return 2;
   }
-  const scenarios = SCENARIOS.filter((scenario) => !only || scenario.fault.includes(only));
+  const scenarios = SCENARIOS.filter(
+    (scenario) => (!only || scenario.fault.includes(only)) && !(short && scenario.fullOnly),
+  );
   process.stdout.write(`chaos: ${scenarios.length} scenarios${short ? ' (short)' : ''}\n`);
   const lab = await startLab(short);
   process.stdout.write(`chaos: logs of the bot's processes in ${lab.logDir}\n`);
