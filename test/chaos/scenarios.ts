@@ -237,11 +237,10 @@ async function countOutcome(lab: Lab, row: Row, bump: Approved, want?: string): 
     const final = await waitForOutcome(lab, bump.request.id, REPORT_WAIT_MS);
     row.notes.push(`request ${final.status.replace('_', ' ')}`);
     if (want && final.status !== want) row.outcome = { status: final.status, want };
-  } catch (err) {
+  } catch {
     row.lost += 1;
     const [request] = await requests(lab, bump.run.id);
     row.notes.push(`no final outcome on the card (request ${request?.status ?? 'missing'})`);
-    void err;
   }
   const cards = cardsPosted(lab, bump.request.id);
   if (cards > 1) row.duplicated += cards - 1;
