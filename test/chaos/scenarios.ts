@@ -98,7 +98,8 @@ async function countReports(
   const expected = commands.filter((item) => expectsReport(item.sent));
   const topLevel = (channel: string) =>
     lab.slack.posts(
-      (post) => post.channel === channel && !post.threadTs && /^Health of /.test(post.text ?? ''),
+      // A report, or the message a run that could not produce one is posted with.
+      (post) => post.channel === channel && !post.threadTs && /^Health (check )?of /.test(post.text ?? ''),
     );
   const missing = () => expected.filter((item) => topLevel(item.channel).length === 0);
   await until('every health report', async () => missing().length === 0, REPORT_WAIT_MS, 500).catch(
