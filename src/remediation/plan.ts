@@ -9,7 +9,7 @@ import { PlanError } from './planError.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
 import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
-import { equivalentSelect, firingObjects } from './triggerSafePreview.js';
+import { equivalentSelect, firingObjects, writtenExpressions } from './triggerSafePreview.js';
 
 export { PlanError } from './planError.js';
 
@@ -179,6 +179,16 @@ async function signalPlan(
   );
 }
 
+/** The defaults and CHECK constraints of what the statement writes that could act, with why. */
+async function unsafeExpressions(client: pg.PoolClient, sql: string): Promise<string[]> {
+  const unsafe: string[] = [];
+  for (const expression of await writtenExpressions(client, sql)) {
+    const safety = await readSafety(client, `SELECT ${expression.sql}`);
+    if (!safety.safe) unsafe.push(`${expression.label} (${safety.reasons.join('; ')})`);
+  }
+  return unsafe;
+}
+
 function pidFingerprint(pids: number[]): string {
   return [...pids].sort((a, b) => a - b).join(',');
 }
@@ -187,12 +197,13 @@ function pidFingerprint(pids: number[]): string {
  * Runs the DML in a transaction that is rolled back: its row count is the count. The sample
  * runs after rolling back to a savepoint, so it sees the table as the statement would; a
  * sample that fails (a statement that cannot be wrapped) is left out, not an error.
- * Sequences advanced by column defaults are the one effect a ROLLBACK does not undo.
+ * A sequence advanced by a `nextval` column default is the one effect a ROLLBACK does not undo.
  *
  * Before that, the target's catalog is consulted (DESIGN.md principle 8): a function the
  * statement reaches that can act outside the transaction (a user overload, a policy) means
  * it is described, not run; a user trigger or rule on what it writes means it is counted and
- * sampled through the equivalent SELECT, or described when there is none (INSERT, MERGE).
+ * sampled through the equivalent SELECT, or described when there is none (INSERT, MERGE); so
+ * does a column default or CHECK constraint (the table's or a domain's) that is not read-safe.
  */
 async function dmlPlan(
   client: pg.PoolClient,
@@ -206,7 +217,10 @@ async function dmlPlan(
   const preview = await inRolledBackTransaction(client, target.settings, false, async () => {
     const safety = await readSafety(client, step.statement.sql, new Set(), { dml: true });
     if (!safety.safe) return { kind: 'described' as const, why: safety.reasons };
-    const notFired = await firingObjects(client, step.statement.sql);
+    const notFired = [
+      ...(await firingObjects(client, step.statement.sql)),
+      ...(await unsafeExpressions(client, step.statement.sql)),
+    ];
     if (notFired.length > 0) {
       const counted = await countWithoutRunning(client, step, values);
       return counted

@@ -26,18 +26,7 @@ export async function firingObjects(client: pg.ClientBase, sql: string): Promise
   const names = writtenRelations(sql);
   if (names.length === 0) return [];
   const { rows } = await client.query<{ kind: string; name: string; relation: string }>(
-    `WITH RECURSIVE written(oid) AS (
-       SELECT to_regclass(CASE WHEN schema IS NULL THEN quote_ident(name)
-                               ELSE quote_ident(schema) || '.' || quote_ident(name) END)::oid
-         FROM unnest($1::text[], $2::text[]) AS wanted(schema, name)
-       UNION
-       SELECT next.oid FROM written w,
-              LATERAL (SELECT c.conrelid FROM pg_constraint c
-                        WHERE c.confrelid = w.oid AND c.contype = 'f'
-                          AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
-                       UNION ALL
-                       SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = w.oid) AS next(oid)
-     )
+    `${WRITTEN_CTE}
      SELECT 'trigger' AS kind, t.tgname AS name, t.tgrelid::regclass::text AS relation
        FROM pg_trigger t JOIN written w ON t.tgrelid = w.oid
       WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
@@ -50,6 +39,66 @@ export async function firingObjects(client: pg.ClientBase, sql: string): Promise
   );
   return rows.map((row) => `${row.kind} ${row.name} on ${row.relation}`);
 }
+
+/** An expression PostgreSQL evaluates for the rows a statement writes, and what it belongs to. */
+export interface WrittenExpression {
+  /** `default of public.items.code`, `check items_code_check on public.items`. */
+  label: string;
+  /** The expression as PostgreSQL deparses it. */
+  sql: string;
+}
+
+/**
+ * Column defaults (generated columns included), CHECK constraints and the CHECK constraints of
+ * columns' domains on the tables the statement writes (and those foreign keys cascade to):
+ * each runs for the rows written, inside the rolled-back transaction, so one calling user code
+ * can act outside it as a trigger can. A plain `nextval('…'::regclass)` default is left out: a
+ * sequence a preview advances is the documented, harmless exception.
+ */
+export async function writtenExpressions(client: pg.ClientBase, sql: string): Promise<WrittenExpression[]> {
+  const names = writtenRelations(sql);
+  if (names.length === 0) return [];
+  const { rows } = await client.query<WrittenExpression>(
+    `${WRITTEN_CTE}
+     SELECT 'default of ' || w.oid::regclass::text || '.' || quote_ident(a.attname) AS label,
+            pg_get_expr(d.adbin, d.adrelid) AS sql
+       FROM written w JOIN pg_attrdef d ON d.adrelid = w.oid
+       JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+     UNION ALL
+     SELECT 'check ' || quote_ident(c.conname) || ' on ' || w.oid::regclass::text, pg_get_expr(c.conbin, c.conrelid)
+       FROM written w JOIN pg_constraint c ON c.conrelid = w.oid AND c.contype = 'c'
+     UNION ALL
+     SELECT 'check ' || quote_ident(c.conname) || ' of domain ' || c.contypid::regtype::text,
+            pg_get_constraintdef(c.oid)
+       FROM written w JOIN pg_attribute a ON a.attrelid = w.oid AND a.attnum > 0 AND NOT a.attisdropped
+       JOIN pg_constraint c ON c.contypid = a.atttypid AND c.contype = 'c'`,
+    [names.map((name) => name.schema ?? null), names.map((name) => name.name)],
+  );
+  return rows
+    .filter((row) => !/^nextval\('[^']*'::regclass\)$/.test(row.sql))
+    .map((row) => ({
+      label: row.label,
+      // A domain's constraint comes back as `CHECK (…)`; VALUE is its column.
+      sql: row.sql.replace(/^CHECK \((.*)\)$/s, '$1').replace(/\bVALUE\b/g, 'NULL'),
+    }));
+}
+
+/**
+ * The tables a statement writes, the tables foreign keys cascade to from them (ON DELETE or
+ * UPDATE CASCADE, SET NULL, SET DEFAULT), and their partitions, recursively.
+ */
+const WRITTEN_CTE = `WITH RECURSIVE written(oid) AS (
+       SELECT to_regclass(CASE WHEN schema IS NULL THEN quote_ident(name)
+                               ELSE quote_ident(schema) || '.' || quote_ident(name) END)::oid
+         FROM unnest($1::text[], $2::text[]) AS wanted(schema, name)
+       UNION
+       SELECT next.oid FROM written w,
+              LATERAL (SELECT c.conrelid FROM pg_constraint c
+                        WHERE c.confrelid = w.oid AND c.contype = 'f'
+                          AND (c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'))
+                       UNION ALL
+                       SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = w.oid) AS next(oid)
+     )`;
 
 function writtenRelations(sql: string): Array<{ schema?: string; name: string }> {
   const parsed = parseSync(sql) as { stmts?: Array<{ stmt: Node }> };

@@ -203,6 +203,38 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     ]);
   });
 
+  it('judges a quoted mixed-case name as itself, and a function called in attribute notation', async () => {
+    await db.admin.query(`
+      CREATE FUNCTION public."Lower"(integer) RETURNS text LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${VICTIM}';
+          RETURN $1::text;
+        END $$;
+      -- items.kill is no column: PostgreSQL calls kill(items) for each row.
+      CREATE FUNCTION public.kill(items) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${VICTIM}';
+          RETURN true;
+        END $$;`);
+    // "Lower" is not the allowlisted lower: the text alone already makes it an action…
+    const quoted = analyzeSqlBlock('SELECT "Lower"(1) AS l', { readOnlyFunctions: [] });
+    expect(quoted.ok && quoted.statements[0]?.class).toBe('action');
+    // …and the catalog gate judges the function by its real name.
+    expect(await readSafety(db.admin, 'SELECT "Lower"(1) AS l')).toMatchObject({
+      safe: false,
+      reasons: [expect.stringContaining('public.Lower(integer)') as unknown as string],
+    });
+    victim = await openSession(db.url, VICTIM);
+    const [attribute, parenthesized] = await run(
+      check('SELECT i.kill FROM items AS i'),
+      check('SELECT (i).kill FROM items AS i'),
+    );
+    expect(await victimAlive()).toBe(true);
+    expect(attribute).toMatchObject({ status: 'action' });
+    expect(attribute!.actionReasons?.[0]).toContain('public.kill(items)');
+    expect(parenthesized).toMatchObject({ status: 'action' });
+  });
+
   it('does not write through dblink_exec in a view', async () => {
     const { rows } = await db.admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'");
     if (rows.length === 0) return; // the escape-hatch list is unit-tested where dblink is missing

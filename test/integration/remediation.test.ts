@@ -388,6 +388,43 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(await audits()).toBe('3');
   });
 
+  it('previews an UPDATE without evaluating a CHECK constraint or a domain check that can act, and names them', async () => {
+    // Constraints run for every row written, inside the preview's transaction; a nextval in
+    // one is an effect outside it, as a trigger's is.
+    await db.admin.query(`
+      DROP TABLE IF EXISTS parcels; DROP DOMAIN IF EXISTS parcel_weight; DROP SEQUENCE IF EXISTS parcel_checks;
+      CREATE SEQUENCE parcel_checks;
+      CREATE FUNCTION parcel_checked(integer) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN PERFORM nextval('parcel_checks'); RETURN $1 >= 0; END $$;
+      CREATE DOMAIN parcel_weight AS integer CHECK (parcel_checked(VALUE));
+      CREATE TABLE parcels (id int PRIMARY KEY, weight parcel_weight, status text NOT NULL
+        CONSTRAINT parcels_status_checked CHECK (parcel_checked(length(status))));
+      INSERT INTO parcels SELECT i, i, 'held' FROM generate_series(1, 4) AS i;`);
+    const checks = async () =>
+      (
+        await db.admin.query<{ n: string }>(
+          'SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM parcel_checks',
+        )
+      ).rows[0]!.n;
+    const before = await checks();
+    const plan = await computePlan(
+      pool,
+      target,
+      action("UPDATE parcels SET status = 'sent' WHERE id <= 2;"),
+      [],
+    );
+    expect(await checks()).toBe(before);
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 2 });
+    expect(plan.notFired).toEqual([
+      expect.stringMatching(
+        /^check parcels_status_checked on parcels \(calls public\.parcel_checked\(integer\)/,
+      ),
+      expect.stringMatching(
+        /^check parcel_weight_check of domain parcel_weight \(calls public\.parcel_checked\(integer\)/,
+      ),
+    ]);
+  });
+
   it('previews an UPDATE whose BEFORE UPDATE trigger writes through dblink_exec without writing anything', async () => {
     const available = await db.admin.query("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'");
     if (available.rows.length === 0) return; // the nextval trigger above covers the same path

@@ -63,6 +63,13 @@ interface RelationRow {
 /** Names the statement text refers to, as the parser sees them. */
 interface TextReferences {
   functions: Array<{ schema?: string; name: string }>;
+  /**
+   * Names after a dot (`t.kill`, `(t).kill`): when the row has no such column, PostgreSQL calls
+   * the function `kill(t)` instead (attribute notation), so they count as possible calls.
+   */
+  attributes: string[];
+  /** Types named in explicit casts (`x::t`): a user-defined cast runs a function. */
+  castTypes: string[];
   operators: Array<{ schema?: string; name: string }>;
   relations: Array<{ schema?: string; name: string }>;
   /** Statements that are not SELECTs, and data-modifying ones nested anywhere. */
@@ -134,7 +141,11 @@ class Judge {
     }
     if (!writesExpected)
       for (const write of refs.writes) this.unsafe(`${prefix(via)}runs ${write}`, 'medium');
-    const functionOids = await this.visibleFunctions(refs.functions);
+    const functionOids = [
+      ...(await this.visibleFunctions(refs.functions)),
+      ...(await this.attributeFunctions(refs.attributes)),
+      ...(await this.castFunctions(refs.castTypes)),
+    ];
     const operatorOids = await this.visibleOperatorFunctions(refs.operators);
     const relationOids = await this.resolveRelations(refs.relations);
     await this.functions([...functionOids, ...operatorOids], { via });
@@ -151,6 +162,36 @@ class Judge {
         WHERE CASE WHEN wanted.schema IS NULL THEN pg_function_is_visible(p.oid)
                    ELSE n.nspname = wanted.schema END`,
       [names.map((name) => name.schema ?? null), names.map((name) => name.name)],
+    );
+    return rows.map((row) => row.oid);
+  }
+
+  /**
+   * Functions `x.name` could call through attribute notation: visible, callable with one
+   * argument, and taking a row (a composite type) or any type (a pseudo-type such as record or
+   * anyelement). A column of that name wins when the row has one; judging the function anyway
+   * errs on the safe side.
+   */
+  private async attributeFunctions(names: string[]): Promise<number[]> {
+    if (names.length === 0) return [];
+    const { rows } = await this.client.query<{ oid: number }>(
+      `SELECT p.oid::int AS oid
+         FROM pg_proc p JOIN pg_type t ON t.oid = p.proargtypes[0]
+        WHERE p.proname = ANY($1::text[]) AND p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1
+          AND t.typtype IN ('c', 'p') AND pg_function_is_visible(p.oid)`,
+      [names],
+    );
+    return rows.map((row) => row.oid);
+  }
+
+  /** The functions behind casts to the types the text casts to (a user-defined cast can act). */
+  private async castFunctions(types: string[]): Promise<number[]> {
+    if (types.length === 0) return [];
+    const { rows } = await this.client.query<{ oid: number }>(
+      `SELECT DISTINCT c.castfunc::int AS oid
+         FROM pg_cast c JOIN unnest($1::text[]) AS wanted(name) ON c.casttarget = to_regtype(wanted.name)
+        WHERE c.castfunc <> 0`,
+      [types],
     );
     return rows.map((row) => row.oid);
   }
@@ -317,7 +358,14 @@ function strings(list: unknown): string[] {
 /** The functions, operators and relations SQL text names, and any statement in it that writes. */
 function references(sql: string): TextReferences {
   const parsed = parseSync(sql) as { stmts?: Array<{ stmt: Record<string, unknown> }> };
-  const refs: TextReferences = { functions: [], operators: [], relations: [], writes: [] };
+  const refs: TextReferences = {
+    functions: [],
+    attributes: [],
+    castTypes: [],
+    operators: [],
+    relations: [],
+    writes: [],
+  };
   const ctes = new Set<string>();
   for (const { stmt } of parsed.stmts ?? []) {
     const [type] = Object.keys(stmt);
@@ -328,10 +376,22 @@ function references(sql: string): TextReferences {
       if (WRITES.has(nodeType)) refs.writes.push(words(nodeType));
       if (nodeType === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
       if (nodeType === 'FuncCall') {
-        const parts = strings(body.funcname).map((part) => part.toLowerCase());
+        // As the parser gives them: unquoted names are folded already, and a quoted "Lower"
+        // is another function than lower (lower-casing it would judge the wrong one).
+        const parts = strings(body.funcname);
         const name = parts.at(-1) ?? '';
         const schema = parts.length > 1 ? parts.at(-2) : undefined;
         refs.functions.push({ schema, name });
+      } else if (nodeType === 'ColumnRef') {
+        const parts = strings(body.fields);
+        if (parts.length > 1) refs.attributes.push(parts.at(-1)!);
+      } else if (nodeType === 'A_Indirection') {
+        refs.attributes.push(...strings(body.indirection));
+      } else if (nodeType === 'TypeCast') {
+        const typeName = (body.typeName as { names?: unknown } | undefined)?.names;
+        const parts = strings(typeName);
+        // pg_catalog's own casts are PostgreSQL's; only a user type's cast can be user code.
+        if (parts.length > 0 && parts[0] !== 'pg_catalog') refs.castTypes.push(parts.join('.'));
       } else if (nodeType === 'A_Expr') {
         const parts = strings(body.name);
         const name = parts.at(-1);
@@ -347,6 +407,8 @@ function references(sql: string): TextReferences {
   refs.functions = unique(refs.functions, (fn) => `${fn.schema ?? ''}.${fn.name}`);
   refs.relations = unique(refs.relations, (relation) => `${relation.schema ?? ''}.${relation.name}`);
   refs.operators = unique(refs.operators, (op) => `${op.schema ?? ''}.${op.name}`);
+  refs.attributes = [...new Set(refs.attributes)];
+  refs.castTypes = [...new Set(refs.castTypes)];
   return refs;
 }
 

@@ -154,7 +154,10 @@ export function knownEffect(name: string): { risk: Risk; reason: string } | unde
   return family ? { risk: family[1].risk, reason: `${family[1].reason} (${name})` } : undefined;
 }
 
+/**
+ * The parser folds unquoted names to lower case already; a quoted "Lower" keeps its case and
+ * is another function than lower, so it must not be matched against the allowlist as lower.
+ */
 export function normalizeFunctionName(parts: string[]): string {
-  const names = parts.map((part) => part.toLowerCase());
-  return names[0] === 'pg_catalog' ? names.slice(1).join('.') : names.join('.');
+  return parts[0] === 'pg_catalog' ? parts.slice(1).join('.') : parts.join('.');
 }
