@@ -193,7 +193,8 @@ export class ApprovalService {
       (audit) => this.deps.requests.reject(requestId, audit),
     );
     if ('refused' in result) return this.refuse(request, run, user, result.refused);
-    await this.refreshCard(requestId);
+    // Rejected whatever the queue does now: the card catches up with the next change.
+    await this.refreshCard(requestId).catch(() => undefined);
     return { ok: true };
   }
 
@@ -285,7 +286,8 @@ export class ApprovalService {
       (audit) => this.deps.requests.lapse(requestId, audit),
     );
     if ('refused' in result) return false;
-    await this.refreshCard(requestId);
+    // The sweep goes on with its other requests when the queue cannot take the card now.
+    await this.refreshCard(requestId).catch(() => undefined);
     return true;
   }
 
@@ -301,7 +303,8 @@ export class ApprovalService {
       (audit) => this.deps.requests.expire(requestId, audit),
     );
     if ('refused' in result) return false;
-    await this.refreshCard(requestId);
+    // The sweep goes on with its other requests when the queue cannot take the card now.
+    await this.refreshCard(requestId).catch(() => undefined);
     return true;
   }
 

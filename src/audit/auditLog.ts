@@ -410,8 +410,9 @@ export class AuditLog {
   }
 
   /** The chain's head for a checkpoint: event count, newest hash, first keyed seq. */
-  async head(): Promise<ChainHead> {
-    const { rows } = await this.db.query<{
+  /** `db`: a connection the caller holds, so it needs no second one (the checkpointer's). */
+  async head(db: Pick<pg.ClientBase, 'query'> = this.db): Promise<ChainHead> {
+    const { rows } = await db.query<{
       seq: string | null;
       hash: string | null;
       keyed_from: string | null;

@@ -95,7 +95,7 @@ async function postDue(
   );
   let last = rows[0];
   if (!last || last.posted_ts) {
-    const head = await deps.audit.head();
+    const head = await deps.audit.head(client);
     const grown = head.count - Number(last?.event_count ?? 0);
     const due =
       grown > 0 &&

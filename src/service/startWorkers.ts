@@ -141,9 +141,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // The row is left to age: bots count a worker stopped less than 30 s ago as alive, as
     // they would one that died.
     heartbeat?.stop();
-    await sweeper?.stop();
-    await checkpointer?.stop();
-    await queues.stopWorkers();
+    // Taking jobs stops first: the sweeper or a checkpoint post (a slow Slack call) finishing
+    // meanwhile must not keep this worker taking new jobs while the watchdog's time runs.
+    await Promise.all([queues.stopWorkers(), sweeper?.stop(), checkpointer?.stop()]);
     await pools.closeAll();
   };
   try {

@@ -358,19 +358,30 @@ export function createSlackApp(deps: SlackAppDeps): App {
   onButton(
     ACTIONS.requestApproval,
     requestId,
-    async ({ value, user }) => decisionReply(await deps.approvals.requestApproval(value, user)),
+    async ({ value, user }) =>
+      withWorkerStatus(
+        await deps.approvals.requestApproval(value, user),
+        deps.workers,
+        "The card's update (Approve for the approvers)",
+      ),
     refusedAccess,
   );
   onButton(
     ACTIONS.approve,
     requestId,
-    async ({ value, user }) => decisionReply(await deps.approvals.approve(value, user)),
+    async ({ value, user }) =>
+      withWorkerStatus(
+        await deps.approvals.approve(value, user),
+        deps.workers,
+        'What this approval sets off (the card, and the execution once enough approvals are in)',
+      ),
     refusedAccess,
   );
   onButton(
     ACTIONS.reject,
     requestId,
-    async ({ value, user }) => decisionReply(await deps.approvals.reject(value, user)),
+    async ({ value, user }) =>
+      withWorkerStatus(await deps.approvals.reject(value, user), deps.workers, "The card's update"),
     refusedAccess,
   );
 
@@ -476,6 +487,20 @@ function plainValue<T>(schema: z.ZodType<T>) {
 /** A decision's message for the person who clicked (an approval that only counts says so too). */
 function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply {
   return decision.message ? { text: decision.message } : undefined;
+}
+
+/**
+ * A decision that went through is carried out by workers (the card, the execution): with none
+ * alive the click would change the database and nothing on screen, so the person is told.
+ */
+async function withWorkerStatus(
+  decision: { ok: boolean; message?: string },
+  workers: WorkerPresence | undefined,
+  what: string,
+): Promise<ButtonReply> {
+  const down = decision.ok ? await workers?.down() : undefined;
+  if (!down) return decisionReply(decision);
+  return { text: `${decision.message ? `${decision.message} ` : ''}${queuedWithoutWorkerText(what, down)}` };
 }
 
 /** Slack's id for one click: a retried delivery carries the same one. */

@@ -416,7 +416,10 @@ function statusReason(request: ActionRequest): string {
       return 'Approval has not been requested for this action yet.';
     case 'pending':
       return 'This request is waiting for approval.';
+    // Approved is not yet executing: with the workers or the queue down it waits (and lapses
+    // when its window passes), and saying "executing" then would be untrue.
     case 'approved':
+      return 'This request is already approved; it runs as soon as a worker takes it.';
     case 'executing':
       return 'This request is already approved and executing.';
     case 'rejected':

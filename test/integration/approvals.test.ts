@@ -404,7 +404,7 @@ describe('approvals and at-most-once execution', () => {
     await approvals.approve(requestId, 'U0B');
     expect(await approvals.approve(requestId, 'U0C')).toMatchObject({
       ok: false,
-      message: 'This request is already approved and executing.',
+      message: 'This request is already approved; it runs as soon as a worker takes it.',
     });
     // Reject, refused for the same reason: a repeat of that refusal.
     expect(await approvals.reject(requestId, 'U0C')).toMatchObject({ ok: false });

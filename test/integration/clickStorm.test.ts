@@ -50,6 +50,7 @@ const CLICKS = 100;
 /** What a click that changes nothing is told, depending on how far the request has got. */
 const REFUSALS = [
   'You have already approved this request.',
+  'This request is already approved; it runs as soon as a worker takes it.',
   'This request is already approved and executing.',
   'This request has already run (succeeded).',
 ];

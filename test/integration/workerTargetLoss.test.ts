@@ -9,6 +9,7 @@ import { type RunningConsole, startConsole } from '../../src/console/consoleServ
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
+import { ACTIONS } from '../../src/slack/actionIds.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
 import { eventually } from '../support/botHarness.js';
 import { consolePost, consoleState } from '../support/consoleDemo.js';
@@ -267,6 +268,54 @@ describe('a worker whose target connection is lost', () => {
     const { answer: next } = await runProcedure();
     expect(next).toBe('Running Unstick items on app…');
   }, 180_000);
+
+  it('tells whoever requests approval while the workers are down that the card waits for one', async () => {
+    const running = await runningWorker();
+    const { runId, actionId } = await runProcedure();
+    await preview(runId, actionId);
+    const requestId = await eventually(async () => {
+      const { rows } = await state.admin.query<{ id: string }>(
+        `SELECT id FROM action_requests WHERE run_id = $1 AND status = 'previewed'`,
+        [runId],
+      );
+      return rows[0]?.id;
+    }, 30_000);
+    type Block = { block_id: string; elements?: Array<{ action_id: string; value?: string }> };
+    const requestButton = (blocks: unknown) =>
+      ((blocks ?? []) as Block[]).find((block) =>
+        block.elements?.some(
+          (element) => element.action_id === ACTIONS.requestApproval && element.value === requestId,
+        ),
+      );
+    const card = await eventually(
+      async () =>
+        (await consoleState(slack.url, 'U0BOB')).messages.find((message) => requestButton(message.blocks)),
+      30_000,
+    );
+    // The worker dies; the bot learns it from the heartbeats (aged here rather than waited for).
+    const exited = new Promise((resolve) => running!.once('exit', resolve));
+    running!.kill('SIGKILL');
+    await exited;
+    await state.admin.query(`UPDATE worker_heartbeats SET seen_at = now() - interval '1 minute'`);
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the bot's cached look
+    const bobAnswers = async () =>
+      (await consoleState(slack.url, 'U0BOB')).messages
+        .filter((message) => message.ephemeral)
+        .map((message) => message.text);
+    const before = (await bobAnswers()).length;
+    await consolePost(slack.url, 'action', {
+      user: 'U0BOB',
+      channel: card.channel,
+      messageTs: card.ts,
+      blockId: requestButton(card.blocks)!.block_id,
+      actionId: ACTIONS.requestApproval,
+    });
+    expect(await eventually(async () => (await bobAnswers())[before])).toMatch(
+      /is queued but has not started: runbook-bot's workers are down \(none seen for \d+ s\)/,
+    );
+    const { rows } = await state.admin.query('SELECT status FROM action_requests WHERE id = $1', [requestId]);
+    expect(rows[0]?.status).toBe('pending');
+  }, 120_000);
 
   it('keeps the worker up when its backends are terminated mid-check, mid-preview and mid-execution', async () => {
     await runningWorker();
