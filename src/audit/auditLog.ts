@@ -48,9 +48,10 @@ export type VerifyResult =
   /**
    * `events` is how many rows were intact before the first broken link. `needsKey`: the
    * chain could not be checked because its rows (or the checkpoint) are keyed and no
-   * AUDIT_HMAC_KEY was given; nothing is known to be wrong.
+   * AUDIT_HMAC_KEY was given; nothing is known to be wrong. `forgedCheckpoint`: the
+   * checkpoint given is not the bot's (the chain was not looked at).
    */
-  | { ok: false; events: number; brokenAt: number; reason: string; needsKey?: true };
+  | { ok: false; events: number; brokenAt: number; reason: string; needsKey?: true; forgedCheckpoint?: true };
 
 /**
  * How a row's hash was made: `sha256` anyone can recompute (so anyone who can write the
@@ -313,6 +314,7 @@ export class AuditLog {
           brokenAt: checkpoint.count,
           reason:
             "the checkpoint's mac does not match AUDIT_HMAC_KEY: it was altered or made without this key",
+          forgedCheckpoint: true,
         };
       // Signed, so its keyed-from is the bot's word on where keyed rows begin: it can narrow
       // what the operator allows, never widen it.

@@ -56,7 +56,8 @@ const ROW_DRIFT_MIN = 1;
  * when the approval still holds. The rule:
  * - the statement, values, target or mode differ, or the approved hash does not match its
  *   contents → changed (the approval was for something else);
- * - dml: |current rows − approved rows| > max(10% of approved rows, 1 row) → changed.
+ * - dml: a trigger, rule or acting constraint the approved plan did not name → changed;
+ *   |current rows − approved rows| > max(10% of approved rows, 1 row) → changed.
  *   3 approved: 2–4 still hold; 100 approved: 90–110; 0 approved: 0–1;
  * - signal: any backend that would now be signalled but was not in the approved set →
  *   changed. Approved backends that have gone are fine: only the intersection is signalled;
@@ -71,7 +72,15 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     JSON.stringify(approved.params) !== JSON.stringify(current.params)
   )
     return 'the statement, its values or the target differ from the approved plan';
-  if (current.mode === 'dml') return rowDrift(approved.affectedRows, current.affectedRows ?? 0);
+  if (current.mode === 'dml') {
+    // A trigger, rule or acting constraint added since the preview would run at execution
+    // without anyone having seen it named.
+    const named = new Set(approved.notFired ?? []);
+    const unseen = (current.notFired ?? []).filter((object) => !named.has(object));
+    if (unseen.length > 0)
+      return `it would now fire ${unseen.join(', ')}, which the approved plan did not name`;
+    return rowDrift(approved.affectedRows, current.affectedRows ?? 0);
+  }
   if (current.mode === 'signal') {
     const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
     const added = (current.backends ?? []).filter((backend) => !approvedPids.has(backend.pid));

@@ -47,6 +47,10 @@ export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code
       } else if (result.needsKey) {
         io.stdout(`audit chain not verified: ${result.reason}`);
         setExitCode(EXIT.couldNotRun);
+      } else if (result.forgedCheckpoint) {
+        // Not a statement about the chain, which was not read: about what was pasted.
+        io.stdout(`checkpoint refused, audit chain not checked against it: ${result.reason}`);
+        setExitCode(EXIT.critical);
       } else {
         io.stdout(`audit chain broken at seq ${result.brokenAt}: ${result.reason}`);
         setExitCode(EXIT.critical);

@@ -430,6 +430,7 @@ describe('audit anchors outside the database', () => {
     const forged = await checkpointOf(unkeyed, 'not-the-key-but-32-characters-long!!');
     expect(await keyed.verify({ checkpoint: parseCheckpoint(forged) })).toMatchObject({
       ok: false,
+      forgedCheckpoint: true,
       reason: expect.stringMatching(/mac does not match/),
     });
   });

@@ -388,6 +388,24 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(await audits()).toBe('3');
   });
 
+  it('stops with "changed" when a trigger appeared on the table after the preview', async () => {
+    await db.admin.query(`
+      DROP TABLE IF EXISTS tickets;
+      CREATE TABLE tickets (id int PRIMARY KEY, status text NOT NULL);
+      INSERT INTO tickets SELECT i, 'open' FROM generate_series(1, 3) AS i;`);
+    const step = action("UPDATE tickets SET status = 'closed' WHERE status = 'open';");
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 3 });
+    await db.admin.query(`
+      CREATE FUNCTION tickets_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER tickets_touch BEFORE UPDATE ON tickets FOR EACH ROW EXECUTE FUNCTION tickets_touch();`);
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result.status).toBe('changed');
+    expect(JSON.stringify(result)).toContain('it would now fire trigger tickets_touch on tickets');
+    const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM tickets WHERE status = 'open'`);
+    expect(rows[0].n).toBe(3);
+  });
+
   it('previews an UPDATE without evaluating a CHECK constraint or a domain check that can act, and names them', async () => {
     // Constraints run for every row written, inside the preview's transaction; a nextval in
     // one is an effect outside it, as a trigger's is.
