@@ -33,7 +33,7 @@ export async function postRequestCard(
   if (taken !== 'taken') return;
   try {
     do await renderCard(deps, requestId);
-    while (!(await deps.requests.releaseCard(requestId, holder)));
+    while (!(await deps.requests.releaseCard(requestId, holder, CARD_LEASE_SECONDS)));
   } catch (err) {
     await deps.requests.dropCard(requestId, holder).catch(() => undefined);
     throw err;

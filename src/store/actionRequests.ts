@@ -319,15 +319,17 @@ export class ActionRequestStore {
    * Gives the card lease back, unless another job changed the request meanwhile and found
    * the lease busy: then false, the mark is cleared, and the holder renders again.
    */
-  async releaseCard(id: string, holder: string): Promise<boolean> {
+  async releaseCard(id: string, holder: string, seconds: number): Promise<boolean> {
+    // Kept to render once more: renewed for that render, so it cannot lapse under it and let
+    // a second job post the same card meanwhile.
     const { rows } = await this.db.query<{ released: boolean }>(
       `UPDATE action_requests
           SET card_lease_by = CASE WHEN card_dirty THEN card_lease_by END,
-              card_lease_until = CASE WHEN card_dirty THEN card_lease_until END,
+              card_lease_until = CASE WHEN card_dirty THEN now() + make_interval(secs => $3) END,
               card_dirty = false
         WHERE id = $1 AND card_lease_by = $2
         RETURNING card_lease_by IS NULL AS released`,
-      [id, holder],
+      [id, holder, seconds],
     );
     // Not ours any more (it lapsed and someone else took it): nothing left to do.
     return rows[0]?.released ?? true;
