@@ -141,9 +141,29 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // The row is left to age: bots count a worker stopped less than 30 s ago as alive, as
     // they would one that died.
     heartbeat?.stop();
-    // Taking jobs stops first: the sweeper or a checkpoint post (a slow Slack call) finishing
-    // meanwhile must not keep this worker taking new jobs while the watchdog's time runs.
-    await Promise.all([queues.stopWorkers(), sweeper?.stop(), checkpointer?.stop()]);
+    // Jobs in hand may wait on the target (a lock) for longer than the watchdog allows. Past
+    // half its time their target statements are cancelled, again each second (a job's next
+    // statement may wait too), so they end rolled back and recorded as failed, rather than
+    // be abandoned by the watchdog and found "outcome unknown" by the next worker.
+    let cancelling: NodeJS.Timeout | undefined;
+    const cancelInFlight = () => {
+      pools.cancelInFlight().then(
+        (cancelled) => {
+          if (cancelled > 0)
+            logger.warn({ cancelled }, 'stopping: cancelled the target statements of jobs still running');
+        },
+        (err: unknown) => logger.warn({ err }, 'stopping: could not cancel target statements'),
+      );
+      cancelling = setTimeout(cancelInFlight, 1000);
+    };
+    cancelling = setTimeout(cancelInFlight, Math.floor(config.shutdownWatchdogMs / 2));
+    try {
+      // Taking jobs stops first: the sweeper or a checkpoint post (a slow Slack call) finishing
+      // meanwhile must not keep this worker taking new jobs while the watchdog's time runs.
+      await Promise.all([queues.stopWorkers(), sweeper?.stop(), checkpointer?.stop()]);
+    } finally {
+      clearTimeout(cancelling);
+    }
     await pools.closeAll();
   };
   try {

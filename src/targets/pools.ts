@@ -16,13 +16,61 @@ const REMEDIATION_POOL_MAX = 2;
 export class TargetPools {
   private readonly pools = new Map<string, pg.Pool>();
   private readonly remediationPools = new Map<string, pg.Pool>();
+  /** Connections checked out now, with the URL they came from (see cancelInFlight). */
+  private readonly inUse = new Map<pg.PoolClient, string>();
 
   constructor(private readonly logger?: Logger) {}
+
+  private track(pool: pg.Pool, url: string): pg.Pool {
+    pool.on('acquire', (client) => this.inUse.set(client, url));
+    pool.on('release', (_err, client) => this.inUse.delete(client));
+    pool.on('remove', (client) => this.inUse.delete(client));
+    return pool;
+  }
+
+  /**
+   * Cancels the statement each checked-out connection is running (pg_cancel_backend, from a
+   * connection of its own per target): a stopping worker's jobs then end with an error, rolled
+   * back, instead of waiting on a lock until the watchdog ends the process and leaves an
+   * execution "outcome unknown". Answers how many statements were cancelled.
+   */
+  async cancelInFlight(): Promise<number> {
+    const pidsByUrl = new Map<string, number[]>();
+    for (const [client, url] of this.inUse) {
+      const pid = (client as pg.PoolClient & { processID?: number }).processID;
+      if (pid) pidsByUrl.set(url, [...(pidsByUrl.get(url) ?? []), pid]);
+    }
+    let cancelled = 0;
+    await Promise.allSettled(
+      [...pidsByUrl].map(async ([url, pids]) => {
+        const canceller = new pg.Client({
+          connectionString: url,
+          application_name: BOT_APPLICATION_NAME,
+          connectionTimeoutMillis: 3000,
+        });
+        canceller.on('error', () => undefined);
+        try {
+          await canceller.connect();
+          const { rows } = await canceller.query<{ n: number }>(
+            // Only statements running now: an idle connection has nothing to cancel.
+            `SELECT count(*) FILTER (WHERE pg_cancel_backend(a.pid))::int AS n
+               FROM unnest($1::int[]) AS wanted(pid) JOIN pg_stat_activity a ON a.pid = wanted.pid
+              WHERE a.state = 'active'`,
+            [pids],
+          );
+          cancelled += rows[0]?.n ?? 0;
+        } finally {
+          await canceller.end().catch(() => undefined);
+        }
+      }),
+    );
+    return cancelled;
+  }
 
   readOnly(target: Target): pg.Pool {
     let pool = this.pools.get(target.name);
     if (!pool) {
-      pool = createPool(target.url, target, this.logger);
+      pool = this.track(createPool(target.url, target, this.logger), target.url);
       this.pools.set(target.name, pool);
     }
     return pool;
@@ -36,7 +84,8 @@ export class TargetPools {
   remediation(target: Target): pg.Pool {
     let pool = this.remediationPools.get(target.name);
     if (!pool) {
-      pool = createPool(target.remediationUrl ?? target.url, target, this.logger, REMEDIATION_POOL_MAX);
+      const url = target.remediationUrl ?? target.url;
+      pool = this.track(createPool(url, target, this.logger, REMEDIATION_POOL_MAX), url);
       this.remediationPools.set(target.name, pool);
     }
     return pool;

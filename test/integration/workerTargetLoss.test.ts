@@ -361,6 +361,44 @@ describe('a worker whose target connection is lost', () => {
     expect(await stuckCount()).toBe(3);
   }, 120_000);
 
+  it('on SIGTERM, cancels an execution that waits on the target so it ends failed, not abandoned', async () => {
+    // A worker of its own, with a short watchdog: past half of it, target statements are cancelled.
+    if (alive(worker)) {
+      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+      worker!.kill('SIGTERM');
+      await exited;
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn', SHUTDOWN_WATCHDOG_MS: '16000' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    worker = child;
+    await eventually(async () => ((await readyz()).status === 200 ? true : undefined), 60_000);
+    const { runId, actionId } = await runProcedure();
+    const requestId = await approvedRequest(runId, actionId);
+    await lockItems();
+    try {
+      await execute(requestId);
+      await eventually(async () => {
+        const { rows } = await target.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'runbook-bot' AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0 ? true : undefined;
+      }, 30_000);
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      // Exits by itself, before the watchdog (which exits 1), with the execution recorded.
+      expect(await exit).toBe(0);
+      expect(await requestOutcome(requestId)).toEqual({
+        status: 'failed',
+        summary: expect.stringMatching(/canceling statement due to user request/),
+      });
+    } finally {
+      await locker.query('ROLLBACK');
+    }
+    expect(await stuckCount()).toBe(3);
+  }, 120_000);
+
   it('keeps the worker up when the target server is stopped hard mid-check, mid-preview and mid-execution', async () => {
     await runningWorker();
     const forExecution = await runProcedure();
