@@ -355,35 +355,24 @@ export function createSlackApp(deps: SlackAppDeps): App {
   const requestId = plainValue(z.uuid());
   const refusedAccess = ({ value, user, reason }: { value: string; user: string; reason: string }) =>
     deps.approvals.refusedAccess(value, user, reason);
-  onButton(
-    ACTIONS.requestApproval,
-    requestId,
-    async ({ value, user }) =>
-      withWorkerStatus(
-        await deps.approvals.requestApproval(value, user),
-        deps.workers,
-        "The card's update (Approve for the approvers)",
-      ),
-    refusedAccess,
-  );
-  onButton(
-    ACTIONS.approve,
-    requestId,
-    async ({ value, user }) =>
-      withWorkerStatus(
-        await deps.approvals.approve(value, user),
-        deps.workers,
-        'What this approval sets off (the card, and the execution once enough approvals are in)',
-      ),
-    refusedAccess,
-  );
-  onButton(
-    ACTIONS.reject,
-    requestId,
-    async ({ value, user }) =>
-      withWorkerStatus(await deps.approvals.reject(value, user), deps.workers, "The card's update"),
-    refusedAccess,
-  );
+  // Each decision, and what workers carry out after it (told when none is alive to).
+  const decisions = [
+    [ACTIONS.requestApproval, 'requestApproval', "The card's update (Approve for the approvers)"],
+    [
+      ACTIONS.approve,
+      'approve',
+      'What this approval sets off (the card, and the execution once enough approvals are in)',
+    ],
+    [ACTIONS.reject, 'reject', "The card's update"],
+  ] as const;
+  for (const [actionId, decide, followUp] of decisions)
+    onButton(
+      actionId,
+      requestId,
+      async ({ value, user }) =>
+        withWorkerStatus(await deps.approvals[decide](value, user), deps.workers, followUp),
+      refusedAccess,
+    );
 
   app.command('/incident', async ({ command, ack }) => {
     const payload = slashCommandSchema.safeParse(command);
