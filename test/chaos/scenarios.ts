@@ -247,26 +247,37 @@ async function countOutcome(lab: Lab, row: Row, bump: Approved, want?: string): 
   if (cards > 1) row.duplicated += cards - 1;
 }
 
+/**
+ * A bump approved by Bob whose execution has started and waits on a lock the suite holds on
+ * its row while `inject` runs; the lock is let go afterwards, whatever happened.
+ */
+async function executionHeldDuring(lab: Lab, row: Row, inject: () => Promise<boolean>): Promise<Approved> {
+  const bump = await pendingBump(lab, row);
+  const lock = await holdLock(lab, 'SELECT 1 FROM chaos_counter WHERE id = $1 FOR UPDATE', [bump.row]);
+  try {
+    answeredInto(row, [await pressOnCard(lab, bump.request, 'approve_action', BOB)]);
+    await until(
+      'the execution to start',
+      async () => (await requests(lab, bump.run.id))[0]?.status === 'executing',
+      30_000,
+    );
+    await waitForBotWaiting(lab, 30_000);
+    row.injected = await inject();
+  } finally {
+    await lock.release();
+  }
+  return bump;
+}
+
 const workerKilledMidExecution: Scenario = {
   fault: 'worker SIGKILL mid-execution of an approved action',
   topology: 'bot+worker',
   timeoutMs: 150_000,
   async run(lab, row) {
-    const bump = await pendingBump(lab, row);
-    const lock = await holdLock(lab, 'SELECT 1 FROM chaos_counter WHERE id = $1 FOR UPDATE', [bump.row]);
-    try {
-      answeredInto(row, [await pressOnCard(lab, bump.request, 'approve_action', BOB)]);
-      await until(
-        'the execution to start',
-        async () => (await requests(lab, bump.run.id))[0]?.status === 'executing',
-        30_000,
-      );
-      await waitForBotWaiting(lab, 30_000);
+    const bump = await executionHeldDuring(lab, row, async () => {
       await lab.topology!.worker.crash();
-      row.injected = true;
-    } finally {
-      await lock.release();
-    }
+      return true;
+    });
     // The supervisor's restart: the job is the new worker's once its lock lapses.
     await lab.topology!.worker.start();
     await countOutcome(lab, row, bump);
@@ -367,19 +378,10 @@ function targetMidExecution(how: TargetFault): Scenario {
     topology: 'bot+worker',
     timeoutMs: 150_000,
     async run(lab, row) {
-      const bump = await pendingBump(lab, row);
-      const lock = await holdLock(lab, 'SELECT 1 FROM chaos_counter WHERE id = $1 FOR UPDATE', [bump.row]);
+      let bump: Approved;
       try {
-        answeredInto(row, [await pressOnCard(lab, bump.request, 'approve_action', BOB)]);
-        await until(
-          'the execution to start',
-          async () => (await requests(lab, bump.run.id))[0]?.status === 'executing',
-          30_000,
-        );
-        await waitForBotWaiting(lab, 30_000);
-        row.injected = await injectTargetFault(lab, how);
+        bump = await executionHeldDuring(lab, row, () => injectTargetFault(lab, how));
       } finally {
-        await lock.release();
         await targetBack(lab, how);
       }
       // The statement was cut before COMMIT, so it rolled back: `failed`, not `outcome unknown`
