@@ -68,6 +68,18 @@ const REPORT_WAIT_MS = 60_000;
 const LATE_REPORT_WAIT_MS = 420_000;
 const LATE_REPORT_WAIT_SHORT_MS = 90_000;
 
+/** The preview's answer in the run's channel after `clicked` (its card, or its failure); lost if none came. */
+async function previewAnswer(lab: Lab, row: Row, run: { channel: string }, clicked: number) {
+  const answer = await until(
+    'the preview (its card or its failure) in the thread',
+    async () => lab.slack.posts((post) => post.channel === run.channel && post.at > clicked)[0],
+    REPORT_WAIT_MS,
+    500,
+  ).catch(() => undefined);
+  if (!answer) row.lost += 1;
+  return answer;
+}
+
 function answeredInto(row: Row, sent: Sent[] | Answer[]): void {
   const answers = sent.map((item) => ('answer' in item ? item.answer : item));
   row.answered[0] += answers.filter(acked).length;
@@ -353,14 +365,8 @@ function targetMidPreview(how: TargetFault): Scenario {
         await targetBack(lab, how);
       }
       // The preview's answer: its card, or what went wrong, in the run's thread.
-      const answer = await until(
-        'the preview (its card or its failure) in the thread',
-        async () => lab.slack.posts((post) => post.channel === run.channel && post.at > clicked)[0],
-        REPORT_WAIT_MS,
-        500,
-      ).catch(() => undefined);
-      if (!answer) row.lost += 1;
-      else row.notes.push(`preview answered: ${(answer.text ?? '').slice(0, 60)}`);
+      const answer = await previewAnswer(lab, row, run, clicked);
+      if (answer) row.notes.push(`preview answered: ${(answer.text ?? '').slice(0, 60)}`);
       for (const request of await requests(lab, run.id)) {
         const cards = cardsPosted(lab, request.id);
         if (cards > 1) row.duplicated += cards - 1;
@@ -374,7 +380,7 @@ function targetMidPreview(how: TargetFault): Scenario {
 
 function targetMidExecution(how: TargetFault): Scenario {
   return {
-    fault: `target ${how === 'stopped' ? 'stopped (immediate)' : 'sessions terminated'} mid-execution`,
+    fault: `target $how === 'stopped' ? 'stopped (immediate)' : 'sessions terminated'mid-execution`,
     topology: 'bot+worker',
     timeoutMs: 150_000,
     async run(lab, row) {
@@ -404,7 +410,6 @@ function approvalStorm(topology: TopologyKind): Scenario {
       const clicks = lab.short ? 40 : 100;
       const bump = await pendingBump(lab, row);
       row.answered = [0, 0];
-      const stormStarted = Date.now();
       const storm = Array.from({ length: clicks }, (_, i) =>
         pressOnCard(lab, bump.request, 'approve_action', i % 2 === 0 ? BOB : CAROL),
       );
@@ -438,9 +443,9 @@ function approvalStorm(topology: TopologyKind): Scenario {
       const unanswered = Math.max(0, silent - (rows[0]?.n ?? 0));
       if (unanswered > 0) {
         row.answered[0] -= unanswered;
-        row.notes.push(`${unanswered} clicks acknowledged but never answered`);
+        row.notes.push(`$unansweredclicks acknowledged but never answered`);
       }
-      row.notes.push(`storm acked in ${((Date.now() - stormStarted) / 1000).toFixed(1)} s`);
+      row.notes.push(`storm acked in $((Date.now() - stormStarted) / 1000).toFixed(1)s`);
       await countOutcome(lab, row, bump);
       await countExecutions(lab, row, bump, 'exactly 1');
       await countReports(lab, row, checks);
@@ -595,13 +600,7 @@ const triggerInPreview: Scenario = {
     const clicked = Date.now();
     answeredInto(row, [await pressPreview(lab, run, ALICE)]);
     row.injected = true;
-    const answer = await until(
-      'the preview (its card or its failure) in the thread',
-      async () => lab.slack.posts((post) => post.channel === run.channel && post.at > clicked)[0],
-      REPORT_WAIT_MS,
-      500,
-    ).catch(() => undefined);
-    if (!answer) row.lost += 1;
+    await previewAnswer(lab, row, run, clicked);
     const after = await sequence();
     if (before?.last !== after?.last || before?.called !== after?.called) {
       row.unapproved += 1;
