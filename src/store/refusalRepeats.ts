@@ -45,12 +45,19 @@ export class RefusalRepeatStore {
   /** Records one refusal; answers the audit event appended for it, if one was. */
   record(refusal: RefusalInput, windowMs: number, audit: AuditLog): Promise<RefusalEvent | undefined> {
     return inTransaction(this.db, async (client) => {
-      // Concurrent first clicks: the insert of one waits for the other's commit, then does nothing.
-      const inserted = await client.query(
+      // One statement, whatever the kind's state: new (inserted), repeated within the window
+      // (counted), or repeated after it (appended below). It locks the row for the append, and
+      // a row the sweep deleted meanwhile is simply inserted again. Concurrent first clicks:
+      // one inserts, the others wait for its commit and count.
+      const { rows } = await client.query<RepeatRow & { inserted: boolean; recent: boolean }>(
         `INSERT INTO refusal_repeats (request_id, actor, reason, target, run_id, mirror_channel, mirror_thread_ts,
                                       logged_seq, logged_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, now())
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT (request_id, actor, reason) DO UPDATE
+           SET unlogged = refusal_repeats.unlogged
+                 + (refusal_repeats.logged_at > now() - make_interval(secs => $8::float8 / 1000))::int
+         RETURNING *, (xmax = 0) AS inserted,
+                   logged_at > now() - make_interval(secs => $8::float8 / 1000) AS recent`,
         [
           refusal.requestId,
           refusal.actor,
@@ -59,22 +66,12 @@ export class RefusalRepeatStore {
           refusal.runId ?? null,
           refusal.mirror?.channel ?? null,
           refusal.mirror?.threadTs ?? null,
+          windowMs,
         ],
       );
-      if (inserted.rowCount === 1) return this.appendFor(client, audit, toInput(refusal), 1);
-      const { rows } = await client.query<RepeatRow & { recent: boolean }>(
-        `SELECT *, logged_at > now() - make_interval(secs => $4::float8 / 1000) AS recent
-           FROM refusal_repeats WHERE request_id = $1 AND actor = $2 AND reason = $3 FOR UPDATE`,
-        [refusal.requestId, refusal.actor, refusal.reason, windowMs],
-      );
       const row = rows[0]!;
-      if (row.recent) {
-        await client.query(
-          'UPDATE refusal_repeats SET unlogged = unlogged + 1 WHERE request_id = $1 AND actor = $2 AND reason = $3',
-          [refusal.requestId, refusal.actor, refusal.reason],
-        );
-        return undefined;
-      }
+      if (row.inserted) return this.appendFor(client, audit, toInput(refusal), 1);
+      if (row.recent) return undefined;
       // After the window: this click and the repeats counted since the last event, as one.
       return this.appendFor(client, audit, toInput(refusal), row.unlogged + 1, row);
     });
