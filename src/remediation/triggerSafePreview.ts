@@ -1,5 +1,5 @@
 import { parseSync, scanSync } from 'libpg-query';
-import type pg from 'pg';
+import pg from 'pg';
 import { walk } from '../runbooks/sql/ast.js';
 
 /**
@@ -142,7 +142,7 @@ export function equivalentSelect(
   if (!ends || body.withClause) return undefined;
   if ([...walk(body.whereClause)].some(([nested]) => nested === 'CurrentOfExpr')) return undefined;
   const relation = body.relation as { relname: string; alias?: { aliasname?: string } };
-  const reference = quoteIdent(relation.alias?.aliasname ?? relation.relname);
+  const reference = pg.escapeIdentifier(relation.alias?.aliasname ?? relation.relname);
 
   const tokens = topLevelTokens(sql);
   // The scanner's offsets are bytes.
@@ -204,8 +204,4 @@ function topLevelTokens(sql: string): Token[] {
 
 function firstOf(tokens: Token[], words: string[], from: number): number {
   return tokens.findIndex((token, i) => i >= from && words.includes(token.word));
-}
-
-function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

@@ -388,6 +388,23 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(await audits()).toBe('3');
   });
 
+  it('counts around a trigger on a table whose name is a reserved word', async () => {
+    await db.admin.query(`
+      DROP TABLE IF EXISTS "order";
+      CREATE TABLE "order" (id int PRIMARY KEY, state text NOT NULL);
+      INSERT INTO "order" SELECT i, 'held' FROM generate_series(1, 4) AS i;
+      CREATE FUNCTION order_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER order_touch BEFORE UPDATE ON "order" FOR EACH ROW EXECUTE FUNCTION order_touch();`);
+    const plan = await computePlan(
+      pool,
+      target,
+      action(`UPDATE "order" SET state = 'sent' WHERE id <= 3;`),
+      [],
+    );
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 3 });
+    expect(plan.notFired).toEqual(['trigger order_touch on "order"']);
+  });
+
   it('stops with "changed" when a trigger appeared on the table after the preview', async () => {
     await db.admin.query(`
       DROP TABLE IF EXISTS tickets;
