@@ -124,6 +124,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
     : new App({ ...common, appToken: deps.slack.appToken, socketMode: true });
   // Bodies Bolt would crash on or never acknowledge are answered before it sees them.
   const guardLogger = deps.logger.child({ component: 'slack-guard' });
+  // Over HTTP the receiver's guard has checked the body already; Socket Mode deliveries do not
+  // pass it, so they are checked as events instead (once per request, not twice).
   if (receiver)
     guardHttpReceiver(receiver, {
       signingSecret: deps.slack.signingSecret,
@@ -131,7 +133,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       listened: LISTENED,
       logger: guardLogger,
     });
-  guardEvents(app, LISTENED, guardLogger);
+  else guardEvents(app, LISTENED, guardLogger);
 
   app.command('/runbook', async ({ command, ack, respond }) => {
     const started = performance.now();
