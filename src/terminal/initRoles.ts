@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { parseSync } from 'libpg-query';
 import { UserError } from '../errors.js';
+import { loadSqlParser } from '../runbooks/sql/analyzeSqlBlock.js';
 import type { CliIo } from './cliIo.js';
 
 export interface InitRolesOptions {
@@ -12,11 +14,37 @@ export interface InitRolesOptions {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-function identifier(value: string, what: string): string {
+/**
+ * A name printed as it is, so it must read as itself: plain lower case, not a keyword
+ * PostgreSQL reserves (`user`, `select`: the printed SQL would not parse), and for a role not
+ * `pg_…`, which PostgreSQL keeps for its own. The real parser decides what is reserved.
+ * Needs loadSqlParser() first.
+ */
+type NameKind = 'role' | 'schema' | 'database';
+
+/** Where each kind of name stands in the printed SQL: parsed there, as PostgreSQL would. */
+const PROBE: Record<NameKind, (name: string) => string> = {
+  role: (name) => `CREATE ROLE ${name}`,
+  schema: (name) => `GRANT USAGE ON SCHEMA ${name} TO r`,
+  database: (name) => `GRANT CONNECT ON DATABASE ${name} TO r`,
+};
+
+function identifier(value: string, what: string, kind: NameKind): string {
   if (!IDENTIFIER.test(value))
     throw new UserError(
       `${what} "${value}" is not accepted: use lower-case letters, digits and _ (at most 63), starting with a letter or _`,
     );
+  if (kind === 'role' && value.startsWith('pg_'))
+    throw new UserError(
+      `${what} "${value}" is not accepted: role names starting with pg_ are PostgreSQL's own`,
+    );
+  try {
+    parseSync(PROBE[kind](value));
+  } catch {
+    throw new UserError(
+      `${what} "${value}" is not accepted: it is a keyword PostgreSQL reserves; choose another name`,
+    );
+  }
   return value;
 }
 
@@ -27,10 +55,10 @@ function identifier(value: string, what: string): string {
  * administrator (`\password`), so none is ever printed or stored in shell history.
  */
 export function initRolesSql(options: InitRolesOptions): string {
-  const read = identifier(options.readRole, '--read-role');
-  const fix = identifier(options.remediationRole, '--remediation-role');
-  const database = identifier(options.database, '--database');
-  const schemas = options.schemas.map((schema) => identifier(schema, '--schema'));
+  const read = identifier(options.readRole, '--read-role', 'role');
+  const fix = identifier(options.remediationRole, '--remediation-role', 'role');
+  const database = identifier(options.database, '--database', 'database');
+  const schemas = options.schemas.map((schema) => identifier(schema, '--schema', 'schema'));
   if (read === fix) throw new UserError('--read-role and --remediation-role must be different roles');
   const perSchema = (role: string, privileges: string) =>
     schemas.flatMap((schema) => [
@@ -80,14 +108,17 @@ export function addInitRolesCommand(program: Command, io: CliIo): void {
       'schema whose tables the roles may read (repeatable; default public)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
-    .action((options: { readRole: string; remediationRole: string; database: string; schema?: string[] }) => {
-      io.stdout(
-        initRolesSql({
-          readRole: options.readRole,
-          remediationRole: options.remediationRole,
-          database: options.database,
-          schemas: options.schema ?? ['public'],
-        }),
-      );
-    });
+    .action(
+      async (options: { readRole: string; remediationRole: string; database: string; schema?: string[] }) => {
+        await loadSqlParser();
+        io.stdout(
+          initRolesSql({
+            readRole: options.readRole,
+            remediationRole: options.remediationRole,
+            database: options.database,
+            schemas: options.schema ?? ['public'],
+          }),
+        );
+      },
+    );
 }

@@ -99,4 +99,15 @@ describe.each(servers)('least-privileged roles on $label', (server) => {
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('--read-role "Robert"; DROP TABLE x; --" is not accepted');
   });
+
+  it('init-roles refuses a reserved keyword and a pg_ role, whose printed SQL would not run', async () => {
+    const reserved = await cli(['init-roles', '--read-role', 'user']);
+    expect(reserved.code).toBe(3);
+    expect(reserved.stderr).toContain(
+      '--read-role "user" is not accepted: it is a keyword PostgreSQL reserves',
+    );
+    const own = await cli(['init-roles', '--remediation-role', 'pg_fix']);
+    expect(own.code).toBe(3);
+    expect(own.stderr).toContain("role names starting with pg_ are PostgreSQL's own");
+  });
 });
