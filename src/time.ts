@@ -15,3 +15,8 @@ export function isTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+/** "2026-11-24 10:05 UTC": a moment to the minute, for messages that do not know a zone. */
+export function utcMinute(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -6,6 +6,7 @@ import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RefusalInput, RefusalRepeatStore } from '../store/refusalRepeats.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { utcMinute } from '../time.js';
 import {
   type EffectivePolicy,
   effectivePolicy,
@@ -372,9 +373,7 @@ export function executionJob(requestId: string) {
 
 /** What a requester is told when the request is recorded but its card could not be queued. */
 function cardWaits(request: ActionRequest): string {
-  const at = request.expiresAt
-    ? ` (it expires at ${request.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC either way)`
-    : '';
+  const at = request.expiresAt ? ` (it expires at ${utcMinute(request.expiresAt)} either way)` : '';
   return (
     'The job queue is unavailable right now, so the card does not show Approve yet: ' +
     `press Request approval again once the queue is back${at}.`
@@ -383,9 +382,7 @@ function cardWaits(request: ActionRequest): string {
 
 /** What an approver is told when the approval is recorded but its execution could not be queued. */
 function queueDown(request: ActionRequest): string {
-  const by = request.executeBy
-    ? ` before ${request.executeBy.toISOString().slice(0, 16).replace('T', ' ')} UTC`
-    : '';
+  const by = request.executeBy ? ` before ${utcMinute(request.executeBy)}` : '';
   return (
     `The job queue is unavailable right now, so it has not started: it runs once, when the queue is back${by} ` +
     '(its execution window); after that it lapses and nothing runs.'

@@ -480,9 +480,8 @@ export class AuditLog {
     channel: string,
     threadTs: string | null,
     upToSeq: number,
-    client?: pg.PoolClient,
   ): Promise<AuditEvent | undefined> {
-    const { rows } = await (client ?? this.db).query<EventRow>(
+    const { rows } = await this.db.query<EventRow>(
       `SELECT ${EVENT_COLUMNS}
          FROM audit_outbox AS o JOIN audit_events AS e ON e.seq = o.seq
         WHERE o.channel = $1 AND coalesce(o.thread_ts, '') = coalesce($2, '')
@@ -537,8 +536,8 @@ export class AuditLog {
     );
   }
 
-  markMirrored(seq: number, postedTs: string, client?: pg.PoolClient): Promise<void> {
-    return (client ?? this.db)
+  markMirrored(seq: number, postedTs: string): Promise<void> {
+    return this.db
       .query(
         `UPDATE audit_outbox SET posted_ts = $2, posted_at = now(), posting_by = NULL, posting_until = NULL
           WHERE seq = $1`,

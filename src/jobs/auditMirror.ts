@@ -60,15 +60,12 @@ export async function postAuditMirror(
     }
     waitMs = 50;
     try {
-      const ts = await postOnce(
-        { slack: deps.slack, db: deps.db, ...(deps.logger ? { logger: deps.logger } : {}) },
-        {
-          key: `audit-event:${next.seq}`,
-          channel: job.channel,
-          ...(job.threadTs ? { threadTs: job.threadTs } : {}),
-          text: auditEventText(next),
-        },
-      );
+      const ts = await postOnce(deps, {
+        key: `audit-event:${next.seq}`,
+        channel: job.channel,
+        ...(job.threadTs ? { threadTs: job.threadTs } : {}),
+        text: auditEventText(next),
+      });
       await deps.audit.markMirrored(next.seq, ts);
     } catch (err) {
       await deps.audit.releaseMirror(next.seq, holder).catch(() => undefined);

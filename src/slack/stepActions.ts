@@ -7,8 +7,9 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionStep, Parameter } from '../runbooks/model.js';
 import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import { utcMinute } from '../time.js';
 import { ACTIONS } from './actionIds.js';
-import { stepBlocks, utcMinute } from './views/procedureRun.js';
+import { stepBlocks } from './views/procedureRun.js';
 
 export const stepButtonSchema = z.object({ runId: z.uuid(), stepId: z.string().min(1).max(16) });
 

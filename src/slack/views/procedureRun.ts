@@ -3,6 +3,7 @@ import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { clip } from '../../text.js';
+import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
@@ -179,10 +180,6 @@ function doneContext(userId: string, at: Date): KnownBlock {
       },
     ],
   };
-}
-
-export function utcMinute(at: Date): string {
-  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 function paramLabel(param: Parameter): string {

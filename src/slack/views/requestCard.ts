@@ -4,10 +4,10 @@ import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
 import { clip } from '../../text.js';
+import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
-import { utcMinute } from './procedureRun.js';
 
 /** The parts of the stored plan the card shows (a request stores the whole plan as JSON). */
 type PlanView = Partial<
