@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import { createDatabase } from '../src/demo/demoDatabase.js';
-import { runHealthCheck } from '../src/runbooks/health/engine.js';
+import { runHealthCheck } from '../src/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 import { TargetPools } from '../src/targets/pools.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from '../src/targets/target.js';

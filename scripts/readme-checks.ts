@@ -3,8 +3,8 @@
  * the `checks:start` and `checks:end` markers. test/unit/readme.test.ts fails when it is stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { HEALTH_CHECKS } from '../src/runbooks/health/catalog.js';
-import { formatUnitValue } from '../src/runbooks/health/units.js';
+import { HEALTH_CHECKS } from '../src/health/catalog.js';
+import { formatUnitValue } from '../src/health/units.js';
 
 const START = '<!-- checks:start -->';
 const END = '<!-- checks:end -->';

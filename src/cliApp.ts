@@ -1,12 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
+import { HEALTH_CHECKS } from './health/catalog.js';
+import { runHealthCheck } from './health/engine.js';
+import { parseThresholdOverrides, splitAssignments } from './health/thresholds.js';
+import { formatUnitValue } from './health/units.js';
 import { createLogger } from './logger.js';
 import { describeUrl, redactText } from './redact.js';
-import { HEALTH_CHECKS } from './runbooks/health/catalog.js';
-import { runHealthCheck } from './runbooks/health/engine.js';
-import { parseThresholdOverrides, splitAssignments } from './runbooks/health/thresholds.js';
-import { formatUnitValue } from './runbooks/health/units.js';
 import { RunStore } from './store/runs.js';
 import { describeConnectionFailure } from './targets/connectionErrors.js';
 import { TargetPools } from './targets/pools.js';

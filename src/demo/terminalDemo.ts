@@ -1,7 +1,7 @@
 import pc from 'picocolors';
+import { runHealthCheck } from '../health/engine.js';
 import { createLogger } from '../logger.js';
 import { errorText } from '../redact.js';
-import { runHealthCheck } from '../runbooks/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPostgres.js';
 import { TargetPools } from '../targets/pools.js';
 import { renderHealthReport } from '../terminal/healthTable.js';

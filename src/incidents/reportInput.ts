@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AuditLog } from '../audit/auditLog.js';
+import { HEALTH_CHECKS } from '../health/catalog.js';
 import { auditEventText } from '../jobs/auditMirror.js';
-import { HEALTH_CHECKS } from '../runbooks/health/catalog.js';
 import type { StoredIncident } from '../store/incidents.js';
 import type { IncidentReportInput, RemediationRecord, TimelineEntry } from './model.js';
 

@@ -5,11 +5,11 @@ import { z } from 'zod';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
+import { postOnce } from '../slack/posts/postOnce.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
 import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
-import { postOnce } from './postOnce.js';
 import type { QueueBackend } from './queueBackend.js';
 
 export const JOB_AUDIT_MIRROR = 'audit-mirror';

@@ -2,26 +2,24 @@ import type { WebClient } from '@slack/web-api';
 import { type Job, UnrecoverableError, type Worker } from 'bullmq';
 import type pg from 'pg';
 import type { ApprovalService } from '../approvals/approvalService.js';
+import { remediationProcessor } from '../approvals/remediationJobs.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
+import { healthJobProcessor } from '../health/healthJob.js';
 import type { IncidentService } from '../incidents/incidentService.js';
-import { startAuditCheckpointer } from '../jobs/auditCheckpoints.js';
-import { healthJobProcessor } from '../jobs/healthJob.js';
-import { notifierProcessor } from '../jobs/notifier.js';
 import { JOBS, QUEUES } from '../jobs/payloads.js';
-import { procedureJobProcessor } from '../jobs/procedureJob.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
-import { remediationProcessor } from '../jobs/remediationJobs.js';
-import { startStrandedRunSweeper } from '../jobs/strandedRuns.js';
-import { startHeartbeat } from '../jobs/workerPresence.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { procedureJobProcessor } from '../runbooks/execute/procedureJob.js';
 import {
   applyHealthSchedules,
   JOB_SCHEDULED_HEALTH,
   resolveHealthSchedules,
 } from '../schedules/healthSchedules.js';
 import { scheduledHealthProcessor } from '../schedules/scheduledHealthJob.js';
+import { startAuditCheckpointer } from '../slack/posts/auditCheckpoints.js';
+import { notifierProcessor } from '../slack/posts/notifier.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
@@ -29,6 +27,8 @@ import type { RunStore } from '../store/runs.js';
 import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { startStrandedRunSweeper } from './strandedRuns.js';
+import { startHeartbeat } from './workerPresence.js';
 
 export interface WorkerDeps {
   /** Recorded with the heartbeat: which kind of process the worker runs in. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { HealthReport } from '../runbooks/health/types.js';
+import type { HealthReport } from '../health/types.js';
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed';
 

@@ -1,4 +1,4 @@
-import type { ReportStatus } from '../runbooks/health/types.js';
+import type { ReportStatus } from '../health/types.js';
 
 /** Exit codes of `runbook-bot health`, for cron jobs and CI gates. */
 export const EXIT = { ok: 0, warn: 1, critical: 2, couldNotRun: 3 } as const;

@@ -1,12 +1,6 @@
 import pc from 'picocolors';
-import { evidenceLines } from '../runbooks/health/evidenceTable.js';
-import type {
-  CheckStatus,
-  EvidenceRow,
-  Finding,
-  HealthReport,
-  ReportStatus,
-} from '../runbooks/health/types.js';
+import { evidenceLines } from '../health/evidenceTable.js';
+import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../health/types.js';
 
 const CELL_WIDTH = 48;
 const EVIDENCE_ROWS = 5;

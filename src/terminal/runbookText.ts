@@ -1,6 +1,6 @@
 import pc from 'picocolors';
+import { tableLines } from '../health/evidenceTable.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
-import { tableLines } from '../runbooks/health/evidenceTable.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
 import type { Procedure, Runbook, Step } from '../runbooks/model.js';
 

@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { type AuditEventInput, AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
 import { UserError } from '../../src/errors.js';
-import { checkpointIfDue } from '../../src/jobs/auditCheckpoints.js';
 import { auditEventText, auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
+import { checkpointIfDue } from '../../src/slack/posts/auditCheckpoints.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
 import { captureLogs } from '../support/botHarness.js';

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CheckDefinition } from '../../src/runbooks/health/types.js';
+import type { CheckDefinition } from '../../src/health/types.js';
 import { startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
 import {
   createTestDatabase,

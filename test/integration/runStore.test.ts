@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { HealthReport } from '../../src/runbooks/health/types.js';
+import type { HealthReport } from '../../src/health/types.js';
 import { RunStore, SCHEDULER_REQUESTER, type StrandedRun } from '../../src/store/runs.js';
 import { createStateDatabase, type StateDatabase } from '../support/databases.js';
 

@@ -6,9 +6,9 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
+import type { Finding, HealthReport } from '../../src/health/types.js';
 import { QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
-import type { Finding, HealthReport } from '../../src/runbooks/health/types.js';
 import {
   healthScheduleDefaults,
   JOB_SCHEDULED_HEALTH,
@@ -24,9 +24,9 @@ import {
   type ScheduledState,
   scheduledHealthProcessor,
 } from '../../src/schedules/scheduledHealthJob.js';
-import { scheduledHealthPoster } from '../../src/schedules/scheduledHealthPost.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
+import { scheduledHealthPoster } from '../../src/slack/posts/scheduledHealthPost.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
-import { requeueStrandedRuns, STRANDED_RUN_SWEEP } from '../../src/jobs/strandedRuns.js';
+import { requeueStrandedRuns, STRANDED_RUN_SWEEP } from '../../src/service/strandedRuns.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';

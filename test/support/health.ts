@@ -1,8 +1,8 @@
 import pg from 'pg';
-import { HEALTH_CHECKS } from '../../src/runbooks/health/catalog.js';
-import { type HealthRunOptions, runHealthCheck } from '../../src/runbooks/health/engine.js';
-import { parseThresholdOverrides } from '../../src/runbooks/health/thresholds.js';
-import type { Finding, HealthReport } from '../../src/runbooks/health/types.js';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
+import { type HealthRunOptions, runHealthCheck } from '../../src/health/engine.js';
+import { parseThresholdOverrides } from '../../src/health/thresholds.js';
+import type { Finding, HealthReport } from '../../src/health/types.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { BOT_APPLICATION_NAME, type Target } from '../../src/targets/target.js';
 

@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { describe, expect, it } from 'vitest';
-import type { Finding, HealthReport } from '../../src/runbooks/health/types.js';
+import type { Finding, HealthReport } from '../../src/health/types.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { healthFindingDetail, healthReportBlocks } from '../../src/slack/views/healthReport.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HEALTH_CHECKS } from '../../src/runbooks/health/catalog.js';
-import { formatUnitValue } from '../../src/runbooks/health/units.js';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
+import { formatUnitValue } from '../../src/health/units.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

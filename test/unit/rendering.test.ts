@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rootBlocker } from '../../src/runbooks/health/checks/locks.js';
-import { overallStatus } from '../../src/runbooks/health/engine.js';
-import type { Finding, HealthReport } from '../../src/runbooks/health/types.js';
+import { rootBlocker } from '../../src/health/checks/locks.js';
+import { overallStatus } from '../../src/health/engine.js';
+import type { Finding, HealthReport } from '../../src/health/types.js';
 import { exitCodeFor } from '../../src/terminal/exitCodes.js';
 import { renderHealthReport } from '../../src/terminal/healthTable.js';
 

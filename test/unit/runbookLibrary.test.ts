@@ -33,7 +33,7 @@ describe('the runbook library', () => {
   });
 
   it('resolves every procedure the health checks point to', () => {
-    const checksDir = here('../../src/runbooks/health/checks');
+    const checksDir = here('../../src/health/checks');
     const hints = readdirSync(checksDir).flatMap((file) =>
       [...readFileSync(join(checksDir, file), 'utf8').matchAll(/procedure: '([^']+)'/g)].map(
         (match) => match[1]!,

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HEALTH_CHECKS } from '../../src/runbooks/health/catalog.js';
-import {
-  parseThresholdOverrides,
-  resolveThresholds,
-  splitAssignments,
-} from '../../src/runbooks/health/thresholds.js';
-import { parseUnitValue } from '../../src/runbooks/health/units.js';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
+import { parseThresholdOverrides, resolveThresholds, splitAssignments } from '../../src/health/thresholds.js';
+import { parseUnitValue } from '../../src/health/units.js';
 
 describe('threshold values', () => {
   it.each([

@@ -1,12 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import { evidenceLines } from '../../runbooks/health/evidenceTable.js';
-import type {
-  CheckStatus,
-  EvidenceRow,
-  Finding,
-  HealthReport,
-  ReportStatus,
-} from '../../runbooks/health/types.js';
+import { evidenceLines } from '../../health/evidenceTable.js';
+import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
 import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';

@@ -1,5 +1,5 @@
 import type { KnownBlock } from '@slack/types';
-import { tableLines } from '../../runbooks/health/evidenceTable.js';
+import { tableLines } from '../../health/evidenceTable.js';
 import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { clip } from '../../text.js';

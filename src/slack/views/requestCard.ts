@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
+import { tableLines } from '../../health/evidenceTable.js';
 import type { Plan } from '../../remediation/plan.js';
-import { tableLines } from '../../runbooks/health/evidenceTable.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
 import { clip } from '../../text.js';

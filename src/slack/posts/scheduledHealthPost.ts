@@ -1,16 +1,16 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
-import { type PostOnceDeps, postOnce } from '../jobs/postOnce.js';
-import type { HealthReport } from '../runbooks/health/types.js';
-import { blockViolations } from '../slack/blockLimits.js';
-import { healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
-import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
-import type { RunStore } from '../store/runs.js';
+import type { HealthReport } from '../../health/types.js';
 import {
   type ScheduledHealthPostJob,
   type StatusChange,
   scheduledHealthPostJobSchema,
-} from './scheduledHealthJob.js';
+} from '../../schedules/scheduledHealthJob.js';
+import type { RunStore } from '../../store/runs.js';
+import { blockViolations } from '../blockLimits.js';
+import { healthReportBlocks, healthReportText } from '../views/healthReport.js';
+import { escapeMrkdwn } from '../views/mrkdwn.js';
+import { type PostOnceDeps, postOnce } from './postOnce.js';
 
 export interface ScheduledHealthPostDeps extends PostOnceDeps {
   slack: WebClient;

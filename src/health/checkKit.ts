@@ -1,4 +1,4 @@
-import { BOT_APPLICATION_NAME } from '../../targets/target.js';
+import { BOT_APPLICATION_NAME } from '../targets/target.js';
 import type { CheckContext, CheckOutcome, CheckStatus, EvidenceRow } from './types.js';
 import { formatSeconds } from './units.js';
 

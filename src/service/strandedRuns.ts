@@ -1,13 +1,13 @@
 import type { Queue } from 'bullmq';
 import { type ApprovalService, executionJob } from '../approvals/approvalService.js';
+import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
-import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
 
 export interface StrandedRunSweep {
   /** A run is stranded this long after anything last happened to it (doubling with each requeue). */

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { UserError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import { redactText } from '../../redact.js';
-import { describeConnectionFailure, isConnectionFailure } from '../../targets/connectionErrors.js';
-import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
-import { privilegeWarning } from '../../targets/rolePrivileges.js';
-import type { Target } from '../../targets/target.js';
+import { UserError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redactText } from '../redact.js';
+import { describeConnectionFailure, isConnectionFailure } from '../targets/connectionErrors.js';
+import { BrokenConnectionError, ReadOnlySession } from '../targets/readOnly.js';
+import { privilegeWarning } from '../targets/rolePrivileges.js';
+import type { Target } from '../targets/target.js';
 import { HEALTH_CHECKS } from './catalog.js';
 import { worst } from './checkKit.js';
 import { describeCheckFailure } from './failures.js';

@@ -1,4 +1,4 @@
-import { UserError } from '../../errors.js';
+import { UserError } from '../errors.js';
 import { parseUnitValue, type Unit } from './units.js';
 
 export interface ThresholdSpec {

@@ -1,7 +1,8 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
-import { type ApprovalService, appendAudited, auditedChange } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
+import { actionPreviewJobSchema, JOBS, QUEUES, RETENTION, requestJobSchema } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
 import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediation/execute.js';
@@ -14,8 +15,7 @@ import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js'
 import { failureText } from '../targets/connectionErrors.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { actionPreviewJobSchema, JOBS, QUEUES, RETENTION, requestJobSchema } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
+import { type ApprovalService, appendAudited, auditedChange } from './approvalService.js';
 
 export interface RemediationDeps {
   requests: ActionRequestStore;

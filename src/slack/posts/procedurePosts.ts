@@ -1,14 +1,14 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
-import { blockViolations } from '../slack/blockLimits.js';
+import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import { blockViolations } from '../blockLimits.js';
 import {
   procedureRootBlocks,
   procedureRootText,
   rowsNotShown,
   stepBlocks,
   stepText,
-} from '../slack/views/procedureRun.js';
-import type { ProcedureRunStore } from '../store/procedureRuns.js';
+} from '../views/procedureRun.js';
 import { type PostOnceDeps, postOnce } from './postOnce.js';
 
 export interface ProcedurePostDeps extends PostOnceDeps {

@@ -1,16 +1,20 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import type { IncidentSettings } from '../config.js';
-import { type IncidentService, type IncidentTimer, remindsOfStatus } from '../incidents/incidentService.js';
-import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../incidents/model.js';
-import { composeIncidentReport, peopleInReport } from '../incidents/reportDraft.js';
-import { gatherReportInput } from '../incidents/reportInput.js';
-import type { Logger } from '../logger.js';
-import { slackDisplayNames } from '../slack/userNames.js';
-import { incidentRootBlocks, incidentRootText } from '../slack/views/incidentRoot.js';
-import type { IncidentStore, StoredIncident } from '../store/incidents.js';
-import { formatInTimeZone } from '../time.js';
+import type { IncidentSettings } from '../../config.js';
+import {
+  type IncidentService,
+  type IncidentTimer,
+  remindsOfStatus,
+} from '../../incidents/incidentService.js';
+import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+import { composeIncidentReport, peopleInReport } from '../../incidents/reportDraft.js';
+import { gatherReportInput } from '../../incidents/reportInput.js';
+import type { Logger } from '../../logger.js';
+import type { IncidentStore, StoredIncident } from '../../store/incidents.js';
+import { formatInTimeZone } from '../../time.js';
+import { slackDisplayNames } from '../userNames.js';
+import { incidentRootBlocks, incidentRootText } from '../views/incidentRoot.js';
 import { postOnce } from './postOnce.js';
 
 export interface IncidentPostDeps {

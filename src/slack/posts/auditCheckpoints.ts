@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
-import type { AuditLog } from '../audit/auditLog.js';
-import { formatCheckpoint, makeCheckpoint } from '../audit/checkpoint.js';
-import type { Logger } from '../logger.js';
+import type { AuditLog } from '../../audit/auditLog.js';
+import { formatCheckpoint, makeCheckpoint } from '../../audit/checkpoint.js';
+import type { Logger } from '../../logger.js';
 import { postOnce, prunePostAttempts } from './postOnce.js';
 
 /**

@@ -2,24 +2,8 @@ import type { WebClient } from '@slack/web-api';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { z } from 'zod';
-import type { AuditLog } from '../audit/auditLog.js';
-import type { Logger } from '../logger.js';
-import { JOB_SCHEDULED_HEALTH_REPORT } from '../schedules/scheduledHealthJob.js';
-import { scheduledHealthPoster } from '../schedules/scheduledHealthPost.js';
-import { blockViolations } from '../slack/blockLimits.js';
-import { healthFindingDetail, healthReportBlocks, healthReportText } from '../slack/views/healthReport.js';
-import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
-import type { ActionRequestStore } from '../store/actionRequests.js';
-import type { ProcedureRunStore } from '../store/procedureRuns.js';
-import type { Run, RunStore } from '../store/runs.js';
-import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from './auditMirror.js';
-import {
-  fireIncidentTimer,
-  type IncidentPostDeps,
-  openIncident,
-  postIncidentReport,
-  refreshIncidentRoot,
-} from './incidentPosts.js';
+import type { AuditLog } from '../../audit/auditLog.js';
+import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from '../../jobs/auditMirror.js';
 import {
   findingDetailJobSchema,
   healthReportJobSchema,
@@ -28,10 +12,26 @@ import {
   JOBS,
   procedurePostJobSchema,
   requestJobSchema,
-} from './payloads.js';
+} from '../../jobs/payloads.js';
+import type { Logger } from '../../logger.js';
+import { JOB_SCHEDULED_HEALTH_REPORT } from '../../schedules/scheduledHealthJob.js';
+import type { ActionRequestStore } from '../../store/actionRequests.js';
+import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import type { Run, RunStore } from '../../store/runs.js';
+import { blockViolations } from '../blockLimits.js';
+import { healthFindingDetail, healthReportBlocks, healthReportText } from '../views/healthReport.js';
+import { escapeMrkdwn } from '../views/mrkdwn.js';
+import {
+  fireIncidentTimer,
+  type IncidentPostDeps,
+  openIncident,
+  postIncidentReport,
+  refreshIncidentRoot,
+} from './incidentPosts.js';
 import { postOnce } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
-import { postRequestCard } from './requestCardPost.js';
+import { postRequestCard } from './requestCard.js';
+import { scheduledHealthPoster } from './scheduledHealthPost.js';
 
 export interface NotifierDeps {
   db: pg.Pool;

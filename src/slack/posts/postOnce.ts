@@ -1,6 +1,6 @@
 import type { Block, KnownBlock, WebClient } from '@slack/web-api';
 import type pg from 'pg';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 /**
  * Posting exactly once when the record of a post can fail after Slack accepted it.

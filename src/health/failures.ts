@@ -1,5 +1,5 @@
-import { redactText } from '../../redact.js';
-import { isConnectionFailure } from '../../targets/connectionErrors.js';
+import { redactText } from '../redact.js';
+import { isConnectionFailure } from '../targets/connectionErrors.js';
 import type { CheckStatus } from './types.js';
 
 interface PgError {

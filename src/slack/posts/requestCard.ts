@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
-import { requestCardBlocks, requestCardText } from '../slack/views/requestCard.js';
-import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
-import type { ActionRequestStore } from '../store/actionRequests.js';
-import type { ProcedureRunStore } from '../store/procedureRuns.js';
+import type { ActionRequestStore } from '../../store/actionRequests.js';
+import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import { requestCardBlocks, requestCardText } from '../views/requestCard.js';
+import { SLACK_REQUEST_TIMEOUT_MS } from '../webClientOptions.js';
 import { type PostOnceDeps, postOnce } from './postOnce.js';
 
 export interface RequestCardDeps extends PostOnceDeps {

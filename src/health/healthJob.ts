@@ -1,15 +1,15 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { Coalescer } from '../concurrency/coalescer.js';
+import { healthJobSchema, JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
-import { runHealthCheck } from '../runbooks/health/engine.js';
-import type { HealthReport } from '../runbooks/health/types.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { groupBy } from '../util/groupBy.js';
-import { healthJobSchema, JOBS, POST_JOB_OPTIONS, QUEUES } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
+import { runHealthCheck } from './engine.js';
+import type { HealthReport } from './types.js';
 
 export interface HealthJobDeps {
   runs: RunStore;

@@ -1,15 +1,15 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { Logger } from '../logger.js';
-import { errorText } from '../redact.js';
-import { type CheckResult, type CheckToRun, runChecks } from '../runbooks/execute/runChecks.js';
-import type { ActionStep, CheckStep } from '../runbooks/model.js';
-import { bindStatement } from '../runbooks/procedureParams.js';
-import type { ProcedureRunStore } from '../store/procedureRuns.js';
-import { describeConnectionFailure } from '../targets/connectionErrors.js';
-import type { TargetPools } from '../targets/pools.js';
-import type { TargetRegistry } from '../targets/registry.js';
-import { JOBS, POST_JOB_OPTIONS, procedureRunJobSchema, QUEUES } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
+import { JOBS, POST_JOB_OPTIONS, procedureRunJobSchema, QUEUES } from '../../jobs/payloads.js';
+import type { QueueBackend } from '../../jobs/queueBackend.js';
+import type { Logger } from '../../logger.js';
+import { errorText } from '../../redact.js';
+import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import { describeConnectionFailure } from '../../targets/connectionErrors.js';
+import type { TargetPools } from '../../targets/pools.js';
+import type { TargetRegistry } from '../../targets/registry.js';
+import type { ActionStep, CheckStep } from '../model.js';
+import { bindStatement } from '../procedureParams.js';
+import { type CheckResult, type CheckToRun, runChecks } from './runChecks.js';
 
 export interface ProcedureJobDeps {
   procedureRuns: ProcedureRunStore;

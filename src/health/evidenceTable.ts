@@ -1,4 +1,4 @@
-import { clip } from '../../text.js';
+import { clip } from '../text.js';
 import type { EvidenceRow } from './types.js';
 
 /**

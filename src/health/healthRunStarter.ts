@@ -1,10 +1,10 @@
 import { MicroBatcher } from '../concurrency/microBatcher.js';
+import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
+import { queuedWithoutWorkerText, type WorkerPresence } from '../service/workerPresence.js';
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
-import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from './payloads.js';
-import type { QueueBackend } from './queueBackend.js';
-import { queuedWithoutWorkerText, type WorkerPresence } from './workerPresence.js';
 
 export interface StartResult {
   message: string;
