@@ -21,6 +21,16 @@ import { isTimeZone } from './time.js';
  * `variable` below.
  */
 
+/** One schema's variables, or a ConfigError naming every bad one. */
+function parseEnvironment<Schema extends z.ZodType>(
+  schema: Schema,
+  env: NodeJS.ProcessEnv,
+): z.output<Schema> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
 const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional();
 
 const envSchema = z.object({
@@ -61,14 +71,9 @@ export interface AppConfig {
  * a message naming it, instead of failing on the first command at 3 AM.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
+  const data = parseEnvironment(envSchema, env);
   const targets = loadTargetRegistry(
-    {
-      targetsFile: parsed.data.TARGETS_FILE,
-      databaseUrl: parsed.data.TARGET_DATABASE_URL,
-      name: parsed.data.TARGET_NAME,
-    },
+    { targetsFile: data.TARGETS_FILE, databaseUrl: data.TARGET_DATABASE_URL, name: data.TARGET_NAME },
     (name) => env[name],
   );
   for (const target of targets.list()) {
@@ -76,10 +81,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     parseThresholdOverrides(Object.entries(target.thresholdOverrides), HEALTH_CHECKS, target.source);
   }
   return {
-    logLevel: parsed.data.LOG_LEVEL,
+    logLevel: data.LOG_LEVEL,
     targets,
-    health: { budgetMs: parsed.data.HEALTH_BUDGET_MS, evidenceLimit: parsed.data.HEALTH_EVIDENCE_ROWS },
-    runbooksDir: parsed.data.RUNBOOKS_DIR,
+    health: { budgetMs: data.HEALTH_BUDGET_MS, evidenceLimit: data.HEALTH_EVIDENCE_ROWS },
+    runbooksDir: data.RUNBOOKS_DIR,
   };
 }
 
@@ -150,9 +155,8 @@ export interface AuditSettings {
 
 /** Read by the service and by `runbook-bot audit verify`, which needs the same key. */
 export function loadAuditSettings(env: NodeJS.ProcessEnv = process.env): AuditSettings {
-  const parsed = auditEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  return { hmacKey: parsed.data.AUDIT_HMAC_KEY, checkpointChannel: parsed.data.AUDIT_CHANNEL };
+  const data = parseEnvironment(auditEnvSchema, env);
+  return { hmacKey: data.AUDIT_HMAC_KEY, checkpointChannel: data.AUDIT_CHANNEL };
 }
 
 export interface ServiceConfig extends AppConfig {
@@ -194,9 +198,7 @@ export function loadServiceConfig(
 ): ServiceConfig {
   env ??= process.env;
   const base = loadConfig(env);
-  const parsed = serviceEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  const data = parsed.data;
+  const data = parseEnvironment(serviceEnvSchema, env);
   const receives = options.mode !== 'worker';
   const missing = [
     !data.SLACK_BOT_TOKEN && 'SLACK_BOT_TOKEN',
@@ -275,7 +277,7 @@ export interface TerminalSettings {
 
 /** What the `runbook-bot` CLI reads beyond loadConfig: the state database, the report zone, colour. */
 export function loadTerminalSettings(env: NodeJS.ProcessEnv = process.env): TerminalSettings {
-  const data = terminalEnvSchema.parse(env);
+  const data = parseEnvironment(terminalEnvSchema, env);
   return {
     stateDatabaseUrl: data.DATABASE_URL || undefined,
     reportTimeZone: data.REPORT_TIME_ZONE,
@@ -300,15 +302,14 @@ export function loadDemoSettings(
   options: { check: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): DemoSettings {
-  const parsed = demoEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  const raw = parsed.data.CONSOLE_PORT;
+  const data = parseEnvironment(demoEnvSchema, env);
+  const raw = data.CONSOLE_PORT;
   // Empty is unset (Number('') would be 0: a random port, silently).
   const consolePort = Number(raw || (options.check ? 0 : DEFAULT_CONSOLE_PORT));
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
     throw new ConfigError(`CONSOLE_PORT must be a port number (0-65535), not "${raw}".`);
   }
-  return { consolePort, logLevel: parsed.data.LOG_LEVEL ?? 'warn', env };
+  return { consolePort, logLevel: data.LOG_LEVEL ?? 'warn', env };
 }
 
 /** Every variable the loaders above read, for docs/configuration.md and its test. */
