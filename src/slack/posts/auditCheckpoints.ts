@@ -3,7 +3,8 @@ import type pg from 'pg';
 import type { AuditLog } from '../../audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint } from '../../audit/checkpoint.js';
 import type { Logger } from '../../logger.js';
-import { postOnce, prunePostAttempts } from './postOnce.js';
+import { prunePostAttempts } from '../../store/postAttempts.js';
+import { postOnce } from './postOnce.js';
 
 /**
  * Checkpoints of the audit chain's head, posted to AUDIT_CHANNEL: a copy of the count and the
