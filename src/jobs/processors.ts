@@ -47,7 +47,7 @@ export class JobProcessors {
   /** The worker's processor for one queue: jobs of other queues are refused by name. */
   forQueue(queue: QueueName): (job: Job) => Promise<unknown> {
     return async (job) => {
-      if (CATALOG[job.name as JobName]?.queue !== queue)
+      if (!Object.hasOwn(CATALOG, job.name) || CATALOG[job.name as JobName].queue !== queue)
         throw new UnrecoverableError(`unknown ${queue} job "${job.name}"`);
       return this.run(job);
     };
