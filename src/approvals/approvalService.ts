@@ -1,4 +1,5 @@
-import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEvent, AuditEventInput } from '../audit/events.js';
 import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';

@@ -1,4 +1,5 @@
-import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEventInput } from '../audit/events.js';
 import type { IncidentSettings } from '../config.js';
 import { appendMirrored } from '../jobs/auditMirror.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEvent, AuditEventInput } from '../audit/events.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
 import { postOnce } from '../slack/posts/postOnce.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
 import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
+import { markMirrored, releaseMirror, takeToMirror } from '../store/auditOutbox.js';
 import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
@@ -24,7 +26,6 @@ export type AuditMirrorJob = z.infer<typeof auditMirrorJobSchema>;
 
 export interface AuditMirrorDeps {
   db: pg.Pool;
-  audit: AuditLog;
   slack: WebClient;
   logger?: Logger;
 }
@@ -50,7 +51,7 @@ export async function postAuditMirror(
 ): Promise<void> {
   let waitMs = 50;
   for (;;) {
-    const next = await deps.audit.takeToMirror(job, holder, MIRROR_LEASE_SECONDS);
+    const next = await takeToMirror(deps.db, job, holder, MIRROR_LEASE_SECONDS);
     if (next === 'none') return;
     if (next === 'busy') {
       // Another job is posting the oldest event; its post is seconds at most.
@@ -66,9 +67,9 @@ export async function postAuditMirror(
         ...(job.threadTs ? { threadTs: job.threadTs } : {}),
         text: auditEventText(next),
       });
-      await deps.audit.markMirrored(next.seq, ts);
+      await markMirrored(deps.db, next.seq, ts);
     } catch (err) {
-      await deps.audit.releaseMirror(next.seq, holder).catch(() => undefined);
+      await releaseMirror(deps.db, next.seq, holder).catch(() => undefined);
       throw err;
     }
   }

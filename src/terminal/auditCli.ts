@@ -3,6 +3,7 @@ import { AuditLog } from '../audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../audit/checkpoint.js';
 import { loadAuditSettings } from '../config.js';
 import { UserError } from '../errors.js';
+import { auditEventJson } from './auditText.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 import { withStateDatabase } from './stateDatabase.js';
@@ -78,7 +79,7 @@ export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code
     )
     .action(async (options: { since: string }) => {
       const since = parseSince(options.since, new Date());
-      await withAuditLog(io, (log) => log.exportSince(since, io.stdout));
+      await withAuditLog(io, (log) => log.readSince(since, (stored) => io.stdout(auditEventJson(stored))));
       setExitCode(EXIT.ok);
     });
 }

@@ -3,13 +3,16 @@ import { Command } from 'commander';
 import nock from 'nock';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type AuditEventInput, AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
+import { AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
+import type { AuditEventInput } from '../../src/audit/events.js';
 import { UserError } from '../../src/errors.js';
 import { auditEventText, auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { checkpointIfDue } from '../../src/slack/posts/auditCheckpoints.js';
+import { nextToMirror } from '../../src/store/auditOutbox.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
+import { auditEventJson } from '../../src/terminal/auditText.js';
 import { captureLogs } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { BOT_TOKEN, type HeldMessage, interceptHistory, postKeyOf } from '../support/slack.js';
@@ -167,7 +170,7 @@ describe('audit log', () => {
 
   it('exports JSON lines in seq order that can be checked without the database', async () => {
     const lines: string[] = [];
-    const count = await state.log.exportSince(new Date(0), (line) => lines.push(line));
+    const count = await state.log.readSince(new Date(0), (stored) => lines.push(auditEventJson(stored)));
     expect(count).toBe(lines.length);
     const parsed = lines.map((line) => JSON.parse(line));
     expect(parsed.map((line) => line.seq)).toEqual(parsed.map((_, i) => i + 1));
@@ -184,7 +187,7 @@ describe('audit log', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const later = await state.log.append(event({ kind: 'verification', data: { after: 'idle=0' } }));
     const recent: string[] = [];
-    expect(await state.log.exportSince(cutoff, (line) => recent.push(line))).toBe(1);
+    expect(await state.log.readSince(cutoff, (stored) => recent.push(auditEventJson(stored)))).toBe(1);
     expect(JSON.parse(recent[0]!)).toMatchObject({ seq: later.seq, kind: 'verification', runId: RUN_ID });
   });
 
@@ -617,7 +620,7 @@ describe('audit mirror', () => {
     let failures = 0;
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        await postAuditMirror({ db: pool, audit: log, slack }, job);
+        await postAuditMirror({ db: pool, slack }, job);
         break;
       } catch {
         failures += 1;
@@ -627,8 +630,12 @@ describe('audit mirror', () => {
     // The second call's first post (seq 1) was accepted by the scripted reply, not recorded.
     expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditEventText(e)));
     expect(slackApi.accepted.every((post) => post.threadTs === THREAD)).toBe(true);
-    expect(await log.nextToMirror(CHANNEL, THREAD, last.seq)).toBeUndefined();
-    expect((await log.nextToMirror(CHANNEL, '1700.2', elsewhere.seq))?.seq).toBe(elsewhere.seq);
+    expect(
+      await nextToMirror(pool, { channel: CHANNEL, threadTs: THREAD, upToSeq: last.seq }),
+    ).toBeUndefined();
+    expect(
+      (await nextToMirror(pool, { channel: CHANNEL, threadTs: '1700.2', upToSeq: elsewhere.seq }))?.seq,
+    ).toBe(elsewhere.seq);
     const unposted = await pool.query<{ seq: string }>(
       "SELECT seq FROM audit_outbox WHERE posted_ts IS NULL AND thread_ts = '1700.2'",
     );
@@ -641,7 +648,7 @@ describe('audit mirror', () => {
 
     // A later retry of the same job finds nothing left to post.
     const before = slackApi.calls();
-    await postAuditMirror({ db: pool, audit: log, slack }, job);
+    await postAuditMirror({ db: pool, slack }, job);
     expect(slackApi.calls()).toBe(before);
   });
 
@@ -652,7 +659,7 @@ describe('audit mirror', () => {
       event({ kind: 'expired', mirror: { channel: CHANNEL, threadTs: THREAD } }),
     );
     const slackApi = interceptSlack([], 15);
-    const deps = { db: pool, audit: log, slack };
+    const deps = { db: pool, slack };
     await Promise.all([
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events[3]!.seq }),
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events.at(-1)!.seq }),
@@ -682,22 +689,18 @@ describe('audit mirror', () => {
         during.push(rows[0]!.n);
         return { ok: true, ts: '1700000001.000001' };
       });
-    await postAuditMirror(
-      { db: pool, audit: log, slack },
-      { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq },
-    );
+    await postAuditMirror({ db: pool, slack }, { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq });
     expect(during).toEqual([0]);
-    expect(await log.nextToMirror(CHANNEL, THREAD, first!.seq)).toBeUndefined();
+    expect(
+      await nextToMirror(pool, { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq }),
+    ).toBeUndefined();
   });
 
   it('posts events without a thread at the top of the channel', async () => {
     const { pool, log } = await stateDb();
     const [first] = await appendSteps(log, 1, { channel: CHANNEL });
     const slackApi = interceptSlack([]);
-    await postAuditMirror(
-      { db: pool, audit: log, slack },
-      { channel: CHANNEL, threadTs: null, upToSeq: first!.seq },
-    );
+    await postAuditMirror({ db: pool, slack }, { channel: CHANNEL, threadTs: null, upToSeq: first!.seq });
     expect(slackApi.accepted).toEqual([{ text: auditEventText(first!), threadTs: null }]);
   });
 
