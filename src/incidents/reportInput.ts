@@ -1,10 +1,11 @@
 import type pg from 'pg';
+import { describeAuditEvent } from '../audit/describe.js';
+import { incidentChange } from '../audit/events.js';
 import { HEALTH_CHECKS } from '../health/catalog.js';
-import { auditEventText } from '../jobs/auditMirror.js';
 import { incidentEvents } from '../store/auditEvents.js';
 import { findingsDuring, remediationsOf } from '../store/incidentReport.js';
 import type { StoredIncident } from '../store/incidents.js';
-import type { IncidentReportInput, RemediationRecord, TimelineEntry } from './model.js';
+import type { IncidentReportInput, RemediationRecord } from './model.js';
 
 /**
  * Gathers what the report draft is made of, from the state database only: the incident's
@@ -18,33 +19,30 @@ export async function gatherReportInput(
   now = new Date(),
 ): Promise<IncidentReportInput> {
   const until = incident.resolvedAt ?? now;
-  const [timeline, findings, remediations] = await Promise.all([
-    timelineOf(db, incident.id),
+  const [events, findings, remediations] = await Promise.all([
+    incidentEvents(db, incident.id),
     incident.target ? findingsOf(db, incident.target, incident.declaredAt, until) : Promise.resolve([]),
     remediationsFor(db, incident.id),
   ]);
+  const statuses = events.flatMap((event) => {
+    const change = event.kind === 'incident_updated' ? incidentChange(event.data) : undefined;
+    return change?.change === 'status' ? [change.text] : [];
+  });
   return {
     incident,
-    timeline,
+    timeline: events.map((event) => ({
+      at: event.at,
+      kind: event.kind,
+      actor: event.actor,
+      what: describeAuditEvent(event),
+    })),
     findings,
     matchedProcedure: incident.matchedProcedure ?? undefined,
     remediations,
-    rolledBack: timeline
-      .filter((entry) => entry.kind === 'incident_updated' && /\brolled back\b/i.test(entry.text))
-      .map((entry) => entry.text.replace(/^.*?posted a status:\s*/i, '')),
+    rolledBack: statuses.filter((text) => /\brolled back\b/i.test(text)),
     timeZone,
     now,
   };
-}
-
-async function timelineOf(db: pg.Pool, incidentId: string): Promise<TimelineEntry[]> {
-  const events = await incidentEvents(db, incidentId);
-  return events.map((event) => ({
-    at: event.at,
-    kind: event.kind,
-    actor: event.actor,
-    text: auditEventText(event),
-  }));
 }
 
 async function findingsOf(

@@ -5,12 +5,10 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEvent, AuditEventInput } from '../audit/events.js';
 import type { Logger } from '../logger.js';
-import { redactText } from '../redact.js';
 import { postOnce } from '../slack/posts/postOnce.js';
-import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
+import { auditLine } from '../slack/views/auditLine.js';
 import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
 import { markMirrored, releaseMirror, takeToMirror } from '../store/auditOutbox.js';
-import { clip } from '../text.js';
 import { QUEUES, RETENTION } from './payloads.js';
 import type { QueueBackend } from './queueBackend.js';
 
@@ -65,7 +63,7 @@ export async function postAuditMirror(
         key: `audit-event:${next.seq}`,
         channel: job.channel,
         ...(job.threadTs ? { threadTs: job.threadTs } : {}),
-        text: auditEventText(next),
+        text: auditLine(next),
       });
       await markMirrored(deps.db, next.seq, ts);
     } catch (err) {
@@ -101,104 +99,4 @@ export async function enqueueAuditMirror(
     backoff: { type: 'exponential', delay: 2000 },
     ...RETENTION,
   });
-}
-
-const SQL_SHOWN = 120;
-const REASON_SHOWN = 300;
-
-/** One short mrkdwn line per event for the run's thread; the audit log keeps the detail. */
-export function auditEventText(event: AuditEvent): string {
-  const who = actor(event.actor);
-  const request = event.requestId ? `request ${short(event.requestId)}` : 'the request';
-  const data = event.data;
-  const planPart = typeof data.planHash === 'string' ? `plan ${short(data.planHash)}` : '';
-  const plan = details(planPart);
-  const step = typeof data.step === 'string' ? ` step ${escapeMrkdwn(data.step)}` : '';
-  switch (event.kind) {
-    case 'command':
-      return `:keyboard: ${who} ran ${code(data.command ?? data.text, '(command not recorded)')}`;
-    case 'preview':
-      return typeof data.error === 'string'
-        ? `:warning: ${who}'s preview of${step} failed: ${text(data.error, REASON_SHOWN)}`
-        : `:mag: ${who} previewed${step}: ${code(data.sql)}${plan}`;
-    case 'approval_requested': {
-      const needed = typeof data.requiredApprovals === 'number' ? `${data.requiredApprovals} needed` : '';
-      return `:raised_hand: ${who} requested approval of ${request}${details(planPart, needed)}`;
-    }
-    case 'approved': {
-      const count =
-        typeof data.approvals === 'number' && typeof data.required === 'number'
-          ? `${data.approvals} of ${data.required}`
-          : '';
-      return `:white_check_mark: ${who} approved ${request}${details(planPart, count)}`;
-    }
-    case 'rejected':
-      return `:no_entry_sign: ${who} rejected ${request}`;
-    case 'expired':
-      return `:hourglass: ${request} expired before it was approved`;
-    case 'lapsed':
-      return `:hourglass: ${request} lapsed: approved, but not started within its execution window; nothing was run`;
-    case 'execution_started':
-      return `:rocket: execution started: ${code(data.sql)}${plan}`;
-    case 'execution_finished': {
-      const status = typeof data.status === 'string' ? data.status : 'finished';
-      const icon =
-        status === 'succeeded' ? ':checkered_flag:' : status === 'outcome_unknown' ? ':question:' : ':x:';
-      const summary = typeof data.summary === 'string' ? `: ${text(data.summary, REASON_SHOWN)}` : '';
-      return `${icon} execution ${escapeMrkdwn(status)}${summary}`;
-    }
-    case 'outcome_unknown':
-      return `:question: outcome of ${request} unknown: the worker stopped during execution; it was not run again`;
-    case 'verification': {
-      const parts = [
-        typeof data.before === 'string' ? `before: ${text(data.before, REASON_SHOWN)}` : '',
-        typeof data.after === 'string' ? `after: ${text(data.after, REASON_SHOWN)}` : '',
-      ].filter(Boolean);
-      return `:microscope: verification of ${request}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`;
-    }
-    case 'manual_step':
-      return `:ballot_box_with_check: ${who} marked${step || ' a manual step'} done`;
-    case 'incident_declared':
-      return `:rotating_light: ${who} declared ${text(String(data.incident ?? 'the incident'), REASON_SHOWN)}`;
-    case 'incident_updated':
-      return `:memo: ${who} ${text(String(data.change ?? 'updated the incident'), REASON_SHOWN)}`;
-    case 'incident_resolved':
-      return `:white_check_mark: ${who} resolved the incident${typeof data.summary === 'string' && data.summary ? `: ${text(data.summary, REASON_SHOWN)}` : ''}`;
-    case 'incident_timer':
-      return `:alarm_clock: ${text(String(data.message ?? 'timer'), REASON_SHOWN)}`;
-    case 'refused': {
-      const reason = typeof data.reason === 'string' ? `: ${text(data.reason, REASON_SHOWN)}` : '';
-      // Repeats of one refusal are audited together, with their count (refusalRepeats.ts).
-      const times = typeof data.count === 'number' && data.count > 1 ? ` ${data.count} times` : '';
-      const again = typeof data.repeatOf === 'number' ? ' again' : '';
-      return `:no_entry: ${who} was refused${again}${times}${event.requestId ? ` on ${request}` : ''}${reason}`;
-    }
-  }
-}
-
-/** ` (a, b)` of the non-empty parts, or nothing. */
-function details(...parts: string[]): string {
-  const shown = parts.filter(Boolean);
-  return shown.length > 0 ? ` (${shown.join(', ')})` : '';
-}
-
-/** Slack user ids become mentions; the bot and anything else are shown as text. */
-function actor(id: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(id) ? `<@${id}>` : escapeMrkdwn(id);
-}
-
-function short(id: string): string {
-  return id.length > 8 ? `${escapeMrkdwn(id.slice(0, 8))}…` : escapeMrkdwn(id);
-}
-
-/** Redacted, on one line, cut to `max` characters, escaped for mrkdwn. */
-function text(value: string, max: number): string {
-  const line = redactText(value).replace(/\s+/g, ' ').trim();
-  return escapeMrkdwn(clip(line, max));
-}
-
-function code(value: unknown, missing = '(no SQL recorded)'): string {
-  if (typeof value !== 'string' || value.trim() === '') return missing;
-  // A backtick would end the code span early.
-  return `\`${text(value, SQL_SHOWN).replaceAll('`', "'")}\``;
 }

@@ -7,8 +7,6 @@ import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
 import { remediationProcessor } from '../../src/approvals/remediationJobs.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
-import type { AuditEvent } from '../../src/audit/events.js';
-import { auditEventText } from '../../src/jobs/auditMirror.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
@@ -17,6 +15,7 @@ import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { recoverStrandedWork, STRANDED_RUN_SWEEP } from '../../src/service/strandedRuns.js';
 import { postRequestCard } from '../../src/slack/posts/requestCard.js';
+import { auditLine } from '../../src/slack/views/auditLine.js';
 import { requestCardBlocks, requestCardText } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { IncidentStore } from '../../src/store/incidents.js';
@@ -425,16 +424,7 @@ describe('approvals and at-most-once execution', () => {
     expect(own[0]!.data.reason).toMatch(/You requested this medium-risk action/);
     // In the run's thread: the refusal, then "again 9 times".
     const line = (event: (typeof own)[number]) =>
-      auditEventText({
-        kind: 'refused',
-        actor: event.actor,
-        requestId,
-        data: event.data,
-        seq: Number(event.seq),
-        at: new Date(),
-        prevHash: '',
-        hash: '',
-      } satisfies AuditEvent);
+      auditLine({ kind: 'refused', actor: event.actor, requestId, data: event.data });
     expect(line(own[0]!)).toMatch(/^:no_entry: <@U0ONCALL> was refused on request \S+: You requested/);
     expect(line(own[1]!)).toMatch(
       /^:no_entry: <@U0ONCALL> was refused again 9 times on request \S+: You requested/,

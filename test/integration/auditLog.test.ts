@@ -7,8 +7,9 @@ import { AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
 import type { AuditEventInput } from '../../src/audit/events.js';
 import { UserError } from '../../src/errors.js';
-import { auditEventText, auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
+import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { checkpointIfDue } from '../../src/slack/posts/auditCheckpoints.js';
+import { auditLine } from '../../src/slack/views/auditLine.js';
 import { nextToMirror } from '../../src/store/auditOutbox.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
@@ -202,6 +203,11 @@ describe('audit log', () => {
     expect(exported.error).toBeUndefined();
     expect(exported.stdout.length).toBeGreaterThan(50);
     expect(exported.stdout.map((line) => JSON.parse(line).seq)).toEqual(exported.stdout.map((_, i) => i + 1));
+    const text = await auditCli(['export', '--since', '24h', '--format', 'text'], env);
+    expect(text.stdout).toHaveLength(exported.stdout.length);
+    expect(text.stdout[0]).toMatch(/^#1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ U0APPROVER previewed: SELECT 1$/);
+    const xml = await auditCli(['export', '--since', '24h', '--format', 'xml'], env);
+    expect(xml.error).toBeInstanceOf(UserError);
     const none = await auditCli(['export', '--since', '2999-01-01'], env);
     expect(none.stdout).toEqual([]);
 
@@ -628,7 +634,7 @@ describe('audit mirror', () => {
     }
     expect(failures).toBe(3);
     // The second call's first post (seq 1) was accepted by the scripted reply, not recorded.
-    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditEventText(e)));
+    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditLine(e)));
     expect(slackApi.accepted.every((post) => post.threadTs === THREAD)).toBe(true);
     expect(
       await nextToMirror(pool, { channel: CHANNEL, threadTs: THREAD, upToSeq: last.seq }),
@@ -665,11 +671,11 @@ describe('audit mirror', () => {
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events.at(-1)!.seq }),
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events.at(-1)!.seq }),
     ]);
-    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.map((e) => auditEventText(e)));
+    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.map((e) => auditLine(e)));
     // upToSeq bounds a job: the event after it waits for its own job.
     expect(await unposted(pool)).toBe(1);
     await postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: beyond.seq });
-    expect(slackApi.accepted.at(-1)?.text).toBe(auditEventText(beyond));
+    expect(slackApi.accepted.at(-1)?.text).toBe(auditLine(beyond));
     expect(await unposted(pool)).toBe(0);
   });
 
@@ -701,38 +707,7 @@ describe('audit mirror', () => {
     const [first] = await appendSteps(log, 1, { channel: CHANNEL });
     const slackApi = interceptSlack([]);
     await postAuditMirror({ db: pool, slack }, { channel: CHANNEL, threadTs: null, upToSeq: first!.seq });
-    expect(slackApi.accepted).toEqual([{ text: auditEventText(first!), threadTs: null }]);
-  });
-
-  it('writes one short, escaped, redacted line per event', () => {
-    const base = { seq: 1, at: new Date(), prevHash: GENESIS_HASH, hash: 'f'.repeat(64) };
-    expect(
-      auditEventText({
-        ...base,
-        ...event({ data: { planHash: '9f3e5d7c1b2a', approvals: 1, required: 2 } }),
-      }),
-    ).toBe(':white_check_mark: <@U0APPROVER> approved request 1a2b3c4d… (plan 9f3e5d7c…, 1 of 2)');
-    const started = auditEventText({
-      ...base,
-      ...event({
-        kind: 'execution_started',
-        actor: 'runbook-bot',
-        data: {
-          sql: 'SELECT pg_terminate_backend(pid) FROM x WHERE a < 1 AND b > 2 -- postgres://u:hunter2@db/x',
-        },
-      }),
-    });
-    expect(started).toMatch(
-      /^:rocket: execution started: `SELECT pg_terminate_backend\(pid\) FROM x WHERE a &lt; 1 AND b &gt; 2/,
-    );
-    expect(started).not.toContain('hunter2');
-    const refused = auditEventText({
-      ...base,
-      ...event({ kind: 'refused', actor: 'U0X', data: { reason: 'You <b>cannot</b> & never' } }),
-    });
-    expect(refused).toBe(
-      ':no_entry: <@U0X> was refused on request 1a2b3c4d…: You &lt;b&gt;cannot&lt;/b&gt; &amp; never',
-    );
+    expect(slackApi.accepted).toEqual([{ text: auditLine(first!), threadTs: null }]);
   });
 });
 
