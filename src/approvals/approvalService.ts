@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEvent, AuditEventInput } from '../audit/events.js';
-import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
+import { appendMirrored, enqueueAuditMirror } from '../audit/outbox.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';

@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEventInput, IncidentChange } from '../audit/events.js';
+import { appendMirrored } from '../audit/outbox.js';
 import type { IncidentSettings } from '../config.js';
-import { appendMirrored } from '../jobs/auditMirror.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';

@@ -6,9 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
 import type { AuditEventInput } from '../../src/audit/events.js';
+import { auditMirrorJobSchema } from '../../src/audit/outbox.js';
 import { UserError } from '../../src/errors.js';
-import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { checkpointIfDue } from '../../src/slack/posts/auditCheckpoints.js';
+import { postAuditMirror } from '../../src/slack/posts/auditMirror.js';
 import { auditLine } from '../../src/slack/views/auditLine.js';
 import { nextToMirror } from '../../src/store/auditOutbox.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';

@@ -3,7 +3,7 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { z } from 'zod';
 import type { AuditLog } from '../../audit/auditLog.js';
-import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from '../../jobs/auditMirror.js';
+import { auditMirrorJobSchema, JOB_AUDIT_MIRROR } from '../../audit/outbox.js';
 import {
   findingDetailJobSchema,
   healthReportJobSchema,
@@ -21,6 +21,7 @@ import type { Run, RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../views/healthReport.js';
 import { escapeMrkdwn } from '../views/mrkdwn.js';
+import { postAuditMirror } from './auditMirror.js';
 import {
   fireIncidentTimer,
   type IncidentPostDeps,
