@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEvent, AuditEventInput } from '../audit/events.js';
 import { appendMirrored, enqueueAuditMirror } from '../audit/outbox.js';
-import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, ActionRequestStore, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
@@ -103,13 +103,11 @@ export class ApprovalService {
       await this.refreshCard(request.id);
       // Counted on this clock; an expiry job that comes early by the database's comes back.
       const dueInMs = Math.max(0, (request.expiresAt?.getTime() ?? Date.now()) - Date.now());
-      await this.deps.queues
-        .queue(QUEUES.remediation)
-        .add(
-          JOBS.approvalExpiry,
-          { requestId: request.id },
-          { jobId: `expiry-${request.id}`, delay: dueInMs + 500, ...RETENTION },
-        );
+      await this.deps.queues.enqueue({
+        name: JOBS.approvalExpiry,
+        data: { requestId: request.id },
+        delayMs: dueInMs + 500,
+      });
       return true;
     } catch {
       return false;
@@ -169,7 +167,7 @@ export class ApprovalService {
    */
   private async queueExecution(requestId: string): Promise<boolean> {
     try {
-      await this.deps.queues.queue(QUEUES.remediation).add(...executionJob(requestId));
+      await this.deps.queues.enqueue({ name: JOBS.executeAction, data: { requestId } });
       return true;
     } catch {
       return false;
@@ -202,12 +200,8 @@ export class ApprovalService {
 
   /** Queues a re-render of the request's card (posted the first time, updated after). */
   async refreshCard(requestId: string): Promise<void> {
-    await this.deps.queues.queue(QUEUES.notifications).add(
-      JOBS.requestCard,
-      { requestId },
-      // A fresh job per change: the card job renders whatever the state is when it runs.
-      POST_JOB_OPTIONS,
-    );
+    // A fresh job per change: the card job renders whatever the state is when it runs.
+    await this.deps.queues.enqueue({ name: JOBS.requestCard, data: { requestId } });
   }
 
   private async load(
@@ -365,11 +359,6 @@ async function mirrorQuietly(
   event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
 ): Promise<void> {
   await enqueueAuditMirror(queues, event).catch(() => undefined);
-}
-
-/** The execution job of a request: its id is the request's, so it is queued once however often it is added. */
-export function executionJob(requestId: string) {
-  return [JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION }] as const;
 }
 
 /** What a requester is told when the request is recorded but its card could not be queued. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { z } from 'zod';
-import { QUEUES, RETENTION } from '../jobs/payloads.js';
+import { type AuditMirrorJob, JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import { markMirrored, releaseMirror, takeToMirror } from '../store/auditOutbox.js';
 import type { AuditLog } from './auditLog.js';
@@ -12,16 +11,6 @@ import type { AuditEvent, AuditEventInput, AuditMirrorTarget } from './events.js
  * transaction, and a mirror job posts the thread's unposted rows in order, each once. This
  * module knows no chat platform: the poster is handed in (slack/posts/auditMirror.ts).
  */
-
-export const JOB_AUDIT_MIRROR = 'audit-mirror';
-
-/** Post every unposted audit event of one thread up to `upToSeq`. */
-export const auditMirrorJobSchema = z.object({
-  channel: z.string().min(1),
-  threadTs: z.string().min(1).nullable(),
-  upToSeq: z.number().int().positive(),
-});
-export type AuditMirrorJob = z.infer<typeof auditMirrorJobSchema>;
 
 /** Appends an audit event on its own and, when it has a thread to go to, queues its mirror. */
 export async function appendMirrored(
@@ -38,16 +27,9 @@ export async function enqueueAuditMirror(
   queues: QueueBackend,
   event: AuditEvent & { mirror: AuditMirrorTarget },
 ): Promise<void> {
-  const job: AuditMirrorJob = {
-    channel: event.mirror.channel,
-    threadTs: event.mirror.threadTs ?? null,
-    upToSeq: event.seq,
-  };
-  await queues.queue(QUEUES.notifications).add(JOB_AUDIT_MIRROR, job, {
-    jobId: `audit-mirror-${event.seq}`,
-    attempts: 10,
-    backoff: { type: 'exponential', delay: 2000 },
-    ...RETENTION,
+  await queues.enqueue({
+    name: JOBS.auditMirror,
+    data: { channel: event.mirror.channel, threadTs: event.mirror.threadTs ?? null, upToSeq: event.seq },
   });
 }
 

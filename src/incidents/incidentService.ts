@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEventInput, IncidentChange } from '../audit/events.js';
 import { appendMirrored } from '../audit/outbox.js';
 import type { IncidentSettings } from '../config.js';
-import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { type IncidentTimer, JOBS, jobIdOf } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
@@ -22,7 +22,7 @@ export interface IncidentDeps {
 export type IncidentAnswer = { ok: boolean; text: string };
 
 /** The timers of an open incident; their job ids let resolve cancel them. */
-export type IncidentTimer = 'response-warning' | 'escalation' | 'status-reminder';
+export type { IncidentTimer };
 
 /** Warn when this share of the response target has passed with no acknowledgement. */
 const WARNING_AT = 0.75;
@@ -69,7 +69,7 @@ export class IncidentService {
       data: { number: incident.number, severity: incident.severity, title: incident.title },
     });
     try {
-      await this.notify(JOBS.incidentOpen, incident.id, `incident-open-${incident.id}`);
+      await this.notify(JOBS.incidentOpen, incident.id);
     } catch {
       // Nothing would ever open it: close it now, so declaring again is not a duplicate.
       const summary = 'not opened: the job queue was unavailable';
@@ -150,7 +150,7 @@ export class IncidentService {
    * acknowledged or resolved meanwhile, and resolve removes them.
    */
   async scheduleTimers(incident: StoredIncident): Promise<void> {
-    const queue = this.deps.queues.queue(QUEUES.notifications);
+    const { queues } = this.deps;
     const target = RESPONSE_TARGET_MS[incident.severity];
     const elapsed = Date.now() - incident.declaredAt.getTime();
     const deadlines: Array<[IncidentTimer, number]> = [
@@ -158,43 +158,35 @@ export class IncidentService {
       ['escalation', target - elapsed],
     ];
     for (const [timer, delay] of deadlines) {
-      await queue.remove(timerJobId(incident.id, timer)).catch(() => 0);
-      await queue.add(
-        JOBS.incidentTimer,
-        { incidentId: incident.id, timer },
-        { jobId: timerJobId(incident.id, timer), delay: Math.max(0, Math.round(delay)), ...TIMER_OPTIONS },
-      );
+      const item = timerItem(incident.id, timer);
+      await queues.cancel(item);
+      await queues.enqueue({ ...item, delayMs: Math.max(0, Math.round(delay)) });
     }
     const every = this.deps.settings.statusReminderMs;
     if (!remindsOfStatus(incident.severity)) {
-      await queue.removeJobScheduler(timerJobId(incident.id, 'status-reminder'));
+      await queues.unschedule(JOBS.incidentTimer, timerJobId(incident.id, 'status-reminder'));
       return;
     }
     // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder, not two.
-    await queue.upsertJobScheduler(
-      timerJobId(incident.id, 'status-reminder'),
-      { every, startDate: Date.now() + every },
-      {
-        name: JOBS.incidentTimer,
-        data: { incidentId: incident.id, timer: 'status-reminder' },
-        opts: TIMER_OPTIONS,
-      },
-    );
+    await queues.schedule(timerItem(incident.id, 'status-reminder'), {
+      every,
+      startDate: Date.now() + every,
+    });
   }
 
   private async cancelTimers(incidentId: string): Promise<void> {
-    const queue = this.deps.queues.queue(QUEUES.notifications);
-    for (const timer of ['response-warning', 'escalation'] as const) {
-      await queue.remove(timerJobId(incidentId, timer)).catch(() => 0);
-    }
-    await queue.removeJobScheduler(timerJobId(incidentId, 'status-reminder'));
+    const { queues } = this.deps;
+    for (const timer of ['response-warning', 'escalation'] as const)
+      await queues.cancel(timerItem(incidentId, timer));
+    await queues.unschedule(JOBS.incidentTimer, timerJobId(incidentId, 'status-reminder'));
   }
 
   /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
-  private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
-    await this.deps.queues
-      .queue(QUEUES.notifications)
-      .add(name, { incidentId }, { jobId, ...POST_JOB_OPTIONS });
+  private async notify(
+    name: typeof JOBS.incidentOpen | typeof JOBS.incidentRoot | typeof JOBS.incidentReport,
+    incidentId: string,
+  ): Promise<void> {
+    await this.deps.queues.enqueue({ name, data: { incidentId } });
   }
 
   /** Audited and, once the root message exists, mirrored into the incident's thread. */
@@ -226,11 +218,13 @@ export function remindsOfStatus(severity: Severity): boolean {
   return severity === 'P0' || severity === 'P1';
 }
 
-/** A timer whose post fails (Slack down) is retried rather than lost. */
-const TIMER_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION };
+function timerItem(incidentId: string, timer: IncidentTimer) {
+  return { name: JOBS.incidentTimer, data: { incidentId, timer } } as const;
+}
 
+/** The timer's job id, which is also the status reminder's scheduler id. */
 export function timerJobId(incidentId: string, timer: IncidentTimer): string {
-  return `incident-${incidentId}-${timer}`;
+  return jobIdOf(timerItem(incidentId, timer))!;
 }
 
 function noIncident(): IncidentAnswer {

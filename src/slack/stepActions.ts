@@ -2,7 +2,7 @@ import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
 import { appendAudited } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
-import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionStep, Parameter } from '../runbooks/model.js';
 import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
@@ -93,17 +93,12 @@ async function queuePreview(
   clickId: string,
 ): Promise<PreviewOutcome> {
   try {
-    await deps.queues.queue(QUEUES.remediation).add(
-      JOBS.actionPreview,
-      { runId: run.id, stepId: step.id, requestedBy: user, values },
-      // One preview per click, however often Slack retries delivering it.
-      {
-        jobId: `preview-${run.id}-${step.id}-${clickId}`,
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 2000 },
-        ...RETENTION,
-      },
-    );
+    // One preview per click, however often Slack retries delivering it.
+    await deps.queues.enqueue({
+      name: JOBS.actionPreview,
+      data: { runId: run.id, stepId: step.id, requestedBy: user, values },
+      occasion: { click: clickId },
+    });
     return { kind: 'queued' };
   } catch {
     return {

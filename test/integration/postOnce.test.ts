@@ -4,17 +4,16 @@ import nock from 'nock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
-import { remediationProcessor } from '../../src/approvals/remediationJobs.js';
+import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
-import { auditMirrorJobSchema } from '../../src/audit/outbox.js';
 import type { HealthReport } from '../../src/health/types.js';
-import { JOBS } from '../../src/jobs/payloads.js';
+import { JOBS } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { postAuditMirror } from '../../src/slack/posts/auditMirror.js';
 import type { IncidentPostDeps } from '../../src/slack/posts/incidentPosts.js';
-import { notifierProcessor } from '../../src/slack/posts/notifier.js';
+import { registerSlackPosts } from '../../src/slack/posts/notifier.js';
 import { postProcedureRun } from '../../src/slack/posts/procedurePosts.js';
 import { postRequestCard } from '../../src/slack/posts/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
@@ -32,6 +31,7 @@ import {
   type TestDatabase,
   testTarget,
 } from '../support/databases.js';
+import { processorOf } from '../support/jobs.js';
 import { BOT_TOKEN, interceptHistory, interceptSlackOnly, postKeyOf } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
@@ -127,7 +127,7 @@ describe('a post whose record failed is not posted again', () => {
       channelId: 'C0OPS',
     });
     await runs.saveReport(run.id, REPORT);
-    const notify = notifierProcessor({
+    const notify = processorOf(registerSlackPosts, {
       db: state.pool,
       runs,
       procedureRuns: new ProcedureRunStore(state.pool),
@@ -160,7 +160,7 @@ describe('a post whose record failed is not posted again', () => {
     const mirror = { channel: 'C0INCIDENT', threadTs: '1700000000.000100' };
     const first = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's1' }, mirror });
     const second = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's2' }, mirror });
-    const job = auditMirrorJobSchema.parse({ ...mirror, upToSeq: second.seq });
+    const job = { ...mirror, upToSeq: second.seq };
     const slackApi = interceptPostThenLoseState(state);
 
     // The retry is the same queue job (BullMQ keeps its id), so it holds the same posting lease.
@@ -216,7 +216,7 @@ describe('a post whose record failed is not posted again', () => {
       channelId: 'D0DIRECT',
     });
     await runs.saveReport(run.id, REPORT);
-    const notify = notifierProcessor({
+    const notify = processorOf(registerSlackPosts, {
       db: state.pool,
       runs,
       procedureRuns: new ProcedureRunStore(state.pool),
@@ -302,7 +302,7 @@ describe('a request card whose record failed is not posted again', () => {
       queues,
       refusals: new RefusalRepeatStore(state.pool),
     });
-    const preview = remediationProcessor({
+    const preview = processorOf(registerApprovalJobs, {
       requests,
       procedureRuns,
       targets,

@@ -7,18 +7,16 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
 import type { Finding, HealthReport } from '../../src/health/types.js';
-import { QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES, type ScheduledHealthPostJob } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import {
   healthScheduleDefaults,
-  JOB_SCHEDULED_HEALTH,
   SCHEDULER_PREFIX,
   syncHealthSchedules,
 } from '../../src/schedules/healthSchedules.js';
 import {
   DEFAULT_REMIND_AFTER_MS,
   decideScheduledPost,
-  JOB_SCHEDULED_HEALTH_REPORT,
   recordScheduledRun,
   type ScheduledHealthOutcome,
   type ScheduledState,
@@ -26,7 +24,7 @@ import {
 } from '../../src/schedules/scheduledHealthJob.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
-import { scheduledHealthPoster } from '../../src/slack/posts/scheduledHealthPost.js';
+import { postScheduledHealth } from '../../src/slack/posts/scheduledHealthPost.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
@@ -103,23 +101,24 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
       queues,
       health: { budgetMs: 10_000, evidenceLimit: 10, only: CHECKS },
     });
-    const post = scheduledHealthPoster({
+    const slackDeps = {
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
       db,
       runs,
-    });
+    };
+    const post = (data: ScheduledHealthPostJob) => postScheduledHealth(slackDeps, data);
     queues.worker(
       QUEUES.diagnostics,
       async (job: Job) => {
-        if (job.name !== JOB_SCHEDULED_HEALTH) throw new UnrecoverableError(`unexpected job ${job.name}`);
-        fires.push({ target: job.data.target, ...(await scheduled(job)) });
+        if (job.name !== JOBS.scheduledHealth) throw new UnrecoverableError(`unexpected job ${job.name}`);
+        fires.push({ target: job.data.target, ...(await scheduled(job.data, job)) });
       },
       { concurrency: 1 },
     );
     queues.worker(
       QUEUES.notifications,
       async (job: Job) => {
-        if (job.name !== JOB_SCHEDULED_HEALTH_REPORT)
+        if (job.name !== JOBS.scheduledHealthReport)
           throw new UnrecoverableError(`unexpected job ${job.name}`);
         await post(job.data);
       },
@@ -553,12 +552,13 @@ describe('scheduled health checks on the PostgreSQL queue backend', () => {
       queues,
       health: { budgetMs: 10_000, evidenceLimit: 10, only: CHECKS },
     });
-    const post = scheduledHealthPoster({
+    const slackDeps = {
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
       db,
       runs: new RunStore(db),
-    });
-    queues.worker(QUEUES.diagnostics, async (job: Job) => void fires.push(await scheduled(job)), {
+    };
+    const post = (data: ScheduledHealthPostJob) => postScheduledHealth(slackDeps, data);
+    queues.worker(QUEUES.diagnostics, async (job: Job) => void fires.push(await scheduled(job.data, job)), {
       concurrency: 1,
     });
     queues.worker(QUEUES.notifications, async (job: Job) => post(job.data), { concurrency: 1 });

@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
-import { type AuditMirrorJob, drainOutbox } from '../../audit/outbox.js';
+import { drainOutbox } from '../../audit/outbox.js';
+import type { AuditMirrorJob } from '../../jobs/catalog.js';
 import type { Logger } from '../../logger.js';
 import { auditLine } from '../views/auditLine.js';
 import { SLACK_REQUEST_TIMEOUT_MS } from '../webClientOptions.js';
