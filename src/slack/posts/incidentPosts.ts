@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
+import type { IncidentTimerFired } from '../../audit/events.js';
 import type { IncidentSettings } from '../../config.js';
 import {
   type IncidentService,
@@ -133,23 +134,30 @@ export async function fireIncidentTimer(
   if (incident.status === 'resolved') return;
   const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
   let message: string | undefined;
+  const [first, next] = deps.settings.escalation;
+  const escalation = { from: first ?? 'on-call', to: next ?? first ?? 'the next level' };
   if (job.timer === 'response-warning' && !incident.acknowledgedAt) {
     message = `:warning: ${SEVERITY_LABEL[incident.severity]} response target passes at ${formatInTimeZone(deadline, deps.settings.timeZone)} and nobody has acknowledged or acted yet. <@${incident.commander}>`;
   } else if (job.timer === 'escalation' && !incident.acknowledgedAt) {
-    const [first, next] = deps.settings.escalation;
-    message = `:rotating_light: The ${incident.severity} response target has passed with no acknowledgement: escalating from ${first ?? 'on-call'} to *${next ?? first ?? 'the next level'}*.`;
+    message = `:rotating_light: The ${incident.severity} response target has passed with no acknowledgement: escalating from ${escalation.from} to *${escalation.to}*.`;
   } else if (job.timer === 'status-reminder' && remindsOfStatus(incident.severity)) {
     // The scheduler brings the next one; a severity lowered meanwhile has removed it.
     message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
   }
   if (!message) return;
   await postOnce(deps, { key: job.postKey, channel: incident.channelId, text: message });
-  // The audit keeps the words without Slack markup; the mirror formats them itself.
-  const plain = message.replace(/<@([A-Z0-9]+)>/g, '@$1').replace(/^:[a-z_]+: /, '');
+  // The audit records what fired, not these words: each medium words it itself.
+  const fired: IncidentTimerFired = {
+    timer: job.timer,
+    severity: incident.severity,
+    commander: incident.commander,
+    ...(job.timer === 'status-reminder' ? {} : { deadline: deadline.toISOString() }),
+    ...(job.timer === 'escalation' ? { escalation } : {}),
+  };
   await deps.incidentService.audit(incident, {
     kind: 'incident_timer',
     actor: 'runbook-bot',
-    data: { message: plain, timer: job.timer },
+    data: { ...fired },
   });
 }
 
