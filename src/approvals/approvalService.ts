@@ -1,3 +1,4 @@
+import { type Answer, done, type Refusal, refusal } from '../answer.js';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
 import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
@@ -15,6 +16,7 @@ import {
   type PolicyFile,
   selfApprovalRefusal,
 } from './policy.js';
+import { REQUEST_GONE } from './requestStateMachine.js';
 
 export interface ApprovalDeps {
   requests: ActionRequestStore;
@@ -34,8 +36,6 @@ export interface ApprovalDeps {
  */
 export const REFUSAL_REPEAT_WINDOW_MS = 5 * 60_000;
 
-export type Decision = { ok: true; message?: string } | { ok: false; message: string };
-
 /**
  * The approval rules applied to clicks: who may ask, who may approve, how many must, and
  * for how long. Every refusal comes back as a sentence for the person who clicked; every
@@ -54,9 +54,9 @@ export class ApprovalService {
     });
   }
 
-  async requestApproval(requestId: string, user: string): Promise<Decision> {
+  async requestApproval(requestId: string, user: string): Promise<Answer> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
+    if (!loaded.ok) return this.refuseUnknown(requestId, user, loaded.reason);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.requesters, user, this.deps.members)))
@@ -78,19 +78,19 @@ export class ApprovalService {
       (audit) =>
         this.deps.requests.requestApproval(requestId, user, policy.approvals, policy.expiryMs, audit),
     );
-    if ('refused' in result) {
-      const refused = await this.refuse(request, run, user, result.refused);
+    if (!result.ok) {
+      const refused = await this.refuse(request, run, user, result.reason);
       // Pending already: its card and expiry job may never have been queued (the queue failed
       // right after the request committed); queueing them again is harmless.
       if (request.status === 'pending' && !(await this.queuePending(request)))
-        return { ok: false, message: `${result.refused} ${cardWaits(request)}` };
+        return refusal(`${result.reason} ${cardWaits(request)}`);
       return refused;
     }
     // Requested, whatever the queue does now; with it down, the card cannot show Approve
     // yet, and the requester is told so rather than "that did not go through".
-    if (!(await this.queuePending(result)))
-      return { ok: true, message: `Approval requested. ${cardWaits(result)}` };
-    return { ok: true };
+    if (!(await this.queuePending(result.request)))
+      return done(`Approval requested. ${cardWaits(result.request)}`);
+    return done();
   }
 
   /**
@@ -115,9 +115,9 @@ export class ApprovalService {
     }
   }
 
-  async approve(requestId: string, user: string): Promise<Decision> {
+  async approve(requestId: string, user: string): Promise<Answer> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
+    if (!loaded.ok) return this.refuseUnknown(requestId, user, loaded.reason);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     if (!(await isAllowed(policy.approvers, user, this.deps.members)))
@@ -135,21 +135,20 @@ export class ApprovalService {
       }),
       (audit) => this.deps.requests.approve(requestId, user, policy.executionWindowMs, audit),
     );
-    if (result.kind === 'refused') {
+    if (!result.ok) {
       // Approved, but its execution job may never have been queued (the queue failed right
       // after the approval committed): queueing again is harmless, the job id is unique.
       const refused = await this.refuse(request, run, user, result.reason);
       if (result.request?.status === 'approved' && !(await this.queueExecution(requestId)))
-        return { ok: false, message: `${result.reason} ${queueDown(result.request)}` };
+        return refusal(`${result.reason} ${queueDown(result.request)}`);
       return refused;
     }
-    if (result.kind === 'recorded') {
+    if (result.request.status !== 'approved') {
       // Recorded whatever the queue says; the card catches up with the next change.
       await this.refreshCard(requestId).catch(() => undefined);
-      return {
-        ok: true,
-        message: `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
-      };
+      return done(
+        `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
+      );
     }
     // The approval is committed, whatever the queue does now. With the queue down, the
     // approver is told so and nothing is asked of them: pressing Approve again would only
@@ -157,9 +156,9 @@ export class ApprovalService {
     // queue is back (the job id is the request id, so never twice), or lapses the request
     // when its window has passed first; the card follows either way.
     if (!(await this.queueExecution(requestId)))
-      return { ok: true, message: `Approval recorded. ${queueDown(result.request)}` };
+      return done(`Approval recorded. ${queueDown(result.request)}`);
     await this.refreshCard(requestId).catch(() => undefined);
-    return { ok: true, message: 'Approved: executing now.' };
+    return done('Approved: executing now.');
   }
 
   /**
@@ -175,9 +174,9 @@ export class ApprovalService {
     }
   }
 
-  async reject(requestId: string, user: string): Promise<Decision> {
+  async reject(requestId: string, user: string): Promise<Answer> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return this.refuseUnknown(requestId, user, loaded.message);
+    if (!loaded.ok) return this.refuseUnknown(requestId, user, loaded.reason);
     const { request, run } = loaded;
     const policy = await this.policyFor(request, run);
     const allowed =
@@ -193,10 +192,10 @@ export class ApprovalService {
       () => ({}),
       (audit) => this.deps.requests.reject(requestId, audit),
     );
-    if ('refused' in result) return this.refuse(request, run, user, result.refused);
+    if (!result.ok) return this.refuse(request, run, user, result.reason);
     // Rejected whatever the queue does now: the card catches up with the next change.
     await this.refreshCard(requestId).catch(() => undefined);
-    return { ok: true };
+    return done();
   }
 
   /** Queues a re-render of the request's card (posted the first time, updated after). */
@@ -211,11 +210,11 @@ export class ApprovalService {
 
   private async load(
     requestId: string,
-  ): Promise<{ request: ActionRequest; run: ProcedureRun } | { message: string }> {
+  ): Promise<{ ok: true; request: ActionRequest; run: ProcedureRun } | Refusal> {
     const request = await this.deps.requests.get(requestId);
     const run = request && (await this.deps.procedureRuns.get(request.runId));
-    if (!request || !run) return { message: 'That request no longer exists.' };
-    return { request, run };
+    if (!request || !run) return refusal(REQUEST_GONE);
+    return { ok: true, request, run };
   }
 
   /**
@@ -227,7 +226,7 @@ export class ApprovalService {
     run: ProcedureRun,
     user: string,
     message: string,
-  ): Promise<Decision> {
+  ): Promise<Answer> {
     await this.recordRefusal({
       requestId: request.id,
       actor: user,
@@ -236,20 +235,20 @@ export class ApprovalService {
       runId: run.id,
       mirror: mirrorOf(run),
     });
-    return { ok: false, message };
+    return refusal(message);
   }
 
   /** A click refused before the rules here (ALLOWED_USERS, ALLOWED_CHANNELS): audited the same way. */
   async refusedAccess(requestId: string, user: string, reason: string): Promise<void> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) await this.refuseUnknown(requestId, user, reason);
+    if (!loaded.ok) await this.refuseUnknown(requestId, user, reason);
     else await this.refuse(loaded.request, loaded.run, user, reason);
   }
 
   /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */
-  private async refuseUnknown(requestId: string, user: string, message: string): Promise<Decision> {
+  private async refuseUnknown(requestId: string, user: string, message: string): Promise<Answer> {
     await this.recordRefusal({ requestId, actor: user, reason: message });
-    return { ok: false, message };
+    return refusal(message);
   }
 
   private async recordRefusal(refusal: RefusalInput): Promise<void> {
@@ -274,7 +273,7 @@ export class ApprovalService {
    */
   async lapse(requestId: string): Promise<boolean> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return false;
+    if (!loaded.ok) return false;
     const result = await this.audited(
       loaded.run,
       'runbook-bot',
@@ -286,7 +285,7 @@ export class ApprovalService {
       }),
       (audit) => this.deps.requests.lapse(requestId, audit),
     );
-    if ('refused' in result) return false;
+    if (!result.ok) return false;
     // The sweep goes on with its other requests when the queue cannot take the card now.
     await this.refreshCard(requestId).catch(() => undefined);
     return true;
@@ -295,7 +294,7 @@ export class ApprovalService {
   /** pending → expired for a request whose expiry job was lost (the recovery sweep's part). */
   async expireOverdue(requestId: string): Promise<boolean> {
     const loaded = await this.load(requestId);
-    if ('message' in loaded) return false;
+    if (!loaded.ok) return false;
     const result = await this.audited(
       loaded.run,
       'runbook-bot',
@@ -303,7 +302,7 @@ export class ApprovalService {
       () => ({}),
       (audit) => this.deps.requests.expire(requestId, audit),
     );
-    if ('refused' in result) return false;
+    if (!result.ok) return false;
     // The sweep goes on with its other requests when the queue cannot take the card now.
     await this.refreshCard(requestId).catch(() => undefined);
     return true;

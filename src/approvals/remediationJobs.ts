@@ -138,7 +138,7 @@ async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
     () => ({}),
     (audit) => deps.requests.expire(requestId, audit),
   );
-  if (!('refused' in result)) await deps.approvals.refreshCard(requestId);
+  if (result.ok) await deps.approvals.refreshCard(requestId);
   // Early by the database's clock (the job's delay was counted on this worker's): come back
   // when it is due, rather than leave the request pending for good.
   else if (result.dueInMs !== undefined && Number.isFinite(result.dueInMs))
@@ -206,8 +206,8 @@ async function execute(deps: RemediationDeps, requestId: string): Promise<void> 
     }),
     (audit) => deps.requests.startExecution(requestId, audit),
   );
-  if ('refused' in started) {
-    deps.logger.info({ requestId, reason: started.refused }, 'execution not started');
+  if (!started.ok) {
+    deps.logger.info({ requestId, reason: started.reason }, 'execution not started');
     // Came after the window (the queue was down, or no worker free): the request ends
     // lapsed, audited and shown on the card, rather than staying "approved" for ever.
     if (started.windowPassed) await deps.approvals.lapse(requestId);

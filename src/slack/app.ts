@@ -8,6 +8,7 @@ import {
 } from '@slack/bolt';
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
+import { type Answer, answerText } from '../answer.js';
 import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
@@ -475,9 +476,10 @@ function plainValue<T>(schema: z.ZodType<T>) {
   };
 }
 
-/** A decision's message for the person who clicked (an approval that only counts says so too). */
-function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply {
-  return decision.message ? { text: decision.message } : undefined;
+/** A decision's words for the person who clicked (an approval that only counts says so too). */
+function decisionReply(decision: Answer): ButtonReply {
+  const text = answerText(decision);
+  return text ? { text } : undefined;
 }
 
 /**
@@ -485,13 +487,14 @@ function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply
  * alive the click would change the database and nothing on screen, so the person is told.
  */
 async function withWorkerStatus(
-  decision: { ok: boolean; message?: string },
+  decision: Answer,
   workers: WorkerPresence | undefined,
   what: string,
 ): Promise<ButtonReply> {
   const down = decision.ok ? await workers?.down() : undefined;
   if (!down) return decisionReply(decision);
-  return { text: `${decision.message ? `${decision.message} ` : ''}${queuedWithoutWorkerText(what, down)}` };
+  const text = answerText(decision);
+  return { text: `${text ? `${text} ` : ''}${queuedWithoutWorkerText(what, down)}` };
 }
 
 /** Slack's id for one click: a retried delivery carries the same one. */
