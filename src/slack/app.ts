@@ -268,8 +268,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
   onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
     const outcome = await requestPreview(deps, value, user, clickId, channel);
+    if (!outcome.ok) return { text: outcome.reason };
     if (outcome.kind === 'needs-parameters') return { view: outcome.view };
-    if (outcome.kind === 'refused') return { text: outcome.message };
     const workersDown = await deps.workers?.down();
     return workersDown ? { text: queuedWithoutWorkerText('The preview', workersDown) } : undefined;
   });
@@ -297,16 +297,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
       return;
     }
     if ('errors' in outcome) await ack({ response_action: 'errors', errors: outcome.errors });
-    else if (outcome.kind === 'refused')
-      await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.message) });
+    else if (!outcome.ok)
+      await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.reason) });
     else await ack();
   });
 
   onButton(ACTIONS.manualDone, jsonValue(stepButtonSchema), async ({ value, user }) => {
     const outcome = await markManualStepDone(deps, value, user);
-    return 'blocks' in outcome
-      ? { replaceWith: outcome.blocks, text: 'Step done' }
-      : { text: outcome.message };
+    return outcome.ok ? { replaceWith: outcome.blocks, text: 'Step done' } : { text: outcome.reason };
   });
 
   onButton(
@@ -391,7 +389,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
     let text: string;
     try {
-      text = refusal ?? (await answerIncidentCommand(deps.incidents, payload.data)).text;
+      text = refusal ?? answerText(await answerIncidentCommand(deps.incidents, payload.data)) ?? '';
     } catch (err) {
       deps.logger.error({ err }, '/incident could not be handled');
       text = UNAVAILABLE;
@@ -402,14 +400,26 @@ export function createSlackApp(deps: SlackAppDeps): App {
   // The root message's buttons do what `/incident report` and `/incident resolve` do there.
   const incidentId = plainValue(z.uuid());
   // The button names its incident: in `current` channel mode a channel can hold several.
-  onButton(ACTIONS.incidentReport, incidentId, ({ channel, value }) => deps.incidents.report(channel, value));
-  onButton(ACTIONS.incidentResolve, incidentId, ({ channel, user, value }) =>
-    deps.incidents.resolve(channel, user, undefined, value),
+  onButton(ACTIONS.incidentReport, incidentId, async ({ channel, value }) =>
+    decisionReply(await deps.incidents.report(channel, value)),
+  );
+  onButton(ACTIONS.incidentResolve, incidentId, async ({ channel, user, value }) =>
+    decisionReply(await deps.incidents.resolve(channel, user, undefined, value)),
   );
 
   // "Declare incident" on a report with a critical finding: the same as /incident declare.
-  onButton(ACTIONS.declareIncident, jsonValue(declareButtonSchema), ({ value, user, channel, clickId }) =>
-    deps.incidents.declare({ ...value, user, channelId: channel, requestId: `button:${clickId}:${user}` }),
+  onButton(
+    ACTIONS.declareIncident,
+    jsonValue(declareButtonSchema),
+    async ({ value, user, channel, clickId }) =>
+      decisionReply(
+        await deps.incidents.declare({
+          ...value,
+          user,
+          channelId: channel,
+          requestId: `button:${clickId}:${user}`,
+        }),
+      ),
   );
 
   app.error(async (err) => {
