@@ -15,7 +15,8 @@ import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js'
 import { failureText } from '../targets/connectionErrors.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { type ApprovalService, appendAudited, auditedChange } from './approvalService.js';
+import type { ApprovalService } from './approvalService.js';
+import { appendAudited, auditedChange } from './auditedChange.js';
 
 export interface RemediationDeps {
   requests: ActionRequestStore;

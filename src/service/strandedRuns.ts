@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import { type ApprovalService, executionJob } from '../approvals/approvalService.js';
+import type { ApprovalService } from '../approvals/approvalService.js';
+import { executionJob } from '../approvals/requestJobs.js';
 import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';

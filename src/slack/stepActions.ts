@@ -1,7 +1,7 @@
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
 import { type Refusal, refusal } from '../answer.js';
-import { appendAudited } from '../approvals/approvalService.js';
+import { appendAudited } from '../approvals/auditedChange.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';

@@ -1,0 +1,102 @@
+import { type Answer, done, refusal } from '../answer.js';
+import { QUEUES } from '../jobs/payloads.js';
+import type { ActionRequest } from '../store/actionRequests.js';
+import { utcMinute } from '../time.js';
+import { auditedChange } from './auditedChange.js';
+import { mayApprove, mayReject } from './policy.js';
+import { refuseClick, refuseUnknown } from './refusals.js';
+import { type ApprovalDeps, loadRequest, requestPolicy } from './requestContext.js';
+import { executionJob, refreshCard } from './requestJobs.js';
+
+/**
+ * Approve pressed on a pending request: one approval by someone the policy allows (never the
+ * author of a medium- or high-risk plan); the last one needed approves it and queues its
+ * execution.
+ */
+export async function approve(deps: ApprovalDeps, requestId: string, user: string): Promise<Answer> {
+  const loaded = await loadRequest(deps, requestId);
+  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
+  const { request, run } = loaded;
+  const policy = requestPolicy(deps, request, run);
+  const notAllowed = await mayApprove(policy, request, user, deps.members);
+  if (notAllowed) return refuseClick(deps, request, run, user, notAllowed);
+  const result = await auditedChange(
+    deps,
+    run,
+    user,
+    'approved',
+    (updated) => ({
+      planHash: updated.planHash,
+      approvals: updated.approvers.length,
+      required: updated.requiredApprovals,
+    }),
+    (audit) => deps.requests.approve(requestId, user, policy.executionWindowMs, audit),
+  );
+  if (!result.ok) {
+    // Approved, but its execution job may never have been queued (the queue failed right
+    // after the approval committed): queueing again is harmless, the job id is unique.
+    const refused = await refuseClick(deps, request, run, user, result.reason);
+    if (result.request?.status === 'approved' && !(await queueExecution(deps, requestId)))
+      return refusal(`${result.reason} ${queueDown(result.request)}`);
+    return refused;
+  }
+  if (result.request.status !== 'approved') {
+    // Recorded whatever the queue says; the card catches up with the next change.
+    await refreshCard(deps.queues, requestId).catch(() => undefined);
+    return done(
+      `Approval recorded (${result.request.approvers.length} of ${result.request.requiredApprovals}).`,
+    );
+  }
+  // The approval is committed, whatever the queue does now. With the queue down, the
+  // approver is told so and nothing is asked of them: pressing Approve again would only
+  // be refused as "already approved". The recovery sweep queues the execution once the
+  // queue is back (the job id is the request id, so never twice), or lapses the request
+  // when its window has passed first; the card follows either way.
+  if (!(await queueExecution(deps, requestId)))
+    return done(`Approval recorded. ${queueDown(result.request)}`);
+  await refreshCard(deps.queues, requestId).catch(() => undefined);
+  return done('Approved: executing now.');
+}
+
+/** Reject pressed: by an approver, or by whoever previewed or requested it. */
+export async function reject(deps: ApprovalDeps, requestId: string, user: string): Promise<Answer> {
+  const loaded = await loadRequest(deps, requestId);
+  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
+  const { request, run } = loaded;
+  const notAllowed = await mayReject(requestPolicy(deps, request, run), request, user, deps.members);
+  if (notAllowed) return refuseClick(deps, request, run, user, notAllowed);
+  const result = await auditedChange(
+    deps,
+    run,
+    user,
+    'rejected',
+    () => ({}),
+    (audit) => deps.requests.reject(requestId, audit),
+  );
+  if (!result.ok) return refuseClick(deps, request, run, user, result.reason);
+  // Rejected whatever the queue does now: the card catches up with the next change.
+  await refreshCard(deps.queues, requestId).catch(() => undefined);
+  return done();
+}
+
+/**
+ * The job id is the request id: however many approvals race, one execution job exists.
+ * False when the queue is unavailable.
+ */
+async function queueExecution(deps: ApprovalDeps, requestId: string): Promise<boolean> {
+  try {
+    await deps.queues.queue(QUEUES.remediation).add(...executionJob(requestId));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What an approver is told when the approval is recorded but its execution could not be queued. */
+function queueDown(request: ActionRequest): string {
+  const by = request.executeBy ? ` before ${utcMinute(request.executeBy)}` : '';
+  return (
+    `The job queue is unavailable right now, so it has not started: it runs once, when the queue is back${by} ` +
+    '(its execution window); after that it lapses and nothing runs.'
+  );
+}
