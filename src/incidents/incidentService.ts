@@ -8,7 +8,8 @@ import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
-import { RESPONSE_TARGET_MS, type Severity } from './model.js';
+import type { Severity } from './model.js';
+import { remindsOfStatus, responseTimerDelays, timerJobId } from './timers.js';
 
 export interface IncidentDeps {
   incidents: IncidentStore;
@@ -18,12 +19,6 @@ export interface IncidentDeps {
   settings: IncidentSettings;
   logger: Logger;
 }
-
-/** The timers of an open incident; their job ids let resolve cancel them. */
-export type IncidentTimer = 'response-warning' | 'escalation' | 'status-reminder';
-
-/** Warn when this share of the response target has passed with no acknowledgement. */
-const WARNING_AT = 0.75;
 
 /**
  * What `/incident` does, without Slack: records the change, audits it, and queues the
@@ -149,18 +144,12 @@ export class IncidentService {
    */
   async scheduleTimers(incident: StoredIncident): Promise<void> {
     const queue = this.deps.queues.queue(QUEUES.notifications);
-    const target = RESPONSE_TARGET_MS[incident.severity];
-    const elapsed = Date.now() - incident.declaredAt.getTime();
-    const deadlines: Array<[IncidentTimer, number]> = [
-      ['response-warning', target * WARNING_AT - elapsed],
-      ['escalation', target - elapsed],
-    ];
-    for (const [timer, delay] of deadlines) {
+    for (const [timer, delay] of responseTimerDelays(incident, Date.now())) {
       await queue.remove(timerJobId(incident.id, timer)).catch(() => 0);
       await queue.add(
         JOBS.incidentTimer,
         { incidentId: incident.id, timer },
-        { jobId: timerJobId(incident.id, timer), delay: Math.max(0, Math.round(delay)), ...TIMER_OPTIONS },
+        { jobId: timerJobId(incident.id, timer), delay, ...TIMER_OPTIONS },
       );
     }
     const every = this.deps.settings.statusReminderMs;
@@ -209,17 +198,8 @@ export class IncidentService {
   }
 }
 
-/** P0 and P1 remind their commander to post a status. */
-export function remindsOfStatus(severity: Severity): boolean {
-  return severity === 'P0' || severity === 'P1';
-}
-
 /** A timer whose post fails (Slack down) is retried rather than lost. */
 const TIMER_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION };
-
-export function timerJobId(incidentId: string, timer: IncidentTimer): string {
-  return `incident-${incidentId}-${timer}`;
-}
 
 function noIncident(): Answer {
   return refusal(

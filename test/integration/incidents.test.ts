@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { AuditLog } from '../../src/audit/auditLog.js';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
-import { IncidentService, timerJobId } from '../../src/incidents/incidentService.js';
+import { IncidentService } from '../../src/incidents/incidentService.js';
+import { timerJobId } from '../../src/incidents/timers.js';
 import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
 import type { QueueBackend } from '../../src/jobs/queueBackend.js';
 import { type RunningService, startService } from '../../src/service.js';
