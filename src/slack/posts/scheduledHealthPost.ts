@@ -1,9 +1,9 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type { HealthReport } from '../../health/types.js';
+import type { StatusChange } from '../../schedules/scheduledHealthDecision.js';
 import {
   type ScheduledHealthPostJob,
-  type StatusChange,
   scheduledHealthPostJobSchema,
 } from '../../schedules/scheduledHealthJob.js';
 import type { RunStore } from '../../store/runs.js';
