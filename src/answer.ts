@@ -8,8 +8,14 @@ export interface Refusal {
   readonly reason: string;
 }
 
-/** What a use case answers the person who asked: done (with words when there is more to say), or refused. */
-export type Answer = { readonly ok: true; readonly text?: string } | Refusal;
+/** Done, with words when there is more to say than the change itself shows. */
+export interface Done {
+  readonly ok: true;
+  readonly text?: string;
+}
+
+/** What a use case answers the person who asked: done, or refused. */
+export type Answer = Done | Refusal;
 
 export function refusal(reason: string): Refusal;
 export function refusal<Facts extends object>(reason: string, facts: Facts): Refusal & Facts;
@@ -17,8 +23,10 @@ export function refusal(reason: string, facts: object = {}): Refusal {
   return { ok: false, reason, ...facts };
 }
 
-export function done(text?: string): Answer {
-  return text === undefined ? { ok: true } : { ok: true, text };
+export function done(text?: string): Done;
+export function done<Facts extends object>(text: string, facts: Facts): Done & Facts;
+export function done(text?: string, facts: object = {}): Done {
+  return text === undefined ? { ok: true, ...facts } : { ok: true, text, ...facts };
 }
 
 /** The words for the person who asked; undefined for a success with nothing to add. */

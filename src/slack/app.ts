@@ -163,7 +163,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
           channelId: payload.data.channel_id,
           requestId: payload.data.trigger_id,
         });
-        await reply(answer.text, answer.outcome, parsed.kind);
+        await reply(answerText(answer) ?? '', answer.outcome, parsed.kind);
         if (answer.followUp) await followUp(answer.followUp, respond, parsed.kind, deps.logger);
         return;
       } catch (err) {
@@ -185,7 +185,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       responseUrl: payload.data.response_url,
       idempotencyKey: `slash:${payload.data.trigger_id}`,
     });
-    return reply(result.message, result.outcome, parsed.kind);
+    return reply(answerText(result) ?? '', result.outcome, parsed.kind);
   });
 
   /**
@@ -320,13 +320,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
         if (err instanceof UserError) return { text: err.message };
         throw err;
       }
-      const { message } = await starter.start({
-        target,
-        requestedBy: user,
-        channelId: channel,
-        idempotencyKey: `rerun:${user}:${clickId}`,
-      });
-      return { text: message };
+      return decisionReply(
+        await starter.start({
+          target,
+          requestedBy: user,
+          channelId: channel,
+          idempotencyKey: `rerun:${user}:${clickId}`,
+        }),
+      );
     },
   );
 
