@@ -11,3 +11,12 @@ export function* walk(node: unknown): Generator<[string, Record<string, unknown>
     yield* walk(value);
   }
 }
+
+/** The text of a list of `String` nodes (a qualified name's parts, as the parser folded them). */
+export function strings(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item) => {
+    const text = (item as { String?: { sval?: string } }).String?.sval;
+    return text === undefined ? [] : [text];
+  });
+}

@@ -1,5 +1,5 @@
 import type { Risk } from '../model.js';
-import { walk } from './ast.js';
+import { strings, walk } from './ast.js';
 import { knownEffect, normalizeFunctionName, READ_SAFE_FUNCTIONS } from './readSafeFunctions.js';
 
 /** One parsed statement node from libpg-query: `{ SelectStmt: {…} }`, `{ UpdateStmt: {…} }`, … */
@@ -16,14 +16,6 @@ export interface Classification {
 }
 
 const RISK_ORDER: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
-
-function strings(list: unknown): string[] {
-  if (!Array.isArray(list)) return [];
-  return list.flatMap((item) => {
-    const text = (item as { String?: { sval?: string } }).String?.sval;
-    return text === undefined ? [] : [text];
-  });
-}
 
 /**
  * The author's `readonly=` list, matched with or without a schema: `check_system_health`

@@ -3,7 +3,15 @@ import type pg from 'pg';
 import type { AuditLog } from '../../audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint } from '../../audit/checkpoint.js';
 import type { Logger } from '../../logger.js';
-import { postOnce, prunePostAttempts } from './postOnce.js';
+import {
+  insertCheckpoint,
+  lastCheckpoint,
+  markCheckpointPosted,
+  releaseCheckpointLock,
+  tryCheckpointLock,
+} from '../../store/auditCheckpoints.js';
+import { prunePostAttempts } from '../../store/postAttempts.js';
+import { postOnce } from './postOnce.js';
 
 /**
  * Checkpoints of the audit chain's head, posted to AUDIT_CHANNEL: a copy of the count and the
@@ -38,17 +46,6 @@ export interface CheckpointDeps {
   hmacKey?: string;
 }
 
-/** Advisory lock (session) so that of several workers, one posts each checkpoint. */
-const CHECKPOINT_LOCK: [number, number] = [7_301_502, 1];
-
-interface CheckpointRow {
-  id: string;
-  event_count: string;
-  line: string;
-  created_at: Date;
-  posted_ts: string | null;
-}
-
 /**
  * Posts a checkpoint if one is due (or finishes posting the last one, whose post failed);
  * answers the line posted, if any. Everything happens on one connection that holds the lock,
@@ -66,15 +63,11 @@ export async function checkpointIfDue(
   };
   client.on('error', onError);
   try {
-    const { rows: locked } = await client.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock($1, $2) AS ok',
-      CHECKPOINT_LOCK,
-    );
-    if (!locked[0]?.ok) return undefined; // another worker is at it
+    if (!(await tryCheckpointLock(client))) return undefined; // another worker is at it
     try {
       return await postDue(deps, client, policy, now);
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1, $2)', CHECKPOINT_LOCK).catch((err: Error) => {
+      await releaseCheckpointLock(client).catch((err: Error) => {
         broken = err;
       });
     }
@@ -90,24 +83,21 @@ async function postDue(
   policy: CheckpointPolicy,
   now: Date,
 ): Promise<string | undefined> {
-  const { rows } = await client.query<CheckpointRow>(
-    'SELECT id, event_count, line, created_at, posted_ts FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
-  );
-  let last = rows[0];
-  if (!last || last.posted_ts) {
+  let last = await lastCheckpoint(client);
+  if (!last || last.postedTs) {
     const head = await deps.audit.head(client);
-    const grown = head.count - Number(last?.event_count ?? 0);
+    const grown = head.count - (last?.eventCount ?? 0);
     const due =
       grown > 0 &&
-      (!last || grown >= policy.afterEvents || now.getTime() - last.created_at.getTime() >= policy.maxAgeMs);
+      (!last || grown >= policy.afterEvents || now.getTime() - last.createdAt.getTime() >= policy.maxAgeMs);
     if (!due) return undefined;
     const line = formatCheckpoint(makeCheckpoint({ ...head, at: now.toISOString() }, deps.hmacKey));
-    const inserted = await client.query<CheckpointRow>(
-      `INSERT INTO audit_checkpoints (event_count, head_hash, line, channel) VALUES ($1, $2, $3, $4)
-       RETURNING id, event_count, line, created_at, posted_ts`,
-      [head.count, head.head, line, deps.channel],
-    );
-    last = inserted.rows[0]!;
+    last = await insertCheckpoint(client, {
+      eventCount: head.count,
+      headHash: head.head,
+      line,
+      channel: deps.channel,
+    });
   }
   const ts = await postOnce(
     { slack: deps.slack, db: client, logger: deps.logger },
@@ -117,10 +107,7 @@ async function postDue(
       text: `:lock: Audit log checkpoint. To check the log against it: \`runbook-bot audit verify --checkpoint '<the line>'\`\n\`${last.line}\``,
     },
   );
-  await client.query('UPDATE audit_checkpoints SET posted_ts = $2, posted_at = now() WHERE id = $1', [
-    last.id,
-    ts,
-  ]);
+  await markCheckpointPosted(client, last.id, ts);
   return last.line;
 }
 

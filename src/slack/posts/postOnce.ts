@@ -1,6 +1,6 @@
 import type { Block, KnownBlock, WebClient } from '@slack/web-api';
-import type pg from 'pg';
 import type { Logger } from '../../logger.js';
+import { type Queryable, recordPostAttempt, recordPostedTs } from '../../store/postAttempts.js';
 
 /**
  * Posting exactly once when the record of a post can fail after Slack accepted it.
@@ -29,9 +29,6 @@ const CLOCK_MARGIN_S = 300;
 const PAGE = 200;
 const MAX_PAGES = 5;
 
-/** A pool, or a client the caller holds (so a caller holding a lock needs no second connection). */
-export type Queryable = Pick<pg.Pool, 'query'>;
-
 export interface SlackPost {
   /** What this message is, unique among everything the bot posts: `health-report:<run id>`. */
   key: string;
@@ -45,12 +42,6 @@ export interface PostOnceDeps {
   slack: WebClient;
   db: Queryable;
   logger?: Logger;
-}
-
-interface AttemptRow {
-  first_started_at: Date;
-  posted_ts: string | null;
-  attempts: number;
 }
 
 /** An attempt to post one message, recorded before anything is sent. */
@@ -74,14 +65,13 @@ export async function postOnce(deps: PostOnceDeps, post: SlackPost): Promise<str
  * does not need a second connection while the lock is held.
  */
 export async function beginPost(db: Queryable, key: string): Promise<PostAttempt> {
-  const { rows } = await db.query<AttemptRow>(
-    `INSERT INTO slack_post_attempts (post_key) VALUES ($1)
-     ON CONFLICT (post_key) DO UPDATE SET attempts = slack_post_attempts.attempts + 1
-     RETURNING first_started_at, posted_ts, attempts`,
-    [key],
-  );
-  const row = rows[0]!;
-  return { key, firstStartedAt: row.first_started_at, postedTs: row.posted_ts, earlier: row.attempts > 1 };
+  const record = await recordPostAttempt(db, key);
+  return {
+    key,
+    firstStartedAt: record.firstStartedAt,
+    postedTs: record.postedTs,
+    earlier: record.attempts > 1,
+  };
 }
 
 /**
@@ -120,12 +110,7 @@ export async function sendPost(
 
 /** Best effort: the caller's own record is the one that counts; this one saves a lookup. */
 async function recordPosted(db: Queryable | undefined, key: string, ts: string): Promise<void> {
-  await db
-    ?.query('UPDATE slack_post_attempts SET posted_ts = $2 WHERE post_key = $1 AND posted_ts IS NULL', [
-      key,
-      ts,
-    ])
-    .catch(() => undefined);
+  if (db) await recordPostedTs(db, key, ts).catch(() => undefined);
 }
 
 interface HistoryMessage {
@@ -193,12 +178,4 @@ async function findPosted(
     );
     return undefined;
   }
-}
-
-/** Attempt rows older than this are deleted: no retry comes back that late. */
-export async function prunePostAttempts(db: Queryable, olderThanDays = 14): Promise<void> {
-  await db.query(
-    `DELETE FROM slack_post_attempts WHERE first_started_at < now() - make_interval(days => $1)`,
-    [olderThanDays],
-  );
 }
