@@ -4,8 +4,8 @@ import type { ActionRequest } from '../store/actionRequests.js';
 import { utcMinute } from '../time.js';
 import { auditedChange } from './auditedChange.js';
 import { mayApprove, mayReject } from './policy.js';
-import { refuseClick, refuseUnknown } from './refusals.js';
-import { type ApprovalDeps, loadRequest, requestPolicy } from './requestContext.js';
+import { admitClick, refuseClick } from './refusals.js';
+import type { ApprovalDeps } from './requestContext.js';
 import { executionJob, refreshCard } from './requestJobs.js';
 
 /**
@@ -14,12 +14,9 @@ import { executionJob, refreshCard } from './requestJobs.js';
  * execution.
  */
 export async function approve(deps: ApprovalDeps, requestId: string, user: string): Promise<Answer> {
-  const loaded = await loadRequest(deps, requestId);
-  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
-  const { request, run } = loaded;
-  const policy = requestPolicy(deps, request, run);
-  const notAllowed = await mayApprove(policy, request, user, deps.members);
-  if (notAllowed) return refuseClick(deps, request, run, user, notAllowed);
+  const admitted = await admitClick(deps, requestId, user, mayApprove);
+  if (!admitted.ok) return admitted;
+  const { request, run, policy } = admitted;
   const result = await auditedChange(
     deps,
     run,
@@ -60,11 +57,9 @@ export async function approve(deps: ApprovalDeps, requestId: string, user: strin
 
 /** Reject pressed: by an approver, or by whoever previewed or requested it. */
 export async function reject(deps: ApprovalDeps, requestId: string, user: string): Promise<Answer> {
-  const loaded = await loadRequest(deps, requestId);
-  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
-  const { request, run } = loaded;
-  const notAllowed = await mayReject(requestPolicy(deps, request, run), request, user, deps.members);
-  if (notAllowed) return refuseClick(deps, request, run, user, notAllowed);
+  const admitted = await admitClick(deps, requestId, user, mayReject);
+  if (!admitted.ok) return admitted;
+  const { request, run } = admitted;
   const result = await auditedChange(
     deps,
     run,

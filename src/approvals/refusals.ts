@@ -3,7 +3,8 @@ import type { ActionRequest } from '../store/actionRequests.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { RefusalInput } from '../store/refusalRepeats.js';
 import { mirrorOf, mirrorQuietly } from './auditedChange.js';
-import { type ApprovalDeps, loadRequest } from './requestContext.js';
+import type { EffectivePolicy, MayAct } from './policy.js';
+import { type ApprovalDeps, type LoadedRequest, loadRequest, requestPolicy } from './requestContext.js';
 
 /**
  * Repeats of the same refusal (same request, person and reason) within this long of the
@@ -31,6 +32,24 @@ export async function refuseClick(
     mirror: mirrorOf(run),
   });
   return refusal(reason);
+}
+
+/**
+ * A click on a request, let through when the request exists and the policy lets `user` do
+ * what `may` asks; otherwise the audited refusal to answer with.
+ */
+export async function admitClick(
+  deps: ApprovalDeps,
+  requestId: string,
+  user: string,
+  may: MayAct,
+): Promise<(LoadedRequest & { policy: EffectivePolicy }) | Refusal> {
+  const loaded = await loadRequest(deps, requestId);
+  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
+  const policy = requestPolicy(deps, loaded.request, loaded.run);
+  const notAllowed = await may(policy, loaded.request, user, deps.members);
+  if (notAllowed) return refuseClick(deps, loaded.request, loaded.run, user, notAllowed);
+  return { ...loaded, policy };
 }
 
 /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */

@@ -3,8 +3,8 @@ import type { ActionRequest } from '../store/actionRequests.js';
 import { utcMinute } from '../time.js';
 import { auditedChange } from './auditedChange.js';
 import { mayRequest } from './policy.js';
-import { refuseClick, refuseUnknown } from './refusals.js';
-import { type ApprovalDeps, loadRequest, requestPolicy } from './requestContext.js';
+import { admitClick, refuseClick } from './refusals.js';
+import type { ApprovalDeps } from './requestContext.js';
 import { queueExpiry, refreshCard } from './requestJobs.js';
 
 /**
@@ -13,12 +13,9 @@ import { queueExpiry, refreshCard } from './requestJobs.js';
  * the card then shows Approve to the approvers.
  */
 export async function requestApproval(deps: ApprovalDeps, requestId: string, user: string): Promise<Answer> {
-  const loaded = await loadRequest(deps, requestId);
-  if (!loaded.ok) return refuseUnknown(deps, requestId, user, loaded.reason);
-  const { request, run } = loaded;
-  const policy = requestPolicy(deps, request, run);
-  const notAllowed = await mayRequest(policy, user, deps.members);
-  if (notAllowed) return refuseClick(deps, request, run, user, notAllowed);
+  const admitted = await admitClick(deps, requestId, user, mayRequest);
+  if (!admitted.ok) return admitted;
+  const { request, run, policy } = admitted;
   const result = await auditedChange(
     deps,
     run,
