@@ -96,8 +96,6 @@ export type Applied = { ok: true; request: ActionRequest };
 /** A transition refused, with the request as it stood (absent when there is none). */
 export type StoreRefusal = RequestRefusal & { request?: ActionRequest };
 
-export type { FinishedStatus, RequestStatus };
-
 /**
  * Action requests and their approvals. The rules of each transition are the state machine's
  * (approvals/requestStateMachine.ts); here it is applied: decided on the row read under its
@@ -195,15 +193,15 @@ export class ActionRequestStore {
   }
 
   reject(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
-    return this.apply(id, { kind: 'reject' }, audit, (client, from) =>
-      this.setStatus(client, id, from, 'rejected'),
+    return this.apply(id, { kind: 'reject' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
     );
   }
 
   /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
   expire(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
-    return this.apply(id, { kind: 'expire' }, audit, (client, from) =>
-      this.setStatus(client, id, from, 'expired'),
+    return this.apply(id, { kind: 'expire' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
     );
   }
 
@@ -212,8 +210,8 @@ export class ActionRequestStore {
    * execution job came too late, or never came (the queue was down or lost it).
    */
   lapse(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
-    return this.apply(id, { kind: 'lapse' }, audit, (client, from) =>
-      this.setStatus(client, id, from, 'lapsed'),
+    return this.apply(id, { kind: 'lapse' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
     );
   }
 
@@ -241,8 +239,8 @@ export class ActionRequestStore {
 
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
   startExecution(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
-    return this.apply(id, { kind: 'startExecution' }, audit, (client, from) =>
-      this.setStatus(client, id, from, 'executing'),
+    return this.apply(id, { kind: 'startExecution' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
     );
   }
 

@@ -29,7 +29,7 @@ const STATUSES: RequestStatus[] = [
 ];
 
 /** Each event with facts under which it goes through from the statuses it leaves. */
-const EVENTS: Array<[RequestEvent, Partial<RequestFacts>, RequestStatus[], RequestStatus | 'same']> = [
+const EVENTS: Array<[RequestEvent, Partial<RequestFacts>, RequestStatus[], RequestStatus]> = [
   [{ kind: 'requestApproval' }, {}, ['previewed'], 'pending'],
   [{ kind: 'approve', approver: 'U0B' }, { expiresAt: later(60_000) }, ['pending'], 'approved'],
   [{ kind: 'reject' }, {}, ['previewed', 'pending'], 'rejected'],
