@@ -7,7 +7,7 @@ import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import { opsRoutes, serveOpsRoutes } from './http/opsRoutes.js';
 import { IncidentService } from './incidents/incidentService.js';
-import { QUEUES } from './jobs/payloads.js';
+import { QUEUES } from './jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from './jobs/queueBackend.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';

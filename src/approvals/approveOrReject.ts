@@ -1,12 +1,11 @@
 import { type Answer, done, refusal } from '../answer.js';
-import { QUEUES } from '../jobs/payloads.js';
 import type { ActionRequest } from '../store/actionRequests.js';
 import { utcMinute } from '../time.js';
 import { auditedChange } from './auditedChange.js';
 import { mayApprove, mayReject } from './policy.js';
 import { admitClick, refuseClick } from './refusals.js';
 import type { ApprovalDeps } from './requestContext.js';
-import { executionJob, refreshCard } from './requestJobs.js';
+import { queueExecution, refreshCard } from './requestJobs.js';
 
 /**
  * Approve pressed on a pending request: one approval by someone the policy allows (never the
@@ -33,7 +32,7 @@ export async function approve(deps: ApprovalDeps, requestId: string, user: strin
     // Approved, but its execution job may never have been queued (the queue failed right
     // after the approval committed): queueing again is harmless, the job id is unique.
     const refused = await refuseClick(deps, request, run, user, result.reason);
-    if (result.request?.status === 'approved' && !(await queueExecution(deps, requestId)))
+    if (result.request?.status === 'approved' && !(await executionQueued(deps, requestId)))
       return refusal(`${result.reason} ${queueDown(result.request)}`);
     return refused;
   }
@@ -49,7 +48,7 @@ export async function approve(deps: ApprovalDeps, requestId: string, user: strin
   // be refused as "already approved". The recovery sweep queues the execution once the
   // queue is back (the job id is the request id, so never twice), or lapses the request
   // when its window has passed first; the card follows either way.
-  if (!(await queueExecution(deps, requestId)))
+  if (!(await executionQueued(deps, requestId)))
     return done(`Approval recorded. ${queueDown(result.request)}`);
   await refreshCard(deps.queues, requestId).catch(() => undefined);
   return done('Approved: executing now.');
@@ -74,13 +73,10 @@ export async function reject(deps: ApprovalDeps, requestId: string, user: string
   return done();
 }
 
-/**
- * The job id is the request id: however many approvals race, one execution job exists.
- * False when the queue is unavailable.
- */
-async function queueExecution(deps: ApprovalDeps, requestId: string): Promise<boolean> {
+/** False when the queue is unavailable. */
+async function executionQueued(deps: ApprovalDeps, requestId: string): Promise<boolean> {
   try {
-    await deps.queues.queue(QUEUES.remediation).add(...executionJob(requestId));
+    await queueExecution(deps.queues, requestId);
     return true;
   } catch {
     return false;

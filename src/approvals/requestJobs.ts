@@ -1,14 +1,10 @@
-import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 
 /** Queues a re-render of the request's card (posted the first time, updated after). */
 export async function refreshCard(queues: QueueBackend, requestId: string): Promise<void> {
-  await queues.queue(QUEUES.notifications).add(
-    JOBS.requestCard,
-    { requestId },
-    // A fresh job per change: the card job renders whatever the state is when it runs.
-    POST_JOB_OPTIONS,
-  );
+  // A fresh job per change: the card job renders whatever the state is when it runs.
+  await queues.enqueue({ name: JOBS.requestCard, data: { requestId } });
 }
 
 /**
@@ -22,16 +18,10 @@ export async function queueExpiry(
   expiresAt: Date | null,
 ): Promise<void> {
   const dueInMs = Math.max(0, (expiresAt?.getTime() ?? Date.now()) - Date.now());
-  await queues
-    .queue(QUEUES.remediation)
-    .add(
-      JOBS.approvalExpiry,
-      { requestId },
-      { jobId: `expiry-${requestId}`, delay: dueInMs + 500, ...RETENTION },
-    );
+  await queues.enqueue({ name: JOBS.approvalExpiry, data: { requestId }, delayMs: dueInMs + 500 });
 }
 
-/** The execution job of a request: its id is the request's, so it is queued once however often it is added. */
-export function executionJob(requestId: string) {
-  return [JOBS.executeAction, { requestId }, { jobId: requestId, attempts: 1, ...RETENTION }] as const;
+/** The execution of an approved request: queued once, however many approvals race (the catalog's id rule). */
+export async function queueExecution(queues: QueueBackend, requestId: string): Promise<void> {
+  await queues.enqueue({ name: JOBS.executeAction, data: { requestId } });
 }

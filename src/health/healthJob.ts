@@ -1,6 +1,6 @@
-import { type Job, UnrecoverableError } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { Coalescer } from '../concurrency/coalescer.js';
-import { healthJobSchema, JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import { JOBS, type JobPayload } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
@@ -30,12 +30,10 @@ export interface HealthJobDeps {
  */
 export function healthJobProcessor(deps: HealthJobDeps) {
   const checks = new Coalescer<HealthReport>();
-  return async (job: Job): Promise<void> => {
+  return async ({ runIds }: JobPayload<typeof JOBS.health>): Promise<void> => {
     const pickedUpAt = performance.now();
-    const parsed = healthJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid health job payload: ${parsed.error.message}`);
-    const runs = await deps.runs.claim(parsed.data.runIds);
-    if (runs.length === 0) throw new UnrecoverableError(`runs ${parsed.data.runIds.join(', ')} do not exist`);
+    const runs = await deps.runs.claim(runIds);
+    if (runs.length === 0) throw new UnrecoverableError(`runs ${runIds.join(', ')} do not exist`);
     const pending = runs.filter((run) => run.status !== 'done' && run.status !== 'failed');
     for (const [targetName, group] of groupBy(pending, (run) => run.target)) {
       const ids = group.map((run) => run.id);
@@ -56,13 +54,11 @@ export function healthJobProcessor(deps: HealthJobDeps) {
     // and enqueueing gets them posted, and the job ids make a second enqueue a no-op. In the
     // job's own order, so a retry names the report job as the first try did (claim's rows
     // come back in no set order).
-    await enqueueReports(deps.queues, parsed.data.runIds);
+    await enqueueReports(deps.queues, runIds);
   };
 }
 
 async function enqueueReports(queues: QueueBackend, runIds: string[]): Promise<void> {
   // Named after the first run, as the health job is: enqueueing the same batch again is a no-op.
-  await queues
-    .queue(QUEUES.notifications)
-    .add(JOBS.healthReport, { runIds }, { jobId: `report-${runIds[0]}`, ...POST_JOB_OPTIONS });
+  await queues.enqueue({ name: JOBS.healthReport, data: { runIds } });
 }

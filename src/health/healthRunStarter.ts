@@ -1,6 +1,6 @@
 import { type Done, done, type Refusal, refusal } from '../answer.js';
 import { MicroBatcher } from '../concurrency/microBatcher.js';
-import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { queuedWithoutWorkerText, type WorkerPresence } from '../service/workerPresence.js';
@@ -52,13 +52,11 @@ export class HealthRunStarter {
     let queued = true;
     if (fresh.length > 0) {
       try {
-        await this.queues.queue(QUEUES.diagnostics).addBulk(
+        await this.queues.enqueueMany(
+          // One job per target: the check runs once for every run recorded with it.
           [...groupBy(fresh, (run) => run.target)].map(([, runs]) => ({
             name: JOBS.health,
-            // One job per target: the check runs once for every run recorded with it.
             data: { runIds: runs.map((run) => run.id) },
-            // Named after its first run: queueing the same batch twice is a no-op.
-            opts: { jobId: `health-${runs[0]!.id}`, ...DIAGNOSTICS_JOB_OPTIONS },
           })),
         );
       } catch (err) {

@@ -2,14 +2,14 @@ import { type Answer, done, refusal } from '../answer.js';
 import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import type { IncidentSettings } from '../config.js';
 import { appendMirrored } from '../jobs/auditMirror.js';
-import { JOBS, POST_JOB_OPTIONS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { type IncidentTimer, JOBS, jobIdOf } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import type { Severity } from './model.js';
-import { remindsOfStatus, responseTimerDelays, timerJobId } from './timers.js';
+import { remindsOfStatus, responseTimerDelays } from './timers.js';
 
 export interface IncidentDeps {
   incidents: IncidentStore;
@@ -65,7 +65,7 @@ export class IncidentService {
       },
     });
     try {
-      await this.notify(JOBS.incidentOpen, incident.id, `incident-open-${incident.id}`);
+      await this.notify(JOBS.incidentOpen, incident.id);
     } catch {
       // Nothing would ever open it: close it now, so declaring again is not a duplicate.
       const summary = 'not opened: the job queue was unavailable';
@@ -143,45 +143,37 @@ export class IncidentService {
    * acknowledged or resolved meanwhile, and resolve removes them.
    */
   async scheduleTimers(incident: StoredIncident): Promise<void> {
-    const queue = this.deps.queues.queue(QUEUES.notifications);
+    const { queues } = this.deps;
     for (const [timer, delay] of responseTimerDelays(incident, Date.now())) {
-      await queue.remove(timerJobId(incident.id, timer)).catch(() => 0);
-      await queue.add(
-        JOBS.incidentTimer,
-        { incidentId: incident.id, timer },
-        { jobId: timerJobId(incident.id, timer), delay, ...TIMER_OPTIONS },
-      );
+      const item = timerItem(incident.id, timer);
+      await queues.cancel(item);
+      await queues.enqueue({ ...item, delayMs: delay });
     }
     const every = this.deps.settings.statusReminderMs;
     if (!remindsOfStatus(incident.severity)) {
-      await queue.removeJobScheduler(timerJobId(incident.id, 'status-reminder'));
+      await queues.unschedule(JOBS.incidentTimer, timerJobId(incident.id, 'status-reminder'));
       return;
     }
     // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder, not two.
-    await queue.upsertJobScheduler(
-      timerJobId(incident.id, 'status-reminder'),
-      { every, startDate: Date.now() + every },
-      {
-        name: JOBS.incidentTimer,
-        data: { incidentId: incident.id, timer: 'status-reminder' },
-        opts: TIMER_OPTIONS,
-      },
-    );
+    await queues.schedule(timerItem(incident.id, 'status-reminder'), {
+      every,
+      startDate: Date.now() + every,
+    });
   }
 
   private async cancelTimers(incidentId: string): Promise<void> {
-    const queue = this.deps.queues.queue(QUEUES.notifications);
-    for (const timer of ['response-warning', 'escalation'] as const) {
-      await queue.remove(timerJobId(incidentId, timer)).catch(() => 0);
-    }
-    await queue.removeJobScheduler(timerJobId(incidentId, 'status-reminder'));
+    const { queues } = this.deps;
+    for (const timer of ['response-warning', 'escalation'] as const)
+      await queues.cancel(timerItem(incidentId, timer));
+    await queues.unschedule(JOBS.incidentTimer, timerJobId(incidentId, 'status-reminder'));
   }
 
   /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
-  private async notify(name: string, incidentId: string, jobId?: string): Promise<void> {
-    await this.deps.queues
-      .queue(QUEUES.notifications)
-      .add(name, { incidentId }, { jobId, ...POST_JOB_OPTIONS });
+  private async notify(
+    name: typeof JOBS.incidentOpen | typeof JOBS.incidentRoot | typeof JOBS.incidentReport,
+    incidentId: string,
+  ): Promise<void> {
+    await this.deps.queues.enqueue({ name, data: { incidentId } });
   }
 
   /** Audited and, once the root message exists, mirrored into the incident's thread. */
@@ -198,8 +190,14 @@ export class IncidentService {
   }
 }
 
-/** A timer whose post fails (Slack down) is retried rather than lost. */
-const TIMER_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, ...RETENTION };
+function timerItem(incidentId: string, timer: IncidentTimer) {
+  return { name: JOBS.incidentTimer, data: { incidentId, timer } } as const;
+}
+
+/** The timer's job id, which is also the status reminder's scheduler id. */
+export function timerJobId(incidentId: string, timer: IncidentTimer): string {
+  return jobIdOf(timerItem(incidentId, timer))!;
+}
 
 function noIncident(): Answer {
   return refusal(

@@ -1,9 +1,9 @@
+import type { IncidentTimer } from '../jobs/catalog.js';
 import type { StoredIncident } from '../store/incidents.js';
 import { escalationText, type NoticeStyle, responseWarningText } from './escalation.js';
 import { RESPONSE_TARGET_MS, type Severity } from './model.js';
 
-/** The timers of an open incident; their job ids let resolve cancel them. */
-export type IncidentTimer = 'response-warning' | 'escalation' | 'status-reminder';
+export type { IncidentTimer };
 
 /** Warn when this share of the response target has passed with no acknowledgement. */
 const WARNING_AT = 0.75;
@@ -27,10 +27,6 @@ export function responseTimerDelays(
     ['response-warning', Math.max(0, Math.round(target * WARNING_AT - elapsed))],
     ['escalation', Math.max(0, Math.round(target - elapsed))],
   ];
-}
-
-export function timerJobId(incidentId: string, timer: IncidentTimer): string {
-  return `incident-${incidentId}-${timer}`;
 }
 
 /**

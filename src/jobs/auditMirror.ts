@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
-import { z } from 'zod';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
@@ -9,18 +8,8 @@ import { postOnce } from '../slack/posts/postOnce.js';
 import { escapeMrkdwn } from '../slack/views/mrkdwn.js';
 import { SLACK_REQUEST_TIMEOUT_MS } from '../slack/webClientOptions.js';
 import { clip } from '../text.js';
-import { QUEUES, RETENTION } from './payloads.js';
+import { type AuditMirrorJob, JOBS } from './catalog.js';
 import type { QueueBackend } from './queueBackend.js';
-
-export const JOB_AUDIT_MIRROR = 'audit-mirror';
-
-/** Post every unposted audit event of one thread up to `upToSeq`. */
-export const auditMirrorJobSchema = z.object({
-  channel: z.string().min(1),
-  threadTs: z.string().min(1).nullable(),
-  upToSeq: z.number().int().positive(),
-});
-export type AuditMirrorJob = z.infer<typeof auditMirrorJobSchema>;
 
 export interface AuditMirrorDeps {
   db: pg.Pool;
@@ -89,16 +78,9 @@ export async function enqueueAuditMirror(
   queues: QueueBackend,
   event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
 ): Promise<void> {
-  const job: AuditMirrorJob = {
-    channel: event.mirror.channel,
-    threadTs: event.mirror.threadTs ?? null,
-    upToSeq: event.seq,
-  };
-  await queues.queue(QUEUES.notifications).add(JOB_AUDIT_MIRROR, job, {
-    jobId: `audit-mirror-${event.seq}`,
-    attempts: 10,
-    backoff: { type: 'exponential', delay: 2000 },
-    ...RETENTION,
+  await queues.enqueue({
+    name: JOBS.auditMirror,
+    data: { channel: event.mirror.channel, threadTs: event.mirror.threadTs ?? null, upToSeq: event.seq },
   });
 }
 

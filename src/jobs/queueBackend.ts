@@ -12,10 +12,15 @@ import pg from 'pg';
 import { settlesWhile, settlesWithin, withTimeout } from '../concurrency/withTimeout.js';
 import type { Logger } from '../logger.js';
 import { once } from '../util/once.js';
+import { QUEUES } from './catalog.js';
+import { type CatalogQueue, catalogQueue } from './catalogQueue.js';
 import { type JobInHand, JobsInHand } from './jobsInHand.js';
-import { QUEUES } from './payloads.js';
 
-export interface QueueBackend {
+/**
+ * The job queue: producers queue catalog items (CatalogQueue), workers take them. `queue`
+ * is BullMQ's own queue, for the workers' side and for inspection.
+ */
+export interface QueueBackend extends CatalogQueue {
   kind: 'redis' | 'postgres';
   queue(name: string): Queue;
   /**
@@ -102,17 +107,19 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
       },
     }),
   );
+  const queueNamed = (name: string): Queue => {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = boundAdds(new Queue(name, { connection: producer, prefix: PREFIX }));
+      queue.on('error', () => undefined); // reported once by the connection handler above
+      queues.set(name, queue);
+    }
+    return queue;
+  };
   const backend: QueueBackend = {
     kind: 'redis',
-    queue(name) {
-      let queue = queues.get(name);
-      if (!queue) {
-        queue = boundAdds(new Queue(name, { connection: producer, prefix: PREFIX }));
-        queue.on('error', () => undefined); // reported once by the connection handler above
-        queues.set(name, queue);
-      }
-      return queue;
-    },
+    queue: queueNamed,
+    ...catalogQueue(queueNamed),
     worker(name, processor, { concurrency, lockMs }) {
       const connection = new Redis(url, workerOptions);
       connection.on('error', () => undefined);
@@ -144,7 +151,7 @@ function redisBackend(url: string, logger: Logger): QueueBackend {
   // Made now, while Redis may well be up: a BullMQ queue first made while Redis is down
   // waits for it before failing anything (the producer's "fail at once" would not hold, and
   // a job queueing its report would hang), while one made earlier fails at once.
-  for (const name of Object.values(QUEUES)) backend.queue(name);
+  for (const name of Object.values(QUEUES)) queueNamed(name);
   return backend;
 }
 
@@ -171,17 +178,19 @@ async function postgresBackend(databaseUrl: string, logger: Logger): Promise<Que
     // they are always waited for; whether the queue can record them shows in the grace period.
     closeWorkers(workers, inHand, logger, { name: 'the state database', reachable: () => true }),
   );
+  const queueNamed = (name: string): Queue => {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = boundAdds(new backend.Queue(name, { connection, prefix: PREFIX }));
+      queue.on('error', (err: Error) => logger.warn({ err, queue: name }, 'queue error'));
+      queues.set(name, queue);
+    }
+    return queue as unknown as Queue;
+  };
   return {
     kind: 'postgres',
-    queue(name) {
-      let queue = queues.get(name);
-      if (!queue) {
-        queue = boundAdds(new backend.Queue(name, { connection, prefix: PREFIX }));
-        queue.on('error', (err: Error) => logger.warn({ err, queue: name }, 'queue error'));
-        queues.set(name, queue);
-      }
-      return queue as unknown as Queue;
-    },
+    queue: queueNamed,
+    ...catalogQueue(queueNamed),
     worker(name, processor, { concurrency, lockMs }) {
       const worker = new backend.Worker(name, inHand.track(processor), {
         connection,

@@ -1,7 +1,6 @@
 import { getNextMillis } from 'bullmq';
-import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { QUEUES, RETENTION } from '../jobs/payloads.js';
+import { CATALOG, JOBS, jobIdOf, type ScheduledHealthJob } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Target } from '../targets/target.js';
 import { isTimeZone } from '../time.js';
@@ -11,9 +10,7 @@ import { isTimeZone } from '../time.js';
  * firing `scheduled-health` jobs (see scheduledHealthJob.ts) on a cron in a time zone.
  */
 
-/** Job name of a scheduler's fire on the diagnostics queue. */
-export const JOB_SCHEDULED_HEALTH = 'scheduled-health';
-/** Scheduler ids are this prefix and the target name; others on the queue are left alone. */
+/** Scheduler ids are this prefix and the target name (see the catalog); others on the queue are left alone. */
 export const SCHEDULER_PREFIX = 'scheduled-health-';
 
 /** The seeds' morning checklist ("Run this every morning"; `0 9 * * *` in their crontab). */
@@ -21,13 +18,6 @@ const DEFAULT_HEALTH_SCHEDULE = '0 9 * * *';
 const DEFAULT_HEALTH_SCHEDULE_TZ = 'UTC';
 
 const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
-
-/** What a scheduler's job carries: the target's name and where to post. */
-export const scheduledHealthJobSchema = z.object({
-  target: z.string().min(1).max(64),
-  channel: z.string().regex(CHANNEL_ID),
-});
-export type ScheduledHealthJob = z.infer<typeof scheduledHealthJobSchema>;
 
 export interface HealthScheduleDefaults {
   cron: string;
@@ -124,7 +114,7 @@ export function resolveHealthSchedules(
     const channel = own.channel ?? defaults.channel;
     if (own.enabled === false || !channel) continue;
     schedules.push({
-      id: `${SCHEDULER_PREFIX}${target.name}`,
+      id: jobIdOf({ name: JOBS.scheduledHealth, data: { target: target.name, channel } })!,
       target: target.name,
       cron: (own.cron ?? defaults.cron).trim(),
       tz: own.tz ?? defaults.tz,
@@ -154,42 +144,32 @@ export async function applyHealthSchedules(
   queues: QueueBackend,
   wanted: HealthSchedule[],
 ): Promise<string[]> {
-  const queue = queues.queue(QUEUES.diagnostics);
   const existing = new Map(
-    (await queue.getJobSchedulers(0, -1, true))
-      .filter((scheduler) => scheduler.key.startsWith(SCHEDULER_PREFIX))
-      .map((scheduler) => [scheduler.key, scheduler]),
+    (await queues.schedulers(JOBS.scheduledHealth))
+      .filter((scheduler) => scheduler.id.startsWith(SCHEDULER_PREFIX))
+      .map((scheduler) => [scheduler.id, scheduler]),
   );
   for (const schedule of wanted) {
     const data: ScheduledHealthJob = { target: schedule.target, channel: schedule.channel };
     const current = existing.get(schedule.id);
     const same =
       current !== undefined &&
-      current.name === JOB_SCHEDULED_HEALTH &&
+      current.name === JOBS.scheduledHealth &&
       current.pattern === schedule.cron &&
       (current.tz ?? DEFAULT_HEALTH_SCHEDULE_TZ) === schedule.tz &&
-      sameData(current.template?.data, data);
+      sameData(current.data, data);
     if (same) continue;
-    await queue.upsertJobScheduler(
-      schedule.id,
-      { pattern: schedule.cron, tz: schedule.tz },
-      {
-        name: JOB_SCHEDULED_HEALTH,
-        data,
-        // Diagnostics are idempotent; a failed fire is retried, the next one comes anyway.
-        opts: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, ...RETENTION },
-      },
-    );
+    await queues.schedule({ name: JOBS.scheduledHealth, data }, { pattern: schedule.cron, tz: schedule.tz });
   }
   const keep = new Set(wanted.map((schedule) => schedule.id));
   for (const id of existing.keys()) {
-    if (!keep.has(id)) await queue.removeJobScheduler(id);
+    if (!keep.has(id)) await queues.unschedule(JOBS.scheduledHealth, id);
   }
   return wanted.map((schedule) => schedule.id);
 }
 
 function sameData(stored: unknown, data: ScheduledHealthJob): boolean {
-  const parsed = scheduledHealthJobSchema.safeParse(stored);
+  const parsed = CATALOG[JOBS.scheduledHealth].schema.safeParse(stored);
   return parsed.success && parsed.data.target === data.target && parsed.data.channel === data.channel;
 }
 

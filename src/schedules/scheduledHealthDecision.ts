@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import type { CheckStatus, HealthReport } from '../health/types.js';
+import type { ScheduledHealthPostJob, StatusChange } from '../jobs/catalog.js';
 
 /**
  * The scheduled-health decision: whether a scheduled run of a target's health check is
@@ -13,26 +13,12 @@ export const DEFAULT_REMIND_AFTER_MS = 24 * 3600 * 1000;
 /** The pseudo-check recording whether the target could be reached at all. */
 const REACHABILITY_CHECK = 'reachability';
 
-const checkStatus = z.enum(['ok', 'warn', 'critical', 'skipped', 'error']);
-
-export const statusChangeSchema = z.object({
-  check: z.string().min(1).max(64),
-  title: z.string().max(200),
-  /** null: the check had no status in the previous scheduled run. */
-  from: checkStatus.nullable(),
-  to: checkStatus,
-});
-export type StatusChange = z.infer<typeof statusChangeSchema>;
-
-/** Why a scheduled run is posted. */
-export const POST_REASONS = ['changed', 'reminder', 'unannounced', 'cleared'] as const;
-
 export type ScheduledDecision =
   | { post: false; reason: 'healthy' | 'unchanged' | 'stale' }
   | {
       post: true;
       kind: 'problem' | 'all-clear';
-      reason: (typeof POST_REASONS)[number];
+      reason: ScheduledHealthPostJob['reason'];
       changes: StatusChange[];
       /** When the problem was first announced; null for the first announcement. */
       problemSince: string | null;

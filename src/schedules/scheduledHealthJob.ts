@@ -1,41 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import { z } from 'zod';
 import { runHealthCheck } from '../health/engine.js';
-import { POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import { JOBS, type JobPayload, MAX_STATUS_CHANGES, type ScheduledHealthPostJob } from '../jobs/catalog.js';
+import type { JobRun } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { RunStore, SCHEDULER_REQUESTER } from '../store/runs.js';
 import { ScheduledHealthStore } from '../store/scheduledHealth.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import { scheduledHealthJobSchema } from './healthSchedules.js';
-import {
-  decideScheduledRun,
-  POST_REASONS,
-  type ScheduledDecision,
-  statusChangeSchema,
-} from './scheduledHealthDecision.js';
-
-/** Job name on the notifications queue: post a scheduled report or all clear. */
-export const JOB_SCHEDULED_HEALTH_REPORT = 'scheduled-health-report';
-/** At most this many changes are carried to the post (the rest are counted). */
-const MAX_CHANGES = 20;
-
-/** The notification job: the stored run holds the report; the payload says why it is posted. */
-export const scheduledHealthPostJobSchema = z.object({
-  runId: z.uuid(),
-  channel: z.string().min(1),
-  kind: z.enum(['problem', 'all-clear']),
-  reason: z.enum(POST_REASONS),
-  changes: z.array(statusChangeSchema).max(MAX_CHANGES),
-  /** Changes left out of `changes`. */
-  moreChanges: z.number().int().min(0).default(0),
-  /** When the problem was first posted (ISO), for reminders. */
-  problemSince: z.string().nullable().default(null),
-});
-export type ScheduledHealthPostJob = z.infer<typeof scheduledHealthPostJobSchema>;
+import { decideScheduledRun, type ScheduledDecision } from './scheduledHealthDecision.js';
 
 export interface ScheduledHealthDeps {
   /** The state database (migrated). */
@@ -67,17 +41,16 @@ export interface ScheduledHealthOutcome {
 export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
   const runs = deps.runs ?? new RunStore(deps.db);
   const scheduledState = new ScheduledHealthStore(deps.db);
-  return async (job: Job): Promise<ScheduledHealthOutcome> => {
-    const parsed = scheduledHealthJobSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`invalid scheduled health job: ${parsed.error.message}`);
-    const { channel } = parsed.data;
+  return async (
+    { target: name, channel }: JobPayload<typeof JOBS.scheduledHealth>,
+    job: JobRun,
+  ): Promise<ScheduledHealthOutcome> => {
     let target: ReturnType<TargetRegistry['resolve']>;
     try {
-      target = deps.targets.resolve(parsed.data.target);
+      target = deps.targets.resolve(name);
     } catch {
       // Removed from configuration; the next start-up's sync removes its scheduler.
-      deps.logger.warn({ target: parsed.data.target }, 'scheduled health check of an unknown target skipped');
+      deps.logger.warn({ target: name }, 'scheduled health check of an unknown target skipped');
       return { decision: { post: false, reason: 'stale' } };
     }
     if (target.schedule?.enabled === false) return { decision: { post: false, reason: 'stale' } };
@@ -113,14 +86,11 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
       channel,
       kind: decision.kind,
       reason: decision.reason,
-      changes: decision.changes.slice(0, MAX_CHANGES),
-      moreChanges: Math.max(0, decision.changes.length - MAX_CHANGES),
+      changes: decision.changes.slice(0, MAX_STATUS_CHANGES),
+      moreChanges: Math.max(0, decision.changes.length - MAX_STATUS_CHANGES),
       problemSince: decision.problemSince,
     };
-    await deps.queues.queue(QUEUES.notifications).add(JOB_SCHEDULED_HEALTH_REPORT, payload, {
-      jobId: `scheduled-health-${run.id}`,
-      ...POST_JOB_OPTIONS,
-    });
+    await deps.queues.enqueue({ name: JOBS.scheduledHealthReport, data: payload });
     return { decision, runId: run.id };
   };
 }

@@ -1,25 +1,22 @@
 import type { WebClient } from '@slack/web-api';
-import { type Job, UnrecoverableError, type Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import type pg from 'pg';
 import type { ApprovalService } from '../approvals/approvalService.js';
-import { remediationProcessor } from '../approvals/remediationJobs.js';
+import { registerApprovalJobs } from '../approvals/jobs.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import { healthJobProcessor } from '../health/healthJob.js';
 import type { IncidentService } from '../incidents/incidentService.js';
-import { JOBS, QUEUES } from '../jobs/payloads.js';
+import { JOBS, QUEUES, type QueueName } from '../jobs/catalog.js';
+import { JobProcessors } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { procedureJobProcessor } from '../runbooks/execute/procedureJob.js';
-import {
-  applyHealthSchedules,
-  JOB_SCHEDULED_HEALTH,
-  resolveHealthSchedules,
-} from '../schedules/healthSchedules.js';
+import { applyHealthSchedules, resolveHealthSchedules } from '../schedules/healthSchedules.js';
 import { scheduledHealthProcessor } from '../schedules/scheduledHealthJob.js';
 import { startAuditCheckpointer } from '../slack/posts/auditCheckpoints.js';
-import { notifierProcessor } from '../slack/posts/notifier.js';
+import { delayedOnRateLimit, registerSlackPosts } from '../slack/posts/notifier.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
@@ -62,8 +59,11 @@ export interface RunningWorkers {
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, state, runs, procedureRuns, queues, targets, logger, metrics } = deps;
   const pools = new TargetPools(logger);
+  const jobs = jobProcessors(deps, pools);
+  // Before anything starts: a job of the catalog with no processor would sit in its queue.
+  jobs.assertComplete();
   const timed =
-    (queue: string, processor: (job: Job, token?: string) => Promise<void>) =>
+    (queue: string, processor: (job: Job, token?: string) => Promise<unknown>) =>
     async (job: Job, token?: string) => {
       const end = metrics.jobDuration.startTimer({ queue });
       try {
@@ -72,62 +72,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         end();
       }
     };
-  // The diagnostics queue carries three kinds of job; anything else is refused by name.
-  const diagnostics: Record<string, (job: Job) => Promise<unknown>> = {
-    [JOBS.health]: healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
-    [JOBS.procedureRun]: procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }),
-    [JOB_SCHEDULED_HEALTH]: scheduledHealthProcessor({
-      db: state,
-      runs,
-      targets,
-      pools,
-      logger,
-      queues,
-      health: config.health,
-    }),
-  };
-  const processors: Array<[queue: string, processor: (job: Job, token?: string) => Promise<void>]> = [
-    [
-      QUEUES.diagnostics,
-      async (job) => {
-        const run = diagnostics[job.name];
-        if (!run) throw new UnrecoverableError(`unknown diagnostics job "${job.name}"`);
-        await run(job);
-      },
-    ],
-    [
-      QUEUES.notifications,
-      notifierProcessor({
-        db: state,
-        runs,
-        procedureRuns,
-        requests: deps.requests,
-        audit: deps.audit,
-        slack: deps.slack,
-        logger,
-        incidentPosts: {
-          db: state,
-          logger,
-          incidents: deps.incidents,
-          incidentService: deps.incidentService,
-          slack: deps.slack,
-          settings: config.incidents,
-        },
-      }),
-    ],
-    [
-      QUEUES.remediation,
-      remediationProcessor({
-        requests: deps.requests,
-        procedureRuns,
-        targets,
-        pools,
-        queues,
-        audit: deps.audit,
-        approvals: deps.approvals,
-        logger,
-      }),
-    ],
+  const processors: Array<[queue: QueueName, processor: (job: Job, token?: string) => Promise<unknown>]> = [
+    [QUEUES.diagnostics, jobs.forQueue(QUEUES.diagnostics)],
+    // Every job there posts to Slack: a 429 delays the job rather than fail it.
+    [QUEUES.notifications, delayedOnRateLimit(logger, jobs.forQueue(QUEUES.notifications))],
+    [QUEUES.remediation, jobs.forQueue(QUEUES.remediation)],
   ];
   const options = { concurrency: config.workerConcurrency, lockMs: config.jobLockMs };
   const workers: Worker[] = [];
@@ -205,6 +154,49 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     worker.on('failed', (job, err) => logger.warn({ err, queue: worker.name, jobId: job?.id }, 'job failed'));
   }
   return { stop };
+}
+
+/** One processor per job of the catalog. */
+export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcessors {
+  const { config, state, runs, procedureRuns, queues, targets, logger } = deps;
+  const jobs = new JobProcessors()
+    .register(
+      JOBS.health,
+      healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+    )
+    .register(JOBS.procedureRun, procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }))
+    .register(
+      JOBS.scheduledHealth,
+      scheduledHealthProcessor({ db: state, runs, targets, pools, logger, queues, health: config.health }),
+    );
+  registerSlackPosts(jobs, {
+    db: state,
+    runs,
+    procedureRuns,
+    requests: deps.requests,
+    audit: deps.audit,
+    slack: deps.slack,
+    logger,
+    incidentPosts: {
+      db: state,
+      logger,
+      incidents: deps.incidents,
+      incidentService: deps.incidentService,
+      slack: deps.slack,
+      settings: config.incidents,
+    },
+  });
+  registerApprovalJobs(jobs, {
+    requests: deps.requests,
+    procedureRuns,
+    targets,
+    pools,
+    queues,
+    audit: deps.audit,
+    approvals: deps.approvals,
+    logger,
+  });
+  return jobs;
 }
 
 /** Runs `work` until it succeeds or `stopped()`, every 10 s; the timer never holds the process. */

@@ -1,7 +1,5 @@
-import type { Queue } from 'bullmq';
 import type { ApprovalService } from '../approvals/approvalService.js';
-import { executionJob } from '../approvals/requestJobs.js';
-import { DIAGNOSTICS_JOB_OPTIONS, JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
@@ -55,25 +53,16 @@ async function enqueue(queues: QueueBackend, stranded: StrandedRun[]): Promise<v
   const unposted = stranded.filter((run) => run.status === 'done');
   // Named after the first run and its requeue count: a retried sweep queues nothing twice,
   // and the next sweep of the same run is a new job.
-  const jobId = (kind: string, batch: StrandedRun[]) =>
-    `requeue-${kind}-${batch[0]!.id}-${batch[0]!.requeueCount}`;
-  await Promise.all([
-    unfinished.length > 0 &&
-      queues.queue(QUEUES.diagnostics).addBulk(
-        [...groupBy(unfinished, (run) => run.target)].map(([, batch]) => ({
-          name: JOBS.health,
-          data: { runIds: batch.map((run) => run.id) },
-          opts: { jobId: jobId('health', batch), ...DIAGNOSTICS_JOB_OPTIONS },
-        })),
-      ),
-    unposted.length > 0 &&
-      queues
-        .queue(QUEUES.notifications)
-        .add(
-          JOBS.healthReport,
-          { runIds: unposted.map((run) => run.id) },
-          { jobId: jobId('report', unposted), ...POST_JOB_OPTIONS },
-        ),
+  const requeue = (batch: StrandedRun[]) => ({
+    data: { runIds: batch.map((run) => run.id) },
+    occasion: { requeue: batch[0]!.requeueCount },
+  });
+  await queues.enqueueMany([
+    ...[...groupBy(unfinished, (run) => run.target)].map(([, batch]) => ({
+      name: JOBS.health,
+      ...requeue(batch),
+    })),
+    ...(unposted.length > 0 ? [{ name: JOBS.healthReport, ...requeue(unposted) }] : []),
   ]);
 }
 
@@ -138,61 +127,20 @@ export async function recoverStrandedWork(
       if (await stores.approvals.expireOverdue(request.id)) recovered.expired.push(request.id);
     } else if (request.due) {
       if (await stores.approvals.lapse(request.id)) recovered.lapsed.push(request.id);
-    } else if (await ensureJob(queues.queue(QUEUES.remediation), ...executionJob(request.id))) {
+    } else if (await queues.ensure({ name: JOBS.executeAction, data: { requestId: request.id } })) {
       recovered.executions.push(request.id);
     }
   }
   for (const run of await stores.procedureRuns.stranded({ ...window, quietSeconds: sweep.quietSeconds })) {
-    const queued =
-      run.status === 'queued' || run.status === 'running'
-        ? await ensureJob(
-            queues.queue(QUEUES.diagnostics),
-            JOBS.procedureRun,
-            { runId: run.id },
-            {
-              jobId: run.id,
-              ...DIAGNOSTICS_JOB_OPTIONS,
-            },
-          )
-        : await ensureJob(
-            queues.queue(QUEUES.notifications),
-            JOBS.procedurePost,
-            { runId: run.id },
-            {
-              jobId: `procedure-post-${run.id}`,
-              ...POST_JOB_OPTIONS,
-            },
-          );
-    if (queued) recovered.procedureRuns.push(run.id);
+    const name = run.status === 'queued' || run.status === 'running' ? JOBS.procedureRun : JOBS.procedurePost;
+    if (await queues.ensure({ name, data: { runId: run.id } })) recovered.procedureRuns.push(run.id);
   }
   for (const incidentId of await stores.incidents.unopened({ ...window, quietSeconds: sweep.quietSeconds })) {
-    const job = { jobId: `incident-open-${incidentId}`, ...POST_JOB_OPTIONS };
-    if (await ensureJob(queues.queue(QUEUES.notifications), JOBS.incidentOpen, { incidentId }, job))
+    if (await queues.ensure({ name: JOBS.incidentOpen, data: { incidentId } }))
       recovered.incidents.push(incidentId);
   }
   recovered.refusals = await stores.approvals.flushRefusals();
   return recovered;
-}
-
-/**
- * Queues the job under its id unless a job of that id is still there; one that failed is
- * retried. True when something was queued. Two sweepers at once add the same id (BullMQ
- * keeps one), and a retry raced by another sweeper is refused, which is fine.
- */
-async function ensureJob(
-  queue: Queue,
-  name: string,
-  data: Record<string, unknown>,
-  options: { jobId: string } & Record<string, unknown>,
-): Promise<boolean> {
-  const existing = await queue.getJob(options.jobId);
-  if (!existing) {
-    await queue.add(name, data, options);
-    return true;
-  }
-  if (!(await existing.isFailed())) return false;
-  await existing.retry('failed').catch(() => undefined);
-  return true;
 }
 
 /**

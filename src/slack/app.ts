@@ -16,7 +16,7 @@ import { UserError } from '../errors.js';
 import { HealthRunStarter } from '../health/healthRunStarter.js';
 import type { OpsRoute } from '../http/opsRoutes.js';
 import type { IncidentService } from '../incidents/incidentService.js';
-import { JOBS, POST_JOB_OPTIONS, QUEUES } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -338,13 +338,10 @@ export function createSlackApp(deps: SlackAppDeps): App {
       if (!messageTs) return { text: OUT_OF_DATE };
       try {
         // One detail post per finding while the job exists, however often the button is clicked.
-        await deps.queues
-          .queue(QUEUES.notifications)
-          .add(
-            JOBS.findingDetail,
-            { ...value, channel, threadTs: messageTs },
-            { jobId: `detail-${value.runId}-${value.check}`, ...POST_JOB_OPTIONS },
-          );
+        await deps.queues.enqueue({
+          name: JOBS.findingDetail,
+          data: { ...value, channel, threadTs: messageTs },
+        });
         return undefined;
       } catch (err) {
         deps.logger.warn({ err }, 'could not enqueue finding details');

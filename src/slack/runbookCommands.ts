@@ -2,7 +2,7 @@ import { type Done, done, type Refusal, refusal } from '../answer.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
-import { DIAGNOSTICS_JOB_OPTIONS, JOBS, QUEUES } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
@@ -146,13 +146,7 @@ async function startProcedureRun(
     data: { command: `/runbook run ${ref.procedure.id} ${target.name}`, params: command.values },
   });
   try {
-    await deps.queues
-      .queue(QUEUES.diagnostics)
-      .add(
-        JOBS.procedureRun,
-        { runId: created.run.id },
-        { jobId: created.run.id, ...DIAGNOSTICS_JOB_OPTIONS },
-      );
+    await deps.queues.enqueue({ name: JOBS.procedureRun, data: { runId: created.run.id } });
   } catch (err) {
     deps.logger.warn({ err, runId: created.run.id }, 'could not enqueue procedure run');
     await deps.procedureRuns.finish(created.run.id, 'queue unavailable').catch(() => undefined);

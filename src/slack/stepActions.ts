@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type Refusal, refusal } from '../answer.js';
 import { appendAudited } from '../approvals/auditedChange.js';
 import type { AuditLog } from '../audit/auditLog.js';
-import { JOBS, QUEUES, RETENTION } from '../jobs/payloads.js';
+import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionStep, Parameter } from '../runbooks/model.js';
 import { type RawValues, validateValues } from '../runbooks/procedureParams.js';
@@ -92,17 +92,12 @@ async function queuePreview(
   clickId: string,
 ): Promise<PreviewOutcome> {
   try {
-    await deps.queues.queue(QUEUES.remediation).add(
-      JOBS.actionPreview,
-      { runId: run.id, stepId: step.id, requestedBy: user, values },
-      // One preview per click, however often Slack retries delivering it.
-      {
-        jobId: `preview-${run.id}-${step.id}-${clickId}`,
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 2000 },
-        ...RETENTION,
-      },
-    );
+    // One preview per click, however often Slack retries delivering it.
+    await deps.queues.enqueue({
+      name: JOBS.actionPreview,
+      data: { runId: run.id, stepId: step.id, requestedBy: user, values },
+      occasion: { click: clickId },
+    });
     return { ok: true, kind: 'queued' };
   } catch {
     return refusal('The job queue is unavailable right now; press Preview again in a minute.');

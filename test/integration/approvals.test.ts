@@ -4,11 +4,11 @@ import nock from 'nock';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
+import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
-import { remediationProcessor } from '../../src/approvals/remediationJobs.js';
 import { type AuditEvent, AuditLog } from '../../src/audit/auditLog.js';
 import { auditEventText } from '../../src/jobs/auditMirror.js';
-import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
@@ -33,6 +33,7 @@ import {
   testTarget,
   withDatabase,
 } from '../support/databases.js';
+import { processorOf } from '../support/jobs.js';
 import { redisAvailable, startTestRedis } from '../support/redis.js';
 
 const [server] = inject('postgresServers');
@@ -160,7 +161,7 @@ describe('approvals and at-most-once execution', () => {
       queues: queueBackend,
       refusals: new RefusalRepeatStore(pool),
     });
-    const process = remediationProcessor({
+    const process = processorOf(registerApprovalJobs, {
       requests,
       procedureRuns,
       targets: targets(),
@@ -192,7 +193,7 @@ describe('approvals and at-most-once execution', () => {
     await approvals.requestApproval(requestId, 'U0ONCALL');
     await approvals.approve(requestId, 'U0SECOND');
     // A worker whose configuration no longer has the target.
-    const withoutTarget = remediationProcessor({
+    const withoutTarget = processorOf(registerApprovalJobs, {
       requests,
       procedureRuns,
       targets: new TargetRegistry([], 'test'),

@@ -4,9 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { AuditLog } from '../../src/audit/auditLog.js';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
-import { IncidentService } from '../../src/incidents/incidentService.js';
-import { timerJobId } from '../../src/incidents/timers.js';
-import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
+import { IncidentService, timerJobId } from '../../src/incidents/incidentService.js';
+import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import type { QueueBackend } from '../../src/jobs/queueBackend.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
@@ -357,11 +356,9 @@ describe.skipIf(!redisAvailable())('incidents', () => {
   it('closes an incident it cannot open when the queue is down, so declaring again is no duplicate', async () => {
     // A queue that refuses every job, as Redis does while it is down.
     const refusing = {
-      queue: () => ({
-        add: async () => {
-          throw new Error('Connection is closed.');
-        },
-      }),
+      enqueue: async () => {
+        throw new Error('Connection is closed.');
+      },
     } as unknown as QueueBackend;
     const pool = new pg.Pool({ connectionString: state.url, max: 2 });
     try {

@@ -4,16 +4,16 @@ import nock from 'nock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
-import { remediationProcessor } from '../../src/approvals/remediationJobs.js';
+import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
 import type { HealthReport } from '../../src/health/types.js';
-import { auditMirrorJobSchema, postAuditMirror } from '../../src/jobs/auditMirror.js';
-import { JOBS } from '../../src/jobs/payloads.js';
+import { postAuditMirror } from '../../src/jobs/auditMirror.js';
+import { JOBS } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import type { IncidentPostDeps } from '../../src/slack/posts/incidentPosts.js';
-import { notifierProcessor } from '../../src/slack/posts/notifier.js';
+import { registerSlackPosts } from '../../src/slack/posts/notifier.js';
 import { postProcedureRun } from '../../src/slack/posts/procedurePosts.js';
 import { postRequestCard } from '../../src/slack/posts/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
@@ -30,6 +30,7 @@ import {
   type TestDatabase,
   testTarget,
 } from '../support/databases.js';
+import { processorOf } from '../support/jobs.js';
 import { BOT_TOKEN, interceptHistory, interceptSlackOnly, postKeyOf } from '../support/slack.js';
 
 const [server] = inject('postgresServers');
@@ -125,7 +126,7 @@ describe('a post whose record failed is not posted again', () => {
       channelId: 'C0OPS',
     });
     await runs.saveReport(run.id, REPORT);
-    const notify = notifierProcessor({
+    const notify = processorOf(registerSlackPosts, {
       db: state.pool,
       runs,
       procedureRuns: new ProcedureRunStore(state.pool),
@@ -158,7 +159,7 @@ describe('a post whose record failed is not posted again', () => {
     const mirror = { channel: 'C0INCIDENT', threadTs: '1700000000.000100' };
     const first = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's1' }, mirror });
     const second = await audit.append({ kind: 'manual_step', actor: 'U0BOB', data: { step: 's2' }, mirror });
-    const job = auditMirrorJobSchema.parse({ ...mirror, upToSeq: second.seq });
+    const job = { ...mirror, upToSeq: second.seq };
     const slackApi = interceptPostThenLoseState(state);
 
     // The retry is the same queue job (BullMQ keeps its id), so it holds the same posting lease.
@@ -214,7 +215,7 @@ describe('a post whose record failed is not posted again', () => {
       channelId: 'D0DIRECT',
     });
     await runs.saveReport(run.id, REPORT);
-    const notify = notifierProcessor({
+    const notify = processorOf(registerSlackPosts, {
       db: state.pool,
       runs,
       procedureRuns: new ProcedureRunStore(state.pool),
@@ -300,7 +301,7 @@ describe('a request card whose record failed is not posted again', () => {
       queues,
       refusals: new RefusalRepeatStore(state.pool),
     });
-    const preview = remediationProcessor({
+    const preview = processorOf(registerApprovalJobs, {
       requests,
       procedureRuns,
       targets,

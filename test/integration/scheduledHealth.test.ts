@@ -7,11 +7,10 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
 import type { Finding, HealthReport } from '../../src/health/types.js';
-import { QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES, type ScheduledHealthPostJob } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import {
   healthScheduleDefaults,
-  JOB_SCHEDULED_HEALTH,
   SCHEDULER_PREFIX,
   syncHealthSchedules,
 } from '../../src/schedules/healthSchedules.js';
@@ -22,13 +21,12 @@ import {
   type ScheduledState,
 } from '../../src/schedules/scheduledHealthDecision.js';
 import {
-  JOB_SCHEDULED_HEALTH_REPORT,
   type ScheduledHealthOutcome,
   scheduledHealthProcessor,
 } from '../../src/schedules/scheduledHealthJob.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
-import { scheduledHealthPoster } from '../../src/slack/posts/scheduledHealthPost.js';
+import { postScheduledHealth } from '../../src/slack/posts/scheduledHealthPost.js';
 import { RunStore } from '../../src/store/runs.js';
 import { ScheduledHealthStore } from '../../src/store/scheduledHealth.js';
 import { TargetPools } from '../../src/targets/pools.js';
@@ -106,23 +104,24 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
       queues,
       health: { budgetMs: 10_000, evidenceLimit: 10, only: CHECKS },
     });
-    const post = scheduledHealthPoster({
+    const slackDeps = {
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
       db,
       runs,
-    });
+    };
+    const post = (data: ScheduledHealthPostJob) => postScheduledHealth(slackDeps, data);
     queues.worker(
       QUEUES.diagnostics,
       async (job: Job) => {
-        if (job.name !== JOB_SCHEDULED_HEALTH) throw new UnrecoverableError(`unexpected job ${job.name}`);
-        fires.push({ target: job.data.target, ...(await scheduled(job)) });
+        if (job.name !== JOBS.scheduledHealth) throw new UnrecoverableError(`unexpected job ${job.name}`);
+        fires.push({ target: job.data.target, ...(await scheduled(job.data, job)) });
       },
       { concurrency: 1 },
     );
     queues.worker(
       QUEUES.notifications,
       async (job: Job) => {
-        if (job.name !== JOB_SCHEDULED_HEALTH_REPORT)
+        if (job.name !== JOBS.scheduledHealthReport)
           throw new UnrecoverableError(`unexpected job ${job.name}`);
         await post(job.data);
       },
@@ -560,12 +559,13 @@ describe('scheduled health checks on the PostgreSQL queue backend', () => {
       queues,
       health: { budgetMs: 10_000, evidenceLimit: 10, only: CHECKS },
     });
-    const post = scheduledHealthPoster({
+    const slackDeps = {
       slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
       db,
       runs: new RunStore(db),
-    });
-    queues.worker(QUEUES.diagnostics, async (job: Job) => void fires.push(await scheduled(job)), {
+    };
+    const post = (data: ScheduledHealthPostJob) => postScheduledHealth(slackDeps, data);
+    queues.worker(QUEUES.diagnostics, async (job: Job) => void fires.push(await scheduled(job.data, job)), {
       concurrency: 1,
     });
     queues.worker(QUEUES.notifications, async (job: Job) => post(job.data), { concurrency: 1 });

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
-import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from '../../src/service/shutdownWatchdog.js';
 import { eventually } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
 import { type RunningConsole, startConsole } from '../../src/console/consoleServer.js';
-import { JOBS, QUEUES } from '../../src/jobs/payloads.js';
+import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { createLogger } from '../../src/logger.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';

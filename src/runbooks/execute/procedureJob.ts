@@ -1,5 +1,5 @@
-import { type Job, UnrecoverableError } from 'bullmq';
-import { JOBS, POST_JOB_OPTIONS, procedureRunJobSchema, QUEUES } from '../../jobs/payloads.js';
+import { UnrecoverableError } from 'bullmq';
+import { JOBS, type JobPayload } from '../../jobs/catalog.js';
 import type { QueueBackend } from '../../jobs/queueBackend.js';
 import type { Logger } from '../../logger.js';
 import { errorText } from '../../redact.js';
@@ -25,12 +25,9 @@ export interface ProcedureJobDeps {
  * that cannot be reached gives every check that reason as its result, not a retry storm.
  */
 export function procedureJobProcessor(deps: ProcedureJobDeps) {
-  return async (job: Job): Promise<void> => {
-    const parsed = procedureRunJobSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`invalid procedure job payload: ${parsed.error.message}`);
-    const run = await deps.procedureRuns.get(parsed.data.runId);
-    if (!run) throw new UnrecoverableError(`procedure run ${parsed.data.runId} does not exist`);
+  return async ({ runId }: JobPayload<typeof JOBS.procedureRun>): Promise<void> => {
+    const run = await deps.procedureRuns.get(runId);
+    if (!run) throw new UnrecoverableError(`procedure run ${runId} does not exist`);
     if (run.status !== 'done' && run.status !== 'failed') {
       await deps.procedureRuns.markRunning(run.id);
       const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
@@ -57,14 +54,7 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
       }
     }
     // The job id makes a second enqueue (a retry after a crash right here) a no-op.
-    await deps.queues.queue(QUEUES.notifications).add(
-      JOBS.procedurePost,
-      { runId: run.id },
-      {
-        jobId: `procedure-post-${run.id}`,
-        ...POST_JOB_OPTIONS,
-      },
-    );
+    await deps.queues.enqueue({ name: JOBS.procedurePost, data: { runId: run.id } });
   };
 }
 

@@ -1,20 +1,11 @@
 import type { WebClient } from '@slack/web-api';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import type { z } from 'zod';
 import type { AuditLog } from '../../audit/auditLog.js';
-import { auditMirrorJobSchema, JOB_AUDIT_MIRROR, postAuditMirror } from '../../jobs/auditMirror.js';
-import {
-  findingDetailJobSchema,
-  healthReportJobSchema,
-  incidentJobSchema,
-  incidentTimerJobSchema,
-  JOBS,
-  procedurePostJobSchema,
-  requestJobSchema,
-} from '../../jobs/payloads.js';
+import { postAuditMirror } from '../../jobs/auditMirror.js';
+import { JOBS, type JobPayload } from '../../jobs/catalog.js';
+import type { JobProcessors } from '../../jobs/processors.js';
 import type { Logger } from '../../logger.js';
-import { JOB_SCHEDULED_HEALTH_REPORT } from '../../schedules/scheduledHealthJob.js';
 import type { ActionRequestStore } from '../../store/actionRequests.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
 import type { Run, RunStore } from '../../store/runs.js';
@@ -31,7 +22,7 @@ import {
 import { postOnce } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
 import { postRequestCard } from './requestCard.js';
-import { scheduledHealthPoster } from './scheduledHealthPost.js';
+import { postScheduledHealth } from './scheduledHealthPost.js';
 
 export interface NotifierDeps {
   db: pg.Pool;
@@ -50,56 +41,55 @@ interface RateLimited {
 }
 
 /**
- * The one place that posts to Slack. What it posts is already stored, so a Slack outage or
- * a 429 only delays it: on 429 the job moves to the delayed set for Retry-After seconds and
- * the worker is free at once; other failures retry with backoff.
+ * The jobs that post to Slack, all on the notifications queue. What they post is already
+ * stored, so a Slack outage or a 429 only delays it (see delayedOnRateLimit).
  */
-export function notifierProcessor(deps: NotifierDeps) {
-  const posts: Record<string, (data: unknown, job: Job) => Promise<void>> = {
-    [JOBS.healthReport]: (data) => postHealthReports(deps, parse(healthReportJobSchema, data).runIds),
-    [JOBS.findingDetail]: (data) => postFindingDetail(deps, parse(findingDetailJobSchema, data)),
-    [JOBS.procedurePost]: (data) => postProcedureRun(deps, parse(procedurePostJobSchema, data).runId),
-    [JOBS.requestCard]: (data, job) =>
-      postRequestCard(deps, parse(requestJobSchema, data).requestId, `card-job-${job.id}`),
-    [JOB_AUDIT_MIRROR]: (data, job) =>
-      postAuditMirror(deps, parse(auditMirrorJobSchema, data), `mirror-job-${job.id}`),
-    [JOB_SCHEDULED_HEALTH_REPORT]: scheduledHealthPoster(deps),
-    [JOBS.incidentOpen]: (data) =>
-      openIncident(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
-    [JOBS.incidentRoot]: (data) =>
-      refreshIncidentRoot(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
+export function registerSlackPosts(jobs: JobProcessors, deps: NotifierDeps): void {
+  jobs
+    .register(JOBS.healthReport, ({ runIds }) => postHealthReports(deps, runIds))
+    .register(JOBS.findingDetail, (job) => postFindingDetail(deps, job))
+    .register(JOBS.procedurePost, ({ runId }) => postProcedureRun(deps, runId))
+    .register(JOBS.scheduledHealthReport, (job) => postScheduledHealth(deps, job))
+    .register(JOBS.requestCard, ({ requestId }, job) =>
+      postRequestCard(deps, requestId, `card-job-${job.id}`),
+    )
+    .register(JOBS.auditMirror, (payload, job) => postAuditMirror(deps, payload, `mirror-job-${job.id}`))
+    .register(JOBS.incidentOpen, ({ incidentId }) => openIncident(deps.incidentPosts, incidentId))
+    .register(JOBS.incidentRoot, ({ incidentId }) => refreshIncidentRoot(deps.incidentPosts, incidentId))
     // A timer's message is one per fire: its retries share the job's id and creation time,
     // a timer scheduled again (same id) or the reminder's next fire does not.
-    [JOBS.incidentTimer]: (data, job) =>
+    .register(JOBS.incidentTimer, (payload, job) =>
       fireIncidentTimer(deps.incidentPosts, {
-        ...parse(incidentTimerJobSchema, data),
+        ...payload,
         postKey: `incident-timer:${job.id}:${job.timestamp}`,
       }),
-    [JOBS.incidentReport]: (data) =>
-      postIncidentReport(deps.incidentPosts, parse(incidentJobSchema, data).incidentId),
-  };
-  return async (job: Job, token?: string): Promise<void> => {
-    const post = posts[job.name];
-    if (!post) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
+    )
+    .register(JOBS.incidentReport, ({ incidentId }) => postIncidentReport(deps.incidentPosts, incidentId));
+}
+
+/**
+ * The notifications queue's processor around `process`: on a Slack 429 the job moves to the
+ * delayed set for Retry-After seconds and the worker is free at once; other failures retry
+ * with backoff.
+ */
+export function delayedOnRateLimit(
+  logger: Logger,
+  process: (job: Job) => Promise<unknown>,
+): (job: Job, token?: string) => Promise<void> {
+  return async (job, token) => {
     try {
-      await post(job.data, job);
+      await process(job);
     } catch (err) {
       const limited = err as RateLimited;
       if (limited.code === 'slack_webapi_rate_limited_error' && token) {
         const delayMs = Math.max(1, limited.retryAfter ?? 1) * 1000;
-        deps.logger.info({ jobId: job.id, delayMs }, 'slack rate limited a post; rescheduled');
+        logger.info({ jobId: job.id, delayMs }, 'slack rate limited a post; rescheduled');
         await job.moveToDelayed(Date.now() + delayMs, token);
         throw new DelayedError();
       }
       throw err;
     }
   };
-}
-
-function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid notification payload: ${parsed.error.message}`);
-  return parsed.data;
 }
 
 /**
@@ -148,7 +138,7 @@ async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */
 async function postFindingDetail(
   deps: NotifierDeps,
-  job: { runId: string; check: string; channel: string; threadTs: string },
+  job: JobPayload<typeof JOBS.findingDetail>,
 ): Promise<void> {
   const run = await deps.runs.get(job.runId);
   const finding = run?.report?.findings.find((candidate) => candidate.id === job.check);

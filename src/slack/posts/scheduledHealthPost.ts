@@ -1,11 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type { HealthReport } from '../../health/types.js';
-import type { StatusChange } from '../../schedules/scheduledHealthDecision.js';
-import {
-  type ScheduledHealthPostJob,
-  scheduledHealthPostJobSchema,
-} from '../../schedules/scheduledHealthJob.js';
+import type { ScheduledHealthPostJob, StatusChange } from '../../jobs/catalog.js';
 import type { RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { healthReportBlocks, healthReportText } from '../views/healthReport.js';
@@ -23,7 +19,7 @@ export interface ScheduledHealthPostDeps extends PostOnceDeps {
  * incident" button when something is critical; or the all clear. The run records the
  * message, so a retried job never posts twice.
  */
-async function postScheduledHealth(
+export async function postScheduledHealth(
   deps: ScheduledHealthPostDeps,
   job: ScheduledHealthPostJob,
 ): Promise<void> {
@@ -46,17 +42,6 @@ async function postScheduledHealth(
     blocks,
   });
   await deps.runs.markPosted(run.id, ts);
-}
-
-/** For the notifier's table of posts: parses the payload (a bad one is not retried) and posts. */
-export function scheduledHealthPoster(deps: ScheduledHealthPostDeps) {
-  return async (data: unknown): Promise<void> => {
-    const parsed = scheduledHealthPostJobSchema.safeParse(data);
-    if (!parsed.success) {
-      throw new UnrecoverableError(`invalid scheduled health payload: ${parsed.error.message}`);
-    }
-    await postScheduledHealth(deps, parsed.data);
-  };
 }
 
 /** Plain-text fallback (notifications). */

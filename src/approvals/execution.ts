@@ -1,156 +1,14 @@
-import { type Job, UnrecoverableError } from 'bullmq';
-import type { z } from 'zod';
-import type { AuditLog } from '../audit/auditLog.js';
-import { actionPreviewJobSchema, JOBS, QUEUES, RETENTION, requestJobSchema } from '../jobs/payloads.js';
-import type { QueueBackend } from '../jobs/queueBackend.js';
-import type { Logger } from '../logger.js';
+import { UnrecoverableError } from 'bullmq';
 import { errorText } from '../redact.js';
 import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediation/execute.js';
-import { computePlan, type Plan } from '../remediation/plan.js';
+import type { Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
-import type { ActionStep, CheckStep } from '../runbooks/model.js';
+import type { CheckStep } from '../runbooks/model.js';
 import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
-import type { ActionRequestStore } from '../store/actionRequests.js';
-import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
-import { failureText } from '../targets/connectionErrors.js';
-import type { TargetPools } from '../targets/pools.js';
+import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
-import type { ApprovalService } from './approvalService.js';
+import { type ActionJobDeps, loadAction } from './actionJob.js';
 import { appendAudited, auditedChange } from './auditedChange.js';
-
-export interface RemediationDeps {
-  requests: ActionRequestStore;
-  procedureRuns: ProcedureRunStore;
-  targets: TargetRegistry;
-  pools: TargetPools;
-  queues: QueueBackend;
-  audit: AuditLog;
-  approvals: ApprovalService;
-  logger: Logger;
-}
-
-/**
- * The jobs that touch a target on behalf of an action: computing its preview, expiring an
- * unapproved request, and executing an approved one, at most once.
- */
-export function remediationProcessor(deps: RemediationDeps) {
-  return async (job: Job): Promise<void> => {
-    switch (job.name) {
-      case JOBS.actionPreview:
-        return preview(deps, parse(actionPreviewJobSchema, job.data));
-      case JOBS.approvalExpiry:
-        return expire(deps, parse(requestJobSchema, job.data).requestId);
-      case JOBS.executeAction:
-        return execute(deps, parse(requestJobSchema, job.data).requestId);
-      default:
-        throw new UnrecoverableError(`unknown remediation job "${job.name}"`);
-    }
-  };
-}
-
-function parse<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid remediation payload: ${parsed.error.message}`);
-  return parsed.data;
-}
-
-async function loadAction(
-  deps: RemediationDeps,
-  runId: string,
-  stepId: string,
-): Promise<{ run: ProcedureRun; step: ActionStep; position: number }> {
-  const run = await deps.procedureRuns.get(runId);
-  const position = run?.procedure.steps.findIndex((step) => step.id === stepId) ?? -1;
-  const step = run?.procedure.steps[position];
-  if (!run || step?.kind !== 'action') throw new UnrecoverableError(`run ${runId} has no action ${stepId}`);
-  return { run, step, position };
-}
-
-/** Computes the plan (nothing with effects outside a rolled-back transaction) and posts its card. */
-async function preview(
-  deps: RemediationDeps,
-  job: { runId: string; stepId: string; requestedBy: string; values: RawValues },
-): Promise<void> {
-  const { run, step } = await loadAction(deps, job.runId, job.stepId);
-  const inputs = { ...run.params, ...job.values };
-  // A preview that cannot be made is recorded (and so shown in the thread), never dropped.
-  const failed = (error: string) =>
-    appendAudited(deps, run, {
-      kind: 'preview',
-      actor: job.requestedBy,
-      target: run.target,
-      runId: run.id,
-      data: { step: step.id, sql: step.statement.sql, error },
-    });
-  // The Preview button and the modal validate first; a job queued by an older bot may not have.
-  const binding = bindStatement(step.statement, inputs);
-  if (!binding.ok) {
-    await failed(binding.problems.join('; '));
-    return;
-  }
-  let plan: Plan;
-  try {
-    const target = deps.targets.resolve(run.target);
-    plan = await computePlan(deps.pools.remediation(target), target, step, binding.values);
-  } catch (err) {
-    await failed(failureText(err));
-    return;
-  }
-  const request = await auditedChange(
-    deps,
-    run,
-    job.requestedBy,
-    'preview',
-    (created) => ({
-      step: step.id,
-      sql: created.sql,
-      params: created.params,
-      planHash: created.planHash,
-      summary: plan.summary,
-    }),
-    (audit) =>
-      deps.requests.create(
-        {
-          runId: run.id,
-          stepId: step.id,
-          target: run.target,
-          risk: step.risk,
-          sql: plan.sql,
-          params: plan.params,
-          plan: { ...plan, inputs },
-          planHash: plan.hash,
-          previewedBy: job.requestedBy,
-        },
-        audit,
-      ),
-  );
-  await deps.approvals.refreshCard(request.id);
-}
-
-async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
-  const request = await deps.requests.get(requestId);
-  const run = request && (await deps.procedureRuns.get(request.runId));
-  if (!request || !run) return;
-  const result = await auditedChange(
-    deps,
-    run,
-    'runbook-bot',
-    'expired',
-    () => ({}),
-    (audit) => deps.requests.expire(requestId, audit),
-  );
-  if (result.ok) await deps.approvals.refreshCard(requestId);
-  // Early by the database's clock (the job's delay was counted on this worker's): come back
-  // when it is due, rather than leave the request pending for good.
-  else if (result.dueInMs !== undefined && Number.isFinite(result.dueInMs))
-    await deps.queues
-      .queue(QUEUES.remediation)
-      .add(
-        JOBS.approvalExpiry,
-        { requestId },
-        { jobId: `expiry-${requestId}-${Date.now()}`, delay: Math.ceil(result.dueInMs) + 500, ...RETENTION },
-      );
-}
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing
@@ -158,7 +16,7 @@ async function expire(deps: RemediationDeps, requestId: string): Promise<void> {
  * again after its worker died, so it reports "outcome unknown" with the verification
  * check's current result, and never runs the action again.
  */
-async function execute(deps: RemediationDeps, requestId: string): Promise<void> {
+export async function executeRequest(deps: ActionJobDeps, requestId: string): Promise<void> {
   const request = await deps.requests.get(requestId);
   if (!request) throw new UnrecoverableError(`request ${requestId} does not exist`);
   const { run, step } = await loadAction(deps, request.runId, request.stepId);
@@ -277,7 +135,7 @@ function resultSummary(result: ExecutionResult): string {
  * diagnostic checks, run now and summarized in one line: what "after" is compared with.
  */
 async function verification(
-  deps: RemediationDeps,
+  deps: ActionJobDeps,
   run: ProcedureRun,
   target: ReturnType<TargetRegistry['resolve']>,
   inputs: RawValues,

@@ -1,0 +1,67 @@
+import type { JOBS, JobPayload } from '../jobs/catalog.js';
+import { computePlan, type Plan } from '../remediation/plan.js';
+import { bindStatement } from '../runbooks/procedureParams.js';
+import { failureText } from '../targets/connectionErrors.js';
+import { type ActionJobDeps, loadAction } from './actionJob.js';
+import { appendAudited, auditedChange } from './auditedChange.js';
+
+/** Computes the plan (nothing with effects outside a rolled-back transaction) and posts its card. */
+export async function previewAction(
+  deps: ActionJobDeps,
+  job: JobPayload<typeof JOBS.actionPreview>,
+): Promise<void> {
+  const { run, step } = await loadAction(deps, job.runId, job.stepId);
+  const inputs = { ...run.params, ...job.values };
+  // A preview that cannot be made is recorded (and so shown in the thread), never dropped.
+  const failed = (error: string) =>
+    appendAudited(deps, run, {
+      kind: 'preview',
+      actor: job.requestedBy,
+      target: run.target,
+      runId: run.id,
+      data: { step: step.id, sql: step.statement.sql, error },
+    });
+  // The Preview button and the modal validate first; a job queued by an older bot may not have.
+  const binding = bindStatement(step.statement, inputs);
+  if (!binding.ok) {
+    await failed(binding.problems.join('; '));
+    return;
+  }
+  let plan: Plan;
+  try {
+    const target = deps.targets.resolve(run.target);
+    plan = await computePlan(deps.pools.remediation(target), target, step, binding.values);
+  } catch (err) {
+    await failed(failureText(err));
+    return;
+  }
+  const request = await auditedChange(
+    deps,
+    run,
+    job.requestedBy,
+    'preview',
+    (created) => ({
+      step: step.id,
+      sql: created.sql,
+      params: created.params,
+      planHash: created.planHash,
+      summary: plan.summary,
+    }),
+    (audit) =>
+      deps.requests.create(
+        {
+          runId: run.id,
+          stepId: step.id,
+          target: run.target,
+          risk: step.risk,
+          sql: plan.sql,
+          params: plan.params,
+          plan: { ...plan, inputs },
+          planHash: plan.hash,
+          previewedBy: job.requestedBy,
+        },
+        audit,
+      ),
+  );
+  await deps.approvals.refreshCard(request.id);
+}

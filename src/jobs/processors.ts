@@ -1,0 +1,55 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import { CATALOG, type JobName, type JobPayload, type QueueName } from './catalog.js';
+
+/** What a processor knows of the job beside its payload. */
+export interface JobRun {
+  id?: string;
+  /** When the job was created (ms); retries share it, a job queued again does not. */
+  timestamp: number;
+}
+
+export type JobProcessor<N extends JobName> = (payload: JobPayload<N>, job: JobRun) => Promise<unknown>;
+
+/**
+ * The processors of the catalog's jobs, one per job. The one place a payload is parsed: a
+ * payload its schema refuses fails the job for good (UnrecoverableError), since no retry
+ * would make it valid.
+ */
+export class JobProcessors {
+  private readonly processors = new Map<JobName, JobProcessor<JobName>>();
+
+  register<N extends JobName>(name: N, processor: JobProcessor<N>): this {
+    if (this.processors.has(name)) throw new Error(`job "${name}" has two processors`);
+    this.processors.set(name, processor as unknown as JobProcessor<JobName>);
+    return this;
+  }
+
+  /** Throws, naming them, when some job of the catalog has no processor. */
+  assertComplete(): void {
+    const missing = (Object.keys(CATALOG) as JobName[]).filter((name) => !this.processors.has(name));
+    if (missing.length > 0)
+      throw new Error(
+        `no processor is registered for ${missing.map((name) => `"${name}"`).join(', ')}: ` +
+          'every job in src/jobs/catalog.ts needs one (register it in service/startWorkers.ts)',
+      );
+  }
+
+  /** Parses the job's payload and runs its processor. */
+  async run(job: Pick<Job, 'name' | 'data' | 'id' | 'timestamp'>): Promise<unknown> {
+    const name = job.name as JobName;
+    const processor = this.processors.get(name);
+    if (!processor) throw new UnrecoverableError(`unknown job "${job.name}"`);
+    const parsed = CATALOG[name].schema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid ${job.name} payload: ${parsed.error.message}`);
+    return processor(parsed.data as JobPayload<JobName>, job);
+  }
+
+  /** The worker's processor for one queue: jobs of other queues are refused by name. */
+  forQueue(queue: QueueName): (job: Job) => Promise<unknown> {
+    return async (job) => {
+      if (!Object.hasOwn(CATALOG, job.name) || CATALOG[job.name as JobName].queue !== queue)
+        throw new UnrecoverableError(`unknown ${queue} job "${job.name}"`);
+      return this.run(job);
+    };
+  }
+}
