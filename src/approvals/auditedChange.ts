@@ -1,5 +1,6 @@
-import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
-import { appendMirrored, enqueueAuditMirror } from '../jobs/auditMirror.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEvent, AuditEventInput } from '../audit/events.js';
+import { appendMirrored, enqueueAuditMirror } from '../audit/outbox.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';

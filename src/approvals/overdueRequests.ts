@@ -1,4 +1,4 @@
-import type { AuditEventInput } from '../audit/auditLog.js';
+import type { AuditEventInput } from '../audit/events.js';
 import type { ActionRequest, Applied, InTransaction, StoreRefusal } from '../store/actionRequests.js';
 import { auditedChange } from './auditedChange.js';
 import { type ApprovalDeps, loadRequest } from './requestContext.js';

@@ -8,6 +8,20 @@ export interface NoticeStyle {
   strong(text: string): string;
 }
 
+/** When the incident's response target passes: its severity's target after the declaration. */
+export function responseDeadline(incident: Pick<StoredIncident, 'severity' | 'declaredAt'>): Date {
+  return new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
+}
+
+/**
+ * Who is escalated from and to: the first two levels of `INCIDENT_ESCALATION` (on-call, then
+ * the next level, when none is configured).
+ */
+export function escalationLevels(escalation: readonly string[]): { from: string; to: string } {
+  const [first, next] = escalation;
+  return { from: first ?? 'on-call', to: next ?? first ?? 'the next level' };
+}
+
 /**
  * Before the response target passes with nobody acknowledging: the commander is warned,
  * with the time it passes in the configured zone.
@@ -17,19 +31,15 @@ export function responseWarningText(
   timeZone: string,
   style: NoticeStyle,
 ): string {
-  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
-  return `${SEVERITY_LABEL[incident.severity]} response target passes at ${formatInTimeZone(deadline, timeZone)} and nobody has acknowledged or acted yet. ${style.mention(incident.commander)}`;
+  return `${SEVERITY_LABEL[incident.severity]} response target passes at ${formatInTimeZone(responseDeadline(incident), timeZone)} and nobody has acknowledged or acted yet. ${style.mention(incident.commander)}`;
 }
 
-/**
- * Once it has passed unacknowledged: escalated from the first level of `INCIDENT_ESCALATION`
- * to the next (on-call, then the next level, when none is configured).
- */
+/** Once it has passed unacknowledged: escalated from one level to the next. */
 export function escalationText(
   incident: Pick<StoredIncident, 'severity'>,
   escalation: readonly string[],
   style: NoticeStyle,
 ): string {
-  const [first, next] = escalation;
-  return `The ${incident.severity} response target has passed with no acknowledgement: escalating from ${first ?? 'on-call'} to ${style.strong(next ?? first ?? 'the next level')}.`;
+  const { from, to } = escalationLevels(escalation);
+  return `The ${incident.severity} response target has passed with no acknowledgement: escalating from ${from} to ${style.strong(to)}.`;
 }

@@ -1,7 +1,8 @@
 import { type Answer, done, refusal } from '../answer.js';
-import type { AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEventInput, IncidentChange } from '../audit/events.js';
+import { appendMirrored } from '../audit/outbox.js';
 import type { IncidentSettings } from '../config.js';
-import { appendMirrored } from '../jobs/auditMirror.js';
 import { type IncidentTimer, JOBS, jobIdOf } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
@@ -59,10 +60,7 @@ export class IncidentService {
     await this.audit(incident, {
       kind: 'incident_declared',
       actor: input.user,
-      data: {
-        incident: `INC-${incident.number} ${incident.severity}: ${incident.title}`,
-        severity: incident.severity,
-      },
+      data: { number: incident.number, severity: incident.severity, title: incident.title },
     });
     try {
       await this.notify(JOBS.incidentOpen, incident.id);
@@ -96,7 +94,7 @@ export class IncidentService {
       : change.commander
         ? `handed command to <@${change.commander}>`
         : `changed the severity to ${change.severity}`;
-    await this.audit(incident, { kind: 'incident_updated', actor: user, data: { change: words, ...change } });
+    await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
     await this.notify(JOBS.incidentRoot, incident.id);
     if (change.severity && change.severity !== open.severity) await this.scheduleTimers(incident);
     return done(`INC-${incident.number}: ${words}`);
@@ -188,6 +186,16 @@ export class IncidentService {
       mirror: incident.rootTs ? { channel: incident.channelId, threadTs: incident.rootTs } : undefined,
     });
   }
+}
+
+/** What an update changed, as its audit event records it: who or what it was, and is now. */
+function changeData(
+  before: StoredIncident,
+  change: { severity?: Severity; commander?: string; statusText?: string },
+): IncidentChange {
+  if (change.statusText) return { change: 'status', text: change.statusText };
+  if (change.commander) return { change: 'commander', from: before.commander, to: change.commander };
+  return { change: 'severity', from: before.severity, to: change.severity ?? before.severity };
 }
 
 function timerItem(incidentId: string, timer: IncidentTimer) {

@@ -1,3 +1,5 @@
+import type { Phrase } from '../audit/describe.js';
+
 /**
  * Incidents as the seeds define them: severities P0–P3 with response-time targets, a
  * commander, a status, a timeline built from the audit log, and a report drafted from what
@@ -47,12 +49,12 @@ export interface Incident {
   target: string | null;
 }
 
-/** One line of the timeline: an audit event linked to the incident, in words. */
+/** One line of the timeline: an audit event linked to the incident, described (audit/describe.ts). */
 export interface TimelineEntry {
   at: Date;
   kind: string;
   actor: string;
-  text: string;
+  what: Phrase;
 }
 
 /** A remediation executed (or attempted) during the incident, for "Fix applied". */

@@ -1,7 +1,9 @@
 import { tz, tzName } from '@date-fns/tz';
 import { format } from 'date-fns/format';
+import { SLACK_USER_ID } from '../audit/describe.js';
 import { isTimeZone } from '../time.js';
 import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
+import { code, peopleIn, personName, phraseMarkdown, phrasePlain } from './timelineMarkdown.js';
 
 /** The report draft as data: the same content as the Markdown, with ISO times beside local ones. */
 export interface ReportJson {
@@ -100,8 +102,8 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
   const local = (at: Date) => localTime(at, zone);
   const day = (at: Date) => format(at, 'yyyy-MM-dd', { in: tz(zone) });
   const reference = `INC-${incident.number}`;
-  const user = (id: string) => personName(id, input.people ?? {});
-  const words = (text: string) => withoutSlackMarkup(text, input.people ?? {});
+  const people = input.people ?? {};
+  const user = (id: string) => personName(id, people);
 
   const stillOpen = incident.resolvedAt === null;
   const until = incident.resolvedAt ?? input.now;
@@ -174,7 +176,8 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
     `| Time (${zone}) | Who | What |`,
     '| --- | --- | --- |',
     ...input.timeline.map(
-      (entry) => `| ${local(entry.at)} | ${cell(user(entry.actor))} | ${cell(words(entry.text))} |`,
+      (entry) =>
+        `| ${local(entry.at)} | ${cell(user(entry.actor))} | ${cell(phraseMarkdown(entry.what, people))} |`,
     ),
     '',
   ];
@@ -234,7 +237,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
       local: local(entry.at),
       kind: entry.kind,
       actor: entry.actor,
-      text: entry.text,
+      text: phrasePlain(entry.what, people),
     })),
   };
 
@@ -338,33 +341,15 @@ function sqlValue(value: string | number): string {
   return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
 }
 
-/** Slack ids leave Slack as "@name" (or "@U123" when the name is unknown); other actors (runbook-bot) stay as they are. */
-function personName(id: string, people: Record<string, string>): string {
-  return /^[UWB][A-Z0-9]{2,}$/.test(id) ? `@${people[id] ?? id}` : id;
-}
-
-/**
- * Timeline texts are written for Slack; a report is read outside it: mentions become names,
- * channel links their names, links "label (url)", and a leading emoji shortcode goes.
- */
-function withoutSlackMarkup(text: string, people: Record<string, string>): string {
-  return text
-    .replace(/^:[a-z0-9_+-]+:\s*/, '')
-    .replace(/<@([UW][A-Z0-9]+)(?:\|[^>]*)?>/g, (_match, id: string) => personName(id, people))
-    .replace(/<#C[A-Z0-9]+\|([^>]+)>/g, '#$1')
-    .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
-    .replace(/<!(here|channel|everyone)>/g, '@$1');
-}
-
 /** Every Slack user id the draft will name: the people to look up before composing it. */
 export function peopleInReport(input: IncidentReportInput): string[] {
   const ids = new Set([input.incident.commander, input.incident.declaredBy]);
   for (const fix of input.remediations) for (const id of fix.approvers) ids.add(id);
   for (const entry of input.timeline) {
     ids.add(entry.actor);
-    for (const match of entry.text.matchAll(/<@([UW][A-Z0-9]+)/g)) ids.add(match[1]!);
+    for (const id of peopleIn(entry.what)) ids.add(id);
   }
-  return [...ids].filter((id) => /^[UW][A-Z0-9]{2,}$/.test(id));
+  return [...ids].filter((id) => SLACK_USER_ID.test(id));
 }
 
 function countBy(findings: Array<{ status: string }>, status: string): number {
@@ -389,11 +374,4 @@ function indentContinuation(text: string): string {
 function codeFence(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
   return '`'.repeat(Math.max(3, longest + 1));
-}
-
-/** An inline code span that survives backticks in the text. */
-function code(text: string): string {
-  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((match) => match[0].length));
-  const ticks = '`'.repeat(longest + 1);
-  return longest > 0 ? `${ticks} ${text} ${ticks}` : `${ticks}${text}${ticks}`;
 }

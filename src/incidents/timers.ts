@@ -1,6 +1,13 @@
+import type { IncidentTimerFired } from '../audit/events.js';
 import type { IncidentTimer } from '../jobs/catalog.js';
 import type { StoredIncident } from '../store/incidents.js';
-import { escalationText, type NoticeStyle, responseWarningText } from './escalation.js';
+import {
+  escalationLevels,
+  escalationText,
+  type NoticeStyle,
+  responseDeadline,
+  responseWarningText,
+} from './escalation.js';
 import { RESPONSE_TARGET_MS, type Severity } from './model.js';
 
 export type { IncidentTimer };
@@ -52,4 +59,19 @@ export function timerNotice(
         ? `${style.mention(incident.commander)}, time for a status update: \`/incident status …\``
         : undefined;
   }
+}
+
+/** What a timer that spoke records in the audit: what fired, not its words (each medium words it). */
+export function timerFired(
+  incident: Pick<StoredIncident, 'severity' | 'declaredAt' | 'commander'>,
+  timer: IncidentTimer,
+  settings: { escalation: readonly string[] },
+): IncidentTimerFired {
+  return {
+    timer,
+    severity: incident.severity,
+    commander: incident.commander,
+    ...(timer === 'status-reminder' ? {} : { deadline: responseDeadline(incident).toISOString() }),
+    ...(timer === 'escalation' ? { escalation: escalationLevels(settings.escalation) } : {}),
+  };
 }

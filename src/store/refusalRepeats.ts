@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { AuditEvent, AuditEventInput, AuditLog } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditEvent, AuditEventInput } from '../audit/events.js';
 import { inTransaction } from './transaction.js';
 
 /** One refusal: who was refused what on which request, and where its run's thread is. */

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { AuditLog } from '../audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../audit/checkpoint.js';
+import type { StoredAuditEvent } from '../audit/events.js';
 import { loadAuditSettings } from '../config.js';
 import { UserError } from '../errors.js';
+import { auditEventJson, auditEventTerminal } from './auditText.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 import { withStateDatabase } from './stateDatabase.js';
@@ -71,14 +73,23 @@ export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code
 
   audit
     .command('export')
-    .description('Print audit events as JSON lines, oldest first, with their hashes')
+    .description(
+      'Print audit events oldest first: as JSON lines with their hashes, or (--format text) one readable line each',
+    )
+    .option('--format <format>', 'json (checkable without the database) or text', 'json')
     .requiredOption(
       '--since <when>',
       'an ISO date (2024-11-27, 2024-11-27T10:00Z) or a duration ago (90m, 24h, 7d)',
     )
-    .action(async (options: { since: string }) => {
+    .action(async (options: { since: string; format: string }) => {
       const since = parseSince(options.since, new Date());
-      await withAuditLog(io, (log) => log.exportSince(since, io.stdout));
+      if (options.format !== 'json' && options.format !== 'text')
+        throw new UserError(`--format must be json or text, got "${options.format}"`);
+      const line =
+        options.format === 'json'
+          ? auditEventJson
+          : ({ event }: StoredAuditEvent) => auditEventTerminal(event);
+      await withAuditLog(io, (log) => log.readSince(since, (stored) => io.stdout(line(stored))));
       setExitCode(EXIT.ok);
     });
 }

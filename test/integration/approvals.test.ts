@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
-import { type AuditEvent, AuditLog } from '../../src/audit/auditLog.js';
-import { auditEventText } from '../../src/jobs/auditMirror.js';
+import { AuditLog } from '../../src/audit/auditLog.js';
 import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
@@ -16,6 +15,7 @@ import type { ActionStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { recoverStrandedWork, STRANDED_RUN_SWEEP } from '../../src/service/strandedRuns.js';
 import { postRequestCard } from '../../src/slack/posts/requestCard.js';
+import { auditLine } from '../../src/slack/views/auditLine.js';
 import { requestCardBlocks, requestCardText } from '../../src/slack/views/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
 import { IncidentStore } from '../../src/store/incidents.js';
@@ -425,16 +425,7 @@ describe('approvals and at-most-once execution', () => {
     expect(own[0]!.data.reason).toMatch(/You requested this medium-risk action/);
     // In the run's thread: the refusal, then "again 9 times".
     const line = (event: (typeof own)[number]) =>
-      auditEventText({
-        kind: 'refused',
-        actor: event.actor,
-        requestId,
-        data: event.data,
-        seq: Number(event.seq),
-        at: new Date(),
-        prevHash: '',
-        hash: '',
-      } satisfies AuditEvent);
+      auditLine({ kind: 'refused', actor: event.actor, requestId, data: event.data });
     expect(line(own[0]!)).toMatch(/^:no_entry: <@U0ONCALL> was refused on request \S+: You requested/);
     expect(line(own[1]!)).toMatch(
       /^:no_entry: <@U0ONCALL> was refused again 9 times on request \S+: You requested/,

@@ -3,13 +3,17 @@ import { Command } from 'commander';
 import nock from 'nock';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type AuditEventInput, AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
+import { AuditLog, GENESIS_HASH, hashEvent } from '../../src/audit/auditLog.js';
 import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../../src/audit/checkpoint.js';
+import type { AuditEventInput } from '../../src/audit/events.js';
 import { UserError } from '../../src/errors.js';
-import { auditEventText, postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { checkpointIfDue } from '../../src/slack/posts/auditCheckpoints.js';
+import { postAuditMirror } from '../../src/slack/posts/auditMirror.js';
+import { auditLine } from '../../src/slack/views/auditLine.js';
+import { nextToMirror } from '../../src/store/auditOutbox.js';
 import { migrateStateDatabase } from '../../src/store/migrate.js';
 import { addAuditCommands, parseSince } from '../../src/terminal/auditCli.js';
+import { auditEventJson } from '../../src/terminal/auditText.js';
 import { captureLogs } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { BOT_TOKEN, type HeldMessage, interceptHistory, postKeyOf } from '../support/slack.js';
@@ -167,7 +171,7 @@ describe('audit log', () => {
 
   it('exports JSON lines in seq order that can be checked without the database', async () => {
     const lines: string[] = [];
-    const count = await state.log.exportSince(new Date(0), (line) => lines.push(line));
+    const count = await state.log.readSince(new Date(0), (stored) => lines.push(auditEventJson(stored)));
     expect(count).toBe(lines.length);
     const parsed = lines.map((line) => JSON.parse(line));
     expect(parsed.map((line) => line.seq)).toEqual(parsed.map((_, i) => i + 1));
@@ -184,7 +188,7 @@ describe('audit log', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const later = await state.log.append(event({ kind: 'verification', data: { after: 'idle=0' } }));
     const recent: string[] = [];
-    expect(await state.log.exportSince(cutoff, (line) => recent.push(line))).toBe(1);
+    expect(await state.log.readSince(cutoff, (stored) => recent.push(auditEventJson(stored)))).toBe(1);
     expect(JSON.parse(recent[0]!)).toMatchObject({ seq: later.seq, kind: 'verification', runId: RUN_ID });
   });
 
@@ -199,6 +203,11 @@ describe('audit log', () => {
     expect(exported.error).toBeUndefined();
     expect(exported.stdout.length).toBeGreaterThan(50);
     expect(exported.stdout.map((line) => JSON.parse(line).seq)).toEqual(exported.stdout.map((_, i) => i + 1));
+    const text = await auditCli(['export', '--since', '24h', '--format', 'text'], env);
+    expect(text.stdout).toHaveLength(exported.stdout.length);
+    expect(text.stdout[0]).toMatch(/^#1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ U0APPROVER previewed: SELECT 1$/);
+    const xml = await auditCli(['export', '--since', '24h', '--format', 'xml'], env);
+    expect(xml.error).toBeInstanceOf(UserError);
     const none = await auditCli(['export', '--since', '2999-01-01'], env);
     expect(none.stdout).toEqual([]);
 
@@ -617,7 +626,7 @@ describe('audit mirror', () => {
     let failures = 0;
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        await postAuditMirror({ db: pool, audit: log, slack }, job);
+        await postAuditMirror({ db: pool, slack }, job);
         break;
       } catch {
         failures += 1;
@@ -625,10 +634,14 @@ describe('audit mirror', () => {
     }
     expect(failures).toBe(3);
     // The second call's first post (seq 1) was accepted by the scripted reply, not recorded.
-    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditEventText(e)));
+    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.slice(1).map((e) => auditLine(e)));
     expect(slackApi.accepted.every((post) => post.threadTs === THREAD)).toBe(true);
-    expect(await log.nextToMirror(CHANNEL, THREAD, last.seq)).toBeUndefined();
-    expect((await log.nextToMirror(CHANNEL, '1700.2', elsewhere.seq))?.seq).toBe(elsewhere.seq);
+    expect(
+      await nextToMirror(pool, { channel: CHANNEL, threadTs: THREAD, upToSeq: last.seq }),
+    ).toBeUndefined();
+    expect(
+      (await nextToMirror(pool, { channel: CHANNEL, threadTs: '1700.2', upToSeq: elsewhere.seq }))?.seq,
+    ).toBe(elsewhere.seq);
     const unposted = await pool.query<{ seq: string }>(
       "SELECT seq FROM audit_outbox WHERE posted_ts IS NULL AND thread_ts = '1700.2'",
     );
@@ -641,7 +654,7 @@ describe('audit mirror', () => {
 
     // A later retry of the same job finds nothing left to post.
     const before = slackApi.calls();
-    await postAuditMirror({ db: pool, audit: log, slack }, job);
+    await postAuditMirror({ db: pool, slack }, job);
     expect(slackApi.calls()).toBe(before);
   });
 
@@ -652,17 +665,17 @@ describe('audit mirror', () => {
       event({ kind: 'expired', mirror: { channel: CHANNEL, threadTs: THREAD } }),
     );
     const slackApi = interceptSlack([], 15);
-    const deps = { db: pool, audit: log, slack };
+    const deps = { db: pool, slack };
     await Promise.all([
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events[3]!.seq }),
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events.at(-1)!.seq }),
       postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: events.at(-1)!.seq }),
     ]);
-    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.map((e) => auditEventText(e)));
+    expect(slackApi.accepted.map((post) => post.text)).toEqual(events.map((e) => auditLine(e)));
     // upToSeq bounds a job: the event after it waits for its own job.
     expect(await unposted(pool)).toBe(1);
     await postAuditMirror(deps, { channel: CHANNEL, threadTs: THREAD, upToSeq: beyond.seq });
-    expect(slackApi.accepted.at(-1)?.text).toBe(auditEventText(beyond));
+    expect(slackApi.accepted.at(-1)?.text).toBe(auditLine(beyond));
     expect(await unposted(pool)).toBe(0);
   });
 
@@ -682,54 +695,19 @@ describe('audit mirror', () => {
         during.push(rows[0]!.n);
         return { ok: true, ts: '1700000001.000001' };
       });
-    await postAuditMirror(
-      { db: pool, audit: log, slack },
-      { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq },
-    );
+    await postAuditMirror({ db: pool, slack }, { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq });
     expect(during).toEqual([0]);
-    expect(await log.nextToMirror(CHANNEL, THREAD, first!.seq)).toBeUndefined();
+    expect(
+      await nextToMirror(pool, { channel: CHANNEL, threadTs: THREAD, upToSeq: first!.seq }),
+    ).toBeUndefined();
   });
 
   it('posts events without a thread at the top of the channel', async () => {
     const { pool, log } = await stateDb();
     const [first] = await appendSteps(log, 1, { channel: CHANNEL });
     const slackApi = interceptSlack([]);
-    await postAuditMirror(
-      { db: pool, audit: log, slack },
-      { channel: CHANNEL, threadTs: null, upToSeq: first!.seq },
-    );
-    expect(slackApi.accepted).toEqual([{ text: auditEventText(first!), threadTs: null }]);
-  });
-
-  it('writes one short, escaped, redacted line per event', () => {
-    const base = { seq: 1, at: new Date(), prevHash: GENESIS_HASH, hash: 'f'.repeat(64) };
-    expect(
-      auditEventText({
-        ...base,
-        ...event({ data: { planHash: '9f3e5d7c1b2a', approvals: 1, required: 2 } }),
-      }),
-    ).toBe(':white_check_mark: <@U0APPROVER> approved request 1a2b3c4d… (plan 9f3e5d7c…, 1 of 2)');
-    const started = auditEventText({
-      ...base,
-      ...event({
-        kind: 'execution_started',
-        actor: 'runbook-bot',
-        data: {
-          sql: 'SELECT pg_terminate_backend(pid) FROM x WHERE a < 1 AND b > 2 -- postgres://u:hunter2@db/x',
-        },
-      }),
-    });
-    expect(started).toMatch(
-      /^:rocket: execution started: `SELECT pg_terminate_backend\(pid\) FROM x WHERE a &lt; 1 AND b &gt; 2/,
-    );
-    expect(started).not.toContain('hunter2');
-    const refused = auditEventText({
-      ...base,
-      ...event({ kind: 'refused', actor: 'U0X', data: { reason: 'You <b>cannot</b> & never' } }),
-    });
-    expect(refused).toBe(
-      ':no_entry: <@U0X> was refused on request 1a2b3c4d…: You &lt;b&gt;cannot&lt;/b&gt; &amp; never',
-    );
+    await postAuditMirror({ db: pool, slack }, { channel: CHANNEL, threadTs: null, upToSeq: first!.seq });
+    expect(slackApi.accepted).toEqual([{ text: auditLine(first!), threadTs: null }]);
   });
 });
 

@@ -47,6 +47,10 @@ function fakeSlack(calls: SlackCall[]) {
           ];
         case 'files.completeUploadExternal':
           return [200, { ok: true, files: [{ id: 'F0REPORT' }] }];
+        case 'users.info':
+          return params.user === 'U0NEXT'
+            ? [200, { ok: true, user: { id: 'U0NEXT', name: 'nora' } }]
+            : [200, { ok: false, error: 'user_not_found' }];
         default:
           return [
             200,
@@ -151,6 +155,17 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     );
     expect(status).toContain('posted a status');
 
+    // A hand-over: a real mention in the incident's thread, a name in the report.
+    expect(await sendIncident(service.port, 'commander <@U0NEXT|nora>', 'CINC0001')).toContain(
+      'handed command',
+    );
+    const handedOver = await eventually(() =>
+      calls.find(
+        (call) => call.method === 'chat.postMessage' && call.params.text?.includes('handed command'),
+      ),
+    );
+    expect(handedOver.params.text).toBe(':memo: <@U0ONCALL> handed command from <@U0DECLARER> to <@U0NEXT>');
+
     // A procedure run in the incident channel belongs to the incident.
     const run = await sendSlashCommand(service.port, {
       text: 'run postgres-health#connection-pool-exhaustion',
@@ -173,6 +188,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     ])
       expect(markdown).toContain(heading);
     expect(markdown).toContain('Rolled back the 14:00 deploy');
+    expect(markdown).toContain('| @U0ONCALL | @U0ONCALL handed command from @U0DECLARER to @nora |');
     expect(markdown).toContain('postgres-health#connection-pool-exhaustion');
     expect(markdown).toMatch(/suggested/i);
 

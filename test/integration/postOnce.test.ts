@@ -7,16 +7,17 @@ import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { AuditLog } from '../../src/audit/auditLog.js';
 import type { HealthReport } from '../../src/health/types.js';
-import { postAuditMirror } from '../../src/jobs/auditMirror.js';
 import { JOBS } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { postAuditMirror } from '../../src/slack/posts/auditMirror.js';
 import type { IncidentPostDeps } from '../../src/slack/posts/incidentPosts.js';
 import { registerSlackPosts } from '../../src/slack/posts/notifier.js';
 import { postProcedureRun } from '../../src/slack/posts/procedurePosts.js';
 import { postRequestCard } from '../../src/slack/posts/requestCard.js';
 import { ActionRequestStore } from '../../src/store/actionRequests.js';
+import { nextToMirror } from '../../src/store/auditOutbox.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { RunStore } from '../../src/store/runs.js';
@@ -164,9 +165,9 @@ describe('a post whose record failed is not posted again', () => {
 
     // The retry is the same queue job (BullMQ keeps its id), so it holds the same posting lease.
     const holder = 'mirror-job-1';
-    await expect(postAuditMirror({ db: state.pool, audit, slack }, job, holder)).rejects.toThrow();
+    await expect(postAuditMirror({ db: state.pool, slack }, job, holder)).rejects.toThrow();
     await slackApi.restore();
-    await postAuditMirror({ db: state.pool, audit, slack }, job, holder);
+    await postAuditMirror({ db: state.pool, slack }, job, holder);
 
     expect(slackApi.posted.map((post) => post.postKey)).toEqual([
       `audit-event:${first.seq}`,
@@ -174,7 +175,7 @@ describe('a post whose record failed is not posted again', () => {
     ]);
     expect(slackApi.posted.every((post) => post.threadTs === mirror.threadTs)).toBe(true);
     expect(slackApi.lookups()).toBe(1);
-    expect(await audit.nextToMirror(mirror.channel, mirror.threadTs, second.seq)).toBeUndefined();
+    expect(await nextToMirror(state.pool, { ...mirror, upToSeq: second.seq })).toBeUndefined();
   });
 
   it('a procedure run: the root found in the channel, its steps then posted once in its thread', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { incidentChannelName, needsOwnChannel } from '../../src/incidents/channels.js';
 import type { NoticeStyle } from '../../src/incidents/escalation.js';
-import { responseTimerDelays, timerNotice } from '../../src/incidents/timers.js';
+import { responseTimerDelays, timerFired, timerNotice } from '../../src/incidents/timers.js';
 
 const declaredAt = new Date('2026-11-24T10:00:00Z');
 const incident = {
@@ -43,6 +43,21 @@ describe('incident timers', () => {
     expect(timerNotice(incident, 'status-reminder', settings, style)).toBe(
       '[U0LEAD], time for a status update: `/incident status …`',
     );
+  });
+
+  it('record what fired, for each medium to word: the deadline, and the levels escalated between', () => {
+    expect(timerFired(incident, 'escalation', settings)).toEqual({
+      timer: 'escalation',
+      severity: 'P1',
+      commander: 'U0LEAD',
+      deadline: '2026-11-24T11:00:00.000Z',
+      escalation: { from: 'On-call engineer', to: 'Tech lead' },
+    });
+    expect(timerFired(incident, 'status-reminder', settings)).toEqual({
+      timer: 'status-reminder',
+      severity: 'P1',
+      commander: 'U0LEAD',
+    });
   });
 
   it('say nothing once acknowledged, resolved, or when the severity asks for no reminder', () => {

@@ -13,7 +13,7 @@ import type { NoticeStyle } from '../../incidents/escalation.js';
 import type { IncidentService } from '../../incidents/incidentService.js';
 import { composeIncidentReport, peopleInReport } from '../../incidents/reportDraft.js';
 import { gatherReportInput } from '../../incidents/reportInput.js';
-import { type IncidentTimer, timerNotice } from '../../incidents/timers.js';
+import { type IncidentTimer, timerFired, timerNotice } from '../../incidents/timers.js';
 import type { Logger } from '../../logger.js';
 import type { IncidentStore, StoredIncident } from '../../store/incidents.js';
 import { slackDisplayNames } from '../userNames.js';
@@ -119,7 +119,6 @@ const TIMER_EMOJI: Record<IncidentTimer, string> = {
   'status-reminder': ':memo:',
 };
 const SLACK_STYLE: NoticeStyle = { mention: (user) => `<@${user}>`, strong: (text) => `*${text}*` };
-const PLAIN_STYLE: NoticeStyle = { mention: (user) => `@${user}`, strong: (text) => `*${text}*` };
 
 /** A response-time warning, an escalation, or a status reminder, as incidents/timers.ts decides. */
 export async function fireIncidentTimer(
@@ -134,11 +133,11 @@ export async function fireIncidentTimer(
     channel: incident.channelId,
     text: `${TIMER_EMOJI[job.timer]} ${message}`,
   });
-  // The audit keeps the words without Slack's mentions; the mirror formats them itself.
+  // The audit records what fired, not these words: each medium words it itself.
   await deps.incidentService.audit(incident, {
     kind: 'incident_timer',
     actor: 'runbook-bot',
-    data: { message: timerNotice(incident, job.timer, deps.settings, PLAIN_STYLE), timer: job.timer },
+    data: { ...timerFired(incident, job.timer, deps.settings) },
   });
 }
 

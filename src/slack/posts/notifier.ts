@@ -2,7 +2,6 @@ import type { WebClient } from '@slack/web-api';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { AuditLog } from '../../audit/auditLog.js';
-import { postAuditMirror } from '../../jobs/auditMirror.js';
 import { JOBS, type JobPayload } from '../../jobs/catalog.js';
 import type { JobProcessors } from '../../jobs/processors.js';
 import type { Logger } from '../../logger.js';
@@ -12,6 +11,7 @@ import type { Run, RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { healthFindingDetail, healthReportBlocks, healthReportText } from '../views/healthReport.js';
 import { escapeMrkdwn } from '../views/mrkdwn.js';
+import { postAuditMirror } from './auditMirror.js';
 import {
   fireIncidentTimer,
   type IncidentPostDeps,
