@@ -8,7 +8,7 @@ import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
-import { appendAudited, auditedChange } from './approvalService.js';
+import { appendAudited, auditedChange } from './auditedChange.js';
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing
@@ -65,8 +65,8 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
     }),
     (audit) => deps.requests.startExecution(requestId, audit),
   );
-  if ('refused' in started) {
-    deps.logger.info({ requestId, reason: started.refused }, 'execution not started');
+  if (!started.ok) {
+    deps.logger.info({ requestId, reason: started.reason }, 'execution not started');
     // Came after the window (the queue was down, or no worker free): the request ends
     // lapsed, audited and shown on the card, rather than staying "approved" for ever.
     if (started.windowPassed) await deps.approvals.lapse(requestId);

@@ -1,6 +1,6 @@
 import { JOBS } from '../jobs/catalog.js';
 import type { ActionJobDeps } from './actionJob.js';
-import { auditedChange } from './approvalService.js';
+import { auditedChange } from './auditedChange.js';
 
 /**
  * Expires a request nobody approved in time (its delayed job fires at the expiry); nothing
@@ -18,7 +18,7 @@ export async function expireRequest(deps: ActionJobDeps, requestId: string): Pro
     () => ({}),
     (audit) => deps.requests.expire(requestId, audit),
   );
-  if (!('refused' in result)) await deps.approvals.refreshCard(requestId);
+  if (result.ok) await deps.approvals.refreshCard(requestId);
   // Early by the database's clock (the job's delay was counted on this worker's): come back
   // when it is due, rather than leave the request pending for good.
   else if (result.dueInMs !== undefined && Number.isFinite(result.dueInMs))

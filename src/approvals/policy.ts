@@ -143,7 +143,7 @@ export function effectivePolicy(
  */
 export function selfApprovalRefusal(
   policy: Pick<EffectivePolicy, 'selfApproval'>,
-  request: { risk: Risk; requestedBy: string | null; previewedBy: string },
+  request: Authors,
   user: string,
 ): string | undefined {
   if (policy.selfApproval) return undefined;
@@ -159,6 +159,37 @@ function pick<T>(value: T | { low?: T; medium?: T; high?: T } | undefined, risk:
     return (value as Record<Risk, T | undefined>)[risk];
   return value as T | undefined;
 }
+
+/** The people a request was made by: whoever previewed its plan, and whoever asked for approval. */
+type Authors = { risk: Risk; requestedBy: string | null; previewedBy: string };
+
+/** Why `user` may not act on a request under `policy`; undefined when they may. */
+export type MayAct = (
+  policy: EffectivePolicy,
+  request: Authors,
+  user: string,
+  members: GroupMembers,
+) => Promise<string | undefined>;
+
+/** Why `user` may not ask for approval of a request under `policy`; undefined when they may. */
+export const mayRequest: MayAct = async (policy, _request, user, members) => {
+  if (await isAllowed(policy.requesters, user, members)) return undefined;
+  return 'You are not allowed to request this action (see the approval policy).';
+};
+
+/** Why `user` may not approve the request under `policy` (not an approver, or their own plan); undefined when they may. */
+export const mayApprove: MayAct = async (policy, request, user, members) => {
+  if (!(await isAllowed(policy.approvers, user, members)))
+    return 'You are not on the list of approvers for this action.';
+  return selfApprovalRefusal(policy, request, user);
+};
+
+/** Why `user` may not reject the request: only its approvers and whoever asked for it may. */
+export const mayReject: MayAct = async (policy, request, user, members) => {
+  if (request.requestedBy === user || request.previewedBy === user) return undefined;
+  if (await isAllowed(policy.approvers, user, members)) return undefined;
+  return 'Only an approver or the requester can reject this.';
+};
 
 /** Resolves Slack user group ids to their members (cached by the Slack adapter). */
 export type GroupMembers = (groupId: string) => Promise<string[]>;

@@ -1,3 +1,4 @@
+import { type Done, done, type Refusal, refusal } from '../answer.js';
 import { MicroBatcher } from '../concurrency/microBatcher.js';
 import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -6,10 +7,10 @@ import { queuedWithoutWorkerText, type WorkerPresence } from '../service/workerP
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 
-export interface StartResult {
-  message: string;
-  outcome: 'queued' | 'duplicate' | 'unavailable';
-}
+/** The answer to the person who asked, and how it counts in the command metrics. */
+export type StartResult =
+  | (Done & { outcome: 'queued' | 'duplicate' })
+  | (Refusal & { outcome: 'unavailable' });
 
 /**
  * Starts health runs: records each one, then queues it, and answers in words fit for the
@@ -38,11 +39,14 @@ export class HealthRunStarter {
       recorded = await this.runs.createHealthRuns(inputs);
     } catch (err) {
       this.logger.error({ err }, 'state database unavailable');
-      return inputs.map(() => ({
-        message:
+      return inputs.map(() =>
+        refusal(
           'The state database is unavailable right now, so nothing was started. Try again in a minute.',
-        outcome: 'unavailable',
-      }));
+          {
+            outcome: 'unavailable' as const,
+          },
+        ),
+      );
     }
     const fresh = recorded.filter((entry) => entry.created).map((entry) => entry.run);
     let queued = true;
@@ -69,18 +73,20 @@ export class HealthRunStarter {
     const workersDown = queued && fresh.length > 0 ? await this.workers?.down() : undefined;
     return recorded.map(({ run, created }, i): StartResult => {
       const target = inputs[i]?.target ?? run.target;
-      if (!created) return { message: `Already running health check on ${target}…`, outcome: 'duplicate' };
+      if (!created)
+        return done(`Already running health check on ${target}…`, { outcome: 'duplicate' as const });
       if (!queued)
-        return {
-          message: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
-          outcome: 'unavailable',
-        };
+        return refusal(
+          'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+          {
+            outcome: 'unavailable' as const,
+          },
+        );
       if (workersDown)
-        return {
-          message: queuedWithoutWorkerText(`The health check on ${target}`, workersDown),
-          outcome: 'queued',
-        };
-      return { message: `Running health check on ${target}…`, outcome: 'queued' };
+        return done(queuedWithoutWorkerText(`The health check on ${target}`, workersDown), {
+          outcome: 'queued' as const,
+        });
+      return done(`Running health check on ${target}…`, { outcome: 'queued' as const });
     });
   }
 }

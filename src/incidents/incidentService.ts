@@ -1,3 +1,4 @@
+import { type Answer, done, refusal } from '../answer.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEventInput, IncidentChange } from '../audit/events.js';
 import { appendMirrored } from '../audit/outbox.js';
@@ -8,7 +9,8 @@ import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
-import { RESPONSE_TARGET_MS, type Severity } from './model.js';
+import type { Severity } from './model.js';
+import { remindsOfStatus, responseTimerDelays } from './timers.js';
 
 export interface IncidentDeps {
   incidents: IncidentStore;
@@ -18,14 +20,6 @@ export interface IncidentDeps {
   settings: IncidentSettings;
   logger: Logger;
 }
-
-export type IncidentAnswer = { ok: boolean; text: string };
-
-/** The timers of an open incident; their job ids let resolve cancel them. */
-export type { IncidentTimer };
-
-/** Warn when this share of the response target has passed with no acknowledgement. */
-const WARNING_AT = 0.75;
 
 /**
  * What `/incident` does, without Slack: records the change, audits it, and queues the
@@ -42,7 +36,7 @@ export class IncidentService {
     channelId: string;
     requestId: string;
     target?: string;
-  }): Promise<IncidentAnswer> {
+  }): Promise<Answer> {
     const matches = this.deps.runbooks
       ? matchProcedures(input.title, this.deps.runbooks.procedures(), 3)
       : [];
@@ -62,7 +56,7 @@ export class IncidentService {
         : undefined,
       idempotencyKey: `incident:${input.requestId}`,
     });
-    if (!created) return { ok: true, text: `INC-${incident.number} is already being declared.` };
+    if (!created) return done(`INC-${incident.number} is already being declared.`);
     await this.audit(incident, {
       kind: 'incident_declared',
       actor: input.user,
@@ -75,29 +69,26 @@ export class IncidentService {
       const summary = 'not opened: the job queue was unavailable';
       await this.deps.incidents.resolve(incident.id, summary);
       await this.audit(incident, { kind: 'incident_resolved', actor: 'runbook-bot', data: { summary } });
-      return {
-        ok: false,
-        text: `INC-${incident.number} could not be opened: the job queue is unavailable right now. Declare it again in a minute.`,
-      };
+      return refusal(
+        `INC-${incident.number} could not be opened: the job queue is unavailable right now. Declare it again in a minute.`,
+      );
     }
-    return {
-      ok: true,
-      text:
-        this.deps.settings.channelMode === 'create'
-          ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
-          : `Declared INC-${incident.number} (${incident.severity}) in this channel.`,
-    };
+    return done(
+      this.deps.settings.channelMode === 'create'
+        ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
+        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`,
+    );
   }
 
   async update(
     channelId: string,
     user: string,
     change: { severity?: Severity; commander?: string; statusText?: string },
-  ): Promise<IncidentAnswer> {
+  ): Promise<Answer> {
     const open = await this.deps.incidents.openInChannel(channelId);
     if (!open) return noIncident();
     const incident = await this.deps.incidents.update(open.id, change);
-    if (!incident) return { ok: false, text: `INC-${open.number} is already resolved.` };
+    if (!incident) return refusal(`INC-${open.number} is already resolved.`);
     const words = change.statusText
       ? `posted a status: ${change.statusText}`
       : change.commander
@@ -106,7 +97,7 @@ export class IncidentService {
     await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
     await this.notify(JOBS.incidentRoot, incident.id);
     if (change.severity && change.severity !== open.severity) await this.scheduleTimers(incident);
-    return { ok: true, text: `INC-${incident.number}: ${words}` };
+    return done(`INC-${incident.number}: ${words}`);
   }
 
   /**
@@ -118,28 +109,28 @@ export class IncidentService {
     user: string,
     summary: string | undefined,
     incidentId?: string,
-  ): Promise<IncidentAnswer> {
+  ): Promise<Answer> {
     const open = incidentId
       ? await this.deps.incidents.get(incidentId)
       : await this.deps.incidents.openInChannel(channelId);
     if (!open) return noIncident();
     const incident = await this.deps.incidents.resolve(open.id, summary);
-    if (!incident) return { ok: false, text: `INC-${open.number} is already resolved.` };
+    if (!incident) return refusal(`INC-${open.number} is already resolved.`);
     await this.audit(incident, { kind: 'incident_resolved', actor: user, data: { summary: summary ?? '' } });
     await this.cancelTimers(incident.id);
     await this.notify(JOBS.incidentRoot, incident.id);
     await this.notify(JOBS.incidentReport, incident.id);
-    return { ok: true, text: `Resolved INC-${incident.number}. The report draft follows in the thread.` };
+    return done(`Resolved INC-${incident.number}. The report draft follows in the thread.`);
   }
 
   /** A draft of the named incident (open or resolved), or of the channel's open one. */
-  async report(channelId: string, incidentId?: string): Promise<IncidentAnswer> {
+  async report(channelId: string, incidentId?: string): Promise<Answer> {
     const incident = incidentId
       ? await this.deps.incidents.get(incidentId)
       : await this.deps.incidents.openInChannel(channelId);
     if (!incident) return noIncident();
     await this.notify(JOBS.incidentReport, incident.id);
-    return { ok: true, text: `Drafting the report of INC-${incident.number}…` };
+    return done(`Drafting the report of INC-${incident.number}…`);
   }
 
   /**
@@ -151,16 +142,10 @@ export class IncidentService {
    */
   async scheduleTimers(incident: StoredIncident): Promise<void> {
     const { queues } = this.deps;
-    const target = RESPONSE_TARGET_MS[incident.severity];
-    const elapsed = Date.now() - incident.declaredAt.getTime();
-    const deadlines: Array<[IncidentTimer, number]> = [
-      ['response-warning', target * WARNING_AT - elapsed],
-      ['escalation', target - elapsed],
-    ];
-    for (const [timer, delay] of deadlines) {
+    for (const [timer, delay] of responseTimerDelays(incident, Date.now())) {
       const item = timerItem(incident.id, timer);
       await queues.cancel(item);
-      await queues.enqueue({ ...item, delayMs: Math.max(0, Math.round(delay)) });
+      await queues.enqueue({ ...item, delayMs: delay });
     }
     const every = this.deps.settings.statusReminderMs;
     if (!remindsOfStatus(incident.severity)) {
@@ -213,11 +198,6 @@ function changeData(
   return { change: 'severity', from: before.severity, to: change.severity ?? before.severity };
 }
 
-/** P0 and P1 remind their commander to post a status. */
-export function remindsOfStatus(severity: Severity): boolean {
-  return severity === 'P0' || severity === 'P1';
-}
-
 function timerItem(incidentId: string, timer: IncidentTimer) {
   return { name: JOBS.incidentTimer, data: { incidentId, timer } } as const;
 }
@@ -227,9 +207,8 @@ export function timerJobId(incidentId: string, timer: IncidentTimer): string {
   return jobIdOf(timerItem(incidentId, timer))!;
 }
 
-function noIncident(): IncidentAnswer {
-  return {
-    ok: false,
-    text: 'There is no open incident in this channel. Use it in the incident channel, or declare one: `/incident declare P1 <title>`.',
-  };
+function noIncident(): Answer {
+  return refusal(
+    'There is no open incident in this channel. Use it in the incident channel, or declare one: `/incident declare P1 <title>`.',
+  );
 }

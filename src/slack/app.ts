@@ -8,6 +8,7 @@ import {
 } from '@slack/bolt';
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
+import { type Answer, answerText } from '../answer.js';
 import type { ApprovalService } from '../approvals/approvalService.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { parseRunbookCommand, RUNBOOK_USAGE } from '../commands/runbookCommand.js';
@@ -162,7 +163,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
           channelId: payload.data.channel_id,
           requestId: payload.data.trigger_id,
         });
-        await reply(answer.text, answer.outcome, parsed.kind);
+        await reply(answerText(answer) ?? '', answer.outcome, parsed.kind);
         if (answer.followUp) await followUp(answer.followUp, respond, parsed.kind, deps.logger);
         return;
       } catch (err) {
@@ -184,7 +185,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       responseUrl: payload.data.response_url,
       idempotencyKey: `slash:${payload.data.trigger_id}`,
     });
-    return reply(result.message, result.outcome, parsed.kind);
+    return reply(answerText(result) ?? '', result.outcome, parsed.kind);
   });
 
   /**
@@ -267,8 +268,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
 
   onButton(ACTIONS.stepPreview, jsonValue(stepButtonSchema), async ({ value, user, channel, clickId }) => {
     const outcome = await requestPreview(deps, value, user, clickId, channel);
+    if (!outcome.ok) return { text: outcome.reason };
     if (outcome.kind === 'needs-parameters') return { view: outcome.view };
-    if (outcome.kind === 'refused') return { text: outcome.message };
     const workersDown = await deps.workers?.down();
     return workersDown ? { text: queuedWithoutWorkerText('The preview', workersDown) } : undefined;
   });
@@ -296,16 +297,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
       return;
     }
     if ('errors' in outcome) await ack({ response_action: 'errors', errors: outcome.errors });
-    else if (outcome.kind === 'refused')
-      await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.message) });
+    else if (!outcome.ok)
+      await ack({ response_action: 'errors', errors: firstBlockError(view, outcome.reason) });
     else await ack();
   });
 
   onButton(ACTIONS.manualDone, jsonValue(stepButtonSchema), async ({ value, user }) => {
     const outcome = await markManualStepDone(deps, value, user);
-    return 'blocks' in outcome
-      ? { replaceWith: outcome.blocks, text: 'Step done' }
-      : { text: outcome.message };
+    return outcome.ok ? { replaceWith: outcome.blocks, text: 'Step done' } : { text: outcome.reason };
   });
 
   onButton(
@@ -321,13 +320,14 @@ export function createSlackApp(deps: SlackAppDeps): App {
         if (err instanceof UserError) return { text: err.message };
         throw err;
       }
-      const { message } = await starter.start({
-        target,
-        requestedBy: user,
-        channelId: channel,
-        idempotencyKey: `rerun:${user}:${clickId}`,
-      });
-      return { text: message };
+      return decisionReply(
+        await starter.start({
+          target,
+          requestedBy: user,
+          channelId: channel,
+          idempotencyKey: `rerun:${user}:${clickId}`,
+        }),
+      );
     },
   );
 
@@ -387,7 +387,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
     let text: string;
     try {
-      text = refusal ?? (await answerIncidentCommand(deps.incidents, payload.data)).text;
+      text = refusal ?? answerText(await answerIncidentCommand(deps.incidents, payload.data)) ?? '';
     } catch (err) {
       deps.logger.error({ err }, '/incident could not be handled');
       text = UNAVAILABLE;
@@ -398,14 +398,26 @@ export function createSlackApp(deps: SlackAppDeps): App {
   // The root message's buttons do what `/incident report` and `/incident resolve` do there.
   const incidentId = plainValue(z.uuid());
   // The button names its incident: in `current` channel mode a channel can hold several.
-  onButton(ACTIONS.incidentReport, incidentId, ({ channel, value }) => deps.incidents.report(channel, value));
-  onButton(ACTIONS.incidentResolve, incidentId, ({ channel, user, value }) =>
-    deps.incidents.resolve(channel, user, undefined, value),
+  onButton(ACTIONS.incidentReport, incidentId, async ({ channel, value }) =>
+    decisionReply(await deps.incidents.report(channel, value)),
+  );
+  onButton(ACTIONS.incidentResolve, incidentId, async ({ channel, user, value }) =>
+    decisionReply(await deps.incidents.resolve(channel, user, undefined, value)),
   );
 
   // "Declare incident" on a report with a critical finding: the same as /incident declare.
-  onButton(ACTIONS.declareIncident, jsonValue(declareButtonSchema), ({ value, user, channel, clickId }) =>
-    deps.incidents.declare({ ...value, user, channelId: channel, requestId: `button:${clickId}:${user}` }),
+  onButton(
+    ACTIONS.declareIncident,
+    jsonValue(declareButtonSchema),
+    async ({ value, user, channel, clickId }) =>
+      decisionReply(
+        await deps.incidents.declare({
+          ...value,
+          user,
+          channelId: channel,
+          requestId: `button:${clickId}:${user}`,
+        }),
+      ),
   );
 
   app.error(async (err) => {
@@ -472,9 +484,10 @@ function plainValue<T>(schema: z.ZodType<T>) {
   };
 }
 
-/** A decision's message for the person who clicked (an approval that only counts says so too). */
-function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply {
-  return decision.message ? { text: decision.message } : undefined;
+/** A decision's words for the person who clicked (an approval that only counts says so too). */
+function decisionReply(decision: Answer): ButtonReply {
+  const text = answerText(decision);
+  return text ? { text } : undefined;
 }
 
 /**
@@ -482,13 +495,14 @@ function decisionReply(decision: { ok: boolean; message?: string }): ButtonReply
  * alive the click would change the database and nothing on screen, so the person is told.
  */
 async function withWorkerStatus(
-  decision: { ok: boolean; message?: string },
+  decision: Answer,
   workers: WorkerPresence | undefined,
   what: string,
 ): Promise<ButtonReply> {
   const down = decision.ok ? await workers?.down() : undefined;
   if (!down) return decisionReply(decision);
-  return { text: `${decision.message ? `${decision.message} ` : ''}${queuedWithoutWorkerText(what, down)}` };
+  const text = answerText(decision);
+  return { text: `${text ? `${text} ` : ''}${queuedWithoutWorkerText(what, down)}` };
 }
 
 /** Slack's id for one click: a retried delivery carries the same one. */

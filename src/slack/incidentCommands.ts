@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Answer, done, refusal } from '../answer.js';
 import { INCIDENT_USAGE, parseIncidentCommand } from '../commands/incidentCommand.js';
 import type { IncidentService } from '../incidents/incidentService.js';
 import { SEVERITIES } from '../incidents/model.js';
@@ -14,15 +15,15 @@ export const declareButtonSchema = z.object({
 export async function answerIncidentCommand(
   incidents: IncidentService,
   command: { text: string; user_id: string; channel_id: string; trigger_id: string },
-): Promise<{ text: string }> {
+): Promise<Answer> {
   const parsed = parseIncidentCommand(command.text);
   const user = command.user_id;
   const channel = command.channel_id;
   switch (parsed.kind) {
     case 'help':
-      return { text: INCIDENT_USAGE };
+      return done(INCIDENT_USAGE);
     case 'invalid':
-      return { text: parsed.message };
+      return refusal(parsed.message);
     case 'declare':
       return incidents.declare({
         severity: parsed.severity,

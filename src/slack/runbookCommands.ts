@@ -1,3 +1,4 @@
+import { type Done, done, type Refusal, refusal } from '../answer.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { RunbookCommand } from '../commands/runbookCommand.js';
 import { UserError } from '../errors.js';
@@ -32,15 +33,17 @@ export interface Requester {
   requestId: string;
 }
 
-export interface Answer {
-  text: string;
-  outcome: 'ok' | 'queued' | 'duplicate' | 'invalid' | 'unavailable';
+/** The answer, how it counts in the command metrics, and what follows it. */
+export type CommandAnswer = (
+  | (Done & { outcome: 'ok' | 'queued' | 'duplicate' })
+  | (Refusal & { outcome: 'invalid' | 'unavailable' })
+) & {
   /**
    * Work that would not fit before the acknowledgement: done after it, its text sent to
    * the person through the command's response URL.
    */
   followUp?: () => Promise<string>;
-}
+};
 
 type LibraryCommand = Extract<RunbookCommand, { kind: 'list' | 'show' | 'match' | 'reload' | 'run' }>;
 
@@ -49,7 +52,7 @@ export async function answerRunbookCommand(
   deps: RunbookCommandDeps,
   command: LibraryCommand,
   requester: Requester,
-): Promise<Answer> {
+): Promise<CommandAnswer> {
   try {
     switch (command.kind) {
       case 'list':
@@ -75,21 +78,22 @@ export async function answerRunbookCommand(
       case 'reload':
         // Parsing every file takes about a second here and grows with RUNBOOKS_DIR: the
         // command is acknowledged first and the summary follows.
-        return {
-          text: 'Reloading the runbook files…',
-          outcome: 'ok',
+        return done('Reloading the runbook files…', {
+          outcome: 'ok' as const,
           followUp: async () => reloadText(await deps.runbooks.reload()),
-        };
+        });
       case 'run':
         return await startProcedureRun(deps, command, requester);
     }
   } catch (err) {
-    if (err instanceof UserError) return { text: err.message, outcome: 'invalid' };
+    if (err instanceof UserError) return invalid(err.message);
     throw err;
   }
 }
 
-const ok = (text: string): Answer => ({ text, outcome: 'ok' });
+const ok = (text: string): CommandAnswer => done(text, { outcome: 'ok' as const });
+const invalid = (reason: string): CommandAnswer => refusal(reason, { outcome: 'invalid' as const });
+const unavailable = (reason: string): CommandAnswer => refusal(reason, { outcome: 'unavailable' as const });
 
 /**
  * Validates everything the person can get wrong (procedure, target, parameter names and
@@ -99,15 +103,14 @@ async function startProcedureRun(
   deps: RunbookCommandDeps,
   command: Extract<RunbookCommand, { kind: 'run' }>,
   requester: Requester,
-): Promise<Answer> {
+): Promise<CommandAnswer> {
   const ref = deps.runbooks.resolveProcedure(command.procedure);
   const target = deps.targets.resolve(command.target);
   const problems = parameterProblems(ref.procedure, command.values);
   if (problems.length > 0) {
-    return {
-      text: `Cannot run \`${ref.procedure.id}\`:\n${problems.map((problem) => `• ${problem}`).join('\n')}`,
-      outcome: 'invalid',
-    };
+    return invalid(
+      `Cannot run \`${ref.procedure.id}\`:\n${problems.map((problem) => `• ${problem}`).join('\n')}`,
+    );
   }
   let created: Awaited<ReturnType<ProcedureRunStore['create']>>;
   try {
@@ -126,13 +129,14 @@ async function startProcedureRun(
     });
   } catch (err) {
     deps.logger.error({ err }, 'state database unavailable');
-    return {
-      text: 'The state database is unavailable right now, so nothing was started. Try again in a minute.',
-      outcome: 'unavailable',
-    };
+    return unavailable(
+      'The state database is unavailable right now, so nothing was started. Try again in a minute.',
+    );
   }
   if (!created.created)
-    return { text: `Already running ${ref.procedure.title} on ${target.name}…`, outcome: 'duplicate' };
+    return done(`Already running ${ref.procedure.title} on ${target.name}…`, {
+      outcome: 'duplicate' as const,
+    });
   // Before the root message exists there is no thread to mirror to: the command is audited only.
   await deps.audit.append({
     kind: 'command',
@@ -146,16 +150,14 @@ async function startProcedureRun(
   } catch (err) {
     deps.logger.warn({ err, runId: created.run.id }, 'could not enqueue procedure run');
     await deps.procedureRuns.finish(created.run.id, 'queue unavailable').catch(() => undefined);
-    return {
-      text: 'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
-      outcome: 'unavailable',
-    };
+    return unavailable(
+      'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
+    );
   }
   const workersDown = await deps.workers?.down();
   if (workersDown)
-    return {
-      text: queuedWithoutWorkerText(`${ref.procedure.title} on ${target.name}`, workersDown),
-      outcome: 'queued',
-    };
-  return { text: `Running ${ref.procedure.title} on ${target.name}…`, outcome: 'queued' };
+    return done(queuedWithoutWorkerText(`${ref.procedure.title} on ${target.name}`, workersDown), {
+      outcome: 'queued' as const,
+    });
+  return done(`Running ${ref.procedure.title} on ${target.name}…`, { outcome: 'queued' as const });
 }

@@ -1,6 +1,7 @@
 import type { KnownBlock, View } from '@slack/types';
 import { z } from 'zod';
-import { appendAudited } from '../approvals/approvalService.js';
+import { type Refusal, refusal } from '../answer.js';
+import { appendAudited } from '../approvals/auditedChange.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -23,9 +24,9 @@ export interface StepActionDeps {
 }
 
 export type PreviewOutcome =
-  | { kind: 'queued' }
-  | { kind: 'needs-parameters'; view: View }
-  | { kind: 'refused'; message: string };
+  | { ok: true; kind: 'queued' }
+  | { ok: true; kind: 'needs-parameters'; view: View }
+  | Refusal;
 
 /**
  * Preview pressed on an action: when every parameter it needs has a valid value the
@@ -39,12 +40,12 @@ export async function requestPreview(
   channel: string,
 ): Promise<PreviewOutcome> {
   const found = await findAction(deps, button);
-  if ('message' in found) return { kind: 'refused', message: found.message };
+  if (!found.ok) return found;
   const { run, step } = found;
   // Blank counts as missing for every type (text accepts '' as a value, but not as an answer).
   const needed = step.statement.params.filter((param) => validateValues([param], run.params).length > 0);
   if (needed.length > 0)
-    return { kind: 'needs-parameters', view: parametersModal(run, step, needed, channel) };
+    return { ok: true, kind: 'needs-parameters', view: parametersModal(run, step, needed, channel) };
   return queuePreview(deps, run, step, user, {}, clickId);
 }
 
@@ -57,10 +58,9 @@ export async function submitParameters(
   submissionId: string,
 ): Promise<{ errors: Record<string, string> } | PreviewOutcome> {
   const metadata = modalMetadataSchema.safeParse(safeJson(privateMetadata));
-  if (!metadata.success)
-    return { kind: 'refused', message: 'That form is out of date; press Preview again.' };
+  if (!metadata.success) return refusal('That form is out of date; press Preview again.');
   const found = await findAction(deps, metadata.data);
-  if ('message' in found) return { kind: 'refused', message: found.message };
+  if (!found.ok) return found;
   // What the preview will bind: the run's values, then the modal's. A field left blank is an
   // error under that field, not a preview job that cannot bind its statement.
   const inputs = { ...found.run.params, ...values };
@@ -76,12 +76,11 @@ export async function submitParameters(
 async function findAction(
   deps: StepActionDeps,
   button: z.infer<typeof stepButtonSchema>,
-): Promise<{ run: ProcedureRun; step: ActionStep } | { message: string }> {
+): Promise<{ ok: true; run: ProcedureRun; step: ActionStep } | Refusal> {
   const run = await deps.procedureRuns.get(button.runId);
   const step = run?.procedure.steps.find((candidate) => candidate.id === button.stepId);
-  if (!run || step?.kind !== 'action')
-    return { message: 'That step no longer exists; run the procedure again.' };
-  return { run, step };
+  if (!run || step?.kind !== 'action') return refusal('That step no longer exists; run the procedure again.');
+  return { ok: true, run, step };
 }
 
 async function queuePreview(
@@ -99,12 +98,9 @@ async function queuePreview(
       data: { runId: run.id, stepId: step.id, requestedBy: user, values },
       occasion: { click: clickId },
     });
-    return { kind: 'queued' };
+    return { ok: true, kind: 'queued' };
   } catch {
-    return {
-      kind: 'refused',
-      message: 'The job queue is unavailable right now; press Preview again in a minute.',
-    };
+    return refusal('The job queue is unavailable right now; press Preview again in a minute.');
   }
 }
 
@@ -168,14 +164,14 @@ export async function markManualStepDone(
   deps: StepActionDeps,
   button: z.infer<typeof stepButtonSchema>,
   user: string,
-): Promise<{ blocks: KnownBlock[] } | { message: string }> {
+): Promise<{ ok: true; blocks: KnownBlock[] } | Refusal> {
   const run = await deps.procedureRuns.get(button.runId);
   const position = run?.procedure.steps.findIndex((step) => step.id === button.stepId) ?? -1;
   const step = run?.procedure.steps[position];
-  if (!run || step?.kind !== 'manual') return { message: 'That step no longer exists.' };
+  if (!run || step?.kind !== 'manual') return refusal('That step no longer exists.');
   const done = await deps.procedureRuns.markManualDone(run.id, step.id, user);
-  if (!done) return { message: 'That step could not be recorded; press Done again.' };
-  if (!done.recorded) return { message: `Already done by <@${done.doneBy}> at ${utcMinute(done.doneAt)}.` };
+  if (!done) return refusal('That step could not be recorded; press Done again.');
+  if (!done.recorded) return refusal(`Already done by <@${done.doneBy}> at ${utcMinute(done.doneAt)}.`);
   await appendAudited(deps, run, {
     kind: 'manual_step',
     actor: user,
@@ -184,7 +180,7 @@ export async function markManualStepDone(
     data: { step: step.id, title: step.title },
   });
   const record = (await deps.procedureRuns.steps(run.id)).find((candidate) => candidate.stepId === step.id)!;
-  return { blocks: stepBlocks(run, step, record, position + 1) };
+  return { ok: true, blocks: stepBlocks(run, step, record, position + 1) };
 }
 
 function safeJson(text: string): unknown {

@@ -1,22 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { refusal } from '../answer.js';
+import {
+  ALREADY_APPROVED,
+  decideTransition,
+  type FinishedStatus,
+  type RequestEvent,
+  type RequestRefusal,
+  type RequestStatus,
+} from '../approvals/requestStateMachine.js';
 import type { Risk } from '../runbooks/model.js';
 import { inTransaction } from './transaction.js';
-
-export type RequestStatus =
-  | 'previewed'
-  | 'pending'
-  | 'approved'
-  | 'rejected'
-  | 'expired'
-  /** Approved, but its execution window passed before a worker started it: final. */
-  | 'lapsed'
-  | 'executing'
-  | 'succeeded'
-  | 'failed'
-  | 'aborted'
-  | 'changed'
-  | 'outcome_unknown';
 
 export interface ActionRequest {
   id: string;
@@ -96,15 +90,18 @@ function toRequest(row: Row): ActionRequest {
 /** Runs inside the transaction of a state change, so the change and its audit row commit together. */
 export type InTransaction = (client: pg.PoolClient, request: ActionRequest) => Promise<unknown>;
 
-export type ApprovalResult =
-  | { kind: 'recorded'; request: ActionRequest }
-  | { kind: 'approved'; request: ActionRequest }
-  | { kind: 'refused'; reason: string; request?: ActionRequest };
+/** A transition applied: the request as it now stands. */
+export type Applied = { ok: true; request: ActionRequest };
+
+/** A transition refused, with the request as it stood (absent when there is none). */
+export type StoreRefusal = RequestRefusal & { request?: ActionRequest };
 
 /**
- * Action requests and their approvals. Every transition is a conditional UPDATE on the
- * current status, in a transaction that locks the row: concurrent clicks, Slack retries
- * and stalled jobs picked up twice cannot both win.
+ * Action requests and their approvals. The rules of each transition are the state machine's
+ * (approvals/requestStateMachine.ts); here it is applied: decided on the row read under its
+ * lock, written by an UPDATE guarded by the status it was decided from, in one transaction
+ * with its audit row. Concurrent clicks, Slack retries and stalled jobs picked up twice
+ * cannot both win.
  */
 export class ActionRequestStore {
   constructor(private readonly db: pg.Pool) {}
@@ -152,87 +149,70 @@ export class ActionRequestStore {
     requiredApprovals: number,
     expiryMs: number,
     audit?: InTransaction,
-  ): Promise<ActionRequest | Refusal> {
+  ): Promise<Applied | StoreRefusal> {
     // Every deadline is set and checked on the database's clock: the bot and the workers'
     // clocks may disagree, and a deadline must mean the same to all of them.
-    return this.transition(id, ['previewed'], audit, async (client) => {
-      await client.query(
-        `UPDATE action_requests SET status = 'pending', requested_by = $2, required_approvals = $3,
-                expires_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now() WHERE id = $1`,
-        [id, requestedBy, requiredApprovals, expiryMs],
-      );
-    });
+    return this.apply(id, { kind: 'requestApproval' }, audit, (client, from) =>
+      this.guarded(
+        client,
+        `UPDATE action_requests SET status = 'pending', requested_by = $3, required_approvals = $4,
+                expires_at = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
+          WHERE id = $1 AND status = $2`,
+        [id, from, requestedBy, requiredApprovals, expiryMs],
+      ),
+    );
   }
 
   /**
-   * Records one approval. The request must be pending and unexpired; the same person
-   * approving twice counts once. Reaching the required number moves it to approved, with
-   * an execution window that starts now.
+   * Records one approval; the same person approving twice counts once. Reaching the
+   * required number moves it to approved, with an execution window that starts now.
    */
   approve(
     id: string,
     approver: string,
     executionWindowMs: number,
     audit?: InTransaction,
-  ): Promise<ApprovalResult> {
-    return this.transaction(async (client) => {
-      const { request, now } = await this.lockAndRead(client, id);
-      if (!request) return { kind: 'refused', reason: 'That request no longer exists.' };
-      if (request.status !== 'pending') return { kind: 'refused', reason: statusReason(request), request };
-      if (request.expiresAt && request.expiresAt.getTime() <= now) {
-        return { kind: 'refused', reason: 'This request has expired; preview the action again.', request };
-      }
+  ): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'approve', approver }, audit, async (client, from, to) => {
       const inserted = await client.query(
         'INSERT INTO approvals (request_id, approver) VALUES ($1, $2) ON CONFLICT DO NOTHING',
         [id, approver],
       );
-      if (inserted.rowCount === 0)
-        return { kind: 'refused', reason: 'You have already approved this request.', request };
-      const approvals = request.approvers.length + 1;
-      if (approvals >= request.requiredApprovals) {
-        await client.query(
-          `UPDATE action_requests SET status = 'approved', approved_at = now(),
-                  execute_by = now() + make_interval(secs => $2::float8 / 1000), updated_at = now() WHERE id = $1`,
-          [id, executionWindowMs],
-        );
-      }
-      const updated = (await this.read(client, id))!;
-      await audit?.(client, updated);
-      return { kind: approvals >= request.requiredApprovals ? 'approved' : 'recorded', request: updated };
+      // The approvers were read under the row lock, so the state machine has refused a second
+      // approval by the same person already; the key makes sure it could never count twice.
+      if (inserted.rowCount === 0) return refusal(ALREADY_APPROVED);
+      if (to !== 'approved') return undefined;
+      return this.guarded(
+        client,
+        `UPDATE action_requests SET status = 'approved', approved_at = now(),
+                execute_by = now() + make_interval(secs => $3::float8 / 1000), updated_at = now()
+          WHERE id = $1 AND status = $2`,
+        [id, from, executionWindowMs],
+      );
     });
   }
 
-  reject(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
-    return this.transition(id, ['previewed', 'pending'], audit, async (client) => {
-      await client.query(`UPDATE action_requests SET status = 'rejected', updated_at = now() WHERE id = $1`, [
-        id,
-      ]);
-    });
+  reject(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'reject' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
+    );
   }
 
   /** pending → expired, only once its time is up (the expiry job may run early after a restart). */
-  expire(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
-    return this.transition(id, ['pending'], audit, async (client, request, now) => {
-      const dueInMs = request.expiresAt ? request.expiresAt.getTime() - now : Number.POSITIVE_INFINITY;
-      if (dueInMs > 0) throw new NotYet(dueInMs);
-      await client.query(`UPDATE action_requests SET status = 'expired', updated_at = now() WHERE id = $1`, [
-        id,
-      ]);
-    });
+  expire(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'expire' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
+    );
   }
 
   /**
    * approved → lapsed, once its execution window has passed (by the database's clock): the
    * execution job came too late, or never came (the queue was down or lost it).
    */
-  lapse(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
-    return this.transition(id, ['approved'], audit, async (client, request, now) => {
-      const dueInMs = request.executeBy ? request.executeBy.getTime() - now : Number.POSITIVE_INFINITY;
-      if (dueInMs > 0) throw new NotYet(dueInMs);
-      await client.query(`UPDATE action_requests SET status = 'lapsed', updated_at = now() WHERE id = $1`, [
-        id,
-      ]);
-    });
+  lapse(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'lapse' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
+    );
   }
 
   /**
@@ -258,28 +238,25 @@ export class ActionRequestStore {
   }
 
   /** approved → executing, inside the execution window. Only one caller ever gets the request back. */
-  startExecution(id: string, audit?: InTransaction): Promise<ActionRequest | Refusal> {
-    return this.transition(id, ['approved'], audit, async (client, request, now) => {
-      if (request.executeBy && request.executeBy.getTime() <= now) throw new WindowPassed();
-      await client.query(
-        `UPDATE action_requests SET status = 'executing', updated_at = now() WHERE id = $1`,
-        [id],
-      );
-    });
+  startExecution(id: string, audit?: InTransaction): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'startExecution' }, audit, (client, from, to) =>
+      this.setStatus(client, id, from, to),
+    );
   }
 
   finishExecution(
     id: string,
-    status: Extract<RequestStatus, 'succeeded' | 'failed' | 'aborted' | 'changed' | 'outcome_unknown'>,
+    status: FinishedStatus,
     outcome: Record<string, unknown>,
     audit?: InTransaction,
-  ): Promise<ActionRequest | Refusal> {
-    return this.transition(id, ['executing'], audit, async (client) => {
-      await client.query(
-        `UPDATE action_requests SET status = $2, outcome = $3, updated_at = now() WHERE id = $1`,
-        [id, status, JSON.stringify(outcome)],
-      );
-    });
+  ): Promise<Applied | StoreRefusal> {
+    return this.apply(id, { kind: 'finishExecution', status }, audit, (client, from, to) =>
+      this.guarded(
+        client,
+        'UPDATE action_requests SET status = $3, outcome = $4, updated_at = now() WHERE id = $1 AND status = $2',
+        [id, from, to, JSON.stringify(outcome)],
+      ),
+    );
   }
 
   /**
@@ -343,31 +320,51 @@ export class ActionRequestStore {
     );
   }
 
-  private async transition(
+  /**
+   * Decides `event` on the request as read under its row lock, and applies the decision with
+   * `write`, whose UPDATE is guarded by the status decided from (see `guarded`). The audit
+   * row joins the same transaction.
+   */
+  private apply(
     id: string,
-    from: RequestStatus[],
+    event: RequestEvent,
     audit: InTransaction | undefined,
-    change: (client: pg.PoolClient, request: ActionRequest, now: number) => Promise<void>,
-  ): Promise<ActionRequest | Refusal> {
-    try {
-      return await this.transaction(async (client) => {
-        const { request, now } = await this.lockAndRead(client, id);
-        if (!request) return { refused: 'That request no longer exists.' };
-        if (!from.includes(request.status)) return { refused: statusReason(request) };
-        await change(client, request, now);
-        const updated = (await this.read(client, id))!;
-        await audit?.(client, updated);
-        return updated;
-      });
-    } catch (err) {
-      if (err instanceof NotYet) return { refused: 'Its time is not up yet.', dueInMs: err.dueInMs };
-      if (err instanceof WindowPassed)
-        return {
-          refused: 'The execution window after approval has passed; preview the action again.',
-          windowPassed: true,
-        };
-      throw err;
-    }
+    write: (
+      client: pg.PoolClient,
+      from: RequestStatus,
+      to: RequestStatus,
+    ) => Promise<RequestRefusal | undefined>,
+  ): Promise<Applied | StoreRefusal> {
+    return this.transaction(async (client) => {
+      const { request, now } = await this.lockAndRead(client, id);
+      const decision = decideTransition(request, event, now);
+      if (!decision.ok) return request ? { ...decision, request } : decision;
+      const refused = await write(client, decision.from, decision.to);
+      if (refused) return { ...refused, request };
+      const updated = (await this.read(client, id))!;
+      await audit?.(client, updated);
+      return { ok: true, request: updated };
+    });
+  }
+
+  /**
+   * Runs an UPDATE of the request that says `WHERE id = $1 AND status = $2` (the status the
+   * decision was made from). Under the row lock it always matches; should anything have moved
+   * the row regardless, it throws, and the transaction writes nothing.
+   */
+  private async guarded(client: pg.PoolClient, sql: string, params: unknown[]): Promise<undefined> {
+    const { rowCount } = await client.query(sql, params);
+    if (rowCount !== 1)
+      throw new Error(`request ${String(params[0])} left ${String(params[1])} under its lock`);
+    return undefined;
+  }
+
+  private setStatus(client: pg.PoolClient, id: string, from: RequestStatus, to: RequestStatus) {
+    return this.guarded(
+      client,
+      'UPDATE action_requests SET status = $3, updated_at = now() WHERE id = $1 AND status = $2',
+      [id, from, to],
+    );
   }
 
   private async read(client: pg.PoolClient, id: string): Promise<ActionRequest | undefined> {
@@ -393,44 +390,5 @@ export class ActionRequestStore {
 
   private transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(this.db, work);
-  }
-}
-
-class NotYet extends Error {
-  constructor(readonly dueInMs: number) {
-    super('not yet');
-  }
-}
-
-/** Why a transition did not happen; `dueInMs` when it will be due later (by the database's clock). */
-export interface Refusal {
-  refused: string;
-  dueInMs?: number;
-  /** The request is approved but its execution window has passed: it is to be lapsed. */
-  windowPassed?: true;
-}
-class WindowPassed extends Error {}
-
-/** Why a click on a request in this status does nothing, in words for the person who clicked. */
-function statusReason(request: ActionRequest): string {
-  switch (request.status) {
-    case 'previewed':
-      return 'Approval has not been requested for this action yet.';
-    case 'pending':
-      return 'This request is waiting for approval.';
-    // Approved is not yet executing: with the workers or the queue down it waits (and lapses
-    // when its window passes), and saying "executing" then would be untrue.
-    case 'approved':
-      return 'This request is already approved; it runs as soon as a worker takes it.';
-    case 'executing':
-      return 'This request is already approved and executing.';
-    case 'rejected':
-      return 'This request was rejected.';
-    case 'expired':
-      return 'This request has expired; preview the action again.';
-    case 'lapsed':
-      return 'This request was approved, but its execution window passed before it could run; preview the action again.';
-    default:
-      return `This request has already run (${request.status.replace('_', ' ')}).`;
   }
 }

@@ -221,7 +221,7 @@ describe('approvals and at-most-once execution', () => {
     const self = await approvals.approve(requestId, 'U0ONCALL');
     expect(self).toEqual({
       ok: false,
-      message: 'You requested this medium-risk action; someone else must approve it.',
+      reason: 'You requested this medium-risk action; someone else must approve it.',
     });
     expect(await approvals.approve(requestId, 'U0SECOND')).toMatchObject({ ok: true });
 
@@ -312,7 +312,7 @@ describe('approvals and at-most-once execution', () => {
     await approvals.requestApproval(requestId, 'U0BOB');
     expect(await approvals.approve(requestId, 'U0ALICE')).toEqual({
       ok: false,
-      message:
+      reason:
         'You previewed this medium-risk action (you chose its plan and values); someone else must approve it.',
     });
     expect((await requests.get(requestId))?.approvers).toEqual([]);
@@ -335,16 +335,16 @@ describe('approvals and at-most-once execution', () => {
     await approvals.requestApproval(requestId, 'U0ONCALL');
     expect(await approvals.approve(requestId, 'U0A')).toEqual({
       ok: true,
-      message: 'Approval recorded (1 of 2).',
+      text: 'Approval recorded (1 of 2).',
     });
     expect(await approvals.approve(requestId, 'U0A')).toEqual({
       ok: false,
-      message: 'You have already approved this request.',
+      reason: 'You have already approved this request.',
     });
     expect((await requests.get(requestId))?.status).toBe('pending');
     expect(await approvals.approve(requestId, 'U0B')).toEqual({
       ok: true,
-      message: 'Approved: executing now.',
+      text: 'Approved: executing now.',
     });
     expect((await requests.get(requestId))?.status).toBe('approved');
   });
@@ -357,7 +357,7 @@ describe('approvals and at-most-once execution', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(await approvals.approve(requestId, 'U0SECOND')).toEqual({
       ok: false,
-      message: 'This request has expired; preview the action again.',
+      reason: 'This request has expired; preview the action again.',
     });
     await process(fakeJob(JOBS.approvalExpiry, { requestId }));
     expect((await requests.get(requestId))?.status).toBe('expired');
@@ -405,7 +405,7 @@ describe('approvals and at-most-once execution', () => {
     await approvals.approve(requestId, 'U0B');
     expect(await approvals.approve(requestId, 'U0C')).toMatchObject({
       ok: false,
-      message: 'This request is already approved; it runs as soon as a worker takes it.',
+      reason: 'This request is already approved; it runs as soon as a worker takes it.',
     });
     // Reject, refused for the same reason: a repeat of that refusal.
     expect(await approvals.reject(requestId, 'U0C')).toMatchObject({ ok: false });
@@ -463,7 +463,7 @@ describe('approvals and at-most-once execution', () => {
     // A click now is refused with the reason.
     expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
       ok: false,
-      message: expect.stringMatching(/execution window passed/),
+      reason: expect.stringMatching(/execution window passed/),
     });
   });
 
@@ -485,7 +485,7 @@ describe('approvals and at-most-once execution', () => {
         const approved = await approvals.approve(requestId, 'U0SECOND');
         expect(approved).toMatchObject({
           ok: true,
-          message: expect.stringMatching(
+          text: expect.stringMatching(
             /^Approval recorded\. The job queue is unavailable right now, so it has not started: it runs once, when the queue is back before .* UTC/,
           ),
         });
@@ -493,7 +493,7 @@ describe('approvals and at-most-once execution', () => {
         // Another approver's click is told the same, and adds nothing.
         expect(await approvals.approve(requestId, 'U0THIRD')).toMatchObject({
           ok: false,
-          message: expect.stringMatching(/already approved.*The job queue is unavailable/),
+          reason: expect.stringMatching(/already approved.*The job queue is unavailable/),
         });
         const stores = { approvals, requests, procedureRuns, incidents: new IncidentStore(pool) };
         const sweep = { ...STRANDED_RUN_SWEEP, approvalQuietSeconds: 0 };
@@ -548,7 +548,7 @@ describe('approvals and at-most-once execution', () => {
         await redis.stop();
         expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
           ok: true,
-          message: expect.stringMatching(
+          text: expect.stringMatching(
             /^Approval requested\. The job queue is unavailable right now, so the card does not show Approve yet: press Request approval again once the queue is back \(it expires at .* UTC either way\)\.$/,
           ),
         });
@@ -562,7 +562,7 @@ describe('approvals and at-most-once execution', () => {
         );
         expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
           ok: false,
-          message: 'This request is waiting for approval.',
+          reason: 'This request is waiting for approval.',
         });
         const remediation = await redisQueues.queue(QUEUES.remediation).getJob(`expiry-${requestId}`);
         expect(remediation?.name).toBe(JOBS.approvalExpiry);
@@ -699,7 +699,7 @@ describe('approvals and at-most-once execution', () => {
     await approvals.requestApproval(requestId, 'U0ONCALL');
     expect(await approvals.approve(requestId, 'U0OTHER')).toEqual({
       ok: false,
-      message: 'You are not on the list of approvers for this action.',
+      reason: 'You are not on the list of approvers for this action.',
     });
     expect(await approvals.reject(requestId, 'U0LEAD')).toEqual({ ok: true });
     await process(fakeJob(JOBS.executeAction, { requestId }));
@@ -713,9 +713,7 @@ describe('approvals and at-most-once execution', () => {
     const clicks = await Promise.all(
       Array.from({ length: 20 }, (_, i) => approvals.approve(requestId, `U0APPROVER${i % 5}`)),
     );
-    expect(clicks.filter((click) => click.ok && click.message === 'Approved: executing now.')).toHaveLength(
-      1,
-    );
+    expect(clicks.filter((click) => click.ok && click.text === 'Approved: executing now.')).toHaveLength(1);
     // Five deliveries of the execution job (BullMQ re-delivers a stalled job), run together.
     await Promise.all(Array.from({ length: 5 }, () => process(fakeJob(JOBS.executeAction, { requestId }))));
     const started = await pool.query(

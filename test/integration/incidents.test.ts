@@ -394,7 +394,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       });
       expect(answer).toEqual({
         ok: false,
-        text: expect.stringMatching(/^INC-\d+ could not be opened: the job queue is unavailable/),
+        reason: expect.stringMatching(/^INC-\d+ could not be opened: the job queue is unavailable/),
       });
     } finally {
       await pool.end();

@@ -17,15 +17,18 @@ import {
 import {
   DEFAULT_REMIND_AFTER_MS,
   decideScheduledPost,
-  recordScheduledRun,
-  type ScheduledHealthOutcome,
+  decideScheduledRun,
   type ScheduledState,
+} from '../../src/schedules/scheduledHealthDecision.js';
+import {
+  type ScheduledHealthOutcome,
   scheduledHealthProcessor,
 } from '../../src/schedules/scheduledHealthJob.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { postScheduledHealth } from '../../src/slack/posts/scheduledHealthPost.js';
 import { RunStore } from '../../src/store/runs.js';
+import { ScheduledHealthStore } from '../../src/store/scheduledHealth.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import type { Target } from '../../src/targets/target.js';
@@ -493,18 +496,22 @@ describe('scheduled state in Postgres', () => {
   });
 
   it('replays the decision of a retried fire and ignores a fire that finishes late', async () => {
+    const recordScheduledRun = (report: HealthReport, fire: string, now: Date) =>
+      new ScheduledHealthStore(db).record(report, fire, now, (stored) =>
+        decideScheduledRun(stored, report, fire, now),
+      );
     const t0 = new Date('2026-03-02T09:00:00Z');
-    const first = await recordScheduledRun(db, critical(t0.toISOString()), 'repeat:x:1', t0);
+    const first = await recordScheduledRun(critical(t0.toISOString()), 'repeat:x:1', t0);
     expect(first).toMatchObject({ post: true, reason: 'changed' });
     // The same fire again (a stalled job picked up again): same decision, not "unchanged".
-    expect(await recordScheduledRun(db, critical(t0.toISOString()), 'repeat:x:1', t0)).toEqual(first);
+    expect(await recordScheduledRun(critical(t0.toISOString()), 'repeat:x:1', t0)).toEqual(first);
     const t1 = new Date(t0.getTime() + 60_000);
-    expect(await recordScheduledRun(db, critical(t1.toISOString()), 'repeat:x:2', t1)).toEqual({
+    expect(await recordScheduledRun(critical(t1.toISOString()), 'repeat:x:2', t1)).toEqual({
       post: false,
       reason: 'unchanged',
     });
     // A fire that started before the last one recorded says nothing new.
-    expect(await recordScheduledRun(db, critical(t0.toISOString()), 'repeat:x:0', t1)).toEqual({
+    expect(await recordScheduledRun(critical(t0.toISOString()), 'repeat:x:0', t1)).toEqual({
       post: false,
       reason: 'stale',
     });

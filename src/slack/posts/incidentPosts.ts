@@ -1,19 +1,21 @@
 import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
-import type { IncidentTimerFired } from '../../audit/events.js';
 import type { IncidentSettings } from '../../config.js';
 import {
-  type IncidentService,
-  type IncidentTimer,
-  remindsOfStatus,
-} from '../../incidents/incidentService.js';
-import { RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+  CHANNEL_NAME_ATTEMPTS,
+  closedBeforeOpening,
+  hasOwnChannel,
+  incidentChannelName,
+  needsOwnChannel,
+} from '../../incidents/channels.js';
+import type { NoticeStyle } from '../../incidents/escalation.js';
+import type { IncidentService } from '../../incidents/incidentService.js';
 import { composeIncidentReport, peopleInReport } from '../../incidents/reportDraft.js';
 import { gatherReportInput } from '../../incidents/reportInput.js';
+import { type IncidentTimer, timerFired, timerNotice } from '../../incidents/timers.js';
 import type { Logger } from '../../logger.js';
 import type { IncidentStore, StoredIncident } from '../../store/incidents.js';
-import { formatInTimeZone } from '../../time.js';
 import { slackDisplayNames } from '../userNames.js';
 import { incidentRootBlocks, incidentRootText } from '../views/incidentRoot.js';
 import { postOnce } from './postOnce.js';
@@ -33,18 +35,6 @@ async function load(deps: IncidentPostDeps, incidentId: string): Promise<StoredI
   return incident;
 }
 
-/** `inc-20261124-checkout-failing`: Slack channel names are lower-case, at most 80 characters. */
-function incidentChannelName(incident: StoredIncident, timeZone: string, attempt: number): string {
-  const date = formatInTimeZone(incident.declaredAt, timeZone).slice(0, 10).replaceAll('-', '');
-  const slug = incident.title
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50);
-  const suffix = attempt > 1 ? `-${attempt}` : '';
-  return `inc-${date}-${slug || `incident-${incident.number}`}`.slice(0, 80 - suffix.length) + suffix;
-}
-
 /**
  * Opens the incident in Slack: its channel (a new one, `name_taken` answered with the next
  * free name, or the current one when configured), the declarer invited, the root message
@@ -53,14 +43,12 @@ function incidentChannelName(incident: StoredIncident, timeZone: string, attempt
  */
 export async function openIncident(deps: IncidentPostDeps, incidentId: string): Promise<void> {
   let incident = await load(deps, incidentId);
-  // Closed before it was ever opened: declaring timed out on the queue and the person was
-  // told to declare again, but the job may still have landed. Opening it now would make two.
-  if (incident.status === 'resolved' && !incident.rootTs) return;
-  if (deps.settings.channelMode === 'create' && incident.channelId === incident.originChannel) {
+  if (closedBeforeOpening(incident)) return;
+  if (needsOwnChannel(incident, deps.settings)) {
     await deps.incidents.setChannel(incident.id, await createChannel(deps, incident));
     incident = await load(deps, incidentId);
   }
-  const ownChannel = incident.channelId !== incident.originChannel;
+  const ownChannel = hasOwnChannel(incident);
   if (ownChannel) {
     await deps.slack.conversations
       .invite({ channel: incident.channelId, users: incident.declaredBy })
@@ -99,7 +87,7 @@ function unless(codes: string[]) {
 }
 
 async function createChannel(deps: IncidentPostDeps, incident: StoredIncident): Promise<string> {
-  for (let attempt = 1; attempt <= 20; attempt++) {
+  for (let attempt = 1; attempt <= CHANNEL_NAME_ATTEMPTS; attempt++) {
     try {
       const created = await deps.slack.conversations.create({
         name: incidentChannelName(incident, deps.settings.timeZone, attempt),
@@ -125,39 +113,31 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
   });
 }
 
-/** A response-time warning, an escalation, or a status reminder; nothing once resolved. */
+const TIMER_EMOJI: Record<IncidentTimer, string> = {
+  'response-warning': ':warning:',
+  escalation: ':rotating_light:',
+  'status-reminder': ':memo:',
+};
+const SLACK_STYLE: NoticeStyle = { mention: (user) => `<@${user}>`, strong: (text) => `*${text}*` };
+
+/** A response-time warning, an escalation, or a status reminder, as incidents/timers.ts decides. */
 export async function fireIncidentTimer(
   deps: IncidentPostDeps,
   job: { incidentId: string; timer: IncidentTimer; postKey: string },
 ): Promise<void> {
   const incident = await load(deps, job.incidentId);
-  if (incident.status === 'resolved') return;
-  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
-  let message: string | undefined;
-  const [first, next] = deps.settings.escalation;
-  const escalation = { from: first ?? 'on-call', to: next ?? first ?? 'the next level' };
-  if (job.timer === 'response-warning' && !incident.acknowledgedAt) {
-    message = `:warning: ${SEVERITY_LABEL[incident.severity]} response target passes at ${formatInTimeZone(deadline, deps.settings.timeZone)} and nobody has acknowledged or acted yet. <@${incident.commander}>`;
-  } else if (job.timer === 'escalation' && !incident.acknowledgedAt) {
-    message = `:rotating_light: The ${incident.severity} response target has passed with no acknowledgement: escalating from ${escalation.from} to *${escalation.to}*.`;
-  } else if (job.timer === 'status-reminder' && remindsOfStatus(incident.severity)) {
-    // The scheduler brings the next one; a severity lowered meanwhile has removed it.
-    message = `:memo: <@${incident.commander}>, time for a status update: \`/incident status …\``;
-  }
+  const message = timerNotice(incident, job.timer, deps.settings, SLACK_STYLE);
   if (!message) return;
-  await postOnce(deps, { key: job.postKey, channel: incident.channelId, text: message });
+  await postOnce(deps, {
+    key: job.postKey,
+    channel: incident.channelId,
+    text: `${TIMER_EMOJI[job.timer]} ${message}`,
+  });
   // The audit records what fired, not these words: each medium words it itself.
-  const fired: IncidentTimerFired = {
-    timer: job.timer,
-    severity: incident.severity,
-    commander: incident.commander,
-    ...(job.timer === 'status-reminder' ? {} : { deadline: deadline.toISOString() }),
-    ...(job.timer === 'escalation' ? { escalation } : {}),
-  };
   await deps.incidentService.audit(incident, {
     kind: 'incident_timer',
     actor: 'runbook-bot',
-    data: { ...fired },
+    data: { ...timerFired(incident, job.timer, deps.settings) },
   });
 }
 
