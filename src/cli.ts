@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runCli } from './cliApp.js';
+import { loadTerminalSettings } from './config.js';
 
 // `runbook-bot checks | head`: the reader went away, which is not an error of ours.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -10,7 +11,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const code = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
-  env: process.env,
-  color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  color: Boolean(process.stdout.isTTY) && !loadTerminalSettings().noColor,
 });
 process.exitCode = code;

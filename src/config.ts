@@ -13,8 +13,31 @@ import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 import { isPostgresUrl } from './targets/targetsFile.js';
 import { isTimeZone } from './time.js';
 
+/*
+ * The one place the environment is read. Every variable is declared in one of the schemas
+ * below (ENVIRONMENT_VARIABLES lists them, docs/configuration.md documents each, and a test
+ * keeps the two equal); other modules get typed values from the loaders here. The only
+ * names not declared are the ones a targets file gives (`url_env`), looked up through
+ * `variable` below.
+ */
+
+/** One schema's variables, or a ConfigError naming every bad one. */
+function parseEnvironment<Schema extends z.ZodType>(
+  schema: Schema,
+  env: NodeJS.ProcessEnv,
+): z.output<Schema> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+const logLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional();
+
 const envSchema = z.object({
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  LOG_LEVEL: logLevelSchema,
+  TARGETS_FILE: z.string().optional(),
+  TARGET_DATABASE_URL: z.string().optional(),
+  TARGET_NAME: z.string().optional(),
   HEALTH_BUDGET_MS: z.coerce.number().int().min(500).max(300_000).default(DEFAULT_BUDGET_MS),
   HEALTH_EVIDENCE_ROWS: z.coerce.number().int().min(1).max(100).default(DEFAULT_EVIDENCE_LIMIT),
   RUNBOOKS_DIR: z
@@ -48,18 +71,20 @@ export interface AppConfig {
  * a message naming it, instead of failing on the first command at 3 AM.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  const targets = loadTargetRegistry(env);
+  const data = parseEnvironment(envSchema, env);
+  const targets = loadTargetRegistry(
+    { targetsFile: data.TARGETS_FILE, databaseUrl: data.TARGET_DATABASE_URL, name: data.TARGET_NAME },
+    (name) => env[name],
+  );
   for (const target of targets.list()) {
     // Threshold names and values in a targets file are checked now, not at the first run.
     parseThresholdOverrides(Object.entries(target.thresholdOverrides), HEALTH_CHECKS, target.source);
   }
   return {
-    logLevel: parsed.data.LOG_LEVEL,
+    logLevel: data.LOG_LEVEL,
     targets,
-    health: { budgetMs: parsed.data.HEALTH_BUDGET_MS, evidenceLimit: parsed.data.HEALTH_EVIDENCE_ROWS },
-    runbooksDir: parsed.data.RUNBOOKS_DIR,
+    health: { budgetMs: data.HEALTH_BUDGET_MS, evidenceLimit: data.HEALTH_EVIDENCE_ROWS },
+    runbooksDir: data.RUNBOOKS_DIR,
   };
 }
 
@@ -100,6 +125,10 @@ const serviceEnvSchema = z.object({
     .string()
     .default('UTC')
     .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York'),
+  // Checked by healthScheduleDefaults, which names every bad one at once.
+  HEALTH_SCHEDULE: z.string().optional(),
+  HEALTH_SCHEDULE_TZ: z.string().optional(),
+  HEALTH_SCHEDULE_CHANNEL: z.string().optional(),
 });
 
 const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
@@ -125,10 +154,9 @@ export interface AuditSettings {
 }
 
 /** Read by the service and by `runbook-bot audit verify`, which needs the same key. */
-export function loadAuditSettings(env: NodeJS.ProcessEnv): AuditSettings {
-  const parsed = auditEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  return { hmacKey: parsed.data.AUDIT_HMAC_KEY, checkpointChannel: parsed.data.AUDIT_CHANNEL };
+export function loadAuditSettings(env: NodeJS.ProcessEnv = process.env): AuditSettings {
+  const data = parseEnvironment(auditEnvSchema, env);
+  return { hmacKey: data.AUDIT_HMAC_KEY, checkpointChannel: data.AUDIT_CHANNEL };
 }
 
 export interface ServiceConfig extends AppConfig {
@@ -165,13 +193,12 @@ export interface IncidentSettings {
 
 /** Configuration of the long-running processes. Every mode posts to Slack; bot and all also receive from it. */
 export function loadServiceConfig(
-  env: NodeJS.ProcessEnv,
+  env: NodeJS.ProcessEnv | undefined,
   options: { mode: 'bot' | 'worker' | 'all' },
 ): ServiceConfig {
+  env ??= process.env;
   const base = loadConfig(env);
-  const parsed = serviceEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`Invalid environment:\n${formatZodIssues(parsed.error)}`);
-  const data = parsed.data;
+  const data = parseEnvironment(serviceEnvSchema, env);
   const receives = options.mode !== 'worker';
   const missing = [
     !data.SLACK_BOT_TOKEN && 'SLACK_BOT_TOKEN',
@@ -205,7 +232,11 @@ export function loadServiceConfig(
     jobLockMs: data.JOB_LOCK_MS,
     shutdownWatchdogMs: data.SHUTDOWN_WATCHDOG_MS,
     policy: loadPolicyFile(data.POLICY_FILE),
-    healthSchedule: healthScheduleDefaults(env),
+    healthSchedule: healthScheduleDefaults({
+      cron: data.HEALTH_SCHEDULE,
+      tz: data.HEALTH_SCHEDULE_TZ,
+      channel: data.HEALTH_SCHEDULE_CHANNEL,
+    }),
     recoverySweep: STRANDED_RUN_SWEEP,
     audit: loadAuditSettings(env),
     incidents: {
@@ -219,3 +250,73 @@ export function loadServiceConfig(
     },
   };
 }
+
+/**
+ * The log level of a server process before the rest of its configuration is read, so that a
+ * failed start-up is logged too; a bad LOG_LEVEL is then reported by loadConfig, by name.
+ */
+export function startupLogLevel(env: NodeJS.ProcessEnv = process.env): string {
+  const parsed = logLevelSchema.safeParse(env.LOG_LEVEL);
+  return (parsed.success && parsed.data) || 'info';
+}
+
+const terminalEnvSchema = z.object({
+  // Read as the commands that need it read it: unset is an error only for them.
+  DATABASE_URL: z.string().optional(),
+  // Not checked here: `report --tz` overrides it, and the result is checked there.
+  REPORT_TIME_ZONE: z.string().optional(),
+  // https://no-color.org: any value but the empty string turns colour off.
+  NO_COLOR: z.string().optional(),
+});
+
+export interface TerminalSettings {
+  stateDatabaseUrl?: string;
+  reportTimeZone?: string;
+  noColor: boolean;
+}
+
+/** What the `runbook-bot` CLI reads beyond loadConfig: the state database, the report zone, colour. */
+export function loadTerminalSettings(env: NodeJS.ProcessEnv = process.env): TerminalSettings {
+  const data = parseEnvironment(terminalEnvSchema, env);
+  return {
+    stateDatabaseUrl: data.DATABASE_URL || undefined,
+    reportTimeZone: data.REPORT_TIME_ZONE,
+    noColor: Boolean(data.NO_COLOR),
+  };
+}
+
+const DEFAULT_CONSOLE_PORT = 3100;
+
+const demoEnvSchema = z.object({ LOG_LEVEL: logLevelSchema, CONSOLE_PORT: z.string().optional() });
+
+export interface DemoSettings {
+  /** 0: a free port. */
+  consolePort: number;
+  logLevel: string;
+  /** The environment the demo's bot takes its few passed-through settings from. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** `npm run demo`: the console's port (a free one for `--check`) and the demo's quieter log level. */
+export function loadDemoSettings(
+  options: { check: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): DemoSettings {
+  const data = parseEnvironment(demoEnvSchema, env);
+  const raw = data.CONSOLE_PORT;
+  // Empty is unset (Number('') would be 0: a random port, silently).
+  const consolePort = Number(raw || (options.check ? 0 : DEFAULT_CONSOLE_PORT));
+  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
+    throw new ConfigError(`CONSOLE_PORT must be a port number (0-65535), not "${raw}".`);
+  }
+  return { consolePort, logLevel: data.LOG_LEVEL ?? 'warn', env };
+}
+
+/** Every variable the loaders above read, for docs/configuration.md and its test. */
+export const ENVIRONMENT_VARIABLES: readonly string[] = [
+  ...new Set(
+    [envSchema, serviceEnvSchema, auditEnvSchema, terminalEnvSchema, demoEnvSchema].flatMap((schema) =>
+      Object.keys(schema.shape),
+    ),
+  ),
+].sort();

@@ -12,7 +12,7 @@ export function createLogger(
   options: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
 ) {
   const config: LoggerOptions = {
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: options.level ?? 'info',
     name: options.name ?? 'runbook-bot',
     formatters: {
       log: (object) => redactValue(object) as Record<string, unknown>,

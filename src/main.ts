@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { loadServiceConfig } from './config.js';
+import { loadServiceConfig, startupLogLevel } from './config.js';
 import { UserError } from './errors.js';
 import { createLogger } from './logger.js';
 import { armShutdownWatchdog, DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
@@ -10,7 +10,7 @@ const MODES: Mode[] = ['bot', 'worker', 'all'];
 /** `runbook-bot-server bot|worker|all`: the long-running processes. */
 async function main(): Promise<void> {
   const mode = (process.argv[2] ?? 'all') as Mode;
-  const logger = createLogger();
+  const logger = createLogger({ level: startupLogLevel() });
   if (!MODES.includes(mode)) {
     process.stderr.write(`Unknown mode "${mode}". Use one of: ${MODES.join(', ')}.\n`);
     process.exitCode = 2;
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
-    const config = loadServiceConfig(process.env, { mode });
+    const config = loadServiceConfig(undefined, { mode });
     watchdogMs = config.shutdownWatchdogMs;
     service = await startService({
       mode,

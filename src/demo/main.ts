@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import pc from 'picocolors';
+import { loadDemoSettings } from '../config.js';
 import { consolePost, consoleState } from '../console/consoleClient.js';
 import { createLogger } from '../logger.js';
 import { errorText } from '../redact.js';
 import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
 
-const DEFAULT_CONSOLE_PORT = 3100;
 const CHECK_TIMEOUT_MS = 60_000;
 /** SQLSTATE 57P01: the server is shutting down and ended the connection. */
 const ADMIN_SHUTDOWN = '57P01';
@@ -27,22 +27,19 @@ async function main(): Promise<void> {
     throw new Error(`${(err as Error).message}. Options: --check, --socket-mode.`);
   }
   const check = flags.check === true;
-  // Empty is unset (Number('') would be 0: a random port, silently).
-  const consolePort = Number(process.env.CONSOLE_PORT || (check ? 0 : DEFAULT_CONSOLE_PORT));
-  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
-    throw new Error(`CONSOLE_PORT must be a port number (0-65535), not "${process.env.CONSOLE_PORT}".`);
-  }
+  const settings = loadDemoSettings({ check });
+  const { consolePort } = settings;
   const say = (text: string) => process.stdout.write(`${text}\n`);
   say(
     pc.dim('Starting an embedded Postgres with a faulty shop database, the bot (all mode) and the console…'),
   );
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr });
+  const logger = createLogger({ level: settings.logLevel, destination: process.stderr });
   let demo: ConsoleDemo;
   try {
     demo = await startConsoleDemo({
       consolePort,
       logger,
-      env: process.env,
+      env: settings.env,
       socketMode: flags['socket-mode'] === true,
     });
   } catch (err) {

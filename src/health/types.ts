@@ -79,7 +79,7 @@ export interface CheckOutcome {
 export interface CheckDefinition {
   id: string;
   title: string;
-  /** What it looks at and why it matters, for `runbook-bot checks` and the README. */
+  /** What it looks at and why it matters, for `runbook-bot checks` and docs/health-checks.md. */
   description: string;
   /** Needs pg_read_all_stats (pg_monitor) to see other roles' sessions. */
   needsReadAllStats?: boolean;

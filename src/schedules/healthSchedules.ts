@@ -68,14 +68,18 @@ function timeZoneProblem(tz: string): string | undefined {
 }
 
 /**
- * The defaults from the environment: `HEALTH_SCHEDULE_CHANNEL` (no channel → no schedules
+ * The defaults from the environment (as config.ts read them): `HEALTH_SCHEDULE_CHANNEL` (no channel → no schedules
  * unless a target names one), `HEALTH_SCHEDULE` (cron, default `0 9 * * *`),
  * `HEALTH_SCHEDULE_TZ` (default `UTC`). Throws a ConfigError naming every bad variable.
  */
-export function healthScheduleDefaults(env: NodeJS.ProcessEnv): HealthScheduleDefaults {
-  const cron = env.HEALTH_SCHEDULE?.trim() || DEFAULT_HEALTH_SCHEDULE;
-  const tz = env.HEALTH_SCHEDULE_TZ?.trim() || DEFAULT_HEALTH_SCHEDULE_TZ;
-  const channel = env.HEALTH_SCHEDULE_CHANNEL?.trim() || undefined;
+export function healthScheduleDefaults(raw: {
+  cron?: string;
+  tz?: string;
+  channel?: string;
+}): HealthScheduleDefaults {
+  const cron = raw.cron?.trim() || DEFAULT_HEALTH_SCHEDULE;
+  const tz = raw.tz?.trim() || DEFAULT_HEALTH_SCHEDULE_TZ;
+  const channel = raw.channel?.trim() || undefined;
   const problems = [
     problemLine('HEALTH_SCHEDULE', cron, cronProblem(cron)),
     problemLine('HEALTH_SCHEDULE_TZ', tz, timeZoneProblem(tz)),

@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 
 /**
  * How long a graceful stop may take before the process gives up on it. Under 30 s (what an
- * orchestrator's stop usually waits before SIGKILL, and what the README promises) with room
+ * orchestrator's stop usually waits before SIGKILL, and what docs/operations.md promises) with room
  * to log and exit; longer than the stop's own budgets for a queue that does not answer and
  * for the jobs in hand (see queueBackend's closeWorkers), so it only fires on a stop that is
  * stuck, not one that is slow.

@@ -47,31 +47,45 @@ export class TargetRegistry {
 
 export const ENV_TARGET_NAME = 'default';
 
+/** The target variables, as config.ts read them. */
+export interface TargetVariables {
+  /** TARGETS_FILE */
+  targetsFile?: string;
+  /** TARGET_DATABASE_URL */
+  databaseUrl?: string;
+  /** TARGET_NAME */
+  name?: string;
+}
+
 /**
- * Targets from the environment: `TARGETS_FILE` (YAML naming env vars) and/or a single
- * `TARGET_DATABASE_URL`, which becomes the target `default` (or `TARGET_NAME`).
+ * Targets from the environment: `TARGETS_FILE` (YAML naming env vars, looked up with
+ * `variable`) and/or a single `TARGET_DATABASE_URL`, which becomes the target `default` (or
+ * `TARGET_NAME`).
  */
-export function loadTargetRegistry(env: NodeJS.ProcessEnv): TargetRegistry {
+export function loadTargetRegistry(
+  vars: TargetVariables,
+  variable: (name: string) => string | undefined,
+): TargetRegistry {
   const targets: Target[] = [];
   let defaultName: string | undefined;
-  if (env.TARGETS_FILE) {
-    const file = readTargetsFile(env.TARGETS_FILE, env);
+  if (vars.targetsFile) {
+    const file = readTargetsFile(vars.targetsFile, variable);
     targets.push(...file.targets);
     defaultName = file.defaultTarget;
   }
-  if (env.TARGET_DATABASE_URL) {
-    if (!isPostgresUrl(env.TARGET_DATABASE_URL)) {
+  if (vars.databaseUrl) {
+    if (!isPostgresUrl(vars.databaseUrl)) {
       throw new ConfigError('TARGET_DATABASE_URL is not a postgres:// or postgresql:// URL.');
     }
-    const name = env.TARGET_NAME ?? ENV_TARGET_NAME;
+    const name = vars.name ?? ENV_TARGET_NAME;
     if (targets.some((target) => target.name === name)) {
       throw new ConfigError(
-        `TARGET_DATABASE_URL defines target "${name}", which ${env.TARGETS_FILE} defines too. Set TARGET_NAME to another name, or remove one.`,
+        `TARGET_DATABASE_URL defines target "${name}", which ${vars.targetsFile} defines too. Set TARGET_NAME to another name, or remove one.`,
       );
     }
     targets.push({
       name,
-      url: env.TARGET_DATABASE_URL,
+      url: vars.databaseUrl,
       tags: [],
       settings: { ...DEFAULT_TARGET_SETTINGS },
       thresholdOverrides: {},

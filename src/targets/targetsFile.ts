@@ -78,7 +78,10 @@ export interface TargetsFileContents {
  * Reads a targets file. The file names environment variables, never secrets; every
  * problem is reported at once with the file name and the key, so one edit fixes them all.
  */
-export function readTargetsFile(path: string, env: NodeJS.ProcessEnv): TargetsFileContents {
+export function readTargetsFile(
+  path: string,
+  variable: (name: string) => string | undefined,
+): TargetsFileContents {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -102,9 +105,9 @@ export function readTargetsFile(path: string, env: NodeJS.ProcessEnv): TargetsFi
   const base = toSettings(DEFAULT_TARGET_SETTINGS, parsed.data.defaults);
   const targets: Target[] = [];
   for (const [name, entry] of Object.entries(parsed.data.targets)) {
-    const url = readUrl(env, entry.url_env, `targets.${name}.url_env`, problems);
+    const url = readUrl(variable, entry.url_env, `targets.${name}.url_env`, problems);
     const remediationUrl = entry.remediation_url_env
-      ? readUrl(env, entry.remediation_url_env, `targets.${name}.remediation_url_env`, problems)
+      ? readUrl(variable, entry.remediation_url_env, `targets.${name}.remediation_url_env`, problems)
       : undefined;
     if (url === undefined) continue;
     targets.push({
@@ -130,8 +133,13 @@ export function readTargetsFile(path: string, env: NodeJS.ProcessEnv): TargetsFi
   return { defaultTarget, targets };
 }
 
-function readUrl(env: NodeJS.ProcessEnv, name: string, key: string, problems: string[]): string | undefined {
-  const value = env[name];
+function readUrl(
+  variable: (name: string) => string | undefined,
+  name: string,
+  key: string,
+  problems: string[],
+): string | undefined {
+  const value = variable(name);
   if (!value) {
     problems.push(`  - ${key}: environment variable ${name} is not set (it should hold the postgres:// URL)`);
     return undefined;

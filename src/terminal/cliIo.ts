@@ -2,6 +2,7 @@
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
+  /** The environment the commands read (through config.ts); the process's own when unset. */
+  env?: NodeJS.ProcessEnv;
   color: boolean;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { loadTerminalSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import { composeIncidentReport } from '../incidents/reportDraft.js';
 import { gatherReportInput } from '../incidents/reportInput.js';
@@ -18,7 +19,7 @@ export function addIncidentCommands(program: Command, io: CliIo): void {
     .action(async (reference: string, options: { format: string; tz?: string }) => {
       if (options.format !== 'md' && options.format !== 'json')
         throw new UserError(`--format must be md or json, got "${options.format}"`);
-      const timeZone = options.tz ?? io.env.REPORT_TIME_ZONE ?? 'UTC';
+      const timeZone = options.tz ?? loadTerminalSettings(io.env).reportTimeZone ?? 'UTC';
       if (!isTimeZone(timeZone))
         throw new UserError(`"${timeZone}" is not a time zone; use an IANA name such as Europe/Berlin.`);
       await withStateDatabase(io, { command: 'report', what: 'incidents' }, async (db) => {

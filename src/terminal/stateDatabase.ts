@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { loadTerminalSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import { redactText } from '../redact.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -18,15 +19,16 @@ export async function withStateDatabase<T>(
   use: (db: pg.Pool) => Promise<T>,
 ): Promise<T> {
   const { command, what } = reading;
-  if (!io.env.DATABASE_URL) throw new UserError(`${command} reads the state database: set DATABASE_URL.`);
+  const url = loadTerminalSettings(io.env).stateDatabaseUrl;
+  if (!url) throw new UserError(`${command} reads the state database: set DATABASE_URL.`);
   // Refused as the service refuses it: a wrong scheme or port would otherwise read as a
   // connection failure to some host.
-  if (!isPostgresUrl(io.env.DATABASE_URL))
+  if (!isPostgresUrl(url))
     throw new UserError(
       'DATABASE_URL must be a postgres:// or postgresql:// URL (postgres://user:password@host:5432/database).',
     );
   const pool = new pg.Pool({
-    connectionString: io.env.DATABASE_URL,
+    connectionString: url,
     max: 2,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });
@@ -39,7 +41,7 @@ export async function withStateDatabase<T>(
       .then((client) => client.release())
       .catch((err: unknown) => {
         throw new UserError(
-          `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, io.env.DATABASE_URL!, CONNECT_TIMEOUT_MS)}.`,
+          `Cannot reach the state database (DATABASE_URL): ${describeConnectionFailure(err, url, CONNECT_TIMEOUT_MS)}.`,
         );
       });
     return await use(pool);

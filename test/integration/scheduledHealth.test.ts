@@ -5,12 +5,12 @@ import { WebClient } from '@slack/web-api';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadServiceConfig } from '../../src/config.js';
 import { induceFaults } from '../../src/demo/faults.js';
 import type { Finding, HealthReport } from '../../src/health/types.js';
 import { JOBS, QUEUES, type ScheduledHealthPostJob } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import {
-  healthScheduleDefaults,
   SCHEDULER_PREFIX,
   syncHealthSchedules,
 } from '../../src/schedules/healthSchedules.js';
@@ -316,6 +316,8 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
 
 describe('health schedule configuration', () => {
   it('reads HEALTH_SCHEDULE* with defaults and names a bad variable', () => {
+    const healthScheduleDefaults = (env: NodeJS.ProcessEnv) =>
+      loadServiceConfig({ SLACK_BOT_TOKEN: 'xoxb-test', ...env }, { mode: 'worker' }).healthSchedule;
     expect(healthScheduleDefaults({})).toEqual({ cron: '0 9 * * *', tz: 'UTC' });
     expect(
       healthScheduleDefaults({
@@ -343,7 +345,7 @@ describe('health schedule configuration', () => {
       file,
       'targets:\n  prod:\n    url_env: PROD_URL\n    schedule:\n      cron: "0 8 * * 1-5"\n      tz: America/Chicago\n      channel: C0PROD\n  dev:\n    url_env: PROD_URL\n',
     );
-    const { targets } = readTargetsFile(file, env);
+    const { targets } = readTargetsFile(file, (name) => env[name as keyof typeof env]);
     expect(targets.find((t) => t.name === 'prod')?.schedule).toEqual({
       cron: '0 8 * * 1-5',
       tz: 'America/Chicago',
@@ -351,7 +353,9 @@ describe('health schedule configuration', () => {
     });
     expect(targets.find((t) => t.name === 'dev')?.schedule).toBeUndefined();
     writeFileSync(file, 'targets:\n  prod:\n    url_env: PROD_URL\n    schedule:\n      crom: "0 8 * * *"\n');
-    expect(() => readTargetsFile(file, env)).toThrow('targets.prod.schedule: unknown key "crom"');
+    expect(() => readTargetsFile(file, (name) => env[name as keyof typeof env])).toThrow(
+      'targets.prod.schedule: unknown key "crom"',
+    );
   });
 });
 

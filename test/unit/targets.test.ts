@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { loadTargetRegistry } from '../../src/targets/registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'targets-test-'));
 let counter = 0;
@@ -13,6 +12,9 @@ function file(yaml: string): string {
   writeFileSync(path, yaml);
   return path;
 }
+
+/** The registry as the service builds it from these variables. */
+const loadTargetRegistry = (env: NodeJS.ProcessEnv) => loadConfig(env).targets;
 
 const PROD_URL = 'postgres://ops:s3cret@db.example.com:5432/app';
 

@@ -14,7 +14,7 @@ import { type Queryable, recordPostAttempt, recordPostedTs } from '../../store/p
  * ts looks the key up in the channel's recent history (the thread's, for a reply) before it
  * posts again. Found: its ts is answered and nothing is posted.
  *
- * A duplicate remains possible only when that history cannot be read (see README, "Posted
+ * A duplicate remains possible only when that history cannot be read (see docs/operations.md, "Posted
  * once"): the bot is not a member of the channel (it posted through chat:write.public), the
  * conversation is a DM, the history scopes are missing, or the first message is further back
  * than the lookup reads. The attempt row cannot be the gap: it is committed before the
