@@ -10,10 +10,7 @@ import { induceFaults } from '../../src/demo/faults.js';
 import type { Finding, HealthReport } from '../../src/health/types.js';
 import { JOBS, QUEUES, type ScheduledHealthPostJob } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
-import {
-  SCHEDULER_PREFIX,
-  syncHealthSchedules,
-} from '../../src/schedules/healthSchedules.js';
+import { SCHEDULER_PREFIX, syncHealthSchedules } from '../../src/schedules/healthSchedules.js';
 import {
   DEFAULT_REMIND_AFTER_MS,
   decideScheduledPost,
