@@ -7,13 +7,14 @@ export function createMetrics() {
     registry,
     commands: new Counter({
       name: 'runbook_bot_commands_total',
-      help: 'Slash commands received, by subcommand and outcome',
-      labelNames: ['subcommand', 'outcome'] as const,
+      help: 'Slash commands received, by command, subcommand and outcome',
+      labelNames: ['command', 'subcommand', 'outcome'] as const,
       registers: [registry],
     }),
     ackLatency: new Histogram({
       name: 'runbook_bot_ack_latency_seconds',
-      help: 'Time from receiving a slash command to acknowledging it',
+      help: 'Time from receiving a slash command to acknowledging it, by command',
+      labelNames: ['command'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),

@@ -324,12 +324,24 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(err.join('\n')).toContain('set DATABASE_URL');
   });
 
-  it('serves metrics and readiness', async () => {
+  it('serves metrics and readiness, counting every command the same way', async () => {
     const ready = await fetch(`http://127.0.0.1:${service.port}/readyz`);
     expect(ready.status).toBe(200);
+    // /incident passes through the same pipeline as /runbook: counted, and its ack timed.
+    await sendSlashCommand(service.port, { command: '/incident', text: 'help' });
+    await sendSlashCommand(service.port, { command: '/incident', text: 'declare P9 nope' });
     const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
-    expect(metrics).toContain('runbook_bot_commands_total{subcommand="health",outcome="queued"}');
-    expect(metrics).toContain('runbook_bot_ack_latency_seconds_bucket');
+    expect(metrics).toContain(
+      'runbook_bot_commands_total{command="/runbook",subcommand="health",outcome="queued"}',
+    );
+    expect(metrics).toContain(
+      'runbook_bot_commands_total{command="/incident",subcommand="help",outcome="ok"} 1',
+    );
+    expect(metrics).toContain(
+      'runbook_bot_commands_total{command="/incident",subcommand="unknown",outcome="invalid"} 1',
+    );
+    expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/runbook"\} [1-9]/);
+    expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/incident"\} 2/);
     expect(metrics).toMatch(/runbook_bot_queue_depth\{queue="diagnostics",state="waiting"\} \d+/);
   });
 

@@ -1,0 +1,53 @@
+import type { App } from '@slack/bolt';
+import { z } from 'zod';
+import { submitParameters } from '../../../runbooks/previewStep.js';
+import type { RawValues } from '../../../runbooks/procedureParams.js';
+import { ACTIONS } from '../../actionIds.js';
+import { refuse, safeJson, UNAVAILABLE } from '../access.js';
+import { stepButtonSchema } from '../actions/steps.js';
+import type { ListenerDeps } from '../deps.js';
+
+const metadataSchema = stepButtonSchema.extend({ channel: z.string().min(1) });
+
+/**
+ * The parameters modal's submission: errors are shown under the fields they concern (or the
+ * first field, for a refusal of the whole form); otherwise the preview is queued and it closes.
+ */
+export function register(app: App, deps: ListenerDeps): void {
+  app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {
+    const metadata = metadataSchema.safeParse(safeJson(view.private_metadata));
+    const refusal = metadata.success
+      ? refuse(deps.access, body.user.id, metadata.data.channel)
+      : 'That form is out of date; press Preview again.';
+    if (refusal) return ack({ response_action: 'errors', errors: firstBlockError(view, refusal) });
+    let outcome: Awaited<ReturnType<typeof submitParameters>>;
+    try {
+      // The view id is the submission's id: one preview per submission, however often delivered.
+      outcome = await submitParameters(deps, metadata.data!, modalValues(view.state), body.user.id, view.id);
+    } catch (err) {
+      deps.logger.error({ err }, 'a parameters form could not be handled');
+      return ack({ response_action: 'errors', errors: firstBlockError(view, UNAVAILABLE) });
+    }
+    if (outcome.ok) return ack();
+    if ('problems' in outcome) return ack({ response_action: 'errors', errors: outcome.problems });
+    return ack({ response_action: 'errors', errors: firstBlockError(view, outcome.reason) });
+  });
+}
+
+/** Reads the modal's state: one `value` input per block, the block id being the parameter name. */
+function modalValues(state: {
+  values: Record<string, Record<string, { value?: string | null }>>;
+}): RawValues {
+  const values: RawValues = {};
+  for (const [name, inputs] of Object.entries(state.values)) {
+    const value = inputs.value?.value?.trim();
+    if (value) values[name] = value;
+  }
+  return values;
+}
+
+/** A modal-level error shown on its first input (Slack attaches errors to input blocks). */
+function firstBlockError(view: { blocks: Array<{ type: string; block_id?: string }> }, message: string) {
+  const input = view.blocks.find((block) => block.type === 'input');
+  return input?.block_id ? { [input.block_id]: message } : {};
+}
