@@ -7,6 +7,7 @@ import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
+import { runPeriodically } from '../util/periodic.js';
 
 export interface StrandedRunSweep {
   /** A run is stranded this long after anything last happened to it (doubling with each requeue). */
@@ -155,7 +156,6 @@ export function startStrandedRunSweeper(
   sweep: StrandedRunSweep,
   work?: StrandedWorkStores,
 ): { stop(): Promise<void> } {
-  let current: Promise<void> | undefined;
   let failing = false;
   let workFailing = false;
   const sweepWork = async (stores: StrandedWorkStores) => {
@@ -192,16 +192,5 @@ export function startStrandedRunSweeper(
       failing = true;
     }
   };
-  const timer = setInterval(() => {
-    current ??= sweepOnce().finally(() => {
-      current = undefined;
-    });
-  }, sweep.everyMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await current;
-    },
-  };
+  return runPeriodically(sweep.everyMs, sweepOnce);
 }

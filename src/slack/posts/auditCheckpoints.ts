@@ -11,6 +11,7 @@ import {
   tryCheckpointLock,
 } from '../../store/auditCheckpoints.js';
 import { prunePostAttempts } from '../../store/postAttempts.js';
+import { runPeriodically } from '../../util/periodic.js';
 import { postOnce } from './postOnce.js';
 
 /**
@@ -120,7 +121,6 @@ export function startAuditCheckpointer(
   deps: Omit<CheckpointDeps, 'channel'> & { channel?: string },
   policy: CheckpointPolicy = AUDIT_CHECKPOINTS,
 ): { stop(): Promise<void> } {
-  let current: Promise<void> | undefined;
   let failing = false;
   const { channel } = deps;
   const once = async () => {
@@ -134,16 +134,5 @@ export function startAuditCheckpointer(
       failing = true;
     }
   };
-  const timer = setInterval(() => {
-    current ??= once().finally(() => {
-      current = undefined;
-    });
-  }, policy.everyMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await current;
-    },
-  };
+  return runPeriodically(policy.everyMs, once);
 }
