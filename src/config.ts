@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { loadPolicyFile, type PolicyFile } from './approvals/policy.js';
+import { CHANNEL_ID } from './channelId.js';
 import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
@@ -130,8 +131,6 @@ const serviceEnvSchema = z.object({
   HEALTH_SCHEDULE_TZ: z.string().optional(),
   HEALTH_SCHEDULE_CHANNEL: z.string().optional(),
 });
-
-const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
 
 const auditEnvSchema = z.object({
   // Empty counts as unset: `AUDIT_HMAC_KEY=` in an env file must not mean "the empty key".
@@ -289,12 +288,21 @@ const DEFAULT_CONSOLE_PORT = 3100;
 
 const demoEnvSchema = z.object({ LOG_LEVEL: logLevelSchema, CONSOLE_PORT: z.string().optional() });
 
+/** Settings a person trying the demo may still give its bot; everything else is the demo's. */
+const DEMO_PASSED_THROUGH = [
+  'LOG_LEVEL',
+  'RUNBOOKS_DIR',
+  'POLICY_FILE',
+  'REPORT_TIME_ZONE',
+  'REDIS_URL',
+] as const;
+
 export interface DemoSettings {
   /** 0: a free port. */
   consolePort: number;
   logLevel: string;
-  /** The environment the demo's bot takes its few passed-through settings from. */
-  env: NodeJS.ProcessEnv;
+  /** The few variables passed on to the demo's bot (its loadServiceConfig reads them). */
+  botEnv: Partial<Record<(typeof DEMO_PASSED_THROUGH)[number], string>>;
 }
 
 /** `npm run demo`: the console's port (a free one for `--check`) and the demo's quieter log level. */
@@ -309,7 +317,9 @@ export function loadDemoSettings(
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65_535) {
     throw new ConfigError(`CONSOLE_PORT must be a port number (0-65535), not "${raw}".`);
   }
-  return { consolePort, logLevel: data.LOG_LEVEL ?? 'warn', env };
+  const botEnv: DemoSettings['botEnv'] = {};
+  for (const name of DEMO_PASSED_THROUGH) if (env[name] !== undefined) botEnv[name] = env[name];
+  return { consolePort, logLevel: data.LOG_LEVEL ?? 'warn', botEnv };
 }
 
 /** Every variable the loaders above read, for docs/configuration.md and its test. */

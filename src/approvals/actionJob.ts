@@ -1,5 +1,5 @@
-import { UnrecoverableError } from 'bullmq';
 import type { AuditLog } from '../audit/auditLog.js';
+import { JobCannotSucceed } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { ActionStep } from '../runbooks/model.js';
@@ -33,6 +33,6 @@ export async function loadAction(
   const run = await deps.procedureRuns.get(runId);
   const position = run?.procedure.steps.findIndex((step) => step.id === stepId) ?? -1;
   const step = run?.procedure.steps[position];
-  if (!run || step?.kind !== 'action') throw new UnrecoverableError(`run ${runId} has no action ${stepId}`);
+  if (!run || step?.kind !== 'action') throw new JobCannotSucceed(`run ${runId} has no action ${stepId}`);
   return { run, step, position };
 }

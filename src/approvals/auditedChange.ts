@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AuditEvent, AuditEventInput } from '../audit/events.js';
-import { appendMirrored, enqueueAuditMirror } from '../audit/outbox.js';
+import { enqueueAuditMirror, mirrorOf } from '../audit/outbox.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ActionRequest, InTransaction } from '../store/actionRequests.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
@@ -49,18 +49,4 @@ export async function mirrorQuietly(
   event: AuditEvent & { mirror: { channel: string; threadTs?: string } },
 ): Promise<void> {
   await enqueueAuditMirror(queues, event).catch(() => undefined);
-}
-
-/** The run's root message thread, where its audit trail is mirrored. */
-export function mirrorOf(run: ProcedureRun): AuditEventInput['mirror'] {
-  return run.channelId ? { channel: run.channelId, threadTs: run.rootTs ?? undefined } : undefined;
-}
-
-/** Appends an audit event on its own and queues its mirror. */
-export async function appendAudited(
-  deps: { audit: AuditLog; queues: QueueBackend },
-  run: ProcedureRun,
-  event: Omit<AuditEventInput, 'mirror'>,
-): Promise<void> {
-  await appendMirrored(deps, { ...event, mirror: mirrorOf(run) });
 }

@@ -1,4 +1,5 @@
-import { UnrecoverableError } from 'bullmq';
+import { appendAudited } from '../audit/outbox.js';
+import { JobCannotSucceed } from '../jobs/processors.js';
 import { errorText } from '../redact.js';
 import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediation/execute.js';
 import type { Plan } from '../remediation/plan.js';
@@ -8,7 +9,7 @@ import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
-import { appendAudited, auditedChange } from './auditedChange.js';
+import { auditedChange } from './auditedChange.js';
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing
@@ -18,7 +19,7 @@ import { appendAudited, auditedChange } from './auditedChange.js';
  */
 export async function executeRequest(deps: ActionJobDeps, requestId: string): Promise<void> {
   const request = await deps.requests.get(requestId);
-  if (!request) throw new UnrecoverableError(`request ${requestId} does not exist`);
+  if (!request) throw new JobCannotSucceed(`request ${requestId} does not exist`);
   const { run, step } = await loadAction(deps, request.runId, request.stepId);
   const inputs = ((request.plan as { inputs?: RawValues }).inputs ?? {}) as RawValues;
   // A target removed from configuration since the approval fails the request, visibly,

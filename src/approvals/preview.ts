@@ -1,9 +1,10 @@
+import { appendAudited } from '../audit/outbox.js';
 import type { JOBS, JobPayload } from '../jobs/catalog.js';
 import { computePlan, type Plan } from '../remediation/plan.js';
 import { bindStatement } from '../runbooks/procedureParams.js';
 import { failureText } from '../targets/connectionErrors.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
-import { appendAudited, auditedChange } from './auditedChange.js';
+import { auditedChange } from './auditedChange.js';
 
 /** Computes the plan (nothing with effects outside a rolled-back transaction) and posts its card. */
 export async function previewAction(

@@ -1,8 +1,9 @@
 import { type Refusal, refusal } from '../answer.js';
+import { mirrorOf } from '../audit/outbox.js';
 import type { ActionRequest } from '../store/actionRequests.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { RefusalInput } from '../store/refusalRepeats.js';
-import { mirrorOf, mirrorQuietly } from './auditedChange.js';
+import { mirrorQuietly } from './auditedChange.js';
 import type { EffectivePolicy, MayAct } from './policy.js';
 import { type ApprovalDeps, type LoadedRequest, loadRequest, requestPolicy } from './requestContext.js';
 
@@ -53,7 +54,7 @@ export async function admitClick(
 }
 
 /** A click on a request that does not exist (any more): audited, with nothing to mirror to. */
-export async function refuseUnknown(
+async function refuseUnknown(
   deps: ApprovalDeps,
   requestId: string,
   user: string,

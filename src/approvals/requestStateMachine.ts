@@ -65,7 +65,7 @@ export interface RequestRefusal extends Refusal {
 export type Transition = { ok: true; from: RequestStatus; to: RequestStatus } | RequestRefusal;
 
 /** The statuses each event may leave from; from any other, the event is refused. */
-export const LEAVES_FROM: Readonly<Record<RequestEvent['kind'], readonly RequestStatus[]>> = {
+const LEAVES_FROM: Readonly<Record<RequestEvent['kind'], readonly RequestStatus[]>> = {
   requestApproval: ['previewed'],
   approve: ['pending'],
   reject: ['previewed', 'pending'],
@@ -125,7 +125,7 @@ function untilDue(deadline: Date | null, now: number): RequestRefusal | undefine
 }
 
 /** Why a click on a request in this status does nothing, in words for the person who clicked. */
-export function statusReason(status: RequestStatus): string {
+function statusReason(status: RequestStatus): string {
   switch (status) {
     case 'previewed':
       return 'Approval has not been requested for this action yet.';

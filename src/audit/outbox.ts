@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { type AuditMirrorJob, JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import { markMirrored, releaseMirror, takeToMirror } from '../store/auditOutbox.js';
+import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { AuditLog } from './auditLog.js';
 import type { AuditEvent, AuditEventInput, AuditMirrorTarget } from './events.js';
 
@@ -71,4 +72,18 @@ export async function drainOutbox(
       throw err;
     }
   }
+}
+
+/** The run's root message thread, where its audit trail is mirrored. */
+export function mirrorOf(run: ProcedureRun): AuditEventInput['mirror'] {
+  return run.channelId ? { channel: run.channelId, threadTs: run.rootTs ?? undefined } : undefined;
+}
+
+/** Appends an audit event of a procedure run on its own and queues its mirror to the run's thread. */
+export async function appendAudited(
+  deps: { audit: AuditLog; queues: QueueBackend },
+  run: ProcedureRun,
+  event: Omit<AuditEventInput, 'mirror'>,
+): Promise<void> {
+  await appendMirrored(deps, { ...event, mirror: mirrorOf(run) });
 }

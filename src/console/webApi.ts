@@ -51,7 +51,7 @@ export class WebApi {
         });
         return { channel: channel.id, ts: message.ts, message: this.messageJson(message) };
       },
-      // Read by the bot only to learn whether an earlier attempt posted (see jobs/postOnce.ts).
+      // Read by the bot only to learn whether an earlier attempt posted (see slack/posts/postOnce.ts).
       'conversations.history': (args) => {
         const channel = this.readableChannel(requireString(args, 'channel'));
         // Newest first, as Slack answers.

@@ -1,18 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { loadServiceConfig } from '../config.js';
+import { type DemoSettings, loadServiceConfig } from '../config.js';
 import { type RunningConsole, startConsole } from '../console/consoleServer.js';
 import type { Logger } from '../logger.js';
 import { type RunningService, startService } from '../service.js';
 import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
 
-/** Settings a person trying the demo may still want to give; everything else is the demo's. */
-const PASSED_THROUGH = ['LOG_LEVEL', 'RUNBOOKS_DIR', 'POLICY_FILE', 'REPORT_TIME_ZONE', 'REDIS_URL'] as const;
-
 export interface ConsoleDemoOptions {
   /** Port of the console page and its Web API; 0 picks a free one. */
   consolePort: number;
   logger: Logger;
-  env?: NodeJS.ProcessEnv;
+  /** What the person running the demo passed on to its bot (loadDemoSettings picks it). */
+  botEnv?: DemoSettings['botEnv'];
   /** Where the state and shop databases come from (tests use their own server). */
   databases?: () => Promise<DemoDatabases>;
   /** The bot connects over Socket Mode (SLACK_APP_TOKEN) instead of taking HTTP requests. */
@@ -41,10 +39,9 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
     ...(options.socketMode ? { appToken } : {}),
   });
   try {
-    const env = options.env ?? {};
     const config = loadServiceConfig(
       {
-        ...Object.fromEntries(PASSED_THROUGH.map((name) => [name, env[name]])),
+        ...options.botEnv,
         SLACK_BOT_TOKEN: botToken,
         ...(options.socketMode ? { SLACK_APP_TOKEN: appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
         SLACK_API_URL: slack.apiUrl,

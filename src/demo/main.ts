@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     demo = await startConsoleDemo({
       consolePort,
       logger,
-      env: settings.env,
+      botEnv: settings.botEnv,
       socketMode: flags['socket-mode'] === true,
     });
   } catch (err) {

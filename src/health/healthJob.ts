@@ -1,6 +1,6 @@
-import { UnrecoverableError } from 'bullmq';
 import { Coalescer } from '../concurrency/coalescer.js';
 import { JOBS, type JobPayload } from '../jobs/catalog.js';
+import { JobCannotSucceed } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
@@ -33,7 +33,7 @@ export function healthJobProcessor(deps: HealthJobDeps) {
   return async ({ runIds }: JobPayload<typeof JOBS.health>): Promise<void> => {
     const pickedUpAt = performance.now();
     const runs = await deps.runs.claim(runIds);
-    if (runs.length === 0) throw new UnrecoverableError(`runs ${runIds.join(', ')} do not exist`);
+    if (runs.length === 0) throw new JobCannotSucceed(`runs ${runIds.join(', ')} do not exist`);
     const pending = runs.filter((run) => run.status !== 'done' && run.status !== 'failed');
     for (const [targetName, group] of groupBy(pending, (run) => run.target)) {
       const ids = group.map((run) => run.id);

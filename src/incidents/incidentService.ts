@@ -92,7 +92,8 @@ export class IncidentService {
     const words = change.statusText
       ? `posted a status: ${change.statusText}`
       : change.commander
-        ? `handed command to <@${change.commander}>`
+        ? // The root message names the new commander, in each medium's own way.
+          'handed command over'
         : `changed the severity to ${change.severity}`;
     await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
     await this.notify(JOBS.incidentRoot, incident.id);

@@ -1,4 +1,4 @@
-import { describeAuditEvent, type Phrase, plainText } from '../audit/describe.js';
+import { describeAuditEvent, type Phrase, plainText, SLACK_USER_ID } from '../audit/describe.js';
 import type { RenderableEvent } from '../audit/events.js';
 
 /**
@@ -37,7 +37,7 @@ export function peopleIn(phrase: Phrase): string[] {
 
 /** Slack ids leave Slack as "@name" (or "@U123" when the name is unknown); other actors (runbook-bot) stay as they are. */
 export function personName(id: string, people: Record<string, string>): string {
-  return /^[UWB][A-Z0-9]{2,}$/.test(id) ? `@${people[id] ?? id}` : id;
+  return SLACK_USER_ID.test(id) ? `@${people[id] ?? id}` : id;
 }
 
 /** An inline code span that survives backticks in the text. */

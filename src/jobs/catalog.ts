@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
+import { CHANNEL_ID } from '../channelId.js';
 
 /**
  * Every job the bot queues, declared once: its name, its queue, the schema of its payload,
@@ -55,8 +56,6 @@ const runBatchSchema = z.union([
   z.object({ runIds: z.array(z.uuid()).min(1).max(MAX_RUNS_PER_HEALTH_JOB) }),
   z.object({ runId: z.uuid() }).transform(({ runId }) => ({ runIds: [runId] })),
 ]);
-
-const CHANNEL_ID = /^[A-Z0-9]{3,}$/;
 
 /** What a health scheduler's fire carries: the target's name and where to post. */
 const scheduledHealthJobSchema = z.object({

@@ -11,6 +11,15 @@ export interface JobRun {
 export type JobProcessor<N extends JobName> = (payload: JobPayload<N>, job: JobRun) => Promise<unknown>;
 
 /**
+ * Thrown by a processor when no retry can help (its run or request no longer exists, what it
+ * would post is invalid): the job fails for good. Processors throw this rather than BullMQ's
+ * own error, so features know the catalog and not the queue library.
+ */
+export class JobCannotSucceed extends Error {
+  override name = 'JobCannotSucceed';
+}
+
+/**
  * The processors of the catalog's jobs, one per job. The one place a payload is parsed: a
  * payload its schema refuses fails the job for good (UnrecoverableError), since no retry
  * would make it valid.
@@ -41,7 +50,12 @@ export class JobProcessors {
     if (!processor) throw new UnrecoverableError(`unknown job "${job.name}"`);
     const parsed = CATALOG[name].schema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid ${job.name} payload: ${parsed.error.message}`);
-    return processor(parsed.data as JobPayload<JobName>, job);
+    try {
+      return await processor(parsed.data as JobPayload<JobName>, job);
+    } catch (err) {
+      if (err instanceof JobCannotSucceed) throw new UnrecoverableError(err.message);
+      throw err;
+    }
   }
 
   /** The worker's processor for one queue: jobs of other queues are refused by name. */

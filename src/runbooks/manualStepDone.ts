@@ -1,6 +1,6 @@
 import { type Refusal, refusal } from '../answer.js';
-import { appendAudited } from '../approvals/auditedChange.js';
 import type { AuditLog } from '../audit/auditLog.js';
+import { appendAudited } from '../audit/outbox.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ProcedureRun, ProcedureRunStore, StepRecord } from '../store/procedureRuns.js';
 import { utcMinute } from '../time.js';

@@ -42,14 +42,14 @@ export async function requestPreview(
   return queuePreview(deps, run, step, user, {}, requestId);
 }
 
-/** The values asked for, submitted: a problem per parameter name, or the preview queued. */
+/** The values asked for, submitted: the preview queued, or refused with a problem per parameter name. */
 export async function submitParameters(
   deps: PreviewStepDeps,
   ref: StepRef,
   values: RawValues,
   user: string,
   requestId: string,
-): Promise<{ ok: false; problems: Record<string, string> } | PreviewOutcome> {
+): Promise<PreviewOutcome | (Refusal & { problems: Record<string, string> })> {
   const found = await findAction(deps, ref);
   if (!found.ok) return found;
   // What the preview will bind: the run's values, then the submitted ones. A value left blank
@@ -60,7 +60,8 @@ export async function submitParameters(
     const [problem] = validateValues([param], inputs);
     if (problem) problems[param.name] = problem;
   }
-  if (Object.keys(problems).length > 0) return { ok: false, problems };
+  const named = Object.keys(problems);
+  if (named.length > 0) return refusal(`Some values cannot be used: ${named.join(', ')}.`, { problems });
   return queuePreview(deps, found.run, found.step, user, values, requestId);
 }
 

@@ -23,11 +23,12 @@ export interface StartProcedureRunDeps {
   workers?: WorkerPresence;
 }
 
-/** Who asked, where, and the transport's id for the request (a retried delivery carries the same one). */
+/** Who asked, and where. */
 export interface Requester {
   userId: string;
   channelId: string;
-  requestId: string;
+  /** Names this request among all transports: a retried delivery of it carries the same key. */
+  idempotencyKey: string;
 }
 
 /** What the person asked to run. */
@@ -82,7 +83,7 @@ export async function startProcedureRun(
       requestedBy: requester.userId,
       channelId: requester.channelId,
       params: request.values,
-      idempotencyKey: `slash:${requester.requestId}`,
+      idempotencyKey: requester.idempotencyKey,
     });
   } catch (err) {
     deps.logger.error({ err }, 'state database unavailable');

@@ -44,7 +44,7 @@ const PROBLEM: ReadonlySet<CheckStatus> = new Set(['warn', 'critical', 'error'])
 const isProblem = (status: CheckStatus | undefined) => status !== undefined && PROBLEM.has(status);
 
 /** The findings of a report plus whether the target was reachable, as the state tracks them. */
-export function scheduledItems(report: HealthReport): ScheduledItem[] {
+function scheduledItems(report: HealthReport): ScheduledItem[] {
   const reachability: ScheduledItem = {
     check: REACHABILITY_CHECK,
     title: 'Target reachable',

@@ -7,8 +7,6 @@ import { guardEvents, guardHttpReceiver } from './requestGuard.js';
 import { slackLogger } from './slackLogger.js';
 import { webClientOptions } from './webClientOptions.js';
 
-export type { AccessPolicy } from './listeners/deps.js';
-
 export interface SlackSettings {
   botToken: string;
   signingSecret: string;

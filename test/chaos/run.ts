@@ -147,7 +147,7 @@ function cells(row: Row): string[] {
   ];
 }
 
-/** A Markdown table: readable in a terminal and pasted as it is into the README. */
+/** A Markdown table: readable in a terminal and pasted as it is into docs/contributing.md. */
 function table(rows: Row[]): string {
   const lines = [HEADERS, HEADERS.map(() => '---'), ...rows.map(cells)];
   return lines.map((line) => `| ${line.join(' | ')} |`).join('\n');

@@ -41,8 +41,12 @@ describe('the environment', () => {
       .filter((path) => !path.endsWith(join('src', 'config.ts')))
       .filter((path) => {
         const text = readFileSync(path, 'utf8');
-        // process.env itself, or a variable read by name from an env object handed around.
-        return /process\.env\b/.test(text) || /\benv\??\.[A-Z][A-Z0-9_]{2,}\b/.test(text);
+        // process.env itself, or a variable read by name (or by a computed name) from an env object handed around.
+        return (
+          /process\.env\b/.test(text) ||
+          /\benv\??\.[A-Z][A-Z0-9_]{2,}\b/.test(text) ||
+          /\benv\??\.?\[/.test(text)
+        );
       })
       .map((path) => relative(SRC, path));
     expect(readers).toEqual([]);

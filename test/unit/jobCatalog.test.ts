@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { CATALOG, JOBS, type JobItem, jobIdOf, jobSpec, QUEUES } from '../../src/jobs/catalog.js';
-import { JobProcessors } from '../../src/jobs/processors.js';
+import { JobCannotSucceed, JobProcessors } from '../../src/jobs/processors.js';
 import { jobProcessors, type WorkerDeps } from '../../src/service/startWorkers.js';
 import { TargetPools } from '../../src/targets/pools.js';
 
@@ -118,6 +118,18 @@ describe('job processors', () => {
     await expect(bad).rejects.toBeInstanceOf(UnrecoverableError);
     await expect(bad).rejects.toThrow(/invalid health payload/);
     expect(seen).toHaveLength(1);
+  });
+
+  it('fails a job for good when its processor says no retry can help, and retries anything else', async () => {
+    let failure: Error = new JobCannotSucceed('run 42 does not exist');
+    const jobs = new JobProcessors().register(JOBS.health, async () => {
+      throw failure;
+    });
+    const job = { name: JOBS.health, data: { runId: RUN }, id: '1', timestamp: 0 };
+    await expect(jobs.run(job)).rejects.toBeInstanceOf(UnrecoverableError);
+    await expect(jobs.run(job)).rejects.toThrow('run 42 does not exist');
+    failure = new Error('connection refused');
+    await expect(jobs.run(job)).rejects.not.toBeInstanceOf(UnrecoverableError);
   });
 
   it('refuses by name a job its queue does not carry, or that has no processor', async () => {

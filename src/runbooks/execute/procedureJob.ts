@@ -1,5 +1,5 @@
-import { UnrecoverableError } from 'bullmq';
 import { JOBS, type JobPayload } from '../../jobs/catalog.js';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { QueueBackend } from '../../jobs/queueBackend.js';
 import type { Logger } from '../../logger.js';
 import { errorText } from '../../redact.js';
@@ -27,7 +27,7 @@ export interface ProcedureJobDeps {
 export function procedureJobProcessor(deps: ProcedureJobDeps) {
   return async ({ runId }: JobPayload<typeof JOBS.procedureRun>): Promise<void> => {
     const run = await deps.procedureRuns.get(runId);
-    if (!run) throw new UnrecoverableError(`procedure run ${runId} does not exist`);
+    if (!run) throw new JobCannotSucceed(`procedure run ${runId} does not exist`);
     if (run.status !== 'done' && run.status !== 'failed') {
       await deps.procedureRuns.markRunning(run.id);
       const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');

@@ -1,5 +1,4 @@
 import type { WebClient } from '@slack/web-api';
-import { UnrecoverableError } from 'bullmq';
 import type pg from 'pg';
 import type { IncidentSettings } from '../../config.js';
 import {
@@ -14,6 +13,7 @@ import type { IncidentService } from '../../incidents/incidentService.js';
 import { composeIncidentReport, peopleInReport } from '../../incidents/reportDraft.js';
 import { gatherReportInput } from '../../incidents/reportInput.js';
 import { type IncidentTimer, timerFired, timerNotice } from '../../incidents/timers.js';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { Logger } from '../../logger.js';
 import type { IncidentStore, StoredIncident } from '../../store/incidents.js';
 import { slackDisplayNames } from '../userNames.js';
@@ -31,7 +31,7 @@ export interface IncidentPostDeps {
 
 async function load(deps: IncidentPostDeps, incidentId: string): Promise<StoredIncident> {
   const incident = await deps.incidents.get(incidentId);
-  if (!incident) throw new UnrecoverableError(`incident ${incidentId} does not exist`);
+  if (!incident) throw new JobCannotSucceed(`incident ${incidentId} does not exist`);
   return incident;
 }
 
@@ -98,7 +98,7 @@ async function createChannel(deps: IncidentPostDeps, incident: StoredIncident): 
       if ((err as { data?: { error?: string } }).data?.error !== 'name_taken') throw err;
     }
   }
-  throw new UnrecoverableError(`no free channel name for INC-${incident.number}`);
+  throw new JobCannotSucceed(`no free channel name for INC-${incident.number}`);
 }
 
 /** Re-renders the pinned root message with the incident's current state. */

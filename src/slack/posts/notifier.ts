@@ -1,9 +1,10 @@
 import type { WebClient } from '@slack/web-api';
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { AuditLog } from '../../audit/auditLog.js';
 import { JOBS, type JobPayload } from '../../jobs/catalog.js';
 import type { JobProcessors } from '../../jobs/processors.js';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { Logger } from '../../logger.js';
 import type { ActionRequestStore } from '../../store/actionRequests.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
@@ -131,7 +132,7 @@ async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
     ? healthReportText(run.report)
     : escapeMrkdwn(`Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`);
   const problems = blocks ? blockViolations(blocks) : [];
-  if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new JobCannotSucceed(`report blocks invalid: ${problems.join('; ')}`);
   return postOnce(deps, { key: `health-report:${run.id}`, channel: run.channelId!, text, blocks });
 }
 
@@ -142,7 +143,7 @@ async function postFindingDetail(
 ): Promise<void> {
   const run = await deps.runs.get(job.runId);
   const finding = run?.report?.findings.find((candidate) => candidate.id === job.check);
-  if (!finding) throw new UnrecoverableError(`run ${job.runId} has no finding ${job.check}`);
+  if (!finding) throw new JobCannotSucceed(`run ${job.runId} has no finding ${job.check}`);
   const { blocks, omittedRows } = healthFindingDetail(finding);
   await deps.slack.chat.postMessage({
     channel: job.channel,

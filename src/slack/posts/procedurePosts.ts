@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import { UnrecoverableError } from 'bullmq';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
 import { blockViolations } from '../blockLimits.js';
 import {
@@ -23,7 +23,7 @@ export interface ProcedurePostDeps extends PostOnceDeps {
  */
 export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): Promise<void> {
   let run = await deps.procedureRuns.get(runId);
-  if (!run) throw new UnrecoverableError(`procedure run ${runId} does not exist`);
+  if (!run) throw new JobCannotSucceed(`procedure run ${runId} does not exist`);
   const channel = run.channelId;
   if (!channel) return; // a terminal run: nowhere to post
   if (!run.rootTs) {
@@ -44,7 +44,7 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
     const blocks = stepBlocks(run, step, record, position + 1);
     const problems = blockViolations(blocks);
     if (problems.length > 0)
-      throw new UnrecoverableError(`step ${step.id} blocks invalid: ${problems.join('; ')}`);
+      throw new JobCannotSucceed(`step ${step.id} blocks invalid: ${problems.join('; ')}`);
     const postedTs = await postOnce(deps, {
       key: `procedure-step:${run.id}:${step.id}`,
       channel,

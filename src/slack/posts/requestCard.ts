@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
-import { UnrecoverableError } from 'bullmq';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { ActionRequestStore } from '../../store/actionRequests.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
 import { requestCardBlocks, requestCardText } from '../views/requestCard.js';
@@ -42,12 +42,12 @@ export async function postRequestCard(
 
 async function renderCard(deps: RequestCardDeps, requestId: string): Promise<void> {
   const request = await deps.requests.get(requestId);
-  if (!request) throw new UnrecoverableError(`request ${requestId} does not exist`);
+  if (!request) throw new JobCannotSucceed(`request ${requestId} does not exist`);
   const run = await deps.procedureRuns.get(request.runId);
   const position = run?.procedure.steps.findIndex((step) => step.id === request.stepId) ?? -1;
   const step = run?.procedure.steps[position];
   if (!run?.channelId || step?.kind !== 'action')
-    throw new UnrecoverableError(`request ${requestId} has no card to post`);
+    throw new JobCannotSucceed(`request ${requestId} has no card to post`);
   const message = {
     text: requestCardText(request, step),
     blocks: requestCardBlocks(request, step, position + 1),

@@ -1,7 +1,7 @@
 import type { WebClient } from '@slack/web-api';
-import { UnrecoverableError } from 'bullmq';
 import type { HealthReport } from '../../health/types.js';
 import type { ScheduledHealthPostJob, StatusChange } from '../../jobs/catalog.js';
+import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { healthReportBlocks, healthReportText } from '../views/healthReport.js';
@@ -24,9 +24,9 @@ export async function postScheduledHealth(
   job: ScheduledHealthPostJob,
 ): Promise<void> {
   const run = await deps.runs.get(job.runId);
-  if (!run) throw new UnrecoverableError(`run ${job.runId} does not exist`);
+  if (!run) throw new JobCannotSucceed(`run ${job.runId} does not exist`);
   if (run.postedTs) return;
-  if (!run.report) throw new UnrecoverableError(`run ${job.runId} has no report to post`);
+  if (!run.report) throw new JobCannotSucceed(`run ${job.runId} has no report to post`);
   const report = run.report;
   const blocks = healthReportBlocks(
     report,
@@ -34,7 +34,7 @@ export async function postScheduledHealth(
     { note: scheduledNote(job), declareIncident: job.kind === 'problem' },
   );
   const problems = blockViolations(blocks);
-  if (problems.length > 0) throw new UnrecoverableError(`report blocks invalid: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new JobCannotSucceed(`report blocks invalid: ${problems.join('; ')}`);
   const ts = await postOnce(deps, {
     key: `scheduled-health:${run.id}`,
     channel: job.channel,

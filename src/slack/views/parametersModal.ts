@@ -1,15 +1,15 @@
 import type { KnownBlock, View } from '@slack/types';
+import { z } from 'zod';
 import type { ActionStep, Parameter } from '../../runbooks/model.js';
 import type { ProcedureRun } from '../../store/procedureRuns.js';
 import { ACTIONS } from '../actionIds.js';
+import { stepButtonSchema } from './procedureRun.js';
 
-/** What the parameters modal carries between opening and submission. */
-export interface ParametersModalMetadata {
-  runId: string;
-  stepId: string;
-  /** The channel Preview was pressed in: the access policy is applied to it on submission. */
-  channel: string;
-}
+/**
+ * What the parameters modal carries between opening and submission: the step, and the
+ * channel Preview was pressed in (the access policy is applied to it on submission).
+ */
+export const parametersModalMetadata = stepButtonSchema.extend({ channel: z.string().min(1) });
 
 /** A modal with one input per missing parameter, each saying its type and an example. */
 export function parametersModal(
@@ -18,7 +18,7 @@ export function parametersModal(
   needed: Parameter[],
   channel: string,
 ): View {
-  const metadata: ParametersModalMetadata = { runId: run.id, stepId: step.id, channel };
+  const metadata: z.infer<typeof parametersModalMetadata> = { runId: run.id, stepId: step.id, channel };
   return {
     type: 'modal',
     callback_id: ACTIONS.parametersModal,

@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { z } from 'zod';
 import { tableLines } from '../../health/evidenceTable.js';
 import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
@@ -14,10 +15,7 @@ const TABLE_CHARS = LIMITS.sectionText - 200;
 const SQL_CHARS = 1500;
 
 /** What a step button carries: enough to find the run and the step again. */
-export interface StepButtonValue {
-  runId: string;
-  stepId: string;
-}
+export const stepButtonSchema = z.object({ runId: z.uuid(), stepId: z.string().min(1).max(16) });
 
 const RISK_EMOJI = { low: ':large_blue_circle:', medium: ':large_orange_circle:', high: ':red_circle:' };
 
@@ -64,7 +62,7 @@ export function stepBlocks(
   position: number,
 ): KnownBlock[] {
   const heading = `*${position}. ${escapeMrkdwn(step.title)}*${step.section ? ` · ${escapeMrkdwn(step.section)}` : ''}`;
-  const value = JSON.stringify({ runId: run.id, stepId: step.id } satisfies StepButtonValue);
+  const value = JSON.stringify({ runId: run.id, stepId: step.id } satisfies z.infer<typeof stepButtonSchema>);
   if (step.kind === 'check') {
     return [
       section(`:mag: ${heading} · check`),

@@ -1,15 +1,11 @@
-import { z } from 'zod';
 import { alreadyDoneText, markManualStepDone } from '../../../runbooks/manualStepDone.js';
 import { requestPreview } from '../../../runbooks/previewStep.js';
 import { queuedWithoutWorkerText } from '../../../service/workerPresence.js';
 import { ACTIONS } from '../../actionIds.js';
 import { parametersModal } from '../../views/parametersModal.js';
-import { stepBlocks } from '../../views/procedureRun.js';
+import { stepBlocks, stepButtonSchema } from '../../views/procedureRun.js';
 import type { ListenerDeps } from '../deps.js';
 import { type Buttons, jsonValue } from './buttons.js';
-
-/** What a step button carries: enough to find the run and the step again. */
-export const stepButtonSchema = z.object({ runId: z.uuid(), stepId: z.string().min(1).max(16) });
 
 /** A procedure run's step buttons: Preview on an action, Done on a manual step. */
 export function register(buttons: Buttons, deps: ListenerDeps): void {

@@ -46,7 +46,7 @@ async function answer(
       return startProcedureRun(deps, command, {
         userId: payload.user_id,
         channelId: payload.channel_id,
-        requestId: payload.trigger_id,
+        idempotencyKey: `slash:${payload.trigger_id}`,
       });
     case 'list':
       return done(

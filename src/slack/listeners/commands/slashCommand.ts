@@ -40,7 +40,7 @@ export interface SlashCommand<Parsed extends { kind: string }> {
 
 /**
  * Registers one slash command on the same path as every other: an incomplete or overlong
- * payload, help, a grammar error, the access policy, the answer, and a failure of the state
+ * payload, the access policy, help, a grammar error, the answer, and a failure of the state
  * database or the queue each get an ephemeral answer within the acknowledgement, and each
  * is counted the same way (`runbook_bot_commands_total` by command, subcommand and outcome;
  * the acknowledgement's latency).
@@ -68,11 +68,12 @@ export function registerSlashCommand<Parsed extends { kind: string }>(
         'unknown',
       );
     const parsed = command.parse(text);
+    // Someone the access policy leaves out learns that first, whatever they typed.
+    const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
+    if (refusal) return reply(refusal, 'refused', parsed.kind === 'invalid' ? 'unknown' : parsed.kind);
     if (parsed.kind === 'help') return reply(command.usage, 'ok', 'help');
     if ('message' in parsed && parsed.kind === 'invalid') return reply(parsed.message, 'invalid', 'unknown');
     const subcommand = parsed.kind;
-    const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
-    if (refusal) return reply(refusal, 'refused', subcommand);
     let answer: CommandAnswer;
     try {
       answer = await command.answer(parsed as Parsed, payload.data);

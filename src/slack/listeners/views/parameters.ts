@@ -1,13 +1,10 @@
 import type { App } from '@slack/bolt';
-import { z } from 'zod';
 import { submitParameters } from '../../../runbooks/previewStep.js';
 import type { RawValues } from '../../../runbooks/procedureParams.js';
 import { ACTIONS } from '../../actionIds.js';
+import { parametersModalMetadata } from '../../views/parametersModal.js';
 import { refuse, safeJson, UNAVAILABLE } from '../access.js';
-import { stepButtonSchema } from '../actions/steps.js';
 import type { ListenerDeps } from '../deps.js';
-
-const metadataSchema = stepButtonSchema.extend({ channel: z.string().min(1) });
 
 /**
  * The parameters modal's submission: errors are shown under the fields they concern (or the
@@ -15,7 +12,7 @@ const metadataSchema = stepButtonSchema.extend({ channel: z.string().min(1) });
  */
 export function register(app: App, deps: ListenerDeps): void {
   app.view(ACTIONS.parametersModal, async ({ ack, view, body }) => {
-    const metadata = metadataSchema.safeParse(safeJson(view.private_metadata));
+    const metadata = parametersModalMetadata.safeParse(safeJson(view.private_metadata));
     const refusal = metadata.success
       ? refuse(deps.access, body.user.id, metadata.data.channel)
       : 'That form is out of date; press Preview again.';
@@ -29,8 +26,9 @@ export function register(app: App, deps: ListenerDeps): void {
       return ack({ response_action: 'errors', errors: firstBlockError(view, UNAVAILABLE) });
     }
     if (outcome.ok) return ack();
-    if ('problems' in outcome) return ack({ response_action: 'errors', errors: outcome.problems });
-    return ack({ response_action: 'errors', errors: firstBlockError(view, outcome.reason) });
+    // Each problem under its field; a refusal of the whole form under the first one.
+    const errors = 'problems' in outcome ? outcome.problems : firstBlockError(view, outcome.reason);
+    return ack({ response_action: 'errors', errors });
   });
 }
 
