@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ActionStep } from '../runbooks/model.js';
+import { cellText } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
@@ -15,8 +16,52 @@ export interface ExecutionLimits {
 
 export const DEFAULT_LIMITS: ExecutionLimits = { maxRows: 1000, maxBackends: 20 };
 
+/**
+ * The rows an executed statement returned (a diagnostic function's report, EXPLAIN ANALYZE,
+ * RETURNING): kept so the thread shows them as it shows a check's, not only "SELECT done".
+ */
+export interface ExecutionOutput {
+  columns: string[];
+  /** The first OUTPUT_ROW_LIMIT rows, as text. */
+  rows: string[][];
+  rowCount: number;
+  truncated: boolean;
+}
+
+/** Rows of an action's output kept: what a thread and a report can show of it. */
+const OUTPUT_ROW_LIMIT = 500;
+/** Characters kept of one cell (a long EXPLAIN line stays whole; a document does not). */
+const OUTPUT_CELL_CHARS = 2000;
+
+/** What a query returned as rows, or undefined for a statement that returns none (UPDATE, DDL). */
+function outputOf(result: pg.QueryResult<unknown[]>): ExecutionOutput | undefined {
+  if (!result.fields || result.fields.length === 0) return undefined;
+  const rows = result.rows
+    .slice(0, OUTPUT_ROW_LIMIT)
+    .map((row) => row.map((cell) => cellText(cell, OUTPUT_CELL_CHARS)));
+  return {
+    columns: result.fields.map((field) => field.name),
+    rows,
+    rowCount: result.rows.length,
+    truncated: result.rows.length > OUTPUT_ROW_LIMIT,
+  };
+}
+
+/** The statement with its values, its rows read as arrays (a column name may repeat). */
+function asRows(sql: string, values: Array<string | number>): pg.QueryArrayConfig {
+  return { text: sql, values: queryArgs(values), rowMode: 'array' };
+}
+
 export type ExecutionResult =
-  | { status: 'succeeded'; summary: string; affectedRows?: number; signalled?: number[]; durationMs: number }
+  | {
+      status: 'succeeded';
+      summary: string;
+      affectedRows?: number;
+      signalled?: number[];
+      /** Rows the statement returned, when it returns rows. */
+      output?: ExecutionOutput;
+      durationMs: number;
+    }
   /** The re-check found a material change: nothing was executed; ask for a new approval. */
   | { status: 'changed'; reason: string; current: Plan }
   /** A limit was exceeded: rolled back (or never started), nothing changed. */
@@ -211,23 +256,23 @@ async function dml(
     client,
     target,
     async () => {
-      const result = await client.query(step.statement.sql, queryArgs(values));
-      return result.rowCount ?? result.rows.length;
+      const result = await client.query(asRows(step.statement.sql, values));
+      return { count: result.rowCount ?? result.rows.length, output: outputOf(result) };
     },
-    (done): ExecutionResult | undefined => {
-      if (done > limits.maxRows) return { status: 'aborted', reason: overLimit(done) };
-      const drift = rowDrift(approved.affectedRows, done);
+    ({ count }): ExecutionResult | undefined => {
+      if (count > limits.maxRows) return { status: 'aborted', reason: overLimit(count) };
+      const drift = rowDrift(approved.affectedRows, count);
       return drift
-        ? { status: 'changed', reason: drift, current: withAffectedRows(current, step, done) }
+        ? { status: 'changed', reason: drift, current: withAffectedRows(current, step, count) }
         : undefined;
     },
   );
   if (vetoed) return vetoed;
-  const noun = rows === 1 ? '1 row' : `${rows} rows`;
   return {
     status: 'succeeded',
-    summary: `${step.statement.kind} changed ${noun}`,
-    affectedRows: rows,
+    summary: `${step.statement.kind} changed ${rowsNoun(rows.count)}`,
+    affectedRows: rows.count,
+    ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),
   };
 }
@@ -245,12 +290,14 @@ async function outsideTransaction(
 ): Promise<ExecutionResult> {
   await client.query(sessionTimeoutsSql(target.settings));
   // Outside a transaction nothing rolls back: a statement cut short may have done part of its work.
-  await effectUnknownOnLoss(`while ${step.statement.kind} ran outside a transaction`, () =>
-    client.query(step.statement.sql, queryArgs(values)),
+  const result = await effectUnknownOnLoss(`while ${step.statement.kind} ran outside a transaction`, () =>
+    client.query(asRows(step.statement.sql, values)),
   );
+  const output = outputOf(result);
   return {
     status: 'succeeded',
-    summary: `${step.statement.kind} done (outside a transaction)`,
+    summary: `${step.statement.kind} ${output ? `returned ${rowsNoun(output.rowCount)}` : 'done'} (outside a transaction)`,
+    ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
 }
@@ -270,7 +317,7 @@ async function inTransaction(
   const { value: result, vetoed } = await runInTransaction(
     client,
     target,
-    () => client.query(step.statement.sql, queryArgs(values)),
+    () => client.query(asRows(step.statement.sql, values)),
     (done) => {
       // DML that calls functions a preview could not run still gets the row limit.
       const rows = done.rowCount ?? 0;
@@ -281,12 +328,24 @@ async function inTransaction(
   );
   if (vetoed) return { status: 'aborted', reason: vetoed };
   const rows = DML_KINDS.has(kind) ? (result.rowCount ?? 0) : undefined;
+  const output = outputOf(result);
+  const did =
+    rows !== undefined
+      ? `changed ${rowsNoun(rows)}`
+      : output
+        ? `returned ${rowsNoun(output.rowCount)}`
+        : 'done';
   return {
     status: 'succeeded',
-    summary: rows === undefined ? `${kind} done` : `${kind} changed ${rows === 1 ? '1 row' : `${rows} rows`}`,
+    summary: `${kind} ${did}`,
     affectedRows: rows,
+    ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
+}
+
+function rowsNoun(count: number): string {
+  return count === 1 ? '1 row' : `${count} rows`;
 }
 
 /**

@@ -347,6 +347,43 @@ describe.each(servers)('remediation on $label', (server) => {
     const result = await executeAction(pool, target, step, [], plan);
     expect(result.status).toBe('succeeded');
     expect(await count()).toBe(1);
+    // What it returned is kept to be shown, not only "SELECT done".
+    expect(result).toMatchObject({
+      summary: 'SELECT returned 1 row',
+      output: { columns: ['admin_clear_queue'], rows: [['1']], rowCount: 1, truncated: false },
+    });
+  });
+
+  it('keeps the rows an executed action returns, repeated column names and all', async () => {
+    await db.admin.query(`
+      CREATE OR REPLACE FUNCTION system_report() RETURNS TABLE(component text, status text, status2 text)
+        LANGUAGE sql VOLATILE AS $$ VALUES ('queue', 'ok', NULL), ('sync', 'stuck', 'x') $$;`);
+    const step = action('SELECT component, status, status2 AS status FROM system_report();');
+    const plan = await computePlan(pool, target, step, []);
+    const result = await executeAction(pool, target, step, [], plan);
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      summary: 'SELECT returned 2 rows',
+      output: {
+        columns: ['component', 'status', 'status'],
+        rows: [
+          ['queue', 'ok', 'NULL'],
+          ['sync', 'stuck', 'x'],
+        ],
+        rowCount: 2,
+      },
+    });
+    // A statement that returns no rows has no output.
+    const update = action('UPDATE items SET name = name WHERE id = 1;');
+    const updated = await executeAction(
+      pool,
+      target,
+      update,
+      [],
+      await computePlan(pool, target, update, []),
+    );
+    expect(updated).toMatchObject({ status: 'succeeded', summary: 'UPDATE changed 1 row' });
+    expect(updated).not.toHaveProperty('output');
   });
 
   it('previews an UPDATE on a table with a user trigger without firing it, and names the trigger', async () => {

@@ -1,6 +1,5 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import { tableLines } from '../../health/evidenceTable.js';
 import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { clip } from '../../text.js';
@@ -8,10 +7,8 @@ import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
+import { rowsBlocks, rowsNotShownOf } from './rowsTable.js';
 
-const CELL_WIDTH = 40;
-/** Room for the result table in one section, leaving some for its caption. */
-const TABLE_CHARS = LIMITS.sectionText - 200;
 const SQL_CHARS = 1500;
 
 /** What a step button carries: enough to find the run and the step again. */
@@ -83,34 +80,13 @@ function resultBlocks(record: StepRecord): KnownBlock[] {
   if (!result) return [section('_Not run._')];
   if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
   if (result.rowCount === 0) return [section(`:white_check_mark: No rows (${result.durationMs} ms).`)];
-  const lines = tableLines(result.columns, result.rows, CELL_WIDTH);
-  const shown = rowsThatFit(lines);
-  const caption =
-    shown < result.rowCount
-      ? `${shown} of ${result.rowCount} rows shown${result.truncated ? ` (the first ${result.rows.length} were kept)` : ''}; the rows are in the attached file.`
-      : `${result.rowCount} row${result.rowCount === 1 ? '' : 's'} (${result.durationMs} ms).`;
-  return [
-    section(codeFence(lines.slice(0, shown + 1).join('\n'))),
-    { type: 'context', elements: [{ type: 'mrkdwn', text: caption }] },
-  ];
+  return rowsBlocks(result, 'the rows are in the attached file');
 }
 
 /** Rows a check returned beyond what its message shows; they go in a file. */
 export function rowsNotShown(record: StepRecord): number {
   const result = record.result;
-  if (result?.status !== 'ok') return 0;
-  return result.rowCount - rowsThatFit(tableLines(result.columns, result.rows, CELL_WIDTH));
-}
-
-/** Header plus as many whole rows as fit in one section; the rest goes in a file, and is said to. */
-function rowsThatFit(lines: string[]): number {
-  let shown = 0;
-  let length = lines[0]?.length ?? 0;
-  while (shown + 1 < lines.length && length + lines[shown + 1]!.length + 1 <= TABLE_CHARS) {
-    length += lines[shown + 1]!.length + 1;
-    shown += 1;
-  }
-  return shown;
+  return result?.status === 'ok' ? rowsNotShownOf(result) : 0;
 }
 
 function actionBlocks(step: ActionStep, heading: string, value: string): KnownBlock[] {

@@ -8,6 +8,7 @@ import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
+import { type ReturnedRows, rowsBlocks } from './rowsTable.js';
 
 /** The parts of the stored plan the card shows (a request stores the whole plan as JSON). */
 type PlanView = Partial<
@@ -59,6 +60,9 @@ export function requestCardBlocks(request: ActionRequest, step: ActionStep, posi
   const table = planTable(plan);
   if (table) blocks.push(section(codeFence(table)));
   blocks.push(section(`*${STATUS_LINE[request.status]}*${detailLine(request)}`));
+  // What the statement returned (a diagnostic function's rows, EXPLAIN ANALYZE, RETURNING).
+  const output = (request.outcome as { result?: { output?: ReturnedRows } } | null)?.result?.output;
+  if (output && output.rowCount > 0) blocks.push(...rowsBlocks(output));
   const buttons = buttonsFor(request);
   if (buttons.length > 0) blocks.push({ type: 'actions', elements: buttons });
   return blocks;
