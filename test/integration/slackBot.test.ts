@@ -338,7 +338,7 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
       'runbook_bot_commands_total{command="/incident",subcommand="help",outcome="ok"} 1',
     );
     expect(metrics).toContain(
-      'runbook_bot_commands_total{command="/incident",subcommand="unknown",outcome="invalid"} 1',
+      'runbook_bot_commands_total{command="/incident",subcommand="declare",outcome="invalid"} 1',
     );
     expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/runbook"\} [1-9]/);
     expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/incident"\} 2/);

@@ -15,6 +15,7 @@ export function register(app: App, deps: ListenerDeps): void {
     name: '/incident',
     usage: INCIDENT_USAGE,
     parse: parseIncidentCommand,
+    subcommands: ['declare', 'status', 'commander', 'severity', 'resolve', 'report'],
     answer: async (command, { user_id: user, channel_id: channel, trigger_id }): Promise<CommandAnswer> => {
       const incidents = deps.incidents;
       switch (command.kind) {

@@ -16,6 +16,7 @@ export function register(app: App, deps: ListenerDeps): void {
     name: '/runbook',
     usage: RUNBOOK_USAGE,
     parse: parseRunbookCommand,
+    subcommands: ['health', 'list', 'show', 'run', 'match', 'reload'],
     answer: async (command, payload) => {
       try {
         return await answer(deps, command, payload);

@@ -34,6 +34,8 @@ export type CommandAnswer = Answer & {
 export interface SlashCommand<Parsed extends { kind: string }> {
   name: string;
   parse(text: string): Parsed | { kind: 'help' } | { kind: 'invalid'; message: string };
+  /** Its subcommands by name: text that starts with one and is refused is counted under it. */
+  subcommands: readonly Parsed['kind'][];
   usage: string;
   answer(parsed: Parsed, payload: SlashPayload): Promise<CommandAnswer>;
 }
@@ -68,12 +70,12 @@ export function registerSlashCommand<Parsed extends { kind: string }>(
         'unknown',
       );
     const parsed = command.parse(text);
+    const subcommand = parsed.kind === 'invalid' ? named(command.subcommands, text) : parsed.kind;
     // Someone the access policy leaves out learns that first, whatever they typed.
     const refusal = refuse(deps.access, payload.data.user_id, payload.data.channel_id);
-    if (refusal) return reply(refusal, 'refused', parsed.kind === 'invalid' ? 'unknown' : parsed.kind);
+    if (refusal) return reply(refusal, 'refused', subcommand);
     if (parsed.kind === 'help') return reply(command.usage, 'ok', 'help');
-    if ('message' in parsed && parsed.kind === 'invalid') return reply(parsed.message, 'invalid', 'unknown');
-    const subcommand = parsed.kind;
+    if ('message' in parsed && parsed.kind === 'invalid') return reply(parsed.message, 'invalid', subcommand);
     let answer: CommandAnswer;
     try {
       answer = await command.answer(parsed as Parsed, payload.data);
@@ -85,6 +87,12 @@ export function registerSlashCommand<Parsed extends { kind: string }>(
     if (answer.followUp)
       await followUp(answer.followUp, respond, `${command.name} ${subcommand}`, deps.logger);
   });
+}
+
+/** The subcommand the text names (`show` in "show" with its id missing), or 'unknown'. */
+function named(subcommands: readonly string[], text: string): string {
+  const first = text.trim().split(/\s+/, 1)[0]?.toLowerCase() ?? '';
+  return subcommands.includes(first) ? first : 'unknown';
 }
 
 /** The second half of an answer: its text, or why there is none, through the response URL. */
