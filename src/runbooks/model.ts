@@ -70,6 +70,12 @@ export interface ActionStep extends StepBase {
   approvers?: number;
   /** VACUUM, CREATE INDEX CONCURRENTLY…: cannot run inside a transaction block. */
   noTransaction: boolean;
+  /**
+   * Set when functions the bot does not know are all that make it an action: when a run
+   * reaches it, the target's catalog decides. Declared STABLE or IMMUTABLE there with a body
+   * that only reads, it runs as a check; otherwise it stays this action.
+   */
+  decidedByCatalog?: { functions: string[] };
 }
 
 /** Done by a person and ticked off in Slack; never executed by the bot. */

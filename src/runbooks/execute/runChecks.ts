@@ -30,6 +30,13 @@ export interface CheckToRun {
   step: CheckStep;
   /** Validated values, in `$n` order. */
   values: Array<string | number>;
+  /**
+   * Functions taken at the author's word; by default those the classifier accepted only
+   * because the runbook vouched for them (readonly=).
+   */
+  vouched?: ReadonlySet<string>;
+  /** Functions that must exist on the target for it to run as a check (those the catalog decides). */
+  mustExist?: readonly string[];
 }
 
 /** Rows kept per check: enough to read in a thread or a file, bounded in memory. */
@@ -65,7 +72,8 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
           const safety = await readSafety(
             connection,
             check.step.statement.sql,
-            vouchedFunctions(check.step.statement.functions),
+            check.vouched ?? vouchedFunctions(check.step.statement.functions),
+            { mustExist: check.mustExist },
           );
           return safety.safe ? { status: 'ok' as const, ...(await fetchRows(connection, check)) } : safety;
         });

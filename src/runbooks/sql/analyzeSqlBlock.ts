@@ -16,6 +16,8 @@ export interface AnalyzedStatement {
   risk?: Risk;
   riskReasons: string[];
   noTransaction: boolean;
+  /** See Classification.unknownFunctions. */
+  unknownFunctions?: string[];
 }
 
 export type BlockAnalysis =
@@ -89,6 +91,7 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
       risk: verdict.risk,
       riskReasons: verdict.riskReasons,
       noTransaction: verdict.noTransaction,
+      ...(verdict.unknownFunctions ? { unknownFunctions: verdict.unknownFunctions } : {}),
     });
   }
   return { ok: true, statements };

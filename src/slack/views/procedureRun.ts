@@ -97,8 +97,10 @@ function actionBlocks(step: ActionStep, heading: string, value: string): KnownBl
       ? `parameters: ${step.statement.params.map(paramLabel).join(', ')}`
       : undefined,
   ].filter(Boolean);
-  // A check the target's catalog showed can act (readSafety.ts): say why it was not run.
-  const notChecked = step.actionReasons.filter((reason) => reason.startsWith('not run as a check'));
+  // The target's catalog showed it can act (readSafety.ts): say why it was not run as a check.
+  const notChecked = step.actionReasons.filter(
+    (reason) => reason.startsWith('not run as a check') || reason.startsWith('on this target:'),
+  );
   return [
     section(`:hammer_and_wrench: ${heading} · action`),
     ...(notChecked.length > 0
