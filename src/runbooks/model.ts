@@ -31,6 +31,27 @@ export interface Statement {
   kind: string;
   /** Functions the statement calls, lower-case, schema-qualified when written so. */
   functions: string[];
+  /**
+   * The `SET ROLE` / `SET name = value` lines written just before it: the statement runs
+   * under them, set for its own transaction only (`SET LOCAL ROLE`, `set_config(…, true)`).
+   */
+  session?: SessionSetting[];
+}
+
+/** A session setting a statement runs under. */
+export type SessionSetting =
+  | { kind: 'role'; role: string }
+  | { kind: 'setting'; name: string; value: { text: string } | { param: Parameter } };
+
+/** Every parameter a statement binds: its own (`$n` order), then those only its session settings use. */
+export function statementParameters(statement: Statement): Parameter[] {
+  const params = [...statement.params];
+  for (const setting of statement.session ?? [])
+    if (setting.kind === 'setting' && 'param' in setting.value) {
+      const { param } = setting.value;
+      if (!params.some((known) => known.name === param.name)) params.push(param);
+    }
+  return params;
 }
 
 export interface SourceLocation {

@@ -48,6 +48,7 @@ export async function runProcedureChecks(
         check: {
           step: candidate,
           values: binding.values,
+          session: binding.session,
           ...(vouched ? { vouched } : {}),
           ...(deciding ? { mustExist: deciding } : {}),
         },
