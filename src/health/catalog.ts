@@ -13,7 +13,7 @@ import {
   unusedIndexes,
 } from './checks/indexes.js';
 import { blockingChains, ungrantedLocks } from './checks/locks.js';
-import { postgrestGrants } from './checks/postgrest.js';
+import { postgrestGrants, rlsDisabled } from './checks/postgrest.js';
 import { checkpoints, inactiveReplicationSlots, replicaLag } from './checks/replication.js';
 import { slowQueries } from './checks/statements.js';
 import {
@@ -58,6 +58,7 @@ export const HEALTH_CHECKS: readonly CheckDefinition[] = [
   checkpoints,
   statsReset,
   postgrestGrants,
+  rlsDisabled,
 ];
 
 export function checkIds(): string[] {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
 import { BOT_APPLICATION_NAME, finding, findingEventually, health } from '../support/health.js';
 
@@ -32,7 +33,7 @@ describe.each(servers)('health checks on $label', (server) => {
     const problems = report.findings.filter((f) => !['ok', 'skipped'].includes(f.status));
     expect(problems).toEqual([]);
     expect(report.status).toBe('ok');
-    expect(report.findings).toHaveLength(27);
+    expect(report.findings).toHaveLength(HEALTH_CHECKS.length);
     expect(report.serverVersion).toMatch(/^\d+/);
     expect(finding(report, 'duplicate_triggers').status).toBe('ok');
     await db.admin.query(
@@ -293,6 +294,46 @@ describe.each(servers)('health checks on $label', (server) => {
       await db.admin.query(
         'DROP TABLE new_table; REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon, authenticated',
       );
+      for (const role of created) await db.admin.query(`DROP ROLE ${role}`);
+    }
+  });
+
+  it('finds tables the API roles reach without row-level security, anon-readable ones first and critical', async () => {
+    expect(finding(await health(target(), { only: ['rls_disabled'] }), 'rls_disabled').status).toBe(
+      'skipped',
+    );
+    const created: string[] = [];
+    for (const role of ['anon', 'authenticated']) {
+      const { rowCount } = await db.admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount === 0) {
+        await db.admin.query(`CREATE ROLE ${role} NOLOGIN`);
+        created.push(role);
+      }
+    }
+    try {
+      await db.admin.query(`
+        CREATE TABLE members_only (id int); GRANT SELECT ON members_only TO authenticated;
+        CREATE TABLE open_to_all (id int); GRANT SELECT ON open_to_all TO anon;
+        CREATE TABLE guarded (id int); GRANT SELECT ON guarded TO anon;
+        ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
+        CREATE TABLE internal (id int);`);
+      const members = await health(target(), { only: ['rls_disabled'] });
+      expect(finding(members, 'rls_disabled')).toMatchObject({
+        status: 'critical',
+        evidence: [
+          { table: 'open_to_all', open_to: 'anon' },
+          { table: 'members_only', open_to: 'authenticated' },
+        ],
+      });
+      await db.admin.query('ALTER TABLE open_to_all ENABLE ROW LEVEL SECURITY');
+      expect(finding(await health(target(), { only: ['rls_disabled'] }), 'rls_disabled')).toMatchObject({
+        status: 'warn',
+        evidence: [{ table: 'members_only', open_to: 'authenticated' }],
+      });
+    } finally {
+      await db.admin.query(`
+        DROP TABLE members_only, open_to_all, guarded, internal;
+        REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon, authenticated`);
       for (const role of created) await db.admin.query(`DROP ROLE ${role}`);
     }
   });

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import type { CheckDefinition } from '../../src/health/types.js';
 import { startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
 import {
@@ -98,7 +99,7 @@ describe.each(servers)('health check limits on $label', (server) => {
       const report = await health(
         testTarget(withDatabase(server.url, db.name, { user: role, password: 'one-conn' })),
       );
-      expect(report.findings).toHaveLength(27);
+      expect(report.findings).toHaveLength(HEALTH_CHECKS.length);
       expect(report.findings.filter((f) => f.status === 'error')).toEqual([]);
     } finally {
       await db.admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);

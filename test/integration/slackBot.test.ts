@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/cliApp.js';
 import { loadServiceConfig } from '../../src/config.js';
+import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import { requeueStrandedRuns, STRANDED_RUN_SWEEP } from '../../src/service/strandedRuns.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
@@ -82,7 +83,7 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
       postedTs: '1700000000.000000',
     });
     // A listing leaves reports out; the run's own read has it.
-    expect((await service.runs.get(run!.id))?.report?.findings.length).toBe(27);
+    expect((await service.runs.get(run!.id))?.report?.findings.length).toBe(HEALTH_CHECKS.length);
   });
 
   it('answers help and mistakes with ephemeral usage, enqueuing nothing', async () => {
