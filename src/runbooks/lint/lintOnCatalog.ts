@@ -26,6 +26,8 @@ interface Problem {
   rule: LintRule;
   /** Where in the statement text: the name the problem is about. */
   name?: string;
+  /** 0-based line in the statement, when PostgreSQL said where. */
+  lineOffset?: number;
   message: string;
   suggestion?: string;
 }
@@ -49,7 +51,8 @@ export async function lintOnCatalog(
             severity: problem.severity,
             rule: problem.rule,
             file: runbook.source.file,
-            line: step.source.line + lineOffsetOfName(step.statement.text, problem.name),
+            line:
+              step.source.line + (problem.lineOffset ?? lineOffsetOfName(step.statement.text, problem.name)),
             procedure: procedure.id,
             message: problem.message,
             ...(problem.suggestion ? { suggestion: problem.suggestion } : {}),
@@ -96,7 +99,7 @@ const DROPPED_RELATIONS = new Set([
 const ON_TABLE = new Set(['OBJECT_TRIGGER', 'OBJECT_POLICY', 'OBJECT_RULE']);
 
 interface Names {
-  relations: Array<QualifiedName & { ifExists: boolean }>;
+  relations: Array<QualifiedName & { ifExists: boolean; kind: string }>;
   functions: Array<QualifiedName & { ifExists: boolean }>;
   /** Triggers, policies and rules named on a table. */
   onTable: Array<{ kind: string; name: string; table: QualifiedName; ifExists: boolean }>;
@@ -120,7 +123,11 @@ function namesIn(tree: Record<string, unknown>): Names {
     const schema = typeof body.schemaname === 'string' ? body.schemaname : undefined;
     if (!schema && ctes.has(body.relname)) continue;
     const relation = { schema, name: body.relname };
-    names.relations.push({ ...relation, ifExists: false });
+    const kind =
+      top === 'ReindexStmt' && body === topBody.relation && topBody.kind === 'REINDEX_OBJECT_INDEX'
+        ? 'index'
+        : 'table';
+    names.relations.push({ ...relation, ifExists: false, kind });
     const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
     names.aliases.set(alias ?? body.relname, relation);
   }
@@ -150,7 +157,15 @@ function namesIn(tree: Record<string, unknown>): Names {
     for (const object of (topBody.objects as unknown[]) ?? []) {
       const list = strings((object as { List?: { items?: unknown } }).List?.items);
       if (DROPPED_RELATIONS.has(removeType) && list.length > 0)
-        names.relations.push({ ...split(list), ifExists });
+        names.relations.push({
+          ...split(list),
+          ifExists,
+          kind: removeType
+            .replace('OBJECT_', '')
+            .replace('_', ' ')
+            .toLowerCase()
+            .replace('matview', 'materialized view'),
+        });
       else if (ON_TABLE.has(removeType) && list.length >= 2)
         names.onTable.push({
           kind: removeType.replace('OBJECT_', '').toLowerCase(),
@@ -210,7 +225,7 @@ async function resolveStatement(
     const nearest = closestNames(name.name, candidates).filter((candidate) => candidate !== shown);
     const rule: LintRule = template
       ? 'template-identifier'
-      : kind === 'table'
+      : ['table', 'index', 'view', 'materialized view', 'sequence', 'foreign table'].includes(kind)
         ? 'unknown-table'
         : kind === 'function'
           ? 'unknown-function'
@@ -245,7 +260,8 @@ async function resolveStatement(
     for (const [i, relation] of relations.entries()) {
       const oid = rows[i]?.oid ?? null;
       if (oid !== null) relationOids.set(display(relation), oid);
-      else problems.push(missing(relation, 'table', relation.ifExists, await catalog.relations(client)));
+      else
+        problems.push(missing(relation, relation.kind, relation.ifExists, await catalog.relations(client)));
     }
   }
 
@@ -297,7 +313,14 @@ async function resolveStatement(
   const innerTree = top === 'ExplainStmt' && inner ? parseOne(inner) : tree;
   const innerTop = innerTree ? Object.keys(innerTree)[0] : undefined;
   if (inner && innerTop && PREPARABLE.has(innerTop) && !userFunctions)
-    return prepared(client, inner, renamedColumnsUsed(tree));
+    return prepared(
+      client,
+      inner,
+      statement.sql.length - inner.length,
+      statement.sql,
+      renamedColumnsUsed(tree),
+      names,
+    );
   return columnsByCatalog(client, tree, names, relationOids);
 }
 
@@ -312,30 +335,58 @@ function explainedQuery(sql: string): string | undefined {
  * functions are run on constants) or executing. It is not transactional: a prepared
  * statement outlives the ROLLBACK, so it is deallocated at once.
  */
-async function prepared(client: pg.ClientBase, sql: string, renamed: string[]): Promise<Problem[]> {
+async function prepared(
+  client: pg.ClientBase,
+  sql: string,
+  offset: number,
+  whole: string,
+  renamed: string[],
+  names: Names,
+): Promise<Problem[]> {
   // One statement, as parsed: nothing after it could ride along.
   if (!parseOne(sql)) return [];
+  const prefix = 'PREPARE runbook_bot_lint AS ';
   try {
-    await client.query(`PREPARE runbook_bot_lint AS ${sql}`);
+    await client.query(`${prefix}${sql}`);
   } catch (err) {
-    return preparedError(err as pg.DatabaseError, renamed);
+    const position = Number((err as pg.DatabaseError).position);
+    // PostgreSQL's cursor: 1-based, in characters of what was sent.
+    const at =
+      Number.isInteger(position) && position > prefix.length
+        ? offset + position - 1 - prefix.length
+        : undefined;
+    const lineOffset = at === undefined ? undefined : whole.slice(0, at).split('\n').length - 1;
+    return preparedError(err as pg.DatabaseError, renamed, names).map((problem) =>
+      lineOffset === undefined ? problem : { ...problem, lineOffset },
+    );
   }
   await client.query('DEALLOCATE runbook_bot_lint');
   return [];
 }
 
-function preparedError(err: pg.DatabaseError, renamed: string[]): Problem[] {
+/**
+ * Columns of pg_tables and pg_indexes written against the statistics views, which name them
+ * otherwise (`pg_stat_user_tables.relname`, `pg_stat_user_indexes.indexrelname`).
+ */
+const STATS_VIEW_COLUMNS: Record<string, string> = { tablename: 'relname', indexname: 'indexrelname' };
+
+function preparedError(err: pg.DatabaseError, renamed: string[], names: Names): Problem[] {
   const quoted = /"([^"]+)"/.exec(err.message ?? '')?.[1];
-  const suggestion = err.hint ? err.hint.replace(/\.$/, '') : undefined;
+  const column = quoted?.split('.').at(-1) ?? '';
+  const statsView = names.relations.find((relation) => /^pg_stat(io)?_/.test(relation.name));
+  const suggestion = err.hint
+    ? err.hint.replace(/\.$/, '')
+    : err.code === '42703' && statsView && STATS_VIEW_COLUMNS[column]
+      ? `${statsView.name} calls it ${STATS_VIEW_COLUMNS[column]}`
+      : undefined;
   switch (err.code) {
     // "could not determine data type of parameter $1": a placeholder with no context to type it.
     case '42P18':
       return [];
     case '42703': {
       // A renamed pg_stat_statements column is reported with its new name already.
-      const column = quoted?.split('.').at(-1);
-      if (column && renamed.includes(column)) return [];
-      const template = column ? looksLikeTemplateName(column) : false;
+      if (renamed.includes(column)) return [];
+      const template = looksLikeTemplateName(column);
       return [
         {
           severity: 'error',
@@ -351,7 +402,7 @@ function preparedError(err: pg.DatabaseError, renamed: string[]): Problem[] {
         {
           severity: 'error',
           rule: 'unknown-function',
-          name: quoted?.split('(')[0],
+          name: /function ([\w.]+)\(/.exec(err.message)?.[1],
           message: err.message,
           suggestion,
         },
