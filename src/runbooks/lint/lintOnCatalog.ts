@@ -248,7 +248,10 @@ async function resolveStatement(
     };
   };
 
-  const relations = dedupe(names.relations);
+  const relations = dedupe([
+    ...names.relations,
+    ...names.onTable.map((object) => ({ ...object.table, ifExists: object.ifExists, kind: 'table' })),
+  ]);
   const relationOids = new Map<string, number>();
   if (relations.length > 0) {
     const { rows } = await client.query<{ oid: number | null }>(
@@ -289,11 +292,8 @@ async function resolveStatement(
 
   for (const object of names.onTable) {
     const table = relationOids.get(display(object.table));
-    if (table === undefined) {
-      if (!relations.some((relation) => display(relation) === display(object.table)))
-        problems.push(missing(object.table, 'table', object.ifExists, await catalog.relations(client)));
-      continue;
-    }
+    // A table that does not exist is reported already.
+    if (table === undefined) continue;
     const { rows } = await client.query<{ name: string }>(
       object.kind === 'trigger'
         ? 'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal'

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LintFinding } from '../../src/runbooks/lint/findings.js';
 import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
@@ -182,4 +185,120 @@ describe('runbook-bot lint --target on the five seeds, each against a database s
       );
       expect(rows[0].n).toBe(0);
     });
+});
+
+const TEAM_RUNBOOK = `# Team
+
+## Broken names
+
+\`\`\`sql
+SELECT id, stauts FROM jobs;
+\`\`\`
+
+\`\`\`sql
+SELECT * FROM job;
+\`\`\`
+
+\`\`\`sql
+SELECT j.id
+FROM jobs j
+JOIN customer c ON c.id = j.customer_id;
+\`\`\`
+
+\`\`\`sql
+SELECT lenght(status) FROM jobs;
+\`\`\`
+
+\`\`\`sql
+WITH recent AS (SELECT * FROM jobs) SELECT count(*) FROM recent;
+\`\`\`
+
+\`\`\`sql
+EXPLAIN ANALYZE
+SELECT nope FROM jobs;
+\`\`\`
+
+\`\`\`sql
+VACUUM ANALYZE jobz;
+\`\`\`
+
+\`\`\`sql
+DROP TRIGGER IF EXISTS jobs_audit ON jobs;
+\`\`\`
+
+\`\`\`sql
+REINDEX INDEX jobs_status_idx;
+\`\`\`
+
+## Own functions
+
+\`\`\`sql
+SELECT tripwire(1), j.missing FROM jobs j;
+\`\`\`
+
+\`\`\`sql
+UPDATE jobs SET status = 'done' WHERE id = '[job-id]';
+\`\`\`
+`;
+
+describe('runbook-bot lint --target resolves each statement without running it', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase(server!.url, { demoSchema: false });
+    await db.admin.query(`
+      CREATE TABLE customers (id text PRIMARY KEY, name text);
+      CREATE TABLE jobs (id text PRIMARY KEY, status text, customer_id text);
+      CREATE INDEX jobs_status_idx ON jobs (status);
+      CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER jobs_audit_trg BEFORE UPDATE ON jobs FOR EACH ROW EXECUTE FUNCTION audit();
+      -- Lies about its volatility: planning a call on a constant would run it.
+      CREATE FUNCTION tripwire(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+        $$ BEGIN RAISE EXCEPTION 'tripwire ran'; END $$;`);
+    dir = mkdtempSync(join(tmpdir(), 'lint-target-'));
+    writeFileSync(join(dir, 'team.md'), TEAM_RUNBOOK);
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await db?.drop();
+  });
+
+  it('names unknown tables, columns, functions and triggers with the line and a near name', async () => {
+    const file = join(dir, 'team.md');
+    const result = await cli(['lint', '--target', 'default', file], { TARGET_DATABASE_URL: db.url });
+    const lines = result.stdout.split('\n').filter((line) => /^ {2}(error|warning) /.test(line));
+    expect(lines).toEqual([
+      `  error ${file}:6 (team#broken-names): column "stauts" does not exist [unknown-column]`,
+      `  error ${file}:10 (team#broken-names): table job does not exist on default [unknown-table]`,
+      `  error ${file}:16 (team#broken-names): table customer does not exist on default [unknown-table]`,
+      `  error ${file}:20 (team#broken-names): function lenght does not exist on default [unknown-function]`,
+      `  error ${file}:29 (team#broken-names): column "nope" does not exist [unknown-column]`,
+      `  error ${file}:33 (team#broken-names): table jobz does not exist on default [unknown-table]`,
+      `  error ${file}:37 (team#broken-names): trigger jobs_audit does not exist on table jobs of default, so this DROP TRIGGER IF EXISTS does nothing there [unknown-object]`,
+      `  error ${file}:47 (team#own-functions): column missing does not exist in jobs [unknown-column]`,
+    ]);
+    expect(result.stdout).toContain('Perhaps you meant to reference the column "jobs.status"');
+    expect(result.stdout).toContain('did you mean customers?');
+    expect(result.stdout).toMatch(/did you mean [\w, ]*\blength\b/);
+    expect(result.stdout).toContain('did you mean jobs?');
+    expect(result.stdout).toContain('did you mean jobs_audit_trg?');
+    expect(result.stdout).not.toContain('tripwire ran');
+    expect(result.code).toBe(2);
+    const { rows } = await db.admin.query('SELECT count(*)::int AS n FROM pg_prepared_statements');
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('without --target, says nothing of the catalog', async () => {
+    const result = await cli(['lint', join(dir, 'team.md')]);
+    expect(result.stdout).not.toMatch(/\[unknown-/);
+    expect(result.code).toBe(0);
+  });
+
+  it('names a target that is not configured', async () => {
+    const result = await cli(['lint', '--target', 'nope', join(dir, 'team.md')], {
+      TARGET_DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('nope');
+  });
 });
