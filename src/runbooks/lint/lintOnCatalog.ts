@@ -44,7 +44,13 @@ export async function lintOnCatalog(
       for (const step of procedure.steps) {
         if (step.kind === 'manual') continue;
         const problems = await inTransaction((client) =>
-          resolveStatement(client, step.statement, targetName, catalog),
+          resolveStatement(client, step.statement, targetName, catalog).catch((err: unknown): Problem[] => [
+            {
+              severity: 'warning',
+              rule: 'does-not-resolve',
+              message: `lint could not resolve this statement on ${targetName}: ${(err as Error).message}`,
+            },
+          ]),
         );
         for (const problem of problems)
           findings.push({
