@@ -230,6 +230,11 @@ DROP TRIGGER IF EXISTS jobs_audit ON jobs;
 REINDEX INDEX jobs_status_idx;
 \`\`\`
 
+\`\`\`sql
+DROP INDEX IF EXISTS jobs_old_idx;
+SELECT extract(epoch FROM now()), trim(status) FROM jobs;
+\`\`\`
+
 ## Own functions
 
 \`\`\`sql
@@ -274,8 +279,9 @@ describe('runbook-bot lint --target resolves each statement without running it',
       `  error ${file}:20 (team#broken-names): function lenght does not exist on default [unknown-function]`,
       `  error ${file}:29 (team#broken-names): column "nope" does not exist [unknown-column]`,
       `  error ${file}:33 (team#broken-names): table jobz does not exist on default [unknown-table]`,
-      `  error ${file}:37 (team#broken-names): trigger jobs_audit does not exist on table jobs of default, so this DROP TRIGGER IF EXISTS does nothing there [unknown-object]`,
-      `  error ${file}:47 (team#own-functions): column missing does not exist in jobs [unknown-column]`,
+      `  warning ${file}:37 (team#broken-names): trigger jobs_audit does not exist on table jobs of default, so this DROP TRIGGER IF EXISTS does nothing there [unknown-object]`,
+      `  warning ${file}:45 (team#broken-names): index jobs_old_idx does not exist on default, so this DROP INDEX IF EXISTS does nothing there [unknown-table]`,
+      `  error ${file}:52 (team#own-functions): column missing does not exist in jobs [unknown-column]`,
     ]);
     expect(result.stdout).toContain('Perhaps you meant to reference the column "jobs.status"');
     expect(result.stdout).toContain('did you mean customers?');

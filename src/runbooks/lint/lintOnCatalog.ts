@@ -138,7 +138,9 @@ function namesIn(tree: Record<string, unknown>): Names {
     names.aliases.set(alias ?? body.relname, relation);
   }
   for (const [type, body] of walk(tree)) {
-    if (type === 'FuncCall') {
+    // EXTRACT, TRIM, OVERLAY, AT TIME ZONE…: SQL syntax the parser names after the function
+    // the newest PostgreSQL implements it with; older servers do it another way.
+    if (type === 'FuncCall' && body.funcformat !== 'COERCE_SQL_SYNTAX') {
       names.functions.push({ ...split(strings(body.funcname)), ifExists: false });
     } else if (type === 'CreateTrigStmt') {
       names.functions.push({ ...split(strings(body.funcname)), ifExists: false });
@@ -237,7 +239,9 @@ async function resolveStatement(
           ? 'unknown-function'
           : 'unknown-object';
     return {
-      severity: 'error',
+      // `DROP … IF EXISTS` of something absent runs, and does nothing: worth a look, unless
+      // the name is a template's, when the step can never do what it says.
+      severity: ifExists && !template ? 'warning' : 'error',
       rule,
       name: name.name,
       message:
@@ -463,7 +467,8 @@ async function columnsByCatalog(
       const parts = strings(fields);
       if (parts.length === 2 && names.aliases.has(parts[0]!))
         wanted.push({ relation: names.aliases.get(parts[0]!)!, column: parts[1]! });
-      else if (parts.length === 1 && single && !outputNames.has(parts[0]!))
+      // A bare table name or alias is the whole row (`SELECT t FROM t`), not a column.
+      else if (parts.length === 1 && single && !outputNames.has(parts[0]!) && !names.aliases.has(parts[0]!))
         wanted.push({ relation: single, column: parts[0]! });
     } else if (type === 'IndexElem' && typeof body.name === 'string' && names.relations[0])
       wanted.push({ relation: names.relations[0], column: body.name });
@@ -476,7 +481,8 @@ async function columnsByCatalog(
     if (oid === undefined || seen.has(key)) continue;
     seen.add(key);
     const { rows } = await client.query<{ name: string }>(
-      'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped',
+      // System columns (ctid, xmin) included: they can be selected too.
+      'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::oid AND NOT attisdropped',
       [oid],
     );
     const columns = rows.map((row) => row.name);

@@ -195,11 +195,10 @@ function exampleValues(tree: unknown, line: LineOf, at: At): LintFinding[] {
   }));
 }
 
-/** A string literal's text, or an integer's when it is a long id-like number; else undefined. */
+/** A string literal's text (numbers are left alone: `= 0` is rarely an example). */
 function constValue(node: Record<string, unknown>): string | undefined {
   const text = (node.sval as { sval?: string } | undefined)?.sval;
-  if (typeof text === 'string') return text;
-  return undefined;
+  return typeof text === 'string' ? text : undefined;
 }
 
 const COMMENT_LINE = /^\s*(\/\/|#(?!\w)|--)/;
