@@ -48,6 +48,14 @@ describe('lint without a database', () => {
     );
   });
 
+  it('names SET ROLE <role> in a block the parser refused, with the line', () => {
+    const findings = lint(
+      `# RLS\n\n## Test as a user\n\n${fence('sql', 'SET ROLE <role_name>;\nSELECT 1;')}\n`,
+    );
+    expect(findings.map((finding) => [finding.line, finding.rule])).toEqual([[6, 'set-parameter']]);
+    expect(findings[0]!.suggestion).toContain("SELECT set_config('role', '<role_name>', false)");
+  });
+
   it('asks for example values to be marked as parameters, and leaves real constants alone', () => {
     const sql = [
       "DELETE FROM login_attempts WHERE email = 'someone@example.org';",

@@ -1,4 +1,5 @@
 import { parseSync } from 'libpg-query';
+import { SQL_LANGS } from '../markdown/codeSteps.js';
 import type { ManualStep, Procedure, Runbook, Statement, Step } from '../model.js';
 import { strings, walk } from '../sql/ast.js';
 import { substitutePlaceholders } from '../sql/placeholders.js';
@@ -18,7 +19,7 @@ export function lintRunbook(runbook: Runbook): LintFinding[] {
 
 function lintStep(runbook: Runbook, procedure: Procedure, step: Step): LintFinding[] {
   const at = { file: runbook.source.file, procedure: procedure.id };
-  if (step.kind === 'manual') return sqlInOtherFence(step, at);
+  if (step.kind === 'manual') return [...sqlInOtherFence(step, at), ...unparsedSetWithPlaceholder(step, at)];
   const tree = parseOne(step.statement.sql);
   if (!tree) return [];
   const line = (needle: string | RegExp) => step.source.line + lineOffsetOf(step.statement.text, needle);
@@ -199,6 +200,33 @@ function exampleValues(tree: unknown, line: LineOf, at: At): LintFinding[] {
 function constValue(node: Record<string, unknown>): string | undefined {
   const text = (node.sval as { sval?: string } | undefined)?.sval;
   return typeof text === 'string' ? text : undefined;
+}
+
+/** `SET ROLE <role>`, `SET x TO [value]`: placeholders the parser cannot take, so the block stayed manual. */
+const SET_PLACEHOLDER =
+  /^\s*SET\s+(?:LOCAL\s+|SESSION\s+)?(ROLE\s+|[\w."]+\s*(?:=|\bTO\b)\s*)('?(?:<[^>\n]+>|\[[^\]\n]+\]|\{\{[^}\n]+\}\})'?)/i;
+
+function unparsedSetWithPlaceholder(step: ManualStep, at: At): LintFinding[] {
+  if (!step.code || !SQL_LANGS.has(step.code.lang)) return [];
+  return step.code.text.split('\n').flatMap((text, index) => {
+    const match = SET_PLACEHOLDER.exec(text);
+    if (!match) return [];
+    const target = match[1]!
+      .trim()
+      .replace(/\s*(=|TO)$/i, '')
+      .trim();
+    const name = /^ROLE$/i.test(target) ? 'role' : target;
+    return [
+      {
+        severity: 'error' as const,
+        rule: 'set-parameter' as const,
+        ...at,
+        line: step.source.line + 1 + index,
+        message: `${name === 'role' ? 'SET ROLE' : `SET ${name}`} cannot take a placeholder (${match[2]}): SET takes no bind parameter`,
+        suggestion: `write SELECT set_config('${name}', '${match[2]!.replace(/^'|'$/g, '')}', false), which takes it as a parameter (true instead of false: for this transaction only)`,
+      },
+    ];
+  });
 }
 
 const COMMENT_LINE = /^\s*(\/\/|#(?!\w)|--)/;
