@@ -386,7 +386,7 @@ function preparedError(err: pg.DatabaseError, renamed: string[], names: Names): 
   const statsView = names.relations.find((relation) => /^pg_stat(io)?_/.test(relation.name));
   const suggestion = err.hint
     ? err.hint.replace(/\.$/, '')
-    : err.code === '42703' && statsView && STATS_VIEW_COLUMNS[column]
+    : err.code === '42703' && statsView && Object.hasOwn(STATS_VIEW_COLUMNS, column)
       ? `${statsView.name} calls it ${STATS_VIEW_COLUMNS[column]}`
       : undefined;
   switch (err.code) {

@@ -71,7 +71,7 @@ export function renamedColumnsUsed(tree: unknown): string[] {
     if (type === 'RangeVar' && body.relname === 'pg_stat_statements') readsStatStatements = true;
     if (type === 'ColumnRef') {
       const name = strings(body.fields).at(-1);
-      if (name && name in RENAMED_STAT_STATEMENTS_COLUMNS) columns.add(name);
+      if (name && Object.hasOwn(RENAMED_STAT_STATEMENTS_COLUMNS, name)) columns.add(name);
     }
   }
   return readsStatStatements ? [...columns] : [];
