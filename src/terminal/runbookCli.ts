@@ -5,6 +5,9 @@ import { UserError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { runProcedureChecks } from '../runbooks/execute/procedureChecks.js';
 import { readSafety, vouchedFunctions } from '../runbooks/execute/readSafety.js';
+import { byLocation, type LintFinding } from '../runbooks/lint/findings.js';
+import { lintOnCatalog } from '../runbooks/lint/lintOnCatalog.js';
+import { lintRunbook } from '../runbooks/lint/lintRunbook.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { Runbook } from '../runbooks/model.js';
 import { parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
@@ -16,7 +19,15 @@ import { ReadOnlySession } from '../targets/readOnly.js';
 import { privilegeWarning, rolePrivileges } from '../targets/rolePrivileges.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
-import { checkResultLines, colors, lintLines, matchLines, procedureLines, stepLine } from './runbookText.js';
+import {
+  checkResultLines,
+  colors,
+  findingLines,
+  lintLines,
+  matchLines,
+  procedureLines,
+  stepLine,
+} from './runbookText.js';
 
 /**
  * `lint`, `list`, `show`, `match` and `run`: the runbook library from a terminal. `run`
@@ -34,7 +45,7 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
     .option('--json', 'print the parsed runbooks as JSON')
     .option(
       '-t, --target <name>',
-      "also judge each check against a target's catalog, and the role checks would run as there",
+      "also resolve every statement against a target's catalog (without running it), and judge each check and the role checks would run as there",
     )
     .action(async (files: string[], options: { json?: boolean; target?: string }) => {
       const runbooks: Runbook[] = [];
@@ -45,13 +56,37 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
           throw new UserError(`cannot read ${file}: ${(err as Error).message}`);
         }
       }
-      if (options.json) io.stdout(JSON.stringify(runbooks, null, 2));
-      else for (const runbook of runbooks) io.stdout(lintLines(runbook, c).join('\n'));
-      const targetWarnings = options.target ? await lintOnTarget(io, runbooks, options.target) : [];
-      for (const warning of targetWarnings) io.stderr(c.yellow(`warning: ${warning}`));
-      // Warnings are worth a non-zero exit in an author's CI, but are not failures.
-      const warned = targetWarnings.length > 0 || runbooks.some((runbook) => runbook.warnings.length > 0);
-      setExitCode(warned ? EXIT.warn : EXIT.ok);
+      const findings = runbooks.flatMap((runbook) => lintRunbook(runbook));
+      const onTarget = options.target
+        ? await lintOnTarget(io, runbooks, options.target)
+        : { warnings: [], findings: [] };
+      findings.push(...onTarget.findings);
+      findings.sort(byLocation);
+      const findingsOf = (runbook: Runbook) =>
+        findings.filter((finding) => finding.file === runbook.source.file);
+      if (options.json)
+        io.stdout(
+          JSON.stringify(
+            runbooks.map((runbook) => ({ ...runbook, findings: findingsOf(runbook) })),
+            null,
+            2,
+          ),
+        );
+      else
+        for (const runbook of runbooks)
+          io.stdout([...lintLines(runbook, c), ...findingLines(findingsOf(runbook), c)].join('\n'));
+      for (const warning of onTarget.warnings) io.stderr(c.yellow(`warning: ${warning}`));
+      // Errors are statements that cannot run as written; warnings are worth a look. Both
+      // fail an author's CI; a script can tell them apart.
+      if (findings.some((finding) => finding.severity === 'error')) setExitCode(EXIT.critical);
+      else
+        setExitCode(
+          onTarget.warnings.length > 0 ||
+            findings.length > 0 ||
+            runbooks.some((runbook) => runbook.warnings.length > 0)
+            ? EXIT.warn
+            : EXIT.ok,
+        );
     });
 
   program
@@ -104,15 +139,21 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
 }
 
 /**
- * What a target would make of the runbooks' checks: the role they would run as, and each
- * check its catalog shows can act (a view, an overload, a policy), which would not run as a check.
+ * What a target would make of the runbooks: the role checks would run as, each check its
+ * catalog shows can act (a view, an overload, a policy), which would not run as a check, and
+ * every statement's names resolved against its catalog (lintOnCatalog).
  */
-async function lintOnTarget(io: CliIo, runbooks: Runbook[], name: string): Promise<string[]> {
+async function lintOnTarget(
+  io: CliIo,
+  runbooks: Runbook[],
+  name: string,
+): Promise<{ warnings: string[]; findings: LintFinding[] }> {
   const config = loadConfig(io.env);
   const target = config.targets.resolve(name);
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
   const pools = new TargetPools(logger);
   const warnings: string[] = [];
+  let findings: LintFinding[] = [];
   try {
     const client = await pools
       .readOnly(target)
@@ -140,6 +181,7 @@ async function lintOnTarget(io: CliIo, runbooks: Runbook[], name: string): Promi
                 `${runbook.source.file}:${step.source.line}: check "${step.title}" would not run as a check on ${target.name}: ${safety.reasons.join('; ')}`,
               );
           }
+      findings = await lintOnCatalog(runbooks, target.name, (work) => session.run(target.settings, work));
       await session.close();
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
@@ -150,7 +192,7 @@ async function lintOnTarget(io: CliIo, runbooks: Runbook[], name: string): Promi
   } finally {
     await pools.closeAll();
   }
-  return warnings;
+  return { warnings, findings };
 }
 
 async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {

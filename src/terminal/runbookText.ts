@@ -1,6 +1,7 @@
 import pc from 'picocolors';
 import { tableLines } from '../health/evidenceTable.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
+import type { LintFinding } from '../runbooks/lint/findings.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../runbooks/model.js';
 
@@ -73,6 +74,18 @@ export function lintLines(runbook: Runbook, c: Colors): string[] {
       c.yellow(`  warning ${runbook.source.file}:${warning.line}: ${warning.message}`),
     ),
   ];
+}
+
+/** Lint findings: `error file:line (procedure): message`, the suggestion below it. */
+export function findingLines(findings: LintFinding[], c: Colors): string[] {
+  return findings.flatMap((finding) => {
+    const paint = finding.severity === 'error' ? c.red : c.yellow;
+    const where = `${finding.file}:${finding.line}${finding.procedure ? ` (${finding.procedure})` : ''}`;
+    return [
+      paint(`  ${finding.severity} ${where}: ${finding.message} [${finding.rule}]`),
+      ...(finding.suggestion ? [c.dim(`      ${finding.suggestion}`)] : []),
+    ];
+  });
 }
 
 export function matchLines(matches: ProcedureMatch[], c: Colors): string[] {

@@ -13,7 +13,7 @@ import { repairMojibake } from './mojibake.js';
 /** A step before the procedure numbers it. */
 export type DraftStep = Omit<CheckStep, 'id'> | Omit<ActionStep, 'id'> | Omit<ManualStep, 'id'>;
 
-const SQL_LANGS = new Set(['sql', 'postgresql', 'postgres', 'psql', 'pgsql', 'plpgsql']);
+export const SQL_LANGS = new Set(['sql', 'postgresql', 'postgres', 'psql', 'pgsql', 'plpgsql']);
 
 export interface CodeBlock {
   code: Code;

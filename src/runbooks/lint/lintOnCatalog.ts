@@ -1,0 +1,533 @@
+import type pg from 'pg';
+import type { Runbook, Statement } from '../model.js';
+import { strings, walk } from '../sql/ast.js';
+import {
+  closestNames,
+  type LintFinding,
+  type LintRule,
+  type LintSeverity,
+  looksLikeTemplateName,
+} from './findings.js';
+import { parseOne, renamedColumnsUsed } from './lintRunbook.js';
+
+/**
+ * Each statement of a runbook resolved against a target's catalog, without running it:
+ * the tables, functions and triggers it names are looked up (`to_regclass`, `pg_proc`,
+ * `pg_trigger`), then a DML statement is `PREPARE`d, which makes PostgreSQL resolve every
+ * column and function call (parse analysis and rewrite only: nothing is planned or executed,
+ * and the prepared statement is deallocated). A statement that calls a function of the
+ * target's own is not prepared at all, only looked up: the bot never lets the target's code
+ * near a lint. `inTransaction` runs its work in a rolled-back READ ONLY transaction.
+ */
+export type InTransaction = <T>(work: (client: pg.ClientBase) => Promise<T>) => Promise<T>;
+
+interface Problem {
+  severity: LintSeverity;
+  rule: LintRule;
+  /** Where in the statement text: the name the problem is about. */
+  name?: string;
+  /** 0-based line in the statement, when PostgreSQL said where. */
+  lineOffset?: number;
+  message: string;
+  suggestion?: string;
+}
+
+export async function lintOnCatalog(
+  runbooks: Runbook[],
+  targetName: string,
+  inTransaction: InTransaction,
+): Promise<LintFinding[]> {
+  const catalog = new CatalogNames();
+  const findings: LintFinding[] = [];
+  for (const runbook of runbooks)
+    for (const procedure of runbook.procedures)
+      for (const step of procedure.steps) {
+        if (step.kind === 'manual') continue;
+        const problems = await inTransaction((client) =>
+          resolveStatement(client, step.statement, targetName, catalog).catch((err: unknown): Problem[] => [
+            {
+              severity: 'warning',
+              rule: 'does-not-resolve',
+              message: `lint could not resolve this statement on ${targetName}: ${(err as Error).message}`,
+            },
+          ]),
+        );
+        for (const problem of problems)
+          findings.push({
+            severity: problem.severity,
+            rule: problem.rule,
+            file: runbook.source.file,
+            line:
+              step.source.line + (problem.lineOffset ?? lineOffsetOfName(step.statement.text, problem.name)),
+            procedure: procedure.id,
+            message: problem.message,
+            ...(problem.suggestion ? { suggestion: problem.suggestion } : {}),
+          });
+      }
+  return findings;
+}
+
+function lineOffsetOfName(text: string, name: string | undefined): number {
+  if (!name) return 0;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const index = text.search(new RegExp(`(?<![\\w$])"?${escaped}"?(?![\\w$])`, 'i'));
+  return index < 0 ? 0 : text.slice(0, index).split('\n').length - 1;
+}
+
+interface QualifiedName {
+  schema?: string;
+  name: string;
+}
+
+const display = (name: QualifiedName) => (name.schema ? `${name.schema}.${name.name}` : name.name);
+
+/** Statements PostgreSQL can PREPARE: parse analysis resolves every column and call. */
+const PREPARABLE = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** Statements whose own RangeVar names what they create: it need not exist yet. */
+const CREATES = new Set([
+  'CreateStmt',
+  'CreateSeqStmt',
+  'ViewStmt',
+  'CreateTableAsStmt',
+  'CompositeTypeStmt',
+]);
+
+const DROPPED_RELATIONS = new Set([
+  'OBJECT_TABLE',
+  'OBJECT_VIEW',
+  'OBJECT_MATVIEW',
+  'OBJECT_INDEX',
+  'OBJECT_SEQUENCE',
+  'OBJECT_FOREIGN_TABLE',
+]);
+
+const ON_TABLE = new Set(['OBJECT_TRIGGER', 'OBJECT_POLICY', 'OBJECT_RULE']);
+
+interface Names {
+  relations: Array<QualifiedName & { ifExists: boolean; kind: string }>;
+  functions: Array<QualifiedName & { ifExists: boolean }>;
+  /** Triggers, policies and rules named on a table. */
+  onTable: Array<{ kind: string; name: string; table: QualifiedName; ifExists: boolean }>;
+  /** `alias` → the relation it stands for. */
+  aliases: Map<string, QualifiedName>;
+}
+
+/** The objects a statement names, as the parser folded them. */
+function namesIn(tree: Record<string, unknown>): Names {
+  const names: Names = { relations: [], functions: [], onTable: [], aliases: new Map() };
+  const [top] = Object.keys(tree);
+  const topBody = (top ? tree[top] : {}) as Record<string, unknown>;
+  const created = CREATES.has(top ?? '')
+    ? ((topBody.relation ?? topBody.view ?? (topBody.into as { rel?: unknown } | undefined)?.rel) as unknown)
+    : undefined;
+  const ctes = new Set<string>();
+  for (const [type, body] of walk(tree))
+    if (type === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
+  for (const body of rangeVars(tree)) {
+    if (body === created) continue;
+    const schema = typeof body.schemaname === 'string' ? body.schemaname : undefined;
+    if (!schema && ctes.has(body.relname)) continue;
+    const relation = { schema, name: body.relname };
+    const kind =
+      top === 'ReindexStmt' && body === topBody.relation && topBody.kind === 'REINDEX_OBJECT_INDEX'
+        ? 'index'
+        : 'table';
+    names.relations.push({ ...relation, ifExists: false, kind });
+    const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
+    names.aliases.set(alias ?? body.relname, relation);
+  }
+  for (const [type, body] of walk(tree)) {
+    // EXTRACT, TRIM, OVERLAY, AT TIME ZONE…: SQL syntax the parser names after the function
+    // the newest PostgreSQL implements it with; older servers do it another way.
+    if (type === 'FuncCall' && body.funcformat !== 'COERCE_SQL_SYNTAX') {
+      names.functions.push({ ...split(strings(body.funcname)), ifExists: false });
+    } else if (type === 'CreateTrigStmt') {
+      names.functions.push({ ...split(strings(body.funcname)), ifExists: false });
+    } else if (
+      type === 'AlterTableCmd' &&
+      typeof body.name === 'string' &&
+      /Trig$/.test(String(body.subtype))
+    ) {
+      const relation = (topBody.relation ?? {}) as { relname?: string; schemaname?: string };
+      if (relation.relname)
+        names.onTable.push({
+          kind: 'trigger',
+          name: body.name,
+          table: { schema: relation.schemaname, name: relation.relname },
+          ifExists: false,
+        });
+    }
+  }
+  if (top === 'DropStmt') {
+    const removeType = String(topBody.removeType);
+    const ifExists = topBody.missing_ok === true;
+    for (const object of (topBody.objects as unknown[]) ?? []) {
+      const list = strings((object as { List?: { items?: unknown } }).List?.items);
+      if (DROPPED_RELATIONS.has(removeType) && list.length > 0)
+        names.relations.push({
+          ...split(list),
+          ifExists,
+          kind: removeType
+            .replace('OBJECT_', '')
+            .replace('_', ' ')
+            .toLowerCase()
+            .replace('matview', 'materialized view'),
+        });
+      else if (ON_TABLE.has(removeType) && list.length >= 2)
+        names.onTable.push({
+          kind: removeType.replace('OBJECT_', '').toLowerCase(),
+          name: list.at(-1)!,
+          table: split(list.slice(0, -1)),
+          ifExists,
+        });
+      else if (removeType === 'OBJECT_FUNCTION' || removeType === 'OBJECT_PROCEDURE') {
+        const objname = strings(
+          (object as { ObjectWithArgs?: { objname?: unknown } }).ObjectWithArgs?.objname,
+        );
+        if (objname.length > 0) names.functions.push({ ...split(objname), ifExists });
+      }
+    }
+  }
+  return names;
+}
+
+/**
+ * Every RangeVar of a tree. A statement's own target (`UPDATE t`, `VACUUM t`, `ALTER TABLE t`)
+ * is a RangeVar stored without its `{ RangeVar: … }` wrapper, so they are found by shape.
+ */
+function rangeVars(node: unknown, found: Array<Record<string, unknown> & { relname: string }> = []) {
+  if (Array.isArray(node)) for (const item of node) rangeVars(item, found);
+  else if (node && typeof node === 'object') {
+    const body = node as Record<string, unknown>;
+    if (typeof body.relname === 'string') found.push(body as Record<string, unknown> & { relname: string });
+    for (const value of Object.values(body)) rangeVars(value, found);
+  }
+  return found;
+}
+
+function split(parts: string[]): QualifiedName {
+  const name = parts.at(-1) ?? '';
+  return parts.length > 1 ? { schema: parts.at(-2), name } : { name };
+}
+
+async function resolveStatement(
+  client: pg.ClientBase,
+  statement: Statement,
+  target: string,
+  catalog: CatalogNames,
+): Promise<Problem[]> {
+  const tree = parseOne(statement.sql);
+  if (!tree) return [];
+  const names = namesIn(tree);
+  const problems: Problem[] = [];
+  const missing = (
+    name: QualifiedName,
+    kind: string,
+    ifExists: boolean,
+    candidates: string[],
+    on?: QualifiedName,
+  ): Problem => {
+    const shown = display(name);
+    const template = looksLikeTemplateName(name.name);
+    const nearest = closestNames(name.name, candidates).filter((candidate) => candidate !== shown);
+    const rule: LintRule = template
+      ? 'template-identifier'
+      : ['table', 'index', 'view', 'materialized view', 'sequence', 'foreign table'].includes(kind)
+        ? 'unknown-table'
+        : kind === 'function'
+          ? 'unknown-function'
+          : 'unknown-object';
+    return {
+      // `DROP … IF EXISTS` of something absent runs, and does nothing: worth a look, unless
+      // the name is a template's, when the step can never do what it says.
+      severity: ifExists && !template ? 'warning' : 'error',
+      rule,
+      name: name.name,
+      message:
+        `${kind} ${shown} does not exist ${on ? `on table ${display(on)} of` : 'on'} ${target}` +
+        (ifExists ? `, so this ${statement.kind} IF EXISTS does nothing there` : '') +
+        (template ? `; "${name.name}" reads as a template's stand-in, not a real name` : ''),
+      suggestion: template
+        ? `write the real name, or mark it as a placeholder (<${kind}>) so the step is not run as written`
+        : nearest.length > 0
+          ? `did you mean ${nearest.join(', ')}?`
+          : kind === 'table' && name.name.startsWith('pg_stat_statements')
+            ? 'CREATE EXTENSION pg_stat_statements on the target (it needs shared_preload_libraries)'
+            : undefined,
+    };
+  };
+
+  const relations = dedupe([
+    ...names.relations,
+    ...names.onTable.map((object) => ({ ...object.table, ifExists: object.ifExists, kind: 'table' })),
+  ]);
+  const relationOids = new Map<string, number>();
+  if (relations.length > 0) {
+    const { rows } = await client.query<{ oid: number | null }>(
+      `SELECT to_regclass(CASE WHEN schema IS NULL THEN quote_ident(name)
+                               ELSE quote_ident(schema) || '.' || quote_ident(name) END)::oid::int AS oid
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(schema, name, n) ORDER BY n`,
+      [relations.map((name) => name.schema ?? null), relations.map((name) => name.name)],
+    );
+    for (const [i, relation] of relations.entries()) {
+      const oid = rows[i]?.oid ?? null;
+      if (oid !== null) relationOids.set(display(relation), oid);
+      else
+        problems.push(missing(relation, relation.kind, relation.ifExists, await catalog.relations(client)));
+    }
+  }
+
+  const functions = dedupe(names.functions);
+  let userFunctions = false;
+  if (functions.length > 0) {
+    const { rows } = await client.query<{ found: boolean; user: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                       WHERE p.proname = wanted.name
+                         AND CASE WHEN wanted.schema IS NULL THEN pg_function_is_visible(p.oid)
+                                  ELSE n.nspname = wanted.schema END) AS found,
+              EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                       WHERE p.proname = wanted.name AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                                            AND d.objid = p.oid AND d.deptype = 'e')) AS user
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(schema, name, n) ORDER BY n`,
+      [functions.map((name) => name.schema ?? null), functions.map((name) => name.name)],
+    );
+    for (const [i, fn] of functions.entries()) {
+      if (rows[i]?.user) userFunctions = true;
+      if (!rows[i]?.found)
+        problems.push(missing(fn, 'function', fn.ifExists, await catalog.functions(client)));
+    }
+  }
+
+  for (const object of names.onTable) {
+    const table = relationOids.get(display(object.table));
+    // A table that does not exist is reported already.
+    if (table === undefined) continue;
+    const { rows } = await client.query<{ name: string }>(
+      object.kind === 'trigger'
+        ? 'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal'
+        : object.kind === 'policy'
+          ? 'SELECT polname AS name FROM pg_policy WHERE polrelid = $1::oid'
+          : 'SELECT rulename AS name FROM pg_rewrite WHERE ev_class = $1::oid',
+      [table],
+    );
+    const existing = rows.map((row) => row.name);
+    if (!existing.includes(object.name))
+      problems.push(missing({ name: object.name }, object.kind, object.ifExists, existing, object.table));
+  }
+  if (problems.length > 0) return problems;
+
+  const [top] = Object.keys(tree);
+  const inner = top === 'ExplainStmt' ? explainedQuery(statement.sql) : statement.sql;
+  const innerTree = top === 'ExplainStmt' && inner ? parseOne(inner) : tree;
+  const innerTop = innerTree ? Object.keys(innerTree)[0] : undefined;
+  if (inner && innerTop && PREPARABLE.has(innerTop) && !userFunctions)
+    return prepared(
+      client,
+      inner,
+      statement.sql.length - inner.length,
+      statement.sql,
+      renamedColumnsUsed(tree),
+      names,
+    );
+  return columnsByCatalog(client, tree, names, relationOids);
+}
+
+/** The query of an `EXPLAIN [(options)] [ANALYZE] [VERBOSE] query`. */
+function explainedQuery(sql: string): string | undefined {
+  const match = /^\s*explain\b(?:\s*\([^)]*\))?(?:\s+(?:analy[sz]e|verbose))*\s+/i.exec(sql);
+  return match ? sql.slice(match[0].length) : undefined;
+}
+
+/**
+ * PREPARE resolves every name and type without planning (the planner is where IMMUTABLE
+ * functions are run on constants) or executing. It is not transactional: a prepared
+ * statement outlives the ROLLBACK, so it is deallocated at once.
+ */
+async function prepared(
+  client: pg.ClientBase,
+  sql: string,
+  offset: number,
+  whole: string,
+  renamed: string[],
+  names: Names,
+): Promise<Problem[]> {
+  // One statement, as parsed: nothing after it could ride along.
+  if (!parseOne(sql)) return [];
+  const prefix = 'PREPARE runbook_bot_lint AS ';
+  try {
+    await client.query(`${prefix}${sql}`);
+  } catch (err) {
+    const position = Number((err as pg.DatabaseError).position);
+    // PostgreSQL's cursor: 1-based, in characters of what was sent.
+    const at =
+      Number.isInteger(position) && position > prefix.length
+        ? offset + position - 1 - prefix.length
+        : undefined;
+    const lineOffset = at === undefined ? undefined : whole.slice(0, at).split('\n').length - 1;
+    return preparedError(err as pg.DatabaseError, renamed, names).map((problem) =>
+      lineOffset === undefined ? problem : { ...problem, lineOffset },
+    );
+  }
+  await client.query('DEALLOCATE runbook_bot_lint');
+  return [];
+}
+
+/**
+ * Columns of pg_tables and pg_indexes written against the statistics views, which name them
+ * otherwise (`pg_stat_user_tables.relname`, `pg_stat_user_indexes.indexrelname`).
+ */
+const STATS_VIEW_COLUMNS: Record<string, string> = { tablename: 'relname', indexname: 'indexrelname' };
+
+function preparedError(err: pg.DatabaseError, renamed: string[], names: Names): Problem[] {
+  const quoted = /"([^"]+)"/.exec(err.message ?? '')?.[1];
+  const column = quoted?.split('.').at(-1) ?? '';
+  const statsView = names.relations.find((relation) => /^pg_stat(io)?_/.test(relation.name));
+  const suggestion = err.hint
+    ? err.hint.replace(/\.$/, '')
+    : err.code === '42703' && statsView && Object.hasOwn(STATS_VIEW_COLUMNS, column)
+      ? `${statsView.name} calls it ${STATS_VIEW_COLUMNS[column]}`
+      : undefined;
+  switch (err.code) {
+    // "could not determine data type of parameter $1": a placeholder with no context to type it.
+    case '42P18':
+      return [];
+    case '42703': {
+      // A renamed pg_stat_statements column is reported with its new name already.
+      if (renamed.includes(column)) return [];
+      const template = looksLikeTemplateName(column);
+      return [
+        {
+          severity: 'error',
+          rule: template ? 'template-identifier' : 'unknown-column',
+          name: column,
+          message: `${err.message}${template ? `; "${column}" reads as a template's stand-in, not a real name` : ''}`,
+          suggestion,
+        },
+      ];
+    }
+    case '42883':
+      return [
+        {
+          severity: 'error',
+          rule: 'unknown-function',
+          name: /function ([\w.]+)\(/.exec(err.message)?.[1],
+          message: err.message,
+          suggestion,
+        },
+      ];
+    case '42P01':
+      return [{ severity: 'error', rule: 'unknown-table', name: quoted, message: err.message, suggestion }];
+    case '42501':
+      return [
+        {
+          severity: 'warning',
+          rule: 'does-not-resolve',
+          message: `${err.message}: the target's read role could not resolve this statement`,
+          suggestion: 'grant the read role access, or lint with a target whose role can see these objects',
+        },
+      ];
+    default:
+      return [
+        { severity: 'error', rule: 'does-not-resolve', name: quoted, message: err.message, suggestion },
+      ];
+  }
+}
+
+/**
+ * Columns checked without PREPARE (a statement calling the target's own functions, or a
+ * utility statement): `alias.column` where the alias is a table of the statement, a bare
+ * column when the statement reads exactly one table, and index columns.
+ */
+async function columnsByCatalog(
+  client: pg.ClientBase,
+  tree: Record<string, unknown>,
+  names: Names,
+  relationOids: Map<string, number>,
+): Promise<Problem[]> {
+  const wanted: Array<{ relation: QualifiedName; column: string }> = [];
+  const outputNames = new Set<string>();
+  let nested = false;
+  for (const [type, body] of walk(tree)) {
+    if (type === 'ResTarget' && typeof body.name === 'string') outputNames.add(body.name);
+    if (
+      type === 'RangeSubselect' ||
+      type === 'SubLink' ||
+      type === 'CommonTableExpr' ||
+      type === 'RangeFunction'
+    )
+      nested = true;
+  }
+  const single = names.relations.length === 1 && !nested ? names.relations[0] : undefined;
+  for (const [type, body] of walk(tree)) {
+    if (type === 'ColumnRef') {
+      const fields = body.fields as unknown[];
+      if (fields.some((field) => (field as { A_Star?: unknown }).A_Star !== undefined)) continue;
+      const parts = strings(fields);
+      if (parts.length === 2 && names.aliases.has(parts[0]!))
+        wanted.push({ relation: names.aliases.get(parts[0]!)!, column: parts[1]! });
+      // A bare table name or alias is the whole row (`SELECT t FROM t`), not a column.
+      else if (parts.length === 1 && single && !outputNames.has(parts[0]!) && !names.aliases.has(parts[0]!))
+        wanted.push({ relation: single, column: parts[0]! });
+    } else if (type === 'IndexElem' && typeof body.name === 'string' && names.relations[0])
+      wanted.push({ relation: names.relations[0], column: body.name });
+  }
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  for (const { relation, column } of wanted) {
+    const oid = relationOids.get(display(relation));
+    const key = `${display(relation)}.${column}`;
+    if (oid === undefined || seen.has(key)) continue;
+    seen.add(key);
+    const { rows } = await client.query<{ name: string }>(
+      // System columns (ctid, xmin) included: they can be selected too.
+      'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::oid AND NOT attisdropped',
+      [oid],
+    );
+    const columns = rows.map((row) => row.name);
+    if (columns.includes(column)) continue;
+    const template = looksLikeTemplateName(column);
+    const nearest = closestNames(column, columns);
+    problems.push({
+      severity: 'error',
+      rule: template ? 'template-identifier' : 'unknown-column',
+      name: column,
+      message: `column ${column} does not exist in ${display(relation)}${template ? `; "${column}" reads as a template's stand-in, not a real name` : ''}`,
+      suggestion: nearest.length > 0 ? `did you mean ${nearest.join(', ')}?` : undefined,
+    });
+  }
+  return problems;
+}
+
+function dedupe<T extends QualifiedName>(names: T[]): T[] {
+  return [...new Map(names.map((name) => [display(name), name])).values()];
+}
+
+/** The target's relation and function names, read once, for "did you mean". */
+class CatalogNames {
+  private relationNames?: string[];
+  private functionNames?: string[];
+
+  async relations(client: pg.ClientBase): Promise<string[]> {
+    this.relationNames ??= (
+      await client.query<{ name: string }>(
+        `SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+            AND n.nspname NOT IN ('information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'
+          LIMIT 20000`,
+      )
+    ).rows.map((row) => row.name);
+    return this.relationNames;
+  }
+
+  async functions(client: pg.ClientBase): Promise<string[]> {
+    this.functionNames ??= (
+      await client.query<{ name: string }>(
+        `SELECT DISTINCT p.proname AS name FROM pg_proc p WHERE pg_function_is_visible(p.oid) LIMIT 20000`,
+      )
+    ).rows.map((row) => row.name);
+    return this.functionNames;
+  }
+}
