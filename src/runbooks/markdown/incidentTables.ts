@@ -98,7 +98,7 @@ function readMilestones(list: List, severity: SeverityName): RunbookMilestone[] 
   const found: RunbookMilestone[] = [];
   for (const item of list.children) {
     const first = item.children[0];
-    if (!first || first.type !== 'paragraph') continue;
+    if (first?.type !== 'paragraph') continue;
     const match = MILESTONE_ITEM.exec(blockText(first).replace(/\*\*|__/g, ''));
     if (!match) continue;
     const atMs = parseDurationPhrase(match[1]!);
