@@ -1,5 +1,7 @@
 import type { KnownBlock } from '@slack/types';
-import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+import { durationText } from '../../incidents/escalation.js';
+import type { Incident } from '../../incidents/model.js';
+import type { SeverityRule } from '../../incidents/severityPolicy.js';
 import { clip } from '../../text.js';
 import { formatInTimeZone } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
@@ -10,8 +12,12 @@ import { escapeMrkdwn, section } from './mrkdwn.js';
  * The incident's root message, pinned in its channel: severity, response-time target,
  * commander, status and the procedures symptom matching suggests. Updated in place.
  */
-export function incidentRootBlocks(incident: Incident, timeZone: string): KnownBlock[] {
-  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
+export function incidentRootBlocks(
+  incident: Incident,
+  timeZone: string,
+  rule: Pick<SeverityRule, 'label' | 'responseMs'>,
+): KnownBlock[] {
+  const deadline = new Date(incident.declaredAt.getTime() + rule.responseMs);
   const state =
     incident.status === 'resolved'
       ? `:white_check_mark: Resolved ${formatInTimeZone(incident.resolvedAt ?? new Date(), timeZone)}${incident.summary ? `: ${escapeMrkdwn(incident.summary)}` : ''}`
@@ -28,10 +34,10 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_LABEL[incident.severity]}` },
+        { type: 'mrkdwn', text: `*Severity*\n${escapeMrkdwn(rule.label)}` },
         {
           type: 'mrkdwn',
-          text: `*Response target*\n${formatInTimeZone(deadline, timeZone)}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
+          text: `*Response target*\n${rule.responseMs === 0 ? 'immediate' : `${durationText(rule.responseMs)}, by ${formatInTimeZone(deadline, timeZone)}`}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
         },
         { type: 'mrkdwn', text: `*Commander*\n<@${incident.commander}>` },
         { type: 'mrkdwn', text: `*Status*\n${clip(state, 1900)}` },
