@@ -11,7 +11,7 @@ import type { RunbookIncidentPolicy } from '../runbooks/model.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import type { Severity } from './model.js';
-import { configuredPagers, type PageAction } from './pager.js';
+import { configuredPagers, PAGER_NAME, type PageAction } from './pager.js';
 import { everyTimer, incidentPlan, remindsOfStatus, responseTimerDelays, type TimerRef } from './timers.js';
 
 export interface IncidentDeps {
@@ -77,11 +77,11 @@ export class IncidentService {
         `INC-${incident.number} could not be opened: the job queue is unavailable right now. Declare it again in a minute.`,
       );
     }
-    await this.pageIfItPages(incident);
+    const paging = await this.pageIfItPages(incident);
     return done(
-      this.deps.settings.channelMode === 'create'
+      (this.deps.settings.channelMode === 'create'
         ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
-        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`,
+        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`) + paging,
     );
   }
 
@@ -102,11 +102,12 @@ export class IncidentService {
         : `changed the severity to ${change.severity}`;
     await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
     await this.notify(JOBS.incidentRoot, incident.id);
+    let paging = '';
     if (change.severity && change.severity !== open.severity) {
       await this.scheduleTimers(incident, { skipPastMilestones: true });
-      await this.pageIfItPages(incident);
+      paging = await this.pageIfItPages(incident);
     }
-    return done(`INC-${incident.number}: ${words}`);
+    return done(`INC-${incident.number}: ${words}${paging ? `.${paging}` : ''}`);
   }
 
   /**
@@ -194,12 +195,17 @@ export class IncidentService {
       ?.incidentPolicy;
   }
 
-  /** The first time the incident is at a severity that pages: a trigger for each configured pager. */
-  private async pageIfItPages(incident: StoredIncident): Promise<void> {
-    if (incident.pagedAt || !incidentPlan(incident, this.deps.settings).rule.page) return;
-    if (configuredPagers(this.deps.settings.pager).length === 0) return;
+  /**
+   * The first time the incident is at a severity that pages: a trigger for each configured
+   * pager. Answers the words to add to the person's answer (" Paging PagerDuty."), or ''.
+   */
+  private async pageIfItPages(incident: StoredIncident): Promise<string> {
+    if (incident.pagedAt || !incidentPlan(incident, this.deps.settings).rule.page) return '';
+    const pagers = configuredPagers(this.deps.settings.pager);
+    if (pagers.length === 0) return '';
     await this.page(incident, 'trigger');
     await this.deps.incidents.markPaged(incident.id);
+    return ` Paging ${pagers.map((provider) => PAGER_NAME[provider]).join(' and ')}.`;
   }
 
   /**

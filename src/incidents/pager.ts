@@ -27,7 +27,7 @@ export function configuredPagers(settings: PagerSettings): PagerProvider[] {
   return (['pagerduty', 'opsgenie'] as const).filter((provider) => settings[provider] !== undefined);
 }
 
-const PROVIDER_NAME: Record<PagerProvider, string> = { pagerduty: 'PagerDuty', opsgenie: 'Opsgenie' };
+export const PAGER_NAME: Record<PagerProvider, string> = { pagerduty: 'PagerDuty', opsgenie: 'Opsgenie' };
 const KEY_VARIABLE: Record<PagerProvider, string> = {
   pagerduty: 'PAGERDUTY_ROUTING_KEY',
   opsgenie: 'OPSGENIE_API_KEY',
@@ -133,7 +133,7 @@ export async function sendPage(
 ): Promise<void> {
   if (!deps.settings[provider]) {
     throw new JobCannotSucceed(
-      `${PROVIDER_NAME[provider]} is no longer configured (${KEY_VARIABLE[provider]} is unset): INC-${incident.number} was not paged`,
+      `${PAGER_NAME[provider]} is no longer configured (${KEY_VARIABLE[provider]} is unset): INC-${incident.number} was not paged`,
     );
   }
   const request = pagerRequest(deps.settings, provider, action, incident);
@@ -146,13 +146,13 @@ export async function sendPage(
   const text = await response.text().catch(() => '');
   const context = { provider, action, incident: `INC-${incident.number}`, status: response.status };
   if (response.ok) {
-    deps.logger.info(context, `${PROVIDER_NAME[provider]}: ${action} of INC-${incident.number} accepted`);
+    deps.logger.info(context, `${PAGER_NAME[provider]}: ${action} of INC-${incident.number} accepted`);
     return;
   }
   const detail = clip(text.replace(/\s+/g, ' ').trim(), 500);
   if (response.status === 429 || response.status >= 500) {
     throw new Error(
-      `${PROVIDER_NAME[provider]} answered ${response.status} to the ${action} of INC-${incident.number}; retrying${detail ? `: ${detail}` : ''}`,
+      `${PAGER_NAME[provider]} answered ${response.status} to the ${action} of INC-${incident.number}; retrying${detail ? `: ${detail}` : ''}`,
     );
   }
   const hint =
@@ -161,7 +161,7 @@ export async function sendPage(
       : response.status === 404 && action === 'resolve'
         ? 'the alert is not there (deleted, or never created)'
         : 'the event was refused as malformed';
-  const message = `${PROVIDER_NAME[provider]} refused the ${action} of INC-${incident.number} with ${response.status} (${hint}); not retried${detail ? `: ${detail}` : ''}`;
+  const message = `${PAGER_NAME[provider]} refused the ${action} of INC-${incident.number} with ${response.status} (${hint}); not retried${detail ? `: ${detail}` : ''}`;
   deps.logger.error({ ...context, response: detail }, message);
   throw new JobCannotSucceed(message);
 }

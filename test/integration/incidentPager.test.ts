@@ -167,6 +167,9 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     channel: string,
   ): Promise<{ id: string; number: number; channel: string }> {
     const answer = await incident(`declare ${text}`, channel);
+    expect(answer).toMatch(
+      /^P[01]/.test(text) ? / Paging PagerDuty and Opsgenie\.$/ : /Creating its channel…$/,
+    );
     const number = Number(/^Declared INC-(\d+)/.exec(answer)?.[1]);
     expect(number, answer).toBeGreaterThan(0);
     const row = await eventually(async () => {
@@ -207,6 +210,12 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       (call) => call.method === 'chat.postMessage' && call.params.channel === declared.channel,
     )!;
     expect(root.params.blocks).toContain('*Response target*\\n7 min, by');
+    expect(root.params.blocks).toContain(
+      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
+    );
+    expect(root.params.blocks).toContain(
+      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
+    );
     const milestone = await eventually(() =>
       calls.find((call) => call.params.text?.includes('milestone, right away')),
     );
@@ -273,7 +282,9 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     ]);
 
     // Raised to P0: already paged, so no second page; resolved: the page is resolved and closed.
-    expect(await incident('severity P0', declared.channel)).toContain('changed the severity to P0');
+    expect(await incident('severity P0', declared.channel)).toBe(
+      `INC-${declared.number}: changed the severity to P0`,
+    );
     expect(await incident('resolve Frobnicator restarted', declared.channel)).toMatch(/^Resolved/);
     await eventually(() => (pages.length === 4 ? true : undefined));
     expect(
@@ -307,7 +318,9 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     );
 
     const raised = await declare('P2 Zorblax getting worse', 'C0WIDGETS');
-    expect(await incident('severity P0', raised.channel)).toContain('changed the severity to P0');
+    expect(await incident('severity P0', raised.channel)).toBe(
+      `INC-${raised.number}: changed the severity to P0. Paging PagerDuty and Opsgenie.`,
+    );
     // Each provider failed once and was tried again.
     await eventually(
       () =>

@@ -59,11 +59,7 @@ export async function openIncident(deps: IncidentPostDeps, incidentId: string): 
       key: `incident-root:${incident.id}`,
       channel: incident.channelId,
       text: incidentRootText(incident),
-      blocks: incidentRootBlocks(
-        incident,
-        deps.settings.timeZone,
-        incidentPlan(incident, deps.settings).rule,
-      ),
+      blocks: incidentRootBlocks(incident, deps.settings.timeZone, incidentPlan(incident, deps.settings)),
     });
     await deps.incidents.setRoot(incident.id, rootTs);
     incident = await load(deps, incidentId);
@@ -113,7 +109,7 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
     channel: incident.channelId,
     ts: incident.rootTs,
     text: incidentRootText(incident),
-    blocks: incidentRootBlocks(incident, deps.settings.timeZone, incidentPlan(incident, deps.settings).rule),
+    blocks: incidentRootBlocks(incident, deps.settings.timeZone, incidentPlan(incident, deps.settings)),
   });
 }
 
@@ -162,6 +158,7 @@ export async function postIncidentReport(deps: IncidentPostDeps, incidentId: str
   const input = await gatherReportInput(deps.db, incident, deps.settings.timeZone);
   const draft = composeIncidentReport({
     ...input,
+    severityLabel: incidentPlan(incident, deps.settings).rule.label,
     people: await slackDisplayNames(deps.slack, peopleInReport(input)),
   });
   const threadTs = incident.rootTs ?? undefined;

@@ -1,7 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import { durationText } from '../../incidents/escalation.js';
+import { durationText, type IncidentPlan } from '../../incidents/escalation.js';
 import type { Incident } from '../../incidents/model.js';
-import type { SeverityRule } from '../../incidents/severityPolicy.js';
 import { clip } from '../../text.js';
 import { formatInTimeZone } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
@@ -10,13 +9,11 @@ import { escapeMrkdwn, section } from './mrkdwn.js';
 
 /**
  * The incident's root message, pinned in its channel: severity, response-time target,
- * commander, status and the procedures symptom matching suggests. Updated in place.
+ * commander, status, the procedures symptom matching suggests, and the escalation path
+ * (named, never mentioned: the groups are told when their level is reached). Updated in place.
  */
-export function incidentRootBlocks(
-  incident: Incident,
-  timeZone: string,
-  rule: Pick<SeverityRule, 'label' | 'responseMs'>,
-): KnownBlock[] {
+export function incidentRootBlocks(incident: Incident, timeZone: string, plan: IncidentPlan): KnownBlock[] {
+  const { rule } = plan;
   const deadline = new Date(incident.declaredAt.getTime() + rule.responseMs);
   const state =
     incident.status === 'resolved'
@@ -55,6 +52,20 @@ export function incidentRootBlocks(
           .join('\n')}`,
       ),
     );
+  }
+  if (incident.status === 'open' && plan.path.length > 1) {
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: clip(
+            `Escalation if nobody acknowledges: ${plan.path.map((level) => escapeMrkdwn(level.name)).join(' → ')}`,
+            LIMITS.sectionText,
+          ),
+        },
+      ],
+    });
   }
   if (incident.status === 'open') {
     // The incident id is enough: the handlers act on the open incident it names.
