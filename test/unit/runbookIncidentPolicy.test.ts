@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { lintLines } from '../../src/terminal/runbookText.js';
 import { parseDurationPhrase } from '../../src/time.js';
 
 const SEEDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/seeds');
@@ -90,5 +91,22 @@ describe("a runbook's severity table and milestones", () => {
     expect(parsed.warnings.map((warning) => warning.message)).toEqual([
       expect.stringContaining('"whenever" is not a response time the bot reads'),
     ]);
+  });
+});
+
+describe('lint shows what incidents take from a runbook', () => {
+  it('lists the severity table and the milestones as read', () => {
+    const parsed = parseRunbook(
+      '# Ops\n\n| Severity | Response time | Page |\n|---|---|---|\n| P0 | Immediate | Yes |\n| P2 | 90 min | No |\n\n### P0 (Critical)\n1. **Within 10 min**: Notify stakeholders\n',
+      'ops.md',
+    );
+    const runbook = { ...parsed, source: { file: 'ops.md', sha256: 'x', origin: 'file' as const } };
+    const plain = { bold: String, dim: String, yellow: String } as unknown as Parameters<typeof lintLines>[1];
+    expect(lintLines(runbook, plain)).toEqual(
+      expect.arrayContaining([
+        '  severities (incidents about this runbook): P0 immediate, paged; P2 1 h 30 min',
+        '  milestone P0 within 10 min: Notify stakeholders',
+      ]),
+    );
   });
 });
