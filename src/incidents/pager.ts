@@ -60,8 +60,8 @@ function summaryOf(incident: PagedIncident): string {
   return `INC-${incident.number} ${incident.severity}: ${incident.title}`;
 }
 
-/** The HTTP request a page is, per provider and action (exported for the docs' examples and tests). */
-export function pagerRequest(
+/** The HTTP request a page is, per provider and action. */
+function pagerRequest(
   settings: PagerSettings,
   provider: PagerProvider,
   action: PageAction,

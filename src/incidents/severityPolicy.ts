@@ -25,7 +25,7 @@ export interface SeverityRule {
   /** Whether a configured pager (PagerDuty, Opsgenie) is triggered at this severity. */
   page: boolean;
   milestones: Milestone[];
-  /** Where the response target came from, for the docs' "why this number" question. */
+  /** Where the response target came from; the root message says so ("7 min (runbook)"). */
   source: 'policy file' | 'runbook' | 'built-in';
 }
 

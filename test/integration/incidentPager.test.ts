@@ -209,7 +209,7 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     const root = calls.find(
       (call) => call.method === 'chat.postMessage' && call.params.channel === declared.channel,
     )!;
-    expect(root.params.blocks).toContain('*Response target*\\n7 min, by');
+    expect(root.params.blocks).toContain('*Response target*\\n7 min (runbook), by');
     expect(root.params.blocks).toContain(
       'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
     );

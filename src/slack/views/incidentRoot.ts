@@ -13,6 +13,7 @@ import { escapeMrkdwn, section } from './mrkdwn.js';
  * (named, never mentioned: the groups are told when their level is reached). Updated in place.
  */
 export function incidentRootBlocks(incident: Incident, timeZone: string, plan: IncidentPlan): KnownBlock[] {
+  // The target says where it came from when it is not the built-in one ("7 min (runbook)").
   const { rule } = plan;
   const deadline = new Date(incident.declaredAt.getTime() + rule.responseMs);
   const state =
@@ -34,7 +35,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string, plan: I
         { type: 'mrkdwn', text: `*Severity*\n${escapeMrkdwn(rule.label)}` },
         {
           type: 'mrkdwn',
-          text: `*Response target*\n${rule.responseMs === 0 ? 'immediate' : `${durationText(rule.responseMs)}, by ${formatInTimeZone(deadline, timeZone)}`}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
+          text: `*Response target*\n${rule.responseMs === 0 ? 'immediate' : durationText(rule.responseMs)}${rule.source === 'built-in' ? '' : ` (${rule.source})`}${rule.responseMs === 0 ? '' : `, by ${formatInTimeZone(deadline, timeZone)}`}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
         },
         { type: 'mrkdwn', text: `*Commander*\n<@${incident.commander}>` },
         { type: 'mrkdwn', text: `*Status*\n${clip(state, 1900)}` },
