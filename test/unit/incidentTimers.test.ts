@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeAuditEvent, plainText } from '../../src/audit/describe.js';
 import { formatZodIssues } from '../../src/formatIssues.js';
 import { incidentChannelName, needsOwnChannel } from '../../src/incidents/channels.js';
 import type { NoticeStyle } from '../../src/incidents/escalation.js';
@@ -256,5 +257,47 @@ describe('incident channels', () => {
     expect(needsOwnChannel(inOrigin, { channelMode: 'create' })).toBe(true);
     expect(needsOwnChannel(inOrigin, { channelMode: 'current' })).toBe(false);
     expect(needsOwnChannel({ ...inOrigin, channelId: 'C0INC' }, { channelMode: 'create' })).toBe(false);
+  });
+});
+
+describe('timers in the audit trail', () => {
+  it('word an escalation to a later level and a milestone, from what was recorded', () => {
+    const p0 = incidentPlan(
+      { ...incident, severity: 'P0' },
+      configured({
+        escalation: [{ name: 'On-call' }, { name: 'Lead' }, { name: 'DBA', groups: ['S0DBA'] }],
+        severities: { P0: { milestones: [{ after: '10 min', say: 'Notify stakeholders' }] } },
+      }),
+    );
+    const p0Incident = { ...incident, severity: 'P0' as const };
+    const escalated = timerFired(p0Incident, { timer: 'escalation', step: 2 }, p0);
+    expect(escalated.escalation).toEqual({ from: 'Lead', to: 'DBA', level: 3, groups: ['S0DBA'] });
+    expect(
+      plainText(
+        describeAuditEvent({
+          kind: 'incident_timer',
+          actor: 'runbook-bot',
+          requestId: undefined,
+          data: { ...escalated },
+        }),
+      ),
+    ).toBe('P0 response target passed with no acknowledgement: escalated from Lead to DBA');
+    const milestone = timerFired(p0Incident, { timer: 'milestone', step: 0 }, p0);
+    expect(milestone).toEqual({
+      timer: 'milestone',
+      severity: 'P0',
+      commander: 'U0LEAD',
+      milestone: { atMs: 10 * MIN, text: 'Notify stakeholders' },
+    });
+    expect(
+      plainText(
+        describeAuditEvent({
+          kind: 'incident_timer',
+          actor: 'runbook-bot',
+          requestId: undefined,
+          data: { ...milestone },
+        }),
+      ),
+    ).toBe('P0 milestone at 10 min: Notify stakeholders');
   });
 });
