@@ -7,6 +7,8 @@ import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './health/engine.js';
 import { parseThresholdOverrides } from './health/thresholds.js';
+import type { PagerSettings } from './incidents/pager.js';
+import type { IncidentPolicySettings } from './incidents/severityPolicy.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './service/strandedRuns.js';
@@ -122,6 +124,29 @@ const serviceEnvSchema = z.object({
     .max(24 * 60)
     .default(30),
   INCIDENT_ESCALATION: listSchema,
+  // Empty counts as unset, as for the audit key: `PAGERDUTY_ROUTING_KEY=` turns the pager off.
+  PAGERDUTY_ROUTING_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9]{32}$/,
+        'must be the 32-character Integration Key of a PagerDuty "Events API V2" integration',
+      )
+      .optional(),
+  ),
+  PAGERDUTY_EVENTS_URL: z.string().url().default('https://events.pagerduty.com'),
+  OPSGENIE_API_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{20,64}$/, 'must be the API key of an Opsgenie "API" integration (a UUID)')
+      .optional(),
+  ),
+  OPSGENIE_API_URL: z
+    .string()
+    .url('must be https://api.opsgenie.com or, for EU accounts, https://api.eu.opsgenie.com')
+    .default('https://api.opsgenie.com'),
   REPORT_TIME_ZONE: z
     .string()
     .default('UTC')
@@ -179,15 +204,19 @@ export interface ServiceConfig extends AppConfig {
   audit: AuditSettings;
 }
 
-export interface IncidentSettings {
+/**
+ * Severities, milestones and escalation levels (`policy`: the policy file's `incidents:`
+ * section; `escalationNames`: INCIDENT_ESCALATION), and where incidents are worked.
+ */
+export interface IncidentSettings extends IncidentPolicySettings {
   /** `create`: a channel per incident; `current`: work in the channel it was declared in. */
   channelMode: 'create' | 'current';
   privateChannels: boolean;
   /** P0 and P1 remind the commander to post a status this often. */
   statusReminderMs: number;
-  /** Who is escalated to, in order, when the response target passes unacknowledged. */
-  escalation: string[];
   timeZone: string;
+  /** PagerDuty and Opsgenie, each when its key is set. */
+  pager: PagerSettings;
 }
 
 /** Configuration of the long-running processes. Every mode posts to Slack; bot and all also receive from it. */
@@ -211,6 +240,12 @@ export function loadServiceConfig(
       `The bot needs ${missing.join(' and ')}. Create the app from manifest.yml and copy them from its settings page.`,
     );
   }
+  const policy = loadPolicyFile(data.POLICY_FILE);
+  if (policy.incidents?.escalation && data.INCIDENT_ESCALATION?.length) {
+    throw new ConfigError(
+      `INCIDENT_ESCALATION and the escalation levels of POLICY_FILE ${data.POLICY_FILE} (incidents.escalation) both name the escalation path: keep one (the policy file's levels can carry user groups).`,
+    );
+  }
   const apiUrl =
     data.SLACK_API_URL && !data.SLACK_API_URL.endsWith('/') ? `${data.SLACK_API_URL}/` : data.SLACK_API_URL;
   return {
@@ -230,7 +265,7 @@ export function loadServiceConfig(
     workerConcurrency: data.WORKER_CONCURRENCY,
     jobLockMs: data.JOB_LOCK_MS,
     shutdownWatchdogMs: data.SHUTDOWN_WATCHDOG_MS,
-    policy: loadPolicyFile(data.POLICY_FILE),
+    policy,
     healthSchedule: healthScheduleDefaults({
       cron: data.HEALTH_SCHEDULE,
       tz: data.HEALTH_SCHEDULE_TZ,
@@ -242,10 +277,17 @@ export function loadServiceConfig(
       channelMode: data.INCIDENT_CHANNEL_MODE,
       privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',
       statusReminderMs: data.INCIDENT_STATUS_REMINDER_MINUTES * 60_000,
-      escalation: data.INCIDENT_ESCALATION?.length
-        ? data.INCIDENT_ESCALATION
-        : ['On-call engineer', 'Tech lead', 'CTO'],
+      escalationNames: data.INCIDENT_ESCALATION ?? [],
+      policy: policy.incidents ?? {},
       timeZone: data.REPORT_TIME_ZONE,
+      pager: {
+        ...(data.PAGERDUTY_ROUTING_KEY
+          ? { pagerduty: { routingKey: data.PAGERDUTY_ROUTING_KEY, url: data.PAGERDUTY_EVENTS_URL } }
+          : {}),
+        ...(data.OPSGENIE_API_KEY
+          ? { opsgenie: { apiKey: data.OPSGENIE_API_KEY, url: data.OPSGENIE_API_URL } }
+          : {}),
+      },
     },
   };
 }

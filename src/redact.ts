@@ -25,7 +25,7 @@ export function redactText(text: string): string {
 
 /** Keys whose values are secrets wherever they appear in a logged object. */
 const SECRET_KEYS =
-  /^(password|pass|secret|token|signingSecret|signing_secret|connectionString|url|.*_url|.*Url|authorization)$/i;
+  /^(password|pass|secret|token|signingSecret|signing_secret|connectionString|url|.*_url|.*Url|authorization|routingKey|routing_key|apiKey|api_key)$/i;
 
 /** Deep copy of a loggable value with secret-looking keys masked and strings scrubbed. */
 export function redactValue(value: unknown, depth = 0): unknown {

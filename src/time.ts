@@ -20,3 +20,29 @@ export function isTimeZone(zone: string): boolean {
 export function utcMinute(at: Date): string {
   return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+
+const DURATION_UNITS_MS: Array<[RegExp, number]> = [
+  [/^(?:s|secs?|seconds?)$/, 1000],
+  [/^(?:m|mins?|minutes?)$/, 60_000],
+  [/^(?:h|hrs?|hours?)$/, 3_600_000],
+  [/^(?:d|days?)$/, 86_400_000],
+];
+
+/**
+ * A response time as people write it in a severity table or a policy file, in ms:
+ * "Immediate" is 0, "< 15 minutes", "Within 30 min", "1h", "24 hours", "Next day" (24 h).
+ * Undefined when it names no time ("Post-incident", "Business hours").
+ */
+export function parseDurationPhrase(phrase: string): number | undefined {
+  const text = phrase
+    .trim()
+    .toLowerCase()
+    .replace(/^(?:<=?|≤|under|within|by|after|in)\s*/, '')
+    .trim();
+  if (/^(?:immediate(?:ly)?|now|asap|at once)$/.test(text)) return 0;
+  if (/^next (?:business |working )?day$/.test(text)) return 86_400_000;
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text);
+  if (!match) return undefined;
+  const unit = DURATION_UNITS_MS.find(([pattern]) => pattern.test(match[2]!));
+  return unit ? Math.round(Number(match[1]) * unit[1]) : undefined;
+}

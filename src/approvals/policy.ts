@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { formatZodIssues } from '../formatIssues.js';
+import { incidentPolicySchema } from '../incidents/severityPolicy.js';
 import type { Risk } from '../runbooks/model.js';
 
 /**
@@ -64,6 +65,8 @@ const policyFileSchema = z
     defaults: overridesSchema.optional(),
     production: overridesSchema.optional(),
     rules: z.array(ruleSchema).optional(),
+    /** Severities, milestones and escalation levels of incidents (incidents/severityPolicy.ts). */
+    incidents: incidentPolicySchema.optional(),
   })
   .strict();
 
@@ -97,6 +100,7 @@ export function loadPolicyFile(path: string | undefined): PolicyFile {
     defaults: { ...DEFAULT_POLICY.defaults, ...parsed.data.defaults },
     production: parsed.data.production ?? DEFAULT_POLICY.production,
     rules: parsed.data.rules,
+    incidents: parsed.data.incidents,
   };
 }
 

@@ -147,6 +147,12 @@ function incidentTimer(data: Record<string, unknown>): Phrase {
         ' to ',
         text(escalation.to),
       ];
+    case 'milestone': {
+      const milestone = data.milestone as { atMs?: unknown; text?: unknown } | undefined;
+      if (!milestone || typeof milestone.atMs !== 'number') break;
+      const minutes = Math.round(milestone.atMs / 60_000);
+      return [`${severity} milestone at ${minutes} min: `, text(milestone.text)];
+    }
     case 'status-reminder':
       if (typeof data.commander !== 'string') break;
       return ['reminded ', commander, ' to post a status update'];

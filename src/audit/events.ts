@@ -107,11 +107,13 @@ export function incidentChange(data: Record<string, unknown>): IncidentChange | 
 
 /** Which incident timer fired, as `incident_timer` records it (older events hold `message` only). */
 export interface IncidentTimerFired {
-  timer: 'response-warning' | 'escalation' | 'status-reminder';
+  timer: 'response-warning' | 'escalation' | 'milestone' | 'status-reminder';
   severity: string;
   commander: string;
   /** ISO time the response target passes (warning) or passed (escalation). */
   deadline?: string;
-  /** Escalation: from which level to which. */
-  escalation?: { from: string; to: string };
+  /** Escalation: from which level to which (`level`: 2 for the second), and the user groups told. */
+  escalation?: { from: string; to: string; level?: number; groups?: string[] };
+  /** Milestone: when after the declaration, and what it asks. */
+  milestone?: { atMs: number; text: string };
 }

@@ -7,10 +7,12 @@ import { type IncidentTimer, JOBS, jobIdOf } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
+import type { RunbookIncidentPolicy } from '../runbooks/model.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import type { Severity } from './model.js';
-import { remindsOfStatus, responseTimerDelays } from './timers.js';
+import { configuredPagers, PAGER_NAME, type PageAction } from './pager.js';
+import { everyTimer, incidentPlan, remindsOfStatus, responseTimerDelays, type TimerRef } from './timers.js';
 
 export interface IncidentDeps {
   incidents: IncidentStore;
@@ -44,6 +46,7 @@ export class IncidentService {
     const best = (
       matches.find((match) => match.procedure.rootCause || match.procedure.prevention) ?? matches[0]
     )?.procedure;
+    const runbookPolicy = this.runbookPolicy(matches.map((match) => match.procedure.id));
     const { incident, created } = await this.deps.incidents.create({
       title: input.title,
       severity: input.severity,
@@ -54,6 +57,7 @@ export class IncidentService {
       matchedProcedure: best
         ? { id: best.id, title: best.title, rootCause: best.rootCause, prevention: best.prevention }
         : undefined,
+      runbookPolicy,
       idempotencyKey: `incident:${input.requestId}`,
     });
     if (!created) return done(`INC-${incident.number} is already being declared.`);
@@ -73,10 +77,11 @@ export class IncidentService {
         `INC-${incident.number} could not be opened: the job queue is unavailable right now. Declare it again in a minute.`,
       );
     }
+    const paging = await this.pageIfItPages(incident);
     return done(
-      this.deps.settings.channelMode === 'create'
+      (this.deps.settings.channelMode === 'create'
         ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
-        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`,
+        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`) + paging,
     );
   }
 
@@ -97,8 +102,12 @@ export class IncidentService {
         : `changed the severity to ${change.severity}`;
     await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
     await this.notify(JOBS.incidentRoot, incident.id);
-    if (change.severity && change.severity !== open.severity) await this.scheduleTimers(incident);
-    return done(`INC-${incident.number}: ${words}`);
+    let paging = '';
+    if (change.severity && change.severity !== open.severity) {
+      await this.scheduleTimers(incident, { skipPastMilestones: true });
+      paging = await this.pageIfItPages(incident);
+    }
+    return done(`INC-${incident.number}: ${words}${paging ? `.${paging}` : ''}`);
   }
 
   /**
@@ -118,9 +127,10 @@ export class IncidentService {
     const incident = await this.deps.incidents.resolve(open.id, summary);
     if (!incident) return refusal(`INC-${open.number} is already resolved.`);
     await this.audit(incident, { kind: 'incident_resolved', actor: user, data: { summary: summary ?? '' } });
-    await this.cancelTimers(incident.id);
+    await this.cancelTimers(incident);
     await this.notify(JOBS.incidentRoot, incident.id);
     await this.notify(JOBS.incidentReport, incident.id);
+    if (incident.pagedAt) await this.page(incident, 'resolve');
     return done(`Resolved INC-${incident.number}. The report draft follows in the thread.`);
   }
 
@@ -136,35 +146,87 @@ export class IncidentService {
 
   /**
    * Jobs in the queue, so they survive restarts: a warning before the response target
-   * passes and an escalation when it has (delayed jobs with fixed ids), and for P0 and P1 a
-   * status reminder every few minutes (a job scheduler, one per incident). Scheduling again
-   * replaces them, so it is safe to repeat; each does nothing if the incident was
+   * passes, an escalation at each further level of the path while nobody acknowledges, the
+   * severity's milestones (delayed jobs with fixed ids), and for P0 and P1 a status reminder
+   * every few minutes (a job scheduler, one per incident). Scheduling again cancels every
+   * timer the incident could have and queues its severity's, so it is safe to repeat and a
+   * severity change leaves none of the old severity's; each does nothing if the incident was
    * acknowledged or resolved meanwhile, and resolve removes them.
    */
-  async scheduleTimers(incident: StoredIncident): Promise<void> {
-    const { queues } = this.deps;
-    for (const [timer, delay] of responseTimerDelays(incident, Date.now())) {
-      const item = timerItem(incident.id, timer);
-      await queues.cancel(item);
-      await queues.enqueue({ ...item, delayMs: delay });
-    }
-    const every = this.deps.settings.statusReminderMs;
+  async scheduleTimers(
+    incident: StoredIncident,
+    options: { skipPastMilestones?: boolean } = {},
+  ): Promise<void> {
+    const { queues, settings } = this.deps;
+    for (const ref of everyTimer(incident, settings)) await queues.cancel(timerItem(incident.id, ref));
+    const plan = incidentPlan(incident, settings);
+    for (const { delayMs, ...ref } of responseTimerDelays(incident, plan, Date.now(), options))
+      await queues.enqueue({ ...timerItem(incident.id, ref), delayMs });
+    const every = settings.statusReminderMs;
+    const reminder = timerItem(incident.id, { timer: 'status-reminder' });
     if (!remindsOfStatus(incident.severity)) {
-      await queues.unschedule(JOBS.incidentTimer, timerJobId(incident.id, 'status-reminder'));
+      await queues.unschedule(JOBS.incidentTimer, jobIdOf(reminder)!);
       return;
     }
     // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder, not two.
-    await queues.schedule(timerItem(incident.id, 'status-reminder'), {
-      every,
-      startDate: Date.now() + every,
-    });
+    await queues.schedule(reminder, { every, startDate: Date.now() + every });
   }
 
-  private async cancelTimers(incidentId: string): Promise<void> {
-    const { queues } = this.deps;
-    for (const timer of ['response-warning', 'escalation'] as const)
-      await queues.cancel(timerItem(incidentId, timer));
-    await queues.unschedule(JOBS.incidentTimer, timerJobId(incidentId, 'status-reminder'));
+  private async cancelTimers(incident: StoredIncident): Promise<void> {
+    const { queues, settings } = this.deps;
+    for (const ref of everyTimer(incident, settings)) await queues.cancel(timerItem(incident.id, ref));
+    await queues.unschedule(JOBS.incidentTimer, timerJobId(incident.id, 'status-reminder'));
+  }
+
+  /**
+   * What the runbook the incident is about says of severities: the first suggested
+   * procedure's runbook that has a severity table or milestones, else the first of the
+   * team's own runbooks that has one. Copied onto the incident, so workers, which hold no
+   * runbooks, time it the same way.
+   */
+  private runbookPolicy(procedureIds: string[]): RunbookIncidentPolicy | undefined {
+    const library = this.deps.runbooks;
+    if (!library) return undefined;
+    for (const id of procedureIds) {
+      const policy = library.procedure(id)?.runbook.incidentPolicy;
+      if (policy) return policy;
+    }
+    return library.list().find((runbook) => runbook.source.origin === 'team' && runbook.incidentPolicy)
+      ?.incidentPolicy;
+  }
+
+  /**
+   * The first time the incident is at a severity that pages: a trigger for each configured
+   * pager. Answers the words to add to the person's answer (" Paging PagerDuty."), or ''.
+   */
+  private async pageIfItPages(incident: StoredIncident): Promise<string> {
+    if (incident.pagedAt || !incidentPlan(incident, this.deps.settings).rule.page) return '';
+    const pagers = configuredPagers(this.deps.settings.pager);
+    if (pagers.length === 0) return '';
+    await this.page(incident, 'trigger');
+    await this.deps.incidents.markPaged(incident.id);
+    return ` Paging ${pagers.map((provider) => PAGER_NAME[provider]).join(' and ')}.`;
+  }
+
+  /**
+   * Queued, never sent from here: the provider's outage or a 429 is retried by the job, and
+   * its id makes a repeated ask one page. A queue that refuses it is logged; the incident
+   * itself stands.
+   */
+  private async page(incident: StoredIncident, action: PageAction): Promise<void> {
+    for (const provider of configuredPagers(this.deps.settings.pager)) {
+      try {
+        await this.deps.queues.enqueue({
+          name: JOBS.incidentPage,
+          data: { incidentId: incident.id, provider, action },
+        });
+      } catch (err) {
+        this.deps.logger.error(
+          { err, provider, action, incident: `INC-${incident.number}` },
+          `could not queue the ${provider} ${action} of INC-${incident.number}: the job queue is unavailable`,
+        );
+      }
+    }
   }
 
   /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
@@ -199,13 +261,16 @@ function changeData(
   return { change: 'severity', from: before.severity, to: change.severity ?? before.severity };
 }
 
-function timerItem(incidentId: string, timer: IncidentTimer) {
-  return { name: JOBS.incidentTimer, data: { incidentId, timer } } as const;
+function timerItem(incidentId: string, ref: TimerRef) {
+  return {
+    name: JOBS.incidentTimer,
+    data: { incidentId, timer: ref.timer, ...(ref.step !== undefined ? { step: ref.step } : {}) },
+  } as const;
 }
 
 /** The timer's job id, which is also the status reminder's scheduler id. */
-export function timerJobId(incidentId: string, timer: IncidentTimer): string {
-  return jobIdOf(timerItem(incidentId, timer))!;
+export function timerJobId(incidentId: string, timer: IncidentTimer, step?: number): string {
+  return jobIdOf(timerItem(incidentId, { timer, ...(step !== undefined ? { step } : {}) }))!;
 }
 
 function noIncident(): Answer {

@@ -87,4 +87,6 @@ export interface IncidentReportInput {
   now: Date;
   /** Display names by Slack user id, where known; the draft shows `@name`, else `@U…`. */
   people?: Record<string, string>;
+  /** The severity as the organisation names it ("P1 Major"); the built-in label without it. */
+  severityLabel?: string;
 }

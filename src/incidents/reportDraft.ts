@@ -129,7 +129,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
     `# Incident Report: ${reference} ${oneLine(incident.title)}`,
     '',
     `## Date: ${day(incident.declaredAt)}`,
-    `## Severity: ${SEVERITY_LABEL[incident.severity]}`,
+    `## Severity: ${input.severityLabel ?? SEVERITY_LABEL[incident.severity]}`,
     '',
     `- Commander: ${user(incident.commander)}`,
     `- Declared: ${local(incident.declaredAt)} by ${user(incident.declaredBy)}`,
@@ -203,7 +203,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
     timeZone: zone,
     sections: {
       date: day(incident.declaredAt),
-      severity: SEVERITY_LABEL[incident.severity],
+      severity: input.severityLabel ?? SEVERITY_LABEL[incident.severity],
       whatBroke: { title: incident.title, findings },
       rootCause,
       impact: {

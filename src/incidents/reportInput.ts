@@ -6,6 +6,7 @@ import { incidentEvents } from '../store/auditEvents.js';
 import { findingsDuring, remediationsOf } from '../store/incidentReport.js';
 import type { StoredIncident } from '../store/incidents.js';
 import type { IncidentReportInput, RemediationRecord } from './model.js';
+import { severityRule } from './severityPolicy.js';
 
 /**
  * Gathers what the report draft is made of, from the state database only: the incident's
@@ -42,6 +43,8 @@ export async function gatherReportInput(
     rolledBack: statuses.filter((text) => /\brolled back\b/i.test(text)),
     timeZone,
     now,
+    // The runbook's label, as the terminal knows it; the service adds the policy file's.
+    severityLabel: severityRule({ policy: {} }, incident.runbookPolicy ?? undefined, incident.severity).label,
   };
 }
 

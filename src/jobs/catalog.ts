@@ -36,6 +36,8 @@ export const JOBS = {
   incidentRoot: 'incident-root',
   incidentTimer: 'incident-timer',
   incidentReport: 'incident-report',
+  /** Trigger or resolve the incident's alert in PagerDuty or Opsgenie (incidents/pager.ts). */
+  incidentPage: 'incident-page',
   actionPreview: 'action-preview',
   approvalExpiry: 'approval-expiry',
   executeAction: 'execute-action',
@@ -109,7 +111,15 @@ const auditMirrorJobSchema = z.object({
 const incidentJobSchema = z.object({ incidentId: z.uuid() });
 const incidentTimerJobSchema = z.object({
   incidentId: z.uuid(),
-  timer: z.enum(['response-warning', 'escalation', 'status-reminder']),
+  timer: z.enum(['response-warning', 'escalation', 'milestone', 'status-reminder']),
+  /** Escalation: the level reached (1: the second level); milestone: its index. */
+  step: z.number().int().min(0).max(50).optional(),
+});
+
+const incidentPageJobSchema = z.object({
+  incidentId: z.uuid(),
+  provider: z.enum(['pagerduty', 'opsgenie']),
+  action: z.enum(['trigger', 'resolve']),
 });
 
 /** A person asked to preview an action; `values` are what they typed for its parameters. */
@@ -228,10 +238,19 @@ export const CATALOG = {
   [JOBS.incidentTimer]: declare({
     queue: QUEUES.notifications,
     schema: incidentTimerJobSchema,
-    // Fixed per incident and timer, so scheduling again replaces the timer and resolve finds it.
-    id: ({ incidentId, timer }) => `incident-${incidentId}-${timer}`,
+    // Fixed per incident, timer and step, so scheduling again replaces the timer and resolve finds it.
+    id: ({ incidentId, timer, step }) =>
+      `incident-${incidentId}-${timer}${step === undefined ? '' : `-${step}`}`,
     // A timer whose post fails (Slack down) is retried rather than lost.
     options: retried(5, 2000),
+  }),
+  [JOBS.incidentPage]: declare({
+    queue: QUEUES.notifications,
+    schema: incidentPageJobSchema,
+    // One trigger and one resolve per incident and provider, however often they are asked for.
+    id: ({ incidentId, provider, action }) => `incident-page-${provider}-${action}-${incidentId}`,
+    // A pager outage or 429 is retried for about five minutes; a refusal (4xx) is not.
+    options: retried(6, 5000),
   }),
   [JOBS.actionPreview]: declare({
     queue: QUEUES.remediation,

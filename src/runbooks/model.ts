@@ -137,6 +137,36 @@ export interface LoaderWarning {
   message: string;
 }
 
+/** An incident severity as runbooks write it. */
+export type SeverityName = 'P0' | 'P1' | 'P2' | 'P3';
+
+/** One row of a runbook's severity table: `| P1 | 5 minutes | Yes |`. */
+export interface RunbookSeverity {
+  severity: SeverityName;
+  /** "P0 Critical" when the table names it so. */
+  label?: string;
+  /** The response time: 0 for "Immediate". */
+  responseMs: number;
+  /** A "Page" column's yes or no. */
+  page?: boolean;
+  line: number;
+}
+
+/** A staged target under a severity's heading: "**Within 10 min**: Notify stakeholders". */
+export interface RunbookMilestone {
+  severity: SeverityName;
+  /** After the declaration: 0 for "Immediate". */
+  atMs: number;
+  text: string;
+  line: number;
+}
+
+/** What a runbook says about incidents beyond its procedures; absent when it says nothing. */
+export interface RunbookIncidentPolicy {
+  severities: RunbookSeverity[];
+  milestones: RunbookMilestone[];
+}
+
 export interface Runbook {
   /** Slug of the title, e.g. `production-operations-runbook`. */
   id: string;
@@ -144,5 +174,7 @@ export interface Runbook {
   source: { file: string; sha256: string; gitCommit?: string; origin: 'built-in' | 'team' | 'file' };
   procedures: Procedure[];
   sections: ProseSection[];
+  /** Its severity table and severity milestones, when it has them (incidents use them). */
+  incidentPolicy?: RunbookIncidentPolicy;
   warnings: LoaderWarning[];
 }

@@ -7,8 +7,9 @@ import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import { healthJobProcessor } from '../health/healthJob.js';
 import type { IncidentService } from '../incidents/incidentService.js';
+import { sendPage } from '../incidents/pager.js';
 import { JOBS, QUEUES, type QueueName } from '../jobs/catalog.js';
-import { JobProcessors } from '../jobs/processors.js';
+import { JobCannotSucceed, JobProcessors } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -168,7 +169,12 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
     .register(
       JOBS.scheduledHealth,
       scheduledHealthProcessor({ db: state, runs, targets, pools, logger, queues, health: config.health }),
-    );
+    )
+    .register(JOBS.incidentPage, async ({ incidentId, provider, action }) => {
+      const incident = await deps.incidents.get(incidentId);
+      if (!incident) throw new JobCannotSucceed(`incident ${incidentId} does not exist`);
+      await sendPage({ settings: config.incidents.pager, logger }, provider, action, incident);
+    });
   registerSlackPosts(jobs, {
     db: state,
     runs,

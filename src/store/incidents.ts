@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Incident, Severity } from '../incidents/model.js';
+import type { RunbookIncidentPolicy } from '../runbooks/model.js';
 
 interface Row {
   id: string;
@@ -22,6 +23,8 @@ interface Row {
   suggested_procedures: string[];
   matched_procedure: MatchedProcedure | null;
   announced_at: Date | null;
+  runbook_policy: RunbookIncidentPolicy | null;
+  paged_at: Date | null;
 }
 
 export interface MatchedProcedure {
@@ -36,6 +39,10 @@ export interface StoredIncident extends Incident {
   matchedProcedure: MatchedProcedure | null;
   /** When the declaring channel was told about the incident's own channel. */
   announcedAt: Date | null;
+  /** Its runbook's severity table and milestones, as they were when it was declared. */
+  runbookPolicy: RunbookIncidentPolicy | null;
+  /** When a pager was first triggered for it. */
+  pagedAt: Date | null;
 }
 
 function toIncident(row: Row): StoredIncident {
@@ -59,6 +66,8 @@ function toIncident(row: Row): StoredIncident {
     suggestedProcedures: row.suggested_procedures,
     matchedProcedure: row.matched_procedure,
     announcedAt: row.announced_at,
+    runbookPolicy: row.runbook_policy,
+    pagedAt: row.paged_at,
   };
 }
 
@@ -70,6 +79,7 @@ export interface NewIncident {
   target?: string;
   suggestedProcedures: string[];
   matchedProcedure?: MatchedProcedure;
+  runbookPolicy?: RunbookIncidentPolicy;
   idempotencyKey: string;
 }
 
@@ -80,8 +90,8 @@ export class IncidentStore {
   async create(input: NewIncident): Promise<{ incident: StoredIncident; created: boolean }> {
     const { rows } = await this.db.query<Row>(
       `INSERT INTO incidents (id, title, severity, declared_by, commander, origin_channel, target,
-                              suggested_procedures, matched_procedure, idempotency_key)
-       VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)
+                              suggested_procedures, matched_procedure, idempotency_key, runbook_policy)
+       VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
       [
         randomUUID(),
@@ -93,6 +103,7 @@ export class IncidentStore {
         input.suggestedProcedures,
         input.matchedProcedure ? JSON.stringify(input.matchedProcedure) : null,
         input.idempotencyKey,
+        input.runbookPolicy ? JSON.stringify(input.runbookPolicy) : null,
       ],
     );
     if (rows[0]) return { incident: toIncident(rows[0]), created: true };
@@ -180,6 +191,15 @@ export class IncidentStore {
       [id, change.severity ?? null, change.commander ?? null, change.statusText ?? null],
     );
     return rows[0] ? toIncident(rows[0]) : undefined;
+  }
+
+  /** Records the first page; false when it was paged before. */
+  async markPaged(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      'UPDATE incidents SET paged_at = now() WHERE id = $1 AND paged_at IS NULL',
+      [id],
+    );
+    return rowCount === 1;
   }
 
   async acknowledge(id: string): Promise<void> {

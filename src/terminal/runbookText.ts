@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { tableLines } from '../health/evidenceTable.js';
+import { durationText } from '../incidents/escalation.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { LintFinding } from '../runbooks/lint/findings.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
@@ -70,6 +71,7 @@ export function lintLines(runbook: Runbook, c: Colors): string[] {
     `${c.bold(runbook.source.file)}: ${runbook.title} (${runbook.id})`,
     `  ${runbook.procedures.length} procedures; ${counts.check} checks, ${counts.action} actions, ${counts.manual} manual steps; ${runbook.warnings.length} warnings`,
     ...runbook.procedures.flatMap((procedure) => procedureLines(procedure, c, '  ')),
+    ...incidentPolicyLines(runbook),
     ...runbook.warnings.map((warning) =>
       c.yellow(`  warning ${runbook.source.file}:${warning.line}: ${warning.message}`),
     ),
@@ -86,6 +88,27 @@ export function findingLines(findings: LintFinding[], c: Colors): string[] {
       ...(finding.suggestion ? [c.dim(`      ${finding.suggestion}`)] : []),
     ];
   });
+}
+
+/** The severity table and milestones incidents take from the runbook, as they were read. */
+function incidentPolicyLines(runbook: Runbook): string[] {
+  const policy = runbook.incidentPolicy;
+  if (!policy) return [];
+  const lines: string[] = [];
+  if (policy.severities.length > 0)
+    lines.push(
+      `  severities (incidents about this runbook): ${policy.severities
+        .map(
+          (row) =>
+            `${row.severity} ${row.responseMs === 0 ? 'immediate' : durationText(row.responseMs)}${row.page ? ', paged' : ''}`,
+        )
+        .join('; ')}`,
+    );
+  for (const milestone of policy.milestones)
+    lines.push(
+      `  milestone ${milestone.severity} ${milestone.atMs === 0 ? 'right away' : `within ${durationText(milestone.atMs)}`}: ${milestone.text}`,
+    );
+  return lines;
 }
 
 export function matchLines(matches: ProcedureMatch[], c: Colors): string[] {

@@ -138,7 +138,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       async () => (await queue.getJob(timerJobId(incident.id, 'response-warning'))) ?? undefined,
     );
     expect(await warning.getState()).toBe('delayed');
-    expect(await queue.getJob(timerJobId(incident.id, 'escalation'))).toBeTruthy();
+    expect(await queue.getJob(timerJobId(incident.id, 'escalation', 1))).toBeTruthy();
 
     // The P1 status reminder fires (every 0.6 s here).
     await eventually(() =>
@@ -198,7 +198,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     const before = reminders();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(reminders()).toBe(before);
-    expect(await queue.getJob(timerJobId(incident.id, 'escalation'))).toBeFalsy();
+    expect(await queue.getJob(timerJobId(incident.id, 'escalation', 1))).toBeFalsy();
 
     // The same draft from the terminal.
     const out: string[] = [];
@@ -339,7 +339,7 @@ describe.skipIf(!redisAvailable())('incidents', () => {
       id: string;
     };
     const queue = service.queues.queue(QUEUES.notifications);
-    await eventually(async () => (await queue.getJob(timerJobId(incident.id, 'escalation'))) ?? undefined);
+    await eventually(async () => (await queue.getJob(timerJobId(incident.id, 'escalation', 1))) ?? undefined);
     const roots = calls.filter(
       (call) => call.method === 'chat.postMessage' && call.params.blocks?.includes(ACTIONS.incidentResolve),
     );

@@ -255,6 +255,12 @@ describe('incident report draft', () => {
     expect(peopleInReport(named).sort()).toEqual(['U0DECLARER', 'U0GHOST', 'U0LEAD', 'U0SECOND', 'U0THIRD']);
   });
 
+  it('names the severity as the organisation does, when its policy file or runbook labels it', () => {
+    const { markdown, json } = composeIncidentReport({ ...input(), severityLabel: 'P1 Major outage' });
+    expect(markdown).toContain('## Severity: P1 Major outage');
+    expect(json.sections.severity).toBe('P1 Major outage');
+  });
+
   it('mirrors the content in JSON with ISO and local times', () => {
     const { json } = composeIncidentReport(input());
     expect(json.incident).toMatchObject({

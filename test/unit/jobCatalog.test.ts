@@ -50,6 +50,14 @@ describe('the job catalog', () => {
         `incident-${RUN}-escalation`,
       ],
       [
+        { name: JOBS.incidentTimer, data: { incidentId: RUN, timer: 'escalation', step: 2 } },
+        `incident-${RUN}-escalation-2`,
+      ],
+      [
+        { name: JOBS.incidentPage, data: { incidentId: RUN, provider: 'pagerduty', action: 'trigger' } },
+        `incident-page-pagerduty-trigger-${RUN}`,
+      ],
+      [
         {
           name: JOBS.actionPreview,
           data: { runId: RUN, stepId: 's2', requestedBy: 'U1', values: {} },

@@ -31,7 +31,10 @@ describe('text people typed, in what the bot posts', () => {
   it('is escaped in an incident root message, fallback text and mrkdwn alike', () => {
     expect(incidentRootText(incident)).toBe(`INC-7 P1: Checkout down ${DEAD} (open)`);
     const mrkdwn = JSON.stringify(
-      incidentRootBlocks(incident, 'UTC').filter((block) => block.type !== 'header'),
+      incidentRootBlocks(incident, 'UTC', {
+        rule: { label: 'P1 High', responseMs: 3_600_000, page: true, milestones: [], source: 'built-in' },
+        path: [],
+      }).filter((block) => block.type !== 'header'),
     );
     expect(mrkdwn).not.toMatch(/<[!#]|<@U0BOB/);
     expect(mrkdwn).toContain('&lt;!channel&gt;');

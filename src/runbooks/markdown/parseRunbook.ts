@@ -8,6 +8,7 @@
  *   a part of an incident (Symptoms, Root Cause, Fix…) belong to the heading above them, so
  *   the deepest heading that is about an incident is the procedure (see outline.ts).
  * - Sections: every other heading with its text (severity tables, escalation paths).
+ * - Incident policy: a severity table and per-severity milestones (see incidentTables.ts).
  * - `<!-- runbook: readonly=fn -->` before the first heading applies to the whole file.
  *
  * The SQL parser must be loaded (`await loadSqlParser()`) before calling this.
@@ -20,6 +21,7 @@ import { gfm } from 'micromark-extension-gfm';
 import type { LoaderWarning, Procedure, ProseSection, Runbook, Step } from '../model.js';
 import { parseAnnotation } from './annotations.js';
 import { collectErrorStrings } from './errorStrings.js';
+import { readIncidentPolicy } from './incidentTables.js';
 import { labelCategory } from './labels.js';
 import { blocksText } from './mdText.js';
 import { outline } from './outline.js';
@@ -140,6 +142,7 @@ export function parseRunbook(markdown: string, file: string): Omit<Runbook, 'sou
     }
   }
   sections.sort((a, b) => a.line - b.line);
+  const incidentPolicy = readIncidentPolicy(preamble, headings, warnings);
   warnings.sort((a, b) => a.line - b.line);
-  return { id, title, procedures, sections, warnings };
+  return { id, title, procedures, sections, ...(incidentPolicy ? { incidentPolicy } : {}), warnings };
 }

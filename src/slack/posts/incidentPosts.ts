@@ -12,7 +12,7 @@ import type { NoticeStyle } from '../../incidents/escalation.js';
 import type { IncidentService } from '../../incidents/incidentService.js';
 import { composeIncidentReport, peopleInReport } from '../../incidents/reportDraft.js';
 import { gatherReportInput } from '../../incidents/reportInput.js';
-import { type IncidentTimer, timerFired, timerNotice } from '../../incidents/timers.js';
+import { type IncidentTimer, incidentPlan, timerFired, timerNotice } from '../../incidents/timers.js';
 import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { Logger } from '../../logger.js';
 import type { IncidentStore, StoredIncident } from '../../store/incidents.js';
@@ -59,7 +59,7 @@ export async function openIncident(deps: IncidentPostDeps, incidentId: string): 
       key: `incident-root:${incident.id}`,
       channel: incident.channelId,
       text: incidentRootText(incident),
-      blocks: incidentRootBlocks(incident, deps.settings.timeZone),
+      blocks: incidentRootBlocks(incident, deps.settings.timeZone, incidentPlan(incident, deps.settings)),
     });
     await deps.incidents.setRoot(incident.id, rootTs);
     incident = await load(deps, incidentId);
@@ -109,24 +109,35 @@ export async function refreshIncidentRoot(deps: IncidentPostDeps, incidentId: st
     channel: incident.channelId,
     ts: incident.rootTs,
     text: incidentRootText(incident),
-    blocks: incidentRootBlocks(incident, deps.settings.timeZone),
+    blocks: incidentRootBlocks(incident, deps.settings.timeZone, incidentPlan(incident, deps.settings)),
   });
 }
 
 const TIMER_EMOJI: Record<IncidentTimer, string> = {
   'response-warning': ':warning:',
   escalation: ':rotating_light:',
+  milestone: ':triangular_flag_on_post:',
   'status-reminder': ':memo:',
 };
-const SLACK_STYLE: NoticeStyle = { mention: (user) => `<@${user}>`, strong: (text) => `*${text}*` };
+const SLACK_STYLE: NoticeStyle = {
+  mention: (user) => `<@${user}>`,
+  // Slack's user group mention; the domain holds only the group's id.
+  group: (id) => `<!subteam^${id}>`,
+  strong: (text) => `*${text}*`,
+};
 
-/** A response-time warning, an escalation, or a status reminder, as incidents/timers.ts decides. */
+/**
+ * A response-time warning, an escalation (its level's user groups mentioned), a milestone,
+ * or a status reminder, as incidents/timers.ts decides.
+ */
 export async function fireIncidentTimer(
   deps: IncidentPostDeps,
-  job: { incidentId: string; timer: IncidentTimer; postKey: string },
+  job: { incidentId: string; timer: IncidentTimer; step?: number; postKey: string },
 ): Promise<void> {
   const incident = await load(deps, job.incidentId);
-  const message = timerNotice(incident, job.timer, deps.settings, SLACK_STYLE);
+  const plan = incidentPlan(incident, deps.settings);
+  const ref = { timer: job.timer, ...(job.step !== undefined ? { step: job.step } : {}) };
+  const message = timerNotice(incident, ref, plan, deps.settings, SLACK_STYLE);
   if (!message) return;
   await postOnce(deps, {
     key: job.postKey,
@@ -137,7 +148,7 @@ export async function fireIncidentTimer(
   await deps.incidentService.audit(incident, {
     kind: 'incident_timer',
     actor: 'runbook-bot',
-    data: { ...timerFired(incident, job.timer, deps.settings) },
+    data: { ...timerFired(incident, ref, plan) },
   });
 }
 
@@ -147,6 +158,7 @@ export async function postIncidentReport(deps: IncidentPostDeps, incidentId: str
   const input = await gatherReportInput(deps.db, incident, deps.settings.timeZone);
   const draft = composeIncidentReport({
     ...input,
+    severityLabel: incidentPlan(incident, deps.settings).rule.label,
     people: await slackDisplayNames(deps.slack, peopleInReport(input)),
   });
   const threadTs = incident.rootTs ?? undefined;

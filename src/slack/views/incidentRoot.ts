@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
-import { type Incident, RESPONSE_TARGET_MS, SEVERITY_LABEL } from '../../incidents/model.js';
+import { durationText, type IncidentPlan } from '../../incidents/escalation.js';
+import type { Incident } from '../../incidents/model.js';
 import { clip } from '../../text.js';
 import { formatInTimeZone } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
@@ -8,10 +9,13 @@ import { escapeMrkdwn, section } from './mrkdwn.js';
 
 /**
  * The incident's root message, pinned in its channel: severity, response-time target,
- * commander, status and the procedures symptom matching suggests. Updated in place.
+ * commander, status, the procedures symptom matching suggests, and the escalation path
+ * (named, never mentioned: the groups are told when their level is reached). Updated in place.
  */
-export function incidentRootBlocks(incident: Incident, timeZone: string): KnownBlock[] {
-  const deadline = new Date(incident.declaredAt.getTime() + RESPONSE_TARGET_MS[incident.severity]);
+export function incidentRootBlocks(incident: Incident, timeZone: string, plan: IncidentPlan): KnownBlock[] {
+  // The target says where it came from when it is not the built-in one ("7 min (runbook)").
+  const { rule } = plan;
+  const deadline = new Date(incident.declaredAt.getTime() + rule.responseMs);
   const state =
     incident.status === 'resolved'
       ? `:white_check_mark: Resolved ${formatInTimeZone(incident.resolvedAt ?? new Date(), timeZone)}${incident.summary ? `: ${escapeMrkdwn(incident.summary)}` : ''}`
@@ -28,10 +32,10 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Severity*\n${SEVERITY_LABEL[incident.severity]}` },
+        { type: 'mrkdwn', text: `*Severity*\n${escapeMrkdwn(rule.label)}` },
         {
           type: 'mrkdwn',
-          text: `*Response target*\n${formatInTimeZone(deadline, timeZone)}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
+          text: `*Response target*\n${rule.responseMs === 0 ? 'immediate' : durationText(rule.responseMs)}${rule.source === 'built-in' ? '' : ` (${rule.source})`}${rule.responseMs === 0 ? '' : `, by ${formatInTimeZone(deadline, timeZone)}`}${incident.acknowledgedAt ? ' (acknowledged)' : ''}`,
         },
         { type: 'mrkdwn', text: `*Commander*\n<@${incident.commander}>` },
         { type: 'mrkdwn', text: `*Status*\n${clip(state, 1900)}` },
@@ -49,6 +53,20 @@ export function incidentRootBlocks(incident: Incident, timeZone: string): KnownB
           .join('\n')}`,
       ),
     );
+  }
+  if (incident.status === 'open' && plan.path.length > 1) {
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: clip(
+            `Escalation if nobody acknowledges: ${plan.path.map((level) => escapeMrkdwn(level.name)).join(' → ')}`,
+            LIMITS.sectionText,
+          ),
+        },
+      ],
+    });
   }
   if (incident.status === 'open') {
     // The incident id is enough: the handlers act on the open incident it names.
