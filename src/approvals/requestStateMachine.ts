@@ -100,7 +100,7 @@ export function decideTransition(
   const to = (status: RequestStatus): Transition => ({ ok: true, from, to: status });
   switch (event.kind) {
     case 'requestApproval':
-      if (request.blocked) return refusal(`There is nothing to approve: ${request.blocked}.`);
+      if (request.blocked) return refusal(`This plan cannot be approved: ${request.blocked}.`);
       return to('pending');
     case 'approve':
       if (request.expiresAt && request.expiresAt.getTime() <= now)

@@ -1,6 +1,8 @@
 import type { ActionStep } from '../runbooks/model.js';
 import type { Target } from '../targets/target.js';
 
+/* No parser here: the card (loaded by the bot process) states limits through this module. */
+
 /** Bounds on what one approved action may do; over them, it is not offered for approval, or rolled back. */
 export interface ExecutionLimits {
   maxRows: number;
@@ -23,4 +25,9 @@ export function limitsFor(target: Target, step: ActionStep): ExecutionLimits {
     maxRows: target.settings.maxRows ?? DEFAULT_LIMITS.maxRows,
     rowLimitSetBy: `target ${target.name}`,
   };
+}
+
+/** "limit 1,000 rows (set by target prod)": how a preview states the row limit. */
+export function rowLimitText(limit: { rows: number; setBy: string }): string {
+  return `limit ${limit.rows.toLocaleString('en-US')} ${limit.rows === 1 ? 'row' : 'rows'} (set by ${limit.setBy})`;
 }

@@ -5,7 +5,7 @@ import type { ActionStep, SignalScope } from '../runbooks/model.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
-import { type ExecutionLimits, limitsFor } from './limits.js';
+import { type ExecutionLimits, limitsFor, rowLimitText } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
@@ -126,10 +126,6 @@ function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
   return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
 }
 
-/** "1,000 rows (set by target prod)": how the preview states the limit. */
-export function rowLimitText(limit: { rows: number; setBy: string }): string {
-  return `limit ${limit.rows.toLocaleString('en-US')} ${limit.rows === 1 ? 'row' : 'rows'} (set by ${limit.setBy})`;
-}
 
 /**
  * Statements described rather than previewed (DDL, VACUUM, unknown functions): an IF EXISTS

@@ -308,9 +308,14 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(step.statement.sql).toContain('$1');
     const hostile = "'; DROP TABLE items; --";
     const plan = await computePlan(pool, target, step, [hostile]);
-    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 0, params: [hostile] });
+    expect(plan).toMatchObject({
+      mode: 'dml',
+      affectedRows: 0,
+      params: [hostile],
+      blocked: { kind: 'nothing_to_do', reason: 'it would change no rows' },
+    });
     const result = await executeAction(pool, target, step, [hostile], plan);
-    expect(result).toMatchObject({ status: 'succeeded', affectedRows: 0 });
+    expect(result).toMatchObject({ status: 'nothing_done', affectedRows: 0 });
     expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
   });
 

@@ -1,6 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../health/evidenceTable.js';
-import { type Plan, rowLimitText } from '../../remediation/plan.js';
+import { rowLimitText } from '../../remediation/limits.js';
+import type { Plan } from '../../remediation/plan.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
 import { clip } from '../../text.js';
