@@ -5,7 +5,7 @@ import type { ActionStep, SignalScope } from '../runbooks/model.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
-import { type ExecutionLimits, limitsFor, rowLimitText } from './limits.js';
+import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
@@ -389,7 +389,7 @@ function dmlAssessment(
       : rows > limit.rows
         ? {
             kind: 'over_limit',
-            reason: `it would change ${rows.toLocaleString('en-US')} rows; the ${rowLimitText(limit)}. Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+            reason: `it would change ${rows.toLocaleString('en-US')} rows, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
           }
         : undefined;
   return {
