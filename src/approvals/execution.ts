@@ -121,7 +121,7 @@ function resultSummary(result: ExecutionResult): string {
     case 'succeeded':
       return result.summary;
     case 'nothing_done':
-      return `Nothing changed: ${result.summary}`;
+      return result.summary;
     case 'changed':
       return `Not executed: ${result.reason}`;
     case 'aborted':

@@ -181,7 +181,7 @@ export async function executeAction(
         if (current.blocked?.kind === 'nothing_to_do')
           return {
             status: 'nothing_done',
-            summary: `nothing was run: ${current.blocked.reason}`,
+            summary: `nothing left to do (${current.blocked.reason}); nothing was run`,
             ...(current.mode === 'signal' ? { signalled: [] } : {}),
             ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
             durationMs: elapsed(),

@@ -740,7 +740,7 @@ AND query_start < now() - interval '0 seconds';`;
       await db.admin.query('DROP TRIGGER items_touch ON items');
       expect(await executeAction(pool, target, step, [], plan)).toMatchObject({
         status: 'nothing_done',
-        summary: 'nothing was run: trigger items_touch on items does not exist',
+        summary: 'nothing left to do (trigger items_touch on items does not exist); nothing was run',
       });
     });
 
@@ -754,7 +754,7 @@ AND query_start < now() - interval '0 seconds';`;
       expect(await executeAction(pool, target, step, [], plan)).toMatchObject({
         status: 'nothing_done',
         affectedRows: 0,
-        summary: 'nothing was run: it would change no rows',
+        summary: 'nothing left to do (it would change no rows); nothing was run',
       });
     });
   });

@@ -33,7 +33,7 @@ const STATUS_LINE: Record<ActionRequest['status'], string> = {
   approved: ':white_check_mark: Approved: executing',
   executing: ':gear: Executing',
   succeeded: ':white_check_mark: Executed',
-  nothing_done: ':white_circle: Executed: nothing changed',
+  nothing_done: ':white_circle: Nothing done: nothing was changed',
   failed: ':x: Failed: rolled back where possible',
   aborted: ':no_entry: Aborted: a limit was exceeded; nothing was changed',
   changed: ':warning: Not executed: what it touches changed since the preview; preview it again',
