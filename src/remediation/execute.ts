@@ -3,7 +3,7 @@ import type { ActionStep } from '../runbooks/model.js';
 import { cellText } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
-import { DEFAULT_LIMITS, type ExecutionLimits, limitsFor } from './limits.js';
+import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
 import { signalCall, signalSql } from './signalQuery.js';
@@ -253,7 +253,12 @@ async function signal(
     `${verb} ${signalled.length === 1 ? '1 backend' : `${signalled.length} backends`}` +
     (signalled.length > 0 ? ` (pid ${signalled.join(', ')})` : '') +
     (missed > 0 ? `; ${missed} had gone or were no longer eligible` : '');
-  return { status: signalled.length > 0 ? 'succeeded' : 'nothing_done', summary, signalled, durationMs: elapsed() };
+  return {
+    status: signalled.length > 0 ? 'succeeded' : 'nothing_done',
+    summary,
+    signalled,
+    durationMs: elapsed(),
+  };
 }
 
 async function dml(

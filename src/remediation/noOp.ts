@@ -80,9 +80,13 @@ function dropProbes(body: Node): Probe[] | undefined {
     const parts = objectParts(object);
     const relation = RELATIONS[type];
     const attached = ON_TABLE[type];
-    if ((relation || attached || type === 'OBJECT_SCHEMA' || type === 'OBJECT_EXTENSION') && parts.length === 0)
+    if (
+      (relation || attached || type === 'OBJECT_SCHEMA' || type === 'OBJECT_EXTENSION') &&
+      parts.length === 0
+    )
       return undefined;
-    if (relation) probes.push({ label: `${relation} ${parts.join('.')}`, sql: REGCLASS, args: [qualified(parts)] });
+    if (relation)
+      probes.push({ label: `${relation} ${parts.join('.')}`, sql: REGCLASS, args: [qualified(parts)] });
     else if (attached) {
       const name = parts.at(-1)!;
       const table = parts.slice(0, -1);

@@ -126,7 +126,6 @@ function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
   return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
 }
 
-
 /**
  * Statements described rather than previewed (DDL, VACUUM, unknown functions): an IF EXISTS
  * whose object is missing (or an IF NOT EXISTS whose object is there) is looked up in the
@@ -149,9 +148,7 @@ async function describedPlan(
       ...base,
       mode: shape.mode as PlanMode,
       lockLevel: shape.lockLevel,
-      summary: noOp.nothingToDo
-        ? `nothing to do: ${noOp.nothingToDo}`
-        : `${describe(step, shape)}${skipped}`,
+      summary: noOp.nothingToDo ? `nothing to do: ${noOp.nothingToDo}` : `${describe(step, shape)}${skipped}`,
       ...(DML_KINDS.has(step.statement.kind) ? { rowLimit: rowLimit(limits) } : {}),
       ...(noOp.nothingToDo ? { blocked: { kind: 'nothing_to_do' as const, reason: noOp.nothingToDo } } : {}),
     },
@@ -274,9 +271,10 @@ async function signalPlan(
     {
       ...base,
       mode: 'signal',
-      summary: blocked?.kind === 'nothing_to_do'
-        ? `nothing to do: ${blocked.reason}${excludedNote}`
-        : `would ${verb} ${plural(backends.length, 'backend')} ${where}${excludedNote}`,
+      summary:
+        blocked?.kind === 'nothing_to_do'
+          ? `nothing to do: ${blocked.reason}${excludedNote}`
+          : `would ${verb} ${plural(backends.length, 'backend')} ${where}${excludedNote}`,
       backends,
       excluded,
       signalScope: { scope, database: result.database },

@@ -145,7 +145,9 @@ function literal(text: string): string {
  */
 function exclusionReason(scope: SignalScope): string {
   const otherDatabase =
-    scope === 'server' ? '' : "\n    WHEN a.datname IS DISTINCT FROM current_database() THEN 'another database'";
+    scope === 'server'
+      ? ''
+      : "\n    WHEN a.datname IS DISTINCT FROM current_database() THEN 'another database'";
   return `CASE
     WHEN a.pid = pg_backend_pid() THEN 'the executing session'
     WHEN a.application_name = ${literal(BOT_APPLICATION_NAME)} THEN 'a ${BOT_APPLICATION_NAME} session'

@@ -709,7 +709,9 @@ describe('approvals and at-most-once execution', () => {
     const step = () => runbook.procedures[0]!.steps.find((s): s is ActionStep => s.kind === 'action')!;
     const cardText = (blocks: unknown) => JSON.stringify(blocks);
     const buttons = (blocks: Array<{ type: string; elements?: Array<{ text?: { text?: string } }> }>) =>
-      blocks.flatMap((block) => (block.type === 'actions' ? (block.elements ?? []) : [])).map((e) => e.text?.text);
+      blocks
+        .flatMap((block) => (block.type === 'actions' ? (block.elements ?? []) : []))
+        .map((e) => e.text?.text);
 
     it('previews 0 rows as nothing to do: no Request approval, and a request for it is refused', async () => {
       const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } }, 0);
@@ -717,7 +719,9 @@ describe('approvals and at-most-once execution', () => {
       expect(previewed).toMatchObject({ status: 'previewed', blocked: 'it would change no rows' });
       const blocks = requestCardBlocks(previewed, step(), 1);
       expect(buttons(blocks as never)).toEqual(['Discard']);
-      expect(cardText(blocks)).toContain('Nothing to do: it would change no rows. There is nothing to approve.');
+      expect(cardText(blocks)).toContain(
+        'Nothing to do: it would change no rows. There is nothing to approve.',
+      );
       expect(cardText(blocks)).toContain('limit 1,000 rows (set by target shop)');
       expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
         ok: false,
@@ -727,12 +731,22 @@ describe('approvals and at-most-once execution', () => {
       expect(await approvals.reject(requestId, 'U0ONCALL')).toEqual({ ok: true });
     });
 
+    it('records as high risk a plan that would change 100 rows or more, whatever its statement says', async () => {
+      const { requestId } = await freshRequest({ defaults: { approvals: 1 } }, 150);
+      const previewed = (await requests.get(requestId))!;
+      expect(step().risk).toBe('medium');
+      expect(previewed.risk).toBe('high');
+      expect(previewed.plan).toMatchObject({ riskRaised: 'it would change 150 rows (100 or more)' });
+    });
+
     it("blocks a plan over the target's row limit before approval, saying so on the card", async () => {
       shopMaxRows = 2;
       try {
         const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } }, 3);
         const previewed = (await requests.get(requestId))!;
-        expect(previewed.blocked).toMatch(/^it would change 3 rows, more than its limit of 2 \(set by target shop\)/);
+        expect(previewed.blocked).toMatch(
+          /^it would change 3 rows, more than its limit of 2 \(set by target shop\)/,
+        );
         const blocks = requestCardBlocks(previewed, step(), 1);
         expect(buttons(blocks as never)).toEqual(['Discard']);
         expect(cardText(blocks)).toContain('Over the limit: it would change 3 rows');
@@ -753,7 +767,9 @@ describe('approvals and at-most-once execution', () => {
       await process(fakeJob(JOBS.executeAction, { requestId }));
       const done = (await requests.get(requestId))!;
       expect(done.status).toBe('nothing_done');
-      expect(done.outcome).toMatchObject({ summary: 'nothing left to do (it would change no rows); nothing was run' });
+      expect(done.outcome).toMatchObject({
+        summary: 'nothing left to do (it would change no rows); nothing was run',
+      });
       const blocks = requestCardBlocks(done, step(), 1);
       expect(cardText(blocks)).toContain('Nothing done: nothing was changed');
       expect(buttons(blocks as never)).toEqual([]);

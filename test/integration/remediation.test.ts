@@ -594,7 +594,9 @@ AND query_start < now() - interval '0 seconds';`;
         const step = action(terminateIdleOfRole());
 
         const plan = await computePlan(pool, target, step, []);
-        expect(plan.backends?.map((backend) => [backend.pid, backend.database])).toEqual([[herePid, db.name]]);
+        expect(plan.backends?.map((backend) => [backend.pid, backend.database])).toEqual([
+          [herePid, db.name],
+        ]);
         expect(plan.excluded).toContainEqual({ pid: elsewherePid, reason: 'another database' });
         expect(plan.signalScope).toEqual({ scope: 'database', database: db.name });
         expect(plan.summary).toBe(
@@ -620,7 +622,10 @@ AND query_start < now() - interval '0 seconds';`;
           );
           expect(widePlan.summary).toMatch(/of any database on the server \(signal_scope=server\)/);
           const wideResult = await executeAction(pool, target, wide, [], widePlan);
-          expect(wideResult).toMatchObject({ status: 'succeeded', signalled: sorted([againPid, elsewherePid]) });
+          expect(wideResult).toMatchObject({
+            status: 'succeeded',
+            signalled: sorted([againPid, elsewherePid]),
+          });
           await eventually(async () => (await alive([againPid, elsewherePid])).length === 0);
         } finally {
           await close(again);
@@ -686,9 +691,19 @@ AND query_start < now() - interval '0 seconds';`;
         DROP TABLE IF EXISTS many;
         CREATE TABLE many (id int PRIMARY KEY, status text NOT NULL);
         INSERT INTO many SELECT i, 'queued' FROM generate_series(1, 150) AS i;`);
-      const wide = await computePlan(pool, target, action("UPDATE many SET status = 'failed' WHERE id > 0;"), []);
+      const wide = await computePlan(
+        pool,
+        target,
+        action("UPDATE many SET status = 'failed' WHERE id > 0;"),
+        [],
+      );
       expect(wide.riskRaised).toBe('it would change 150 rows (100 or more)');
-      const narrow = await computePlan(pool, target, action("UPDATE many SET status = 'failed' WHERE id <= 99;"), []);
+      const narrow = await computePlan(
+        pool,
+        target,
+        action("UPDATE many SET status = 'failed' WHERE id <= 99;"),
+        [],
+      );
       expect(narrow.riskRaised).toBeUndefined();
     });
 
@@ -701,13 +716,19 @@ AND query_start < now() - interval '0 seconds';`;
       const planOf = (sql: string) => computePlan(pool, target, action(sql), []);
       const cases: Array<[string, string | undefined]> = [
         // Seed 000's template, as written: neither the trigger nor the table exists.
-        ['DROP TRIGGER IF EXISTS trigger_name ON table_name;', 'trigger trigger_name on table_name does not exist'],
+        [
+          'DROP TRIGGER IF EXISTS trigger_name ON table_name;',
+          'trigger trigger_name on table_name does not exist',
+        ],
         ['DROP TRIGGER IF EXISTS trigger_name ON items;', 'trigger trigger_name on items does not exist'],
         ['DROP TRIGGER IF EXISTS items_touch ON items;', undefined],
         ['DROP INDEX IF EXISTS no_such_idx;', 'index no_such_idx does not exist'],
         ['DROP INDEX IF EXISTS items_status_idx;', undefined],
         ['DROP INDEX CONCURRENTLY IF EXISTS public.no_such_idx;', 'index public.no_such_idx does not exist'],
-        ['DROP TABLE IF EXISTS no_such_table, other_missing;', 'table no_such_table, table other_missing do not exist'],
+        [
+          'DROP TABLE IF EXISTS no_such_table, other_missing;',
+          'table no_such_table, table other_missing do not exist',
+        ],
         ['DROP FUNCTION IF EXISTS no_such_fn(int);', 'function no_such_fn does not exist'],
         ['DROP FUNCTION IF EXISTS items_touch();', undefined],
         ['ALTER TABLE IF EXISTS no_such_table ADD COLUMN note text;', 'no_such_table does not exist'],

@@ -88,9 +88,9 @@ describe('the request state machine', () => {
       from: 'previewed',
       to: 'rejected',
     });
-    expect(decideTransition(request('previewed', { blocked: null }), { kind: 'requestApproval' }, NOW)).toEqual(
-      { ok: true, from: 'previewed', to: 'pending' },
-    );
+    expect(
+      decideTransition(request('previewed', { blocked: null }), { kind: 'requestApproval' }, NOW),
+    ).toEqual({ ok: true, from: 'previewed', to: 'pending' });
   });
 
   it('refuses any event on a request that does not exist', () => {

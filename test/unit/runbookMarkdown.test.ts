@@ -462,7 +462,7 @@ describe('scope and limit annotations', () => {
   it('warns about a bad max_rows or signal_scope, and about one above a block with no action', () => {
     expect(parseDoc(doc).warnings.map((w) => w.message)).toEqual([
       'runbook annotation at line 19: max_rows="lots" is not accepted (use a whole number from 1 to 1000000, e.g. max_rows=5000)',
-      "runbook annotation at line 19: signal_scope=\"everywhere\" is not accepted (use database, the default: only the target's database, or server: every database on the server)",
+      'runbook annotation at line 19: signal_scope="everywhere" is not accepted (use database, the default: only the target\'s database, or server: every database on the server)',
       'runbook annotation at line 24: max_rows applies to SQL actions, and the block at line 25 has none; ignored',
     ]);
   });
@@ -476,7 +476,8 @@ describe('seed 004: the risk of each action', () => {
     );
     const riskOf = (part: string) => {
       const found = risks.filter(([label]) => label.includes(part));
-      if (found.length !== 1) throw new Error(`${found.length} actions match "${part}": ${risks.map(([l]) => l).join(' | ')}`);
+      if (found.length !== 1)
+        throw new Error(`${found.length} actions match "${part}": ${risks.map(([l]) => l).join(' | ')}`);
       return found[0]![1];
     };
     // Option B "Clear All Queued Items": a function that empties the whole queue.

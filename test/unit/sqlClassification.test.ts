@@ -608,12 +608,7 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     'check',
     'SELECT',
   ],
-  [
-    'UPDATE inventory \nSET reserved_quantity = 0 \nWHERE available_quantity < 0',
-    'action',
-    'UPDATE',
-    'high',
-  ],
+  ['UPDATE inventory \nSET reserved_quantity = 0 \nWHERE available_quantity < 0', 'action', 'UPDATE', 'high'],
   [
     "SELECT oi.order_id, oi.used_inventory_items\nFROM order_items oi\nJOIN orders o ON oi.order_id = o.id\nWHERE o.status = 'cancelled'",
     'check',
@@ -814,7 +809,9 @@ describe('statement classification', () => {
       actionReasons: [
         'calls admin_clear_shopify_sync_queue, not known to be read-only (declare it with <!-- runbook: readonly=admin_clear_shopify_sync_queue --> if it is)',
       ],
-      riskReasons: ['unknown function admin_clear_shopify_sync_queue, whose name says it removes data ("clear")'],
+      riskReasons: [
+        'unknown function admin_clear_shopify_sync_queue, whose name says it removes data ("clear")',
+      ],
     });
   });
 

@@ -81,7 +81,10 @@ export function parseAnnotation(
       case 'max_rows': {
         const rows = /^\d+$/.test(value.replaceAll('_', '')) ? Number(value.replaceAll('_', '')) : Number.NaN;
         if (rows >= 1 && rows <= MAX_ROWS_CEILING) annotation.maxRows = rows;
-        else warn(`max_rows="${value}" is not accepted (use a whole number from 1 to ${MAX_ROWS_CEILING}, e.g. max_rows=5000)`);
+        else
+          warn(
+            `max_rows="${value}" is not accepted (use a whole number from 1 to ${MAX_ROWS_CEILING}, e.g. max_rows=5000)`,
+          );
         break;
       }
       case 'signal_scope': {
