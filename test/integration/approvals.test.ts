@@ -61,9 +61,12 @@ SELECT count(*) AS failed FROM queue_items WHERE status = 'failed';
 `;
 
 /**
- * Seed 002's "Database Connection Failures", steps 3 and 4 as written there, with two
- * conditions added so the test touches only its own sessions on a shared server (the seed's
- * "10 minutes" cannot be waited for in a test), and its verification as a count.
+ * Seed 002's "Database Connection Failures", steps 3 and 4 as written there, with one
+ * condition added so the test touches only its own sessions (the seed's "10 minutes" cannot
+ * be waited for in a test), and its verification as a count. Like the seed, step 2 does not
+ * filter on datname: sessions named 'victim' in other databases of this shared server
+ * (other test files open them) are never signalled, because a signal acts on the target's
+ * database only.
  */
 const POOL_RUNBOOK = `# Pool Runbook
 
@@ -83,7 +86,7 @@ const POOL_RUNBOOK = `# Pool Runbook
    FROM pg_stat_activity
    WHERE state = 'idle'
    AND query_start < now() - interval '1 millisecond'
-   AND datname = current_database() AND application_name = 'victim';
+   AND application_name = 'victim';
    \`\`\`
 
 **Resolution Verification:**
@@ -271,7 +274,13 @@ describe('approvals and at-most-once execution', () => {
     const userUrl = withDatabase(server!.url, target.name, { user: role, password: 'pool-pw' });
     const victims = await Promise.all([1, 2, 3].map(() => openSession(userUrl, 'victim')));
     const bystander = await openSession(userUrl, 'runbook-bot');
-    for (const session of [...victims, bystander]) await session.query('SELECT 1');
+    // An idle 'victim' of the same role in another database of the server: out of scope.
+    const otherDb = await createTestDatabase(server!.url, { demoSchema: false });
+    const elsewhere = await openSession(
+      withDatabase(server!.url, otherDb.name, { user: role, password: 'pool-pw' }),
+      'victim',
+    );
+    for (const session of [...victims, bystander, elsewhere]) await session.query('SELECT 1');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const pids = (
       await Promise.all(
@@ -296,6 +305,11 @@ describe('approvals and at-most-once execution', () => {
       (backend) => backend.pid,
     );
     expect(listed.sort((a, b) => a - b)).toEqual(pids);
+    const elsewherePid = (await elsewhere.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    expect((previewed!.plan as { excluded?: unknown[] }).excluded).toContainEqual({
+      pid: elsewherePid,
+      reason: 'another database',
+    });
 
     await approvals.requestApproval(requestId, 'U0ONCALL');
     expect(await approvals.approve(requestId, 'U0ONCALL')).toMatchObject({ ok: false });
@@ -311,7 +325,10 @@ describe('approvals and at-most-once execution', () => {
       },
     });
     expect((await bystander.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
+    expect((await elsewhere.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
     await bystander.end();
+    await elsewhere.end();
+    await otherDb.drop();
   });
 
   it('refuses the approval of the person who previewed a medium-risk plan, though someone else requested it', async () => {
