@@ -148,7 +148,7 @@ async function verification(
   const chosen = verifying.length > 0 ? verifying : checks.filter((step) => step.role === 'diagnose');
   const runnable = chosen.flatMap((step) => {
     const binding = bindStatement(step.statement, inputs);
-    return binding.ok ? [{ step, values: binding.values }] : [];
+    return binding.ok ? [{ step, values: binding.values, session: binding.session }] : [];
   });
   if (runnable.length === 0) return 'no verification check';
   try {

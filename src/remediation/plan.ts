@@ -100,6 +100,12 @@ export async function planOn(
   limits: ExecutionLimits = limitsFor(target, step),
 ): Promise<Plan> {
   const { statement } = step;
+  // The preview and the execution run as the bot: a change meant to run as another role or
+  // with request settings (an RLS trial as a user) would run as someone else.
+  if (statement.session?.length)
+    throw new PlanError(
+      'this step runs under SET ROLE or session settings, which the bot does not apply to a change; run it by hand inside BEGIN … ROLLBACK',
+    );
   if (values.length !== statement.params.length)
     throw new PlanError(`the statement takes ${statement.params.length} values; ${values.length} given`);
   const shape = statementShape(step);

@@ -37,6 +37,27 @@ export interface Statement {
   kind: string;
   /** Functions the statement calls, lower-case, schema-qualified when written so. */
   functions: string[];
+  /**
+   * The `SET ROLE` / `SET name = value` lines written just before it: the statement runs
+   * under them, set for its own transaction only (`SET LOCAL ROLE`, `set_config(…, true)`).
+   */
+  session?: SessionSetting[];
+}
+
+/** A session setting a statement runs under. */
+export type SessionSetting =
+  | { kind: 'role'; role: string }
+  | { kind: 'setting'; name: string; value: { text: string } | { param: Parameter } };
+
+/** Every parameter a statement binds: its own (`$n` order), then those only its session settings use. */
+export function statementParameters(statement: Statement): Parameter[] {
+  const params = [...statement.params];
+  for (const setting of statement.session ?? [])
+    if (setting.kind === 'setting' && 'param' in setting.value) {
+      const { param } = setting.value;
+      if (!params.some((known) => known.name === param.name)) params.push(param);
+    }
+  return params;
 }
 
 export interface SourceLocation {
@@ -80,6 +101,12 @@ export interface ActionStep extends StepBase {
   maxRows?: number;
   /** Set by annotation `signal_scope=server`; absent means the target's database only. */
   signalScope?: SignalScope;
+  /**
+   * Set when functions the bot does not know are all that make it an action: when a run
+   * reaches it, the target's catalog decides. Declared STABLE or IMMUTABLE there with a body
+   * that only reads, it runs as a check; otherwise it stays this action.
+   */
+  decidedByCatalog?: { functions: string[] };
 }
 
 /** Done by a person and ticked off in Slack; never executed by the bot. */

@@ -2,7 +2,7 @@ import { type Refusal, refusal } from '../answer.js';
 import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
-import type { ActionStep, Parameter } from './model.js';
+import { type ActionStep, type Parameter, statementParameters } from './model.js';
 import { type RawValues, validateValues } from './procedureParams.js';
 
 export interface PreviewStepDeps {
@@ -37,7 +37,9 @@ export async function requestPreview(
   if (!found.ok) return found;
   const { run, step } = found;
   // Blank counts as missing for every type (text accepts '' as a value, but not as an answer).
-  const needed = step.statement.params.filter((param) => validateValues([param], run.params).length > 0);
+  const needed = statementParameters(step.statement).filter(
+    (param) => validateValues([param], run.params).length > 0,
+  );
   if (needed.length > 0) return { ok: true, kind: 'needs-parameters', run, step, needed };
   return queuePreview(deps, run, step, user, {}, requestId);
 }
@@ -56,7 +58,7 @@ export async function submitParameters(
   // is a problem under its name, not a preview job that cannot bind its statement.
   const inputs = { ...found.run.params, ...values };
   const problems: Record<string, string> = {};
-  for (const param of found.step.statement.params) {
+  for (const param of statementParameters(found.step.statement)) {
     const [problem] = validateValues([param], inputs);
     if (problem) problems[param.name] = problem;
   }

@@ -1,18 +1,33 @@
-import type { Parameter, Procedure, Statement } from './model.js';
+import {
+  type Parameter,
+  type Procedure,
+  type SessionSetting,
+  type Statement,
+  statementParameters,
+} from './model.js';
 import { validateParameterValue } from './sql/placeholders.js';
 
 /** Values typed by a person, by parameter name, before validation. */
 export type RawValues = Record<string, string>;
 
-/** A statement's values in `$n` order, or what is missing or wrong, in words for the person. */
-export type Binding = { ok: true; values: Array<string | number> } | { ok: false; problems: string[] };
+/** A session setting with its value bound: what runs before the statement, in its transaction. */
+export type BoundSetting = { kind: 'role'; role: string } | { kind: 'setting'; name: string; value: string };
+
+/**
+ * A statement's values in `$n` order and its session settings bound, or what is missing or
+ * wrong, in words for the person.
+ */
+export type Binding =
+  | { ok: true; values: Array<string | number>; session: BoundSetting[] }
+  | { ok: false; problems: string[] };
 
 /** Every parameter the procedure's executable steps use, once per name, in order of use. */
 function procedureParameters(procedure: Procedure, kinds: Array<'check' | 'action'>): Parameter[] {
   const byName = new Map<string, Parameter>();
   for (const step of procedure.steps) {
     if (step.kind === 'manual' || !kinds.includes(step.kind)) continue;
-    for (const param of step.statement.params) if (!byName.has(param.name)) byName.set(param.name, param);
+    for (const param of statementParameters(step.statement))
+      if (!byName.has(param.name)) byName.set(param.name, param);
   }
   return [...byName.values()];
 }
@@ -24,7 +39,21 @@ function procedureParameters(procedure: Procedure, kinds: Array<'check' | 'actio
  */
 export function bindStatement(statement: Statement, raw: RawValues): Binding {
   const { values, problems } = checkValues(statement.params, raw);
-  return problems.length === 0 ? { ok: true, values } : { ok: false, problems };
+  const sessionOnly = statementParameters(statement).slice(statement.params.length);
+  problems.push(...checkValues(sessionOnly, raw).problems);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, values, session: (statement.session ?? []).map((setting) => bindSetting(setting, raw)) };
+}
+
+function bindSetting(setting: SessionSetting, raw: RawValues): BoundSetting {
+  if (setting.kind === 'role') return setting;
+  const { value } = setting;
+  // Validated above with the other parameters; a setting's value is text whatever its type.
+  return {
+    kind: 'setting',
+    name: setting.name,
+    value: 'text' in value ? value.text : (raw[value.param.name] ?? ''),
+  };
 }
 
 /** Checks the given values against the parameters: messages for the missing and the invalid. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
-import type { ActionStep, Procedure, Runbook } from '../runbooks/model.js';
+import type { ActionStep, CheckStep, Procedure, Runbook } from '../runbooks/model.js';
 import type { RawValues } from '../runbooks/procedureParams.js';
 import { inTransaction } from './transaction.js';
 
@@ -188,11 +188,12 @@ export class ProcedureRunStore {
   }
 
   /**
-   * A check that turned out to be able to act on the target becomes, in this run, the action
-   * it is: shown with a Preview button and run only after approval. The run's copy of the
-   * procedure changes, not the runbook.
+   * A step the target showed to be other than the runbook says becomes, in this run, what it
+   * is: a check that can act there an action (shown with a Preview button, run only after
+   * approval); an action that only reads there a check, with its result. The run's copy of
+   * the procedure changes, not the runbook.
    */
-  async turnIntoAction(runId: string, step: ActionStep): Promise<void> {
+  async replaceStep(runId: string, step: CheckStep | ActionStep, result?: CheckResult): Promise<void> {
     await inTransaction(this.db, async (client) => {
       await client.query(
         `UPDATE procedure_runs
@@ -203,9 +204,15 @@ export class ProcedureRunStore {
         [runId, step.id, JSON.stringify(step)],
       );
       await client.query(
-        `UPDATE procedure_steps SET kind = 'action', status = 'shown', result = NULL
+        `UPDATE procedure_steps SET kind = $3, status = $4, result = $5
           WHERE run_id = $1 AND step_id = $2`,
-        [runId, step.id],
+        [
+          runId,
+          step.id,
+          step.kind,
+          step.kind === 'action' ? 'shown' : (result?.status ?? 'pending'),
+          result && step.kind === 'check' ? JSON.stringify(result) : null,
+        ],
       );
     });
   }

@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { runProcedureChecks } from '../runbooks/execute/procedureChecks.js';
 import { readSafety, vouchedFunctions } from '../runbooks/execute/readSafety.js';
-import { runChecks } from '../runbooks/execute/runChecks.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
-import type { CheckStep, Runbook } from '../runbooks/model.js';
-import { bindStatement, parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
+import type { Runbook } from '../runbooks/model.js';
+import { parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
 import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -176,29 +176,25 @@ async function runProcedure(
   const problems = parameterProblems(procedure, values);
   if (problems.length > 0) throw new UserError(`cannot run ${procedure.id}:\n  ${problems.join('\n  ')}`);
 
-  const checks = procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
   const pools = new TargetPools(logger);
   try {
-    const results = await runChecks(
-      pools.readOnly(target),
-      target,
-      checks.map((step) => {
-        const binding = bindStatement(step.statement, values);
-        return { step, values: binding.ok ? binding.values : [] };
-      }),
-    ).catch((err: unknown) => {
-      throw new UserError(
-        `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
-      );
-    });
+    const found = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values).catch(
+      (err: unknown) => {
+        throw new UserError(
+          `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
+        );
+      },
+    );
     if (options.json) {
       io.stdout(
         JSON.stringify(
           {
             procedure: procedure.id,
             target: target.name,
-            results: checks.map((step, i) => ({ step: step.id, title: step.title, ...results[i] })),
+            results: found.flatMap(({ step, result }) =>
+              result ? [{ step: step.id, title: step.title, ...result }] : [],
+            ),
           },
           null,
           2,
@@ -206,14 +202,18 @@ async function runProcedure(
       );
     } else {
       io.stdout(`${c.bold(procedure.title)} on ${target.name}`);
-      for (const [i, step] of procedure.steps.entries()) {
+      for (const [i, { step, result }] of found.entries()) {
         io.stdout(stepLine(step, i + 1, c));
-        const result = step.kind === 'check' ? results[checks.indexOf(step)] : undefined;
         if (result) io.stdout(checkResultLines(result, c).join('\n'));
-        else if (step.kind === 'action')
+        else if (step.kind === 'action') {
           io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
+          // Why the target's catalog kept it an action, when it was asked.
+          for (const reason of step.actionReasons.filter((text) => text.startsWith('on this target:')))
+            io.stdout(c.yellow(`      ${reason}`));
+        }
       }
     }
+    const results = found.flatMap(({ result }) => (result ? [result] : []));
     if (results.some((result) => result.status === 'error')) return EXIT.couldNotRun;
     // A check that can act on this target was not run: worth a non-zero exit in a script.
     return results.some((result) => result.status === 'action') ? EXIT.warn : EXIT.ok;

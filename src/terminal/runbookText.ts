@@ -2,7 +2,7 @@ import pc from 'picocolors';
 import { tableLines } from '../health/evidenceTable.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
-import type { Procedure, Runbook, Step } from '../runbooks/model.js';
+import { type Procedure, type Runbook, type Step, statementParameters } from '../runbooks/model.js';
 
 /** Plain-text renderings of runbooks for the terminal: what `lint`, `show` and `run` print. */
 
@@ -28,7 +28,9 @@ export function stepLine(step: Step, position: number, c: Colors): string {
   if (step.kind === 'manual') {
     return `${number}${c.dim('manual'.padEnd(13))} ${step.title}${step.code ? c.dim(` [${step.code.lang || 'text'} block]`) : ''}`;
   }
-  const params = step.statement.params.map((param) => `${param.name}:${param.type}`).join(' ');
+  const params = statementParameters(step.statement)
+    .map((param) => `${param.name}:${param.type}`)
+    .join(' ');
   const label =
     step.kind === 'check'
       ? c.green('check'.padEnd(13))

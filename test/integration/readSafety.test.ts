@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runProcedureChecks } from '../../src/runbooks/execute/procedureChecks.js';
 import { readSafety, vouchedFunctions } from '../../src/runbooks/execute/readSafety.js';
 import { type CheckResult, runChecks } from '../../src/runbooks/execute/runChecks.js';
+import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import type { CheckStep } from '../../src/runbooks/model.js';
 import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
@@ -199,7 +201,8 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     expect(await victimAlive()).toBe(true);
     expect(result!.status).toBe('action');
     expect(result!.actionReasons).toEqual([
-      'calls public.lower(integer), a plpgsql function whose body the bot cannot check (declare it with readonly= if it is read-only)',
+      // Its body is read: IMMUTABLE did not stop it from signalling.
+      'function public.lower(integer) calls pg_terminate_backend, which terminates backends',
     ]);
   });
 
@@ -270,7 +273,7 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
           '      view public.v_kill calls pg_terminate_backend, which terminates backends',
       );
       expect(result.stdout).toContain('view public.v_reload calls pg_reload_conf');
-      expect(result.stdout).toContain('calls public.lower(integer), a plpgsql function');
+      expect(result.stdout).toContain('function public.lower(integer) calls pg_terminate_backend');
       expect(result.stdout).toMatch(/ONE\s+TWO/);
       expect(result.code).toBe(1);
     } finally {
@@ -294,6 +297,73 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('decides at run time an action only unknown functions made: read-safe on the target, it runs as a check', async () => {
+    await db.admin.query(`
+      CREATE FUNCTION public.queue_report(max_age int) RETURNS TABLE(status text, n bigint)
+        LANGUAGE plpgsql STABLE AS $$
+        DECLARE total bigint;
+        BEGIN
+          SELECT count(*) INTO total FROM items;
+          IF total > max_age THEN
+            RAISE NOTICE 'many items: %', total;
+          END IF;
+          total := (SELECT count(*) FROM v_fine);
+          RETURN QUERY SELECT i.name, total FROM items i ORDER BY i.id;
+        END $$;
+      CREATE FUNCTION public.item_names() RETURNS SETOF text LANGUAGE sql IMMUTABLE AS
+        $$ SELECT 'a' UNION ALL SELECT 'b' $$;
+      CREATE FUNCTION public.stamp_items() RETURNS int LANGUAGE plpgsql STABLE AS $$
+        BEGIN UPDATE items SET name = name; RETURN 1; END $$;
+      CREATE FUNCTION public.run_text(q text) RETURNS int LANGUAGE plpgsql STABLE AS $$
+        BEGIN EXECUTE q; RETURN 1; END $$;
+      CREATE FUNCTION public.clear_queue() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;`);
+    const { procedures } = parseRunbook(
+      [
+        '# Diagnostics',
+        '## Report',
+        '```sql',
+        '-- Queue report',
+        'SELECT * FROM queue_report(1);',
+        '-- Names',
+        'SELECT * FROM item_names();',
+        '-- Stamp',
+        'SELECT stamp_items();',
+        '-- Dynamic',
+        "SELECT run_text('SELECT 1');",
+        '-- Clear',
+        'SELECT clear_queue();',
+        '-- Not on this target',
+        'SELECT * FROM no_such_report();',
+        '-- Ends a session, whatever the catalog says',
+        'SELECT pg_terminate_backend(pid), queue_report(1) FROM pg_stat_activity WHERE false;',
+        '```',
+      ].join('\n'),
+      'diagnostics.md',
+    );
+    const steps = procedures[0]!.steps;
+    // The runbook alone cannot tell: every one is an action until the target is asked.
+    expect(steps.map((step) => step.kind)).toEqual(Array(7).fill('action'));
+    expect(steps.slice(0, 6).every((step) => step.kind === 'action' && step.decidedByCatalog)).toBe(true);
+    expect(steps[6]).not.toHaveProperty('decidedByCatalog');
+    const found = await runProcedureChecks(pools.readOnly(target), target, steps, {});
+    expect(found.map(({ step }) => step.kind)).toEqual(['check', 'check', ...Array(5).fill('action')]);
+    expect(found[0]!.result?.rows).toEqual([
+      ['One', '2'],
+      ['Two', '2'],
+    ]);
+    expect(found[1]!.result?.rows).toEqual([['a'], ['b']]);
+    const reasons = (i: number) => (found[i]!.step.kind === 'action' ? found[i]!.step.actionReasons : []);
+    expect(reasons(2)).toEqual(['on this target: function public.stamp_items() runs UPDATE']);
+    expect(reasons(3)[0]).toMatch(
+      /^on this target: calls public\.run_text\(q text\), a plpgsql function that runs SQL it builds at run time \(EXECUTE/,
+    );
+    expect(reasons(4)).toEqual([
+      'on this target: calls public.clear_queue(), a VOLATILE function (declare it with readonly= if it is read-only)',
+    ]);
+    expect(reasons(5)).toEqual(['on this target: calls no_such_report, which it does not have']);
+    expect(found[6]!.changed).toBe(false);
   });
 
   it('still runs what only reads: system views, plain views, STABLE SQL functions that read', async () => {

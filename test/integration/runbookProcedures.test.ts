@@ -36,6 +36,8 @@ const SEED_004_TABLES = `
   SELECT i, 'update', CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'queued' END, CASE WHEN i % 3 = 0 THEN 3 ELSE 0 END,
          CASE WHEN i % 3 = 0 THEN 'Shopify 429' END, now() - interval '30 minutes'
     FROM generate_series(1, 9) AS i;
+  CREATE FUNCTION check_queue_health() RETURNS TABLE(status text, items bigint) LANGUAGE sql STABLE AS
+    $$ SELECT status, count(*) FROM shopify_sync_queue GROUP BY status ORDER BY status $$;
   CREATE FUNCTION admin_clear_shopify_sync_queue(wanted text) RETURNS int LANGUAGE sql AS
     $$ WITH gone AS (DELETE FROM shopify_sync_queue WHERE status = wanted RETURNING 1) SELECT count(*)::int FROM gone $$;
 `;
@@ -60,6 +62,15 @@ SELECT pid, state FROM pg_stat_activity WHERE state = 'active';
    SELECT pg_cancel_backend([PID]);
    \`\`\`
 2. Tell the reporting team in #reports
+
+## Queue health
+
+\`\`\`sql
+-- System health, as the queue's own function reports it
+SELECT * FROM check_queue_health();
+-- Clear the failed items
+SELECT admin_clear_shopify_sync_queue('failed');
+\`\`\`
 
 ## Read the report view
 
@@ -318,6 +329,82 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     );
     expect(order.every((index) => index >= 0)).toBe(true);
     expect([...order].sort((x, y) => x - y)).toEqual(order);
+  });
+
+  it('runs a function the target declares STABLE as a check, keeps a VOLATILE one an action, and posts what the action returned', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.update')
+      .reply(200, (_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        updates.push({
+          ts: params.get('ts') ?? '',
+          text: params.get('text') ?? '',
+          blocks: params.get('blocks') ?? '',
+        });
+        return { ok: true, ts: params.get('ts') };
+      });
+    interceptResponseUrls({ persist: true });
+    const failedBefore = (
+      await target.admin.query("SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'")
+    ).rows[0].n;
+    await sendSlashCommand(service.port, { text: 'run team-runbook#queue-health', channel_id: 'CFUNCS' });
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CFUNCS' && !message.threadTs),
+    );
+    const [health, clear] = await eventually(() => {
+      const thread = threadOf(posted, root);
+      return thread.length >= 2 ? thread : undefined;
+    });
+    // Neither function is known to the bot; the target's catalog decided.
+    expect(health!.text).toBe("1. System health, as the queue's own function reports it (check)");
+    // Its rows (the queue as the earlier tests left it), as any check's are shown.
+    expect(allText(health!)).toMatch(/```status +items\n(\w+ +\d+\n?)+```/);
+    expect(clear!.text).toBe('2. Clear the failed items (action)');
+    expect(allText(clear!)).toContain(
+      'on this target: calls public.admin_clear_shopify_sync_queue(wanted text), a VOLATILE function',
+    );
+    expect(allText(root)).toContain('1 checks run now; 1 actions need a preview and approval');
+
+    const value = (
+      clear!.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.stepPreview,
+      value,
+      channelId: 'CFUNCS',
+      userId: 'U0ONCALL',
+    });
+    const card = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes(ACTIONS.requestApproval)),
+    );
+    const requestId = (
+      card.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    const click = (actionId: string, userId: string) =>
+      sendBlockAction(service.port, {
+        actionId,
+        value: requestId,
+        channelId: 'CFUNCS',
+        userId,
+        messageTs: card.ts,
+      });
+    await click(ACTIONS.requestApproval, 'U0ONCALL');
+    await eventually(() =>
+      updates.find((update) => update.ts === card.ts && update.blocks.includes(ACTIONS.approve)),
+    );
+    await click(ACTIONS.approve, 'U0SECOND');
+    const outcome = await eventually(() =>
+      updates.find((update) => update.ts === card.ts && update.text.endsWith(': succeeded')),
+    );
+    // What the function returned, shown as a check's rows are, not only "SELECT done".
+    expect(outcome.blocks).toContain('SELECT returned 1 row');
+    expect(JSON.stringify(JSON.parse(outcome.blocks))).toContain(
+      JSON.stringify(`\`\`\`admin_clear_shopify_sync_queue\n${failedBefore}\`\`\``),
+    );
   });
 
   it('does not run a check whose view terminates a backend: it is offered as an action, with the reason', async () => {

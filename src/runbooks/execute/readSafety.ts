@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Risk } from '../model.js';
 import { loadSqlParser } from '../sql/analyzeSqlBlock.js';
+import { plpgsqlSql } from '../sql/plpgsqlBody.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../sql/readSafeFunctions.js';
 import { references, type TextReferences } from '../sql/references.js';
 
@@ -25,8 +26,9 @@ import { references, type TextReferences } from '../sql/references.js';
  * Operators outside pg_catalog count as the functions behind them; foreign tables as an
  * escape hatch (they read another server through a wrapper).
  * A function is read-safe when it is not a known escape hatch and is either on the allowlist
- * or declared STABLE/IMMUTABLE, where a user-defined function must also be SQL whose body is
- * read-safe: a STABLE plpgsql function can still call pg_terminate_backend. Functions the
+ * or declared STABLE/IMMUTABLE, where a user-defined function must also be SQL or PL/pgSQL
+ * whose body is read-safe (a STABLE plpgsql function can still call pg_terminate_backend) and
+ * builds no SQL at run time. Functions the
  * runbook's author vouched for (`readonly=`) are taken at their word, as the classifier does.
  */
 export type ReadSafety = { safe: true } | { safe: false; reasons: string[]; risk: Risk };
@@ -68,10 +70,15 @@ export async function readSafety(
   client: pg.ClientBase,
   sql: string,
   vouched: ReadonlySet<string> = new Set(),
-  options: { dml?: boolean } = {},
+  options: {
+    dml?: boolean;
+    /** Functions the statement names that must exist here for it to count as read-safe (the catalog cannot vouch for what it lacks). */
+    mustExist?: readonly string[];
+  } = {},
 ): Promise<ReadSafety> {
   await loadSqlParser();
   const judge = new Judge(client, vouched);
+  if (options.mustExist?.length) await judge.existing(options.mustExist);
   // For a DML preview the statement's own write is the point; what it calls must still be harmless.
   await judge.text(sql, '', options.dml === true);
   return judge.verdict();
@@ -111,6 +118,25 @@ class Judge {
     if (this.seenFunctions.size + this.seenRelations.size <= MAX_OBJECTS) return false;
     this.unsafe(`reaches more than ${MAX_OBJECTS} views and functions; too many to check`, 'medium');
     return true;
+  }
+
+  /** Functions named (`name` or `schema.name`) that this session cannot call: each one a reason. */
+  async existing(names: readonly string[]): Promise<void> {
+    const parts = names.map((name) => {
+      const dot = name.lastIndexOf('.');
+      return dot < 0 ? { schema: null, name } : { schema: name.slice(0, dot), name: name.slice(dot + 1) };
+    });
+    const { rows } = await this.client.query<{ name: string }>(
+      `SELECT wanted.shown AS name
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS wanted(schema, name, shown)
+        WHERE NOT EXISTS (
+          SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.proname = wanted.name
+             AND CASE WHEN wanted.schema IS NULL THEN pg_function_is_visible(p.oid)
+                      ELSE n.nspname = wanted.schema END)`,
+      [parts.map((part) => part.schema), parts.map((part) => part.name), [...names]],
+    );
+    for (const row of rows) this.unsafe(`calls ${row.name}, which it does not have`, 'medium');
   }
 
   /** SQL text (the statement, or a SQL function's body): what it names, resolved in this session. */
@@ -255,15 +281,14 @@ class Judge {
       this.unsafe(`${calls}, a VOLATILE function (declare it with readonly= if it is read-only)`, 'medium');
       return;
     }
-    if (fn.language !== 'sql') {
+    const via = `${from.via ? `${from.via} → ` : ''}function ${label}`;
+    if (fn.language === 'plpgsql') await this.plpgsqlBody(fn.oid, calls, via);
+    else if (fn.language !== 'sql')
       this.unsafe(
         `${calls}, a ${fn.language} function whose body the bot cannot check (declare it with readonly= if it is read-only)`,
         'medium',
       );
-      return;
-    }
-    const via = `${from.via ? `${from.via} → ` : ''}function ${label}`;
-    if (fn.atomic) await this.atomicBody(fn.oid, via);
+    else if (fn.atomic) await this.atomicBody(fn.oid, via);
     else await this.text(fn.source ?? '', via);
   }
 
@@ -315,6 +340,35 @@ class Judge {
       [oid],
     );
     for (const row of rows) await this.text(`SELECT ${row.sql}`, via);
+  }
+
+  /**
+   * A PL/pgSQL body: every statement and expression in it, judged as a view's definition is.
+   * STABLE does not stop a PL/pgSQL function from signalling a backend or calling dblink, so
+   * its body decides; SQL it builds at run time (EXECUTE) cannot be judged from its text.
+   */
+  private async plpgsqlBody(oid: number, calls: string, via: string): Promise<void> {
+    const { rows } = await this.client.query<{ sql: string }>('SELECT pg_get_functiondef($1::oid) AS sql', [
+      oid,
+    ]);
+    let body: ReturnType<typeof plpgsqlSql>;
+    try {
+      body = plpgsqlSql(rows[0]?.sql ?? '');
+    } catch (err) {
+      this.unsafe(
+        `${calls}, a plpgsql function whose body the bot cannot parse (${(err as Error).message})`,
+        'medium',
+      );
+      return;
+    }
+    if (body.dynamic) {
+      this.unsafe(
+        `${calls}, a plpgsql function that runs SQL it builds at run time (EXECUTE; declare it with readonly= if it is read-only)`,
+        'medium',
+      );
+      return;
+    }
+    for (const statement of body.statements) await this.text(statement, via);
   }
 
   /** A `BEGIN ATOMIC` body is stored parsed; its text comes back inside CREATE FUNCTION. */

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { errorText } from '../../redact.js';
 import { cellText } from '../../targets/cellText.js';
@@ -7,6 +7,7 @@ import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
 import type { CheckStep, Risk } from '../model.js';
+import type { BoundSetting } from '../procedureParams.js';
 import { readSafety, vouchedFunctions } from './readSafety.js';
 
 /** What a check returned, as text, ready to store and show. */
@@ -30,6 +31,15 @@ export interface CheckToRun {
   step: CheckStep;
   /** Validated values, in `$n` order. */
   values: Array<string | number>;
+  /**
+   * Functions taken at the author's word; by default those the classifier accepted only
+   * because the runbook vouched for them (readonly=).
+   */
+  vouched?: ReadonlySet<string>;
+  /** Functions that must exist on the target for it to run as a check (those the catalog decides). */
+  mustExist?: readonly string[];
+  /** The role and settings it runs under, for its transaction only. */
+  session?: BoundSetting[];
 }
 
 /** Rows kept per check: enough to read in a thread or a file, bounded in memory. */
@@ -61,11 +71,15 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
       }
       try {
         const fetched = await session.run(target.settings, async (connection) => {
+          // Set first: the role and search_path decide what its names resolve to, and so what
+          // the catalog is asked about.
+          await applySession(connection, check.session ?? []);
           // What the target's catalog says the statement reaches, before anything runs.
           const safety = await readSafety(
             connection,
             check.step.statement.sql,
-            vouchedFunctions(check.step.statement.functions),
+            check.vouched ?? vouchedFunctions(check.step.statement.functions),
+            { mustExist: check.mustExist },
           );
           return safety.safe ? { status: 'ok' as const, ...(await fetchRows(connection, check)) } : safety;
         });
@@ -89,6 +103,18 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
     return results;
   } finally {
     client.release(lost ? new Error(lost) : undefined);
+  }
+}
+
+/**
+ * `SET LOCAL ROLE` and `set_config(…, true)`: they end with the transaction, so the connection
+ * goes back to the pool as it came. The value is bound, never spliced; a role name is quoted.
+ */
+async function applySession(connection: pg.ClientBase, settings: BoundSetting[]): Promise<void> {
+  for (const setting of settings) {
+    if (setting.kind === 'role')
+      await connection.query(`SET LOCAL ROLE ${pg.escapeIdentifier(setting.role)}`);
+    else await connection.query('SELECT set_config($1, $2, true)', [setting.name, setting.value]);
   }
 }
 

@@ -114,6 +114,9 @@ function statementStep(block: CodeBlock, analyzed: AnalyzedStatement): DraftStep
     actionReasons: analyzed.actionReasons,
     noTransaction: analyzed.noTransaction,
   };
+  // An annotated risk is the author saying it acts: then it stays an action whatever the catalog says.
+  if (analyzed.unknownFunctions && !annotation?.risk)
+    step.decidedByCatalog = { functions: analyzed.unknownFunctions };
   if (annotation?.approvers !== undefined) step.approvers = annotation.approvers;
   if (annotation?.maxRows !== undefined) step.maxRows = annotation.maxRows;
   if (annotation?.signalScope !== undefined) step.signalScope = annotation.signalScope;

@@ -1,5 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query';
-import type { Risk, Statement } from '../model.js';
+import type { Parameter, Risk, SessionSetting, Statement } from '../model.js';
 import { classify, type StatementNode } from './classify.js';
 import { substitutePlaceholders } from './placeholders.js';
 
@@ -16,6 +16,10 @@ export interface AnalyzedStatement {
   risk?: Risk;
   riskReasons: string[];
   noTransaction: boolean;
+  /** For a `SET` the next statement may run under: the setting. */
+  setting?: SessionSetting;
+  /** See Classification.unknownFunctions. */
+  unknownFunctions?: string[];
 }
 
 export type BlockAnalysis =
@@ -74,7 +78,9 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
     // The block's parse tree already holds this statement; only its `$n` numbers differ,
     // which classification never reads.
     const verdict = classify(entry.stmt, readOnly);
+    const setting = sessionSetting(entry.stmt, own.params);
     statements.push({
+      ...(setting ? { setting } : {}),
       statement: {
         text: body,
         sql: own.sql,
@@ -89,9 +95,97 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
       risk: verdict.risk,
       riskReasons: verdict.riskReasons,
       noTransaction: verdict.noTransaction,
+      ...(verdict.unknownFunctions ? { unknownFunctions: verdict.unknownFunctions } : {}),
     });
   }
-  return { ok: true, statements };
+  return { ok: true, statements: underSessions(statements) };
+}
+
+/** Settings a step may run under: who it acts as, and the request's own settings (dotted names). */
+const SESSION_SETTINGS = new Set(['role', 'search_path', 'timezone']);
+
+/**
+ * `SET ROLE authenticated` or `SET request.jwt.claim.sub = '[user-uuid]'` as a setting the next
+ * statement runs under; undefined for any other statement (and for RESET, SET DEFAULT,
+ * SESSION AUTHORIZATION, timeouts: those stay actions of their own).
+ */
+function sessionSetting(stmt: StatementNode, params: Parameter[]): SessionSetting | undefined {
+  const set = (stmt as { VariableSetStmt?: { kind?: string; name?: string; args?: unknown[] } })
+    .VariableSetStmt;
+  if (set?.kind !== 'VAR_SET_VALUE' || !set.name) return undefined;
+  const name = set.name.toLowerCase();
+  if (!SESSION_SETTINGS.has(name) && !name.includes('.')) return undefined;
+  const values = (set.args ?? []).map((arg) => constantOrParam(arg, params));
+  if (values.length === 0 || values.some((value) => value === undefined)) return undefined;
+  if (name === 'role') {
+    const [role] = values;
+    // A role from a placeholder cannot be set: SET takes no bind parameter.
+    return values.length === 1 && role && 'text' in role && role.text.toLowerCase() !== 'none'
+      ? { kind: 'role', role: role.text }
+      : undefined;
+  }
+  if (values.length === 1) return { kind: 'setting', name: set.name, value: values[0]! };
+  if (values.every((value) => value && 'text' in value))
+    return {
+      kind: 'setting',
+      name: set.name,
+      value: { text: values.map((value) => (value as { text: string }).text).join(', ') },
+    };
+  return undefined;
+}
+
+function constantOrParam(
+  arg: unknown,
+  params: Parameter[],
+): { text: string } | { param: Parameter } | undefined {
+  const node = arg as {
+    A_Const?: { sval?: { sval?: string }; ival?: { ival?: number }; fval?: { fval?: string } };
+    ParamRef?: { number?: number };
+  };
+  if (node.ParamRef?.number) {
+    const param = params[node.ParamRef.number - 1];
+    return param ? { param } : undefined;
+  }
+  const constant = node.A_Const;
+  if (!constant) return undefined;
+  if (constant.sval) return { text: constant.sval.sval ?? '' };
+  if (constant.ival) return { text: String(constant.ival.ival ?? 0) };
+  if (constant.fval?.fval !== undefined) return { text: constant.fval.fval };
+  return undefined;
+}
+
+/**
+ * Settings written just before a statement are what it runs under: `SET ROLE authenticated;
+ * SET request.jwt.claim.sub = '[user-uuid]'; SELECT …` is one step that reads as that user,
+ * not three independent actions (whose role and claim would apply to nothing). Settings with
+ * no statement after them stay steps of their own.
+ */
+function underSessions(statements: AnalyzedStatement[]): AnalyzedStatement[] {
+  const result: AnalyzedStatement[] = [];
+  let pending: AnalyzedStatement[] = [];
+  for (const statement of statements) {
+    if (statement.setting) {
+      pending.push(statement);
+      continue;
+    }
+    if (pending.length === 0) {
+      result.push(statement);
+      continue;
+    }
+    const [first] = pending;
+    result.push({
+      ...statement,
+      statement: {
+        ...statement.statement,
+        text: [...pending.map((setter) => `${setter.statement.text};`), statement.statement.text].join('\n'),
+        session: pending.map((setter) => setter.setting!),
+      },
+      // Titled by its own comment ("Try the failing operation") when it has one.
+      comment: statement.comment ?? first!.comment,
+    });
+    pending = [];
+  }
+  return [...result, ...pending];
 }
 
 /**

@@ -13,6 +13,11 @@ export interface Classification {
   risk?: Risk;
   riskReasons: string[];
   noTransaction: boolean;
+  /**
+   * An action only because it calls these functions, which the bot does not know: the target's
+   * catalog decides at run time (STABLE or IMMUTABLE, and a body that only reads: a check).
+   */
+  unknownFunctions?: string[];
 }
 
 const RISK_ORDER: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
@@ -123,6 +128,7 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
   const verdict = new Verdict();
   const functions = functionsCalled(body);
   const kind = statementKind(type, body, verdict);
+  const unknown: string[] = [];
 
   for (const name of functions) {
     // Known effects first: an annotation vouches for the author's own functions, and cannot
@@ -134,6 +140,7 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
         : '';
       verdict.action(`calls ${name}${ignored}`, effect.risk, effect.reason);
     } else if (!READ_SAFE_FUNCTIONS.has(name) && !vouchedFor(name, readOnlyFunctions)) {
+      unknown.push(name);
       const removing = removingWord(name);
       verdict.action(
         `calls ${name}, not known to be read-only (declare it with <!-- runbook: readonly=${name} --> if it is)`,
@@ -153,6 +160,8 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
       if (nested === 'UpdateStmt' || nested === 'DeleteStmt') dmlRisk(nested, nestedBody, verdict);
     }
   const isCheck = verdict.actionReasons.length === 0;
+  // Nothing but unknown functions stands between it and a check (no write, no known effect).
+  const onlyUnknown = !isCheck && verdict.actionReasons.length === unknown.length;
   return {
     class: isCheck ? 'check' : 'action',
     kind,
@@ -161,6 +170,7 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
     risk: isCheck ? undefined : (verdict.risk ?? 'medium'),
     riskReasons: isCheck ? [] : verdict.riskReasons,
     noTransaction: verdict.noTransaction,
+    ...(onlyUnknown ? { unknownFunctions: unknown } : {}),
   };
 }
 

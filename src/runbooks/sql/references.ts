@@ -1,8 +1,8 @@
 import { parseSync } from 'libpg-query';
 import { strings, walk } from './ast.js';
 
-export /** Names the statement text refers to, as the parser sees them. */
-interface TextReferences {
+/** Names the statement text refers to, as the parser sees them. */
+export interface TextReferences {
   functions: Array<{ schema?: string; name: string }>;
   /**
    * Names after a dot (`t.kill`, `(t).kill`): when the row has no such column, PostgreSQL calls

@@ -1,6 +1,12 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import type { ActionStep, ManualStep, Parameter, Step } from '../../runbooks/model.js';
+import {
+  type ActionStep,
+  type ManualStep,
+  type Parameter,
+  type Step,
+  statementParameters,
+} from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { clip } from '../../text.js';
 import { utcMinute } from '../../time.js';
@@ -93,12 +99,14 @@ function actionBlocks(step: ActionStep, heading: string, value: string): KnownBl
   const notes = [
     `${RISK_EMOJI[step.risk]} risk *${step.risk}*${step.riskReasons.length ? ` (${escapeMrkdwn(step.riskReasons.join('; '))})` : ''}`,
     step.noTransaction ? 'cannot run inside a transaction' : undefined,
-    step.statement.params.length > 0
-      ? `parameters: ${step.statement.params.map(paramLabel).join(', ')}`
+    statementParameters(step.statement).length > 0
+      ? `parameters: ${statementParameters(step.statement).map(paramLabel).join(', ')}`
       : undefined,
   ].filter(Boolean);
-  // A check the target's catalog showed can act (readSafety.ts): say why it was not run.
-  const notChecked = step.actionReasons.filter((reason) => reason.startsWith('not run as a check'));
+  // The target's catalog showed it can act (readSafety.ts): say why it was not run as a check.
+  const notChecked = step.actionReasons.filter(
+    (reason) => reason.startsWith('not run as a check') || reason.startsWith('on this target:'),
+  );
   return [
     section(`:hammer_and_wrench: ${heading} · action`),
     ...(notChecked.length > 0

@@ -1,5 +1,5 @@
 import type { ProcedureMatch } from '../../runbooks/matchProcedures.js';
-import type { Procedure, Runbook, Step } from '../../runbooks/model.js';
+import { type Procedure, type Runbook, type Step, statementParameters } from '../../runbooks/model.js';
 import type { LoadSummary, ProcedureRef } from '../../runbooks/runbookLibrary.js';
 import { escapeMrkdwn } from './mrkdwn.js';
 
@@ -59,7 +59,9 @@ export function matchListText(query: string, matches: ProcedureMatch[], verb: 'l
 function stepLine(step: Step, position: number): string {
   const title = escapeMrkdwn(step.title);
   if (step.kind === 'manual') return `${position}. :ballot_box_with_check: ${title} · manual`;
-  const params = step.statement.params.map((param) => `${param.name}: ${param.type}`).join(', ');
+  const params = statementParameters(step.statement)
+    .map((param) => `${param.name}: ${param.type}`)
+    .join(', ');
   const what =
     step.kind === 'check'
       ? 'check'
@@ -85,7 +87,7 @@ function parameterHint(procedure: Procedure): string {
   const names = new Map<string, string>();
   for (const step of procedure.steps)
     if (step.kind !== 'manual')
-      for (const param of step.statement.params) names.set(param.name, param.example);
+      for (const param of statementParameters(step.statement)) names.set(param.name, param.example);
   return [...names].map(([name, example]) => ` ${name}=${example}`).join('');
 }
 
