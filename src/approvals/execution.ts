@@ -1,7 +1,7 @@
 import { appendAudited } from '../audit/outbox.js';
 import { JobCannotSucceed } from '../jobs/processors.js';
 import { errorText } from '../redact.js';
-import { DEFAULT_LIMITS, type ExecutionResult, executeAction } from '../remediation/execute.js';
+import { type ExecutionResult, executeAction, limitsFor } from '../remediation/execute.js';
 import type { Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import type { CheckStep } from '../runbooks/model.js';
@@ -84,7 +84,7 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
       step,
       request.params,
       request.plan as unknown as Plan,
-      DEFAULT_LIMITS,
+      limitsFor(target, step),
     );
   } catch (err) {
     result = { status: 'failed', error: errorText(err) };
@@ -119,6 +119,8 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
 function resultSummary(result: ExecutionResult): string {
   switch (result.status) {
     case 'succeeded':
+      return result.summary;
+    case 'nothing_done':
       return result.summary;
     case 'changed':
       return `Not executed: ${result.reason}`;

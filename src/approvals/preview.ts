@@ -47,6 +47,8 @@ export async function previewAction(
       params: created.params,
       planHash: created.planHash,
       summary: plan.summary,
+      ...(plan.blocked ? { blocked: plan.blocked.reason } : {}),
+      ...(plan.riskRaised ? { riskRaised: plan.riskRaised } : {}),
     }),
     (audit) =>
       deps.requests.create(
@@ -54,7 +56,8 @@ export async function previewAction(
           runId: run.id,
           stepId: step.id,
           target: run.target,
-          risk: step.risk,
+          // What the preview found (a whole queue's rows) can make it riskier than its text says.
+          risk: plan.riskRaised ? 'high' : step.risk,
           sql: plan.sql,
           params: plan.params,
           plan: { ...plan, inputs },

@@ -9,6 +9,8 @@ import { type Refusal, refusal } from '../answer.js';
  *   previewed ─request approval→ pending ─approve (enough)→ approved ─start execution→ executing ─finish→ final
  *       │                          │ └─expire (due)→ expired       └─lapse (window passed)→ lapsed
  *       └──────────reject──────────┴→ rejected
+ *
+ * A previewed plan that is blocked (nothing to do, over a limit) can only be discarded.
  */
 export type RequestStatus =
   | 'previewed'
@@ -20,6 +22,8 @@ export type RequestStatus =
   | 'lapsed'
   | 'executing'
   | 'succeeded'
+  /** It ran (or the re-check found nothing left to do) and changed nothing: final. */
+  | 'nothing_done'
   | 'failed'
   | 'aborted'
   | 'changed'
@@ -28,7 +32,7 @@ export type RequestStatus =
 /** How an execution ended. */
 export type FinishedStatus = Extract<
   RequestStatus,
-  'succeeded' | 'failed' | 'aborted' | 'changed' | 'outcome_unknown'
+  'succeeded' | 'nothing_done' | 'failed' | 'aborted' | 'changed' | 'outcome_unknown'
 >;
 
 /** What the decision needs to know of a request. */
@@ -41,6 +45,8 @@ export interface RequestFacts {
   /** Who has approved it so far. */
   approvers: readonly string[];
   requiredApprovals: number;
+  /** Why its plan offers no approval (nothing to do, over a limit); absent or null when it does. */
+  blocked?: string | null;
 }
 
 export type RequestEvent =
@@ -94,6 +100,7 @@ export function decideTransition(
   const to = (status: RequestStatus): Transition => ({ ok: true, from, to: status });
   switch (event.kind) {
     case 'requestApproval':
+      if (request.blocked) return refusal(`This plan cannot be approved: ${request.blocked}.`);
       return to('pending');
     case 'approve':
       if (request.expiresAt && request.expiresAt.getTime() <= now)

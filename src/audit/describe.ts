@@ -61,7 +61,7 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
     case 'execution_started':
       return ['execution started: ', code(data.sql), plan];
     case 'execution_finished': {
-      const status = typeof data.status === 'string' ? data.status : 'finished';
+      const status = typeof data.status === 'string' ? data.status.replaceAll('_', ' ') : 'finished';
       return [`execution ${status}`, ...(typeof data.summary === 'string' ? [': ', text(data.summary)] : [])];
     }
     case 'outcome_unknown':

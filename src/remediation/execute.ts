@@ -3,18 +3,13 @@ import type { ActionStep } from '../runbooks/model.js';
 import { cellText } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
 import { signalCall, signalSql } from './signalQuery.js';
 import { statementShape } from './statementShape.js';
 
-/** Bounds on what one approved action may do; over them, it is rolled back (or not started). */
-export interface ExecutionLimits {
-  maxRows: number;
-  maxBackends: number;
-}
-
-export const DEFAULT_LIMITS: ExecutionLimits = { maxRows: 1000, maxBackends: 20 };
+export { DEFAULT_LIMITS, type ExecutionLimits, limitsFor } from './limits.js';
 
 /**
  * The rows an executed statement returned (a diagnostic function's report, EXPLAIN ANALYZE,
@@ -59,6 +54,19 @@ export type ExecutionResult =
       affectedRows?: number;
       signalled?: number[];
       /** Rows the statement returned, when it returns rows. */
+      output?: ExecutionOutput;
+      durationMs: number;
+    }
+  /**
+   * It ran, or was not run because the re-check found nothing to do, and changed nothing:
+   * 0 rows, no backend left to signal, an IF EXISTS whose object had gone. Not "succeeded":
+   * whoever approved a fix should not read that it was applied.
+   */
+  | {
+      status: 'nothing_done';
+      summary: string;
+      affectedRows?: number;
+      signalled?: number[];
       output?: ExecutionOutput;
       durationMs: number;
     }
@@ -154,7 +162,7 @@ export async function executeAction(
   step: ActionStep,
   values: Array<string | number>,
   approved: Plan,
-  limits: ExecutionLimits = DEFAULT_LIMITS,
+  limits: ExecutionLimits = limitsFor(target, step),
 ): Promise<ExecutionResult> {
   try {
     const { mode } = statementShape(step);
@@ -164,11 +172,22 @@ export async function executeAction(
     return await withConnection(
       pool,
       async (client) => {
-        const current = await planOn(client, target, step, values);
+        const current = await planOn(client, target, step, values, limits);
         const change = materialChange(approved, current);
         if (change) return { status: 'changed', reason: change, current } satisfies ExecutionResult;
         const started = performance.now();
         const elapsed = () => Math.round(performance.now() - started);
+        // What the preview would now refuse to offer is not run either.
+        if (current.blocked?.kind === 'nothing_to_do')
+          return {
+            status: 'nothing_done',
+            summary: `nothing left to do (${current.blocked.reason}); nothing was run`,
+            ...(current.mode === 'signal' ? { signalled: [] } : {}),
+            ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
+            durationMs: elapsed(),
+          } satisfies ExecutionResult;
+        if (current.blocked?.kind === 'over_limit')
+          return { status: 'aborted', reason: current.blocked.reason } satisfies ExecutionResult;
         switch (current.mode) {
           case 'signal':
             return signal(client, target, step, approved, current, limits, elapsed);
@@ -213,8 +232,8 @@ async function signal(
     };
   if (pids.length === 0)
     return {
-      status: 'succeeded',
-      summary: 'no backend to signal: the approved backends have gone',
+      status: 'nothing_done',
+      summary: 'no backend signalled: the approved backends have gone',
       signalled: [],
       durationMs: elapsed(),
     };
@@ -223,7 +242,7 @@ async function signal(
   // transaction is only there for the timeouts.
   const { value: result } = await runInTransaction(client, target, () =>
     effectUnknownOnLoss('while signalling: some backends may have been signalled', () =>
-      client.query(signalSql(fn), [pids]),
+      client.query(signalSql(fn, step.signalScope ?? 'database'), [pids]),
     ),
   );
   const signalled = (result.rows as Array<{ pid: number; signalled: boolean }>)
@@ -234,7 +253,12 @@ async function signal(
     `${verb} ${signalled.length === 1 ? '1 backend' : `${signalled.length} backends`}` +
     (signalled.length > 0 ? ` (pid ${signalled.join(', ')})` : '') +
     (missed > 0 ? `; ${missed} had gone or were no longer eligible` : '');
-  return { status: 'succeeded', summary, signalled, durationMs: elapsed() };
+  return {
+    status: signalled.length > 0 ? 'succeeded' : 'nothing_done',
+    summary,
+    signalled,
+    durationMs: elapsed(),
+  };
 }
 
 async function dml(
@@ -263,14 +287,14 @@ async function dml(
       if (count > limits.maxRows) return { status: 'aborted', reason: overLimit(count) };
       const drift = rowDrift(approved.affectedRows, count);
       return drift
-        ? { status: 'changed', reason: drift, current: withAffectedRows(current, step, count) }
+        ? { status: 'changed', reason: drift, current: withAffectedRows(current, step, count, limits) }
         : undefined;
     },
   );
   if (vetoed) return vetoed;
   return {
-    status: 'succeeded',
-    summary: `${step.statement.kind} changed ${rowsNoun(rows.count)}`,
+    status: rows.count > 0 ? 'succeeded' : 'nothing_done',
+    summary: `${step.statement.kind} changed ${rows.count > 0 ? rowsNoun(rows.count) : 'nothing (0 rows)'}`,
     affectedRows: rows.count,
     ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),
@@ -331,12 +355,12 @@ async function inTransaction(
   const output = outputOf(result);
   const did =
     rows !== undefined
-      ? `changed ${rowsNoun(rows)}`
+      ? `changed ${rows > 0 ? rowsNoun(rows) : 'nothing (0 rows)'}`
       : output
         ? `returned ${rowsNoun(output.rowCount)}`
         : 'done';
   return {
-    status: 'succeeded',
+    status: rows === 0 ? 'nothing_done' : 'succeeded',
     summary: `${kind} ${did}`,
     affectedRows: rows,
     ...(output ? { output } : {}),

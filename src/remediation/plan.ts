@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { readSafety } from '../runbooks/execute/readSafety.js';
-import type { ActionStep } from '../runbooks/model.js';
+import type { ActionStep, SignalScope } from '../runbooks/model.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
+import { type ExecutionLimits, limitsFor } from './limits.js';
+import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
@@ -17,10 +19,21 @@ export { PlanError } from './planError.js';
 export interface BackendRow {
   pid: number;
   user: string | null;
+  /** The database the backend is connected to. */
+  database: string | null;
   application: string | null;
   state: string | null;
   ageSeconds: number | null;
   query: string;
+}
+
+/**
+ * Why a plan offers no approval: it would do nothing (0 rows, no backend, an IF EXISTS whose
+ * object is missing), or it is over a limit that execution would enforce anyway.
+ */
+export interface PlanBlock {
+  kind: 'nothing_to_do' | 'over_limit';
+  reason: string;
 }
 
 /**
@@ -52,6 +65,14 @@ export interface Plan {
   notFired?: string[];
   /** Table lock taken, for statements that are described rather than previewed. */
   lockLevel?: string;
+  /** DML: the most rows it may change, and who set that limit (the procedure or the target). */
+  rowLimit?: { rows: number; setBy: string };
+  /** signal: the target's database, and whether backends of other databases may be reached. */
+  signalScope?: { scope: SignalScope; database: string };
+  /** Set when the plan must not be approved: there is nothing to do, or it is over a limit. */
+  blocked?: PlanBlock;
+  /** Why the preview found it riskier than its statement alone says (e.g. how many rows). */
+  riskRaised?: string;
   noTransaction: boolean;
   /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
   fingerprint: string;
@@ -65,8 +86,9 @@ export async function computePlan(
   target: Target,
   step: ActionStep,
   values: Array<string | number>,
+  limits: ExecutionLimits = limitsFor(target, step),
 ): Promise<Plan> {
-  return withConnection(pool, (client) => planOn(client, target, step, values));
+  return withConnection(pool, (client) => planOn(client, target, step, values, limits));
 }
 
 /** As `computePlan`, on a connection the caller holds (execution re-checks on its own connection). */
@@ -75,6 +97,7 @@ export async function planOn(
   target: Target,
   step: ActionStep,
   values: Array<string | number>,
+  limits: ExecutionLimits = limitsFor(target, step),
 ): Promise<Plan> {
   const { statement } = step;
   // The preview and the execution run as the bot: a change meant to run as another role or
@@ -89,15 +112,54 @@ export async function planOn(
   const base = { target: target.name, sql: statement.sql, params: values, noTransaction: step.noTransaction };
   switch (shape.mode) {
     case 'signal':
-      return signalPlan(client, target, step, values, base);
+      return signalPlan(client, target, step, values, base, limits);
     case 'dml':
-      return dmlPlan(client, target, step, values, shape, base);
+      return dmlPlan(client, target, step, values, shape, base, limits);
     default:
-      return finish(
-        { ...base, mode: shape.mode, lockLevel: shape.lockLevel, summary: describe(step, shape) },
-        'static',
-      );
+      return describedPlan(client, target, step, shape, base, limits);
   }
+}
+
+/**
+ * DML of this many rows or more is high risk whatever its WHERE says: the preview's count
+ * shows it reaches a whole set (a queue, a status), not a few rows picked by key.
+ */
+export const WIDE_DML_ROWS = 100;
+
+const DML_KINDS = new Set(['UPDATE', 'DELETE', 'INSERT', 'MERGE']);
+
+function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
+  return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
+}
+
+/**
+ * Statements described rather than previewed (DDL, VACUUM, unknown functions): an IF EXISTS
+ * whose object is missing (or an IF NOT EXISTS whose object is there) is looked up in the
+ * catalog, read-only, so a statement that would only say "skipping" is "nothing to do".
+ */
+async function describedPlan(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  shape: StatementShape,
+  base: PlanBase,
+  limits: ExecutionLimits,
+): Promise<Plan> {
+  const noOp = await inRolledBackTransaction(client, target.settings, true, () =>
+    findNoOp(client, step.statement.sql),
+  );
+  const skipped = noOp.skipped ? `; would skip ${noOp.skipped.join(', ')} (missing)` : '';
+  return finish(
+    {
+      ...base,
+      mode: shape.mode as PlanMode,
+      lockLevel: shape.lockLevel,
+      summary: noOp.nothingToDo ? `nothing to do: ${noOp.nothingToDo}` : `${describe(step, shape)}${skipped}`,
+      ...(DML_KINDS.has(step.statement.kind) ? { rowLimit: rowLimit(limits) } : {}),
+      ...(noOp.nothingToDo ? { blocked: { kind: 'nothing_to_do' as const, reason: noOp.nothingToDo } } : {}),
+    },
+    'static',
+  );
 }
 
 type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction'>;
@@ -114,10 +176,27 @@ function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: string): 
 }
 
 /** A copy of a dml plan with another row count (what execution actually saw), sample dropped. */
-export function withAffectedRows(plan: Plan, step: ActionStep, affectedRows: number): Plan {
-  const { fingerprint: _fingerprint, hash: _hash, sample: _sample, ...rest } = plan;
+export function withAffectedRows(
+  plan: Plan,
+  step: ActionStep,
+  affectedRows: number,
+  limits: ExecutionLimits,
+): Plan {
+  const {
+    fingerprint: _fingerprint,
+    hash: _hash,
+    sample: _sample,
+    blocked: _blocked,
+    riskRaised: _riskRaised,
+    ...rest
+  } = plan;
   return finish(
-    { ...rest, affectedRows, summary: dmlSummary(step.statement.kind, affectedRows) },
+    {
+      ...rest,
+      affectedRows,
+      summary: dmlSummary(step.statement.kind, affectedRows),
+      ...dmlAssessment(affectedRows, limits),
+    },
     String(affectedRows),
   );
 }
@@ -141,8 +220,10 @@ async function signalPlan(
   step: ActionStep,
   values: Array<string | number>,
   base: PlanBase,
+  limits: ExecutionLimits,
 ): Promise<Plan> {
   const call = signalCall(step.statement.sql);
+  const scope: SignalScope = step.signalScope ?? 'database';
   const result = await inRolledBackTransaction(client, target.settings, true, async () => {
     // Evaluating its FROM/WHERE reads through views and policies that may act themselves.
     const safety = await readSafety(client, call.pidQuery);
@@ -150,7 +231,9 @@ async function signalPlan(
       throw new PlanError(
         `which backends it would signal cannot be evaluated safely on this target: ${safety.reasons.join('; ')}`,
       );
-    return client.query(backendsSql(call.pidQuery), queryArgs(values));
+    const here = await client.query<{ db: string }>('SELECT current_database() AS db');
+    const found = await client.query(backendsSql(call.pidQuery, scope), queryArgs(values));
+    return { rows: found.rows, database: here.rows[0]?.db ?? '' };
   });
   const backends: BackendRow[] = [];
   const excluded: Array<{ pid: number; reason: string }> = [];
@@ -161,6 +244,7 @@ async function signalPlan(
       backends.push({
         pid,
         user: nullableText(row.usename),
+        database: nullableText(row.datname),
         application: nullableText(row.application_name),
         state: nullableText(row.state),
         ageSeconds:
@@ -173,13 +257,34 @@ async function signalPlan(
     excluded.length > 0
       ? ` (${excluded.length} more excluded: ${[...new Set(excluded.map((e) => e.reason))].join(', ')})`
       : '';
+  const where =
+    scope === 'server'
+      ? 'of any database on the server (signal_scope=server)'
+      : `of database ${result.database}`;
+  const blocked: PlanBlock | undefined =
+    backends.length === 0
+      ? {
+          kind: 'nothing_to_do',
+          reason: `no backend ${where} matches, or every match is one the bot never signals`,
+        }
+      : backends.length > limits.maxBackends
+        ? {
+            kind: 'over_limit',
+            reason: `it would signal ${backends.length} backends; the limit is ${limits.maxBackends}. Narrow its WHERE`,
+          }
+        : undefined;
   return finish(
     {
       ...base,
       mode: 'signal',
-      summary: `would ${verb} ${plural(backends.length, 'backend')}${excludedNote}`,
+      summary:
+        blocked?.kind === 'nothing_to_do'
+          ? `nothing to do: ${blocked.reason}${excludedNote}`
+          : `would ${verb} ${plural(backends.length, 'backend')} ${where}${excludedNote}`,
       backends,
       excluded,
+      signalScope: { scope, database: result.database },
+      ...(blocked ? { blocked } : {}),
     },
     pidFingerprint(backends.map((backend) => backend.pid)),
   );
@@ -218,6 +323,7 @@ async function dmlPlan(
   values: Array<string | number>,
   shape: StatementShape,
   base: PlanBase,
+  limits: ExecutionLimits,
 ): Promise<Plan> {
   const args = queryArgs(values);
   const preview = await inRolledBackTransaction(client, target.settings, false, async () => {
@@ -253,6 +359,7 @@ async function dmlPlan(
         ...base,
         mode: 'statement',
         summary: `${step.statement.kind} not run for the preview: ${preview.why.join('; ')}`,
+        rowLimit: rowLimit(limits),
       },
       'static',
     );
@@ -268,9 +375,34 @@ async function dmlPlan(
       affectedRows: preview.affectedRows,
       sample: preview.sample,
       notFired: preview.kind === 'counted' ? preview.notFired : undefined,
+      ...dmlAssessment(preview.affectedRows, limits),
     },
     String(preview.affectedRows),
   );
+}
+
+/** The limit a DML plan is held to, and what its count says: nothing to do, over the limit, high risk. */
+function dmlAssessment(
+  rows: number,
+  limits: ExecutionLimits,
+): Pick<Plan, 'rowLimit' | 'blocked' | 'riskRaised'> {
+  const limit = rowLimit(limits);
+  const blocked: PlanBlock | undefined =
+    rows === 0
+      ? { kind: 'nothing_to_do', reason: 'it would change no rows' }
+      : rows > limit.rows
+        ? {
+            kind: 'over_limit',
+            reason: `it would change ${rows.toLocaleString('en-US')} rows, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+          }
+        : undefined;
+  return {
+    rowLimit: limit,
+    ...(blocked ? { blocked } : {}),
+    ...(rows >= WIDE_DML_ROWS
+      ? { riskRaised: `it would change ${rows.toLocaleString('en-US')} rows (${WIDE_DML_ROWS} or more)` }
+      : {}),
+  };
 }
 
 function sampleOf(sampled: pg.QueryResult): { columns: string[]; rows: string[][] } {

@@ -1,4 +1,5 @@
 import { parseSync, scanSync } from 'libpg-query';
+import type { SignalScope } from '../runbooks/model.js';
 import { walk } from '../runbooks/sql/ast.js';
 import { normalizeFunctionName, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { BOT_APPLICATION_NAME } from '../targets/target.js';
@@ -137,21 +138,30 @@ function literal(text: string): string {
 /**
  * Why a backend must not be signalled, or NULL when it may be: the session running this
  * query, any session of the bot, anything not a client backend (walsenders, autovacuum,
- * background workers) and superusers. Expects `pg_stat_activity a LEFT JOIN pg_roles r`.
+ * background workers), superusers, and, unless the runbook widened the scope to the server,
+ * sessions of another database than the target's: pg_stat_activity shows the whole server,
+ * and a runbook about this database means this database's sessions.
+ * Expects `pg_stat_activity a LEFT JOIN pg_roles r`.
  */
-const EXCLUSION_REASON = `CASE
+function exclusionReason(scope: SignalScope): string {
+  const otherDatabase =
+    scope === 'server'
+      ? ''
+      : "\n    WHEN a.datname IS DISTINCT FROM current_database() THEN 'another database'";
+  return `CASE
     WHEN a.pid = pg_backend_pid() THEN 'the executing session'
     WHEN a.application_name = ${literal(BOT_APPLICATION_NAME)} THEN 'a ${BOT_APPLICATION_NAME} session'
     WHEN a.backend_type IS DISTINCT FROM 'client backend' THEN 'not a client backend'
-    WHEN r.rolsuper IS NOT FALSE THEN 'a superuser'
+    WHEN r.rolsuper IS NOT FALSE THEN 'a superuser'${otherDatabase}
   END`;
+}
 
 /** The backends `pidQuery` selects, with why each one is excluded (NULL: it would be signalled). */
-export function backendsSql(pidQuery: string): string {
-  return `SELECT a.pid, a.usename, a.application_name, a.state,
+export function backendsSql(pidQuery: string, scope: SignalScope): string {
+  return `SELECT a.pid, a.usename, a.datname, a.application_name, a.state,
   extract(epoch from now() - coalesce(a.state_change, a.backend_start))::int AS age_seconds,
   left(a.query, 200) AS query,
-  ${EXCLUSION_REASON} AS excluded
+  ${exclusionReason(scope)} AS excluded
 FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
 WHERE a.pid IN (${pidQuery})
 ORDER BY a.pid`;
@@ -162,12 +172,12 @@ ORDER BY a.pid`;
  * list is evaluated only for rows that pass the WHERE, so an excluded backend is never signalled.
  * `fn` is one of two known names, never user text.
  */
-export function signalSql(fn: SignalFunction): string {
+export function signalSql(fn: SignalFunction, scope: SignalScope): string {
   // Terminating waits (up to 2 s, PostgreSQL 14+) until the backend has exited, so the
   // verification that follows sees the world after the change, not during it.
   const call = fn === 'pg_terminate_backend' ? `${fn}(a.pid, 2000)` : `${fn}(a.pid)`;
   return `SELECT a.pid, ${call} AS signalled
 FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
-WHERE a.pid = ANY($1::int4[]) AND (${EXCLUSION_REASON}) IS NULL
+WHERE a.pid = ANY($1::int4[]) AND (${exclusionReason(scope)}) IS NULL
 ORDER BY a.pid`;
 }

@@ -6,6 +6,12 @@
 
 export type Risk = 'low' | 'medium' | 'high';
 
+/**
+ * Which backends a pg_terminate_backend / pg_cancel_backend step may reach: those of the
+ * target's own database (the default), or of every database on its server (annotation).
+ */
+export type SignalScope = 'database' | 'server';
+
 /** Types a placeholder's value is validated against before it is bound. */
 export type ParameterType = 'integer' | 'uuid' | 'email' | 'text';
 
@@ -91,6 +97,10 @@ export interface ActionStep extends StepBase {
   approvers?: number;
   /** VACUUM, CREATE INDEX CONCURRENTLY…: cannot run inside a transaction block. */
   noTransaction: boolean;
+  /** Rows its DML may change (annotation `max_rows=N`); else the target's limit. */
+  maxRows?: number;
+  /** Set by annotation `signal_scope=server`; absent means the target's database only. */
+  signalScope?: SignalScope;
   /**
    * Set when functions the bot does not know are all that make it an action: when a run
    * reaches it, the target's catalog decides. Declared STABLE or IMMUTABLE there with a body

@@ -34,6 +34,8 @@ export interface ActionRequest {
   cardTs: string | null;
   outcome: Record<string, unknown> | null;
   approvers: string[];
+  /** Why its plan offers no approval (the plan's `blocked`: nothing to do, over a limit), else null. */
+  blocked: string | null;
 }
 
 interface Row {
@@ -62,6 +64,11 @@ interface Row {
 const SELECT = `SELECT r.*, coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a WHERE a.request_id = r.id), '{}') AS approvers
                   FROM action_requests r`;
 
+function blockedReason(plan: Record<string, unknown>): string | null {
+  const blocked = plan.blocked as { reason?: unknown } | undefined;
+  return typeof blocked?.reason === 'string' ? blocked.reason : null;
+}
+
 function toRequest(row: Row): ActionRequest {
   return {
     id: row.id,
@@ -84,6 +91,7 @@ function toRequest(row: Row): ActionRequest {
     cardTs: row.card_ts,
     outcome: row.outcome,
     approvers: row.approvers ?? [],
+    blocked: blockedReason(row.plan),
   };
 }
 

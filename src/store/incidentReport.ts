@@ -46,7 +46,7 @@ export async function remediationsOf(db: pg.Pool, incidentId: string): Promise<R
     `SELECT r.step_id, p.procedure, r.target, r.sql, r.params, r.status, r.outcome, r.updated_at,
             (SELECT array_agg(a.approver ORDER BY a.approved_at) FROM approvals a WHERE a.request_id = r.id) AS approvers
        FROM action_requests r JOIN procedure_runs p ON p.id = r.run_id
-      WHERE p.incident_id = $1 AND r.status IN ('succeeded', 'failed', 'aborted', 'outcome_unknown', 'changed')
+      WHERE p.incident_id = $1 AND r.status IN ('succeeded', 'nothing_done', 'failed', 'aborted', 'outcome_unknown', 'changed')
       ORDER BY r.updated_at`,
     [incidentId],
   );

@@ -28,6 +28,8 @@ export interface TargetSettings {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   poolMax: number;
+  /** Rows one approved DML action may change (default 1,000); a procedure's `max_rows=` annotation overrides it. */
+  maxRows?: number;
 }
 
 export const DEFAULT_TARGET_SETTINGS: TargetSettings = {
@@ -35,6 +37,7 @@ export const DEFAULT_TARGET_SETTINGS: TargetSettings = {
   statementTimeoutMs: 5000,
   lockTimeoutMs: 1000,
   poolMax: 2,
+  maxRows: 1000,
 };
 
 /** Every session the bot opens carries this name, so it can exclude itself from findings. */

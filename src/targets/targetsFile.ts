@@ -17,6 +17,7 @@ const settingsSchema = {
   statement_timeout_ms: z.number().int().min(100).max(600_000).optional(),
   lock_timeout_ms: z.number().int().min(10).max(600_000).optional(),
   pool_max: z.number().int().min(1).max(20).optional(),
+  max_rows: z.number().int().min(1).max(1_000_000).optional(),
 };
 
 const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional();
@@ -66,6 +67,7 @@ function toSettings(base: TargetSettings, input: SettingsInput | undefined): Tar
     statementTimeoutMs: input?.statement_timeout_ms ?? base.statementTimeoutMs,
     lockTimeoutMs: input?.lock_timeout_ms ?? base.lockTimeoutMs,
     poolMax: input?.pool_max ?? base.poolMax,
+    maxRows: input?.max_rows ?? base.maxRows,
   };
 }
 

@@ -366,6 +366,7 @@ export function pressOnCard(
 /** Where an action request ends: nothing more will happen to it by itself. */
 export const FINAL_STATUSES = [
   'succeeded',
+  'nothing_done',
   'failed',
   'aborted',
   'changed',
@@ -419,7 +420,7 @@ export async function counter(lab: Lab, row: string): Promise<number> {
 export async function approvedRequests(lab: Lab, runId: string): Promise<number> {
   const { rows } = await lab.stateDb.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM action_requests
-      WHERE run_id = $1 AND status IN ('approved', 'executing', 'succeeded', 'failed', 'aborted', 'changed', 'outcome_unknown')
+      WHERE run_id = $1 AND status IN ('approved', 'executing', 'succeeded', 'nothing_done', 'failed', 'aborted', 'changed', 'outcome_unknown')
         AND approved_at IS NOT NULL`,
     [runId],
   );

@@ -116,7 +116,7 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     await visible(thread().getByText(/requested approval/));
     await shot('03-request-card');
 
-    // Alice may not approve her own request (medium risk): the policy says so, ephemerally.
+    // Alice may not approve her own request (high risk: the whole failed queue): the policy says so, ephemerally.
     await visible(card.getByRole('button', { name: 'Approve' }));
     await card.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Approve' }).click();

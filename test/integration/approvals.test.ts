@@ -23,6 +23,7 @@ import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { RefusalRepeatStore } from '../../src/store/refusalRepeats.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
+import { DEFAULT_TARGET_SETTINGS } from '../../src/targets/target.js';
 import { eventually } from '../support/botHarness.js';
 import {
   createStateDatabase,
@@ -48,6 +49,7 @@ SELECT status, count(*) AS items FROM queue_items GROUP BY status ORDER BY statu
 \`\`\`
 
 **Fix:**
+<!-- runbook: risk=medium -->
 \`\`\`sql
 UPDATE queue_items SET status = 'queued' WHERE status = 'failed';
 \`\`\`
@@ -59,9 +61,12 @@ SELECT count(*) AS failed FROM queue_items WHERE status = 'failed';
 `;
 
 /**
- * Seed 002's "Database Connection Failures", steps 3 and 4 as written there, with two
- * conditions added so the test touches only its own sessions on a shared server (the seed's
- * "10 minutes" cannot be waited for in a test), and its verification as a count.
+ * Seed 002's "Database Connection Failures", steps 3 and 4 as written there, with one
+ * condition added so the test touches only its own sessions (the seed's "10 minutes" cannot
+ * be waited for in a test), and its verification as a count. Like the seed, step 2 does not
+ * filter on datname: sessions named 'victim' in other databases of this shared server
+ * (other test files open them) are never signalled, because a signal acts on the target's
+ * database only.
  */
 const POOL_RUNBOOK = `# Pool Runbook
 
@@ -81,7 +86,7 @@ const POOL_RUNBOOK = `# Pool Runbook
    FROM pg_stat_activity
    WHERE state = 'idle'
    AND query_start < now() - interval '1 millisecond'
-   AND datname = current_database() AND application_name = 'victim';
+   AND application_name = 'victim';
    \`\`\`
 
 **Resolution Verification:**
@@ -106,7 +111,18 @@ describe('approvals and at-most-once execution', () => {
   let requests: ActionRequestStore;
   let procedureRuns: ProcedureRunStore;
   let audit: AuditLog;
-  const targets = () => new TargetRegistry([testTarget(target.url, { name: 'shop' })], 'test');
+  /** The target's row limit (targets file `max_rows`); undefined: the default. */
+  let shopMaxRows: number | undefined;
+  const targets = () =>
+    new TargetRegistry(
+      [
+        testTarget(target.url, {
+          name: 'shop',
+          settings: { ...DEFAULT_TARGET_SETTINGS, ...(shopMaxRows ? { maxRows: shopMaxRows } : {}) },
+        }),
+      ],
+      'test',
+    );
 
   beforeAll(async () => {
     await loadSqlParser();
@@ -258,7 +274,13 @@ describe('approvals and at-most-once execution', () => {
     const userUrl = withDatabase(server!.url, target.name, { user: role, password: 'pool-pw' });
     const victims = await Promise.all([1, 2, 3].map(() => openSession(userUrl, 'victim')));
     const bystander = await openSession(userUrl, 'runbook-bot');
-    for (const session of [...victims, bystander]) await session.query('SELECT 1');
+    // An idle 'victim' of the same role in another database of the server: out of scope.
+    const otherDb = await createTestDatabase(server!.url, { demoSchema: false });
+    const elsewhere = await openSession(
+      withDatabase(server!.url, otherDb.name, { user: role, password: 'pool-pw' }),
+      'victim',
+    );
+    for (const session of [...victims, bystander, elsewhere]) await session.query('SELECT 1');
     await new Promise((resolve) => setTimeout(resolve, 20));
     const pids = (
       await Promise.all(
@@ -283,6 +305,11 @@ describe('approvals and at-most-once execution', () => {
       (backend) => backend.pid,
     );
     expect(listed.sort((a, b) => a - b)).toEqual(pids);
+    const elsewherePid = (await elsewhere.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    expect((previewed!.plan as { excluded?: unknown[] }).excluded).toContainEqual({
+      pid: elsewherePid,
+      reason: 'another database',
+    });
 
     await approvals.requestApproval(requestId, 'U0ONCALL');
     expect(await approvals.approve(requestId, 'U0ONCALL')).toMatchObject({ ok: false });
@@ -298,7 +325,10 @@ describe('approvals and at-most-once execution', () => {
       },
     });
     expect((await bystander.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
+    expect((await elsewhere.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
     await bystander.end();
+    await elsewhere.end();
+    await otherDb.drop();
   });
 
   it('refuses the approval of the person who previewed a medium-risk plan, though someone else requested it', async () => {
@@ -690,6 +720,82 @@ describe('approvals and at-most-once execution', () => {
       JOBS.procedurePost,
     );
     expect((await recoverStrandedWork(stores, queues, sweep)).procedureRuns).not.toContain(run.id);
+  });
+
+  describe('plans that offer no approval, and executions that change nothing', () => {
+    const step = () => runbook.procedures[0]!.steps.find((s): s is ActionStep => s.kind === 'action')!;
+    const cardText = (blocks: unknown) => JSON.stringify(blocks);
+    const buttons = (blocks: Array<{ type: string; elements?: Array<{ text?: { text?: string } }> }>) =>
+      blocks
+        .flatMap((block) => (block.type === 'actions' ? (block.elements ?? []) : []))
+        .map((e) => e.text?.text);
+
+    it('previews 0 rows as nothing to do: no Request approval, and a request for it is refused', async () => {
+      const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } }, 0);
+      const previewed = (await requests.get(requestId))!;
+      expect(previewed).toMatchObject({ status: 'previewed', blocked: 'it would change no rows' });
+      const blocks = requestCardBlocks(previewed, step(), 1);
+      expect(buttons(blocks as never)).toEqual(['Discard']);
+      expect(cardText(blocks)).toContain(
+        'Nothing to do: it would change no rows. There is nothing to approve.',
+      );
+      expect(cardText(blocks)).toContain('limit 1,000 rows (set by target shop)');
+      expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toEqual({
+        ok: false,
+        reason: 'This plan cannot be approved: it would change no rows.',
+      });
+      expect((await requests.get(requestId))?.status).toBe('previewed');
+      expect(await approvals.reject(requestId, 'U0ONCALL')).toEqual({ ok: true });
+    });
+
+    it('records as high risk a plan that would change 100 rows or more, whatever its statement says', async () => {
+      const { requestId } = await freshRequest({ defaults: { approvals: 1 } }, 150);
+      const previewed = (await requests.get(requestId))!;
+      expect(step().risk).toBe('medium');
+      expect(previewed.risk).toBe('high');
+      expect(previewed.plan).toMatchObject({ riskRaised: 'it would change 150 rows (100 or more)' });
+    });
+
+    it("blocks a plan over the target's row limit before approval, saying so on the card", async () => {
+      shopMaxRows = 2;
+      try {
+        const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } }, 3);
+        const previewed = (await requests.get(requestId))!;
+        expect(previewed.blocked).toMatch(
+          /^it would change 3 rows, more than its limit of 2 \(set by target shop\)/,
+        );
+        const blocks = requestCardBlocks(previewed, step(), 1);
+        expect(buttons(blocks as never)).toEqual(['Discard']);
+        expect(cardText(blocks)).toContain('Over the limit: it would change 3 rows');
+        expect(cardText(blocks)).toContain('limit 2 rows (set by target shop)');
+        expect(await approvals.requestApproval(requestId, 'U0ONCALL')).toMatchObject({ ok: false });
+        expect(await failedCount()).toBe(3);
+      } finally {
+        shopMaxRows = undefined;
+      }
+    });
+
+    it('ends an approved request whose rows had gone "nothing done", not succeeded, on the card and in the audit', async () => {
+      const { requestId, approvals, process } = await freshRequest({ defaults: { approvals: 1 } }, 1);
+      expect((await requests.get(requestId))?.blocked).toBeNull();
+      await approvals.requestApproval(requestId, 'U0ONCALL');
+      await approvals.approve(requestId, 'U0SECOND');
+      await target.admin.query("UPDATE queue_items SET status = 'done'");
+      await process(fakeJob(JOBS.executeAction, { requestId }));
+      const done = (await requests.get(requestId))!;
+      expect(done.status).toBe('nothing_done');
+      expect(done.outcome).toMatchObject({
+        summary: 'nothing left to do (it would change no rows); nothing was run',
+      });
+      const blocks = requestCardBlocks(done, step(), 1);
+      expect(cardText(blocks)).toContain('Nothing done: nothing was changed');
+      expect(buttons(blocks as never)).toEqual([]);
+      const finished = await pool.query<{ data: { status: string } }>(
+        "SELECT data FROM audit_events WHERE request_id = $1 AND kind = 'execution_finished'",
+        [requestId],
+      );
+      expect(finished.rows[0]?.data.status).toBe('nothing_done');
+    });
   });
 
   it('refuses people outside the approvers list, and a rejected request never runs', async () => {

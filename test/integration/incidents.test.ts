@@ -11,7 +11,7 @@ import { type RunningService, startService } from '../../src/service.js';
 import { ACTIONS } from '../../src/slack/actionIds.js';
 import { IncidentStore } from '../../src/store/incidents.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, openSession, type TestDatabase, withDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import { interceptSlackOnly, sendBlockAction, sendSlashCommand } from '../support/slack.js';
 
@@ -216,8 +216,16 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     fakeSlack(calls);
     await sendIncident(service.port, 'declare P2 Slow checkout queries', 'C0ONCALL');
     await eventually(() => calls.find((call) => call.method === 'pins.add'));
+    // A session of an ordinary role on the target: a pid with nothing to cancel is "nothing to do".
+    const role = `rb_report_${Date.now()}`;
+    await target.admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'report-pw'`);
+    const report = await openSession(
+      withDatabase(server!.url, target.name, { user: role, password: 'report-pw' }),
+      'checkout-report',
+    );
+    const reportPid = (await report.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     await sendSlashCommand(service.port, {
-      text: 'run postgres-health#cancel-long-running-query pid=4242',
+      text: `run postgres-health#cancel-long-running-query pid=${reportPid}`,
       channel_id: 'CINC0001',
       user_id: 'U0ONCALL',
     });
@@ -279,6 +287,8 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     const timeline = markdown.slice(markdown.indexOf('### Timeline'));
     expect(timeline).toMatch(/approved request/);
     expect(timeline).toMatch(/execution/);
+    await report.end();
+    await target.admin.query(`DROP ROLE ${role}`).catch(() => undefined);
   });
 
   it('declares from a report button, escalates an unacknowledged incident, and resolves from the root message', async () => {

@@ -308,9 +308,14 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(step.statement.sql).toContain('$1');
     const hostile = "'; DROP TABLE items; --";
     const plan = await computePlan(pool, target, step, [hostile]);
-    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 0, params: [hostile] });
+    expect(plan).toMatchObject({
+      mode: 'dml',
+      affectedRows: 0,
+      params: [hostile],
+      blocked: { kind: 'nothing_to_do', reason: 'it would change no rows' },
+    });
     const result = await executeAction(pool, target, step, [hostile], plan);
-    expect(result).toMatchObject({ status: 'succeeded', affectedRows: 0 });
+    expect(result).toMatchObject({ status: 'nothing_done', affectedRows: 0 });
     expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
   });
 
@@ -564,6 +569,215 @@ describe.each(servers)('remediation on $label', (server) => {
       'which backends it would signal cannot be evaluated safely on this target: view public.reloading_sessions calls pg_reload_conf, which reloads the server configuration',
     );
     expect(await loaded()).toBe(before);
+  });
+
+  describe('scope and limits stated in the plan', () => {
+    /** Seed 002's "kill idle connections" as written (no datname), narrowed to this test's role. */
+    const terminateIdleOfRole = () => `
+SELECT pg_terminate_backend(pid)
+FROM pg_stat_activity
+WHERE state = 'idle'
+AND usename = '${role}'
+AND query_start < now() - interval '0 seconds';`;
+
+    it("signals only the target database's backends, and lists each backend's database", async () => {
+      const other = await createTestDatabase(server.url, { demoSchema: false });
+      const here = await openSession(userUrl, 'victim');
+      const elsewhere = await openSession(
+        withDatabase(server.url, other.name, { user: role, password: 'victim-pw' }),
+        'victim',
+      );
+      try {
+        await here.query('SELECT 1');
+        await elsewhere.query('SELECT 1');
+        const [herePid, elsewherePid] = [await pidOf(here), await pidOf(elsewhere)];
+        const step = action(terminateIdleOfRole());
+
+        const plan = await computePlan(pool, target, step, []);
+        expect(plan.backends?.map((backend) => [backend.pid, backend.database])).toEqual([
+          [herePid, db.name],
+        ]);
+        expect(plan.excluded).toContainEqual({ pid: elsewherePid, reason: 'another database' });
+        expect(plan.signalScope).toEqual({ scope: 'database', database: db.name });
+        expect(plan.summary).toBe(
+          `would terminate 1 backend of database ${db.name} (1 more excluded: another database)`,
+        );
+        const result = await executeAction(pool, target, step, [], plan);
+        expect(result).toMatchObject({ status: 'succeeded', signalled: [herePid] });
+        await eventually(async () => (await alive([herePid])).length === 0);
+        expect((await elsewhere.query('SELECT 1 AS alive')).rows[0].alive).toBe(1);
+
+        // signal_scope=server: the runbook says so, and the plan lists both databases.
+        const again = await openSession(userUrl, 'victim');
+        try {
+          await again.query('SELECT 1');
+          const againPid = await pidOf(again);
+          const wide: ActionStep = { ...step, signalScope: 'server' };
+          const widePlan = await computePlan(pool, target, wide, []);
+          expect(widePlan.backends?.map((backend) => [backend.pid, backend.database])).toEqual(
+            [
+              [againPid, db.name],
+              [elsewherePid, other.name],
+            ].sort((a, b) => Number(a[0]) - Number(b[0])),
+          );
+          expect(widePlan.summary).toMatch(/of any database on the server \(signal_scope=server\)/);
+          const wideResult = await executeAction(pool, target, wide, [], widePlan);
+          expect(wideResult).toMatchObject({
+            status: 'succeeded',
+            signalled: sorted([againPid, elsewherePid]),
+          });
+          await eventually(async () => (await alive([againPid, elsewherePid])).length === 0);
+        } finally {
+          await close(again);
+        }
+      } finally {
+        await Promise.all([here, elsewhere].map(close));
+        await other.drop();
+      }
+    });
+
+    it('is nothing to do when no backend would be signalled, and nothing done when they have gone', async () => {
+      const step = action(terminateIdleOfRole());
+      const none = await computePlan(pool, target, step, []);
+      expect(none.backends).toEqual([]);
+      expect(none.blocked).toEqual({
+        kind: 'nothing_to_do',
+        reason: `no backend of database ${db.name} matches, or every match is one the bot never signals`,
+      });
+      expect(none.summary).toMatch(/^nothing to do: /);
+
+      const victim = await openSession(userUrl, 'victim');
+      await victim.query('SELECT 1');
+      const victimPid = await pidOf(victim);
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.blocked).toBeUndefined();
+      await close(victim);
+      await eventually(async () => (await alive([victimPid])).length === 0);
+      const result = await executeAction(pool, target, step, [], plan);
+      expect(result).toMatchObject({ status: 'nothing_done', signalled: [] });
+    });
+
+    it('states the row limit (target, else procedure) and blocks a plan over it before approval', async () => {
+      await resetItems();
+      const step = action("UPDATE items SET status = 'queued' WHERE status = 'stuck';");
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.rowLimit).toEqual({ rows: 1000, setBy: `target ${target.name}` });
+      expect(plan.blocked).toBeUndefined();
+
+      const strict = { ...target, settings: { ...target.settings, maxRows: 2 } };
+      const over = await computePlan(pool, strict, step, []);
+      expect(over.rowLimit).toEqual({ rows: 2, setBy: `target ${target.name}` });
+      expect(over.blocked).toEqual({
+        kind: 'over_limit',
+        reason: `it would change 3 rows, more than its limit of 2 (set by target ${target.name}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+      });
+      // Executed anyway (an old approval, a limit lowered since): not run.
+      expect(await executeAction(pool, strict, step, [], plan)).toMatchObject({ status: 'aborted' });
+      expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
+
+      // The procedure's max_rows= wins over the target's.
+      const annotated: ActionStep = { ...step, maxRows: 5 };
+      const allowed = await computePlan(pool, strict, annotated, []);
+      expect(allowed.rowLimit).toEqual({ rows: 5, setBy: 'the procedure (max_rows=)' });
+      expect(allowed.blocked).toBeUndefined();
+      expect(await executeAction(pool, strict, annotated, [], allowed)).toMatchObject({
+        status: 'succeeded',
+        affectedRows: 3,
+      });
+    });
+
+    it('raises the risk of DML that would change 100 rows or more', async () => {
+      await db.admin.query(`
+        DROP TABLE IF EXISTS many;
+        CREATE TABLE many (id int PRIMARY KEY, status text NOT NULL);
+        INSERT INTO many SELECT i, 'queued' FROM generate_series(1, 150) AS i;`);
+      const wide = await computePlan(
+        pool,
+        target,
+        action("UPDATE many SET status = 'failed' WHERE id > 0;"),
+        [],
+      );
+      expect(wide.riskRaised).toBe('it would change 150 rows (100 or more)');
+      const narrow = await computePlan(
+        pool,
+        target,
+        action("UPDATE many SET status = 'failed' WHERE id <= 99;"),
+        [],
+      );
+      expect(narrow.riskRaised).toBeUndefined();
+    });
+
+    it('previews an IF EXISTS on a missing object as nothing to do, from the catalog', async () => {
+      await resetItems();
+      await db.admin.query(`
+        CREATE INDEX items_status_idx ON items (status);
+        CREATE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION items_touch();`);
+      const planOf = (sql: string) => computePlan(pool, target, action(sql), []);
+      const cases: Array<[string, string | undefined]> = [
+        // Seed 000's template, as written: neither the trigger nor the table exists.
+        [
+          'DROP TRIGGER IF EXISTS trigger_name ON table_name;',
+          'trigger trigger_name on table_name does not exist',
+        ],
+        ['DROP TRIGGER IF EXISTS trigger_name ON items;', 'trigger trigger_name on items does not exist'],
+        ['DROP TRIGGER IF EXISTS items_touch ON items;', undefined],
+        ['DROP INDEX IF EXISTS no_such_idx;', 'index no_such_idx does not exist'],
+        ['DROP INDEX IF EXISTS items_status_idx;', undefined],
+        ['DROP INDEX CONCURRENTLY IF EXISTS public.no_such_idx;', 'index public.no_such_idx does not exist'],
+        [
+          'DROP TABLE IF EXISTS no_such_table, other_missing;',
+          'table no_such_table, table other_missing do not exist',
+        ],
+        ['DROP FUNCTION IF EXISTS no_such_fn(int);', 'function no_such_fn does not exist'],
+        ['DROP FUNCTION IF EXISTS items_touch();', undefined],
+        ['ALTER TABLE IF EXISTS no_such_table ADD COLUMN note text;', 'no_such_table does not exist'],
+        ['CREATE INDEX IF NOT EXISTS items_status_idx ON items (status);', 'items_status_idx already exists'],
+        ['CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);', undefined],
+        // Without IF EXISTS Postgres would fail, not skip: that is the execution's to report.
+        ['DROP INDEX no_such_idx;', undefined],
+      ];
+      for (const [sql, nothing] of cases) {
+        const plan = await planOf(sql);
+        expect([sql, plan.blocked]).toEqual([
+          sql,
+          nothing === undefined ? undefined : { kind: 'nothing_to_do', reason: nothing },
+        ]);
+      }
+      const partly = await planOf('DROP INDEX IF EXISTS items_status_idx, no_such_idx;');
+      expect(partly.blocked).toBeUndefined();
+      expect(partly.summary).toMatch(/; would skip index no_such_idx \(missing\)$/);
+    });
+
+    it('does not run a DROP … IF EXISTS whose object went after approval, and says nothing was done', async () => {
+      await resetItems();
+      await db.admin.query(`
+        CREATE OR REPLACE FUNCTION items_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        DROP TRIGGER IF EXISTS items_touch ON items;
+        CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION items_touch();`);
+      const step = action('DROP TRIGGER IF EXISTS items_touch ON items;');
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.blocked).toBeUndefined();
+      await db.admin.query('DROP TRIGGER items_touch ON items');
+      expect(await executeAction(pool, target, step, [], plan)).toMatchObject({
+        status: 'nothing_done',
+        summary: 'nothing left to do (trigger items_touch on items does not exist); nothing was run',
+      });
+    });
+
+    it('reports DML that changed no rows as nothing done, not succeeded', async () => {
+      await resetItems();
+      const step = action("UPDATE items SET status = 'queued' WHERE id = 1 AND status = 'stuck';");
+      const plan = await computePlan(pool, target, step, []);
+      expect(plan.affectedRows).toBe(1);
+      await db.admin.query("UPDATE items SET status = 'done' WHERE id = 1");
+      // 1 → 0 is within the allowed drift: the re-check finds nothing to do and runs nothing.
+      expect(await executeAction(pool, target, step, [], plan)).toMatchObject({
+        status: 'nothing_done',
+        affectedRows: 0,
+        summary: 'nothing left to do (it would change no rows); nothing was run',
+      });
+    });
   });
 
   it('fails fast on lock_timeout and changes nothing', async () => {

@@ -22,6 +22,7 @@ const STATUSES: RequestStatus[] = [
   'lapsed',
   'executing',
   'succeeded',
+  'nothing_done',
   'failed',
   'aborted',
   'changed',
@@ -37,6 +38,7 @@ const EVENTS: Array<[RequestEvent, Partial<RequestFacts>, RequestStatus[], Reque
   [{ kind: 'lapse' }, { executeBy: later(-1) }, ['approved'], 'lapsed'],
   [{ kind: 'startExecution' }, { executeBy: later(60_000) }, ['approved'], 'executing'],
   [{ kind: 'finishExecution', status: 'failed' }, {}, ['executing'], 'failed'],
+  [{ kind: 'finishExecution', status: 'nothing_done' }, {}, ['executing'], 'nothing_done'],
 ];
 
 describe('the request state machine', () => {
@@ -71,7 +73,24 @@ describe('the request state machine', () => {
           'This request was approved, but its execution window passed before it could run; preview the action again.',
       },
       outcome_unknown: { ok: false, reason: 'This request has already run (outcome unknown).' },
+      nothing_done: { ok: false, reason: 'This request has already run (nothing done).' },
     });
+  });
+
+  it('offers a blocked plan (nothing to do, over a limit) no approval, but lets it be discarded', () => {
+    const blocked = request('previewed', { blocked: 'it would change no rows' });
+    expect(decideTransition(blocked, { kind: 'requestApproval' }, NOW)).toEqual({
+      ok: false,
+      reason: 'This plan cannot be approved: it would change no rows.',
+    });
+    expect(decideTransition(blocked, { kind: 'reject' }, NOW)).toEqual({
+      ok: true,
+      from: 'previewed',
+      to: 'rejected',
+    });
+    expect(
+      decideTransition(request('previewed', { blocked: null }), { kind: 'requestApproval' }, NOW),
+    ).toEqual({ ok: true, from: 'previewed', to: 'pending' });
   });
 
   it('refuses any event on a request that does not exist', () => {

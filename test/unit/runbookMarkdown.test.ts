@@ -135,7 +135,8 @@ describe('seed 004: Production Operations Runbook', () => {
     expect(isAction(retry)).toBe(true);
     if (isAction(retry)) {
       expect(retry.statement.kind).toBe('UPDATE');
-      expect(retry.risk).toBe('medium');
+      // `WHERE status = 'failed' AND retry_count >= max_retries`: every failed item of the queue.
+      expect(retry.risk).toBe('high');
       expect(retry.title).toBe('Reset failed items to retry');
     }
 
@@ -406,7 +407,7 @@ describe('annotations', () => {
     const messages = parseDoc(doc).warnings.map((w) => `${w.line}: ${w.message}`);
     expect(messages).toEqual([
       '15: runbook annotation at line 15: risk="extreme" is not accepted (use low, medium or high)',
-      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title)',
+      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title, max_rows, signal_scope)',
     ]);
   });
 
@@ -415,6 +416,82 @@ describe('annotations', () => {
     expect(runbook.warnings.map((w) => w.message)).toEqual([
       'runbook annotation at line 5 is not followed by a code block in its section; ignored',
     ]);
+  });
+});
+
+describe('scope and limit annotations', () => {
+  const doc = [
+    '# Ops',
+    '',
+    '## Archive',
+    '',
+    '<!-- runbook: max_rows=50000 -->',
+    '```sql',
+    "DELETE FROM system_logs WHERE created_at < now() - interval '90 days';",
+    '```',
+    '',
+    '<!-- runbook: signal_scope=server -->',
+    '```sql',
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle';",
+    '```',
+    '',
+    '```sql',
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle';",
+    '```',
+    '',
+    '<!-- runbook: max_rows=lots signal_scope=everywhere -->',
+    '```sql',
+    "UPDATE jobs SET status = 'queued' WHERE id = 1;",
+    '```',
+    '',
+    '<!-- runbook: max_rows=10 -->',
+    '```sql',
+    'SELECT 1;',
+    '```',
+  ].join('\n');
+
+  it('gives an action its max_rows and signal_scope; the default scope is the target database', () => {
+    const [archive, wide, narrow, bad] = actions(procedure(parseDoc(doc), 'Archive'));
+    expect(archive?.maxRows).toBe(50_000);
+    expect(wide?.signalScope).toBe('server');
+    expect(narrow?.signalScope).toBeUndefined();
+    expect(bad?.maxRows).toBeUndefined();
+    expect(bad?.signalScope).toBeUndefined();
+  });
+
+  it('warns about a bad max_rows or signal_scope, and about one above a block with no action', () => {
+    expect(parseDoc(doc).warnings.map((w) => w.message)).toEqual([
+      'runbook annotation at line 19: max_rows="lots" is not accepted (use a whole number from 1 to 1000000, e.g. max_rows=5000)',
+      'runbook annotation at line 19: signal_scope="everywhere" is not accepted (use database, the default: only the target\'s database, or server: every database on the server)',
+      'runbook annotation at line 24: max_rows applies to SQL actions, and the block at line 25 has none; ignored',
+    ]);
+  });
+});
+
+describe('seed 004: the risk of each action', () => {
+  /** Every action of the seed: its section (or title) and statement kind → risk. */
+  it('rates whole-queue UPDATEs and clearing functions high, keyed and time-bounded ones medium', () => {
+    const risks = seed('004').procedures.flatMap((p) =>
+      actions(p).map((step) => [`${step.section ?? ''} / ${step.title}`, step.risk] as const),
+    );
+    const riskOf = (part: string) => {
+      const found = risks.filter(([label]) => label.includes(part));
+      if (found.length !== 1)
+        throw new Error(`${found.length} actions match "${part}": ${risks.map(([l]) => l).join(' | ')}`);
+      return found[0]![1];
+    };
+    // Option B "Clear All Queued Items": a function that empties the whole queue.
+    expect(riskOf('Clear all queued items')).toBe('high');
+    expect(riskOf('Clear only failed items')).toBe('high');
+    // `WHERE status = 'failed'`: every failed item, however many.
+    expect(riskOf('Re-queue all failed items')).toBe('high');
+    expect(riskOf('Reset failed items to retry')).toBe('high');
+    // Keyed: `WHERE id = '<queue-item-id>'`, `WHERE id = '<lot-id>'`.
+    expect(riskOf('Re-queue failed item')).toBe('medium');
+    expect(riskOf('Mark batch as completed')).toBe('medium');
+    // Time-bounded archive deletes.
+    expect(riskOf('Archive old system logs')).toBe('medium');
+    expect(riskOf('Archive completed batches')).toBe('medium');
   });
 });
 

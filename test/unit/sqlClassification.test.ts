@@ -379,13 +379,13 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     'check',
     'SELECT',
   ],
-  ["SELECT admin_clear_shopify_sync_queue('failed')", 'action', 'SELECT', 'medium'],
-  ["SELECT admin_clear_shopify_sync_queue('queued')", 'action', 'SELECT', 'medium'],
+  ["SELECT admin_clear_shopify_sync_queue('failed')", 'action', 'SELECT', 'high'],
+  ["SELECT admin_clear_shopify_sync_queue('queued')", 'action', 'SELECT', 'high'],
   [
     "UPDATE shopify_sync_queue \nSET status = 'queued', \n    retry_count = 0,\n    last_error = NULL\nWHERE status = 'failed' \nAND retry_count >= max_retries",
     'action',
     'UPDATE',
-    'medium',
+    'high',
   ],
   ['SELECT status, COUNT(*) \nFROM shopify_sync_queue \nGROUP BY status', 'check', 'SELECT'],
   [
@@ -409,7 +409,7 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     'UPDATE',
     'medium',
   ],
-  ["SELECT admin_delete_batch('<lot-id>', 'Batch stuck - manual deletion')", 'action', 'SELECT', 'medium'],
+  ["SELECT admin_delete_batch('<lot-id>', 'Batch stuck - manual deletion')", 'action', 'SELECT', 'high'],
   [
     "SELECT id, lot_number, status, completed_at \nFROM intake_lots \nWHERE id = '<lot-id>'",
     'check',
@@ -430,7 +430,7 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     "UPDATE shopify_sync_queue \nSET status = 'queued', \n    retry_count = 0, \n    last_error = NULL\nWHERE status = 'failed'",
     'action',
     'UPDATE',
-    'medium',
+    'high',
   ],
   [
     "SELECT id, email, created_at, confirmed_at \nFROM auth.users \nWHERE email = '<user-email>'",
@@ -608,12 +608,7 @@ const SEED_CORPUS: Array<[sql: string, klass: 'check' | 'action', kind: string, 
     'check',
     'SELECT',
   ],
-  [
-    'UPDATE inventory \nSET reserved_quantity = 0 \nWHERE available_quantity < 0',
-    'action',
-    'UPDATE',
-    'medium',
-  ],
+  ['UPDATE inventory \nSET reserved_quantity = 0 \nWHERE available_quantity < 0', 'action', 'UPDATE', 'high'],
   [
     "SELECT oi.order_id, oi.used_inventory_items\nFROM order_items oi\nJOIN orders o ON oi.order_id = o.id\nWHERE o.status = 'cancelled'",
     'check',
@@ -640,7 +635,7 @@ const EDGE_CASES: Array<[sql: string, klass: 'check' | 'action', kind: string, r
   ['DO $$ BEGIN PERFORM 1; END $$', 'action', 'DO', 'high'],
   ['BEGIN', 'action', 'BEGIN', 'medium'],
   ['SELECT pg_sleep(10)', 'action', 'SELECT', 'low'],
-  ['SELECT (SELECT admin_reset()) AS nested', 'action', 'SELECT', 'medium'],
+  ['SELECT (SELECT admin_reset()) AS nested', 'action', 'SELECT', 'high'],
   ['SELECT * FROM jobs ORDER BY lower(title), admin_rank(id)', 'action', 'SELECT', 'medium'],
   ['SELECT j.* FROM jobs j, LATERAL admin_expand(j.id) AS x', 'action', 'SELECT', 'medium'],
   ['SELECT * FROM jobs WHERE id IN (SELECT job_id FROM locks FOR SHARE)', 'action', 'SELECT', 'medium'],
@@ -810,11 +805,13 @@ describe('statement classification', () => {
     expect(analysis.statements[0]!.risk).toBeUndefined();
     expect(analysis.statements[1]).toMatchObject({
       class: 'action',
-      risk: 'medium',
+      risk: 'high',
       actionReasons: [
         'calls admin_clear_shopify_sync_queue, not known to be read-only (declare it with <!-- runbook: readonly=admin_clear_shopify_sync_queue --> if it is)',
       ],
-      riskReasons: ['unknown function admin_clear_shopify_sync_queue'],
+      riskReasons: [
+        'unknown function admin_clear_shopify_sync_queue, whose name says it removes data ("clear")',
+      ],
     });
   });
 

@@ -30,6 +30,7 @@ targets:
     description: production
     tags: [production]
     lock_timeout_ms: 500
+    max_rows: 5000
     thresholds:
       connections.warn: 100
   staging:
@@ -50,6 +51,9 @@ targets:
       thresholdOverrides: { 'connections.warn': '100' },
     });
     expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
+    // The DML row limit: the target's own, else 1,000.
+    expect(prod.settings.maxRows).toBe(5000);
+    expect(registry.resolve('staging').settings.maxRows).toBe(1000);
   });
 
   it('takes a single target from TARGET_DATABASE_URL', () => {
@@ -69,6 +73,7 @@ targets:
   staging:
     url_env: STAGING_URL
     pool_max: 99
+    max_rows: 0
     colour: blue
 `);
     let message = '';
@@ -84,6 +89,7 @@ targets:
       'targets.Upper: invalid name: target names are lowercase letters, digits, - and _',
     );
     expect(message).toMatch(/targets\.staging\.pool_max: .*20/);
+    expect(message).toMatch(/targets\.staging\.max_rows: .*1/);
     expect(message).toContain('targets.staging: unknown key "colour"');
     expect(message).not.toContain('user:pw');
   });

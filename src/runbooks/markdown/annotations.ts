@@ -6,10 +6,13 @@
  *   approvers=N            approvals each action needs (1–10)
  *   readonly=fn1,fn2       functions known to be read-only, so `SELECT fn1()` is a check
  *   title="…"              the steps' title
+ *   max_rows=N             rows the block's DML may change (1–1000000), instead of the target's limit
+ *   signal_scope=server    its pg_terminate_backend / pg_cancel_backend may reach backends of
+ *                          every database on the server, not only the target's (the default)
  *
  * A bad key or value is a warning naming what is accepted; the rest of the comment still applies.
  */
-import type { LoaderWarning, Risk } from '../model.js';
+import type { LoaderWarning, Risk, SignalScope } from '../model.js';
 
 export interface Annotation {
   line: number;
@@ -17,12 +20,16 @@ export interface Annotation {
   approvers?: number;
   readonly: string[];
   title?: string;
+  maxRows?: number;
+  signalScope?: SignalScope;
 }
 
 const ANNOTATION = /^<!--\s*runbook\s*:([\s\S]*?)-->\s*$/i;
 const TOKEN = /([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))|(\S+)/g;
 const FUNCTION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/;
-const KEYS = 'risk, approvers, readonly, title';
+const KEYS = 'risk, approvers, readonly, title, max_rows, signal_scope';
+/** The most rows an annotation may allow one action to change. */
+export const MAX_ROWS_CEILING = 1_000_000;
 
 /** The annotation in an HTML node, or undefined when the comment is not addressed to the bot. */
 export function parseAnnotation(
@@ -69,6 +76,24 @@ export function parseAnnotation(
           );
         }
         annotation.readonly.push(...names.filter((name) => FUNCTION_NAME.test(name)));
+        break;
+      }
+      case 'max_rows': {
+        const rows = /^\d+$/.test(value.replaceAll('_', '')) ? Number(value.replaceAll('_', '')) : Number.NaN;
+        if (rows >= 1 && rows <= MAX_ROWS_CEILING) annotation.maxRows = rows;
+        else
+          warn(
+            `max_rows="${value}" is not accepted (use a whole number from 1 to ${MAX_ROWS_CEILING}, e.g. max_rows=5000)`,
+          );
+        break;
+      }
+      case 'signal_scope': {
+        const scope = value.toLowerCase();
+        if (scope === 'database' || scope === 'server') annotation.signalScope = scope;
+        else
+          warn(
+            `signal_scope="${value}" is not accepted (use database, the default: only the target's database, or server: every database on the server)`,
+          );
         break;
       }
       case 'title':

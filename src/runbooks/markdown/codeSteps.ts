@@ -118,6 +118,8 @@ function statementStep(block: CodeBlock, analyzed: AnalyzedStatement): DraftStep
   if (analyzed.unknownFunctions && !annotation?.risk)
     step.decidedByCatalog = { functions: analyzed.unknownFunctions };
   if (annotation?.approvers !== undefined) step.approvers = annotation.approvers;
+  if (annotation?.maxRows !== undefined) step.maxRows = annotation.maxRows;
+  if (annotation?.signalScope !== undefined) step.signalScope = annotation.signalScope;
   return step;
 }
 
@@ -154,12 +156,14 @@ function annotationWarnings(block: CodeBlock, steps: DraftStep[]): LoaderWarning
   const unused = [
     annotation.risk !== undefined && !hasAction ? 'risk' : undefined,
     annotation.approvers !== undefined && !hasAction ? 'approvers' : undefined,
+    annotation.maxRows !== undefined && !hasAction ? 'max_rows' : undefined,
+    annotation.signalScope !== undefined && !hasAction ? 'signal_scope' : undefined,
   ].filter(Boolean);
   if (unused.length === 0) return [];
   return [
     {
       line: annotation.line,
-      message: `runbook annotation at line ${annotation.line}: ${unused.join(' and ')} apply to SQL actions, and the block at line ${blockLine(block)} has none; ignored`,
+      message: `runbook annotation at line ${annotation.line}: ${unused.join(' and ')} ${unused.length === 1 ? 'applies' : 'apply'} to SQL actions, and the block at line ${blockLine(block)} has none; ignored`,
     },
   ];
 }

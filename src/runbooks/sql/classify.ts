@@ -48,6 +48,34 @@ function qualifiedOperators(node: unknown): string[] {
   return [...new Set(names)];
 }
 
+/**
+ * Words that, in the name of a function the bot cannot see into, say it removes or resets
+ * data in bulk (`admin_clear_shopify_sync_queue`, `admin_delete_batch`): high, like the
+ * DELETE it stands for.
+ */
+const REMOVING_WORDS = new Set([
+  'clear',
+  'delete',
+  'purge',
+  'drop',
+  'truncate',
+  'wipe',
+  'remove',
+  'destroy',
+  'erase',
+  'prune',
+  'reset',
+]);
+
+function removingWord(name: string): string | undefined {
+  const bare = name.slice(name.lastIndexOf('.') + 1);
+  const words = bare
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z]+/);
+  return words.find((word) => REMOVING_WORDS.has(word));
+}
+
 function functionsCalled(node: unknown): string[] {
   const names: string[] = [];
   for (const [type, body] of walk(node))
@@ -113,10 +141,13 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
       verdict.action(`calls ${name}${ignored}`, effect.risk, effect.reason);
     } else if (!READ_SAFE_FUNCTIONS.has(name) && !vouchedFor(name, readOnlyFunctions)) {
       unknown.push(name);
+      const removing = removingWord(name);
       verdict.action(
         `calls ${name}, not known to be read-only (declare it with <!-- runbook: readonly=${name} --> if it is)`,
-        'medium',
-        `unknown function ${name}`,
+        removing ? 'high' : 'medium',
+        removing
+          ? `unknown function ${name}, whose name says it removes data ("${removing}")`
+          : `unknown function ${name}`,
       );
     }
   }
@@ -145,11 +176,81 @@ export function classify(node: StatementNode, readOnlyFunctions: ReadonlySet<str
 
 function dmlRisk(type: string, body: Record<string, unknown>, verdict: Verdict): void {
   const verb = type === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
-  verdict.raise(body.whereClause ? 'medium' : 'high', dmlRiskReason(verb, body));
+  verdict.raise(dmlRiskLevel(body), dmlRiskReason(verb, body));
+}
+
+/**
+ * An UPDATE or DELETE is high risk when nothing in its WHERE bounds it to picked rows: no
+ * WHERE at all, or one that only filters on a property many rows share (`status = 'queued'`,
+ * `retry_count >= max_retries`), so it reaches a whole queue or table. It is medium when a
+ * conjunct bounds it by key (`id = $1`, `lot_id IN (…)`, `email = …`), by time
+ * (`created_at < now() - interval '90 days'`), or by a LIMITed subquery.
+ */
+function dmlRiskLevel(body: Record<string, unknown>): Risk {
+  return body.whereClause && bounded(body.whereClause) ? 'medium' : 'high';
 }
 
 function dmlRiskReason(verb: string, body: Record<string, unknown>): string {
-  return body.whereClause ? `${verb} with WHERE` : `${verb} without WHERE`;
+  if (!body.whereClause) return `${verb} without WHERE`;
+  if (bounded(body.whereClause)) return `${verb} with WHERE`;
+  return `${verb} whose WHERE has no key, id or time bound (it reaches every row that shares the filtered values)`;
+}
+
+/** Columns that pick one row or a few: `id`, `…_id`, `uuid`, `email`, `name`, `sku`, `…_key`, `…_number`, `ctid`. */
+const KEY_COLUMN =
+  /^(id|.+_id|uuid|.+_uuid|pid|email|.+_email|sku|ctid|key|.+_key|slug|code|name|.+_name|username|login|.+_number)$/;
+/** Columns holding a point in time: `…_at`, `…_time`, `…_date`, `created`, `updated`, `timestamp`. */
+const TIME_COLUMN = /^(.+_at|.+_time|.+_date|.+_on|created|updated|modified|timestamp|ts|date|time)$/;
+const TIME_FUNCTIONS = new Set(['now', 'clock_timestamp', 'statement_timestamp', 'transaction_timestamp']);
+
+function columnName(node: unknown): string | undefined {
+  const fields = (node as { ColumnRef?: { fields?: unknown } } | undefined)?.ColumnRef?.fields;
+  return strings(fields).at(-1)?.toLowerCase();
+}
+
+/** now(), CURRENT_TIMESTAMP/CURRENT_DATE, or an interval, anywhere in the expression. */
+function mentionsTime(node: unknown): boolean {
+  for (const [type, body] of walk(node)) {
+    if (type === 'FuncCall' && TIME_FUNCTIONS.has(normalizeFunctionName(strings(body.funcname)))) return true;
+    if (type === 'SQLValueFunction') return true;
+    if (type === 'TypeCast' && strings((body.typeName as { names?: unknown })?.names).includes('interval'))
+      return true;
+  }
+  return false;
+}
+
+/** Whether a WHERE (or one of its AND-ed parts) bounds the rows by key, time or LIMIT. */
+function bounded(node: unknown): boolean {
+  const [type, body] = Object.entries((node ?? {}) as Record<string, Record<string, unknown>>)[0] ?? [];
+  if (!type || !body) return false;
+  if (type === 'BoolExpr') {
+    const args = Array.isArray(body.args) ? body.args : [];
+    if (body.boolop === 'AND_EXPR') return args.some(bounded);
+    if (body.boolop === 'OR_EXPR') return args.length > 0 && args.every(bounded);
+    return false;
+  }
+  if (type === 'A_Expr') {
+    const op = strings(body.name)[0];
+    const sides = [body.lexpr, body.rexpr];
+    const columns = sides.map(columnName);
+    if ((body.kind === 'AEXPR_OP' && op === '=') || body.kind === 'AEXPR_IN')
+      if (columns.some((name) => name !== undefined && KEY_COLUMN.test(name))) return true;
+    const ranged =
+      (body.kind === 'AEXPR_OP' && ['<', '<=', '>', '>='].includes(op ?? '')) ||
+      String(body.kind).startsWith('AEXPR_BETWEEN');
+    if (ranged) {
+      if (columns.some((name) => name !== undefined && (TIME_COLUMN.test(name) || KEY_COLUMN.test(name))))
+        return true;
+      if (sides.some(mentionsTime)) return true;
+    }
+    return false;
+  }
+  if (type === 'SubLink') {
+    // `id IN (SELECT id … LIMIT 500)`: a batch of a bounded size.
+    const select = (body.subselect as { SelectStmt?: Record<string, unknown> } | undefined)?.SelectStmt;
+    return Boolean(select?.limitCount);
+  }
+  return false;
 }
 
 /** The statement's kind in words, and what it does to the verdict beyond its function calls. */
@@ -174,7 +275,7 @@ function statementKind(type: string, body: Record<string, unknown>, verdict: Ver
     case 'UpdateStmt':
     case 'DeleteStmt': {
       const verb = type === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
-      verdict.action(`${verb} changes data`, body.whereClause ? 'medium' : 'high', dmlRiskReason(verb, body));
+      verdict.action(`${verb} changes data`, dmlRiskLevel(body), dmlRiskReason(verb, body));
       return verb;
     }
     case 'InsertStmt':

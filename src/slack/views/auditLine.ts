@@ -40,6 +40,7 @@ function icon(event: RenderableEvent): string {
   if (event.kind === 'preview' && typeof data.error === 'string') return ':warning:';
   if (event.kind === 'execution_finished') {
     if (data.status === 'succeeded') return ':checkered_flag:';
+    if (data.status === 'nothing_done') return ':white_circle:';
     if (data.status === 'outcome_unknown') return ':question:';
   }
   return ICON[event.kind];

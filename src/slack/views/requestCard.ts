@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../health/evidenceTable.js';
+import { rowLimitText } from '../../remediation/limits.js';
 import type { Plan } from '../../remediation/plan.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
@@ -12,7 +13,18 @@ import { type ReturnedRows, rowsBlocks } from './rowsTable.js';
 
 /** The parts of the stored plan the card shows (a request stores the whole plan as JSON). */
 type PlanView = Partial<
-  Pick<Plan, 'summary' | 'affectedRows' | 'backends' | 'sample' | 'lockLevel' | 'noTransaction'>
+  Pick<
+    Plan,
+    | 'summary'
+    | 'affectedRows'
+    | 'backends'
+    | 'sample'
+    | 'lockLevel'
+    | 'noTransaction'
+    | 'rowLimit'
+    | 'blocked'
+    | 'riskRaised'
+  >
 >;
 
 const STATUS_LINE: Record<ActionRequest['status'], string> = {
@@ -21,6 +33,7 @@ const STATUS_LINE: Record<ActionRequest['status'], string> = {
   approved: ':white_check_mark: Approved: executing',
   executing: ':gear: Executing',
   succeeded: ':white_check_mark: Executed',
+  nothing_done: ':white_circle: Nothing done: nothing was changed',
   failed: ':x: Failed: rolled back where possible',
   aborted: ':no_entry: Aborted: a limit was exceeded; nothing was changed',
   changed: ':warning: Not executed: what it touches changed since the preview; preview it again',
@@ -56,10 +69,10 @@ export function requestCardBlocks(request: ActionRequest, step: ActionStep, posi
           .join('\n'),
       ),
     );
-  blocks.push(section(`*Plan:* ${escapeMrkdwn(plan.summary ?? 'no summary')}`));
+  blocks.push(section(planLine(plan)));
   const table = planTable(plan);
   if (table) blocks.push(section(codeFence(table)));
-  blocks.push(section(`*${STATUS_LINE[request.status]}*${detailLine(request)}`));
+  blocks.push(section(`*${statusLine(request, plan)}*${detailLine(request)}`));
   // What the statement returned (a diagnostic function's rows, EXPLAIN ANALYZE, RETURNING).
   const output = (request.outcome as { result?: { output?: ReturnedRows } } | null)?.result?.output;
   if (output && output.rowCount > 0) blocks.push(...rowsBlocks(output));
@@ -72,13 +85,33 @@ export function requestCardText(request: ActionRequest, step: ActionStep): strin
   return escapeMrkdwn(`${step.title} on ${request.target}: ${request.status.replace('_', ' ')}`);
 }
 
+/** The plan's summary, the row limit it is held to, and why the preview raised its risk. */
+function planLine(plan: PlanView): string {
+  const parts = [`*Plan:* ${escapeMrkdwn(plan.summary ?? 'no summary')}`];
+  if (plan.rowLimit) parts.push(escapeMrkdwn(rowLimitText(plan.rowLimit)));
+  const line = parts.join(' · ');
+  return plan.riskRaised ? `${line}\n*Risk raised to high:* ${escapeMrkdwn(plan.riskRaised)}` : line;
+}
+
+/** A previewed plan that is blocked says why instead of inviting a request. */
+function statusLine(request: ActionRequest, plan: PlanView): string {
+  if (request.status === 'previewed' && plan.blocked) {
+    const reason = escapeMrkdwn(plan.blocked.reason);
+    return plan.blocked.kind === 'nothing_to_do'
+      ? `:zero: Nothing to do: ${reason}. There is nothing to approve.`
+      : `:no_entry: Over the limit: ${reason}. It cannot be requested for approval.`;
+  }
+  return STATUS_LINE[request.status];
+}
+
 function planTable(plan: PlanView): string | undefined {
   if (plan.backends && plan.backends.length > 0) {
     return tableLines(
-      ['pid', 'user', 'application', 'state', 'age_s', 'query'],
+      ['pid', 'user', 'database', 'application', 'state', 'age_s', 'query'],
       plan.backends.map((backend) => [
         backend.pid,
         backend.user,
+        backend.database ?? null,
         backend.application,
         backend.state,
         backend.ageSeconds,
@@ -122,6 +155,7 @@ function buttonsFor(request: ActionRequest) {
     value,
     ...(style ? { style } : {}),
   });
+  if (request.status === 'previewed' && request.blocked) return [button('Discard', ACTIONS.reject)];
   if (request.status === 'previewed')
     return [
       button('Request approval', ACTIONS.requestApproval, 'primary'),
