@@ -8,6 +8,7 @@ import { clip } from '../../text.js';
 import type { ActionStep, CheckStep, LoaderWarning, ManualStep, Step } from '../model.js';
 import { type AnalyzedStatement, analyzeSqlBlock, type BlockAnalysis } from '../sql/analyzeSqlBlock.js';
 import type { Annotation } from './annotations.js';
+import { authorRisk } from './authorRisk.js';
 import { repairMojibake } from './mojibake.js';
 
 /** A step before the procedure numbers it. */
@@ -114,6 +115,15 @@ function statementStep(block: CodeBlock, analyzed: AnalyzedStatement): DraftStep
     actionReasons: analyzed.actionReasons,
     noTransaction: analyzed.noTransaction,
   };
+  // What the author wrote around it ("(safe)", "use with caution") weighs in unless annotated.
+  if (!annotation?.risk && analyzed.risk) {
+    const said = authorRisk([comment, block.lead, block.section].filter(Boolean).join(' · '), {
+      risk: step.risk,
+      reasons: step.riskReasons,
+    });
+    step.risk = said.risk;
+    step.riskReasons = said.reasons;
+  }
   // An annotated risk is the author saying it acts: then it stays an action whatever the catalog says.
   if (analyzed.unknownFunctions && !annotation?.risk)
     step.decidedByCatalog = { functions: analyzed.unknownFunctions };
