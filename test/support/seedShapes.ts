@@ -90,3 +90,81 @@ export const SEED_LIBRARY_FILES: Record<string, string> = {
   '003_dab589b8c9148727.txt': 'timothie-database-operations.md',
   '004_95e26377be71e20e.txt': 'production-operations.md',
 };
+
+/**
+ * The fault each seed's headline procedures are about, on top of its shape: what the page's
+ * checks should show and its actions should fix. Sessions (idle, idle in transaction) are
+ * opened by the tests themselves.
+ */
+export const SEED_FAULTS: Record<string, string> = {
+  // Two triggers running the same function on the same event: every update bumps the version twice.
+  '000_5aa7576ec96abee9.txt': `
+    CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.version := coalesce(OLD.version, 0) + 1; RETURN NEW; END $$;
+    CREATE FUNCTION bump_version_again() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
+    CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
+    CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version_again();
+    INSERT INTO customers_db VALUES ('c1', 'Pat Mower', '0400000001', false);
+    INSERT INTO jobs_db (id, job_number, status, version, customer_id, grand_total, balance_due, service_deposit)
+      VALUES ('j1', 'JB-1', 'open', 1, 'c1', 100, 100, 0);`,
+  // Two sign-ups without a profile (the trigger did not run), and a request its owner cannot see.
+  '001_fa7a400fb5f384a8.txt': `
+    CREATE OR REPLACE FUNCTION verify_user_registration_system() RETURNS TABLE (check_name text, ok boolean)
+      LANGUAGE sql STABLE AS $$
+        SELECT 'every user has a profile', NOT EXISTS (
+          SELECT 1 FROM auth.users u LEFT JOIN profiles p ON p.id = u.id WHERE p.id IS NULL) $$;
+    INSERT INTO auth.users VALUES
+      ('0f1e2d3c-4b5a-4697-8877-665544332211', 'alice@care.test', now() - interval '2 days', '{"name": "Alice"}'),
+      ('8d2f7c1e-0a4b-4c3d-9e8f-112233445566', 'bob@care.test', now() - interval '1 day', '{}'),
+      ('5b6c7d8e-9f01-4234-8567-89abcdef0123', 'carol@care.test', now() - interval '3 days', '{"name": "Carol"}');
+    INSERT INTO profiles VALUES ('5b6c7d8e-9f01-4234-8567-89abcdef0123', 'Carol', 'Springfield', now() - interval '3 days');
+    INSERT INTO help_requests VALUES
+      ('r1', '5b6c7d8e-9f01-4234-8567-89abcdef0123', 'groceries', 'food', 'in_progress', 'high', now()),
+      ('r2', '5b6c7d8e-9f01-4234-8567-89abcdef0123', 'a lift', 'transport', 'open', 'low', now());
+    ALTER TABLE help_requests ENABLE ROW LEVEL SECURITY;`,
+  // Failed emails, and lots whose reserved meters disagree with their active reservations.
+  '002_4f3004b0bed5cbcb.txt': `
+    INSERT INTO email_log VALUES
+      ('e1', 'buyer@lotastro.test', 'Order confirmed', 'failed', 'domain not verified', now() - interval '1 hour', 3, NULL),
+      ('e2', 'ops@lotastro.test', 'Stock alert', 'failed', 'rate limited', now() - interval '2 hours', 3, NULL),
+      ('e3', 'buyer@lotastro.test', 'Invoice', 'sent', NULL, now() - interval '3 hours', 0, NULL);
+    INSERT INTO lots VALUES
+      ('L1', 'linen', 'blue', 100, 50, 'in_stock'),
+      ('L2', 'cotton', 'red', 80, -10, 'in_stock'),
+      ('L3', 'wool', 'grey', 60, 20, 'in_stock');
+    INSERT INTO reservations VALUES ('R1', 'active'), ('R2', 'active');
+    INSERT INTO reservation_lines VALUES ('R1', 'L1', 30), ('R2', 'L3', 20);`,
+  // Oversold stock (available below zero), a health function that reports it, and old orders.
+  '003_dab589b8c9148727.txt': `
+    ALTER TABLE inventory DROP COLUMN available_quantity,
+      ADD COLUMN available_quantity int GENERATED ALWAYS AS (quantity - reserved_quantity) STORED;
+    INSERT INTO inventory (id, title, store_name, status, is_active, quantity, reserved_quantity) VALUES
+      ('i1', 'Gold ring', 'main', 'in_stock', true, 2, 5),
+      ('i2', 'Silver chain', 'main', 'in_stock', true, 1, 3),
+      ('i3', 'Pearl earrings', 'main', 'low_stock', true, 3, 1);
+    CREATE OR REPLACE FUNCTION check_system_health() RETURNS TABLE (metric text, status text) LANGUAGE sql STABLE AS $$
+      SELECT 'oversold inventory', CASE WHEN count(*) > 0 THEN 'critical: ' || count(*) ELSE 'ok' END
+        FROM inventory WHERE available_quantity < 0 $$;
+    INSERT INTO orders (id, order_number, status, created_at, delivered_at) VALUES
+      ('o1', 'TC-1', 'delivered', now() - interval '3 years', now() - interval '3 years'),
+      ('o2', 'TC-2', 'delivered', now() - interval '1 month', now() - interval '1 month'),
+      ('o3', 'TC-3', 'pending', now() - interval '1 hour', NULL);`,
+  // A stuck sync queue: queued items nobody processed, failed items out of retries, one still retrying.
+  '004_95e26377be71e20e.txt': `
+    CREATE OR REPLACE FUNCTION admin_clear_shopify_sync_queue(wanted text) RETURNS int LANGUAGE plpgsql AS $$
+      DECLARE cleared int;
+      BEGIN
+        DELETE FROM shopify_sync_queue WHERE status = wanted;
+        GET DIAGNOSTICS cleared = ROW_COUNT;
+        RETURN cleared;
+      END $$;
+    INSERT INTO shopify_sync_queue (inventory_item_id, action, status, retry_count, max_retries, last_error, created_at) VALUES
+      ('item-1', 'update', 'queued', 0, 3, NULL, now() - interval '2 hours'),
+      ('item-2', 'update', 'queued', 0, 3, NULL, now() - interval '1 hour'),
+      ('item-3', 'create', 'queued', 0, 3, NULL, now() - interval '30 minutes'),
+      ('item-4', 'update', 'failed', 3, 3, 'Shopify 429 Too Many Requests', now() - interval '3 hours'),
+      ('item-5', 'delete', 'failed', 5, 3, 'Shopify 404 Not Found', now() - interval '4 hours'),
+      ('item-6', 'update', 'failed', 1, 3, 'timeout', now() - interval '5 minutes'),
+      ('item-7', 'update', 'completed', 0, 3, NULL, now() - interval '1 day');`,
+};
