@@ -471,6 +471,25 @@ describe('seed 003 (Timothie): diagnostic functions decided by the catalog, over
     expect(stepTitled(outcomes, 'Backup Verification').step.kind).toBe('check');
   });
 
+  it('archives old delivered orders: the storage report is a check, the cleanup function an action, the UPDATE counted against the row limit', async () => {
+    const outcomes = await seed.checks(seed.procedure('storage-space-critical'));
+    expectChecksRan(outcomes);
+    expect(stepTitled(outcomes, 'Check Storage Usage').step.kind).toBe('check');
+    expect(actionOf(stepTitled(outcomes, 'Clean Up Orphaned Files')).actionReasons.join(' ')).toMatch(
+      /^on this target: .*cleanup_orphaned_images/,
+    );
+    const archive = actionOf(stepTitled(outcomes, 'Archive orders older than 2 years'));
+    const pool = seed.pools.remediation(seed.target);
+    const plan = await computePlan(pool, seed.target, archive, []);
+    expect(plan).toMatchObject({ mode: 'dml', affectedRows: 1, rowLimit: { rows: 1000 } });
+    expect(await executeAction(pool, seed.target, archive, [], plan)).toMatchObject({
+      status: 'succeeded',
+      affectedRows: 1,
+    });
+    const { rows } = await seed.db.admin.query("SELECT id FROM orders WHERE notes LIKE '%[ARCHIVED]%'");
+    expect(rows).toEqual([{ id: 'o1' }]);
+  });
+
   it('resets the reserved quantities of oversold items only, and the diagnosis then finds none', async () => {
     const procedure = seed.procedure('inventory-synchronization-issues');
     const before = await seed.checks(procedure);
