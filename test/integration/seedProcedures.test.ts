@@ -314,6 +314,23 @@ describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis a
     '"Try creating a test request" runs as a check: the INSERT as the user (SET LOCAL ROLE, the claim) in a rolled-back transaction, reporting whether RLS lets it through and with which error (not implemented: a write under session settings is refused)',
   );
 
+  it('posts the rows of an approved EXPLAIN ANALYZE (the query plan), not only "done"', async () => {
+    const outcomes = await seed.checks(seed.procedure('issue-help-requests-not-loading-or-taking-too-long'));
+    // The page's own mistake (pg_stat_user_indexes calls it relname; lint --target says so) is
+    // an error that names the column, not a silent empty result.
+    expect(stepTitled(outcomes, 'Check for missing indexes').result).toMatchObject({
+      status: 'error',
+      error: expect.stringMatching(/column "tablename" does not exist/),
+    });
+    const explain = actionOf(stepTitled(outcomes, 'Check help request query performance'));
+    const pool = seed.pools.remediation(seed.target);
+    const plan = await computePlan(pool, seed.target, explain, []);
+    const result = await executeAction(pool, seed.target, explain, [], plan);
+    expect(result).toMatchObject({ status: 'succeeded', output: { columns: ['QUERY PLAN'] } });
+    if (result.status !== 'succeeded') throw new Error('unreachable');
+    expect(result.output?.rows.map((row) => row[0]).join('\n')).toMatch(/Execution Time/);
+  });
+
   it('keeps "Temporarily disable RLS" a high-risk action', async () => {
     const procedure = seed.procedure('issue-users-cant-access-data-they-should-be-able-to');
     const disable = actionOf(
