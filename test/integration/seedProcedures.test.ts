@@ -331,17 +331,19 @@ describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis a
     expect(result.output?.rows.map((row) => row[0]).join('\n')).toMatch(/Execution Time/);
   });
 
-  it('keeps "Temporarily disable RLS" a high-risk action', async () => {
+  it('pairs "Temporarily disable RLS" with its re-enable, and refuses it on production', async () => {
     const procedure = seed.procedure('issue-users-cant-access-data-they-should-be-able-to');
     const disable = actionOf(
       procedure.steps.find((step) => step.title.startsWith('Temporarily disable RLS'))!,
     );
     expect(disable.risk).toBe('high');
+    const pool = seed.pools.remediation(seed.target);
+    const plan = await computePlan(pool, seed.target, disable, []);
+    expect(plan.revert).toMatchObject({ sql: 'ALTER TABLE "help_requests" ENABLE ROW LEVEL SECURITY' });
+    expect(plan.summary).toMatch(/turned back on by the bot 15 min after it runs/);
+    const production = { ...seed.target, tags: ['production'] };
+    expect((await computePlan(pool, production, disable, [])).blocked?.kind).toBe('not_allowed');
   });
-
-  it.todo(
-    'ALTER TABLE help_requests DISABLE ROW LEVEL SECURITY never runs alone: its plan pairs it with the re-enable (an automatic revert after a bounded time, shown in the plan) or it is refused on production targets (not implemented)',
-  );
 });
 
 describe('seed 002 (LotAstro): kill idle connections, failed emails, reservation conflicts', () => {
