@@ -31,7 +31,14 @@ export async function previewAction(
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
-    plan = await computePlan(deps.pools.remediation(target), target, step, binding.values);
+    plan = await computePlan(
+      deps.pools.remediation(target),
+      target,
+      step,
+      binding.values,
+      undefined,
+      binding.session,
+    );
   } catch (err) {
     await failed(failureText(err));
     return;

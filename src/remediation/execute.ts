@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import type { ActionStep } from '../runbooks/model.js';
+import type { BoundSetting } from '../runbooks/procedureParams.js';
+import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
@@ -172,7 +174,8 @@ export async function executeAction(
     return await withConnection(
       pool,
       async (client) => {
-        const current = await planOn(client, target, step, values, limits);
+        // Under the approved role and settings, as the preview ran: the approval covers them.
+        const current = await planOn(client, target, step, values, limits, approved.session ?? []);
         const change = materialChange(approved, current);
         if (change) return { status: 'changed', reason: change, current } satisfies ExecutionResult;
         const started = performance.now();
@@ -196,7 +199,7 @@ export async function executeAction(
           case 'no-transaction':
             return outsideTransaction(client, target, step, values, elapsed);
           case 'statement':
-            return inTransaction(client, target, step, values, limits, elapsed);
+            return inTransaction(client, target, step, values, approved.session ?? [], limits, elapsed);
         }
       },
       { discard },
@@ -280,6 +283,7 @@ async function dml(
     client,
     target,
     async () => {
+      await applySession(client, approved.session ?? []);
       const result = await client.query(asRows(step.statement.sql, values));
       return { count: result.rowCount ?? result.rows.length, output: outputOf(result) };
     },
@@ -334,6 +338,7 @@ async function inTransaction(
   target: Target,
   step: ActionStep,
   values: Array<string | number>,
+  session: readonly BoundSetting[],
   limits: ExecutionLimits,
   elapsed: () => number,
 ): Promise<ExecutionResult> {
@@ -341,7 +346,10 @@ async function inTransaction(
   const { value: result, vetoed } = await runInTransaction(
     client,
     target,
-    () => client.query(asRows(step.statement.sql, values)),
+    async () => {
+      await applySession(client, session);
+      return client.query(asRows(step.statement.sql, values));
+    },
     (done) => {
       // DML that calls functions a preview could not run still gets the row limit.
       const rows = done.rowCount ?? 0;

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { readSafety } from '../runbooks/execute/readSafety.js';
 import type { ActionStep, SignalScope } from '../runbooks/model.js';
+import type { BoundSetting } from '../runbooks/procedureParams.js';
+import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
@@ -75,6 +77,11 @@ export interface Plan {
   blocked?: PlanBlock;
   /** Why the preview found it riskier than its statement alone says (e.g. how many rows). */
   riskRaised?: string;
+  /**
+   * The role and request settings it runs under (`SET ROLE authenticated`, the JWT claim),
+   * bound: the approval covers them as it covers the values.
+   */
+  session?: BoundSetting[];
   /** A change the bot undoes by itself after a while (row-level security turned back on). */
   revert?: RowSecurityRevert;
   noTransaction: boolean;
@@ -91,8 +98,9 @@ export async function computePlan(
   step: ActionStep,
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
+  session: BoundSetting[] = [],
 ): Promise<Plan> {
-  return withConnection(pool, (client) => planOn(client, target, step, values, limits));
+  return withConnection(pool, (client) => planOn(client, target, step, values, limits, session));
 }
 
 /** As `computePlan`, on a connection the caller holds (execution re-checks on its own connection). */
@@ -102,18 +110,43 @@ export async function planOn(
   step: ActionStep,
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
+  session: BoundSetting[] = [],
 ): Promise<Plan> {
   const { statement } = step;
-  // The preview and the execution run as the bot: a change meant to run as another role or
-  // with request settings (an RLS trial as a user) would run as someone else.
-  if (statement.session?.length)
-    throw new PlanError(
-      'this step runs under SET ROLE or session settings, which the bot does not apply to a change; run it by hand inside BEGIN … ROLLBACK',
-    );
   if (values.length !== statement.params.length)
     throw new PlanError(`the statement takes ${statement.params.length} values; ${values.length} given`);
+  if ((statement.session?.length ?? 0) !== session.length)
+    throw new PlanError(
+      `the statement runs under ${statement.session?.length ?? 0} settings; ${session.length} given`,
+    );
   const shape = statementShape(step);
-  const base = { target: target.name, sql: statement.sql, params: values, noTransaction: step.noTransaction };
+  // A signal acts outside any transaction, and VACUUM-like statements run outside one: a role
+  // set for a transaction would not hold for them, so they are not run under one at all.
+  if (session.length > 0 && (shape.mode === 'signal' || shape.mode === 'no-transaction'))
+    throw new PlanError(
+      `${statement.kind} cannot run under SET ROLE or request settings (they hold for a transaction, and it does not run in one); run it without them`,
+    );
+  const base = {
+    target: target.name,
+    sql: statement.sql,
+    params: values,
+    noTransaction: step.noTransaction,
+    ...(session.length > 0 ? { session } : {}),
+  };
+  const plan = await planByMode(client, target, step, values, shape, base, limits);
+  // Summary words only: the hash covers the settings themselves.
+  return session.length > 0 ? { ...plan, summary: `${plan.summary} (${sessionWords(session)})` } : plan;
+}
+
+function planByMode(
+  client: pg.PoolClient,
+  target: Target,
+  step: ActionStep,
+  values: Array<string | number>,
+  shape: StatementShape,
+  base: PlanBase,
+  limits: ExecutionLimits,
+): Promise<Plan> {
   switch (shape.mode) {
     case 'signal':
       return signalPlan(client, target, step, values, base, limits);
@@ -149,9 +182,10 @@ async function describedPlan(
   base: PlanBase,
   limits: ExecutionLimits,
 ): Promise<Plan> {
-  const noOp = await inRolledBackTransaction(client, target.settings, true, () =>
-    findNoOp(client, step.statement.sql),
-  );
+  const noOp = await inRolledBackTransaction(client, target.settings, true, async () => {
+    await applySession(client, base.session ?? []);
+    return findNoOp(client, step.statement.sql);
+  });
   const skipped = noOp.skipped ? `; would skip ${noOp.skipped.join(', ')} (missing)` : '';
   // Row-level security never goes off for good: refused on production, re-enabled by the bot elsewhere.
   const revert = rowSecurityDisabled(step.statement.sql);
@@ -181,13 +215,19 @@ async function describedPlan(
   );
 }
 
-type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction'>;
+type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;
 
 /** The hash an approval refers to: the statement, its values, the target and what it touches. */
-export function planHash(plan: Pick<Plan, 'sql' | 'params' | 'target' | 'fingerprint'>): string {
-  return createHash('sha256')
-    .update(JSON.stringify([plan.sql, plan.params, plan.target, plan.fingerprint]))
-    .digest('hex');
+export function planHash(plan: Pick<Plan, 'sql' | 'params' | 'target' | 'fingerprint' | 'session'>): string {
+  // The session joins the hash only when there is one: plans without keep the hash they had.
+  const parts = [
+    plan.sql,
+    plan.params,
+    plan.target,
+    plan.fingerprint,
+    ...(plan.session?.length ? [plan.session] : []),
+  ];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: string): Plan {
@@ -346,6 +386,8 @@ async function dmlPlan(
 ): Promise<Plan> {
   const args = queryArgs(values);
   const preview = await inRolledBackTransaction(client, target.settings, false, async () => {
+    // As whom it runs decides what its names resolve to and which rows its policies let through.
+    await applySession(client, base.session ?? []);
     const safety = await readSafety(client, step.statement.sql, new Set(), { dml: true });
     if (!safety.safe) return { kind: 'described' as const, why: safety.reasons };
     const notFired = [

@@ -7,6 +7,7 @@ import { computePlan } from '../../src/remediation/plan.js';
 import { runProcedureChecks, type StepOnTarget } from '../../src/runbooks/execute/procedureChecks.js';
 import type { ActionStep, Procedure, Runbook, Step } from '../../src/runbooks/model.js';
 import type { RawValues } from '../../src/runbooks/procedureParams.js';
+import { bindStatement } from '../../src/runbooks/procedureParams.js';
 import { BUILT_IN_RUNBOOKS_DIR } from '../../src/runbooks/runbookDirs.js';
 import { loadRunbookFile } from '../../src/runbooks/runbookFiles.js';
 import { TargetPools } from '../../src/targets/pools.js';
@@ -300,19 +301,32 @@ describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis a
     expect(open[0]!.result?.rows).toHaveLength(1);
   });
 
-  it('keeps "Try creating a test request" (SET ROLE, claim, INSERT) with people, saying why', async () => {
+  it('previews "Try creating a test request" as the user: the policy answers in a rolled-back transaction', async () => {
     const procedure = seed.procedure('issue-help-request-creation-fails');
     const trial = actionOf(procedure.steps[0]!);
     expect(trial.statement.session?.map((setting) => setting.kind)).toEqual(['role', 'setting']);
+    await seed.db.admin.query(`GRANT INSERT ON help_requests TO ${role}`);
     const pool = seed.pools.remediation(seed.target);
-    await expect(computePlan(pool, seed.target, trial, [])).rejects.toThrow(
-      /runs under SET ROLE or session settings, which the bot does not apply to a change; run it by hand inside BEGIN … ROLLBACK/,
+    const preview = (user: string) => {
+      const binding = bindStatement(trial.statement, { user_uuid: user });
+      if (!binding.ok) throw new Error(binding.problems.join('; '));
+      const session = binding.session.map((setting) =>
+        setting.kind === 'role' && setting.role === 'authenticated' ? { ...setting, role } : setting,
+      );
+      return computePlan(pool, seed.target, trial, binding.values, undefined, session);
+    };
+    // No INSERT policy: row-level security refuses the user's request, which is the page's fault.
+    await expect(preview(CAROL)).rejects.toThrow(
+      /new row violates row-level security policy for table "help_requests"/,
     );
+    await seed.db.admin.query(`CREATE POLICY insert_own ON help_requests FOR INSERT TO ${role}
+      WITH CHECK (user_id = current_setting('request.jwt.claim.sub', true))`);
+    const fixed = await preview(CAROL);
+    expect(fixed).toMatchObject({ mode: 'dml', affectedRows: 1 });
+    expect(fixed.summary).toContain(`as role ${role}, with request.jwt.claim.sub = ${CAROL}`);
+    // Rolled back: the trial wrote nothing.
+    expect((await seed.db.admin.query('SELECT count(*)::int AS n FROM help_requests')).rows[0].n).toBe(2);
   });
-
-  it.todo(
-    '"Try creating a test request" runs as a check: the INSERT as the user (SET LOCAL ROLE, the claim) in a rolled-back transaction, reporting whether RLS lets it through and with which error (not implemented: a write under session settings is refused)',
-  );
 
   it('posts the rows of an approved EXPLAIN ANALYZE (the query plan), not only "done"', async () => {
     const outcomes = await seed.checks(seed.procedure('issue-help-requests-not-loading-or-taking-too-long'));

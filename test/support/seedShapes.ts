@@ -16,7 +16,7 @@ export const SEED_SHAPES: Record<string, string> = {
     CREATE SCHEMA auth;
     CREATE TABLE auth.users (id text PRIMARY KEY, email text, created_at timestamptz, raw_user_meta_data jsonb);
     CREATE TABLE profiles (id text PRIMARY KEY, name text, location text, created_at timestamptz);
-    CREATE TABLE help_requests (id text PRIMARY KEY, user_id text, title text, category text, status text,
+    CREATE TABLE help_requests (id text PRIMARY KEY DEFAULT gen_random_uuid()::text, user_id text, title text, category text, status text,
       urgency text, created_at timestamptz);
     CREATE TABLE contact_exchanges (id text PRIMARY KEY, request_id text, helper_id text, requester_id text,
       exchanged_at timestamptz, confirmed_at timestamptz);

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { errorText } from '../../redact.js';
 import { cellText } from '../../targets/cellText.js';
@@ -8,6 +8,7 @@ import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.j
 import type { Target } from '../../targets/target.js';
 import type { CheckStep, Risk } from '../model.js';
 import type { BoundSetting } from '../procedureParams.js';
+import { applySession } from '../sessionSettings.js';
 import { readSafety, vouchedFunctions } from './readSafety.js';
 
 /** What a check returned, as text, ready to store and show. */
@@ -103,18 +104,6 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
     return results;
   } finally {
     client.release(lost ? new Error(lost) : undefined);
-  }
-}
-
-/**
- * `SET LOCAL ROLE` and `set_config(…, true)`: they end with the transaction, so the connection
- * goes back to the pool as it came. The value is bound, never spliced; a role name is quoted.
- */
-async function applySession(connection: pg.ClientBase, settings: BoundSetting[]): Promise<void> {
-  for (const setting of settings) {
-    if (setting.kind === 'role')
-      await connection.query(`SET LOCAL ROLE ${pg.escapeIdentifier(setting.role)}`);
-    else await connection.query('SELECT set_config($1, $2, true)', [setting.name, setting.value]);
   }
 }
 
