@@ -83,6 +83,9 @@ describe('check expectations on a real database', () => {
       { met: true, expected: 'at least 1 row', got: '1 row' },
       undefined,
     ]);
-    expect(found[2]!.result).toMatchObject({ status: 'error', error: expect.stringContaining('no_such_table') });
+    expect(found[2]!.result).toMatchObject({
+      status: 'error',
+      error: expect.stringContaining('no_such_table'),
+    });
   });
 });
