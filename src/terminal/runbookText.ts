@@ -48,7 +48,9 @@ export function stepLine(step: Step, position: number, c: Colors): string {
         ]
           .filter(Boolean)
           .join('; ')
-      : '';
+      : step.expect
+        ? `expects ${step.expect.text}${step.expect.from === 'prose' ? `, from line ${step.expect.line}` : ''}`
+        : '';
   return (
     `${number}${label} ${step.statement.kind.padEnd(16)} ${step.title}` +
     (params ? c.dim(`  [${params}]`) : '') +

@@ -17,7 +17,7 @@ import type { CheckStep, Runbook } from '../../src/runbooks/model.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { stepBlocks } from '../../src/slack/views/procedureRun.js';
 import type { ProcedureRun, StepRecord } from '../../src/store/procedureRuns.js';
-import { checkResultLines, colors } from '../../src/terminal/runbookText.js';
+import { checkResultLines, colors, stepLine } from '../../src/terminal/runbookText.js';
 
 const SEEDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/seeds');
 
@@ -327,6 +327,8 @@ describe('showing a verdict', () => {
     const c = colors(false);
     expect(checkResultLines(result(0), c)).toContain('    ✔ expected 0 rows: met (0 rows)');
     expect(checkResultLines(result(2), c)).toContain('    ✘ expected 0 rows, got 2 rows');
+    // What lint and show print for the step: where the expectation came from.
+    expect(stepLine(check, 1, c)).toContain('(expects 0 rows, from line 3)');
   });
 });
 
