@@ -87,7 +87,10 @@ export function stepVerdict(step: Step, runbook: Runbook): { runsAs: string; why
     case 'manual':
       return { runsAs: 'manual', why: manualReason(step, runbook) };
     case 'check':
-      return { runsAs: 'check', why: `${sqlCell(step.statement.text)}: read-only, runs without approval` };
+      return {
+        runsAs: 'check',
+        why: `${sqlCell(step.statement.text)}: read-only, runs without approval${step.expect ? `; expects ${step.expect.text} (${step.expect.from === 'prose' ? `"${(step.expect.said ?? '').replaceAll('|', '\\|')}", line ${step.expect.line}` : 'annotation'}): a met / not met verdict` : ''}`,
+      };
     case 'action': {
       if (step.decidedByCatalog)
         return {

@@ -5,7 +5,9 @@ import { errorText } from '../redact.js';
 import { type ExecutionResult, executeAction, limitsFor } from '../remediation/execute.js';
 import type { Plan } from '../remediation/plan.js';
 import { reenableRowSecurity } from '../remediation/rowSecurity.js';
+import { verdictOf } from '../runbooks/execute/procedureChecks.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
+import { describeRows } from '../runbooks/expectations.js';
 import type { CheckStep } from '../runbooks/model.js';
 import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
@@ -34,8 +36,10 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
   } catch (err) {
     unavailable = errorText(err);
   }
-  const verify = () =>
-    target ? verification(deps, run, target, inputs) : Promise.resolve(`could not run: ${unavailable}`);
+  const verify = (): Promise<VerificationOutcome> =>
+    target
+      ? verification(deps, run, target, inputs)
+      : Promise.resolve({ text: `could not run: ${unavailable}`, failing: [] });
 
   if (request.status === 'executing') {
     const after = await verify();
@@ -44,12 +48,15 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
       run,
       'runbook-bot',
       'outcome_unknown',
-      () => ({ verification: after }),
+      () => ({ verification: after.text, ...verdictData(after) }),
       (audit) =>
         deps.requests.finishExecution(
           requestId,
           'outcome_unknown',
-          { summary: 'The worker stopped during execution; it was not run again.', verification: { after } },
+          {
+            summary: 'The worker stopped during execution; it was not run again.',
+            verification: { after: after.text, ...verdictData(after) },
+          },
           audit,
         ),
     );
@@ -94,18 +101,19 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
   }
   const reverting = await scheduleRevert(deps, requestId, request.plan as unknown as Plan, result);
   const after = await verify();
-  const summary = `${resultSummary(result)}${reverting}`;
+  const summary = `${resultSummary(result, after)}${reverting}`;
+  const verified = { before: before.text, after: after.text, ...verdictData(after) };
   await auditedChange(
     deps,
     run,
     'runbook-bot',
     'execution_finished',
-    () => ({ status: result.status, summary }),
+    () => ({ status: result.status, summary, ...verdictData(after) }),
     (audit) =>
       deps.requests.finishExecution(
         requestId,
         result.status,
-        { summary, result: { ...result, current: undefined }, verification: { before, after } },
+        { summary, result: { ...result, current: undefined }, verification: verified },
         audit,
       ),
   );
@@ -115,7 +123,7 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
     target: request.target,
     runId: run.id,
     requestId,
-    data: { before, after },
+    data: verified,
   });
   await deps.approvals.refreshCard(requestId);
 }
@@ -161,12 +169,25 @@ export async function revertRequest(deps: ActionJobDeps, requestId: string): Pro
   });
 }
 
-function resultSummary(result: ExecutionResult): string {
+/** Whether the verification met what its checks expect, for the card and the audit line. */
+function verdictData(outcome: VerificationOutcome): { met?: boolean } {
+  return outcome.met === undefined ? {} : { met: outcome.met };
+}
+
+/**
+ * The outcome in a sentence. An execution that went through while its verification still
+ * fails is not reported as a success: the execution status stays (the statement did run and
+ * commit), the words say what is still wrong.
+ */
+function resultSummary(result: ExecutionResult, after: VerificationOutcome): string {
+  const stillFails = after.met === false ? after.failing.join('; ') : undefined;
   switch (result.status) {
     case 'succeeded':
-      return result.summary;
+      return stillFails
+        ? `executed, but verification still fails: ${stillFails} (${result.summary})`
+        : result.summary;
     case 'nothing_done':
-      return result.summary;
+      return stillFails ? `${result.summary}; verification still fails: ${stillFails}` : result.summary;
     case 'changed':
       return `Not executed: ${result.reason}`;
     case 'aborted':
@@ -178,16 +199,27 @@ function resultSummary(result: ExecutionResult): string {
   }
 }
 
+/** The verification checks' results in one line, and whether they met what they expect. */
+export interface VerificationOutcome {
+  text: string;
+  /** Absent when no verification check carries an expectation (or none could run). */
+  met?: boolean;
+  /** The checks whose expectation was not met (or that could not run to say), each with what came back. */
+  failing: string[];
+}
+
 /**
  * The procedure's verification checks (its "Verification" section), or else its
  * diagnostic checks, run now and summarized in one line: what "after" is compared with.
+ * Each check reads the same way before and after (`2 rows: status=failed, count=3; …`), with
+ * its verdict when it expects something.
  */
 async function verification(
   deps: ActionJobDeps,
   run: ProcedureRun,
   target: ReturnType<TargetRegistry['resolve']>,
   inputs: RawValues,
-): Promise<string> {
+): Promise<VerificationOutcome> {
   const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
   const verifying = checks.filter((step) => step.role === 'verify');
   const chosen = verifying.length > 0 ? verifying : checks.filter((step) => step.role === 'diagnose');
@@ -195,19 +227,40 @@ async function verification(
     const binding = bindStatement(step.statement, inputs);
     return binding.ok ? [{ step, values: binding.values, session: binding.session }] : [];
   });
-  if (runnable.length === 0) return 'no verification check';
+  if (runnable.length === 0) return { text: 'no verification check', failing: [] };
   try {
     const results = await runChecks(deps.pools.readOnly(target), target, runnable);
-    return runnable.map((check, i) => `${check.step.title}: ${describeResult(results[i]!)}`).join('; ');
+    return summarizeVerification(runnable.map((check, i) => ({ step: check.step, result: results[i]! })));
   } catch (err) {
-    return `could not run: ${errorText(err)}`;
+    const expecting = runnable.some((check) => check.step.expect);
+    const text = `could not run: ${errorText(err)}`;
+    return expecting ? { text, met: false, failing: [text] } : { text, failing: [] };
   }
+}
+
+/** One line for the checks' results; `met` only when some check expects something. */
+export function summarizeVerification(
+  checks: Array<{ step: CheckStep; result: CheckResult }>,
+): VerificationOutcome {
+  const failing: string[] = [];
+  let expecting = false;
+  const parts = checks.map(({ step, result }) => {
+    const described = describeResult(result);
+    if (!step.expect) return `${step.title}: ${described}`;
+    expecting = true;
+    const verdict = verdictOf(step, result);
+    if (!verdict) {
+      failing.push(`${step.title}: expected ${step.expect.text}, ${described}`);
+      return `${step.title}: ${described} (expected ${step.expect.text}: not judged)`;
+    }
+    if (!verdict.met) failing.push(`${step.title}: expected ${verdict.expected}, got ${verdict.got}`);
+    return `${step.title}: ${described} (expected ${verdict.expected}: ${verdict.met ? 'met' : 'not met'})`;
+  });
+  return { text: parts.join('; '), failing, ...(expecting ? { met: failing.length === 0 } : {}) };
 }
 
 function describeResult(result: CheckResult): string {
   if (result.status === 'error') return `error: ${result.error}`;
   if (result.status === 'action') return result.error ?? 'not run as a check';
-  if (result.rowCount === 1 && result.columns.length <= 3)
-    return result.columns.map((column, i) => `${column}=${result.rows[0]?.[i]}`).join(', ');
-  return `${result.rowCount} rows`;
+  return describeRows(result);
 }

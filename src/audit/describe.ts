@@ -61,6 +61,9 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
     case 'execution_started':
       return ['execution started: ', code(data.sql), plan];
     case 'execution_finished': {
+      // Its summary already says "executed, but verification still fails: …".
+      if (data.status === 'succeeded' && data.met === false && typeof data.summary === 'string')
+        return [text(data.summary)];
       const status = typeof data.status === 'string' ? data.status.replaceAll('_', ' ') : 'finished';
       return [`execution ${status}`, ...(typeof data.summary === 'string' ? [': ', text(data.summary)] : [])];
     }
@@ -75,10 +78,13 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
         typeof data.before === 'string' ? ['before: ', text(data.before)] : [],
         typeof data.after === 'string' ? ['after: ', text(data.after)] : [],
       ].filter((part) => part.length > 0);
+      const verdict =
+        data.met === true ? ['; expectations met'] : data.met === false ? ['; still failing'] : [];
       return [
         'verification of ',
         ...request,
         ...parts.flatMap((part, index) => [index === 0 ? ': ' : '; ', ...part]),
+        ...verdict,
       ];
     }
     case 'reverted': {

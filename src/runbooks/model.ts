@@ -78,10 +78,40 @@ interface StepBase {
   source: SourceLocation;
 }
 
+/** A comparison an expectation makes. */
+export type ComparisonOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+/** One condition of an expectation; all of them must hold for it to be met. */
+export type ExpectCondition =
+  /** The number of rows returned, e.g. `0 rows`, `at least 1 row`. */
+  | { kind: 'rows'; op: ComparisonOp; count: number }
+  /**
+   * A column of every row compared with a value (`count = 0`, `status = 'ok'`); without a
+   * column, the one value a one-row, one-column result holds (`Expected: 0`).
+   */
+  | { kind: 'value'; column?: string; op: ComparisonOp; value: string; quoted: boolean }
+  /** A column of every row is (not) NULL: `customer_name is not null`. */
+  | { kind: 'null'; column: string; isNull: boolean };
+
+/** What a check should return, so its result gets a met / not met verdict. */
+export interface Expectation {
+  /** As written (annotation) or as derived, e.g. `0 rows`, `count = 0`. */
+  text: string;
+  conditions: ExpectCondition[];
+  /** `annotation`: `<!-- runbook: expect="…" -->`; `prose`: derived from the author's words. */
+  from: 'annotation' | 'prose';
+  /** The line it was read from. */
+  line: number;
+  /** For `prose`: the author's words it was derived from. */
+  said?: string;
+}
+
 /** Provably read-only: SELECT / SHOW / EXPLAIN (no ANALYZE) calling only read-safe functions. */
 export interface CheckStep extends StepBase {
   kind: 'check';
   statement: Statement;
+  /** What it should return; its result then carries a verdict. */
+  expect?: Expectation;
 }
 
 /** Anything that is not provably read-only. Never run without preview and approval. */

@@ -258,7 +258,10 @@ async function runProcedure(
     const results = found.flatMap(({ result }) => (result ? [result] : []));
     if (results.some((result) => result.status === 'error')) return EXIT.couldNotRun;
     // A check that can act on this target was not run: worth a non-zero exit in a script.
-    return results.some((result) => result.status === 'action') ? EXIT.warn : EXIT.ok;
+    // So is a check that did not return what its runbook expects.
+    return results.some((result) => result.status === 'action' || result.verdict?.met === false)
+      ? EXIT.warn
+      : EXIT.ok;
   } finally {
     await pools.closeAll();
   }

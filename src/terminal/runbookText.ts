@@ -48,7 +48,9 @@ export function stepLine(step: Step, position: number, c: Colors): string {
         ]
           .filter(Boolean)
           .join('; ')
-      : '';
+      : step.expect
+        ? `expects ${step.expect.text}${step.expect.from === 'prose' ? `, from line ${step.expect.line}` : ''}`
+        : '';
   return (
     `${number}${label} ${step.statement.kind.padEnd(16)} ${step.title}` +
     (params ? c.dim(`  [${params}]`) : '') +
@@ -127,6 +129,10 @@ export function checkResultLines(result: CheckResult, c: Colors): string[] {
       ...(result.actionReasons ?? []).map((reason) => c.yellow(`      ${reason}`)),
     ];
   if (result.status === 'error') return [c.red(`    error: ${result.error ?? 'failed'}`)];
+  return [...rowLines(result, c), ...verdictLines(result, c)];
+}
+
+function rowLines(result: CheckResult, c: Colors): string[] {
   if (result.rowCount === 0) return [c.dim(`    no rows (${result.durationMs} ms)`)];
   const more = result.rowCount - result.rows.length;
   return [
@@ -134,5 +140,16 @@ export function checkResultLines(result: CheckResult, c: Colors): string[] {
     c.dim(
       `    ${result.rowCount} rows (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
     ),
+  ];
+}
+
+/** The check's verdict, green or red, when it expects something. */
+function verdictLines(result: CheckResult, c: Colors): string[] {
+  const { verdict } = result;
+  if (!verdict) return [];
+  return [
+    verdict.met
+      ? c.green(`    ✔ expected ${verdict.expected}: met (${verdict.got})`)
+      : c.red(`    ✘ expected ${verdict.expected}, got ${verdict.got}`),
   ];
 }

@@ -77,6 +77,41 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('run shows each expectation met or not, puts the verdict in --json, and exits 1 when one is not met', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'expect-'));
+    writeFileSync(
+      join(dir, 'queue.md'),
+      [
+        '# Queue',
+        '',
+        '## Queue stuck',
+        '',
+        '<!-- runbook: expect="failed = 0" -->',
+        '```sql',
+        "SELECT count(*) FILTER (WHERE status = 'failed') AS failed FROM shopify_sync_queue;",
+        '```',
+        '',
+        '```sql',
+        'SELECT id FROM shopify_sync_queue WHERE retry_count > max_retries;',
+        '```',
+        '',
+        'This should return no rows.',
+        '',
+      ].join('\n'),
+    );
+    const env = { TARGET_DATABASE_URL: db.url, RUNBOOKS_DIR: dir };
+    const text = await cli(['run', 'queue#queue-stuck'], env);
+    const json = await cli(['run', '--json', 'queue#queue-stuck'], env);
+    rmSync(dir, { recursive: true, force: true });
+    expect(text.stdout).toContain('✘ expected failed = 0, got failed = 1');
+    expect(text.stdout).toContain('✔ expected 0 rows: met (0 rows)');
+    expect(text.code).toBe(1);
+    expect(JSON.parse(json.stdout).results.map((r: { verdict?: unknown }) => r.verdict)).toEqual([
+      { met: false, expected: 'failed = 0', got: 'failed = 1' },
+      { met: true, expected: '0 rows', got: '0 rows' },
+    ]);
+  });
+
   it('run refuses a missing parameter, naming its type and an example', async () => {
     const result = await cli(['run', 'postgres-health#cancel-long-running-query'], {
       TARGET_DATABASE_URL: db.url,

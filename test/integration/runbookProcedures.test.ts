@@ -72,6 +72,21 @@ SELECT * FROM check_queue_health();
 SELECT admin_clear_shopify_sync_queue('failed');
 \`\`\`
 
+## Drain the export backlog
+
+**Fix:**
+\`\`\`sql
+-- Requeue the failed exports
+UPDATE export_backlog SET status = 'queued' WHERE status = 'failed';
+\`\`\`
+
+**Verification:**
+<!-- runbook: expect="waiting = 0" -->
+\`\`\`sql
+-- Exports still waiting
+SELECT count(*) AS waiting FROM export_backlog WHERE status IN ('failed', 'queued');
+\`\`\`
+
 ## Read the report view
 
 \`\`\`sql
@@ -404,6 +419,112 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(outcome.blocks).toContain('SELECT returned 1 row');
     expect(JSON.stringify(JSON.parse(outcome.blocks))).toContain(
       JSON.stringify(`\`\`\`admin_clear_shopify_sync_queue\n${failedBefore}\`\`\``),
+    );
+  });
+
+  it('says a fix that leaves its verification failing is not a success: on the card, in the thread and in the audit', async () => {
+    await target.admin.query(`
+      CREATE TABLE export_backlog (id int PRIMARY KEY, status text NOT NULL);
+      INSERT INTO export_backlog VALUES (1, 'failed'), (2, 'failed'), (3, 'done');`);
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.update')
+      .reply(200, (_uri, body) => {
+        const params = new URLSearchParams(body as string);
+        updates.push({
+          ts: params.get('ts') ?? '',
+          text: params.get('text') ?? '',
+          blocks: params.get('blocks') ?? '',
+        });
+        return { ok: true, ts: params.get('ts') };
+      });
+    interceptResponseUrls({ persist: true });
+    await sendSlashCommand(service.port, {
+      text: 'run team-runbook#drain-the-export-backlog',
+      channel_id: 'CVERIFY',
+      user_id: 'U0ONCALL',
+    });
+    const root = await eventually(() =>
+      posted.find((message) => message.channel === 'CVERIFY' && !message.threadTs),
+    );
+    const [fix, check] = await eventually(() => {
+      const thread = threadOf(posted, root);
+      return thread.length >= 2 ? thread : undefined;
+    });
+    // The verification check ran with the procedure: red, with what it expected and found.
+    expect(check!.text).toBe('2. Exports still waiting (check)');
+    expect(allText(check!)).toContain(':red_circle: not met');
+    expect(allText(check!)).toContain('Expected waiting = 0, got waiting = 2.');
+
+    const value = (
+      fix!.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    await sendBlockAction(service.port, {
+      actionId: ACTIONS.stepPreview,
+      value,
+      channelId: 'CVERIFY',
+      userId: 'U0ONCALL',
+    });
+    const card = await eventually(() =>
+      threadOf(posted, root).find((message) => allText(message).includes(ACTIONS.requestApproval)),
+    );
+    const requestId = (
+      card.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+    ).elements[0]!.value;
+    const click = (actionId: string, userId: string) =>
+      sendBlockAction(service.port, {
+        actionId,
+        value: requestId,
+        channelId: 'CVERIFY',
+        userId,
+        messageTs: card.ts,
+      });
+    await click(ACTIONS.requestApproval, 'U0ONCALL');
+    await eventually(() =>
+      updates.find((update) => update.ts === card.ts && update.blocks.includes(ACTIONS.approve)),
+    );
+    await click(ACTIONS.approve, 'U0SECOND');
+
+    // The UPDATE ran (failed → queued), and the exports are still waiting: not a success.
+    const outcome = await eventually(() =>
+      updates.find(
+        (update) => update.ts === card.ts && update.text.endsWith(': executed, but verification still fails'),
+      ),
+    );
+    const cardText = allText({ blocks: JSON.parse(outcome.blocks) } as Posted);
+    expect(cardText).toContain(':red_circle: Executed, but verification still fails');
+    expect(cardText).toContain(
+      'executed, but verification still fails: Exports still waiting: expected waiting = 0, got waiting = 2',
+    );
+    // Before and after read the same way, the after marked red.
+    expect(cardText).toContain(
+      'verification before: Exports still waiting: 1 row: waiting=2 (expected waiting = 0: not met); :red_circle: after: Exports still waiting: 1 row: waiting=2 (expected waiting = 0: not met)',
+    );
+    expect(cardText).not.toContain(':white_check_mark: Executed');
+    const { rows } = await target.admin.query(
+      "SELECT count(*)::int AS n FROM export_backlog WHERE status = 'queued'",
+    );
+    expect(rows[0].n).toBe(2);
+    const request = await state.admin.query('SELECT status FROM action_requests WHERE id = $1', [requestId]);
+    expect(request.rows[0].status).toBe('succeeded');
+
+    // The audit trail and its mirror in the thread say the same.
+    const audit = await state.admin.query(
+      "SELECT kind, data FROM audit_events WHERE request_id = $1 AND kind IN ('execution_finished', 'verification') ORDER BY seq",
+      [requestId],
+    );
+    expect(audit.rows.map((row) => [row.kind, row.data.met])).toEqual([
+      ['execution_finished', false],
+      ['verification', false],
+    ]);
+    const mirrored = await eventually(() =>
+      threadOf(posted, root).find((message) => message.text.includes('verification still fails')),
+    );
+    expect(mirrored.text).toMatch(
+      /^:red_circle: executed, but verification still fails: Exports still waiting/,
     );
   });
 

@@ -407,7 +407,7 @@ describe('annotations', () => {
     const messages = parseDoc(doc).warnings.map((w) => `${w.line}: ${w.message}`);
     expect(messages).toEqual([
       '15: runbook annotation at line 15: risk="extreme" is not accepted (use low, medium or high)',
-      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title, max_rows, signal_scope)',
+      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title, max_rows, signal_scope, expect)',
     ]);
   });
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Target } from '../../targets/target.js';
+import { judge, type Verdict } from '../expectations.js';
 import type { ActionStep, CheckStep, Step } from '../model.js';
 import { bindStatement, type RawValues } from '../procedureParams.js';
 import { vouchedFunctions } from './readSafety.js';
@@ -62,7 +63,7 @@ export async function runProcedureChecks(
     toRun.map(({ check }) => check),
   );
   for (const [i, { at, check }] of toRun.entries()) {
-    const result = results[i]!;
+    const result = withVerdict(check.step, results[i]!);
     const original = steps[at]!;
     if (original.kind === 'check')
       outcomes[at] =
@@ -73,6 +74,20 @@ export async function runProcedureChecks(
     else outcomes[at] = { step: withCatalogReasons(original as ActionStep, result), changed: true };
   }
   return outcomes;
+}
+
+/**
+ * The result with its verdict when the check expects something. A check that could not run
+ * has no verdict: its error says more than "not met" would.
+ */
+export function withVerdict(step: CheckStep, result: CheckResult): CheckResult {
+  const verdict = verdictOf(step, result);
+  return verdict ? { ...result, verdict } : result;
+}
+
+export function verdictOf(step: CheckStep, result: CheckResult): Verdict | undefined {
+  if (!step.expect || result.status !== 'ok') return undefined;
+  return judge(step.expect.text, step.expect.conditions, result);
 }
 
 /** The check an action would be, when only unknown functions made it one. */

@@ -6,6 +6,7 @@ import { connectionLostText } from '../../targets/connectionErrors.js';
 import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
+import type { Verdict } from '../expectations.js';
 import type { CheckStep, Risk } from '../model.js';
 import type { BoundSetting } from '../procedureParams.js';
 import { applySession } from '../sessionSettings.js';
@@ -26,6 +27,8 @@ export interface CheckResult {
   actionReasons?: string[];
   risk?: Risk;
   durationMs: number;
+  /** Whether it returned what its step expects (CheckStep.expect); absent when it expects nothing. */
+  verdict?: Verdict;
 }
 
 export interface CheckToRun {

@@ -9,10 +9,13 @@
  *   max_rows=N             rows the block's DML may change (1–1000000), instead of the target's limit
  *   signal_scope=server    its pg_terminate_backend / pg_cancel_backend may reach backends of
  *                          every database on the server, not only the target's (the default)
+ *   expect="…"             what the block's check should return ("0 rows", "count = 0",
+ *                          "status = 'ok'"): its result gets a met / not met verdict
  *
  * A bad key or value is a warning naming what is accepted; the rest of the comment still applies.
  */
-import type { LoaderWarning, Risk, SignalScope } from '../model.js';
+import { parseExpectation } from '../expectations.js';
+import type { ExpectCondition, LoaderWarning, Risk, SignalScope } from '../model.js';
 
 export interface Annotation {
   line: number;
@@ -22,12 +25,13 @@ export interface Annotation {
   title?: string;
   maxRows?: number;
   signalScope?: SignalScope;
+  expect?: { text: string; conditions: ExpectCondition[] };
 }
 
 const ANNOTATION = /^<!--\s*runbook\s*:([\s\S]*?)-->\s*$/i;
 const TOKEN = /([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))|(\S+)/g;
 const FUNCTION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/;
-const KEYS = 'risk, approvers, readonly, title, max_rows, signal_scope';
+const KEYS = 'risk, approvers, readonly, title, max_rows, signal_scope, expect';
 /** The most rows an annotation may allow one action to change. */
 export const MAX_ROWS_CEILING = 1_000_000;
 
@@ -94,6 +98,13 @@ export function parseAnnotation(
           warn(
             `signal_scope="${value}" is not accepted (use database, the default: only the target's database, or server: every database on the server)`,
           );
+        break;
+      }
+      case 'expect': {
+        const parsed = parseExpectation(value);
+        if (parsed.ok)
+          annotation.expect = { text: value.replace(/\s+/g, ' '), conditions: parsed.conditions };
+        else warn(`expect="${value}" is not accepted: ${parsed.error}`);
         break;
       }
       case 'title':

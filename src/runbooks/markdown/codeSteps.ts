@@ -5,7 +5,8 @@
  */
 import type { Code } from 'mdast';
 import { clip } from '../../text.js';
-import type { ActionStep, CheckStep, LoaderWarning, ManualStep, Step } from '../model.js';
+import { proseExpectation } from '../expectations.js';
+import type { ActionStep, CheckStep, Expectation, LoaderWarning, ManualStep, Step } from '../model.js';
 import { type AnalyzedStatement, analyzeSqlBlock, type BlockAnalysis } from '../sql/analyzeSqlBlock.js';
 import type { Annotation } from './annotations.js';
 import { authorRisk } from './authorRisk.js';
@@ -169,12 +170,15 @@ function annotationWarnings(block: CodeBlock, steps: DraftStep[]): LoaderWarning
     annotation.maxRows !== undefined && !hasAction ? 'max_rows' : undefined,
     annotation.signalScope !== undefined && !hasAction ? 'signal_scope' : undefined,
   ].filter(Boolean);
-  if (unused.length === 0) return [];
+  const checks = steps.filter((step) => step.kind === 'check').length;
+  const expect = annotation.expect && checks !== 1 ? [expectWarning(block, checks)] : [];
+  if (unused.length === 0) return expect;
   return [
     {
       line: annotation.line,
       message: `runbook annotation at line ${annotation.line}: ${unused.join(' and ')} ${unused.length === 1 ? 'applies' : 'apply'} to SQL actions, and the block at line ${blockLine(block)} has none; ignored`,
     },
+    ...expect,
   ];
 }
 
@@ -205,5 +209,80 @@ export function codeBlockSteps(block: CodeBlock): CodeBlockOutcome {
   }
   // A block of only comments has nothing to run.
   const steps = analysis.statements.map((analyzed) => statementStep(block, analyzed));
-  return { kind: 'steps', steps, warnings: annotationWarnings(block, steps) };
+  const warnings = annotationWarnings(block, steps);
+  const checks = steps.filter((step): step is Omit<CheckStep, 'id'> => step.kind === 'check');
+  const annotated = block.annotation?.expect;
+  if (annotated) {
+    if (checks.length === 1)
+      checks[0]!.expect = { ...annotated, from: 'annotation', line: block.annotation!.line };
+  } else {
+    for (const [i, step] of steps.entries()) {
+      if (step?.kind !== 'check') continue;
+      const derived = commentExpectation(block, analysis.statements, i);
+      if (derived) step.expect = derived;
+    }
+  }
+  return { kind: 'steps', steps, warnings };
+}
+
+function expectWarning(block: CodeBlock, checks: number): LoaderWarning {
+  const line = block.annotation!.line;
+  const what =
+    checks === 0
+      ? `the block at line ${blockLine(block)} has no SQL check`
+      : `the block at line ${blockLine(block)} has ${checks} checks, so which one is meant is not clear (give each check its own block and annotation)`;
+  return {
+    line,
+    message: `runbook annotation at line ${line}: expect applies to one SQL check, and ${what}; ignored`,
+  };
+}
+
+/**
+ * The expectation the author's `--` comments state for the check at `index`: those right above
+ * it, and those after it up to the next statement. Comments between two checks could be about
+ * either, so they are not read; nor is anything when its comments say two different things.
+ */
+function commentExpectation(
+  block: CodeBlock,
+  statements: AnalyzedStatement[],
+  index: number,
+): Expectation | undefined {
+  const lines = block.code.value.split('\n');
+  const isComment = (line: string | undefined) => /^\s*--/.test(line ?? '');
+  const isBlank = (line: string | undefined) => (line ?? '').trim() === '';
+  const candidates: number[] = [];
+  const current = statements[index]!;
+  const previous = statements[index - 1];
+  if (previous?.class !== 'check') {
+    let at = current.lineOffset - 1;
+    while (at >= 0 && (isBlank(lines[at]) || isComment(lines[at]))) {
+      if (isComment(lines[at])) candidates.push(at);
+      at--;
+    }
+  }
+  const next = statements[index + 1];
+  if (next?.class !== 'check') {
+    const end = next ? next.lineOffset : lines.length;
+    let at = end - 1;
+    // With a statement after it, its own leading comments are the ones above it; without, the
+    // block's last comments.
+    while (at > current.lineOffset && (isBlank(lines[at]) || isComment(lines[at]))) {
+      if (isComment(lines[at])) candidates.push(at);
+      at--;
+    }
+  }
+  const found = candidates
+    .map((at) => ({ at, derived: proseExpectation(lines[at]!, current.statement.text) }))
+    .filter((item): item is { at: number; derived: NonNullable<ReturnType<typeof proseExpectation>> } =>
+      Boolean(item.derived),
+    );
+  if (found.length === 0 || new Set(found.map((item) => item.derived.text)).size > 1) return undefined;
+  const first = found.sort((a, b) => a.at - b.at)[0]!;
+  return {
+    text: first.derived.text,
+    conditions: first.derived.conditions,
+    from: 'prose',
+    line: block.firstLine + first.at,
+    said: cleanTitle(lines[first.at]!.replace(/^\s*--+\s*/, '')),
+  };
 }

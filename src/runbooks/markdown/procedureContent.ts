@@ -15,6 +15,7 @@
  * Diagnosis style label), and prose otherwise.
  */
 import type { Code, List, ListItem, Paragraph, PhrasingContent, RootContent } from 'mdast';
+import { proseExpectation } from '../expectations.js';
 import type { LoaderWarning } from '../model.js';
 import { type Annotation, parseAnnotation } from './annotations.js';
 import { cleanTitle, codeBlockSteps, type DraftStep, manualCodeStep } from './codeSteps.js';
@@ -111,6 +112,8 @@ export function readUnit(blocks: RootContent[], env: UnitEnv): UnitContent {
   let boldContainer: LabelCategory | undefined;
   let pendingLead: Lead | undefined;
   let pendingAnnotation: Annotation | undefined;
+  /** The steps of the code block just read, for a sentence after it that says what it returns. */
+  let lastBlockSteps: DraftStep[] = [];
 
   /** The part the labels opened; decides what lists and prose are. */
   const category = (): LabelCategory => {
@@ -197,7 +200,35 @@ export function readUnit(blocks: RootContent[], env: UnitEnv): UnitContent {
     );
   };
 
+  /**
+   * A sentence right after a block ("This should return no rows.") states what its check
+   * should return, when the block has one check and no expectation yet. True when it did.
+   */
+  const expectFromSentence = (paragraph: Paragraph): boolean => {
+    const checks = lastBlockSteps.filter((step) => step.kind === 'check');
+    const check = checks[0];
+    if (checks.length !== 1 || check?.kind !== 'check' || check.expect) return false;
+    const text = paragraphText(paragraph).replace(/\s+/g, ' ').trim();
+    const sentences = text.split(/(?<=[.!])\s+/);
+    const derived = sentences.map((sentence) => ({
+      sentence,
+      found: proseExpectation(sentence, check.statement.text),
+    }));
+    const stated = derived.filter((item) => item.found);
+    if (stated.length !== 1) return false;
+    const { sentence, found } = stated[0]!;
+    check.expect = {
+      text: found!.text,
+      conditions: found!.conditions,
+      from: 'prose',
+      line: paragraph.position?.start.line ?? check.source.line,
+      said: cleanTitle(sentence),
+    };
+    return true;
+  };
+
   const onCode = (code: Code, lead: Lead | undefined) => {
+    lastBlockSteps = [];
     const annotation = pendingAnnotation;
     pendingAnnotation = undefined;
     const part = category();
@@ -240,6 +271,7 @@ export function readUnit(blocks: RootContent[], env: UnitEnv): UnitContent {
       return;
     }
     for (const step of outcome.steps) addStep(step, true);
+    lastBlockSteps = outcome.steps;
     out.warnings.push(...outcome.warnings);
   };
 
@@ -247,9 +279,10 @@ export function readUnit(blocks: RootContent[], env: UnitEnv): UnitContent {
     const firstCode = item.children.findIndex((child) => containsCode(child));
     const lead: Lead = { title: itemTitle(item), text: itemText(item, firstCode) };
     let seenCode = false;
-    for (const child of item.children) {
+    for (const [at, child] of item.children.entries()) {
       if (child.type === 'paragraph') {
         if (!seenCode) continue;
+        if (item.children[at - 1]?.type === 'code' && expectFromSentence(child)) continue;
         const text = paragraphText(child);
         manualStep(cleanTitle(plainText(child)), text, child.position?.start.line ?? 1, false);
       } else if (child.type === 'code') {
@@ -307,6 +340,7 @@ export function readUnit(blocks: RootContent[], env: UnitEnv): UnitContent {
       }
       case 'paragraph': {
         const label = paragraphLabel(node);
+        if (!label && blocks[index - 1]?.type === 'code') expectFromSentence(node);
         if (!label) {
           keepProse(paragraphText(node));
           break;

@@ -40,10 +40,13 @@ function icon(event: RenderableEvent): string {
   const { data } = event;
   if (event.kind === 'preview' && typeof data.error === 'string') return ':warning:';
   if (event.kind === 'execution_finished') {
+    if (data.met === false) return ':red_circle:';
     if (data.status === 'succeeded') return ':checkered_flag:';
     if (data.status === 'nothing_done') return ':white_circle:';
     if (data.status === 'outcome_unknown') return ':question:';
   }
+  if (event.kind === 'verification' && typeof data.met === 'boolean')
+    return data.met ? ':large_green_circle:' : ':red_circle:';
   return ICON[event.kind];
 }
 

@@ -2,6 +2,7 @@ import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
 import {
   type ActionStep,
+  type CheckStep,
   type ManualStep,
   type Parameter,
   type Step,
@@ -67,10 +68,13 @@ export function stepBlocks(
   const heading = `*${position}. ${escapeMrkdwn(step.title)}*${step.section ? ` · ${escapeMrkdwn(step.section)}` : ''}`;
   const value = JSON.stringify({ runId: run.id, stepId: step.id } satisfies z.infer<typeof stepButtonSchema>);
   if (step.kind === 'check') {
+    const verdict = record.result?.verdict;
+    const mark = verdict ? ` · ${verdict.met ? ':large_green_circle: met' : ':red_circle: not met'}` : '';
     return [
-      section(`:mag: ${heading} · check`),
+      section(`:mag: ${heading} · check${mark}`),
       section(codeFence(step.statement.text, SQL_CHARS)),
       ...resultBlocks(record),
+      ...verdictBlocks(step, record),
     ];
   }
   if (step.kind === 'action') return actionBlocks(step, heading, value);
@@ -85,8 +89,22 @@ function resultBlocks(record: StepRecord): KnownBlock[] {
   const result = record.result;
   if (!result) return [section('_Not run._')];
   if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
-  if (result.rowCount === 0) return [section(`:white_check_mark: No rows (${result.durationMs} ms).`)];
+  // With an expectation the verdict says whether no rows is good news; without, it usually is.
+  if (result.rowCount === 0)
+    return [section(`${result.verdict ? '' : ':white_check_mark: '}No rows (${result.durationMs} ms).`)];
   return rowsBlocks(result, 'the rows are in the attached file');
+}
+
+/** What the check was expected to return, and whether it did: the step's green or red mark. */
+function verdictBlocks(step: CheckStep, record: StepRecord): KnownBlock[] {
+  const verdict = record.result?.verdict;
+  if (!verdict) return [];
+  const said =
+    step.expect?.from === 'prose' && step.expect.said ? ` (the runbook says "${step.expect.said}")` : '';
+  const line = verdict.met
+    ? `:large_green_circle: Expected ${verdict.expected}: met (${verdict.got}).`
+    : `:red_circle: Expected ${verdict.expected}, got ${verdict.got}.`;
+  return [section(clip(escapeMrkdwn(line) + escapeMrkdwn(said), LIMITS.sectionText))];
 }
 
 /** Rows a check returned beyond what its message shows; they go in a file. */

@@ -82,7 +82,21 @@ export function requestCardBlocks(request: ActionRequest, step: ActionStep, posi
 }
 
 export function requestCardText(request: ActionRequest, step: ActionStep): string {
-  return escapeMrkdwn(`${step.title} on ${request.target}: ${request.status.replace('_', ' ')}`);
+  const status =
+    request.status === 'succeeded' && verificationFails(request)
+      ? 'executed, but verification still fails'
+      : request.status.replace('_', ' ');
+  return escapeMrkdwn(`${step.title} on ${request.target}: ${status}`);
+}
+
+type OutcomeView = {
+  summary?: string;
+  verification?: { before?: string; after?: string; met?: boolean };
+} | null;
+
+/** An execution whose verification checks expect something they did not get afterwards. */
+function verificationFails(request: ActionRequest): boolean {
+  return (request.outcome as OutcomeView)?.verification?.met === false;
 }
 
 /** The plan's summary, the row limit it is held to, and why the preview raised its risk. */
@@ -95,6 +109,10 @@ function planLine(plan: PlanView): string {
 
 /** A previewed plan that is blocked says why instead of inviting a request. */
 function statusLine(request: ActionRequest, plan: PlanView): string {
+  if (verificationFails(request))
+    return request.status === 'succeeded'
+      ? ':red_circle: Executed, but verification still fails'
+      : `${STATUS_LINE[request.status]}; verification still fails`;
   if (request.status === 'previewed' && plan.blocked) {
     const reason = escapeMrkdwn(plan.blocked.reason);
     if (plan.blocked.kind === 'nothing_to_do')
@@ -135,15 +153,17 @@ function detailLine(request: ActionRequest): string {
     parts.push(
       `approvals ${request.approvers.length}/${request.requiredApprovals}${request.approvers.length ? `: ${request.approvers.map((user) => `<@${user}>`).join(', ')}` : ''}`,
     );
-  const outcome = request.outcome as {
-    summary?: string;
-    verification?: { before?: string; after?: string };
-  } | null;
+  const outcome = request.outcome as OutcomeView;
   if (outcome?.summary) parts.push(escapeMrkdwn(outcome.summary));
-  if (outcome?.verification?.before !== undefined)
+  const verification = outcome?.verification;
+  const mark =
+    verification?.met === true ? ':large_green_circle: ' : verification?.met === false ? ':red_circle: ' : '';
+  if (verification?.before !== undefined)
     parts.push(
-      `verification before: ${escapeMrkdwn(outcome.verification.before)}; after: ${escapeMrkdwn(outcome.verification.after ?? 'not run')}`,
+      `verification before: ${escapeMrkdwn(verification.before)}; ${mark}after: ${escapeMrkdwn(verification.after ?? 'not run')}`,
     );
+  else if (verification?.after !== undefined)
+    parts.push(`${mark}verification: ${escapeMrkdwn(verification.after)}`);
   return parts.length > 0 ? `\n${clip(parts.join(' · '), LIMITS.sectionText - 200)}` : '';
 }
 
