@@ -5,7 +5,8 @@ import { type ExecutionResult, executeAction, limitsFor } from '../remediation/e
 import type { Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import type { CheckStep } from '../runbooks/model.js';
-import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
+import { resolveIdentifiers } from '../runbooks/identifiers.js';
+import { type BoundSetting, bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
@@ -78,10 +79,15 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
   let result: ExecutionResult;
   try {
     if (!target) throw new Error(unavailable);
+    const pool = deps.pools.remediation(target);
+    // Found in the catalog again: a name dropped or renamed since the approval is not run,
+    // and the statement compared with the approved plan is the one spliced the same way.
+    const resolved = await resolveIdentifiers(pool, step.statement, inputs);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
     result = await executeAction(
-      deps.pools.remediation(target),
+      pool,
       target,
-      step,
+      { ...step, statement: resolved.statement },
       request.params,
       request.plan as unknown as Plan,
       limitsFor(target, step),
@@ -146,13 +152,22 @@ async function verification(
   const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
   const verifying = checks.filter((step) => step.role === 'verify');
   const chosen = verifying.length > 0 ? verifying : checks.filter((step) => step.role === 'diagnose');
-  const runnable = chosen.flatMap((step) => {
-    const binding = bindStatement(step.statement, inputs);
-    return binding.ok ? [{ step, values: binding.values, session: binding.session }] : [];
-  });
+  const pool = deps.pools.readOnly(target);
+  const runnable: Array<{ step: CheckStep; values: Array<string | number>; session: BoundSetting[] }> = [];
+  try {
+    for (const step of chosen) {
+      const binding = bindStatement(step.statement, inputs);
+      if (!binding.ok) continue;
+      const resolved = await resolveIdentifiers(pool, step.statement, inputs);
+      if (resolved.ok)
+        runnable.push({ step: { ...step, statement: resolved.statement }, values: binding.values, session: binding.session });
+    }
+  } catch (err) {
+    return `could not run: ${errorText(err)}`;
+  }
   if (runnable.length === 0) return 'no verification check';
   try {
-    const results = await runChecks(deps.pools.readOnly(target), target, runnable);
+    const results = await runChecks(pool, target, runnable);
     return runnable.map((check, i) => `${check.step.title}: ${describeResult(results[i]!)}`).join('; ');
   } catch (err) {
     return `could not run: ${errorText(err)}`;
