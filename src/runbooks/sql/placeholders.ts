@@ -244,7 +244,7 @@ export function validateParameterValue(
       return { ok: true, value: raw };
     case 'identifier': {
       const parts = identifierParts(value);
-      if (!parts) return fail('a name (e.g. orders, or public.orders; "Quoted Name" keeps case and spaces)');
+      if (!parts) return fail('a name such as orders or public.orders ("Quoted Name" keeps case and spaces)');
       if (parts.length > 2) return fail('a name or schema.name, at most one dot');
       return { ok: true, value };
     }
