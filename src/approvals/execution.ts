@@ -4,8 +4,8 @@ import { errorText } from '../redact.js';
 import { type ExecutionResult, executeAction, limitsFor } from '../remediation/execute.js';
 import type { Plan } from '../remediation/plan.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
-import type { CheckStep } from '../runbooks/model.js';
 import { resolveIdentifiers } from '../runbooks/identifiers.js';
+import type { CheckStep } from '../runbooks/model.js';
 import { type BoundSetting, bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
@@ -160,7 +160,11 @@ async function verification(
       if (!binding.ok) continue;
       const resolved = await resolveIdentifiers(pool, step.statement, inputs);
       if (resolved.ok)
-        runnable.push({ step: { ...step, statement: resolved.statement }, values: binding.values, session: binding.session });
+        runnable.push({
+          step: { ...step, statement: resolved.statement },
+          values: binding.values,
+          session: binding.session,
+        });
     }
   } catch (err) {
     return `could not run: ${errorText(err)}`;

@@ -67,14 +67,17 @@ async function resolveOne(
   const noun = NOUNS[kind];
   const given = raw[param.name]?.trim();
   const usage = `${param.name}=${param.example}`;
-  if (!given) return `${param.name} is missing: a ${noun} name (written ${param.placeholder} in the runbook), e.g. ${usage}`;
+  if (!given)
+    return `${param.name} is missing: a ${noun} name (written ${param.placeholder} in the runbook), e.g. ${usage}`;
   const parts = identifierParts(given);
   if (!parts || parts.length > 2)
     return `${param.name} must be a ${noun} name, e.g. ${usage} ("Quoted Name" keeps case and spaces; got "${given.slice(0, 60)}")`;
   const written = param.identifier?.schema;
-  const schemaParam = written && 'param' in written ? all.find((other) => other.name === written.param) : undefined;
+  const schemaParam =
+    written && 'param' in written ? all.find((other) => other.name === written.param) : undefined;
   const schemaValue = schemaParam ? identifierParts(raw[schemaParam.name]?.trim() ?? '') : undefined;
-  const fixedSchema = written && 'text' in written ? written.text : schemaValue?.length === 1 ? schemaValue[0] : undefined;
+  const fixedSchema =
+    written && 'text' in written ? written.text : schemaValue?.length === 1 ? schemaValue[0] : undefined;
   if (parts.length === 2 && (written || (kind !== 'table' && kind !== 'index')))
     return written
       ? `${param.name} takes the name alone: the runbook already writes its schema (${written && 'text' in written ? written.text : `<${written.param}>`}.${param.placeholder}); got "${given}"`
@@ -90,7 +93,12 @@ async function resolveOne(
   return `${param.name}: no ${noun} ${shown} on this target.${hint} Give ${param.name}=<an existing ${noun}> (names are matched exactly, as format('%I') quotes them)`;
 }
 
-async function exists(db: CatalogReader, kind: IdentifierKind, name: string, schema?: string): Promise<boolean> {
+async function exists(
+  db: CatalogReader,
+  kind: IdentifierKind,
+  name: string,
+  schema?: string,
+): Promise<boolean> {
   switch (kind) {
     case 'table':
     case 'index': {
@@ -110,7 +118,9 @@ async function exists(db: CatalogReader, kind: IdentifierKind, name: string, sch
       return found.rows.length > 0;
     }
     case 'schema':
-      return (await db.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [name])).rows.length > 0;
+      return (
+        (await db.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [name])).rows.length > 0
+      );
     case 'role':
       return (await db.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [name])).rows.length > 0;
     case 'name':

@@ -80,18 +80,24 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     const reindex = statementOf('REINDEX INDEX shop.[index]');
     const missing = await resolveIdentifiers(pool, reindex, { index: 'orders_totl_idx' });
     expect(missing.ok).toBe(false);
-    expect(!missing.ok && missing.problems[0]).toMatch(/no index shop\.orders_totl_idx .*Did you mean orders_total_idx\?/);
+    expect(!missing.ok && missing.problems[0]).toMatch(
+      /no index shop\.orders_totl_idx .*Did you mean orders_total_idx\?/,
+    );
     // A table is not an index: the kind is part of the lookup.
     const wrongKind = await resolveIdentifiers(pool, reindex, { index: 'orders' });
     expect(wrongKind.ok).toBe(false);
-    const hostile = await resolveIdentifiers(pool, statementOf('VACUUM <table>'), { table: 'orders; DROP TABLE x' });
+    const hostile = await resolveIdentifiers(pool, statementOf('VACUUM <table>'), {
+      table: 'orders; DROP TABLE x',
+    });
     expect(!hostile.ok && hostile.problems[0]).toMatch(/table must be a table name/);
     const trigger = await resolveIdentifiers(pool, statementOf('DROP TRIGGER <trigger> ON shop.<table>'), {
       trigger: 'orders_bump_c',
       table: 'orders',
     });
     expect(!trigger.ok && trigger.problems.join(' ')).toMatch(/Did you mean orders_bump_a, orders_bump_b\?/);
-    const requalified = await resolveIdentifiers(pool, statementOf('VACUUM shop.<table>'), { table: 'public.x' });
+    const requalified = await resolveIdentifiers(pool, statementOf('VACUUM shop.<table>'), {
+      table: 'public.x',
+    });
     expect(!requalified.ok && requalified.problems[0]).toMatch(/takes the name alone/);
   });
 
@@ -109,7 +115,14 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     const other = await computePlan(pool, target, await resolve('orders_bump_a'), []);
     expect(other.hash).not.toBe(plan.hash);
     // An approval for one trigger does not run another.
-    const mismatch = await executeAction(pool, target, await resolve('orders_bump_a'), [], plan, DEFAULT_LIMITS);
+    const mismatch = await executeAction(
+      pool,
+      target,
+      await resolve('orders_bump_a'),
+      [],
+      plan,
+      DEFAULT_LIMITS,
+    );
     expect(mismatch.status).toBe('changed');
     const result = await executeAction(pool, target, dropB, [], plan, DEFAULT_LIMITS);
     expect(result.status).toBe('succeeded');

@@ -54,13 +54,19 @@ describe('placeholders in identifier positions', () => {
   });
 
   it('keep value positions as bind parameters, as before', () => {
-    const analyzed = only("SELECT pg_terminate_backend([PID]) FROM t WHERE relname = '<table>' AND x = {{n}}");
+    const analyzed = only(
+      "SELECT pg_terminate_backend([PID]) FROM t WHERE relname = '<table>' AND x = {{n}}",
+    );
     expect(analyzed.statement.identifiers).toBeUndefined();
-    expect(analyzed.statement.sql).toBe('SELECT pg_terminate_backend($1) FROM t WHERE relname = $2 AND x = $3');
+    expect(analyzed.statement.sql).toBe(
+      'SELECT pg_terminate_backend($1) FROM t WHERE relname = $2 AND x = $3',
+    );
     // The same name as a value and as a name: bound in one place, spliced in the other.
-    const both = only("ANALYZE <table>");
+    const both = only('ANALYZE <table>');
     expect(both.statement.identifiers?.[0]?.name).toBe('table');
-    const mixed = analyzeSqlBlock("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = '<table>';\nVACUUM <table>;");
+    const mixed = analyzeSqlBlock(
+      "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = '<table>';\nVACUUM <table>;",
+    );
     expect(mixed.ok && mixed.statements.map((s) => [s.statement.sql, s.class])).toEqual([
       ['SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = $1', 'check'],
       ['VACUUM rb_ident__table', 'action'],
@@ -89,7 +95,9 @@ describe('identifier values', () => {
     const wrong = validateParameterValue(param, 'a.b.c');
     expect(wrong.ok === false && wrong.message).toMatch(/at most one dot/);
     const hostile = validateParameterValue(param, "x'; DROP TABLE y; --");
-    expect(hostile.ok === false && hostile.message).toMatch(/table must be a name such as orders.*e\.g\. table=orders/);
+    expect(hostile.ok === false && hostile.message).toMatch(
+      /table must be a name such as orders.*e\.g\. table=orders/,
+    );
   });
 
   it('missing from the catalog get the closest names as suggestions', () => {

@@ -44,7 +44,8 @@ export async function runProcedureChecks(
     // A check naming a table by parameter runs on that table only once the catalog has it.
     const resolved = binding.ok ? await resolveIdentifiers(pool, candidate.statement, params) : undefined;
     if (binding.ok && resolved && !resolved.ok) {
-      if (step.kind === 'check') outcomes[at] = { step, result: failed(resolved.problems.join('; ')), changed: false };
+      if (step.kind === 'check')
+        outcomes[at] = { step, result: failed(resolved.problems.join('; ')), changed: false };
     } else if (binding.ok && resolved?.ok) {
       const vouched = vouchedBy(step);
       const deciding = step.kind === 'action' ? step.decidedByCatalog?.functions : undefined;
