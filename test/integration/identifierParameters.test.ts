@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findingProcedureRuns } from '../../src/health/findingProcedures.js';
 import { DEFAULT_LIMITS, executeAction } from '../../src/remediation/execute.js';
 import { computePlan } from '../../src/remediation/plan.js';
+import { runProcedureChecks } from '../../src/runbooks/execute/procedureChecks.js';
 import { resolveIdentifiers } from '../../src/runbooks/identifiers.js';
-import type { ActionStep, Statement } from '../../src/runbooks/model.js';
+import type { ActionStep, CheckStep, Statement } from '../../src/runbooks/model.js';
+import { parseAssignments, splitCommandWords } from '../../src/runbooks/procedureParams.js';
+import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import type { Target } from '../../src/targets/target.js';
 import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
+import { finding, health } from '../support/health.js';
 
 /*
  * Identifier parameters against real servers: a name is found in the target's catalog (or
@@ -130,5 +135,59 @@ describe.each(servers)('identifier parameters on $label', (server) => {
       "SELECT tgname FROM pg_trigger WHERE tgrelid = 'shop.orders'::regclass AND NOT tgisinternal ORDER BY 1",
     );
     expect(rows.map((row) => row.tgname)).toEqual(['orders_bump_a']);
+  });
+
+  it('runs a check that names a table by parameter once the catalog has it, and says why not otherwise', async () => {
+    const analysis = analyzeSqlBlock('SELECT count(*) AS n FROM <schema>.<table>');
+    if (!analysis.ok) throw new Error(analysis.error);
+    expect(analysis.statements[0]!.class).toBe('check');
+    const check: CheckStep = {
+      kind: 'check',
+      id: '1',
+      title: 'count',
+      role: 'diagnose',
+      source: { file: 'test.md', line: 1 },
+      statement: analysis.statements[0]!.statement,
+    };
+    const pool = pools.readOnly(target);
+    const [ran] = await runProcedureChecks(pool, target, [check], { schema: 'shop', table: 'orders' });
+    expect(ran?.result).toMatchObject({ status: 'ok', columns: ['n'], rows: [['0']] });
+    const [refused] = await runProcedureChecks(pool, target, [check], { schema: 'shop', table: 'order' });
+    expect(refused?.result?.status).toBe('error');
+    expect(refused?.result?.error).toMatch(/no table shop\.order on this target\. Did you mean orders\?/);
+  });
+
+  it("duplicate_triggers: the finding's procedure drops the duplicate it found, and only that", async () => {
+    await db.admin.query(`
+      CREATE TABLE public.jobs (id int);
+      CREATE TRIGGER jobs_sync BEFORE INSERT ON public.jobs FOR EACH ROW EXECUTE FUNCTION bump();
+      CREATE TRIGGER jobs_sync_again BEFORE INSERT ON public.jobs FOR EACH ROW EXECUTE FUNCTION bump();`);
+    const report = await health(target, { only: ['duplicate_triggers'] });
+    const runs = findingProcedureRuns(finding(report, 'duplicate_triggers'));
+    const run = runs.find((candidate) => candidate.includes('table=jobs'));
+    expect(run).toBe(
+      'postgres-health#drop-duplicate-trigger schema=public table=jobs trigger=jobs_sync_again',
+    );
+    const [reference, ...words] = splitCommandWords(run!);
+    const { values } = parseAssignments(words);
+    const library = (await RunbookLibrary.load(runbookSources())).library;
+    const { procedure } = library.resolveProcedure(reference!);
+    // Its diagnosis lists the table's triggers.
+    const outcomes = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
+    expect(outcomes[0]?.result?.rows.map((row) => row[0])).toEqual(['jobs_sync', 'jobs_sync_again']);
+    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
+    const pool = pools.remediation(target);
+    const resolved = await resolveIdentifiers(pool, drop.statement, values);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
+    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    const after = finding(await health(target, { only: ['duplicate_triggers'] }), 'duplicate_triggers');
+    expect(after.evidence.some((row) => row.table === 'jobs')).toBe(false);
+    const { rows } = await db.admin.query<{ tgname: string }>(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.jobs'::regclass ORDER BY 1",
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(['jobs_sync']);
   });
 });
