@@ -44,7 +44,7 @@ export async function resolveIdentifiers(
 }
 
 const RELATION_KINDS: Record<'table' | 'index', string[]> = {
-  table: ['r', 'p', 'v', 'm', 'f'],
+  table: ['r', 'p', 'v', 'm', 'f', 'S'],
   index: ['i', 'I'],
 };
 
