@@ -105,3 +105,9 @@ describe('identifier values', () => {
     expect(nearest('zzz', ['orders'])).toEqual([]);
   });
 });
+
+describe('SET with a bare placeholder', () => {
+  it('is not an identifier parameter: SET reads the word as a string, so it stays unparsed', () => {
+    expect(analyzeSqlBlock('SET ROLE <role_name>;\nSELECT 1;').ok).toBe(false);
+  });
+});

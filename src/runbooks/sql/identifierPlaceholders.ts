@@ -14,7 +14,7 @@ export function substituteDecidingIdentifiers(text: string): Substitution {
   const plain = substitutePlaceholders(text);
   if (parses(plain.sql)) return plain;
   const angled = substitutePlaceholders(text, { angle: true });
-  if (parses(angled.sql)) return angled;
+  if (parses(angled.sql)) return setsSomething(angled.sql) ? plain : angled;
   if (angled.bare.size === 0) return plain;
   let names = new Set(angled.bare);
   if (!parses(substitutePlaceholders(text, { angle: true, identifiers: names }).sql)) return plain;
@@ -25,6 +25,10 @@ export function substituteDecidingIdentifiers(text: string): Substitution {
     if (parses(substitutePlaceholders(text, { angle: true, identifiers: without }).sql)) names = without;
   }
   const decided = substitutePlaceholders(text, { angle: true, identifiers: names });
+  // `SET name = <value>` reads a bare word as a string, not a name: splicing it there would
+  // set the role or setting to whatever was typed. It stays what it was (lint says how to
+  // write it with set_config).
+  if (names.size > 0 && setsSomething(decided.sql)) return plain;
   const kinds = identifierKinds(decided.sql, decided.identifiers);
   return {
     ...decided,
@@ -33,6 +37,11 @@ export function substituteDecidingIdentifiers(text: string): Substitution {
       return { ...param, identifier: found ?? { kind: kindFromName(param.name) } };
     }),
   };
+}
+
+function setsSomething(sql: string): boolean {
+  const tree = parseSync(sql) as { stmts?: Array<{ stmt?: object }> };
+  return (tree.stmts ?? []).some((entry) => entry.stmt && 'VariableSetStmt' in entry.stmt);
 }
 
 function parses(sql: string): boolean {
