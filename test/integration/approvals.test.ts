@@ -407,7 +407,7 @@ describe('approvals and at-most-once execution', () => {
     const { requestId } = await preview({ table: 'queue_items' });
     const previewed = await requests.get(requestId!);
     expect(previewed?.sql).toBe('ALTER TABLE "queue_items" ENABLE TRIGGER "queue_audit"');
-    expect((previewed?.plan as { sql?: string }).sql).toBe(previewed?.sql);
+    expect((previewed!.plan as { sql?: string }).sql).toBe(previewed!.sql);
     await approvals.requestApproval(requestId!, 'U0ONCALL');
     await approvals.approve(requestId!, 'U0SECOND');
     await process(fakeJob(JOBS.executeAction, { requestId: requestId! }));
