@@ -8,8 +8,9 @@ import { reenableRowSecurity } from '../remediation/rowSecurity.js';
 import { verdictOf } from '../runbooks/execute/procedureChecks.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import { describeRows } from '../runbooks/expectations.js';
+import { resolveIdentifiers } from '../runbooks/identifiers.js';
 import type { CheckStep } from '../runbooks/model.js';
-import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
+import { type BoundSetting, bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { utcMinute } from '../time.js';
@@ -88,10 +89,15 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
   let result: ExecutionResult;
   try {
     if (!target) throw new Error(unavailable);
+    const pool = deps.pools.remediation(target);
+    // Found in the catalog again: a name dropped or renamed since the approval is not run,
+    // and the statement compared with the approved plan is the one spliced the same way.
+    const resolved = await resolveIdentifiers(pool, step.statement, inputs);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
     result = await executeAction(
-      deps.pools.remediation(target),
+      pool,
       target,
-      step,
+      { ...step, statement: resolved.statement },
       request.params,
       request.plan as unknown as Plan,
       limitsFor(target, step),
@@ -223,13 +229,23 @@ async function verification(
   const checks = run.procedure.steps.filter((step): step is CheckStep => step.kind === 'check');
   const verifying = checks.filter((step) => step.role === 'verify');
   const chosen = verifying.length > 0 ? verifying : checks.filter((step) => step.role === 'diagnose');
-  const runnable = chosen.flatMap((step) => {
-    const binding = bindStatement(step.statement, inputs);
-    return binding.ok ? [{ step, values: binding.values, session: binding.session }] : [];
-  });
-  if (runnable.length === 0) return { text: 'no verification check', failing: [] };
+  const pool = deps.pools.readOnly(target);
+  const runnable: Array<{ step: CheckStep; values: Array<string | number>; session: BoundSetting[] }> = [];
   try {
-    const results = await runChecks(deps.pools.readOnly(target), target, runnable);
+    for (const step of chosen) {
+      const binding = bindStatement(step.statement, inputs);
+      if (!binding.ok) continue;
+      // Names in it (`<table>`) are looked up and quoted as its preview's were.
+      const resolved = await resolveIdentifiers(pool, step.statement, inputs);
+      if (resolved.ok)
+        runnable.push({
+          step: { ...step, statement: resolved.statement },
+          values: binding.values,
+          session: binding.session,
+        });
+    }
+    if (runnable.length === 0) return { text: 'no verification check', failing: [] };
+    const results = await runChecks(pool, target, runnable);
     return summarizeVerification(runnable.map((check, i) => ({ step: check.step, result: results[i]! })));
   } catch (err) {
     const expecting = runnable.some((check) => check.step.expect);

@@ -1,6 +1,7 @@
 import { appendAudited } from '../audit/outbox.js';
 import type { JOBS, JobPayload } from '../jobs/catalog.js';
 import { computePlan, type Plan } from '../remediation/plan.js';
+import { resolveIdentifiers } from '../runbooks/identifiers.js';
 import { bindStatement } from '../runbooks/procedureParams.js';
 import { failureText } from '../targets/connectionErrors.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
@@ -31,10 +32,18 @@ export async function previewAction(
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
+    const pool = deps.pools.remediation(target);
+    // Names (`VACUUM <table>`) are found in the target's catalog and quoted into the SQL
+    // before anything else: the plan shows and hashes the statement exactly as it will run.
+    const resolved = await resolveIdentifiers(pool, step.statement, inputs);
+    if (!resolved.ok) {
+      await failed(resolved.problems.join('; '));
+      return;
+    }
     plan = await computePlan(
-      deps.pools.remediation(target),
+      pool,
       target,
-      step,
+      { ...step, statement: resolved.statement },
       binding.values,
       undefined,
       binding.session,

@@ -11,6 +11,12 @@ export interface RemediationHint {
   /** `runbook-id#procedure-id` in the runbook library. */
   procedure: string;
   text: string;
+  /**
+   * The procedure's parameters filled from each evidence row: parameter name → evidence
+   * column (`{ table: 'table', trigger: 'second_trigger' }`), so the finding offers the
+   * procedure for exactly the objects it found.
+   */
+  params?: Record<string, string>;
 }
 
 export interface Finding {

@@ -12,8 +12,14 @@ export type Risk = 'low' | 'medium' | 'high';
  */
 export type SignalScope = 'database' | 'server';
 
-/** Types a placeholder's value is validated against before it is bound. */
-export type ParameterType = 'integer' | 'uuid' | 'email' | 'text';
+/** Types a placeholder's value is validated against before it is bound (or, for identifiers, spliced). */
+export type ParameterType = 'integer' | 'uuid' | 'email' | 'text' | 'identifier';
+
+/**
+ * What an identifier parameter names, read from where it stands in the statement: an object
+ * that must exist in the target's catalog, or `name` for a name the statement creates.
+ */
+export type IdentifierKind = 'table' | 'index' | 'trigger' | 'schema' | 'role' | 'name';
 
 export interface Parameter {
   /** Normalized name, e.g. `pid`, `lot_id`, `user_email`. */
@@ -23,6 +29,11 @@ export interface Parameter {
   placeholder: string;
   /** A valid value, shown when the parameter is missing or wrong. */
   example: string;
+  /**
+   * Identifier parameters only: what the name stands for, and the schema written before it
+   * (`public.<table>`, or another parameter in `<schema>.<table>`).
+   */
+  identifier?: { kind: IdentifierKind; schema?: { text: string } | { param: string } };
 }
 
 /** One SQL statement as written and as it will be sent (placeholders replaced by `$n`). */
@@ -33,6 +44,12 @@ export interface Statement {
   sql: string;
   /** `params[i]` is bound to `$(i+1)`. A placeholder used twice is one parameter. */
   params: Parameter[];
+  /**
+   * Placeholders where the grammar wants a name (`VACUUM <table>`), which no bind parameter
+   * can fill: `sql` holds `identifierSentinel(name)` there until the value has been checked
+   * against the target's catalog and quoted (see runbooks/identifiers.ts).
+   */
+  identifiers?: Parameter[];
   /** e.g. SELECT, UPDATE, VACUUM, CREATE INDEX, DROP TRIGGER. */
   kind: string;
   /** Functions the statement calls, lower-case, schema-qualified when written so. */
@@ -49,7 +66,10 @@ export type SessionSetting =
   | { kind: 'role'; role: string }
   | { kind: 'setting'; name: string; value: { text: string } | { param: Parameter } };
 
-/** Every parameter a statement binds: its own (`$n` order), then those only its session settings use. */
+/**
+ * Every parameter a statement takes: its own (`$n` order), then those only its session
+ * settings use, then its identifiers (a name used both ways is asked for once, as a value).
+ */
 export function statementParameters(statement: Statement): Parameter[] {
   const params = [...statement.params];
   for (const setting of statement.session ?? [])
@@ -57,7 +77,14 @@ export function statementParameters(statement: Statement): Parameter[] {
       const { param } = setting.value;
       if (!params.some((known) => known.name === param.name)) params.push(param);
     }
+  for (const identifier of statement.identifiers ?? [])
+    if (!params.some((known) => known.name === identifier.name)) params.push(identifier);
   return params;
+}
+
+/** The token standing for an identifier parameter in `Statement.sql` until it is spliced. */
+export function identifierSentinel(name: string): string {
+  return `rb_ident__${name}`;
 }
 
 export interface SourceLocation {

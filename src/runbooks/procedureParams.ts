@@ -85,6 +85,7 @@ const TYPE_NOUNS: Record<Parameter['type'], string> = {
   uuid: 'a UUID',
   email: 'an email address',
   text: 'text',
+  identifier: 'a name',
 };
 
 function describeMissing(param: Parameter): string {

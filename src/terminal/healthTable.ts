@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { evidenceLines } from '../health/evidenceTable.js';
+import { findingProcedureRuns } from '../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../health/types.js';
 
 const CELL_WIDTH = 48;
@@ -57,6 +58,9 @@ export function renderHealthReport(report: HealthReport, options: { color: boole
     }
     if (finding.remediation) {
       lines.push(`        → ${finding.remediation.text} ${paint.dim(`[${finding.remediation.procedure}]`)}`);
+      if (finding.remediation.params)
+        for (const run of findingProcedureRuns(finding))
+          lines.push(`          ${paint.dim(`runbook-bot run ${run}`)}`);
     }
   }
   if (problems.length > 0) lines.push('');

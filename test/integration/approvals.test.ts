@@ -384,6 +384,93 @@ describe('approvals and at-most-once execution', () => {
     await otherDb.drop();
   });
 
+  it('previews an identifier parameter as the quoted name found in the catalog, executes exactly that, and refuses a name it does not have', async () => {
+    await target.admin.query(`DROP TABLE IF EXISTS queue_items;
+      CREATE TABLE queue_items (id serial PRIMARY KEY, status text NOT NULL);
+      CREATE FUNCTION noop_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER queue_audit AFTER INSERT ON queue_items FOR EACH ROW EXECUTE FUNCTION noop_trigger();
+      ALTER TABLE queue_items DISABLE TRIGGER queue_audit;`);
+    const source: Runbook = {
+      ...parseRunbook(
+        [
+          '# Triggers',
+          '',
+          '## Enable trigger',
+          '',
+          '```sql',
+          "SELECT tgenabled FROM pg_trigger WHERE tgname = '<trigger>';",
+          '```',
+          '',
+          '```sql',
+          'ALTER TABLE <table> ENABLE TRIGGER <trigger>;',
+          '```',
+          '',
+        ].join('\n'),
+        'triggers.md',
+      ),
+      source: { file: 'triggers.md', sha256: 'e'.repeat(64), origin: 'team' },
+    };
+    const procedure = source.procedures[0]!;
+    const action = procedure.steps.find((step) => step.kind === 'action')!;
+    const approvals = new ApprovalService({
+      requests,
+      procedureRuns,
+      targets: targets(),
+      policy: { defaults: { approvals: 1 } },
+      members: async () => [],
+      audit,
+      queues,
+      refusals: new RefusalRepeatStore(pool),
+    });
+    const process = processorOf(registerApprovalJobs, {
+      requests,
+      procedureRuns,
+      targets: targets(),
+      pools,
+      queues,
+      audit,
+      approvals,
+      logger,
+    });
+    const preview = async (values: Record<string, string>) => {
+      const { run } = await procedureRuns.create({
+        runbook: source,
+        procedure,
+        target: 'shop',
+        requestedBy: 'U0ONCALL',
+        params: { trigger: 'queue_audit' },
+      });
+      await process(
+        fakeJob(JOBS.actionPreview, { runId: run.id, stepId: action.id, requestedBy: 'U0ONCALL', values }),
+      );
+      const { rows } = await pool.query<{ id: string }>('SELECT id FROM action_requests WHERE run_id = $1', [
+        run.id,
+      ]);
+      return { run, requestId: rows[0]?.id };
+    };
+
+    const typo = await preview({ table: 'queue_itms' });
+    expect(typo.requestId).toBeUndefined();
+    const { rows: errors } = await pool.query<{ data: { error?: string } }>(
+      "SELECT data FROM audit_events WHERE run_id = $1 AND kind = 'preview'",
+      [typo.run.id],
+    );
+    expect(errors[0]?.data.error).toMatch(/no table queue_itms on this target\. Did you mean queue_items\?/);
+
+    const { requestId } = await preview({ table: 'queue_items' });
+    const previewed = await requests.get(requestId!);
+    expect(previewed?.sql).toBe('ALTER TABLE "queue_items" ENABLE TRIGGER "queue_audit"');
+    expect((previewed!.plan as { sql?: string }).sql).toBe(previewed!.sql);
+    await approvals.requestApproval(requestId!, 'U0ONCALL');
+    await approvals.approve(requestId!, 'U0SECOND');
+    await process(fakeJob(JOBS.executeAction, { requestId: requestId! }));
+    expect((await requests.get(requestId!))?.status).toBe('succeeded');
+    const { rows } = await target.admin.query<{ tgenabled: string }>(
+      "SELECT tgenabled FROM pg_trigger WHERE tgname = 'queue_audit'",
+    );
+    expect(rows[0]?.tgenabled).toBe('O');
+  });
+
   it('refuses the approval of the person who previewed a medium-risk plan, though someone else requested it', async () => {
     // Alice previews (chooses the plan and its values), Bob presses "Request approval".
     const { requestId, approvals } = await freshRequest(

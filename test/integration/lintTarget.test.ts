@@ -159,6 +159,11 @@ SELECT tripwire(1), j.missing FROM jobs j;
 \`\`\`sql
 UPDATE jobs SET status = 'done' WHERE id = '[job-id]';
 \`\`\`
+
+\`\`\`sql
+VACUUM (ANALYZE) <schema>.<table>;
+DROP TRIGGER <trigger> ON jobs;
+\`\`\`
 `;
 
 describe('runbook-bot lint --target resolves each statement without running it', () => {

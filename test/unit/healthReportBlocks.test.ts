@@ -55,6 +55,25 @@ describe('health report blocks', () => {
     },
   );
 
+  it('offers the procedure for each object a finding found, its names filled in', () => {
+    const duplicate: Finding = {
+      ...finding(1, 'warn', 0),
+      evidence: [
+        { schema: 'public', table: 'orders', first_trigger: 'orders_sync', second_trigger: 'orders_sync_2' },
+      ],
+      evidenceTotal: 1,
+      remediation: {
+        procedure: 'postgres-health#drop-duplicate-trigger',
+        text: 'Drop the duplicate.',
+        params: { schema: 'schema', table: 'table', trigger: 'second_trigger' },
+      },
+    };
+    const all = texts(healthReportBlocks(report([duplicate]), { runId: 'run-1' }));
+    expect(all).toContain(
+      '`/runbook run postgres-health#drop-duplicate-trigger schema=public table=orders trigger=orders_sync_2`',
+    );
+  });
+
   it('warns, in the report itself, when checks ran as a superuser, without spending a block on it', () => {
     const plain = healthReportBlocks(report([finding(1, 'warn', 2)]), { runId: 'run-1' });
     const warned = healthReportBlocks(

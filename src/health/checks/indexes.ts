@@ -23,6 +23,7 @@ export const unusedIndexes: CheckDefinition = {
   ],
   remediation: {
     procedure: 'postgres-health#drop-unused-index',
+    params: { schema: 'schema', index: 'index' },
     text: 'Check replicas and the statistics window (stats_reset) first, then DROP INDEX CONCURRENTLY.',
   },
   async run(ctx) {
@@ -57,6 +58,7 @@ export const duplicateIndexes: CheckDefinition = {
   thresholds: [],
   remediation: {
     procedure: 'postgres-health#drop-unused-index',
+    params: { schema: 'schema', index: 'redundant_index' },
     text: 'Drop the redundant index (DROP INDEX CONCURRENTLY); the covering index serves its queries.',
   },
   async run(ctx) {
@@ -112,6 +114,7 @@ export const invalidIndexes: CheckDefinition = {
   thresholds: [],
   remediation: {
     procedure: 'postgres-health#rebuild-invalid-index',
+    params: { schema: 'schema', index: 'index' },
     text: 'DROP INDEX CONCURRENTLY the invalid index, fix the cause (duplicates for a unique index), and create it again.',
   },
   async run(ctx) {

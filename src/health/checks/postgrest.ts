@@ -11,7 +11,8 @@ export const postgrestGrants: CheckDefinition = {
     'Tables in the public schema that neither anon nor authenticated may read: after a migration this is a cause of "PGRST002" and empty API results (seed runbook). Skipped where those roles do not exist.',
   thresholds: [],
   remediation: {
-    procedure: 'hampton-mowerpower-system-runbook#critical-database-api-connection-lost-error',
+    procedure: 'postgres-health#restore-api-access',
+    params: { schema: 'schema', table: 'table' },
     text: "GRANT SELECT ON the table TO anon, authenticated (as RLS allows), then NOTIFY pgrst, 'reload schema'.",
   },
   async run(ctx) {
@@ -49,6 +50,7 @@ export const rlsDisabled: CheckDefinition = {
   thresholds: [],
   remediation: {
     procedure: 'postgres-health#enable-row-level-security',
+    params: { table: 'table' },
     text: "Write its policies, then ALTER TABLE … ENABLE ROW LEVEL SECURITY (or revoke the API roles' privileges if it is not meant for the API).",
   },
   async run(ctx) {

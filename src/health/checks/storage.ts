@@ -77,6 +77,7 @@ export const deadTuples: CheckDefinition = {
   ],
   remediation: {
     procedure: 'postgres-health#vacuum-table',
+    params: { schema: 'schema', table: 'table' },
     text: 'VACUUM (ANALYZE) the table; if it keeps happening, tune its autovacuum settings or end the long transactions holding vacuum back.',
   },
   async run(ctx) {
@@ -124,6 +125,7 @@ export const autovacuumLag: CheckDefinition = {
   ],
   remediation: {
     procedure: 'postgres-health#vacuum-table',
+    params: { schema: 'schema', table: 'table' },
     text: 'VACUUM the table now; re-enable autovacuum on it, and check for long transactions or too few autovacuum workers.',
   },
   async run(ctx) {

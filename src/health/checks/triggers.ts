@@ -16,7 +16,8 @@ export const duplicateTriggers: CheckDefinition = {
     'Two or more enabled triggers on the same table running the same function with the same arguments, columns, WHEN clause, timing, level and firing mode on an overlapping event (seed: "same trigger fires twice"). One trigger on INSERT OR UPDATE is not a duplicate.',
   thresholds: [],
   remediation: {
-    procedure: 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts',
+    procedure: 'postgres-health#drop-duplicate-trigger',
+    params: { schema: 'schema', table: 'table', trigger: 'second_trigger' },
     text: 'Drop all but one of the triggers (DROP TRIGGER … ON …) in one transaction; check rows they processed twice.',
   },
   async run(ctx) {
@@ -71,6 +72,7 @@ export const disabledTriggers: CheckDefinition = {
   thresholds: [],
   remediation: {
     procedure: 'postgres-health#enable-trigger',
+    params: { schema: 'schema', table: 'table', trigger: 'trigger' },
     text: 'ALTER TABLE … ENABLE TRIGGER … once the reason it was disabled (a bulk load?) is over; re-check foreign-key data.',
   },
   async run(ctx) {

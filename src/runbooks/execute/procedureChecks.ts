@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Target } from '../../targets/target.js';
 import { judge, type Verdict } from '../expectations.js';
+import { resolveIdentifiers } from '../identifiers.js';
 import type { ActionStep, CheckStep, Step } from '../model.js';
 import { bindStatement, type RawValues } from '../procedureParams.js';
 import { vouchedFunctions } from './readSafety.js';
@@ -41,20 +42,25 @@ export async function runProcedureChecks(
     const candidate = step.kind === 'check' ? step : step.kind === 'action' ? readingAction(step) : undefined;
     if (!candidate) continue;
     const binding = bindStatement(candidate.statement, params);
-    if (binding.ok) {
+    // A check naming a table by parameter runs on that table only once the catalog has it.
+    const resolved = binding.ok ? await resolveIdentifiers(pool, candidate.statement, params) : undefined;
+    if (binding.ok && resolved && !resolved.ok) {
+      if (step.kind === 'check')
+        outcomes[at] = { step, result: failed(resolved.problems.join('; ')), changed: false };
+    } else if (binding.ok && resolved?.ok) {
       const vouched = vouchedBy(step);
       const deciding = step.kind === 'action' ? step.decidedByCatalog?.functions : undefined;
       toRun.push({
         at,
         check: {
-          step: candidate,
+          step: { ...candidate, statement: resolved.statement },
           values: binding.values,
           session: binding.session,
           ...(vouched ? { vouched } : {}),
           ...(deciding ? { mustExist: deciding } : {}),
         },
       });
-    } else if (step.kind === 'check')
+    } else if (!binding.ok && step.kind === 'check')
       outcomes[at] = { step, result: failed(binding.problems.join('; ')), changed: false };
   }
   const results = await runChecks(

@@ -217,6 +217,9 @@ async function resolveStatement(
   target: string,
   catalog: CatalogNames,
 ): Promise<Problem[]> {
+  // Names given at run time (`VACUUM <table>`) are looked up then, when their values are known;
+  // the stand-ins in the SQL until then are no table of any target.
+  if (statement.identifiers?.length) return [];
   const tree = parseOne(statement.sql);
   if (!tree) return [];
   const names = namesIn(tree);

@@ -1,7 +1,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import type { Parameter, Risk, SessionSetting, Statement } from '../model.js';
 import { classify, type StatementNode } from './classify.js';
-import { substitutePlaceholders } from './placeholders.js';
+import { substituteDecidingIdentifiers } from './identifierPlaceholders.js';
 
 export { validateParameterValue } from './placeholders.js';
 
@@ -49,7 +49,7 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
   const readOnly = new Set((options.readOnlyFunctions ?? []).map((name) => name.toLowerCase()));
   // The parser refuses an empty string; a block with nothing in it has no statements.
   if (text.trim() === '') return { ok: true, statements: [] };
-  const whole = substitutePlaceholders(text);
+  const whole = substituteDecidingIdentifiers(text);
   let parsed: { stmts?: ParsedStatement[] };
   try {
     parsed = parseSync(whole.sql) as { stmts?: ParsedStatement[] };
@@ -74,7 +74,7 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
     const { comment, body, bodyOffset } = splitLeadingComments(text.slice(chunkStart, originalEnd));
     if (!body) continue;
     // Each statement runs alone, so it gets its own `$1…$n` numbering.
-    const own = substitutePlaceholders(body);
+    const own = substituteDecidingIdentifiers(body);
     // The block's parse tree already holds this statement; only its `$n` numbers differ,
     // which classification never reads.
     const verdict = classify(entry.stmt, readOnly);
@@ -85,6 +85,7 @@ export function analyzeSqlBlock(text: string, options: { readOnlyFunctions?: str
         text: body,
         sql: own.sql,
         params: own.params,
+        ...(own.identifiers.length > 0 ? { identifiers: own.identifiers } : {}),
         kind: verdict.kind,
         functions: verdict.functions,
       },

@@ -1,4 +1,4 @@
-import type { Parameter, ParameterType } from '../model.js';
+import { identifierSentinel, type Parameter, type ParameterType } from '../model.js';
 
 /**
  * Runbook placeholders (`[PID]`, `'<lot-id>'`, `'[user-uuid]'`, `{{name}}`, `:name`) turned
@@ -11,26 +11,50 @@ export interface Substitution {
   params: Parameter[];
   /** For each character of `sql`, the index of the character of the input it came from. */
   origin: number[];
+  /** Placeholders written as identifiers (`options.identifiers`): a sentinel name in `sql`. */
+  identifiers: Parameter[];
+  /** Names of placeholders written bare (not inside quotes): those that could stand for a name. */
+  bare: Set<string>;
+}
+
+export interface SubstituteOptions {
+  /** Also read a bare `<name>` as a placeholder (`VACUUM <table>`), not only `'<name>'`. */
+  angle?: boolean;
+  /** Bare placeholders with these names become `identifierSentinel(name)`, not `$n`. */
+  identifiers?: ReadonlySet<string>;
 }
 
 const QUOTED_PLACEHOLDER = /^(?:<([A-Za-z][\w-]*)>|\[([A-Za-z][\w-]*)\]|\{\{\s*([A-Za-z][\w-]*)\s*\}\})$/;
 const BRACKET = /^\[([A-Za-z][\w-]*)\]/;
 const MUSTACHE = /^\{\{\s*([A-Za-z][\w-]*)\s*\}\}/;
 const COLON = /^:([A-Za-z][A-Za-z0-9_]*)/;
+/** `<table>` written bare, where an identifier goes; `a <b> c` comparisons have spaces inside. */
+const ANGLE = /^<([A-Za-z][\w-]*)>(?![\w>=])/;
 /** psql's quoted variable `:'user_email'`, a literal, so a bind parameter too. */
 const PSQL_QUOTED = /^:'([A-Za-z][\w-]*)'/;
 const DOLLAR_TAG = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/;
 
-export function substitutePlaceholders(text: string): Substitution {
+export function substitutePlaceholders(text: string, options: SubstituteOptions = {}): Substitution {
   const params: Parameter[] = [];
+  const identifiers: Parameter[] = [];
+  const bare = new Set<string>();
   let sql = '';
   const origin: number[] = [];
   const emit = (chunk: string, from: number) => {
     for (let k = 0; k < chunk.length; k++) origin.push(from + k);
     sql += chunk;
   };
-  const bind = (rawName: string, placeholder: string, from: number) => {
+  const bind = (rawName: string, placeholder: string, from: number, quoted = false) => {
     const name = normalizeName(rawName);
+    if (!quoted) bare.add(name);
+    if (!quoted && options.identifiers?.has(name)) {
+      if (!identifiers.some((param) => param.name === name))
+        identifiers.push({ name, type: 'identifier', placeholder, example: identifierExample(name) });
+      const sentinel = identifierSentinel(name);
+      for (let k = 0; k < sentinel.length; k++) origin.push(from);
+      sql += sentinel;
+      return;
+    }
     let index = params.findIndex((param) => param.name === name);
     if (index < 0) {
       const type = inferType(name);
@@ -62,7 +86,7 @@ export function substitutePlaceholders(text: string): Substitution {
       const stop = endOfQuoted(text, i, "'", escapes);
       const literal = text.slice(i, stop);
       const inner = QUOTED_PLACEHOLDER.exec(literal.slice(1, -1));
-      if (inner && literal.endsWith("'")) bind(inner[1] ?? inner[2] ?? inner[3]!, literal, i);
+      if (inner && literal.endsWith("'")) bind(inner[1] ?? inner[2] ?? inner[3]!, literal, i, true);
       else emit(literal, i);
       i = stop;
     } else if (char === '"') {
@@ -86,13 +110,17 @@ export function substitutePlaceholders(text: string): Substitution {
       const match = BRACKET.exec(rest)!;
       bind(match[1]!, match[0], i);
       i += match[0].length;
+    } else if (options.angle && char === '<' && ANGLE.test(rest) && !/[\w<>=!]/.test(before)) {
+      const match = ANGLE.exec(rest)!;
+      bind(match[1]!, match[0], i);
+      i += match[0].length;
     } else if (char === '{' && MUSTACHE.test(rest)) {
       const match = MUSTACHE.exec(rest)!;
       bind(match[1]!, match[0], i);
       i += match[0].length;
     } else if (char === ':' && PSQL_QUOTED.test(rest) && before !== ':' && !/\w/.test(before)) {
       const match = PSQL_QUOTED.exec(rest)!;
-      bind(match[1]!, match[0], i);
+      bind(match[1]!, match[0], i, true);
       i += match[0].length;
     } else if (char === ':' && COLON.test(rest) && before !== ':' && !/[\w)\]['"]/.test(before)) {
       // `::type` is a cast, `a:b` and `a[:b]` slices; `= :name` is a placeholder.
@@ -104,7 +132,7 @@ export function substitutePlaceholders(text: string): Substitution {
       i += 1;
     }
   }
-  return { sql, params, origin };
+  return { sql, params, origin, identifiers, bare };
 }
 
 /** Index just past a quoted run starting at `start`; a doubled quote is an escaped one. */
@@ -168,7 +196,18 @@ function exampleFor(name: string, type: ParameterType): string {
       return 'user@example.com';
     case 'text':
       return name.endsWith('_id') ? 'abc123' : 'value';
+    case 'identifier':
+      return identifierExample(name);
   }
+}
+
+/** An example name for an identifier parameter, from what its name says it is. */
+function identifierExample(name: string): string {
+  if (name.includes('index')) return 'orders_customer_id_idx';
+  if (name.includes('trigger')) return 'orders_audit';
+  if (name.includes('schema')) return 'public';
+  if (name.includes('role') || name.includes('user')) return 'authenticated';
+  return 'orders';
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -203,5 +242,44 @@ export function validateParameterValue(
       if (raw.length > 1000) return fail('at most 1000 characters');
       if (raw.includes('\0')) return fail('text without NUL characters');
       return { ok: true, value: raw };
+    case 'identifier': {
+      const parts = identifierParts(value);
+      if (!parts) return fail('a name such as orders or public.orders ("Quoted Name" keeps case and spaces)');
+      if (parts.length > 2) return fail('a name or schema.name, at most one dot');
+      return { ok: true, value };
+    }
   }
+}
+
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * A name as typed, split at dots into its exact parts: `public.orders` → [public, orders],
+ * `"Order Lines"` → [Order Lines] (a doubled quote inside is one quote). Each part is used
+ * exactly as written, as `format('%I')` would. Undefined when it is not a name.
+ */
+export function identifierParts(value: string): string[] | undefined {
+  const parts: string[] = [];
+  let i = 0;
+  const text = value.trim();
+  while (i <= text.length) {
+    let part: string;
+    if (text[i] === '"') {
+      const end = endOfQuoted(text, i, '"');
+      if (text[end - 1] !== '"' || end - i < 3) return undefined;
+      part = text.slice(i + 1, end - 1).replaceAll('""', '"');
+      i = end;
+    } else {
+      const match = /^[^."\s\0;]+/.exec(text.slice(i));
+      if (!match) return undefined;
+      part = match[0];
+      i += part.length;
+    }
+    if (part.includes('\0') || Buffer.byteLength(part, 'utf8') > MAX_IDENTIFIER_BYTES) return undefined;
+    parts.push(part);
+    if (i === text.length) return parts;
+    if (text[i] !== '.') return undefined;
+    i += 1;
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { evidenceLines } from '../../health/evidenceTable.js';
+import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
 import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
@@ -155,7 +156,10 @@ function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
     finding.evidenceTotal > rows.length
       ? `\n_${rows.length} of ${finding.evidenceTotal} rows shown; Details has the rest_`
       : '';
-  const next = finding.remediation ? `\n:arrow_right: ${escapeMrkdwn(finding.remediation.text)}` : '';
+  const runs = findingProcedureRuns(finding).map((run) => `\n\`/runbook run ${escapeMrkdwn(run)}\``);
+  const next = finding.remediation
+    ? `\n:arrow_right: ${escapeMrkdwn(finding.remediation.text)}${runs.join('')}`
+    : '';
   const evidence = rows.length > 0 ? `\n${codeBlock(rows)}` : '';
   // The evidence is what gives way when the text is too long; the head and next step stay.
   const budget = LIMITS.sectionText - head.length - more.length - next.length;

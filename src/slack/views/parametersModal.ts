@@ -41,7 +41,7 @@ export function parametersModal(
           label: { type: 'plain_text', text: param.name.slice(0, 2000) },
           hint: {
             type: 'plain_text',
-            text: `${param.type}, e.g. ${param.example} (written ${param.placeholder} in the runbook)`.slice(
+            text: `${typeLabel(param)}, e.g. ${param.example} (written ${param.placeholder} in the runbook)`.slice(
               0,
               2000,
             ),
@@ -55,4 +55,12 @@ export function parametersModal(
       ),
     ],
   };
+}
+
+/** An identifier says what it names and that the target is asked; a value its type. */
+function typeLabel(param: Parameter): string {
+  if (!param.identifier) return param.type;
+  return param.identifier.kind === 'name'
+    ? 'a name'
+    : `${param.identifier.kind} name, looked up on the target`;
 }

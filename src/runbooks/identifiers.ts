@@ -1,0 +1,190 @@
+import pg from 'pg';
+import { type IdentifierKind, identifierSentinel, type Parameter, type Statement } from './model.js';
+import type { RawValues } from './procedureParams.js';
+import { identifierParts } from './sql/placeholders.js';
+
+/** What the catalog is read through: a pool or a connection of the target. */
+export interface CatalogReader {
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+export type Resolution = { ok: true; statement: Statement } | { ok: false; problems: string[] };
+
+/**
+ * A statement's identifier parameters filled in: each value is looked up in the target's
+ * catalog (the table, index, trigger, schema or role must exist; a close name is suggested
+ * when it does not), then quoted as `format('%I')` quotes, part by part, and spliced where its
+ * placeholder stood. The statement that comes back is what runs and what a plan shows and
+ * hashes. A value is never spliced before it has been found in the catalog (a name the
+ * statement creates only has to be a valid name).
+ */
+export async function resolveIdentifiers(
+  db: CatalogReader,
+  statement: Statement,
+  raw: RawValues,
+): Promise<Resolution> {
+  const identifiers = statement.identifiers ?? [];
+  if (identifiers.length === 0) return { ok: true, statement };
+  const problems: string[] = [];
+  const spliced = new Map<string, string>();
+  for (const param of identifiers) {
+    const outcome = await resolveOne(db, param, identifiers, raw);
+    if (typeof outcome === 'string') problems.push(outcome);
+    else spliced.set(param.name, outcome.quoted);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  let sql = statement.sql;
+  for (const [name, quoted] of spliced)
+    sql = sql.replace(new RegExp(`\\b${identifierSentinel(name)}\\b`, 'g'), () => quoted);
+  const { identifiers: _spliced, ...rest } = statement;
+  return { ok: true, statement: { ...rest, sql } };
+}
+
+const RELATION_KINDS: Record<'table' | 'index', string[]> = {
+  table: ['r', 'p', 'v', 'm', 'f', 'S'],
+  index: ['i', 'I'],
+};
+
+const NOUNS: Record<IdentifierKind, string> = {
+  table: 'table',
+  index: 'index',
+  trigger: 'trigger',
+  schema: 'schema',
+  role: 'role',
+  name: 'name',
+};
+
+async function resolveOne(
+  db: CatalogReader,
+  param: Parameter,
+  all: Parameter[],
+  raw: RawValues,
+): Promise<{ quoted: string } | string> {
+  const kind = param.identifier?.kind ?? 'name';
+  const noun = NOUNS[kind];
+  const given = raw[param.name]?.trim();
+  const usage = `${param.name}=${param.example}`;
+  if (!given)
+    return `${param.name} is missing: a ${noun} name (written ${param.placeholder} in the runbook), e.g. ${usage}`;
+  const parts = identifierParts(given);
+  if (!parts || parts.length > 2)
+    return `${param.name} must be a ${noun} name, e.g. ${usage} ("Quoted Name" keeps case and spaces; got "${given.slice(0, 60)}")`;
+  const written = param.identifier?.schema;
+  const schemaParam =
+    written && 'param' in written ? all.find((other) => other.name === written.param) : undefined;
+  const schemaValue = schemaParam ? identifierParts(raw[schemaParam.name]?.trim() ?? '') : undefined;
+  const fixedSchema =
+    written && 'text' in written ? written.text : schemaValue?.length === 1 ? schemaValue[0] : undefined;
+  if (parts.length === 2 && (written || (kind !== 'table' && kind !== 'index')))
+    return written
+      ? `${param.name} takes the name alone: the runbook already writes its schema (${written && 'text' in written ? written.text : `<${written.param}>`}.${param.placeholder}); got "${given}"`
+      : `${param.name} must be a ${noun} name without a schema, e.g. ${usage}; got "${given}"`;
+  const name = parts.length === 2 ? parts[1]! : parts[0]!;
+  const schema = parts.length === 2 ? parts[0] : fixedSchema;
+  const shown = schema ? `${schema}.${name}` : name;
+  const quoted = parts.map((part) => pg.escapeIdentifier(part)).join('.');
+  if (kind === 'name') return { quoted };
+  if (await exists(db, kind, name, schema)) return { quoted };
+  const close = nearest(name, await candidates(db, kind, schema));
+  const hint = close.length > 0 ? ` Did you mean ${close.join(', ')}?` : '';
+  return `${param.name}: no ${noun} ${shown} on this target.${hint} Give ${param.name}=<an existing ${noun}> (names are matched exactly, as format('%I') quotes them)`;
+}
+
+async function exists(
+  db: CatalogReader,
+  kind: IdentifierKind,
+  name: string,
+  schema?: string,
+): Promise<boolean> {
+  switch (kind) {
+    case 'table':
+    case 'index': {
+      const found = await db.query(
+        `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relname = $1 AND c.relkind::text = ANY($2::text[])
+            AND (CASE WHEN $3::text IS NULL THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $3 END)`,
+        [name, RELATION_KINDS[kind], schema ?? null],
+      );
+      return found.rows.length > 0;
+    }
+    case 'trigger': {
+      const found = await db.query(
+        'SELECT 1 FROM pg_catalog.pg_trigger WHERE NOT tgisinternal AND tgname = $1',
+        [name],
+      );
+      return found.rows.length > 0;
+    }
+    case 'schema':
+      return (
+        (await db.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [name])).rows.length > 0
+      );
+    case 'role':
+      return (await db.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [name])).rows.length > 0;
+    case 'name':
+      return true;
+  }
+}
+
+/** Names of that kind on the target, for a suggestion: user objects only. */
+async function candidates(db: CatalogReader, kind: IdentifierKind, schema?: string): Promise<string[]> {
+  const userSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`;
+  let sql: string;
+  let values: unknown[] = [];
+  switch (kind) {
+    case 'table':
+    case 'index':
+      sql = `SELECT CASE WHEN $2::text IS NULL AND NOT pg_catalog.pg_table_is_visible(c.oid) THEN n.nspname || '.' ELSE '' END || c.relname AS name
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind::text = ANY($1::text[]) AND ${userSchemas} AND ($2::text IS NULL OR n.nspname = $2)
+              LIMIT 5000`;
+      values = [RELATION_KINDS[kind], schema ?? null];
+      break;
+    case 'trigger':
+      sql = 'SELECT DISTINCT tgname AS name FROM pg_catalog.pg_trigger WHERE NOT tgisinternal LIMIT 5000';
+      break;
+    case 'schema':
+      sql = `SELECT nspname AS name FROM pg_catalog.pg_namespace n WHERE ${userSchemas}`;
+      break;
+    case 'role':
+      sql = `SELECT rolname AS name FROM pg_catalog.pg_roles WHERE rolname NOT LIKE 'pg\\_%' LIMIT 5000`;
+      break;
+    case 'name':
+      return [];
+  }
+  const found = await db.query<{ name: string }>(sql, values);
+  return found.rows.map((row) => row.name);
+}
+
+/** Up to three names within a few edits of `name` (case ignored), closest first. */
+export function nearest(name: string, names: string[]): string[] {
+  const wanted = name.toLowerCase();
+  const limit = Math.max(2, Math.floor(wanted.length / 3));
+  return names
+    .map((candidate) => ({ candidate, distance: editDistance(wanted, bare(candidate).toLowerCase()) }))
+    .filter(({ distance }) => distance <= limit)
+    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .slice(0, 3)
+    .map(({ candidate }) => candidate);
+}
+
+function bare(qualified: string): string {
+  return qualified.slice(qualified.lastIndexOf('.') + 1);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    previous = current;
+  }
+  return previous[b.length]!;
+}

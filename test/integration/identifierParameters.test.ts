@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findingProcedureRuns } from '../../src/health/findingProcedures.js';
+import { DEFAULT_LIMITS, executeAction } from '../../src/remediation/execute.js';
+import { computePlan } from '../../src/remediation/plan.js';
+import { runProcedureChecks } from '../../src/runbooks/execute/procedureChecks.js';
+import { resolveIdentifiers } from '../../src/runbooks/identifiers.js';
+import type { ActionStep, CheckStep, Statement } from '../../src/runbooks/model.js';
+import { parseAssignments, splitCommandWords } from '../../src/runbooks/procedureParams.js';
+import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
+import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { TargetPools } from '../../src/targets/pools.js';
+import type { Target } from '../../src/targets/target.js';
+import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
+import { finding, health } from '../support/health.js';
+
+/*
+ * Identifier parameters against real servers: a name is found in the target's catalog (or
+ * refused with a close name), quoted and spliced; the plan shows and hashes the statement as
+ * it runs, and execution runs exactly that.
+ */
+const servers = inject('postgresServers');
+
+function statementOf(sql: string): Statement {
+  const analysis = analyzeSqlBlock(sql);
+  if (!analysis.ok) throw new Error(analysis.error);
+  return analysis.statements[0]!.statement;
+}
+
+function action(sql: string): ActionStep {
+  const analysis = analyzeSqlBlock(sql);
+  if (!analysis.ok) throw new Error(analysis.error);
+  const [analyzed] = analysis.statements;
+  if (analyzed?.class !== 'action') throw new Error(`not an action: ${sql}`);
+  return {
+    kind: 'action',
+    id: '1',
+    title: 'action',
+    role: 'remediate',
+    source: { file: 'test.md', line: 1 },
+    statement: analyzed.statement,
+    risk: analyzed.risk ?? 'medium',
+    riskReasons: analyzed.riskReasons,
+    actionReasons: analyzed.actionReasons,
+    noTransaction: analyzed.noTransaction,
+  };
+}
+
+describe.each(servers)('identifier parameters on $label', (server) => {
+  let db: TestDatabase;
+  let pools: TargetPools;
+  let target: Target;
+
+  beforeAll(async () => {
+    await loadSqlParser();
+    db = await createTestDatabase(server.url, { demoSchema: false });
+    await db.admin.query(`
+      CREATE SCHEMA shop;
+      CREATE TABLE shop.orders (id int PRIMARY KEY, total int);
+      CREATE TABLE "Order Lines" (id int);
+      CREATE INDEX orders_total_idx ON shop.orders (total);
+      CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER orders_bump_a BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION bump();
+      CREATE TRIGGER orders_bump_b BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION bump();`);
+    target = testTarget(db.url);
+    pools = new TargetPools();
+  });
+  afterAll(async () => {
+    await pools?.closeAll();
+    await db?.drop();
+  });
+
+  it('splices a name found in the catalog, quoted part by part', async () => {
+    const pool = pools.remediation(target);
+    const vacuum = statementOf('VACUUM (ANALYZE) <schema>.<table>');
+    const resolved = await resolveIdentifiers(pool, vacuum, { schema: 'shop', table: 'orders' });
+    expect(resolved).toMatchObject({ ok: true, statement: { sql: 'VACUUM (ANALYZE) "shop"."orders"' } });
+    const dotted = await resolveIdentifiers(pool, statementOf('VACUUM <table>'), { table: 'shop.orders' });
+    expect(dotted).toMatchObject({ ok: true, statement: { sql: 'VACUUM "shop"."orders"' } });
+    const quoted = await resolveIdentifiers(pool, statementOf('ANALYZE <table>'), { table: '"Order Lines"' });
+    expect(quoted).toMatchObject({ ok: true, statement: { sql: 'ANALYZE "Order Lines"' } });
+  });
+
+  it('refuses a name the catalog does not have, suggesting the closest, and never splices it', async () => {
+    const pool = pools.remediation(target);
+    const reindex = statementOf('REINDEX INDEX shop.[index]');
+    const missing = await resolveIdentifiers(pool, reindex, { index: 'orders_totl_idx' });
+    expect(missing.ok).toBe(false);
+    expect(!missing.ok && missing.problems[0]).toMatch(
+      /no index shop\.orders_totl_idx .*Did you mean orders_total_idx\?/,
+    );
+    // A table is not an index: the kind is part of the lookup.
+    const wrongKind = await resolveIdentifiers(pool, reindex, { index: 'orders' });
+    expect(wrongKind.ok).toBe(false);
+    const hostile = await resolveIdentifiers(pool, statementOf('VACUUM <table>'), {
+      table: 'orders; DROP TABLE x',
+    });
+    expect(!hostile.ok && hostile.problems[0]).toMatch(/table must be a table name/);
+    const trigger = await resolveIdentifiers(pool, statementOf('DROP TRIGGER <trigger> ON shop.<table>'), {
+      trigger: 'orders_bump_c',
+      table: 'orders',
+    });
+    expect(!trigger.ok && trigger.problems.join(' ')).toMatch(/Did you mean orders_bump_a, orders_bump_b\?/);
+    const requalified = await resolveIdentifiers(pool, statementOf('VACUUM shop.<table>'), {
+      table: 'public.x',
+    });
+    expect(!requalified.ok && requalified.problems[0]).toMatch(/takes the name alone/);
+  });
+
+  it('previews and executes the statement exactly as spliced; the plan hash covers the name', async () => {
+    const pool = pools.remediation(target);
+    const step = action('DROP TRIGGER <trigger> ON shop.<table>');
+    const resolve = async (trigger: string) => {
+      const resolved = await resolveIdentifiers(pool, step.statement, { trigger, table: 'orders' });
+      if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+      return { ...step, statement: resolved.statement };
+    };
+    const dropB = await resolve('orders_bump_b');
+    const plan = await computePlan(pool, target, dropB, []);
+    expect(plan.sql).toBe('DROP TRIGGER "orders_bump_b" ON shop."orders"');
+    const other = await computePlan(pool, target, await resolve('orders_bump_a'), []);
+    expect(other.hash).not.toBe(plan.hash);
+    // An approval for one trigger does not run another.
+    const mismatch = await executeAction(
+      pool,
+      target,
+      await resolve('orders_bump_a'),
+      [],
+      plan,
+      DEFAULT_LIMITS,
+    );
+    expect(mismatch.status).toBe('changed');
+    const result = await executeAction(pool, target, dropB, [], plan, DEFAULT_LIMITS);
+    expect(result.status).toBe('succeeded');
+    const { rows } = await db.admin.query<{ tgname: string }>(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = 'shop.orders'::regclass AND NOT tgisinternal ORDER BY 1",
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(['orders_bump_a']);
+  });
+
+  it('runs a check that names a table by parameter once the catalog has it, and says why not otherwise', async () => {
+    const analysis = analyzeSqlBlock('SELECT count(*) AS n FROM <schema>.<table>');
+    if (!analysis.ok) throw new Error(analysis.error);
+    expect(analysis.statements[0]!.class).toBe('check');
+    const check: CheckStep = {
+      kind: 'check',
+      id: '1',
+      title: 'count',
+      role: 'diagnose',
+      source: { file: 'test.md', line: 1 },
+      statement: analysis.statements[0]!.statement,
+    };
+    const pool = pools.readOnly(target);
+    const [ran] = await runProcedureChecks(pool, target, [check], { schema: 'shop', table: 'orders' });
+    expect(ran?.result).toMatchObject({ status: 'ok', columns: ['n'], rows: [['0']] });
+    const [refused] = await runProcedureChecks(pool, target, [check], { schema: 'shop', table: 'order' });
+    expect(refused?.result?.status).toBe('error');
+    expect(refused?.result?.error).toMatch(/no table shop\.order on this target\. Did you mean orders\?/);
+  });
+
+  it("duplicate_triggers: the finding's procedure drops the duplicate it found, and only that", async () => {
+    await db.admin.query(`
+      CREATE TABLE public.jobs (id int);
+      CREATE TRIGGER jobs_sync BEFORE INSERT ON public.jobs FOR EACH ROW EXECUTE FUNCTION bump();
+      CREATE TRIGGER jobs_sync_again BEFORE INSERT ON public.jobs FOR EACH ROW EXECUTE FUNCTION bump();`);
+    const report = await health(target, { only: ['duplicate_triggers'] });
+    const runs = findingProcedureRuns(finding(report, 'duplicate_triggers'));
+    const run = runs.find((candidate) => candidate.includes('table=jobs'));
+    expect(run).toBe(
+      'postgres-health#drop-duplicate-trigger schema=public table=jobs trigger=jobs_sync_again',
+    );
+    const [reference, ...words] = splitCommandWords(run!);
+    const { values } = parseAssignments(words);
+    const library = (await RunbookLibrary.load(runbookSources())).library;
+    const { procedure } = library.resolveProcedure(reference!);
+    // Its diagnosis lists the table's triggers.
+    const outcomes = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
+    expect(outcomes[0]?.result?.rows.map((row) => row[0])).toEqual(['jobs_sync', 'jobs_sync_again']);
+    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
+    const pool = pools.remediation(target);
+    const resolved = await resolveIdentifiers(pool, drop.statement, values);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
+    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    const after = finding(await health(target, { only: ['duplicate_triggers'] }), 'duplicate_triggers');
+    expect(after.evidence.some((row) => row.table === 'jobs')).toBe(false);
+    const { rows } = await db.admin.query<{ tgname: string }>(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.jobs'::regclass ORDER BY 1",
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(['jobs_sync']);
+  });
+});
