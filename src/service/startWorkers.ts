@@ -6,6 +6,7 @@ import { registerApprovalJobs } from '../approvals/jobs.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import { healthJobProcessor } from '../health/healthJob.js';
+import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import type { IncidentService } from '../incidents/incidentService.js';
 import { sendPage } from '../incidents/pager.js';
 import { JOBS, QUEUES, type QueueName } from '../jobs/catalog.js';
@@ -25,6 +26,7 @@ import type { RunStore } from '../store/runs.js';
 import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
 import { startStrandedRunSweeper } from './strandedRuns.js';
 import { startHeartbeat } from './workerPresence.js';
 
@@ -45,6 +47,8 @@ export interface WorkerDeps {
   slack: WebClient;
   metrics: Metrics;
   logger: Logger;
+  /** A target's thresholds from the alert tables of the runbooks it names (when any do). */
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
 }
 
 export interface RunningWorkers {
@@ -163,12 +167,29 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
   const jobs = new JobProcessors()
     .register(
       JOBS.health,
-      healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+      healthJobProcessor({
+        runs,
+        targets,
+        pools,
+        queues,
+        logger,
+        health: config.health,
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
+      }),
     )
     .register(JOBS.procedureRun, procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }))
     .register(
       JOBS.scheduledHealth,
-      scheduledHealthProcessor({ db: state, runs, targets, pools, logger, queues, health: config.health }),
+      scheduledHealthProcessor({
+        db: state,
+        runs,
+        targets,
+        pools,
+        logger,
+        queues,
+        health: config.health,
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
+      }),
     )
     .register(JOBS.incidentPage, async ({ incidentId, provider, action }) => {
       const incident = await deps.incidents.get(incidentId);

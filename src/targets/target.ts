@@ -9,6 +9,8 @@ export interface Target {
   settings: TargetSettings;
   /** `check.key` → raw value (e.g. `"8GB"`), validated against the check catalog. */
   thresholdOverrides: Record<string, string>;
+  /** Ids of the runbooks this target uses: their alert-threshold tables set its health thresholds. */
+  runbooks?: string[];
   /** Where the target was defined, for error messages. */
   source: string;
   /** The scheduled health check (see src/schedules/healthSchedules.ts); defaults apply when absent. */

@@ -43,6 +43,7 @@ const targetSchema = z
     description: z.string().max(200).optional(),
     tags: z.array(z.string().min(1)).default([]),
     thresholds: thresholdsSchema,
+    runbooks: z.array(z.string().min(1, 'runbook ids are not empty')).optional(),
     schedule: scheduleSchema,
     ...settingsSchema,
   })
@@ -120,6 +121,7 @@ export function readTargetsFile(
       tags: entry.tags,
       settings: toSettings(base, entry),
       thresholdOverrides: entry.thresholds ?? {},
+      ...(entry.runbooks ? { runbooks: entry.runbooks } : {}),
       source: `${path} (targets.${name})`,
       ...(entry.schedule ? { schedule: entry.schedule } : {}),
     });
