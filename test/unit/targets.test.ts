@@ -33,6 +33,7 @@ targets:
     max_rows: 5000
     thresholds:
       connections.warn: 100
+    runbooks: [database-operations-runbook]
   staging:
     url_env: STAGING_DATABASE_URL
 `);
@@ -49,7 +50,9 @@ targets:
       tags: ['production'],
       settings: { statementTimeoutMs: 3000, lockTimeoutMs: 500, connectTimeoutMs: 5000, poolMax: 2 },
       thresholdOverrides: { 'connections.warn': '100' },
+      runbooks: ['database-operations-runbook'],
     });
+    expect(registry.resolve('staging').runbooks).toBeUndefined();
     expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
     // The DML row limit: the target's own, else 1,000.
     expect(prod.settings.maxRows).toBe(5000);
@@ -75,6 +78,7 @@ targets:
     pool_max: 99
     max_rows: 0
     colour: blue
+    runbooks: database-operations-runbook
 `);
     let message = '';
     try {
@@ -91,6 +95,7 @@ targets:
     expect(message).toMatch(/targets\.staging\.pool_max: .*20/);
     expect(message).toMatch(/targets\.staging\.max_rows: .*1/);
     expect(message).toContain('targets.staging: unknown key "colour"');
+    expect(message).toMatch(/targets\.staging\.runbooks: .*array/);
     expect(message).not.toContain('user:pw');
   });
 
