@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
+import { resolveProcedureSchedules } from './schedules/procedureSchedules.js';
 import type { InFlight } from './service/shutdownWatchdog.js';
 import { noWorkerReason, WorkerPresence } from './service/workerPresence.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
@@ -88,7 +89,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // The bot reads runbooks (workers get a snapshot of the procedure with each run); a worker
     // reads them too when a target takes health thresholds from a runbook's alert table. The
     // files are parsed in a child process while the state database is migrated in another.
-    const targetsUseRunbooks = targets.list().some((target) => (target.runbooks?.length ?? 0) > 0);
+    const targetsUseRunbooks = targets
+      .list()
+      .some((target) => (target.runbooks?.length ?? 0) > 0 || (target.procedureSchedules?.length ?? 0) > 0);
     const loadingRunbooks =
       mode === 'bot' || mode === 'all' || targetsUseRunbooks
         ? RunbookLibrary.load(runbookSources(config.runbooksDir), readRunbookSourcesIsolated)
@@ -133,6 +136,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       if (unknown.length > 0)
         throw new ConfigError(`Targets name runbooks that are not loaded:\n${unknown.join('\n')}`);
     }
+    // Every process that loaded the runbooks checks the schedules, so a bot reports a bad one too.
+    const procedureSchedules = runbooks
+      ? resolveProcedureSchedules(targets.list(), config.healthSchedule, runbooks)
+      : undefined;
     const library = runbooks;
     const runbookThresholds = library ? (target: Target) => thresholdsForTarget(target, library) : undefined;
     const audit = new AuditLog(state, { hmacKey: config.audit.hmacKey });
@@ -176,6 +183,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         metrics,
         logger,
         ...(runbookThresholds ? { runbookThresholds } : {}),
+        ...(runbooks ? { runbooks } : {}),
+        ...(procedureSchedules ? { procedureSchedules } : {}),
       });
       // Stopped after the receiver (stops run in reverse) and before the connections close:
       // jobs in hand finish first.
