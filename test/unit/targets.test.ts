@@ -34,6 +34,11 @@ targets:
     thresholds:
       connections.warn: 100
     runbooks: [database-operations-runbook]
+    procedure_schedules:
+      - procedure: database-operations-runbook#morning-checklist-9-am
+        at: "09:00"
+        tz: Europe/London
+        channel: C0DBOPS
   staging:
     url_env: STAGING_DATABASE_URL
 `);
@@ -51,6 +56,14 @@ targets:
       settings: { statementTimeoutMs: 3000, lockTimeoutMs: 500, connectTimeoutMs: 5000, poolMax: 2 },
       thresholdOverrides: { 'connections.warn': '100' },
       runbooks: ['database-operations-runbook'],
+      procedureSchedules: [
+        {
+          procedure: 'database-operations-runbook#morning-checklist-9-am',
+          at: '09:00',
+          tz: 'Europe/London',
+          channel: 'C0DBOPS',
+        },
+      ],
     });
     expect(registry.resolve('staging').runbooks).toBeUndefined();
     expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
@@ -79,6 +92,14 @@ targets:
     max_rows: 0
     colour: blue
     runbooks: database-operations-runbook
+    procedure_schedules:
+      - procedure: a#b
+        at: "9am"
+      - procedure: a#b
+        at: "09:00"
+        cron: "0 9 * * *"
+      - procedure: a#b
+        channel: dbops
 `);
     let message = '';
     try {
@@ -96,6 +117,13 @@ targets:
     expect(message).toMatch(/targets\.staging\.max_rows: .*1/);
     expect(message).toContain('targets.staging: unknown key "colour"');
     expect(message).toMatch(/targets\.staging\.runbooks: .*array/);
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.0.at: must be a time of day as HH:MM, e.g. "09:00" or "18:00"',
+    );
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.1: give either cron ("0 9 * * 1-5") or at ("09:00"), not both and not neither',
+    );
+    expect(message).toContain('targets.staging.procedure_schedules.2.channel: must be a Slack channel id like C0123ABCD');
     expect(message).not.toContain('user:pw');
   });
 
