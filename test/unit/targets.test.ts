@@ -123,7 +123,9 @@ targets:
     expect(message).toContain(
       'targets.staging.procedure_schedules.1: give either cron ("0 9 * * 1-5") or at ("09:00"), not both and not neither',
     );
-    expect(message).toContain('targets.staging.procedure_schedules.2.channel: must be a Slack channel id like C0123ABCD');
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.2.channel: must be a Slack channel id like C0123ABCD',
+    );
     expect(message).not.toContain('user:pw');
   });
 

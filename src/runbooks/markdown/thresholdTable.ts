@@ -16,7 +16,7 @@ const CRITICAL_HEADER = /\bcrit(?:ical)?\b/i;
 const BOUND = /^\s*(>=|<=|≥|≤|>|<)\s*(.+?)\s*$/;
 
 function boundOf(cell: string): AlertThresholdBound | undefined {
-  const match = BOUND.exec(cell.replaceAll('&gt;', '>').replaceAll('&lt;', '<'));
+  const match = BOUND.exec(cell);
   if (!match) return cell.trim() ? { operator: undefined, value: cell.trim() } : undefined;
   const written = match[1]!;
   const operator =
