@@ -1,13 +1,16 @@
 import { appendAudited } from '../audit/outbox.js';
+import { JOBS } from '../jobs/catalog.js';
 import { JobCannotSucceed } from '../jobs/processors.js';
 import { errorText } from '../redact.js';
 import { type ExecutionResult, executeAction, limitsFor } from '../remediation/execute.js';
 import type { Plan } from '../remediation/plan.js';
+import { reenableRowSecurity } from '../remediation/rowSecurity.js';
 import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import type { CheckStep } from '../runbooks/model.js';
 import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { utcMinute } from '../time.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
 import { auditedChange } from './auditedChange.js';
 
@@ -89,8 +92,9 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
   } catch (err) {
     result = { status: 'failed', error: errorText(err) };
   }
+  const reverting = await scheduleRevert(deps, requestId, request.plan as unknown as Plan, result);
   const after = await verify();
-  const summary = resultSummary(result);
+  const summary = `${resultSummary(result)}${reverting}`;
   await auditedChange(
     deps,
     run,
@@ -114,6 +118,47 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
     data: { before, after },
   });
   await deps.approvals.refreshCard(requestId);
+}
+
+/**
+ * A change the bot undoes by itself (row-level security turned off for a test) is scheduled
+ * to be undone as soon as it may have taken effect; the summary says when, or that it could
+ * not be scheduled and must be undone by hand.
+ */
+async function scheduleRevert(
+  deps: ActionJobDeps,
+  requestId: string,
+  plan: Plan,
+  result: ExecutionResult,
+): Promise<string> {
+  const revert = plan.revert;
+  if (!revert || (result.status !== 'succeeded' && result.status !== 'outcome_unknown')) return '';
+  try {
+    await deps.queues.enqueue({ name: JOBS.rowSecurityRevert, data: { requestId }, delayMs: revert.afterMs });
+    return `; the bot turns row-level security back on at ${utcMinute(new Date(Date.now() + revert.afterMs))}`;
+  } catch (err) {
+    deps.logger.error({ err, requestId }, 'could not schedule turning row-level security back on');
+    return `; the bot could not schedule turning row-level security back on: run ${revert.sql} by hand`;
+  }
+}
+
+/** The scheduled undo of a request's change: row-level security back on, audited in the run's thread. */
+export async function revertRequest(deps: ActionJobDeps, requestId: string): Promise<void> {
+  const request = await deps.requests.get(requestId);
+  if (!request) throw new JobCannotSucceed(`request ${requestId} does not exist`);
+  const revert = (request.plan as unknown as Plan).revert;
+  if (!revert) return;
+  const { run } = await loadAction(deps, request.runId, request.stepId);
+  const target = deps.targets.resolve(request.target);
+  const outcome = await reenableRowSecurity(deps.pools.remediation(target), target, revert);
+  await appendAudited(deps, run, {
+    kind: 'reverted',
+    actor: 'runbook-bot',
+    target: request.target,
+    runId: run.id,
+    requestId,
+    data: { sql: revert.sql, outcome },
+  });
 }
 
 function resultSummary(result: ExecutionResult): string {

@@ -1,7 +1,7 @@
 import { JOBS } from '../jobs/catalog.js';
 import type { JobProcessors } from '../jobs/processors.js';
 import type { ActionJobDeps } from './actionJob.js';
-import { executeRequest } from './execution.js';
+import { executeRequest, revertRequest } from './execution.js';
 import { expireRequest } from './expiry.js';
 import { previewAction } from './preview.js';
 
@@ -10,5 +10,6 @@ export function registerApprovalJobs(jobs: JobProcessors, deps: ActionJobDeps): 
   jobs
     .register(JOBS.actionPreview, (job) => previewAction(deps, job))
     .register(JOBS.approvalExpiry, ({ requestId }) => expireRequest(deps, requestId))
-    .register(JOBS.executeAction, ({ requestId }) => executeRequest(deps, requestId));
+    .register(JOBS.executeAction, ({ requestId }) => executeRequest(deps, requestId))
+    .register(JOBS.rowSecurityRevert, ({ requestId }) => revertRequest(deps, requestId));
 }

@@ -81,6 +81,15 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
         ...parts.flatMap((part, index) => [index === 0 ? ': ' : '; ', ...part]),
       ];
     }
+    case 'reverted': {
+      const found =
+        data.outcome === 'already_enabled'
+          ? 'row-level security was on already; nothing to undo'
+          : data.outcome === 'table_gone'
+            ? 'the table is gone; nothing to undo'
+            : 'turned row-level security back on: ';
+      return ['undoing ', ...request, ': ', found, ...(data.outcome === 'reenabled' ? [code(data.sql)] : [])];
+    }
     case 'manual_step':
       return [who, ` marked${step || ' a manual step'} done`];
     case 'incident_declared':

@@ -17,6 +17,7 @@ export type AuditKind =
   | 'execution_finished'
   | 'outcome_unknown'
   | 'verification'
+  | 'reverted'
   | 'manual_step'
   | 'refused'
   | 'incident_declared'

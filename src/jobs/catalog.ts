@@ -43,6 +43,7 @@ export const JOBS = {
   actionPreview: 'action-preview',
   approvalExpiry: 'approval-expiry',
   executeAction: 'execute-action',
+  rowSecurityRevert: 'row-security-revert',
 } as const;
 
 // Payloads. Jobs carry ids only where they can; the state database holds the rest, so a job
@@ -299,6 +300,13 @@ export const CATALOG = {
     id: ({ requestId }) => requestId,
     // Never retried: a second try is the at-most-once check's to refuse, not to run.
     options: { attempts: 1, ...RETENTION },
+  }),
+  [JOBS.rowSecurityRevert]: declare({
+    queue: QUEUES.remediation,
+    schema: requestJobSchema,
+    id: ({ requestId }) => `revert-${requestId}`,
+    // Turning protection back on is worth insisting on: an unreachable target is tried again.
+    options: retried(8, 30_000),
   }),
 };
 

@@ -186,7 +186,7 @@ export async function executeAction(
             ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
             durationMs: elapsed(),
           } satisfies ExecutionResult;
-        if (current.blocked?.kind === 'over_limit')
+        if (current.blocked?.kind === 'over_limit' || current.blocked?.kind === 'not_allowed')
           return { status: 'aborted', reason: current.blocked.reason } satisfies ExecutionResult;
         switch (current.mode) {
           case 'signal':

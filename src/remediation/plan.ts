@@ -8,6 +8,7 @@ import type { Target } from '../targets/target.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
+import { type RowSecurityRevert, rowSecurityDisabled, rowSecurityRefusal } from './rowSecurity.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
 import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
@@ -32,7 +33,8 @@ export interface BackendRow {
  * object is missing), or it is over a limit that execution would enforce anyway.
  */
 export interface PlanBlock {
-  kind: 'nothing_to_do' | 'over_limit';
+  /** not_allowed: this target's rules refuse it (disabling row-level security on production). */
+  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed';
   reason: string;
 }
 
@@ -73,6 +75,8 @@ export interface Plan {
   blocked?: PlanBlock;
   /** Why the preview found it riskier than its statement alone says (e.g. how many rows). */
   riskRaised?: string;
+  /** A change the bot undoes by itself after a while (row-level security turned back on). */
+  revert?: RowSecurityRevert;
   noTransaction: boolean;
   /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
   fingerprint: string;
@@ -149,14 +153,29 @@ async function describedPlan(
     findNoOp(client, step.statement.sql),
   );
   const skipped = noOp.skipped ? `; would skip ${noOp.skipped.join(', ')} (missing)` : '';
+  // Row-level security never goes off for good: refused on production, re-enabled by the bot elsewhere.
+  const revert = rowSecurityDisabled(step.statement.sql);
+  const refused = revert && rowSecurityRefusal(target, revert);
+  const blocked: PlanBlock | undefined = noOp.nothingToDo
+    ? { kind: 'nothing_to_do', reason: noOp.nothingToDo }
+    : refused
+      ? { kind: 'not_allowed', reason: refused }
+      : undefined;
+  const reverting =
+    revert && !blocked
+      ? `; row-level security is turned back on by the bot ${Math.round(revert.afterMs / 60_000)} min after it runs (${revert.sql})`
+      : '';
   return finish(
     {
       ...base,
       mode: shape.mode as PlanMode,
       lockLevel: shape.lockLevel,
-      summary: noOp.nothingToDo ? `nothing to do: ${noOp.nothingToDo}` : `${describe(step, shape)}${skipped}`,
+      summary: noOp.nothingToDo
+        ? `nothing to do: ${noOp.nothingToDo}`
+        : `${describe(step, shape)}${skipped}${reverting}`,
       ...(DML_KINDS.has(step.statement.kind) ? { rowLimit: rowLimit(limits) } : {}),
-      ...(noOp.nothingToDo ? { blocked: { kind: 'nothing_to_do' as const, reason: noOp.nothingToDo } } : {}),
+      ...(blocked ? { blocked } : {}),
+      ...(revert && !blocked ? { revert } : {}),
     },
     'static',
   );

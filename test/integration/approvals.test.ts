@@ -95,6 +95,17 @@ SELECT count(*) AS idle_victims FROM pg_stat_activity WHERE datname = current_da
 \`\`\`
 `;
 
+/** Seed 001's "Temporarily disable RLS for testing (CAREFUL!)". */
+const RLS_RUNBOOK = `# RLS Runbook
+
+## Policy debugging
+
+\`\`\`sql
+-- Temporarily disable RLS for testing (CAREFUL!)
+ALTER TABLE queue_items DISABLE ROW LEVEL SECURITY;
+\`\`\`
+`;
+
 const logger = createLogger({ level: 'silent' });
 
 function fakeJob(name: string, data: unknown): Job {
@@ -203,6 +214,48 @@ describe('approvals and at-most-once execution', () => {
         "SELECT count(*)::int AS n FROM queue_items WHERE status = 'failed'",
       )
     ).rows[0]!.n;
+
+  it('turns row-level security back on by itself after an approved DISABLE ROW LEVEL SECURITY, once', async () => {
+    const rls = { ...parseRunbook(RLS_RUNBOOK, 'rls.md'), source: runbook.source };
+    const { requestId, approvals, process } = await freshRequest({ defaults: { approvals: 1 } }, 3, rls);
+    const previewed = await requests.get(requestId);
+    expect(previewed).toMatchObject({ status: 'previewed', risk: 'high' });
+    const plan = previewed!.plan as { summary: string; revert?: { sql: string; afterMs: number } };
+    expect(plan.revert).toEqual({
+      table: '"queue_items"',
+      sql: 'ALTER TABLE "queue_items" ENABLE ROW LEVEL SECURITY',
+      afterMs: 15 * 60_000,
+    });
+    expect(plan.summary).toContain('row-level security is turned back on by the bot 15 min after it runs');
+    await target.admin.query('ALTER TABLE queue_items ENABLE ROW LEVEL SECURITY');
+    const rowSecurity = async () =>
+      (await target.admin.query("SELECT relrowsecurity AS on FROM pg_class WHERE relname = 'queue_items'"))
+        .rows[0].on;
+    await approvals.requestApproval(requestId, 'U0ONCALL');
+    await approvals.approve(requestId, 'U0SECOND');
+    await process(fakeJob(JOBS.executeAction, { requestId }));
+    expect(await rowSecurity()).toBe(false);
+    const executed = await requests.get(requestId);
+    expect(executed?.status).toBe('succeeded');
+    expect(JSON.stringify(executed?.outcome)).toMatch(
+      /the bot turns row-level security back on at \d{4}-\d\d-\d\d \d\d:\d\d UTC/,
+    );
+    // Its undo waits in the queue, delayed by the plan's 15 minutes.
+    const waiting = await queues.queue(QUEUES.remediation).getJobs(['delayed']);
+    expect(
+      waiting.find((job) => job.name === JOBS.rowSecurityRevert && job.data.requestId === requestId)?.opts
+        .delay,
+    ).toBe(15 * 60_000);
+    await process(fakeJob(JOBS.rowSecurityRevert, { requestId }));
+    expect(await rowSecurity()).toBe(true);
+    // A retried job finds it on already and changes nothing.
+    await process(fakeJob(JOBS.rowSecurityRevert, { requestId }));
+    const undone = await pool.query<{ outcome: string }>(
+      "SELECT data->>'outcome' AS outcome FROM audit_events WHERE request_id = $1 AND kind = 'reverted' ORDER BY seq",
+      [requestId],
+    );
+    expect(undone.rows.map((row) => row.outcome)).toEqual(['reenabled', 'already_enabled']);
+  });
 
   it('fails an approved request whose target was removed since, visibly, and runs nothing', async () => {
     const { requestId, approvals } = await freshRequest({ defaults: { approvals: 1 } });

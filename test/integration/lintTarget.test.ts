@@ -6,93 +6,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LintFinding } from '../../src/runbooks/lint/findings.js';
 import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { SEED_SHAPES as SHAPES } from '../support/seedShapes.js';
 
 const [server] = inject('postgresServers');
 const seed = (name: string) => fileURLToPath(new URL(`../fixtures/seeds/${name}`, import.meta.url));
-
-/**
- * Each seed's tables, columns and functions as its SQL names them (ids as text, amounts as
- * numeric): what a team running that page would have. What is left out is what the page
- * gets wrong.
- */
-const SHAPES: Record<string, string> = {
-  '000_5aa7576ec96abee9.txt': `
-    CREATE TABLE customers_db (id text PRIMARY KEY, name text, phone text, is_deleted boolean DEFAULT false);
-    CREATE TABLE jobs_db (id text PRIMARY KEY, job_number text, status text, version int, customer_id text,
-      deleted_at timestamptz, grand_total numeric, balance_due numeric, service_deposit numeric);
-    CREATE TABLE feature_flags (name text PRIMARY KEY, enabled boolean);
-    CREATE TABLE schema_migrations (version text, created_at timestamptz);
-    CREATE TABLE audit_log (id bigserial, changed_at timestamptz, table_name text, operation text, record_id text,
-      changed_by text, changed_fields text[]);`,
-  '001_fa7a400fb5f384a8.txt': `
-    CREATE SCHEMA auth;
-    CREATE TABLE auth.users (id text PRIMARY KEY, email text, created_at timestamptz, raw_user_meta_data jsonb);
-    CREATE TABLE profiles (id text PRIMARY KEY, name text, location text, created_at timestamptz);
-    CREATE TABLE help_requests (id text PRIMARY KEY, user_id text, title text, category text, status text,
-      urgency text, created_at timestamptz);
-    CREATE TABLE contact_exchanges (id text PRIMARY KEY, request_id text, helper_id text, requester_id text,
-      exchanged_at timestamptz, confirmed_at timestamptz);
-    CREATE TABLE conversations (id text PRIMARY KEY, last_message_at timestamptz, updated_at timestamptz);
-    CREATE TABLE conversation_participants (conversation_id text, user_id text, left_at timestamptz);
-    CREATE TABLE messages (id text PRIMARY KEY, conversation_id text, sender_id text, status text,
-      created_at timestamptz, read_at timestamptz);
-    CREATE INDEX idx_help_requests_status_urgency_created ON help_requests (status, urgency, created_at);
-    CREATE INDEX idx_messages_conversation_created ON messages (conversation_id, created_at);
-    CREATE FUNCTION verify_user_registration_system() RETURNS TABLE (check_name text, ok boolean)
-      LANGUAGE sql STABLE AS $$ SELECT 'x', true $$;
-    CREATE FUNCTION verify_rls_security() RETURNS TABLE (table_name text, ok boolean)
-      LANGUAGE sql STABLE AS $$ SELECT 'x', true $$;
-    CREATE FUNCTION get_contact_info_with_consent(request text, viewer text) RETURNS TABLE (email text)
-      LANGUAGE sql STABLE AS $$ SELECT 'x' $$;`,
-  '002_4f3004b0bed5cbcb.txt': `
-    CREATE TABLE auth_logs (id text, timestamp timestamptz, event_message text, metadata jsonb);
-    CREATE TABLE login_attempts (email text, attempted_at timestamptz);
-    CREATE TABLE email_log (id text PRIMARY KEY, recipient text, subject text, status text, error_message text,
-      created_at timestamptz, retry_count int, next_retry_at timestamptz);
-    CREATE TABLE count_rolls (id text, status text, ocr_status text);
-    CREATE TABLE rolls (id text, status text);
-    CREATE TABLE lots (id text PRIMARY KEY, quality text, color text, meters numeric, reserved_meters numeric, status text);
-    CREATE TABLE reservations (id text PRIMARY KEY, status text);
-    CREATE TABLE reservation_lines (reservation_id text, lot_id text, reserved_meters numeric);
-    CREATE TABLE orders (id text, status text, created_at timestamptz);
-    CREATE TABLE audit_logs (created_at timestamptz, action text, entity_type text);
-    CREATE TABLE api_keys (id text PRIMARY KEY, rate_limit_per_minute int, is_active boolean);
-    CREATE TABLE api_request_logs (api_key_id text, created_at timestamptz);`,
-  '003_dab589b8c9148727.txt': `
-    CREATE TABLE orders (id text PRIMARY KEY, order_number text, status text, payment_status text, notes text,
-      total_amount numeric, customer_name text, customer_email text, shipping_city text, shipping_state text,
-      created_at timestamptz, shipped_at timestamptz, delivered_at timestamptz);
-    CREATE TABLE order_items (order_id text, used_inventory_items text[]);
-    CREATE TABLE inventory (id text PRIMARY KEY, title text, store_name text, status text, is_active boolean,
-      quantity int, reserved_quantity int, available_quantity int);
-    CREATE TABLE designs (user_id text, created_at timestamptz);
-    CREATE FUNCTION perform_routine_maintenance() RETURNS text LANGUAGE sql AS $$ SELECT 'done' $$;
-    CREATE FUNCTION get_storage_usage_stats() RETURNS TABLE (bucket text, bytes bigint) LANGUAGE sql STABLE AS $$ SELECT 'x', 1::bigint $$;
-    CREATE FUNCTION cleanup_orphaned_images() RETURNS int LANGUAGE sql AS $$ SELECT 0 $$;
-    CREATE FUNCTION check_system_health() RETURNS TABLE (metric text, status text) LANGUAGE sql STABLE AS $$ SELECT 'x', 'ok' $$;
-    CREATE FUNCTION analyze_index_usage() RETURNS TABLE (index_name text) LANGUAGE sql STABLE AS $$ SELECT 'x' $$;
-    CREATE FUNCTION find_unused_indexes() RETURNS TABLE (index_name text) LANGUAGE sql STABLE AS $$ SELECT 'x' $$;
-    CREATE FUNCTION validate_backup_integrity() RETURNS TABLE (ok boolean) LANGUAGE sql STABLE AS $$ SELECT true $$;
-    CREATE FUNCTION create_backup_metadata() RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$;
-    CREATE FUNCTION validate_recovery() RETURNS TABLE (ok boolean) LANGUAGE sql STABLE AS $$ SELECT true $$;
-    CREATE FUNCTION prepare_disaster_recovery() RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$;`,
-  '004_95e26377be71e20e.txt': `
-    CREATE SCHEMA auth;
-    CREATE TABLE auth.users (id text PRIMARY KEY, email text, created_at timestamptz, confirmed_at timestamptz);
-    CREATE TABLE system_logs (id bigserial, level text, message text, context jsonb, created_at timestamptz);
-    CREATE TABLE shopify_sync_queue (id bigserial, inventory_item_id text, action text, status text,
-      retry_count int, max_retries int, last_error text, created_at timestamptz);
-    CREATE TABLE intake_lots (id text PRIMARY KEY, lot_number text, status text, total_items int, total_value numeric,
-      created_by text, created_at timestamptz, completed_at timestamptz);
-    CREATE TABLE intake_items (id text PRIMARY KEY, lot_id text, sku text, brand_title text, subject text,
-      quantity int, price numeric, created_at timestamptz, removed_from_batch_at timestamptz, deleted_at timestamptz);
-    CREATE TYPE app_role AS ENUM ('admin', 'staff', 'viewer');
-    CREATE TABLE user_roles (id bigserial, user_id text, role app_role, UNIQUE (user_id, role));
-    CREATE TABLE user_shopify_assignments (id bigserial, user_id text, store_key text, shopify_location_gid text,
-      region_id text);
-    CREATE FUNCTION admin_clear_shopify_sync_queue(wanted text) RETURNS int LANGUAGE sql AS $$ SELECT 0 $$;
-    CREATE FUNCTION admin_delete_batch(lot text) RETURNS int LANGUAGE sql AS $$ SELECT 0 $$;`,
-};
 
 /**
  * What lint finds on each seed: `[line, rule, a fragment of the message or suggestion]`. Every

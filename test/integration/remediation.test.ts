@@ -359,6 +359,21 @@ describe.each(servers)('remediation on $label', (server) => {
     });
   });
 
+  it('never disables row-level security on a production target, and elsewhere plans its re-enable', async () => {
+    const step = action('ALTER TABLE items DISABLE ROW LEVEL SECURITY;');
+    expect(step.risk).toBe('high');
+    const production = { ...target, tags: ['production'] };
+    const refused = await computePlan(pool, production, step, []);
+    expect(refused.blocked).toEqual({
+      kind: 'not_allowed',
+      reason: expect.stringMatching(/^disabling row-level security on "items" would open every row/),
+    });
+    expect(await executeAction(pool, production, step, [], refused)).toMatchObject({ status: 'aborted' });
+    const staging = await computePlan(pool, target, step, []);
+    expect(staging.blocked).toBeUndefined();
+    expect(staging.revert?.sql).toBe('ALTER TABLE "items" ENABLE ROW LEVEL SECURITY');
+  });
+
   it('keeps the rows an executed action returns, repeated column names and all', async () => {
     await db.admin.query(`
       CREATE OR REPLACE FUNCTION system_report() RETURNS TABLE(component text, status text, status2 text)

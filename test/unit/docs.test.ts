@@ -2,7 +2,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkTable, checkTableOnPage } from '../../scripts/docs-checks.js';
+import {
+  checkTable,
+  checkTableOnPage,
+  verdictTables,
+  verdictTablesOnPage,
+} from '../../scripts/docs-checks.js';
 import { ENVIRONMENT_VARIABLES } from '../../src/config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -72,6 +77,38 @@ describe('README', () => {
 describe('docs/health-checks.md', () => {
   it('holds the check table exactly as the catalog makes it (npm run docs rewrites it)', () => {
     expect(checkTableOnPage(read('docs/health-checks.md'))).toBe(checkTable());
+  });
+});
+
+describe('docs/seed-runbooks.md', () => {
+  // Loading the five seeds parses every SQL block: once for both tests.
+  let tables: Promise<string> | undefined;
+  const seedTables = () => {
+    tables ??= verdictTables();
+    return tables;
+  };
+
+  it('holds the verdict table of each seed runbook exactly as the loader reads it (npm run docs rewrites it)', async () => {
+    const page = read('docs/seed-runbooks.md');
+    const tables = await seedTables();
+    expect(verdictTablesOnPage(page)).toBe(tables);
+    // Every step of the five seeds has its row, and every manual step its reason.
+    expect(tables.match(/^### Seed \d{3}: /gm)).toHaveLength(5);
+    for (const row of tables.split('\n').filter((line) => line.includes('| manual |')))
+      expect(row).toMatch(
+        /\| manual \| (prose|a `\w+` block|SQL that does not parse|a code block without a language)/,
+      );
+  });
+
+  it('names why a manual step stays with people, from what the loader recorded', async () => {
+    const tables = await seedTables();
+    expect(tables).toContain(
+      '| 1. Fix | manual | a `typescript` block: not SQL, shown to a person, never run |',
+    );
+    expect(tables).toMatch(/\| 1\. Open Supabase SQL Editor \| manual \| prose/);
+    expect(tables).toMatch(
+      /\| check or action \| `SELECT \* FROM check_system_health\(\)`: decided by the target's catalog/,
+    );
   });
 });
 

@@ -83,6 +83,7 @@ describe('the job catalog', () => {
         `expiry-${RUN}-7`,
       ],
       [{ name: JOBS.executeAction, data: { requestId: RUN } }, RUN],
+      [{ name: JOBS.rowSecurityRevert, data: { requestId: RUN } }, `revert-${RUN}`],
     ];
     for (const [item, id] of ids) expect([item.name, jobIdOf(item)]).toEqual([item.name, id]);
     // Every job of the catalog is covered above.

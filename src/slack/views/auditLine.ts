@@ -18,6 +18,7 @@ const ICON: Record<AuditKind, string> = {
   execution_finished: ':x:',
   outcome_unknown: ':question:',
   verification: ':microscope:',
+  reverted: ':leftwards_arrow_with_hook:',
   manual_step: ':ballot_box_with_check:',
   refused: ':no_entry:',
   incident_declared: ':rotating_light:',

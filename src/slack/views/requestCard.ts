@@ -97,9 +97,10 @@ function planLine(plan: PlanView): string {
 function statusLine(request: ActionRequest, plan: PlanView): string {
   if (request.status === 'previewed' && plan.blocked) {
     const reason = escapeMrkdwn(plan.blocked.reason);
-    return plan.blocked.kind === 'nothing_to_do'
-      ? `:zero: Nothing to do: ${reason}. There is nothing to approve.`
-      : `:no_entry: Over the limit: ${reason}. It cannot be requested for approval.`;
+    if (plan.blocked.kind === 'nothing_to_do')
+      return `:zero: Nothing to do: ${reason}. There is nothing to approve.`;
+    if (plan.blocked.kind === 'not_allowed') return `:no_entry: Not allowed on this target: ${reason}.`;
+    return `:no_entry: Over the limit: ${reason}. It cannot be requested for approval.`;
   }
   return STATUS_LINE[request.status];
 }
