@@ -17,7 +17,7 @@ export class ScheduledProcedureStore {
 
   /**
    * Compares a finished scheduled run with the schedule's previous one (via `decide`) and
-   * stores its results, in one transaction holding the schedule's row. The same run
+   * stores its results, in one transaction holding the schedule's lock. The same run
    * recorded again (a retried job) gets the decision it got the first time.
    */
   async record(
@@ -27,6 +27,10 @@ export class ScheduledProcedureStore {
     decide: (previous: ProcedureFingerprints | undefined) => ScheduledProcedureDecision,
   ): Promise<ScheduledProcedureDecision> {
     return inTransaction(this.db, async (client) => {
+      // The schedule's first run has no row to lock yet: two runs finishing together take turns here.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('scheduled-procedure:' || $1))", [
+        scheduleId,
+      ]);
       const { rows } = await client.query<Row>(
         'SELECT last_run_id, last_decision, fingerprints FROM scheduled_procedures WHERE schedule_id = $1 FOR UPDATE',
         [scheduleId],
