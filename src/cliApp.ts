@@ -3,14 +3,17 @@ import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
 import { runHealthCheck } from './health/engine.js';
+import { thresholdsForTarget, unknownTargetRunbooks } from './health/runbookThresholds.js';
 import { parseThresholdOverrides, splitAssignments } from './health/thresholds.js';
 import { formatUnitValue } from './health/units.js';
 import { createLogger } from './logger.js';
 import { describeUrl, redactText } from './redact.js';
+import { RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { RunStore } from './store/runs.js';
 import { describeConnectionFailure } from './targets/connectionErrors.js';
 import { TargetPools } from './targets/pools.js';
 import { privilegeWarning, type RolePrivileges, rolePrivileges } from './targets/rolePrivileges.js';
+import type { Target } from './targets/target.js';
 import { addAuditCommands } from './terminal/auditCli.js';
 import type { CliIo } from './terminal/cliIo.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
@@ -218,11 +221,13 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
     .filter(Boolean);
   // Logs go to stderr so `--json` output on stdout stays parseable.
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
+  const runbookThresholds = await thresholdsFromRunbooks(target, config.runbooksDir);
   const pools = new TargetPools(logger);
   try {
     const report = await runHealthCheck(target, pools.readOnly(target), {
       only,
       thresholdOverrides: overrides,
+      runbookThresholds,
       budgetMs: options.budget !== undefined ? options.budget * 1000 : config.health.budgetMs,
       evidenceLimit: config.health.evidenceLimit,
       logger,
@@ -234,6 +239,19 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
   } finally {
     await pools.closeAll();
   }
+}
+
+/** The target's thresholds from the runbooks it names; the library is read only when it names some. */
+async function thresholdsFromRunbooks(target: Target, runbooksDir: string | undefined) {
+  if (!target.runbooks?.length) return undefined;
+  const { library } = await RunbookLibrary.load(runbookSources(runbooksDir));
+  const unknown = unknownTargetRunbooks(
+    [target],
+    library.list().map((runbook) => runbook.id),
+  );
+  if (unknown.length > 0)
+    throw new UserError(`Target ${target.name} names runbooks that are not loaded:\n${unknown.join('\n')}`);
+  return thresholdsForTarget(target, library);
 }
 
 async function history(options: { limit: string; json?: boolean }, io: CliIo): Promise<void> {

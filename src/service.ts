@@ -5,6 +5,7 @@ import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { thresholdsForTarget, unknownTargetRunbooks } from './health/runbookThresholds.js';
 import { opsRoutes, serveOpsRoutes } from './http/opsRoutes.js';
 import { IncidentService } from './incidents/incidentService.js';
 import { QUEUES } from './jobs/catalog.js';
@@ -13,6 +14,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { readRunbookSourcesIsolated } from './runbooks/readRunbooksIsolated.js';
 import { type LoadSummary, RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
+import { resolveProcedureSchedules } from './schedules/procedureSchedules.js';
 import type { InFlight } from './service/shutdownWatchdog.js';
 import { noWorkerReason, WorkerPresence } from './service/workerPresence.js';
 import { slackGroupMembers } from './slack/groupMembers.js';
@@ -84,10 +86,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         targets = new TargetRegistry([embedded.demoTarget], 'demo');
       logger.info('no DATABASE_URL: using an embedded Postgres for state');
     }
-    // Only the bot reads runbooks (workers get a snapshot of the procedure with each run). The
+    // The bot reads runbooks (workers get a snapshot of the procedure with each run); a worker
+    // reads them too when a target takes health thresholds from a runbook's alert table. The
     // files are parsed in a child process while the state database is migrated in another.
+    const targetsUseRunbooks = targets
+      .list()
+      .some((target) => (target.runbooks?.length ?? 0) > 0 || (target.procedureSchedules?.length ?? 0) > 0);
     const loadingRunbooks =
-      mode === 'bot' || mode === 'all'
+      mode === 'bot' || mode === 'all' || targetsUseRunbooks
         ? RunbookLibrary.load(runbookSources(config.runbooksDir), readRunbookSourcesIsolated)
         : undefined;
     // Awaited below; a start-up that fails before then must not leave it unhandled.
@@ -123,7 +129,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       const loaded = await loadingRunbooks;
       logRunbookLoad(logger, loaded.summary);
       runbooks = loaded.library;
+      const unknown = unknownTargetRunbooks(
+        targets.list(),
+        runbooks.list().map((runbook) => runbook.id),
+      );
+      if (unknown.length > 0)
+        throw new ConfigError(`Targets name runbooks that are not loaded:\n${unknown.join('\n')}`);
     }
+    // Every process that loaded the runbooks checks the schedules, so a bot reports a bad one too.
+    const procedureSchedules = runbooks
+      ? resolveProcedureSchedules(targets.list(), config.healthSchedule, runbooks)
+      : undefined;
+    const library = runbooks;
+    const runbookThresholds = library ? (target: Target) => thresholdsForTarget(target, library) : undefined;
     const audit = new AuditLog(state, { hmacKey: config.audit.hmacKey });
     const requests = new ActionRequestStore(state);
     const incidents = new IncidentStore(state);
@@ -164,6 +182,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         slack,
         metrics,
         logger,
+        ...(runbookThresholds ? { runbookThresholds } : {}),
+        ...(runbooks ? { runbooks } : {}),
+        ...(procedureSchedules ? { procedureSchedules } : {}),
       });
       // Stopped after the receiver (stops run in reverse) and before the connections close:
       // jobs in hand finish first.

@@ -1,4 +1,5 @@
 import { BOT_APPLICATION_NAME } from '../targets/target.js';
+import { crosses, type ThresholdOperator } from './thresholds.js';
 import type { CheckContext, CheckOutcome, CheckStatus, EvidenceRow } from './types.js';
 import { formatSeconds } from './units.js';
 
@@ -19,18 +20,44 @@ export function worst<S extends CheckStatus>(...statuses: S[]): S {
   return statuses.reduce((a, b) => (ORDER[b] > ORDER[a] ? b : a));
 }
 
-/** Higher is worse: `value >= critical` is critical, `>= warn` is warn. */
-export function levelAbove(value: number, warn: number, critical: number): 'ok' | 'warn' | 'critical' {
-  if (value >= critical) return 'critical';
-  if (value >= warn) return 'warn';
+/** The operators a runbook wrote for a check's warn and critical thresholds, when it did. */
+export interface LevelOperators {
+  warn?: ThresholdOperator;
+  critical?: ThresholdOperator;
+}
+
+/**
+ * Higher is worse: `value >= critical` is critical, `>= warn` is warn, unless a runbook's
+ * threshold table wrote another operator (`> 60` fires above 60 only).
+ */
+export function levelAbove(
+  value: number,
+  warn: number,
+  critical: number,
+  operators: LevelOperators = {},
+): 'ok' | 'warn' | 'critical' {
+  if (crosses(value, critical, operators.critical ?? '>=')) return 'critical';
+  if (crosses(value, warn, operators.warn ?? '>=')) return 'warn';
   return 'ok';
 }
 
-/** Lower is worse: `value < critical` is critical, `< warn` is warn. */
-export function levelBelow(value: number, warn: number, critical: number): 'ok' | 'warn' | 'critical' {
-  if (value < critical) return 'critical';
-  if (value < warn) return 'warn';
+/** Lower is worse: `value < critical` is critical, `< warn` is warn (or the runbook's operator). */
+export function levelBelow(
+  value: number,
+  warn: number,
+  critical: number,
+  operators: LevelOperators = {},
+): 'ok' | 'warn' | 'critical' {
+  if (crosses(value, critical, operators.critical ?? '<')) return 'critical';
+  if (crosses(value, warn, operators.warn ?? '<')) return 'warn';
   return 'ok';
+}
+
+/** The runbook operators of a warn/critical pair, for levelAbove and levelBelow. */
+export function operatorsOf(ctx: CheckContext, warnKey = 'warn', criticalKey = 'critical'): LevelOperators {
+  const warn = ctx.operator(warnKey);
+  const critical = ctx.operator(criticalKey);
+  return { ...(warn ? { warn } : {}), ...(critical ? { critical } : {}) };
 }
 
 type WithTotal = EvidenceRow & { total_rows?: number | string };
@@ -69,10 +96,12 @@ export async function oldestOverThreshold(
 ): Promise<CheckOutcome> {
   const warn = ctx.threshold('warn');
   const { evidence, total } = await topRows(ctx, spec.sql, [warn]);
-  if (total === 0) return { status: 'ok', summary: spec.none(formatSeconds(warn)) };
   const oldest = num(evidence[0]?.[spec.ageColumn]);
+  const status = levelAbove(oldest, warn, ctx.threshold('critical'), operatorsOf(ctx));
+  // The query keeps rows at `warn` too; a runbook's `> 5s` does not fire at exactly 5 s.
+  if (total === 0 || status === 'ok') return { status: 'ok', summary: spec.none(formatSeconds(warn)) };
   return {
-    status: levelAbove(oldest, warn, ctx.threshold('critical')),
+    status,
     summary: spec.found(total, formatSeconds(oldest), formatSeconds(warn)),
     evidence,
     evidenceTotal: total,

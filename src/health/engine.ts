@@ -10,7 +10,13 @@ import { HEALTH_CHECKS } from './catalog.js';
 import { worst } from './checkKit.js';
 import { describeCheckFailure } from './failures.js';
 import { probeServer } from './probe.js';
-import { parseThresholdOverrides, resolveThresholds, type ThresholdOverrides } from './thresholds.js';
+import {
+  parseThresholdOverrides,
+  type RunbookThresholdLayer,
+  resolveOperators,
+  resolveThresholds,
+  type ThresholdOverrides,
+} from './thresholds.js';
 import type {
   CheckDefinition,
   CheckQuery,
@@ -26,6 +32,8 @@ export interface HealthRunOptions {
   only?: readonly string[];
   /** Overrides on top of the target's own (e.g. from the CLI), already parsed. */
   thresholdOverrides?: ThresholdOverrides;
+  /** Thresholds from the alert tables of the runbooks the target uses (see runbookThresholds.ts). */
+  runbookThresholds?: RunbookThresholdLayer;
   /** Wall-clock budget of the whole run; checks that would start after it are skipped. */
   budgetMs?: number;
   /** Rows of evidence kept per finding. */
@@ -56,7 +64,9 @@ export async function runHealthCheck(
   const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   const catalog = options.checks ?? HEALTH_CHECKS;
   const checks = selectChecks(catalog, options.only);
+  // The runbooks the target uses set thresholds first; the target's own and the CLI's win over them.
   const layers = [
+    options.runbookThresholds?.values ?? {},
     parseThresholdOverrides(Object.entries(target.thresholdOverrides), catalog, target.source),
     options.thresholdOverrides ?? {},
   ];
@@ -194,6 +204,7 @@ function failedFinding(check: CheckDefinition, summary: string): Finding {
 async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext): Promise<CheckRun> {
   const done = (result: Finding): CheckRun => ({ kind: 'finding', finding: result });
   const thresholds = resolveThresholds(check, run.layers);
+  const operators = resolveOperators(check, run.options.runbookThresholds, run.layers.slice(1));
   const started = performance.now();
   const finding = (status: Finding['status'], summary: string, extra: Partial<Finding> = {}): Finding => ({
     id: check.id,
@@ -245,6 +256,7 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
           if (value === undefined) throw new Error(`check ${check.id} reads undeclared threshold "${key}"`);
           return value;
         },
+        operator: (key) => operators[key],
         evidenceLimit: run.options.evidenceLimit ?? DEFAULT_EVIDENCE_LIMIT,
       }),
     );

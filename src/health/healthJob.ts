@@ -7,8 +7,10 @@ import { errorText } from '../redact.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
 import { groupBy } from '../util/groupBy.js';
 import { runHealthCheck } from './engine.js';
+import type { RunbookThresholdLayer } from './thresholds.js';
 import type { HealthReport } from './types.js';
 
 export interface HealthJobDeps {
@@ -18,6 +20,8 @@ export interface HealthJobDeps {
   queues: QueueBackend;
   logger: Logger;
   health: { budgetMs: number; evidenceLimit: number };
+  /** The target's thresholds from its runbooks' alert tables (see runbookThresholds.ts). */
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
 }
 
 /**
@@ -46,7 +50,11 @@ export function healthJobProcessor(deps: HealthJobDeps) {
         continue;
       }
       const report = await checks.run(target.name, pickedUpAt, () =>
-        runHealthCheck(target, deps.pools.readOnly(target), { ...deps.health, logger: deps.logger }),
+        runHealthCheck(target, deps.pools.readOnly(target), {
+          ...deps.health,
+          logger: deps.logger,
+          runbookThresholds: deps.runbookThresholds?.(target),
+        }),
       );
       await deps.runs.saveReports(ids, report);
     }

@@ -83,3 +83,53 @@ export function resolveThresholds(
   }
   return resolved;
 }
+
+/**
+ * How a threshold compares, as a runbook writes it: `> 60` fires above 60, `>= 60` at 60.
+ * Built-in and configured thresholds compare as their check always has (`>=` for higher is
+ * worse, `<` for lower is worse); only a runbook's threshold table brings its own operator.
+ */
+export type ThresholdOperator = '>' | '>=' | '<' | '<=';
+
+/** Thresholds a runbook's table sets for a target: values and the operator each was written with. */
+export interface RunbookThresholdLayer {
+  values: ThresholdOverrides;
+  operators: Record<string, ThresholdOperator>;
+  /** `check.key` → where it was written, e.g. `timothie-database-operations line 187`. */
+  sources: Record<string, string>;
+}
+
+/**
+ * The operators a check compares with: a runbook's, for each threshold whose value still
+ * comes from that runbook (a target or CLI override of the same key brings back the default).
+ */
+export function resolveOperators(
+  check: HasThresholds,
+  runbook: RunbookThresholdLayer | undefined,
+  laterLayers: readonly ThresholdOverrides[],
+): Record<string, ThresholdOperator> {
+  const operators: Record<string, ThresholdOperator> = {};
+  if (!runbook) return operators;
+  for (const spec of check.thresholds) {
+    const name = `${check.id}.${spec.key}`;
+    const operator = runbook.operators[name];
+    if (operator === undefined) continue;
+    if (laterLayers.some((layer) => layer[name] !== undefined)) continue;
+    operators[spec.key] = operator;
+  }
+  return operators;
+}
+
+/** Whether `value` crosses `threshold` compared with `operator`. */
+export function crosses(value: number, threshold: number, operator: ThresholdOperator): boolean {
+  switch (operator) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+  }
+}

@@ -1,4 +1,4 @@
-import type { ThresholdSpec } from './thresholds.js';
+import type { ThresholdOperator, ThresholdSpec } from './thresholds.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'critical' | 'skipped' | 'error';
 export type ReportStatus = 'ok' | 'warn' | 'critical' | 'unreachable';
@@ -72,6 +72,8 @@ export interface CheckContext {
   server: ServerFacts;
   /** The resolved value of one of the check's declared thresholds. */
   threshold(key: string): number;
+  /** The operator a runbook's threshold table wrote for this threshold, when its value came from one. */
+  operator(key: string): ThresholdOperator | undefined;
   evidenceLimit: number;
 }
 

@@ -24,6 +24,8 @@ export const JOBS = {
   health: 'health',
   /** One fire of a target's health scheduler (see schedules/healthSchedules.ts). */
   scheduledHealth: 'scheduled-health',
+  /** One fire of a procedure's schedule (see schedules/procedureSchedules.ts). */
+  scheduledProcedure: 'scheduled-procedure',
   procedureRun: 'procedure-run',
   healthReport: 'health-report',
   findingDetail: 'finding-detail',
@@ -66,6 +68,18 @@ const scheduledHealthJobSchema = z.object({
   channel: z.string().regex(CHANNEL_ID),
 });
 
+/**
+ * What a procedure scheduler's fire carries: the procedure, the target, where to post, and
+ * the scheduler's own id (which names the schedule whose previous results it is compared with).
+ */
+const scheduledProcedureJobSchema = z.object({
+  schedule: z.string().min(1).max(400),
+  procedure: z.string().min(1).max(300),
+  target: z.string().min(1).max(64),
+  channel: z.string().regex(CHANNEL_ID),
+});
+export type ScheduledProcedureJob = z.infer<typeof scheduledProcedureJobSchema>;
+
 const findingDetailJobSchema = z.object({
   runId: z.uuid(),
   check: z.string().min(1).max(64),
@@ -74,6 +88,10 @@ const findingDetailJobSchema = z.object({
 });
 
 const procedureRunJobSchema = z.object({ runId: z.uuid() });
+/** A run started by a procedure schedule names it: its post depends on the schedule's last results. */
+const procedureRunStartJobSchema = procedureRunJobSchema.extend({
+  schedule: z.string().min(1).max(400).optional(),
+});
 
 /** At most this many status changes are carried to a scheduled post (the rest are counted). */
 export const MAX_STATUS_CHANGES = 20;
@@ -186,9 +204,16 @@ export const CATALOG = {
     // Diagnostics are idempotent; a failed fire is retried, the next one comes anyway.
     options: retried(3, 5000),
   }),
+  [JOBS.scheduledProcedure]: declare({
+    queue: QUEUES.diagnostics,
+    schema: scheduledProcedureJobSchema,
+    // The id of the schedule's scheduler (its fires get their own).
+    id: ({ schedule }) => schedule,
+    options: retried(3, 5000),
+  }),
   [JOBS.procedureRun]: declare({
     queue: QUEUES.diagnostics,
-    schema: procedureRunJobSchema,
+    schema: procedureRunStartJobSchema,
     id: ({ runId }) => runId,
     options: DIAGNOSTICS,
   }),

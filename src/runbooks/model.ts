@@ -234,6 +234,22 @@ export interface RunbookIncidentPolicy {
   milestones: RunbookMilestone[];
 }
 
+/** One side of an alert threshold as written: `> 60` → operator `>`, value `60`. */
+export interface AlertThresholdBound {
+  /** Undefined when the cell has no comparison operator (`60`): the row cannot be used. */
+  operator: '>' | '>=' | '<' | '<=' | undefined;
+  /** The value with its unit as written: `8GB`, `5s`, `5/hour`, `90%`. */
+  value: string;
+}
+
+/** A row of a runbook's alert-threshold table: `| Connections | > 60 | > 80 | … |`. */
+export interface RunbookAlertThreshold {
+  metric: string;
+  warn?: AlertThresholdBound;
+  critical?: AlertThresholdBound;
+  line: number;
+}
+
 export interface Runbook {
   /** Slug of the title, e.g. `production-operations-runbook`. */
   id: string;
@@ -243,5 +259,7 @@ export interface Runbook {
   sections: ProseSection[];
   /** Its severity table and severity milestones, when it has them (incidents use them). */
   incidentPolicy?: RunbookIncidentPolicy;
+  /** Rows of its alert-threshold tables; targets that use the runbook take them as health thresholds. */
+  alertThresholds?: RunbookAlertThreshold[];
   warnings: LoaderWarning[];
 }

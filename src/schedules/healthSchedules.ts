@@ -40,7 +40,7 @@ export interface HealthSchedule {
  * first) or six (seconds first), or an alias like `@daily`; parsed by BullMQ's own parser
  * so what is accepted here is what the scheduler runs.
  */
-function cronProblem(cron: string): string | undefined {
+export function cronProblem(cron: string): string | undefined {
   const trimmed = cron.trim();
   const fields = trimmed.split(/\s+/).filter(Boolean).length;
   if (!trimmed.startsWith('@') && fields !== 5 && fields !== 6) {
@@ -55,7 +55,7 @@ function cronProblem(cron: string): string | undefined {
 }
 
 /** Whether `tz` is an IANA time zone this runtime knows (`Europe/Berlin`, `UTC`). */
-function timeZoneProblem(tz: string): string | undefined {
+export function timeZoneProblem(tz: string): string | undefined {
   const problem = 'is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)';
   if (!isTimeZone(tz)) return problem;
   try {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { runHealthCheck } from '../health/engine.js';
+import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import { JOBS, type JobPayload, MAX_STATUS_CHANGES, type ScheduledHealthPostJob } from '../jobs/catalog.js';
 import type { JobRun } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -9,6 +10,7 @@ import { RunStore, SCHEDULER_REQUESTER } from '../store/runs.js';
 import { ScheduledHealthStore } from '../store/scheduledHealth.js';
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
 import { decideScheduledRun, type ScheduledDecision } from './scheduledHealthDecision.js';
 
 export interface ScheduledHealthDeps {
@@ -20,6 +22,8 @@ export interface ScheduledHealthDeps {
   queues: QueueBackend;
   /** Engine options; `only` restricts the scheduled run to some checks (all when absent). */
   health: { budgetMs: number; evidenceLimit: number; only?: readonly string[] };
+  /** The target's thresholds from its runbooks' alert tables (see runbookThresholds.ts). */
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
   /** Re-post a persisting problem after this long; default 24 h. */
   remindAfterMs?: number;
   /** Defaults to a RunStore on `db`. */
@@ -61,6 +65,7 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
       evidenceLimit: deps.health.evidenceLimit,
       ...(deps.health.only ? { only: deps.health.only } : {}),
       logger: deps.logger,
+      runbookThresholds: deps.runbookThresholds?.(target),
     });
     const now = new Date();
     const decision = await scheduledState.record(report, fire, now, (stored) =>

@@ -6,6 +6,7 @@ import { registerApprovalJobs } from '../approvals/jobs.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
 import { healthJobProcessor } from '../health/healthJob.js';
+import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import type { IncidentService } from '../incidents/incidentService.js';
 import { sendPage } from '../incidents/pager.js';
 import { JOBS, QUEUES, type QueueName } from '../jobs/catalog.js';
@@ -14,8 +15,15 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { procedureJobProcessor } from '../runbooks/execute/procedureJob.js';
+import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import { applyHealthSchedules, resolveHealthSchedules } from '../schedules/healthSchedules.js';
+import { applyProcedureSchedules, type ProcedureSchedule } from '../schedules/procedureSchedules.js';
 import { scheduledHealthProcessor } from '../schedules/scheduledHealthJob.js';
+import {
+  ScheduledProcedureStore,
+  scheduledProcedureProcessor,
+  scheduledRunPosted,
+} from '../schedules/scheduledProcedureJob.js';
 import { startAuditCheckpointer } from '../slack/posts/auditCheckpoints.js';
 import { delayedOnRateLimit, registerSlackPosts } from '../slack/posts/notifier.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
@@ -25,6 +33,7 @@ import type { RunStore } from '../store/runs.js';
 import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
 import { startStrandedRunSweeper } from './strandedRuns.js';
 import { startHeartbeat } from './workerPresence.js';
 
@@ -45,6 +54,12 @@ export interface WorkerDeps {
   slack: WebClient;
   metrics: Metrics;
   logger: Logger;
+  /** A target's thresholds from the alert tables of the runbooks it names (when any do). */
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
+  /** The runbooks, when this process loaded them: scheduled procedures start runs from them. */
+  runbooks?: RunbookLibrary;
+  /** The procedure schedules, resolved against `runbooks` at start-up (none when absent). */
+  procedureSchedules?: ProcedureSchedule[];
 }
 
 export interface RunningWorkers {
@@ -122,6 +137,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // during an outage still stops on SIGTERM, and the sync is retried until it is done.
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
     const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
+    const procedureSchedules = deps.procedureSchedules ?? [];
+    void retryUntilDone(() => applyProcedureSchedules(queues, procedureSchedules), {
+      stopped: () => stopping,
+      onFirstFailure: (err) =>
+        logger.warn(
+          { err },
+          'the procedure schedules are not synced with the queue yet; retrying every 10 s',
+        ),
+    });
     void retryUntilDone(() => applyHealthSchedules(queues, schedules), {
       stopped: () => stopping,
       onFirstFailure: (err) =>
@@ -163,12 +187,49 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
   const jobs = new JobProcessors()
     .register(
       JOBS.health,
-      healthJobProcessor({ runs, targets, pools, queues, logger, health: config.health }),
+      healthJobProcessor({
+        runs,
+        targets,
+        pools,
+        queues,
+        logger,
+        health: config.health,
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
+      }),
     )
-    .register(JOBS.procedureRun, procedureJobProcessor({ procedureRuns, targets, pools, queues, logger }))
+    .register(
+      JOBS.procedureRun,
+      procedureJobProcessor({
+        procedureRuns,
+        targets,
+        pools,
+        queues,
+        logger,
+        scheduled: scheduledRunPosted(new ScheduledProcedureStore(state), procedureRuns, logger),
+      }),
+    )
+    .register(JOBS.scheduledProcedure, async (data, job) => {
+      // Only a process that loaded the runbooks has schedules; a fire left from an older
+      // configuration is dropped (the next sync removes its scheduler).
+      if (!deps.runbooks)
+        throw new JobCannotSucceed(`no runbooks loaded for scheduled procedure ${data.schedule}`);
+      await scheduledProcedureProcessor({ procedureRuns, runbooks: deps.runbooks, targets, queues, logger })(
+        data,
+        job,
+      );
+    })
     .register(
       JOBS.scheduledHealth,
-      scheduledHealthProcessor({ db: state, runs, targets, pools, logger, queues, health: config.health }),
+      scheduledHealthProcessor({
+        db: state,
+        runs,
+        targets,
+        pools,
+        logger,
+        queues,
+        health: config.health,
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
+      }),
     )
     .register(JOBS.incidentPage, async ({ incidentId, provider, action }) => {
       const incident = await deps.incidents.get(incidentId);

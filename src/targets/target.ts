@@ -9,10 +9,28 @@ export interface Target {
   settings: TargetSettings;
   /** `check.key` → raw value (e.g. `"8GB"`), validated against the check catalog. */
   thresholdOverrides: Record<string, string>;
+  /** Ids of the runbooks this target uses: their alert-threshold tables set its health thresholds. */
+  runbooks?: string[];
   /** Where the target was defined, for error messages. */
   source: string;
   /** The scheduled health check (see src/schedules/healthSchedules.ts); defaults apply when absent. */
   schedule?: TargetSchedule;
+  /** Procedures whose checks run on a schedule against this target. */
+  procedureSchedules?: ProcedureScheduleEntry[];
+}
+
+/**
+ * A procedure run on a schedule for this target (see src/schedules/procedureSchedules.ts):
+ * `cron` or a daily `at` time, in `tz`, posted to `channel` when its results change.
+ */
+export interface ProcedureScheduleEntry {
+  procedure: string;
+  cron?: string;
+  /** `HH:MM`, every day. */
+  at?: string;
+  tz?: string;
+  channel?: string;
+  enabled?: boolean;
 }
 
 /** Per-target overrides of the scheduled health check: cron in `tz`, posted to `channel`. */

@@ -36,6 +36,27 @@ const scheduleSchema = z
   .strict()
   .optional();
 
+/** Checked for meaning (procedure id, cron, zone) once the runbooks are loaded at start-up. */
+const procedureScheduleSchema = z
+  .object({
+    procedure: z.string().min(1, 'name the procedure as runbook-id#procedure-id'),
+    cron: z.string().min(1).optional(),
+    at: z
+      .string()
+      .regex(/^([01]?\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM, e.g. "09:00" or "18:00"')
+      .optional(),
+    tz: z.string().min(1).optional(),
+    channel: z
+      .string()
+      .regex(/^[A-Z0-9]{3,}$/, 'must be a Slack channel id like C0123ABCD')
+      .optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((entry) => (entry.cron === undefined) !== (entry.at === undefined), {
+    message: 'give either cron ("0 9 * * 1-5") or at ("09:00"), not both and not neither',
+  });
+
 const targetSchema = z
   .object({
     url_env: envVarName,
@@ -43,7 +64,9 @@ const targetSchema = z
     description: z.string().max(200).optional(),
     tags: z.array(z.string().min(1)).default([]),
     thresholds: thresholdsSchema,
+    runbooks: z.array(z.string().min(1, 'runbook ids are not empty')).optional(),
     schedule: scheduleSchema,
+    procedure_schedules: z.array(procedureScheduleSchema).optional(),
     ...settingsSchema,
   })
   .strict();
@@ -120,8 +143,10 @@ export function readTargetsFile(
       tags: entry.tags,
       settings: toSettings(base, entry),
       thresholdOverrides: entry.thresholds ?? {},
+      ...(entry.runbooks ? { runbooks: entry.runbooks } : {}),
       source: `${path} (targets.${name})`,
       ...(entry.schedule ? { schedule: entry.schedule } : {}),
+      ...(entry.procedure_schedules ? { procedureSchedules: entry.procedure_schedules } : {}),
     });
   }
   const defaultTarget = parsed.data.default;

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -86,6 +86,29 @@ describe('runbook-bot CLI', () => {
     const listed = await cli(['targets'], { TARGETS_FILE: path, SHOP_URL: db.url });
     expect(listed.stdout).toContain('shop');
     expect(listed.stdout).not.toContain(new URL(db.url).password);
+  });
+
+  it("takes a target's thresholds from the alert table of a runbook it names, and refuses an unknown one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-runbooks-'));
+    writeFileSync(
+      join(dir, 'team.md'),
+      '# Team Ops\n\n## Alert Thresholds\n\n| Metric | Warning | Critical |\n|---|---|---|\n| DB Size | > 1MB | > 1TB |\n',
+    );
+    const path = join(tmpdir(), `cli-runbook-targets-${db.name}.yml`);
+    writeFileSync(path, 'targets:\n  shop:\n    url_env: SHOP_URL\n    runbooks: [team-ops]\n');
+    const env = { TARGETS_FILE: path, SHOP_URL: db.url, RUNBOOKS_DIR: dir };
+    const result = await cli(['health', '--only', 'database_size', '--json'], env);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout).findings[0]).toMatchObject({
+      status: 'warn',
+      threshold: { warn: 1024 ** 2, critical: 1024 ** 4 },
+    });
+
+    writeFileSync(path, 'targets:\n  shop:\n    url_env: SHOP_URL\n    runbooks: [team-opps]\n');
+    const unknown = await cli(['health', '--only', 'database_size'], env);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('runbooks names "team-opps", which is not a loaded runbook');
+    expect(unknown.stderr).toContain('team-ops');
   });
 
   it('exits 3 with one clear line for an unreachable target', async () => {

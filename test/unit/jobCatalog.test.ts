@@ -40,6 +40,18 @@ describe('the job catalog', () => {
         },
         `scheduled-health-${RUN}`,
       ],
+      [
+        {
+          name: JOBS.scheduledProcedure,
+          data: {
+            schedule: 'scheduled-procedure-shop-rb#p-0_9_*_*_*-C1',
+            procedure: 'rb#p',
+            target: 'shop',
+            channel: 'C1',
+          },
+        },
+        'scheduled-procedure-shop-rb#p-0_9_*_*_*-C1',
+      ],
       [{ name: JOBS.requestCard, data: { requestId: RUN } }, undefined],
       [{ name: JOBS.auditMirror, data: { channel: 'C1', threadTs: null, upToSeq: 42 } }, 'audit-mirror-42'],
       [{ name: JOBS.incidentOpen, data: { incidentId: RUN } }, `incident-open-${RUN}`],

@@ -33,6 +33,12 @@ targets:
     max_rows: 5000
     thresholds:
       connections.warn: 100
+    runbooks: [database-operations-runbook]
+    procedure_schedules:
+      - procedure: database-operations-runbook#morning-checklist-9-am
+        at: "09:00"
+        tz: Europe/London
+        channel: C0DBOPS
   staging:
     url_env: STAGING_DATABASE_URL
 `);
@@ -49,7 +55,17 @@ targets:
       tags: ['production'],
       settings: { statementTimeoutMs: 3000, lockTimeoutMs: 500, connectTimeoutMs: 5000, poolMax: 2 },
       thresholdOverrides: { 'connections.warn': '100' },
+      runbooks: ['database-operations-runbook'],
+      procedureSchedules: [
+        {
+          procedure: 'database-operations-runbook#morning-checklist-9-am',
+          at: '09:00',
+          tz: 'Europe/London',
+          channel: 'C0DBOPS',
+        },
+      ],
     });
+    expect(registry.resolve('staging').runbooks).toBeUndefined();
     expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
     // The DML row limit: the target's own, else 1,000.
     expect(prod.settings.maxRows).toBe(5000);
@@ -75,6 +91,15 @@ targets:
     pool_max: 99
     max_rows: 0
     colour: blue
+    runbooks: database-operations-runbook
+    procedure_schedules:
+      - procedure: a#b
+        at: "9am"
+      - procedure: a#b
+        at: "09:00"
+        cron: "0 9 * * *"
+      - procedure: a#b
+        channel: dbops
 `);
     let message = '';
     try {
@@ -91,6 +116,16 @@ targets:
     expect(message).toMatch(/targets\.staging\.pool_max: .*20/);
     expect(message).toMatch(/targets\.staging\.max_rows: .*1/);
     expect(message).toContain('targets.staging: unknown key "colour"');
+    expect(message).toMatch(/targets\.staging\.runbooks: .*array/);
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.0.at: must be a time of day as HH:MM, e.g. "09:00" or "18:00"',
+    );
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.1: give either cron ("0 9 * * 1-5") or at ("09:00"), not both and not neither',
+    );
+    expect(message).toContain(
+      'targets.staging.procedure_schedules.2.channel: must be a Slack channel id like C0123ABCD',
+    );
     expect(message).not.toContain('user:pw');
   });
 

@@ -1,4 +1,4 @@
-import { levelAbove, NOT_THE_BOT, oldestOverThreshold, plural, worst } from '../checkKit.js';
+import { levelAbove, NOT_THE_BOT, oldestOverThreshold, operatorsOf, plural, worst } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 
 const CLIENT_SESSIONS = `backend_type = 'client backend' AND ${NOT_THE_BOT}`;
@@ -39,8 +39,13 @@ export const connections: CheckDefinition = {
     const max = ctx.server.maxConnections;
     const pct = max > 0 ? (100 * total) / max : 0;
     const status = worst(
-      levelAbove(total, ctx.threshold('warn'), ctx.threshold('critical')),
-      levelAbove(pct, ctx.threshold('warn_pct'), ctx.threshold('critical_pct')),
+      levelAbove(total, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
+      levelAbove(
+        pct,
+        ctx.threshold('warn_pct'),
+        ctx.threshold('critical_pct'),
+        operatorsOf(ctx, 'warn_pct', 'critical_pct'),
+      ),
     );
     return {
       status,

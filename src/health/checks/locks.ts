@@ -1,4 +1,4 @@
-import { levelAbove, NOT_THE_BOT, notTheBot, num, plural, topRows } from '../checkKit.js';
+import { levelAbove, NOT_THE_BOT, notTheBot, num, operatorsOf, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition, EvidenceRow } from '../types.js';
 import { formatSeconds } from '../units.js';
 
@@ -86,7 +86,7 @@ export const blockingChains: CheckDefinition = {
     const first = evidence[0]!;
     const rootState = first.root_blocker_state ? ` (${first.root_blocker_state})` : '';
     return {
-      status: levelAbove(longest, warn, ctx.threshold('critical')),
+      status: levelAbove(longest, warn, ctx.threshold('critical'), operatorsOf(ctx)),
       summary:
         `${plural(waiting.length, 'session')} blocked, the longest for ${formatSeconds(longest)}; ` +
         `root blocker pid ${first.root_blocker_pid}${rootState}`,
@@ -137,7 +137,7 @@ export const ungrantedLocks: CheckDefinition = {
     if (total === 0)
       return { status: 'ok', summary: `no lock request waiting longer than ${formatSeconds(minWait)}` };
     return {
-      status: levelAbove(total, ctx.threshold('warn'), ctx.threshold('critical')),
+      status: levelAbove(total, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `${plural(total, 'lock request')} waiting, the oldest for ${formatSeconds(num(evidence[0]?.waiting_seconds))}`,
       evidence,
       evidenceTotal: total,

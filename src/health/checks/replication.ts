@@ -1,4 +1,4 @@
-import { levelAbove, num, plural, topRows } from '../checkKit.js';
+import { levelAbove, num, operatorsOf, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatSeconds } from '../units.js';
 
@@ -64,7 +64,7 @@ export const replicaLag: CheckDefinition = {
       );
       const lag = num(row?.lag_seconds);
       return {
-        status: levelAbove(lag, warn, critical),
+        status: levelAbove(lag, warn, critical, operatorsOf(ctx)),
         summary: `this standby replays ${formatSeconds(lag)} behind`,
         evidence: [{ lag_seconds: lag }],
         evidenceTotal: 1,
@@ -81,7 +81,7 @@ export const replicaLag: CheckDefinition = {
     if (total === 0) return { status: 'ok', summary: 'no standbys connected' };
     const lag = num(evidence[0]!.replay_lag_seconds);
     return {
-      status: levelAbove(lag, warn, critical),
+      status: levelAbove(lag, warn, critical, operatorsOf(ctx)),
       summary: `${plural(total, 'standby', 'standbys')}; the furthest behind replays ${formatSeconds(lag)} late`,
       evidence,
       evidenceTotal: total,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { levelAbove, num, plural, topRows } from '../checkKit.js';
+import { levelAbove, num, operatorsOf, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 
 const ENABLE_HINT =
@@ -80,7 +80,7 @@ export const slowQueries: CheckDefinition = {
     }
     const slowest = num(result.evidence[0]?.mean_ms);
     return {
-      status: levelAbove(slowest, warn, ctx.threshold('critical')),
+      status: levelAbove(slowest, warn, ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `${plural(result.total, 'statement')} with a mean time over ${warn} ms, the slowest ${slowest} ms${hidden}`,
       evidence: result.evidence,
       evidenceTotal: result.total,

@@ -1,4 +1,4 @@
-import { levelAbove, levelBelow, num, plural, topRows } from '../checkKit.js';
+import { levelAbove, levelBelow, num, operatorsOf, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
 
@@ -22,7 +22,7 @@ export const databaseSize: CheckDefinition = {
     );
     const bytes = num(row?.bytes);
     return {
-      status: levelAbove(bytes, ctx.threshold('warn'), ctx.threshold('critical')),
+      status: levelAbove(bytes, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `database ${ctx.server.database} is ${formatBytes(bytes)}`,
       evidence: [{ database: ctx.server.database, bytes, size: formatBytes(bytes) }],
       evidenceTotal: 1,
@@ -96,7 +96,7 @@ export const deadTuples: CheckDefinition = {
     if (total === 0) return { status: 'ok', summary: `no table with more than ${warn}% dead tuples` };
     const top = evidence[0]!;
     return {
-      status: levelAbove(num(top.dead_pct), warn, ctx.threshold('critical')),
+      status: levelAbove(num(top.dead_pct), warn, ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `${plural(total, 'table')} over ${warn}% dead tuples; ${top.schema}.${top.table} has ${formatNumber(num(top.dead_tuples))} (${top.dead_pct}%)`,
       evidence,
       evidenceTotal: total,
@@ -169,7 +169,7 @@ export const autovacuumLag: CheckDefinition = {
     if (total === 0) return { status: 'ok', summary: 'autovacuum is keeping up' };
     const critical = ctx.threshold('critical');
     const worstSeconds = num(evidence[0]?.worst_seconds);
-    const status = worstSeconds > 0 ? levelAbove(worstSeconds, warn, critical) : 'warn';
+    const status = worstSeconds > 0 ? levelAbove(worstSeconds, warn, critical, operatorsOf(ctx)) : 'warn';
     for (const row of evidence) delete row.worst_seconds;
     const disabled = evidence.filter((row) => row.autovacuum_disabled).length;
     const top = evidence[0]!;
@@ -238,7 +238,7 @@ export const cacheHitRatio: CheckDefinition = {
       };
     }
     return {
-      status: levelBelow(overall, ctx.threshold('warn'), ctx.threshold('critical')),
+      status: levelBelow(overall, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `${overall}% of block reads served from cache`,
       evidence,
       evidenceTotal: 1,
@@ -271,7 +271,7 @@ export const xidWraparound: CheckDefinition = {
     const top = evidence[0];
     const age = Math.max(num(top?.xid_age), num(top?.mxid_age));
     return {
-      status: levelAbove(age, ctx.threshold('warn'), ctx.threshold('critical')),
+      status: levelAbove(age, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `oldest transaction ID age ${formatNumber(age)} (${top?.database ?? '?'}, ${top?.pct_to_wraparound ?? 0}% of the way to wraparound)`,
       evidence,
       evidenceTotal: total,
@@ -332,7 +332,7 @@ export const sequenceExhaustion: CheckDefinition = {
     if (total === 0) return { status: 'ok', summary: `no sequence past ${warn}% of its range${unreadable}` };
     const top = evidence[0]!;
     return {
-      status: levelAbove(num(top.pct_used), warn, ctx.threshold('critical')),
+      status: levelAbove(num(top.pct_used), warn, ctx.threshold('critical'), operatorsOf(ctx)),
       summary: `${plural(total, 'sequence')} past ${warn}% of its range; ${top.schema}.${top.sequence} is at ${top.pct_used}%${unreadable}`,
       evidence,
       evidenceTotal: total,

@@ -3,7 +3,7 @@ import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { QueueBackend } from '../../jobs/queueBackend.js';
 import type { Logger } from '../../logger.js';
 import { errorText } from '../../redact.js';
-import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import type { ProcedureRun, ProcedureRunStore } from '../../store/procedureRuns.js';
 import { describeConnectionFailure } from '../../targets/connectionErrors.js';
 import type { TargetPools } from '../../targets/pools.js';
 import type { TargetRegistry } from '../../targets/registry.js';
@@ -16,6 +16,8 @@ export interface ProcedureJobDeps {
   pools: TargetPools;
   queues: QueueBackend;
   logger: Logger;
+  /** For runs a procedure schedule started: decides whether they are posted (see scheduledProcedureJob.ts). */
+  scheduled?: (run: ProcedureRun, schedule: string) => Promise<boolean>;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface ProcedureJobDeps {
  * that cannot be reached gives every check that reason as its result, not a retry storm.
  */
 export function procedureJobProcessor(deps: ProcedureJobDeps) {
-  return async ({ runId }: JobPayload<typeof JOBS.procedureRun>): Promise<void> => {
+  return async ({ runId, schedule }: JobPayload<typeof JOBS.procedureRun>): Promise<void> => {
     const run = await deps.procedureRuns.get(runId);
     if (!run) throw new JobCannotSucceed(`procedure run ${runId} does not exist`);
     if (run.status !== 'done' && run.status !== 'failed') {
@@ -54,6 +56,8 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
         await deps.procedureRuns.finish(run.id, reason);
       }
     }
+    // A scheduled run is posted only when its results changed since the schedule's last run.
+    if (schedule && deps.scheduled && !(await deps.scheduled(run, schedule))) return;
     // The job id makes a second enqueue (a retry after a crash right here) a no-op.
     await deps.queues.enqueue({ name: JOBS.procedurePost, data: { runId: run.id } });
   };

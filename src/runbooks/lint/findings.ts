@@ -17,7 +17,8 @@ export type LintRule =
   | 'unknown-column'
   | 'unknown-function'
   | 'unknown-object'
-  | 'does-not-resolve';
+  | 'does-not-resolve'
+  | 'ignored-threshold';
 
 export interface LintFinding {
   severity: LintSeverity;

@@ -1,4 +1,5 @@
 import { parseSync } from 'libpg-query';
+import { readRunbookThresholds } from '../../health/runbookThresholds.js';
 import { SQL_LANGS } from '../markdown/codeSteps.js';
 import type { ManualStep, Procedure, Runbook, Statement, Step } from '../model.js';
 import { strings, walk } from '../sql/ast.js';
@@ -14,7 +15,24 @@ export function lintRunbook(runbook: Runbook): LintFinding[] {
   const findings: LintFinding[] = [];
   for (const procedure of runbook.procedures)
     for (const step of procedure.steps) findings.push(...lintStep(runbook, procedure, step));
+  findings.push(...ignoredThresholds(runbook));
   return findings;
+}
+
+/**
+ * Rows of the runbook's alert-threshold table that set no health threshold: a team reading
+ * "Low Stock > 5 items" in its runbook must not believe the bot watches it.
+ */
+function ignoredThresholds(runbook: Runbook): LintFinding[] {
+  return readRunbookThresholds(runbook).ignored.map((row) => ({
+    severity: 'warning',
+    rule: 'ignored-threshold',
+    file: runbook.source.file,
+    line: row.line,
+    message: `alert threshold "${row.metric}" is ignored: ${row.reason}`,
+    suggestion:
+      'targets that name this runbook under `runbooks:` take only rows a health check measures (see docs/health-checks.md); watch this one elsewhere or drop the row',
+  }));
 }
 
 function lintStep(runbook: Runbook, procedure: Procedure, step: Step): LintFinding[] {

@@ -27,6 +27,7 @@ import { blocksText } from './mdText.js';
 import { outline } from './outline.js';
 import { readUnit, type UnitContent } from './procedureContent.js';
 import { slugify } from './slug.js';
+import { readAlertThresholds } from './thresholdTable.js';
 
 function parseMarkdown(markdown: string): Root {
   return fromMarkdown(markdown, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
@@ -143,6 +144,15 @@ export function parseRunbook(markdown: string, file: string): Omit<Runbook, 'sou
   }
   sections.sort((a, b) => a.line - b.line);
   const incidentPolicy = readIncidentPolicy(preamble, headings, warnings);
+  const alertThresholds = readAlertThresholds(preamble, headings);
   warnings.sort((a, b) => a.line - b.line);
-  return { id, title, procedures, sections, ...(incidentPolicy ? { incidentPolicy } : {}), warnings };
+  return {
+    id,
+    title,
+    procedures,
+    sections,
+    ...(incidentPolicy ? { incidentPolicy } : {}),
+    ...(alertThresholds.length > 0 ? { alertThresholds } : {}),
+    warnings,
+  };
 }

@@ -9,6 +9,7 @@ import {
   statementParameters,
 } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
+import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip } from '../../text.js';
 import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
@@ -43,7 +44,7 @@ export function procedureRootBlocks(run: ProcedureRun): KnownBlock[] {
       },
     },
     section(
-      `*${escapeMrkdwn(run.runbookTitle)}* on \`${run.target}\`, requested by <@${run.requestedBy}>. ` +
+      `*${escapeMrkdwn(run.runbookTitle)}* on \`${run.target}\`, ${run.requestedBy === SCHEDULER_REQUESTER ? 'run on its schedule (posted because its results changed)' : `requested by <@${run.requestedBy}>`}. ` +
         `${counts.check} checks run now; ${counts.action} actions need a preview and approval; ` +
         `${counts.manual} manual steps to tick off. The steps follow in this thread.`,
     ),
