@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { executeAction } from '../../src/remediation/execute.js';
 import { computePlan } from '../../src/remediation/plan.js';
 import { runProcedureChecks, type StepOnTarget } from '../../src/runbooks/execute/procedureChecks.js';
+import { resolveIdentifiers } from '../../src/runbooks/identifiers.js';
 import type { ActionStep, Procedure, Runbook, Step } from '../../src/runbooks/model.js';
 import type { RawValues } from '../../src/runbooks/procedureParams.js';
 import { bindStatement } from '../../src/runbooks/procedureParams.js';
@@ -158,9 +159,22 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     expect(steps.every((step) => step.kind === 'manual' && step.code === undefined)).toBe(true);
   });
 
-  it.todo(
-    "PGRST002 offers NOTIFY pgrst, 'reload schema' and the GRANT … TO anon, authenticated as previewed actions (issue 16: they sit under Prevention as prose; the postgrest_grants procedure should generate the GRANT from its evidence)",
-  );
+  it("offers PGRST002's fix as previewed actions through the finding's built-in procedure: the GRANT for the table found, then NOTIFY pgrst", async () => {
+    const library = await loadRunbookFile(join(BUILT_IN_RUNBOOKS_DIR, 'postgres-health.md'), 'built-in');
+    const procedure = library.procedures.find((found) => found.id === 'postgres-health#restore-api-access')!;
+    const [grant, notify] = procedure.steps.filter((step) => step.kind === 'action');
+    if (grant?.kind !== 'action' || notify?.kind !== 'action') throw new Error('two actions');
+    expect(notify.statement.text).toBe("NOTIFY pgrst, 'reload schema'");
+    const pool = seed.pools.remediation(seed.target);
+    const resolved = await resolveIdentifiers(pool, grant.statement, {
+      schema: 'public',
+      table: 'customers_db',
+    });
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const plan = await computePlan(pool, seed.target, { ...grant, statement: resolved.statement }, []);
+    expect(plan.sql).toBe('GRANT SELECT ON "public"."customers_db" TO anon, authenticated');
+    expect((await computePlan(pool, seed.target, notify, [])).blocked).toBeUndefined();
+  });
 
   it('shows the fault: one update bumps the version twice, as the page says', async () => {
     await seed.db.admin.query("UPDATE jobs_db SET status = 'in_progress' WHERE id = 'j1'");
@@ -211,9 +225,46 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     'the preview of "CREATE TRIGGER trigger_name … ON table_name" says before approval that table_name and trigger_function() do not exist on the target (lint --target says so; the plan only says "runs in a transaction")',
   );
 
-  it.todo(
-    'the duplicate-triggers procedure drops the duplicate it found: DROP TRIGGER <name> ON <table> takes identifier parameters, quoted and validated against the catalog before preview (not implemented: template identifiers run as written)',
-  );
+  it('drops the duplicate trigger the finding names, through the built-in procedure, by its identifiers', async () => {
+    const library = await loadRunbookFile(join(BUILT_IN_RUNBOOKS_DIR, 'postgres-health.md'), 'built-in');
+    const procedure = library.procedures.find(
+      (found) => found.id === 'postgres-health#drop-duplicate-trigger',
+    )!;
+    const names = { schema: 'public', table: 'jobs_db', trigger: 'jobs_bump_version_v2' };
+    // Its diagnosis shows both triggers, with the one function they share.
+    const diagnosis = await runProcedureChecks(
+      seed.pools.readOnly(seed.target),
+      seed.target,
+      procedure.steps,
+      names,
+    );
+    expectChecksRan(diagnosis);
+    expect(diagnosis[0]!.result?.rows.map((row) => row[0])).toEqual([
+      'jobs_bump_version',
+      'jobs_bump_version_v2',
+    ]);
+    const drop = procedure.steps.find(
+      (step) => step.kind === 'action' && step.statement.kind === 'DROP TRIGGER',
+    );
+    if (drop?.kind !== 'action') throw new Error('a DROP TRIGGER action');
+    const pool = seed.pools.remediation(seed.target);
+    // A misspelt name never reaches the SQL: refused before preview, with what exists.
+    const wrong = await resolveIdentifiers(pool, drop.statement, {
+      ...names,
+      trigger: 'jobs_bump_verison_v2',
+    });
+    expect(wrong).toMatchObject({ ok: false, problems: [expect.stringMatching(/jobs_bump_version/)] });
+    const resolved = await resolveIdentifiers(pool, drop.statement, names);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, seed.target, step, []);
+    expect(plan.sql).toBe('DROP TRIGGER "jobs_bump_version_v2" ON "public"."jobs_db"');
+    expect(await executeAction(pool, seed.target, step, [], plan)).toMatchObject({ status: 'succeeded' });
+    // One update, one bump.
+    await seed.db.admin.query("UPDATE jobs_db SET status = 'done' WHERE id = 'j1'");
+    const { rows } = await seed.db.admin.query("SELECT version FROM jobs_db WHERE id = 'j1'");
+    expect(rows[0].version).toBe(4);
+  });
 });
 
 describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis as the user', () => {
