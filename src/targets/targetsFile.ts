@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { CHANNEL_ID } from '../channelId.js';
 import { ConfigError } from '../errors.js';
 import { formatZodIssues } from '../formatIssues.js';
 import { DEFAULT_TARGET_SETTINGS, type Target, type TargetSettings } from './target.js';
@@ -27,10 +28,7 @@ const scheduleSchema = z
   .object({
     cron: z.string().min(1).optional(),
     tz: z.string().min(1).optional(),
-    channel: z
-      .string()
-      .regex(/^[A-Z0-9]{3,}$/, 'must be a Slack channel id like C0123ABCD')
-      .optional(),
+    channel: z.string().regex(CHANNEL_ID, 'must be a Slack channel id like C0123ABCD').optional(),
     enabled: z.boolean().optional(),
   })
   .strict()
@@ -46,10 +44,7 @@ const procedureScheduleSchema = z
       .regex(/^([01]?\d|2[0-3]):[0-5]\d$/, 'must be a time of day as HH:MM, e.g. "09:00" or "18:00"')
       .optional(),
     tz: z.string().min(1).optional(),
-    channel: z
-      .string()
-      .regex(/^[A-Z0-9]{3,}$/, 'must be a Slack channel id like C0123ABCD')
-      .optional(),
+    channel: z.string().regex(CHANNEL_ID, 'must be a Slack channel id like C0123ABCD').optional(),
     enabled: z.boolean().optional(),
   })
   .strict()

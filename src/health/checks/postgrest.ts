@@ -1,8 +1,16 @@
 import { plural, topRows } from '../checkKit.js';
-import type { CheckDefinition } from '../types.js';
+import type { CheckContext, CheckDefinition } from '../types.js';
 
 /** Roles PostgREST (and so Supabase's API) switches to for requests. */
 const API_ROLES = ['anon', 'authenticated'];
+
+async function hasApiRoles(ctx: CheckContext): Promise<boolean> {
+  const [roles] = await ctx.db.query<{ present: number }>(
+    'SELECT count(*)::int AS present FROM pg_roles WHERE rolname = ANY($1::text[])',
+    [API_ROLES],
+  );
+  return (roles?.present ?? 0) === API_ROLES.length;
+}
 
 export const postgrestGrants: CheckDefinition = {
   id: 'postgrest_grants',
@@ -16,13 +24,8 @@ export const postgrestGrants: CheckDefinition = {
     text: "GRANT SELECT ON the table TO anon, authenticated (as RLS allows), then NOTIFY pgrst, 'reload schema'.",
   },
   async run(ctx) {
-    const [roles] = await ctx.db.query<{ present: number }>(
-      'SELECT count(*)::int AS present FROM pg_roles WHERE rolname = ANY($1::text[])',
-      [API_ROLES],
-    );
-    if ((roles?.present ?? 0) < API_ROLES.length) {
+    if (!(await hasApiRoles(ctx)))
       return { status: 'skipped', summary: 'not a PostgREST database (no anon and authenticated roles)' };
-    }
     const { evidence, total } = await topRows(
       ctx,
       `SELECT n.nspname AS schema, c.relname AS table, count(*) OVER ()::int AS total_rows
@@ -54,13 +57,8 @@ export const rlsDisabled: CheckDefinition = {
     text: "Write its policies, then ALTER TABLE … ENABLE ROW LEVEL SECURITY (or revoke the API roles' privileges if it is not meant for the API).",
   },
   async run(ctx) {
-    const [roles] = await ctx.db.query<{ present: number }>(
-      'SELECT count(*)::int AS present FROM pg_roles WHERE rolname = ANY($1::text[])',
-      [API_ROLES],
-    );
-    if ((roles?.present ?? 0) < API_ROLES.length) {
+    if (!(await hasApiRoles(ctx)))
       return { status: 'skipped', summary: 'not a PostgREST database (no anon and authenticated roles)' };
-    }
     // Worst first: what anon (no login at all) can reach, then what any signed-in user can.
     const { evidence, total } = await topRows(
       ctx,

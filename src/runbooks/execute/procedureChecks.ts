@@ -140,7 +140,8 @@ function withCatalogReasons(action: ActionStep, result: CheckResult): ActionStep
   return { ...action, actionReasons: reasons.map((reason) => `on this target: ${reason}`) };
 }
 
-function failed(reason: string): CheckResult {
+/** A check that could not run, with why (a value that does not bind, an unreachable target). */
+export function failed(reason: string): CheckResult {
   return {
     status: 'error',
     columns: [],

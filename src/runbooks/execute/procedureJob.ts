@@ -7,8 +7,7 @@ import type { ProcedureRun, ProcedureRunStore } from '../../store/procedureRuns.
 import { describeConnectionFailure } from '../../targets/connectionErrors.js';
 import type { TargetPools } from '../../targets/pools.js';
 import type { TargetRegistry } from '../../targets/registry.js';
-import { runProcedureChecks } from './procedureChecks.js';
-import type { CheckResult } from './runChecks.js';
+import { failed, runProcedureChecks } from './procedureChecks.js';
 
 export interface ProcedureJobDeps {
   procedureRuns: ProcedureRunStore;
@@ -60,17 +59,5 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
     if (schedule && deps.scheduled && !(await deps.scheduled(run, schedule))) return;
     // The job id makes a second enqueue (a retry after a crash right here) a no-op.
     await deps.queues.enqueue({ name: JOBS.procedurePost, data: { runId: run.id } });
-  };
-}
-
-function failed(reason: string): CheckResult {
-  return {
-    status: 'error',
-    columns: [],
-    rows: [],
-    rowCount: 0,
-    truncated: false,
-    error: reason,
-    durationMs: 0,
   };
 }
