@@ -101,7 +101,8 @@ const REPORT_VIEW = `
     SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'rb-reporting'`;
 
 function threadOf(posted: Posted[], root: Posted): Posted[] {
-  return posted.filter((message) => message.threadTs === root.ts);
+  // The channel too: a late post of an earlier test's thread can carry the same fake ts.
+  return posted.filter((message) => message.channel === root.channel && message.threadTs === root.ts);
 }
 
 /** Every text and button id of a message, as plain text (not JSON-escaped). */
