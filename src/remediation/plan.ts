@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { readSafety } from '../runbooks/execute/readSafety.js';
-import type { ActionStep, SignalScope } from '../runbooks/model.js';
+import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
@@ -10,86 +9,24 @@ import type { Target } from '../targets/target.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
-import { type RowSecurityRevert, rowSecurityDisabled, rowSecurityRefusal } from './rowSecurity.js';
+import {
+  finish,
+  PLAN_CELL_CHARS,
+  type Plan,
+  type PlanBase,
+  type PlanBlock,
+  plural,
+  rowLimit,
+} from './planModel.js';
+import { rowSecurityDisabled, rowSecurityRefusal } from './rowSecurity.js';
 import { inRolledBackTransaction, queryArgs, withConnection } from './session.js';
-import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
+import { signalPlan } from './signalPlan.js';
 import { type PlanMode, type StatementShape, statementShape } from './statementShape.js';
 import { equivalentSelect, firingObjects, writtenExpressions } from './triggerSafePreview.js';
 
 export { PlanError } from './planError.js';
-
-/** A backend a signalling action would reach, as pg_stat_activity shows it. */
-export interface BackendRow {
-  pid: number;
-  user: string | null;
-  /** The database the backend is connected to. */
-  database: string | null;
-  application: string | null;
-  state: string | null;
-  ageSeconds: number | null;
-  query: string;
-}
-
-/**
- * Why a plan offers no approval: it would do nothing (0 rows, no backend, an IF EXISTS whose
- * object is missing), or it is over a limit that execution would enforce anyway.
- */
-export interface PlanBlock {
-  /** not_allowed: this target's rules refuse it (disabling row-level security on production). */
-  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed';
-  reason: string;
-}
-
-/**
- * What an action would do on a target, computed without effects outside a rolled-back
- * transaction. The approval is for this plan: execution re-computes it and stops when what
- * it touches changed (see `materialChange` in execute.ts).
- */
-export interface Plan {
-  target: string;
-  /** Exactly what will be sent ($n placeholders). For signal plans, the runbook's statement as approved. */
-  sql: string;
-  /** Bound values, in $n order. */
-  params: Array<string | number>;
-  mode: PlanMode;
-  /** One line for people: "UPDATE would change 3 rows", "would terminate 2 backends". */
-  summary: string;
-  /** dml: rows changed when run in a transaction that was rolled back. */
-  affectedRows?: number;
-  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
-  sample?: { columns: string[]; rows: string[][] };
-  /** signal: the backends that would be signalled, found without calling the signalling function. */
-  backends?: BackendRow[];
-  /** signal: backends the statement selects that the bot never signals, and why. */
-  excluded?: Array<{ pid: number; reason: string }>;
-  /**
-   * dml: user triggers and rules the statement would fire, which the preview did not: it
-   * counted and sampled through the equivalent SELECT instead of running the statement.
-   */
-  notFired?: string[];
-  /** Table lock taken, for statements that are described rather than previewed. */
-  lockLevel?: string;
-  /** DML: the most rows it may change, and who set that limit (the procedure or the target). */
-  rowLimit?: { rows: number; setBy: string };
-  /** signal: the target's database, and whether backends of other databases may be reached. */
-  signalScope?: { scope: SignalScope; database: string };
-  /** Set when the plan must not be approved: there is nothing to do, or it is over a limit. */
-  blocked?: PlanBlock;
-  /** Why the preview found it riskier than its statement alone says (e.g. how many rows). */
-  riskRaised?: string;
-  /**
-   * The role and request settings it runs under (`SET ROLE authenticated`, the JWT claim),
-   * bound: the approval covers them as it covers the values.
-   */
-  session?: BoundSetting[];
-  /** A change the bot undoes by itself after a while (row-level security turned back on). */
-  revert?: RowSecurityRevert;
-  noTransaction: boolean;
-  /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
-  fingerprint: string;
-  /** sha256 hex of JSON [sql, params, target, fingerprint]. */
-  hash: string;
-}
+export type { BackendRow, Plan, PlanBlock } from './planModel.js';
+export { planHash } from './planModel.js';
 
 /** The plan of an action with these values, on a connection from `pool` (the remediation pool). */
 export async function computePlan(
@@ -165,10 +102,6 @@ export const WIDE_DML_ROWS = 100;
 
 const DML_KINDS = new Set(['UPDATE', 'DELETE', 'INSERT', 'MERGE']);
 
-function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
-  return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
-}
-
 /**
  * Statements described rather than previewed (DDL, VACUUM, unknown functions): an IF EXISTS
  * whose object is missing (or an IF NOT EXISTS whose object is there) is looked up in the
@@ -215,25 +148,6 @@ async function describedPlan(
   );
 }
 
-type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;
-
-/** The hash an approval refers to: the statement, its values, the target and what it touches. */
-export function planHash(plan: Pick<Plan, 'sql' | 'params' | 'target' | 'fingerprint' | 'session'>): string {
-  // The session joins the hash only when there is one: plans without keep the hash they had.
-  const parts = [
-    plan.sql,
-    plan.params,
-    plan.target,
-    plan.fingerprint,
-    ...(plan.session?.length ? [plan.session] : []),
-  ];
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
-}
-
-function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: string): Plan {
-  return { ...plan, fingerprint, hash: planHash({ ...plan, fingerprint }) };
-}
-
 /** A copy of a dml plan with another row count (what execution actually saw), sample dropped. */
 export function withAffectedRows(
   plan: Plan,
@@ -260,95 +174,6 @@ export function withAffectedRows(
   );
 }
 
-/** Sample cells and query texts in a plan are cut here: the plan is stored and shown whole. */
-const PLAN_CELL_CHARS = 200;
-
-const SIGNAL_VERBS: Record<SignalFunction, string> = {
-  pg_terminate_backend: 'terminate',
-  pg_cancel_backend: 'cancel the queries of',
-};
-
-/**
- * The backends the statement would signal: its FROM/WHERE evaluated with the call replaced
- * by its argument, in a READ ONLY transaction, minus the bot's own sessions, superusers and
- * non-client backends.
- */
-async function signalPlan(
-  client: pg.PoolClient,
-  target: Target,
-  step: ActionStep,
-  values: Array<string | number>,
-  base: PlanBase,
-  limits: ExecutionLimits,
-): Promise<Plan> {
-  const call = signalCall(step.statement.sql);
-  const scope: SignalScope = step.signalScope ?? 'database';
-  const result = await inRolledBackTransaction(client, target.settings, true, async () => {
-    // Evaluating its FROM/WHERE reads through views and policies that may act themselves.
-    const safety = await readSafety(client, call.pidQuery);
-    if (!safety.safe)
-      throw new PlanError(
-        `which backends it would signal cannot be evaluated safely on this target: ${safety.reasons.join('; ')}`,
-      );
-    const here = await client.query<{ db: string }>('SELECT current_database() AS db');
-    const found = await client.query(backendsSql(call.pidQuery, scope), queryArgs(values));
-    return { rows: found.rows, database: here.rows[0]?.db ?? '' };
-  });
-  const backends: BackendRow[] = [];
-  const excluded: Array<{ pid: number; reason: string }> = [];
-  for (const row of result.rows as Array<Record<string, unknown>>) {
-    const pid = Number(row.pid);
-    if (typeof row.excluded === 'string') excluded.push({ pid, reason: row.excluded });
-    else
-      backends.push({
-        pid,
-        user: nullableText(row.usename),
-        database: nullableText(row.datname),
-        application: nullableText(row.application_name),
-        state: nullableText(row.state),
-        ageSeconds:
-          row.age_seconds === null || row.age_seconds === undefined ? null : Number(row.age_seconds),
-        query: cellText(row.query ?? '', PLAN_CELL_CHARS),
-      });
-  }
-  const verb = SIGNAL_VERBS[call.fn];
-  const excludedNote =
-    excluded.length > 0
-      ? ` (${excluded.length} more excluded: ${[...new Set(excluded.map((e) => e.reason))].join(', ')})`
-      : '';
-  const where =
-    scope === 'server'
-      ? 'of any database on the server (signal_scope=server)'
-      : `of database ${result.database}`;
-  const blocked: PlanBlock | undefined =
-    backends.length === 0
-      ? {
-          kind: 'nothing_to_do',
-          reason: `no backend ${where} matches, or every match is one the bot never signals`,
-        }
-      : backends.length > limits.maxBackends
-        ? {
-            kind: 'over_limit',
-            reason: `it would signal ${backends.length} backends; the limit is ${limits.maxBackends}. Narrow its WHERE`,
-          }
-        : undefined;
-  return finish(
-    {
-      ...base,
-      mode: 'signal',
-      summary:
-        blocked?.kind === 'nothing_to_do'
-          ? `nothing to do: ${blocked.reason}${excludedNote}`
-          : `would ${verb} ${plural(backends.length, 'backend')} ${where}${excludedNote}`,
-      backends,
-      excluded,
-      signalScope: { scope, database: result.database },
-      ...(blocked ? { blocked } : {}),
-    },
-    pidFingerprint(backends.map((backend) => backend.pid)),
-  );
-}
-
 /** The defaults and CHECK constraints of what the statement writes that could act, with why. */
 async function unsafeExpressions(client: pg.PoolClient, sql: string): Promise<string[]> {
   const unsafe: string[] = [];
@@ -357,10 +182,6 @@ async function unsafeExpressions(client: pg.PoolClient, sql: string): Promise<st
     if (!safety.safe) unsafe.push(`${expression.label} (${safety.reasons.join('; ')})`);
   }
   return unsafe;
-}
-
-function pidFingerprint(pids: number[]): string {
-  return [...pids].sort((a, b) => a - b).join(',');
 }
 
 /**
@@ -516,12 +337,4 @@ function describe(step: ActionStep, shape: StatementShape): string {
   if (unknown.length > 0) parts.push(`calls ${unknown.join(', ')}, which the bot cannot preview`);
   parts.push('not run for the preview');
   return parts.join('; ');
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-function nullableText(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
 }

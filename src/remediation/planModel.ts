@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import type { SignalScope } from '../runbooks/model.js';
+import type { BoundSetting } from '../runbooks/procedureParams.js';
+import type { ExecutionLimits } from './limits.js';
+import type { RowSecurityRevert } from './rowSecurity.js';
+import type { PlanMode } from './statementShape.js';
+
+/**
+ * The plan of an action, as previews show it and approvals refer to it (its hash), and what
+ * every kind of plan is built with.
+ */
+
+/** Sample cells and query texts in a plan are cut here: the plan is stored and shown whole. */
+export const PLAN_CELL_CHARS = 200;
+
+/** A backend a signalling action would reach, as pg_stat_activity shows it. */
+export interface BackendRow {
+  pid: number;
+  user: string | null;
+  /** The database the backend is connected to. */
+  database: string | null;
+  application: string | null;
+  state: string | null;
+  ageSeconds: number | null;
+  query: string;
+}
+
+/**
+ * Why a plan offers no approval: it would do nothing (0 rows, no backend, an IF EXISTS whose
+ * object is missing), or it is over a limit that execution would enforce anyway.
+ */
+export interface PlanBlock {
+  /** not_allowed: this target's rules refuse it (disabling row-level security on production). */
+  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed';
+  reason: string;
+}
+
+/**
+ * What an action would do on a target, computed without effects outside a rolled-back
+ * transaction. The approval is for this plan: execution re-computes it and stops when what
+ * it touches changed (see `materialChange` in execute.ts).
+ */
+export interface Plan {
+  target: string;
+  /** Exactly what will be sent ($n placeholders). For signal plans, the runbook's statement as approved. */
+  sql: string;
+  /** Bound values, in $n order. */
+  params: Array<string | number>;
+  mode: PlanMode;
+  /** One line for people: "UPDATE would change 3 rows", "would terminate 2 backends". */
+  summary: string;
+  /** dml: rows changed when run in a transaction that was rolled back. */
+  affectedRows?: number;
+  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
+  sample?: { columns: string[]; rows: string[][] };
+  /** signal: the backends that would be signalled, found without calling the signalling function. */
+  backends?: BackendRow[];
+  /** signal: backends the statement selects that the bot never signals, and why. */
+  excluded?: Array<{ pid: number; reason: string }>;
+  /**
+   * dml: user triggers and rules the statement would fire, which the preview did not: it
+   * counted and sampled through the equivalent SELECT instead of running the statement.
+   */
+  notFired?: string[];
+  /** Table lock taken, for statements that are described rather than previewed. */
+  lockLevel?: string;
+  /** DML: the most rows it may change, and who set that limit (the procedure or the target). */
+  rowLimit?: { rows: number; setBy: string };
+  /** signal: the target's database, and whether backends of other databases may be reached. */
+  signalScope?: { scope: SignalScope; database: string };
+  /** Set when the plan must not be approved: there is nothing to do, or it is over a limit. */
+  blocked?: PlanBlock;
+  /** Why the preview found it riskier than its statement alone says (e.g. how many rows). */
+  riskRaised?: string;
+  /**
+   * The role and request settings it runs under (`SET ROLE authenticated`, the JWT claim),
+   * bound: the approval covers them as it covers the values.
+   */
+  session?: BoundSetting[];
+  /** A change the bot undoes by itself after a while (row-level security turned back on). */
+  revert?: RowSecurityRevert;
+  noTransaction: boolean;
+  /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
+  fingerprint: string;
+  /** sha256 hex of JSON [sql, params, target, fingerprint]. */
+  hash: string;
+}
+
+export type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;
+
+/** The hash an approval refers to: the statement, its values, the target and what it touches. */
+export function planHash(plan: Pick<Plan, 'sql' | 'params' | 'target' | 'fingerprint' | 'session'>): string {
+  // The session joins the hash only when there is one: plans without keep the hash they had.
+  const parts = [
+    plan.sql,
+    plan.params,
+    plan.target,
+    plan.fingerprint,
+    ...(plan.session?.length ? [plan.session] : []),
+  ];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: string): Plan {
+  return { ...plan, fingerprint, hash: planHash({ ...plan, fingerprint }) };
+}
+
+export function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
+  return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
+}
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+export function nullableText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
