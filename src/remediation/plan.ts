@@ -70,28 +70,14 @@ export async function planOn(
     noTransaction: step.noTransaction,
     ...(session.length > 0 ? { session } : {}),
   };
-  const plan = await planByMode(client, target, step, values, shape, base, limits);
+  const plan =
+    shape.mode === 'signal'
+      ? await signalPlan(client, target, step, values, base, limits)
+      : shape.mode === 'dml'
+        ? await dmlPlan(client, target, step, values, shape, base, limits)
+        : await describedPlan(client, target, step, shape, base, limits);
   // Summary words only: the hash covers the settings themselves.
   return session.length > 0 ? { ...plan, summary: `${plan.summary} (${sessionWords(session)})` } : plan;
-}
-
-function planByMode(
-  client: pg.PoolClient,
-  target: Target,
-  step: ActionStep,
-  values: Array<string | number>,
-  shape: StatementShape,
-  base: PlanBase,
-  limits: ExecutionLimits,
-): Promise<Plan> {
-  switch (shape.mode) {
-    case 'signal':
-      return signalPlan(client, target, step, values, base, limits);
-    case 'dml':
-      return dmlPlan(client, target, step, values, shape, base, limits);
-    default:
-      return describedPlan(client, target, step, shape, base, limits);
-  }
 }
 
 /**
