@@ -77,7 +77,11 @@ export async function runProcedureChecks(
           ? { step: checkAsAction(original, result), result, changed: true }
           : { step: original, result, changed: false };
     else if (result.status !== 'action') outcomes[at] = { step: check.step, result, changed: true };
-    else outcomes[at] = { step: withCatalogReasons(original as ActionStep, result), changed: true };
+    else {
+      // Stored again only when the catalog said why: otherwise the runbook's step stands as it is.
+      const kept = withCatalogReasons(original as ActionStep, result);
+      outcomes[at] = kept === original ? { step: original, changed: false } : { step: kept, changed: true };
+    }
   }
   return outcomes;
 }
