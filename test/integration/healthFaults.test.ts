@@ -159,6 +159,24 @@ describe.each(servers)('health checks on $label', (server) => {
     );
   });
 
+  it('finds duplicate triggers with an equal WHEN clause written at different offsets', async () => {
+    // Up to PG 16 the stored WHEN tree carries each node's source offset: the same clause
+    // written after a longer trigger name differs only there, and must still match.
+    await db.admin.query(`
+      CREATE FUNCTION when_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER w1 BEFORE UPDATE ON lots FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION when_noop();
+      CREATE TRIGGER w_much_longer_name BEFORE UPDATE ON lots FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION when_noop();
+      CREATE TRIGGER w_other_clause BEFORE UPDATE ON lots FOR EACH ROW WHEN (NEW.* IS NOT NULL) EXECUTE FUNCTION when_noop();`);
+    try {
+      const report = await health(target(), { only: ['duplicate_triggers'] });
+      expect(finding(report, 'duplicate_triggers').evidence).toEqual([
+        expect.objectContaining({ table: 'lots', first_trigger: 'w1', second_trigger: 'w_much_longer_name' }),
+      ]);
+    } finally {
+      await db.admin.query('DROP FUNCTION when_noop() CASCADE');
+    }
+  });
+
   it('finds disabled triggers, critical when a foreign key is no longer enforced', async () => {
     await db.admin.query(`
       CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;

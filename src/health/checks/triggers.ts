@@ -45,8 +45,8 @@ export const duplicateTriggers: CheckDefinition = {
             AND a.tgattr::text = b.tgattr::text
             AND a.tgenabled = b.tgenabled
             -- Up to PG 16 the stored WHEN tree carries source offsets; equal clauses differ there.
-            AND regexp_replace(a.tgqual::text, ':location -?d+', '', 'g')
-                IS NOT DISTINCT FROM regexp_replace(b.tgqual::text, ':location -?d+', '', 'g')
+            AND regexp_replace(a.tgqual::text, ':location -?\\d+', '', 'g')
+                IS NOT DISTINCT FROM regexp_replace(b.tgqual::text, ':location -?\\d+', '', 'g')
        )
        SELECT c.relnamespace::regnamespace::text AS schema, c.relname AS table, tgfoid::regprocedure::text AS function,
               timing, level, shared_events, first_trigger, second_trigger, count(*) OVER ()::int AS total_rows
