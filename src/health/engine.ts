@@ -236,7 +236,8 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
     );
   }
   const limits = {
-    statementTimeoutMs: Math.min(run.target.settings.statementTimeoutMs, remaining),
+    // Whole milliseconds: Postgres takes them, and the timeout summary prints this number.
+    statementTimeoutMs: Math.min(run.target.settings.statementTimeoutMs, Math.floor(remaining)),
     lockTimeoutMs: run.target.settings.lockTimeoutMs,
   };
 

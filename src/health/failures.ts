@@ -17,14 +17,14 @@ export function describeCheckFailure(
   if (err.code === '55P03') {
     return {
       status: 'error',
-      summary: `timed out waiting for a lock (lock_timeout ${limits.lockTimeoutMs} ms): another session holds a conflicting lock`,
+      summary: `timed out waiting for a lock (lock_timeout ${Math.round(limits.lockTimeoutMs)} ms): another session holds a conflicting lock`,
       unexpected: false,
     };
   }
   if (err.code === '57014' || /Query read timeout/i.test(message)) {
     return {
       status: 'error',
-      summary: `timed out after ${limits.statementTimeoutMs} ms (statement_timeout)`,
+      summary: `timed out after ${Math.round(limits.statementTimeoutMs)} ms (statement_timeout)`,
       unexpected: false,
     };
   }
