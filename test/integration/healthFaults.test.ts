@@ -88,6 +88,27 @@ describe.each(servers)('health checks on $label', (server) => {
     }
   });
 
+  it('names the holder of an ungranted lock even when no chain is old enough for blocking_chains', async () => {
+    const faults = await induceFaults(db.url, ['lock_chain']);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const report = await health(target(), {
+        only: ['blocking_chains', 'ungranted_locks'],
+        thresholds: { 'ungranted_locks.min_wait': '1s' },
+      });
+      const [holder] = faults.pids;
+      expect(finding(report, 'blocking_chains').status).toBe('ok');
+      const ungranted = finding(report, 'ungranted_locks');
+      expect(ungranted.evidence.length).toBeGreaterThan(0);
+      for (const row of ungranted.evidence) expect(row.holder_pid).toBe(holder);
+      expect(ungranted.summary).toMatch(
+        new RegExp(`held by pid ${holder} \\(.*idle in transaction for .*holds `),
+      );
+    } finally {
+      await faults.release();
+    }
+  });
+
   it('finds a long-running query, with secrets in its text redacted', async () => {
     const faults = await induceFaults(db.url, ['long_query']);
     const leaky = await openSession(db.url, 'etl');

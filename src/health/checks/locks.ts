@@ -117,17 +117,42 @@ export const ungrantedLocks: CheckDefinition = {
   ],
   remediation: {
     procedure: 'postgres-health#end-blocking-session',
-    text: 'See blocking_chains for who holds the lock; end the holder, not the waiters.',
+    text: 'End the holder the finding names (often idle in a transaction), not the waiters.',
   },
   async run(ctx) {
     const minWait = ctx.threshold('min_wait');
     const { evidence, total } = await topRows(
       ctx,
+      // The holder is named here, whatever blocking_chains' thresholds: a finding that lists
+      // waiters without who they wait for sends people to a check that may say "ok". The
+      // holder is the first blocker not itself waiting (the head, not the queue ahead of it).
       `SELECT l.pid, l.locktype, l.mode,
               CASE WHEN l.relation IS NOT NULL THEN l.relation::regclass::text END AS relation,
               round(extract(epoch FROM now() - l.waitstart), 1)::float8 AS waiting_seconds,
+              h.pid AS holder_pid, h.usename AS holder_user, h.application_name AS holder_application,
+              h.state AS holder_state,
+              (SELECT string_agg(DISTINCT hl.mode || CASE
+                        WHEN hl.relation IS NOT NULL THEN ' on ' || hl.relation::regclass::text
+                        WHEN hl.locktype = 'transactionid' THEN ' on transaction ' || hl.transactionid::text
+                        ELSE ' (' || hl.locktype || ')' END, ', ') FROM pg_locks hl
+                WHERE hl.pid = h.pid AND hl.granted
+                  AND CASE WHEN l.relation IS NOT NULL THEN hl.relation = l.relation
+                           ELSE hl.locktype = l.locktype AND hl.transactionid IS NOT DISTINCT FROM l.transactionid
+                                AND hl.virtualxid IS NOT DISTINCT FROM l.virtualxid END) AS holder_holds,
+              CASE WHEN h.state LIKE 'idle%' THEN round(extract(epoch FROM now() - h.state_change), 1)::float8 END
+                AS holder_idle_seconds,
               count(*) OVER ()::int AS total_rows
          FROM pg_locks l
+         LEFT JOIN LATERAL (
+           WITH RECURSIVE up(pid, depth) AS (
+             SELECT l.pid, 0
+             UNION
+             SELECT b.pid, up.depth + 1 FROM up, unnest(pg_blocking_pids(up.pid)) AS b(pid) WHERE up.depth < 8
+           )
+           SELECT up.pid FROM up WHERE up.depth > 0
+            ORDER BY EXISTS (SELECT 1 FROM pg_locks w WHERE w.pid = up.pid AND NOT w.granted), up.depth LIMIT 1
+         ) blocker ON true
+         LEFT JOIN pg_stat_activity h ON h.pid = blocker.pid
         WHERE NOT l.granted AND l.pid <> pg_backend_pid()
           AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND ${NOT_THE_BOT})
           AND now() - l.waitstart >= make_interval(secs => $1)
@@ -138,9 +163,22 @@ export const ungrantedLocks: CheckDefinition = {
       return { status: 'ok', summary: `no lock request waiting longer than ${formatSeconds(minWait)}` };
     return {
       status: levelAbove(total, ctx.threshold('warn'), ctx.threshold('critical'), operatorsOf(ctx)),
-      summary: `${plural(total, 'lock request')} waiting, the oldest for ${formatSeconds(num(evidence[0]?.waiting_seconds))}`,
+      summary: `${plural(total, 'lock request')} waiting, the oldest for ${formatSeconds(num(evidence[0]?.waiting_seconds))}${holderText(evidence[0]!)}`,
       evidence,
       evidenceTotal: total,
     };
   },
 };
+
+/** "; held by pid 123 (alice, app psql, idle in transaction for 45 s, holds RowExclusiveLock)". */
+function holderText(row: EvidenceRow): string {
+  if (row.holder_pid === null || row.holder_pid === undefined) return '';
+  const idle = row.holder_idle_seconds === null ? '' : ` for ${formatSeconds(num(row.holder_idle_seconds))}`;
+  const about = [
+    row.holder_user,
+    row.holder_application ? `app ${row.holder_application}` : null,
+    row.holder_state ? `${row.holder_state}${idle}` : null,
+    row.holder_holds ? `holds ${row.holder_holds}` : null,
+  ].filter((part) => part !== null && part !== undefined && part !== '');
+  return `; held by pid ${row.holder_pid}${about.length > 0 ? ` (${about.join(', ')})` : ''}`;
+}
