@@ -3,7 +3,12 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
 import { describeConnectionFailure, isConnectionFailure } from '../targets/connectionErrors.js';
-import { BrokenConnectionError, ReadOnlySession } from '../targets/readOnly.js';
+import {
+  BrokenConnectionError,
+  beginReadOnly,
+  ReadOnlySession,
+  type TransactionTimeouts,
+} from '../targets/readOnly.js';
 import { privilegeWarning } from '../targets/rolePrivileges.js';
 import type { Target } from '../targets/target.js';
 import { HEALTH_CHECKS } from './catalog.js';
@@ -83,7 +88,9 @@ export async function runHealthCheck(
   const firstSession = new ReadOnlySession(firstClient);
   let server: ServerFacts;
   try {
-    server = await firstSession.run(target.settings, (c) => probeServer(queryable(c, 'probe', options)));
+    server = await firstSession.run(target.settings, (c) =>
+      probeServer(queryable(c, 'probe', options, target.settings)),
+    );
   } catch (caught) {
     firstClient.release(true);
     const err = caught instanceof BrokenConnectionError ? caught.original : caught;
@@ -250,7 +257,7 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
   try {
     const outcome = await session.run(limits, (c) =>
       check.run({
-        db: queryable(c, check.id, run.options),
+        db: queryable(c, check.id, run.options, limits),
         server: run.server,
         threshold: (key) => {
           const value = thresholds[key];
@@ -284,13 +291,38 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
 }
 
 /** Tags each statement so the server's own views show who sent it (and slow_queries can skip it). */
-function queryable(client: pg.PoolClient, tag: string, options: HealthRunOptions): CheckQuery {
+/** Short read-only transactions sent together: few round trips, each bounded in what it locks. */
+const SELECTS_PER_TRIP = 40;
+
+function queryable(
+  client: pg.PoolClient,
+  tag: string,
+  options: HealthRunOptions,
+  limits: TransactionTimeouts,
+): CheckQuery {
   return {
     async query(sql, params = []) {
       const text = `/* runbook-bot:${tag} */ ${sql}`;
       options.onStatement?.(text, params);
       const result = await client.query(text, params);
       return result.rows;
+    },
+    async inOwnTransactions(selects) {
+      const rows: EvidenceRow[] = [];
+      const begin = beginReadOnly(limits);
+      for (let at = 0; at < selects.length; at += SELECTS_PER_TRIP) {
+        // Ends the check's transaction and leaves a new one open with the same timeouts, as
+        // the session expects; the SELECTs are each followed by ROLLBACK, which frees their locks.
+        const trip = selects
+          .slice(at, at + SELECTS_PER_TRIP)
+          .map((select) => `ROLLBACK; ${begin}; ${select}`);
+        const text = `/* runbook-bot:${tag} */ ${trip.join('; ')}`;
+        options.onStatement?.(text, []);
+        const results = (await client.query(text)) as unknown as pg.QueryResult[] | pg.QueryResult;
+        for (const result of Array.isArray(results) ? results : [results])
+          if (result.command === 'SELECT') rows.push(...result.rows);
+      }
+      return rows;
     },
   };
 }

@@ -65,6 +65,12 @@ export interface ServerFacts {
 
 export interface CheckQuery {
   query<R extends object = EvidenceRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Each SELECT in a read-only transaction of its own with the check's timeouts, many per
+   * round trip (simple protocol, so no parameters); all their rows. A transaction ends
+   * with its locks, so reads that lock per object stay bounded by one SELECT's objects.
+   */
+  inOwnTransactions?(selects: readonly string[]): Promise<EvidenceRow[]>;
 }
 
 export interface CheckContext {

@@ -19,12 +19,7 @@ export class ReadOnlySession {
   constructor(readonly client: pg.PoolClient) {}
 
   async run<T>(timeouts: TransactionTimeouts, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const statementMs = Math.max(1, Math.floor(timeouts.statementTimeoutMs));
-    const lockMs = Math.max(1, Math.floor(Math.min(timeouts.lockTimeoutMs, statementMs)));
-    // Integers we computed, never user text: safe to inline (SET cannot take bind parameters).
-    const begin =
-      `BEGIN READ ONLY; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}; ` +
-      `SET LOCAL idle_in_transaction_session_timeout = ${statementMs + 5000}`;
+    const begin = beginReadOnly(timeouts);
     const previous = this.transactionOpen;
     this.transactionOpen = false;
     try {
@@ -47,6 +42,17 @@ export class ReadOnlySession {
       throw new BrokenConnectionError(err);
     }
   }
+}
+
+/** `BEGIN READ ONLY` with the timeouts set locally, for one diagnostic's transaction. */
+export function beginReadOnly(timeouts: TransactionTimeouts): string {
+  const statementMs = Math.max(1, Math.floor(timeouts.statementTimeoutMs));
+  const lockMs = Math.max(1, Math.floor(Math.min(timeouts.lockTimeoutMs, statementMs)));
+  // Integers we computed, never user text: safe to inline (SET cannot take bind parameters).
+  return (
+    `BEGIN READ ONLY; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}; ` +
+    `SET LOCAL idle_in_transaction_session_timeout = ${statementMs + 5000}`
+  );
 }
 
 /** The connection could not begin or end a transaction: do not reuse it. */

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import type { CheckDefinition } from '../../src/health/types.js';
 import { startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
+import { BOT_APPLICATION_NAME } from '../../src/targets/target.js';
 import {
   createTestDatabase,
   openSession,
@@ -69,6 +70,45 @@ describe.each(servers)('health check limits on $label', (server) => {
       await db.admin.query('DROP EXTENSION pg_stat_statements; DROP SCHEMA extensions');
       await db.admin.query('CREATE EXTENSION pg_stat_statements');
     }
+  });
+
+  it('reads 2,000 sequences without ever holding more than 100 locks', async () => {
+    // A lock per sequence read, held to the end of the transaction, would take 2,000 slots of
+    // the server's shared lock table (at 50,000 it runs out for every session).
+    const many = await createTestDatabase(server.url);
+    await many.admin.query(`DO $$ BEGIN
+      FOR i IN 1..2000 LOOP EXECUTE format('CREATE SEQUENCE many_seq_%s', i); END LOOP;
+      PERFORM setval('many_seq_1999', 9223372036854775000); END $$`);
+    const watcher = await openSession(many.url, 'lock-watcher');
+    let most = 0;
+    let samples = 0;
+    let running = true;
+    const watching = (async () => {
+      while (running) {
+        const { rows } = await watcher.query<{ held: number }>(
+          `SELECT coalesce(max(n), 0)::int AS held FROM (SELECT count(*) AS n FROM pg_locks l
+             JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = $1 GROUP BY l.pid) per_backend`,
+          [BOT_APPLICATION_NAME],
+        );
+        most = Math.max(most, rows[0]!.held);
+        samples += 1;
+      }
+    })();
+    try {
+      const report = await health(testTarget(many.url), { only: ['sequence_exhaustion'] });
+      const sequences = finding(report, 'sequence_exhaustion');
+      expect(sequences.status).toBe('critical');
+      expect(sequences.evidence).toEqual([
+        expect.objectContaining({ sequence: 'many_seq_1999', pct_used: 99.99 }),
+      ]);
+    } finally {
+      running = false;
+      await watching;
+      await watcher.end();
+      await many.drop();
+    }
+    expect(samples).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(100);
   });
 
   it('reports a check blocked by an ACCESS EXCLUSIVE lock as timed out while the others report', async () => {

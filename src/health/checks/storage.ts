@@ -1,4 +1,4 @@
-import { levelAbove, levelBelow, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { inLockBatches, levelAbove, levelBelow, num, operatorsOf, plural, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
 
@@ -294,8 +294,10 @@ export const sequenceExhaustion: CheckDefinition = {
   },
   async run(ctx) {
     const warn = ctx.threshold('warn');
-    const { evidence, total } = await topRows(
-      ctx,
+    // The catalog first, without locks: every sequence's range, the column it feeds and
+    // whether this role may read it. Reading a value locks the sequence, so values are read
+    // in lock-bounded batches (inLockBatches), never 50,000 at once.
+    const sequences = await ctx.db.query<SequenceRange>(
       `WITH owned AS (
          SELECT d.objid AS seq_oid, a.attrelid::regclass::text AS column_table, a.attname AS column_name,
                 format_type(a.atttypid, a.atttypmod) AS column_type,
@@ -303,42 +305,78 @@ export const sequenceExhaustion: CheckDefinition = {
            FROM pg_depend d
            JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
           WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-       ), usage AS (
-         SELECT s.schemaname, s.sequencename, s.last_value, o.column_table, o.column_name, o.column_type,
-                least(s.max_value::numeric, coalesce(o.type_max, s.max_value)::numeric) AS usable_max, s.min_value
-           FROM pg_sequences s
-           JOIN pg_class c ON c.relname = s.sequencename
-           JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
-           LEFT JOIN owned o ON o.seq_oid = c.oid
-          WHERE s.increment_by > 0 AND s.last_value IS NOT NULL
        )
-       SELECT schemaname AS schema, sequencename AS sequence, last_value::float8 AS last_value, usable_max::float8 AS usable_max,
-              round(100 * (last_value::numeric - min_value) / nullif(usable_max - min_value, 0), 2)::float8 AS pct_used,
-              column_table, column_name, column_type, count(*) OVER ()::int AS total_rows
-         FROM usage
-        WHERE 100 * (last_value::numeric - min_value) / nullif(usable_max - min_value, 0) >= $1
-        ORDER BY pct_used DESC LIMIT $2`,
-      [warn],
+       SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS sequence, o.column_table, o.column_name, o.column_type,
+              least(s.seqmax::numeric, coalesce(o.type_max, s.seqmax)::numeric)::text AS usable_max, s.seqmin::text AS min_value,
+              has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable
+         FROM pg_sequence s
+         JOIN pg_class c ON c.oid = s.seqrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN owned o ON o.seq_oid = c.oid
+        WHERE s.seqincrement > 0 AND NOT pg_is_other_temp_schema(n.oid)`,
     );
-    // pg_sequences hides last_value of sequences the role may not read (pg_monitor does not
-    // grant that): say how many were not looked at instead of calling them fine.
-    const [hidden] = await ctx.db.query<{ unreadable: number }>(
-      `SELECT count(*)::int AS unreadable FROM pg_sequences s
-        WHERE NOT has_sequence_privilege(format('%I.%I', s.schemaname, s.sequencename), 'SELECT,USAGE')`,
+    const readable = sequences.filter((row) => row.readable);
+    const values = await inLockBatches(
+      ctx,
+      readable.map((row) => Number(row.oid)),
+      (oids) =>
+        `SELECT s.oid::int8 AS oid, pg_sequence_last_value(s.oid)::text AS last_value FROM unnest(${oids}) AS s(oid)`,
     );
-    const unreadable = hidden?.unreadable
-      ? `; ${plural(hidden.unreadable, 'sequence')} not readable by ${ctx.server.role} (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO ${ctx.server.role})`
+    const lastValue = new Map(values.map((row) => [String(row.oid), row.last_value as string | null]));
+    const used = readable.flatMap((row) => {
+      const last = lastValue.get(String(row.oid));
+      if (last === null || last === undefined) return [];
+      const pct = percentUsed(BigInt(last), BigInt(row.min_value), BigInt(row.usable_max));
+      if (pct === null || pct < warn) return [];
+      return [
+        {
+          schema: row.schema,
+          sequence: row.sequence,
+          last_value: Number(last),
+          usable_max: Number(row.usable_max),
+          pct_used: pct,
+          column_table: row.column_table,
+          column_name: row.column_name,
+          column_type: row.column_type,
+        },
+      ];
+    });
+    used.sort((a, b) => b.pct_used - a.pct_used);
+    const unreadableCount = sequences.length - readable.length;
+    // pg_monitor does not grant reading sequences: say how many were not looked at instead of
+    // calling them fine.
+    const unreadable = unreadableCount
+      ? `; ${plural(unreadableCount, 'sequence')} not readable by ${ctx.server.role} (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO ${ctx.server.role})`
       : '';
-    if (total === 0) return { status: 'ok', summary: `no sequence past ${warn}% of its range${unreadable}` };
-    const top = evidence[0]!;
+    if (used.length === 0)
+      return { status: 'ok', summary: `no sequence past ${warn}% of its range${unreadable}` };
+    const top = used[0]!;
     return {
-      status: levelAbove(num(top.pct_used), warn, ctx.threshold('critical'), operatorsOf(ctx)),
-      summary: `${plural(total, 'sequence')} past ${warn}% of its range; ${top.schema}.${top.sequence} is at ${top.pct_used}%${unreadable}`,
-      evidence,
-      evidenceTotal: total,
+      status: levelAbove(top.pct_used, warn, ctx.threshold('critical'), operatorsOf(ctx)),
+      summary: `${plural(used.length, 'sequence')} past ${warn}% of its range; ${top.schema}.${top.sequence} is at ${top.pct_used}%${unreadable}`,
+      evidence: used.slice(0, ctx.evidenceLimit),
+      evidenceTotal: used.length,
     };
   },
 };
+
+interface SequenceRange {
+  oid: string;
+  schema: string;
+  sequence: string;
+  column_table: string | null;
+  column_name: string | null;
+  column_type: string | null;
+  usable_max: string;
+  min_value: string;
+  readable: boolean;
+}
+
+/** Share of the range consumed, to two decimals, in exact integer arithmetic (values reach 2^63). */
+function percentUsed(last: bigint, min: bigint, max: bigint): number | null {
+  if (max <= min) return null;
+  return Number(((last - min) * 10_000n) / (max - min)) / 100;
+}
 
 export const statsReset: CheckDefinition = {
   id: 'stats_reset',
