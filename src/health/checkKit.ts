@@ -112,7 +112,7 @@ export async function oldestOverThreshold(
 export const MAX_CHECK_LOCKS = 90;
 
 /**
- * Runs `select(batch)` over `oids` in batches of at most MAX_CHECK_LOCKS, each in a short
+ * Runs `select(batch)` over `oids` in batches of `perBatch` (at most MAX_CHECK_LOCKS), each in a short
  * transaction of its own. Some reads lock each object to the end of the transaction, even
  * inside a subtransaction (sequences do): 50,000 sequences read in one transaction take
  * 50,000 locks and exhaust the server's shared lock table, "out of shared memory" for other
@@ -122,12 +122,13 @@ export async function inLockBatches(
   ctx: CheckContext,
   oids: readonly number[],
   select: (oidArray: string) => string,
+  perBatch = MAX_CHECK_LOCKS,
 ): Promise<EvidenceRow[]> {
   if (oids.length === 0) return [];
   if (!ctx.db.inOwnTransactions) throw new Error('this session cannot split a read into transactions');
   const selects: string[] = [];
-  for (let at = 0; at < oids.length; at += MAX_CHECK_LOCKS) {
-    const batch = oids.slice(at, at + MAX_CHECK_LOCKS);
+  for (let at = 0; at < oids.length; at += perBatch) {
+    const batch = oids.slice(at, at + perBatch);
     for (const oid of batch) if (!Number.isInteger(oid) || oid < 0) throw new Error(`not an OID: ${oid}`);
     selects.push(select(`'{${batch.join(',')}}'::oid[]`));
   }
