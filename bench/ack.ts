@@ -21,6 +21,7 @@ import { settlesWithin } from '../src/concurrency/withTimeout.js';
 import { createDatabase } from '../src/demo/demoDatabase.js';
 import { signedHeaders } from '../src/slack/signature.js';
 import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
+import { percentile } from './stats.js';
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -28,11 +29,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const DRAIN_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
 const SECRET = 'bench-signing-secret';
-
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -12,14 +12,10 @@ import { runHealthCheck } from '../src/health/engine.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 import { TargetPools } from '../src/targets/pools.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from '../src/targets/target.js';
+import { percentile } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const WARMUP = 5;
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function databaseUrl(): Promise<{ url: string; server?: EmbeddedServer }> {
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL };

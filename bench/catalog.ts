@@ -1,0 +1,164 @@
+/**
+ * `npm run bench:catalog`: the full health check on databases with many tables, made here
+ * (BENCH_TABLES, default "1000,50000": a multi-tenant schema, each table with a serial key,
+ * so as many sequences and indexes), on a stock server (max_locks_per_transaction 64,
+ * max_connections 100). For each size it prints the engine's time beside the same statements
+ * through one bare `pg` client (the anchor, same run), the slowest checks, any check that did
+ * not finish, and the most locks one of the bot's backends held (sampled from pg_locks
+ * throughout). Figures only; nothing here asserts.
+ *
+ * BENCH_RUNS (default 3), BENCH_DATABASE_URL (a server to use instead of an embedded one;
+ * the bench creates and drops its databases there).
+ */
+import pg from 'pg';
+import { runHealthCheck } from '../src/health/engine.js';
+import type { HealthReport } from '../src/health/types.js';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
+import { TargetPools } from '../src/targets/pools.js';
+import { BOT_APPLICATION_NAME, DEFAULT_TARGET_SETTINGS, type Target } from '../src/targets/target.js';
+import { percentile } from './stats.js';
+
+const SIZES = (process.env.BENCH_TABLES ?? '1000,50000').split(',').map(Number);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Tables created per transaction: each takes a few locks, and the stock lock table is small. */
+const TABLES_PER_TRANSACTION = 200;
+
+async function server(): Promise<{
+  adminUrl: string;
+  urlOf: (db: string) => string;
+  stop?: () => Promise<void>;
+}> {
+  if (process.env.BENCH_DATABASE_URL) {
+    const base = new URL(process.env.BENCH_DATABASE_URL);
+    return {
+      adminUrl: base.toString(),
+      urlOf: (db) => Object.assign(new URL(base.toString()), { pathname: `/${db}` }).toString(),
+    };
+  }
+  const embedded: EmbeddedServer = await startEmbeddedPostgres({
+    settings: { max_locks_per_transaction: '64', max_connections: '100' },
+  });
+  return { adminUrl: embedded.url(), urlOf: (db) => embedded.url(db), stop: () => embedded.stop() };
+}
+
+async function makeDatabase(adminUrl: string, url: string, name: string, tables: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const setup = new pg.Client({ connectionString: url });
+  await setup.connect();
+  const started = performance.now();
+  for (let from = 1; from <= tables; from += TABLES_PER_TRANSACTION) {
+    const to = Math.min(tables, from + TABLES_PER_TRANSACTION - 1);
+    await setup.query(`DO $$ BEGIN FOR i IN ${from}..${to} LOOP
+      EXECUTE format('CREATE TABLE tenant_%s (id serial PRIMARY KEY, name text, created_at timestamptz DEFAULT now())', i);
+      END LOOP; END $$`);
+  }
+  // A few rows and statistics, so sizes and counters are not all zero.
+  await setup.query(`DO $$ BEGIN FOR i IN 1..${Math.min(tables, 200)} LOOP
+    EXECUTE format('INSERT INTO tenant_%s (name) SELECT md5(g::text) FROM generate_series(1, %s) g', i, i * 10);
+    END LOOP; END $$`);
+  await setup.query('ANALYZE');
+  await setup.end();
+  console.log(
+    `  made ${tables.toLocaleString('en-US')} tables in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+}
+
+/** Samples the most locks any one of the bot's backends holds, until stopped. */
+function watchLocks(url: string): { stop: () => Promise<number> } {
+  const client = new pg.Client({ connectionString: url });
+  let running = true;
+  let most = 0;
+  const loop = (async () => {
+    await client.connect();
+    while (running) {
+      const { rows } = await client.query<{ held: number }>(
+        `SELECT coalesce(max(n), 0)::int AS held FROM (SELECT count(*) AS n FROM pg_locks l
+           JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = $1 GROUP BY l.pid) per_backend`,
+        [BOT_APPLICATION_NAME],
+      );
+      most = Math.max(most, rows[0]!.held);
+    }
+    await client.end();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return most;
+    },
+  };
+}
+
+async function measure(url: string, tables: number): Promise<void> {
+  const target: Target = {
+    name: `catalog-${tables}`,
+    url,
+    tags: [],
+    settings: { ...DEFAULT_TARGET_SETTINGS },
+    thresholdOverrides: {},
+    source: 'bench',
+  };
+  const pools = new TargetPools();
+  const pool = pools.readOnly(target);
+  const bare = new pg.Client({ connectionString: url });
+  await bare.connect();
+  try {
+    const statements: Array<[string, unknown[]]> = [];
+    await runHealthCheck(target, pool, { onStatement: (sql, params) => statements.push([sql, params]) });
+    const engine: number[] = [];
+    const anchor: number[] = [];
+    let last: HealthReport | undefined;
+    let mostLocks = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const watcher = watchLocks(url);
+      const report = await runHealthCheck(target, pool);
+      mostLocks = Math.max(mostLocks, await watcher.stop());
+      engine.push(report.durationMs);
+      last = report;
+      const started = performance.now();
+      for (const [sql, params] of statements) await bare.query(sql, params);
+      anchor.push(performance.now() - started);
+    }
+    const p50 = percentile(engine, 50);
+    const bareP50 = percentile(anchor, 50);
+    const unfinished = last!.findings.filter((f) => f.status === 'error');
+    const slowest = [...last!.findings].sort((a, b) => b.durationMs - a.durationMs).slice(0, 6);
+    console.log(
+      `  engine p50 ${p50.toFixed(0)} ms beside bare pg (same ${statements.length} statements, 1 connection) p50 ${bareP50.toFixed(0)} ms: ratio ${(p50 / bareP50).toFixed(2)} (goal <= 1.3 at 1,000 tables; engine <= 2,000 ms at 50,000)`,
+    );
+    console.log(`  most locks held by one bot backend: ${mostLocks} (goal <= 100)`);
+    console.log(
+      `  checks not finished: ${unfinished.length === 0 ? 'none' : unfinished.map((f) => `${f.id} (${f.summary})`).join('; ')}`,
+    );
+    console.log(
+      `  slowest checks: ${slowest.map((f) => `${f.id} ${f.durationMs.toFixed(0)} ms`).join(', ')}`,
+    );
+  } finally {
+    await bare.end();
+    await pools.closeAll();
+  }
+}
+
+async function main() {
+  const where = await server();
+  try {
+    for (const tables of SIZES) {
+      const name = `bench_catalog_${tables}`;
+      const url = where.urlOf(name);
+      console.log(`${tables.toLocaleString('en-US')} tables (${RUNS} runs):`);
+      await makeDatabase(where.adminUrl, url, name, tables);
+      await measure(url, tables);
+    }
+  } finally {
+    await where.stop?.();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
