@@ -666,7 +666,7 @@ AND query_start < now() - interval '0 seconds';`;
       expect(over.rowLimit).toEqual({ rows: 2, setBy: `target ${target.name}` });
       expect(over.blocked).toEqual({
         kind: 'over_limit',
-        reason: `it would change 3 rows, more than its limit of 2 (set by target ${target.name}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+        reason: `it would change 3 rows, more than its limit of 2 (set by target ${target.name}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file); or let it run in batches of at most 2 rows, each committed on its own (batched=yes on the procedure, or batched_dml on the target)`,
       });
       // Executed anyway (an old approval, a limit lowered since): not run.
       expect(await executeAction(pool, strict, step, [], plan)).toMatchObject({ status: 'aborted' });
