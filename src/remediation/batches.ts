@@ -78,6 +78,17 @@ export function batchesText(batches: PlannedBatches): string {
   );
 }
 
+/**
+ * Whether batching differs from what was approved: a plan approved as one statement that
+ * would now run in batches (its count grew past the limit within the drift) was not approved
+ * as batches, and the reverse is over its limit.
+ */
+export function batchingChange(approved: Plan, current: Plan): string | undefined {
+  if (current.batches && !approved.batches)
+    return `it would now run in ${current.batches.count} batches; the approved plan was one statement`;
+  return undefined;
+}
+
 function withReason(plan: Plan, reason: string): Plan {
   return { ...plan, blocked: { kind: 'over_limit', reason } };
 }

@@ -5,6 +5,7 @@ import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText } from '../targets/cellText.js';
 import { failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { batchingChange } from './batches.js';
 import { BatchesStopped, type BatchProgress, type OnBatch, runBatches } from './batchRun.js';
 import { effectUnknownOnLoss, OutcomeUnknown, rowDrift, runInTransaction } from './committed.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
@@ -118,7 +119,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     const unseen = (current.notFired ?? []).filter((object) => !named.has(object));
     if (unseen.length > 0)
       return `it would now fire ${unseen.join(', ')}, which the approved plan did not name`;
-    return rowDrift(approved.affectedRows, current.affectedRows ?? 0);
+    return batchingChange(approved, current) ?? rowDrift(approved.affectedRows, current.affectedRows ?? 0);
   }
   if (current.mode === 'signal') {
     const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));

@@ -203,4 +203,22 @@ describe.each(servers)('batched DML on $label', (server) => {
     );
     expect(await count('SELECT count(*)::int AS n FROM system_logs')).toBe(1600);
   });
+
+  it('does not run in batches a plan approved as one statement whose count has grown past the limit since', async () => {
+    const roomy = { ...target, settings: { ...target.settings, maxRows: 2400 } };
+    const step = action(ARCHIVE_LOGS, { batched: true });
+    await db.admin.query('DELETE FROM system_logs WHERE id BETWEEN 2301 AND 2500');
+    const plan = await computePlan(pools.remediation(roomy), roomy, step, []);
+    expect(plan).toMatchObject({ affectedRows: 2300 });
+    expect(plan.batches).toBeUndefined();
+    // 200 more: within the drift allowed (±230), but over the limit of 2,400.
+    await db.admin.query(
+      "INSERT INTO system_logs SELECT i, now() - interval '100 days' FROM generate_series(2301, 2500) AS i",
+    );
+    expect(await executeAction(pools.remediation(roomy), roomy, step, [], plan)).toMatchObject({
+      status: 'changed',
+      reason: 'it would now run in 2 batches; the approved plan was one statement',
+    });
+    expect(await count('SELECT count(*)::int AS n FROM system_logs')).toBe(2600);
+  });
 });
