@@ -1102,9 +1102,17 @@ describe('approvals and at-most-once execution', () => {
       // The worker claimed the execution and recorded two batches, then died.
       await requests.startExecution(requestId);
       const batches = { done: 2, planned: 3, rows: 2000, approvedRows: 2500 };
-      expect(await requests.recordProgress(requestId, { summary: 'Executing in batches', batches })).toBe(
-        true,
-      );
+      expect(
+        await requests.recordProgress(requestId, {
+          summary: 'Executing in batches: 2 of 3 batches (2,000 of 2,500 rows) committed',
+          batches,
+        }),
+      ).toBe(true);
+      // What the card in the thread showed meanwhile.
+      const executing = (await requests.get(requestId))!;
+      expect(
+        JSON.stringify(requestCardBlocks(executing, batched().procedures[0]!.steps[1] as ActionStep, 2)),
+      ).toContain('Executing in batches: 2 of 3 batches (2,000 of 2,500 rows) committed');
       await process(fakeJob(JOBS.executeAction, { requestId }));
       const request = (await requests.get(requestId))!;
       expect(request.status).toBe('outcome_unknown');
