@@ -16,6 +16,7 @@ import type { TargetRegistry } from '../targets/registry.js';
 import { utcMinute } from '../time.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
 import { auditedChange } from './auditedChange.js';
+import { batchCounts, progressLeft, recordBatches, stoppedSummary } from './batchProgress.js';
 
 /**
  * Executes an approved request at most once. The request row moves approved → executing
@@ -44,19 +45,22 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
 
   if (request.status === 'executing') {
     const after = await verify();
+    const progress = progressLeft(request);
+    const counts = progress ? { batches: progress } : {};
     await auditedChange(
       deps,
       run,
       'runbook-bot',
       'outcome_unknown',
-      () => ({ verification: after.text, ...verdictData(after) }),
+      () => ({ verification: after.text, ...verdictData(after), ...counts }),
       (audit) =>
         deps.requests.finishExecution(
           requestId,
           'outcome_unknown',
           {
-            summary: 'The worker stopped during execution; it was not run again.',
+            summary: stoppedSummary(progress),
             verification: { after: after.text, ...verdictData(after) },
+            ...counts,
           },
           audit,
         ),
@@ -101,6 +105,7 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
       request.params,
       request.plan as unknown as Plan,
       limitsFor(target, step),
+      recordBatches(deps, requestId),
     );
   } catch (err) {
     result = { status: 'failed', error: errorText(err) };
@@ -114,7 +119,7 @@ export async function executeRequest(deps: ActionJobDeps, requestId: string): Pr
     run,
     'runbook-bot',
     'execution_finished',
-    () => ({ status: result.status, summary, ...verdictData(after) }),
+    () => ({ status: result.status, summary, ...verdictData(after), ...batchCounts(result) }),
     (audit) =>
       deps.requests.finishExecution(
         requestId,

@@ -3,11 +3,14 @@ import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText } from '../targets/cellText.js';
-import { connectionLostText, failureText } from '../targets/connectionErrors.js';
+import { failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { batchingChange } from './batches.js';
+import { BatchesStopped, type BatchProgress, type OnBatch, runBatches } from './batchRun.js';
+import { effectUnknownOnLoss, OutcomeUnknown, rowDrift, runInTransaction } from './committed.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
-import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
+import { queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
 import { signalCall, signalSql } from './signalQuery.js';
 import { statementShape } from './statementShape.js';
 
@@ -57,6 +60,8 @@ export type ExecutionResult =
       signalled?: number[];
       /** Rows the statement returned, when it returns rows. */
       output?: ExecutionOutput;
+      /** A batched DML: the batches committed and the rows they changed. */
+      batches?: BatchProgress;
       durationMs: number;
     }
   /**
@@ -70,6 +75,7 @@ export type ExecutionResult =
       affectedRows?: number;
       signalled?: number[];
       output?: ExecutionOutput;
+      batches?: BatchProgress;
       durationMs: number;
     }
   /** The re-check found a material change: nothing was executed; ask for a new approval. */
@@ -77,34 +83,13 @@ export type ExecutionResult =
   /** A limit was exceeded: rolled back (or never started), nothing changed. */
   | { status: 'aborted'; reason: string }
   /** The statement failed (timeout, lock timeout, error, connection lost before COMMIT): rolled back. */
-  | { status: 'failed'; error: string }
+  | { status: 'failed'; error: string; batches?: BatchProgress }
   /**
    * The connection was lost when the change may already have taken effect and the bot could
    * not learn whether it did: while COMMIT was in flight, while a statement that runs
    * outside a transaction was running, or while backends were being signalled.
    */
-  | { status: 'outcome_unknown'; reason: string };
-
-/** The connection died at a moment when the change may or may not have taken effect. */
-class OutcomeUnknown extends Error {
-  override name = 'OutcomeUnknown';
-}
-
-/** Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. */
-async function effectUnknownOnLoss<T>(during: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    const lost = connectionLostText(err);
-    if (lost && !(err instanceof OutcomeUnknown)) throw new OutcomeUnknown(`${lost} ${during}`);
-    throw err;
-  }
-}
-
-/** Allowed drift of a DML row count between approval and execution: 10% of the approved count. */
-const ROW_DRIFT_RATIO = 0.1;
-/** …but never less than this many rows, so small counts may move by one. */
-const ROW_DRIFT_MIN = 1;
+  | { status: 'outcome_unknown'; reason: string; batches?: BatchProgress };
 
 /**
  * Whether `current` differs materially from the approved plan, and how, in words; undefined
@@ -134,7 +119,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     const unseen = (current.notFired ?? []).filter((object) => !named.has(object));
     if (unseen.length > 0)
       return `it would now fire ${unseen.join(', ')}, which the approved plan did not name`;
-    return rowDrift(approved.affectedRows, current.affectedRows ?? 0);
+    return batchingChange(approved, current) ?? rowDrift(approved.affectedRows, current.affectedRows ?? 0);
   }
   if (current.mode === 'signal') {
     const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
@@ -145,17 +130,11 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
   return undefined;
 }
 
-function rowDrift(approvedRows: number | undefined, currentRows: number): string | undefined {
-  if (approvedRows === undefined) return 'the approved plan has no row count';
-  const allowed = Math.max(approvedRows * ROW_DRIFT_RATIO, ROW_DRIFT_MIN);
-  if (Math.abs(currentRows - approvedRows) <= allowed) return undefined;
-  return `it would now change ${currentRows} rows; ${approvedRows} were approved (allowed: ±${Math.floor(allowed)})`;
-}
-
 /**
  * Executes an approved action: re-computes the plan on the same connection and stops if it
  * changed materially, then runs it with the target's timeouts within `limits`. Signals go
  * only to approved backends that still match, re-checked against the safety exclusions.
+ * A batched DML runs batch by batch (see batchRun.ts), telling `onBatch` after each.
  * Never throws for a database error: the result says what happened.
  */
 export async function executeAction(
@@ -165,6 +144,7 @@ export async function executeAction(
   values: Array<string | number>,
   approved: Plan,
   limits: ExecutionLimits = limitsFor(target, step),
+  onBatch?: OnBatch,
 ): Promise<ExecutionResult> {
   try {
     const { mode } = statementShape(step);
@@ -195,6 +175,16 @@ export async function executeAction(
           case 'signal':
             return signal(client, target, step, approved, current, limits, elapsed);
           case 'dml':
+            if (current.batches) {
+              const done = await runBatches(client, target, step, values, approved, current, onBatch);
+              return {
+                status: done.rows > 0 ? 'succeeded' : 'nothing_done',
+                summary: `${step.statement.kind} changed ${done.rows > 0 ? rowsNoun(done.rows) : 'nothing (0 rows)'} in ${done.batches.done} ${done.batches.done === 1 ? 'batch' : 'batches'}`,
+                affectedRows: done.rows,
+                batches: done.batches,
+                durationMs: elapsed(),
+              } satisfies ExecutionResult;
+            }
             return dml(client, target, step, values, approved, current, limits, elapsed);
           case 'no-transaction':
             return outsideTransaction(client, target, step, values, elapsed);
@@ -206,6 +196,8 @@ export async function executeAction(
     );
   } catch (err) {
     if (err instanceof OutcomeUnknown) return { status: 'outcome_unknown', reason: err.message };
+    // Earlier batches stay committed: the result says how many.
+    if (err instanceof BatchesStopped) return err.result;
     // withConnection has destroyed the connection; whatever transaction it had is gone with
     // it, rolled back by the server: nothing was changed.
     return { status: 'failed', error: failureText(err) };
@@ -378,37 +370,4 @@ async function inTransaction(
 
 function rowsNoun(count: number): string {
   return count === 1 ? '1 row' : `${count} rows`;
-}
-
-/**
- * BEGIN with the target's timeouts, `work`, COMMIT. When `veto` returns an objection the
- * transaction is rolled back instead and the objection returned; when `work` fails it is
- * rolled back and the error rethrown (the connection is then discarded). A connection lost
- * during COMMIT is OutcomeUnknown.
- */
-async function runInTransaction<T, R = never>(
-  client: pg.PoolClient,
-  target: Target,
-  work: () => Promise<T>,
-  veto?: (done: T) => R | undefined,
-): Promise<{ value: T; vetoed?: R }> {
-  await client.query(beginSql(target.settings));
-  let value: T;
-  try {
-    value = await work();
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-  const vetoed = veto?.(value);
-  if (vetoed !== undefined) {
-    await client.query('ROLLBACK');
-    return { value, vetoed };
-  }
-  // Until COMMIT is sent, a lost connection means a rolled-back transaction (failed); once it
-  // is in flight, the server may have committed before the connection went.
-  await effectUnknownOnLoss('while COMMIT was in flight: the change may or may not have been committed', () =>
-    client.query('COMMIT'),
-  );
-  return { value };
 }

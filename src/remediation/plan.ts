@@ -6,6 +6,7 @@ import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
+import { boundedPlan } from './batches.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
@@ -74,7 +75,13 @@ export async function planOn(
     shape.mode === 'signal'
       ? await signalPlan(client, target, step, values, base, limits)
       : shape.mode === 'dml'
-        ? await dmlPlan(client, target, step, values, shape, base, limits)
+        ? await boundedPlan(
+            client,
+            target,
+            step,
+            await dmlPlan(client, target, step, values, shape, base, limits),
+            limits,
+          )
         : await describedPlan(client, target, step, shape, base, limits);
   // Summary words only: the hash covers the settings themselves.
   return session.length > 0 ? { ...plan, summary: `${plan.summary} (${sessionWords(session)})` } : plan;

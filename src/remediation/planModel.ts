@@ -66,6 +66,12 @@ export interface Plan {
   lockLevel?: string;
   /** DML: the most rows it may change, and who set that limit (the procedure or the target). */
   rowLimit?: { rows: number; setBy: string };
+  /**
+   * dml over its row limit, allowed to run in batches: how. Each batch is its own transaction
+   * of at most `size` rows, walking `key` in order; all batches together change at most
+   * `maxRows` (the previewed count and the drift an execution tolerates).
+   */
+  batches?: PlannedBatches;
   /** signal: the target's database, and whether backends of other databases may be reached. */
   signalScope?: { scope: SignalScope; database: string };
   /** Set when the plan must not be approved: there is nothing to do, or it is over a limit. */
@@ -84,6 +90,17 @@ export interface Plan {
   fingerprint: string;
   /** sha256 hex of JSON [sql, params, target, fingerprint]. */
   hash: string;
+}
+
+export interface PlannedBatches {
+  count: number;
+  size: number;
+  /** The table's primary key (or unique NOT NULL index) columns, in order. */
+  key: Array<{ name: string; type: string }>;
+  /** The most rows all batches together may change. */
+  maxRows: number;
+  /** Who allowed batches: the procedure (batched=yes) or the target (batched_dml). */
+  allowedBy: string;
 }
 
 export type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;

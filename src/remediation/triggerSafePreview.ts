@@ -125,9 +125,8 @@ const CLAUSE_END: Record<string, string[]> = {
 
 /**
  * `UPDATE t [AS a] SET … [FROM f] [WHERE w]` → `SELECT a.* FROM t [AS a], f WHERE w`;
- * `DELETE FROM t [AS a] [USING u] [WHERE w]` → the same with u. Cut from the statement's own
- * tokens at parenthesis depth 0, so the conditions are exactly the runbook's. Parameters
- * the SELECT no longer uses (those only in SET) are still declared, so the same values bind.
+ * `DELETE FROM t [AS a] [USING u] [WHERE w]` → the same with u. Parameters the SELECT no
+ * longer uses (those only in SET) are still declared, so the same values bind.
  * Anything else (INSERT, MERGE, a WITH clause, WHERE CURRENT OF, a view) → undefined.
  */
 export function equivalentSelect(
@@ -135,6 +134,40 @@ export function equivalentSelect(
   valueCount: number,
   limit: number,
 ): EquivalentSelect | undefined {
+  const clauses = dmlClauses(sql);
+  if (!clauses) return undefined;
+  const { target, joined, condition, reference } = clauses;
+  const from = `FROM ${target}${joined ? `, ${joined}` : ''}${condition ? `\nWHERE ${condition}` : ''}`;
+  const declared = declareUnused(`SELECT 1 ${from}`, valueCount);
+  return {
+    countSql: `${declared}SELECT count(*)::int AS n FROM (SELECT DISTINCT ${reference}.tableoid, ${reference}.ctid\n${from}\n) AS rb_rows`,
+    sampleSql: `${declared}SELECT ${reference}.*\n${from}\nLIMIT ${limit}`,
+  };
+}
+
+/** An UPDATE or DELETE cut into its clauses, as the runbook wrote them. */
+export interface DmlClauses {
+  type: 'UpdateStmt' | 'DeleteStmt';
+  /** The parse tree of the statement. */
+  body: Record<string, unknown>;
+  /** The table written, as written: `ONLY public.orders AS o`. */
+  target: string;
+  /** How its columns are qualified: the alias, else the table's name, quoted. */
+  reference: string;
+  /** FROM (UPDATE) or USING (DELETE) list; '' when there is none. */
+  joined: string;
+  /** The WHERE condition; '' when there is none. */
+  condition: string;
+  /** The statement up to its WHERE (or RETURNING, or its end): `UPDATE t SET x = 1`. */
+  head: string;
+}
+
+/**
+ * Cut from the statement's own tokens at parenthesis depth 0, so the conditions are exactly
+ * the runbook's. Undefined for anything but one UPDATE or DELETE without a WITH clause or
+ * WHERE CURRENT OF.
+ */
+export function dmlClauses(sql: string): DmlClauses | undefined {
   const parsed = parseSync(sql) as { stmts?: Array<{ stmt: Node }> };
   if (parsed.stmts?.length !== 1) return undefined;
   const [type, body] = Object.entries(parsed.stmts[0]!.stmt)[0] as [string, Node];
@@ -152,7 +185,7 @@ export function equivalentSelect(
   // The target: after UPDATE (or DELETE FROM), up to SET (or USING/WHERE/RETURNING/end).
   const first = type === 'UpdateStmt' ? keyword('UPDATE') : keyword('FROM');
   if (first < 0) return undefined;
-  const targetEnd = firstOf(tokens, ends, first + 1);
+  const targetEnd = firstOf(tokens, [...ends, ';'], first + 1);
   const target = cut(tokens[first]!.end, targetEnd < 0 ? bytes.length : tokens[targetEnd]!.start);
   const joinWord = type === 'UpdateStmt' ? 'FROM' : 'USING';
   // `x IS DISTINCT FROM y` in a SET list is not the FROM clause.
@@ -161,15 +194,17 @@ export function equivalentSelect(
   );
   const where = keyword('WHERE', first + 1);
   const returning = keyword('RETURNING', first + 1);
-  const end = returning < 0 ? bytes.length : tokens[returning]!.start;
-  const joined = join < 0 ? '' : cut(tokens[join]!.end, where < 0 ? end : tokens[where]!.start);
-  const condition = where < 0 ? '' : cut(tokens[where]!.end, end);
-
-  const from = `FROM ${target}${joined ? `, ${joined}` : ''}${condition ? `\nWHERE ${condition}` : ''}`;
-  const declared = declareUnused(`SELECT 1 ${from}`, valueCount);
+  const semicolon = keyword(';', first + 1);
+  const end =
+    returning >= 0 ? tokens[returning]!.start : semicolon >= 0 ? tokens[semicolon]!.start : bytes.length;
   return {
-    countSql: `${declared}SELECT count(*)::int AS n FROM (SELECT DISTINCT ${reference}.tableoid, ${reference}.ctid\n${from}\n) AS rb_rows`,
-    sampleSql: `${declared}SELECT ${reference}.*\n${from}\nLIMIT ${limit}`,
+    type: type as DmlClauses['type'],
+    body,
+    target,
+    reference,
+    joined: join < 0 ? '' : cut(tokens[join]!.end, where < 0 ? end : tokens[where]!.start),
+    condition: where < 0 ? '' : cut(tokens[where]!.end, end),
+    head: cut(0, where < 0 ? end : tokens[where]!.start),
   };
 }
 

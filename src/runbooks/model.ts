@@ -156,6 +156,11 @@ export interface ActionStep extends StepBase {
   noTransaction: boolean;
   /** Rows its DML may change (annotation `max_rows=N`); else the target's limit. */
   maxRows?: number;
+  /**
+   * Annotation `batched=yes|no`: whether its UPDATE or DELETE over the row limit may run in
+   * batches of at most that many rows; absent means the target's `batched_dml` decides.
+   */
+  batched?: boolean;
   /** Set by annotation `signal_scope=server`; absent means the target's database only. */
   signalScope?: SignalScope;
   /**

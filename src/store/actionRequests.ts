@@ -292,6 +292,15 @@ export class ActionRequestStore {
     return rows[0].taken ? 'taken' : 'busy';
   }
 
+  /** How far an execution has got (a batched DML's batches), while it is executing. */
+  async recordProgress(id: string, outcome: Record<string, unknown>): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      "UPDATE action_requests SET outcome = $2, updated_at = now() WHERE id = $1 AND status = 'executing'",
+      [id, JSON.stringify(outcome)],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
   /** Where the card was first posted; an earlier record is kept. */
   async recordCard(id: string, channel: string, ts: string): Promise<void> {
     await this.db.query(

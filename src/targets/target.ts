@@ -48,6 +48,8 @@ export interface TargetSettings {
   poolMax: number;
   /** Rows one approved DML action may change (default 1,000); a procedure's `max_rows=` annotation overrides it. */
   maxRows?: number;
+  /** DML over `maxRows` may run in batches of at most `maxRows` rows (a procedure's `batched=` overrides it). */
+  batchedDml?: boolean;
 }
 
 export const DEFAULT_TARGET_SETTINGS: TargetSettings = {

@@ -19,6 +19,7 @@ const settingsSchema = {
   lock_timeout_ms: z.number().int().min(10).max(600_000).optional(),
   pool_max: z.number().int().min(1).max(20).optional(),
   max_rows: z.number().int().min(1).max(1_000_000).optional(),
+  batched_dml: z.boolean().optional(),
 };
 
 const thresholdsSchema = z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).optional();
@@ -77,7 +78,7 @@ const fileSchema = z
   })
   .strict();
 
-type SettingsInput = { [K in keyof typeof settingsSchema]?: number };
+type SettingsInput = { [K in keyof typeof settingsSchema]?: z.infer<(typeof settingsSchema)[K]> };
 
 function toSettings(base: TargetSettings, input: SettingsInput | undefined): TargetSettings {
   return {
@@ -86,6 +87,7 @@ function toSettings(base: TargetSettings, input: SettingsInput | undefined): Tar
     lockTimeoutMs: input?.lock_timeout_ms ?? base.lockTimeoutMs,
     poolMax: input?.pool_max ?? base.poolMax,
     maxRows: input?.max_rows ?? base.maxRows,
+    ...((input?.batched_dml ?? base.batchedDml) ? { batchedDml: true } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { WebClient } from '@slack/web-api';
 import { type Job, Worker } from 'bullmq';
 import nock from 'nock';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ApprovalService } from '../../src/approvals/approvalService.js';
 import { registerApprovalJobs } from '../../src/approvals/jobs.js';
 import { effectivePolicy, type PolicyFile, selfApprovalRefusal } from '../../src/approvals/policy.js';
@@ -1037,6 +1037,97 @@ describe('approvals and at-most-once execution', () => {
     expect(request?.status).toBe('outcome_unknown');
     expect(request?.outcome).toMatchObject({ verification: { after: expect.stringContaining('failed=3') } });
     expect(await failedCount()).toBe(3);
+  });
+
+  describe('an archive over the row limit, allowed to run in batches', () => {
+    const batched = () => ({
+      ...parseRunbook(RUNBOOK.replace('risk=medium', 'risk=medium batched=yes'), 'queue.md'),
+      source: runbook.source,
+    });
+
+    it('is approved as high risk, runs batch by batch with its progress on the card, and is audited with its counts', async () => {
+      const { requestId, approvals, process } = await freshRequest(
+        { defaults: { approvals: 1 } },
+        2500,
+        batched(),
+      );
+      const previewed = (await requests.get(requestId))!;
+      expect(previewed).toMatchObject({ status: 'previewed', risk: 'high', blocked: null });
+      expect(
+        JSON.stringify(requestCardBlocks(previewed, batched().procedures[0]!.steps[1] as ActionStep, 2)),
+      ).toContain('runs in 3 batches of at most 1,000 rows');
+      await approvals.requestApproval(requestId, 'U0ONCALL');
+      expect(await approvals.approve(requestId, 'U0ONCALL')).toMatchObject({ ok: false });
+      expect(await approvals.approve(requestId, 'U0SECOND')).toMatchObject({ ok: true });
+      const progress = vi.spyOn(requests, 'recordProgress');
+      const cards = vi.spyOn(approvals, 'refreshCard');
+      try {
+        await process(fakeJob(JOBS.executeAction, { requestId }));
+        expect(progress.mock.calls.map(([, outcome]) => outcome.summary)).toEqual([
+          'Executing in batches: 1 of 3 batches (1,000 of 2,500 rows) committed',
+          'Executing in batches: 2 of 3 batches (2,000 of 2,500 rows) committed',
+          'Executing in batches: 3 of 3 batches (2,500 of 2,500 rows) committed',
+        ]);
+        // The card is refreshed after every batch, and once more when the execution ends.
+        expect(cards.mock.calls.length).toBeGreaterThanOrEqual(4);
+      } finally {
+        progress.mockRestore();
+        cards.mockRestore();
+      }
+      expect(await failedCount()).toBe(0);
+      const done = (await requests.get(requestId))!;
+      expect(done.status).toBe('succeeded');
+      expect(done.outcome).toMatchObject({ summary: 'UPDATE changed 2500 rows in 3 batches' });
+      const finished = await pool.query<{ data: Record<string, unknown> }>(
+        "SELECT data FROM audit_events WHERE request_id = $1 AND kind = 'execution_finished'",
+        [requestId],
+      );
+      expect(finished.rows[0]?.data).toMatchObject({
+        status: 'succeeded',
+        batches: { done: 3, planned: 3, rows: 2500, approvedRows: 2500 },
+      });
+      // Executed at most once: the job again changes nothing.
+      await process(fakeJob(JOBS.executeAction, { requestId }));
+      expect((await requests.get(requestId))?.status).toBe('succeeded');
+    });
+
+    it('says how many batches were done when its worker died between batches, and never runs it again', async () => {
+      const { requestId, approvals, process } = await freshRequest(
+        { defaults: { approvals: 1 } },
+        2500,
+        batched(),
+      );
+      await approvals.requestApproval(requestId, 'U0ONCALL');
+      await approvals.approve(requestId, 'U0SECOND');
+      // The worker claimed the execution and recorded two batches, then died.
+      await requests.startExecution(requestId);
+      const batches = { done: 2, planned: 3, rows: 2000, approvedRows: 2500 };
+      expect(
+        await requests.recordProgress(requestId, {
+          summary: 'Executing in batches: 2 of 3 batches (2,000 of 2,500 rows) committed',
+          batches,
+        }),
+      ).toBe(true);
+      // What the card in the thread showed meanwhile.
+      const executing = (await requests.get(requestId))!;
+      expect(
+        JSON.stringify(requestCardBlocks(executing, batched().procedures[0]!.steps[1] as ActionStep, 2)),
+      ).toContain('Executing in batches: 2 of 3 batches (2,000 of 2,500 rows) committed');
+      await process(fakeJob(JOBS.executeAction, { requestId }));
+      const request = (await requests.get(requestId))!;
+      expect(request.status).toBe('outcome_unknown');
+      expect(request.outcome).toMatchObject({
+        summary:
+          'The worker stopped during a batched execution: at least 2 of 3 batches (2,000 of 2,500 rows) committed (the batch in flight may have committed too); it was not run again. Preview it again for the rows left.',
+        batches,
+      });
+      const unknown = await pool.query<{ data: Record<string, unknown> }>(
+        "SELECT data FROM audit_events WHERE request_id = $1 AND kind = 'outcome_unknown'",
+        [requestId],
+      );
+      expect(unknown.rows[0]?.data).toMatchObject({ batches });
+      expect(await failedCount()).toBe(2500);
+    });
   });
 
   it('demands two approvals on production-tagged targets by default', () => {

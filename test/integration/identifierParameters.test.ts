@@ -10,6 +10,7 @@ import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrar
 import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import type { Target } from '../../src/targets/target.js';
+import { action } from '../support/actionSteps.js';
 import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
 import { finding, health } from '../support/health.js';
 
@@ -24,25 +25,6 @@ function statementOf(sql: string): Statement {
   const analysis = analyzeSqlBlock(sql);
   if (!analysis.ok) throw new Error(analysis.error);
   return analysis.statements[0]!.statement;
-}
-
-function action(sql: string): ActionStep {
-  const analysis = analyzeSqlBlock(sql);
-  if (!analysis.ok) throw new Error(analysis.error);
-  const [analyzed] = analysis.statements;
-  if (analyzed?.class !== 'action') throw new Error(`not an action: ${sql}`);
-  return {
-    kind: 'action',
-    id: '1',
-    title: 'action',
-    role: 'remediate',
-    source: { file: 'test.md', line: 1 },
-    statement: analyzed.statement,
-    risk: analyzed.risk ?? 'medium',
-    riskReasons: analyzed.riskReasons,
-    actionReasons: analyzed.actionReasons,
-    noTransaction: analyzed.noTransaction,
-  };
 }
 
 describe.each(servers)('identifier parameters on $label', (server) => {

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_LIMITS, executeAction } from '../../src/remediation/execute.js';
 import { computePlan, type Plan } from '../../src/remediation/plan.js';
 import type { ActionStep } from '../../src/runbooks/model.js';
-import { analyzeSqlBlock, loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
+import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { BOT_APPLICATION_NAME, DEFAULT_TARGET_SETTINGS, type Target } from '../../src/targets/target.js';
+import { action } from '../support/actionSteps.js';
 import {
   createTestDatabase,
   openSession,
@@ -22,26 +23,6 @@ import {
  * runbook classifier, as they would from a runbook file.
  */
 const servers = inject('postgresServers');
-
-/** The one statement of a runbook SQL block, as the loader would make it an ActionStep. */
-function action(sql: string): ActionStep {
-  const analysis = analyzeSqlBlock(sql);
-  if (!analysis.ok) throw new Error(analysis.error);
-  const [statement] = analysis.statements;
-  if (statement?.class !== 'action') throw new Error(`not an action: ${sql}`);
-  return {
-    kind: 'action',
-    id: '1',
-    title: statement.comment ?? 'action',
-    role: 'remediate',
-    source: { file: 'test.md', line: 1 },
-    statement: statement.statement,
-    risk: statement.risk ?? 'medium',
-    riskReasons: statement.riskReasons,
-    actionReasons: statement.actionReasons,
-    noTransaction: statement.noTransaction,
-  };
-}
 
 async function pidOf(client: pg.Client): Promise<number> {
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
@@ -685,7 +666,7 @@ AND query_start < now() - interval '0 seconds';`;
       expect(over.rowLimit).toEqual({ rows: 2, setBy: `target ${target.name}` });
       expect(over.blocked).toEqual({
         kind: 'over_limit',
-        reason: `it would change 3 rows, more than its limit of 2 (set by target ${target.name}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+        reason: `it would change 3 rows, more than its limit of 2 (set by target ${target.name}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file); or let it run in batches of at most 2 rows, each committed on its own (batched=yes on the procedure, or batched_dml on the target)`,
       });
       // Executed anyway (an old approval, a limit lowered since): not run.
       expect(await executeAction(pool, strict, step, [], plan)).toMatchObject({ status: 'aborted' });

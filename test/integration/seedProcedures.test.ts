@@ -632,6 +632,31 @@ describe('seed 003 (Timothie): diagnostic functions decided by the catalog, over
       await Promise.all([stuck, idle].map(close));
     }
   });
+
+  it("archives 2,500 old orders in 3 batches on a target that allows them, each once though the page's SET leaves them matching", async () => {
+    await seed.db.admin.query(`INSERT INTO orders (id, order_number, status, created_at, delivered_at)
+      SELECT 'old-' || i, 'TC-OLD-' || i, 'delivered', now() - interval '3 years', now() - interval '3 years'
+        FROM generate_series(1, 2500) AS i`);
+    const outcomes = await seed.checks(seed.procedure('storage-space-critical'));
+    const archive = actionOf(stepTitled(outcomes, 'Archive orders older than 2 years'));
+    const target = { ...seed.target, settings: { ...seed.target.settings, batchedDml: true } };
+    const pool = seed.pools.remediation(target);
+    const plan = await computePlan(pool, target, archive, []);
+    // o1, archived by the test above, still matches: the page's WHERE does not look at notes.
+    expect(plan).toMatchObject({
+      affectedRows: 2501,
+      batches: { count: 3, size: 1000, key: [{ name: 'id' }] },
+    });
+    expect(await executeAction(pool, target, archive, [], plan)).toMatchObject({
+      status: 'succeeded',
+      affectedRows: 2501,
+      batches: { done: 3 },
+    });
+    const { rows } = await seed.db.admin.query(
+      "SELECT notes, count(*)::int AS n FROM orders WHERE id LIKE 'old-%' GROUP BY notes",
+    );
+    expect(rows).toEqual([{ notes: ' [ARCHIVED]', n: 2500 }]);
+  });
 });
 
 describe('seed 004 (Production Operations): the stuck Shopify sync queue, options A, B and C', () => {
@@ -690,6 +715,36 @@ describe('seed 004 (Production Operations): the stuck Shopify sync queue, option
     const afterA = await seed.checks(procedure);
     expect(counts(stepTitled(afterA, 'Verify queue is processing'))).toEqual({ queued: 5, completed: 1 });
     expect(stepTitled(afterA, 'Check for failed items').result?.rows).toEqual([]);
+  });
+
+  it("runs option C's archive of completed lots in batches on a target that allows them; its log DELETE is refused: system_logs has no key to walk", async () => {
+    await seed.db.admin.query(`
+      INSERT INTO system_logs (level, message, created_at)
+        SELECT 'info', 'old', now() - interval '100 days' FROM generate_series(1, 2500);
+      INSERT INTO intake_lots (id, lot_number, status, completed_at)
+        SELECT 'lot-' || i, 'L' || i, 'completed', now() - interval '1 year' FROM generate_series(1, 2500) AS i;`);
+    const { steps } = seed.procedure('6-database-performance-issues');
+    const logs = actionOf(steps.find((step) => step.title === 'Archive old system logs')!);
+    const lots = actionOf(steps.find((step) => step.title === 'Archive completed batches')!);
+    const target = { ...seed.target, settings: { ...seed.target.settings, batchedDml: true } };
+    const pool = seed.pools.remediation(target);
+
+    const logsPlan = await computePlan(pool, target, logs, []);
+    expect(logsPlan.blocked?.reason).toMatch(
+      /It cannot run in batches: "system_logs" has no primary key or unique index on NOT NULL columns/,
+    );
+    const lotsPlan = await computePlan(pool, target, lots, []);
+    expect(lotsPlan).toMatchObject({ affectedRows: 2500, batches: { count: 3 } });
+    expect(lotsPlan.blocked).toBeUndefined();
+    expect(await executeAction(pool, target, lots, [], lotsPlan)).toMatchObject({
+      status: 'succeeded',
+      affectedRows: 2500,
+      batches: { done: 3 },
+    });
+    const { rows } = await seed.db.admin.query(
+      'SELECT status, count(*)::int AS n FROM intake_lots GROUP BY status',
+    );
+    expect(rows).toEqual([{ status: 'archived', n: 2500 }]);
   });
 
   it.todo(

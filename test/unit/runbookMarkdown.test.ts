@@ -407,7 +407,7 @@ describe('annotations', () => {
     const messages = parseDoc(doc).warnings.map((w) => `${w.line}: ${w.message}`);
     expect(messages).toEqual([
       '15: runbook annotation at line 15: risk="extreme" is not accepted (use low, medium or high)',
-      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title, max_rows, signal_scope, expect)',
+      '15: runbook annotation at line 15: unknown key "colour" (accepted: risk, approvers, readonly, title, max_rows, batched, signal_scope, expect)',
     ]);
   });
 
@@ -425,12 +425,12 @@ describe('scope and limit annotations', () => {
     '',
     '## Archive',
     '',
-    '<!-- runbook: max_rows=50000 -->',
+    '<!-- runbook: max_rows=50000 batched=yes -->',
     '```sql',
     "DELETE FROM system_logs WHERE created_at < now() - interval '90 days';",
     '```',
     '',
-    '<!-- runbook: signal_scope=server -->',
+    '<!-- runbook: signal_scope=server batched=no -->',
     '```sql',
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle';",
     '```',
@@ -439,7 +439,7 @@ describe('scope and limit annotations', () => {
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle';",
     '```',
     '',
-    '<!-- runbook: max_rows=lots signal_scope=everywhere -->',
+    '<!-- runbook: max_rows=lots signal_scope=everywhere batched=sometimes -->',
     '```sql',
     "UPDATE jobs SET status = 'queued' WHERE id = 1;",
     '```',
@@ -450,9 +450,15 @@ describe('scope and limit annotations', () => {
     '```',
   ].join('\n');
 
-  it('gives an action its max_rows and signal_scope; the default scope is the target database', () => {
+  it('gives an action its max_rows, batched and signal_scope; the default scope is the target database', () => {
     const [archive, wide, narrow, bad] = actions(procedure(parseDoc(doc), 'Archive'));
     expect(archive?.maxRows).toBe(50_000);
+    expect([archive?.batched, wide?.batched, narrow?.batched, bad?.batched]).toEqual([
+      true,
+      false,
+      undefined,
+      undefined,
+    ]);
     expect(wide?.signalScope).toBe('server');
     expect(narrow?.signalScope).toBeUndefined();
     expect(bad?.maxRows).toBeUndefined();
@@ -463,6 +469,7 @@ describe('scope and limit annotations', () => {
     expect(parseDoc(doc).warnings.map((w) => w.message)).toEqual([
       'runbook annotation at line 19: max_rows="lots" is not accepted (use a whole number from 1 to 1000000, e.g. max_rows=5000)',
       'runbook annotation at line 19: signal_scope="everywhere" is not accepted (use database, the default: only the target\'s database, or server: every database on the server)',
+      'runbook annotation at line 19: batched="sometimes" is not accepted (use yes: over its row limit it runs in batches of at most that many rows, or no: it is refused)',
       'runbook annotation at line 24: max_rows applies to SQL actions, and the block at line 25 has none; ignored',
     ]);
   });

@@ -31,6 +31,7 @@ targets:
     tags: [production]
     lock_timeout_ms: 500
     max_rows: 5000
+    batched_dml: true
     thresholds:
       connections.warn: 100
     runbooks: [database-operations-runbook]
@@ -53,7 +54,14 @@ targets:
       name: 'prod',
       url: PROD_URL,
       tags: ['production'],
-      settings: { statementTimeoutMs: 3000, lockTimeoutMs: 500, connectTimeoutMs: 5000, poolMax: 2 },
+      settings: {
+        statementTimeoutMs: 3000,
+        lockTimeoutMs: 500,
+        connectTimeoutMs: 5000,
+        poolMax: 2,
+        maxRows: 5000,
+        batchedDml: true,
+      },
       thresholdOverrides: { 'connections.warn': '100' },
       runbooks: ['database-operations-runbook'],
       procedureSchedules: [
@@ -67,6 +75,7 @@ targets:
     });
     expect(registry.resolve('staging').runbooks).toBeUndefined();
     expect(registry.resolve('staging').settings.statementTimeoutMs).toBe(3000);
+    expect(registry.resolve('staging').settings.batchedDml).toBeUndefined();
     // The DML row limit: the target's own, else 1,000.
     expect(prod.settings.maxRows).toBe(5000);
     expect(registry.resolve('staging').settings.maxRows).toBe(1000);

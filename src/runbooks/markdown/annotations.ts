@@ -7,6 +7,8 @@
  *   readonly=fn1,fn2       functions known to be read-only, so `SELECT fn1()` is a check
  *   title="…"              the steps' title
  *   max_rows=N             rows the block's DML may change (1–1000000), instead of the target's limit
+ *   batched=yes|no         whether its UPDATE or DELETE over the row limit may run in batches of
+ *                          at most that many rows, each committed (instead of the target's batched_dml)
  *   signal_scope=server    its pg_terminate_backend / pg_cancel_backend may reach backends of
  *                          every database on the server, not only the target's (the default)
  *   expect="…"             what the block's check should return ("0 rows", "count = 0",
@@ -24,6 +26,7 @@ export interface Annotation {
   readonly: string[];
   title?: string;
   maxRows?: number;
+  batched?: boolean;
   signalScope?: SignalScope;
   expect?: { text: string; conditions: ExpectCondition[] };
 }
@@ -31,7 +34,7 @@ export interface Annotation {
 const ANNOTATION = /^<!--\s*runbook\s*:([\s\S]*?)-->\s*$/i;
 const TOKEN = /([A-Za-z_][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"']+))|(\S+)/g;
 const FUNCTION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/;
-const KEYS = 'risk, approvers, readonly, title, max_rows, signal_scope, expect';
+const KEYS = 'risk, approvers, readonly, title, max_rows, batched, signal_scope, expect';
 /** The most rows an annotation may allow one action to change. */
 export const MAX_ROWS_CEILING = 1_000_000;
 
@@ -88,6 +91,15 @@ export function parseAnnotation(
         else
           warn(
             `max_rows="${value}" is not accepted (use a whole number from 1 to ${MAX_ROWS_CEILING}, e.g. max_rows=5000)`,
+          );
+        break;
+      }
+      case 'batched': {
+        const said = value.toLowerCase();
+        if (said === 'yes' || said === 'no') annotation.batched = said === 'yes';
+        else
+          warn(
+            `batched="${value}" is not accepted (use yes: over its row limit it runs in batches of at most that many rows, or no: it is refused)`,
           );
         break;
       }

@@ -130,6 +130,7 @@ function statementStep(block: CodeBlock, analyzed: AnalyzedStatement): DraftStep
     step.decidedByCatalog = { functions: analyzed.unknownFunctions };
   if (annotation?.approvers !== undefined) step.approvers = annotation.approvers;
   if (annotation?.maxRows !== undefined) step.maxRows = annotation.maxRows;
+  if (annotation?.batched !== undefined) step.batched = annotation.batched;
   if (annotation?.signalScope !== undefined) step.signalScope = annotation.signalScope;
   return step;
 }
@@ -168,6 +169,7 @@ function annotationWarnings(block: CodeBlock, steps: DraftStep[]): LoaderWarning
     annotation.risk !== undefined && !hasAction ? 'risk' : undefined,
     annotation.approvers !== undefined && !hasAction ? 'approvers' : undefined,
     annotation.maxRows !== undefined && !hasAction ? 'max_rows' : undefined,
+    annotation.batched !== undefined && !hasAction ? 'batched' : undefined,
     annotation.signalScope !== undefined && !hasAction ? 'signal_scope' : undefined,
   ].filter(Boolean);
   const checks = steps.filter((step) => step.kind === 'check').length;

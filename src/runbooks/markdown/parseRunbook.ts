@@ -43,11 +43,11 @@ function fileAnnotations(preamble: RootContent[], warnings: LoaderWarning[]): st
     if (!parsed) continue;
     warnings.push(...parsed.warnings);
     readOnly.push(...parsed.annotation.readonly);
-    const { risk, approvers, title, maxRows, signalScope } = parsed.annotation;
-    if ([risk, approvers, title, maxRows, signalScope].some((value) => value !== undefined)) {
+    const { risk, approvers, title, maxRows, batched, signalScope } = parsed.annotation;
+    if ([risk, approvers, title, maxRows, batched, signalScope].some((value) => value !== undefined)) {
       warnings.push({
         line,
-        message: `runbook annotation at line ${line}: before the first heading only readonly= applies (to the whole file); risk, approvers, title, max_rows and signal_scope belong right above a code block`,
+        message: `runbook annotation at line ${line}: before the first heading only readonly= applies (to the whole file); risk, approvers, title, max_rows, batched and signal_scope belong right above a code block`,
       });
     }
   }
