@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { walk } from '../runbooks/sql/ast.js';
+import { hasReturning } from './statementShape.js';
 import { type DmlClauses, dmlClauses } from './triggerSafePreview.js';
 
 /**
@@ -25,9 +26,7 @@ export function unbatchableShape(sql: string): string | undefined {
   const { body, joined } = clauses;
   if (joined)
     return `its ${clauses.type === 'UpdateStmt' ? 'FROM' : 'USING'} list joins other tables, so which rows one batch changes is ambiguous`;
-  // PostgreSQL 18's parser keeps RETURNING in a returningClause (it may name OLD and NEW).
-  if ((Array.isArray(body.returningList) && body.returningList.length > 0) || body.returningClause)
-    return 'it has RETURNING, whose rows would be split across batches';
+  if (hasReturning(body)) return 'it has RETURNING, whose rows would be split across batches';
   return undefined;
 }
 

@@ -60,6 +60,13 @@ export function statementShape(step: ActionStep): StatementShape {
   return { mode: 'dml', verb: statement.kind, sampleSql: sampleSql(type, body, statement.sql) };
 }
 
+/** Whether a DML node has RETURNING: PostgreSQL 18's parser keeps it in a returningClause (it may name OLD and NEW). */
+export function hasReturning(body: Node): boolean {
+  return (
+    (Array.isArray(body.returningList) && body.returningList.length > 0) || Boolean(body.returningClause)
+  );
+}
+
 /**
  * `WITH x AS (<dml> RETURNING *) SELECT * FROM x LIMIT 5`: the rows it would change, as
  * they would be after the change. MERGE … RETURNING is too new (PostgreSQL 17) to rely on,
@@ -68,7 +75,7 @@ export function statementShape(step: ActionStep): StatementShape {
  */
 function sampleSql(type: string, body: Node, sql: string): string | undefined {
   if (type !== 'UpdateStmt' && type !== 'DeleteStmt' && type !== 'InsertStmt') return undefined;
-  const returning = Array.isArray(body.returningList) && body.returningList.length > 0;
+  const returning = hasReturning(body);
   return `WITH rb_sample AS (\n${sql}\n${returning ? '' : 'RETURNING *\n'}) SELECT * FROM rb_sample LIMIT ${SAMPLE_ROWS}`;
 }
 
