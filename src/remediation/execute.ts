@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession } from '../runbooks/sessionSettings.js';
-import { cellText } from '../targets/cellText.js';
+import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
@@ -44,9 +44,12 @@ function outputOf(result: pg.QueryResult<unknown[]>): ExecutionOutput | undefine
   };
 }
 
-/** The statement with its values, its rows read as arrays (a column name may repeat). */
+/**
+ * The statement with its values, its rows read as arrays (a column name may repeat) of the
+ * server's text, as psql would show them.
+ */
 function asRows(sql: string, values: Array<string | number>): pg.QueryArrayConfig {
-  return { text: sql, values: queryArgs(values), rowMode: 'array' };
+  return { text: sql, values: queryArgs(values), rowMode: 'array', types: SERVER_TEXT };
 }
 
 export type ExecutionResult =

@@ -4,7 +4,7 @@ import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
-import { cellText } from '../targets/cellText.js';
+import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
@@ -15,6 +15,7 @@ import {
   type Plan,
   type PlanBase,
   type PlanBlock,
+  type PlanSample,
   plural,
   rowLimit,
 } from './planModel.js';
@@ -213,8 +214,18 @@ async function dmlPlan(
     if (!shape.sampleSql) return { kind: 'ran' as const, affectedRows, sample: undefined };
     await client.query('ROLLBACK TO SAVEPOINT rb_preview');
     try {
-      const sampled = await client.query({ text: shape.sampleSql, values: args, rowMode: 'array' });
-      return { kind: 'ran' as const, affectedRows, sample: sampleOf(sampled) };
+      const sampled = await client.query({
+        text: shape.sampleSql,
+        values: args,
+        rowMode: 'array',
+        types: SERVER_TEXT,
+      });
+      // RETURNING gives a DELETE's rows as they were, an UPDATE's and an INSERT's as they become.
+      return {
+        kind: 'ran' as const,
+        affectedRows,
+        sample: sampleOf(sampled, shape.verb, shape.verb === 'DELETE' ? 'before' : 'after'),
+      };
     } catch {
       await client.query('ROLLBACK TO SAVEPOINT rb_preview');
       return { kind: 'ran' as const, affectedRows, sample: undefined };
@@ -273,10 +284,16 @@ function dmlAssessment(
   };
 }
 
-function sampleOf(sampled: pg.QueryResult): { columns: string[]; rows: string[][] } {
+/** The sampled rows, saying which rows they are and whether before or after the change. */
+function sampleOf(sampled: pg.QueryResult, verb: string, when: 'before' | 'after'): PlanSample {
+  const rows = (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS)));
+  const which = rows.length < SAMPLE_ROWS ? 'the rows' : `the first ${SAMPLE_ROWS} rows`;
+  const state = when === 'after' ? 'as they would be after the change' : 'as they are now, before the change';
   return {
     columns: sampled.fields.map((field) => field.name),
-    rows: (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS))),
+    rows,
+    when,
+    caption: `${which} it would ${DML_VERBS[verb] ?? 'change'}, ${state}`,
   };
 }
 
@@ -288,15 +305,23 @@ async function countWithoutRunning(
   client: pg.PoolClient,
   step: ActionStep,
   values: Array<string | number>,
-): Promise<{ affectedRows: number; sample?: { columns: string[]; rows: string[][] } } | undefined> {
+): Promise<{ affectedRows: number; sample?: PlanSample } | undefined> {
   const select = equivalentSelect(step.statement.sql, values.length, SAMPLE_ROWS);
   if (!select) return undefined;
   const args = queryArgs(values);
   await client.query('SAVEPOINT rb_count');
   try {
     const counted = await client.query<{ n: number }>(select.countSql, args);
-    const sampled = await client.query({ text: select.sampleSql, values: args, rowMode: 'array' });
-    return { affectedRows: counted.rows[0]?.n ?? 0, sample: sampleOf(sampled) };
+    const sampled = await client.query({
+      text: select.sampleSql,
+      values: args,
+      rowMode: 'array',
+      types: SERVER_TEXT,
+    });
+    return {
+      affectedRows: counted.rows[0]?.n ?? 0,
+      sample: sampleOf(sampled, step.statement.kind, 'before'),
+    };
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT rb_count');
     return undefined;

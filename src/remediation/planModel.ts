@@ -51,8 +51,8 @@ export interface Plan {
   summary: string;
   /** dml: rows changed when run in a transaction that was rolled back. */
   affectedRows?: number;
-  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
-  sample?: { columns: string[]; rows: string[][] };
+  /** dml: up to 5 affected rows, when they can be had, and whether they show them before or after the change. */
+  sample?: PlanSample;
   /** signal: the backends that would be signalled, found without calling the signalling function. */
   backends?: BackendRow[];
   /** signal: backends the statement selects that the bot never signals, and why. */
@@ -84,6 +84,15 @@ export interface Plan {
   fingerprint: string;
   /** sha256 hex of JSON [sql, params, target, fingerprint]. */
   hash: string;
+}
+
+export interface PlanSample {
+  columns: string[];
+  rows: string[][];
+  /** Absent in plans stored before it was recorded. */
+  when?: 'before' | 'after';
+  /** What the rows are, in words: "the first rows it would change, as they would be after the change". */
+  caption?: string;
 }
 
 export type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;

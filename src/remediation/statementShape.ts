@@ -68,7 +68,11 @@ export function statementShape(step: ActionStep): StatementShape {
  */
 function sampleSql(type: string, body: Node, sql: string): string | undefined {
   if (type !== 'UpdateStmt' && type !== 'DeleteStmt' && type !== 'InsertStmt') return undefined;
-  const returning = Array.isArray(body.returningList) && body.returningList.length > 0;
+  // PostgreSQL 18's parser (libpg-query 18) nests it as returningClause.exprs; older ones had returningList.
+  const clause = body.returningClause as Node | undefined;
+  const returning = [body.returningList, clause?.exprs].some(
+    (list) => Array.isArray(list) && list.length > 0,
+  );
   return `WITH rb_sample AS (\n${sql}\n${returning ? '' : 'RETURNING *\n'}) SELECT * FROM rb_sample LIMIT ${SAMPLE_ROWS}`;
 }
 

@@ -2,6 +2,7 @@ import type { KnownBlock } from '@slack/types';
 import { evidenceLines } from '../../health/evidenceTable.js';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
+import { cellText } from '../../targets/cellText.js';
 import { clip } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
@@ -221,7 +222,7 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
 
 function recordText(row: EvidenceRow): string {
   const text = Object.entries(row)
-    .map(([key, value]) => `${key}: ${value === null ? '' : String(value)}`)
+    .map(([key, value]) => `${key}: ${cellText(value, Number.POSITIVE_INFINITY, '')}`)
     .join('\n');
   // Evidence is data (query texts with < and &): escaped like any text, fences defused.
   return escapeMrkdwn(text).replaceAll('```', '` ` `');
