@@ -5,6 +5,7 @@ import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
@@ -143,7 +144,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
     const added = (current.backends ?? []).filter((backend) => !approvedPids.has(backend.pid));
     if (added.length > 0)
-      return `${added.length === 1 ? '1 backend' : `${added.length} backends`} not in the approved plan now match (pid ${added.map((backend) => backend.pid).join(', ')})`;
+      return `${plural(added.length, 'backend')} not in the approved plan now ${added.length === 1 ? 'matches' : 'match'} (pid ${added.map((backend) => backend.pid).join(', ')})`;
   }
   return undefined;
 }
@@ -152,7 +153,7 @@ function rowDrift(approvedRows: number | undefined, currentRows: number): string
   if (approvedRows === undefined) return 'the approved plan has no row count';
   const allowed = Math.max(approvedRows * ROW_DRIFT_RATIO, ROW_DRIFT_MIN);
   if (Math.abs(currentRows - approvedRows) <= allowed) return undefined;
-  return `it would now change ${currentRows} rows; ${approvedRows} were approved (allowed: ±${Math.floor(allowed)})`;
+  return `it would now change ${plural(currentRows, 'row')}; ${approvedRows} ${approvedRows === 1 ? 'was' : 'were'} approved (allowed: ±${Math.floor(allowed)})`;
 }
 
 /**
@@ -234,7 +235,7 @@ async function signal(
   if (pids.length > limits.maxBackends)
     return {
       status: 'aborted',
-      reason: `it would signal ${pids.length} backends; the limit is ${limits.maxBackends}`,
+      reason: `it would signal ${plural(pids.length, 'backend')}; the limit is ${limits.maxBackends}`,
     };
   if (pids.length === 0)
     return {
@@ -256,7 +257,7 @@ async function signal(
     .map((row) => Number(row.pid));
   const missed = pids.length - signalled.length;
   const summary =
-    `${verb} ${signalled.length === 1 ? '1 backend' : `${signalled.length} backends`}` +
+    `${verb} ${plural(signalled.length, 'backend')}` +
     (signalled.length > 0 ? ` (pid ${signalled.join(', ')})` : '') +
     (missed > 0 ? `; ${missed} had gone or were no longer eligible` : '');
   return {
@@ -277,7 +278,8 @@ async function dml(
   limits: ExecutionLimits,
   elapsed: () => number,
 ): Promise<ExecutionResult> {
-  const overLimit = (rows: number) => `it would change ${rows} rows; the limit is ${limits.maxRows}`;
+  const overLimit = (rows: number) =>
+    `it would change ${plural(rows, 'row')}; the limit is ${limits.maxRows}`;
   if ((current.affectedRows ?? 0) > limits.maxRows)
     return { status: 'aborted', reason: overLimit(current.affectedRows ?? 0) };
   // What the statement actually did is held to the same rules as the re-check: rows may
@@ -301,7 +303,7 @@ async function dml(
   if (vetoed) return vetoed;
   return {
     status: rows.count > 0 ? 'succeeded' : 'nothing_done',
-    summary: `${step.statement.kind} changed ${rows.count > 0 ? rowsNoun(rows.count) : 'nothing (0 rows)'}`,
+    summary: `${step.statement.kind} changed ${rows.count > 0 ? plural(rows.count, 'row') : 'nothing (0 rows)'}`,
     affectedRows: rows.count,
     ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),
@@ -327,7 +329,7 @@ async function outsideTransaction(
   const output = outputOf(result);
   return {
     status: 'succeeded',
-    summary: `${step.statement.kind} ${output ? `returned ${rowsNoun(output.rowCount)}` : 'done'} (outside a transaction)`,
+    summary: `${step.statement.kind} ${output ? `returned ${plural(output.rowCount, 'row')}` : 'done'} (outside a transaction)`,
     ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
@@ -357,7 +359,7 @@ async function inTransaction(
       // DML that calls functions a preview could not run still gets the row limit.
       const rows = done.rowCount ?? 0;
       return DML_KINDS.has(kind) && rows > limits.maxRows
-        ? `it changed ${rows} rows; the limit is ${limits.maxRows}`
+        ? `it changed ${plural(rows, 'row')}; the limit is ${limits.maxRows}`
         : undefined;
     },
   );
@@ -366,9 +368,9 @@ async function inTransaction(
   const output = outputOf(result);
   const did =
     rows !== undefined
-      ? `changed ${rows > 0 ? rowsNoun(rows) : 'nothing (0 rows)'}`
+      ? `changed ${rows > 0 ? plural(rows, 'row') : 'nothing (0 rows)'}`
       : output
-        ? `returned ${rowsNoun(output.rowCount)}`
+        ? `returned ${plural(output.rowCount, 'row')}`
         : 'done';
   return {
     status: rows === 0 ? 'nothing_done' : 'succeeded',
@@ -377,10 +379,6 @@ async function inTransaction(
     ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
-}
-
-function rowsNoun(count: number): string {
-  return count === 1 ? '1 row' : `${count} rows`;
 }
 
 /**

@@ -6,6 +6,7 @@ import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
@@ -16,7 +17,6 @@ import {
   type PlanBase,
   type PlanBlock,
   type PlanSample,
-  plural,
   rowLimit,
 } from './planModel.js';
 import { rowSecurityDisabled, rowSecurityRefusal } from './rowSecurity.js';
@@ -52,7 +52,9 @@ export async function planOn(
 ): Promise<Plan> {
   const { statement } = step;
   if (values.length !== statement.params.length)
-    throw new PlanError(`the statement takes ${statement.params.length} values; ${values.length} given`);
+    throw new PlanError(
+      `the statement takes ${plural(statement.params.length, 'value')}; ${values.length} given`,
+    );
   if ((statement.session?.length ?? 0) !== session.length)
     throw new PlanError(
       `the statement runs under ${statement.session?.length ?? 0} settings; ${session.length} given`,
@@ -272,14 +274,14 @@ function dmlAssessment(
       : rows > limit.rows
         ? {
             kind: 'over_limit',
-            reason: `it would change ${rows.toLocaleString('en-US')} rows, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+            reason: `it would change ${plural(rows, 'row')}, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
           }
         : undefined;
   return {
     rowLimit: limit,
     ...(blocked ? { blocked } : {}),
     ...(rows >= WIDE_DML_ROWS
-      ? { riskRaised: `it would change ${rows.toLocaleString('en-US')} rows (${WIDE_DML_ROWS} or more)` }
+      ? { riskRaised: `it would change ${plural(rows, 'row')} (${WIDE_DML_ROWS} or more)` }
       : {}),
   };
 }

@@ -118,10 +118,6 @@ export function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string
   return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
 }
 
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
 export function nullableText(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
 }

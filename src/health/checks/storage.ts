@@ -1,4 +1,5 @@
-import { levelAbove, levelBelow, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { levelAbove, levelBelow, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
 

@@ -3,7 +3,7 @@ import { evidenceLines } from '../../health/evidenceTable.js';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
 import { cellText } from '../../targets/cellText.js';
-import { clip } from '../../text.js';
+import { clip, plural } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
@@ -147,7 +147,7 @@ export function healthReportText(report: HealthReport): string {
   const target = escapeMrkdwn(report.target);
   if (report.unreachable) return `Health of ${target}: unreachable: ${escapeMrkdwn(report.unreachable)}`;
   const problems = report.findings.filter((f) => f.status === 'critical' || f.status === 'warn').length;
-  return `Health of ${target}: ${report.status.toUpperCase()} (${problems} finding${problems === 1 ? '' : 's'} need a look)`;
+  return `Health of ${target}: ${report.status.toUpperCase()} (${plural(problems, 'finding')} ${problems === 1 ? 'needs' : 'need'} a look)`;
 }
 
 function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
@@ -211,7 +211,9 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
   if (chunk && blocks.length < room) flush();
   const omittedRows = finding.evidence.length - placed;
   const notes = [
-    omittedRows > 0 ? `${omittedRows} more rows are in the attached file.` : '',
+    omittedRows > 0
+      ? `${plural(omittedRows, 'more row')} ${omittedRows === 1 ? 'is' : 'are'} in the attached file.`
+      : '',
     finding.evidenceTotal > finding.evidence.length
       ? `${finding.evidence.length} of ${finding.evidenceTotal} rows were kept for this run.`
       : '',
