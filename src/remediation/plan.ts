@@ -216,17 +216,12 @@ async function dmlPlan(
     if (!shape.sampleSql) return { kind: 'ran' as const, affectedRows, sample: undefined };
     await client.query('ROLLBACK TO SAVEPOINT rb_preview');
     try {
-      const sampled = await client.query({
-        text: shape.sampleSql,
-        values: args,
-        rowMode: 'array',
-        types: SERVER_TEXT,
-      });
       // RETURNING gives a DELETE's rows as they were, an UPDATE's and an INSERT's as they become.
+      const when = shape.verb === 'DELETE' ? 'before' : 'after';
       return {
         kind: 'ran' as const,
         affectedRows,
-        sample: sampleOf(sampled, shape.verb, shape.verb === 'DELETE' ? 'before' : 'after'),
+        sample: await sampleRows(client, shape.sampleSql, args, shape.verb, when),
       };
     } catch {
       await client.query('ROLLBACK TO SAVEPOINT rb_preview');
@@ -286,8 +281,15 @@ function dmlAssessment(
   };
 }
 
-/** The sampled rows, saying which rows they are and whether before or after the change. */
-function sampleOf(sampled: pg.QueryResult, verb: string, when: 'before' | 'after'): PlanSample {
+/** The sampled rows as the server writes them, saying which rows they are and whether before or after the change. */
+async function sampleRows(
+  client: pg.PoolClient,
+  sql: string,
+  args: ReturnType<typeof queryArgs>,
+  verb: string,
+  when: 'before' | 'after',
+): Promise<PlanSample> {
+  const sampled = await client.query({ text: sql, values: args, rowMode: 'array', types: SERVER_TEXT });
   const rows = (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS)));
   const which = rows.length < SAMPLE_ROWS ? 'the rows' : `the first ${SAMPLE_ROWS} rows`;
   const state = when === 'after' ? 'as they would be after the change' : 'as they are now, before the change';
@@ -314,16 +316,8 @@ async function countWithoutRunning(
   await client.query('SAVEPOINT rb_count');
   try {
     const counted = await client.query<{ n: number }>(select.countSql, args);
-    const sampled = await client.query({
-      text: select.sampleSql,
-      values: args,
-      rowMode: 'array',
-      types: SERVER_TEXT,
-    });
-    return {
-      affectedRows: counted.rows[0]?.n ?? 0,
-      sample: sampleOf(sampled, step.statement.kind, 'before'),
-    };
+    const sample = await sampleRows(client, select.sampleSql, args, step.statement.kind, 'before');
+    return { affectedRows: counted.rows[0]?.n ?? 0, sample };
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT rb_count');
     return undefined;

@@ -77,7 +77,9 @@ describe('views with one of each', () => {
       createdAt: new Date(),
     } as ProcedureRun;
     const root = JSON.stringify(procedureRootBlocks(run));
-    expect(root).toContain('1 check runs now; 1 action needs a preview and approval; 1 manual step to tick off');
+    expect(root).toContain(
+      '1 check runs now; 1 action needs a preview and approval; 1 manual step to tick off',
+    );
     const lint = lintLines(runbook, colors(false)).join('\n');
     expect(lint).toContain('1 procedure; 1 check, 1 action, 1 manual step; 1 warning');
     for (const text of [root, lint, runbookListText([runbook])]) expect(text).not.toMatch(BAD_PLURAL);
