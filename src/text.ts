@@ -10,3 +10,11 @@ export function clip(text: string, max: number, marker = '…'): string {
   if (last >= 0xd800 && last <= 0xdbff) end -= 1;
   return `${text.slice(0, end)}${marker}`;
 }
+
+/**
+ * "1 row", "2 rows", "1,500 rows": a count with its noun, the one way every message writes
+ * one (`many` for nouns that do not just take an s: "1 reply", "2 replies").
+ */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
+}

@@ -9,6 +9,7 @@ import {
   lockChainTail,
 } from '../store/auditEvents.js';
 import { inTransaction } from '../store/transaction.js';
+import { plural } from '../text.js';
 import { type Checkpoint, checkpointSignedWith } from './checkpoint.js';
 import type { AuditEvent, AuditEventInput, HashedContent, HashScheme, StoredAuditEvent } from './events.js';
 
@@ -184,7 +185,7 @@ export class AuditLog {
           firstKeyed ??= seq;
           if (!key)
             return broken(
-              `seq ${seq} onwards are hashed with AUDIT_HMAC_KEY: set it to verify them (${seq - 1} events before it are intact)`,
+              `seq ${seq} onwards are hashed with AUDIT_HMAC_KEY: set it to verify them (${plural(seq - 1, 'event')} before it ${seq - 1 === 1 ? 'is' : 'are'} intact)`,
               { needsKey: true },
             );
         } else if (key) {
@@ -226,7 +227,7 @@ export class AuditLog {
           ok: false,
           events,
           brokenAt: events + 1,
-          reason: `${taken} counted ${checkpoint.count} events, the log has ${events}: ${gone} removed from the end`,
+          reason: `${taken} counted ${plural(checkpoint.count, 'event')}, the log has ${events}: ${gone} removed from the end`,
         };
       }
       if (checkpoint.count > 0 && hashAtCheckpoint !== checkpoint.head) {

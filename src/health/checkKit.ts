@@ -73,10 +73,6 @@ export async function topRows(ctx: CheckContext, sql: string, params: unknown[] 
   return { evidence, total };
 }
 
-export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
-  return `${count.toLocaleString('en-US')} ${count === 1 ? singular : pluralForm}`;
-}
-
 export function num(value: unknown): number {
   return value === null || value === undefined ? 0 : Number(value);
 }

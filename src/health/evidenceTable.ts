@@ -1,3 +1,4 @@
+import { cellText } from '../targets/cellText.js';
 import { clip } from '../text.js';
 import type { EvidenceRow } from './types.js';
 
@@ -17,7 +18,8 @@ export function evidenceLines(rows: EvidenceRow[], cellWidth: number): string[] 
 /** Like evidenceLines, for rows given as arrays under column names (which may repeat). */
 export function tableLines(columns: string[], rows: unknown[][], cellWidth: number): string[] {
   const cell = (value: unknown) => {
-    const text = value === null || value === undefined ? '' : String(value).replace(/\s+/g, ' ');
+    // A missing value is a blank cell, as psql prints it; a check's stored 'NULL' stays spelled out.
+    const text = cellText(value, Number.POSITIVE_INFINITY, '').replace(/\s+/g, ' ');
     return clip(text, cellWidth);
   };
   const cells = rows.map((row) => columns.map((_, i) => cell(row[i])));

@@ -1,7 +1,5 @@
-import { tz, tzName } from '@date-fns/tz';
-import { format } from 'date-fns/format';
 import { SLACK_USER_ID } from '../audit/describe.js';
-import { isTimeZone } from '../time.js';
+import { formatInTimeZone, isTimeZone, utcOffset } from '../time.js';
 import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
 import { code, peopleIn, personName, phraseMarkdown, phrasePlain } from './timelineMarkdown.js';
 
@@ -99,8 +97,8 @@ const FINDING_ORDER: Record<string, number> = { critical: 0, warn: 1 };
 export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
   const { incident } = input;
   const zone = assertTimeZone(input.timeZone);
-  const local = (at: Date) => localTime(at, zone);
-  const day = (at: Date) => format(at, 'yyyy-MM-dd', { in: tz(zone) });
+  const local = (at: Date) => formatInTimeZone(at, zone);
+  const day = (at: Date) => formatInTimeZone(at, zone).slice(0, 10);
   const reference = `INC-${incident.number}`;
   const people = input.people ?? {};
   const user = (id: string) => personName(id, people);
@@ -139,7 +137,7 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
     ...(incident.target ? [`- Target: ${oneLine(incident.target)}`] : []),
     ...(incident.statusText ? [`- Latest status: ${oneLine(incident.statusText)}`] : []),
     ...(incident.summary ? [`- Summary: ${oneLine(incident.summary)}`] : []),
-    `- Times are in ${zone} (${offsetLabel(incident.declaredAt, zone)} on the declare date).`,
+    `- Times are in ${zone} (${utcOffset(incident.declaredAt, zone)} on the declare date).`,
     '',
     '### What Broke',
     oneLine(incident.title),
@@ -257,33 +255,6 @@ export function humanDuration(totalMinutes: number): string {
   if (days > 0) return `${days} d ${hours} h ${rest} min`;
   if (hours > 0) return `${hours} h ${rest} min`;
   return `${rest} min`;
-}
-
-/**
- * "2026-11-24 10:05 CET": the wall time in the zone with its abbreviation. Intl's en-US names
- * many zones only by offset ("GMT+1"), en-GB has the abbreviations Europe uses (CET, CEST, BST),
- * so the first name that is not a bare offset wins; otherwise the offset ("GMT+9") is shown.
- */
-function localTime(at: Date, zone: string): string {
-  return `${format(at, 'yyyy-MM-dd HH:mm', { in: tz(zone) })} ${zoneAbbreviation(at, zone)}`;
-}
-
-function zoneAbbreviation(at: Date, zone: string): string {
-  const american = tzName(zone, at, 'short');
-  if (!isOffsetName(american)) return american;
-  const british = new Intl.DateTimeFormat('en-GB', { timeZone: zone, timeZoneName: 'short' })
-    .formatToParts(at)
-    .find((part) => part.type === 'timeZoneName')?.value;
-  return british && !isOffsetName(british) ? british : american;
-}
-
-function isOffsetName(name: string): boolean {
-  return /^(GMT|UTC)[+\-\u2212]/.test(name);
-}
-
-/** "UTC+01:00". */
-function offsetLabel(at: Date, zone: string): string {
-  return `UTC${format(at, 'xxx', { in: tz(zone) })}`;
 }
 
 function assertTimeZone(zone: string): string {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { connectionLostText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { beginSql } from './session.js';
 
 /**
@@ -39,7 +40,7 @@ export function rowDrift(approvedRows: number | undefined, currentRows: number):
   if (approvedRows === undefined) return 'the approved plan has no row count';
   const allowed = allowedDrift(approvedRows);
   if (Math.abs(currentRows - approvedRows) <= allowed) return undefined;
-  return `it would now change ${currentRows} rows; ${approvedRows} were approved (allowed: ±${Math.floor(allowed)})`;
+  return `it would now change ${plural(currentRows, 'row')}; ${approvedRows.toLocaleString('en-US')} ${approvedRows === 1 ? 'was' : 'were'} approved (allowed: ±${Math.floor(allowed)})`;
 }
 
 /**

@@ -2,9 +2,10 @@ import type pg from 'pg';
 import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession } from '../runbooks/sessionSettings.js';
-import { cellText } from '../targets/cellText.js';
-import { failureText } from '../targets/connectionErrors.js';
+import { cellText, SERVER_TEXT } from '../targets/cellText.js';
+import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { batchingChange } from './batches.js';
 import { BatchesStopped, type BatchProgress, type OnBatch, runBatches } from './batchRun.js';
 import { effectUnknownOnLoss, OutcomeUnknown, rowDrift, runInTransaction } from './committed.js';
@@ -47,9 +48,12 @@ function outputOf(result: pg.QueryResult<unknown[]>): ExecutionOutput | undefine
   };
 }
 
-/** The statement with its values, its rows read as arrays (a column name may repeat). */
+/**
+ * The statement with its values, its rows read as arrays (a column name may repeat) of the
+ * server's text, as psql would show them.
+ */
 function asRows(sql: string, values: Array<string | number>): pg.QueryArrayConfig {
-  return { text: sql, values: queryArgs(values), rowMode: 'array' };
+  return { text: sql, values: queryArgs(values), rowMode: 'array', types: SERVER_TEXT };
 }
 
 export type ExecutionResult =
@@ -125,7 +129,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     const approvedPids = new Set((approved.backends ?? []).map((backend) => backend.pid));
     const added = (current.backends ?? []).filter((backend) => !approvedPids.has(backend.pid));
     if (added.length > 0)
-      return `${added.length === 1 ? '1 backend' : `${added.length} backends`} not in the approved plan now match (pid ${added.map((backend) => backend.pid).join(', ')})`;
+      return `${plural(added.length, 'backend')} not in the approved plan now ${added.length === 1 ? 'matches' : 'match'} (pid ${added.map((backend) => backend.pid).join(', ')})`;
   }
   return undefined;
 }
@@ -179,7 +183,7 @@ export async function executeAction(
               const done = await runBatches(client, target, step, values, approved, current, onBatch);
               return {
                 status: done.rows > 0 ? 'succeeded' : 'nothing_done',
-                summary: `${step.statement.kind} changed ${done.rows > 0 ? rowsNoun(done.rows) : 'nothing (0 rows)'} in ${done.batches.done} ${done.batches.done === 1 ? 'batch' : 'batches'}`,
+                summary: `${step.statement.kind} changed ${done.rows > 0 ? plural(done.rows, 'row') : 'nothing (0 rows)'} in ${plural(done.batches.done, 'batch', 'batches')}`,
                 affectedRows: done.rows,
                 batches: done.batches,
                 durationMs: elapsed(),
@@ -223,7 +227,7 @@ async function signal(
   if (pids.length > limits.maxBackends)
     return {
       status: 'aborted',
-      reason: `it would signal ${pids.length} backends; the limit is ${limits.maxBackends}`,
+      reason: `it would signal ${plural(pids.length, 'backend')}; the limit is ${limits.maxBackends}`,
     };
   if (pids.length === 0)
     return {
@@ -245,7 +249,7 @@ async function signal(
     .map((row) => Number(row.pid));
   const missed = pids.length - signalled.length;
   const summary =
-    `${verb} ${signalled.length === 1 ? '1 backend' : `${signalled.length} backends`}` +
+    `${verb} ${plural(signalled.length, 'backend')}` +
     (signalled.length > 0 ? ` (pid ${signalled.join(', ')})` : '') +
     (missed > 0 ? `; ${missed} had gone or were no longer eligible` : '');
   return {
@@ -266,7 +270,8 @@ async function dml(
   limits: ExecutionLimits,
   elapsed: () => number,
 ): Promise<ExecutionResult> {
-  const overLimit = (rows: number) => `it would change ${rows} rows; the limit is ${limits.maxRows}`;
+  const overLimit = (rows: number) =>
+    `it would change ${plural(rows, 'row')}; the limit is ${limits.maxRows}`;
   if ((current.affectedRows ?? 0) > limits.maxRows)
     return { status: 'aborted', reason: overLimit(current.affectedRows ?? 0) };
   // What the statement actually did is held to the same rules as the re-check: rows may
@@ -290,7 +295,7 @@ async function dml(
   if (vetoed) return vetoed;
   return {
     status: rows.count > 0 ? 'succeeded' : 'nothing_done',
-    summary: `${step.statement.kind} changed ${rows.count > 0 ? rowsNoun(rows.count) : 'nothing (0 rows)'}`,
+    summary: `${step.statement.kind} changed ${rows.count > 0 ? plural(rows.count, 'row') : 'nothing (0 rows)'}`,
     affectedRows: rows.count,
     ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),
@@ -316,7 +321,7 @@ async function outsideTransaction(
   const output = outputOf(result);
   return {
     status: 'succeeded',
-    summary: `${step.statement.kind} ${output ? `returned ${rowsNoun(output.rowCount)}` : 'done'} (outside a transaction)`,
+    summary: `${step.statement.kind} ${output ? `returned ${plural(output.rowCount, 'row')}` : 'done'} (outside a transaction)`,
     ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
@@ -346,7 +351,7 @@ async function inTransaction(
       // DML that calls functions a preview could not run still gets the row limit.
       const rows = done.rowCount ?? 0;
       return DML_KINDS.has(kind) && rows > limits.maxRows
-        ? `it changed ${rows} rows; the limit is ${limits.maxRows}`
+        ? `it changed ${plural(rows, 'row')}; the limit is ${limits.maxRows}`
         : undefined;
     },
   );
@@ -355,9 +360,9 @@ async function inTransaction(
   const output = outputOf(result);
   const did =
     rows !== undefined
-      ? `changed ${rows > 0 ? rowsNoun(rows) : 'nothing (0 rows)'}`
+      ? `changed ${rows > 0 ? plural(rows, 'row') : 'nothing (0 rows)'}`
       : output
-        ? `returned ${rowsNoun(output.rowCount)}`
+        ? `returned ${plural(output.rowCount, 'row')}`
         : 'done';
   return {
     status: rows === 0 ? 'nothing_done' : 'succeeded',
@@ -366,8 +371,4 @@ async function inTransaction(
     ...(output ? { output } : {}),
     durationMs: elapsed(),
   };
-}
-
-function rowsNoun(count: number): string {
-  return count === 1 ? '1 row' : `${count} rows`;
 }

@@ -1,5 +1,6 @@
 import type { ActionStep } from '../runbooks/model.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 
 /* No parser here: the card (loaded by the bot process) states limits through this module. */
 
@@ -48,5 +49,5 @@ function batchesAllowedBy(target: Target, step: ActionStep): string | undefined 
 
 /** "limit 1,000 rows (set by target prod)": how a preview states the row limit. */
 export function rowLimitText(limit: { rows: number; setBy: string }): string {
-  return `limit ${limit.rows.toLocaleString('en-US')} ${limit.rows === 1 ? 'row' : 'rows'} (set by ${limit.setBy})`;
+  return `limit ${plural(limit.rows, 'row')} (set by ${limit.setBy})`;
 }

@@ -4,8 +4,9 @@ import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
-import { cellText } from '../targets/cellText.js';
+import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { boundedPlan } from './batches.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { findNoOp } from './noOp.js';
@@ -16,7 +17,7 @@ import {
   type Plan,
   type PlanBase,
   type PlanBlock,
-  plural,
+  type PlanSample,
   rowLimit,
 } from './planModel.js';
 import { rowSecurityDisabled, rowSecurityRefusal } from './rowSecurity.js';
@@ -52,7 +53,9 @@ export async function planOn(
 ): Promise<Plan> {
   const { statement } = step;
   if (values.length !== statement.params.length)
-    throw new PlanError(`the statement takes ${statement.params.length} values; ${values.length} given`);
+    throw new PlanError(
+      `the statement takes ${plural(statement.params.length, 'value')}; ${values.length} given`,
+    );
   if ((statement.session?.length ?? 0) !== session.length)
     throw new PlanError(
       `the statement runs under ${statement.session?.length ?? 0} settings; ${session.length} given`,
@@ -220,8 +223,13 @@ async function dmlPlan(
     if (!shape.sampleSql) return { kind: 'ran' as const, affectedRows, sample: undefined };
     await client.query('ROLLBACK TO SAVEPOINT rb_preview');
     try {
-      const sampled = await client.query({ text: shape.sampleSql, values: args, rowMode: 'array' });
-      return { kind: 'ran' as const, affectedRows, sample: sampleOf(sampled) };
+      // RETURNING gives a DELETE's rows as they were, an UPDATE's and an INSERT's as they become.
+      const when = shape.verb === 'DELETE' ? 'before' : 'after';
+      return {
+        kind: 'ran' as const,
+        affectedRows,
+        sample: await sampleRows(client, shape.sampleSql, args, shape.verb, when),
+      };
     } catch {
       await client.query('ROLLBACK TO SAVEPOINT rb_preview');
       return { kind: 'ran' as const, affectedRows, sample: undefined };
@@ -268,22 +276,35 @@ function dmlAssessment(
       : rows > limit.rows
         ? {
             kind: 'over_limit',
-            reason: `it would change ${rows.toLocaleString('en-US')} rows, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
+            reason: `it would change ${plural(rows, 'row')}, more than its limit of ${limit.rows.toLocaleString('en-US')} (set by ${limit.setBy}). Narrow its WHERE, or raise max_rows for the procedure (annotation) or the target (targets file)`,
           }
         : undefined;
   return {
     rowLimit: limit,
     ...(blocked ? { blocked } : {}),
     ...(rows >= WIDE_DML_ROWS
-      ? { riskRaised: `it would change ${rows.toLocaleString('en-US')} rows (${WIDE_DML_ROWS} or more)` }
+      ? { riskRaised: `it would change ${plural(rows, 'row')} (${WIDE_DML_ROWS} or more)` }
       : {}),
   };
 }
 
-function sampleOf(sampled: pg.QueryResult): { columns: string[]; rows: string[][] } {
+/** The sampled rows as the server writes them, saying which rows they are and whether before or after the change. */
+async function sampleRows(
+  client: pg.PoolClient,
+  sql: string,
+  args: ReturnType<typeof queryArgs>,
+  verb: string,
+  when: 'before' | 'after',
+): Promise<PlanSample> {
+  const sampled = await client.query({ text: sql, values: args, rowMode: 'array', types: SERVER_TEXT });
+  const rows = (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS)));
+  const which = rows.length < SAMPLE_ROWS ? 'the rows' : `the first ${SAMPLE_ROWS} rows`;
+  const state = when === 'after' ? 'as they would be after the change' : 'as they are now, before the change';
   return {
     columns: sampled.fields.map((field) => field.name),
-    rows: (sampled.rows as unknown[][]).map((row) => row.map((cell) => cellText(cell, PLAN_CELL_CHARS))),
+    rows,
+    when,
+    caption: `${which} it would ${DML_VERBS[verb] ?? 'change'}, ${state}`,
   };
 }
 
@@ -295,15 +316,15 @@ async function countWithoutRunning(
   client: pg.PoolClient,
   step: ActionStep,
   values: Array<string | number>,
-): Promise<{ affectedRows: number; sample?: { columns: string[]; rows: string[][] } } | undefined> {
+): Promise<{ affectedRows: number; sample?: PlanSample } | undefined> {
   const select = equivalentSelect(step.statement.sql, values.length, SAMPLE_ROWS);
   if (!select) return undefined;
   const args = queryArgs(values);
   await client.query('SAVEPOINT rb_count');
   try {
     const counted = await client.query<{ n: number }>(select.countSql, args);
-    const sampled = await client.query({ text: select.sampleSql, values: args, rowMode: 'array' });
-    return { affectedRows: counted.rows[0]?.n ?? 0, sample: sampleOf(sampled) };
+    const sample = await sampleRows(client, select.sampleSql, args, step.statement.kind, 'before');
+    return { affectedRows: counted.rows[0]?.n ?? 0, sample };
   } catch {
     await client.query('ROLLBACK TO SAVEPOINT rb_count');
     return undefined;

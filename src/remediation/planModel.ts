@@ -51,8 +51,8 @@ export interface Plan {
   summary: string;
   /** dml: rows changed when run in a transaction that was rolled back. */
   affectedRows?: number;
-  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
-  sample?: { columns: string[]; rows: string[][] };
+  /** dml: up to 5 affected rows, when they can be had, and whether they show them before or after the change. */
+  sample?: PlanSample;
   /** signal: the backends that would be signalled, found without calling the signalling function. */
   backends?: BackendRow[];
   /** signal: backends the statement selects that the bot never signals, and why. */
@@ -103,6 +103,15 @@ export interface PlannedBatches {
   allowedBy: string;
 }
 
+export interface PlanSample {
+  columns: string[];
+  rows: string[][];
+  /** Absent in plans stored before it was recorded. */
+  when?: 'before' | 'after';
+  /** What the rows are, in words: "the first rows it would change, as they would be after the change". */
+  caption?: string;
+}
+
 export type PlanBase = Pick<Plan, 'target' | 'sql' | 'params' | 'noTransaction' | 'session'>;
 
 /** The hash an approval refers to: the statement, its values, the target and what it touches. */
@@ -124,10 +133,6 @@ export function finish(plan: Omit<Plan, 'fingerprint' | 'hash'>, fingerprint: st
 
 export function rowLimit(limits: ExecutionLimits): { rows: number; setBy: string } {
   return { rows: limits.maxRows, setBy: limits.rowLimitSetBy ?? 'the bot' };
-}
-
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 export function nullableText(value: unknown): string | null {

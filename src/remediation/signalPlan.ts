@@ -3,6 +3,7 @@ import { readSafety } from '../runbooks/execute/readSafety.js';
 import type { ActionStep, SignalScope } from '../runbooks/model.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import type { ExecutionLimits } from './limits.js';
 import { PlanError } from './planError.js';
 import {
@@ -13,7 +14,6 @@ import {
   type Plan,
   type PlanBase,
   type PlanBlock,
-  plural,
 } from './planModel.js';
 import { inRolledBackTransaction, queryArgs } from './session.js';
 import { backendsSql, type SignalFunction, signalCall } from './signalQuery.js';
@@ -84,7 +84,7 @@ export async function signalPlan(
       : backends.length > limits.maxBackends
         ? {
             kind: 'over_limit',
-            reason: `it would signal ${backends.length} backends; the limit is ${limits.maxBackends}. Narrow its WHERE`,
+            reason: `it would signal ${plural(backends.length, 'backend')}; the limit is ${limits.maxBackends}. Narrow its WHERE`,
           }
         : undefined;
   return finish(

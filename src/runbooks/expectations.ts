@@ -4,7 +4,7 @@
  * one thing only ("-- Should return no rows", "-- Expected: 0"). A check's result then gets a
  * verdict: met, or not met with what was expected and what came back.
  */
-import { clip } from '../text.js';
+import { clip, plural } from '../text.js';
 import type { ComparisonOp, ExpectCondition } from './model.js';
 
 /** A check's result as far as a verdict needs it. */
@@ -185,7 +185,7 @@ export function proseExpectation(
   if (rows) {
     const count = countOf(rows[1]!);
     return {
-      text: `${count} ${count === 1 ? 'row' : 'rows'}`,
+      text: plural(count, 'row'),
       conditions: [{ kind: 'rows', op: '=', count }],
     };
   }
@@ -216,13 +216,13 @@ function judgeCondition(condition: ExpectCondition, result: RowsResult): { met: 
   if (condition.kind === 'rows')
     return {
       met: compareNumbers(result.rowCount, condition.op, condition.count),
-      got: rowsText(result.rowCount),
+      got: plural(result.rowCount, 'row'),
     };
   if (condition.kind === 'value' && condition.column === undefined) {
     if (result.rowCount !== 1 || result.columns.length !== 1)
       return {
         met: false,
-        got: `${rowsText(result.rowCount)} of ${result.columns.length} ${result.columns.length === 1 ? 'column' : 'columns'}, not one value`,
+        got: `${plural(result.rowCount, 'row')} of ${plural(result.columns.length, 'column')}, not one value`,
       };
     const cell = result.rows[0]?.[0] ?? 'NULL';
     return { met: holds(cell, condition), got: shownCell(cell) };
@@ -314,16 +314,12 @@ function shownCell(cell: string): string {
   return /^-?\d+(\.\d+)?$/.test(cell) ? cell : `'${clip(cell, 60)}'`;
 }
 
-function rowsText(count: number): string {
-  return `${count} ${count === 1 ? 'row' : 'rows'}`;
-}
-
 /**
  * A result in one line, the same shape whatever it holds: `0 rows`, or `2 rows: status=failed,
  * count=3; status=queued, count=500`, so a before and an after read side by side.
  */
 export function describeRows(result: RowsResult, maxRows = 3, maxColumns = 4): string {
-  const count = rowsText(result.rowCount);
+  const count = plural(result.rowCount, 'row');
   if (result.rows.length === 0) return count;
   const shown = result.rows.slice(0, maxRows).map((row) =>
     result.columns

@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import { CATALOG, JOBS, jobIdOf, type ScheduledHealthJob } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { isTimeZone } from '../time.js';
 
 /**
@@ -44,7 +45,7 @@ export function cronProblem(cron: string): string | undefined {
   const trimmed = cron.trim();
   const fields = trimmed.split(/\s+/).filter(Boolean).length;
   if (!trimmed.startsWith('@') && fields !== 5 && fields !== 6) {
-    return `is not a cron pattern: it has ${fields} field${fields === 1 ? '' : 's'}, expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
+    return `is not a cron pattern: it has ${plural(fields, 'field')}, expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
   }
   try {
     getNextMillis(Date.now(), { pattern: trimmed, tz: 'UTC' });

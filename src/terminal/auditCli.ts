@@ -4,6 +4,7 @@ import { formatCheckpoint, makeCheckpoint, parseCheckpoint } from '../audit/chec
 import type { StoredAuditEvent } from '../audit/events.js';
 import { loadAuditSettings } from '../config.js';
 import { UserError } from '../errors.js';
+import { plural } from '../text.js';
 import { auditEventJson, auditEventTerminal } from './auditText.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
@@ -42,9 +43,9 @@ export function addAuditCommands(program: Command, io: CliIo, setExitCode: (code
       );
       if (result.ok) {
         const anchored = checkpoint
-          ? `, matching the checkpoint of ${checkpoint.at} (${checkpoint.count} events)`
+          ? `, matching the checkpoint of ${checkpoint.at} (${plural(checkpoint.count, 'event')})`
           : '';
-        io.stdout(`audit chain intact: ${result.events} events${anchored}`);
+        io.stdout(`audit chain intact: ${plural(result.events, 'event')}${anchored}`);
         setExitCode(EXIT.ok);
       } else if (result.needsKey) {
         io.stdout(`audit chain not verified: ${result.reason}`);

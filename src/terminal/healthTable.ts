@@ -2,6 +2,7 @@ import pc from 'picocolors';
 import { evidenceLines } from '../health/evidenceTable.js';
 import { findingProcedureRuns } from '../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../health/types.js';
+import { plural } from '../text.js';
 
 const CELL_WIDTH = 48;
 const EVIDENCE_ROWS = 5;
@@ -31,7 +32,7 @@ export function renderHealthReport(report: HealthReport, options: { color: boole
   const version = report.serverVersion ? `PostgreSQL ${report.serverVersion}, ` : '';
   lines.push(
     `${paint.bold(`Health of ${report.target}`)}: ${paint.status(report.status).trim()} ` +
-      paint.dim(`(${version}${report.findings.length} checks in ${report.durationMs} ms)`),
+      paint.dim(`(${version}${plural(report.findings.length, 'check')} in ${report.durationMs} ms)`),
   );
   if (report.unreachable) {
     lines.push(`  unreachable: ${report.unreachable}`);

@@ -5,6 +5,7 @@ import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { LintFinding } from '../runbooks/lint/findings.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../runbooks/model.js';
+import { plural } from '../text.js';
 
 /** Plain-text renderings of runbooks for the terminal: what `lint`, `show` and `run` print. */
 
@@ -71,7 +72,7 @@ export function lintLines(runbook: Runbook, c: Colors): string[] {
   for (const procedure of runbook.procedures) for (const step of procedure.steps) counts[step.kind] += 1;
   return [
     `${c.bold(runbook.source.file)}: ${runbook.title} (${runbook.id})`,
-    `  ${runbook.procedures.length} procedures; ${counts.check} checks, ${counts.action} actions, ${counts.manual} manual steps; ${runbook.warnings.length} warnings`,
+    `  ${plural(runbook.procedures.length, 'procedure')}; ${plural(counts.check, 'check')}, ${plural(counts.action, 'action')}, ${plural(counts.manual, 'manual step')}; ${plural(runbook.warnings.length, 'warning')}`,
     ...runbook.procedures.flatMap((procedure) => procedureLines(procedure, c, '  ')),
     ...incidentPolicyLines(runbook),
     ...runbook.warnings.map((warning) =>
@@ -138,7 +139,7 @@ function rowLines(result: CheckResult, c: Colors): string[] {
   return [
     ...tableLines(result.columns, result.rows, 60).map((line) => `    ${line}`),
     c.dim(
-      `    ${result.rowCount} rows (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
+      `    ${plural(result.rowCount, 'row')} (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
     ),
   ];
 }

@@ -259,6 +259,11 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(plan.summary).toBe('UPDATE would change 3 rows');
     expect(plan.sample?.columns).toEqual(['id', 'name', 'status']);
     expect(plan.sample?.rows.map((row) => row[2])).toEqual(['queued', 'queued', 'queued']);
+    // Its RETURNING rows: the card says they show the change made, not the rows as they are.
+    expect(plan.sample).toMatchObject({
+      when: 'after',
+      caption: 'the rows it would change, as they would be after the change',
+    });
     expect(await statusCounts()).toEqual({ stuck: 3, done: 7 });
 
     const aborted = await executeAction(pool, target, step, [], plan, { ...DEFAULT_LIMITS, maxRows: 2 });
@@ -414,6 +419,11 @@ describe.each(servers)('remediation on $label', (server) => {
       'UPDATE would change 3 rows (counted with the equivalent SELECT, without running it: trigger accounts_audit on accounts not fired)',
     );
     expect(plan.sample?.rows.map((row) => row[0])).toEqual(['1', '2', '3']);
+    // Read with the equivalent SELECT: the rows as they are, before the change.
+    expect(plan.sample).toMatchObject({
+      when: 'before',
+      caption: 'the rows it would change, as they are now, before the change',
+    });
 
     // Approved, it runs for real: the trigger fires then, once per row.
     const result = await executeAction(pool, target, step, ['unlocked by runbook'], plan);

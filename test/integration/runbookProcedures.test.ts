@@ -383,7 +383,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(allText(clear!)).toContain(
       'on this target: calls public.admin_clear_shopify_sync_queue(wanted text), a VOLATILE function',
     );
-    expect(allText(root)).toContain('1 checks run now; 1 actions need a preview and approval');
+    expect(allText(root)).toContain('1 check runs now; 1 action needs a preview and approval');
 
     const value = (
       clear!.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
@@ -554,7 +554,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       );
       expect(allText(step)).toContain('risk *high*');
       expect(allText(step)).toContain(ACTIONS.stepPreview);
-      expect(allText(root)).toContain('0 checks run now; 1 actions need a preview and approval');
+      expect(allText(root)).toContain('0 checks run now; 1 action needs a preview and approval');
       expect(await reportingAlive()).toBe(1);
 
       // Its preview describes it without running it.

@@ -159,7 +159,7 @@ describe.skipIf(!redisAvailable())('scheduled health checks on Redis', () => {
 
       const report = await eventually(() => posted[0], 20_000);
       expect(report.channel).toBe(CHANNEL);
-      expect(report.text).toBe('Scheduled check: Health of shop: CRITICAL (1 finding need a look)');
+      expect(report.text).toBe('Scheduled check: Health of shop: CRITICAL (1 finding needs a look)');
       expect(blockViolations(report.blocks)).toEqual([]);
       expect(report.blocks[0]).toMatchObject({ type: 'header', text: { text: 'Health of shop: CRITICAL' } });
       expect(contextOf(report)[0]).toContain('*Scheduled check* · changed since the last scheduled run');

@@ -297,7 +297,7 @@ describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis a
     // The diagnostic function is STABLE on this target: it runs as a check and shows the fault.
     const verify = stepTitled(before, 'Check if user registration trigger is working');
     expect(verify.step.kind).toBe('check');
-    expect(verify.result?.rows).toEqual([['every user has a profile', 'false']]);
+    expect(verify.result?.rows).toEqual([['every user has a profile', 'f']]);
     const missing = stepTitled(before, 'Check for failed profile creations').result!;
     expect(missing.rows.map((row) => row[1]).sort()).toEqual(['alice@care.test', 'bob@care.test']);
 
@@ -312,7 +312,7 @@ describe('seed 001 (Care Collective): sign-ups without profiles, RLS diagnosis a
     const after = await seed.checks(procedure);
     expectChecksRan(after);
     expect(stepTitled(after, 'Check if user registration trigger is working').result?.rows).toEqual([
-      ['every user has a profile', 'true'],
+      ['every user has a profile', 't'],
     ]);
     expect(stepTitled(after, 'Check for failed profile creations').result?.rows).toEqual([]);
     // Nothing left to do: the same action now previews as such and offers no approval.

@@ -138,7 +138,7 @@ describe('incident report draft', () => {
     expect(top).toContain('- Status: resolved 2026-11-24 11:28 CET\n');
     expect(top).toContain('- Latest status: Pool size lowered, watching\n');
     expect(top).toContain('- Summary: Connection pool exhaustion after the 09:00 deploy\n');
-    expect(top).toContain('- Times are in Europe/Berlin (UTC+01:00 on the declare date).');
+    expect(top).toContain('- Times are in Europe/Berlin (UTC+1 on the declare date).');
   });
 
   it('lists what broke, critical findings first', () => {

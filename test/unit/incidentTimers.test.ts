@@ -54,7 +54,7 @@ describe('incident timers', () => {
 
   it('say who is warned and to whom it escalates, in the style of the medium', () => {
     expect(timerNotice(incident, { timer: 'response-warning' }, plan, settings, style)).toBe(
-      'P1 High response target passes at 2026-11-24 11:00 GMT+0 and nobody has acknowledged or acted yet. [U0LEAD]',
+      'P1 High response target passes at 2026-11-24 11:00 UTC and nobody has acknowledged or acted yet. [U0LEAD]',
     );
     expect(timerNotice(incident, { timer: 'escalation', step: 1 }, plan, settings, style)).toBe(
       'The P1 response target has passed with no acknowledgement: escalating from On-call engineer to «Tech lead» (the last level).',

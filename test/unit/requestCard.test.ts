@@ -82,6 +82,26 @@ describe('the request card states scope and limits', () => {
     expect(buttons(blocks as never)).toEqual(['Request approval', 'Discard']);
   });
 
+  it("says whether a DML preview's sample shows the rows before or after the change", () => {
+    const blocks = requestCardBlocks(
+      request({
+        plan: {
+          summary: 'UPDATE would change 1 row',
+          sample: {
+            columns: ['id', 'status'],
+            rows: [['7', 'queued']],
+            when: 'after',
+            caption: 'the rows it would change, as they would be after the change',
+          },
+        },
+      }),
+      step,
+      1,
+    );
+    expect(text(blocks)).toContain('_Sample: the rows it would change, as they would be after the change_');
+    expect(text(blocks)).toMatch(/id +status\\n7 +queued/);
+  });
+
   it('states the row limit, and why the preview raised the risk', () => {
     const blocks = requestCardBlocks(
       request({

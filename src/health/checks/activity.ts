@@ -1,4 +1,5 @@
-import { levelAbove, NOT_THE_BOT, oldestOverThreshold, operatorsOf, plural, worst } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { levelAbove, NOT_THE_BOT, oldestOverThreshold, operatorsOf, worst } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 
 const CLIENT_SESSIONS = `backend_type = 'client backend' AND ${NOT_THE_BOT}`;

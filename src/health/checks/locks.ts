@@ -1,4 +1,5 @@
-import { levelAbove, NOT_THE_BOT, notTheBot, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { levelAbove, NOT_THE_BOT, notTheBot, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition, EvidenceRow } from '../types.js';
 import { formatSeconds } from '../units.js';
 

@@ -1,4 +1,5 @@
-import { plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { topRows } from '../checkKit.js';
 import type { CheckContext, CheckDefinition } from '../types.js';
 
 /** Roles PostgREST (and so Supabase's API) switches to for requests. */

@@ -1,4 +1,5 @@
-import { levelAbove, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { levelAbove, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 import { formatBytes, formatSeconds } from '../units.js';
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { levelAbove, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { levelAbove, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 
 const ENABLE_HINT =

@@ -1,4 +1,5 @@
-import { inLockBatches, levelAbove, levelBelow, num, operatorsOf, plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { inLockBatches, levelAbove, levelBelow, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition, EvidenceRow } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
 

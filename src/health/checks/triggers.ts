@@ -1,4 +1,5 @@
-import { plural, topRows } from '../checkKit.js';
+import { plural } from '../../text.js';
+import { topRows } from '../checkKit.js';
 import type { CheckDefinition } from '../types.js';
 
 // pg_trigger.tgtype bits (src/include/catalog/pg_trigger.h)

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { errorText } from '../../redact.js';
-import { cellText } from '../../targets/cellText.js';
+import { cellText, SERVER_TEXT } from '../../targets/cellText.js';
 import { connectionLostText } from '../../targets/connectionErrors.js';
 import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
@@ -133,7 +133,10 @@ async function fetchRows(
   connection: pg.PoolClient,
   check: CheckToRun,
 ): Promise<Pick<CheckResult, 'columns' | 'rows' | 'rowCount' | 'truncated'>> {
-  const cursor = connection.query(new Cursor(check.step.statement.sql, check.values, { rowMode: 'array' }));
+  // As the server writes each value (psql's text), not as pg would parse it.
+  const cursor = connection.query(
+    new Cursor(check.step.statement.sql, check.values, { rowMode: 'array', types: SERVER_TEXT }),
+  );
   let dead = false;
   try {
     const { rows: first, columns } = await readWithColumns(cursor, CHECK_ROW_LIMIT + 1);

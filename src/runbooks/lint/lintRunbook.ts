@@ -1,5 +1,6 @@
 import { parseSync } from 'libpg-query';
 import { readRunbookThresholds } from '../../health/runbookThresholds.js';
+import { plural } from '../../text.js';
 import { SQL_LANGS } from '../markdown/codeSteps.js';
 import type { ManualStep, Procedure, Runbook, Statement, Step } from '../model.js';
 import { strings, walk } from '../sql/ast.js';
@@ -277,7 +278,7 @@ function sqlInOtherFence(step: ManualStep, at: At): LintFinding[] {
       rule: 'sql-in-other-fence',
       ...at,
       line: step.source.line + 1 + Math.max(0, firstSql),
-      message: `this ${code.lang} block looks like SQL (${kinds.length} ${kinds.length === 1 ? 'statement' : 'statements'}); as ${code.lang} it is a manual step the bot never runs`,
+      message: `this ${code.lang} block looks like SQL (${plural(kinds.length, 'statement')}); as ${code.lang} it is a manual step the bot never runs`,
       suggestion: `fence it as sql to make it a step${comments ? ', with its // comments written as --' : ''}`,
     },
   ];

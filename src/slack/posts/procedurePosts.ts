@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
+import { plural } from '../../text.js';
 import { blockViolations } from '../blockLimits.js';
 import {
   procedureRootBlocks,
@@ -59,7 +60,7 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
         thread_ts: threadTs,
         filename: `step-${position + 1}-rows.csv`,
         content: toCsv(record.result.columns, record.result.rows),
-        initial_comment: `All ${record.result.rows.length} rows kept of step ${position + 1} (${record.result.rowCount} returned)`,
+        initial_comment: `All ${plural(record.result.rows.length, 'row')} kept of step ${position + 1} (${record.result.rowCount} returned)`,
       });
     }
     await deps.procedureRuns.markStepPosted(run.id, step.id, postedTs);

@@ -2,7 +2,8 @@ import type { KnownBlock } from '@slack/types';
 import { evidenceLines } from '../../health/evidenceTable.js';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
-import { clip } from '../../text.js';
+import { cellText } from '../../targets/cellText.js';
+import { clip, plural } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
@@ -146,7 +147,7 @@ export function healthReportText(report: HealthReport): string {
   const target = escapeMrkdwn(report.target);
   if (report.unreachable) return `Health of ${target}: unreachable: ${escapeMrkdwn(report.unreachable)}`;
   const problems = report.findings.filter((f) => f.status === 'critical' || f.status === 'warn').length;
-  return `Health of ${target}: ${report.status.toUpperCase()} (${problems} finding${problems === 1 ? '' : 's'} need a look)`;
+  return `Health of ${target}: ${report.status.toUpperCase()} (${plural(problems, 'finding')} ${problems === 1 ? 'needs' : 'need'} a look)`;
 }
 
 function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
@@ -210,7 +211,9 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
   if (chunk && blocks.length < room) flush();
   const omittedRows = finding.evidence.length - placed;
   const notes = [
-    omittedRows > 0 ? `${omittedRows} more rows are in the attached file.` : '',
+    omittedRows > 0
+      ? `${plural(omittedRows, 'more row')} ${omittedRows === 1 ? 'is' : 'are'} in the attached file.`
+      : '',
     finding.evidenceTotal > finding.evidence.length
       ? `${finding.evidence.length} of ${finding.evidenceTotal} rows were kept for this run.`
       : '',
@@ -221,7 +224,7 @@ export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; o
 
 function recordText(row: EvidenceRow): string {
   const text = Object.entries(row)
-    .map(([key, value]) => `${key}: ${value === null ? '' : String(value)}`)
+    .map(([key, value]) => `${key}: ${cellText(value, Number.POSITIVE_INFINITY, '')}`)
     .join('\n');
   // Evidence is data (query texts with < and &): escaped like any text, fences defused.
   return escapeMrkdwn(text).replaceAll('```', '` ` `');

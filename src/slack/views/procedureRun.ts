@@ -10,7 +10,7 @@ import {
 } from '../../runbooks/model.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
-import { clip } from '../../text.js';
+import { clip, plural } from '../../text.js';
 import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
@@ -45,8 +45,9 @@ export function procedureRootBlocks(run: ProcedureRun): KnownBlock[] {
     },
     section(
       `*${escapeMrkdwn(run.runbookTitle)}* on \`${run.target}\`, ${run.requestedBy === SCHEDULER_REQUESTER ? 'run on its schedule (posted because its results changed)' : `requested by <@${run.requestedBy}>`}. ` +
-        `${counts.check} checks run now; ${counts.action} actions need a preview and approval; ` +
-        `${counts.manual} manual steps to tick off. The steps follow in this thread.`,
+        `${plural(counts.check, 'check')} ${counts.check === 1 ? 'runs' : 'run'} now; ` +
+        `${plural(counts.action, 'action')} ${counts.action === 1 ? 'needs' : 'need'} a preview and approval; ` +
+        `${plural(counts.manual, 'manual step')} to tick off. The steps follow in this thread.`,
     ),
     {
       type: 'context',

@@ -71,7 +71,7 @@ export function requestCardBlocks(request: ActionRequest, step: ActionStep, posi
     );
   blocks.push(section(planLine(plan)));
   const table = planTable(plan);
-  if (table) blocks.push(section(codeFence(table)));
+  if (table) blocks.push(section(`${tableCaption(plan)}${codeFence(table)}`));
   blocks.push(section(`*${statusLine(request, plan)}*${detailLine(request)}`));
   // What the statement returned (a diagnostic function's rows, EXPLAIN ANALYZE, RETURNING).
   const output = (request.outcome as { result?: { output?: ReturnedRows } } | null)?.result?.output;
@@ -121,6 +121,13 @@ function statusLine(request: ActionRequest, plan: PlanView): string {
     return `:no_entry: Over the limit: ${reason}. It cannot be requested for approval.`;
   }
   return STATUS_LINE[request.status];
+}
+
+/** Which rows the table shows: a sample says whether before or after the change. */
+function tableCaption(plan: PlanView): string {
+  if (plan.backends && plan.backends.length > 0) return '';
+  const caption = plan.sample?.caption;
+  return caption ? `_Sample: ${escapeMrkdwn(caption)}_\n` : '';
 }
 
 function planTable(plan: PlanView): string | undefined {

@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../health/evidenceTable.js';
+import { plural } from '../../text.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, section } from './mrkdwn.js';
 
@@ -27,8 +28,8 @@ export function rowsBlocks(result: ReturnedRows, elsewhere?: string): KnownBlock
   const took = result.durationMs === undefined ? '' : ` (${result.durationMs} ms)`;
   const caption =
     shown < result.rowCount
-      ? `${shown} of ${result.rowCount} rows shown${result.truncated ? ` (the first ${result.rows.length} were kept)` : ''}${elsewhere ? `; ${elsewhere}` : ''}.`
-      : `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}${took}.`;
+      ? `${shown} of ${plural(result.rowCount, 'row')} shown${result.truncated ? ` (the first ${result.rows.length} were kept)` : ''}${elsewhere ? `; ${elsewhere}` : ''}.`
+      : `${plural(result.rowCount, 'row')}${took}.`;
   return [
     section(codeFence(lines.slice(0, shown + 1).join('\n'))),
     { type: 'context', elements: [{ type: 'mrkdwn', text: caption }] },

@@ -1,6 +1,7 @@
 import type { ProcedureMatch } from '../../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../../runbooks/model.js';
 import type { LoadSummary, ProcedureRef } from '../../runbooks/runbookLibrary.js';
+import { plural } from '../../text.js';
 import { escapeMrkdwn } from './mrkdwn.js';
 
 /**
@@ -25,14 +26,17 @@ function fitLines(lines: string[], more: (hidden: number) => string): string {
 }
 
 export function runbookListText(runbooks: Runbook[]): string {
-  const lines = [`*${runbooks.length} runbooks*`];
+  const lines = [`*${plural(runbooks.length, 'runbook')}*`];
   for (const runbook of runbooks) {
     lines.push(`*${escapeMrkdwn(runbook.title)}* · \`${runbook.id}\` · ${runbook.source.origin}`);
     for (const procedure of runbook.procedures)
       lines.push(`    • \`${procedure.id}\` ${escapeMrkdwn(procedure.title)}`);
   }
   lines.push('`/runbook show <id>` shows a procedure’s steps; `/runbook run <id>` runs its checks here.');
-  return fitLines(lines, (hidden) => `…and ${hidden} more lines: narrow it with \`/runbook list <query>\`.`);
+  return fitLines(
+    lines,
+    (hidden) => `…and ${plural(hidden, 'more line')}: narrow it with \`/runbook list <query>\`.`,
+  );
 }
 
 export function matchListText(query: string, matches: ProcedureMatch[], verb: 'list' | 'match'): string {
@@ -53,7 +57,7 @@ export function matchListText(query: string, matches: ProcedureMatch[], verb: 'l
     );
   }
   lines.push(`Run one: \`/runbook run ${matches[0]!.procedure.id} [target]\``);
-  return fitLines(lines, (hidden) => `…and ${hidden} more lines.`);
+  return fitLines(lines, (hidden) => `…and ${plural(hidden, 'more line')}.`);
 }
 
 function stepLine(step: Step, position: number): string {
@@ -80,7 +84,7 @@ export function procedureText({ runbook, procedure }: ProcedureRef): string {
   lines.push('*Steps*', ...procedure.steps.map((step, i) => stepLine(step, i + 1)));
   if (procedure.prevention) lines.push('*Prevention*', escapeMrkdwn(procedure.prevention));
   lines.push(`Run it: \`/runbook run ${procedure.id} [target]${parameterHint(procedure)}\``);
-  return fitLines(lines, (hidden) => `…and ${hidden} more lines (see the runbook file).`);
+  return fitLines(lines, (hidden) => `…and ${plural(hidden, 'more line')} (see the runbook file).`);
 }
 
 function parameterHint(procedure: Procedure): string {
@@ -93,8 +97,8 @@ function parameterHint(procedure: Procedure): string {
 
 export function reloadText(summary: LoadSummary): string {
   const lines = [
-    `Reloaded ${summary.runbooks} runbooks, ${summary.procedures} procedures, ${summary.warnings} loader warnings.`,
+    `Reloaded ${plural(summary.runbooks, 'runbook')}, ${plural(summary.procedures, 'procedure')}, ${plural(summary.warnings, 'loader warning')}.`,
     ...summary.problems.map((problem) => `:warning: \`${problem.file}\`: ${escapeMrkdwn(problem.message)}`),
   ];
-  return fitLines(lines, (hidden) => `…and ${hidden} more problems (see the bot's log).`);
+  return fitLines(lines, (hidden) => `…and ${plural(hidden, 'more problem')} (see the bot's log).`);
 }
