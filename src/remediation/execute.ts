@@ -3,7 +3,7 @@ import type { ActionStep } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText, SERVER_TEXT } from '../targets/cellText.js';
-import { connectionLostText, failureText } from '../targets/connectionErrors.js';
+import { failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { batchingChange } from './batches.js';
