@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { suggestionsText } from './answer.js';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
@@ -15,7 +16,7 @@ import { TargetPools } from './targets/pools.js';
 import { privilegeWarning, type RolePrivileges, rolePrivileges } from './targets/rolePrivileges.js';
 import type { Target } from './targets/target.js';
 import { addAuditCommands } from './terminal/auditCli.js';
-import type { CliIo } from './terminal/cliIo.js';
+import { type CliIo, terminalCommand } from './terminal/cliIo.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
@@ -125,7 +126,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.couldNotRun;
     }
     if (err instanceof UserError) {
-      io.stderr(`error: ${err.message}`);
+      const suggested = suggestionsText(err.suggestions, terminalCommand);
+      io.stderr(`error: ${err.message}${suggested ? ` ${suggested}` : ''}`);
       return EXIT.couldNotRun;
     }
     io.stderr(

@@ -275,6 +275,9 @@ export function timerJobId(incidentId: string, timer: IncidentTimer, step?: numb
 
 function noIncident(): Answer {
   return refusal(
-    'There is no open incident in this channel. Use it in the incident channel, or declare one: `/incident declare P1 <title>`.',
+    'There is no open incident in this channel. Use it in the incident channel, or declare one.',
+    {
+      suggestions: [{ family: 'incident', words: 'declare P1 <title>', does: 'declares one' }],
+    },
   );
 }

@@ -65,6 +65,14 @@ describe('runbook-bot lint, list, show, match and run', () => {
     );
   });
 
+  it('a mistyped procedure id gets a did-you-mean and terminal commands, not slash commands', async () => {
+    const result = await cli(['show', 'postgres-health#vacum-table']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('Did you mean `postgres-health#vacuum-table`');
+    expect(result.stderr).toContain('`runbook-bot list` shows them all');
+    expect(result.stderr).not.toContain('/runbook');
+  });
+
   it("run executes a seed procedure's checks against a target and lists its actions unrun", async () => {
     const result = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], {
       TARGET_DATABASE_URL: db.url,
