@@ -21,6 +21,7 @@ import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addInitRolesCommand } from './terminal/initRoles.js';
+import { addPreviewCommand } from './terminal/previewCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
 import { withStateDatabase } from './terminal/stateDatabase.js';
 
@@ -113,6 +114,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     exitCode = code;
   };
   addRunbookCommands(program, io, setExitCode);
+  addPreviewCommand(program, io, setExitCode);
   addAuditCommands(program, io, setExitCode);
   addIncidentCommands(program, io);
   addInitRolesCommand(program, io);

@@ -196,7 +196,7 @@ async function lintOnTarget(
   return { warnings, findings };
 }
 
-async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
+export async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
   const config = loadConfig(io.env);
   const { library, summary } = await RunbookLibrary.load(runbookSources(config.runbooksDir));
   for (const problem of summary.problems) io.stderr(`warning: ${problem.file}: ${problem.message}`);
