@@ -249,7 +249,11 @@ async function runProcedure(
         io.stdout(stepLine(step, i + 1, c));
         if (result) io.stdout(checkResultLines(result, c).join('\n'));
         else if (step.kind === 'action') {
-          io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
+          io.stdout(
+            c.dim(
+              `    not run: actions need a preview and approval in Slack; \`runbook-bot preview ${procedure.id} ${i + 1}\` shows its plan`,
+            ),
+          );
           // Why the target's catalog kept it an action, when it was asked.
           for (const reason of step.actionReasons.filter((text) => text.startsWith('on this target:')))
             io.stdout(c.yellow(`      ${reason}`));

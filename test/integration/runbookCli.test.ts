@@ -80,6 +80,10 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/queued\s+1/);
     expect(result.stdout).toContain('not run: actions need a preview and approval in Slack');
+    // The terminal's own next step for an action: its plan.
+    expect(result.stdout).toContain(
+      '`runbook-bot preview production-operations-runbook#2-shopify-sync-queue-stuck 4` shows its plan',
+    );
     expect(result.code).toBe(0);
     const { rows } = await db.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
     expect(rows[0].n).toBe(2);
