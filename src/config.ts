@@ -303,16 +303,10 @@ function incidentSettingsOf(data: ServiceEnv, policy: PolicyFile): IncidentSetti
  */
 export function loadIncidentSettings(env: NodeJS.ProcessEnv = process.env): {
   incidents: IncidentSettings;
-  databaseUrl?: string;
   redisUrl?: string;
 } {
   const data = parseEnvironment(serviceEnvSchema, env);
-  const policy = loadPolicyFile(data.POLICY_FILE);
-  return {
-    incidents: incidentSettingsOf(data, policy),
-    databaseUrl: data.DATABASE_URL,
-    redisUrl: data.REDIS_URL,
-  };
+  return { incidents: incidentSettingsOf(data, loadPolicyFile(data.POLICY_FILE)), redisUrl: data.REDIS_URL };
 }
 
 /**

@@ -132,7 +132,7 @@ export function addIncidentCommands(program: Command, io: CliIo, setExitCode: (c
 }
 
 const OPENED_BY_THE_BOT =
-  '\nThe bot opens it in Slack (channel, pinned root message, timers) from the job queue: a worker must be running with the same DATABASE_URL and REDIS_URL.';
+  '\nThe bot opens it in Slack (channel, pinned root message, timers) from the job queue: a worker must be running on the same DATABASE_URL (and REDIS_URL, when the bot uses Redis).';
 
 interface DeclareOptions {
   as: string;
