@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { suggestionsText } from './answer.js';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
@@ -9,19 +10,19 @@ import { formatUnitValue } from './health/units.js';
 import { createLogger } from './logger.js';
 import { describeUrl, redactText } from './redact.js';
 import { RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
-import { RunStore } from './store/runs.js';
 import { describeConnectionFailure } from './targets/connectionErrors.js';
 import { TargetPools } from './targets/pools.js';
 import { privilegeWarning, type RolePrivileges, rolePrivileges } from './targets/rolePrivileges.js';
 import type { Target } from './targets/target.js';
 import { addAuditCommands } from './terminal/auditCli.js';
-import type { CliIo } from './terminal/cliIo.js';
+import { type CliIo, terminalCommand } from './terminal/cliIo.js';
 import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
 import { renderHealthReport } from './terminal/healthTable.js';
+import { addHistoryCommand } from './terminal/historyCli.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addInitRolesCommand } from './terminal/initRoles.js';
+import { addPreviewCommand } from './terminal/previewCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
-import { withStateDatabase } from './terminal/stateDatabase.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -99,21 +100,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
     });
 
-  program
-    .command('history')
-    .description('List recent runs recorded in the state database (DATABASE_URL)')
-    .option('-n, --limit <count>', 'how many runs', '20')
-    .option('--json', 'print as JSON')
-    .action(async (options: { limit: string; json?: boolean }) => {
-      await history(options, io);
-    });
-
   const setExitCode = (code: number) => {
     exitCode = code;
   };
+  addHistoryCommand(program, io);
   addRunbookCommands(program, io, setExitCode);
+  addPreviewCommand(program, io, setExitCode);
   addAuditCommands(program, io, setExitCode);
-  addIncidentCommands(program, io);
+  addIncidentCommands(program, io, setExitCode);
   addInitRolesCommand(program, io);
 
   try {
@@ -125,7 +119,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.couldNotRun;
     }
     if (err instanceof UserError) {
-      io.stderr(`error: ${err.message}`);
+      const suggested = suggestionsText(err.suggestions, terminalCommand);
+      io.stderr(`error: ${err.message}${suggested ? ` ${suggested}` : ''}`);
       return EXIT.couldNotRun;
     }
     io.stderr(
@@ -252,33 +247,6 @@ async function thresholdsFromRunbooks(target: Target, runbooksDir: string | unde
   if (unknown.length > 0)
     throw new UserError(`Target ${target.name} names runbooks that are not loaded:\n${unknown.join('\n')}`);
   return thresholdsForTarget(target, library);
-}
-
-async function history(options: { limit: string; json?: boolean }, io: CliIo): Promise<void> {
-  const limit = Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new UserError(`--limit must be a whole number from 1 to 1000, got "${options.limit}"`);
-  }
-  const runs = await withStateDatabase(io, { command: 'history', what: 'runs' }, (db) =>
-    new RunStore(db).recent(limit),
-  );
-  if (options.json) {
-    io.stdout(
-      JSON.stringify(
-        runs.map(({ report: _report, responseUrl: _url, ...run }) => run),
-        null,
-        2,
-      ),
-    );
-    return;
-  }
-  if (runs.length === 0) io.stdout('No runs recorded yet.');
-  for (const run of runs) {
-    const outcome = run.reportStatus ?? run.error ?? '';
-    io.stdout(
-      `${run.createdAt.toISOString()}  ${run.kind.padEnd(7)} ${run.target.padEnd(14)} ${run.status.padEnd(8)} ${outcome.padEnd(12)} ${run.requestedBy}  ${run.id}`,
-    );
-  }
 }
 
 function positiveNumber(flag: string) {

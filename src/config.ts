@@ -246,8 +246,7 @@ export function loadServiceConfig(
       `INCIDENT_ESCALATION and the escalation levels of POLICY_FILE ${data.POLICY_FILE} (incidents.escalation) both name the escalation path: keep one (the policy file's levels can carry user groups).`,
     );
   }
-  const apiUrl =
-    data.SLACK_API_URL && !data.SLACK_API_URL.endsWith('/') ? `${data.SLACK_API_URL}/` : data.SLACK_API_URL;
+  const apiUrl = slashed(data.SLACK_API_URL);
   return {
     ...base,
     databaseUrl: data.DATABASE_URL,
@@ -273,23 +272,41 @@ export function loadServiceConfig(
     }),
     recoverySweep: STRANDED_RUN_SWEEP,
     audit: loadAuditSettings(env),
-    incidents: {
-      channelMode: data.INCIDENT_CHANNEL_MODE,
-      privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',
-      statusReminderMs: data.INCIDENT_STATUS_REMINDER_MINUTES * 60_000,
-      escalationNames: data.INCIDENT_ESCALATION ?? [],
-      policy: policy.incidents ?? {},
-      timeZone: data.REPORT_TIME_ZONE,
-      pager: {
-        ...(data.PAGERDUTY_ROUTING_KEY
-          ? { pagerduty: { routingKey: data.PAGERDUTY_ROUTING_KEY, url: data.PAGERDUTY_EVENTS_URL } }
-          : {}),
-        ...(data.OPSGENIE_API_KEY
-          ? { opsgenie: { apiKey: data.OPSGENIE_API_KEY, url: data.OPSGENIE_API_URL } }
-          : {}),
-      },
+    incidents: incidentSettingsOf(data, policy),
+  };
+}
+
+type ServiceEnv = z.infer<typeof serviceEnvSchema>;
+
+function incidentSettingsOf(data: ServiceEnv, policy: PolicyFile): IncidentSettings {
+  return {
+    channelMode: data.INCIDENT_CHANNEL_MODE,
+    privateChannels: data.INCIDENT_CHANNEL_PRIVATE === 'true',
+    statusReminderMs: data.INCIDENT_STATUS_REMINDER_MINUTES * 60_000,
+    escalationNames: data.INCIDENT_ESCALATION ?? [],
+    policy: policy.incidents ?? {},
+    timeZone: data.REPORT_TIME_ZONE,
+    pager: {
+      ...(data.PAGERDUTY_ROUTING_KEY
+        ? { pagerduty: { routingKey: data.PAGERDUTY_ROUTING_KEY, url: data.PAGERDUTY_EVENTS_URL } }
+        : {}),
+      ...(data.OPSGENIE_API_KEY
+        ? { opsgenie: { apiKey: data.OPSGENIE_API_KEY, url: data.OPSGENIE_API_URL } }
+        : {}),
     },
   };
+}
+
+/**
+ * The incident settings the bot runs with, for the CLI's `incident` commands: the same
+ * variables and POLICY_FILE, without the Slack credentials a server process needs.
+ */
+export function loadIncidentSettings(env: NodeJS.ProcessEnv = process.env): {
+  incidents: IncidentSettings;
+  redisUrl?: string;
+} {
+  const data = parseEnvironment(serviceEnvSchema, env);
+  return { incidents: incidentSettingsOf(data, loadPolicyFile(data.POLICY_FILE)), redisUrl: data.REDIS_URL };
 }
 
 /**
@@ -308,12 +325,22 @@ const terminalEnvSchema = z.object({
   REPORT_TIME_ZONE: z.string().optional(),
   // https://no-color.org: any value but the empty string turns colour off.
   NO_COLOR: z.string().optional(),
+  // Optional here: with it, the CLI names people as Slack does (users.info).
+  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'must be a bot token (xoxb-…)').optional(),
+  SLACK_API_URL: z.string().url().optional(),
 });
 
 export interface TerminalSettings {
   stateDatabaseUrl?: string;
   reportTimeZone?: string;
   noColor: boolean;
+  /** To look up people's names; the CLI shows Slack user ids without it. */
+  slack?: { botToken: string; apiUrl?: string };
+}
+
+/** Slack's Web API base URL with the trailing slash the client needs. */
+function slashed(url: string | undefined): string | undefined {
+  return url && !url.endsWith('/') ? `${url}/` : url;
 }
 
 /** What the `runbook-bot` CLI reads beyond loadConfig: the state database, the report zone, colour. */
@@ -323,6 +350,9 @@ export function loadTerminalSettings(env: NodeJS.ProcessEnv = process.env): Term
     stateDatabaseUrl: data.DATABASE_URL || undefined,
     reportTimeZone: data.REPORT_TIME_ZONE,
     noColor: Boolean(data.NO_COLOR),
+    ...(data.SLACK_BOT_TOKEN
+      ? { slack: { botToken: data.SLACK_BOT_TOKEN, apiUrl: slashed(data.SLACK_API_URL) } }
+      : {}),
   };
 }
 

@@ -1,8 +1,7 @@
 import { appendAudited } from '../audit/outbox.js';
 import type { JOBS, JobPayload } from '../jobs/catalog.js';
-import { computePlan, type Plan } from '../remediation/plan.js';
-import { resolveIdentifiers } from '../runbooks/identifiers.js';
-import { bindStatement } from '../runbooks/procedureParams.js';
+import type { Plan } from '../remediation/plan.js';
+import { planStep } from '../remediation/planStep.js';
 import { failureText } from '../targets/connectionErrors.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
 import { auditedChange } from './auditedChange.js';
@@ -24,30 +23,15 @@ export async function previewAction(
       data: { step: step.id, sql: step.statement.sql, error },
     });
   // The Preview button and the modal validate first; a job queued by an older bot may not have.
-  const binding = bindStatement(step.statement, inputs);
-  if (!binding.ok) {
-    await failed(binding.problems.join('; '));
-    return;
-  }
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
-    const pool = deps.pools.remediation(target);
-    // Names (`VACUUM <table>`) are found in the target's catalog and quoted into the SQL
-    // before anything else: the plan shows and hashes the statement exactly as it will run.
-    const resolved = await resolveIdentifiers(pool, step.statement, inputs);
-    if (!resolved.ok) {
-      await failed(resolved.problems.join('; '));
+    const planned = await planStep(deps.pools.remediation(target), target, step, inputs);
+    if (!planned.ok) {
+      await failed(planned.problems.join('; '));
       return;
     }
-    plan = await computePlan(
-      pool,
-      target,
-      { ...step, statement: resolved.statement },
-      binding.values,
-      undefined,
-      binding.session,
-    );
+    plan = planned.plan;
   } catch (err) {
     await failed(failureText(err));
     return;

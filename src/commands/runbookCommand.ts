@@ -1,3 +1,4 @@
+import type { SpellCommand } from '../answer.js';
 import { parseAssignments, type RawValues, splitCommandWords } from '../runbooks/procedureParams.js';
 
 /**
@@ -27,6 +28,9 @@ export const RUNBOOK_USAGE = [
   '• `/runbook reload`: read the runbook files again',
   '• `/runbook help`: this message',
 ].join('\n');
+
+/** A suggested command as Slack writes it: `/runbook list`, `/incident declare P1 <title>`. */
+export const slashCommand: SpellCommand = (suggestion) => `/${suggestion.family} ${suggestion.words}`;
 
 const invalid = (message: string): RunbookCommand => ({ kind: 'invalid', message });
 

@@ -38,6 +38,8 @@ export class IncidentService {
     channelId: string;
     requestId: string;
     target?: string;
+    /** Where it was asked from when not Slack ("terminal:alice"), recorded with the event. */
+    via?: string;
   }): Promise<Answer> {
     const matches = this.deps.runbooks
       ? matchProcedures(input.title, this.deps.runbooks.procedures(), 3)
@@ -64,7 +66,12 @@ export class IncidentService {
     await this.audit(incident, {
       kind: 'incident_declared',
       actor: input.user,
-      data: { number: incident.number, severity: incident.severity, title: incident.title },
+      data: {
+        number: incident.number,
+        severity: incident.severity,
+        title: incident.title,
+        ...via(input.via),
+      },
     });
     try {
       await this.notify(JOBS.incidentOpen, incident.id);
@@ -85,12 +92,16 @@ export class IncidentService {
     );
   }
 
+  /** `asked.incidentId` names the incident; without it, the open incident of the channel. */
   async update(
     channelId: string,
     user: string,
     change: { severity?: Severity; commander?: string; statusText?: string },
+    asked: { incidentId?: string; via?: string } = {},
   ): Promise<Answer> {
-    const open = await this.deps.incidents.openInChannel(channelId);
+    const open = asked.incidentId
+      ? await this.deps.incidents.get(asked.incidentId)
+      : await this.deps.incidents.openInChannel(channelId);
     if (!open) return noIncident();
     const incident = await this.deps.incidents.update(open.id, change);
     if (!incident) return refusal(`INC-${open.number} is already resolved.`);
@@ -100,7 +111,11 @@ export class IncidentService {
         ? // The root message names the new commander, in each medium's own way.
           'handed command over'
         : `changed the severity to ${change.severity}`;
-    await this.audit(incident, { kind: 'incident_updated', actor: user, data: changeData(open, change) });
+    await this.audit(incident, {
+      kind: 'incident_updated',
+      actor: user,
+      data: { ...changeData(open, change), ...via(asked.via) },
+    });
     await this.notify(JOBS.incidentRoot, incident.id);
     let paging = '';
     if (change.severity && change.severity !== open.severity) {
@@ -119,6 +134,7 @@ export class IncidentService {
     user: string,
     summary: string | undefined,
     incidentId?: string,
+    asked: { via?: string } = {},
   ): Promise<Answer> {
     const open = incidentId
       ? await this.deps.incidents.get(incidentId)
@@ -126,7 +142,11 @@ export class IncidentService {
     if (!open) return noIncident();
     const incident = await this.deps.incidents.resolve(open.id, summary);
     if (!incident) return refusal(`INC-${open.number} is already resolved.`);
-    await this.audit(incident, { kind: 'incident_resolved', actor: user, data: { summary: summary ?? '' } });
+    await this.audit(incident, {
+      kind: 'incident_resolved',
+      actor: user,
+      data: { summary: summary ?? '', ...via(asked.via) },
+    });
     await this.cancelTimers(incident);
     await this.notify(JOBS.incidentRoot, incident.id);
     await this.notify(JOBS.incidentReport, incident.id);
@@ -261,6 +281,11 @@ function changeData(
   return { change: 'severity', from: before.severity, to: change.severity ?? before.severity };
 }
 
+/** Where a change was asked from, when it was not Slack: kept with its audit event. */
+function via(origin: string | undefined): { via?: string } {
+  return origin ? { via: origin } : {};
+}
+
 function timerItem(incidentId: string, ref: TimerRef) {
   return {
     name: JOBS.incidentTimer,
@@ -275,6 +300,9 @@ export function timerJobId(incidentId: string, timer: IncidentTimer, step?: numb
 
 function noIncident(): Answer {
   return refusal(
-    'There is no open incident in this channel. Use it in the incident channel, or declare one: `/incident declare P1 <title>`.',
+    'There is no open incident in this channel. Use it in the incident channel, or declare one.',
+    {
+      suggestions: [{ family: 'incident', words: 'declare P1 <title>', does: 'declares one' }],
+    },
   );
 }

@@ -131,16 +131,19 @@ export function splitCommandWords(text: string): string[] {
  */
 export function parameterProblems(procedure: Procedure, values: RawValues): string[] {
   const known = procedureParameters(procedure, ['check', 'action']);
-  const unknown = Object.keys(values).filter((name) => !known.some((param) => param.name === name));
-  const problems = unknown.map((name) =>
-    known.length > 0
-      ? `${name} is not a parameter of this procedure; it takes ${known.map((param) => `${param.name} (${param.type})`).join(', ')}`
-      : `${name} is not a parameter of this procedure; it takes none`,
-  );
+  const problems = unknownParameters(known, values, 'this procedure');
   const forChecks = procedureParameters(procedure, ['check']);
   const givenForActions = known.filter(
     (param) => values[param.name] !== undefined && !forChecks.some((check) => check.name === param.name),
   );
   problems.push(...validateValues([...forChecks, ...givenForActions], values));
   return problems;
+}
+
+/** A problem for each given name that is none of `known`, naming what `owner` does take. */
+export function unknownParameters(known: Parameter[], values: RawValues, owner: string): string[] {
+  const takes = known.length > 0 ? known.map((param) => `${param.name} (${param.type})`).join(', ') : 'none';
+  return Object.keys(values)
+    .filter((name) => !known.some((param) => param.name === name))
+    .map((name) => `${name} is not a parameter of ${owner}; it takes ${takes}`);
 }

@@ -1,5 +1,7 @@
+import type { Suggestion } from '../answer.js';
 import { UserError } from '../errors.js';
 import { errorText } from '../redact.js';
+import { closestNames } from './lint/findings.js';
 import type { Procedure, Runbook } from './model.js';
 import type { LibraryProblem, ReadSources, RunbookSource } from './readRunbookSources.js';
 import { BUILT_IN_RUNBOOKS_DIR } from './runbookDirs.js';
@@ -128,21 +130,40 @@ export class RunbookLibrary {
     if (bySlug.length === 1) return bySlug[0]!;
     const byTitle = all.filter(({ procedure }) => procedure.title.toLowerCase() === wanted);
     if (byTitle.length === 1) return byTitle[0]!;
-    const candidates = (
-      bySlug.length > 1 ? bySlug : all.filter(({ procedure }) => procedure.id.includes(wanted))
-    )
-      .slice(0, 5)
-      .map(({ procedure }) => `\`${procedure.id}\``);
     if (bySlug.length > 1)
       throw new UserError(
-        `"${reference}" is in several runbooks; use the full id: ${candidates.join(', ')}.`,
+        `"${reference}" is in several runbooks; use the full id: ${quotedIds(bySlug.slice(0, 5))}.`,
       );
+    // Ids that hold what was typed, then ids (or the part after `#`) a typo away from it.
+    const containing = all.filter(({ procedure }) => procedure.id.includes(wanted));
+    const slug = (ref: ProcedureRef) => ref.procedure.id.split('#')[1] ?? ref.procedure.id;
+    const close = closestNames(
+      wanted,
+      all.flatMap((ref) => [ref.procedure.id, slug(ref)]),
+      5,
+    );
+    // Closest first: a typo of the id ranks above an id that only shares a word or two.
+    const typos = close.flatMap((name) =>
+      all.filter((ref) => ref.procedure.id === name || slug(ref) === name),
+    );
+    const candidates = [...new Set([...containing, ...typos])].slice(0, 5);
     throw new UserError(
       candidates.length > 0
-        ? `No procedure "${reference}". Did you mean ${candidates.join(', ')}?`
-        : `No procedure "${reference}". \`/runbook list\` shows them all; \`/runbook match <symptom>\` finds one by symptom.`,
+        ? `No procedure "${reference}". Did you mean ${quotedIds(candidates)}?`
+        : `No procedure "${reference}".`,
+      { suggestions: FIND_A_PROCEDURE },
     );
   }
+}
+
+/** What to try when a procedure id is not known, whatever the medium. */
+const FIND_A_PROCEDURE: Suggestion[] = [
+  { family: 'runbook', words: 'list', does: 'shows them all' },
+  { family: 'runbook', words: 'match <symptom>', does: 'finds one by symptom' },
+];
+
+function quotedIds(refs: ProcedureRef[]): string {
+  return refs.map(({ procedure }) => `\`${procedure.id}\``).join(', ');
 }
 
 /** A runbook id must name one runbook: a later file with a taken id gets `-2`, and a problem. */

@@ -61,7 +61,8 @@ export async function startProcedureRun(
     ref = deps.runbooks.resolveProcedure(request.procedure);
     targetName = deps.targets.resolve(request.target).name;
   } catch (err) {
-    if (err instanceof UserError) return refusal(err.message, { outcome: 'invalid' as const });
+    if (err instanceof UserError)
+      return refusal(err.message, { outcome: 'invalid' as const, suggestions: err.suggestions });
     throw err;
   }
   const problems = parameterProblems(ref.procedure, request.values);

@@ -74,7 +74,7 @@ export function resolveProcedureSchedules(
           problem('procedure', `${procedureId} has no checks to run (its steps are actions or manual)`);
       } catch (err) {
         if (!(err instanceof UserError)) throw err;
-        problem('procedure', err.message.replaceAll('`/runbook list`', '`runbook-bot lint <file>`'));
+        problem('procedure', err.message);
       }
       const cron = (entry.cron ?? (entry.at ? dailyCron(entry.at) : '')).trim();
       const cronIssue = cronProblem(cron);

@@ -165,6 +165,15 @@ export class ProcedureRunStore {
     return rows[0] ? toRun(rows[0]) : undefined;
   }
 
+  /** The latest runs, newest first, for a listing (`runbook-bot history`). */
+  async recent(limit = 20): Promise<ProcedureRun[]> {
+    const { rows } = await this.db.query<RunRow>(
+      'SELECT * FROM procedure_runs ORDER BY created_at DESC LIMIT $1',
+      [limit],
+    );
+    return rows.map(toRun);
+  }
+
   async steps(runId: string): Promise<StepRecord[]> {
     const { rows } = await this.db.query<StepRow>(
       'SELECT * FROM procedure_steps WHERE run_id = $1 ORDER BY position',

@@ -1,3 +1,5 @@
+import type { SpellCommand } from '../answer.js';
+
 /** Where a CLI command writes and what it reads: the process, or a test's capture. */
 export interface CliIo {
   stdout: (text: string) => void;
@@ -6,3 +8,10 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
   color: boolean;
 }
+
+/**
+ * A suggested command as the terminal writes it: `runbook-bot list`, and the incident
+ * commands under `runbook-bot incident`, with the same words as in Slack.
+ */
+export const terminalCommand: SpellCommand = (suggestion) =>
+  `runbook-bot ${suggestion.family === 'incident' ? 'incident ' : ''}${suggestion.words}`;

@@ -196,7 +196,7 @@ async function lintOnTarget(
   return { warnings, findings };
 }
 
-async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
+export async function loadLibrary(io: CliIo): Promise<RunbookLibrary> {
   const config = loadConfig(io.env);
   const { library, summary } = await RunbookLibrary.load(runbookSources(config.runbooksDir));
   for (const problem of summary.problems) io.stderr(`warning: ${problem.file}: ${problem.message}`);
@@ -249,7 +249,11 @@ async function runProcedure(
         io.stdout(stepLine(step, i + 1, c));
         if (result) io.stdout(checkResultLines(result, c).join('\n'));
         else if (step.kind === 'action') {
-          io.stdout(c.dim('    not run: actions need a preview and approval in Slack'));
+          io.stdout(
+            c.dim(
+              `    not run: actions need a preview and approval in Slack; \`runbook-bot preview ${procedure.id} ${i + 1}\` shows its plan`,
+            ),
+          );
           // Why the target's catalog kept it an action, when it was asked.
           for (const reason of step.actionReasons.filter((text) => text.startsWith('on this target:')))
             io.stdout(c.yellow(`      ${reason}`));

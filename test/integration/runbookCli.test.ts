@@ -65,6 +65,14 @@ describe('runbook-bot lint, list, show, match and run', () => {
     );
   });
 
+  it('a mistyped procedure id gets a did-you-mean and terminal commands, not slash commands', async () => {
+    const result = await cli(['show', 'postgres-health#vacum-table']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('Did you mean `postgres-health#vacuum-table`');
+    expect(result.stderr).toContain('`runbook-bot list` shows them all');
+    expect(result.stderr).not.toContain('/runbook');
+  });
+
   it("run executes a seed procedure's checks against a target and lists its actions unrun", async () => {
     const result = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], {
       TARGET_DATABASE_URL: db.url,
@@ -72,6 +80,10 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/queued\s+1/);
     expect(result.stdout).toContain('not run: actions need a preview and approval in Slack');
+    // The terminal's own next step for an action: its plan.
+    expect(result.stdout).toContain(
+      '`runbook-bot preview production-operations-runbook#2-shopify-sync-queue-stuck 4` shows its plan',
+    );
     expect(result.code).toBe(0);
     const { rows } = await db.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
     expect(rows[0].n).toBe(2);
@@ -126,5 +138,55 @@ describe('runbook-bot lint, list, show, match and run', () => {
     });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('pdi is not a parameter of this procedure; it takes pid (integer)');
+  });
+
+  describe('preview', () => {
+    const reset = 'production-operations-runbook#2-shopify-sync-queue-stuck';
+
+    it("prints an action's plan, made in a transaction that is rolled back, and executes nothing", async () => {
+      // Out of retries: what step 6 resets.
+      await db.admin.query("UPDATE shopify_sync_queue SET retry_count = 3 WHERE status = 'failed'");
+      const text = await cli(['preview', reset, '6'], { TARGET_DATABASE_URL: db.url });
+      expect(text.stderr).toBe('');
+      expect(text.stdout).toMatch(
+        /Step 6: Reset failed items to retry .* on default · risk high · plan [0-9a-f]{12}/,
+      );
+      expect(text.stdout).toContain('Plan: UPDATE would change 1 row');
+      expect(text.stdout).toContain('Preview only: nothing was executed');
+      expect(text.code).toBe(0);
+      const json = await cli(['preview', '--json', reset, '6'], { TARGET_DATABASE_URL: db.url });
+      const printed = JSON.parse(json.stdout);
+      expect(printed).toMatchObject({ executed: false, step: { number: 6 }, plan: { affectedRows: 1 } });
+      const { rows } = await db.admin.query(
+        "SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'",
+      );
+      expect(rows[0].n).toBe(1);
+    });
+
+    it('a plan with nothing to do says so and exits 1', async () => {
+      const result = await cli(['preview', 'postgres-health#cancel-long-running-query', '2', 'pid=999999'], {
+        TARGET_DATABASE_URL: db.url,
+      });
+      expect(result.stdout).toContain('Nothing to do:');
+      expect(result.code).toBe(1);
+    });
+
+    it('validates parameters as the Preview form does, and names the steps that can be previewed', async () => {
+      const cancel = 'postgres-health#cancel-long-running-query';
+      const env = { TARGET_DATABASE_URL: db.url };
+      const missing = await cli(['preview', cancel, '2'], env);
+      expect(missing.code).toBe(3);
+      expect(missing.stderr).toContain('pid is missing: an integer');
+      const invalid = await cli(['preview', cancel, '2', 'pid=abc'], env);
+      expect(invalid.stderr).toMatch(/pid/);
+      expect(invalid.code).toBe(3);
+      const typo = await cli(['preview', cancel, '2', 'pdi=1'], env);
+      expect(typo.stderr).toContain('pdi is not a parameter of step 2; it takes pid (integer)');
+      const check = await cli(['preview', cancel, '1'], env);
+      expect(check.stderr).toContain(`step 1 of ${cancel} is a check`);
+      expect(check.stderr).toContain('its actions are step 2');
+      const outOfRange = await cli(['preview', cancel, '9'], env);
+      expect(outOfRange.stderr).toContain('"9" is not a step of');
+    });
   });
 });

@@ -187,6 +187,8 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
 
     const unknown = await sendSlashCommand(service.port, { text: 'show no-such-procedure' });
     expect(unknown.json?.text).toContain('No procedure "no-such-procedure"');
+    // The use case suggests the commands; Slack spells them as slash commands.
+    expect(unknown.json?.text).toContain('`/runbook list` shows them all');
   });
 
   it("runs a seed procedure's checks against real tables and posts every step in order in one thread", async () => {

@@ -8,6 +8,7 @@ import {
   verdictTables,
   verdictTablesOnPage,
 } from '../../scripts/docs-checks.js';
+import { runCli } from '../../src/cliApp.js';
 import { ENVIRONMENT_VARIABLES } from '../../src/config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -118,6 +119,31 @@ describe('docs/configuration.md', () => {
       [...row[0]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!),
     );
     expect([...documented].sort()).toEqual([...ENVIRONMENT_VARIABLES]);
+  });
+});
+
+describe('docs/operations.md', () => {
+  it('lists every command `runbook-bot --help` lists, and no other', async () => {
+    const out: string[] = [];
+    await runCli(['--help'], {
+      stdout: (text) => out.push(text),
+      stderr: () => undefined,
+      env: {},
+      color: false,
+    });
+    const commands = [
+      ...out
+        .join('\n')
+        .split('Commands:')[1]!
+        .matchAll(/^ {2}([a-z-]+)/gm),
+    ]
+      .map((match) => match[1]!)
+      .filter((name) => name !== 'help');
+    expect(commands.length).toBeGreaterThan(10);
+    const documented = tableRows(read('docs/operations.md'), '| command').map(
+      (row) => /^`runbook-bot ([a-z-]+)`$/.exec(row[0]!)?.[1],
+    );
+    expect(documented).toEqual(commands);
   });
 });
 

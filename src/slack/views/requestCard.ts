@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
-import { tableLines } from '../../health/evidenceTable.js';
 import { rowLimitText } from '../../remediation/limits.js';
 import type { Plan } from '../../remediation/plan.js';
+import { planTable } from '../../remediation/planTable.js';
 import type { ActionStep } from '../../runbooks/model.js';
 import type { ActionRequest } from '../../store/actionRequests.js';
 import { clip } from '../../text.js';
@@ -128,27 +128,6 @@ function tableCaption(plan: PlanView): string {
   if (plan.backends && plan.backends.length > 0) return '';
   const caption = plan.sample?.caption;
   return caption ? `_Sample: ${escapeMrkdwn(caption)}_\n` : '';
-}
-
-function planTable(plan: PlanView): string | undefined {
-  if (plan.backends && plan.backends.length > 0) {
-    return tableLines(
-      ['pid', 'user', 'database', 'application', 'state', 'age_s', 'query'],
-      plan.backends.map((backend) => [
-        backend.pid,
-        backend.user,
-        backend.database ?? null,
-        backend.application,
-        backend.state,
-        backend.ageSeconds,
-        backend.query,
-      ]),
-      40,
-    ).join('\n');
-  }
-  if (plan.sample && plan.sample.rows.length > 0)
-    return tableLines(plan.sample.columns, plan.sample.rows, 30).join('\n');
-  return undefined;
 }
 
 function detailLine(request: ActionRequest): string {

@@ -2,6 +2,7 @@ import type { AllMiddlewareArgs, App, BlockAction, SlackActionMiddlewareArgs } f
 import type { KnownBlock, View } from '@slack/types';
 import type { z } from 'zod';
 import { type Answer, answerText } from '../../../answer.js';
+import { slashCommand } from '../../../commands/runbookCommand.js';
 import { queuedWithoutWorkerText, type WorkerPresence } from '../../../service/workerPresence.js';
 import { refuse, safeJson, UNAVAILABLE } from '../access.js';
 import type { ListenerDeps } from '../deps.js';
@@ -141,7 +142,7 @@ export function plainValue<S extends z.ZodType>(schema: S) {
 
 /** A use case's words for the person who clicked (an approval that only counts says so too). */
 export function answerReply(answer: Answer): ButtonReply {
-  const text = answerText(answer);
+  const text = answerText(answer, slashCommand);
   return text ? { text } : undefined;
 }
 
@@ -156,6 +157,6 @@ export async function withWorkerStatus(
 ): Promise<ButtonReply> {
   const down = answer.ok ? await workers?.down() : undefined;
   if (!down) return answerReply(answer);
-  const text = answerText(answer);
+  const text = answerText(answer, slashCommand);
   return { text: `${text ? `${text} ` : ''}${queuedWithoutWorkerText(what, down)}` };
 }

@@ -22,7 +22,8 @@ export function register(app: App, deps: ListenerDeps): void {
         return await answer(deps, command, payload);
       } catch (err) {
         // An unknown procedure or target, named in words for the person who typed it.
-        if (err instanceof UserError) return refusal(err.message, { outcome: 'invalid' });
+        if (err instanceof UserError)
+          return refusal(err.message, { outcome: 'invalid', suggestions: err.suggestions });
         throw err;
       }
     },

@@ -1,6 +1,7 @@
 import type { App, RespondFn } from '@slack/bolt';
 import { z } from 'zod';
 import { type Answer, answerText } from '../../../answer.js';
+import { slashCommand } from '../../../commands/runbookCommand.js';
 import type { Logger } from '../../../logger.js';
 import { errorText } from '../../../redact.js';
 import { refuse, UNAVAILABLE } from '../access.js';
@@ -83,7 +84,11 @@ export function registerSlashCommand<Parsed extends { kind: string }>(
       deps.logger.error({ err, command: command.name, subcommand }, `${command.name} could not be handled`);
       return reply(UNAVAILABLE, 'unavailable', subcommand);
     }
-    await reply(answerText(answer) ?? '', answer.outcome ?? (answer.ok ? 'ok' : 'refused'), subcommand);
+    await reply(
+      answerText(answer, slashCommand) ?? '',
+      answer.outcome ?? (answer.ok ? 'ok' : 'refused'),
+      subcommand,
+    );
     if (answer.followUp)
       await followUp(answer.followUp, respond, `${command.name} ${subcommand}`, deps.logger);
   });
