@@ -103,7 +103,7 @@ describe.each(servers)('batched DML on $label', (server) => {
       allowedBy: 'the procedure (batched=yes)',
     });
     expect(plan.summary).toContain(
-      'DELETE would delete 2500 rows: runs in 3 batches of at most 1,000 rows, in order of id (allowed by the procedure (batched=yes)); each batch is its own transaction, so a stop between batches leaves the earlier ones done',
+      'DELETE would delete 2,500 rows: runs in 3 batches of at most 1,000 rows, in order of id (allowed by the procedure (batched=yes)); each batch is its own transaction, so a stop between batches leaves the earlier ones done',
     );
     expect(plan.riskRaised).toBe('it changes 2,500 rows in 3 batches, each committed on its own');
     expect(reported.map((progress) => [progress.done, progress.rows])).toEqual([
@@ -114,7 +114,7 @@ describe.each(servers)('batched DML on $label', (server) => {
     expect(result).toMatchObject({
       status: 'succeeded',
       affectedRows: 2500,
-      summary: 'DELETE changed 2500 rows in 3 batches',
+      summary: 'DELETE changed 2,500 rows in 3 batches',
       batches: { done: 3, planned: 3, rows: 2500 },
     });
     expect(await count('SELECT count(*)::int AS n FROM system_logs')).toBe(100);
