@@ -12,7 +12,7 @@ export async function previewAction(
   deps: ActionJobDeps,
   job: JobPayload<typeof JOBS.actionPreview>,
 ): Promise<void> {
-  const { run, step } = await loadAction(deps, job.runId, job.stepId);
+  const { run, step, position } = await loadAction(deps, job.runId, job.stepId);
   const inputs = { ...run.params, ...job.values };
   // A preview that cannot be made is recorded (and so shown in the thread), never dropped.
   const failed = (error: string) =>
@@ -47,6 +47,8 @@ export async function previewAction(
       binding.values,
       undefined,
       binding.session,
+      // What the steps before it create is not missing yet: it will be by the time this runs.
+      run.procedure.steps.slice(0, position),
     );
   } catch (err) {
     await failed(failureText(err));

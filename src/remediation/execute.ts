@@ -189,7 +189,8 @@ export async function executeAction(
             ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
             durationMs: elapsed(),
           } satisfies ExecutionResult;
-        if (current.blocked?.kind === 'over_limit' || current.blocked?.kind === 'not_allowed')
+        if (current.blocked)
+          // over a limit, not allowed here, naming what the target lacks
           return { status: 'aborted', reason: current.blocked.reason } satisfies ExecutionResult;
         switch (current.mode) {
           case 'signal':

@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { readSafety } from '../runbooks/execute/readSafety.js';
-import type { ActionStep } from '../runbooks/model.js';
+import type { ActionStep, Step } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
+import { missingObjectsPlan } from './missingObjects.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
 import {
@@ -36,11 +37,15 @@ export async function computePlan(
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
   session: BoundSetting[] = [],
+  earlier: readonly Step[] = [],
 ): Promise<Plan> {
-  return withConnection(pool, (client) => planOn(client, target, step, values, limits, session));
+  return withConnection(pool, (client) => planOn(client, target, step, values, limits, session, earlier));
 }
 
-/** As `computePlan`, on a connection the caller holds (execution re-checks on its own connection). */
+/**
+ * As `computePlan`, on a connection the caller holds (execution re-checks on its own connection).
+ * `earlier`: the steps before it in its procedure, whose objects a preview does not call missing.
+ */
 export async function planOn(
   client: pg.PoolClient,
   target: Target,
@@ -48,6 +53,7 @@ export async function planOn(
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
   session: BoundSetting[] = [],
+  earlier: readonly Step[] = [],
 ): Promise<Plan> {
   const { statement } = step;
   if (values.length !== statement.params.length)
@@ -70,8 +76,14 @@ export async function planOn(
     noTransaction: step.noTransaction,
     ...(session.length > 0 ? { session } : {}),
   };
-  const plan =
+  // A statement naming what the target lacks would only fail once approved: no approval offered.
+  const missing =
     shape.mode === 'signal'
+      ? undefined
+      : await missingObjectsPlan(client, target, step, shape.mode, base, earlier);
+  const plan = missing
+    ? missing
+    : shape.mode === 'signal'
       ? await signalPlan(client, target, step, values, base, limits)
       : shape.mode === 'dml'
         ? await dmlPlan(client, target, step, values, shape, base, limits)

@@ -30,8 +30,11 @@ export interface BackendRow {
  * object is missing), or it is over a limit that execution would enforce anyway.
  */
 export interface PlanBlock {
-  /** not_allowed: this target's rules refuse it (disabling row-level security on production). */
-  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed';
+  /**
+   * not_allowed: this target's rules refuse it (disabling row-level security on production);
+   * missing_objects: it names a table or function the target does not have, so it would fail.
+   */
+  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed' | 'missing_objects';
   reason: string;
 }
 

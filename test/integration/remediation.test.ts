@@ -750,8 +750,6 @@ AND query_start < now() - interval '0 seconds';`;
         ['ALTER TABLE IF EXISTS no_such_table ADD COLUMN note text;', 'no_such_table does not exist'],
         ['CREATE INDEX IF NOT EXISTS items_status_idx ON items (status);', 'items_status_idx already exists'],
         ['CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);', undefined],
-        // Without IF EXISTS Postgres would fail, not skip: that is the execution's to report.
-        ['DROP INDEX no_such_idx;', undefined],
       ];
       for (const [sql, nothing] of cases) {
         const plan = await planOf(sql);
@@ -760,9 +758,38 @@ AND query_start < now() - interval '0 seconds';`;
           nothing === undefined ? undefined : { kind: 'nothing_to_do', reason: nothing },
         ]);
       }
+      // Without IF EXISTS Postgres would fail, not skip: it cannot run, and the preview says so.
+      expect((await planOf('DROP INDEX no_such_idx;')).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `index no_such_idx does not exist on ${target.name}`,
+      });
+      expect((await planOf('ALTER TABLE itemz ADD COLUMN note text;')).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `table itemz does not exist on ${target.name} (did you mean items?)`,
+      });
       const partly = await planOf('DROP INDEX IF EXISTS items_status_idx, no_such_idx;');
       expect(partly.blocked).toBeUndefined();
       expect(partly.summary).toMatch(/; would skip index no_such_idx \(missing\)$/);
+    });
+
+    it('does not call missing what an earlier step of the procedure creates, but runs it only once that exists', async () => {
+      const create = action(
+        'CREATE TABLE rb_notes (id int PRIMARY KEY, parent int REFERENCES rb_notes (id), body text);',
+      );
+      const index = action('CREATE INDEX rb_notes_body_idx ON rb_notes (body);');
+      // A table referring to itself while being created names nothing missing.
+      expect((await computePlan(pool, target, create, [])).blocked).toBeUndefined();
+      expect((await computePlan(pool, target, index, [])).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `table rb_notes does not exist on ${target.name}`,
+      });
+      const plan = await computePlan(pool, target, index, [], undefined, [], [create]);
+      expect(plan.blocked).toBeUndefined();
+      // Approved before the earlier step ran: execution finds the table missing and runs nothing.
+      expect(await executeAction(pool, target, index, [], plan)).toMatchObject({
+        status: 'aborted',
+        reason: `table rb_notes does not exist on ${target.name}`,
+      });
     });
 
     it('does not run a DROP … IF EXISTS whose object went after approval, and says nothing was done', async () => {

@@ -212,18 +212,29 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     expect(rows[0].n).toBe(2);
   });
 
-  it('reports the template "CREATE TRIGGER trigger_name … ON table_name" as failed, not succeeded, and changes nothing', async () => {
+  it('previews the template "CREATE TRIGGER trigger_name … ON table_name" as cannot run, naming table_name and trigger_function(), and offers no approval', async () => {
     const outcomes = await seed.checks(seed.procedure('issue-duplicate-triggers-causing-conflicts'));
     const create = actionOf(stepTitled(outcomes, 'Recreate it once'));
     const pool = seed.pools.remediation(seed.target);
-    const plan = await computePlan(pool, seed.target, create, []);
+    // The DROP before it in the same block creates nothing: both names are still missing.
+    const { steps } = seed.procedure('issue-duplicate-triggers-causing-conflicts');
+    const earlier = steps.slice(0, steps.indexOf(create));
+    const plan = await computePlan(pool, seed.target, create, [], undefined, [], earlier);
+    expect(plan.blocked?.kind).toBe('missing_objects');
+    expect(plan.summary).toBe(
+      `cannot run: table table_name does not exist on ${seed.target.name}; function trigger_function() does not exist; table_name, trigger_function read as a template's stand-in: the runbook must name real objects`,
+    );
+    // Executed anyway (approved before the catalog changed): refused before anything runs.
     const result = await executeAction(pool, seed.target, create, [], plan);
-    expect(result).toMatchObject({ status: 'failed', error: expect.stringMatching(/table_name/) });
+    expect(result).toMatchObject({
+      status: 'aborted',
+      reason: expect.stringMatching(/table table_name does not exist/),
+    });
+    const { rows } = await seed.db.admin.query(
+      "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'trigger_name'",
+    );
+    expect(rows[0].n).toBe(0);
   });
-
-  it.todo(
-    'the preview of "CREATE TRIGGER trigger_name … ON table_name" says before approval that table_name and trigger_function() do not exist on the target (lint --target says so; the plan only says "runs in a transaction")',
-  );
 
   it('drops the duplicate trigger the finding names, through the built-in procedure, by its identifiers', async () => {
     const library = await loadRunbookFile(join(BUILT_IN_RUNBOOKS_DIR, 'postgres-health.md'), 'built-in');
