@@ -5,6 +5,7 @@ import { applySession } from '../runbooks/sessionSettings.js';
 import { cellText } from '../targets/cellText.js';
 import { connectionLostText, failureText } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
+import { countingChanges } from './functionTrial.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { beginSql, queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
@@ -127,7 +128,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     JSON.stringify(approved.params) !== JSON.stringify(current.params)
   )
     return 'the statement, its values or the target differ from the approved plan';
-  if (current.mode === 'dml') {
+  if (current.mode === 'dml' || current.mode === 'trial') {
     // A trigger, rule or acting constraint added since the preview would run at execution
     // without anyone having seen it named.
     const named = new Set(approved.notFired ?? []);
@@ -186,7 +187,7 @@ export async function executeAction(
             status: 'nothing_done',
             summary: `nothing left to do (${current.blocked.reason}); nothing was run`,
             ...(current.mode === 'signal' ? { signalled: [] } : {}),
-            ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
+            ...(current.mode === 'dml' || current.mode === 'trial' ? { affectedRows: 0 } : {}),
             durationMs: elapsed(),
           } satisfies ExecutionResult;
         if (current.blocked)
@@ -196,6 +197,7 @@ export async function executeAction(
           case 'signal':
             return signal(client, target, step, approved, current, limits, elapsed);
           case 'dml':
+          case 'trial':
             return dml(client, target, step, values, approved, current, limits, elapsed);
           case 'no-transaction':
             return outsideTransaction(client, target, step, values, elapsed);
@@ -285,6 +287,13 @@ async function dml(
     target,
     async () => {
       await applySession(client, approved.session ?? []);
+      // A function's own rows count, as its trial counted them: not the rows the SELECT returned.
+      if (current.mode === 'trial') {
+        const { value, affectedRows } = await countingChanges(client, () =>
+          client.query(asRows(step.statement.sql, values)),
+        );
+        return { count: affectedRows, output: outputOf(value) };
+      }
       const result = await client.query(asRows(step.statement.sql, values));
       return { count: result.rowCount ?? result.rows.length, output: outputOf(result) };
     },

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SignalScope } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
+import type { TableChange } from './functionTrial.js';
 import type { ExecutionLimits } from './limits.js';
 import type { RowSecurityRevert } from './rowSecurity.js';
 import type { PlanMode } from './statementShape.js';
@@ -54,8 +55,10 @@ export interface Plan {
   summary: string;
   /** dml: rows changed when run in a transaction that was rolled back. */
   affectedRows?: number;
-  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped. */
+  /** dml: up to 5 affected rows (after the change), when the statement can be wrapped; trial: up to 5 rows the call returned. */
   sample?: { columns: string[]; rows: string[][] };
+  /** trial: the rows the call changed, per table (its affectedRows is their sum). */
+  changes?: TableChange[];
   /** signal: the backends that would be signalled, found without calling the signalling function. */
   backends?: BackendRow[];
   /** signal: backends the statement selects that the bot never signals, and why. */
@@ -83,7 +86,7 @@ export interface Plan {
   /** A change the bot undoes by itself after a while (row-level security turned back on). */
   revert?: RowSecurityRevert;
   noTransaction: boolean;
-  /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
+  /** What it touches: dml, trial → affected row count; signal → sorted pids; else 'static'. */
   fingerprint: string;
   /** sha256 hex of JSON [sql, params, target, fingerprint]. */
   hash: string;
