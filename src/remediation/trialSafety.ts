@@ -54,7 +54,7 @@ class TrialJudge extends Judge {
     }
     const by = via ? `${via} ` : '';
     for (const write of writes)
-      if (write === 'NOTIFY') this.also(`${by}sends a notification (NOTIFY), delivered only if committed`);
+      if (write === 'NOTIFY') this.also('sends a notification (NOTIFY), delivered only if committed');
       else if (!COUNTED_WRITES.has(write))
         this.unsafe(`${by}runs ${write}, which a trial cannot undo or count`, 'medium');
     await super.text(sql, via, true);
@@ -68,7 +68,7 @@ class TrialJudge extends Judge {
   protected override async function(fn: FunctionRow, from: Pending): Promise<void> {
     const system = fn.schema === 'pg_catalog' || fn.extension;
     const undone = UNDONE_BY_ROLLBACK.get(fn.name);
-    if (system && undone) return this.also(`${from.via ? `${from.via} ` : ''}${undone}`);
+    if (system && undone) return this.also(undone);
     if (system || knownEffect(fn.name)) return super.function(fn, from);
     const label = `${fn.schema}.${fn.name}(${fn.args})`;
     const calls = `${from.via ? `${from.via} ` : ''}calls ${label}`;
