@@ -308,7 +308,10 @@ async function dml(
   if (vetoed) return vetoed;
   return {
     status: rows.count > 0 ? 'succeeded' : 'nothing_done',
-    summary: `${step.statement.kind} changed ${rows.count > 0 ? rowsNoun(rows.count) : 'nothing (0 rows)'}`,
+    summary:
+      `${step.statement.kind} changed ${rows.count > 0 ? rowsNoun(rows.count) : 'nothing (0 rows)'}` +
+      // A function's answer (how many it cleared) is worth saying as well as its rows.
+      (current.mode === 'trial' && rows.output ? `; returned ${rowsNoun(rows.output.rowCount)}` : ''),
     affectedRows: rows.count,
     ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),
