@@ -11,7 +11,7 @@ export async function previewAction(
   deps: ActionJobDeps,
   job: JobPayload<typeof JOBS.actionPreview>,
 ): Promise<void> {
-  const { run, step } = await loadAction(deps, job.runId, job.stepId);
+  const { run, step, position } = await loadAction(deps, job.runId, job.stepId);
   const inputs = { ...run.params, ...job.values };
   // A preview that cannot be made is recorded (and so shown in the thread), never dropped.
   const failed = (error: string) =>
@@ -26,7 +26,14 @@ export async function previewAction(
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
-    const planned = await planStep(deps.pools.remediation(target), target, step, inputs);
+    const planned = await planStep(
+      deps.pools.remediation(target),
+      target,
+      step,
+      inputs,
+      // What the steps before it create is not missing yet: it will be by the time this runs.
+      run.procedure.steps.slice(0, position),
+    );
     if (!planned.ok) {
       await failed(planned.problems.join('; '));
       return;

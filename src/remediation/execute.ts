@@ -9,6 +9,7 @@ import { plural } from '../text.js';
 import { batchingChange } from './batches.js';
 import { BatchesStopped, type BatchProgress, type OnBatch, runBatches } from './batchRun.js';
 import { effectUnknownOnLoss, OutcomeUnknown, rowDrift, runInTransaction } from './committed.js';
+import { countingChanges } from './functionTrial.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
 import { type Plan, planHash, planOn, withAffectedRows } from './plan.js';
 import { queryArgs, sessionTimeoutsSql, withConnection } from './session.js';
@@ -116,7 +117,7 @@ export function materialChange(approved: Plan, current: Plan): string | undefine
     JSON.stringify(approved.params) !== JSON.stringify(current.params)
   )
     return 'the statement, its values or the target differ from the approved plan';
-  if (current.mode === 'dml') {
+  if (current.mode === 'dml' || current.mode === 'trial') {
     // A trigger, rule or acting constraint added since the preview would run at execution
     // without anyone having seen it named.
     const named = new Set(approved.notFired ?? []);
@@ -170,15 +171,17 @@ export async function executeAction(
             status: 'nothing_done',
             summary: `nothing left to do (${current.blocked.reason}); nothing was run`,
             ...(current.mode === 'signal' ? { signalled: [] } : {}),
-            ...(current.mode === 'dml' ? { affectedRows: 0 } : {}),
+            ...(current.mode === 'dml' || current.mode === 'trial' ? { affectedRows: 0 } : {}),
             durationMs: elapsed(),
           } satisfies ExecutionResult;
-        if (current.blocked?.kind === 'over_limit' || current.blocked?.kind === 'not_allowed')
+        if (current.blocked)
+          // over a limit, not allowed here, naming what the target lacks
           return { status: 'aborted', reason: current.blocked.reason } satisfies ExecutionResult;
         switch (current.mode) {
           case 'signal':
             return signal(client, target, step, approved, current, limits, elapsed);
           case 'dml':
+          case 'trial':
             if (current.batches) {
               const done = await runBatches(client, target, step, values, approved, current, onBatch);
               return {
@@ -281,6 +284,13 @@ async function dml(
     target,
     async () => {
       await applySession(client, approved.session ?? []);
+      // A function's own rows count, as its trial counted them: not the rows the SELECT returned.
+      if (current.mode === 'trial') {
+        const { value, affectedRows } = await countingChanges(client, () =>
+          client.query(asRows(step.statement.sql, values)),
+        );
+        return { count: affectedRows, output: outputOf(value) };
+      }
       const result = await client.query(asRows(step.statement.sql, values));
       return { count: result.rowCount ?? result.rows.length, output: outputOf(result) };
     },
@@ -295,7 +305,10 @@ async function dml(
   if (vetoed) return vetoed;
   return {
     status: rows.count > 0 ? 'succeeded' : 'nothing_done',
-    summary: `${step.statement.kind} changed ${rows.count > 0 ? plural(rows.count, 'row') : 'nothing (0 rows)'}`,
+    summary:
+      `${step.statement.kind} changed ${rows.count > 0 ? plural(rows.count, 'row') : 'nothing (0 rows)'}` +
+      // A function's answer (how many it cleared) is worth saying as well as its rows.
+      (current.mode === 'trial' && rows.output ? `; returned ${plural(rows.output.rowCount, 'row')}` : ''),
     affectedRows: rows.count,
     ...(rows.output ? { output: rows.output } : {}),
     durationMs: elapsed(),

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { readSafety } from '../runbooks/execute/readSafety.js';
-import type { ActionStep } from '../runbooks/model.js';
+import type { ActionStep, Step } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
@@ -8,7 +8,9 @@ import { cellText, SERVER_TEXT } from '../targets/cellText.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { boundedPlan } from './batches.js';
+import { callsOwnFunction, changesText, type FunctionTrial, tryFunctionCall } from './functionTrial.js';
 import { type ExecutionLimits, limitsFor } from './limits.js';
+import { missingObjectsPlan } from './missingObjects.js';
 import { findNoOp } from './noOp.js';
 import { PlanError } from './planError.js';
 import {
@@ -38,11 +40,15 @@ export async function computePlan(
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
   session: BoundSetting[] = [],
+  earlier: readonly Step[] = [],
 ): Promise<Plan> {
-  return withConnection(pool, (client) => planOn(client, target, step, values, limits, session));
+  return withConnection(pool, (client) => planOn(client, target, step, values, limits, session, earlier));
 }
 
-/** As `computePlan`, on a connection the caller holds (execution re-checks on its own connection). */
+/**
+ * As `computePlan`, on a connection the caller holds (execution re-checks on its own connection).
+ * `earlier`: the steps before it in its procedure, whose objects a preview does not call missing.
+ */
 export async function planOn(
   client: pg.PoolClient,
   target: Target,
@@ -50,6 +56,7 @@ export async function planOn(
   values: Array<string | number>,
   limits: ExecutionLimits = limitsFor(target, step),
   session: BoundSetting[] = [],
+  earlier: readonly Step[] = [],
 ): Promise<Plan> {
   const { statement } = step;
   if (values.length !== statement.params.length)
@@ -74,18 +81,31 @@ export async function planOn(
     noTransaction: step.noTransaction,
     ...(session.length > 0 ? { session } : {}),
   };
-  const plan =
+  // A statement naming what the target lacks would only fail once approved: no approval offered.
+  const missing =
     shape.mode === 'signal'
-      ? await signalPlan(client, target, step, values, base, limits)
-      : shape.mode === 'dml'
-        ? await boundedPlan(
-            client,
-            target,
-            step,
-            await dmlPlan(client, target, step, values, shape, base, limits),
-            limits,
-          )
-        : await describedPlan(client, target, step, shape, base, limits);
+      ? undefined
+      : await missingObjectsPlan(client, target, step, shape.mode, base, earlier);
+  // A call to the target's own function is tried, rolled back, when nothing it does escapes that.
+  const trial =
+    !missing && shape.mode === 'statement' && callsOwnFunction(step)
+      ? await tryFunctionCall(client, target, step, values, base)
+      : undefined;
+  const plan = missing
+    ? missing
+    : trial?.kind === 'tried'
+      ? trialPlan(step, trial, base, limits)
+      : shape.mode === 'signal'
+        ? await signalPlan(client, target, step, values, base, limits)
+        : shape.mode === 'dml'
+          ? await boundedPlan(
+              client,
+              target,
+              step,
+              await dmlPlan(client, target, step, values, shape, base, limits),
+              limits,
+            )
+          : await describedPlan(client, target, step, shape, base, limits, trial);
   // Summary words only: the hash covers the settings themselves.
   return session.length > 0 ? { ...plan, summary: `${plan.summary} (${sessionWords(session)})` } : plan;
 }
@@ -110,6 +130,7 @@ async function describedPlan(
   shape: StatementShape,
   base: PlanBase,
   limits: ExecutionLimits,
+  trial?: FunctionTrial,
 ): Promise<Plan> {
   const noOp = await inRolledBackTransaction(client, target.settings, true, async () => {
     await applySession(client, base.session ?? []);
@@ -135,7 +156,7 @@ async function describedPlan(
       lockLevel: shape.lockLevel,
       summary: noOp.nothingToDo
         ? `nothing to do: ${noOp.nothingToDo}`
-        : `${describe(step, shape)}${skipped}${reverting}`,
+        : `${describe(step, shape, trial)}${skipped}${reverting}`,
       ...(DML_KINDS.has(step.statement.kind) ? { rowLimit: rowLimit(limits) } : {}),
       ...(blocked ? { blocked } : {}),
       ...(revert && !blocked ? { revert } : {}),
@@ -340,15 +361,51 @@ function dmlSummary(verb: string, rows: number): string {
   return `${verb} would ${what} ${plural(rows, 'row')}`;
 }
 
+/**
+ * The plan of a call tried in a rolled-back transaction: its rows held to the rules of DML.
+ * A call that changes no rows but does something else a ROLLBACK hides (a NOTIFY) is not
+ * "nothing to do".
+ */
+function trialPlan(
+  step: ActionStep,
+  trial: FunctionTrial & { kind: 'tried' },
+  base: PlanBase,
+  limits: ExecutionLimits,
+): Plan {
+  const { blocked, ...assessment } = dmlAssessment(trial.affectedRows, limits);
+  const acts = blocked?.kind !== 'nothing_to_do' || trial.alsoDoes.length === 0;
+  const also = trial.alsoDoes.length > 0 ? `; it also ${trial.alsoDoes.join(', ')}` : '';
+  return finish(
+    {
+      ...base,
+      mode: 'trial',
+      summary: `${step.statement.kind} would ${changesText(trial.changes)} (tried in a transaction that was rolled back)${also}`,
+      affectedRows: trial.affectedRows,
+      changes: trial.changes,
+      sample: trial.returned,
+      ...assessment,
+      ...(blocked && acts ? { blocked } : {}),
+    },
+    String(trial.affectedRows),
+  );
+}
+
 /** Why a statement is described rather than previewed, in one line. */
-function describe(step: ActionStep, shape: StatementShape): string {
+function describe(step: ActionStep, shape: StatementShape, trial?: FunctionTrial): string {
   const { kind, functions } = step.statement;
   const parts = [`${kind} ${step.noTransaction ? 'runs outside a transaction' : 'runs in a transaction'}`];
   if (shape.lockLevel) parts.push(`takes ${shape.lockLevel}`);
   const effects = functions.filter((name) => knownEffect(name));
   const unknown = functions.filter((name) => !READ_SAFE_FUNCTIONS.has(name) && !knownEffect(name));
   if (effects.length > 0) parts.push(`calls ${effects.join(', ')}`);
-  if (unknown.length > 0) parts.push(`calls ${unknown.join(', ')}, which the bot cannot preview`);
+  if (unknown.length > 0)
+    parts.push(
+      trial?.kind === 'not tried'
+        ? `calls ${unknown.join(', ')}, not tried in a rolled-back transaction: ${trial.why.join('; ')}`
+        : trial?.kind === 'failed'
+          ? `calls ${unknown.join(', ')}, which failed when tried in a rolled-back transaction (${trial.error})`
+          : `calls ${unknown.join(', ')}, which the bot cannot preview`,
+    );
   parts.push('not run for the preview');
   return parts.join('; ');
 }

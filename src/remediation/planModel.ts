@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SignalScope } from '../runbooks/model.js';
 import type { BoundSetting } from '../runbooks/procedureParams.js';
+import type { TableChange } from './functionTrial.js';
 import type { ExecutionLimits } from './limits.js';
 import type { RowSecurityRevert } from './rowSecurity.js';
 import type { PlanMode } from './statementShape.js';
@@ -30,8 +31,11 @@ export interface BackendRow {
  * object is missing), or it is over a limit that execution would enforce anyway.
  */
 export interface PlanBlock {
-  /** not_allowed: this target's rules refuse it (disabling row-level security on production). */
-  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed';
+  /**
+   * not_allowed: this target's rules refuse it (disabling row-level security on production);
+   * missing_objects: it names a table or function the target does not have, so it would fail.
+   */
+  kind: 'nothing_to_do' | 'over_limit' | 'not_allowed' | 'missing_objects';
   reason: string;
 }
 
@@ -51,8 +55,10 @@ export interface Plan {
   summary: string;
   /** dml: rows changed when run in a transaction that was rolled back. */
   affectedRows?: number;
-  /** dml: up to 5 affected rows, when they can be had, and whether they show them before or after the change. */
+  /** dml: up to 5 affected rows, when they can be had, and whether they show them before or after the change; trial: up to 5 rows the call returned. */
   sample?: PlanSample;
+  /** trial: the rows the call changed, per table (its affectedRows is their sum). */
+  changes?: TableChange[];
   /** signal: the backends that would be signalled, found without calling the signalling function. */
   backends?: BackendRow[];
   /** signal: backends the statement selects that the bot never signals, and why. */
@@ -86,7 +92,7 @@ export interface Plan {
   /** A change the bot undoes by itself after a while (row-level security turned back on). */
   revert?: RowSecurityRevert;
   noTransaction: boolean;
-  /** What it touches: dml → affected row count; signal → sorted pids; else 'static'. */
+  /** What it touches: dml, trial → affected row count; signal → sorted pids; else 'static'. */
   fingerprint: string;
   /** sha256 hex of JSON [sql, params, target, fingerprint]. */
   hash: string;

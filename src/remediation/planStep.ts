@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { resolveIdentifiers } from '../runbooks/identifiers.js';
-import type { ActionStep } from '../runbooks/model.js';
+import type { ActionStep, Step } from '../runbooks/model.js';
 import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { Target } from '../targets/target.js';
 import { computePlan, type Plan } from './plan.js';
@@ -20,6 +20,8 @@ export async function planStep(
   target: Target,
   step: ActionStep,
   inputs: RawValues,
+  /** The procedure's steps before this one: what they create is not missing yet. */
+  earlier: readonly Step[] = [],
 ): Promise<StepPlan> {
   const binding = bindStatement(step.statement, inputs);
   if (!binding.ok) return binding;
@@ -32,6 +34,7 @@ export async function planStep(
     binding.values,
     undefined,
     binding.session,
+    earlier,
   );
   return { ok: true, plan };
 }

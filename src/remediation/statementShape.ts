@@ -11,7 +11,8 @@ import { SIGNAL_FUNCTIONS } from './signalQuery.js';
  * can only be described (DDL, VACUUM, NOTIFY, unknown functions), and which lock it takes.
  */
 
-export type PlanMode = 'dml' | 'signal' | 'no-transaction' | 'statement';
+/** trial: a call to the target's own function, tried in a rolled-back transaction (functionTrial.ts). */
+export type PlanMode = 'dml' | 'signal' | 'no-transaction' | 'statement' | 'trial';
 
 export interface StatementShape {
   mode: PlanMode;

@@ -366,6 +366,20 @@ describe.each(servers)('checks judged by what the target runs, on $label', (serv
     expect(found[6]!.changed).toBe(false);
   });
 
+  it('does not take a STABLE function that returns a query it builds at run time as read-only', async () => {
+    await db.admin.query(`
+      CREATE FUNCTION public.report_built(q text) RETURNS SETOF int LANGUAGE plpgsql STABLE AS $$
+        BEGIN RETURN QUERY EXECUTE q; END $$;`);
+    expect(await readSafety(db.admin, "SELECT * FROM report_built('SELECT 1')")).toMatchObject({
+      safe: false,
+      reasons: [
+        expect.stringMatching(
+          /report_built\(q text\), a plpgsql function that runs SQL it builds at run time/,
+        ),
+      ],
+    });
+  });
+
   it('still runs what only reads: system views, plain views, STABLE SQL functions that read', async () => {
     const results = await run(
       check('SELECT count(*) AS n FROM pg_stat_activity'),

@@ -323,26 +323,113 @@ describe.each(servers)('remediation on $label', (server) => {
     expect(result).toMatchObject({ status: 'succeeded' });
   });
 
-  it('never runs an unknown function to preview it', async () => {
+  it("tries a call to the target's own function in a rolled-back transaction, counts its rows per table, then runs it", async () => {
+    await resetItems();
     await db.admin.query(`
       CREATE TABLE IF NOT EXISTS clear_log (at timestamptz);
-      CREATE OR REPLACE FUNCTION admin_clear_queue(reason text) RETURNS int LANGUAGE sql
-        AS $$ INSERT INTO clear_log VALUES (now()) RETURNING 1 $$;`);
+      CREATE OR REPLACE FUNCTION admin_clear_queue(reason text) RETURNS int LANGUAGE plpgsql AS $$
+        DECLARE cleared int;
+        BEGIN
+          UPDATE items SET status = 'cleared' WHERE status = reason;
+          GET DIAGNOSTICS cleared = ROW_COUNT;
+          INSERT INTO clear_log VALUES (now());
+          NOTIFY queue_cleared;
+          RETURN cleared;
+        END $$;`);
     const step = action("SELECT admin_clear_queue('stuck');");
     const plan = await computePlan(pool, target, step, []);
-    expect(plan.mode).toBe('statement');
-    expect(plan.summary).toMatch(/admin_clear_queue, which the bot cannot preview; not run for the preview/);
+    expect(plan).toMatchObject({
+      mode: 'trial',
+      summary:
+        'SELECT would update 3 rows of public.items, insert 1 row of public.clear_log (tried in a transaction that was rolled back); it also sends a notification (NOTIFY), delivered only if committed',
+      affectedRows: 4,
+      changes: [
+        { table: 'public.items', inserted: 0, updated: 3, deleted: 0 },
+        { table: 'public.clear_log', inserted: 1, updated: 0, deleted: 0 },
+      ],
+      sample: { columns: ['admin_clear_queue'], rows: [['3']] },
+    });
     const count = async () =>
       (await db.admin.query<{ n: number }>('SELECT count(*)::int AS n FROM clear_log')).rows[0]!.n;
     expect(await count()).toBe(0);
+    // Over the row limit, it is not offered; execution would roll it back anyway.
+    const tight = { ...DEFAULT_LIMITS, maxRows: 3, rowLimitSetBy: 'the test' };
+    expect((await computePlan(pool, target, step, [], tight)).blocked?.kind).toBe('over_limit');
     const result = await executeAction(pool, target, step, [], plan);
-    expect(result.status).toBe('succeeded');
-    expect(await count()).toBe(1);
     // What it returned is kept to be shown, not only "SELECT done".
     expect(result).toMatchObject({
-      summary: 'SELECT returned 1 row',
-      output: { columns: ['admin_clear_queue'], rows: [['1']], rowCount: 1, truncated: false },
+      status: 'succeeded',
+      affectedRows: 4,
+      output: { columns: ['admin_clear_queue'], rows: [['3']], rowCount: 1, truncated: false },
     });
+    expect(await count()).toBe(1);
+  });
+
+  it('does not try a function call whose effects a rollback would not undo, or that it cannot read, and says why', async () => {
+    await resetItems();
+    await db.admin.query(`
+      CREATE SEQUENCE IF NOT EXISTS rb_ticket;
+      CREATE TABLE IF NOT EXISTS audited (id int, status text);
+      CREATE OR REPLACE FUNCTION audited_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE OR REPLACE TRIGGER audited_note BEFORE UPDATE ON audited FOR EACH ROW EXECUTE FUNCTION audited_note();
+      CREATE OR REPLACE FUNCTION rb_take_ticket() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('rb_ticket') $$;
+      CREATE OR REPLACE FUNCTION rb_clear_dynamic(t text) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE format('DELETE FROM %I', t); END $$;
+      CREATE OR REPLACE FUNCTION rb_kick() RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN UPDATE items SET status = 'kicked'; PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE false; END $$;
+      CREATE OR REPLACE FUNCTION rb_wipe() RETURNS void LANGUAGE sql AS $$ TRUNCATE items $$;
+      CREATE OR REPLACE FUNCTION rb_touch_audited() RETURNS void LANGUAGE sql AS $$ UPDATE audited SET status = 'x' $$;
+      CREATE OR REPLACE FUNCTION rb_boom() RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN UPDATE items SET status = 'boom'; RAISE EXCEPTION 'queue is locked'; END $$;`);
+    const cases: Array<[string, RegExp]> = [
+      ['SELECT rb_take_ticket();', /rb_take_ticket\(\) calls nextval, which advances a sequence/],
+      ["SELECT rb_clear_dynamic('items');", /runs SQL it builds at run time \(EXECUTE/],
+      ['SELECT rb_kick();', /calls pg_terminate_backend, which terminates backends/],
+      ['SELECT rb_wipe();', /runs TRUNCATE, which a trial cannot undo or count/],
+      [
+        'SELECT rb_touch_audited();',
+        /would fire trigger audited_note on audited, whose code the bot does not try/,
+      ],
+    ];
+    for (const [sql, why] of cases) {
+      const plan = await computePlan(pool, target, action(sql), []);
+      expect([sql, plan.mode]).toEqual([sql, 'statement']);
+      expect(plan.summary).toMatch(/not tried in a rolled-back transaction: /);
+      expect(plan.summary).toMatch(why);
+    }
+    const failing = await computePlan(pool, target, action('SELECT rb_boom();'), []);
+    expect(failing.summary).toMatch(
+      /rb_boom, which failed when tried in a rolled-back transaction \(queue is locked/,
+    );
+    // Nothing was run: no ticket taken, no row changed.
+    const { rows } = await db.admin.query('SELECT is_called FROM rb_ticket');
+    expect(rows[0].is_called).toBe(false);
+    const changed = await db.admin.query(
+      "SELECT count(*)::int AS n FROM items WHERE status NOT IN ('stuck', 'done')",
+    );
+    expect(changed.rows[0].n).toBe(0);
+  });
+
+  it("does not try a SECURITY DEFINER function whose owner has rights the bot's role lacks", async () => {
+    await resetItems();
+    await db.admin.query(`
+      CREATE OR REPLACE FUNCTION rb_clear_as_owner() RETURNS int LANGUAGE sql SECURITY DEFINER
+        AS $$ UPDATE items SET status = 'cleared' WHERE status = 'stuck' RETURNING 1 $$;
+      GRANT SELECT ON items TO ${role};`);
+    const owner = (await db.admin.query('SELECT current_user AS name')).rows[0].name;
+    const asRole = testTarget(userUrl, { name: 'test-as-role' });
+    const step = action('SELECT rb_clear_as_owner();');
+    // Its own pools, closed here: other tests signal this role's sessions.
+    const rolePools = new TargetPools();
+    const plan = await computePlan(rolePools.remediation(asRole), asRole, step, []).finally(() =>
+      rolePools.closeAll(),
+    );
+    expect(plan.mode).toBe('statement');
+    expect(plan.summary).toContain(
+      `calls public.rb_clear_as_owner(), which runs as its owner ${owner} (SECURITY DEFINER), with rights the bot's role does not have`,
+    );
+    // The owner itself may try it: the trial can do nothing it could not do anyway.
+    expect(await computePlan(pool, target, step, [])).toMatchObject({ mode: 'trial', affectedRows: 3 });
   });
 
   it('never disables row-level security on a production target, and elsewhere plans its re-enable', async () => {
@@ -363,7 +450,9 @@ describe.each(servers)('remediation on $label', (server) => {
   it('keeps the rows an executed action returns, repeated column names and all', async () => {
     await db.admin.query(`
       CREATE OR REPLACE FUNCTION system_report() RETURNS TABLE(component text, status text, status2 text)
-        LANGUAGE sql VOLATILE AS $$ VALUES ('queue', 'ok', NULL), ('sync', 'stuck', 'x') $$;`);
+        LANGUAGE plpgsql VOLATILE AS $$
+          BEGIN RETURN QUERY EXECUTE $q$ VALUES ('queue', 'ok', NULL), ('sync', 'stuck', 'x') $q$; END $$;`);
+    // Built at run time, it is not tried (a trial would find it changes nothing): it runs once approved.
     const step = action('SELECT component, status, status2 AS status FROM system_report();');
     const plan = await computePlan(pool, target, step, []);
     const result = await executeAction(pool, target, step, [], plan);
@@ -741,8 +830,6 @@ AND query_start < now() - interval '0 seconds';`;
         ['ALTER TABLE IF EXISTS no_such_table ADD COLUMN note text;', 'no_such_table does not exist'],
         ['CREATE INDEX IF NOT EXISTS items_status_idx ON items (status);', 'items_status_idx already exists'],
         ['CREATE INDEX IF NOT EXISTS items_name_idx ON items (name);', undefined],
-        // Without IF EXISTS Postgres would fail, not skip: that is the execution's to report.
-        ['DROP INDEX no_such_idx;', undefined],
       ];
       for (const [sql, nothing] of cases) {
         const plan = await planOf(sql);
@@ -751,9 +838,38 @@ AND query_start < now() - interval '0 seconds';`;
           nothing === undefined ? undefined : { kind: 'nothing_to_do', reason: nothing },
         ]);
       }
+      // Without IF EXISTS Postgres would fail, not skip: it cannot run, and the preview says so.
+      expect((await planOf('DROP INDEX no_such_idx;')).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `index no_such_idx does not exist on ${target.name}`,
+      });
+      expect((await planOf('ALTER TABLE itemz ADD COLUMN note text;')).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `table itemz does not exist on ${target.name} (did you mean items?)`,
+      });
       const partly = await planOf('DROP INDEX IF EXISTS items_status_idx, no_such_idx;');
       expect(partly.blocked).toBeUndefined();
       expect(partly.summary).toMatch(/; would skip index no_such_idx \(missing\)$/);
+    });
+
+    it('does not call missing what an earlier step of the procedure creates, but runs it only once that exists', async () => {
+      const create = action(
+        'CREATE TABLE rb_notes (id int PRIMARY KEY, parent int REFERENCES rb_notes (id), body text);',
+      );
+      const index = action('CREATE INDEX rb_notes_body_idx ON rb_notes (body);');
+      // A table referring to itself while being created names nothing missing.
+      expect((await computePlan(pool, target, create, [])).blocked).toBeUndefined();
+      expect((await computePlan(pool, target, index, [])).blocked).toEqual({
+        kind: 'missing_objects',
+        reason: `table rb_notes does not exist on ${target.name}`,
+      });
+      const plan = await computePlan(pool, target, index, [], undefined, [], [create]);
+      expect(plan.blocked).toBeUndefined();
+      // Approved before the earlier step ran: execution finds the table missing and runs nothing.
+      expect(await executeAction(pool, target, index, [], plan)).toMatchObject({
+        status: 'aborted',
+        reason: `table rb_notes does not exist on ${target.name}`,
+      });
     });
 
     it('does not run a DROP … IF EXISTS whose object went after approval, and says nothing was done', async () => {

@@ -366,6 +366,10 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
         return { ok: true, ts: params.get('ts') };
       });
     interceptResponseUrls({ persist: true });
+    // One more failed item, whatever earlier tests cleared: the preview counts what the call would delete.
+    await target.admin.query(
+      "INSERT INTO shopify_sync_queue (inventory_item_id, action, status) VALUES (99, 'update', 'failed')",
+    );
     const failedBefore = (
       await target.admin.query("SELECT count(*)::int AS n FROM shopify_sync_queue WHERE status = 'failed'")
     ).rows[0].n;
@@ -418,8 +422,14 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     const outcome = await eventually(() =>
       updates.find((update) => update.ts === card.ts && update.text.endsWith(': succeeded')),
     );
-    // What the function returned, shown as a check's rows are, not only "SELECT done".
-    expect(outcome.blocks).toContain('SELECT returned 1 row');
+    // Tried in a rolled-back transaction, the call was counted before approval…
+    expect(allText(card)).toContain(
+      `SELECT would delete ${failedBefore === 1 ? '1 row' : `${failedBefore} rows`} of public.shopify_sync_queue (tried in a transaction that was rolled back)`,
+    );
+    // …and what the function returned is shown as a check's rows are, not only "SELECT done".
+    expect(outcome.blocks).toContain(
+      `SELECT changed ${failedBefore === 1 ? '1 row' : `${failedBefore} rows`}; returned 1 row`,
+    );
     expect(JSON.stringify(JSON.parse(outcome.blocks))).toContain(
       JSON.stringify(`\`\`\`admin_clear_shopify_sync_queue\n${failedBefore}\`\`\``),
     );

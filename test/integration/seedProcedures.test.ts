@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { executeAction } from '../../src/remediation/execute.js';
+import { DEFAULT_LIMITS, executeAction } from '../../src/remediation/execute.js';
 import { computePlan } from '../../src/remediation/plan.js';
 import { runProcedureChecks, type StepOnTarget } from '../../src/runbooks/execute/procedureChecks.js';
 import { resolveIdentifiers } from '../../src/runbooks/identifiers.js';
@@ -212,18 +212,29 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     expect(rows[0].n).toBe(2);
   });
 
-  it('reports the template "CREATE TRIGGER trigger_name … ON table_name" as failed, not succeeded, and changes nothing', async () => {
+  it('previews the template "CREATE TRIGGER trigger_name … ON table_name" as cannot run, naming table_name and trigger_function(), and offers no approval', async () => {
     const outcomes = await seed.checks(seed.procedure('issue-duplicate-triggers-causing-conflicts'));
     const create = actionOf(stepTitled(outcomes, 'Recreate it once'));
     const pool = seed.pools.remediation(seed.target);
-    const plan = await computePlan(pool, seed.target, create, []);
+    // The DROP before it in the same block creates nothing: both names are still missing.
+    const { steps } = seed.procedure('issue-duplicate-triggers-causing-conflicts');
+    const earlier = steps.slice(0, steps.indexOf(create));
+    const plan = await computePlan(pool, seed.target, create, [], undefined, [], earlier);
+    expect(plan.blocked?.kind).toBe('missing_objects');
+    expect(plan.summary).toBe(
+      `cannot run: table table_name does not exist on ${seed.target.name}; function trigger_function() does not exist; table_name, trigger_function read as a template's stand-in: the runbook must name real objects`,
+    );
+    // Executed anyway (approved before the catalog changed): refused before anything runs.
     const result = await executeAction(pool, seed.target, create, [], plan);
-    expect(result).toMatchObject({ status: 'failed', error: expect.stringMatching(/table_name/) });
+    expect(result).toMatchObject({
+      status: 'aborted',
+      reason: expect.stringMatching(/table table_name does not exist/),
+    });
+    const { rows } = await seed.db.admin.query(
+      "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'trigger_name'",
+    );
+    expect(rows[0].n).toBe(0);
   });
-
-  it.todo(
-    'the preview of "CREATE TRIGGER trigger_name … ON table_name" says before approval that table_name and trigger_function() do not exist on the target (lint --target says so; the plan only says "runs in a transaction")',
-  );
 
   it('drops the duplicate trigger the finding names, through the built-in procedure, by its identifiers', async () => {
     const library = await loadRunbookFile(join(BUILT_IN_RUNBOOKS_DIR, 'postgres-health.md'), 'built-in');
@@ -703,15 +714,31 @@ describe('seed 004 (Production Operations): the stuck Shopify sync queue, option
       completed: 1,
     });
 
-    // Option B: the function cannot be previewed, and the plan says so rather than guessing.
+    // Option B: tried in a transaction that is rolled back, it says how many queued items it would clear.
     const planB = await computePlan(pool, seed.target, optionB, []);
-    expect(planB.summary).toMatch(/calls admin_clear_shopify_sync_queue, which the bot cannot preview/);
+    expect(planB).toMatchObject({
+      mode: 'trial',
+      summary:
+        'SELECT would delete 5 rows of public.shopify_sync_queue (tried in a transaction that was rolled back)',
+      affectedRows: 5,
+      changes: [{ table: 'public.shopify_sync_queue', inserted: 0, updated: 0, deleted: 5 }],
+      sample: { columns: ['admin_clear_shopify_sync_queue'], rows: [['5']] },
+      rowLimit: { rows: 1000 },
+    });
+    expect(planB.blocked).toBeUndefined();
+    // The trial cleared nothing.
+    expect(counts(stepTitled(await seed.checks(procedure), 'Verify queue is processing'))).toEqual({
+      queued: 5,
+      failed: 1,
+      completed: 1,
+    });
 
-    // Option A: the function's own answer (how many it cleared) is posted, not only "SELECT done".
+    // Option A: counted the same way; the function's own answer (how many it cleared) is posted too.
     const planA = await computePlan(pool, seed.target, optionA, []);
+    expect(planA).toMatchObject({ mode: 'trial', affectedRows: 1 });
     expect(planA.blocked).toBeUndefined();
     const resultA = await executeAction(pool, seed.target, optionA, [], planA);
-    expect(resultA).toMatchObject({ status: 'succeeded', output: { rows: [['1']] } });
+    expect(resultA).toMatchObject({ status: 'succeeded', affectedRows: 1, output: { rows: [['1']] } });
     const afterA = await seed.checks(procedure);
     expect(counts(stepTitled(afterA, 'Verify queue is processing'))).toEqual({ queued: 5, completed: 1 });
     expect(stepTitled(afterA, 'Check for failed items').result?.rows).toEqual([]);
@@ -747,7 +774,48 @@ describe('seed 004 (Production Operations): the stuck Shopify sync queue, option
     expect(rows).toEqual([{ status: 'archived', n: 2500 }]);
   });
 
-  it.todo(
-    "option B's preview says how many queued items admin_clear_shopify_sync_queue('queued') would clear (the function is run in a rolled-back transaction or its DELETE counted), as a DML plan does: today a function call is described, not counted",
-  );
+  it("holds option B's trial count to the row limit and to what was approved, then clears the queue and finds nothing left to do", async () => {
+    const procedure = seed.procedure('2-shopify-sync-queue-stuck');
+    const optionB = actionOf(
+      stepTitled(await seed.checks(procedure), 'Clear all queued items (use with caution)'),
+    );
+    const pool = seed.pools.remediation(seed.target);
+    await seed.db.admin.query(
+      "INSERT INTO shopify_sync_queue (inventory_item_id, action, status) SELECT 'bulk-' || n, 'update', 'queued' FROM generate_series(1, 3) AS n",
+    );
+    const queued = Number(
+      (await seed.db.admin.query("SELECT count(*) AS n FROM shopify_sync_queue WHERE status = 'queued'"))
+        .rows[0].n,
+    );
+    expect(queued).toBeGreaterThan(3);
+    const overLimit = await computePlan(pool, seed.target, optionB, [], {
+      ...DEFAULT_LIMITS,
+      maxRows: 3,
+      rowLimitSetBy: 'the test',
+    });
+    expect(overLimit.blocked).toMatchObject({
+      kind: 'over_limit',
+      reason: expect.stringMatching(`it would change ${queued} rows, more than its limit of 3`),
+    });
+
+    const approved = await computePlan(pool, seed.target, optionB, []);
+    expect(approved.affectedRows).toBe(queued);
+    // More items queued since the approval: the re-check stops it, and nothing is cleared.
+    await seed.db.admin.query(
+      "INSERT INTO shopify_sync_queue (inventory_item_id, action, status) SELECT 'late-' || n, 'update', 'queued' FROM generate_series(1, 4) AS n",
+    );
+    expect(await executeAction(pool, seed.target, optionB, [], approved)).toMatchObject({
+      status: 'changed',
+      reason: `it would now change ${queued + 4} rows; ${queued} were approved (allowed: ±1)`,
+    });
+    const again = await computePlan(pool, seed.target, optionB, []);
+    expect(await executeAction(pool, seed.target, optionB, [], again)).toMatchObject({
+      status: 'succeeded',
+      affectedRows: queued + 4,
+      output: { rows: [[String(queued + 4)]] },
+    });
+    const after = await computePlan(pool, seed.target, optionB, []);
+    expect(after.blocked).toEqual({ kind: 'nothing_to_do', reason: 'it would change no rows' });
+    expect(after.summary).toBe('SELECT would change no rows (tried in a transaction that was rolled back)');
+  });
 });

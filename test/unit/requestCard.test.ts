@@ -136,6 +136,19 @@ describe('the request card states scope and limits', () => {
     expect(text(over)).toContain(
       'Over the limit: it would change 5,000 rows. It cannot be requested for approval.',
     );
+    const reason = 'table table_name does not exist on prod; function trigger_function() does not exist';
+    const missing = requestCardBlocks(
+      request({
+        plan: { summary: `cannot run: ${reason}`, blocked: { kind: 'missing_objects', reason } },
+        blocked: reason,
+      }),
+      step,
+      1,
+    );
+    expect(buttons(missing as never)).toEqual(['Discard']);
+    expect(text(missing)).toContain(
+      `Cannot run on this target: ${reason}. It cannot be requested for approval.`,
+    );
   });
 
   it('says an execution that changed nothing did nothing', () => {

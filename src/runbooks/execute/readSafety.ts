@@ -41,7 +41,7 @@ const MAX_OBJECTS = 2000;
 
 const RISK_ORDER: Record<Risk, number> = { low: 0, medium: 1, high: 2 };
 
-interface FunctionRow {
+export interface FunctionRow {
   oid: number;
   schema: string;
   name: string;
@@ -51,6 +51,11 @@ interface FunctionRow {
   source: string | null;
   atomic: boolean;
   extension: boolean;
+  /** SECURITY DEFINER: it runs as `owner`. */
+  definer: boolean;
+  owner: string;
+  /** The session's role has the owner's rights (is it, or a member of it). */
+  ownerRights: boolean;
 }
 
 interface RelationRow {
@@ -62,7 +67,7 @@ interface RelationRow {
 }
 
 /** How a thing to look at was reached, for the reason shown to people. */
-interface Pending {
+export interface Pending {
   via: string;
 }
 
@@ -92,14 +97,15 @@ export function vouchedFunctions(functions: readonly string[]): Set<string> {
   return new Set(functions.filter((name) => !READ_SAFE_FUNCTIONS.has(name) && !knownEffect(name)));
 }
 
-class Judge {
-  private readonly reasons: string[] = [];
+/** Judges what a statement reaches; a trial (remediation/trialSafety.ts) judges it by other rules. */
+export class Judge {
+  protected readonly reasons: string[] = [];
   private risk: Risk = 'low';
   private readonly seenFunctions = new Set<number>();
   private readonly seenRelations = new Set<number>();
 
   constructor(
-    private readonly client: pg.ClientBase,
+    protected readonly client: pg.ClientBase,
     private readonly vouched: ReadonlySet<string>,
   ) {}
 
@@ -109,7 +115,7 @@ class Judge {
       : { safe: false, reasons: this.reasons, risk: this.risk };
   }
 
-  private unsafe(reason: string, risk: Risk): void {
+  protected unsafe(reason: string, risk: Risk): void {
     if (!this.reasons.includes(reason)) this.reasons.push(reason);
     if (RISK_ORDER[risk] > RISK_ORDER[this.risk]) this.risk = risk;
   }
@@ -244,7 +250,8 @@ class Judge {
       `SELECT p.oid::int AS oid, n.nspname AS schema, p.proname AS name,
               pg_get_function_identity_arguments(p.oid) AS args, p.provolatile AS volatility,
               l.lanname AS language, p.prosrc AS source,
-              (to_jsonb(p) ->> 'prosqlbody') IS NOT NULL AS atomic,
+              (to_jsonb(p) ->> 'prosqlbody') IS NOT NULL AS atomic, p.prosecdef AS definer,
+              pg_get_userbyid(p.proowner) AS owner, pg_has_role(p.proowner, 'USAGE') AS "ownerRights",
               EXISTS (SELECT 1 FROM pg_depend d
                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') AS extension
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
@@ -254,7 +261,7 @@ class Judge {
     for (const fn of rows) await this.function(fn, from);
   }
 
-  private async function(fn: FunctionRow, from: Pending): Promise<void> {
+  protected async function(fn: FunctionRow, from: Pending): Promise<void> {
     const system = fn.schema === 'pg_catalog';
     const label = system ? fn.name : `${fn.schema}.${fn.name}(${fn.args})`;
     const calls = `${prefix(from.via)}calls ${label}`;
@@ -281,7 +288,12 @@ class Judge {
       this.unsafe(`${calls}, a VOLATILE function (declare it with readonly= if it is read-only)`, 'medium');
       return;
     }
-    const via = `${from.via ? `${from.via} → ` : ''}function ${label}`;
+    await this.body(fn, calls, from);
+  }
+
+  /** A user function's body, judged as the statement is: SQL and PL/pgSQL only. */
+  protected async body(fn: FunctionRow, calls: string, from: Pending): Promise<void> {
+    const via = `${from.via ? `${from.via} → ` : ''}function ${fn.schema}.${fn.name}(${fn.args})`;
     if (fn.language === 'plpgsql') await this.plpgsqlBody(fn.oid, calls, via);
     else if (fn.language !== 'sql')
       this.unsafe(

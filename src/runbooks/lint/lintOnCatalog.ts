@@ -2,14 +2,16 @@ import type pg from 'pg';
 import type { Runbook, Statement } from '../model.js';
 import { strings, walk } from '../sql/ast.js';
 import {
+  CatalogNames,
   closestNames,
-  type LintFinding,
-  type LintRule,
-  type LintSeverity,
   looksLikeTemplateName,
-} from './findings.js';
+  lookUpNames,
+  type MissingName,
+  nearestTo,
+} from '../sql/catalogNames.js';
+import { display, type Names, namesIn, PREPARABLE, type QualifiedName } from '../sql/statementNames.js';
+import type { LintFinding, LintRule, LintSeverity } from './findings.js';
 import { parseOne, renamedColumnsUsed } from './lintRunbook.js';
-import { dedupe, display, type Names, namesIn, PREPARABLE, type QualifiedName } from './statementNames.js';
 
 /**
  * Each statement of a runbook resolved against a target's catalog, without running it:
@@ -87,17 +89,11 @@ async function resolveStatement(
   const tree = parseOne(statement.sql);
   if (!tree) return [];
   const names = namesIn(tree);
-  const problems: Problem[] = [];
-  const missing = (
-    name: QualifiedName,
-    kind: string,
-    ifExists: boolean,
-    candidates: string[],
-    on?: QualifiedName,
-  ): Problem => {
+  const missing = (absent: MissingName): Problem => {
+    const { name, kind, ifExists, on } = absent;
     const shown = display(name);
     const template = looksLikeTemplateName(name.name);
-    const nearest = closestNames(name.name, candidates).filter((candidate) => candidate !== shown);
+    const nearest = nearestTo(absent);
     const rule: LintRule = template
       ? 'template-identifier'
       : ['table', 'index', 'view', 'materialized view', 'sequence', 'foreign table'].includes(kind)
@@ -124,65 +120,8 @@ async function resolveStatement(
             : undefined,
     };
   };
-
-  const relations = dedupe([
-    ...names.relations,
-    ...names.onTable.map((object) => ({ ...object.table, ifExists: object.ifExists, kind: 'table' })),
-  ]);
-  const relationOids = new Map<string, number>();
-  if (relations.length > 0) {
-    const { rows } = await client.query<{ oid: number | null }>(
-      `SELECT to_regclass(CASE WHEN schema IS NULL THEN quote_ident(name)
-                               ELSE quote_ident(schema) || '.' || quote_ident(name) END)::oid::int AS oid
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(schema, name, n) ORDER BY n`,
-      [relations.map((name) => name.schema ?? null), relations.map((name) => name.name)],
-    );
-    for (const [i, relation] of relations.entries()) {
-      const oid = rows[i]?.oid ?? null;
-      if (oid !== null) relationOids.set(display(relation), oid);
-      else
-        problems.push(missing(relation, relation.kind, relation.ifExists, await catalog.relations(client)));
-    }
-  }
-
-  const functions = dedupe(names.functions);
-  let userFunctions = false;
-  if (functions.length > 0) {
-    const { rows } = await client.query<{ found: boolean; user: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                       WHERE p.proname = wanted.name
-                         AND CASE WHEN wanted.schema IS NULL THEN pg_function_is_visible(p.oid)
-                                  ELSE n.nspname = wanted.schema END) AS found,
-              EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                       WHERE p.proname = wanted.name AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-                         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                                            AND d.objid = p.oid AND d.deptype = 'e')) AS user
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS wanted(schema, name, n) ORDER BY n`,
-      [functions.map((name) => name.schema ?? null), functions.map((name) => name.name)],
-    );
-    for (const [i, fn] of functions.entries()) {
-      if (rows[i]?.user) userFunctions = true;
-      if (!rows[i]?.found)
-        problems.push(missing(fn, 'function', fn.ifExists, await catalog.functions(client)));
-    }
-  }
-
-  for (const object of names.onTable) {
-    const table = relationOids.get(display(object.table));
-    // A table that does not exist is reported already.
-    if (table === undefined) continue;
-    const { rows } = await client.query<{ name: string }>(
-      object.kind === 'trigger'
-        ? 'SELECT tgname AS name FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal'
-        : object.kind === 'policy'
-          ? 'SELECT polname AS name FROM pg_policy WHERE polrelid = $1::oid'
-          : 'SELECT rulename AS name FROM pg_rewrite WHERE ev_class = $1::oid',
-      [table],
-    );
-    const existing = rows.map((row) => row.name);
-    if (!existing.includes(object.name))
-      problems.push(missing({ name: object.name }, object.kind, object.ifExists, existing, object.table));
-  }
+  const { missing: absent, relationOids, userFunctions } = await lookUpNames(client, names, catalog);
+  const problems = absent.map(missing);
   if (problems.length > 0) return problems;
 
   const [top] = Object.keys(tree);
@@ -365,32 +304,4 @@ async function columnsByCatalog(
     });
   }
   return problems;
-}
-
-/** The target's relation and function names, read once, for "did you mean". */
-class CatalogNames {
-  private relationNames?: string[];
-  private functionNames?: string[];
-
-  async relations(client: pg.ClientBase): Promise<string[]> {
-    this.relationNames ??= (
-      await client.query<{ name: string }>(
-        `SELECT CASE WHEN pg_table_is_visible(c.oid) THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
-            AND n.nspname NOT IN ('information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%'
-          LIMIT 20000`,
-      )
-    ).rows.map((row) => row.name);
-    return this.relationNames;
-  }
-
-  async functions(client: pg.ClientBase): Promise<string[]> {
-    this.functionNames ??= (
-      await client.query<{ name: string }>(
-        `SELECT DISTINCT p.proname AS name FROM pg_proc p WHERE pg_function_is_visible(p.oid) LIMIT 20000`,
-      )
-    ).rows.map((row) => row.name);
-    return this.functionNames;
-  }
 }

@@ -5,7 +5,7 @@ import { walk } from './ast.js';
 export interface PlpgsqlSql {
   /** Every statement and expression it evaluates, each as a statement the SQL parser reads. */
   statements: string[];
-  /** It builds SQL at run time (EXECUTE, FOR … EXECUTE, OPEN … FOR EXECUTE): unknowable from its text. */
+  /** It builds SQL at run time (EXECUTE, FOR … EXECUTE, OPEN … FOR EXECUTE, RETURN QUERY EXECUTE): unknowable from its text. */
   dynamic: boolean;
 }
 
@@ -23,8 +23,8 @@ export function plpgsqlSql(definition: string): PlpgsqlSql {
   const statements: string[] = [];
   let dynamic = false;
   for (const [type, node] of walk(tree)) {
-    if (/^PLpgSQL_stmt_dyn/.test(type) || (type === 'PLpgSQL_stmt_open' && 'dynquery' in node))
-      dynamic = true;
+    // RETURN QUERY EXECUTE and OPEN … FOR EXECUTE carry a `dynquery` too.
+    if (/^PLpgSQL_stmt_dyn/.test(type) || ('dynquery' in node && /^PLpgSQL_stmt_/.test(type))) dynamic = true;
     if (type !== 'PLpgSQL_expr') continue;
     const query = String(node.query ?? '');
     const mode = Number(node.parseMode ?? PARSE_MODE.default);

@@ -118,6 +118,8 @@ function statusLine(request: ActionRequest, plan: PlanView): string {
     if (plan.blocked.kind === 'nothing_to_do')
       return `:zero: Nothing to do: ${reason}. There is nothing to approve.`;
     if (plan.blocked.kind === 'not_allowed') return `:no_entry: Not allowed on this target: ${reason}.`;
+    if (plan.blocked.kind === 'missing_objects')
+      return `:no_entry: Cannot run on this target: ${reason}. It cannot be requested for approval.`;
     return `:no_entry: Over the limit: ${reason}. It cannot be requested for approval.`;
   }
   return STATUS_LINE[request.status];

@@ -1,4 +1,4 @@
-import { strings, walk } from '../sql/ast.js';
+import { strings, walk } from './ast.js';
 
 /** The names a statement refers to, as lint --target looks them up in the catalog. */
 export interface QualifiedName {
@@ -51,8 +51,14 @@ export function namesIn(tree: Record<string, unknown>): Names {
   const ctes = new Set<string>();
   for (const [type, body] of walk(tree))
     if (type === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
+  const createdName = created as { schemaname?: string; relname?: string } | undefined;
   for (const body of rangeVars(tree)) {
-    if (body === created) continue;
+    // Nor does a table referring to itself (`REFERENCES` its own key) while being created.
+    if (
+      body === created ||
+      (body.relname === createdName?.relname && body.schemaname === createdName.schemaname)
+    )
+      continue;
     const schema = typeof body.schemaname === 'string' ? body.schemaname : undefined;
     if (!schema && ctes.has(body.relname)) continue;
     const relation = { schema, name: body.relname };
@@ -60,7 +66,9 @@ export function namesIn(tree: Record<string, unknown>): Names {
       top === 'ReindexStmt' && body === topBody.relation && topBody.kind === 'REINDEX_OBJECT_INDEX'
         ? 'index'
         : 'table';
-    names.relations.push({ ...relation, ifExists: false, kind });
+    // `ALTER TABLE IF EXISTS t`: a missing t is skipped, as a DROP … IF EXISTS would skip it.
+    const ifExists = body === topBody.relation && topBody.missing_ok === true;
+    names.relations.push({ ...relation, ifExists, kind });
     const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
     names.aliases.set(alias ?? body.relname, relation);
   }
