@@ -46,6 +46,8 @@ incidents:
     - { name: On-call engineer, groups: [S0ONCALL] }
     - { name: Engineering lead, groups: [S0LEADS] }
     - { name: Database admin, groups: [S0DBA, S0DBA2], severities: [P0, P1] }
+  severities:
+    P2: { status_reminder: 10 minutes }
 `;
 
 interface Call {
@@ -221,6 +223,15 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     }
   }
 
+  /** How often the incident's status reminder comes, or undefined without one. */
+  async function reminderEvery(incidentId: string): Promise<number | undefined> {
+    const schedulers = await service.queues.queue(QUEUES.notifications).getJobSchedulers(0, -1);
+    const every = schedulers.find(
+      (scheduler) => scheduler.key === timerJobId(incidentId, 'status-reminder'),
+    )?.every;
+    return every === undefined || every === null ? undefined : Number(every);
+  }
+
   async function fire(incidentId: string, timer: 'escalation' | 'milestone', step: number) {
     await service.queues
       .queue(QUEUES.notifications)
@@ -254,6 +265,8 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       async () => (await queue.getJob(timerJobId(declared.id, 'milestone', 1))) ?? undefined,
     );
     expect(second.delay).toBeGreaterThan(19 * 60_000);
+    // A P1 pages, so it reminds of a status every INCIDENT_STATUS_REMINDER_MINUTES (30 by default).
+    expect(await eventually(() => reminderEvery(declared.id))).toBe(30 * 60_000);
     // Two escalations for the three levels: the last level is reached too.
     expect(await queue.getJob(timerJobId(declared.id, 'escalation', 1))).toBeTruthy();
     expect(await queue.getJob(timerJobId(declared.id, 'escalation', 2))).toBeTruthy();
@@ -369,6 +382,8 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     fakeSlack(calls);
     fakePagers(pages, { pagerduty: [503], opsgenie: [429] });
     const quiet = await declare('P2 Zorblax slightly odd', 'C0WIDGETS');
+    // The policy file gives P2, which does not page, a status reminder of its own.
+    expect(await eventually(() => reminderEvery(quiet.id))).toBe(10 * 60_000);
     expect(await incident('resolve False alarm', quiet.channel)).toMatch(/^Resolved/);
     await eventually(() =>
       calls.find(
