@@ -175,25 +175,39 @@ export function severityRule(
   };
 }
 
+/** Where an escalation path came from; the root message says so unless built in. */
+export type EscalationSource = 'policy file' | 'configuration' | 'runbook' | 'built-in';
+
 /**
- * The levels an incident of `severity` goes through, first (where it starts) to last:
- * the severity's own path, else the section's (levels kept for other severities left out),
- * else `INCIDENT_ESCALATION`'s names.
+ * The levels an incident of `severity` goes through, first (where it starts) to last, and
+ * where they came from: the severity's own path in the policy file, else the section's,
+ * else `INCIDENT_ESCALATION`'s names (configuration), else the escalation path of the incident's runbook,
+ * else the built-in one. Levels kept for other severities ("(P0 only)") are left out.
  */
-export function escalationPath(settings: IncidentPolicySettings, severity: Severity): EscalationLevel[] {
+export function escalationPath(
+  settings: IncidentPolicySettings,
+  severity: Severity,
+  runbook?: RunbookIncidentPolicy,
+): { path: EscalationLevel[]; source: EscalationSource } {
   const levels: ConfiguredLevel[] | undefined =
     settings.policy.severities?.[severity]?.escalation ?? settings.policy.escalation;
-  if (!levels) {
-    const names = settings.escalationNames.length > 0 ? settings.escalationNames : DEFAULT_ESCALATION;
-    return names.map((name) => ({ name, groups: [] }));
-  }
-  return levels
-    .filter((level) => !level.severities || level.severities.includes(severity))
-    .map((level) => ({
+  const forSeverity = (level: { severities?: readonly Severity[] }) =>
+    !level.severities || level.severities.includes(severity);
+  if (levels) {
+    const path = levels.filter(forSeverity).map((level) => ({
       name: level.name,
       groups: level.groups,
       ...(level.after !== undefined ? { afterMs: level.after } : {}),
     }));
+    return { path, source: 'policy file' };
+  }
+  const named = (names: string[]) => names.map((name) => ({ name, groups: [] }));
+  if (settings.escalationNames.length > 0)
+    return { path: named(settings.escalationNames), source: 'configuration' };
+  const written = runbook?.escalation?.filter(forSeverity);
+  if (written && written.length > 0)
+    return { path: named(written.map((level) => level.name)), source: 'runbook' };
+  return { path: named(DEFAULT_ESCALATION), source: 'built-in' };
 }
 
 /**

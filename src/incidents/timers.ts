@@ -30,15 +30,14 @@ export interface TimerRef {
 /** Warn when this share of the response target has passed with no acknowledgement. */
 const WARNING_AT = 0.75;
 
-/** The incident's severity rule and escalation path, from the settings and its runbook's table. */
+/** The incident's severity rule and escalation path, from the settings and its runbook's. */
 export function incidentPlan(
   incident: Pick<StoredIncident, 'severity' | 'runbookPolicy'>,
   settings: IncidentPolicySettings,
 ): IncidentPlan {
-  return {
-    rule: severityRule(settings, incident.runbookPolicy ?? undefined, incident.severity),
-    path: escalationPath(settings, incident.severity),
-  };
+  const runbook = incident.runbookPolicy ?? undefined;
+  const { path, source } = escalationPath(settings, incident.severity, runbook);
+  return { rule: severityRule(settings, runbook, incident.severity), path, pathSource: source };
 }
 
 /**

@@ -228,10 +228,21 @@ export interface RunbookMilestone {
   line: number;
 }
 
+/** A level of a runbook's escalation path: `**Level 4**: Page database admin (P0 only)`. */
+export interface RunbookEscalationLevel {
+  /** Who or what the level is, as written without its verb: "Database admin". */
+  name: string;
+  /** Only incidents of these severities reach it ("(P0 only)"); absent: every severity. */
+  severities?: SeverityName[];
+  line: number;
+}
+
 /** What a runbook says about incidents beyond its procedures; absent when it says nothing. */
 export interface RunbookIncidentPolicy {
   severities: RunbookSeverity[];
   milestones: RunbookMilestone[];
+  /** Its escalation path, first level first; absent on incidents declared before it was read. */
+  escalation?: RunbookEscalationLevel[];
 }
 
 /** One side of an alert threshold as written: `> 60` → operator `>`, value `60`. */

@@ -248,11 +248,9 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       (call) => call.method === 'chat.postMessage' && call.params.channel === declared.channel,
     )!;
     expect(root.params.blocks).toContain('*Response target*\\n7 min (runbook), by');
+    // The policy file's levels win over any the runbook writes, and the message says whose they are.
     expect(root.params.blocks).toContain(
-      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
-    );
-    expect(root.params.blocks).toContain(
-      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
+      'Escalation if nobody acknowledges (policy file): On-call engineer → Engineering lead → Database admin',
     );
     const milestone = await eventually(() =>
       calls.find((call) => call.params.text?.includes('milestone, right away')),

@@ -240,6 +240,45 @@ describe('severities and response targets', () => {
     });
   });
 
+  it("escalate through the runbook's path where the configuration sets none, saying so", () => {
+    const written = {
+      ...seed004,
+      escalation: [
+        { name: 'Check runbook, attempt resolution', line: 30 },
+        { name: 'On-call engineer', line: 31 },
+        { name: 'Database admin', severities: ['P0' as const], line: 32 },
+      ],
+    };
+    const planOf = (severity: 'P0' | 'P1', section: unknown, names: string[] = []) =>
+      incidentPlan(
+        { ...incident, severity, runbookPolicy: written },
+        { ...configured(section), escalationNames: names },
+      );
+    const p0 = planOf('P0', {});
+    expect([p0.pathSource, p0.path.map((level) => level.name)]).toEqual([
+      'runbook',
+      ['Check runbook, attempt resolution', 'On-call engineer', 'Database admin'],
+    ]);
+    // "(P0 only)": a P1 stops at the on-call engineer.
+    expect(planOf('P1', {}).path.map((level) => level.name)).toEqual([
+      'Check runbook, attempt resolution',
+      'On-call engineer',
+    ]);
+    // The configuration wins: the policy file's levels, or INCIDENT_ESCALATION's names.
+    const fromFile = planOf('P0', { escalation: [{ name: 'Ops' }, { name: 'Boss' }] });
+    expect([fromFile.pathSource, fromFile.path.map((level) => level.name)]).toEqual([
+      'policy file',
+      ['Ops', 'Boss'],
+    ]);
+    const fromVariable = planOf('P0', {}, ['Ops', 'CTO']);
+    expect([fromVariable.pathSource, fromVariable.path.map((level) => level.name)]).toEqual([
+      'configuration',
+      ['Ops', 'CTO'],
+    ]);
+    // Without any: the built-in path.
+    expect(incidentPlan({ ...incident, runbookPolicy: seed004 }, configured({})).pathSource).toBe('built-in');
+  });
+
   it("post the runbook's milestones at their times, or the policy file's instead", () => {
     const p1 = incidentPlan({ ...incident, runbookPolicy: seed004 }, configured({}));
     expect(p1.rule.milestones).toEqual([{ atMs: 15 * MIN, text: 'Begin diagnostic procedures' }]);
