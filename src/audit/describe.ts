@@ -36,7 +36,13 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
   const step = typeof data.step === 'string' ? ` step ${data.step}` : '';
   switch (event.kind) {
     case 'command':
-      return [who, ' ran ', code(data.command ?? data.text, '(command not recorded)')];
+      return [
+        who,
+        ' ran ',
+        code(data.command ?? data.text, '(command not recorded)'),
+        // Started by a procedure schedule (schedules/scheduledProcedureJob.ts), not a person.
+        ...(typeof data.schedule === 'string' ? [' on its schedule ', text(data.schedule)] : []),
+      ];
     case 'preview':
       return typeof data.error === 'string'
         ? [who, `'s preview of${step} failed: `, text(data.error)]

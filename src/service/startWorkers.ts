@@ -213,10 +213,14 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
       // configuration is dropped (the next sync removes its scheduler).
       if (!deps.runbooks)
         throw new JobCannotSucceed(`no runbooks loaded for scheduled procedure ${data.schedule}`);
-      await scheduledProcedureProcessor({ procedureRuns, runbooks: deps.runbooks, targets, queues, logger })(
-        data,
-        job,
-      );
+      await scheduledProcedureProcessor({
+        procedureRuns,
+        audit: deps.audit,
+        runbooks: deps.runbooks,
+        targets,
+        queues,
+        logger,
+      })(data, job);
     })
     .register(
       JOBS.scheduledHealth,
