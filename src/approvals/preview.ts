@@ -2,7 +2,7 @@ import { appendAudited } from '../audit/outbox.js';
 import type { JOBS, JobPayload } from '../jobs/catalog.js';
 import { computePlan, type Plan } from '../remediation/plan.js';
 import { resolveIdentifiers } from '../runbooks/identifiers.js';
-import { bindStatement } from '../runbooks/procedureParams.js';
+import { asCatalogNames, bindStatement } from '../runbooks/procedureParams.js';
 import { failureText } from '../targets/connectionErrors.js';
 import { type ActionJobDeps, loadAction } from './actionJob.js';
 import { auditedChange } from './auditedChange.js';
@@ -24,7 +24,7 @@ export async function previewAction(
       data: { step: step.id, sql: step.statement.sql, error },
     });
   // The Preview button and the modal validate first; a job queued by an older bot may not have.
-  const binding = bindStatement(step.statement, inputs);
+  const binding = bindStatement(step.statement, asCatalogNames(run.procedure.steps, inputs));
   if (!binding.ok) {
     await failed(binding.problems.join('; '));
     return;

@@ -33,8 +33,16 @@ export interface Parameter {
    * Identifier parameters only: what the name stands for, and the schema written before it
    * (`public.<table>`, or another parameter in `<schema>.<table>`).
    */
-  identifier?: { kind: IdentifierKind; schema?: { text: string } | { param: string } };
+  identifier?: {
+    kind: IdentifierKind;
+    schema?: NameRef;
+    /** A trigger's table (`DROP TRIGGER <t> ON <schema>.<table>`): the trigger must be on it. */
+    on?: { table: NameRef; schema?: NameRef };
+  };
 }
+
+/** A name as the statement writes it: text, or another parameter's value. */
+export type NameRef = { text: string } | { param: string };
 
 /** One SQL statement as written and as it will be sent (placeholders replaced by `$n`). */
 export interface Statement {

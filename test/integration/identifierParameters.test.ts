@@ -106,6 +106,44 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     expect(!requalified.ok && requalified.problems[0]).toMatch(/takes the name alone/);
   });
 
+  it("finds a trigger on the table the statement names, suggesting that table's triggers", async () => {
+    await db.admin.query(`
+      CREATE TABLE shop.returns (id int);
+      CREATE TRIGGER orders_bump_z BEFORE INSERT ON shop.returns FOR EACH ROW EXECUTE FUNCTION bump();`);
+    const pool = pools.remediation(target);
+    const drop = statementOf('DROP TRIGGER <trigger> ON shop.<table>');
+    // orders_bump_z exists, but on shop.returns: dropping it "on orders" would fail at execution.
+    const elsewhere = await resolveIdentifiers(pool, drop, { trigger: 'orders_bump_z', table: 'orders' });
+    expect(!elsewhere.ok && elsewhere.problems).toEqual([
+      "trigger: no trigger orders_bump_z on table shop.orders on this target. Did you mean orders_bump_a, orders_bump_b? Give trigger=<an existing trigger on table shop.orders> (names are matched exactly, as format('%I') quotes them)",
+    ]);
+    expect(
+      await resolveIdentifiers(pool, drop, { trigger: 'orders_bump_z', table: 'returns' }),
+    ).toMatchObject({
+      ok: true,
+      statement: { sql: 'DROP TRIGGER "orders_bump_z" ON shop."returns"' },
+    });
+    // The table as another parameter, qualified or with its schema beside it; ALTER TABLE … TRIGGER too.
+    const qualified = await resolveIdentifiers(pool, statementOf('DROP TRIGGER <trigger> ON <table>'), {
+      trigger: 'orders_bump_a',
+      table: 'shop.returns',
+    });
+    expect(!qualified.ok && qualified.problems[0]).toMatch(
+      /no trigger orders_bump_a on table shop\.returns .*Did you mean orders_bump_z\?/,
+    );
+    const enable = statementOf('ALTER TABLE <schema>.<table> ENABLE TRIGGER <trigger>');
+    const enabled = await resolveIdentifiers(pool, enable, {
+      schema: 'shop',
+      table: 'orders',
+      trigger: 'orders_bump_z',
+    });
+    expect(!enabled.ok && enabled.problems[0]).toMatch(/no trigger orders_bump_z on table shop\.orders/);
+    expect(
+      await resolveIdentifiers(pool, enable, { schema: 'shop', table: 'returns', trigger: 'orders_bump_z' }),
+    ).toMatchObject({ ok: true });
+    await db.admin.query('DROP TABLE shop.returns');
+  });
+
   it('previews and executes the statement exactly as spliced; the plan hash covers the name', async () => {
     const pool = pools.remediation(target);
     const step = action('DROP TRIGGER <trigger> ON shop.<table>');
@@ -189,5 +227,74 @@ describe.each(servers)('identifier parameters on $label', (server) => {
       "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.jobs'::regclass ORDER BY 1",
     );
     expect(rows.map((row) => row.tgname)).toEqual(['jobs_sync']);
+  });
+});
+
+describe.each(servers)('quoted and mixed-case names in the built-in procedures on $label', (server) => {
+  let db: TestDatabase;
+  let pools: TargetPools;
+  let target: Target;
+
+  beforeAll(async () => {
+    await loadSqlParser();
+    db = await createTestDatabase(server.url, { demoSchema: false });
+    await db.admin.query(`
+      CREATE SCHEMA "my-shop";
+      CREATE TABLE "my-shop"."Orders" (id int);
+      CREATE TABLE "my-shop".orders (id int);
+      CREATE FUNCTION "my-shop".touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER "Sync" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
+      CREATE TRIGGER "Sync Again" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
+      CREATE TRIGGER lower_sync BEFORE INSERT ON "my-shop".orders FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();`);
+    target = testTarget(db.url);
+    pools = new TargetPools();
+  });
+  afterAll(async () => {
+    await pools?.closeAll();
+    await db?.drop();
+  });
+
+  it('drop-duplicate-trigger: a table "Orders" in a schema "my-shop", compared by the catalog\'s names', async () => {
+    const report = await health(target, { only: ['duplicate_triggers'] });
+    // The check gives the catalog's names; the run quotes them as identifiers.
+    expect(finding(report, 'duplicate_triggers').evidence[0]).toMatchObject({
+      schema: 'my-shop',
+      table: 'Orders',
+      second_trigger: 'Sync Again',
+    });
+    const [run] = findingProcedureRuns(finding(report, 'duplicate_triggers'));
+    expect(run).toBe(
+      `postgres-health#drop-duplicate-trigger schema='"my-shop"' table='"Orders"' trigger='"Sync Again"'`,
+    );
+    const [reference, ...words] = splitCommandWords(run!);
+    const { values } = parseAssignments(words);
+    const { procedure } = (await RunbookLibrary.load(runbookSources())).library.resolveProcedure(reference!);
+    // The diagnosis lists the triggers of "Orders", not of orders (nor nothing, as '"Orders"' would).
+    const [diagnosis] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
+    expect(diagnosis?.result?.rows.map((row) => row[0])).toEqual(['Sync', 'Sync Again']);
+    // Typed by hand unquoted, the names are the same catalog names.
+    const [typed] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, {
+      schema: 'my-shop',
+      table: 'Orders',
+      trigger: 'Sync Again',
+    });
+    expect(typed?.result?.rows.map((row) => row[0])).toEqual(['Sync', 'Sync Again']);
+    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
+    const pool = pools.remediation(target);
+    const resolved = await resolveIdentifiers(pool, drop.statement, values);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, target, step, []);
+    expect(plan.sql).toBe('DROP TRIGGER "Sync Again" ON "my-shop"."Orders"');
+    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    // lower_sync is orders' trigger, not "Orders'": refused, with the right table's triggers.
+    const wrong = await resolveIdentifiers(pool, drop.statement, { ...values, trigger: 'lower_sync' });
+    expect(!wrong.ok && wrong.problems[0]).toMatch(
+      /no trigger lower_sync on table my-shop\.Orders on this target/,
+    );
+    const { rows } = await db.admin.query<{ tgname: string }>(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = '"my-shop"."Orders"'::regclass ORDER BY 1`,
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(['Sync']);
   });
 });
