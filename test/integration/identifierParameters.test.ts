@@ -69,6 +69,32 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     await db?.drop();
   });
 
+  /**
+   * What a person does with a finding's run: its diagnosis (the first check's first column),
+   * then its drop resolved, planned and executed.
+   */
+  async function followFinding(run: string) {
+    const [reference, ...words] = splitCommandWords(run);
+    const { values } = parseAssignments(words);
+    const { procedure } = (await RunbookLibrary.load(runbookSources())).library.resolveProcedure(reference!);
+    const [diagnosis] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
+    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
+    const pool = pools.remediation(target);
+    const resolved = await resolveIdentifiers(pool, drop.statement, values);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, target, step, []);
+    const { status } = await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS);
+    return {
+      values,
+      procedure,
+      drop,
+      diagnosis: diagnosis?.result?.rows.map((row) => row[0]),
+      sql: plan.sql,
+      status,
+    };
+  }
+
   it('splices a name found in the catalog, quoted part by part', async () => {
     const pool = pools.remediation(target);
     const vacuum = statementOf('VACUUM (ANALYZE) <schema>.<table>');
@@ -206,21 +232,11 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     expect(run).toBe(
       'postgres-health#drop-duplicate-trigger schema=public table=jobs trigger=jobs_sync_again',
     );
-    const [reference, ...words] = splitCommandWords(run!);
-    const { values } = parseAssignments(words);
-    const library = (await RunbookLibrary.load(runbookSources())).library;
-    const { procedure } = library.resolveProcedure(reference!);
+    const followed = await followFinding(run!);
     // Its diagnosis lists the table's triggers.
-    const outcomes = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
-    expect(outcomes[0]?.result?.rows.map((row) => row[0])).toEqual(['jobs_sync', 'jobs_sync_again']);
-    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
-    const pool = pools.remediation(target);
-    const resolved = await resolveIdentifiers(pool, drop.statement, values);
-    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
-    const step = { ...drop, statement: resolved.statement };
-    const plan = await computePlan(pool, target, step, []);
-    expect(plan.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
-    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    expect(followed.diagnosis).toEqual(['jobs_sync', 'jobs_sync_again']);
+    expect(followed.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
+    expect(followed.status).toBe('succeeded');
     const after = finding(await health(target, { only: ['duplicate_triggers'] }), 'duplicate_triggers');
     expect(after.evidence.some((row) => row.table === 'jobs')).toBe(false);
     const { rows } = await db.admin.query<{ tgname: string }>(
@@ -228,16 +244,8 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     );
     expect(rows.map((row) => row.tgname)).toEqual(['jobs_sync']);
   });
-});
 
-describe.each(servers)('quoted and mixed-case names in the built-in procedures on $label', (server) => {
-  let db: TestDatabase;
-  let pools: TargetPools;
-  let target: Target;
-
-  beforeAll(async () => {
-    await loadSqlParser();
-    db = await createTestDatabase(server.url, { demoSchema: false });
+  it('drop-duplicate-trigger: a table "Orders" in a schema "my-shop", compared by the catalog\'s names', async () => {
     await db.admin.query(`
       CREATE SCHEMA "my-shop";
       CREATE TABLE "my-shop"."Orders" (id int);
@@ -246,49 +254,36 @@ describe.each(servers)('quoted and mixed-case names in the built-in procedures o
       CREATE TRIGGER "Sync" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
       CREATE TRIGGER "Sync Again" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
       CREATE TRIGGER lower_sync BEFORE INSERT ON "my-shop".orders FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();`);
-    target = testTarget(db.url);
-    pools = new TargetPools();
-  });
-  afterAll(async () => {
-    await pools?.closeAll();
-    await db?.drop();
-  });
-
-  it('drop-duplicate-trigger: a table "Orders" in a schema "my-shop", compared by the catalog\'s names', async () => {
     const report = await health(target, { only: ['duplicate_triggers'] });
     // The check gives the catalog's names; the run quotes them as identifiers.
-    expect(finding(report, 'duplicate_triggers').evidence[0]).toMatchObject({
+    const all = finding(report, 'duplicate_triggers');
+    const found = { ...all, evidence: all.evidence.filter((row) => row.schema === 'my-shop') };
+    expect(found.evidence[0]).toMatchObject({
       schema: 'my-shop',
       table: 'Orders',
       second_trigger: 'Sync Again',
     });
-    const [run] = findingProcedureRuns(finding(report, 'duplicate_triggers'));
+    const [run] = findingProcedureRuns(found);
     expect(run).toBe(
       `postgres-health#drop-duplicate-trigger schema='"my-shop"' table='"Orders"' trigger='"Sync Again"'`,
     );
-    const [reference, ...words] = splitCommandWords(run!);
-    const { values } = parseAssignments(words);
-    const { procedure } = (await RunbookLibrary.load(runbookSources())).library.resolveProcedure(reference!);
-    // The diagnosis lists the triggers of "Orders", not of orders (nor nothing, as '"Orders"' would).
-    const [diagnosis] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
-    expect(diagnosis?.result?.rows.map((row) => row[0])).toEqual(['Sync', 'Sync Again']);
+    const followed = await followFinding(run!);
+    // The diagnosis lists the triggers of "Orders", not of orders (nor none, as '"Orders"' would).
+    expect(followed.diagnosis).toEqual(['Sync', 'Sync Again']);
+    expect(followed.sql).toBe('DROP TRIGGER "Sync Again" ON "my-shop"."Orders"');
+    expect(followed.status).toBe('succeeded');
     // Typed by hand unquoted, the names are the same catalog names.
-    const [typed] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, {
+    const [typed] = await runProcedureChecks(pools.readOnly(target), target, followed.procedure.steps, {
       schema: 'my-shop',
       table: 'Orders',
-      trigger: 'Sync Again',
+      trigger: 'Sync',
     });
-    expect(typed?.result?.rows.map((row) => row[0])).toEqual(['Sync', 'Sync Again']);
-    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
-    const pool = pools.remediation(target);
-    const resolved = await resolveIdentifiers(pool, drop.statement, values);
-    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
-    const step = { ...drop, statement: resolved.statement };
-    const plan = await computePlan(pool, target, step, []);
-    expect(plan.sql).toBe('DROP TRIGGER "Sync Again" ON "my-shop"."Orders"');
-    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    expect(typed?.result?.rows.map((row) => row[0])).toEqual(['Sync']);
     // lower_sync is orders' trigger, not "Orders'": refused, with the right table's triggers.
-    const wrong = await resolveIdentifiers(pool, drop.statement, { ...values, trigger: 'lower_sync' });
+    const wrong = await resolveIdentifiers(pools.remediation(target), followed.drop.statement, {
+      ...followed.values,
+      trigger: 'lower_sync',
+    });
     expect(!wrong.ok && wrong.problems[0]).toMatch(
       /no trigger lower_sync on table my-shop\.Orders on this target/,
     );
