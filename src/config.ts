@@ -8,7 +8,7 @@ import { HEALTH_CHECKS } from './health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './health/engine.js';
 import { parseThresholdOverrides } from './health/thresholds.js';
 import type { PagerSettings } from './incidents/pager.js';
-import type { IncidentPolicySettings } from './incidents/severityPolicy.js';
+import { DEFAULT_STATUS_REMINDER_MS, type IncidentPolicySettings } from './incidents/severityPolicy.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './service/strandedRuns.js';
@@ -122,7 +122,7 @@ const serviceEnvSchema = z.object({
     .number()
     .positive()
     .max(24 * 60)
-    .default(30),
+    .default(DEFAULT_STATUS_REMINDER_MS / 60_000),
   INCIDENT_ESCALATION: listSchema,
   // Empty counts as unset, as for the audit key: `PAGERDUTY_ROUTING_KEY=` turns the pager off.
   PAGERDUTY_ROUTING_KEY: z.preprocess(
@@ -212,7 +212,7 @@ export interface IncidentSettings extends IncidentPolicySettings {
   /** `create`: a channel per incident; `current`: work in the channel it was declared in. */
   channelMode: 'create' | 'current';
   privateChannels: boolean;
-  /** P0 and P1 remind the commander to post a status this often. */
+  /** Severities that page and set no `status_reminder` of their own remind the commander this often. */
   statusReminderMs: number;
   timeZone: string;
   /** PagerDuty and Opsgenie, each when its key is set. */

@@ -10,7 +10,12 @@ import { type CheckResult, runChecks } from '../runbooks/execute/runChecks.js';
 import { describeRows } from '../runbooks/expectations.js';
 import { resolveIdentifiers } from '../runbooks/identifiers.js';
 import type { CheckStep } from '../runbooks/model.js';
-import { type BoundSetting, bindStatement, type RawValues } from '../runbooks/procedureParams.js';
+import {
+  asCatalogNames,
+  type BoundSetting,
+  bindStatement,
+  type RawValues,
+} from '../runbooks/procedureParams.js';
 import type { ProcedureRun } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { utcMinute } from '../time.js';
@@ -238,7 +243,7 @@ async function verification(
   const runnable: Array<{ step: CheckStep; values: Array<string | number>; session: BoundSetting[] }> = [];
   try {
     for (const step of chosen) {
-      const binding = bindStatement(step.statement, inputs);
+      const binding = bindStatement(step.statement, asCatalogNames(run.procedure.steps, inputs));
       if (!binding.ok) continue;
       // Names in it (`<table>`) are looked up and quoted as its preview's were.
       const resolved = await resolveIdentifiers(pool, step.statement, inputs);

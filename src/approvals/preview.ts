@@ -26,14 +26,10 @@ export async function previewAction(
   let plan: Plan;
   try {
     const target = deps.targets.resolve(run.target);
-    const planned = await planStep(
-      deps.pools.remediation(target),
-      target,
-      step,
-      inputs,
-      // What the steps before it create is not missing yet: it will be by the time this runs.
-      run.procedure.steps.slice(0, position),
-    );
+    const planned = await planStep(deps.pools.remediation(target), target, step, inputs, {
+      steps: run.procedure.steps,
+      position,
+    });
     if (!planned.ok) {
       await failed(planned.problems.join('; '));
       return;

@@ -1,6 +1,6 @@
 import { redactText } from '../redact.js';
 import { utcMinute } from '../time.js';
-import { incidentChange, type RenderableEvent } from './events.js';
+import { incidentChange, PAGER_NAME, type RenderableEvent } from './events.js';
 
 /**
  * A part of an event's description. Each medium renders parts its own way: a person is a
@@ -36,7 +36,13 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
   const step = typeof data.step === 'string' ? ` step ${data.step}` : '';
   switch (event.kind) {
     case 'command':
-      return [who, ' ran ', code(data.command ?? data.text, '(command not recorded)')];
+      return [
+        who,
+        ' ran ',
+        code(data.command ?? data.text, '(command not recorded)'),
+        // Started by a procedure schedule (schedules/scheduledProcedureJob.ts), not a person.
+        ...(typeof data.schedule === 'string' ? [' on its schedule ', text(data.schedule)] : []),
+      ];
     case 'preview':
       return typeof data.error === 'string'
         ? [who, `'s preview of${step} failed: `, text(data.error)]
@@ -112,6 +118,8 @@ export function describeAuditEvent(event: RenderableEvent): Phrase {
       ];
     case 'incident_timer':
       return incidentTimer(data);
+    case 'incident_page':
+      return incidentPage(data);
     case 'refused': {
       // Repeats of one refusal are audited together, with their count (refusalRepeats.ts).
       const times = typeof data.count === 'number' && data.count > 1 ? ` ${data.count} times` : '';
@@ -174,6 +182,16 @@ function incidentTimer(data: Record<string, unknown>): Phrase {
   }
   // Events from before timers were structured keep their words, ids written "@U123".
   return mentionsIn(typeof data.message === 'string' ? data.message : 'timer');
+}
+
+function incidentPage(data: Record<string, unknown>): Phrase {
+  const pager = PAGER_NAME[data.provider as keyof typeof PAGER_NAME] ?? String(data.provider);
+  const what =
+    data.action === 'resolve'
+      ? `${data.provider === 'opsgenie' ? 'closing' : 'resolving'} the ${pager} alert`
+      : `paging ${pager}`;
+  if (data.outcome === 'sent') return [`${what}: accepted`];
+  return [`${what} failed`, ...(typeof data.reason === 'string' ? [': ', text(data.reason)] : [])];
 }
 
 /** "@U123" in older plain words becomes a person again. */

@@ -23,7 +23,8 @@ export type AuditKind =
   | 'incident_declared'
   | 'incident_updated'
   | 'incident_resolved'
-  | 'incident_timer';
+  | 'incident_timer'
+  | 'incident_page';
 
 export interface AuditEventInput {
   kind: AuditKind;
@@ -118,3 +119,17 @@ export interface IncidentTimerFired {
   /** Milestone: when after the declaration, and what it asks. */
   milestone?: { atMs: number; text: string };
 }
+
+/**
+ * A page as `incident_page` records it: which provider, trigger or resolve, and whether the
+ * provider took it; a failure is recorded once, when no retry follows, with its reason.
+ */
+export interface IncidentPageOutcome {
+  provider: keyof typeof PAGER_NAME;
+  action: 'trigger' | 'resolve';
+  outcome: 'sent' | 'failed';
+  reason?: string;
+}
+
+/** The pagers by name, as answers, logs and the audit log show them. */
+export const PAGER_NAME = { pagerduty: 'PagerDuty', opsgenie: 'Opsgenie' } as const;

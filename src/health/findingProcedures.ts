@@ -35,9 +35,13 @@ function assignments(params: Record<string, string>, row: EvidenceRow): string[]
   return words;
 }
 
-/** A catalog name as an identifier value: plain names as they are, others double-quoted. */
+/**
+ * A catalog name as an identifier value: plain names as they are, others double-quoted.
+ * Checks give names as the catalog holds them (nspname, relname), never quote_ident'd, so
+ * a name that is itself in double quotes is quoted again.
+ */
 function asIdentifier(name: string): string {
-  if (/^[a-z_][a-z0-9_$]*$/.test(name) || /^".+"$/.test(name)) return name;
+  if (/^[a-z_][a-z0-9_$]*$/.test(name)) return name;
   return `"${name.replaceAll('"', '""')}"`;
 }
 

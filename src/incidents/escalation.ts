@@ -1,6 +1,6 @@
 import type { StoredIncident } from '../store/incidents.js';
 import { formatInTimeZone } from '../time.js';
-import type { EscalationLevel, Milestone, SeverityRule } from './severityPolicy.js';
+import type { EscalationLevel, EscalationSource, Milestone, SeverityRule } from './severityPolicy.js';
 
 /** How a medium writes a person, a user group and a phrase to stress; the words are the same everywhere. */
 export interface NoticeStyle {
@@ -14,6 +14,7 @@ export interface NoticeStyle {
 export interface IncidentPlan {
   rule: SeverityRule;
   path: EscalationLevel[];
+  pathSource: EscalationSource;
 }
 
 /** When the incident's response target passes: its severity's target after the declaration. */

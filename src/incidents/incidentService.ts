@@ -12,7 +12,7 @@ import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
 import type { Severity } from './model.js';
 import { configuredPagers, PAGER_NAME, type PageAction } from './pager.js';
-import { everyTimer, incidentPlan, remindsOfStatus, responseTimerDelays, type TimerRef } from './timers.js';
+import { everyTimer, incidentPlan, responseTimerDelays, type TimerRef } from './timers.js';
 
 export interface IncidentDeps {
   incidents: IncidentStore;
@@ -167,8 +167,9 @@ export class IncidentService {
   /**
    * Jobs in the queue, so they survive restarts: a warning before the response target
    * passes, an escalation at each further level of the path while nobody acknowledges, the
-   * severity's milestones (delayed jobs with fixed ids), and for P0 and P1 a status reminder
-   * every few minutes (a job scheduler, one per incident). Scheduling again cancels every
+   * severity's milestones (delayed jobs with fixed ids), and for a severity that pages (or
+   * sets its own `status_reminder`) a status reminder at its cadence (a job scheduler, one
+   * per incident). Scheduling again cancels every
    * timer the incident could have and queues its severity's, so it is safe to repeat and a
    * severity change leaves none of the old severity's; each does nothing if the incident was
    * acknowledged or resolved meanwhile, and resolve removes them.
@@ -182,13 +183,13 @@ export class IncidentService {
     const plan = incidentPlan(incident, settings);
     for (const { delayMs, ...ref } of responseTimerDelays(incident, plan, Date.now(), options))
       await queues.enqueue({ ...timerItem(incident.id, ref), delayMs });
-    const every = settings.statusReminderMs;
+    const every = plan.rule.statusReminderMs;
     const reminder = timerItem(incident.id, { timer: 'status-reminder' });
-    if (!remindsOfStatus(incident.severity)) {
+    if (every === undefined) {
       await queues.unschedule(JOBS.incidentTimer, jobIdOf(reminder)!);
       return;
     }
-    // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder, not two.
+    // Upserted by id: a retry, or a change from P1 to P0, keeps one reminder (at the new cadence), not two.
     await queues.schedule(reminder, { every, startDate: Date.now() + every });
   }
 

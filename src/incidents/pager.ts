@@ -1,3 +1,4 @@
+import { PAGER_NAME } from '../audit/events.js';
 import { JobCannotSucceed } from '../jobs/processors.js';
 import type { Logger } from '../logger.js';
 import type { StoredIncident } from '../store/incidents.js';
@@ -20,14 +21,15 @@ export interface PagerSettings {
   opsgenie?: { apiKey: string; url: string };
 }
 
-export type PagerProvider = 'pagerduty' | 'opsgenie';
+export type PagerProvider = keyof typeof PAGER_NAME;
 export type PageAction = 'trigger' | 'resolve';
 
 export function configuredPagers(settings: PagerSettings): PagerProvider[] {
   return (['pagerduty', 'opsgenie'] as const).filter((provider) => settings[provider] !== undefined);
 }
 
-export const PAGER_NAME: Record<PagerProvider, string> = { pagerduty: 'PagerDuty', opsgenie: 'Opsgenie' };
+export { PAGER_NAME };
+
 const KEY_VARIABLE: Record<PagerProvider, string> = {
   pagerduty: 'PAGERDUTY_ROUTING_KEY',
   opsgenie: 'OPSGENIE_API_KEY',

@@ -25,6 +25,11 @@ export interface SeverityRule {
   /** Whether a configured pager (PagerDuty, Opsgenie) is triggered at this severity. */
   page: boolean;
   milestones: Milestone[];
+  /**
+   * How often the commander is reminded to post a status; absent, never. The severity's own
+   * `status_reminder`, else INCIDENT_STATUS_REMINDER_MINUTES for a severity that pages.
+   */
+  statusReminderMs?: number;
   /** Where the response target came from; the root message says so ("7 min (runbook)"). */
   source: 'policy file' | 'runbook' | 'built-in';
 }
@@ -44,6 +49,9 @@ const BUILT_IN: Record<Severity, Omit<SeverityRule, 'label' | 'source' | 'milest
   P2: { responseMs: 4 * 60 * 60_000, page: false },
   P3: { responseMs: 24 * 60 * 60_000, page: false },
 };
+
+/** INCIDENT_STATUS_REMINDER_MINUTES when unset. */
+export const DEFAULT_STATUS_REMINDER_MS = 30 * 60_000;
 
 /** The path without any configuration: seed 002's contact matrix. */
 export const DEFAULT_ESCALATION = ['On-call engineer', 'Tech lead', 'CTO'];
@@ -97,6 +105,19 @@ const severitySchema = z
       .array(z.object({ after: duration, say: z.string().min(1).max(300) }).strict())
       .max(20)
       .optional(),
+    /**
+     * How often to remind the commander to post a status, or false for never; default:
+     * INCIDENT_STATUS_REMINDER_MINUTES if the severity pages, else never.
+     */
+    status_reminder: z
+      .union([
+        z.literal(false),
+        duration.refine((ms) => ms >= 60_000, {
+          message:
+            'a status reminder comes at most every minute: write "15 minutes", "1h", or false for none',
+        }),
+      ])
+      .optional(),
     /** This severity's own escalation path, instead of the section's `escalation`. */
     escalation: z.array(levelSchema).min(1).max(10).optional(),
   })
@@ -122,11 +143,13 @@ export interface IncidentPolicySettings {
   policy: ConfiguredIncidentPolicy;
   /** `INCIDENT_ESCALATION`, names only: the path when the policy file gives none. */
   escalationNames: string[];
+  /** INCIDENT_STATUS_REMINDER_MINUTES: the reminder of severities that page and set none of their own. */
+  statusReminderMs?: number;
 }
 
 /** The rule of one severity: the policy file first, then the runbook's table, then the built-in. */
 export function severityRule(
-  settings: Pick<IncidentPolicySettings, 'policy'>,
+  settings: Pick<IncidentPolicySettings, 'policy' | 'statusReminderMs'>,
   runbook: RunbookIncidentPolicy | undefined,
   severity: Severity,
 ): SeverityRule {
@@ -138,34 +161,53 @@ export function severityRule(
   const milestones = configured?.milestones
     ? configured.milestones.map(({ after, say }) => ({ atMs: after, text: say }))
     : runbookMilestones;
+  const page = configured?.page ?? row?.page ?? BUILT_IN[severity].page;
+  // A severity that pages has someone working it who owes the channel a status.
+  const reminder =
+    configured?.status_reminder ?? (page ? (settings.statusReminderMs ?? DEFAULT_STATUS_REMINDER_MS) : false);
   return {
     label: configured?.label ?? row?.label ?? SEVERITY_LABEL[severity],
     responseMs: configured?.response ?? row?.responseMs ?? BUILT_IN[severity].responseMs,
-    page: configured?.page ?? row?.page ?? BUILT_IN[severity].page,
+    page,
     milestones: [...milestones].sort((a, b) => a.atMs - b.atMs),
+    ...(reminder !== false ? { statusReminderMs: reminder } : {}),
     source: configured?.response !== undefined ? 'policy file' : row ? 'runbook' : 'built-in',
   };
 }
 
+/** Where an escalation path came from; the root message says so unless built in. */
+export type EscalationSource = 'policy file' | 'configuration' | 'runbook' | 'built-in';
+
 /**
- * The levels an incident of `severity` goes through, first (where it starts) to last:
- * the severity's own path, else the section's (levels kept for other severities left out),
- * else `INCIDENT_ESCALATION`'s names.
+ * The levels an incident of `severity` goes through, first (where it starts) to last, and
+ * where they came from: the severity's own path in the policy file, else the section's,
+ * else `INCIDENT_ESCALATION`'s names (configuration), else the escalation path of the incident's runbook,
+ * else the built-in one. Levels kept for other severities ("(P0 only)") are left out.
  */
-export function escalationPath(settings: IncidentPolicySettings, severity: Severity): EscalationLevel[] {
+export function escalationPath(
+  settings: IncidentPolicySettings,
+  severity: Severity,
+  runbook?: RunbookIncidentPolicy,
+): { path: EscalationLevel[]; source: EscalationSource } {
   const levels: ConfiguredLevel[] | undefined =
     settings.policy.severities?.[severity]?.escalation ?? settings.policy.escalation;
-  if (!levels) {
-    const names = settings.escalationNames.length > 0 ? settings.escalationNames : DEFAULT_ESCALATION;
-    return names.map((name) => ({ name, groups: [] }));
-  }
-  return levels
-    .filter((level) => !level.severities || level.severities.includes(severity))
-    .map((level) => ({
+  const forSeverity = (level: { severities?: readonly Severity[] }) =>
+    !level.severities || level.severities.includes(severity);
+  if (levels) {
+    const path = levels.filter(forSeverity).map((level) => ({
       name: level.name,
       groups: level.groups,
       ...(level.after !== undefined ? { afterMs: level.after } : {}),
     }));
+    return { path, source: 'policy file' };
+  }
+  const named = (names: string[]) => names.map((name) => ({ name, groups: [] }));
+  if (settings.escalationNames.length > 0)
+    return { path: named(settings.escalationNames), source: 'configuration' };
+  const written = runbook?.escalation?.filter(forSeverity);
+  if (written && written.length > 0)
+    return { path: named(written.map((level) => level.name)), source: 'runbook' };
+  return { path: named(DEFAULT_ESCALATION), source: 'built-in' };
 }
 
 /**

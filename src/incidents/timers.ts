@@ -10,7 +10,7 @@ import {
   responseDeadline,
   responseWarningText,
 } from './escalation.js';
-import { SEVERITIES, type Severity } from './model.js';
+import { SEVERITIES } from './model.js';
 import {
   escalationPath,
   escalationSchedule,
@@ -30,20 +30,14 @@ export interface TimerRef {
 /** Warn when this share of the response target has passed with no acknowledgement. */
 const WARNING_AT = 0.75;
 
-/** P0 and P1 remind their commander to post a status. */
-export function remindsOfStatus(severity: Severity): boolean {
-  return severity === 'P0' || severity === 'P1';
-}
-
-/** The incident's severity rule and escalation path, from the settings and its runbook's table. */
+/** The incident's severity rule and escalation path, from the settings and its runbook's. */
 export function incidentPlan(
   incident: Pick<StoredIncident, 'severity' | 'runbookPolicy'>,
   settings: IncidentPolicySettings,
 ): IncidentPlan {
-  return {
-    rule: severityRule(settings, incident.runbookPolicy ?? undefined, incident.severity),
-    path: escalationPath(settings, incident.severity),
-  };
+  const runbook = incident.runbookPolicy ?? undefined;
+  const { path, source } = escalationPath(settings, incident.severity, runbook);
+  return { rule: severityRule(settings, runbook, incident.severity), path, pathSource: source };
 }
 
 /**
@@ -123,7 +117,7 @@ export function timerNotice(
       return milestone ? milestoneText(incident, milestone, style) : undefined;
     }
     case 'status-reminder':
-      return remindsOfStatus(incident.severity)
+      return plan.rule.statusReminderMs !== undefined
         ? `${style.mention(incident.commander)}, time for a status update: \`/incident status …\``
         : undefined;
   }

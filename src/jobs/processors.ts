@@ -6,6 +6,11 @@ export interface JobRun {
   id?: string;
   /** When the job was created (ms); retries share it, a job queued again does not. */
   timestamp: number;
+  /**
+   * No retry follows if this attempt throws: what failed is final and can be recorded as
+   * such. Set by JobProcessors.run; absent, it is not known to be the last.
+   */
+  lastAttempt?: boolean;
 }
 
 export type JobProcessor<N extends JobName> = (payload: JobPayload<N>, job: JobRun) => Promise<unknown>;
@@ -44,14 +49,22 @@ export class JobProcessors {
   }
 
   /** Parses the job's payload and runs its processor. */
-  async run(job: Pick<Job, 'name' | 'data' | 'id' | 'timestamp'>): Promise<unknown> {
+  async run(
+    job: Pick<Job, 'name' | 'data' | 'id' | 'timestamp'> & Partial<Pick<Job, 'attemptsMade' | 'opts'>>,
+  ): Promise<unknown> {
     const name = job.name as JobName;
     const processor = this.processors.get(name);
     if (!processor) throw new UnrecoverableError(`unknown job "${job.name}"`);
     const parsed = CATALOG[name].schema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid ${job.name} payload: ${parsed.error.message}`);
     try {
-      return await processor(parsed.data as JobPayload<JobName>, job);
+      // attemptsMade counts the attempts that failed before this one.
+      const lastAttempt = (job.attemptsMade ?? 0) + 1 >= (job.opts?.attempts ?? 1);
+      return await processor(parsed.data as JobPayload<JobName>, {
+        id: job.id,
+        timestamp: job.timestamp,
+        lastAttempt,
+      });
     } catch (err) {
       if (err instanceof JobCannotSucceed) throw new UnrecoverableError(err.message);
       throw err;

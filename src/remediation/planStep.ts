@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { resolveIdentifiers } from '../runbooks/identifiers.js';
 import type { ActionStep, Step } from '../runbooks/model.js';
-import { bindStatement, type RawValues } from '../runbooks/procedureParams.js';
+import { asCatalogNames, bindStatement, type RawValues } from '../runbooks/procedureParams.js';
 import type { Target } from '../targets/target.js';
 import { computePlan, type Plan } from './plan.js';
 
@@ -20,10 +20,11 @@ export async function planStep(
   target: Target,
   step: ActionStep,
   inputs: RawValues,
-  /** The procedure's steps before this one: what they create is not missing yet. */
-  earlier: readonly Step[] = [],
+  /** The step's procedure and its index there (0-based), when known. */
+  procedure: { steps: readonly Step[]; position: number } = { steps: [], position: 0 },
 ): Promise<StepPlan> {
-  const binding = bindStatement(step.statement, inputs);
+  // A name the procedure splices is bound as the catalog holds it, so checks compare like the fix acts.
+  const binding = bindStatement(step.statement, asCatalogNames(procedure.steps, inputs));
   if (!binding.ok) return binding;
   const resolved = await resolveIdentifiers(pool, step.statement, inputs);
   if (!resolved.ok) return resolved;
@@ -34,7 +35,8 @@ export async function planStep(
     binding.values,
     undefined,
     binding.session,
-    earlier,
+    // What the steps before it create is not missing yet: it will be by the time this runs.
+    procedure.steps.slice(0, procedure.position),
   );
   return { ok: true, plan };
 }

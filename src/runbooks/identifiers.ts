@@ -1,5 +1,11 @@
 import pg from 'pg';
-import { type IdentifierKind, identifierSentinel, type Parameter, type Statement } from './model.js';
+import {
+  type IdentifierKind,
+  identifierSentinel,
+  type NameRef,
+  type Parameter,
+  type Statement,
+} from './model.js';
 import type { RawValues } from './procedureParams.js';
 import { identifierParts } from './sql/placeholders.js';
 
@@ -31,7 +37,7 @@ export async function resolveIdentifiers(
   const problems: string[] = [];
   const spliced = new Map<string, string>();
   for (const param of identifiers) {
-    const outcome = await resolveOne(db, param, identifiers, raw);
+    const outcome = await resolveOne(db, param, raw);
     if (typeof outcome === 'string') problems.push(outcome);
     else spliced.set(param.name, outcome.quoted);
   }
@@ -60,7 +66,6 @@ const NOUNS: Record<IdentifierKind, string> = {
 async function resolveOne(
   db: CatalogReader,
   param: Parameter,
-  all: Parameter[],
   raw: RawValues,
 ): Promise<{ quoted: string } | string> {
   const kind = param.identifier?.kind ?? 'name';
@@ -73,11 +78,7 @@ async function resolveOne(
   if (!parts || parts.length > 2)
     return `${param.name} must be a ${noun} name, e.g. ${usage} ("Quoted Name" keeps case and spaces; got "${given.slice(0, 60)}")`;
   const written = param.identifier?.schema;
-  const schemaParam =
-    written && 'param' in written ? all.find((other) => other.name === written.param) : undefined;
-  const schemaValue = schemaParam ? identifierParts(raw[schemaParam.name]?.trim() ?? '') : undefined;
-  const fixedSchema =
-    written && 'text' in written ? written.text : schemaValue?.length === 1 ? schemaValue[0] : undefined;
+  const fixedSchema = single(written, raw);
   if (parts.length === 2 && (written || (kind !== 'table' && kind !== 'index')))
     return written
       ? `${param.name} takes the name alone: the runbook already writes its schema (${written && 'text' in written ? written.text : `<${written.param}>`}.${param.placeholder}); got "${given}"`
@@ -87,10 +88,42 @@ async function resolveOne(
   const shown = schema ? `${schema}.${name}` : name;
   const quoted = parts.map((part) => pg.escapeIdentifier(part)).join('.');
   if (kind === 'name') return { quoted };
-  if (await exists(db, kind, name, schema)) return { quoted };
-  const close = nearest(name, await candidates(db, kind, schema));
+  const table = kind === 'trigger' ? triggerTable(param, raw) : undefined;
+  if (await exists(db, kind, name, schema, table)) return { quoted };
+  const close = nearest(name, await candidates(db, kind, schema, table));
   const hint = close.length > 0 ? ` Did you mean ${close.join(', ')}?` : '';
-  return `${param.name}: no ${noun} ${shown} on this target.${hint} Give ${param.name}=<an existing ${noun}> (names are matched exactly, as format('%I') quotes them)`;
+  const where = table ? ` on table ${table.schema ? `${table.schema}.` : ''}${table.name}` : '';
+  return `${param.name}: no ${noun} ${shown}${where} on this target.${hint} Give ${param.name}=<an existing ${noun}${where}> (names are matched exactly, as format('%I') quotes them)`;
+}
+
+/** A name the statement writes, or another parameter's value when it is one plain or quoted name. */
+function single(ref: NameRef | undefined, raw: RawValues): string | undefined {
+  if (!ref) return undefined;
+  if ('text' in ref) return ref.text;
+  const parts = identifierParts(raw[ref.param]?.trim() ?? '');
+  return parts?.length === 1 ? parts[0] : undefined;
+}
+
+/**
+ * The table a trigger must be on (`DROP TRIGGER <t> ON <schema>.<table>`), by its catalog
+ * name; undefined when the statement names none or its value is not a name (the table's
+ * own parameter says what is wrong with it).
+ */
+function triggerTable(param: Parameter, raw: RawValues): TableName | undefined {
+  const on = param.identifier?.on;
+  if (!on) return undefined;
+  if ('text' in on.table) return { name: on.table.text, schema: single(on.schema, raw) };
+  const parts = identifierParts(raw[on.table.param]?.trim() ?? '');
+  if (!parts || parts.length > 2) return undefined;
+  return parts.length === 2
+    ? { schema: parts[0], name: parts[1]! }
+    : { name: parts[0]!, schema: single(on.schema, raw) };
+}
+
+interface TableName {
+  name: string;
+  /** Absent: the table the search path finds. */
+  schema?: string | undefined;
 }
 
 async function exists(
@@ -98,6 +131,7 @@ async function exists(
   kind: IdentifierKind,
   name: string,
   schema?: string,
+  table?: TableName,
 ): Promise<boolean> {
   switch (kind) {
     case 'table':
@@ -110,13 +144,8 @@ async function exists(
       );
       return found.rows.length > 0;
     }
-    case 'trigger': {
-      const found = await db.query(
-        'SELECT 1 FROM pg_catalog.pg_trigger WHERE NOT tgisinternal AND tgname = $1',
-        [name],
-      );
-      return found.rows.length > 0;
-    }
+    case 'trigger':
+      return (await triggers(db, table, name)).length > 0;
     case 'schema':
       return (
         (await db.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [name])).rows.length > 0
@@ -129,7 +158,12 @@ async function exists(
 }
 
 /** Names of that kind on the target, for a suggestion: user objects only. */
-async function candidates(db: CatalogReader, kind: IdentifierKind, schema?: string): Promise<string[]> {
+async function candidates(
+  db: CatalogReader,
+  kind: IdentifierKind,
+  schema?: string,
+  table?: TableName,
+): Promise<string[]> {
   const userSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`;
   let sql: string;
   let values: unknown[] = [];
@@ -143,8 +177,7 @@ async function candidates(db: CatalogReader, kind: IdentifierKind, schema?: stri
       values = [RELATION_KINDS[kind], schema ?? null];
       break;
     case 'trigger':
-      sql = 'SELECT DISTINCT tgname AS name FROM pg_catalog.pg_trigger WHERE NOT tgisinternal LIMIT 5000';
-      break;
+      return triggers(db, table);
     case 'schema':
       sql = `SELECT nspname AS name FROM pg_catalog.pg_namespace n WHERE ${userSchemas}`;
       break;
@@ -155,6 +188,26 @@ async function candidates(db: CatalogReader, kind: IdentifierKind, schema?: stri
       return [];
   }
   const found = await db.query<{ name: string }>(sql, values);
+  return found.rows.map((row) => row.name);
+}
+
+/**
+ * User triggers by name (`name`: that one only), on `table` when given (by catalog names:
+ * "Orders" in schema "my-schema" is relname Orders, nspname my-schema), else anywhere.
+ */
+async function triggers(db: CatalogReader, table: TableName | undefined, name?: string): Promise<string[]> {
+  const found = await db.query<{ name: string }>(
+    `SELECT DISTINCT t.tgname AS name
+       FROM pg_catalog.pg_trigger t
+       JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT t.tgisinternal
+        AND ($1::text IS NULL OR t.tgname = $1)
+        AND ($2::text IS NULL OR (c.relname = $2 AND
+             CASE WHEN $3::text IS NULL THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $3 END))
+      LIMIT 5000`,
+    [name ?? null, table?.name ?? null, table?.schema ?? null],
+  );
   return found.rows.map((row) => row.name);
 }
 

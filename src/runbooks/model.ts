@@ -33,8 +33,16 @@ export interface Parameter {
    * Identifier parameters only: what the name stands for, and the schema written before it
    * (`public.<table>`, or another parameter in `<schema>.<table>`).
    */
-  identifier?: { kind: IdentifierKind; schema?: { text: string } | { param: string } };
+  identifier?: {
+    kind: IdentifierKind;
+    schema?: NameRef;
+    /** A trigger's table (`DROP TRIGGER <t> ON <schema>.<table>`): the trigger must be on it. */
+    on?: { table: NameRef; schema?: NameRef };
+  };
 }
+
+/** A name as the statement writes it: text, or another parameter's value. */
+export type NameRef = { text: string } | { param: string };
 
 /** One SQL statement as written and as it will be sent (placeholders replaced by `$n`). */
 export interface Statement {
@@ -233,10 +241,21 @@ export interface RunbookMilestone {
   line: number;
 }
 
+/** A level of a runbook's escalation path: `**Level 4**: Page database admin (P0 only)`. */
+export interface RunbookEscalationLevel {
+  /** Who or what the level is, as written without its verb: "Database admin". */
+  name: string;
+  /** Only incidents of these severities reach it ("(P0 only)"); absent: every severity. */
+  severities?: SeverityName[];
+  line: number;
+}
+
 /** What a runbook says about incidents beyond its procedures; absent when it says nothing. */
 export interface RunbookIncidentPolicy {
   severities: RunbookSeverity[];
   milestones: RunbookMilestone[];
+  /** Its escalation path, first level first; absent on incidents declared before it was read. */
+  escalation?: RunbookEscalationLevel[];
 }
 
 /** One side of an alert threshold as written: `> 60` → operator `>`, value `60`. */

@@ -3,9 +3,10 @@ import {
   type Procedure,
   type SessionSetting,
   type Statement,
+  type Step,
   statementParameters,
 } from './model.js';
-import { validateParameterValue } from './sql/placeholders.js';
+import { identifierParts, validateParameterValue } from './sql/placeholders.js';
 
 /** Values typed by a person, by parameter name, before validation. */
 export type RawValues = Record<string, string>;
@@ -43,6 +44,27 @@ export function bindStatement(statement: Statement, raw: RawValues): Binding {
   problems.push(...checkValues(sessionOnly, raw).problems);
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, values, session: (statement.session ?? []).map((setting) => bindSetting(setting, raw)) };
+}
+
+/**
+ * The values to bind where a parameter is also a name the procedure splices (`'<table>'`
+ * compared with `c.relname` in a check, `DROP TRIGGER … ON <table>` in its fix): the name as
+ * the catalog holds it, as the splice reads it (`"Orders"` and `Orders` are relname Orders,
+ * `"my-schema"` is nspname my-schema), so the check looks at what the fix acts on. Values of
+ * other parameters, and qualified names, are left as given.
+ */
+export function asCatalogNames(steps: readonly Step[], raw: RawValues): RawValues {
+  const spliced = new Set(
+    steps.flatMap((step) =>
+      step.kind === 'manual' ? [] : (step.statement.identifiers ?? []).map((p) => p.name),
+    ),
+  );
+  const values: RawValues = { ...raw };
+  for (const name of spliced) {
+    const parts = values[name] === undefined ? undefined : identifierParts(values[name]!.trim());
+    if (parts?.length === 1) values[name] = parts[0]!;
+  }
+  return values;
 }
 
 function bindSetting(setting: SessionSetting, raw: RawValues): BoundSetting {

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/auditLog.js';
 import { JOBS, type JobPayload } from '../jobs/catalog.js';
 import type { JobRun } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -16,6 +17,8 @@ import {
 
 export interface ScheduledProcedureDeps {
   procedureRuns: ProcedureRunStore;
+  /** Where the run's start is recorded, as `/runbook run` records a person's. */
+  audit: Pick<AuditLog, 'append'>;
   runbooks: Pick<RunbookLibrary, 'resolveProcedure'>;
   targets: TargetRegistry;
   queues: QueueBackend;
@@ -28,7 +31,8 @@ export type ScheduledProcedureOutcome = { started: true; runId: string } | { sta
  * Processes one fire of a procedure schedule: records a procedure run of the procedure as
  * the library has it now (requested by the scheduler, in the schedule's channel) and queues
  * it on the procedure-run job like `/runbook run` does, naming the schedule so the job posts
- * it only when its results changed (see scheduledRunPosted). A retried fire finds the run
+ * it only when its results changed (see scheduledRunPosted), and audits its start as a
+ * `command` of the scheduler naming the schedule. A retried fire finds the run
  * it already recorded (the fire's job id is its idempotency key) and queues nothing twice.
  */
 export function scheduledProcedureProcessor(deps: ScheduledProcedureDeps) {
@@ -55,6 +59,16 @@ export function scheduledProcedureProcessor(deps: ScheduledProcedureDeps) {
       params: {},
       idempotencyKey: `${schedule}@${job.id ?? `${Date.now()}`}`,
     });
+    // Who started it, as for `/runbook run`: the scheduler, on behalf of the named schedule.
+    // A retried fire finds its run and its event already there.
+    if (created)
+      await deps.audit.append({
+        kind: 'command',
+        actor: SCHEDULER_REQUESTER,
+        target: target.name,
+        runId: run.id,
+        data: { command: `/runbook run ${ref.procedure.id} ${target.name}`, params: {}, schedule },
+      });
     // The job id (the run id) makes a second enqueue of the same run a no-op.
     await deps.queues.enqueue({ name: JOBS.procedureRun, data: { runId: run.id, schedule } });
     if (!created) deps.logger.info({ schedule, runId: run.id }, 'scheduled procedure fire retried');

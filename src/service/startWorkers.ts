@@ -8,7 +8,7 @@ import type { ServiceConfig } from '../config.js';
 import { healthJobProcessor } from '../health/healthJob.js';
 import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import type { IncidentService } from '../incidents/incidentService.js';
-import { sendPage } from '../incidents/pager.js';
+import { incidentPageProcessor } from '../incidents/pageJob.js';
 import { JOBS, QUEUES, type QueueName } from '../jobs/catalog.js';
 import { JobCannotSucceed, JobProcessors } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
@@ -213,10 +213,14 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
       // configuration is dropped (the next sync removes its scheduler).
       if (!deps.runbooks)
         throw new JobCannotSucceed(`no runbooks loaded for scheduled procedure ${data.schedule}`);
-      await scheduledProcedureProcessor({ procedureRuns, runbooks: deps.runbooks, targets, queues, logger })(
-        data,
-        job,
-      );
+      await scheduledProcedureProcessor({
+        procedureRuns,
+        audit: deps.audit,
+        runbooks: deps.runbooks,
+        targets,
+        queues,
+        logger,
+      })(data, job);
     })
     .register(
       JOBS.scheduledHealth,
@@ -231,11 +235,15 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )
-    .register(JOBS.incidentPage, async ({ incidentId, provider, action }) => {
-      const incident = await deps.incidents.get(incidentId);
-      if (!incident) throw new JobCannotSucceed(`incident ${incidentId} does not exist`);
-      await sendPage({ settings: config.incidents.pager, logger }, provider, action, incident);
-    });
+    .register(
+      JOBS.incidentPage,
+      incidentPageProcessor({
+        incidents: deps.incidents,
+        incidentService: deps.incidentService,
+        settings: config.incidents.pager,
+        logger,
+      }),
+    );
   registerSlackPosts(jobs, {
     db: state,
     runs,

@@ -63,17 +63,17 @@ async function preview(
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
   const pools = new TargetPools(logger);
   try {
-    const earlier = procedure.steps.slice(0, position - 1);
-    const planned = await planStep(pools.remediation(target), target, step, values, earlier).catch(
-      (err: unknown) => {
-        if (err instanceof UserError) throw err;
-        throw new UserError(
-          isConnectionFailure(err)
-            ? `cannot reach ${target.name}: ${describeConnectionFailure(err, target.remediationUrl ?? target.url, target.settings.connectTimeoutMs)}`
-            : `cannot make the plan on ${target.name}: ${failureText(err)}`,
-        );
-      },
-    );
+    const planned = await planStep(pools.remediation(target), target, step, values, {
+      steps: procedure.steps,
+      position: position - 1,
+    }).catch((err: unknown) => {
+      if (err instanceof UserError) throw err;
+      throw new UserError(
+        isConnectionFailure(err)
+          ? `cannot reach ${target.name}: ${describeConnectionFailure(err, target.remediationUrl ?? target.url, target.settings.connectTimeoutMs)}`
+          : `cannot make the plan on ${target.name}: ${failureText(err)}`,
+      );
+    });
     if (!planned.ok)
       throw new UserError(
         `cannot preview ${procedure.id} step ${position}:\n  ${planned.problems.join('\n  ')}`,

@@ -107,6 +107,12 @@ function incidentPolicyLines(runbook: Runbook): string[] {
         )
         .join('; ')}`,
     );
+  if (policy.escalation)
+    lines.push(
+      `  escalation path (where the configuration sets none): ${policy.escalation
+        .map((level) => `${level.name}${level.severities ? ` (${level.severities.join(', ')} only)` : ''}`)
+        .join(' → ')}`,
+    );
   for (const milestone of policy.milestones)
     lines.push(
       `  milestone ${milestone.severity} ${milestone.atMs === 0 ? 'right away' : `within ${durationText(milestone.atMs)}`}: ${milestone.text}`,

@@ -51,6 +51,32 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     await db?.drop();
   });
 
+  /**
+   * What a person does with a finding's run: its diagnosis (the first check's first column),
+   * then its drop resolved, planned and executed.
+   */
+  async function followFinding(run: string) {
+    const [reference, ...words] = splitCommandWords(run);
+    const { values } = parseAssignments(words);
+    const { procedure } = (await RunbookLibrary.load(runbookSources())).library.resolveProcedure(reference!);
+    const [diagnosis] = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
+    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
+    const pool = pools.remediation(target);
+    const resolved = await resolveIdentifiers(pool, drop.statement, values);
+    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
+    const step = { ...drop, statement: resolved.statement };
+    const plan = await computePlan(pool, target, step, []);
+    const { status } = await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS);
+    return {
+      values,
+      procedure,
+      drop,
+      diagnosis: diagnosis?.result?.rows.map((row) => row[0]),
+      sql: plan.sql,
+      status,
+    };
+  }
+
   it('splices a name found in the catalog, quoted part by part', async () => {
     const pool = pools.remediation(target);
     const vacuum = statementOf('VACUUM (ANALYZE) <schema>.<table>');
@@ -86,6 +112,44 @@ describe.each(servers)('identifier parameters on $label', (server) => {
       table: 'public.x',
     });
     expect(!requalified.ok && requalified.problems[0]).toMatch(/takes the name alone/);
+  });
+
+  it("finds a trigger on the table the statement names, suggesting that table's triggers", async () => {
+    await db.admin.query(`
+      CREATE TABLE shop.returns (id int);
+      CREATE TRIGGER orders_bump_z BEFORE INSERT ON shop.returns FOR EACH ROW EXECUTE FUNCTION bump();`);
+    const pool = pools.remediation(target);
+    const drop = statementOf('DROP TRIGGER <trigger> ON shop.<table>');
+    // orders_bump_z exists, but on shop.returns: dropping it "on orders" would fail at execution.
+    const elsewhere = await resolveIdentifiers(pool, drop, { trigger: 'orders_bump_z', table: 'orders' });
+    expect(!elsewhere.ok && elsewhere.problems).toEqual([
+      "trigger: no trigger orders_bump_z on table shop.orders on this target. Did you mean orders_bump_a, orders_bump_b? Give trigger=<an existing trigger on table shop.orders> (names are matched exactly, as format('%I') quotes them)",
+    ]);
+    expect(
+      await resolveIdentifiers(pool, drop, { trigger: 'orders_bump_z', table: 'returns' }),
+    ).toMatchObject({
+      ok: true,
+      statement: { sql: 'DROP TRIGGER "orders_bump_z" ON shop."returns"' },
+    });
+    // The table as another parameter, qualified or with its schema beside it; ALTER TABLE … TRIGGER too.
+    const qualified = await resolveIdentifiers(pool, statementOf('DROP TRIGGER <trigger> ON <table>'), {
+      trigger: 'orders_bump_a',
+      table: 'shop.returns',
+    });
+    expect(!qualified.ok && qualified.problems[0]).toMatch(
+      /no trigger orders_bump_a on table shop\.returns .*Did you mean orders_bump_z\?/,
+    );
+    const enable = statementOf('ALTER TABLE <schema>.<table> ENABLE TRIGGER <trigger>');
+    const enabled = await resolveIdentifiers(pool, enable, {
+      schema: 'shop',
+      table: 'orders',
+      trigger: 'orders_bump_z',
+    });
+    expect(!enabled.ok && enabled.problems[0]).toMatch(/no trigger orders_bump_z on table shop\.orders/);
+    expect(
+      await resolveIdentifiers(pool, enable, { schema: 'shop', table: 'returns', trigger: 'orders_bump_z' }),
+    ).toMatchObject({ ok: true });
+    await db.admin.query('DROP TABLE shop.returns');
   });
 
   it('previews and executes the statement exactly as spliced; the plan hash covers the name', async () => {
@@ -150,26 +214,64 @@ describe.each(servers)('identifier parameters on $label', (server) => {
     expect(run).toBe(
       'postgres-health#drop-duplicate-trigger schema=public table=jobs trigger=jobs_sync_again',
     );
-    const [reference, ...words] = splitCommandWords(run!);
-    const { values } = parseAssignments(words);
-    const library = (await RunbookLibrary.load(runbookSources())).library;
-    const { procedure } = library.resolveProcedure(reference!);
+    const followed = await followFinding(run!);
     // Its diagnosis lists the table's triggers.
-    const outcomes = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values);
-    expect(outcomes[0]?.result?.rows.map((row) => row[0])).toEqual(['jobs_sync', 'jobs_sync_again']);
-    const drop = procedure.steps.find((step): step is ActionStep => step.kind === 'action')!;
-    const pool = pools.remediation(target);
-    const resolved = await resolveIdentifiers(pool, drop.statement, values);
-    if (!resolved.ok) throw new Error(resolved.problems.join('; '));
-    const step = { ...drop, statement: resolved.statement };
-    const plan = await computePlan(pool, target, step, []);
-    expect(plan.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
-    expect((await executeAction(pool, target, step, [], plan, DEFAULT_LIMITS)).status).toBe('succeeded');
+    expect(followed.diagnosis).toEqual(['jobs_sync', 'jobs_sync_again']);
+    expect(followed.sql).toBe('DROP TRIGGER "jobs_sync_again" ON "public"."jobs"');
+    expect(followed.status).toBe('succeeded');
     const after = finding(await health(target, { only: ['duplicate_triggers'] }), 'duplicate_triggers');
     expect(after.evidence.some((row) => row.table === 'jobs')).toBe(false);
     const { rows } = await db.admin.query<{ tgname: string }>(
       "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.jobs'::regclass ORDER BY 1",
     );
     expect(rows.map((row) => row.tgname)).toEqual(['jobs_sync']);
+  });
+
+  it('drop-duplicate-trigger: a table "Orders" in a schema "my-shop", compared by the catalog\'s names', async () => {
+    await db.admin.query(`
+      CREATE SCHEMA "my-shop";
+      CREATE TABLE "my-shop"."Orders" (id int);
+      CREATE TABLE "my-shop".orders (id int);
+      CREATE FUNCTION "my-shop".touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER "Sync" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
+      CREATE TRIGGER "Sync Again" BEFORE INSERT ON "my-shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();
+      CREATE TRIGGER lower_sync BEFORE INSERT ON "my-shop".orders FOR EACH ROW EXECUTE FUNCTION "my-shop".touch();`);
+    const report = await health(target, { only: ['duplicate_triggers'] });
+    // The check gives the catalog's names; the run quotes them as identifiers.
+    const all = finding(report, 'duplicate_triggers');
+    const found = { ...all, evidence: all.evidence.filter((row) => row.schema === 'my-shop') };
+    expect(found.evidence[0]).toMatchObject({
+      schema: 'my-shop',
+      table: 'Orders',
+      second_trigger: 'Sync Again',
+    });
+    const [run] = findingProcedureRuns(found);
+    expect(run).toBe(
+      `postgres-health#drop-duplicate-trigger schema='"my-shop"' table='"Orders"' trigger='"Sync Again"'`,
+    );
+    const followed = await followFinding(run!);
+    // The diagnosis lists the triggers of "Orders", not of orders (nor none, as '"Orders"' would).
+    expect(followed.diagnosis).toEqual(['Sync', 'Sync Again']);
+    expect(followed.sql).toBe('DROP TRIGGER "Sync Again" ON "my-shop"."Orders"');
+    expect(followed.status).toBe('succeeded');
+    // Typed by hand unquoted, the names are the same catalog names.
+    const [typed] = await runProcedureChecks(pools.readOnly(target), target, followed.procedure.steps, {
+      schema: 'my-shop',
+      table: 'Orders',
+      trigger: 'Sync',
+    });
+    expect(typed?.result?.rows.map((row) => row[0])).toEqual(['Sync']);
+    // lower_sync is orders' trigger, not "Orders'": refused, with the right table's triggers.
+    const wrong = await resolveIdentifiers(pools.remediation(target), followed.drop.statement, {
+      ...followed.values,
+      trigger: 'lower_sync',
+    });
+    expect(!wrong.ok && wrong.problems[0]).toMatch(
+      /no trigger lower_sync on table my-shop\.Orders on this target/,
+    );
+    const { rows } = await db.admin.query<{ tgname: string }>(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = '"my-shop"."Orders"'::regclass ORDER BY 1`,
+    );
+    expect(rows.map((row) => row.tgname)).toEqual(['Sync']);
   });
 });

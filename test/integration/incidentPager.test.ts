@@ -2,11 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nock from 'nock';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
 import { timerJobId } from '../../src/incidents/incidentService.js';
+import { composeIncidentReport } from '../../src/incidents/reportDraft.js';
+import { gatherReportInput } from '../../src/incidents/reportInput.js';
 import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { type RunningService, startService } from '../../src/service.js';
+import { IncidentStore } from '../../src/store/incidents.js';
 import { captureLogs, eventually, serviceEnv } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
@@ -42,6 +46,8 @@ incidents:
     - { name: On-call engineer, groups: [S0ONCALL] }
     - { name: Engineering lead, groups: [S0LEADS] }
     - { name: Database admin, groups: [S0DBA, S0DBA2], severities: [P0, P1] }
+  severities:
+    P2: { status_reminder: 10 minutes }
 `;
 
 interface Call {
@@ -194,6 +200,38 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     return response.json?.text ?? '';
   }
 
+  /** The incident's `incident_page` audit events, once there are `count` of them. */
+  async function pageEvents(incidentId: string, count: number) {
+    return eventually(async () => {
+      const { rows } = await state.admin.query<{ actor: string; data: Record<string, string> }>(
+        "SELECT actor, data FROM audit_events WHERE incident_id = $1 AND kind = 'incident_page' ORDER BY seq",
+        [incidentId],
+      );
+      return rows.length >= count ? rows : undefined;
+    });
+  }
+
+  /** The report draft's timeline rows, as `runbook-bot report` composes them. */
+  async function timelineOf(incidentId: string): Promise<string> {
+    const pool = new pg.Pool({ connectionString: state.url, max: 1 });
+    try {
+      const stored = await new IncidentStore(pool).get(incidentId);
+      const { markdown } = composeIncidentReport(await gatherReportInput(pool, stored!, 'UTC'));
+      return markdown.slice(markdown.indexOf('### Timeline'));
+    } finally {
+      await pool.end();
+    }
+  }
+
+  /** How often the incident's status reminder comes, or undefined without one. */
+  async function reminderEvery(incidentId: string): Promise<number | undefined> {
+    const schedulers = await service.queues.queue(QUEUES.notifications).getJobSchedulers(0, -1);
+    const every = schedulers.find(
+      (scheduler) => scheduler.key === timerJobId(incidentId, 'status-reminder'),
+    )?.every;
+    return every === undefined || every === null ? undefined : Number(every);
+  }
+
   async function fire(incidentId: string, timer: 'escalation' | 'milestone', step: number) {
     await service.queues
       .queue(QUEUES.notifications)
@@ -210,11 +248,9 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       (call) => call.method === 'chat.postMessage' && call.params.channel === declared.channel,
     )!;
     expect(root.params.blocks).toContain('*Response target*\\n7 min (runbook), by');
+    // The policy file's levels win over any the runbook writes, and the message says whose they are.
     expect(root.params.blocks).toContain(
-      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
-    );
-    expect(root.params.blocks).toContain(
-      'Escalation if nobody acknowledges: On-call engineer → Engineering lead → Database admin',
+      'Escalation if nobody acknowledges (policy file): On-call engineer → Engineering lead → Database admin',
     );
     const milestone = await eventually(() =>
       calls.find((call) => call.params.text?.includes('milestone, right away')),
@@ -227,6 +263,8 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       async () => (await queue.getJob(timerJobId(declared.id, 'milestone', 1))) ?? undefined,
     );
     expect(second.delay).toBeGreaterThan(19 * 60_000);
+    // A P1 pages, so it reminds of a status every INCIDENT_STATUS_REMINDER_MINUTES (30 by default).
+    expect(await eventually(() => reminderEvery(declared.id))).toBe(30 * 60_000);
     // Two escalations for the three levels: the last level is reached too.
     expect(await queue.getJob(timerJobId(declared.id, 'escalation', 1))).toBeTruthy();
     expect(await queue.getJob(timerJobId(declared.id, 'escalation', 2))).toBeTruthy();
@@ -269,14 +307,14 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       ':rotating_light: Still no acknowledgement of this P1: escalating from Engineering lead to *Database admin* (the last level). <!subteam^S0DBA> <!subteam^S0DBA2>',
     );
     // Audited after the post: what fired, and the levels.
-    const audited = await eventually(async () => {
+    const escalations = await eventually(async () => {
       const { rows } = await state.admin.query<{ data: { escalation: { to: string; level: number } } }>(
         "SELECT data FROM audit_events WHERE incident_id = $1 AND kind = 'incident_timer' AND data->>'timer' = 'escalation' ORDER BY seq",
         [declared.id],
       );
       return rows.length === 2 ? rows : undefined;
     });
-    expect(audited.map((row) => [row.data.escalation.to, row.data.escalation.level])).toEqual([
+    expect(escalations.map((row) => [row.data.escalation.to, row.data.escalation.level])).toEqual([
       ['Engineering lead', 2],
       ['Database admin', 3],
     ]);
@@ -300,6 +338,39 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     const close = pages.find((page) => page.provider === 'opsgenie' && page.path.includes('/close'))!;
     expect(close.path).toBe(`/v2/alerts/${declared.id}/close?identifierType=alias`);
     expect(close.authorization).toBe(`GenieKey ${GENIE_KEY}`);
+    // Each page is in the incident's audit log, its thread and its report's timeline.
+    const audited = (await pageEvents(declared.id, 4)).map((row) => ({ actor: row.actor, ...row.data }));
+    expect(audited).toHaveLength(4);
+    expect(audited).toEqual(
+      expect.arrayContaining(
+        (['pagerduty', 'opsgenie'] as const).flatMap((provider) =>
+          (['trigger', 'resolve'] as const).map((action) => ({
+            actor: 'runbook-bot',
+            provider,
+            action,
+            outcome: 'sent',
+          })),
+        ),
+      ),
+    );
+    // The trigger may go out before the channel's root message exists (then it is not
+    // mirrored, like the declaration); the resolve is mirrored into the incident's thread.
+    await eventually(() =>
+      calls.find(
+        (call) =>
+          call.method === 'chat.postMessage' &&
+          call.params.channel === declared.channel &&
+          call.params.text === ':pager: resolving the PagerDuty alert: accepted',
+      ),
+    );
+    const timeline = await timelineOf(declared.id);
+    for (const what of [
+      'paging PagerDuty: accepted',
+      'paging Opsgenie: accepted',
+      'resolving the PagerDuty alert: accepted',
+      'closing the Opsgenie alert: accepted',
+    ])
+      expect(timeline).toContain(`| runbook-bot | ${what} |`);
     // Its timers are gone.
     expect(await queue.getJob(timerJobId(declared.id, 'escalation', 2))).toBeFalsy();
     expect(await queue.getJob(timerJobId(declared.id, 'milestone', 1))).toBeFalsy();
@@ -309,6 +380,8 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     fakeSlack(calls);
     fakePagers(pages, { pagerduty: [503], opsgenie: [429] });
     const quiet = await declare('P2 Zorblax slightly odd', 'C0WIDGETS');
+    // The policy file gives P2, which does not page, a status reminder of its own.
+    expect(await eventually(() => reminderEvery(quiet.id))).toBe(10 * 60_000);
     expect(await incident('resolve False alarm', quiet.channel)).toMatch(/^Resolved/);
     await eventually(() =>
       calls.find(
@@ -336,6 +409,12 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
     });
     expect(pages.find((page) => page.provider === 'opsgenie')?.body).toMatchObject({ priority: 'P1' });
     expect(logs.lines.join('')).toContain('PagerDuty answered 503 to the trigger');
+    // A try that is retried is not an event: the log says the page went out, once per provider.
+    const audited = await pageEvents(raised.id, 2);
+    expect(audited.map((row) => [row.data.provider, row.data.outcome]).sort()).toEqual([
+      ['opsgenie', 'sent'],
+      ['pagerduty', 'sent'],
+    ]);
     await incident('resolve Fixed', raised.channel);
     await eventually(() => (pages.length === 6 ? true : undefined));
   }, 60_000);
@@ -359,6 +438,19 @@ describe.skipIf(!redisAvailable())('incident severities, escalation levels and p
       .map((line) => JSON.parse(line) as { level: number; msg: string })
       .find((line) => line.msg === job.failedReason);
     expect(logged?.level).toBe(50);
+    // The refusal is in the incident's audit log and its report, with the reason.
+    const failed = await eventually(async () =>
+      (await pageEvents(declared.id, 1)).find((row) => row.data.outcome === 'failed'),
+    );
+    expect(failed.data).toEqual({
+      provider: 'pagerduty',
+      action: 'trigger',
+      outcome: 'failed',
+      reason: job.failedReason,
+    });
+    expect(await timelineOf(declared.id)).toContain(
+      `| runbook-bot | paging PagerDuty failed: ${job.failedReason.replaceAll('|', '\\|')} |`,
+    );
     await incident('resolve Widgets back', declared.channel);
     await eventually(() => (pages.some((page) => page.body.event_action === 'resolve') ? true : undefined));
   });

@@ -1,5 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { AuditLog } from '../../src/audit/auditLog.js';
 import { JOBS, QUEUES } from '../../src/jobs/catalog.js';
 import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { procedureJobProcessor } from '../../src/runbooks/execute/procedureJob.js';
@@ -14,10 +15,12 @@ import {
   scheduledProcedureProcessor,
   scheduledRunPosted,
 } from '../../src/schedules/scheduledProcedureJob.js';
+import { eventsFrom } from '../../src/store/auditEvents.js';
 import { ProcedureRunStore } from '../../src/store/procedureRuns.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import type { Target } from '../../src/targets/target.js';
+import { auditEventTerminal } from '../../src/terminal/auditText.js';
 import { captureLogs, eventually } from '../support/botHarness.js';
 import {
   createStateDatabase,
@@ -74,6 +77,7 @@ describe.skipIf(!redisAvailable())('scheduled procedures on Redis', () => {
     // The wiring startWorkers does: fires and runs on diagnostics, posts on notifications.
     const fire = scheduledProcedureProcessor({
       procedureRuns,
+      audit: new AuditLog(state.pool),
       runbooks: library,
       targets,
       queues,
@@ -167,5 +171,23 @@ describe.skipIf(!redisAvailable())('scheduled procedures on Redis', () => {
     // Unscheduled when no longer configured.
     await applyProcedureSchedules(queues, []);
     expect(await queues.queue(QUEUES.diagnostics).getJobScheduler(ids[0]!)).toBeUndefined();
+
+    // Every run it started is in the audit log as the scheduler's command, naming the
+    // schedule, once per run; the chain verifies.
+    const ran = [...finished];
+    const commands = (await eventsFrom(state.pool, 1, 10_000))
+      .map(({ event }) => event)
+      .filter((event) => event.kind === 'command');
+    for (const runId of ran) expect(commands.filter((event) => event.runId === runId)).toHaveLength(1);
+    const firstCommand = commands.find((event) => event.runId === first!.id)!;
+    expect(firstCommand).toMatchObject({
+      actor: 'scheduler',
+      target: 'shop',
+      data: { command: `/runbook run ${SPOT_CHECK} shop`, params: {}, schedule: ids[0] },
+    });
+    expect(auditEventTerminal(firstCommand).replace(/^#\d+ \S+ /, '')).toBe(
+      `scheduler ran /runbook run ${SPOT_CHECK} shop on its schedule ${ids[0]}`,
+    );
+    expect(await new AuditLog(state.pool).verify()).toMatchObject({ ok: true });
   }, 120_000);
 });

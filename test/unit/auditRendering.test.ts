@@ -141,6 +141,31 @@ describe('audit events rendered per medium', () => {
     expect(auditEventTerminal(storedBefore)).toBe('#7 2026-11-24T09:05:03Z U0ALICE handed command to U0BOB');
   });
 
+  it('a page: accepted, or failed with the reason, in each medium', () => {
+    const sent = event({
+      kind: 'incident_page',
+      actor: 'runbook-bot',
+      data: { provider: 'opsgenie', action: 'trigger', outcome: 'sent' },
+    });
+    const refused = event({
+      kind: 'incident_page',
+      actor: 'runbook-bot',
+      data: {
+        provider: 'opsgenie',
+        action: 'resolve',
+        outcome: 'failed',
+        reason:
+          'Opsgenie refused the resolve of INC-42 with 404 (the alert is not there (deleted, or never created)); not retried',
+      },
+    });
+    expect(auditLine(sent)).toBe(':pager: paging Opsgenie: accepted');
+    expect(auditLine(refused)).toBe(
+      ':warning: closing the Opsgenie alert failed: Opsgenie refused the resolve of INC-42 with 404 (the alert is not there (deleted, or never created)); not retried',
+    );
+    expect(auditEventMarkdown(refused, {})).toMatch(/^closing the Opsgenie alert failed: Opsgenie refused/);
+    expect(auditEventTerminal(sent)).toBe('#7 2026-11-24T09:05:03Z paging Opsgenie: accepted');
+  });
+
   it('Slack: one short line, escaped; secrets redacted in every medium', () => {
     const request = { requestId: '1a2b3c4d-0000-4000-8000-000000000000' };
     expect(

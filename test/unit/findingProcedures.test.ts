@@ -4,6 +4,8 @@ import { findingProcedureRuns } from '../../src/health/findingProcedures.js';
 import type { Finding } from '../../src/health/types.js';
 import { statementParameters } from '../../src/runbooks/model.js';
 import {
+  asCatalogNames,
+  bindStatement,
   parameterProblems,
   parseAssignments,
   splitCommandWords,
@@ -76,6 +78,29 @@ describe('a finding offers its procedure for the objects it found', () => {
       ['GRANT SELECT ON <schema>.<table> TO anon, authenticated', ['schema', 'table']],
       ["NOTIFY pgrst, 'reload schema'", []],
     ]);
+  });
+
+  it('quoted and mixed-case names: the checks compare what the catalog holds, the fixes quote it', () => {
+    // A name that is itself in double quotes is a name like any other: quoted again, not passed through.
+    expect(
+      findingProcedureRuns(finding('postgrest_grants', [{ schema: 'my-shop', table: '"Orders"' }])),
+    ).toEqual([`postgres-health#restore-api-access schema='"my-shop"' table='"""Orders"""'`]);
+    const [run] = findingProcedureRuns(finding('postgrest_grants', [{ schema: 'my-shop', table: 'Orders' }]));
+    const { values } = parseAssignments(splitCommandWords(run!).slice(1));
+    expect(values).toEqual({ schema: '"my-shop"', table: '"Orders"' });
+    for (const id of ['restore-api-access', 'drop-duplicate-trigger']) {
+      const { procedure } = library.resolveProcedure(`postgres-health#${id}`);
+      const named = asCatalogNames(procedure.steps, { ...values, trigger: '"Sync Again"' });
+      expect(named).toMatchObject({ schema: 'my-shop', table: 'Orders' });
+      // Its checks bind n.nspname = '<schema>' AND c.relname = '<table>' to the catalog's names.
+      for (const step of procedure.steps) {
+        if (step.kind !== 'check' || step.statement.params.length === 0) continue;
+        const binding = bindStatement(step.statement, named);
+        expect(binding.ok && binding.values).toEqual(['my-shop', 'Orders']);
+      }
+    }
+    // A value no step splices is bound as given.
+    expect(asCatalogNames([], { table: '"Orders"' })).toEqual({ table: '"Orders"' });
   });
 
   it('every parameter a finding fills is one its procedure takes, from a column its evidence has', () => {

@@ -22,8 +22,9 @@ describe('placeholders in identifier positions', () => {
       schema: { kind: 'schema' },
       table: { kind: 'table', schema: { param: 'schema' } },
     });
+    // A trigger is looked up on its table.
     expect(kinds('DROP TRIGGER <trigger> ON public.<table>')).toEqual({
-      trigger: { kind: 'trigger' },
+      trigger: { kind: 'trigger', on: { table: { param: 'table' }, schema: { text: 'public' } } },
       table: { kind: 'table', schema: { text: 'public' } },
     });
     expect(kinds('REINDEX INDEX CONCURRENTLY [index]')).toEqual({ index: { kind: 'index' } });
@@ -34,7 +35,7 @@ describe('placeholders in identifier positions', () => {
     expect(kinds('GRANT SELECT ON <table> TO anon, authenticated')).toEqual({ table: { kind: 'table' } });
     expect(kinds('ALTER TABLE <table> ENABLE TRIGGER <trigger>')).toEqual({
       table: { kind: 'table' },
-      trigger: { kind: 'trigger' },
+      trigger: { kind: 'trigger', on: { table: { param: 'table' } } },
     });
     expect(kinds('GRANT USAGE ON SCHEMA <schema> TO <role>')).toEqual({
       schema: { kind: 'schema' },

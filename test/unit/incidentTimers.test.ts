@@ -93,9 +93,51 @@ describe('incident timers', () => {
     expect(
       timerNotice({ ...incident, status: 'resolved' }, { timer: 'status-reminder' }, plan, settings, style),
     ).toBeUndefined();
+    const p2 = { ...incident, severity: 'P2' as const };
     expect(
-      timerNotice({ ...incident, severity: 'P2' }, { timer: 'status-reminder' }, plan, settings, style),
+      timerNotice(p2, { timer: 'status-reminder' }, incidentPlan(p2, settings), settings, style),
     ).toBeUndefined();
+  });
+
+  it('remind of a status at severities that page, every INCIDENT_STATUS_REMINDER_MINUTES, unless the severity sets its own', () => {
+    const reminders = (section: unknown, runbookPolicy: Parameters<typeof severityRule>[1] = undefined) =>
+      Object.fromEntries(
+        (['P0', 'P1', 'P2', 'P3'] as const).map((severity) => [
+          severity,
+          incidentPlan(
+            { severity, runbookPolicy: runbookPolicy ?? null },
+            { ...configured(section), statusReminderMs: 20 * MIN },
+          ).rule.statusReminderMs,
+        ]),
+      );
+    // Built in, P0 and P1 page: as before.
+    expect(reminders({})).toEqual({ P0: 20 * MIN, P1: 20 * MIN, P2: undefined, P3: undefined });
+    // Without the variable, every 30 minutes.
+    expect(severityRule({ policy: {} }, undefined, 'P0').statusReminderMs).toBe(30 * MIN);
+    // A runbook whose table pages P2 reminds at P2 too; one that pages P1 no more, not at P1.
+    const table = {
+      severities: [
+        { severity: 'P1' as const, responseMs: 5 * MIN, page: false, line: 3 },
+        { severity: 'P2' as const, responseMs: 60 * MIN, page: true, line: 4 },
+      ],
+      milestones: [],
+    };
+    expect(reminders({}, table)).toEqual({ P0: 20 * MIN, P1: undefined, P2: 20 * MIN, P3: undefined });
+    // The policy file's own cadence, or none.
+    expect(
+      reminders({
+        severities: {
+          P0: { status_reminder: '10 minutes' },
+          P1: { status_reminder: false },
+          P3: { status_reminder: '2h' },
+        },
+      }),
+    ).toEqual({ P0: 10 * MIN, P1: undefined, P2: undefined, P3: 120 * MIN });
+    const p3 = { ...incident, severity: 'P3' as const };
+    const p3Plan = incidentPlan(p3, configured({ severities: { P3: { status_reminder: '2h' } } }));
+    expect(timerNotice(p3, { timer: 'status-reminder' }, p3Plan, settings, style)).toBe(
+      '[U0LEAD], time for a status update: `/incident status …`',
+    );
   });
 });
 
@@ -198,6 +240,45 @@ describe('severities and response targets', () => {
     });
   });
 
+  it("escalate through the runbook's path where the configuration sets none, saying so", () => {
+    const written = {
+      ...seed004,
+      escalation: [
+        { name: 'Check runbook, attempt resolution', line: 30 },
+        { name: 'On-call engineer', line: 31 },
+        { name: 'Database admin', severities: ['P0' as const], line: 32 },
+      ],
+    };
+    const planOf = (severity: 'P0' | 'P1', section: unknown, names: string[] = []) =>
+      incidentPlan(
+        { ...incident, severity, runbookPolicy: written },
+        { ...configured(section), escalationNames: names },
+      );
+    const p0 = planOf('P0', {});
+    expect([p0.pathSource, p0.path.map((level) => level.name)]).toEqual([
+      'runbook',
+      ['Check runbook, attempt resolution', 'On-call engineer', 'Database admin'],
+    ]);
+    // "(P0 only)": a P1 stops at the on-call engineer.
+    expect(planOf('P1', {}).path.map((level) => level.name)).toEqual([
+      'Check runbook, attempt resolution',
+      'On-call engineer',
+    ]);
+    // The configuration wins: the policy file's levels, or INCIDENT_ESCALATION's names.
+    const fromFile = planOf('P0', { escalation: [{ name: 'Ops' }, { name: 'Boss' }] });
+    expect([fromFile.pathSource, fromFile.path.map((level) => level.name)]).toEqual([
+      'policy file',
+      ['Ops', 'Boss'],
+    ]);
+    const fromVariable = planOf('P0', {}, ['Ops', 'CTO']);
+    expect([fromVariable.pathSource, fromVariable.path.map((level) => level.name)]).toEqual([
+      'configuration',
+      ['Ops', 'CTO'],
+    ]);
+    // Without any: the built-in path.
+    expect(incidentPlan({ ...incident, runbookPolicy: seed004 }, configured({})).pathSource).toBe('built-in');
+  });
+
   it("post the runbook's milestones at their times, or the policy file's instead", () => {
     const p1 = incidentPlan({ ...incident, runbookPolicy: seed004 }, configured({}));
     expect(p1.rule.milestones).toEqual([{ atMs: 15 * MIN, text: 'Begin diagnostic procedures' }]);
@@ -226,6 +307,9 @@ describe('severities and response targets', () => {
       const parsed = incidentPolicySchema.safeParse(section);
       return parsed.success ? '' : formatZodIssues(parsed.error);
     };
+    expect(problems({ severities: { P1: { status_reminder: '30 seconds' } } })).toContain(
+      'severities.P1.status_reminder: a status reminder comes at most every minute: write "15 minutes", "1h", or false for none',
+    );
     expect(problems({ severities: { P1: { response: 'soonish' } } })).toContain(
       'severities.P1.response: "soonish" is not a duration: write "immediate", "5 minutes", "1h", "2 days" or a number of minutes',
     );

@@ -123,7 +123,10 @@ describe('job processors', () => {
   });
 
   it("the workers' own wiring has a processor for every job", async () => {
-    const deps = { config: {}, logger: { warn() {}, info() {}, debug() {} } } as unknown as WorkerDeps;
+    const deps = {
+      config: { incidents: {} },
+      logger: { warn() {}, info() {}, debug() {} },
+    } as unknown as WorkerDeps;
     const pools = new TargetPools(deps.logger);
     expect(() => jobProcessors(deps, pools).assertComplete()).not.toThrow();
     await pools.closeAll();
@@ -151,6 +154,20 @@ describe('job processors', () => {
     await expect(jobs.run(job)).rejects.toThrow('run 42 does not exist');
     failure = new Error('connection refused');
     await expect(jobs.run(job)).rejects.not.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it("tells a processor whether a failure of this attempt is final, by the job's attempts", async () => {
+    const seen: Array<boolean | undefined> = [];
+    const jobs = new JobProcessors().register(JOBS.health, async (_data, job) => {
+      seen.push(job.lastAttempt);
+    });
+    const job = { name: JOBS.health, data: { runId: RUN }, id: '1', timestamp: 0 };
+    await jobs.run({ ...job, attemptsMade: 0, opts: { attempts: 3 } });
+    await jobs.run({ ...job, attemptsMade: 1, opts: { attempts: 3 } });
+    await jobs.run({ ...job, attemptsMade: 2, opts: { attempts: 3 } });
+    // Without retries, the only attempt is the last.
+    await jobs.run(job);
+    expect(seen).toEqual([false, false, true, true]);
   });
 
   it('refuses by name a job its queue does not carry, or that has no processor', async () => {

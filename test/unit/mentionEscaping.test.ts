@@ -34,6 +34,7 @@ describe('text people typed, in what the bot posts', () => {
       incidentRootBlocks(incident, 'UTC', {
         rule: { label: 'P1 High', responseMs: 3_600_000, page: true, milestones: [], source: 'built-in' },
         path: [],
+        pathSource: 'built-in',
       }).filter((block) => block.type !== 'header'),
     );
     expect(mrkdwn).not.toMatch(/<[!#]|<@U0BOB/);

@@ -9,6 +9,12 @@ import { parseDurationPhrase } from '../../src/time.js';
 
 const SEEDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/seeds');
 
+const LIBRARY_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../src/runbooks/library');
+
+function library(file: string) {
+  return parseRunbook(readFileSync(join(LIBRARY_DIR, file), 'utf8'), file);
+}
+
 function seed(prefix: string) {
   const name = readdirSync(SEEDS_DIR).find((file) => file.startsWith(prefix))!;
   return parseRunbook(readFileSync(join(SEEDS_DIR, name), 'utf8'), name);
@@ -75,6 +81,40 @@ describe("a runbook's severity table and milestones", () => {
     expect(
       policy.milestones.filter((milestone) => milestone.severity === 'P2').map(({ atMs }) => atMs / MIN),
     ).toEqual([60, 240, 1440]);
+  });
+
+  it('seed 004: its escalation path, the verbs left out, the database admin for P0 only', () => {
+    expect(seed('004').incidentPolicy?.escalation).toEqual([
+      { name: 'Check runbook, attempt resolution', line: 435 },
+      { name: 'On-call engineer', line: 436 },
+      { name: 'Engineering lead', line: 437 },
+      { name: 'Database admin', severities: ['P0'], line: 438 },
+    ]);
+    // The built-in copy of the seed reads the same.
+    expect(library('production-operations.md').incidentPolicy?.escalation).toEqual(
+      seed('004').incidentPolicy?.escalation,
+    );
+  });
+
+  it("reads no path from what is not one: seed 002's contact matrix, a matrix of problems, stages of work", () => {
+    // Seed 002's "Escalation Path" column says who each role hands over to (a graph with
+    // several starts, "→ Management" going outside it), not one path.
+    expect(seed('002').incidentPolicy?.escalation).toBeUndefined();
+    // "### Escalation Matrix": which problems are which level.
+    expect(library('timothie-database-operations.md').incidentPolicy?.escalation).toBeUndefined();
+    // "## Escalation Path" whose levels are stages with steps of their own.
+    expect(library('hampton-mowerpower-system.md').incidentPolicy?.escalation).toBeUndefined();
+    const path = (list: string) =>
+      parseRunbook(`# Ops\n\n## Escalation Path\n\n${list}\n`, 'ops.md').incidentPolicy?.escalation;
+    // Not numbered 1, 2, 3…, or a single level: not a path.
+    expect(path('1. **Level 1**: On-call\n2. **Level 3**: Lead')).toBeUndefined();
+    expect(path('1. **Level 1**: On-call')).toBeUndefined();
+    expect(
+      path('1. Level 1: Notify the on-call engineer\n2. Level 2: Escalate to the DBA (P0/P1 only).'),
+    ).toEqual([
+      { name: 'On-call engineer', line: 5 },
+      { name: 'DBA', severities: ['P0', 'P1'], line: 6 },
+    ]);
   });
 
   it('seeds without either have none', () => {

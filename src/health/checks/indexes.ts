@@ -69,7 +69,7 @@ export const duplicateIndexes: CheckDefinition = {
       ctx,
       `WITH redundant AS (
        -- One row per redundant index, however many indexes cover it.
-       SELECT DISTINCT ON (a.indexrelid) ca.relnamespace::regnamespace::text AS schema, a.indrelid::regclass::text AS table,
+       SELECT DISTINCT ON (a.indexrelid) (SELECT nspname FROM pg_namespace WHERE oid = ca.relnamespace) AS schema, a.indrelid::regclass::text AS table,
               ca.relname AS redundant_index, cb.relname AS covering_index,
               pg_get_indexdef(a.indexrelid) AS redundant_definition, ${indexBytes('ca')}::float8 AS bytes
          FROM pg_index a
@@ -121,7 +121,7 @@ export const invalidIndexes: CheckDefinition = {
   async run(ctx) {
     const { evidence, total } = await topRows(
       ctx,
-      `SELECT c.relnamespace::regnamespace::text AS schema, i.indrelid::regclass::text AS table, c.relname AS index,
+      `SELECT (SELECT nspname FROM pg_namespace WHERE oid = c.relnamespace) AS schema, i.indrelid::regclass::text AS table, c.relname AS index,
               pg_get_indexdef(i.indexrelid) AS definition, count(*) OVER ()::int AS total_rows
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         WHERE NOT i.indisvalid

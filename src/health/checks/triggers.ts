@@ -49,7 +49,7 @@ export const duplicateTriggers: CheckDefinition = {
             AND regexp_replace(a.tgqual::text, ':location -?\\d+', '', 'g')
                 IS NOT DISTINCT FROM regexp_replace(b.tgqual::text, ':location -?\\d+', '', 'g')
        )
-       SELECT c.relnamespace::regnamespace::text AS schema, c.relname AS table, tgfoid::regprocedure::text AS function,
+       SELECT (SELECT nspname FROM pg_namespace WHERE oid = c.relnamespace) AS schema, c.relname AS table, tgfoid::regprocedure::text AS function,
               timing, level, shared_events, first_trigger, second_trigger, count(*) OVER ()::int AS total_rows
          FROM pairs JOIN pg_class c ON c.oid = pairs.tgrelid
         ORDER BY 1, 2, first_trigger LIMIT $1`,
@@ -79,7 +79,7 @@ export const disabledTriggers: CheckDefinition = {
   async run(ctx) {
     const { evidence, total } = await topRows(
       ctx,
-      `SELECT c.relnamespace::regnamespace::text AS schema, c.relname AS table, t.tgname AS trigger,
+      `SELECT (SELECT nspname FROM pg_namespace WHERE oid = c.relnamespace) AS schema, c.relname AS table, t.tgname AS trigger,
               t.tgisinternal AS enforces_constraint, t.tgfoid::regprocedure::text AS function,
               count(*) OVER ()::int AS total_rows
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid

@@ -3,7 +3,7 @@ import type { Target } from '../../targets/target.js';
 import { judge, type Verdict } from '../expectations.js';
 import { resolveIdentifiers } from '../identifiers.js';
 import type { ActionStep, CheckStep, Step } from '../model.js';
-import { bindStatement, type RawValues } from '../procedureParams.js';
+import { asCatalogNames, bindStatement, type RawValues } from '../procedureParams.js';
 import { vouchedFunctions } from './readSafety.js';
 import { type CheckResult, type CheckToRun, runChecks } from './runChecks.js';
 
@@ -38,10 +38,11 @@ export async function runProcedureChecks(
 ): Promise<StepOnTarget[]> {
   const outcomes: StepOnTarget[] = steps.map((step) => ({ step, changed: false as const }));
   const toRun: Array<{ at: number; check: CheckToRun }> = [];
+  const values = asCatalogNames(steps, params);
   for (const [at, step] of steps.entries()) {
     const candidate = step.kind === 'check' ? step : step.kind === 'action' ? readingAction(step) : undefined;
     if (!candidate) continue;
-    const binding = bindStatement(candidate.statement, params);
+    const binding = bindStatement(candidate.statement, values);
     // A check naming a table by parameter runs on that table only once the catalog has it.
     const resolved = binding.ok ? await resolveIdentifiers(pool, candidate.statement, params) : undefined;
     if (binding.ok && resolved && !resolved.ok) {

@@ -9,11 +9,19 @@
  *   Platform Down`) that start with a time: `**Within 10 min**: Notify stakeholders`,
  *   `**Immediate**: Check Supabase status page`. Items without a time (`Post-incident: …`)
  *   are not milestones.
+ * - An escalation path: a numbered list under a heading that names one (`## Escalation
+ *   Path`, `Escalation Levels`, `Escalation Chain`) whose every item is one line `Level N:
+ *   who` (`**Level 2**: Contact on-call engineer`), levels 1, 2, 3… in order. The verb is
+ *   left out of the name ("On-call engineer"); `(P0 only)` keeps a level for that severity.
+ *   A list whose items are stages of work with their own steps (a nested list), or a
+ *   "matrix" of which problems are which level, is not a path and is not read.
  */
 import type { List, RootContent, Table } from 'mdast';
+import { clip } from '../../text.js';
 import { parseDurationPhrase } from '../../time.js';
 import type {
   LoaderWarning,
+  RunbookEscalationLevel,
   RunbookIncidentPolicy,
   RunbookMilestone,
   RunbookSeverity,
@@ -113,7 +121,46 @@ function readMilestones(list: List, severity: SeverityName): RunbookMilestone[] 
   return found;
 }
 
-/** The runbook's severity table and milestones, or undefined when it has neither. */
+const ESCALATION_HEADING = /\bescalation\s+(?:path|levels?|chain)\b/i;
+const LEVEL_ITEM = /^\s*level\s+(\d+)\s*[:.–—-]\s*(.+)$/is;
+/** "(P0 only)", "(P0/P1 only)", "(P0 and P1 only)". */
+const ONLY_FOR = /\s*\(\s*((?:P[0-3]\b[\s,/&]*(?:and\s+|or\s+)?)+)\s*only\s*\)/i;
+/** The verb before whom a level names: "Contact on-call engineer", "Escalate to the lead". */
+const LEVEL_VERB =
+  /^(?:contact|call|page|notify|alert|inform|tell|involve|loop\s+in|escalate\s+to|hand\s+(?:over\s+)?to)\s+(?:the\s+)?/i;
+const MAX_LEVEL_NAME = 80;
+
+/** The levels of an escalation path list, or none when it is not one (see the header). */
+function readEscalation(list: List): RunbookEscalationLevel[] {
+  if (!list.ordered) return [];
+  const levels: RunbookEscalationLevel[] = [];
+  for (const item of list.children) {
+    const [first, ...rest] = item.children;
+    if (first?.type !== 'paragraph' || rest.length > 0) return [];
+    const match = LEVEL_ITEM.exec(
+      blockText(first)
+        .replace(/\*\*|__/g, '')
+        .replace(/\s+/g, ' '),
+    );
+    if (!match || Number(match[1]) !== levels.length + 1) return [];
+    let words = match[2]!.trim();
+    const only = ONLY_FOR.exec(words);
+    if (only) words = words.replace(only[0], '').trim();
+    const severities = only ? [...new Set(only[1]!.match(/P[0-3]/gi)!.map((s) => s.toUpperCase()))] : [];
+    const named = words.replace(LEVEL_VERB, '').replace(/[.;]+$/, '');
+    const name = named.charAt(0).toUpperCase() + named.slice(1);
+    if (!name) return [];
+    levels.push({
+      name: clip(name, MAX_LEVEL_NAME),
+      ...(severities.length > 0 ? { severities: severities as SeverityName[] } : {}),
+      line: item.position?.start.line ?? 1,
+    });
+  }
+  // One level is where an incident starts, not a path.
+  return levels.length > 1 ? levels : [];
+}
+
+/** The runbook's severity table, milestones and escalation path, or undefined when it has none. */
 export function readIncidentPolicy(
   preamble: RootContent[],
   headings: OutlineHeading[],
@@ -121,6 +168,7 @@ export function readIncidentPolicy(
 ): RunbookIncidentPolicy | undefined {
   const severities: RunbookSeverity[] = [];
   const milestones: RunbookMilestone[] = [];
+  let escalation: RunbookEscalationLevel[] = [];
   const blocks = [
     { heading: undefined, content: preamble },
     ...headings.map((h) => ({ heading: h, content: h.content })),
@@ -130,11 +178,18 @@ export function readIncidentPolicy(
     for (const node of content) {
       if (node.type === 'table' && severities.length === 0) severities.push(...readTable(node, warnings));
       if (node.type === 'list' && headingSeverity) milestones.push(...readMilestones(node, headingSeverity));
+      if (
+        node.type === 'list' &&
+        escalation.length === 0 &&
+        heading &&
+        ESCALATION_HEADING.test(heading.title)
+      )
+        escalation = readEscalation(node);
     }
   }
-  if (severities.length === 0 && milestones.length === 0) return undefined;
+  if (severities.length === 0 && milestones.length === 0 && escalation.length === 0) return undefined;
   milestones.sort((a, b) => a.atMs - b.atMs || a.line - b.line);
-  return { severities, milestones };
+  return { severities, milestones, ...(escalation.length > 0 ? { escalation } : {}) };
 }
 
 /** A heading about one severity starts with it: "P0 (Critical) - Platform Down". */

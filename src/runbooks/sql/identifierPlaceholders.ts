@@ -1,5 +1,5 @@
 import { parseSync } from 'libpg-query';
-import { type IdentifierKind, identifierSentinel, type Parameter } from '../model.js';
+import { type IdentifierKind, identifierSentinel, type NameRef, type Parameter } from '../model.js';
 import { type Substitution, substitutePlaceholders } from './placeholders.js';
 
 /**
@@ -59,14 +59,21 @@ type Found = NonNullable<Parameter['identifier']>;
 function identifierKinds(sql: string, identifiers: Parameter[]): Map<string, Found> {
   const bySentinel = new Map(identifiers.map((param) => [identifierSentinel(param.name), param.name]));
   const found = new Map<string, Found>();
-  const note = (value: unknown, kind: IdentifierKind, schema?: unknown) => {
+  const ref = (value: unknown): NameRef | undefined => {
+    if (typeof value !== 'string') return undefined;
+    const param = bySentinel.get(value);
+    return param ? { param } : { text: value };
+  };
+  const note: Note = (value, kind, schema, on) => {
     const name = typeof value === 'string' ? bySentinel.get(value) : undefined;
     if (!name || found.has(name)) return;
-    const qualifier = typeof schema === 'string' ? schema : undefined;
-    const schemaParam = qualifier ? bySentinel.get(qualifier) : undefined;
+    const qualifier = ref(schema);
+    const table = ref(on?.table);
+    const tableSchema = ref(on?.schema);
     found.set(name, {
       kind,
-      ...(qualifier ? { schema: schemaParam ? { param: schemaParam } : { text: qualifier } } : {}),
+      ...(qualifier ? { schema: qualifier } : {}),
+      ...(table ? { on: { table, ...(tableSchema ? { schema: tableSchema } : {}) } } : {}),
     });
   };
   const walk = (node: unknown, parent: Record<string, unknown> | undefined): void => {
@@ -80,6 +87,18 @@ function identifierKinds(sql: string, identifiers: Parameter[]): Map<string, Fou
       if (!body || typeof body !== 'object' || Array.isArray(body)) continue;
       const fields = body as Record<string, unknown>;
       if (type === 'DropStmt') dropped(fields, note);
+      // `ALTER TABLE t ENABLE TRIGGER <trigger>`: the trigger is the table's (noted before its command).
+      if (type === 'AlterTableStmt') {
+        const relation = relationOf(fields.relation);
+        for (const cmd of (fields.cmds as unknown[]) ?? []) {
+          const command = (cmd as { AlterTableCmd?: Record<string, unknown> }).AlterTableCmd;
+          if (command && typeof command.subtype === 'string' && /Trig/.test(command.subtype) && relation)
+            note(command.name, 'trigger', undefined, {
+              table: relation.relname,
+              schema: relation.schemaname,
+            });
+        }
+      }
       if (type === 'AlterTableCmd' && typeof fields.subtype === 'string')
         note(fields.name, /Trig/.test(fields.subtype) ? 'trigger' : 'name');
       if (type === 'RoleSpec') note(fields.rolename, 'role');
@@ -105,11 +124,23 @@ function identifierKinds(sql: string, identifiers: Parameter[]): Map<string, Fou
   return found;
 }
 
+/** Records what a sentinel names: its kind, the schema written before it, a trigger's table. */
+type Note = (
+  value: unknown,
+  kind: IdentifierKind,
+  schema?: unknown,
+  on?: { table: unknown; schema?: unknown },
+) => void;
+
+/** A RangeVar, bare or wrapped as the parser's JSON has it. */
+function relationOf(value: unknown): { relname?: unknown; schemaname?: unknown } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const record = value as Record<string, unknown>;
+  return (record.RangeVar as Record<string, unknown> | undefined) ?? record;
+}
+
 /** `DROP TRIGGER t ON s.tbl` lists [s, tbl, t]; `DROP INDEX s.i` lists [s, i]. */
-function dropped(
-  fields: Record<string, unknown>,
-  note: (value: unknown, kind: IdentifierKind, schema?: unknown) => void,
-) {
+function dropped(fields: Record<string, unknown>, note: Note) {
   const kind: IdentifierKind | undefined =
     fields.removeType === 'OBJECT_TRIGGER'
       ? 'trigger'
@@ -127,7 +158,7 @@ function dropped(
     );
     if (kind === 'trigger') {
       const [trigger, table, schema] = [...items].reverse();
-      note(trigger, 'trigger');
+      note(trigger, 'trigger', undefined, { table, schema });
       note(table, 'table', schema);
       note(schema, 'schema');
     } else {

@@ -25,6 +25,7 @@ const ICON: Record<AuditKind, string> = {
   incident_updated: ':memo:',
   incident_resolved: ':white_check_mark:',
   incident_timer: ':alarm_clock:',
+  incident_page: ':pager:',
 };
 
 /**
@@ -45,6 +46,7 @@ function icon(event: RenderableEvent): string {
     if (data.status === 'nothing_done') return ':white_circle:';
     if (data.status === 'outcome_unknown') return ':question:';
   }
+  if (event.kind === 'incident_page' && data.outcome === 'failed') return ':warning:';
   if (event.kind === 'verification' && typeof data.met === 'boolean')
     return data.met ? ':large_green_circle:' : ':red_circle:';
   return ICON[event.kind];

@@ -61,7 +61,7 @@ export function incidentRootBlocks(incident: Incident, timeZone: string, plan: I
         {
           type: 'mrkdwn',
           text: clip(
-            `Escalation if nobody acknowledges: ${plan.path.map((level) => escapeMrkdwn(level.name)).join(' → ')}`,
+            `Escalation if nobody acknowledges${plan.pathSource === 'built-in' ? '' : ` (${plan.pathSource})`}: ${plan.path.map((level) => escapeMrkdwn(level.name)).join(' → ')}`,
             LIMITS.sectionText,
           ),
         },
