@@ -100,8 +100,10 @@ function cliLines(demo: ConsoleDemo): string[] {
     '  The same databases from another terminal, while the demo runs:',
     `    export DATABASE_URL='${demo.stateUrl}'  ${pc.dim("# the bot's state")}`,
     `    export TARGET_DATABASE_URL='${demo.targetUrl}'  ${pc.dim('# the faulty shop')}`,
-    `    ${pc.cyan('npx runbook-bot health')}  ${pc.dim('# thresholds at their defaults: the demo lowers some, see the console')}`,
-    `    ${pc.cyan('npx runbook-bot history')}   ${pc.cyan('npx runbook-bot audit verify')}   ${pc.cyan('npx runbook-bot report INC-1')}`,
+    `    ${pc.cyan('npx runbook-bot health')}  ${pc.dim("# production thresholds, not the demo's lowered ones")}`,
+    `    ${pc.cyan('npx runbook-bot history')}  ${pc.dim('# the runs started in the console')}`,
+    `    ${pc.cyan('npx runbook-bot audit verify')}`,
+    `    ${pc.cyan('npx runbook-bot report INC-1')}  ${pc.dim('# after /incident declare in the console')}`,
   ];
 }
 
