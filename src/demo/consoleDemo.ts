@@ -4,6 +4,7 @@ import { type RunningConsole, startConsole } from '../console/consoleServer.js';
 import type { Logger } from '../logger.js';
 import { type RunningService, startService } from '../service.js';
 import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
+import { demoThresholdList } from './demoTarget.js';
 
 export interface ConsoleDemoOptions {
   /** Port of the console page and its Web API; 0 picks a free one. */
@@ -41,6 +42,7 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
     botToken,
     signingSecret,
     ...(options.socketMode ? { appToken } : {}),
+    note: `Target "demo" has lowered thresholds, so faults seconds old show (production defaults are minutes): ${demoThresholdList()}.`,
   });
   try {
     const config = loadServiceConfig(

@@ -6,7 +6,7 @@ import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPos
 import { TargetPools } from '../targets/pools.js';
 import { renderHealthReport } from '../terminal/healthTable.js';
 import { createDatabase } from './demoDatabase.js';
-import { DEMO_THRESHOLD_OVERRIDES, demoTarget } from './demoTarget.js';
+import { demoTarget, demoThresholdList } from './demoTarget.js';
 import { type InducedFaults, induceFaults } from './faults.js';
 
 const DEMO_DATABASE = 'shop';
@@ -54,8 +54,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     aborting.signal.throwIfAborted();
 
-    const overrides = Object.entries(DEMO_THRESHOLD_OVERRIDES).map(([key, value]) => `${key}=${value}`);
-    say(`Running the health check (demo thresholds: ${overrides.join(', ')})\n`);
+    say(`Running the health check (demo thresholds: ${demoThresholdList()})\n`);
     const target = demoTarget(url);
     const report = await runHealthCheck(target, pools.readOnly(target));
     aborting.signal.throwIfAborted();
