@@ -116,27 +116,33 @@ afterEach(async () => {
   }
 });
 
-describe('Ctrl-C in npm run demo', { timeout: 240_000 }, () => {
-  const script = 'src/demo/main.ts';
+/** Until the demo has printed `text`. */
+const printed = (demo: Demo, text: string) =>
+  until(`it printed "${text}"`, demo, () => (demo.stdout().includes(text) ? true : undefined));
 
-  it('during start-up, while the embedded Postgres is being made', async () => {
-    const demo = await startDemo(script);
-    await until('it made its folder', demo, async () =>
-      (await embeddedFolders(demo)).length ? true : undefined,
-    );
-    await ctrlC(demo);
-  });
+const DEMO = 'src/demo/main.ts';
+const TERMINAL_DEMO = 'src/demo/terminalDemo.ts';
 
-  it('right after it is ready', async () => {
-    const demo = await startDemo(script);
-    await until('it was ready', demo, () =>
-      demo.stdout().includes('Local Slack console') ? true : undefined,
-    );
+describe('Ctrl-C', { timeout: 240_000 }, () => {
+  it.each([DEMO, TERMINAL_DEMO])(
+    'in %s during start-up, while its Postgres is being made',
+    async (script) => {
+      const demo = await startDemo(script);
+      await until('it made its folder', demo, async () =>
+        (await embeddedFolders(demo)).length ? true : undefined,
+      );
+      await ctrlC(demo);
+    },
+  );
+
+  it('in npm run demo right after it is ready', async () => {
+    const demo = await startDemo(DEMO);
+    await printed(demo, 'Local Slack console');
     await ctrlC(demo, await postmaster(demo));
   });
 
-  it('while a health check runs', async () => {
-    const demo = await startDemo(script);
+  it('in npm run demo while a health check runs', async () => {
+    const demo = await startDemo(DEMO);
     const url = await until('it was ready', demo, () => demo.stdout().match(/console: (http\S+)/)?.[1]);
     const pid = await postmaster(demo);
     const sent = await consolePost(url, 'send', {
@@ -153,24 +159,10 @@ describe('Ctrl-C in npm run demo', { timeout: 240_000 }, () => {
     });
     await ctrlC(demo, pid);
   });
-});
 
-describe('Ctrl-C in npm run demo:terminal', { timeout: 240_000 }, () => {
-  const script = 'src/demo/terminalDemo.ts';
-
-  it('during start-up, while the embedded Postgres is being made', async () => {
-    const demo = await startDemo(script);
-    await until('it made its folder', demo, async () =>
-      (await embeddedFolders(demo)).length ? true : undefined,
-    );
-    await ctrlC(demo);
-  });
-
-  it('while the health check runs', async () => {
-    const demo = await startDemo(script);
-    await until('the check started', demo, () =>
-      demo.stdout().includes('Running the health check') ? true : undefined,
-    );
+  it('in npm run demo:terminal while its health check runs', async () => {
+    const demo = await startDemo(TERMINAL_DEMO);
+    await printed(demo, 'Running the health check');
     await ctrlC(demo);
   });
 });
