@@ -4,8 +4,9 @@ import { loadDemoSettings } from '../config.js';
 import { consolePost, consoleState } from '../console/consoleClient.js';
 import { createLogger } from '../logger.js';
 import { errorText } from '../redact.js';
+import { armShutdownWatchdog, DEFAULT_SHUTDOWN_WATCHDOG_MS } from '../service/shutdownWatchdog.js';
 import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
-import { startDemoDatabases } from './demoDatabases.js';
+import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
 
 const CHECK_TIMEOUT_MS = 60_000;
 
@@ -34,24 +35,46 @@ async function main(): Promise<void> {
   );
   const logger = createLogger({ level: settings.logLevel, destination: process.stderr });
   const aborting = new AbortController();
+  let databases: Promise<DemoDatabases> | undefined;
   const starting = startConsoleDemo({
     consolePort,
     logger,
     botEnv: settings.botEnv,
     socketMode: flags['socket-mode'] === true,
-    databases: () => startDemoDatabases({ signal: aborting.signal }),
+    databases: () => {
+      databases = startDemoDatabases({ signal: aborting.signal });
+      return databases;
+    },
   });
-  // One stop path, whenever the signal comes: start-up is aborted (the embedded server, in a
-  // process group of its own, never sees the terminal's Ctrl-C) or awaited, then everything
-  // stops in order, the databases last, and their folder is removed.
+  // One stop path, whenever the signal comes (the embedded server, in a process group of its
+  // own, never sees the terminal's Ctrl-C itself).
+  let demo: ConsoleDemo | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say(pc.dim('Stopping: bot, console, fault sessions, embedded Postgres.'));
-    aborting.abort();
-    const demo = await starting.catch(() => undefined);
-    await demo?.stop();
+    if (!demo) {
+      // Start-up cut short: nothing is serving yet, so nothing waits to be stopped in order.
+      // The databases go now (a server still starting is aborted and its folder removed); the
+      // rest ends with the process, and what it fails to do meanwhile is expected, not news.
+      logger.level = 'silent';
+      // A connection of the half-started bot ended by the server's shutdown errors with no one
+      // listening; the process is exiting anyway.
+      process.on('uncaughtException', () => undefined);
+      process.on('unhandledRejection', () => undefined);
+      aborting.abort();
+      const started = await databases?.catch(() => undefined);
+      await started?.stop();
+      process.exit(code);
+    }
+    // A stop that hangs still ends: exiting kills the embedded server and removes its folder.
+    armShutdownWatchdog({
+      ms: DEFAULT_SHUTDOWN_WATCHDOG_MS,
+      logger,
+      inFlight: () => demo?.service.inFlight(),
+    });
+    await demo.stop();
     process.exit(code);
   };
   // `on`, not `once`: a second Ctrl-C while stopping must not kill the process halfway.
@@ -59,7 +82,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(143));
   process.on('SIGHUP', () => void stop(129));
 
-  let demo: ConsoleDemo;
   try {
     demo = await starting;
   } catch (err) {

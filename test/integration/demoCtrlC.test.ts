@@ -135,6 +135,13 @@ describe('Ctrl-C', { timeout: 240_000 }, () => {
     },
   );
 
+  it('in npm run demo during start-up, once its Postgres runs and the bot is starting', async () => {
+    const demo = await startDemo(DEMO);
+    const pid = await postmaster(demo);
+    expect(demo.stdout()).not.toContain('Local Slack console');
+    await ctrlC(demo, pid);
+  });
+
   it('in npm run demo right after it is ready', async () => {
     const demo = await startDemo(DEMO);
     await printed(demo, 'Local Slack console');
