@@ -30,8 +30,11 @@ async function main(): Promise<void> {
     armShutdownWatchdog({ ms: watchdogMs, logger, inFlight: () => service?.inFlight() });
     if (service) void service.stop().finally(() => process.exit(0));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a second Ctrl-C must not kill the process halfway through its stop (the
+  // embedded Postgres of `all` mode, in a process group of its own, would be left running);
+  // the watchdog bounds the stop instead.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     const config = loadServiceConfig(undefined, { mode });
     watchdogMs = config.shutdownWatchdogMs;
