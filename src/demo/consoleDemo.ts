@@ -4,6 +4,7 @@ import { type RunningConsole, startConsole } from '../console/consoleServer.js';
 import type { Logger } from '../logger.js';
 import { type RunningService, startService } from '../service.js';
 import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
+import { demoThresholdList } from './demoTarget.js';
 
 export interface ConsoleDemoOptions {
   /** Port of the console page and its Web API; 0 picks a free one. */
@@ -20,6 +21,10 @@ export interface ConsoleDemoOptions {
 export interface ConsoleDemo {
   console: RunningConsole;
   service: RunningService;
+  /** The bot's state database, for the CLI's DATABASE_URL. */
+  stateUrl: string;
+  /** The faulty shop database (target `demo`), for the CLI's TARGET_DATABASE_URL. */
+  targetUrl: string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +42,7 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
     botToken,
     signingSecret,
     ...(options.socketMode ? { appToken } : {}),
+    note: `Target "demo" has lowered thresholds, so faults seconds old show (production defaults are minutes): ${demoThresholdList()}.`,
   });
   try {
     const config = loadServiceConfig(
@@ -49,19 +55,26 @@ export async function startConsoleDemo(options: ConsoleDemoOptions): Promise<Con
       },
       { mode: 'all' },
     );
+    let databases: DemoDatabases | undefined;
     const service = await startService({
       mode: 'all',
       config,
       logger: options.logger,
       embedded: async () => {
-        const demo = await (options.databases ?? startDemoDatabases)();
-        return { url: demo.stateUrl, demoTarget: demo.demoTarget, stop: demo.stop };
+        databases = await (options.databases ?? startDemoDatabases)();
+        return { url: databases.stateUrl, demoTarget: databases.demoTarget, stop: databases.stop };
       },
     });
+    if (!databases) {
+      await service.stop();
+      throw new Error('the demo runs on its own databases: DATABASE_URL is not passed on to its bot');
+    }
     if (!options.socketMode) slack.setBotUrl(`http://127.0.0.1:${service.port}/slack/events`);
     return {
       console: slack,
       service,
+      stateUrl: databases.stateUrl,
+      targetUrl: databases.demoTarget.url,
       stop: async () => {
         await service.stop();
         await slack.close();

@@ -14,17 +14,23 @@ export interface DemoDatabases {
 
 /**
  * What `all` mode and the demo run on when there is no DATABASE_URL: a state database and a
- * faulty shop database, on an embedded Postgres (started here, or given, as tests do).
+ * faulty shop database, on an embedded Postgres (started here, or given, as tests do). A
+ * server started here has a process group of its own: both callers stop it on SIGINT and
+ * SIGTERM, in order, after the connections to it. Aborting `signal` ends start-up and
+ * removes what it made.
  */
 export async function startDemoDatabases(
-  options: { server?: EmbeddedServer; prefix?: string } = {},
+  options: { server?: EmbeddedServer; prefix?: string; signal?: AbortSignal } = {},
 ): Promise<DemoDatabases> {
-  const server = options.server ?? (await startEmbeddedPostgres());
+  const { signal } = options;
+  const server = options.server ?? (await startEmbeddedPostgres({ ownProcessGroup: true, signal }));
   const ownsServer = !options.server;
   try {
     const prefix = options.prefix ?? '';
     const stateUrl = await createDatabase(server, `${prefix}runbook_bot`, { demoSchema: false });
+    signal?.throwIfAborted();
     const shop = await createDatabase(server, `${prefix}shop`, { demoSchema: true });
+    signal?.throwIfAborted();
     const faults = await induceFaults(shop);
     return {
       stateUrl,

@@ -12,6 +12,13 @@ export const DEMO_THRESHOLD_OVERRIDES: Record<string, string> = {
   'ungranted_locks.min_wait': '1s',
 };
 
+/** The lowered thresholds as `check.key=value`: the terminal demo prints them, the console shows them. */
+export function demoThresholdList(): string {
+  return Object.entries(DEMO_THRESHOLD_OVERRIDES)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
 export function demoTarget(url: string): Target {
   return {
     name: 'demo',

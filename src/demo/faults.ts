@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DEMO_APP_ROLE } from './schema.js';
 
 /**
  * Real faults, induced through real sessions, the way they happen in production: nothing
@@ -11,6 +12,14 @@ export interface InducedFaults {
 }
 
 const FAULT_APP = 'demo-app';
+
+/** `url` logged in as the app role instead: the sessions an application of the shop would open. */
+function asApp(url: string): string {
+  const app = new URL(url);
+  app.username = DEMO_APP_ROLE.name;
+  app.password = DEMO_APP_ROLE.password;
+  return app.toString();
+}
 
 async function session(url: string, applicationName = FAULT_APP): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName });
@@ -56,7 +65,9 @@ export const ALL_FAULTS: FaultName[] = [
 
 /** Induces the named faults in the demo schema at `url` (a database holding DEMO_SCHEMA). */
 export async function induceFaults(url: string, faults: FaultName[] = ALL_FAULTS): Promise<InducedFaults> {
+  // Schema changes (a trigger, an index, autovacuum off) stay the owner's, as a migration's would.
   const admin = await session(url, 'demo-setup');
+  const appUrl = asApp(url);
   const held: pg.Client[] = [];
   const pids: number[] = [];
   const hold = async (client: pg.Client) => {
@@ -73,7 +84,7 @@ export async function induceFaults(url: string, faults: FaultName[] = ALL_FAULTS
         case 'idle_in_transaction':
           // Two workers that took a row of the sync queue and never committed.
           for (const id of [1, 2]) {
-            const worker = await session(url, 'shopify-sync-worker');
+            const worker = await session(appUrl, 'shopify-sync-worker');
             await hold(worker);
             await worker.query('BEGIN');
             await worker.query('UPDATE shopify_sync_queue SET retry_count = retry_count + 1 WHERE id = $1', [
@@ -83,12 +94,12 @@ export async function induceFaults(url: string, faults: FaultName[] = ALL_FAULTS
           break;
         case 'lock_chain': {
           // An admin session holds a lot row; two reservations queue up behind it.
-          const holder = await session(url, 'admin-console');
+          const holder = await session(appUrl, 'admin-console');
           await hold(holder);
           await holder.query('BEGIN');
           await holder.query('UPDATE lots SET reserved_meters = reserved_meters + 1 WHERE id = 1');
           for (const name of ['reservations-api', 'reservations-api']) {
-            const waiter = await session(url, name);
+            const waiter = await session(appUrl, name);
             const pid = await hold(waiter);
             pending.push(
               waiter
@@ -100,7 +111,7 @@ export async function induceFaults(url: string, faults: FaultName[] = ALL_FAULTS
           break;
         }
         case 'long_query': {
-          const reporter = await session(url, 'reporting');
+          const reporter = await session(appUrl, 'reporting');
           await hold(reporter);
           pending.push(reporter.query('SELECT count(*), pg_sleep(600) FROM jobs_db').catch(() => undefined));
           break;

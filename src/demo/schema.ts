@@ -1,6 +1,15 @@
 /**
+ * The application's login role: the sessions holding the demo's faults log in as it, as an
+ * app's would, so the bot may signal them (it never signals a superuser's). Its password is
+ * no secret: the role exists only on the demo's and the tests' throwaway servers.
+ */
+export const DEMO_APP_ROLE = { name: 'shop_app', password: 'shop-app' };
+
+/**
  * A small schema in the style of the seed runbooks' apps: a job shop (jobs_db,
- * customers_db), a Shopify sync queue, and a warehouse (lots, reservation_lines).
+ * customers_db), a Shopify sync queue, and a warehouse (lots, reservation_lines), and the
+ * app role that works on them. Roles are per server: made once, by whichever database first
+ * (concurrently, one of two creators meets the other's row).
  */
 export const DEMO_SCHEMA = `
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
@@ -76,5 +85,12 @@ INSERT INTO intake_items (brand_title, subject, sku)
 INSERT INTO lots (lot_number, meters) SELECT 'LOT-' || g, 100 FROM generate_series(1, 200) g;
 INSERT INTO reservation_lines (lot_id, meters) SELECT 1 + g % 200, 1.5 FROM generate_series(1, 5000) g;
 INSERT INTO feature_flags VALUES ('stabilization_mode', false);
+
+DO $$ BEGIN
+  CREATE ROLE ${DEMO_APP_ROLE.name} LOGIN PASSWORD '${DEMO_APP_ROLE.password}';
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${DEMO_APP_ROLE.name};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${DEMO_APP_ROLE.name};
 ANALYZE;
 `;

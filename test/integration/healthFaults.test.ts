@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
+import { DEMO_APP_ROLE } from '../../src/demo/schema.js';
 import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
 import { BOT_APPLICATION_NAME, finding, findingEventually, health } from '../support/health.js';
@@ -51,6 +52,12 @@ describe.each(servers)('health checks on $label', (server) => {
       const idle = finding(report, 'idle_in_transaction');
       expect(idle.status).toBe('warn');
       expect(idle.evidence.map((row) => row.pid).sort()).toEqual([...faults.pids].sort());
+      // An app's sessions, not a superuser's: the bot's terminate plans may signal them.
+      const { rows: roles } = await db.admin.query(
+        'SELECT a.usename, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid WHERE a.pid = ANY($1)',
+        [faults.pids],
+      );
+      expect(roles).toEqual(faults.pids.map(() => ({ usename: DEMO_APP_ROLE.name, rolsuper: false })));
       expect(idle.remediation?.procedure).toMatch(/#/);
       for (const f of report.findings) {
         expect(f.evidence.some((row) => row.application_name === BOT_APPLICATION_NAME)).toBe(false);

@@ -753,6 +753,26 @@ AND query_start < now() - interval '0 seconds';`;
       expect(result).toMatchObject({ status: 'nothing_done', signalled: [] });
     });
 
+    it('is nothing to do, with no approval to ask for, when every match is excluded', async () => {
+      // The demo's faults once ran as the superuser: "would terminate 0 backends (1 more
+      // excluded: a superuser)" and still a request to approve.
+      const application = `superuser-${randomBytes(3).toString('hex')}`;
+      const superuser = await openSession(db.url, application);
+      try {
+        await superuser.query('SELECT 1');
+        const step = action(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${application}';`,
+        );
+        const plan = await computePlan(pool, target, step, []);
+        expect(plan.backends).toEqual([]);
+        expect(plan.excluded).toEqual([{ pid: await pidOf(superuser), reason: 'a superuser' }]);
+        expect(plan.blocked?.kind).toBe('nothing_to_do');
+        expect(plan.summary).toMatch(/^nothing to do: .*\(1 more excluded: a superuser\)$/);
+      } finally {
+        await close(superuser);
+      }
+    });
+
     it('states the row limit (target, else procedure) and blocks a plan over it before approval', async () => {
       await resetItems();
       const step = action("UPDATE items SET status = 'queued' WHERE status = 'stuck';");

