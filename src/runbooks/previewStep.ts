@@ -3,6 +3,7 @@ import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import { type ActionStep, type Parameter, statementParameters } from './model.js';
+import { type ParameterChoices, parameterChoices } from './parameterChoices.js';
 import { type RawValues, validateValues } from './procedureParams.js';
 
 export interface PreviewStepDeps {
@@ -18,13 +19,24 @@ export interface StepRef {
 
 export type PreviewOutcome =
   | { ok: true; kind: 'queued' }
-  /** The parameters still without a valid value: the transport asks for them (a form). */
-  | { ok: true; kind: 'needs-parameters'; run: ProcedureRun; step: ActionStep; needed: Parameter[] }
+  /**
+   * The parameters still without a valid value: the transport asks for them (a form),
+   * offering what the run's earlier checks returned for them (by parameter name).
+   */
+  | {
+      ok: true;
+      kind: 'needs-parameters';
+      run: ProcedureRun;
+      step: ActionStep;
+      needed: Parameter[];
+      choices: Record<string, ParameterChoices>;
+    }
   | Refusal;
 
 /**
  * Preview asked for an action: when every parameter it needs has a valid value the preview
- * is queued; otherwise the answer names the missing ones, to be asked for.
+ * is queued; otherwise the answer names the missing ones, to be asked for, with the values
+ * the run's earlier checks returned for them.
  */
 export async function requestPreview(
   deps: PreviewStepDeps,
@@ -40,7 +52,11 @@ export async function requestPreview(
   const needed = statementParameters(step.statement).filter(
     (param) => validateValues([param], run.params).length > 0,
   );
-  if (needed.length > 0) return { ok: true, kind: 'needs-parameters', run, step, needed };
+  if (needed.length > 0) {
+    const records = await deps.procedureRuns.steps(run.id);
+    const choices = parameterChoices(run.procedure.steps, records, step.id, needed);
+    return { ok: true, kind: 'needs-parameters', run, step, needed, choices };
+  }
   return queuePreview(deps, run, step, user, {}, requestId);
 }
 
