@@ -86,6 +86,11 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     const report = message('Health of demo: CRITICAL');
     await expect.poll(() => report.getByRole('button', { name: 'Re-run' }).count()).toBe(1);
     expect(await report.getByRole('button', { name: 'Details' }).count()).toBeGreaterThan(0);
+    // One line per finding, with the procedure that fixes it; the evidence tables are behind Details.
+    expect(
+      await report.getByText('/runbook run postgres-health#terminate-idle-in-transaction').count(),
+    ).toBeGreaterThan(0);
+    expect(await report.locator('pre').count()).toBe(0);
     await shot('01-health-report');
 
     await report.getByRole('button', { name: 'Details' }).first().click();
