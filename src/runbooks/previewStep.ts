@@ -2,6 +2,8 @@ import { type Refusal, refusal } from '../answer.js';
 import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { actionsUnavailableText } from '../targets/target.js';
 import { type ActionStep, type Parameter, statementParameters } from './model.js';
 import { type ParameterChoices, parameterChoices } from './parameterChoices.js';
 import { type RawValues, validateValues } from './procedureParams.js';
@@ -9,6 +11,7 @@ import { type RawValues, validateValues } from './procedureParams.js';
 export interface PreviewStepDeps {
   procedureRuns: ProcedureRunStore;
   queues: QueueBackend;
+  targets: Pick<TargetRegistry, 'list'>;
 }
 
 /** Which step of which run: what a step's button or form carries back. */
@@ -83,6 +86,7 @@ export async function submitParameters(
   return queuePreview(deps, found.run, found.step, user, values, requestId);
 }
 
+/** The action asked for, unless it is gone or its target cannot run actions (said before any form). */
 async function findAction(
   deps: PreviewStepDeps,
   ref: StepRef,
@@ -90,6 +94,9 @@ async function findAction(
   const run = await deps.procedureRuns.get(ref.runId);
   const step = run?.procedure.steps.find((candidate) => candidate.id === ref.stepId);
   if (!run || step?.kind !== 'action') return refusal('That step no longer exists; run the procedure again.');
+  const target = deps.targets.list().find((candidate) => candidate.name === run.target);
+  const unavailable = target && actionsUnavailableText(target);
+  if (unavailable) return refusal(unavailable);
   return { ok: true, run, step };
 }
 

@@ -505,6 +505,12 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     expect(await sendIncident(service.port, 'declare Checkout failing', 'C0ONCALL')).toContain(
       'needs a severity first',
     );
+    expect(await sendIncident(service.port, 'declare P5 Checkout failing', 'C0ONCALL')).toBe(
+      'P5 is not one of the severities P0, P1, P2, P3 (P0 is the most urgent): `/incident declare P1 Checkout failing`',
+    );
+    expect(await sendIncident(service.port, 'severity sev1', 'C0RANDOM')).toContain(
+      'sev1 is not one of the severities P0, P1, P2, P3',
+    );
     expect(await sendIncident(service.port, 'status all good', 'C0RANDOM')).toContain(
       'There is no open incident in this channel',
     );
