@@ -5,7 +5,12 @@ import { UserError } from './errors.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
 import { runHealthCheck } from './health/engine.js';
 import { thresholdsForTarget, unknownTargetRunbooks } from './health/runbookThresholds.js';
-import { parseThresholdOverrides, splitAssignments } from './health/thresholds.js';
+import {
+  assertThresholdOrder,
+  parseThresholdOverrides,
+  splitAssignments,
+  targetThresholdLayers,
+} from './health/thresholds.js';
 import { formatUnitValue } from './health/units.js';
 import { createLogger } from './logger.js';
 import { describeUrl, redactText } from './redact.js';
@@ -139,6 +144,8 @@ interface TargetRow {
   role?: RolePrivileges;
   warning?: string;
   unreachable?: string;
+  /** Why actions cannot run there, though checks can. */
+  actions?: string;
 }
 
 async function listTargets(options: { json?: boolean; offline?: boolean }, io: CliIo): Promise<number> {
@@ -155,6 +162,9 @@ async function listTargets(options: { json?: boolean; offline?: boolean }, io: C
           tags: target.tags,
           source: target.source,
           description: target.description ?? '',
+          ...(target.remediationUnavailable
+            ? { actions: `cannot run: ${target.remediationUnavailable}` }
+            : {}),
         };
         if (options.offline) return row;
         const checked = await readRole(pools, target);
@@ -169,8 +179,9 @@ async function listTargets(options: { json?: boolean; offline?: boolean }, io: C
         io.stdout(`${row.name.padEnd(16)} ${row.database}  ${row.tags.join(',')}  (${row.source})${role}`);
         if (row.warning) io.stdout(`  warning: ${row.warning}`);
         if (row.unreachable) io.stdout(`  unreachable: ${row.unreachable}`);
+        if (row.actions) io.stdout(`  actions ${row.actions}; checks still run`);
       }
-    return rows.some((row) => row.warning) ? EXIT.warn : EXIT.ok;
+    return rows.some((row) => row.warning || row.actions) ? EXIT.warn : EXIT.ok;
   } finally {
     await pools.closeAll();
   }
@@ -210,13 +221,17 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
     HEALTH_CHECKS,
     '--threshold',
   );
+  const runbookThresholds = await thresholdsFromRunbooks(target, config.runbooksDir);
+  assertThresholdOrder(
+    HEALTH_CHECKS,
+    targetThresholdLayers(target, HEALTH_CHECKS, runbookThresholds, overrides),
+  );
   const only = options.only
     ?.split(',')
     .map((id) => id.trim())
     .filter(Boolean);
   // Logs go to stderr so `--json` output on stdout stays parseable.
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
-  const runbookThresholds = await thresholdsFromRunbooks(target, config.runbooksDir);
   const pools = new TargetPools(logger);
   try {
     const report = await runHealthCheck(target, pools.readOnly(target), {

@@ -6,7 +6,7 @@ import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './health/engine.js';
-import { parseThresholdOverrides } from './health/thresholds.js';
+import { assertThresholdOrder, targetThresholdLayers } from './health/thresholds.js';
 import type { PagerSettings } from './incidents/pager.js';
 import { DEFAULT_STATUS_REMINDER_MS, type IncidentPolicySettings } from './incidents/severityPolicy.js';
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
@@ -80,8 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     (name) => env[name],
   );
   for (const target of targets.list()) {
-    // Threshold names and values in a targets file are checked now, not at the first run.
-    parseThresholdOverrides(Object.entries(target.thresholdOverrides), HEALTH_CHECKS, target.source);
+    // Threshold names and values in a targets file are checked now, not at the first run; so
+    // is their order, unless the target's runbooks set thresholds too (checked once loaded).
+    const layers = targetThresholdLayers(target, HEALTH_CHECKS);
+    if (!target.runbooks?.length) assertThresholdOrder(HEALTH_CHECKS, layers);
   }
   return {
     logLevel: data.LOG_LEVEL,

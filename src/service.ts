@@ -5,7 +5,9 @@ import { ApprovalService } from './approvals/approvalService.js';
 import { AuditLog } from './audit/auditLog.js';
 import type { ServiceConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { HEALTH_CHECKS } from './health/catalog.js';
 import { thresholdsForTarget, unknownTargetRunbooks } from './health/runbookThresholds.js';
+import { assertThresholdOrder, targetThresholdLayers } from './health/thresholds.js';
 import { opsRoutes, serveOpsRoutes } from './http/opsRoutes.js';
 import { IncidentService } from './incidents/incidentService.js';
 import { QUEUES } from './jobs/catalog.js';
@@ -29,7 +31,7 @@ import { createStatePool } from './store/statePool.js';
 import { WorkerHeartbeatStore } from './store/workerHeartbeats.js';
 import { describeConnectionFailure, isConnectionFailure } from './targets/connectionErrors.js';
 import { TargetRegistry } from './targets/registry.js';
-import { BOT_APPLICATION_NAME, type Target } from './targets/target.js';
+import { actionsUnavailableText, BOT_APPLICATION_NAME, type Target } from './targets/target.js';
 
 export type Mode = 'bot' | 'worker' | 'all';
 
@@ -135,7 +137,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       );
       if (unknown.length > 0)
         throw new ConfigError(`Targets name runbooks that are not loaded:\n${unknown.join('\n')}`);
+      // The order of a target's thresholds, once its runbooks' are known (config.ts did the others).
+      for (const target of targets.list().filter((candidate) => candidate.runbooks?.length))
+        assertThresholdOrder(
+          HEALTH_CHECKS,
+          targetThresholdLayers(target, HEALTH_CHECKS, thresholdsForTarget(target, loaded.library)),
+        );
     }
+    for (const target of targets.list().filter((candidate) => candidate.remediationUnavailable))
+      logger.warn({ target: target.name }, actionsUnavailableText(target));
     // Every process that loaded the runbooks checks the schedules, so a bot reports a bad one too.
     const procedureSchedules = runbooks
       ? resolveProcedureSchedules(targets.list(), config.healthSchedule, runbooks)

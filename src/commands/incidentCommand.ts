@@ -28,6 +28,12 @@ function severityOf(word: string | undefined): Severity | undefined {
   return SEVERITIES.find((severity) => severity === upper);
 }
 
+/** A word meant as a severity that is not one (P5, SEV1, high): answered as such, not as a missing one. */
+function notASeverity(word: string | undefined, example: string): string | undefined {
+  if (!word || !/^(?:p|sev)-?\d+$|^(?:critical|high|medium|low)$/i.test(word)) return undefined;
+  return `${word.slice(0, 16)} is not one of the severities ${SEVERITIES.join(', ')} (${SEVERITIES[0]} is the most urgent): \`${example}\``;
+}
+
 export function parseIncidentCommand(text: string): IncidentCommand {
   const trimmed = text.trim();
   const [subcommand = '', ...words] = trimmed.split(/\s+/);
@@ -40,7 +46,10 @@ export function parseIncidentCommand(text: string): IncidentCommand {
       const severity = severityOf(words[0]);
       const title = rest.slice(words[0]?.length ?? 0).trim();
       if (!severity)
-        return invalid('`/incident declare` needs a severity first: `/incident declare P1 Checkout failing`');
+        return invalid(
+          notASeverity(words[0], '/incident declare P1 Checkout failing') ??
+            '`/incident declare` needs a severity first: `/incident declare P1 Checkout failing`',
+        );
       if (!title)
         return invalid('`/incident declare` needs a title: `/incident declare P1 Checkout failing`');
       if (title.length > 200)
@@ -62,7 +71,10 @@ export function parseIncidentCommand(text: string): IncidentCommand {
       const severity = severityOf(words[0]);
       return severity && words.length === 1
         ? { kind: 'severity', severity }
-        : invalid('`/incident severity` takes one of P0, P1, P2, P3: `/incident severity P0`');
+        : invalid(
+            (words.length === 1 && notASeverity(words[0], '/incident severity P0')) ||
+              `\`/incident severity\` takes one of ${SEVERITIES.join(', ')}: \`/incident severity P0\``,
+          );
     }
     case 'resolve':
       return { kind: 'resolve', summary: rest ? rest.slice(0, 3000) : undefined };

@@ -77,6 +77,19 @@ const plainTextInput = z.strictObject({
   dispatch_action_config: z.unknown().optional(),
 });
 
+// Options with text and value only: the bot's menus use nothing else, and a limit met here is met in Slack.
+const option = z.strictObject({ text: plainText(75), value: z.string().max(150) });
+
+/** A menu in an input block: Slack allows at most 100 options. */
+const staticSelect = z.strictObject({
+  type: z.literal('static_select'),
+  action_id: actionId.optional(),
+  placeholder: plainText(150).optional(),
+  options: z.array(option).min(1).max(100),
+  initial_option: option.optional(),
+  focus_on_load: z.boolean().optional(),
+});
+
 const blockId = { block_id: z.string().max(255).optional() };
 
 const header = z.strictObject({ type: z.literal('header'), text: plainText(150), ...blockId });
@@ -149,7 +162,7 @@ const input = z.strictObject({
   label: plainText(2000),
   element: z.discriminatedUnion('type', [
     plainTextInput,
-    shallowElement('static_select'),
+    staticSelect,
     shallowElement('checkboxes'),
     shallowElement('radio_buttons'),
     shallowElement('datepicker'),

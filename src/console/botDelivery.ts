@@ -344,11 +344,21 @@ function stateValues(view: Record<string, unknown>, typed: Record<string, Record
   const values: Record<string, Record<string, unknown>> = {};
   for (const block of (view.blocks ?? []) as Array<Record<string, unknown>>) {
     if (block.type !== 'input' || typeof block.block_id !== 'string') continue;
-    const element = block.element as { type?: string; action_id?: string } | undefined;
+    const element = block.element as
+      | { type?: string; action_id?: string; options?: Array<{ text: unknown; value: string }> }
+      | undefined;
     if (!element?.action_id) continue;
-    const value = typed[block.block_id]?.[element.action_id];
+    const given = typed[block.block_id]?.[element.action_id];
+    const value = given === undefined || given === '' ? null : given;
+    // A menu answers with the option chosen, as Slack sends it; a text input with its value.
     values[block.block_id] = {
-      [element.action_id]: { type: element.type, value: value === undefined || value === '' ? null : value },
+      [element.action_id]:
+        element.type === 'static_select'
+          ? {
+              type: element.type,
+              selected_option: element.options?.find((option) => option.value === value) ?? null,
+            }
+          : { type: element.type, value },
     };
   }
   return values;

@@ -16,11 +16,11 @@ import { worst } from './checkKit.js';
 import { describeCheckFailure } from './failures.js';
 import { probeServer } from './probe.js';
 import {
-  parseThresholdOverrides,
   type RunbookThresholdLayer,
   resolveOperators,
   resolveThresholds,
   type ThresholdOverrides,
+  targetThresholdLayers,
 } from './thresholds.js';
 import type {
   CheckDefinition,
@@ -70,11 +70,12 @@ export async function runHealthCheck(
   const catalog = options.checks ?? HEALTH_CHECKS;
   const checks = selectChecks(catalog, options.only);
   // The runbooks the target uses set thresholds first; the target's own and the CLI's win over them.
-  const layers = [
-    options.runbookThresholds?.values ?? {},
-    parseThresholdOverrides(Object.entries(target.thresholdOverrides), catalog, target.source),
-    options.thresholdOverrides ?? {},
-  ];
+  const layers = targetThresholdLayers(
+    target,
+    catalog,
+    options.runbookThresholds,
+    options.thresholdOverrides,
+  ).map((layer) => layer.values);
   const base = { target: target.name, startedAt: startedAt.toISOString() };
   const describeFailure = (err: unknown) =>
     describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs);

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
-import { parseUnitValue, type Unit } from './units.js';
+import type { Target } from '../targets/target.js';
+import { formatUnitValue, parseUnitValue, type Unit } from './units.js';
 
 export interface ThresholdSpec {
   key: string;
@@ -65,6 +66,88 @@ function parseOne(name: string, raw: string, catalog: readonly HasThresholds[]):
   }
   const value = parseUnitValue(raw, spec.unit);
   return typeof value === 'number' ? value : value.error;
+}
+
+/** Overrides and where they were written, for messages: `--threshold`, a targets file, a runbook line. */
+export interface NamedLayer {
+  values: ThresholdOverrides;
+  /** Where `check.key` was set in this layer. */
+  source: (name: string) => string;
+}
+
+/**
+ * Warn thresholds that could never fire before their critical one: a warn at or past its
+ * critical (`connections.warn=150` with the default critical 80). Which way is worse is read
+ * from the defaults (cache hit: lower is worse). Only pairs a layer touched are judged; each
+ * problem names both values and where each came from.
+ */
+export function thresholdOrderProblems(
+  catalog: readonly HasThresholds[],
+  layers: readonly NamedLayer[],
+): string[] {
+  const problems: string[] = [];
+  for (const check of catalog) {
+    for (const warn of check.thresholds.filter((spec) => spec.key.startsWith('warn'))) {
+      const critical = check.thresholds.find((spec) => spec.key === warn.key.replace(/^warn/, 'critical'));
+      if (!critical) continue;
+      const [low, high] = [warn, critical].map((spec) => effectiveValue(check.id, spec, layers));
+      if (low!.source === DEFAULT_SOURCE && high!.source === DEFAULT_SOURCE) continue;
+      const higherIsWorse = critical.default >= warn.default;
+      if (higherIsWorse ? low!.value < high!.value : low!.value > high!.value) continue;
+      const [name, criticalName] = [`${check.id}.${warn.key}`, `${check.id}.${critical.key}`];
+      const shown = (value: number) => formatUnitValue(value, warn.unit);
+      problems.push(
+        `${name} ${shown(low!.value)} (${low!.source}) is not ${higherIsWorse ? 'below' : 'above'} ${criticalName} ${shown(high!.value)} (${high!.source}), so it could never warn before it is critical: ` +
+          `set ${name} ${higherIsWorse ? 'below' : 'above'} ${shown(high!.value)}, or ${criticalName} ${higherIsWorse ? 'above' : 'below'} ${shown(low!.value)}`,
+      );
+    }
+  }
+  return problems;
+}
+
+const DEFAULT_SOURCE = 'the default';
+
+/** Refuses thresholds that cannot work together, all of them named at once. */
+export function assertThresholdOrder(catalog: readonly HasThresholds[], layers: readonly NamedLayer[]): void {
+  const problems = thresholdOrderProblems(catalog, layers);
+  if (problems.length > 0)
+    throw new UserError(
+      `Thresholds that cannot work:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+}
+
+/**
+ * The layers a target's checks run with, in order, each named for messages: the runbooks the
+ * target uses, then its own (targets file), then the command line's.
+ */
+export function targetThresholdLayers(
+  target: Pick<Target, 'thresholdOverrides' | 'source'>,
+  catalog: readonly HasThresholds[],
+  runbook?: RunbookThresholdLayer,
+  commandLine: ThresholdOverrides = {},
+): NamedLayer[] {
+  return [
+    { values: runbook?.values ?? {}, source: (name) => runbook?.sources[name] ?? 'a runbook' },
+    {
+      values: parseThresholdOverrides(Object.entries(target.thresholdOverrides), catalog, target.source),
+      source: () => `${target.source} thresholds`,
+    },
+    { values: commandLine, source: () => '--threshold' },
+  ];
+}
+
+function effectiveValue(
+  checkId: string,
+  spec: ThresholdSpec,
+  layers: readonly NamedLayer[],
+): { value: number; source: string } {
+  const name = `${checkId}.${spec.key}`;
+  let found = { value: spec.default, source: DEFAULT_SOURCE };
+  for (const layer of layers) {
+    const value = layer.values[name];
+    if (value !== undefined) found = { value, source: layer.source(name) };
+  }
+  return found;
 }
 
 /** The thresholds a check runs with: its defaults, then each override layer in order. */

@@ -10,6 +10,7 @@ import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { RunbookIncidentPolicy } from '../runbooks/model.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { IncidentStore, StoredIncident } from '../store/incidents.js';
+import { plural } from '../text.js';
 import type { Severity } from './model.js';
 import { configuredPagers, PAGER_NAME, type PageAction } from './pager.js';
 import { everyTimer, incidentPlan, responseTimerDelays, type TimerRef } from './timers.js';
@@ -73,6 +74,8 @@ export class IncidentService {
         ...via(input.via),
       },
     });
+    // Often the check and the fix came first and the incident was declared after them.
+    const attached = await this.deps.incidents.attachRecent(incident.id, input.channelId, ATTACH_WINDOW_MS);
     try {
       await this.notify(JOBS.incidentOpen, incident.id);
     } catch {
@@ -88,7 +91,9 @@ export class IncidentService {
     return done(
       (this.deps.settings.channelMode === 'create'
         ? `Declared INC-${incident.number} (${incident.severity}). Creating its channel…`
-        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`) + paging,
+        : `Declared INC-${incident.number} (${incident.severity}) in this channel.`) +
+        attachedText(attached) +
+        paging,
     );
   }
 
@@ -297,6 +302,18 @@ function timerItem(incidentId: string, ref: TimerRef) {
 /** The timer's job id, which is also the status reminder's scheduler id. */
 export function timerJobId(incidentId: string, timer: IncidentTimer, step?: number): string {
   return jobIdOf(timerItem(incidentId, { timer, ...(step !== undefined ? { step } : {}) }))!;
+}
+
+/** How far back declaring an incident looks for what its channel already found and ran. */
+export const ATTACH_WINDOW_MS = 60 * 60_000;
+
+/** " Its timeline takes in this channel's last hour: 1 health check, 2 procedure runs.", or ''. */
+function attachedText(attached: { healthRuns: number; procedureRuns: number }): string {
+  const parts = [
+    attached.healthRuns > 0 ? plural(attached.healthRuns, 'health check') : '',
+    attached.procedureRuns > 0 ? plural(attached.procedureRuns, 'procedure run') : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? ` Its timeline takes in this channel's last hour: ${parts.join(', ')}.` : '';
 }
 
 function noIncident(): Answer {

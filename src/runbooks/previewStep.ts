@@ -2,12 +2,16 @@ import { type Refusal, refusal } from '../answer.js';
 import { JOBS } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import { actionsUnavailableText } from '../targets/target.js';
 import { type ActionStep, type Parameter, statementParameters } from './model.js';
+import { type ParameterChoices, parameterChoices } from './parameterChoices.js';
 import { type RawValues, validateValues } from './procedureParams.js';
 
 export interface PreviewStepDeps {
   procedureRuns: ProcedureRunStore;
   queues: QueueBackend;
+  targets: Pick<TargetRegistry, 'list'>;
 }
 
 /** Which step of which run: what a step's button or form carries back. */
@@ -18,13 +22,24 @@ export interface StepRef {
 
 export type PreviewOutcome =
   | { ok: true; kind: 'queued' }
-  /** The parameters still without a valid value: the transport asks for them (a form). */
-  | { ok: true; kind: 'needs-parameters'; run: ProcedureRun; step: ActionStep; needed: Parameter[] }
+  /**
+   * The parameters still without a valid value: the transport asks for them (a form),
+   * offering what the run's earlier checks returned for them (by parameter name).
+   */
+  | {
+      ok: true;
+      kind: 'needs-parameters';
+      run: ProcedureRun;
+      step: ActionStep;
+      needed: Parameter[];
+      choices: Record<string, ParameterChoices>;
+    }
   | Refusal;
 
 /**
  * Preview asked for an action: when every parameter it needs has a valid value the preview
- * is queued; otherwise the answer names the missing ones, to be asked for.
+ * is queued; otherwise the answer names the missing ones, to be asked for, with the values
+ * the run's earlier checks returned for them.
  */
 export async function requestPreview(
   deps: PreviewStepDeps,
@@ -40,7 +55,11 @@ export async function requestPreview(
   const needed = statementParameters(step.statement).filter(
     (param) => validateValues([param], run.params).length > 0,
   );
-  if (needed.length > 0) return { ok: true, kind: 'needs-parameters', run, step, needed };
+  if (needed.length > 0) {
+    const records = await deps.procedureRuns.steps(run.id);
+    const choices = parameterChoices(run.procedure.steps, records, step.id, needed);
+    return { ok: true, kind: 'needs-parameters', run, step, needed, choices };
+  }
   return queuePreview(deps, run, step, user, {}, requestId);
 }
 
@@ -67,6 +86,7 @@ export async function submitParameters(
   return queuePreview(deps, found.run, found.step, user, values, requestId);
 }
 
+/** The action asked for, unless it is gone or its target cannot run actions (said before any form). */
 async function findAction(
   deps: PreviewStepDeps,
   ref: StepRef,
@@ -74,6 +94,9 @@ async function findAction(
   const run = await deps.procedureRuns.get(ref.runId);
   const step = run?.procedure.steps.find((candidate) => candidate.id === ref.stepId);
   if (!run || step?.kind !== 'action') return refusal('That step no longer exists; run the procedure again.');
+  const target = deps.targets.list().find((candidate) => candidate.name === run.target);
+  const unavailable = target && actionsUnavailableText(target);
+  if (unavailable) return refusal(unavailable);
   return { ok: true, run, step };
 }
 

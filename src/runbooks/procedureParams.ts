@@ -1,4 +1,5 @@
 import {
+  type CheckStep,
   type Parameter,
   type Procedure,
   type SessionSetting,
@@ -22,15 +23,46 @@ export type Binding =
   | { ok: true; values: Array<string | number>; session: BoundSetting[] }
   | { ok: false; problems: string[] };
 
-/** Every parameter the procedure's executable steps use, once per name, in order of use. */
-function procedureParameters(procedure: Procedure, kinds: Array<'check' | 'action'>): Parameter[] {
+/** Every parameter the chosen steps use, once per name, in order of use. */
+function stepParameters(steps: Step[], chosen: (step: Step) => boolean): Parameter[] {
   const byName = new Map<string, Parameter>();
-  for (const step of procedure.steps) {
-    if (step.kind === 'manual' || !kinds.includes(step.kind)) continue;
+  for (const step of steps) {
+    if (step.kind === 'manual' || !chosen(step)) continue;
     for (const param of statementParameters(step.statement))
       if (!byName.has(param.name)) byName.set(param.name, param);
   }
   return [...byName.values()];
+}
+
+/**
+ * Names a run may start without: those an action's Preview asks for that no diagnosis needs.
+ * The value is often what the diagnosis finds (the pid of the idle session), so asking for it
+ * before the run would make people look it up by hand. A verification check using one runs
+ * after the fix, with the value given at Preview.
+ */
+export function askedAtPreview(steps: Step[]): Set<string> {
+  const diagnosis = new Set(
+    stepParameters(steps, (step) => step.kind === 'check' && step.role !== 'verify').map(
+      (param) => param.name,
+    ),
+  );
+  return new Set(
+    stepParameters(steps, (step) => step.kind === 'action')
+      .map((param) => param.name)
+      .filter((name) => !diagnosis.has(name)),
+  );
+}
+
+/**
+ * The values a check is still waiting for: those of its parameters that Preview asks for and
+ * that nobody gave yet. Empty when it can run now (or lacks something Preview cannot give).
+ */
+export function waitingFor(check: CheckStep, steps: Step[], values: RawValues): Parameter[] {
+  const later = askedAtPreview(steps);
+  const missing = statementParameters(check.statement).filter(
+    (param) => values[param.name] === undefined || values[param.name] === '',
+  );
+  return missing.length > 0 && missing.every((param) => later.has(param.name)) ? missing : [];
 }
 
 /**
@@ -147,18 +179,16 @@ export function splitCommandWords(text: string): string[] {
 }
 
 /**
- * Parameters the checks need must be given now (they run at once); an action's may wait
- * for its Preview, where a form asks for them. Names the procedure does not use are
- * mistakes worth pointing out (a typo would otherwise leave a value unused).
+ * Parameters the diagnosis needs must be given now (it runs at once); those Preview asks
+ * for may wait (see askedAtPreview), and are checked when given. Names the procedure does not
+ * use are mistakes worth pointing out (a typo would otherwise leave a value unused).
  */
 export function parameterProblems(procedure: Procedure, values: RawValues): string[] {
-  const known = procedureParameters(procedure, ['check', 'action']);
+  const known = stepParameters(procedure.steps, () => true);
   const problems = unknownParameters(known, values, 'this procedure');
-  const forChecks = procedureParameters(procedure, ['check']);
-  const givenForActions = known.filter(
-    (param) => values[param.name] !== undefined && !forChecks.some((check) => check.name === param.name),
-  );
-  problems.push(...validateValues([...forChecks, ...givenForActions], values));
+  const later = askedAtPreview(procedure.steps);
+  const now = known.filter((param) => !later.has(param.name) || values[param.name] !== undefined);
+  problems.push(...validateValues(now, values));
   return problems;
 }
 

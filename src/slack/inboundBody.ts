@@ -121,7 +121,17 @@ const viewSubmission = z.looseObject({
     private_metadata: z.string(),
     blocks: z.array(z.looseObject({ type: z.string(), block_id: z.string().optional() })),
     state: z.looseObject({
-      values: z.record(z.string(), z.record(z.string(), z.looseObject({ value: z.string().nullish() }))),
+      values: z.record(
+        z.string(),
+        z.record(
+          z.string(),
+          z.looseObject({
+            value: z.string().nullish(),
+            // A menu's answer (the parameters modal offers values the run's checks found).
+            selected_option: z.looseObject({ value: z.string() }).nullish(),
+          }),
+        ),
+      ),
     }),
   }),
 });

@@ -28,6 +28,30 @@ export async function findingsDuring(
   return rows;
 }
 
+export interface HealthRunRow {
+  requested_by: string;
+  target: string;
+  status: string;
+  at: Date;
+  /** Critical first, then warn; null when the report had neither. */
+  findings: FindingRow[] | null;
+}
+
+/** The health checks that are part of the incident (run in its channels), each with its report's problems, oldest first. */
+export async function healthRunsOf(db: pg.Pool, incidentId: string): Promise<HealthRunRow[]> {
+  const { rows } = await db.query<HealthRunRow>(
+    `SELECT r.requested_by, h.target, h.status, h.created_at AS at,
+            (SELECT json_agg(json_build_object('check_id', f.check_id, 'status', f.status, 'summary', f.summary)
+                             ORDER BY f.status = 'warn', f.check_id)
+               FROM report_findings f WHERE f.report_id = h.id AND f.status IN ('critical', 'warn')) AS findings
+       FROM runs r JOIN health_reports h ON h.id = r.report_id
+      WHERE r.incident_id = $1
+      ORDER BY h.created_at`,
+    [incidentId],
+  );
+  return rows;
+}
+
 export interface RemediationRow {
   step_id: string;
   procedure: { steps: Array<{ id: string; title: string }> };

@@ -139,6 +139,32 @@ export class IncidentStore {
     return rows[0] ? toIncident(rows[0]) : undefined;
   }
 
+  /**
+   * Makes the health checks and procedure runs of `channelId` in the last `withinMs` part of
+   * the incident, unless they already belong to one: what was found and fixed before
+   * someone declared it is on its timeline and in its report.
+   */
+  async attachRecent(
+    id: string,
+    channelId: string,
+    withinMs: number,
+  ): Promise<{ healthRuns: number; procedureRuns: number }> {
+    const { rows } = await this.db.query<{ health_runs: number; procedure_runs: number }>(
+      `WITH health AS (
+              UPDATE runs SET incident_id = $1
+               WHERE channel_id = $2 AND incident_id IS NULL AND created_at > now() - make_interval(secs => $3)
+              RETURNING 1),
+            procedures AS (
+              UPDATE procedure_runs SET incident_id = $1
+               WHERE channel_id = $2 AND incident_id IS NULL AND created_at > now() - make_interval(secs => $3)
+              RETURNING 1)
+       SELECT (SELECT count(*) FROM health)::int AS health_runs,
+              (SELECT count(*) FROM procedures)::int AS procedure_runs`,
+      [id, channelId, withinMs / 1000],
+    );
+    return { healthRuns: rows[0]?.health_runs ?? 0, procedureRuns: rows[0]?.procedure_runs ?? 0 };
+  }
+
   async setChannel(id: string, channelId: string): Promise<void> {
     await this.db.query('UPDATE incidents SET channel_id = $2 WHERE id = $1', [id, channelId]);
   }

@@ -111,11 +111,16 @@ export class RunStore {
     // Ids are chosen here, so the inserted rows can be matched back to their inputs.
     const ids = inputs.map(() => randomUUID());
     const column = <K extends keyof NewHealthRun>(key: K) => inputs.map((input) => input[key] ?? null);
+    // A check run in an open incident's channel is part of it: its findings are in the report.
     const { rows: inserted } = await this.db.query<RunRow>(
-      `INSERT INTO runs (id, kind, target, requested_by, channel_id, response_url, idempotency_key)
-       SELECT id, 'health', target, requested_by, channel_id, response_url, idempotency_key
+      `WITH open_incident AS (
+              SELECT DISTINCT ON (coalesce(channel_id, origin_channel)) coalesce(channel_id, origin_channel) AS channel, id
+                FROM incidents WHERE status = 'open' ORDER BY coalesce(channel_id, origin_channel), declared_at DESC)
+       INSERT INTO runs (id, kind, target, requested_by, channel_id, response_url, idempotency_key, incident_id)
+       SELECT r.id, 'health', r.target, r.requested_by, r.channel_id, r.response_url, r.idempotency_key, open_incident.id
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
               AS r(id, target, requested_by, channel_id, response_url, idempotency_key)
+         LEFT JOIN open_incident ON open_incident.channel = r.channel_id
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
       [

@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { BOT_APPLICATION_NAME, type Target } from './target.js';
+import { actionsUnavailableText, BOT_APPLICATION_NAME, type Target } from './target.js';
 
 /** Slack for network stalls the server-side statement_timeout cannot see. */
 const CLIENT_TIMEOUT_MARGIN_MS = 2000;
@@ -79,9 +80,12 @@ export class TargetPools {
   /**
    * Connections for previews and approved actions. They use the target's remediation
    * credentials when configured (a role allowed to write and signal, kept apart from the
-   * diagnostics role), else the diagnostics URL.
+   * diagnostics role), else the diagnostics URL. A target naming remediation credentials
+   * that are not set has none: the person is told why (never the diagnostics URL instead).
    */
   remediation(target: Target): pg.Pool {
+    const unavailable = actionsUnavailableText(target);
+    if (unavailable) throw new UserError(unavailable);
     let pool = this.remediationPools.get(target.name);
     if (!pool) {
       const url = target.remediationUrl ?? target.url;

@@ -5,6 +5,11 @@ export interface Target {
   url: string;
   /** Separate credentials for remediations; diagnostics always use `url`. */
   remediationUrl?: string;
+  /**
+   * Why actions cannot run on this target although its checks can: it names a remediation
+   * connection whose variable is not set (never silently replaced by the read-only one).
+   */
+  remediationUnavailable?: string;
   tags: string[];
   settings: TargetSettings;
   /** `check.key` → raw value (e.g. `"8GB"`), validated against the check catalog. */
@@ -62,3 +67,12 @@ export const DEFAULT_TARGET_SETTINGS: TargetSettings = {
 
 /** Every session the bot opens carries this name, so it can exclude itself from findings. */
 export const BOT_APPLICATION_NAME = 'runbook-bot';
+
+/** What a person is told when an action on the target is asked for, or undefined when actions can run. */
+export function actionsUnavailableText(
+  target: Pick<Target, 'name' | 'remediationUnavailable'>,
+): string | undefined {
+  return target.remediationUnavailable
+    ? `Actions cannot run on ${target.name}: ${target.remediationUnavailable}. Its checks still run; set the variable and restart the bot to preview and run actions.`
+    : undefined;
+}

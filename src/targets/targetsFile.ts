@@ -128,15 +128,24 @@ export function readTargetsFile(
   const targets: Target[] = [];
   for (const [name, entry] of Object.entries(parsed.data.targets)) {
     const url = readUrl(variable, entry.url_env, `targets.${name}.url_env`, problems);
-    const remediationUrl = entry.remediation_url_env
-      ? readUrl(variable, entry.remediation_url_env, `targets.${name}.remediation_url_env`, problems)
-      : undefined;
+    const remediationKey = `targets.${name}.remediation_url_env`;
+    // Optional: without its variable the target still runs checks, and says why actions cannot run.
+    const remediationUnset = entry.remediation_url_env !== undefined && !variable(entry.remediation_url_env);
+    const remediationUrl =
+      entry.remediation_url_env && !remediationUnset
+        ? readUrl(variable, entry.remediation_url_env, remediationKey, problems)
+        : undefined;
     if (url === undefined) continue;
     targets.push({
       name,
       description: entry.description,
       url,
       remediationUrl,
+      ...(remediationUnset
+        ? {
+            remediationUnavailable: `its remediation connection's environment variable ${entry.remediation_url_env} is not set (${remediationKey} in ${path})`,
+          }
+        : {}),
       tags: entry.tags,
       settings: toSettings(base, entry),
       thresholdOverrides: entry.thresholds ?? {},

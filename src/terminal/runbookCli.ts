@@ -10,7 +10,7 @@ import { lintOnCatalog } from '../runbooks/lint/lintOnCatalog.js';
 import { lintRunbook } from '../runbooks/lint/lintRunbook.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { Runbook } from '../runbooks/model.js';
-import { parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
+import { parameterProblems, parseAssignments, waitingFor } from '../runbooks/procedureParams.js';
 import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -248,7 +248,14 @@ async function runProcedure(
       for (const [i, { step, result }] of found.entries()) {
         io.stdout(stepLine(step, i + 1, c));
         if (result) io.stdout(checkResultLines(result, c).join('\n'));
-        else if (step.kind === 'action') {
+        else if (step.kind === 'check') {
+          const waiting = waitingFor(step, procedure.steps, values).map((param) => param.name);
+          io.stdout(
+            c.dim(
+              `    not run yet: needs ${waiting.join(', ')}, which the fix's preview asks for; it runs before and after the fix`,
+            ),
+          );
+        } else if (step.kind === 'action') {
           io.stdout(
             c.dim(
               `    not run: actions need a preview and approval in Slack; \`runbook-bot preview ${procedure.id} ${i + 1}\` shows its plan`,

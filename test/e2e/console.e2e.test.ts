@@ -88,6 +88,11 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     const report = message('Health of demo: CRITICAL');
     await expect.poll(() => report.getByRole('button', { name: 'Re-run' }).count()).toBe(1);
     expect(await report.getByRole('button', { name: 'Details' }).count()).toBeGreaterThan(0);
+    // One line per finding, with the procedure that fixes it; the evidence tables are behind Details.
+    expect(
+      await report.getByText('/runbook run postgres-health#terminate-idle-in-transaction').count(),
+    ).toBeGreaterThan(0);
+    expect(await report.locator('pre').count()).toBe(0);
     await shot('01-health-report');
 
     await report.getByRole('button', { name: 'Details' }).first().click();
@@ -172,6 +177,32 @@ describe.skipIf(browserMissing)('the local Slack console in a real browser', () 
     await visible(card);
     expect(await card.textContent()).toContain('$1 = 40 (queue_item_id)');
     await shot('07-parameter-preview');
+  });
+
+  it('the idle-session fix runs without a pid: Preview offers the pids its diagnosis found', async () => {
+    await open('U0CAROL', 'C0DATABASE');
+    await type('/runbook run postgres-health#terminate-idle-in-transaction');
+    await visible(message('Runbook: Terminate idle in transaction'));
+    await message('Runbook: Terminate idle in transaction')
+      .getByText(/\d+ replies/)
+      .first()
+      .click();
+    await visible(thread().getByText(/Runs with the fix, before and after it/));
+    const step = thread()
+      .getByTestId('message')
+      .filter({ hasText: '2. Terminate the idle-in-transaction session' });
+    await step.getByRole('button', { name: 'Preview' }).click();
+    const modal = page.getByRole('dialog', { name: 'Parameters' });
+    await visible(modal);
+    const menu = modal.getByRole('combobox', { name: /^pid/ });
+    await expect.poll(() => menu.locator('option').count()).toBeGreaterThan(1);
+    await menu.selectOption({ index: 1 });
+    const pid = await menu.inputValue();
+    expect(pid).toMatch(/^\d+$/);
+    await shot('07b-parameter-choices');
+    await modal.getByRole('button', { name: 'Preview' }).click();
+    await modal.waitFor({ state: 'detached' });
+    await visible(thread().getByText(`$1 = ${pid} (pid)`, { exact: false }));
   });
 
   it('an incident: declared into its own channel, resolved, with a report draft in its thread', async () => {

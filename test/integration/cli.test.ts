@@ -122,6 +122,10 @@ describe('runbook-bot CLI', () => {
     [['health', '--only', 'nope'], /Unknown check "nope". Known checks: connections,/],
     [['health', '--threshold', 'connections.warn'], /should look like CHECK.KEY=VALUE/],
     [['health', '--threshold', 'connections.warn=lots'], /"lots" is not a valid count value/],
+    [
+      ['health', '--threshold', 'connections.warn=150'],
+      /connections\.warn 150 \(--threshold\) is not below connections\.critical 80 \(the default\)/,
+    ],
     [['health', '--target', 'prod'], /Unknown target "prod". Known targets: default./],
     [['health', '--budget', '-4'], /--budget must be a positive number/],
     [['halth'], /unknown command 'halth'/],

@@ -291,6 +291,73 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     await target.admin.query(`DROP ROLE ${role}`).catch(() => undefined);
   });
 
+  it('takes in what the declaring channel found and ran in the hour before: findings in What Broke, runs on the timeline', async () => {
+    fakeSlack(calls);
+    // A fault the health check reports: a trigger switched off.
+    await target.admin.query(`
+      CREATE TABLE walk_orders (id int);
+      CREATE FUNCTION walk_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER walk_touch BEFORE INSERT ON walk_orders FOR EACH ROW EXECUTE FUNCTION walk_touch();
+      ALTER TABLE walk_orders DISABLE TRIGGER walk_touch;`);
+    const posted = (channel: string, prefix: string) =>
+      calls.find(
+        (call) =>
+          call.method === 'chat.postMessage' &&
+          call.params.channel === channel &&
+          call.params.text?.startsWith(prefix),
+      );
+    await sendSlashCommand(service.port, { text: 'health', channel_id: 'C0WALK', user_id: 'U0ONCALL' });
+    await eventually(() => posted('C0WALK', 'Health of default'));
+    await sendSlashCommand(service.port, {
+      text: 'run postgres-health#terminate-idle-in-transaction',
+      channel_id: 'C0WALK',
+    });
+    await eventually(() => posted('C0WALK', 'Runbook: Terminate idle in transaction'));
+    // Neither a run of another channel nor one of this channel two hours ago is taken in.
+    await sendSlashCommand(service.port, {
+      text: 'run postgres-health#connection-pool-exhaustion',
+      channel_id: 'C0ELSEWHERE',
+    });
+    await sendSlashCommand(service.port, {
+      text: 'run postgres-health#cancel-long-running-query',
+      channel_id: 'C0WALK',
+    });
+    await eventually(() => posted('C0WALK', 'Runbook: Cancel long-running query'));
+    await state.admin.query(
+      `UPDATE procedure_runs SET created_at = now() - interval '2 hours'
+        WHERE channel_id = 'C0WALK' AND procedure_id = 'postgres-health#cancel-long-running-query'`,
+    );
+
+    const declared = await sendIncident(service.port, 'declare P2 Orders not syncing', 'C0WALK');
+    expect(declared).toMatch(
+      /^Declared INC-\d+ \(P2\)\. Creating its channel… Its timeline takes in this channel's last hour: 1 health check, 1 procedure run\.$/,
+    );
+    await eventually(() => calls.find((call) => call.method === 'pins.add'));
+    // A check run in the incident's own channel afterwards is part of it as well.
+    await sendSlashCommand(service.port, { text: 'health', channel_id: 'CINC0001', user_id: 'U0LEAD' });
+    await eventually(() => posted('CINC0001', 'Health of default'));
+    const { rows: checks } = await state.admin.query(
+      `SELECT r.requested_by FROM runs r JOIN incidents i ON i.id = r.incident_id
+        WHERE i.title = 'Orders not syncing' ORDER BY r.created_at`,
+    );
+    expect(checks).toEqual([{ requested_by: 'U0ONCALL' }, { requested_by: 'U0LEAD' }]);
+    await sendIncident(service.port, 'resolve Trigger enabled again', 'CINC0001');
+    const upload = await eventually(() =>
+      calls.find((call) => call.method === 'upload' && call.params.content?.includes('Orders not syncing')),
+    );
+    const markdown = upload.params.content ?? '';
+    const whatBroke = markdown.slice(markdown.indexOf('### What Broke'), markdown.indexOf('### Root Cause'));
+    expect(whatBroke).toContain('- default: Disabled triggers — 1 disabled trigger: walk_orders.walk_touch');
+    const timeline = markdown.slice(markdown.indexOf('### Timeline'));
+    expect(timeline).toMatch(/@U0ONCALL ran a health check of `default`: \w+: .*Disabled triggers \(warn\)/);
+    expect(timeline).toContain('/runbook run postgres-health#terminate-idle-in-transaction');
+    expect(timeline).not.toContain('cancel-long-running-query');
+    expect(timeline).not.toContain('connection-pool-exhaustion');
+    // The health check came before the declaration, and is listed so.
+    expect(timeline.indexOf('ran a health check')).toBeLessThan(timeline.indexOf('declared'));
+    await target.admin.query('DROP TABLE walk_orders; DROP FUNCTION walk_touch()');
+  });
+
   it('declares from a report button, escalates an unacknowledged incident, and resolves from the root message', async () => {
     fakeSlack(calls);
     await sendBlockAction(service.port, {
@@ -355,8 +422,10 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     );
     expect(roots).toHaveLength(1);
     expect(announced()).toHaveLength(1);
-    expect((await queue.getJobSchedulers()).map((scheduler) => scheduler.key)).toContain(
-      timerJobId(incident.id, 'status-reminder'),
+    // The reminder is upserted after the timers are queued: waited for like them.
+    const reminder = timerJobId(incident.id, 'status-reminder');
+    await eventually(async () =>
+      (await queue.getJobSchedulers()).some((scheduler) => scheduler.key === reminder) ? true : undefined,
     );
     // Resolved, so its reminders (every 0.6 s here) do not post into the next tests.
     const { rows: opened } = await state.admin.query<{ channel_id: string }>(
@@ -435,6 +504,12 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     fakeSlack(calls);
     expect(await sendIncident(service.port, 'declare Checkout failing', 'C0ONCALL')).toContain(
       'needs a severity first',
+    );
+    expect(await sendIncident(service.port, 'declare P5 Checkout failing', 'C0ONCALL')).toBe(
+      'P5 is not one of the severities P0, P1, P2, P3 (P0 is the most urgent): `/incident declare P1 Checkout failing`',
+    );
+    expect(await sendIncident(service.port, 'severity sev1', 'C0RANDOM')).toContain(
+      'sev1 is not one of the severities P0, P1, P2, P3',
     );
     expect(await sendIncident(service.port, 'status all good', 'C0RANDOM')).toContain(
       'There is no open incident in this channel',

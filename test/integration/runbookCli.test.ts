@@ -124,12 +124,23 @@ describe('runbook-bot lint, list, show, match and run', () => {
     ]);
   });
 
-  it('run refuses a missing parameter, naming its type and an example', async () => {
-    const result = await cli(['run', 'postgres-health#cancel-long-running-query'], {
+  it("run refuses a diagnosis's missing parameter, naming its type and an example", async () => {
+    const result = await cli(['run', 'production-operations-runbook#5-authentication-issues'], {
       TARGET_DATABASE_URL: db.url,
     });
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain('pid is missing: an integer');
+    expect(result.stderr).toContain('user_email is missing: an email address');
+  });
+
+  it('run does not ask for the pid the fix needs: it runs the diagnosis and says what waits for it', async () => {
+    const result = await cli(['run', 'postgres-health#cancel-long-running-query'], {
+      TARGET_DATABASE_URL: db.url,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      "not run yet: needs pid, which the fix's preview asks for; it runs before and after the fix",
+    );
   });
 
   it('run names a parameter the procedure does not take (a typo), as /runbook run does', async () => {

@@ -590,11 +590,12 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
   });
 
   it('names a missing or invalid parameter with its type and an example, and starts nothing', async () => {
+    // Its diagnosis looks the user up: without the email there is nothing to run.
     const missing = await sendSlashCommand(service.port, {
-      text: 'run postgres-health#terminate-idle-in-transaction',
+      text: 'run production-operations-runbook#5-authentication-issues',
     });
-    expect(missing.json?.text).toContain('pid is missing: an integer');
-    expect(missing.json?.text).toContain('e.g. pid=');
+    expect(missing.json?.text).toContain('user_email is missing: an email address');
+    expect(missing.json?.text).toContain('e.g. user_email=');
 
     const injected = await sendSlashCommand(service.port, {
       text: 'run postgres-health#terminate-idle-in-transaction pid="1; DROP TABLE shopify_sync_queue"',
@@ -607,10 +608,81 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(typo.json?.text).toContain('tabel is not a parameter of this procedure');
 
     const { rows } = await state.admin.query(
-      'SELECT count(*)::int AS n FROM procedure_runs WHERE procedure_id LIKE $1',
-      ['postgres-health#terminate%'],
+      'SELECT count(*)::int AS n FROM procedure_runs WHERE procedure_id LIKE $1 OR procedure_id LIKE $2',
+      ['postgres-health#terminate%', 'production-operations-runbook#5-%'],
     );
     expect(rows[0].n).toBe(0);
+  });
+
+  it('starts a fix without the pid its diagnosis finds, and Preview offers the pids found', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const opened: Array<{ view: { private_metadata: string; blocks: unknown[] } }> = [];
+    nock('https://slack.com')
+      .post('/api/views.open')
+      .reply(200, (_uri, body) => {
+        opened.push({ view: JSON.parse(new URLSearchParams(body as string).get('view') ?? '{}') });
+        return { ok: true };
+      });
+    const idle = await openSession(target.url, 'rb-idle-test');
+    try {
+      await idle.query('BEGIN');
+      const { rows } = await idle.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = String(rows[0]!.pid);
+      const ack = await sendSlashCommand(service.port, {
+        text: 'run postgres-health#terminate-idle-in-transaction',
+        channel_id: 'CIDLE',
+      });
+      expect(ack.json?.text).toBe('Running Terminate idle in transaction on default…');
+      const root = await eventually(() =>
+        posted.find((message) => message.channel === 'CIDLE' && !message.threadTs),
+      );
+      const [diagnosis, action, verification] = await eventually(() => {
+        const thread = threadOf(posted, root);
+        return thread.length === 3 ? thread : undefined;
+      });
+      expect(allText(diagnosis!)).toContain(pid);
+      // The verification waits for the pid chosen at Preview instead of failing without it.
+      expect(allText(verification!)).toContain('Runs with the fix, before and after it');
+      expect(allText(verification!)).not.toContain('pid is missing');
+
+      const value = (
+        action!.blocks.find((block) => block.type === 'actions') as { elements: Array<{ value: string }> }
+      ).elements[0]!.value;
+      await sendBlockAction(service.port, { actionId: ACTIONS.stepPreview, value, channelId: 'CIDLE' });
+      const modal = await eventually(() => opened[0]);
+      const menu = modal.view.blocks.find((block) => (block as { block_id?: string }).block_id === 'pid') as {
+        element: { type: string; options: Array<{ text: { text: string }; value: string }> };
+      };
+      expect(menu.element.type).toBe('static_select');
+      const option = menu.element.options.find((candidate) => candidate.value === pid);
+      // The rest of the row tells the sessions apart.
+      expect(option?.text.text).toContain(`${pid} · `);
+      expect(option?.text.text).toContain('rb-idle-test');
+
+      const both = await sendViewSubmission(service.port, {
+        callbackId: ACTIONS.parametersModal,
+        privateMetadata: modal.view.private_metadata,
+        selected: { pid },
+        values: { 'pid.typed': '1' },
+      });
+      expect(both.json?.errors?.pid).toContain('not both');
+
+      const chosen = await sendViewSubmission(service.port, {
+        callbackId: ACTIONS.parametersModal,
+        privateMetadata: modal.view.private_metadata,
+        selected: { pid },
+        values: { 'pid.typed': '' },
+      });
+      expect(chosen.status).toBe(200);
+      expect(chosen.json?.response_action).toBeUndefined();
+      const card = await eventually(() =>
+        threadOf(posted, root).find((message) => allText(message).includes(`\`$1\` = \`${pid}\` (pid)`)),
+      );
+      expect(allText(card)).toContain('pg_terminate_backend($1)');
+    } finally {
+      await idle.end().catch(() => undefined);
+    }
   });
 
   it('binds an injection attempt as a plain value: the check runs and finds nothing', async () => {

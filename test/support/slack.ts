@@ -100,7 +100,10 @@ export async function sendViewSubmission(
   submission: {
     callbackId: string;
     privateMetadata: string;
+    /** Typed values by block id (a plain_text_input with action_id `value`). */
     values: Record<string, string>;
+    /** Options chosen in menus, by block id (a static_select with action_id `pick`). */
+    selected?: Record<string, string>;
     userId?: string;
     blocks?: Array<{ type: string; block_id?: string }>;
   },
@@ -119,14 +122,26 @@ export async function sendViewSubmission(
       private_metadata: submission.privateMetadata,
       blocks:
         submission.blocks ??
-        Object.keys(submission.values).map((name) => ({ type: 'input', block_id: name })),
+        Object.keys({ ...submission.selected, ...submission.values }).map((name) => ({
+          type: 'input',
+          block_id: name,
+        })),
       state: {
-        values: Object.fromEntries(
-          Object.entries(submission.values).map(([name, value]) => [
+        values: Object.fromEntries([
+          ...Object.entries(submission.values).map(([name, value]) => [
             name,
             { value: { type: 'plain_text_input', value } },
           ]),
-        ),
+          ...Object.entries(submission.selected ?? {}).map(([name, value]) => [
+            name,
+            {
+              pick: {
+                type: 'static_select',
+                selected_option: { text: { type: 'plain_text', text: value }, value },
+              },
+            },
+          ]),
+        ]),
       },
     },
   };

@@ -47,7 +47,10 @@ describe('health report blocks', () => {
       const blocks = healthReportBlocks(report(findings), { runId: 'run-1' });
       expect(blockViolations(blocks)).toEqual([]);
       const all = texts(blocks);
-      const missing = findings.filter((f) => f.status !== 'ok' && !all.includes(`\`${f.id}\``));
+      // A finding's own line names it by title; those that did not fit, by id.
+      const missing = findings.filter(
+        (f) => f.status !== 'ok' && !all.includes(`*${f.title}*`) && !all.includes(`\`${f.id}\``),
+      );
       expect(missing).toEqual([]);
       const withButtons = blocks.filter((b) => b.type === 'section' && b.accessory).length;
       if (count > 45) expect(all).toContain(`…and ${count - withButtons} more: \``);
@@ -99,10 +102,9 @@ describe('health report blocks', () => {
     );
     expect(blocks[0]).toMatchObject({ type: 'header', text: { text: 'Health of prod: CRITICAL' } });
     const sections = blocks.filter((b) => b.type === 'section');
-    expect(texts(sections)).toMatch(/check_2[\s\S]*check_1/);
-    expect(texts(sections)).not.toContain('check_3');
+    expect(texts(sections)).toMatch(/Check number 2[\s\S]*Check number 1/);
+    expect(texts(sections)).not.toContain('Check number 3');
     expect(texts(sections)).toContain('&lt;b&gt;needs&lt;/b&gt; a look &amp; more');
-    expect(texts(sections)).toContain('2 of 8 rows shown');
     const details = sections[0]!.type === 'section' ? sections[0]!.accessory : undefined;
     expect(details).toMatchObject({
       action_id: ACTIONS.healthDetails,
@@ -120,10 +122,27 @@ describe('health report blocks', () => {
     };
     const inReport = texts(healthReportBlocks(report([sneaky]), { runId: 'r' }));
     const inThread = texts(healthFindingDetail(sneaky).blocks);
-    // The report's table cuts long cells; the thread shows the whole value.
-    expect(inReport).toContain('a &lt; 3 AND b &lt;@U0A…');
+    // The evidence is in the thread only, whole.
+    expect(inReport).not.toContain('a &lt; 3');
     expect(inThread).toContain('a &lt; 3 AND b &lt;@U0ADMIN&gt; &amp; c');
     for (const text of [inReport, inThread]) expect(text).not.toContain('<@U0A');
+  });
+
+  it('leads with one line per finding, worst first, and puts evidence and the next step in words behind Details', () => {
+    const findings = Array.from({ length: 10 }, (_, i) => finding(i, i === 7 ? 'critical' : 'warn', 20, 80));
+    const blocks = healthReportBlocks(report(findings), { runId: 'r' });
+    const lines = blocks.filter((b) => b.type === 'section');
+    expect(lines).toHaveLength(10);
+    // Worst first; each is its title, its summary and the procedure to run, no table.
+    expect(texts(lines).split('\n')[0]).toBe(
+      ':red_circle: *Check number 7*: finding 7 &lt;b&gt;needs&lt;/b&gt; a look &amp; more',
+    );
+    expect(texts(lines)).toContain(':arrow_right: `/runbook run postgres-health#x`');
+    expect(texts(lines)).not.toContain('```');
+    expect(texts(lines)).not.toContain('Do the thing.');
+    const detail = texts(healthFindingDetail(findings[7]!).blocks);
+    expect(detail).toContain(':arrow_right: Do the thing.\n`/runbook run postgres-health#x`');
+    expect(detail).toContain(`query: SELECT ${'x'.repeat(80)} -- 7.19`);
   });
 
   it('shows the reason for an unreachable target', () => {

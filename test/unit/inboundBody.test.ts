@@ -29,6 +29,16 @@ describe('inbound Slack bodies', () => {
       },
     };
     expect(checkInboundBody(submission, LISTENED).ok).toBe(true);
+    // A menu's choice is a string value, or nothing chosen; anything else is refused.
+    const chose = (selected: unknown) => ({
+      ...submission,
+      view: { ...submission.view, state: { values: { pid: { pick: { selected_option: selected } } } } },
+    });
+    expect(
+      checkInboundBody(chose({ text: { type: 'plain_text', text: '42' }, value: '42' }), LISTENED).ok,
+    ).toBe(true);
+    expect(checkInboundBody(chose(null), LISTENED).ok).toBe(true);
+    expect(checkInboundBody(chose({ value: 42 }), LISTENED).ok).toBe(false);
     // A modal the bot never opened would have no listener to acknowledge it.
     expect(
       checkInboundBody({ ...submission, view: { ...submission.view, callback_id: 'x' } }, LISTENED),

@@ -171,6 +171,18 @@ targets:
     );
   });
 
+  it('refuses a warn threshold at or past its critical one, naming both and where each came from', () => {
+    const path = file('targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warn: 150\n');
+    expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
+      /^Thresholds that cannot work:\n {2}- connections\.warn 150 \(.*targets-\d+\.yml \(targets\.prod\) thresholds\) is not below connections\.critical 80 \(the default\), so it could never warn before it is critical: set connections\.warn below 80, or connections\.critical above 150$/,
+    );
+    // Raised together, they work.
+    const both = file(
+      'targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warn: 150\n      connections.critical: 200\n',
+    );
+    expect(loadConfig({ TARGETS_FILE: both, P: PROD_URL }).targets.list()).toHaveLength(1);
+  });
+
   it('rejects a TARGET_DATABASE_URL that is not a postgres URL', () => {
     expect(() => loadTargetRegistry({ TARGET_DATABASE_URL: 'localhost:5432' })).toThrowError(
       'TARGET_DATABASE_URL is not a postgres:// or postgresql:// URL.',

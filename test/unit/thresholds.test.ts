@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { HEALTH_CHECKS } from '../../src/health/catalog.js';
-import { parseThresholdOverrides, resolveThresholds, splitAssignments } from '../../src/health/thresholds.js';
+import {
+  parseThresholdOverrides,
+  resolveThresholds,
+  splitAssignments,
+  targetThresholdLayers,
+  thresholdOrderProblems,
+} from '../../src/health/thresholds.js';
 import { parseUnitValue } from '../../src/health/units.js';
 
 describe('threshold values', () => {
@@ -65,6 +71,43 @@ describe('threshold overrides', () => {
     );
     expect(parse).toThrowError(/database_size.warn: "big" is not a valid bytes value \(examples: 8GB/);
     expect(parse).toThrowError(/nodot: should be CHECK.KEY/);
+  });
+
+  it('finds a warn that could never fire before critical, whichever way is worse, in any layer', () => {
+    const target = {
+      thresholdOverrides: { 'cache_hit_ratio.critical': '99.5%' },
+      source: 'targets.yml (targets.prod)',
+    };
+    const runbook = {
+      values: { 'connections.critical': 50 },
+      operators: {},
+      sources: { 'connections.critical': 'ops-runbook line 12' },
+    };
+    const problems = thresholdOrderProblems(
+      HEALTH_CHECKS,
+      targetThresholdLayers(target, HEALTH_CHECKS, runbook, { 'connections.warn_pct': 95 }),
+    );
+    expect(problems).toEqual([
+      'connections.warn 60 (the default) is not below connections.critical 50 (ops-runbook line 12), so it could never warn before it is critical: set connections.warn below 50, or connections.critical above 60',
+      'connections.warn_pct 95% (--threshold) is not below connections.critical_pct 95% (the default), so it could never warn before it is critical: set connections.warn_pct below 95%, or connections.critical_pct above 95%',
+      // Lower is worse for the cache hit ratio: warn must stay above critical.
+      'cache_hit_ratio.warn 99% (the default) is not above cache_hit_ratio.critical 99.5% (targets.yml (targets.prod) thresholds), so it could never warn before it is critical: set cache_hit_ratio.warn above 99.5%, or cache_hit_ratio.critical below 99%',
+    ]);
+    // The defaults alone, and overrides in the right order, are fine.
+    expect(
+      thresholdOrderProblems(
+        HEALTH_CHECKS,
+        targetThresholdLayers({ thresholdOverrides: {}, source: 'x' }, HEALTH_CHECKS),
+      ),
+    ).toEqual([]);
+    expect(
+      thresholdOrderProblems(
+        HEALTH_CHECKS,
+        targetThresholdLayers({ thresholdOverrides: {}, source: 'x' }, HEALTH_CHECKS, undefined, {
+          'connections.warn': 70,
+        }),
+      ),
+    ).toEqual([]);
   });
 
   it('explains the CLI syntax when = is missing', () => {

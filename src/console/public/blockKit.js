@@ -190,7 +190,7 @@ export function confirmDialog(confirm, lookup) {
   });
 }
 
-/** An input block (modals): label, plain_text_input, optional note, hint, error slot. */
+/** An input block (modals): label, plain_text_input or static_select, optional note, hint, error slot. */
 function input(block, ctx) {
   const element = block.element ?? {};
   const id = uid('input');
@@ -209,6 +209,22 @@ function input(block, ctx) {
       'aria-describedby': `${block.hint ? `${hintId} ` : ''}${errorId}`,
     });
     control.value = element.initial_value ?? '';
+  } else if (element.type === 'static_select') {
+    // The placeholder is the empty first choice, as Slack shows a menu nothing was chosen in.
+    control = h(
+      'select',
+      {
+        id,
+        class: 'bk-text-input bk-select',
+        'data-action-id': element.action_id ?? '',
+        'aria-describedby': `${block.hint ? `${hintId} ` : ''}${errorId}`,
+      },
+      h('option', { value: '', text: element.placeholder?.text ?? 'Select an item' }),
+      ...(element.options ?? []).map((option) =>
+        h('option', { value: option.value, text: option.text?.text ?? '' }),
+      ),
+    );
+    control.value = element.initial_option?.value ?? '';
   } else {
     control = unsupported('element', element.type);
   }

@@ -3,7 +3,7 @@ import type { Target } from '../../targets/target.js';
 import { judge, type Verdict } from '../expectations.js';
 import { resolveIdentifiers } from '../identifiers.js';
 import type { ActionStep, CheckStep, Step } from '../model.js';
-import { asCatalogNames, bindStatement, type RawValues } from '../procedureParams.js';
+import { asCatalogNames, bindStatement, type RawValues, waitingFor } from '../procedureParams.js';
 import { vouchedFunctions } from './readSafety.js';
 import { type CheckResult, type CheckToRun, runChecks } from './runChecks.js';
 
@@ -27,8 +27,9 @@ export type StepOnTarget =
  * and the actions that only functions unknown to the bot made actions (the target's catalog
  * decides those: read-safe there, they run as checks). A check the catalog shows can act
  * becomes an action, with why. Values are bound per step; a check whose values do not bind
- * fails with the reason, an action that cannot bind stays an action (Preview asks for them).
- * Throws when the target cannot be reached at all.
+ * fails with the reason, an action that cannot bind stays an action (Preview asks for them),
+ * and a verification waiting for a value Preview asks for is left without a result: it runs
+ * after the fix. Throws when the target cannot be reached at all.
  */
 export async function runProcedureChecks(
   pool: pg.Pool,
@@ -61,7 +62,7 @@ export async function runProcedureChecks(
           ...(deciding ? { mustExist: deciding } : {}),
         },
       });
-    } else if (!binding.ok && step.kind === 'check')
+    } else if (!binding.ok && step.kind === 'check' && waitingFor(step, steps, params).length === 0)
       outcomes[at] = { step, result: failed(binding.problems.join('; ')), changed: false };
   }
   const results = await runChecks(

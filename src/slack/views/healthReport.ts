@@ -1,12 +1,11 @@
 import type { KnownBlock } from '@slack/types';
-import { evidenceLines } from '../../health/evidenceTable.js';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
 import { cellText } from '../../targets/cellText.js';
 import { clip, plural } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
-import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
+import { escapeMrkdwn, section } from './mrkdwn.js';
 
 const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
   ok: ':large_green_circle:',
@@ -17,8 +16,8 @@ const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
   unreachable: ':red_circle:',
 };
 const SEVERITY: Record<CheckStatus, number> = { critical: 0, error: 1, warn: 2, skipped: 3, ok: 4 };
-const EVIDENCE_ROWS_IN_CHANNEL = 3;
-const CELL_WIDTH = 40;
+/** A finding's line in the channel: past this its summary is cut (the whole one is in Details). */
+const LINE_CHARS = 400;
 /** header + context + actions + the "more findings" note */
 const FIXED_BLOCKS = 4;
 
@@ -56,10 +55,11 @@ function declareIncidentValue(report: HealthReport): string | undefined {
 }
 
 /**
- * The channel message for a health report: header with the overall status, one section per
- * finding that needs a look (compact evidence, a Details button), a context line, Re-run.
- * Fits Block Kit's limits by construction; what does not fit is named, and the full
- * evidence goes to the thread (see healthFindingDetail).
+ * The channel message for a health report, read at a glance: header with the overall status,
+ * one line per finding that needs a look, worst first (what it found, the procedure that
+ * fixes it, a Details button), a context line, Re-run. The evidence and the next step in
+ * words go to the thread on Details (see healthFindingDetail). Fits Block Kit's limits by
+ * construction; findings that do not fit are named.
  */
 export function healthReportBlocks(
   report: HealthReport,
@@ -151,23 +151,13 @@ export function healthReportText(report: HealthReport): string {
 }
 
 function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
-  const head = `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}* \`${finding.id}\`\n${escapeMrkdwn(finding.summary)}`;
-  const rows = finding.evidence.slice(0, EVIDENCE_ROWS_IN_CHANNEL);
-  const more =
-    finding.evidenceTotal > rows.length
-      ? `\n_${rows.length} of ${finding.evidenceTotal} rows shown; Details has the rest_`
-      : '';
-  const runs = findingProcedureRuns(finding).map((run) => `\n\`/runbook run ${escapeMrkdwn(run)}\``);
-  const next = finding.remediation
-    ? `\n:arrow_right: ${escapeMrkdwn(finding.remediation.text)}${runs.join('')}`
-    : '';
-  const evidence = rows.length > 0 ? `\n${codeBlock(rows)}` : '';
-  // The evidence is what gives way when the text is too long; the head and next step stay.
-  const budget = LIMITS.sectionText - head.length - more.length - next.length;
-  const text = `${head}${evidence.length <= budget ? evidence : `\n${codeBlock(rows.slice(0, 1), budget - 1)}`}${more}${next}`;
+  const runs = findingProcedureRuns(finding);
+  const more = runs.length > 1 ? ` (and ${runs.length - 1} more in Details)` : '';
+  const fix = runs[0] ? `\n:arrow_right: \`/runbook run ${escapeMrkdwn(runs[0])}\`${more}` : '';
+  const line = `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}*: ${escapeMrkdwn(clip(finding.summary, LINE_CHARS))}`;
   return {
     type: 'section',
-    text: { type: 'mrkdwn', text: clip(text, LIMITS.sectionText) },
+    text: { type: 'mrkdwn', text: clip(`${line}${fix}`, LIMITS.sectionText) },
     accessory: {
       type: 'button',
       action_id: ACTIONS.healthDetails,
@@ -183,11 +173,12 @@ function findingSection(finding: Finding, ref: HealthReportRef): KnownBlock {
  * did not fit, so the caller attaches them as a file instead of dropping them.
  */
 export function healthFindingDetail(finding: Finding): { blocks: KnownBlock[]; omittedRows: number } {
-  const blocks: KnownBlock[] = [
-    section(
-      `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}* \`${finding.id}\`: ${escapeMrkdwn(finding.summary)}`,
-    ),
-  ];
+  const runs = findingProcedureRuns(finding).map((run) => `\n\`/runbook run ${escapeMrkdwn(run)}\``);
+  const next = finding.remediation
+    ? `\n:arrow_right: ${escapeMrkdwn(finding.remediation.text)}${runs.join('')}`
+    : '';
+  const head = `${STATUS_EMOJI[finding.status]} *${escapeMrkdwn(finding.title)}* \`${finding.id}\`: ${escapeMrkdwn(finding.summary)}`;
+  const blocks: KnownBlock[] = [section(clip(`${head}${next}`, LIMITS.sectionText))];
   const room = LIMITS.blocksPerMessage - 1; // the closing note
   const fence = (text: string) => `\`\`\`${text}\`\`\``;
   let chunk = '';
@@ -234,9 +225,4 @@ function contextLine(report: HealthReport): string {
   const count = (status: CheckStatus) => report.findings.filter((f) => f.status === status).length;
   const version = report.serverVersion ? ` · PostgreSQL ${report.serverVersion}` : '';
   return `${count('ok')} ok · ${count('skipped')} skipped · ${report.durationMs} ms · target \`${report.target}\`${version}`;
-}
-
-/** Rows as an aligned table in a code block; `max` bounds the whole block including fences. */
-function codeBlock(rows: EvidenceRow[], max = Number.POSITIVE_INFINITY): string {
-  return codeFence(evidenceLines(rows, CELL_WIDTH).join('\n'), max);
 }

@@ -8,6 +8,7 @@ import {
   type Step,
   statementParameters,
 } from '../../runbooks/model.js';
+import { waitingFor } from '../../runbooks/procedureParams.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip, plural } from '../../text.js';
@@ -75,7 +76,7 @@ export function stepBlocks(
     return [
       section(`:mag: ${heading} · check${mark}`),
       section(codeFence(step.statement.text, SQL_CHARS)),
-      ...resultBlocks(record),
+      ...resultBlocks(record, waitingFor(step, run.procedure.steps, run.params)),
       ...verdictBlocks(step, record),
     ];
   }
@@ -87,8 +88,14 @@ export function stepText(step: Step, position: number): string {
   return `${position}. ${escapeMrkdwn(step.title)} (${step.kind})`;
 }
 
-function resultBlocks(record: StepRecord): KnownBlock[] {
+function resultBlocks(record: StepRecord, waiting: Parameter[]): KnownBlock[] {
   const result = record.result;
+  if (!result && waiting.length > 0)
+    return [
+      section(
+        `:hourglass_flowing_sand: Runs with the fix, before and after it, once its Preview has ${waiting.map((param) => `\`${param.name}\``).join(', ')}: the results are on the fix's card.`,
+      ),
+    ];
   if (!result) return [section('_Not run._')];
   if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
   // With an expectation the verdict says whether no rows is good news; without, it usually is.

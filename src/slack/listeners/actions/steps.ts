@@ -14,7 +14,9 @@ export function register(buttons: Buttons, deps: ListenerDeps): void {
       const outcome = await requestPreview(deps, value, user, clickId);
       if (!outcome.ok) return { text: outcome.reason };
       if (outcome.kind === 'needs-parameters')
-        return { view: parametersModal(outcome.run, outcome.step, outcome.needed, channel) };
+        return {
+          view: parametersModal(outcome.run, outcome.step, outcome.needed, channel, outcome.choices),
+        };
       const workersDown = await deps.workers?.down();
       return workersDown ? { text: queuedWithoutWorkerText('The preview', workersDown) } : undefined;
     },

@@ -1,8 +1,7 @@
 import type { App } from '@slack/bolt';
 import { submitParameters } from '../../../runbooks/previewStep.js';
-import type { RawValues } from '../../../runbooks/procedureParams.js';
 import { ACTIONS } from '../../actionIds.js';
-import { parametersModalMetadata } from '../../views/parametersModal.js';
+import { parametersModalMetadata, parametersModalValues } from '../../views/parametersModal.js';
 import { refuse, safeJson, UNAVAILABLE } from '../access.js';
 import type { ListenerDeps } from '../deps.js';
 
@@ -17,10 +16,13 @@ export function register(app: App, deps: ListenerDeps): void {
       ? refuse(deps.access, body.user.id, metadata.data.channel)
       : 'That form is out of date; press Preview again.';
     if (refusal) return ack({ response_action: 'errors', errors: firstBlockError(view, refusal) });
+    const submitted = parametersModalValues(view.state);
+    if (Object.keys(submitted.problems).length > 0)
+      return ack({ response_action: 'errors', errors: submitted.problems });
     let outcome: Awaited<ReturnType<typeof submitParameters>>;
     try {
       // The view id is the submission's id: one preview per submission, however often delivered.
-      outcome = await submitParameters(deps, metadata.data!, modalValues(view.state), body.user.id, view.id);
+      outcome = await submitParameters(deps, metadata.data!, submitted.values, body.user.id, view.id);
     } catch (err) {
       deps.logger.error({ err }, 'a parameters form could not be handled');
       return ack({ response_action: 'errors', errors: firstBlockError(view, UNAVAILABLE) });
@@ -30,18 +32,6 @@ export function register(app: App, deps: ListenerDeps): void {
     const errors = 'problems' in outcome ? outcome.problems : firstBlockError(view, outcome.reason);
     return ack({ response_action: 'errors', errors });
   });
-}
-
-/** Reads the modal's state: one `value` input per block, the block id being the parameter name. */
-function modalValues(state: {
-  values: Record<string, Record<string, { value?: string | null }>>;
-}): RawValues {
-  const values: RawValues = {};
-  for (const [name, inputs] of Object.entries(state.values)) {
-    const value = inputs.value?.value?.trim();
-    if (value) values[name] = value;
-  }
-  return values;
 }
 
 /** A modal-level error shown on its first input (Slack attaches errors to input blocks). */
