@@ -1077,7 +1077,7 @@ describe('approvals and at-most-once execution', () => {
       expect(await failedCount()).toBe(0);
       const done = (await requests.get(requestId))!;
       expect(done.status).toBe('succeeded');
-      expect(done.outcome).toMatchObject({ summary: 'UPDATE changed 2500 rows in 3 batches' });
+      expect(done.outcome).toMatchObject({ summary: 'UPDATE changed 2,500 rows in 3 batches' });
       const finished = await pool.query<{ data: Record<string, unknown> }>(
         "SELECT data FROM audit_events WHERE request_id = $1 AND kind = 'execution_finished'",
         [requestId],

@@ -320,7 +320,7 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), color: false };
     expect(await runCli(['history', '--limit', '3'], { ...io, env: { DATABASE_URL: state.url } })).toBe(0);
     expect(out).toHaveLength(3);
-    expect(out[0]).toMatch(/^\d{4}-\d\d-\d\dT.*health {2}default +(done|failed|queued|running) /);
+    expect(out[0]).toMatch(/^\d{4}-\d\d-\d\dT.*health +default +(done|failed|queued|running) /);
     expect(await runCli(['history'], { ...io, env: {} })).toBe(3);
     expect(err.join('\n')).toContain('set DATABASE_URL');
   });
