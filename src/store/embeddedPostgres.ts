@@ -49,6 +49,8 @@ const READY_LINE = 'database system is ready to accept connections';
 
 /** Settings every embedded server gets: pg_stat_statements preloaded, loopback only, no socket file. */
 const BASE_SETTINGS: Record<string, string> = {
+  // Messages in English: start-up is recognised by the server's ready line.
+  lc_messages: 'C',
   shared_preload_libraries: 'pg_stat_statements',
   listen_addresses: '127.0.0.1',
   unix_socket_directories: '',
@@ -110,8 +112,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       ...owner,
       detached: options.ownProcessGroup === true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Messages in English: start-up is recognised by the server's ready line.
-      env: { ...process.env, LC_MESSAGES: 'C' },
     });
     children.add(child);
     if (options.ownProcessGroup) groupLeaders.add(child);

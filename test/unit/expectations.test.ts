@@ -302,7 +302,11 @@ describe('showing a verdict', () => {
   });
 
   it('marks the step green or red in Slack, with what was expected and what came back', () => {
-    const run = { id: '00000000-0000-4000-8000-000000000000' } as ProcedureRun;
+    const run = {
+      id: '00000000-0000-4000-8000-000000000000',
+      procedure: { steps: [check] },
+      params: {},
+    } as unknown as ProcedureRun;
     const record = (r: CheckResult): StepRecord => ({
       stepId: '1',
       position: 0,
