@@ -3,7 +3,7 @@ import { HEALTH_CHECKS } from '../health/catalog.js';
 import { runHealthCheck } from '../health/engine.js';
 import { findingProcedureRuns } from '../health/findingProcedures.js';
 import type { RunbookThresholdLayer } from '../health/thresholds.js';
-import type { CheckDefinition, Finding } from '../health/types.js';
+import type { CheckDefinition, CheckStatus, Finding } from '../health/types.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../targets/target.js';
 import { matchProcedures } from './matchProcedures.js';
@@ -81,6 +81,16 @@ export interface RelatedCheckOptions {
   runbookThresholds?: RunbookThresholdLayer;
 }
 
+/** What a related check found, in parts each medium sets in its own type; stored with the run. */
+export interface RelatedFinding {
+  check: string;
+  target: string;
+  status: CheckStatus;
+  summary: string;
+  /** The procedure to run about it, with its parameters filled from the finding; none when ok. */
+  next?: string;
+}
+
 /**
  * Runs the related checks on the run's target. Never throws and never fails the run: the
  * author's checks are the run's result, these only add to it. An unreachable target gives
@@ -92,29 +102,20 @@ export async function runRelatedHealthChecks(
   pool: pg.Pool,
   checkIds: readonly string[],
   options: RelatedCheckOptions = {},
-): Promise<Finding[]> {
+): Promise<RelatedFinding[]> {
   const only = checkIds.filter((id) => HEALTH_CHECKS.some((check) => check.id === id));
   if (only.length === 0) return [];
   try {
     const report = await runHealthCheck(target, pool, { ...options, only });
-    return report.unreachable ? [] : report.findings;
+    return report.unreachable ? [] : report.findings.map((finding) => relatedFinding(finding, target.name));
   } catch (err) {
     options.logger?.warn({ err, target: target.name }, 'related health checks could not run');
     return [];
   }
 }
 
-/** What a related check found, in parts each medium sets in its own type. */
-export interface RelatedFindingParts {
-  check: string;
-  target: string;
-  status: Finding['status'];
-  summary: string;
-  /** The procedure to run about it, with its parameters filled from the finding; none when ok. */
-  next?: string;
-}
-
-export function relatedFindingParts(finding: Finding, target: string): RelatedFindingParts {
+/** Parts of a finding, the procedure to run filled in now: a stored finding's params lose their order. */
+export function relatedFinding(finding: Finding, target: string): RelatedFinding {
   const next = finding.status === 'ok' ? undefined : findingProcedureRuns(finding, 1)[0];
   return {
     check: finding.id,
@@ -126,8 +127,7 @@ export function relatedFindingParts(finding: Finding, target: string): RelatedFi
 }
 
 /** The one plain line: "The bot's own check duplicate_triggers on db: warn — … → postgres-health#…". */
-export function relatedFindingText(finding: Finding, target: string): string {
-  const parts = relatedFindingParts(finding, target);
-  const line = `The bot's own check ${parts.check} on ${parts.target}: ${parts.status} — ${parts.summary}`;
-  return parts.next ? `${line} → ${parts.next}` : line;
+export function relatedFindingText(found: RelatedFinding): string {
+  const line = `The bot's own check ${found.check} on ${found.target}: ${found.status} — ${found.summary}`;
+  return found.next ? `${line} → ${found.next}` : line;
 }

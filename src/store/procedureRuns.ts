@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Finding } from '../health/types.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { ActionStep, CheckStep, Procedure, Runbook } from '../runbooks/model.js';
 import type { RawValues } from '../runbooks/procedureParams.js';
+import type { RelatedFinding } from '../runbooks/relatedHealthChecks.js';
 import { inTransaction } from './transaction.js';
 
 export type ProcedureRunStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -27,7 +27,7 @@ export interface ProcedureRun {
   /** The built-in health checks related to the procedure, decided when the run was recorded. */
   relatedChecks: string[];
   /** What they found on the target; null until they ran (or when none are related). */
-  relatedFindings: Finding[] | null;
+  relatedFindings: RelatedFinding[] | null;
 }
 
 export interface StepRecord {
@@ -70,7 +70,7 @@ interface RunRow {
   root_ts: string | null;
   created_at: Date;
   related_checks: string[];
-  related_findings: Finding[] | null;
+  related_findings: RelatedFinding[] | null;
 }
 
 interface StepRow {
@@ -240,7 +240,7 @@ export class ProcedureRunStore {
   }
 
   /** What the related health checks found; a retried run stores its own findings over the last. */
-  async saveRelatedFindings(runId: string, findings: Finding[]): Promise<void> {
+  async saveRelatedFindings(runId: string, findings: RelatedFinding[]): Promise<void> {
     await this.db.query('UPDATE procedure_runs SET related_findings = $2 WHERE id = $1', [
       runId,
       JSON.stringify(findings),

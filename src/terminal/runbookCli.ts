@@ -12,7 +12,6 @@ import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { Runbook } from '../runbooks/model.js';
 import { parameterProblems, parseAssignments } from '../runbooks/procedureParams.js';
 import {
-  relatedFindingParts,
   relatedFindingText,
   relatedHealthChecks,
   runRelatedHealthChecks,
@@ -253,7 +252,7 @@ async function runProcedure(
             results: found.flatMap(({ step, result }) =>
               result ? [{ step: step.id, title: step.title, ...result }] : [],
             ),
-            related: related.map((finding) => relatedFindingParts(finding, target.name)),
+            related,
           },
           null,
           2,
@@ -276,7 +275,7 @@ async function runProcedure(
         }
       }
       for (const finding of related) {
-        const line = relatedFindingText(finding, target.name);
+        const line = relatedFindingText(finding);
         io.stdout(finding.status === 'ok' ? c.dim(line) : c.yellow(line));
       }
     }

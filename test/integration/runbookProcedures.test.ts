@@ -228,6 +228,44 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     expect(rows[0].n).toBe(9);
   });
 
+  it("adds to a seed procedure's thread what the bot's own related check finds, which the page's SQL misses", async () => {
+    // Seed 000's fault: two differently named triggers running one function on one event.
+    await target.admin.query(`
+      CREATE TABLE jobs_db (id text PRIMARY KEY, version int NOT NULL DEFAULT 1);
+      CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
+      CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
+      CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();`);
+    try {
+      const posted: Posted[] = [];
+      interceptPostMessage(posted);
+      const id = 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts';
+      await sendSlashCommand(service.port, { text: `run ${id}`, channel_id: 'CSEED000' });
+      const root = await eventually(() =>
+        posted.find((message) => message.channel === 'CSEED000' && message.text.startsWith('Runbook: Issue')),
+      );
+      const { procedure } = service.runbooks!.resolveProcedure(id);
+      const thread = await eventually(() => {
+        const found = threadOf(posted, root);
+        return found.length === procedure.steps.length + 1 ? found : undefined;
+      });
+      // The author's check ran as written and found nothing: it groups by trigger name.
+      expect(thread[0]!.text).toBe('1. Find duplicates (check)');
+      expect(allText(thread[0]!)).toContain('No rows');
+      // Last, after the author's steps: what duplicate_triggers found, and what to run about it.
+      const related = thread.at(-1)!;
+      expect(blockViolations(related.blocks)).toEqual([]);
+      expect(related.text).toBe(
+        "The bot's own check duplicate_triggers on default: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2",
+      );
+      expect(allText(related)).toContain(
+        "The bot's own check `duplicate_triggers` on `default`: *warn* — 1 duplicate trigger pair;",
+      );
+    } finally {
+      await target.admin.query('DROP TABLE jobs_db; DROP FUNCTION bump_version()');
+    }
+  });
+
   it('previews an action, asks for approval, refuses self-approval, executes once after a second person approves', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);

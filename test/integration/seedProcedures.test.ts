@@ -208,7 +208,7 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     const related = relatedHealthChecks(procedure.id, library);
     expect(related).toEqual(['duplicate_triggers']);
     const findings = await runRelatedHealthChecks(seed.target, seed.pools.readOnly(seed.target), related);
-    expect(findings.map((finding) => relatedFindingText(finding, seed.target.name))).toEqual([
+    expect(findings.map(relatedFindingText)).toEqual([
       `The bot's own check duplicate_triggers on ${seed.target.name}: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2`,
     ]);
   });

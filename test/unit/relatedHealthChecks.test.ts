@@ -3,6 +3,7 @@ import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import type { Finding } from '../../src/health/types.js';
 import {
   healthCheckRelations,
+  relatedFinding,
   relatedFindingText,
   relatedHealthChecks,
 } from '../../src/runbooks/relatedHealthChecks.js';
@@ -50,13 +51,15 @@ describe('health checks related to procedures', () => {
       remediation: check.remediation,
       durationMs: 1,
     };
-    expect(relatedFindingText(finding, 'shop')).toBe(
+    expect(relatedFindingText(relatedFinding(finding, 'shop'))).toBe(
       "The bot's own check duplicate_triggers on shop: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (a, b) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=b",
     );
     expect(
       relatedFindingText(
-        { ...finding, status: 'ok', summary: 'no table runs the same trigger function twice' },
-        'shop',
+        relatedFinding(
+          { ...finding, status: 'ok', summary: 'no table runs the same trigger function twice' },
+          'shop',
+        ),
       ),
     ).toBe(
       "The bot's own check duplicate_triggers on shop: ok — no table runs the same trigger function twice",

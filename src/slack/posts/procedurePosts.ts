@@ -75,8 +75,8 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
       key: `procedure-related:${run.id}`,
       channel,
       threadTs,
-      text: relatedFindingsText(run, related),
-      blocks: relatedFindingsBlocks(run, related),
+      text: relatedFindingsText(related),
+      blocks: relatedFindingsBlocks(related),
     });
 }
 

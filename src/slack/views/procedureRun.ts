@@ -1,6 +1,5 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
-import type { Finding } from '../../health/types.js';
 import {
   type ActionStep,
   type CheckStep,
@@ -9,7 +8,7 @@ import {
   type Step,
   statementParameters,
 } from '../../runbooks/model.js';
-import { relatedFindingParts, relatedFindingText } from '../../runbooks/relatedHealthChecks.js';
+import { type RelatedFinding, relatedFindingText } from '../../runbooks/relatedHealthChecks.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip, plural } from '../../text.js';
@@ -94,9 +93,8 @@ export function stepText(step: Step, position: number): string {
  * What the bot's own checks related to the procedure found on the run's target, after the
  * author's steps: one line each, the procedure to run about it when it is not ok.
  */
-export function relatedFindingsBlocks(run: ProcedureRun, findings: Finding[]): KnownBlock[] {
-  return findings.map((finding) => {
-    const parts = relatedFindingParts(finding, run.target);
+export function relatedFindingsBlocks(findings: RelatedFinding[]): KnownBlock[] {
+  return findings.map((parts) => {
     const next = parts.next ? ` → \`${escapeMrkdwn(parts.next)}\`` : '';
     return section(
       `${STATUS_EMOJI[parts.status]} The bot's own check \`${parts.check}\` on \`${escapeMrkdwn(parts.target)}\`: *${parts.status}* — ${escapeMrkdwn(parts.summary)}${next}`,
@@ -104,11 +102,8 @@ export function relatedFindingsBlocks(run: ProcedureRun, findings: Finding[]): K
   });
 }
 
-export function relatedFindingsText(run: ProcedureRun, findings: Finding[]): string {
-  return clip(
-    escapeMrkdwn(findings.map((finding) => relatedFindingText(finding, run.target)).join('\n')),
-    LIMITS.sectionText,
-  );
+export function relatedFindingsText(findings: RelatedFinding[]): string {
+  return clip(escapeMrkdwn(findings.map(relatedFindingText).join('\n')), LIMITS.sectionText);
 }
 
 function resultBlocks(record: StepRecord): KnownBlock[] {
