@@ -89,6 +89,33 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it("run prints what the bot's own related check found, which does not change the exit code", async () => {
+    await db.admin.query(`
+      CREATE TABLE jobs_db (id text PRIMARY KEY, version int NOT NULL DEFAULT 1);
+      CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
+      CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
+      CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();`);
+    try {
+      const id = 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts';
+      const env = { TARGET_DATABASE_URL: db.url };
+      const text = await cli(['run', id], env);
+      expect(text.stdout).toContain(
+        "The bot's own check duplicate_triggers on default: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2",
+      );
+      expect(text.code).toBe(0);
+      const json = JSON.parse((await cli(['run', '--json', id], env)).stdout);
+      expect(json.related).toEqual([
+        expect.objectContaining({ check: 'duplicate_triggers', status: 'warn', target: 'default' }),
+      ]);
+      // A procedure no check relates to prints none.
+      const other = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], env);
+      expect(other.stdout).not.toContain("The bot's own check");
+    } finally {
+      await db.admin.query('DROP TABLE jobs_db; DROP FUNCTION bump_version()');
+    }
+  });
+
   it('run shows each expectation met or not, puts the verdict in --json, and exits 1 when one is not met', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'expect-'));
     writeFileSync(
