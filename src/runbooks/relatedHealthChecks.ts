@@ -6,7 +6,7 @@ import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import type { CheckDefinition, CheckStatus, Finding } from '../health/types.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../targets/target.js';
-import { matchProcedures } from './matchProcedures.js';
+import { type ProcedureMatch, procedureMatcher } from './matchProcedures.js';
 import type { Runbook } from './model.js';
 import type { ProcedureRef, RunbookLibrary } from './runbookLibrary.js';
 
@@ -31,10 +31,13 @@ const NEAR = 0.8;
 const MIN_SCORE = 20;
 
 /** The procedures outside its own runbook that a check is related to. */
-function relatedProcedureIds(check: CheckDefinition, procedures: ProcedureRef[]): string[] {
+function relatedProcedureIds(
+  check: CheckDefinition,
+  match: (text: string, limit: number) => ProcedureMatch[],
+): string[] {
   const home = check.remediation?.procedure;
   if (!home) return [];
-  const matches = matchProcedures(`${check.title}. ${check.description}`, procedures, procedures.length);
+  const matches = match(`${check.title}. ${check.description}`, Number.POSITIVE_INFINITY);
   const own = matches.find((match) => match.procedure.id === home);
   if (!own || own.score < NEAR * (matches[0]?.score ?? 0)) return [];
   return matches
@@ -69,9 +72,10 @@ export function healthCheckRelations(
   procedures: ProcedureRef[],
   checks: readonly CheckDefinition[] = HEALTH_CHECKS,
 ): Map<string, string[]> {
+  const match = procedureMatcher(procedures);
   const relations = new Map<string, string[]>();
   for (const check of checks)
-    for (const id of relatedProcedureIds(check, procedures))
+    for (const id of relatedProcedureIds(check, match))
       relations.set(id, [...(relations.get(id) ?? []), check.id]);
   return relations;
 }
