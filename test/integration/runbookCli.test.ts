@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { DUPLICATE_TRIGGERS, DUPLICATE_TRIGGERS_DROP } from '../support/seedShapes.js';
 
 const [server] = inject('postgresServers');
 const seed = (name: string) => fileURLToPath(new URL(`../fixtures/seeds/${name}`, import.meta.url));
@@ -90,12 +91,7 @@ describe('runbook-bot lint, list, show, match and run', () => {
   });
 
   it("run prints what the bot's own related check found, which does not change the exit code", async () => {
-    await db.admin.query(`
-      CREATE TABLE jobs_db (id text PRIMARY KEY, version int NOT NULL DEFAULT 1);
-      CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
-      CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
-      CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();`);
+    await db.admin.query(DUPLICATE_TRIGGERS);
     try {
       const id = 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts';
       const env = { TARGET_DATABASE_URL: db.url };
@@ -112,7 +108,7 @@ describe('runbook-bot lint, list, show, match and run', () => {
       const other = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], env);
       expect(other.stdout).not.toContain("The bot's own check");
     } finally {
-      await db.admin.query('DROP TABLE jobs_db; DROP FUNCTION bump_version()');
+      await db.admin.query(DUPLICATE_TRIGGERS_DROP);
     }
   });
 

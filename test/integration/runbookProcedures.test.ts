@@ -16,6 +16,7 @@ import {
 } from '../support/botHarness.js';
 import { createTestDatabase, openSession, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { DUPLICATE_TRIGGERS, DUPLICATE_TRIGGERS_DROP } from '../support/seedShapes.js';
 import {
   interceptResponseUrls,
   interceptSlackOnly,
@@ -230,12 +231,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
 
   it("adds to a seed procedure's thread what the bot's own related check finds, which the page's SQL misses", async () => {
     // Seed 000's fault: two differently named triggers running one function on one event.
-    await target.admin.query(`
-      CREATE TABLE jobs_db (id text PRIMARY KEY, version int NOT NULL DEFAULT 1);
-      CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
-      CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
-      CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();`);
+    await target.admin.query(DUPLICATE_TRIGGERS);
     try {
       const posted: Posted[] = [];
       interceptPostMessage(posted);
@@ -262,7 +258,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
         "The bot's own check `duplicate_triggers` on `default`: *warn* — 1 duplicate trigger pair;",
       );
     } finally {
-      await target.admin.query('DROP TABLE jobs_db; DROP FUNCTION bump_version()');
+      await target.admin.query(DUPLICATE_TRIGGERS_DROP);
     }
   });
 
