@@ -33,11 +33,11 @@ const MIN_SCORE = 20;
 /** The procedures outside its own runbook that a check is related to. */
 function relatedProcedureIds(
   check: CheckDefinition,
-  match: (text: string, limit: number) => ProcedureMatch[],
+  rank: (text: string, limit: number) => ProcedureMatch[],
 ): string[] {
   const home = check.remediation?.procedure;
   if (!home) return [];
-  const matches = match(`${check.title}. ${check.description}`, Number.POSITIVE_INFINITY);
+  const matches = rank(`${check.title}. ${check.description}`, Number.POSITIVE_INFINITY);
   const own = matches.find((match) => match.procedure.id === home);
   if (!own || own.score < NEAR * (matches[0]?.score ?? 0)) return [];
   return matches
@@ -67,15 +67,15 @@ export function relatedHealthChecks(
   return relations.get(procedureId) ?? [];
 }
 
-/** Every procedure with related checks, for the library as a whole (docs, tests, `runbook-bot show`). */
+/** Every procedure of a set with the checks related to it (only procedures that have some). */
 export function healthCheckRelations(
   procedures: ProcedureRef[],
   checks: readonly CheckDefinition[] = HEALTH_CHECKS,
 ): Map<string, string[]> {
-  const match = procedureMatcher(procedures);
+  const rank = procedureMatcher(procedures);
   const relations = new Map<string, string[]>();
   for (const check of checks)
-    for (const id of relatedProcedureIds(check, match))
+    for (const id of relatedProcedureIds(check, rank))
       relations.set(id, [...(relations.get(id) ?? []), check.id]);
   return relations;
 }
