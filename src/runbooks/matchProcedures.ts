@@ -52,9 +52,16 @@ function errorStringFound(errorString: string, text: string, textWords: string[]
  * weighted by rarity across all procedures, plus a bonus per error string found whole.
  */
 export function matchProcedures(text: string, procedures: ProcedureRef[], limit = 5): ProcedureMatch[] {
-  const lowered = text.toLowerCase();
-  const queryWords = [...new Set(words(text))];
-  if (queryWords.length === 0) return [];
+  return procedureMatcher(procedures)(text, limit);
+}
+
+/**
+ * matchProcedures for many texts against one set of procedures: the procedures' words and
+ * their rarity are read once.
+ */
+export function procedureMatcher(
+  procedures: ProcedureRef[],
+): (text: string, limit?: number) => ProcedureMatch[] {
   const indexed = procedures.map((ref) => ({ ref, fields: fieldsOf(ref) }));
   const documentFrequency = new Map<string, number>();
   for (const { fields } of indexed) {
@@ -64,29 +71,34 @@ export function matchProcedures(text: string, procedures: ProcedureRef[], limit 
   const rarity = (word: string) =>
     Math.log(1 + indexed.length / (1 + (documentFrequency.get(word) ?? indexed.length)));
 
-  const matches: ProcedureMatch[] = [];
-  for (const { ref, fields } of indexed) {
-    let score = 0;
-    const because: string[] = [];
-    for (const errorString of ref.procedure.errorStrings) {
-      if (errorStringFound(errorString, lowered, queryWords)) {
-        score += ERROR_STRING_BONUS;
-        because.push(`"${errorString}"`);
+  return (text, limit = 5) => {
+    const lowered = text.toLowerCase();
+    const queryWords = [...new Set(words(text))];
+    if (queryWords.length === 0) return [];
+    const matches: ProcedureMatch[] = [];
+    for (const { ref, fields } of indexed) {
+      let score = 0;
+      const because: string[] = [];
+      for (const errorString of ref.procedure.errorStrings) {
+        if (errorStringFound(errorString, lowered, queryWords)) {
+          score += ERROR_STRING_BONUS;
+          because.push(`"${errorString}"`);
+        }
       }
+      for (const word of queryWords) {
+        let best = 0;
+        for (const field of Object.keys(FIELD_WEIGHTS) as Field[]) {
+          if (fields[field].has(word)) best = Math.max(best, FIELD_WEIGHTS[field]);
+        }
+        if (best > 0) {
+          score += best * rarity(word);
+          because.push(word);
+        }
+      }
+      if (score > 0) matches.push({ ...ref, score, because: [...new Set(because)] });
     }
-    for (const word of queryWords) {
-      let best = 0;
-      for (const field of Object.keys(FIELD_WEIGHTS) as Field[]) {
-        if (fields[field].has(word)) best = Math.max(best, FIELD_WEIGHTS[field]);
-      }
-      if (best > 0) {
-        score += best * rarity(word);
-        because.push(word);
-      }
-    }
-    if (score > 0) matches.push({ ...ref, score, because: [...new Set(because)] });
-  }
-  return matches
-    .sort((a, b) => b.score - a.score || a.procedure.id.localeCompare(b.procedure.id))
-    .slice(0, limit);
+    return matches
+      .sort((a, b) => b.score - a.score || a.procedure.id.localeCompare(b.procedure.id))
+      .slice(0, limit);
+  };
 }

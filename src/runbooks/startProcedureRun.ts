@@ -9,6 +9,7 @@ import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import { parameterProblems, type RawValues } from './procedureParams.js';
+import { relatedHealthChecks } from './relatedHealthChecks.js';
 import type { RunbookLibrary } from './runbookLibrary.js';
 
 export interface StartProcedureRunDeps {
@@ -85,6 +86,7 @@ export async function startProcedureRun(
       channelId: requester.channelId,
       params: request.values,
       idempotencyKey: requester.idempotencyKey,
+      relatedChecks: relatedHealthChecks(ref.procedure.id, deps.runbooks),
     });
   } catch (err) {
     deps.logger.error({ err }, 'state database unavailable');

@@ -3,6 +3,7 @@ import { JOBS, type JobPayload } from '../jobs/catalog.js';
 import type { JobRun } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
+import { relatedHealthChecks } from '../runbooks/relatedHealthChecks.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import type { ProcedureRun, ProcedureRunStore } from '../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../store/runs.js';
@@ -19,7 +20,7 @@ export interface ScheduledProcedureDeps {
   procedureRuns: ProcedureRunStore;
   /** Where the run's start is recorded, as `/runbook run` records a person's. */
   audit: Pick<AuditLog, 'append'>;
-  runbooks: Pick<RunbookLibrary, 'resolveProcedure'>;
+  runbooks: Pick<RunbookLibrary, 'resolveProcedure' | 'list' | 'procedures'>;
   targets: TargetRegistry;
   queues: QueueBackend;
   logger: Logger;
@@ -58,6 +59,7 @@ export function scheduledProcedureProcessor(deps: ScheduledProcedureDeps) {
       channelId: channel,
       params: {},
       idempotencyKey: `${schedule}@${job.id ?? `${Date.now()}`}`,
+      relatedChecks: relatedHealthChecks(ref.procedure.id, deps.runbooks),
     });
     // Who started it, as for `/runbook run`: the scheduler, on behalf of the named schedule.
     // A retried fire finds its run and its event already there.

@@ -206,6 +206,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         queues,
         logger,
         scheduled: scheduledRunPosted(new ScheduledProcedureStore(state), procedureRuns, logger),
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )
     .register(JOBS.scheduledProcedure, async (data, job) => {

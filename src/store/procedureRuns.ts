@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { ActionStep, CheckStep, Procedure, Runbook } from '../runbooks/model.js';
 import type { RawValues } from '../runbooks/procedureParams.js';
+import type { RelatedFinding } from '../runbooks/relatedHealthChecks.js';
 import { inTransaction } from './transaction.js';
 
 export type ProcedureRunStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -23,6 +24,10 @@ export interface ProcedureRun {
   error: string | null;
   rootTs: string | null;
   createdAt: Date;
+  /** The built-in health checks related to the procedure, decided when the run was recorded. */
+  relatedChecks: string[];
+  /** What they found on the target; null until they ran (or when none are related). */
+  relatedFindings: RelatedFinding[] | null;
 }
 
 export interface StepRecord {
@@ -46,6 +51,8 @@ export interface NewProcedureRun {
   idempotencyKey?: string;
   /** The open incident of the channel the run was started in: its timeline includes the run. */
   incidentId?: string;
+  /** The built-in health checks related to the procedure (relatedHealthChecks). */
+  relatedChecks?: string[];
 }
 
 interface RunRow {
@@ -62,6 +69,8 @@ interface RunRow {
   error: string | null;
   root_ts: string | null;
   created_at: Date;
+  related_checks: string[];
+  related_findings: RelatedFinding[] | null;
 }
 
 interface StepRow {
@@ -92,6 +101,8 @@ function toRun(row: RunRow): ProcedureRun {
     error: row.error,
     rootTs: row.root_ts,
     createdAt: row.created_at,
+    relatedChecks: row.related_checks,
+    relatedFindings: row.related_findings,
   };
 }
 
@@ -117,8 +128,9 @@ export class ProcedureRunStore {
     return inTransaction(this.db, async (client) => {
       const { rows } = await client.query<RunRow>(
         `INSERT INTO procedure_runs (id, runbook_id, procedure_id, procedure, runbook_sha256, runbook_commit,
-                                     target, requested_by, channel_id, params, idempotency_key, incident_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                     target, requested_by, channel_id, params, idempotency_key, incident_id,
+                                     related_checks)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING *`,
         [
@@ -134,6 +146,7 @@ export class ProcedureRunStore {
           JSON.stringify(input.params),
           input.idempotencyKey ?? null,
           input.incidentId ?? null,
+          JSON.stringify(input.relatedChecks ?? []),
         ],
       );
       const created = rows[0];
@@ -224,6 +237,14 @@ export class ProcedureRunStore {
         ],
       );
     });
+  }
+
+  /** What the related health checks found; a retried run stores its own findings over the last. */
+  async saveRelatedFindings(runId: string, findings: RelatedFinding[]): Promise<void> {
+    await this.db.query('UPDATE procedure_runs SET related_findings = $2 WHERE id = $1', [
+      runId,
+      JSON.stringify(findings),
+    ]);
   }
 
   async finish(id: string, error?: string): Promise<void> {

@@ -11,6 +11,11 @@ import { lintRunbook } from '../runbooks/lint/lintRunbook.js';
 import { matchProcedures } from '../runbooks/matchProcedures.js';
 import type { Runbook } from '../runbooks/model.js';
 import { parameterProblems, parseAssignments, waitingFor } from '../runbooks/procedureParams.js';
+import {
+  relatedFindingText,
+  relatedHealthChecks,
+  runRelatedHealthChecks,
+} from '../runbooks/relatedHealthChecks.js';
 import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
@@ -113,7 +118,8 @@ export function addRunbookCommands(program: Command, io: CliIo, setExitCode: (co
     .description("Show a procedure's steps")
     .argument('<procedure>', 'procedure id, e.g. postgres-health#vacuum-table')
     .action(async (reference: string) => {
-      const { procedure } = (await loadLibrary(io)).resolveProcedure(reference);
+      const library = await loadLibrary(io);
+      const { procedure } = library.resolveProcedure(reference);
       io.stdout(procedureLines(procedure, c).join('\n'));
     });
 
@@ -211,7 +217,8 @@ async function runProcedure(
 ): Promise<number> {
   const c = colors(io.color);
   const config = loadConfig(io.env);
-  const { procedure } = (await loadLibrary(io)).resolveProcedure(reference);
+  const library = await loadLibrary(io);
+  const { procedure } = library.resolveProcedure(reference);
   const target = config.targets.resolve(options.target);
   const { values, rest } = parseAssignments(words);
   if (rest.length > 0)
@@ -229,6 +236,13 @@ async function runProcedure(
         );
       },
     );
+    // What the bot's own checks know about the same problem; informative, never the exit code.
+    const related = await runRelatedHealthChecks(
+      target,
+      pools.readOnly(target),
+      relatedHealthChecks(procedure.id, library),
+      { logger },
+    );
     if (options.json) {
       io.stdout(
         JSON.stringify(
@@ -238,6 +252,7 @@ async function runProcedure(
             results: found.flatMap(({ step, result }) =>
               result ? [{ step: step.id, title: step.title, ...result }] : [],
             ),
+            related,
           },
           null,
           2,
@@ -265,6 +280,10 @@ async function runProcedure(
           for (const reason of step.actionReasons.filter((text) => text.startsWith('on this target:')))
             io.stdout(c.yellow(`      ${reason}`));
         }
+      }
+      for (const finding of related) {
+        const line = relatedFindingText(finding);
+        io.stdout(finding.status === 'ok' ? c.dim(line) : c.yellow(line));
       }
     }
     const results = found.flatMap(({ result }) => (result ? [result] : []));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { DUPLICATE_TRIGGERS, DUPLICATE_TRIGGERS_DROP } from '../support/seedShapes.js';
 
 const [server] = inject('postgresServers');
 const seed = (name: string) => fileURLToPath(new URL(`../fixtures/seeds/${name}`, import.meta.url));
@@ -87,6 +88,28 @@ describe('runbook-bot lint, list, show, match and run', () => {
     expect(result.code).toBe(0);
     const { rows } = await db.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
     expect(rows[0].n).toBe(2);
+  });
+
+  it("run prints what the bot's own related check found, which does not change the exit code", async () => {
+    await db.admin.query(DUPLICATE_TRIGGERS);
+    try {
+      const id = 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts';
+      const env = { TARGET_DATABASE_URL: db.url };
+      const text = await cli(['run', id], env);
+      expect(text.stdout).toContain(
+        "The bot's own check duplicate_triggers on default: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2",
+      );
+      expect(text.code).toBe(0);
+      const json = JSON.parse((await cli(['run', '--json', id], env)).stdout);
+      expect(json.related).toEqual([
+        expect.objectContaining({ check: 'duplicate_triggers', status: 'warn', target: 'default' }),
+      ]);
+      // A procedure no check relates to prints none.
+      const other = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], env);
+      expect(other.stdout).not.toContain("The bot's own check");
+    } finally {
+      await db.admin.query(DUPLICATE_TRIGGERS_DROP);
+    }
   });
 
   it('run shows each expectation met or not, puts the verdict in --json, and exits 1 when one is not met', async () => {

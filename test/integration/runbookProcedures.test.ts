@@ -16,6 +16,7 @@ import {
 } from '../support/botHarness.js';
 import { createTestDatabase, openSession, type TestDatabase } from '../support/databases.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { DUPLICATE_TRIGGERS, DUPLICATE_TRIGGERS_DROP } from '../support/seedShapes.js';
 import {
   interceptResponseUrls,
   interceptSlackOnly,
@@ -226,6 +227,39 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
     for (const action of actions) expect(allText(action)).toContain(ACTIONS.stepPreview);
     const { rows } = await target.admin.query('SELECT count(*)::int AS n FROM shopify_sync_queue');
     expect(rows[0].n).toBe(9);
+  });
+
+  it("adds to a seed procedure's thread what the bot's own related check finds, which the page's SQL misses", async () => {
+    // Seed 000's fault: two differently named triggers running one function on one event.
+    await target.admin.query(DUPLICATE_TRIGGERS);
+    try {
+      const posted: Posted[] = [];
+      interceptPostMessage(posted);
+      const id = 'hampton-mowerpower-system-runbook#issue-duplicate-triggers-causing-conflicts';
+      await sendSlashCommand(service.port, { text: `run ${id}`, channel_id: 'CSEED000' });
+      const root = await eventually(() =>
+        posted.find((message) => message.channel === 'CSEED000' && message.text.startsWith('Runbook: Issue')),
+      );
+      const { procedure } = service.runbooks!.resolveProcedure(id);
+      const thread = await eventually(() => {
+        const found = threadOf(posted, root);
+        return found.length === procedure.steps.length + 1 ? found : undefined;
+      });
+      // The author's check ran as written and found nothing: it groups by trigger name.
+      expect(thread[0]!.text).toBe('1. Find duplicates (check)');
+      expect(allText(thread[0]!)).toContain('No rows');
+      // Last, after the author's steps: what duplicate_triggers found, and what to run about it.
+      const related = thread.at(-1)!;
+      expect(blockViolations(related.blocks)).toEqual([]);
+      expect(related.text).toBe(
+        "The bot's own check duplicate_triggers on default: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2",
+      );
+      expect(allText(related)).toContain(
+        "The bot's own check `duplicate_triggers` on `default`: *warn* — 1 duplicate trigger pair;",
+      );
+    } finally {
+      await target.admin.query(DUPLICATE_TRIGGERS_DROP);
+    }
   });
 
   it('previews an action, asks for approval, refuses self-approval, executes once after a second person approves', async () => {

@@ -9,8 +9,14 @@ import { resolveIdentifiers } from '../../src/runbooks/identifiers.js';
 import type { ActionStep, Procedure, Runbook, Step } from '../../src/runbooks/model.js';
 import type { RawValues } from '../../src/runbooks/procedureParams.js';
 import { bindStatement } from '../../src/runbooks/procedureParams.js';
+import {
+  relatedFindingText,
+  relatedHealthChecks,
+  runRelatedHealthChecks,
+} from '../../src/runbooks/relatedHealthChecks.js';
 import { BUILT_IN_RUNBOOKS_DIR } from '../../src/runbooks/runbookDirs.js';
 import { loadRunbookFile } from '../../src/runbooks/runbookFiles.js';
+import { RunbookLibrary, runbookSources } from '../../src/runbooks/runbookLibrary.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import type { Target } from '../../src/targets/target.js';
 import {
@@ -192,9 +198,30 @@ describe('seed 000 (Hampton Mowerpower): PGRST002 and duplicate triggers', () =>
     ]);
   });
 
-  it.todo(
-    '"Find duplicates" lists jobs_bump_version and jobs_bump_version_v2 (two triggers, one function, one event): the seed groups information_schema.triggers by name, so differently named duplicates are never found and one INSERT OR UPDATE trigger is counted twice; the duplicate_triggers health check finds them',
-  );
+  it('"Find duplicates" misses jobs_bump_version and jobs_bump_version_v2 (two names, one function, one event) as written; the run adds what duplicate_triggers finds', async () => {
+    const procedure = seed.procedure('issue-duplicate-triggers-causing-conflicts');
+    const outcomes = await seed.checks(procedure);
+    // The author's SQL runs as written: grouped by name, the pair is not there.
+    expect(stepTitled(outcomes, 'Find duplicates').result).toMatchObject({ status: 'ok', rowCount: 0 });
+    // The bot's own check, related to this procedure in the shipped library, finds it.
+    const library = (await RunbookLibrary.load(runbookSources())).library;
+    const related = relatedHealthChecks(procedure.id, library);
+    expect(related).toEqual(['duplicate_triggers']);
+    const findings = await runRelatedHealthChecks(seed.target, seed.pools.readOnly(seed.target), related);
+    expect(findings.map(relatedFindingText)).toEqual([
+      `The bot's own check duplicate_triggers on ${seed.target.name}: warn — 1 duplicate trigger pair; public.jobs_db runs bump_version() twice BEFORE UPDATE (jobs_bump_version, jobs_bump_version_v2) → postgres-health#drop-duplicate-trigger schema=public table=jobs_db trigger=jobs_bump_version_v2`,
+    ]);
+  });
+
+  it('adds nothing, and fails nothing, when the target cannot be reached for the related check', async () => {
+    const gone = { ...seed.target, name: 'gone', url: 'postgres://nobody@127.0.0.1:1/none' };
+    const pools = new TargetPools();
+    try {
+      expect(await runRelatedHealthChecks(gone, pools.readOnly(gone), ['duplicate_triggers'])).toEqual([]);
+    } finally {
+      await pools.closeAll();
+    }
+  });
 
   it('previews the template "DROP TRIGGER IF EXISTS trigger_name ON table_name" as nothing to do, and does nothing', async () => {
     const outcomes = await seed.checks(seed.procedure('issue-duplicate-triggers-causing-conflicts'));

@@ -99,12 +99,12 @@ export const SEED_LIBRARY_FILES: Record<string, string> = {
 export const SEED_FAULTS: Record<string, string> = {
   // Two triggers running the same function on the same event: every update bumps the version twice.
   '000_5aa7576ec96abee9.txt': `
+    -- Differently named, as a migration run twice under a new name leaves them: the page's
+    -- "Find duplicates" groups by name and never sees them.
     CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN NEW.version := coalesce(OLD.version, 0) + 1; RETURN NEW; END $$;
-    CREATE FUNCTION bump_version_again() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
     CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
-    CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version_again();
+    CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
     INSERT INTO customers_db VALUES ('c1', 'Pat Mower', '0400000001', false);
     INSERT INTO jobs_db (id, job_number, status, version, customer_id, grand_total, balance_due, service_deposit)
       VALUES ('j1', 'JB-1', 'open', 1, 'c1', 100, 100, 0);`,
@@ -168,3 +168,15 @@ export const SEED_FAULTS: Record<string, string> = {
       ('item-6', 'update', 'failed', 1, 3, 'timeout', now() - interval '5 minutes'),
       ('item-7', 'update', 'completed', 0, 3, NULL, now() - interval '1 day');`,
 };
+
+/**
+ * Seed 000's duplicate triggers on a bare jobs_db, for tests on a database other tests use
+ * too (without the seed's whole shape); DUPLICATE_TRIGGERS_DROP removes them.
+ */
+export const DUPLICATE_TRIGGERS = `
+  CREATE TABLE jobs_db (id text PRIMARY KEY, version int NOT NULL DEFAULT 1);
+  CREATE FUNCTION bump_version() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN NEW.version := NEW.version + 1; RETURN NEW; END $$;
+  CREATE TRIGGER jobs_bump_version BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();
+  CREATE TRIGGER jobs_bump_version_v2 BEFORE UPDATE ON jobs_db FOR EACH ROW EXECUTE FUNCTION bump_version();`;
+export const DUPLICATE_TRIGGERS_DROP = 'DROP TABLE jobs_db; DROP FUNCTION bump_version()';

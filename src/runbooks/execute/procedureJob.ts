@@ -1,3 +1,4 @@
+import type { RunbookThresholdLayer } from '../../health/thresholds.js';
 import { JOBS, type JobPayload } from '../../jobs/catalog.js';
 import { JobCannotSucceed } from '../../jobs/processors.js';
 import type { QueueBackend } from '../../jobs/queueBackend.js';
@@ -7,6 +8,8 @@ import type { ProcedureRun, ProcedureRunStore } from '../../store/procedureRuns.
 import { describeConnectionFailure } from '../../targets/connectionErrors.js';
 import type { TargetPools } from '../../targets/pools.js';
 import type { TargetRegistry } from '../../targets/registry.js';
+import type { Target } from '../../targets/target.js';
+import { runRelatedHealthChecks } from '../relatedHealthChecks.js';
 import { failed, runProcedureChecks } from './procedureChecks.js';
 
 export interface ProcedureJobDeps {
@@ -17,12 +20,16 @@ export interface ProcedureJobDeps {
   logger: Logger;
   /** For runs a procedure schedule started: decides whether they are posted (see scheduledProcedureJob.ts). */
   scheduled?: (run: ProcedureRun, schedule: string) => Promise<boolean>;
+  /** The target's thresholds from its runbooks' alert tables, for the related health checks. */
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
 }
 
 /**
  * Runs the checks of one procedure run, in order, and stores each result (a step the target
  * changed from check to action or back is stored as it now is); then queues the post. Checks are read-only, so a retry after a crash runs them again harmlessly. A target
  * that cannot be reached gives every check that reason as its result, not a retry storm.
+ * The built-in health checks related to the procedure run after its checks; what they find
+ * is stored beside the results and never fails the run.
  */
 export function procedureJobProcessor(deps: ProcedureJobDeps) {
   return async ({ runId, schedule }: JobPayload<typeof JOBS.procedureRun>): Promise<void> => {
@@ -43,6 +50,14 @@ export function procedureJobProcessor(deps: ProcedureJobDeps) {
           if (changed) await deps.procedureRuns.replaceStep(run.id, step, result);
           else if (result) await deps.procedureRuns.saveCheckResult(run.id, step.id, result);
         }
+        if (run.relatedChecks.length > 0)
+          await deps.procedureRuns.saveRelatedFindings(
+            run.id,
+            await runRelatedHealthChecks(target, deps.pools.readOnly(target), run.relatedChecks, {
+              logger: deps.logger,
+              runbookThresholds: deps.runbookThresholds?.(target),
+            }),
+          );
         await deps.procedureRuns.finish(run.id);
       } catch (err) {
         // Removed from configuration since the command, or unreachable: a result either way.

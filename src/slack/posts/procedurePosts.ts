@@ -6,6 +6,8 @@ import { blockViolations } from '../blockLimits.js';
 import {
   procedureRootBlocks,
   procedureRootText,
+  relatedFindingsBlocks,
+  relatedFindingsText,
   rowsNotShown,
   stepBlocks,
   stepText,
@@ -65,6 +67,17 @@ export async function postProcedureRun(deps: ProcedurePostDeps, runId: string): 
     }
     await deps.procedureRuns.markStepPosted(run.id, step.id, postedTs);
   }
+  // After the author's results, what the bot's own related checks found (postOnce's record
+  // of the key makes a retry of this job post it once).
+  const related = run.relatedFindings ?? [];
+  if (related.length > 0)
+    await postOnce(deps, {
+      key: `procedure-related:${run.id}`,
+      channel,
+      threadTs,
+      text: relatedFindingsText(related),
+      blocks: relatedFindingsBlocks(related),
+    });
 }
 
 function toCsv(columns: string[], rows: string[][]): string {

@@ -9,12 +9,14 @@ import {
   statementParameters,
 } from '../../runbooks/model.js';
 import { waitingFor } from '../../runbooks/procedureParams.js';
+import { type RelatedFinding, relatedFindingText } from '../../runbooks/relatedHealthChecks.js';
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip, plural } from '../../text.js';
 import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
+import { STATUS_EMOJI } from './healthReport.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 import { rowsBlocks, rowsNotShownOf } from './rowsTable.js';
 
@@ -86,6 +88,23 @@ export function stepBlocks(
 
 export function stepText(step: Step, position: number): string {
   return `${position}. ${escapeMrkdwn(step.title)} (${step.kind})`;
+}
+
+/**
+ * What the bot's own checks related to the procedure found on the run's target, after the
+ * author's steps: one line each, the procedure to run about it when it is not ok.
+ */
+export function relatedFindingsBlocks(findings: RelatedFinding[]): KnownBlock[] {
+  return findings.map((parts) => {
+    const next = parts.next ? ` → \`${escapeMrkdwn(parts.next)}\`` : '';
+    return section(
+      `${STATUS_EMOJI[parts.status]} The bot's own check \`${parts.check}\` on \`${escapeMrkdwn(parts.target)}\`: *${parts.status}* — ${escapeMrkdwn(parts.summary)}${next}`,
+    );
+  });
+}
+
+export function relatedFindingsText(findings: RelatedFinding[]): string {
+  return clip(escapeMrkdwn(findings.map(relatedFindingText).join('\n')), LIMITS.sectionText);
 }
 
 function resultBlocks(record: StepRecord, waiting: Parameter[]): KnownBlock[] {
