@@ -38,10 +38,10 @@ export function selectFleet(registry: TargetRegistry, selector: FleetSelector): 
  * The connection budget across the fleet is `concurrency` × the targets' pool size, as long
  * as `run` closes its target's connections before it resolves.
  */
-export async function runFleet<R>(
-  targets: readonly Target[],
+export async function runFleet<T, R>(
+  targets: readonly T[],
   concurrency: number,
-  run: (target: Target) => Promise<R>,
+  run: (target: T) => Promise<R>,
   onDone?: (result: R, finished: number) => void,
 ): Promise<R[]> {
   const results = new Array<R>(targets.length);
@@ -50,7 +50,7 @@ export async function runFleet<R>(
   const lane = async () => {
     while (next < targets.length) {
       const index = next++;
-      const result = await run(targets[index] as Target);
+      const result = await run(targets[index] as T);
       results[index] = result;
       finished++;
       onDone?.(result, finished);
@@ -80,6 +80,18 @@ export function problemFindings(report: HealthReport): Finding[] {
   return report.findings
     .filter((f) => f.status === 'critical' || f.status === 'error' || f.status === 'warn')
     .sort((a, b) => FINDING_ORDER[a.status] - FINDING_ORDER[b.status]);
+}
+
+/** Problem checks named per target; the rest are counted (each target's report has them all). */
+const FINDINGS_SHOWN = 3;
+
+/** What went wrong on one target, in a line: its worst checks, or why it could not be reached. */
+export function worstFindingsText(report: HealthReport): string {
+  if (report.unreachable) return report.unreachable;
+  const problems = problemFindings(report);
+  const named = problems.slice(0, FINDINGS_SHOWN).map((f) => `${f.id} (${f.status})`);
+  const more = problems.length - named.length;
+  return `${named.join(', ')}${more > 0 ? `, +${more} more` : ''}`;
 }
 
 /** How many targets are at each status, worst first: `1 critical, 2 warn, 47 ok`. */

@@ -1,11 +1,8 @@
 import pc from 'picocolors';
-import { fleetStatus, problemFindings, statusCounts, worstFirst } from '../health/fleet.js';
+import { fleetStatus, statusCounts, worstFindingsText, worstFirst } from '../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../health/types.js';
 import { formatSeconds } from '../health/units.js';
 import { plural } from '../text.js';
-
-/** Problem checks named per target; the rest are counted (the per-target JSON has them all). */
-const FINDINGS_SHOWN = 3;
 
 const LABEL: Record<ReportStatus, string> = {
   unreachable: 'UNREACH',
@@ -20,16 +17,6 @@ function paintStatus(status: ReportStatus, color: boolean): string {
   if (status === 'critical' || status === 'unreachable') return pc.bold(pc.red(padded));
   if (status === 'warn') return pc.yellow(padded);
   return pc.green(padded);
-}
-
-/** What went wrong on one target, in a cell: its worst checks, or why it could not be reached. */
-export function worstFindingsText(report: HealthReport): string {
-  if (report.unreachable) return report.unreachable;
-  const problems = problemFindings(report);
-  if (problems.length === 0) return '';
-  const named = problems.slice(0, FINDINGS_SHOWN).map((f) => `${f.id} (${f.status})`);
-  const more = problems.length - named.length;
-  return `${named.join(', ')}${more > 0 ? `, +${more} more` : ''}`;
 }
 
 export interface FleetSummary {

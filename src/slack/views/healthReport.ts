@@ -8,7 +8,7 @@ import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, escapeMrkdwn, section } from './mrkdwn.js';
 
-const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
+export const STATUS_EMOJI: Record<CheckStatus | ReportStatus, string> = {
   ok: ':large_green_circle:',
   warn: ':large_yellow_circle:',
   critical: ':red_circle:',
