@@ -16,6 +16,8 @@ export interface FleetEntry {
   link?: string;
 }
 
+/** Room kept in each section for the "… and N more" note. */
+const NOTE_ROOM = 40;
 /** headline + OK line + context */
 const FIXED_BLOCKS = 3;
 
@@ -42,7 +44,7 @@ export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]
   let current = '';
   let left = problems.length;
   for (const line of lines) {
-    if (current && current.length + line.length + 1 > LIMITS.sectionText) {
+    if (current && current.length + line.length + 1 > LIMITS.sectionText - NOTE_ROOM) {
       if (blocks.length >= LIMITS.blocksPerMessage - FIXED_BLOCKS) break;
       blocks.push(section(current));
       current = '';
