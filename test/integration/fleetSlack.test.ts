@@ -1,6 +1,3 @@
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
 import nock from 'nock';
 import pg from 'pg';
@@ -14,11 +11,13 @@ import {
   captureLogs,
   countRuns,
   eventually,
+  interceptChatUpdate,
   interceptPostMessage,
   type Posted,
   serviceEnv,
 } from '../support/botHarness.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { fleetTargetsEnv } from '../support/fleet.js';
 import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
 import { BOT_TOKEN, interceptSlackOnly, sendSlashCommand } from '../support/slack.js';
 
@@ -26,9 +25,8 @@ const [server] = inject('postgresServers');
 
 interceptSlackOnly();
 
-/** chat.getPermalink answers a link per ts; chat.update's bodies are kept. */
-function interceptLinksAndUpdates() {
-  const updates: Array<{ ts: string; text: string; blocks: unknown[] }> = [];
+/** chat.getPermalink answers a link per ts. */
+function interceptPermalinks() {
   nock('https://slack.com')
     .persist()
     .post('/api/chat.getPermalink')
@@ -39,18 +37,13 @@ function interceptLinksAndUpdates() {
         channel: 'C0INCIDENT',
         permalink: `https://acme.slack.com/archives/C0INCIDENT/p${ts}`,
       };
-    })
-    .post('/api/chat.update')
-    .reply(200, (_uri, body) => {
-      const params = new URLSearchParams(body as string);
-      updates.push({
-        ts: params.get('ts') ?? '',
-        text: params.get('text') ?? '',
-        blocks: JSON.parse(params.get('blocks') ?? '[]'),
-      });
-      return { ok: true, ts: params.get('ts') };
     });
-  return updates;
+}
+
+/** What the bot edits: chat.update's bodies, with their blocks parsed. */
+function interceptLinksAndUpdates() {
+  interceptPermalinks();
+  return interceptChatUpdate();
 }
 
 describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
@@ -66,38 +59,11 @@ describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
       startTestRedis(),
       ...[0, 1, 2].map(() => createTestDatabase(server!.url, { demoSchema: false })),
     ])) as [TestDatabase, TestRedis, ...TestDatabase[]];
-    const path = join(tmpdir(), `fleet-slack-${state.name}.yml`);
-    // shop warns whatever else holds (its size threshold is tiny); gone is unreachable.
-    writeFileSync(
-      path,
-      [
-        'targets:',
-        '  shop:',
-        '    url_env: SHOP_URL',
-        '    tags: [production]',
-        '    thresholds:',
-        '      database_size.warn: 1MB',
-        '  billing:',
-        '    url_env: BILLING_URL',
-        '    tags: [production]',
-        '  reports:',
-        '    url_env: REPORTS_URL',
-        '    tags: [staging]',
-        '  gone:',
-        '    url_env: GONE_URL',
-        '    connect_timeout_ms: 1000',
-        '',
-      ].join('\n'),
-    );
     const { TARGET_DATABASE_URL: _single, ...env } = serviceEnv(state, targets[0]!, redis.url);
     const config = loadServiceConfig(
       {
         ...env,
-        TARGETS_FILE: path,
-        SHOP_URL: targets[0]!.url,
-        BILLING_URL: targets[1]!.url,
-        REPORTS_URL: targets[2]!.url,
-        GONE_URL: 'postgres://app:hunter2@127.0.0.1:1/app',
+        ...fleetTargetsEnv(targets),
         FLEET_CONCURRENCY: '2',
       },
       { mode: 'all' },
@@ -182,7 +148,9 @@ describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
 
     const before = await countRuns(state.url);
     const unknown = await sendSlashCommand(service.port, { text: 'health tag:prod' });
-    expect(unknown.json?.text).toBe('No target has the tag "prod". Known tags: production, staging.');
+    expect(unknown.json?.text).toBe(
+      'No target has the tag "prod". Known tags: payments, production, retired, staging.',
+    );
     expect(await countRuns(state.url)).toBe(before);
   });
 
