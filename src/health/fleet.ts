@@ -32,9 +32,9 @@ export function selectFleet(registry: TargetRegistry, selector: FleetSelector): 
 }
 
 /**
- * Runs `run` for every target, at most `concurrency` at once, and answers the reports in the
- * targets' order. `run` must not throw for database trouble (the health engine does not): a
- * fleet run is only as good as its worst target's report, never an exception halfway through.
+ * Runs `run` for every target, at most `concurrency` at once, and answers the results in the
+ * targets' order. `run` should not throw for database trouble (the health engine does not):
+ * a failure (the state database, say) ends the fleet run once the targets in flight are done.
  * The connection budget across the fleet is `concurrency` × the targets' pool size, as long
  * as `run` closes its target's connections before it resolves.
  */
@@ -47,16 +47,27 @@ export async function runFleet<T, R>(
   const results = new Array<R>(targets.length);
   let next = 0;
   let finished = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < targets.length) {
+    // After a failure no lane starts another target, and the ones running are waited for:
+    // a fleet run never reports failure while its checks still hold connections.
+    while (next < targets.length && !failed) {
       const index = next++;
-      const result = await run(targets[index] as T);
-      results[index] = result;
+      try {
+        results[index] = await run(targets[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
       finished++;
-      onDone?.(result, finished);
+      onDone?.(results[index] as R, finished);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane));
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane),
+  );
+  const failure = lanes.find((outcome) => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
   return results;
 }
 

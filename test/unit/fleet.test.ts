@@ -29,6 +29,21 @@ describe('runFleet', () => {
     },
   );
 
+  it('on a failure starts no other target and waits for those in flight before failing', async () => {
+    const started: number[] = [];
+    let settled = 0;
+    const outcome = runFleet([0, 1, 2, 3, 4, 5], 2, async (n) => {
+      started.push(n);
+      if (n === 1) throw new Error('state database gone');
+      await new Promise((resolve) => setImmediate(resolve));
+      settled++;
+      return n;
+    });
+    await expect(outcome).rejects.toThrow('state database gone');
+    expect(started).toEqual([0, 1]);
+    expect(settled).toBe(1);
+  });
+
   it('runs nothing for no targets', async () => {
     expect(await runFleet([], 8, async () => 1)).toEqual([]);
   });
