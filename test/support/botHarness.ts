@@ -53,9 +53,9 @@ export function interceptPostMessage(
   return { calls: () => call, lookups: history.lookups };
 }
 
-/** Intercepts chat.update on the real Web API host: each edit's ts, text and parsed blocks. */
-export function interceptChatUpdate(): Array<{ ts: string; text: string; blocks: KnownBlock[] }> {
-  const updates: Array<{ ts: string; text: string; blocks: KnownBlock[] }> = [];
+/** Intercepts chat.update on the real Web API host: each edit's ts, text and blocks (as sent, JSON). */
+export function interceptChatUpdate(): Array<{ ts: string; text: string; blocks: string }> {
+  const updates: Array<{ ts: string; text: string; blocks: string }> = [];
   nock('https://slack.com')
     .persist()
     .post('/api/chat.update')
@@ -64,7 +64,7 @@ export function interceptChatUpdate(): Array<{ ts: string; text: string; blocks:
       updates.push({
         ts: params.get('ts') ?? '',
         text: params.get('text') ?? '',
-        blocks: JSON.parse(params.get('blocks') ?? '[]'),
+        blocks: params.get('blocks') ?? '',
       });
       return { ok: true, ts: params.get('ts') };
     });
