@@ -12,5 +12,6 @@ const code = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
   color: Boolean(process.stdout.isTTY) && !loadTerminalSettings().noColor,
+  ...(process.stderr.isTTY ? { progress: (text: string) => process.stderr.write(`\r\x1b[K${text}`) } : {}),
 });
 process.exitCode = code;

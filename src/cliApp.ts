@@ -1,35 +1,23 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { suggestionsText } from './answer.js';
 import { loadConfig } from './config.js';
 import { UserError } from './errors.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
-import { runHealthCheck } from './health/engine.js';
-import { thresholdsForTarget, unknownTargetRunbooks } from './health/runbookThresholds.js';
-import {
-  assertThresholdOrder,
-  parseThresholdOverrides,
-  splitAssignments,
-  targetThresholdLayers,
-} from './health/thresholds.js';
 import { formatUnitValue } from './health/units.js';
 import { createLogger } from './logger.js';
 import { describeUrl, redactText } from './redact.js';
-import { RunbookLibrary, runbookSources } from './runbooks/runbookLibrary.js';
 import { describeConnectionFailure } from './targets/connectionErrors.js';
 import { TargetPools } from './targets/pools.js';
 import { privilegeWarning, type RolePrivileges, rolePrivileges } from './targets/rolePrivileges.js';
-import type { Target } from './targets/target.js';
 import { addAuditCommands } from './terminal/auditCli.js';
 import { type CliIo, terminalCommand } from './terminal/cliIo.js';
-import { EXIT, exitCodeFor } from './terminal/exitCodes.js';
-import { renderHealthReport } from './terminal/healthTable.js';
+import { EXIT } from './terminal/exitCodes.js';
+import { addHealthCommand } from './terminal/healthCli.js';
 import { addHistoryCommand } from './terminal/historyCli.js';
 import { addIncidentCommands } from './terminal/incidentCli.js';
 import { addInitRolesCommand } from './terminal/initRoles.js';
 import { addPreviewCommand } from './terminal/previewCli.js';
 import { addRunbookCommands } from './terminal/runbookCli.js';
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
  * The `runbook-bot` command line. Returns the exit code instead of exiting so tests can run
@@ -49,24 +37,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     })
     .showHelpAfterError('(run with --help for usage)');
 
-  program
-    .command('health')
-    .description('Run the health checks against a target database')
-    .option('-t, --target <name>', 'target to check (default: the configured default)')
-    .option('--json', 'print the report as JSON')
-    .option('--only <ids>', 'comma-separated check ids to run (see `runbook-bot checks`)')
-    .option(
-      '--threshold <check.key=value>',
-      'override a threshold, e.g. connections.warn=100 (repeatable)',
-      collect,
-      [],
-    )
-    .addOption(
-      new Option('--budget <seconds>', 'time budget of the whole run').argParser(positiveNumber('--budget')),
-    )
-    .action(async (options: HealthOptions) => {
-      exitCode = await health(options, io);
-    });
+  const setExitCode = (code: number) => {
+    exitCode = code;
+  };
+  addHealthCommand(program, io, setExitCode);
 
   program
     .command('targets')
@@ -105,9 +79,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
     });
 
-  const setExitCode = (code: number) => {
-    exitCode = code;
-  };
   addHistoryCommand(program, io);
   addRunbookCommands(program, io, setExitCode);
   addPreviewCommand(program, io, setExitCode);
@@ -203,72 +174,4 @@ async function readRole(
   } catch (err) {
     return { unreachable: describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs) };
   }
-}
-
-interface HealthOptions {
-  target?: string;
-  json?: boolean;
-  only?: string;
-  threshold: string[];
-  budget?: number;
-}
-
-async function health(options: HealthOptions, io: CliIo): Promise<number> {
-  const config = loadConfig(io.env);
-  const target = config.targets.resolve(options.target);
-  const overrides = parseThresholdOverrides(
-    splitAssignments(options.threshold),
-    HEALTH_CHECKS,
-    '--threshold',
-  );
-  const runbookThresholds = await thresholdsFromRunbooks(target, config.runbooksDir);
-  assertThresholdOrder(
-    HEALTH_CHECKS,
-    targetThresholdLayers(target, HEALTH_CHECKS, runbookThresholds, overrides),
-  );
-  const only = options.only
-    ?.split(',')
-    .map((id) => id.trim())
-    .filter(Boolean);
-  // Logs go to stderr so `--json` output on stdout stays parseable.
-  const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
-  const pools = new TargetPools(logger);
-  try {
-    const report = await runHealthCheck(target, pools.readOnly(target), {
-      only,
-      thresholdOverrides: overrides,
-      runbookThresholds,
-      budgetMs: options.budget !== undefined ? options.budget * 1000 : config.health.budgetMs,
-      evidenceLimit: config.health.evidenceLimit,
-      logger,
-    });
-    io.stdout(
-      options.json ? JSON.stringify(report, null, 2) : renderHealthReport(report, { color: io.color }),
-    );
-    return exitCodeFor(report.status);
-  } finally {
-    await pools.closeAll();
-  }
-}
-
-/** The target's thresholds from the runbooks it names; the library is read only when it names some. */
-async function thresholdsFromRunbooks(target: Target, runbooksDir: string | undefined) {
-  if (!target.runbooks?.length) return undefined;
-  const { library } = await RunbookLibrary.load(runbookSources(runbooksDir));
-  const unknown = unknownTargetRunbooks(
-    [target],
-    library.list().map((runbook) => runbook.id),
-  );
-  if (unknown.length > 0)
-    throw new UserError(`Target ${target.name} names runbooks that are not loaded:\n${unknown.join('\n')}`);
-  return thresholdsForTarget(target, library);
-}
-
-function positiveNumber(flag: string) {
-  return (value: string) => {
-    const number = Number(value);
-    if (!Number.isFinite(number) || number <= 0)
-      throw new UserError(`${flag} must be a positive number, got "${value}"`);
-    return number;
-  };
 }

@@ -6,6 +6,7 @@ import { ConfigError } from './errors.js';
 import { formatZodIssues } from './formatIssues.js';
 import { HEALTH_CHECKS } from './health/catalog.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_EVIDENCE_LIMIT } from './health/engine.js';
+import { DEFAULT_FLEET_CONCURRENCY } from './health/fleet.js';
 import { assertThresholdOrder, targetThresholdLayers } from './health/thresholds.js';
 import type { PagerSettings } from './incidents/pager.js';
 import { DEFAULT_STATUS_REMINDER_MS, type IncidentPolicySettings } from './incidents/severityPolicy.js';
@@ -43,6 +44,7 @@ const envSchema = z.object({
   TARGET_NAME: z.string().optional(),
   HEALTH_BUDGET_MS: z.coerce.number().int().min(500).max(300_000).default(DEFAULT_BUDGET_MS),
   HEALTH_EVIDENCE_ROWS: z.coerce.number().int().min(1).max(100).default(DEFAULT_EVIDENCE_LIMIT),
+  FLEET_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(DEFAULT_FLEET_CONCURRENCY),
   RUNBOOKS_DIR: z
     .string()
     .min(1)
@@ -65,6 +67,11 @@ export interface AppConfig {
   logLevel?: string;
   targets: TargetRegistry;
   health: { budgetMs: number; evidenceLimit: number };
+  /**
+   * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: with each
+   * target's pool closed after its run, at most this × pool_max target connections are open.
+   */
+  fleetConcurrency: number;
   /** A team's own runbooks, loaded after the built-in ones. */
   runbooksDir?: string;
 }
@@ -89,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: data.LOG_LEVEL,
     targets,
     health: { budgetMs: data.HEALTH_BUDGET_MS, evidenceLimit: data.HEALTH_EVIDENCE_ROWS },
+    fleetConcurrency: data.FLEET_CONCURRENCY,
     runbooksDir: data.RUNBOOKS_DIR,
   };
 }

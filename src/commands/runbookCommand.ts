@@ -16,11 +16,14 @@ export type RunbookCommand =
   | { kind: 'invalid'; message: string };
 
 const TARGET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** `tag:production`: every target with that tag (see health/fleet.ts). */
+const TAG_SELECTOR = /^tag:[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const PROCEDURE_REF = /^[a-z0-9][a-z0-9_#-]{0,200}$/i;
 
 export const RUNBOOK_USAGE = [
   '*Usage*',
   '• `/runbook health [target]`: check a database and post what is wrong here',
+  '• `/runbook health all` or `/runbook health tag:<tag>`: check every target (or those with the tag) and post one summary, problems first',
   '• `/runbook list [query]`: runbooks and procedures, optionally only those matching a title, symptom or error code',
   '• `/runbook show <procedure>`: a procedure’s steps, what each one does and the parameters it needs',
   '• `/runbook run <procedure> [target] [name=value …]`: run its checks here; actions get a Preview button, manual steps a Done button',
@@ -54,6 +57,12 @@ export function parseRunbookCommand(text: string): RunbookCommand {
       if (args.length > 1)
         return invalid('`/runbook health` takes one optional argument, the target: `/runbook health prod`');
       const target = args[0];
+      if (target?.startsWith('tag:'))
+        return TAG_SELECTOR.test(target)
+          ? { kind: 'health', target }
+          : invalid(
+              `"${target.slice(0, 70)}" is not a tag (letters, digits, ., - and _ after "tag:"). Example: \`/runbook health tag:production\``,
+            );
       return (target && targetProblem(target, '/runbook health prod')) || { kind: 'health', target };
     }
     case 'list':

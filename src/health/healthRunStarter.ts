@@ -7,6 +7,11 @@ import { queuedWithoutWorkerText, type WorkerPresence } from '../service/workerP
 import type { NewHealthRun, RunStore } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 
+export const STATE_DATABASE_UNAVAILABLE =
+  'The state database is unavailable right now, so nothing was started. Try again in a minute.';
+export const QUEUE_UNAVAILABLE =
+  'The job queue is unavailable right now, so nothing was started. Try again in a minute.';
+
 /** The answer to the person who asked, and how it counts in the command metrics. */
 export type StartResult =
   | (Done & { outcome: 'queued' | 'duplicate' })
@@ -40,12 +45,9 @@ export class HealthRunStarter {
     } catch (err) {
       this.logger.error({ err }, 'state database unavailable');
       return inputs.map(() =>
-        refusal(
-          'The state database is unavailable right now, so nothing was started. Try again in a minute.',
-          {
-            outcome: 'unavailable' as const,
-          },
-        ),
+        refusal(STATE_DATABASE_UNAVAILABLE, {
+          outcome: 'unavailable' as const,
+        }),
       );
     }
     const fresh = recorded.filter((entry) => entry.created).map((entry) => entry.run);
@@ -76,12 +78,9 @@ export class HealthRunStarter {
       if (!created)
         return done(`Already running health check on ${target}…`, { outcome: 'duplicate' as const });
       if (!queued)
-        return refusal(
-          'The job queue is unavailable right now, so nothing was started. Try again in a minute.',
-          {
-            outcome: 'unavailable' as const,
-          },
-        );
+        return refusal(QUEUE_UNAVAILABLE, {
+          outcome: 'unavailable' as const,
+        });
       if (workersDown)
         return done(queuedWithoutWorkerText(`The health check on ${target}`, workersDown), {
           outcome: 'queued' as const,

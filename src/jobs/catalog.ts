@@ -28,6 +28,10 @@ export const JOBS = {
   scheduledProcedure: 'scheduled-procedure',
   procedureRun: 'procedure-run',
   healthReport: 'health-report',
+  /** `/runbook health all | tag:<t>`: every target's check, a few at a time (health/fleetJob.ts). */
+  fleetHealth: 'fleet-health',
+  /** The fleet's one summary in its channel, and its problem targets' reports in the thread. */
+  fleetSummary: 'fleet-summary',
   findingDetail: 'finding-detail',
   procedurePost: 'procedure-post',
   /** Post a scheduled report or all clear. */
@@ -61,6 +65,17 @@ const runBatchSchema = z.union([
   z.object({ runIds: z.array(z.uuid()).min(1).max(MAX_RUNS_PER_HEALTH_JOB) }),
   z.object({ runId: z.uuid() }).transform(({ runId }) => ({ runIds: [runId] })),
 ]);
+
+/** Above any fleet a targets file is expected to hold; a run per target. */
+export const MAX_FLEET_TARGETS = 1000;
+
+/** A fleet run: one run per target, where its summary goes, and what it was asked for. */
+const fleetJobSchema = z.object({
+  runIds: z.array(z.uuid()).min(1).max(MAX_FLEET_TARGETS),
+  channel: z.string().min(1),
+  /** `all targets` or `tag:production`, for the summary's headline. */
+  label: z.string().min(1).max(100),
+});
 
 /** What a health scheduler's fire carries: the target's name and where to post. */
 const scheduledHealthJobSchema = z.object({
@@ -225,6 +240,19 @@ export const CATALOG = {
       occasion ? `requeue-report-${runIds[0]}-${occasion.requeue}` : `report-${runIds[0]}`,
     options: POST,
   }),
+  [JOBS.fleetHealth]: declare({
+    queue: QUEUES.diagnostics,
+    schema: fleetJobSchema,
+    // Named after its first run, as the health job is: the same fleet run is queued once.
+    id: ({ runIds }) => `fleet-${runIds[0]}`,
+    options: DIAGNOSTICS,
+  }),
+  [JOBS.fleetSummary]: declare({
+    queue: QUEUES.notifications,
+    schema: fleetJobSchema,
+    id: ({ runIds }) => `fleet-summary-${runIds[0]}`,
+    options: POST,
+  }),
   [JOBS.findingDetail]: declare({
     queue: QUEUES.notifications,
     schema: findingDetailJobSchema,
@@ -350,6 +378,7 @@ export function jobSpec(item: JobItem): { queue: QueueName; options: JobsOptions
   };
 }
 
+export type FleetJob = JobPayload<typeof JOBS.fleetHealth>;
 export type ScheduledHealthJob = JobPayload<typeof JOBS.scheduledHealth>;
 export type ScheduledHealthPostJob = JobPayload<typeof JOBS.scheduledHealthReport>;
 export type StatusChange = z.infer<typeof statusChangeSchema>;

@@ -5,6 +5,7 @@ import type { ApprovalService } from '../approvals/approvalService.js';
 import { registerApprovalJobs } from '../approvals/jobs.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ServiceConfig } from '../config.js';
+import { fleetHealthJobProcessor } from '../health/fleetJob.js';
 import { healthJobProcessor } from '../health/healthJob.js';
 import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import type { IncidentService } from '../incidents/incidentService.js';
@@ -194,6 +195,18 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         queues,
         logger,
         health: config.health,
+        ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
+      }),
+    )
+    .register(
+      JOBS.fleetHealth,
+      fleetHealthJobProcessor({
+        runs,
+        targets,
+        queues,
+        logger,
+        health: config.health,
+        concurrency: config.fleetConcurrency,
         ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )

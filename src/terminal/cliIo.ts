@@ -7,6 +7,11 @@ export interface CliIo {
   /** The environment the commands read (through config.ts); the process's own when unset. */
   env?: NodeJS.ProcessEnv;
   color: boolean;
+  /**
+   * A status line that each call overwrites ('' clears it): given only when stderr is a
+   * terminal, so logs and pipes never get carriage returns.
+   */
+  progress?: (text: string) => void;
 }
 
 /**

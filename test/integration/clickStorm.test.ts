@@ -13,6 +13,7 @@ import { ACTIONS } from '../../src/slack/actionIds.js';
 import {
   captureLogs,
   eventually,
+  interceptChatUpdate,
   interceptPostMessage,
   type Posted,
   serviceEnv,
@@ -62,19 +63,7 @@ interceptSlackOnly();
 function interceptSlack() {
   const posted: Posted[] = [];
   interceptPostMessage(posted);
-  const updates: Array<{ ts: string; text: string; blocks: string }> = [];
-  nock('https://slack.com')
-    .persist()
-    .post('/api/chat.update')
-    .reply(200, (_uri, body) => {
-      const params = new URLSearchParams(body as string);
-      updates.push({
-        ts: params.get('ts') ?? '',
-        text: params.get('text') ?? '',
-        blocks: params.get('blocks') ?? '',
-      });
-      return { ok: true, ts: params.get('ts') };
-    });
+  const updates = interceptChatUpdate();
   // Button answers go to the click's response_url (sendBlockAction's), command answers elsewhere.
   const clickAnswers: string[] = [];
   nock('https://hooks.slack.com')

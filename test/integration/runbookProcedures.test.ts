@@ -10,6 +10,7 @@ import { blockViolations } from '../../src/slack/blockLimits.js';
 import {
   captureLogs,
   eventually,
+  interceptChatUpdate,
   interceptPostMessage,
   type Posted,
   serviceEnv,
@@ -265,19 +266,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
   it('previews an action, asks for approval, refuses self-approval, executes once after a second person approves', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);
-    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
-    nock('https://slack.com')
-      .persist()
-      .post('/api/chat.update')
-      .reply(200, (_uri, body) => {
-        const params = new URLSearchParams(body as string);
-        updates.push({
-          ts: params.get('ts') ?? '',
-          text: params.get('text') ?? '',
-          blocks: params.get('blocks') ?? '',
-        });
-        return { ok: true, ts: params.get('ts') };
-      });
+    const updates = interceptChatUpdate();
     const ephemeral = interceptResponseUrls({ persist: true });
     await sendSlashCommand(service.port, {
       text: 'run production-operations-runbook#2-shopify-sync-queue-stuck',
@@ -386,19 +375,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
   it('runs a function the target declares STABLE as a check, keeps a VOLATILE one an action, and posts what the action returned', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);
-    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
-    nock('https://slack.com')
-      .persist()
-      .post('/api/chat.update')
-      .reply(200, (_uri, body) => {
-        const params = new URLSearchParams(body as string);
-        updates.push({
-          ts: params.get('ts') ?? '',
-          text: params.get('text') ?? '',
-          blocks: params.get('blocks') ?? '',
-        });
-        return { ok: true, ts: params.get('ts') };
-      });
+    const updates = interceptChatUpdate();
     interceptResponseUrls({ persist: true });
     // One more failed item, whatever earlier tests cleared: the preview counts what the call would delete.
     await target.admin.query(
@@ -475,19 +452,7 @@ describe.skipIf(!redisAvailable())('runbook procedures from Slack', () => {
       INSERT INTO export_backlog VALUES (1, 'failed'), (2, 'failed'), (3, 'done');`);
     const posted: Posted[] = [];
     interceptPostMessage(posted);
-    const updates: Array<{ ts: string; text: string; blocks: string }> = [];
-    nock('https://slack.com')
-      .persist()
-      .post('/api/chat.update')
-      .reply(200, (_uri, body) => {
-        const params = new URLSearchParams(body as string);
-        updates.push({
-          ts: params.get('ts') ?? '',
-          text: params.get('text') ?? '',
-          blocks: params.get('blocks') ?? '',
-        });
-        return { ok: true, ts: params.get('ts') };
-      });
+    const updates = interceptChatUpdate();
     interceptResponseUrls({ persist: true });
     await sendSlashCommand(service.port, {
       text: 'run team-runbook#drain-the-export-backlog',

@@ -53,6 +53,24 @@ export function interceptPostMessage(
   return { calls: () => call, lookups: history.lookups };
 }
 
+/** Intercepts chat.update on the real Web API host: each edit's ts, text and blocks (as sent, JSON). */
+export function interceptChatUpdate(): Array<{ ts: string; text: string; blocks: string }> {
+  const updates: Array<{ ts: string; text: string; blocks: string }> = [];
+  nock('https://slack.com')
+    .persist()
+    .post('/api/chat.update')
+    .reply(200, (_uri, body) => {
+      const params = new URLSearchParams(body as string);
+      updates.push({
+        ts: params.get('ts') ?? '',
+        text: params.get('text') ?? '',
+        blocks: params.get('blocks') ?? '',
+      });
+      return { ok: true, ts: params.get('ts') };
+    });
+  return updates;
+}
+
 export async function eventually<T>(
   probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 15_000,

@@ -18,6 +18,14 @@ describe('the job catalog', () => {
         { name: JOBS.healthReport, data: { runIds: [RUN] }, occasion: { requeue: 1 } },
         `requeue-report-${RUN}-1`,
       ],
+      [
+        { name: JOBS.fleetHealth, data: { runIds: [RUN, OTHER], channel: 'C1', label: 'all targets' } },
+        `fleet-${RUN}`,
+      ],
+      [
+        { name: JOBS.fleetSummary, data: { runIds: [RUN, OTHER], channel: 'C1', label: 'tag:production' } },
+        `fleet-summary-${RUN}`,
+      ],
       [{ name: JOBS.procedureRun, data: { runId: RUN } }, RUN],
       [{ name: JOBS.procedurePost, data: { runId: RUN } }, `procedure-post-${RUN}`],
       [

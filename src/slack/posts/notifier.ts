@@ -9,10 +9,11 @@ import type { Logger } from '../../logger.js';
 import type { ActionRequestStore } from '../../store/actionRequests.js';
 import type { ProcedureRunStore } from '../../store/procedureRuns.js';
 import type { Run, RunStore } from '../../store/runs.js';
-import { blockViolations } from '../blockLimits.js';
-import { healthFindingDetail, healthReportBlocks, healthReportText } from '../views/healthReport.js';
+import { healthFindingDetail } from '../views/healthReport.js';
 import { escapeMrkdwn } from '../views/mrkdwn.js';
 import { postAuditMirror } from './auditMirror.js';
+import { postFleetSummary } from './fleetSummaryPost.js';
+import { healthReportPost } from './healthReportPost.js';
 import {
   fireIncidentTimer,
   type IncidentPostDeps,
@@ -48,6 +49,7 @@ interface RateLimited {
 export function registerSlackPosts(jobs: JobProcessors, deps: NotifierDeps): void {
   jobs
     .register(JOBS.healthReport, ({ runIds }) => postHealthReports(deps, runIds))
+    .register(JOBS.fleetSummary, (job) => postFleetSummary(deps, job))
     .register(JOBS.findingDetail, (job) => postFindingDetail(deps, job))
     .register(JOBS.procedurePost, ({ runId }) => postProcedureRun(deps, runId))
     .register(JOBS.scheduledHealthReport, (job) => postScheduledHealth(deps, job))
@@ -127,13 +129,7 @@ async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<
 
 /** One run's report in its channel; answers the message's ts. */
 async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
-  const blocks = run.report ? healthReportBlocks(run.report, { runId: run.id }) : undefined;
-  const text = run.report
-    ? healthReportText(run.report)
-    : escapeMrkdwn(`Health check of ${run.target} could not run: ${run.error ?? 'unknown error'}`);
-  const problems = blocks ? blockViolations(blocks) : [];
-  if (problems.length > 0) throw new JobCannotSucceed(`report blocks invalid: ${problems.join('; ')}`);
-  return postOnce(deps, { key: `health-report:${run.id}`, channel: run.channelId!, text, blocks });
+  return postOnce(deps, healthReportPost(run, run.channelId!));
 }
 
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */

@@ -2,6 +2,8 @@ import type { App } from '@slack/bolt';
 import { done, refusal } from '../../../answer.js';
 import { parseRunbookCommand, RUNBOOK_USAGE, type RunbookCommand } from '../../../commands/runbookCommand.js';
 import { UserError } from '../../../errors.js';
+import { fleetSelectorFromWord } from '../../../health/fleet.js';
+import { startFleetHealth } from '../../../health/fleetRunStarter.js';
 import { matchProcedures } from '../../../runbooks/matchProcedures.js';
 import { startProcedureRun } from '../../../runbooks/startProcedureRun.js';
 import { matchListText, procedureText, reloadText, runbookListText } from '../../views/runbookText.js';
@@ -36,7 +38,15 @@ async function answer(
   payload: SlashPayload,
 ): Promise<CommandAnswer> {
   switch (command.kind) {
-    case 'health':
+    case 'health': {
+      const fleet = command.target ? fleetSelectorFromWord(command.target, deps.targets) : undefined;
+      if (fleet)
+        return startFleetHealth(deps, {
+          selector: fleet,
+          requestedBy: payload.user_id,
+          channelId: payload.channel_id,
+          idempotencyKey: `slash:${payload.trigger_id}`,
+        });
       return deps.healthRuns.start({
         target: deps.targets.resolve(command.target).name,
         requestedBy: payload.user_id,
@@ -44,6 +54,7 @@ async function answer(
         responseUrl: payload.response_url,
         idempotencyKey: `slash:${payload.trigger_id}`,
       });
+    }
     case 'run':
       return startProcedureRun(deps, command, {
         userId: payload.user_id,

@@ -1,0 +1,131 @@
+import { UserError } from '../errors.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
+import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
+
+/** Which targets one fleet run checks: every configured one, or those carrying a tag. */
+export type FleetSelector = { kind: 'all' } | { kind: 'tag'; tag: string };
+
+export const DEFAULT_FLEET_CONCURRENCY = 8;
+
+/** How a fleet is named on a command line and in Slack: `all`, or `tag:production`. */
+export function fleetLabel(selector: FleetSelector): string {
+  return selector.kind === 'all' ? 'all targets' : `tag:${selector.tag}`;
+}
+
+/** The targets a selector names, in configuration order; a clear error when there are none. */
+export function selectFleet(registry: TargetRegistry, selector: FleetSelector): Target[] {
+  const targets = registry.list();
+  if (targets.length === 0)
+    throw new UserError(
+      'No target databases are configured. Set TARGET_DATABASE_URL, or TARGETS_FILE to a targets.yml.',
+    );
+  if (selector.kind === 'all') return targets;
+  const tagged = targets.filter((target) => target.tags.includes(selector.tag));
+  if (tagged.length > 0) return tagged;
+  const known = [...new Set(targets.flatMap((target) => target.tags))].sort();
+  throw new UserError(
+    known.length > 0
+      ? `No target has the tag "${selector.tag}". Known tags: ${known.join(', ')}.`
+      : `No target has the tag "${selector.tag}": no target has any tag. Give targets tags in the targets file (tags: [production]).`,
+  );
+}
+
+/**
+ * Runs `run` for every target, at most `concurrency` at once, and answers the results in the
+ * targets' order. `run` should not throw for database trouble (the health engine does not):
+ * a failure (the state database, say) ends the fleet run once the targets in flight are done.
+ * The connection budget across the fleet is `concurrency` × the targets' pool size, as long
+ * as `run` closes its target's connections before it resolves.
+ */
+export async function runFleet<T, R>(
+  targets: readonly T[],
+  concurrency: number,
+  run: (target: T) => Promise<R>,
+  onDone?: (result: R, finished: number) => void,
+): Promise<R[]> {
+  const results = new Array<R>(targets.length);
+  let next = 0;
+  let finished = 0;
+  let failed = false;
+  const lane = async () => {
+    // After a failure no lane starts another target, and the ones running are waited for:
+    // a fleet run never reports failure while its checks still hold connections.
+    while (next < targets.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await run(targets[index] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+      finished++;
+      onDone?.(results[index] as R, finished);
+    }
+  };
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane),
+  );
+  const failure = lanes.find((outcome) => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+  return results;
+}
+
+const REPORT_ORDER: Record<ReportStatus, number> = { unreachable: 0, critical: 1, warn: 2, ok: 3 };
+const FINDING_ORDER: Record<CheckStatus, number> = { critical: 0, error: 1, warn: 2, skipped: 3, ok: 4 };
+
+/** Worst first, then by name: the order a fleet summary reads in. */
+export function worstFirst<T extends { target: string; status: ReportStatus }>(reports: readonly T[]): T[] {
+  return [...reports].sort(
+    (a, b) => REPORT_ORDER[a.status] - REPORT_ORDER[b.status] || a.target.localeCompare(b.target),
+  );
+}
+
+/** The worst status of the fleet: what its exit code and summary headline say. */
+export function fleetStatus(statuses: readonly ReportStatus[]): ReportStatus {
+  return statuses.reduce<ReportStatus>((a, b) => (REPORT_ORDER[b] < REPORT_ORDER[a] ? b : a), 'ok');
+}
+
+/** A report's problem findings, worst first (critical, error, warn). */
+export function problemFindings(report: HealthReport): Finding[] {
+  return report.findings
+    .filter((f) => f.status === 'critical' || f.status === 'error' || f.status === 'warn')
+    .sort((a, b) => FINDING_ORDER[a.status] - FINDING_ORDER[b.status]);
+}
+
+/** Problem checks named per target; the rest are counted (each target's report has them all). */
+const FINDINGS_SHOWN = 3;
+
+/** What went wrong on one target, in a line: its worst checks, or why it could not be reached. */
+export function worstFindingsText(report: HealthReport): string {
+  if (report.unreachable) return report.unreachable;
+  const problems = problemFindings(report);
+  const named = problems.slice(0, FINDINGS_SHOWN).map((f) => `${f.id} (${f.status})`);
+  const more = problems.length - named.length;
+  return `${named.join(', ')}${more > 0 ? `, +${more} more` : ''}`;
+}
+
+/** How many targets are at each status, worst first: `1 critical, 2 warn, 47 ok`. */
+export function statusCounts(statuses: readonly ReportStatus[]): string {
+  const order: ReportStatus[] = ['unreachable', 'critical', 'warn', 'ok'];
+  return order
+    .map((status) => [status, statuses.filter((s) => s === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+}
+
+/**
+ * `all` or `tag:<t>` as a fleet, where a target name would go (`--target all`, `/runbook
+ * health tag:production`); undefined for a target's name. Target names cannot hold a colon,
+ * and a target actually named `all` keeps its name.
+ */
+export function fleetSelectorFromWord(word: string, registry: TargetRegistry): FleetSelector | undefined {
+  if (word.startsWith('tag:')) {
+    const tag = word.slice('tag:'.length).trim();
+    if (!tag) throw new UserError('Name the tag after "tag:", e.g. tag:production.');
+    return { kind: 'tag', tag };
+  }
+  if (word === 'all' && !registry.names().includes('all')) return { kind: 'all' };
+  return undefined;
+}

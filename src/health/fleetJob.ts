@@ -1,0 +1,61 @@
+import { type FleetJob, JOBS } from '../jobs/catalog.js';
+import { JobCannotSucceed } from '../jobs/processors.js';
+import type { QueueBackend } from '../jobs/queueBackend.js';
+import type { Logger } from '../logger.js';
+import { errorText } from '../redact.js';
+import type { RunStore } from '../store/runs.js';
+import { TargetPools } from '../targets/pools.js';
+import type { TargetRegistry } from '../targets/registry.js';
+import type { Target } from '../targets/target.js';
+import { runHealthCheck } from './engine.js';
+import { runFleet } from './fleet.js';
+import type { RunbookThresholdLayer } from './thresholds.js';
+
+export interface FleetJobDeps {
+  runs: RunStore;
+  targets: TargetRegistry;
+  queues: QueueBackend;
+  logger: Logger;
+  health: { budgetMs: number; evidenceLimit: number };
+  /** Targets checked at once (FLEET_CONCURRENCY). */
+  concurrency: number;
+  runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
+}
+
+/**
+ * Checks a fleet's targets, `concurrency` at a time, each on pools of its own closed when
+ * its run ends: however many targets, the fleet holds at most concurrency × pool_max target
+ * connections, and none stay open after it. Each report is saved as its target finishes, so
+ * a retry (or a stalled job picked up after a worker crash) checks only the targets not done
+ * yet. Then the summary is queued; its job id makes a second enqueue a no-op.
+ */
+export function fleetHealthJobProcessor(deps: FleetJobDeps) {
+  return async (job: FleetJob): Promise<void> => {
+    const runs = await deps.runs.claim(job.runIds);
+    if (runs.length === 0) throw new JobCannotSucceed(`runs ${job.runIds.join(', ')} do not exist`);
+    const pending = runs.filter((run) => run.status !== 'done' && run.status !== 'failed');
+    const resolved: Array<{ id: string; target: Target }> = [];
+    for (const run of pending) {
+      try {
+        resolved.push({ id: run.id, target: deps.targets.resolve(run.target) });
+      } catch (err) {
+        // The target was removed from configuration after the command was accepted.
+        await deps.runs.markFailed([run.id], errorText(err));
+      }
+    }
+    await runFleet(resolved, deps.concurrency, async ({ id, target }) => {
+      const pools = new TargetPools(deps.logger);
+      try {
+        const report = await runHealthCheck(target, pools.readOnly(target), {
+          ...deps.health,
+          logger: deps.logger,
+          runbookThresholds: deps.runbookThresholds?.(target),
+        });
+        await deps.runs.saveReport(id, report);
+      } finally {
+        await pools.closeAll();
+      }
+    });
+    await deps.queues.enqueue({ name: JOBS.fleetSummary, data: job });
+  };
+}

@@ -1,0 +1,82 @@
+import type { KnownBlock } from '@slack/types';
+import { fleetStatus, statusCounts, worstFindingsText, worstFirst } from '../../health/fleet.js';
+import type { HealthReport, ReportStatus } from '../../health/types.js';
+import { formatSeconds } from '../../health/units.js';
+import { clip, plural } from '../../text.js';
+import { LIMITS } from '../blockLimits.js';
+import { STATUS_EMOJI } from './healthReport.js';
+import { escapeMrkdwn, section } from './mrkdwn.js';
+
+/** One target of a fleet run: its report, or why it has none (the target was removed). */
+export interface FleetEntry {
+  target: string;
+  report: HealthReport | null;
+  error: string | null;
+  /** Permalink of the target's report in the summary's thread, once posted. */
+  link?: string;
+}
+
+/** Room kept in each section for the "… and N more" note. */
+const NOTE_ROOM = 40;
+/** headline + OK line + context */
+const FIXED_BLOCKS = 3;
+
+function statusOf(entry: FleetEntry): ReportStatus {
+  // A run that could not start says nothing about the database: counted with the unreachable.
+  return entry.report?.status ?? 'unreachable';
+}
+
+/** The fleet's one message: a line per problem target, worst first, then the OK ones by name. */
+export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]): KnownBlock[] {
+  const rows = worstFirst(entries.map((entry) => ({ ...entry, status: statusOf(entry) })));
+  const problems = rows.filter((row) => row.status !== 'ok');
+  const ok = rows.filter((row) => row.status === 'ok');
+  const blocks: KnownBlock[] = [section(`${summaryText(label, entries)}`)];
+  const lines = problems.map((row) => {
+    const detail = row.report
+      ? worstFindingsText(row.report)
+      : `could not run: ${row.error ?? 'unknown error'}`;
+    const took = row.report ? ` · ${formatSeconds(row.report.durationMs / 1000)}` : '';
+    const link = row.link ? ` · <${row.link}|report>` : '';
+    return `${STATUS_EMOJI[row.status]} *${escapeMrkdwn(row.target)}* ${escapeMrkdwn(clip(detail, 300))}${took}${link}`;
+  });
+  // Problem lines packed into as few sections as fit; past the block limit they are counted.
+  let current = '';
+  let left = problems.length;
+  for (const line of lines) {
+    if (current && current.length + line.length + 1 > LIMITS.sectionText - NOTE_ROOM) {
+      if (blocks.length >= LIMITS.blocksPerMessage - FIXED_BLOCKS) break;
+      blocks.push(section(current));
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+    left--;
+  }
+  if (current)
+    blocks.push(section(left > 0 ? `${current}\n… and ${plural(left, 'more problem target')}` : current));
+  if (ok.length > 0)
+    blocks.push(
+      section(
+        `${STATUS_EMOJI.ok} ${escapeMrkdwn(clip(`OK: ${ok.map((row) => row.target).join(', ')}`, 2000))}`,
+      ),
+    );
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text:
+          problems.length > 0
+            ? "Each problem target's full report is in this message's thread."
+            : 'Every target is OK.',
+      },
+    ],
+  });
+  return blocks;
+}
+
+/** The headline, also the message's notification text: `Health of tag:production: 1 critical, 2 ok`. */
+export function summaryText(label: string, entries: readonly FleetEntry[]): string {
+  const statuses = entries.map(statusOf);
+  return `${STATUS_EMOJI[fleetStatus(statuses)]} *Health of ${escapeMrkdwn(label)}*: ${statusCounts(statuses)} (${plural(entries.length, 'target')})`;
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fleetHealthJobProcessor } from '../../src/health/fleetJob.js';
+import type { HealthReport } from '../../src/health/types.js';
+import type { JobItem } from '../../src/jobs/catalog.js';
+import type { QueueBackend } from '../../src/jobs/queueBackend.js';
+import { createLogger } from '../../src/logger.js';
+import { RunStore } from '../../src/store/runs.js';
+import { loadTargetRegistry } from '../../src/targets/registry.js';
+import {
+  createStateDatabase,
+  createTestDatabase,
+  type StateDatabase,
+  type TestDatabase,
+} from '../support/databases.js';
+import { fleetTargetsEnv } from '../support/fleet.js';
+
+const [server] = inject('postgresServers');
+
+describe('the fleet health job', () => {
+  let state: StateDatabase;
+  let dbs: TestDatabase[];
+  beforeAll(async () => {
+    [state, ...dbs] = (await Promise.all([
+      createStateDatabase(server!.url),
+      ...[0, 1, 2].map(() => createTestDatabase(server!.url, { demoSchema: false })),
+    ])) as [StateDatabase, ...TestDatabase[]];
+  });
+  afterAll(async () => {
+    await Promise.all([state?.drop(), ...(dbs ?? []).map((db) => db.drop())]);
+  });
+
+  it('resumes after a crash with the targets not checked yet, and queues the summary of all', async () => {
+    const env = fleetTargetsEnv(dbs);
+    const targets = loadTargetRegistry({ targetsFile: env.TARGETS_FILE }, (name) => env[name]);
+    const runs = new RunStore(state.pool);
+    const recorded = await runs.createHealthRuns(
+      targets.names().map((target) => ({ target, requestedBy: 'U0ONCALL' })),
+    );
+    const runIds = recorded.map(({ run }) => run.id);
+    const enqueued: JobItem[] = [];
+    const queues = {
+      enqueue: async (item: JobItem) => {
+        enqueued.push(item);
+      },
+    } as unknown as QueueBackend;
+    const checked: string[] = [];
+    // The first attempt dies when saving billing's report, as a worker killed there would.
+    let crash = true;
+    const crashing = Object.create(runs, {
+      saveReport: {
+        value: async (id: string, report: HealthReport) => {
+          checked.push(report.target);
+          if (crash && report.target === 'billing') throw new Error('worker killed');
+          return runs.saveReport(id, report);
+        },
+      },
+    }) as RunStore;
+    const processor = fleetHealthJobProcessor({
+      runs: crashing,
+      targets,
+      queues,
+      logger: createLogger({ level: 'silent' }),
+      health: { budgetMs: 10_000, evidenceLimit: 5 },
+      concurrency: 1,
+    });
+    const job = { runIds, channel: 'C0OPS', label: 'all targets' };
+    await expect(processor(job)).rejects.toThrow('worker killed');
+    expect(enqueued).toEqual([]);
+    const firstTry = [...checked];
+    expect(firstTry).toEqual(['shop', 'billing']);
+
+    crash = false;
+    checked.length = 0;
+    await processor(job);
+    // shop's report was kept; only the rest are checked again.
+    expect(checked).toEqual(['billing', 'reports', 'gone']);
+    expect(enqueued).toEqual([{ name: 'fleet-summary', data: job }]);
+    const stored = await runs.getMany(runIds);
+    expect(
+      Object.fromEntries(stored.map((run) => [run.target, [run.status, run.report?.status]])),
+    ).toMatchObject({
+      shop: ['done', expect.any(String)],
+      billing: ['done', expect.any(String)],
+      reports: ['done', expect.any(String)],
+      gone: ['done', 'unreachable'],
+    });
+  });
+});

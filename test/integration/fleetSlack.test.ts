@@ -1,0 +1,169 @@
+import { WebClient } from '@slack/web-api';
+import nock from 'nock';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadServiceConfig } from '../../src/config.js';
+import { type RunningService, startService } from '../../src/service.js';
+import { blockViolations } from '../../src/slack/blockLimits.js';
+import { postFleetSummary } from '../../src/slack/posts/fleetSummaryPost.js';
+import type { Run } from '../../src/store/runs.js';
+import {
+  captureLogs,
+  countRuns,
+  eventually,
+  interceptChatUpdate,
+  interceptPostMessage,
+  type Posted,
+  serviceEnv,
+} from '../support/botHarness.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { fleetTargetsEnv } from '../support/fleet.js';
+import { redisAvailable, startTestRedis, type TestRedis } from '../support/redis.js';
+import { BOT_TOKEN, interceptSlackOnly, sendSlashCommand } from '../support/slack.js';
+
+const [server] = inject('postgresServers');
+
+interceptSlackOnly();
+
+/** chat.getPermalink answers a link per ts. */
+function interceptPermalinks() {
+  nock('https://slack.com')
+    .persist()
+    .post('/api/chat.getPermalink')
+    .reply(200, (_uri, body) => {
+      const ts = new URLSearchParams(body as string).get('message_ts');
+      return {
+        ok: true,
+        channel: 'C0INCIDENT',
+        permalink: `https://acme.slack.com/archives/C0INCIDENT/p${ts}`,
+      };
+    });
+}
+
+/** What the bot edits: chat.update's bodies, with their blocks parsed. */
+function interceptLinksAndUpdates() {
+  interceptPermalinks();
+  return interceptChatUpdate();
+}
+
+describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
+  let state: TestDatabase;
+  let targets: TestDatabase[];
+  let redis: TestRedis;
+  let service: RunningService;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    [state, redis, ...targets] = (await Promise.all([
+      createTestDatabase(server!.url, { demoSchema: false }),
+      startTestRedis(),
+      ...[0, 1, 2].map(() => createTestDatabase(server!.url, { demoSchema: false })),
+    ])) as [TestDatabase, TestRedis, ...TestDatabase[]];
+    const { TARGET_DATABASE_URL: _single, ...env } = serviceEnv(state, targets[0]!, redis.url);
+    const config = loadServiceConfig(
+      {
+        ...env,
+        ...fleetTargetsEnv(targets),
+        FLEET_CONCURRENCY: '2',
+      },
+      { mode: 'all' },
+    );
+    service = await startService({ mode: 'all', config, logger: logs.logger });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await redis?.stop();
+    await Promise.all([state?.drop(), ...(targets ?? []).map((db) => db.drop())]);
+  });
+
+  /** The fleet's runs once the summary has linked every problem target's report. */
+  async function fleetRuns(count: number): Promise<Run[]> {
+    const recent = await service.runs.recent(count);
+    return Promise.all(recent.map(async (run) => (await service.runs.get(run.id))!));
+  }
+
+  it('posts one summary, worst first, with each problem target’s report in its thread and linked from it', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const updates = interceptLinksAndUpdates();
+    const before = await countRuns(state.url);
+    const response = await sendSlashCommand(service.port, { text: 'health all' });
+    expect(response.json).toEqual({
+      response_type: 'ephemeral',
+      text: 'Checking all targets: 4 targets; one summary follows here.',
+    });
+    expect(await countRuns(state.url)).toBe(before + 4);
+    await eventually(() => updates[0]);
+    const runs = await fleetRuns(4);
+    const status = Object.fromEntries(runs.map((run) => [run.target, run.report?.status]));
+    expect(status).toMatchObject({ shop: expect.stringMatching(/warn|critical/), gone: 'unreachable' });
+    const problems = runs.filter((run) => run.report?.status !== 'ok').map((run) => run.target);
+
+    // One message in the channel, the rest in its thread: one report per problem target.
+    const [summary, ...replies] = posted;
+    expect(summary).toMatchObject({ channel: 'C0INCIDENT', threadTs: undefined });
+    expect(summary!.text).toMatch(/Health of all targets\*: .*\(4 targets\)/);
+    expect(replies.map((reply) => reply.threadTs)).toEqual(problems.map(() => summary!.ts));
+    expect(replies[0]!.text).toMatch(/^Health of gone: /);
+    expect(replies.map((reply) => reply.text.match(/^Health of (\w+)/)?.[1]).sort()).toEqual(
+      [...problems].sort(),
+    );
+    for (const run of runs.filter((r) => problems.includes(r.target)))
+      expect(run.postedTs).toBe(
+        replies.find((reply) => reply.text.startsWith(`Health of ${run.target}:`))?.ts,
+      );
+
+    // The summary is edited in place, gone first, each problem linking to its report.
+    const [update] = updates;
+    expect(update!.ts).toBe(summary!.ts);
+    expect(blockViolations(JSON.parse(update!.blocks))).toEqual([]);
+    const lines = update!.blocks;
+    expect(lines.indexOf('*gone*')).toBeLessThan(lines.indexOf('*shop*'));
+    expect(lines).toContain('connection refused by 127.0.0.1:1');
+    expect(lines).not.toContain('hunter2');
+    for (const reply of replies) expect(lines).toContain(`p${reply.ts}|report`);
+
+    // Run again, as a retry after a crash would: nothing is posted twice.
+    const db = new pg.Pool({ connectionString: state.url, max: 2 });
+    try {
+      await postFleetSummary(
+        { db, runs: service.runs, slack: new WebClient(BOT_TOKEN) },
+        { runIds: runs.map((run) => run.id), channel: 'C0INCIDENT', label: 'all targets' },
+      );
+    } finally {
+      await db.end();
+    }
+    expect(posted).toHaveLength(1 + problems.length);
+  });
+
+  it('checks only the targets with a tag, and refuses a tag no target has, naming the known ones', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const updates = interceptLinksAndUpdates();
+    const response = await sendSlashCommand(service.port, { text: 'health tag:production' });
+    expect(response.json?.text).toBe('Checking tag:production: 2 targets; one summary follows here.');
+    await eventually(() => updates[0]);
+    expect(posted[0]!.text).toMatch(/Health of tag:production\*: .*\(2 targets\)/);
+    expect(updates[0]!.blocks).not.toContain('reports');
+
+    const before = await countRuns(state.url);
+    const unknown = await sendSlashCommand(service.port, { text: 'health tag:prod' });
+    expect(unknown.json?.text).toBe(
+      'No target has the tag "prod". Known tags: payments, production, retired, staging.',
+    );
+    expect(await countRuns(state.url)).toBe(before);
+  });
+
+  it('starts one fleet run for a Slack retry of the same request', async () => {
+    interceptPostMessage([]);
+    interceptLinksAndUpdates();
+    const before = await countRuns(state.url);
+    const fields = { text: 'health tag:production', trigger_id: 'trigger-fleet-retried' };
+    await sendSlashCommand(service.port, fields);
+    const retry = await sendSlashCommand(service.port, fields, {
+      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+    });
+    expect(retry.json?.text).toBe('Already checking tag:production…');
+    expect(await countRuns(state.url)).toBe(before + 2);
+  });
+});
