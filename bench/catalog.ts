@@ -15,7 +15,8 @@ import { runHealthCheck } from '../src/health/engine.js';
 import type { HealthReport } from '../src/health/types.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
 import { TargetPools } from '../src/targets/pools.js';
-import { BOT_APPLICATION_NAME, DEFAULT_TARGET_SETTINGS, type Target } from '../src/targets/target.js';
+import { DEFAULT_TARGET_SETTINGS, type Target } from '../src/targets/target.js';
+import { watchBotLocks } from '../test/support/lockWatcher.js';
 import { percentile } from './stats.js';
 
 const SIZES = (process.env.BENCH_TABLES ?? '1000,50000').split(',').map(Number);
@@ -82,32 +83,6 @@ async function makeDatabase(adminUrl: string, url: string, name: string, tables:
   );
 }
 
-/** Samples the most locks any one of the bot's backends holds, until stopped. */
-function watchLocks(url: string): { stop: () => Promise<number> } {
-  const client = new pg.Client({ connectionString: url });
-  let running = true;
-  let most = 0;
-  const loop = (async () => {
-    await client.connect();
-    while (running) {
-      const { rows } = await client.query<{ held: number }>(
-        `SELECT coalesce(max(n), 0)::int AS held FROM (SELECT count(*) AS n FROM pg_locks l
-           JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = $1 GROUP BY l.pid) per_backend`,
-        [BOT_APPLICATION_NAME],
-      );
-      most = Math.max(most, rows[0]!.held);
-    }
-    await client.end();
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return most;
-    },
-  };
-}
-
 async function measure(url: string, tables: number): Promise<void> {
   const target: Target = {
     name: `catalog-${tables}`,
@@ -129,9 +104,9 @@ async function measure(url: string, tables: number): Promise<void> {
     let last: HealthReport | undefined;
     let mostLocks = 0;
     for (let run = 0; run < RUNS; run++) {
-      const watcher = watchLocks(url);
+      const watcher = watchBotLocks(url);
       const report = await runHealthCheck(target, pool);
-      mostLocks = Math.max(mostLocks, await watcher.stop());
+      mostLocks = Math.max(mostLocks, (await watcher.stop()).most);
       engine.push(report.durationMs);
       last = report;
       const started = performance.now();

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HEALTH_CHECKS } from '../../src/health/catalog.js';
 import type { CheckDefinition } from '../../src/health/types.js';
 import { startEmbeddedPostgres } from '../../src/store/embeddedPostgres.js';
-import { BOT_APPLICATION_NAME } from '../../src/targets/target.js';
 import {
   createTestDatabase,
   openSession,
@@ -12,6 +11,7 @@ import {
   withDatabase,
 } from '../support/databases.js';
 import { finding, health } from '../support/health.js';
+import { watchBotLocks } from '../support/lockWatcher.js';
 
 const servers = inject('postgresServers');
 
@@ -79,21 +79,8 @@ describe.each(servers)('health check limits on $label', (server) => {
     await many.admin.query(`DO $$ BEGIN
       FOR i IN 1..2000 LOOP EXECUTE format('CREATE SEQUENCE many_seq_%s', i); END LOOP;
       PERFORM setval('many_seq_1999', 9223372036854775000); END $$`);
-    const watcher = await openSession(many.url, 'lock-watcher');
-    let most = 0;
-    let samples = 0;
-    let running = true;
-    const watching = (async () => {
-      while (running) {
-        const { rows } = await watcher.query<{ held: number }>(
-          `SELECT coalesce(max(n), 0)::int AS held FROM (SELECT count(*) AS n FROM pg_locks l
-             JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = $1 GROUP BY l.pid) per_backend`,
-          [BOT_APPLICATION_NAME],
-        );
-        most = Math.max(most, rows[0]!.held);
-        samples += 1;
-      }
-    })();
+    const watcher = watchBotLocks(many.url);
+    let locks = { most: 0, samples: 0 };
     try {
       const report = await health(testTarget(many.url), { only: ['sequence_exhaustion'] });
       const sequences = finding(report, 'sequence_exhaustion');
@@ -102,13 +89,11 @@ describe.each(servers)('health check limits on $label', (server) => {
         expect.objectContaining({ sequence: 'many_seq_1999', pct_used: 99.99 }),
       ]);
     } finally {
-      running = false;
-      await watching;
-      await watcher.end();
+      locks = await watcher.stop();
       await many.drop();
     }
-    expect(samples).toBeGreaterThan(0);
-    expect(most).toBeLessThanOrEqual(100);
+    expect(locks.samples).toBeGreaterThan(0);
+    expect(locks.most).toBeLessThanOrEqual(100);
   });
 
   it('reports a check blocked by an ACCESS EXCLUSIVE lock as timed out while the others report', async () => {
