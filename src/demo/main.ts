@@ -121,7 +121,7 @@ function cliLines(demo: ConsoleDemo): string[] {
   return [
     '  The same databases from another terminal, while the demo runs:',
     `    export DATABASE_URL='${demo.stateUrl}'  ${pc.dim("# the bot's state")}`,
-    `    export TARGET_DATABASE_URL='${demo.targetUrl}'  ${pc.dim('# the faulty shop')}`,
+    `    export TARGET_DATABASE_URL='${demo.targetUrl}' TARGET_NAME=demo  ${pc.dim('# the faulty shop, named as in the console')}`,
     `    ${pc.cyan('npx runbook-bot health')}  ${pc.dim("# production thresholds, not the demo's lowered ones")}`,
     `    ${pc.cyan('npx runbook-bot history')}  ${pc.dim('# the runs started in the console')}`,
     `    ${pc.cyan('npx runbook-bot audit verify')}`,
