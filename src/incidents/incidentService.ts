@@ -107,7 +107,7 @@ export class IncidentService {
     const open = asked.incidentId
       ? await this.deps.incidents.get(asked.incidentId)
       : await this.deps.incidents.openInChannel(channelId);
-    if (!open) return noIncident();
+    if (!open) return this.noIncident(channelId);
     const incident = await this.deps.incidents.update(open.id, change);
     if (!incident) return refusal(`INC-${open.number} is already resolved.`);
     const words = change.statusText
@@ -144,7 +144,7 @@ export class IncidentService {
     const open = incidentId
       ? await this.deps.incidents.get(incidentId)
       : await this.deps.incidents.openInChannel(channelId);
-    if (!open) return noIncident();
+    if (!open) return this.noIncident(channelId);
     const incident = await this.deps.incidents.resolve(open.id, summary);
     if (!incident) return refusal(`INC-${open.number} is already resolved.`);
     await this.audit(incident, {
@@ -164,7 +164,7 @@ export class IncidentService {
     const incident = incidentId
       ? await this.deps.incidents.get(incidentId)
       : await this.deps.incidents.openInChannel(channelId);
-    if (!incident) return noIncident();
+    if (!incident) return this.noIncident(channelId);
     await this.notify(JOBS.incidentReport, incident.id);
     return done(`Drafting the report of INC-${incident.number}…`);
   }
@@ -256,6 +256,10 @@ export class IncidentService {
   }
 
   /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
+  private async noIncident(channelId: string): Promise<Answer> {
+    return noIncident(await this.deps.incidents.openDeclaredFrom(channelId));
+  }
+
   private async notify(
     name: typeof JOBS.incidentOpen | typeof JOBS.incidentRoot | typeof JOBS.incidentReport,
     incidentId: string,
@@ -316,7 +320,17 @@ function attachedText(attached: { healthRuns: number; procedureRuns: number }): 
   return parts.length > 0 ? ` Its timeline takes in this channel's last hour: ${parts.join(', ')}.` : '';
 }
 
-function noIncident(): Answer {
+/**
+ * No open incident here: when some were declared from this channel and are worked in their
+ * own, say which (a person just declared one and typed the next command where they were).
+ */
+function noIncident(declaredHere: StoredIncident[]): Answer {
+  if (declaredHere.length > 0) {
+    const which = declaredHere.map((incident) => `INC-${incident.number} (${incident.title})`).join(', ');
+    return refusal(
+      `There is no open incident in this channel. ${which}, declared from here, ${declaredHere.length === 1 ? 'is' : 'are'} worked in ${declaredHere.length === 1 ? 'its own channel' : 'their own channels'}: use the command there.`,
+    );
+  }
   return refusal(
     'There is no open incident in this channel. Use it in the incident channel, or declare one.',
     {

@@ -139,6 +139,17 @@ export class IncidentStore {
     return rows[0] ? toIncident(rows[0]) : undefined;
   }
 
+  /** Open incidents declared from `channelId` but worked in a channel of their own. */
+  async openDeclaredFrom(channelId: string): Promise<StoredIncident[]> {
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM incidents WHERE status = 'open' AND origin_channel = $1
+          AND channel_id IS NOT NULL AND channel_id <> origin_channel
+        ORDER BY declared_at DESC LIMIT 5`,
+      [channelId],
+    );
+    return rows.map(toIncident);
+  }
+
   /**
    * Makes the health checks and procedure runs of `channelId` in the last `withinMs` part of
    * the incident, unless they already belong to one: what was found and fixed before

@@ -129,6 +129,10 @@ describe.skipIf(!redisAvailable())('incidents', () => {
     expect(root.params.blocks).toContain('Response target');
     expect(root.params.blocks).toContain('connection-pool-exhaustion');
     expect(pinned.params.channel).toBe('CINC0001');
+    // The next command typed where it was declared is pointed at the incident, not told to declare one.
+    expect(await sendIncident(service.port, 'report', 'C0ONCALL')).toMatch(
+      /^There is no open incident in this channel\. INC-\d+ \(Checkout failing: too many connections\), declared from here, is worked in its own channel: use the command there\.$/,
+    );
 
     // Timers are delayed jobs in Redis, so they survive a restart.
     const incident = (await state.admin.query('SELECT id FROM incidents ORDER BY number DESC LIMIT 1'))
