@@ -380,7 +380,7 @@ function targetMidPreview(how: TargetFault): Scenario {
 
 function targetMidExecution(how: TargetFault): Scenario {
   return {
-    fault: `target $how === 'stopped' ? 'stopped (immediate)' : 'sessions terminated'mid-execution`,
+    fault: `target ${how === 'stopped' ? 'stopped (immediate)' : 'sessions terminated'} mid-execution`,
     topology: 'bot+worker',
     timeoutMs: 150_000,
     async run(lab, row) {
@@ -410,6 +410,7 @@ function approvalStorm(topology: TopologyKind): Scenario {
       const clicks = lab.short ? 40 : 100;
       const bump = await pendingBump(lab, row);
       row.answered = [0, 0];
+      const stormStarted = Date.now();
       const storm = Array.from({ length: clicks }, (_, i) =>
         pressOnCard(lab, bump.request, 'approve_action', i % 2 === 0 ? BOB : CAROL),
       );
@@ -443,9 +444,9 @@ function approvalStorm(topology: TopologyKind): Scenario {
       const unanswered = Math.max(0, silent - (rows[0]?.n ?? 0));
       if (unanswered > 0) {
         row.answered[0] -= unanswered;
-        row.notes.push(`$unansweredclicks acknowledged but never answered`);
+        row.notes.push(`${unanswered} clicks acknowledged but never answered`);
       }
-      row.notes.push(`storm acked in $((Date.now() - stormStarted) / 1000).toFixed(1)s`);
+      row.notes.push(`storm acked in ${((Date.now() - stormStarted) / 1000).toFixed(1)} s`);
       await countOutcome(lab, row, bump);
       await countExecutions(lab, row, bump, 'exactly 1');
       await countReports(lab, row, checks);
