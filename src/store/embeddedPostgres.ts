@@ -246,6 +246,32 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT')
     killTree(child, 'SIGKILL');
     await exited;
   }
+  // The postmaster gone, its backends may outlive it by a moment (orphans noticing its death,
+  // then reaped by init): "stopped" means the whole group is, or a caller's exit leaves them.
+  if (groupLeaders.has(child) && child.pid !== undefined && !(await groupGone(child.pid, STOP_WAIT_MS))) {
+    signalGroup(child.pid, 'SIGKILL');
+    await groupGone(child.pid, STOP_WAIT_MS);
+  }
+}
+
+/** Whether process group `pgid` is empty within `withinMs`. */
+async function groupGone(pgid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (signalGroup(pgid, 0)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/** Sends `signal` to a process group; false when the group is empty. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The child and, when it leads a process group of its own, everything it forked. */
