@@ -7,6 +7,7 @@ import {
   type Statement,
 } from './model.js';
 import type { RawValues } from './procedureParams.js';
+import { editDistance } from './sql/catalogNames.js';
 import { identifierParts } from './sql/placeholders.js';
 
 /** What the catalog is read through: a pool or a connection of the target. */
@@ -225,19 +226,4 @@ export function nearest(name: string, names: string[]): string[] {
 
 function bare(qualified: string): string {
   return qualified.slice(qualified.lastIndexOf('.') + 1);
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++)
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    previous = current;
-  }
-  return previous[b.length]!;
 }
