@@ -12,6 +12,7 @@ export type RunbookCommand =
   | { kind: 'run'; procedure: string; target?: string; values: RawValues }
   | { kind: 'match'; text: string }
   | { kind: 'reload' }
+  | { kind: 'targets'; filter?: string }
   | { kind: 'help' }
   | { kind: 'invalid'; message: string };
 
@@ -24,6 +25,7 @@ export const RUNBOOK_USAGE = [
   '*Usage*',
   '• `/runbook health [target]`: check a database and post what is wrong here',
   '• `/runbook health all` or `/runbook health tag:<tag>`: check every target (or those with the tag) and post one summary, problems first',
+  '• `/runbook targets [tag:<tag> | words]`: the target databases you can name, with their tags',
   '• `/runbook list [query]`: runbooks and procedures, optionally only those matching a title, symptom or error code',
   '• `/runbook show <procedure>`: a procedure’s steps, what each one does and the parameters it needs',
   '• `/runbook run <procedure> [target] [name=value …]`: run its checks here; actions get a Preview button, manual steps a Done button',
@@ -67,6 +69,12 @@ export function parseRunbookCommand(text: string): RunbookCommand {
     }
     case 'list':
       return { kind: 'list', query: rest || undefined };
+    case 'targets':
+      if (args.length > 1 || (args[0]?.startsWith('tag:') && !TAG_SELECTOR.test(args[0])))
+        return invalid(
+          '`/runbook targets` takes one optional filter, a tag or a word of a name: `/runbook targets tag:production`, `/runbook targets billing`',
+        );
+      return { kind: 'targets', filter: args[0]?.slice(0, 70) };
     case 'show': {
       if (args.length !== 1 || !PROCEDURE_REF.test(args[0]!))
         return invalid('`/runbook show` takes a procedure id: `/runbook show postgres-health#vacuum-table`');

@@ -1,10 +1,17 @@
+import type { Suggestion } from '../answer.js';
 import { ConfigError, UserError } from '../errors.js';
+import { closestNames, namesText } from '../text.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from './target.js';
 import { isPostgresUrl, readTargetsFile } from './targetsFile.js';
 
 export class UnknownTargetError extends UserError {
   override name = 'UnknownTargetError';
 }
+
+/** Where to look a target's name up, in the words Slack and the terminal share. */
+const LIST_TARGETS: readonly Suggestion[] = [
+  { family: 'runbook', words: 'targets', does: 'lists them with their tags' },
+];
 
 /** The named targets the bot may act on, and which one is used when none is named. */
 export class TargetRegistry {
@@ -34,12 +41,22 @@ export class TargetRegistry {
           'No target databases are configured. Set TARGET_DATABASE_URL, or TARGETS_FILE to a targets.yml.',
         );
       }
-      throw new UnknownTargetError(`Several targets are configured; name one: ${this.names().join(', ')}.`);
+      throw new UnknownTargetError(
+        `${this.byName.size} targets are configured; name one: ${namesText(this.names())}.`,
+        { suggestions: LIST_TARGETS },
+      );
     }
     const target = this.byName.get(wanted);
     if (!target) {
-      const known = this.byName.size > 0 ? this.names().join(', ') : 'none';
-      throw new UnknownTargetError(`Unknown target "${wanted}". Known targets: ${known}.`);
+      if (this.byName.size === 0)
+        throw new UnknownTargetError(`Unknown target "${wanted}": none is configured.`);
+      const close = closestNames(wanted, this.names());
+      throw new UnknownTargetError(
+        close.length > 0
+          ? `Unknown target "${wanted}". Did you mean ${close.map((name) => `"${name}"`).join(' or ')}?`
+          : `Unknown target "${wanted}". Known targets: ${namesText(this.names())}.`,
+        { suggestions: LIST_TARGETS },
+      );
     }
     return target;
   }

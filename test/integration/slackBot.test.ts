@@ -95,8 +95,16 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     const target = await sendSlashCommand(service.port, { text: 'health prod' });
     expect(target.json).toEqual({
       response_type: 'ephemeral',
-      text: 'Unknown target "prod". Known targets: default.',
+      text: 'Unknown target "prod". Known targets: default. `/runbook targets` lists them with their tags.',
     });
+    const targets = await sendSlashCommand(service.port, { text: 'targets' });
+    expect(targets.json?.text).toContain('*1 target*');
+    expect(targets.json?.text).toContain('• `default`');
+    expect(targets.json?.text).not.toContain('postgres://');
+    const none = await sendSlashCommand(service.port, { text: 'targets tag:billing' });
+    expect(none.json?.text).toBe(
+      'No target matches "tag:billing" among 1 target. `/runbook targets` lists them all.',
+    );
     const malformed = await sendSlashCommand(service.port, { text: "health '; DROP TABLE runs; --" });
     expect(malformed.json?.text).toContain('takes one optional argument');
     expect(await countRuns(state.url)).toBe(before);

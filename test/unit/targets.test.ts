@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { TargetRegistry, type UnknownTargetError } from '../../src/targets/registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'targets-test-'));
 let counter = 0;
@@ -162,6 +163,27 @@ targets:
     const registry = loadTargetRegistry({ TARGET_DATABASE_URL: PROD_URL });
     expect(() => registry.resolve('prd')).toThrowError('Unknown target "prd". Known targets: default.');
     expect(() => loadTargetRegistry({}).resolve()).toThrowError(/Set TARGET_DATABASE_URL, or TARGETS_FILE/);
+  });
+
+  it('offers the closest names for a typo, and keeps a fleet of 200 names out of the message', () => {
+    const fleet = Array.from({ length: 200 }, (_, i) => `tenant-${String(i).padStart(3, '0')}`);
+    const registry = new TargetRegistry(
+      fleet.map((name) => ({ ...loadTargetRegistry({ TARGET_DATABASE_URL: PROD_URL }).resolve(), name })),
+    );
+    expect(() => registry.resolve('tenat-077')).toThrowError(
+      /^Unknown target "tenat-077". Did you mean "tenant-077"/,
+    );
+    let error: unknown;
+    try {
+      registry.resolve();
+    } catch (err) {
+      error = err;
+    }
+    expect((error as Error).message).toBe(
+      `200 targets are configured; name one: ${fleet.slice(0, 20).join(', ')} and 180 more.`,
+    );
+    expect((error as UnknownTargetError).suggestions.map((s) => s.words)).toEqual(['targets']);
+    expect(() => registry.resolve('billing')).toThrowError(/Known targets: tenant-000, .* and 180 more\./);
   });
 
   it('validates threshold overrides in the file at load time', () => {

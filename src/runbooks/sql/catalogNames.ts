@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { closestNames, editDistance } from '../../text.js';
 import { dedupe, display, type Names, type QualifiedName } from './statementNames.js';
 
 /**
@@ -145,43 +146,8 @@ export class CatalogNames {
   }
 }
 
-/** Edit distance, for "did you mean" among a catalog's names. */
-export function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return previous[b.length]!;
-}
-
-/**
- * The closest names to `name`, near enough to be a typo or a singular/plural slip
- * (`job` for `jobs_db` is not offered; `jobs_dbs` for `jobs_db` is).
- */
-export function closestNames(name: string, candidates: Iterable<string>, max = 3): string[] {
-  const wanted = name.toLowerCase();
-  const limit = Math.max(2, Math.floor(wanted.length / 3));
-  return [...new Set(candidates)]
-    .map((candidate) => {
-      const lower = candidate.toLowerCase();
-      const contains =
-        lower.length > 3 && wanted.length > 3 && (lower.includes(wanted) || wanted.includes(lower));
-      return {
-        candidate,
-        distance: contains ? Math.min(1, editDistance(wanted, lower)) : editDistance(wanted, lower),
-      };
-    })
-    .filter((entry) => entry.distance <= limit)
-    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
-    .slice(0, max)
-    .map((entry) => entry.candidate);
-}
+// A catalog's names are offered as a typo's corrections the way every other name is.
+export { closestNames, editDistance };
 
 /**
  * Names that read as a template's stand-in rather than an object of a real database:

@@ -1,11 +1,12 @@
 import type { ProcedureMatch } from '../../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../../runbooks/model.js';
 import type { LoadSummary, ProcedureRef } from '../../runbooks/runbookLibrary.js';
+import type { Target } from '../../targets/target.js';
 import { plural } from '../../text.js';
 import { escapeMrkdwn } from './mrkdwn.js';
 
 /**
- * Ephemeral answers to `/runbook list|show|match|reload`, as mrkdwn text (up to Slack's
+ * Ephemeral answers to `/runbook list|show|match|reload|targets`, as mrkdwn text (up to Slack's
  * 40 000 characters; lists of procedures do not fit in 50 blocks).
  */
 
@@ -101,4 +102,50 @@ export function reloadText(summary: LoadSummary): string {
     ...summary.problems.map((problem) => `:warning: \`${problem.file}\`: ${escapeMrkdwn(problem.message)}`),
   ];
   return fitLines(lines, (hidden) => `…and ${plural(hidden, 'more problem')} (see the bot's log).`);
+}
+
+/**
+ * `/runbook targets [tag:<tag> | words]`: the names people type after `/runbook health` and
+ * `/runbook run`, with their tags; never a URL. With many targets the tags come first, so a
+ * fleet can be narrowed by one.
+ */
+export function targetListText(all: readonly Target[], filter?: string): string {
+  const tag = filter?.startsWith('tag:') ? filter.slice(4) : undefined;
+  const words = tag === undefined ? filter?.toLowerCase() : undefined;
+  const shown = all.filter((target) =>
+    tag !== undefined
+      ? target.tags.includes(tag)
+      : !words ||
+        target.name.includes(words) ||
+        (target.description ?? '').toLowerCase().includes(words) ||
+        target.tags.some((t) => t.toLowerCase().includes(words)),
+  );
+  if (all.length === 0)
+    return 'No target databases are configured. Set `TARGET_DATABASE_URL`, or `TARGETS_FILE` to a targets file.';
+  if (shown.length === 0)
+    return `No target matches "${escapeMrkdwn(filter ?? '')}" among ${plural(all.length, 'target')}. \`/runbook targets\` lists them all.`;
+  const tagCounts = new Map<string, number>();
+  for (const target of shown) for (const t of target.tags) tagCounts.set(t, (tagCounts.get(t) ?? 0) + 1);
+  const tags = [...tagCounts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const lines = [
+    `*${plural(shown.length, 'target')}*${shown.length < all.length ? ` of ${all.length}` : ''}${
+      tags.length > 0 ? ` · tags: ${tags.map(([t, n]) => `\`${escapeMrkdwn(t)}\` (${n})`).join(', ')}` : ''
+    }`,
+  ];
+  for (const target of shown)
+    lines.push(
+      `• \`${target.name}\`${target.tags.length > 0 ? ` · ${target.tags.map(escapeMrkdwn).join(', ')}` : ''}${
+        target.description ? ` · ${escapeMrkdwn(target.description)}` : ''
+      }`,
+    );
+  lines.push(
+    tags.length > 0
+      ? `\`/runbook health <target>\` checks one; \`/runbook health all\` or \`/runbook health tag:${escapeMrkdwn(tags[0]![0])}\` checks many and posts one summary.`
+      : '`/runbook health <target>` checks one; `/runbook health all` checks them all and posts one summary.',
+  );
+  return fitLines(
+    lines,
+    (hidden) =>
+      `…and ${plural(hidden, 'more line')}: narrow it with \`/runbook targets tag:<tag>\` or \`/runbook targets <words>\`.`,
+  );
 }

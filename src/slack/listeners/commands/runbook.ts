@@ -6,7 +6,13 @@ import { fleetSelectorFromWord } from '../../../health/fleet.js';
 import { startFleetHealth } from '../../../health/fleetRunStarter.js';
 import { matchProcedures } from '../../../runbooks/matchProcedures.js';
 import { startProcedureRun } from '../../../runbooks/startProcedureRun.js';
-import { matchListText, procedureText, reloadText, runbookListText } from '../../views/runbookText.js';
+import {
+  matchListText,
+  procedureText,
+  reloadText,
+  runbookListText,
+  targetListText,
+} from '../../views/runbookText.js';
 import type { ListenerDeps } from '../deps.js';
 import { type CommandAnswer, registerSlashCommand, type SlashPayload } from './slashCommand.js';
 
@@ -18,7 +24,7 @@ export function register(app: App, deps: ListenerDeps): void {
     name: '/runbook',
     usage: RUNBOOK_USAGE,
     parse: parseRunbookCommand,
-    subcommands: ['health', 'list', 'show', 'run', 'match', 'reload'],
+    subcommands: ['health', 'targets', 'list', 'show', 'run', 'match', 'reload'],
     answer: async (command, payload) => {
       try {
         return await answer(deps, command, payload);
@@ -77,6 +83,8 @@ async function answer(
         runbook ? runbookListText([runbook]) : procedureText(deps.runbooks.resolveProcedure(command.id)),
       );
     }
+    case 'targets':
+      return done(targetListText(deps.targets.list(), command.filter));
     case 'match':
       return done(
         matchListText(command.text, matchProcedures(command.text, deps.runbooks.procedures()), 'match'),
