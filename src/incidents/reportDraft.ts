@@ -242,7 +242,11 @@ export function composeIncidentReport(input: IncidentReportInput): ReportDraft {
   return {
     markdown: lines.join('\n'),
     json,
-    filename: `incident-${incident.number}-${day(incident.declaredAt)}.md`,
+    // A draft of an open incident and the one written at resolve land in the same thread: the
+    // open one's name says when it was written, so a download never replaces the other.
+    filename: `incident-${incident.number}-${day(incident.declaredAt)}${
+      incident.resolvedAt ? '' : `-draft-${local(input.now).slice(11, 16).replace(':', '')}`
+    }.md`,
   };
 }
 

@@ -320,7 +320,9 @@ describe('incident report draft', () => {
   });
 
   it('says an open incident is still open and measures to now', () => {
-    const { markdown, json } = composeIncidentReport(openIncident());
+    const { markdown, json, filename } = composeIncidentReport(openIncident());
+    // Not the name the report written at resolve will have: both go to the same thread.
+    expect(filename).toBe('incident-42-2026-11-24-draft-1200.md');
     expect(markdown).toContain('- Status: still open (draft written 2026-11-24 12:00 CET)\n');
     expect(markdown).toContain(
       '- Duration: 1 h 55 min (still open), from 2026-11-24 10:05 CET to 2026-11-24 12:00 CET\n',
