@@ -98,7 +98,8 @@ function choiceInputs(param: Parameter, offered: ParameterChoices): KnownBlock[]
     {
       type: 'input',
       block_id: param.name,
-      label: { type: 'plain_text', text: param.name.slice(0, 2000) },
+      // Slack marks both inputs "(optional)": the label says that one of the two is needed.
+      label: { type: 'plain_text', text: `${param.name}: choose one here or type one below`.slice(0, 2000) },
       optional: true,
       hint: { type: 'plain_text', text: `Values from ${from}.${cut}`.slice(0, 2000) },
       element: {
