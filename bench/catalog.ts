@@ -4,12 +4,13 @@
  * so as many sequences and indexes), on a stock server (max_locks_per_transaction 64,
  * max_connections 100). For each size it prints the engine's time beside the same statements
  * through one bare `pg` client (the anchor, same run), the slowest checks, any check that did
- * not finish, and the most locks one of the bot's backends held (sampled from pg_locks
- * throughout). Figures only; nothing here asserts.
+ * not finish, the machine's load average, and the most locks one of the bot's backends held
+ * (sampled from pg_locks throughout runs of their own). Figures only; nothing here asserts.
  *
  * BENCH_RUNS (default 3), BENCH_DATABASE_URL (a server to use instead of an embedded one;
  * the bench creates and drops its databases there).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 import { runHealthCheck } from '../src/health/engine.js';
 import type { HealthReport } from '../src/health/types.js';
@@ -102,11 +103,9 @@ async function measure(url: string, tables: number): Promise<void> {
     const engine: number[] = [];
     const anchor: number[] = [];
     let last: HealthReport | undefined;
-    let mostLocks = 0;
+    const loadBefore = loadavg()[0]!;
     for (let run = 0; run < RUNS; run++) {
-      const watcher = watchBotLocks(url);
       const report = await runHealthCheck(target, pool);
-      mostLocks = Math.max(mostLocks, (await watcher.stop()).most);
       engine.push(report.durationMs);
       last = report;
       const started = performance.now();
@@ -118,6 +117,15 @@ async function measure(url: string, tables: number): Promise<void> {
       }
       anchor.push(performance.now() - started);
     }
+    const loadAfter = loadavg()[0]!;
+    // Locks are sampled in runs of their own: the watcher queries pg_locks without pause and
+    // would take one of the machine's cores from the timed runs.
+    let mostLocks = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const watcher = watchBotLocks(url);
+      await runHealthCheck(target, pool);
+      mostLocks = Math.max(mostLocks, (await watcher.stop()).most);
+    }
     const p50 = percentile(engine, 50);
     const bareP50 = percentile(anchor, 50);
     const unfinished = last!.findings.filter((f) => f.status === 'error');
@@ -125,7 +133,12 @@ async function measure(url: string, tables: number): Promise<void> {
     console.log(
       `  engine p50 ${p50.toFixed(0)} ms beside bare pg (same ${statements.length} statements, 1 connection) p50 ${bareP50.toFixed(0)} ms: ratio ${(p50 / bareP50).toFixed(2)} (goal <= 1.3 at 1,000 tables; engine <= 2,000 ms at 50,000)`,
     );
-    console.log(`  most locks held by one bot backend: ${mostLocks} (goal <= 100)`);
+    console.log(
+      `  load average (1 min) ${loadBefore.toFixed(1)} before the timed runs, ${loadAfter.toFixed(1)} after, on ${availableParallelism()} cores`,
+    );
+    console.log(
+      `  most locks held by one bot backend: ${mostLocks} (goal <= 100; ${RUNS} runs of their own)`,
+    );
     console.log(
       `  checks not finished: ${unfinished.length === 0 ? 'none' : unfinished.map((f) => `${f.id} (${f.summary})`).join('; ')}`,
     );

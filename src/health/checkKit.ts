@@ -114,12 +114,12 @@ export const MAX_CHECK_LOCKS = 90;
  * 50,000 locks and exhaust the server's shared lock table, "out of shared memory" for other
  * sessions too. OIDs are numbers read from the catalog, checked, and safe to inline.
  */
-export async function inLockBatches(
+export async function inLockBatches<R extends object = EvidenceRow>(
   ctx: CheckContext,
   oids: readonly number[],
   select: (oidArray: string) => string,
   perBatch = MAX_CHECK_LOCKS,
-): Promise<EvidenceRow[]> {
+): Promise<R[]> {
   if (oids.length === 0) return [];
   if (!ctx.db.inOwnTransactions) throw new Error('this session cannot split a read into transactions');
   const selects: string[] = [];
@@ -128,5 +128,5 @@ export async function inLockBatches(
     for (const oid of batch) if (!Number.isInteger(oid) || oid < 0) throw new Error(`not an OID: ${oid}`);
     selects.push(select(`'{${batch.join(',')}}'::oid[]`));
   }
-  return ctx.db.inOwnTransactions(selects);
+  return (await ctx.db.inOwnTransactions(selects)) as R[];
 }

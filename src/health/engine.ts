@@ -11,7 +11,7 @@ import {
 } from '../targets/readOnly.js';
 import { privilegeWarning } from '../targets/rolePrivileges.js';
 import type { Target } from '../targets/target.js';
-import { HEALTH_CHECKS } from './catalog.js';
+import { HEALTH_CHECKS, SLOWEST_ON_BIG_CATALOGS } from './catalog.js';
 import { worst } from './checkKit.js';
 import { describeCheckFailure } from './failures.js';
 import { probeServer } from './probe.js';
@@ -106,6 +106,19 @@ export async function runHealthCheck(
   const run: RunContext = { target, server, layers, deadline, options, describeFailure };
   const findings = new Array<Finding>(checks.length);
   const pending = checks.map((_, index) => index);
+  // The first lane keeps report order, so the quick session checks an incident needs come
+  // first (and a run held to one connection is as before); the others start with the checks
+  // that are slowest on a big catalog, costliest first, so that these overlap the quick ones.
+  const costliest = (index: number) => {
+    const rank = SLOWEST_ON_BIG_CATALOGS.indexOf(checks[index]!.id);
+    return rank < 0 ? SLOWEST_ON_BIG_CATALOGS.length : rank;
+  };
+  const next = (lane: number): number => {
+    let at = 0;
+    if (lane > 0)
+      for (let i = 1; i < pending.length; i++) if (costliest(pending[i]!) < costliest(pending[at]!)) at = i;
+    return pending.splice(at, 1)[0]!;
+  };
   const laneCount = Math.max(1, Math.min(target.settings.poolMax, checks.length));
   // The probe's connection becomes the first lane's; the others connect when they start.
   const lanes = Array.from(
@@ -114,10 +127,10 @@ export async function runHealthCheck(
   );
   let openLanes = lanes.length;
   await Promise.all(
-    lanes.map(async (lane) => {
+    lanes.map(async (lane, laneIndex) => {
       try {
         while (pending.length > 0) {
-          const index = pending.shift()!;
+          const index = next(laneIndex);
           const outcome = await runOneCheck(checks[index]!, lane, run);
           if (outcome.kind === 'finding') {
             findings[index] = outcome.finding;
@@ -291,10 +304,10 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
   }
 }
 
-/** Tags each statement so the server's own views show who sent it (and slow_queries can skip it). */
 /** Short read-only transactions sent together: few round trips, each bounded in what it locks. */
 const SELECTS_PER_TRIP = 40;
 
+/** Tags each statement so the server's own views show who sent it (and slow_queries can skip it). */
 function queryable(
   client: pg.PoolClient,
   tag: string,

@@ -239,6 +239,46 @@ describe.each(servers)('health checks on $label', (server) => {
     await db.admin.query('DROP TABLE tickets');
   });
 
+  it('measures a sequence against the column it feeds: int2, and a bigint sequence on an int4 column', async () => {
+    // Values read in batches come back only when past `warn` of the smallest integer range;
+    // the column decides whether they are past `warn` of theirs.
+    await db.admin.query(`
+      CREATE TABLE badges (id smallserial PRIMARY KEY);
+      SELECT setval('badges_id_seq', 30000);
+      CREATE SEQUENCE wide_seq;
+      CREATE TABLE narrow (id int DEFAULT nextval('wide_seq') PRIMARY KEY);
+      ALTER SEQUENCE wide_seq OWNED BY narrow.id;
+      SELECT setval('wide_seq', 2000000000);
+      CREATE SEQUENCE free_seq;
+      SELECT setval('free_seq', 2000000000);`);
+    try {
+      const report = await health(target(), { only: ['sequence_exhaustion'] });
+      const sequences = finding(report, 'sequence_exhaustion');
+      expect(sequences.status).toBe('warn');
+      expect(sequences.evidence).toEqual([
+        expect.objectContaining({
+          sequence: 'wide_seq',
+          column_type: 'integer',
+          usable_max: 2147483647,
+          pct_used: 93.13,
+        }),
+        expect.objectContaining({
+          sequence: 'badges_id_seq',
+          column_type: 'smallint',
+          usable_max: 32767,
+          pct_used: 91.55,
+        }),
+      ]);
+      expect(sequences.summary).toMatch(/^2 sequences past 85% of its range; public\.wide_seq is at 93\.13%/);
+    } finally {
+      await db.admin.query('DROP TABLE badges, narrow; DROP SEQUENCE free_seq');
+    }
+    const quiet = await health(target(), { only: ['sequence_exhaustion'] });
+    expect(finding(quiet, 'sequence_exhaustion').summary).toMatch(
+      /^no sequence past 85% of its range \(\d+ sequences? read\)$/,
+    );
+  });
+
   it('finds duplicate, unused and missing indexes', async () => {
     await db.admin.query(`
       CREATE INDEX lots_lot_number_idx ON lots (lot_number);

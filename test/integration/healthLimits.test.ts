@@ -131,6 +131,38 @@ describe.each(servers)('health check limits on $label', (server) => {
     }
   });
 
+  it('starts the checks slowest on big catalogs on the second connection, costliest first', async () => {
+    const started: Array<{ id: string; pid: number }> = [];
+    const recorder = (id: string): CheckDefinition => ({
+      id,
+      title: id,
+      description: 'records where it ran',
+      thresholds: [],
+      remediation: null,
+      async run(ctx) {
+        const [row] = await ctx.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        started.push({ id, pid: row!.pid });
+        return { status: 'ok', summary: 'ran' };
+      },
+    });
+    // Report order, as in the catalog: the quick checks first, the slow ones after them.
+    const ids = ['connections', 'blocking_chains', 'database_size', 'largest_tables', 'sequence_exhaustion'];
+    const report = await health(testTarget(db.url), { checks: ids.map(recorder) });
+    expect(report.findings.map((f) => f.id)).toEqual(ids);
+    const pidOf = (id: string) => started.find((s) => s.id === id)!.pid;
+    // The first connection takes `connections`; the second, when it opens, the costliest.
+    expect(started[0]!.id).toBe('connections');
+    expect(pidOf('sequence_exhaustion')).not.toBe(pidOf('connections'));
+    expect(started.filter((s) => s.pid === pidOf('sequence_exhaustion'))[0]!.id).toBe('sequence_exhaustion');
+    expect(started.map((s) => s.id).sort()).toEqual([...ids].sort());
+
+    // Held to one connection, the checks run in report order.
+    started.length = 0;
+    const settings = { connectTimeoutMs: 5000, statementTimeoutMs: 5000, lockTimeoutMs: 1000, poolMax: 1 };
+    await health(testTarget(db.url, { settings }), { checks: ids.map(recorder) });
+    expect(started.map((s) => s.id)).toEqual(ids);
+  });
+
   it('stops a check at statement_timeout and skips what the run budget cannot fit', async () => {
     const sleeper = (id: string): CheckDefinition => ({
       id,

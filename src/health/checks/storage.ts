@@ -306,45 +306,61 @@ export const sequenceExhaustion: CheckDefinition = {
   },
   async run(ctx) {
     const warn = ctx.threshold('warn');
-    // The catalog first, without locks: every sequence's range, the column it feeds and
-    // whether this role may read it. Reading a value locks the sequence, so values are read
-    // in lock-bounded batches (inLockBatches), never 50,000 at once.
-    const sequences = await ctx.db.query<SequenceRange>(
-      `WITH owned AS (
-         SELECT d.objid AS seq_oid, a.attrelid::regclass::text AS column_table, a.attname AS column_name,
-                format_type(a.atttypid, a.atttypmod) AS column_type,
-                CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END AS type_max
-           FROM pg_depend d
-           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-       )
-       SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS sequence, o.column_table, o.column_name, o.column_type,
-              least(s.seqmax::numeric, coalesce(o.type_max, s.seqmax)::numeric)::text AS usable_max, s.seqmin::text AS min_value,
-              has_sequence_privilege(c.oid, 'SELECT,USAGE') AS readable
-         FROM pg_sequence s
-         JOIN pg_class c ON c.oid = s.seqrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN owned o ON o.seq_oid = c.oid
-        WHERE s.seqincrement > 0 AND NOT pg_is_other_temp_schema(n.oid)`,
+    if (!Number.isFinite(warn)) throw new Error(`warn threshold is not a number: ${warn}`);
+    // The catalog first, without locks: which sequences there are and which this role may
+    // read. Reading a value opens and locks the sequence, so values are read in lock-bounded
+    // batches (inLockBatches), never 50,000 at once.
+    const [catalog] = await ctx.db.query<{ readable: string[]; unreadable: number }>(
+      `SELECT coalesce(array_agg(oid) FILTER (WHERE readable), '{}') AS readable,
+              count(*) FILTER (WHERE NOT readable)::int AS unreadable
+         FROM (SELECT s.seqrelid::int8 AS oid, has_sequence_privilege(s.seqrelid, 'SELECT,USAGE') AS readable
+                 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+                WHERE s.seqincrement > 0 AND NOT pg_is_other_temp_schema(c.relnamespace)) sequences`,
     );
-    const readable = sequences.filter((row) => row.readable);
-    const values = await inLockBatches(
+    const readable = (catalog?.readable ?? []).map(Number);
+    // Every readable sequence's value is read; a batch sends back only those past `warn` of
+    // the smallest range they could have (their own maximum or an int2 column's 32,767), so
+    // 50,000 quiet sequences send back nothing. The query is kept as simple as it can be:
+    // it is planned once per batch. `warn` is a number, checked above.
+    const candidates = await inLockBatches<{ oid: string; last_value: string }>(
       ctx,
-      readable.map((row) => Number(row.oid)),
+      readable,
       (oids) =>
-        `SELECT s.oid::int8 AS oid, pg_sequence_last_value(s.oid)::text AS last_value FROM unnest(${oids}) AS s(oid)`,
+        `SELECT s.seqrelid::int8 AS oid, v.last_value::text AS last_value
+           FROM unnest(${oids}) AS u(oid) JOIN pg_sequence s ON s.seqrelid = u.oid,
+                pg_sequence_last_value(s.seqrelid) AS v(last_value)
+          WHERE (v.last_value - s.seqmin)::numeric * 100 >= ${warn} * (least(s.seqmax, 32767) - s.seqmin)`,
     );
-    const lastValue = new Map(values.map((row) => [String(row.oid), row.last_value as string | null]));
-    const used = readable.flatMap((row) => {
-      const last = lastValue.get(String(row.oid));
-      if (last === null || last === undefined) return [];
-      const pct = percentUsed(BigInt(last), BigInt(row.min_value), BigInt(row.usable_max));
+    // Only the candidates get the column they feed (an int2 or int4 column lowers the usable
+    // maximum) and their names: catalog reads, no lock on any sequence.
+    const past =
+      candidates.length === 0
+        ? []
+        : await ctx.db.query<PastWarn>(
+            `SELECT n.nspname AS schema, c.relname AS sequence, u.last_value::text AS last_value,
+                    s.seqmin::text AS min_value, least(s.seqmax, coalesce(o.type_max, s.seqmax))::text AS usable_max,
+                    o.column_table, o.column_name, o.column_type
+               FROM unnest($1::oid[], $2::int8[]) AS u(oid, last_value)
+               JOIN pg_sequence s ON s.seqrelid = u.oid
+               JOIN pg_class c ON c.oid = u.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+               LEFT JOIN LATERAL (
+                 SELECT a.attrelid::regclass::text AS column_table, a.attname AS column_name,
+                        format_type(a.atttypid, a.atttypmod) AS column_type,
+                        CASE a.atttypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 END AS type_max
+                   FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = u.oid
+                    AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                  LIMIT 1) o ON true`,
+            [candidates.map((row) => row.oid), candidates.map((row) => row.last_value)],
+          );
+    const used = past.flatMap((row) => {
+      const pct = percentUsed(BigInt(row.last_value), BigInt(row.min_value), BigInt(row.usable_max));
       if (pct === null || pct < warn) return [];
       return [
         {
           schema: row.schema,
           sequence: row.sequence,
-          last_value: Number(last),
+          last_value: Number(row.last_value),
           usable_max: Number(row.usable_max),
           pct_used: pct,
           column_table: row.column_table,
@@ -354,14 +370,17 @@ export const sequenceExhaustion: CheckDefinition = {
       ];
     });
     used.sort((a, b) => b.pct_used - a.pct_used);
-    const unreadableCount = sequences.length - readable.length;
+    const unreadableCount = num(catalog?.unreadable);
     // pg_monitor does not grant reading sequences: say how many were not looked at instead of
     // calling them fine.
     const unreadable = unreadableCount
       ? `; ${plural(unreadableCount, 'sequence')} not readable by ${ctx.server.role} (GRANT SELECT ON ALL SEQUENCES IN SCHEMA … TO ${ctx.server.role})`
       : '';
     if (used.length === 0)
-      return { status: 'ok', summary: `no sequence past ${warn}% of its range${unreadable}` };
+      return {
+        status: 'ok',
+        summary: `no sequence past ${warn}% of its range (${plural(readable.length, 'sequence')} read)${unreadable}`,
+      };
     const top = used[0]!;
     return {
       status: levelAbove(top.pct_used, warn, ctx.threshold('critical'), operatorsOf(ctx)),
@@ -372,16 +391,16 @@ export const sequenceExhaustion: CheckDefinition = {
   },
 };
 
-interface SequenceRange {
-  oid: string;
+/** A candidate with its names and usable maximum; values are text, exact up to 2^63. */
+interface PastWarn {
   schema: string;
   sequence: string;
+  last_value: string;
+  min_value: string;
+  usable_max: string;
   column_table: string | null;
   column_name: string | null;
   column_type: string | null;
-  usable_max: string;
-  min_value: string;
-  readable: boolean;
 }
 
 /** Share of the range consumed, to two decimals, in exact integer arithmetic (values reach 2^63). */
