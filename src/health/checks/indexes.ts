@@ -182,7 +182,7 @@ export const missingIndexes: CheckDefinition = {
                                FROM pg_index i WHERE i.indrelid = t.oid) x
         WHERE ${STAT_TABLE_SCHEMAS}
           AND 100.0 * coalesce(x.idx_scan, 0) / (t.seq_scan + coalesce(x.idx_scan, 0)) < $2
-        ORDER BY rows_read_by_seq_scans DESC LIMIT $3`,
+        ORDER BY rows_read_by_seq_scans DESC, 1, 2 LIMIT $3`,
       [ctx.threshold('min_rows'), warn],
     );
     if (total === 0) return { status: 'ok', summary: 'large tables are read through indexes' };
@@ -209,21 +209,30 @@ export const unindexedForeignKeys: CheckDefinition = {
   async run(ctx) {
     const { evidence, total } = await topRows(
       ctx,
-      `SELECT con.connamespace::regnamespace::text AS schema, con.conrelid::regclass::text AS table, con.conname AS constraint,
+      // Names are spelled (regclass, regnamespace: a catalog lookup and a search_path walk
+      // each) only for the rows shown: spelled for every unindexed key, 25,000 of them in a
+      // multi-tenant schema, they took a second. So the order is schema, table, constraint.
+      `WITH unindexed AS (
+         SELECT con.oid, n.nspname, c.relname, con.conname, count(*) OVER ()::int AS total_rows
+           FROM pg_constraint con
+           JOIN pg_namespace n ON n.oid = con.connamespace
+           JOIN pg_class c ON c.oid = con.conrelid
+          WHERE con.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND NOT EXISTS (
+                  SELECT 1 FROM pg_index i
+                   WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
+                     AND cardinality(con.conkey) <= i.indnkeyatts
+                     AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
+                     AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey)
+          ORDER BY n.nspname, c.relname, con.conname LIMIT $1
+       )
+       SELECT con.connamespace::regnamespace::text AS schema, con.conrelid::regclass::text AS table, con.conname AS constraint,
               con.confrelid::regclass::text AS references,
               (SELECT string_agg(a.attname, ', ' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
-              count(*) OVER ()::int AS total_rows
-         FROM pg_constraint con
-        WHERE con.contype = 'f'
-          AND con.connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
-          AND NOT EXISTS (
-                SELECT 1 FROM pg_index i
-                 WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
-                   AND cardinality(con.conkey) <= i.indnkeyatts
-                   AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
-                   AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey)
-        ORDER BY 2, 3 LIMIT $1`,
+              u.total_rows
+         FROM unindexed u JOIN pg_constraint con ON con.oid = u.oid
+        ORDER BY u.nspname, u.relname, u.conname`,
     );
     if (total === 0) return { status: 'ok', summary: 'every foreign key has an index' };
     return {

@@ -120,7 +120,7 @@ export const deadTuples: CheckDefinition = {
          JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE ${STAT_TABLE_SCHEMAS}
           AND 100.0 * t.n_dead_tup / nullif(t.n_live_tup + t.n_dead_tup, 0) >= $2
-        ORDER BY dead_pct DESC, t.n_dead_tup DESC LIMIT $3`,
+        ORDER BY dead_pct DESC, t.n_dead_tup DESC, 1, 2 LIMIT $3`,
       [ctx.threshold('min_dead'), warn],
     );
     if (total === 0) return { status: 'ok', summary: `no table with more than ${warn}% dead tuples` };
@@ -197,7 +197,7 @@ export const autovacuumLag: CheckDefinition = {
         -- just got its first big batch is not lagging yet.
         WHERE n_dead_tup > trigger_point
           AND (autovacuum_disabled OR now() - last_vacuumed >= make_interval(secs => $1))
-        ORDER BY autovacuum_disabled DESC, last_vacuumed LIMIT $2`,
+        ORDER BY autovacuum_disabled DESC, last_vacuumed, 1, 2 LIMIT $2`,
       [warn],
     );
     if (total === 0) return { status: 'ok', summary: 'autovacuum is keeping up' };
