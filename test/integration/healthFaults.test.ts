@@ -400,6 +400,7 @@ describe.each(servers)('health checks on $label', (server) => {
       expect(finding(report, 'postgrest_grants')).toMatchObject({
         status: 'warn',
         evidence: [{ schema: 'public', table: 'new_table' }],
+        evidenceTotal: 1,
       });
     } finally {
       await db.admin.query(
@@ -424,26 +425,34 @@ describe.each(servers)('health checks on $label', (server) => {
     try {
       await db.admin.query(`
         CREATE TABLE members_only (id int); GRANT SELECT ON members_only TO authenticated;
+        CREATE TABLE members_too (id int); GRANT SELECT ON members_too TO authenticated;
         CREATE TABLE open_to_all (id int); GRANT SELECT ON open_to_all TO anon;
         CREATE TABLE guarded (id int); GRANT SELECT ON guarded TO anon;
         ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
         CREATE TABLE internal (id int);`);
       const members = await health(target(), { only: ['rls_disabled'] });
+      // Tables with the same grants share one privilege verdict; each is still listed and counted.
       expect(finding(members, 'rls_disabled')).toMatchObject({
         status: 'critical',
         evidence: [
           { table: 'open_to_all', open_to: 'anon' },
           { table: 'members_only', open_to: 'authenticated' },
+          { table: 'members_too', open_to: 'authenticated' },
         ],
+        evidenceTotal: 3,
       });
       await db.admin.query('ALTER TABLE open_to_all ENABLE ROW LEVEL SECURITY');
       expect(finding(await health(target(), { only: ['rls_disabled'] }), 'rls_disabled')).toMatchObject({
         status: 'warn',
-        evidence: [{ table: 'members_only', open_to: 'authenticated' }],
+        evidence: [
+          { table: 'members_only', open_to: 'authenticated' },
+          { table: 'members_too', open_to: 'authenticated' },
+        ],
+        evidenceTotal: 2,
       });
     } finally {
       await db.admin.query(`
-        DROP TABLE members_only, open_to_all, guarded, internal;
+        DROP TABLE members_only, members_too, open_to_all, guarded, internal;
         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon, authenticated`);
       for (const role of created) await db.admin.query(`DROP ROLE ${role}`);
     }
