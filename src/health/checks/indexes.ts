@@ -212,27 +212,32 @@ export const unindexedForeignKeys: CheckDefinition = {
       // Names are spelled (regclass, regnamespace: a catalog lookup and a search_path walk
       // each) only for the rows shown: spelled for every unindexed key, 25,000 of them in a
       // multi-tenant schema, they took a second. So the order is schema, table, constraint.
-      `WITH unindexed AS (
-         SELECT con.oid, n.nspname, c.relname, con.conname, count(*) OVER ()::int AS total_rows
+      `WITH unindexed AS MATERIALIZED (
+         -- First the keys without an index, so that a healthy schema never reads table names.
+         SELECT con.oid, con.conrelid, con.connamespace, con.conname
            FROM pg_constraint con
-           JOIN pg_namespace n ON n.oid = con.connamespace
-           JOIN pg_class c ON c.oid = con.conrelid
-          WHERE con.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          WHERE con.contype = 'f'
             AND NOT EXISTS (
                   SELECT 1 FROM pg_index i
                    WHERE i.indrelid = con.conrelid AND i.indisvalid AND i.indpred IS NULL
                      AND cardinality(con.conkey) <= i.indnkeyatts
                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] @> con.conkey
                      AND (i.indkey::int2[])[0:cardinality(con.conkey) - 1] <@ con.conkey)
-          ORDER BY n.nspname, c.relname, con.conname LIMIT $1
+       ), shown AS (
+         SELECT u.oid, n.nspname, c.relname, u.conname, count(*) OVER ()::int AS total_rows
+           FROM unindexed u
+           JOIN pg_namespace n ON n.oid = u.connamespace
+           JOIN pg_class c ON c.oid = u.conrelid
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+          ORDER BY n.nspname, c.relname, u.conname LIMIT $1
        )
        SELECT con.connamespace::regnamespace::text AS schema, con.conrelid::regclass::text AS table, con.conname AS constraint,
               con.confrelid::regclass::text AS references,
               (SELECT string_agg(a.attname, ', ' ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
-              u.total_rows
-         FROM unindexed u JOIN pg_constraint con ON con.oid = u.oid
-        ORDER BY u.nspname, u.relname, u.conname`,
+              s.total_rows
+         FROM shown s JOIN pg_constraint con ON con.oid = s.oid
+        ORDER BY s.nspname, s.relname, s.conname`,
     );
     if (total === 0) return { status: 'ok', summary: 'every foreign key has an index' };
     return {
