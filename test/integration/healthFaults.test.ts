@@ -303,6 +303,71 @@ describe.each(servers)('health checks on $label', (server) => {
     }
   });
 
+  it('leaves out of duplicate_indexes an index behind a constraint or a foreign key, however old', async () => {
+    // Between two equal unique indexes the newer is the one to drop, unless a constraint owns
+    // it or a foreign key uses it. REINDEX CONCURRENTLY gives the key's index the newest OID.
+    await db.admin.query(`
+      CREATE TABLE dup_parent (id int PRIMARY KEY, code int, ref int);
+      CREATE UNIQUE INDEX dup_parent_code_first ON dup_parent (code);
+      ALTER TABLE dup_parent ADD CONSTRAINT dup_parent_code_key UNIQUE (code);
+      CREATE INDEX dup_parent_code_plain ON dup_parent (code);
+      CREATE UNIQUE INDEX dup_parent_ref_first ON dup_parent (ref);
+      CREATE TABLE dup_child (ref int REFERENCES dup_parent (ref));
+      CREATE UNIQUE INDEX dup_parent_ref_second ON dup_parent (ref);`);
+    await db.admin.query('REINDEX INDEX CONCURRENTLY dup_parent_ref_first');
+    try {
+      const report = await health(target(), { only: ['duplicate_indexes'] });
+      const onParent = finding(report, 'duplicate_indexes').evidence.filter(
+        (row) => row.table === 'dup_parent',
+      );
+      expect(onParent).toEqual([
+        expect.objectContaining({
+          redundant_index: 'dup_parent_code_plain',
+          covering_index: 'dup_parent_code_first',
+        }),
+      ]);
+    } finally {
+      await db.admin.query('DROP TABLE dup_child, dup_parent');
+    }
+  });
+
+  it('finds a large table read by sequential scans, only above min_rows', async () => {
+    // One session writes and reads, then ends: that flushes its statistics on every version
+    // (PG 14 sends them at the end of a transaction at most twice a second, otherwise later).
+    const session = await openSession(db.url, 'scanner');
+    try {
+      await session.query(`
+        CREATE TABLE scanned_lines (id int PRIMARY KEY, sku int);
+        INSERT INTO scanned_lines SELECT g, g % 97 FROM generate_series(1, 12000) g;`);
+      // No index on sku: each of these reads the whole table.
+      for (let i = 0; i < 3; i++)
+        await session.query('SELECT count(*) FROM scanned_lines WHERE sku = $1', [i]);
+    } finally {
+      await session.end();
+    }
+    try {
+      const missing = await findingEventually(target(), 'missing_indexes', (f) =>
+        f.evidence.some((row) => row.table === 'scanned_lines' && Number(row.seq_scans) >= 3),
+      );
+      expect(missing.status).toBe('warn');
+      expect(missing.evidence.find((row) => row.table === 'scanned_lines')).toMatchObject({
+        schema: 'public',
+        live_rows: 12_000,
+        index_scans: 0,
+        index_use_pct: 0,
+      });
+      const report = await health(target(), {
+        only: ['missing_indexes'],
+        thresholds: { 'missing_indexes.min_rows': '12001' },
+      });
+      expect(finding(report, 'missing_indexes').evidence).not.toContainEqual(
+        expect.objectContaining({ table: 'scanned_lines' }),
+      );
+    } finally {
+      await db.admin.query('DROP TABLE scanned_lines');
+    }
+  });
+
   it('finds prepared transactions and inactive replication slots', async () => {
     const slot = `rb_${db.name}`;
     const preparer = await openSession(db.url, 'two-phase-app');
@@ -375,6 +440,7 @@ describe.each(servers)('health checks on $label', (server) => {
       expect(finding(report, 'postgrest_grants')).toMatchObject({
         status: 'warn',
         evidence: [{ schema: 'public', table: 'new_table' }],
+        evidenceTotal: 1,
       });
     } finally {
       await db.admin.query(
@@ -399,26 +465,34 @@ describe.each(servers)('health checks on $label', (server) => {
     try {
       await db.admin.query(`
         CREATE TABLE members_only (id int); GRANT SELECT ON members_only TO authenticated;
+        CREATE TABLE members_too (id int); GRANT SELECT ON members_too TO authenticated;
         CREATE TABLE open_to_all (id int); GRANT SELECT ON open_to_all TO anon;
         CREATE TABLE guarded (id int); GRANT SELECT ON guarded TO anon;
         ALTER TABLE guarded ENABLE ROW LEVEL SECURITY;
         CREATE TABLE internal (id int);`);
       const members = await health(target(), { only: ['rls_disabled'] });
+      // Tables with the same grants share one privilege verdict; each is still listed and counted.
       expect(finding(members, 'rls_disabled')).toMatchObject({
         status: 'critical',
         evidence: [
           { table: 'open_to_all', open_to: 'anon' },
           { table: 'members_only', open_to: 'authenticated' },
+          { table: 'members_too', open_to: 'authenticated' },
         ],
+        evidenceTotal: 3,
       });
       await db.admin.query('ALTER TABLE open_to_all ENABLE ROW LEVEL SECURITY');
       expect(finding(await health(target(), { only: ['rls_disabled'] }), 'rls_disabled')).toMatchObject({
         status: 'warn',
-        evidence: [{ table: 'members_only', open_to: 'authenticated' }],
+        evidence: [
+          { table: 'members_only', open_to: 'authenticated' },
+          { table: 'members_too', open_to: 'authenticated' },
+        ],
+        evidenceTotal: 2,
       });
     } finally {
       await db.admin.query(`
-        DROP TABLE members_only, open_to_all, guarded, internal;
+        DROP TABLE members_only, members_too, open_to_all, guarded, internal;
         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon, authenticated`);
       for (const role of created) await db.admin.query(`DROP ROLE ${role}`);
     }

@@ -2,6 +2,7 @@ import { plural } from '../../text.js';
 import { inLockBatches, levelAbove, levelBelow, num, operatorsOf, topRows } from '../checkKit.js';
 import type { CheckDefinition, EvidenceRow } from '../types.js';
 import { formatBytes, formatNumber, formatSeconds } from '../units.js';
+import { STAT_TABLE_KINDS, STAT_TABLE_SCHEMAS } from './statTables.js';
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
 
@@ -107,13 +108,19 @@ export const deadTuples: CheckDefinition = {
     const warn = ctx.threshold('warn');
     const { evidence, total } = await topRows(
       ctx,
-      `SELECT schemaname AS schema, relname AS table, n_dead_tup::float8 AS dead_tuples, n_live_tup::float8 AS live_tuples,
-              round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 1)::float8 AS dead_pct,
-              coalesce(greatest(last_vacuum, last_autovacuum)::text, 'never') AS last_vacuum,
+      `SELECT n.nspname AS schema, t.relname AS table, t.n_dead_tup::float8 AS dead_tuples, t.n_live_tup::float8 AS live_tuples,
+              round(100.0 * t.n_dead_tup / nullif(t.n_live_tup + t.n_dead_tup, 0), 1)::float8 AS dead_pct,
+              coalesce(greatest(pg_stat_get_last_vacuum_time(t.oid), pg_stat_get_last_autovacuum_time(t.oid))::text, 'never')
+                AS last_vacuum,
               count(*) OVER ()::int AS total_rows
-         FROM pg_stat_user_tables
-        WHERE n_dead_tup >= $1 AND 100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0) >= $2
-        ORDER BY dead_pct DESC, n_dead_tup DESC LIMIT $3`,
+         FROM (SELECT c.oid, c.relnamespace, c.relname,
+                      pg_stat_get_dead_tuples(c.oid) AS n_dead_tup, pg_stat_get_live_tuples(c.oid) AS n_live_tup
+                 FROM pg_class c
+                WHERE ${STAT_TABLE_KINDS} AND pg_stat_get_dead_tuples(c.oid) >= $1) t
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE ${STAT_TABLE_SCHEMAS}
+          AND 100.0 * t.n_dead_tup / nullif(t.n_live_tup + t.n_dead_tup, 0) >= $2
+        ORDER BY dead_pct DESC, t.n_dead_tup DESC, 1, 2 LIMIT $3`,
       [ctx.threshold('min_dead'), warn],
     );
     if (total === 0) return { status: 'ok', summary: `no table with more than ${warn}% dead tuples` };
@@ -155,23 +162,27 @@ export const autovacuumLag: CheckDefinition = {
     const warn = ctx.threshold('warn');
     const { evidence, total } = await topRows(
       ctx,
-      `WITH options AS (
-         SELECT c.oid,
-                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_enabled') AS enabled,
-                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_vacuum_threshold') AS threshold,
-                max(o.option_value) FILTER (WHERE o.option_name = 'autovacuum_vacuum_scale_factor') AS scale_factor
-           FROM pg_class c CROSS JOIN LATERAL pg_options_to_table(c.reloptions) o
-          WHERE c.reloptions IS NOT NULL
-          GROUP BY c.oid
+      `WITH dead AS (
+         -- A trigger point is never below 0, so a table without dead tuples is never past it:
+         -- one statistics lookup per table, the rest only for the few that have dead tuples.
+         SELECT c.oid, c.relnamespace, c.relname, c.reltuples, c.reloptions, pg_stat_get_dead_tuples(c.oid) AS n_dead_tup
+           FROM pg_class c
+          WHERE ${STAT_TABLE_KINDS} AND pg_stat_get_dead_tuples(c.oid) > 0
        ), tables AS (
-         SELECT s.schemaname, s.relname, s.n_dead_tup,
+         SELECT n.nspname AS schemaname, d.relname, d.n_dead_tup,
                 coalesce(o.threshold::float8, current_setting('autovacuum_vacuum_threshold')::float8)
                   + coalesce(o.scale_factor::float8, current_setting('autovacuum_vacuum_scale_factor')::float8)
-                    * greatest(c.reltuples, 0) AS trigger_point,
-                greatest(s.last_vacuum, s.last_autovacuum) AS last_vacuumed,
+                    * greatest(d.reltuples, 0) AS trigger_point,
+                greatest(pg_stat_get_last_vacuum_time(d.oid), pg_stat_get_last_autovacuum_time(d.oid)) AS last_vacuumed,
                 NOT coalesce(o.enabled::bool, true) OR NOT current_setting('autovacuum')::bool AS autovacuum_disabled
-           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-           LEFT JOIN options o ON o.oid = s.relid
+           FROM dead d
+           JOIN pg_namespace n ON n.oid = d.relnamespace
+           CROSS JOIN LATERAL (
+                SELECT max(option_value) FILTER (WHERE option_name = 'autovacuum_enabled') AS enabled,
+                       max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_threshold') AS threshold,
+                       max(option_value) FILTER (WHERE option_name = 'autovacuum_vacuum_scale_factor') AS scale_factor
+                  FROM pg_options_to_table(d.reloptions)) o
+          WHERE ${STAT_TABLE_SCHEMAS}
        )
        SELECT schemaname AS schema, relname AS table, n_dead_tup::float8 AS dead_tuples,
               round(trigger_point)::float8 AS trigger_point, autovacuum_disabled,
@@ -186,7 +197,7 @@ export const autovacuumLag: CheckDefinition = {
         -- just got its first big batch is not lagging yet.
         WHERE n_dead_tup > trigger_point
           AND (autovacuum_disabled OR now() - last_vacuumed >= make_interval(secs => $1))
-        ORDER BY autovacuum_disabled DESC, last_vacuumed LIMIT $2`,
+        ORDER BY autovacuum_disabled DESC, last_vacuumed, 1, 2 LIMIT $2`,
       [warn],
     );
     if (total === 0) return { status: 'ok', summary: 'autovacuum is keeping up' };
