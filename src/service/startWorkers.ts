@@ -25,6 +25,7 @@ import {
   scheduledProcedureProcessor,
   scheduledRunPosted,
 } from '../schedules/scheduledProcedureJob.js';
+import { warmPeriods } from '../schedules/warmConnections.js';
 import { startAuditCheckpointer } from '../slack/posts/auditCheckpoints.js';
 import { delayedOnRateLimit, registerSlackPosts } from '../slack/posts/notifier.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
@@ -32,6 +33,7 @@ import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
+import { ConnectionBudget } from '../targets/connectionBudget.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
@@ -75,7 +77,13 @@ export interface RunningWorkers {
  */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, state, runs, procedureRuns, queues, targets, logger, metrics } = deps;
-  const pools = new TargetPools(logger);
+  // Filled once the schedules are resolved below, before any job runs.
+  let warm = new Map<string, number>();
+  const pools = new TargetPools(logger, {
+    // Per process: every connection this worker opens to any target holds a slot of it.
+    budget: new ConnectionBudget(config.connectionBudget),
+    warmMs: (target) => warm.get(target.name),
+  });
   const jobs = jobProcessors(deps, pools);
   // Before anything starts: a job of the catalog with no processor would sit in its queue.
   jobs.assertComplete();
@@ -139,6 +147,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
     const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
     const procedureSchedules = deps.procedureSchedules ?? [];
+    warm = warmPeriods([...schedules, ...procedureSchedules]);
     void retryUntilDone(() => applyProcedureSchedules(queues, procedureSchedules), {
       stopped: () => stopping,
       onFirstFailure: (err) =>
@@ -203,6 +212,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
       fleetHealthJobProcessor({
         runs,
         targets,
+        pools,
         queues,
         logger,
         health: config.health,

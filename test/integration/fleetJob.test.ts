@@ -5,6 +5,7 @@ import type { JobItem } from '../../src/jobs/catalog.js';
 import type { QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
 import { RunStore } from '../../src/store/runs.js';
+import { TargetPools } from '../../src/targets/pools.js';
 import { loadTargetRegistry } from '../../src/targets/registry.js';
 import {
   createStateDatabase,
@@ -58,6 +59,7 @@ describe('the fleet health job', () => {
     const processor = fleetHealthJobProcessor({
       runs: crashing,
       targets,
+      pools: new TargetPools(),
       queues,
       logger: createLogger({ level: 'silent' }),
       health: { budgetMs: 10_000, evidenceLimit: 5 },
