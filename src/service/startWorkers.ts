@@ -256,6 +256,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         logger,
         queues,
         health: config.health,
+        concurrency: config.fleetConcurrency,
         ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )
