@@ -3,11 +3,12 @@ import { getNextMillis } from 'bullmq';
 /**
  * Which targets keep a connection open between their scheduled runs, and for how long.
  *
- * A health run on a new connection costs the target several times the backend CPU of one on
- * an open connection (process start, authentication, catalog caches filled again; figures in
- * docs/contributing.md), so a target checked every few minutes keeps one warm. Past an hour
- * between runs the saving is a fraction of a second of CPU per hour, not worth a backend and
- * a budget slot held all that time: such schedules connect afresh.
+ * A health run on new connections costs the target's server about twice the backend CPU of
+ * one on open connections (backend start, authentication, catalog caches filled again;
+ * bench/warmConnections.ts, figures in docs/contributing.md), so a target checked every few
+ * minutes keeps its connections open. Past an hour between runs the saving is a fraction of a
+ * second of CPU per hour, not worth backends and budget slots held all that time: such
+ * schedules connect afresh.
  */
 
 /** Schedules firing further apart than this connect afresh each time. */

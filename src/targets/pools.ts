@@ -165,7 +165,7 @@ export class TargetPools {
     const pool = createPool(url, target, this.logger, max, warmMs);
     const entry: PoolEntry = { pool, lastUsed: performance.now(), warm: warmMs !== undefined };
     if (warmMs !== undefined) {
-      // The one connection kept (min: 1) is closed once no scheduled run has used it for
+      // The connections kept (min: max) are closed once no scheduled run has used them for
       // longer than the schedule's interval: a schedule removed or disabled leaves nothing open.
       pool.on('release', () => {
         if (entry.coldTimer) clearTimeout(entry.coldTimer);
@@ -310,8 +310,10 @@ function createPool(
     connectionString: url,
     application_name: BOT_APPLICATION_NAME,
     max,
-    // Kept warm: one connection outlives the idle timeout, until its schedule stops using it.
-    ...(warmMs !== undefined ? { min: 1 } : {}),
+    // Kept warm: its connections outlive the idle timeout, until its schedule stops using
+    // them. All of them: a run's second lane on a new connection costs the server most of
+    // what a cold run does (bench/warmConnections.ts).
+    ...(warmMs !== undefined ? { min: max } : {}),
     connectionTimeoutMillis: settings.connectTimeoutMs,
     query_timeout: settings.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
