@@ -79,11 +79,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, state, runs, procedureRuns, queues, targets, logger, metrics } = deps;
   // Filled once the schedules are resolved below, before any job runs.
   let warm = new Map<string, number>();
-  const pools = new TargetPools(logger, {
-    // Per process: every connection this worker opens to any target holds a slot of it.
-    budget: new ConnectionBudget(config.connectionBudget),
-    warmMs: (target) => warm.get(target.name),
-  });
+  // Per process: every connection this worker opens to any target holds a slot of it.
+  const budget = new ConnectionBudget(config.connectionBudget);
+  watchBudget(budget, metrics, logger);
+  const pools = new TargetPools(logger, { budget, warmMs: (target) => warm.get(target.name) });
   const jobs = jobProcessors(deps, pools);
   // Before anything starts: a job of the catalog with no processor would sit in its queue.
   jobs.assertComplete();
@@ -297,6 +296,31 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
     logger,
   });
   return jobs;
+}
+
+/** A line for the budget this long after the last one logged, at most: a busy minute is one line. */
+const BUDGET_LOG_EVERY_MS = 60_000;
+
+/**
+ * The budget's state on /metrics, and a warning when runs start waiting for a slot (at most
+ * once a minute): a fleet held up by TARGET_CONNECTION_BUDGET is visible to whoever runs the
+ * worker, not only in the reports that waited.
+ */
+function watchBudget(budget: ConnectionBudget, metrics: Metrics, logger: Logger): void {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  let waitingBefore = 0;
+  budget.observe(({ inUse, waiting }) => {
+    metrics.targetConnections.set({ state: 'in_use' }, inUse);
+    metrics.targetConnections.set({ state: 'waiting' }, waiting);
+    if (waiting > waitingBefore && performance.now() - loggedAt >= BUDGET_LOG_EVERY_MS) {
+      loggedAt = performance.now();
+      logger.warn(
+        { inUse, waiting, budget: budget.size },
+        'runs are waiting for a target connection slot: TARGET_CONNECTION_BUDGET is in use',
+      );
+    }
+    waitingBefore = waiting;
+  });
 }
 
 /** Runs `work` until it succeeds or `stopped()`, every 10 s; the timer never holds the process. */

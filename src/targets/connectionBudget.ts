@@ -83,6 +83,7 @@ export class ConnectionBudget {
   private readonly reclaimers = new Set<IdleReclaimer>();
   /** Slots held longest at once: what a test or a bench compares with the size. */
   private peak = 0;
+  private readonly observers = new Set<(state: { inUse: number; waiting: number }) => void>();
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`connection budget must be ≥ 1, got ${size}`);
@@ -98,6 +99,15 @@ export class ConnectionBudget {
 
   get peakInUse(): number {
     return this.peak;
+  }
+
+  /** Hears every change of the slots in use or the line's length (metrics, logs). */
+  observe(observer: (state: { inUse: number; waiting: number }) => void): void {
+    this.observers.add(observer);
+  }
+
+  private changed(): void {
+    for (const observer of this.observers) observer({ inUse: this.used, waiting: this.waiters.length });
   }
 
   /** Registers a source of idle connections; the function returned unregisters it. */
@@ -122,6 +132,7 @@ export class ConnectionBudget {
       if (listener) waiter.listener = listener;
       this.waiters.push(waiter);
       listener?.({ position: waiter.position, size: this.size });
+      this.changed();
       this.reclaim();
     });
   }
@@ -131,6 +142,7 @@ export class ConnectionBudget {
     const next = this.waiters.shift();
     if (!next) {
       this.used--;
+      this.changed();
       return;
     }
     // The slot passes straight to the next in line: nobody arriving meanwhile can take it.
@@ -140,12 +152,14 @@ export class ConnectionBudget {
       waiter.position = index + 1;
       waiter.listener?.({ position: waiter.position, size: this.size });
     });
+    this.changed();
     if (this.waiters.length > 0) this.reclaim();
   }
 
   private take(): void {
     this.used++;
     this.peak = Math.max(this.peak, this.used);
+    this.changed();
   }
 
   /** Asks idle pools to close, one per waiter at most: enough to serve the line, no more. */

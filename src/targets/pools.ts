@@ -51,6 +51,8 @@ export class TargetPools {
   /** Pools opened for one job (see scope); a stopping worker cancels their statements too. */
   private readonly scopes = new Set<TargetPools>();
   private readonly unregister?: () => void;
+  /** Set by closeAll: a pool closed since is not reopened for anyone still holding it. */
+  private closed = false;
 
   constructor(
     private readonly logger?: Logger,
@@ -138,7 +140,9 @@ export class TargetPools {
   readOnly(target: Target): pg.Pool {
     let entry = this.pools.get(target.name);
     if (!entry) {
-      entry = this.open(target.url, target, target.settings.poolMax, this.options.warmMs?.(target));
+      entry = this.open(target.url, target, target.settings.poolMax, this.options.warmMs?.(target), () =>
+        this.readOnly(target),
+      );
       this.pools.set(target.name, entry);
     }
     return entry.pool;
@@ -155,13 +159,26 @@ export class TargetPools {
     if (unavailable) throw new UserError(unavailable);
     let entry = this.remediationPools.get(target.name);
     if (!entry) {
-      entry = this.open(target.remediationUrl ?? target.url, target, REMEDIATION_POOL_MAX);
+      entry = this.open(target.remediationUrl ?? target.url, target, REMEDIATION_POOL_MAX, undefined, () =>
+        this.remediation(target),
+      );
       this.remediationPools.set(target.name, entry);
     }
     return entry.pool;
   }
 
-  private open(url: string, target: Target, max: number, warmMs?: number): PoolEntry {
+  /**
+   * A new pool. `reopen` answers the pool now in its place: a pool closed while idle (for a
+   * waiter, or its schedule gone quiet) may still be held by a caller between two checkouts
+   * (a procedure's steps, a verification), whose next checkout is served by its successor.
+   */
+  private open(
+    url: string,
+    target: Target,
+    max: number,
+    warmMs: number | undefined,
+    reopen: () => pg.Pool,
+  ): PoolEntry {
     const pool = createPool(url, target, this.logger, max, warmMs);
     const entry: PoolEntry = { pool, lastUsed: performance.now(), warm: warmMs !== undefined };
     if (warmMs !== undefined) {
@@ -173,7 +190,8 @@ export class TargetPools {
         entry.coldTimer.unref();
       });
     }
-    if (this.options.budget) entry.drained = budgetPool(pool, this.options.budget, max);
+    if (this.options.budget)
+      entry.drained = budgetPool(pool, this.options.budget, max, () => (this.closed ? undefined : reopen()));
     return this.track(entry, url);
   }
 
@@ -202,6 +220,7 @@ export class TargetPools {
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
     const entries = [...this.pools.values(), ...this.remediationPools.values()];
     this.pools.clear();
     this.remediationPools.clear();
@@ -231,7 +250,12 @@ function isIdle(pool: pg.Pool): boolean {
  * itself. Slots are given back as connections close (idle timeout, error, end). Answers a
  * function resolving once the pool holds no slot (after end(): every connection closed).
  */
-function budgetPool(pool: pg.Pool, budget: ConnectionBudget, limit: number): () => Promise<void> {
+function budgetPool(
+  pool: pg.Pool,
+  budget: ConnectionBudget,
+  limit: number,
+  successor: () => pg.Pool | undefined,
+): () => Promise<void> {
   let slots = 0;
   let drainers: Array<() => void> = [];
   pool.options.max = 0;
@@ -258,6 +282,9 @@ function budgetPool(pool: pg.Pool, budget: ConnectionBudget, limit: number): () 
   pool.on('remove', settle);
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
   const checkout = async (): Promise<pg.PoolClient> => {
+    const next = pool.ending ? successor() : undefined;
+    // Closed while idle: its successor serves, and its client is released there.
+    if (next && next !== pool) return next.connect();
     if (!pool.ending && pool.idleCount === 0 && slots < limit) {
       if (slots === 0) {
         await budget.acquire();

@@ -136,12 +136,18 @@ describe('the target connection budget', () => {
       warmMs: (target) => (target.name === warm.name ? 3600_000 : undefined),
     });
     try {
-      const first = await runHealthCheck(warm, pools.readOnly(warm), { only: CHECKS });
+      const warmPool = pools.readOnly(warm);
+      const first = await runHealthCheck(warm, warmPool, { only: CHECKS });
       expect(first.status).toBe('ok');
       expect(budget.inUse).toBe(1);
       const second = await runHealthCheck(other, pools.readOnly(other), { only: CHECKS });
       expect(second.status).toBe('ok');
       expect(second.connectionWaitMs).toBeGreaterThan(0);
+      // Whoever still holds the closed pool (a procedure between two steps) is served by
+      // its successor, within the budget as ever.
+      const { rows } = await warmPool.query<{ one: number }>('SELECT 1 AS one');
+      expect(rows).toEqual([{ one: 1 }]);
+      expect(budget.peakInUse).toBe(1);
     } finally {
       await pools.closeAll();
     }
