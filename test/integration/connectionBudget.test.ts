@@ -175,4 +175,45 @@ describe('the target connection budget', () => {
     await worker.closeAll();
     expect(budget.inUse).toBe(0);
   });
+
+  it('cancels a fleet run’s statement stuck on a lock when the worker stops', async () => {
+    const db = dbs[0]!;
+    const holder = new pg.Client({ connectionString: db.url, application_name: 'budget-test-lock' });
+    await holder.connect();
+    await holder.query('CREATE TABLE IF NOT EXISTS locked_t (id int)');
+    await holder.query('BEGIN; LOCK TABLE locked_t IN ACCESS EXCLUSIVE MODE');
+    try {
+      const patient = { ...testTarget(db.url).settings, lockTimeoutMs: 60_000, statementTimeoutMs: 60_000 };
+      const target = testTarget(db.url, { name: 'stuck', settings: patient });
+      const runs = new RunStore(state.pool);
+      const run = (await runs.createHealthRun({ target: 'stuck', requestedBy: 'U0ONCALL' })).run;
+      const worker = new TargetPools(logger, { budget: new ConnectionBudget(4) });
+      const queues = { enqueue: async () => undefined } as unknown as QueueBackend;
+      const health = { budgetMs: 60_000, evidenceLimit: 5, only: ['largest_tables'] };
+      const fleetRun = fleetHealthJobProcessor({
+        runs,
+        targets: new TargetRegistry([target]),
+        pools: worker,
+        queues,
+        logger,
+        health,
+        concurrency: 2,
+      })({ runIds: [run.id], channel: 'C0OPS', label: 'all targets' });
+      // What a stopping worker does to the pools it gave its jobs.
+      let cancelled = 0;
+      for (let attempt = 0; attempt < 200 && cancelled === 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        cancelled = await worker.cancelInFlight();
+      }
+      expect(cancelled).toBe(1);
+      await fleetRun;
+      const [stored] = await runs.getMany([run.id]);
+      expect(stored?.report?.findings.map((f) => [f.id, f.status])).toEqual([['largest_tables', 'error']]);
+      expect(stored?.report?.findings[0]?.summary).toMatch(/cancel/i);
+      await worker.closeAll();
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  }, 30_000);
 });
