@@ -26,7 +26,8 @@ export function describeCheckFailure(
   if (err.code === '57014' && /due to user request/i.test(message)) {
     return {
       status: 'error',
-      summary: 'cancelled (pg_cancel_backend): the worker was stopping, or someone on the server cancelled it',
+      summary:
+        'cancelled (pg_cancel_backend): the worker was stopping, or someone on the server cancelled it',
       unexpected: false,
     };
   }
