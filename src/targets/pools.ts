@@ -10,7 +10,7 @@ const CLIENT_TIMEOUT_MARGIN_MS = 2000;
 /** Remediations run one at a time per target; the second connection is for the re-check. */
 const REMEDIATION_POOL_MAX = 2;
 
-/** How long an idle connection stays open, unless the target is kept warm (see PoolOptions.warmMs). */
+/** How long an idle connection stays open, unless the target is kept warm (see TargetPoolOptions.warmMs). */
 export const IDLE_TIMEOUT_MS = 10_000;
 
 export interface TargetPoolOptions {
@@ -20,13 +20,14 @@ export interface TargetPoolOptions {
    */
   budget?: ConnectionBudget;
   /**
-   * Targets whose read-only pool keeps one connection open between scheduled runs, and for
-   * how long after its last use (longer than the schedule's interval): a new connection costs
-   * the target several times the CPU of a health run on an open one. The budget can still
-   * reclaim it when someone waits for a slot.
+   * Targets whose read-only pool keeps its connections open between scheduled runs, and for
+   * how long after their last use (longer than the schedule's interval): a run on new
+   * connections costs the target's server about twice the CPU of one on open connections.
+   * The budget still reclaims them, last of the idle ones, when someone waits for a slot.
    */
   warmMs?: (target: Target) => number | undefined;
 }
+
 /** A pool and when it was last given a connection back (what the budget reclaims first). */
 interface PoolEntry {
   pool: pg.Pool;
