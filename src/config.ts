@@ -13,6 +13,7 @@ import { DEFAULT_STATUS_REMINDER_MS, type IncidentPolicySettings } from './incid
 import { type HealthScheduleDefaults, healthScheduleDefaults } from './schedules/healthSchedules.js';
 import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './service/strandedRuns.js';
+import { DEFAULT_CONNECTION_BUDGET } from './targets/connectionBudget.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 import { isPostgresUrl } from './targets/targetsFile.js';
 import { isTimeZone } from './time.js';
@@ -45,6 +46,7 @@ const envSchema = z.object({
   HEALTH_BUDGET_MS: z.coerce.number().int().min(500).max(300_000).default(DEFAULT_BUDGET_MS),
   HEALTH_EVIDENCE_ROWS: z.coerce.number().int().min(1).max(100).default(DEFAULT_EVIDENCE_LIMIT),
   FLEET_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(DEFAULT_FLEET_CONCURRENCY),
+  TARGET_CONNECTION_BUDGET: z.coerce.number().int().min(1).max(1000).default(DEFAULT_CONNECTION_BUDGET),
   RUNBOOKS_DIR: z
     .string()
     .min(1)
@@ -72,6 +74,11 @@ export interface AppConfig {
    * target's pool closed after its run, at most this × pool_max target connections are open.
    */
   fleetConcurrency: number;
+  /**
+   * Target connections one process (a worker, the CLI) keeps open at most, across everything
+   * it does: runs wait in line for a slot beyond it (see targets/connectionBudget.ts).
+   */
+  connectionBudget: number;
   /** A team's own runbooks, loaded after the built-in ones. */
   runbooksDir?: string;
 }
@@ -97,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     targets,
     health: { budgetMs: data.HEALTH_BUDGET_MS, evidenceLimit: data.HEALTH_EVIDENCE_ROWS },
     fleetConcurrency: data.FLEET_CONCURRENCY,
+    connectionBudget: data.TARGET_CONNECTION_BUDGET,
     runbooksDir: data.RUNBOOKS_DIR,
   };
 }

@@ -25,6 +25,12 @@ export function createMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
       registers: [registry],
     }),
+    targetConnections: new Gauge({
+      name: 'runbook_bot_target_connections',
+      help: 'Target connections of this process: open (in_use, idle ones included) and runs waiting for a slot of TARGET_CONNECTION_BUDGET (waiting)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'runbook_bot_queue_depth',
       help: 'Jobs waiting or delayed, by queue (read on scrape)',

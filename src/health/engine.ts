@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
+import { timingWaits } from '../targets/connectionBudget.js';
 import { describeConnectionFailure, isConnectionFailure } from '../targets/connectionErrors.js';
 import {
   BrokenConnectionError,
@@ -65,8 +66,7 @@ export async function runHealthCheck(
   options: HealthRunOptions = {},
 ): Promise<HealthReport> {
   const startedAt = new Date();
-  const started = performance.now();
-  const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  let started = performance.now();
   const catalog = options.checks ?? HEALTH_CHECKS;
   const checks = selectChecks(catalog, options.only);
   // The runbooks the target uses set thresholds first; the target's own and the CLI's win over them.
@@ -76,16 +76,25 @@ export async function runHealthCheck(
     options.runbookThresholds,
     options.thresholdOverrides,
   ).map((layer) => layer.values);
-  const base = { target: target.name, startedAt: startedAt.toISOString() };
+  const base: Pick<HealthReport, 'target' | 'startedAt' | 'connectionWaitMs'> = {
+    target: target.name,
+    startedAt: startedAt.toISOString(),
+  };
   const describeFailure = (err: unknown) =>
     describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs);
 
   let firstClient: pg.PoolClient;
+  let waited: number;
   try {
-    firstClient = await pool.connect();
+    ({ value: firstClient, waitedMs: waited } = await timingWaits(() => pool.connect()));
   } catch (err) {
     return unreachable(base, started, describeFailure(err));
   }
+  // A wait for a connection slot (the process's budget is in use elsewhere) is not the
+  // target's time: the run's budget and duration start once it has its slot.
+  if (waited > 0) base.connectionWaitMs = waited;
+  started += waited;
+  const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   const firstSession = new ReadOnlySession(firstClient);
   let server: ServerFacts;
   try {

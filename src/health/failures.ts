@@ -21,6 +21,16 @@ export function describeCheckFailure(
       unexpected: false,
     };
   }
+  // The same SQLSTATE as a statement timeout, but a cancel: a stopping worker cancels what its
+  // jobs run (or someone on the server did), and "timed out" would send the reader hunting.
+  if (err.code === '57014' && /due to user request/i.test(message)) {
+    return {
+      status: 'error',
+      summary:
+        'cancelled (pg_cancel_backend): the worker was stopping, or someone on the server cancelled it',
+      unexpected: false,
+    };
+  }
   if (err.code === '57014' || /Query read timeout/i.test(message)) {
     return {
       status: 'error',

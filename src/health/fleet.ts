@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
 import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
+import { formatSeconds } from './units.js';
 
 /** Which targets one fleet run checks: every configured one, or those carrying a tag. */
 export type FleetSelector = { kind: 'all' } | { kind: 'tag'; tag: string };
@@ -113,6 +114,21 @@ export function statusCounts(statuses: readonly ReportStatus[]): string {
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
+}
+
+/**
+ * Whether the fleet's targets had to wait for the process's connection budget, in a line
+ * (`4 targets waited for a target connection slot, up to 2.1 s`); undefined when none did. Waits are
+ * not target time, so a slow-looking fleet run says where its time went.
+ */
+export function connectionWaitText(
+  reports: readonly Pick<HealthReport, 'connectionWaitMs'>[],
+): string | undefined {
+  const waits = reports.map((report) => report.connectionWaitMs ?? 0).filter((ms) => ms > 0);
+  if (waits.length === 0) return undefined;
+  const longest = formatSeconds(Math.max(...waits) / 1000);
+  const who = waits.length === 1 ? '1 target' : `${waits.length} targets`;
+  return `${who} waited for a target connection slot (TARGET_CONNECTION_BUDGET), up to ${longest}`;
 }
 
 /**

@@ -4,7 +4,8 @@ import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
 import { errorText } from '../redact.js';
 import type { RunStore } from '../store/runs.js';
-import { TargetPools } from '../targets/pools.js';
+import { type BudgetWait, reportingWaits } from '../targets/connectionBudget.js';
+import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
 import { runHealthCheck } from './engine.js';
@@ -14,6 +15,8 @@ import type { RunbookThresholdLayer } from './thresholds.js';
 export interface FleetJobDeps {
   runs: RunStore;
   targets: TargetRegistry;
+  /** The worker's pools: each target runs on a scope of them (its budget, its cancel-on-stop). */
+  pools: TargetPools;
   queues: QueueBackend;
   logger: Logger;
   health: { budgetMs: number; evidenceLimit: number };
@@ -23,9 +26,10 @@ export interface FleetJobDeps {
 }
 
 /**
- * Checks a fleet's targets, `concurrency` at a time, each on pools of its own closed when
- * its run ends: however many targets, the fleet holds at most concurrency × pool_max target
- * connections, and none stay open after it. Each report is saved as its target finishes, so
+ * Checks a fleet's targets, `concurrency` at a time, each on pools of its own (a scope of the
+ * worker's: within its connection budget, cancelled when it stops) closed when its run ends:
+ * the fleet holds at most concurrency × pool_max target connections, fewer when the budget is
+ * short, and none stay open after it. Each report is saved as its target finishes, so
  * a retry (or a stalled job picked up after a worker crash) checks only the targets not done
  * yet. Then the summary is queued; its job id makes a second enqueue a no-op.
  */
@@ -44,13 +48,25 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
       }
     }
     await runFleet(resolved, deps.concurrency, async ({ id, target }) => {
-      const pools = new TargetPools(deps.logger);
+      const pools = deps.pools.scope();
+      let told = false;
+      // A target waiting for the budget is logged once; its report says how long it waited.
+      const onWait = ({ position, size }: BudgetWait) => {
+        if (told || position === 0) return;
+        told = true;
+        deps.logger.info(
+          { target: target.name, position, budget: size, fleet: job.label },
+          'fleet run waiting for a target connection slot',
+        );
+      };
       try {
-        const report = await runHealthCheck(target, pools.readOnly(target), {
-          ...deps.health,
-          logger: deps.logger,
-          runbookThresholds: deps.runbookThresholds?.(target),
-        });
+        const report = await reportingWaits(onWait, () =>
+          runHealthCheck(target, pools.readOnly(target), {
+            ...deps.health,
+            logger: deps.logger,
+            runbookThresholds: deps.runbookThresholds?.(target),
+          }),
+        );
         await deps.runs.saveReport(id, report);
       } finally {
         await pools.closeAll();

@@ -42,6 +42,13 @@ export async function startFleetHealth(deps: FleetRunDeps, request: FleetRequest
         idempotencyKey: `${request.idempotencyKey}:${target.name}`,
       })),
     );
+    // Recorded before the job is queued, also for a retried command (a no-op then): the
+    // runs carry no channel, so this row is what lets the sweep find a fleet whose job was lost.
+    await deps.runs.recordFleet({
+      runIds: recorded.map((entry) => entry.run.id),
+      channel: request.channelId,
+      label,
+    });
   } catch (err) {
     deps.logger.error({ err }, 'state database unavailable');
     return refusal(STATE_DATABASE_UNAVAILABLE, { outcome: 'unavailable' as const });

@@ -38,6 +38,11 @@ export interface HealthReport {
   status: ReportStatus;
   startedAt: string;
   durationMs: number;
+  /**
+   * How long the run waited for a slot of the connection budget (TARGET_CONNECTION_BUDGET)
+   * before it could connect; absent when it did not wait. Not part of durationMs.
+   */
+  connectionWaitMs?: number;
   serverVersion: string | null;
   /** Set when the target could not be reached: the one-line reason. */
   unreachable?: string;

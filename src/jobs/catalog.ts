@@ -36,6 +36,8 @@ export const JOBS = {
   procedurePost: 'procedure-post',
   /** Post a scheduled report or all clear. */
   scheduledHealthReport: 'scheduled-health-report',
+  /** Post one message for the targets of a scheduled fire that changed (two or more). */
+  scheduledHealthDigest: 'scheduled-health-digest',
   requestCard: 'request-card',
   auditMirror: 'audit-mirror',
   incidentOpen: 'incident-open',
@@ -77,11 +79,23 @@ const fleetJobSchema = z.object({
   label: z.string().min(1).max(100),
 });
 
-/** What a health scheduler's fire carries: the target's name and where to post. */
-const scheduledHealthJobSchema = z.object({
-  target: z.string().min(1).max(64),
-  channel: z.string().regex(CHANNEL_ID),
-});
+/**
+ * What a health scheduler's fire carries: the target's name and where to post; or, for the
+ * targets sharing a channel and a schedule, their names and the schedule's key (one fire
+ * checks them all and posts one digest of those that changed).
+ */
+const scheduledHealthJobSchema = z.union([
+  z.object({
+    target: z.string().min(1).max(64),
+    channel: z.string().regex(CHANNEL_ID),
+  }),
+  z.object({
+    targets: z.array(z.string().min(1).max(64)).min(2).max(MAX_FLEET_TARGETS),
+    channel: z.string().regex(CHANNEL_ID),
+    /** A hash of the cron and time zone the targets share: names the group's scheduler. */
+    group: z.string().regex(/^[0-9a-f]{8,40}$/),
+  }),
+]);
 
 /**
  * What a procedure scheduler's fire carries: the procedure, the target, where to post, and
@@ -130,6 +144,12 @@ const scheduledHealthPostJobSchema = z.object({
   moreChanges: z.number().int().min(0).default(0),
   /** When the problem was first posted (ISO), for reminders. */
   problemSince: z.string().nullable().default(null),
+});
+
+/** A scheduled fire's one message for a channel: the targets that changed, each with its post. */
+const scheduledHealthDigestJobSchema = z.object({
+  channel: z.string().regex(CHANNEL_ID),
+  items: z.array(scheduledHealthPostJobSchema).min(2).max(MAX_FLEET_TARGETS),
 });
 
 /** Jobs about one action request carry its id; the request row holds everything else. */
@@ -214,8 +234,9 @@ export const CATALOG = {
   [JOBS.scheduledHealth]: declare({
     queue: QUEUES.diagnostics,
     schema: scheduledHealthJobSchema,
-    // The id of the target's scheduler (its fires get their own).
-    id: ({ target }) => `scheduled-health-${target}`,
+    // The id of the target's scheduler, or its group's (their fires get their own).
+    id: (data) =>
+      'target' in data ? `scheduled-health-${data.target}` : `scheduled-health-${data.channel}-${data.group}`,
     // Diagnostics are idempotent; a failed fire is retried, the next one comes anyway.
     options: retried(3, 5000),
   }),
@@ -270,6 +291,13 @@ export const CATALOG = {
     queue: QUEUES.notifications,
     schema: scheduledHealthPostJobSchema,
     id: ({ runId }) => `scheduled-health-${runId}`,
+    options: POST,
+  }),
+  [JOBS.scheduledHealthDigest]: declare({
+    queue: QUEUES.notifications,
+    schema: scheduledHealthDigestJobSchema,
+    // Its first run's: a retried fire names the same runs, so the digest is queued once.
+    id: ({ items }) => `scheduled-digest-${items[0]!.runId}`,
     options: POST,
   }),
   // A fresh job per change: the card job renders whatever the state is when it runs.
@@ -381,6 +409,7 @@ export function jobSpec(item: JobItem): { queue: QueueName; options: JobsOptions
 export type FleetJob = JobPayload<typeof JOBS.fleetHealth>;
 export type ScheduledHealthJob = JobPayload<typeof JOBS.scheduledHealth>;
 export type ScheduledHealthPostJob = JobPayload<typeof JOBS.scheduledHealthReport>;
+export type ScheduledHealthDigestJob = JobPayload<typeof JOBS.scheduledHealthDigest>;
 export type StatusChange = z.infer<typeof statusChangeSchema>;
 export type AuditMirrorJob = JobPayload<typeof JOBS.auditMirror>;
 export type IncidentTimer = JobPayload<typeof JOBS.incidentTimer>['timer'];

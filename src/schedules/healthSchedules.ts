@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { getNextMillis } from 'bullmq';
 import { ConfigError } from '../errors.js';
 import { CATALOG, JOBS, jobIdOf, type ScheduledHealthJob } from '../jobs/catalog.js';
@@ -7,8 +8,9 @@ import { plural } from '../text.js';
 import { isTimeZone } from '../time.js';
 
 /**
- * Scheduled health checks: one BullMQ job scheduler per target on the diagnostics queue,
- * firing `scheduled-health` jobs (see scheduledHealthJob.ts) on a cron in a time zone.
+ * Scheduled health checks: BullMQ job schedulers on the diagnostics queue firing
+ * `scheduled-health` jobs (see scheduledHealthJob.ts) on a cron in a time zone; one per
+ * target, or one for the targets sharing a channel, cron and zone (see healthSchedulers).
  */
 
 /** Scheduler ids are this prefix and the target name (see the catalog); others on the queue are left alone. */
@@ -144,6 +146,40 @@ export async function syncHealthSchedules(
   return applyHealthSchedules(queues, resolveHealthSchedules(targets, defaults));
 }
 
+/** One scheduler on the queue: a target's schedule, or the targets sharing a channel, cron and zone. */
+export interface HealthScheduler {
+  id: string;
+  data: ScheduledHealthJob;
+  cron: string;
+  tz: string;
+}
+
+/**
+ * The schedulers the schedules need: targets posting to the same channel on the same cron in
+ * the same zone share one, whose fire checks them all and posts one digest of those that
+ * changed, instead of a message per target at the same minute. A target alone keeps a
+ * scheduler of its own (and its report is posted as it is).
+ */
+export function healthSchedulers(schedules: readonly HealthSchedule[]): HealthScheduler[] {
+  const groups = new Map<string, HealthSchedule[]>();
+  for (const schedule of schedules) {
+    const key = `${schedule.channel}\n${schedule.cron}\n${schedule.tz}`;
+    groups.set(key, [...(groups.get(key) ?? []), schedule]);
+  }
+  return [...groups.values()].map((group) => {
+    const { channel, cron, tz } = group[0]!;
+    const data: ScheduledHealthJob =
+      group.length === 1
+        ? { target: group[0]!.target, channel }
+        : {
+            targets: group.map((schedule) => schedule.target),
+            channel,
+            group: createHash('sha256').update(`${cron}\n${tz}`).digest('hex').slice(0, 12),
+          };
+    return { id: jobIdOf({ name: JOBS.scheduledHealth, data })!, data, cron, tz };
+  });
+}
+
 /** The queue's half of syncHealthSchedules, for schedules already resolved (and so valid). */
 export async function applyHealthSchedules(
   queues: QueueBackend,
@@ -154,28 +190,31 @@ export async function applyHealthSchedules(
       .filter((scheduler) => scheduler.id.startsWith(SCHEDULER_PREFIX))
       .map((scheduler) => [scheduler.id, scheduler]),
   );
-  for (const schedule of wanted) {
-    const data: ScheduledHealthJob = { target: schedule.target, channel: schedule.channel };
-    const current = existing.get(schedule.id);
+  const schedulers = healthSchedulers(wanted);
+  for (const scheduler of schedulers) {
+    const current = existing.get(scheduler.id);
     const same =
       current !== undefined &&
       current.name === JOBS.scheduledHealth &&
-      current.pattern === schedule.cron &&
-      (current.tz ?? DEFAULT_HEALTH_SCHEDULE_TZ) === schedule.tz &&
-      sameData(current.data, data);
+      current.pattern === scheduler.cron &&
+      (current.tz ?? DEFAULT_HEALTH_SCHEDULE_TZ) === scheduler.tz &&
+      sameData(current.data, scheduler.data);
     if (same) continue;
-    await queues.schedule({ name: JOBS.scheduledHealth, data }, { pattern: schedule.cron, tz: schedule.tz });
+    await queues.schedule(
+      { name: JOBS.scheduledHealth, data: scheduler.data },
+      { pattern: scheduler.cron, tz: scheduler.tz },
+    );
   }
-  const keep = new Set(wanted.map((schedule) => schedule.id));
+  const keep = new Set(schedulers.map((scheduler) => scheduler.id));
   for (const id of existing.keys()) {
     if (!keep.has(id)) await queues.unschedule(JOBS.scheduledHealth, id);
   }
-  return wanted.map((schedule) => schedule.id);
+  return schedulers.map((scheduler) => scheduler.id);
 }
 
 function sameData(stored: unknown, data: ScheduledHealthJob): boolean {
   const parsed = CATALOG[JOBS.scheduledHealth].schema.safeParse(stored);
-  return parsed.success && parsed.data.target === data.target && parsed.data.channel === data.channel;
+  return parsed.success && JSON.stringify(parsed.data) === JSON.stringify(data);
 }
 
 function problemLine(where: string, value: string, problem: string | undefined): string | undefined {

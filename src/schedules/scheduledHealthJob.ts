@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { runHealthCheck } from '../health/engine.js';
+import { DEFAULT_FLEET_CONCURRENCY, runFleet } from '../health/fleet.js';
 import type { RunbookThresholdLayer } from '../health/thresholds.js';
-import { JOBS, type JobPayload, MAX_STATUS_CHANGES, type ScheduledHealthPostJob } from '../jobs/catalog.js';
+import {
+  JOBS,
+  MAX_STATUS_CHANGES,
+  type ScheduledHealthJob,
+  type ScheduledHealthPostJob,
+} from '../jobs/catalog.js';
 import type { JobRun } from '../jobs/processors.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +34,8 @@ export interface ScheduledHealthDeps {
   remindAfterMs?: number;
   /** Defaults to a RunStore on `db`. */
   runs?: RunStore;
+  /** Targets of a group checked at once (FLEET_CONCURRENCY; default 8). */
+  concurrency?: number;
 }
 
 export interface ScheduledHealthOutcome {
@@ -35,20 +43,31 @@ export interface ScheduledHealthOutcome {
   runId?: string;
 }
 
+/** A group's fire: each target's outcome, in the group's order. */
+export interface ScheduledGroupOutcome {
+  targets: Array<{ target: string } & ScheduledHealthOutcome>;
+}
+
 /**
- * Processes one fire of a target's health scheduler (`scheduled-health` jobs on the
- * diagnostics queue): runs the health check, compares it with the target's previous
- * scheduled run in the state database, and when it is worth telling, stores it as a run
- * (so Details and Re-run work as on any report) and queues `scheduled-health-report`.
- * A retry of the same fire replays its decision, so a crash never posts twice or loses a post.
+ * Processes one fire of a health scheduler (`scheduled-health` jobs on the diagnostics
+ * queue). For each of its targets: runs the health check, compares it with the target's
+ * previous scheduled run in the state database, and when it is worth telling, stores it as
+ * a run (so Details and Re-run work as on any report). Then one message for the channel: a
+ * target's report alone (`scheduled-health-report`), or, when several targets of a group
+ * changed at this fire, one digest of them (`scheduled-health-digest`); targets whose
+ * status did not change are left out. A retry of the same fire replays each target's
+ * decision and names the same runs, so a crash never posts twice or loses a post.
  */
 export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
   const runs = deps.runs ?? new RunStore(deps.db);
   const scheduledState = new ScheduledHealthStore(deps.db);
-  return async (
-    { target: name, channel }: JobPayload<typeof JOBS.scheduledHealth>,
-    job: JobRun,
-  ): Promise<ScheduledHealthOutcome> => {
+
+  const checkTarget = async (
+    name: string,
+    channel: string,
+    fire: string,
+    runKey: string,
+  ): Promise<ScheduledHealthOutcome & { post?: ScheduledHealthPostJob }> => {
     let target: ReturnType<TargetRegistry['resolve']>;
     try {
       target = deps.targets.resolve(name);
@@ -59,7 +78,6 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
     }
     if (target.schedule?.enabled === false) return { decision: { post: false, reason: 'stale' } };
 
-    const fire = job.id ?? randomUUID();
     const report = await runHealthCheck(target, deps.pools.readOnly(target), {
       budgetMs: deps.health.budgetMs,
       evidenceLimit: deps.health.evidenceLimit,
@@ -81,12 +99,12 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
       target: target.name,
       requestedBy: SCHEDULER_REQUESTER,
       channelId: channel,
-      idempotencyKey: `scheduled-health:${fire}`,
+      idempotencyKey: runKey,
     });
     // On a replay the first attempt's report may already be stored: that one is posted.
     if (run.status !== 'done') await runs.saveReport(run.id, report);
     await scheduledState.setLastRun(target.name, run.id);
-    const payload: ScheduledHealthPostJob = {
+    const post: ScheduledHealthPostJob = {
       runId: run.id,
       channel,
       kind: decision.kind,
@@ -95,7 +113,44 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
       moreChanges: Math.max(0, decision.changes.length - MAX_STATUS_CHANGES),
       problemSince: decision.problemSince,
     };
-    await deps.queues.enqueue({ name: JOBS.scheduledHealthReport, data: payload });
-    return { decision, runId: run.id };
+    return { decision, runId: run.id, post };
   };
+
+  function processor(data: { target: string; channel: string }, job: JobRun): Promise<ScheduledHealthOutcome>;
+  function processor(
+    data: ScheduledHealthJob,
+    job: JobRun,
+  ): Promise<ScheduledHealthOutcome | ScheduledGroupOutcome>;
+  async function processor(
+    data: ScheduledHealthJob,
+    job: JobRun,
+  ): Promise<ScheduledHealthOutcome | ScheduledGroupOutcome> {
+    const fire = job.id ?? randomUUID();
+    if ('target' in data) {
+      const { post, ...outcome } = await checkTarget(
+        data.target,
+        data.channel,
+        fire,
+        `scheduled-health:${fire}`,
+      );
+      if (post) await deps.queues.enqueue({ name: JOBS.scheduledHealthReport, data: post });
+      return outcome;
+    }
+    // The group's targets share the fire, so each run's key names its target too.
+    const outcomes = await runFleet(data.targets, deps.concurrency ?? DEFAULT_FLEET_CONCURRENCY, (name) =>
+      checkTarget(name, data.channel, fire, `scheduled-health:${fire}:${name}`),
+    );
+    const posts = outcomes.flatMap((outcome) => outcome.post ?? []);
+    // One message for the channel whatever changed: a lone change is the target's own report.
+    if (posts.length === 1) await deps.queues.enqueue({ name: JOBS.scheduledHealthReport, data: posts[0]! });
+    if (posts.length > 1)
+      await deps.queues.enqueue({
+        name: JOBS.scheduledHealthDigest,
+        data: { channel: data.channel, items: posts },
+      });
+    return {
+      targets: outcomes.map(({ post: _, ...outcome }, i) => ({ target: data.targets[i]!, ...outcome })),
+    };
+  }
+  return processor;
 }

@@ -25,6 +25,7 @@ import {
   scheduledProcedureProcessor,
   scheduledRunPosted,
 } from '../schedules/scheduledProcedureJob.js';
+import { warmPeriods } from '../schedules/warmConnections.js';
 import { startAuditCheckpointer } from '../slack/posts/auditCheckpoints.js';
 import { delayedOnRateLimit, registerSlackPosts } from '../slack/posts/notifier.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
@@ -32,6 +33,7 @@ import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
 import type { RunStore } from '../store/runs.js';
 import { WorkerHeartbeatStore } from '../store/workerHeartbeats.js';
+import { ConnectionBudget } from '../targets/connectionBudget.js';
 import { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
@@ -75,7 +77,12 @@ export interface RunningWorkers {
  */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, state, runs, procedureRuns, queues, targets, logger, metrics } = deps;
-  const pools = new TargetPools(logger);
+  // Filled once the schedules are resolved below, before any job runs.
+  let warm = new Map<string, number>();
+  // Per process: every connection this worker opens to any target holds a slot of it.
+  const budget = new ConnectionBudget(config.connectionBudget);
+  watchBudget(budget, metrics, logger);
+  const pools = new TargetPools(logger, { budget, warmMs: (target) => warm.get(target.name) });
   const jobs = jobProcessors(deps, pools);
   // Before anything starts: a job of the catalog with no processor would sit in its queue.
   jobs.assertComplete();
@@ -139,6 +146,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
     const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
     const procedureSchedules = deps.procedureSchedules ?? [];
+    warm = warmPeriods([...schedules, ...procedureSchedules]);
     void retryUntilDone(() => applyProcedureSchedules(queues, procedureSchedules), {
       stopped: () => stopping,
       onFirstFailure: (err) =>
@@ -203,6 +211,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
       fleetHealthJobProcessor({
         runs,
         targets,
+        pools,
         queues,
         logger,
         health: config.health,
@@ -246,6 +255,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         logger,
         queues,
         health: config.health,
+        concurrency: config.fleetConcurrency,
         ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )
@@ -286,6 +296,31 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
     logger,
   });
   return jobs;
+}
+
+/** A line for the budget this long after the last one logged, at most: a busy minute is one line. */
+const BUDGET_LOG_EVERY_MS = 60_000;
+
+/**
+ * The budget's state on /metrics, and a warning when runs start waiting for a slot (at most
+ * once a minute): a fleet held up by TARGET_CONNECTION_BUDGET is visible to whoever runs the
+ * worker, not only in the reports that waited.
+ */
+function watchBudget(budget: ConnectionBudget, metrics: Metrics, logger: Logger): void {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  let waitingBefore = 0;
+  budget.observe(({ inUse, waiting }) => {
+    metrics.targetConnections.set({ state: 'in_use' }, inUse);
+    metrics.targetConnections.set({ state: 'waiting' }, waiting);
+    if (waiting > waitingBefore && performance.now() - loggedAt >= BUDGET_LOG_EVERY_MS) {
+      loggedAt = performance.now();
+      logger.warn(
+        { inUse, waiting, budget: budget.size },
+        'runs are waiting for a target connection slot: TARGET_CONNECTION_BUDGET is in use',
+      );
+    }
+    waitingBefore = waiting;
+  });
 }
 
 /** Runs `work` until it succeeds or `stopped()`, every 10 s; the timer never holds the process. */

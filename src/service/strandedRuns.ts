@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { ActionRequestStore } from '../store/actionRequests.js';
 import type { IncidentStore } from '../store/incidents.js';
 import type { ProcedureRunStore } from '../store/procedureRuns.js';
-import type { RunStore, StrandedRun } from '../store/runs.js';
+import type { RunStore, StrandedFleet, StrandedRun } from '../store/runs.js';
 import { groupBy } from '../util/groupBy.js';
 import { runPeriodically } from '../util/periodic.js';
 
@@ -47,6 +47,28 @@ export async function requeueStrandedRuns(
   // Nothing can be queued while the queue is down; the runs keep their place meanwhile.
   await queues.ping();
   return runs.requeueStranded({ ...sweep, limit: SWEEP_BATCH }, (stranded) => enqueue(queues, stranded));
+}
+
+/**
+ * Fleet runs whose summary was never posted and whose runs went quiet: the fleet job was lost
+ * (Redis restarted empty), gave up, or its worker was killed and the job stalled past its
+ * limit; or the summary job was. Their runs have no channel, so requeueStrandedRuns does not
+ * see them. Each gets its fleet job again (it checks only the targets not done, then queues
+ * the summary) or, all runs finished, its summary job; under the job id it was first queued
+ * with, so a job still in the queue is not duplicated and one that failed is retried.
+ */
+export async function requeueStrandedFleets(
+  runs: RunStore,
+  queues: QueueBackend,
+  sweep: Pick<StrandedRunSweep, 'quietSeconds' | 'windowSeconds'>,
+): Promise<StrandedFleet[]> {
+  await queues.ping();
+  return runs.requeueStrandedFleets({ ...sweep, limit: SWEEP_BATCH }, async (fleets) => {
+    for (const { runIds, channel, label, finished } of fleets) {
+      const data = { runIds, channel, label };
+      await queues.ensure({ name: finished ? JOBS.fleetSummary : JOBS.fleetHealth, data });
+    }
+  });
 }
 
 async function enqueue(queues: QueueBackend, stranded: StrandedRun[]): Promise<void> {
@@ -183,6 +205,20 @@ export function startStrandedRunSweeper(
         logger.warn(
           { runs: requeued.map((run) => ({ id: run.id, status: run.status, requeue: run.requeueCount })) },
           'health runs whose job was lost or gave up were queued again',
+        );
+      }
+      const fleets = await requeueStrandedFleets(runs, queues, sweep);
+      if (fleets.length > 0) {
+        logger.warn(
+          {
+            fleets: fleets.map((fleet) => ({
+              id: fleet.runIds[0],
+              label: fleet.label,
+              next: fleet.finished ? 'summary' : 'check',
+              requeue: fleet.requeueCount,
+            })),
+          },
+          'fleet health runs whose job was lost or gave up were queued again',
         );
       }
     } catch (err) {

@@ -30,6 +30,19 @@ export interface StrandedRun {
   requeueCount: number;
 }
 
+/** A fleet run as recorded for the sweep: its runs, where its summary goes, what it was asked for. */
+export interface FleetRecord {
+  runIds: string[];
+  channel: string;
+  label: string;
+}
+
+/** A fleet the recovery sweep is queueing again: its job if a run is unfinished, else its summary. */
+export interface StrandedFleet extends FleetRecord {
+  finished: boolean;
+  requeueCount: number;
+}
+
 /** Reports a job has taken for posting (see RunStore.leaseForPosting). */
 export interface PostingLease {
   lease: string;
@@ -399,6 +412,96 @@ export class RunStore {
       [posts.map((post) => post.id), posts.map((post) => post.ts)],
     );
     return rowCount ?? 0;
+  }
+
+  /**
+   * Records a fleet run under its first run's id (what its jobs are named after); a second
+   * record of the same fleet (a retried command) is a no-op.
+   */
+  async recordFleet(fleet: FleetRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO fleet_runs (id, run_ids, channel_id, label) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO NOTHING`,
+      [fleet.runIds[0], fleet.runIds, fleet.channel, fleet.label],
+    );
+  }
+
+  /** The fleet's summary is posted: the sweep leaves it alone from now on. */
+  async markFleetPosted(runIds: readonly string[]): Promise<void> {
+    await this.db.query(
+      `UPDATE fleet_runs SET summary_posted_at = now()
+        WHERE id = ANY($1::uuid[]) AND summary_posted_at IS NULL`,
+      [runIds],
+    );
+  }
+
+  /**
+   * Fleets whose summary is not posted, created within the window and quiet (no run of theirs
+   * started, finished or was requeued, nor the fleet) for `quietSeconds`, doubled with each
+   * requeue: their job was lost, or gave up. Each is marked requeued in this statement, and the
+   * mark taken back when `enqueue` fails, as requeueStranded does for runs.
+   */
+  async requeueStrandedFleets(
+    options: { quietSeconds: number; windowSeconds: number; limit: number },
+    enqueue: (fleets: StrandedFleet[]) => Promise<void>,
+  ): Promise<StrandedFleet[]> {
+    const { rows } = await this.db.query<{
+      id: string;
+      run_ids: string[];
+      channel_id: string;
+      label: string;
+      finished: boolean;
+      requeue_count: number;
+      previous_requeued_at: Date | null;
+    }>(
+      `WITH stranded AS (
+         SELECT f.id, f.requeued_at, activity.finished
+           FROM fleet_runs f
+           CROSS JOIN LATERAL (
+             SELECT bool_and(r.status IN ('done', 'failed')) AS finished,
+                    max(greatest(r.created_at, r.started_at, r.finished_at, r.requeued_at)) AS last
+               FROM runs r WHERE r.id = ANY(f.run_ids)) AS activity
+          WHERE f.summary_posted_at IS NULL
+            AND f.created_at > now() - make_interval(secs => $2)
+            AND greatest(f.created_at, f.requeued_at, activity.last)
+                < now() - make_interval(secs => $1 * 2 ^ f.requeue_count)
+          ORDER BY f.created_at
+          LIMIT $3
+          FOR UPDATE OF f SKIP LOCKED
+       )
+       UPDATE fleet_runs SET requeued_at = now(), requeue_count = fleet_runs.requeue_count + 1
+         FROM stranded WHERE fleet_runs.id = stranded.id
+       RETURNING fleet_runs.id, fleet_runs.run_ids::text[] AS run_ids, fleet_runs.channel_id,
+                 fleet_runs.label, coalesce(stranded.finished, true) AS finished,
+                 fleet_runs.requeue_count, stranded.requeued_at AS previous_requeued_at`,
+      [options.quietSeconds, options.windowSeconds, options.limit],
+    );
+    const fleets = rows.map((row) => ({
+      runIds: row.run_ids,
+      channel: row.channel_id,
+      label: row.label,
+      finished: row.finished,
+      requeueCount: row.requeue_count,
+    }));
+    if (fleets.length === 0) return fleets;
+    try {
+      await enqueue(fleets);
+    } catch (err) {
+      await this.db
+        .query(
+          `UPDATE fleet_runs SET requeued_at = p.previous, requeue_count = fleet_runs.requeue_count - 1
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS p(id, previous, count)
+            WHERE fleet_runs.id = p.id AND fleet_runs.requeue_count = p.count`,
+          [
+            rows.map((row) => row.id),
+            rows.map((row) => row.previous_requeued_at),
+            rows.map((row) => row.requeue_count),
+          ],
+        )
+        .catch(() => undefined);
+      throw err;
+    }
+    return fleets;
   }
 
   /** The latest runs, newest first, without their reports (a listing shows each one's status). */

@@ -1,5 +1,11 @@
 import pc from 'picocolors';
-import { fleetStatus, statusCounts, worstFindingsText, worstFirst } from '../health/fleet.js';
+import {
+  connectionWaitText,
+  fleetStatus,
+  statusCounts,
+  worstFindingsText,
+  worstFirst,
+} from '../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../health/types.js';
 import { formatSeconds } from '../health/units.js';
 import { plural } from '../text.js';
@@ -45,5 +51,7 @@ export function renderFleetTable(summary: FleetSummary, options: { color: boolea
     `${summary.label}: ${paintStatus(status, options.color).trim()} — ${plural(rows.length, 'target')}: ${statusCounts(rows.map((r) => r.status))} ` +
       dim(`(${formatSeconds(summary.durationMs / 1000)}, ${summary.concurrency} at a time)`),
   );
+  const waited = connectionWaitText(rows);
+  if (waited) lines.push(dim(waited));
   return lines.join('\n');
 }

@@ -23,6 +23,7 @@ import {
 import type { HealthReport } from '../health/types.js';
 import { createLogger, type Logger } from '../logger.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
+import { ConnectionBudget, reportingWaits } from '../targets/connectionBudget.js';
 import { TargetPools } from '../targets/pools.js';
 import type { Target } from '../targets/target.js';
 import type { CliIo } from './cliIo.js';
@@ -87,6 +88,8 @@ interface RunSettings {
   evidenceLimit: number;
   logger: Logger;
   runbookThresholds: (target: Target) => RunbookThresholdLayer | undefined;
+  /** TARGET_CONNECTION_BUDGET, shared by every target's pools in this process. */
+  budget: ConnectionBudget;
 }
 
 async function health(options: HealthOptions, io: CliIo): Promise<number> {
@@ -104,6 +107,7 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
     // Logs go to stderr so `--json` output on stdout stays parseable.
     logger: createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr }),
     runbookThresholds: await thresholdsFromRunbooks(targets, config.runbooksDir),
+    budget: new ConnectionBudget(config.connectionBudget),
   };
   // A warn at or past its critical could never fire: refused, naming both and where each came from.
   for (const target of targets)
@@ -120,19 +124,35 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
   }
   const started = performance.now();
   const concurrency = config.fleetConcurrency;
-  const progress = (finished: number) =>
+  let finished = 0;
+  // Targets waiting for a connection slot now: said on the progress line, so a fleet held up
+  // by TARGET_CONNECTION_BUDGET does not look like a hang.
+  const waiting = new Set<string>();
+  const progress = () =>
     io.progress?.(
-      `${fleetLabel(fleet)}: ${finished}/${targets.length} targets checked (${concurrency} at a time)`,
+      `${fleetLabel(fleet)}: ${finished}/${targets.length} targets checked (${concurrency} at a time)` +
+        (waiting.size > 0
+          ? `, ${waiting.size} waiting for a connection slot (TARGET_CONNECTION_BUDGET=${settings.budget.size})`
+          : ''),
     );
-  progress(0);
+  progress();
   const reports = await runFleet(
     targets,
     concurrency,
-    (target) => checkTarget(target, settings),
-    (report, finished) => {
+    (target) =>
+      reportingWaits(
+        ({ position }) => {
+          if (position > 0) waiting.add(target.name);
+          else waiting.delete(target.name);
+          progress();
+        },
+        () => checkTarget(target, settings),
+      ),
+    (report, done) => {
       // One document per line, as each target finishes: `jq` and log shippers read them as they come.
       if (options.json) io.stdout(JSON.stringify(report));
-      progress(finished);
+      finished = done;
+      progress();
     },
   );
   io.progress?.('');
@@ -163,10 +183,11 @@ function fleetOf(options: HealthOptions, config: AppConfig): FleetSelector | und
 
 /**
  * One target's run on pools of its own, closed before the next target starts in its lane:
- * that is what keeps a fleet run within FLEET_CONCURRENCY × pool_max connections.
+ * that is what keeps a fleet run within FLEET_CONCURRENCY × pool_max connections, and the
+ * shared budget within TARGET_CONNECTION_BUDGET.
  */
 async function checkTarget(target: Target, settings: RunSettings): Promise<HealthReport> {
-  const pools = new TargetPools(settings.logger);
+  const pools = new TargetPools(settings.logger, { budget: settings.budget });
   try {
     return await runHealthCheck(target, pools.readOnly(target), {
       only: settings.only,

@@ -98,6 +98,33 @@ describe('runbook-bot health --all / --tag', () => {
     expect(out.join('\n')).not.toContain('targets checked');
   });
 
+  it('keeps to TARGET_CONNECTION_BUDGET, saying on the progress line and in the matrix who waited', async () => {
+    const progress: string[] = [];
+    const out: string[] = [];
+    const code = await runCli(['health', '--tag', 'production', ...ONLY], {
+      stdout: (text) => out.push(text),
+      stderr: () => undefined,
+      progress: (text) => progress.push(text),
+      env: { LOG_LEVEL: 'silent', ...env, TARGET_CONNECTION_BUDGET: '1' },
+      color: false,
+    });
+    expect(code).toBe(1);
+    // Two targets, one slot: the second waits for the first's connection to close.
+    expect(progress).toContain(
+      'tag:production: 0/2 targets checked (8 at a time), 1 waiting for a connection slot (TARGET_CONNECTION_BUDGET=1)',
+    );
+    expect(progress.at(-2)).toBe('tag:production: 2/2 targets checked (8 at a time)');
+    expect(out.join('\n')).toMatch(
+      /1 target waited for a target connection slot \(TARGET_CONNECTION_BUDGET\), up to [\d.]+ m?s/,
+    );
+  });
+
+  it('refuses a TARGET_CONNECTION_BUDGET below one', async () => {
+    const result = await cli(['health', '--all'], { ...env, TARGET_CONNECTION_BUDGET: '0' });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('TARGET_CONNECTION_BUDGET');
+  });
+
   it.each([
     [['--tag', 'prod'], /No target has the tag "prod". Known tags: payments, production, retired, staging./],
     [['--all', '--tag', 'production'], /Give one of --target, --all and --tag, not several./],

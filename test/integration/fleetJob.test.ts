@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fleetHealthJobProcessor } from '../../src/health/fleetJob.js';
+import { startFleetHealth } from '../../src/health/fleetRunStarter.js';
 import type { HealthReport } from '../../src/health/types.js';
 import type { JobItem } from '../../src/jobs/catalog.js';
 import type { QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
+import { requeueStrandedFleets } from '../../src/service/strandedRuns.js';
 import { RunStore } from '../../src/store/runs.js';
+import { TargetPools } from '../../src/targets/pools.js';
 import { loadTargetRegistry } from '../../src/targets/registry.js';
 import {
   createStateDatabase,
@@ -58,6 +61,7 @@ describe('the fleet health job', () => {
     const processor = fleetHealthJobProcessor({
       runs: crashing,
       targets,
+      pools: new TargetPools(),
       queues,
       logger: createLogger({ level: 'silent' }),
       health: { budgetMs: 10_000, evidenceLimit: 5 },
@@ -84,5 +88,54 @@ describe('the fleet health job', () => {
       reports: ['done', expect.any(String)],
       gone: ['done', 'unreachable'],
     });
+  });
+
+  it('queues a fleet whose job was lost again, then its summary, until the summary is posted', async () => {
+    const env = fleetTargetsEnv(dbs);
+    const targets = loadTargetRegistry({ targetsFile: env.TARGETS_FILE }, (name) => env[name]);
+    const runs = new RunStore(state.pool);
+    const ensured: JobItem[] = [];
+    // The fleet job is accepted and then lost, as with a Redis restarted empty.
+    const queues = {
+      enqueue: async () => undefined,
+      ping: async () => undefined,
+      ensure: async (item: JobItem) => {
+        ensured.push(item);
+        return true;
+      },
+    } as unknown as QueueBackend;
+    const started = await startFleetHealth(
+      { runs, queues, targets, logger: createLogger({ level: 'silent' }) },
+      {
+        selector: { kind: 'tag', tag: 'production' },
+        requestedBy: 'U0ONCALL',
+        channelId: 'C0FLEET',
+        idempotencyKey: `lost-${Date.now()}`,
+      },
+    );
+    expect(started.outcome).toBe('queued');
+    const sweep = { quietSeconds: 0, windowSeconds: 3600 };
+    const ours = (item: JobItem) => (item.data as { channel: string }).channel === 'C0FLEET';
+    await requeueStrandedFleets(runs, queues, sweep);
+    const [check] = ensured.filter(ours);
+    expect(check).toMatchObject({
+      name: 'fleet-health',
+      data: { channel: 'C0FLEET', label: 'tag:production' },
+    });
+    const runIds = (check!.data as { runIds: string[] }).runIds;
+    expect(runIds).toHaveLength(2);
+
+    // Checked (by the requeued job), but the summary job was lost too: the summary is queued.
+    for (const id of runIds) await runs.markFailed([id], 'checked elsewhere');
+    ensured.length = 0;
+    await requeueStrandedFleets(runs, queues, sweep);
+    expect(ensured.filter(ours)).toEqual([
+      { name: 'fleet-summary', data: { runIds, channel: 'C0FLEET', label: 'tag:production' } },
+    ]);
+
+    await runs.markFleetPosted(runIds);
+    ensured.length = 0;
+    await requeueStrandedFleets(runs, queues, sweep);
+    expect(ensured.filter(ours)).toEqual([]);
   });
 });

@@ -9,4 +9,14 @@ describe('describeCheckFailure', () => {
     );
     expect(describeCheckFailure({ code: '55P03' }, limits).summary).toContain('(lock_timeout 2000 ms)');
   });
+
+  it('tells a cancel from a statement timeout, though both are SQLSTATE 57014', () => {
+    const limits = { statementTimeoutMs: 5000, lockTimeoutMs: 1000, role: 'bot' };
+    const cancelled = { code: '57014', message: 'canceling statement due to user request' };
+    expect(describeCheckFailure(cancelled, limits).summary).toMatch(/^cancelled \(pg_cancel_backend\)/);
+    const timedOut = { code: '57014', message: 'canceling statement due to statement timeout' };
+    expect(describeCheckFailure(timedOut, limits).summary).toBe(
+      'timed out after 5000 ms (statement_timeout)',
+    );
+  });
 });

@@ -6,6 +6,7 @@ import { jobProcessors, type WorkerDeps } from '../../src/service/startWorkers.j
 import { TargetPools } from '../../src/targets/pools.js';
 
 const RUN = '0b9c3c1e-8a52-4d5e-9d0a-2f6f6d1b7a11';
+const RUN2 = '1c9c3c1e-8a52-4d5e-9d0a-2f6f6d1b7a12';
 const OTHER = '5d0f9e3a-1c2b-4e6f-8a7b-9c0d1e2f3a4b';
 
 describe('the job catalog', () => {
@@ -47,6 +48,45 @@ describe('the job catalog', () => {
           },
         },
         `scheduled-health-${RUN}`,
+      ],
+      [
+        {
+          name: JOBS.scheduledHealthDigest,
+          data: {
+            channel: 'C0OPS',
+            items: [
+              {
+                runId: RUN,
+                channel: 'C0OPS',
+                kind: 'problem' as const,
+                reason: 'changed' as const,
+                changes: [],
+                moreChanges: 0,
+                problemSince: null,
+              },
+              {
+                ...{
+                  runId: RUN,
+                  channel: 'C0OPS',
+                  kind: 'problem' as const,
+                  reason: 'changed' as const,
+                  changes: [],
+                  moreChanges: 0,
+                  problemSince: null,
+                },
+                runId: RUN2,
+              },
+            ],
+          },
+        },
+        `scheduled-digest-${RUN}`,
+      ],
+      [
+        {
+          name: JOBS.scheduledHealth,
+          data: { targets: ['shop', 'billing'], channel: 'C0OPS', group: '0123456789ab' },
+        },
+        'scheduled-health-C0OPS-0123456789ab',
       ],
       [
         {

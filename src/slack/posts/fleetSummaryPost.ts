@@ -59,6 +59,9 @@ export async function postFleetSummary(deps: FleetSummaryDeps, job: FleetJob): P
   }
   if (links.size > 0)
     await deps.slack.chat.update({ channel: job.channel, ts: summaryTs, ...message(links) });
+  // Only now: a crash before this line leaves the fleet to the sweep, which queues this job
+  // again and it posts what is missing.
+  await deps.runs.markFleetPosted(job.runIds);
 }
 
 function isProblem(run: Run): boolean {

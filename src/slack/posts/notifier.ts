@@ -24,6 +24,7 @@ import {
 import { postOnce } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
 import { postRequestCard } from './requestCard.js';
+import { postScheduledDigest } from './scheduledDigestPost.js';
 import { postScheduledHealth } from './scheduledHealthPost.js';
 
 export interface NotifierDeps {
@@ -53,6 +54,7 @@ export function registerSlackPosts(jobs: JobProcessors, deps: NotifierDeps): voi
     .register(JOBS.findingDetail, (job) => postFindingDetail(deps, job))
     .register(JOBS.procedurePost, ({ runId }) => postProcedureRun(deps, runId))
     .register(JOBS.scheduledHealthReport, (job) => postScheduledHealth(deps, job))
+    .register(JOBS.scheduledHealthDigest, (job) => postScheduledDigest(deps, job))
     .register(JOBS.requestCard, ({ requestId }, job) =>
       postRequestCard(deps, requestId, `card-job-${job.id}`),
     )

@@ -45,7 +45,7 @@ export async function postScheduledHealth(
 }
 
 /** Plain-text fallback (notifications). */
-function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): string {
+export function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): string {
   if (job.kind === 'all-clear')
     return `All clear: the scheduled health check of ${escapeMrkdwn(report.target)} is OK again`;
   const prefix = job.reason === 'reminder' ? 'Scheduled check (reminder)' : 'Scheduled check';
@@ -53,7 +53,7 @@ function scheduledText(job: ScheduledHealthPostJob, report: HealthReport): strin
 }
 
 /** The context line under the header: scheduled, and what changed since the last scheduled run. */
-function scheduledNote(job: ScheduledHealthPostJob): string {
+export function scheduledNote(job: ScheduledHealthPostJob): string {
   const since = job.problemSince ? slackDate(job.problemSince) : undefined;
   const changes = changeList(job.changes, job.moreChanges);
   if (job.kind === 'all-clear') {
@@ -70,7 +70,7 @@ function scheduledNote(job: ScheduledHealthPostJob): string {
   }
 }
 
-function changeList(changes: StatusChange[], more: number): string {
+export function changeList(changes: StatusChange[], more: number): string {
   const items = changes.map((change) => {
     const title = `*${escapeMrkdwn(change.title)}*`;
     return change.from === null ? `new ${title} (${change.to})` : `${title} ${change.from} → ${change.to}`;

@@ -1,5 +1,11 @@
 import type { KnownBlock } from '@slack/types';
-import { fleetStatus, statusCounts, worstFindingsText, worstFirst } from '../../health/fleet.js';
+import {
+  connectionWaitText,
+  fleetStatus,
+  statusCounts,
+  worstFindingsText,
+  worstFirst,
+} from '../../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../../health/types.js';
 import { formatSeconds } from '../../health/units.js';
 import { clip, plural } from '../../text.js';
@@ -65,10 +71,14 @@ export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]
     elements: [
       {
         type: 'mrkdwn',
-        text:
+        text: [
           problems.length > 0
             ? "Each problem target's full report is in this message's thread."
             : 'Every target is OK.',
+          connectionWaitText(entries.flatMap((entry) => entry.report ?? [])),
+        ]
+          .filter(Boolean)
+          .join(' '),
       },
     ],
   });

@@ -1,0 +1,73 @@
+import type { KnownBlock } from '@slack/types';
+import { statusCounts, worstFirst } from '../../health/fleet.js';
+import type { HealthReport, ReportStatus } from '../../health/types.js';
+import type { ScheduledHealthPostJob } from '../../jobs/catalog.js';
+import { clip, plural } from '../../text.js';
+import { LIMITS } from '../blockLimits.js';
+import { STATUS_EMOJI } from './healthReport.js';
+import { escapeMrkdwn, section } from './mrkdwn.js';
+
+/** One target of a scheduled digest: why it is posted, its report, and a link once posted. */
+export interface DigestEntry {
+  item: ScheduledHealthPostJob;
+  report: HealthReport;
+  /** Permalink of the target's report in the digest's thread. */
+  link?: string;
+  /** What changed, as the target's own post says it (see scheduledHealthPost.ts). */
+  changes: string;
+}
+
+/** Room kept in each section for the "… and N more" note. */
+const NOTE_ROOM = 40;
+/** headline + context */
+const FIXED_BLOCKS = 2;
+
+/**
+ * A scheduled fire's one message for a channel: a line per target that changed (worst first:
+ * new and persisting problems, then the all clears), each linking to its full report in the
+ * thread. Targets whose status did not change are not in it.
+ */
+export function scheduledDigestBlocks(entries: readonly DigestEntry[]): KnownBlock[] {
+  const rows = worstFirst(
+    entries.map((entry) => ({ ...entry, target: entry.report.target, status: entry.report.status })),
+  );
+  const blocks: KnownBlock[] = [section(digestText(entries))];
+  let current = '';
+  let left = rows.length;
+  for (const row of rows) {
+    const link = row.link ? ` · <${row.link}|report>` : '';
+    const line = `${lineEmoji(row.item, row.status)} *${escapeMrkdwn(row.target)}* ${clip(row.changes, 600)}${link}`;
+    if (current && current.length + line.length + 1 > LIMITS.sectionText - NOTE_ROOM) {
+      if (blocks.length >= LIMITS.blocksPerMessage - FIXED_BLOCKS) break;
+      blocks.push(section(current));
+      current = '';
+    }
+    current = current ? `${current}\n${line}` : line;
+    left--;
+  }
+  if (current) blocks.push(section(left > 0 ? `${current}\n… and ${plural(left, 'more target')}` : current));
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: "Scheduled check: only targets whose status changed are listed; each one's report is in this message's thread.",
+      },
+    ],
+  });
+  return blocks;
+}
+
+/** The headline, also the notification text: `Scheduled check: 3 targets changed (1 critical, 2 ok)`. */
+export function digestText(entries: readonly DigestEntry[]): string {
+  const statuses: ReportStatus[] = entries.map((entry) => entry.report.status);
+  const worst = worstFirst(
+    entries.map((entry) => ({ target: entry.report.target, status: entry.report.status })),
+  )[0];
+  const emoji = worst ? STATUS_EMOJI[worst.status] : STATUS_EMOJI.ok;
+  return `${emoji} *Scheduled check*: ${plural(entries.length, 'target')} changed (${statusCounts(statuses)})`;
+}
+
+function lineEmoji(item: ScheduledHealthPostJob, status: ReportStatus): string {
+  return item.kind === 'all-clear' ? ':white_check_mark:' : STATUS_EMOJI[status];
+}
