@@ -9,7 +9,10 @@
  * BENCH_RUNS (20), BENCH_DATABASE_URL (a server of your own; the database is kept).
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   benchServer,
   cpuBusy,
@@ -55,15 +58,28 @@ async function relay(to: { host: string; port: number }) {
   };
 }
 
-/** Spawns node with the arguments; answers wall time to exit and time to the first relayed connection. */
+/**
+ * GNU time, when installed, reports each process's CPU time (user + system): on a machine
+ * other sessions share, CPU time moves far less with their load than wall time does.
+ */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const cpuFile = join(tmpdir(), `bench-cli-start-${process.pid}.txt`);
+
+/**
+ * Spawns node with the arguments; answers wall time to exit, time to the first relayed
+ * connection, and the process's CPU time (ms) when GNU time is there to measure it.
+ */
 async function timed(
   args: string[],
   env: NodeJS.ProcessEnv,
   firstAfter?: (since: number) => number | undefined,
   okCodes: number[] = [0],
-): Promise<{ wall: number; firstQuery?: number }> {
+): Promise<{ wall: number; firstQuery?: number; cpu?: number }> {
+  const command = GNU_TIME
+    ? ([GNU_TIME, ['-f', '%U %S', '-o', cpuFile, process.execPath, ...args]] as const)
+    : ([process.execPath, args] as const);
   const started = now();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command[0], command[1], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
@@ -73,7 +89,17 @@ async function timed(
   if (code === null || !okCodes.includes(code))
     throw new Error(`node ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
   const first = firstAfter?.(started);
-  return first === undefined ? { wall } : { wall, firstQuery: first - started };
+  const cpu = GNU_TIME
+    ? readFileSync(cpuFile, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .reduce((sum, seconds) => sum + Number(seconds) * 1000, 0)
+    : undefined;
+  return {
+    wall,
+    ...(first === undefined ? {} : { firstQuery: first - started }),
+    ...(cpu === undefined ? {} : { cpu }),
+  };
 }
 
 async function main() {
@@ -98,6 +124,12 @@ async function main() {
     const samples = { node: [] as number[], bare: [] as number[], bareFirst: [] as number[] };
     const health = { wall: [] as number[], first: [] as number[] };
     const checks = { wall: [] as number[] };
+    const cpu = {
+      node: [] as number[],
+      bare: [] as number[],
+      health: [] as number[],
+      checks: [] as number[],
+    };
     // One of each first, not counted: the file cache warms up.
     for (let i = -1; i < RUNS; i++) {
       const nodeRun = await timed(['-e', ''], env);
@@ -111,6 +143,12 @@ async function main() {
       health.wall.push(healthRun.wall);
       health.first.push(healthRun.firstQuery!);
       checks.wall.push(checksRun.wall);
+      if (nodeRun.cpu !== undefined) {
+        cpu.node.push(nodeRun.cpu);
+        cpu.bare.push(bareRun.cpu!);
+        cpu.health.push(healthRun.cpu!);
+        cpu.checks.push(checksRun.cpu!);
+      }
     }
     const ms = (values: readonly number[]) => {
       const { p50, min, max } = stats(values);
@@ -128,6 +166,10 @@ async function main() {
     console.log(
       `ratios (p50): health first connection / bare pg's ${ratio(health.first, samples.bareFirst)}; health exit / bare pg exit ${ratio(health.wall, samples.bare)}; health's start beyond bare pg's: ${(stats(health.first).p50 - stats(samples.bareFirst).p50).toFixed(0)} ms`,
     );
+    if (cpu.node.length > 0)
+      console.log(
+        `CPU time (user + system): health ${ms(cpu.health)}, checks ${ms(cpu.checks)}, node -e '' ${ms(cpu.node)}, node + pg ${ms(cpu.bare)}; health / node + pg ${ratio(cpu.health, cpu.bare)}`,
+      );
     console.log(
       `machine at end: ${machineLoad()}; all cores ${(busy() * 100).toFixed(0)} % busy during the bench (everything on the machine)`,
     );

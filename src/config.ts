@@ -15,7 +15,7 @@ import { DEFAULT_SHUTDOWN_WATCHDOG_MS } from './service/shutdownWatchdog.js';
 import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './service/strandedRuns.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 import { isPostgresUrl } from './targets/targetsFile.js';
-import { isTimeZone } from './time.js';
+import { isTimeZone } from './timeInput.js';
 
 /*
  * The one place the environment is read. Every variable is declared in one of the schemas
