@@ -16,7 +16,7 @@ import { STRANDED_RUN_SWEEP, type StrandedRunSweep } from './service/strandedRun
 import { DEFAULT_CONNECTION_BUDGET } from './targets/connectionBudget.js';
 import { loadTargetRegistry, type TargetRegistry } from './targets/registry.js';
 import { isPostgresUrl } from './targets/targetsFile.js';
-import { isTimeZone } from './time.js';
+import { isTimeZone } from './timeInput.js';
 
 /*
  * The one place the environment is read. Every variable is declared in one of the schemas

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { formatZodIssues } from '../formatIssues.js';
 import { incidentPolicySchema } from '../incidents/severityPolicy.js';
 import type { Risk } from '../runbooks/model.js';
+import { yaml } from '../util/yaml.js';
 
 /**
  * Who may request and approve remediations, and how many approvals each needs. Defaults,
@@ -88,7 +88,7 @@ export function loadPolicyFile(path: string | undefined): PolicyFile {
   if (!path) return DEFAULT_POLICY;
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    raw = yaml().parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(`POLICY_FILE ${path}: cannot read it as YAML: ${(err as Error).message}`);
   }

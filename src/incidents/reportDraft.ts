@@ -1,5 +1,6 @@
 import { SLACK_USER_ID } from '../audit/describe.js';
-import { formatInTimeZone, isTimeZone, utcOffset } from '../time.js';
+import { formatInTimeZone, utcOffset } from '../time.js';
+import { isTimeZone } from '../timeInput.js';
 import { type IncidentReportInput, type RemediationRecord, SEVERITY_LABEL } from './model.js';
 import { code, peopleIn, personName, phraseMarkdown, phrasePlain } from './timelineMarkdown.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RunbookIncidentPolicy } from '../runbooks/model.js';
-import { parseDurationPhrase } from '../time.js';
+import { parseDurationPhrase } from '../timeInput.js';
 import { SEVERITIES, SEVERITY_LABEL, type Severity } from './model.js';
 
 /**

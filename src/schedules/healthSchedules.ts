@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { getNextMillis } from 'bullmq';
+import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
 import { CATALOG, JOBS, jobIdOf, type ScheduledHealthJob } from '../jobs/catalog.js';
 import type { QueueBackend } from '../jobs/queueBackend.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
-import { isTimeZone } from '../time.js';
+import { isTimeZone } from '../timeInput.js';
 
 /**
  * Scheduled health checks: BullMQ job schedulers on the diagnostics queue firing
@@ -41,7 +41,9 @@ export interface HealthSchedule {
 /**
  * Why `cron` is not a usable cron pattern, or undefined when it is. Five fields (minute
  * first) or six (seconds first), or an alias like `@daily`; parsed by BullMQ's own parser
- * so what is accepted here is what the scheduler runs.
+ * (cron-parser, the version BullMQ pins; a test keeps them equal) so what is accepted here
+ * is what the scheduler runs. Not through BullMQ's export: reading the configuration would
+ * then load the whole queue client, in every CLI command too.
  */
 export function cronProblem(cron: string): string | undefined {
   const trimmed = cron.trim();
@@ -50,11 +52,23 @@ export function cronProblem(cron: string): string | undefined {
     return `is not a cron pattern: it has ${plural(fields, 'field')}, expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`;
   }
   try {
-    getNextMillis(Date.now(), { pattern: trimmed, tz: 'UTC' });
+    parseAsScheduler(trimmed, 'UTC');
     return undefined;
   } catch (err) {
     return `is not a cron pattern: ${(err as Error).message}`;
   }
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Parses as BullMQ's getNextMillis does, so it throws where the scheduler would. The parser
+ * is loaded on the first pattern given (CommonJS, so synchronously, as configuration is
+ * read): the built-in defaults need no parsing, and a CLI command never loads it.
+ */
+function parseAsScheduler(pattern: string, tz: string): void {
+  const { CronExpressionParser } = require('cron-parser') as typeof import('cron-parser');
+  CronExpressionParser.parse(pattern, { tz, currentDate: new Date() });
 }
 
 /** Whether `tz` is an IANA time zone this runtime knows (`Europe/Berlin`, `UTC`). */
@@ -63,7 +77,7 @@ export function timeZoneProblem(tz: string): string | undefined {
   if (!isTimeZone(tz)) return problem;
   try {
     // The scheduler's cron parser must agree with Intl about the zone.
-    getNextMillis(Date.now(), { pattern: '0 * * * *', tz });
+    parseAsScheduler('0 * * * *', tz);
     return undefined;
   } catch {
     return problem;
@@ -83,9 +97,10 @@ export function healthScheduleDefaults(raw: {
   const cron = raw.cron?.trim() || DEFAULT_HEALTH_SCHEDULE;
   const tz = raw.tz?.trim() || DEFAULT_HEALTH_SCHEDULE_TZ;
   const channel = raw.channel?.trim() || undefined;
+  // Only what was given is checked: the defaults are known good (a test checks them).
   const problems = [
-    problemLine('HEALTH_SCHEDULE', cron, cronProblem(cron)),
-    problemLine('HEALTH_SCHEDULE_TZ', tz, timeZoneProblem(tz)),
+    problemLine('HEALTH_SCHEDULE', cron, raw.cron?.trim() ? cronProblem(cron) : undefined),
+    problemLine('HEALTH_SCHEDULE_TZ', tz, raw.tz?.trim() ? timeZoneProblem(tz) : undefined),
     channel && !CHANNEL_ID.test(channel)
       ? problemLine('HEALTH_SCHEDULE_CHANNEL', channel, 'must be a Slack channel id like C0123ABCD')
       : undefined,

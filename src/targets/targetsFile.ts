@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { CHANNEL_ID } from '../channelId.js';
 import { ConfigError } from '../errors.js';
 import { formatZodIssues } from '../formatIssues.js';
+import { yaml } from '../util/yaml.js';
 import { DEFAULT_TARGET_SETTINGS, type Target, type TargetSettings } from './target.js';
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -113,7 +113,7 @@ export function readTargetsFile(
       `TARGETS_FILE ${path} cannot be read (${code ?? 'error'}). Check the path, or unset TARGETS_FILE to use TARGET_DATABASE_URL.`,
     );
   }
-  const document = parseDocument(text, { prettyErrors: true });
+  const document = yaml().parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     const first = document.errors[0]!;
     throw new ConfigError(`${path} is not valid YAML: ${first.message.split('\n')[0]}`);

@@ -22,7 +22,6 @@ import {
 } from '../health/thresholds.js';
 import type { HealthReport } from '../health/types.js';
 import { createLogger, type Logger } from '../logger.js';
-import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
 import { ConnectionBudget, reportingWaits } from '../targets/connectionBudget.js';
 import { TargetPools } from '../targets/pools.js';
 import type { Target } from '../targets/target.js';
@@ -208,6 +207,8 @@ async function thresholdsFromRunbooks(
   runbooksDir: string | undefined,
 ): Promise<RunSettings['runbookThresholds']> {
   if (!targets.some((target) => target.runbooks?.length)) return () => undefined;
+  // Imported here: most health runs name no runbook and never pay for the library's modules.
+  const { RunbookLibrary, runbookSources } = await import('../runbooks/runbookLibrary.js');
   const { library } = await RunbookLibrary.load(runbookSources(runbooksDir));
   const unknown = unknownTargetRunbooks(
     targets,

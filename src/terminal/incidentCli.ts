@@ -14,7 +14,7 @@ import { createQueueBackend } from '../jobs/queueBackend.js';
 import { createLogger } from '../logger.js';
 import type { RunbookLibrary } from '../runbooks/runbookLibrary.js';
 import { IncidentStore, type StoredIncident } from '../store/incidents.js';
-import { isTimeZone } from '../time.js';
+import { isTimeZone } from '../timeInput.js';
 import { type CliIo, terminalCommand } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 import { peopleNames } from './people.js';

@@ -88,6 +88,42 @@ describe('what each process loads', () => {
   });
 });
 
+/**
+ * The module `runbook-bot <command>` imports for its command, as cliApp.ts's COMMAND_MODULES
+ * names it (read from the source, as the graph is).
+ */
+function cliCommandModule(command: string): string {
+  const source = readFileSync(join(SRC, 'cliApp.ts'), 'utf8');
+  const entry = new RegExp(
+    `commands: \\[[^\\]]*'${command}'[^\\]]*\\][^}]*?import\\('\\./([^']+)\\.js'\\)`,
+  ).exec(source);
+  if (!entry) throw new Error(`cliApp.ts names no module for the ${command} command`);
+  return `${entry[1]}.ts`;
+}
+
+describe('what a runbook-bot command loads', () => {
+  it('every command shares only cli.ts and cliApp.ts: no command module is imported until its command runs', () => {
+    const shared = reach(['cli.ts']);
+    expect(offenders(shared, /^terminal\/(\w+Cli|initRoles)\.ts$/)).toEqual([]);
+    expect(shared.has('commander')).toBe(true);
+  });
+
+  it('`health` reaches neither the Markdown nor the SQL parser, nor the queue, the audit log or date formatting', () => {
+    const module = cliCommandModule('health');
+    expect(module).toBe('terminal/healthCli.ts');
+    const health = reach(['cli.ts', module]);
+    expect(
+      offenders(
+        health,
+        /^(libpg-query|mdast-|micromark|unified|bullmq|ioredis|date-fns|@date-fns\/|yaml|cron-parser|runbooks\/(markdown|sql|lint|execute)\/|audit\/|store\/|terminal\/(runbookCli|incidentCli|auditCli|previewCli|historyCli|initRoles)\.ts)/,
+      ),
+    ).toEqual([]);
+    // The walk does see the command's own graph: the engine, its checks and the driver.
+    expect(health.has(join(SRC, 'health/engine.ts'))).toBe(true);
+    expect(health.has('pg')).toBe(true);
+  });
+});
+
 /** The folders that hold the domain: they know no chat platform, not even through another module. */
 const DOMAIN_DIRS = ['runbooks', 'approvals', 'incidents', 'audit', 'remediation', 'targets', 'health'];
 const SLACK = /^(@slack\/|slack\/)/;

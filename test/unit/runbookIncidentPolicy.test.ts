@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseRunbook } from '../../src/runbooks/markdown/parseRunbook.js';
 import { loadSqlParser } from '../../src/runbooks/sql/analyzeSqlBlock.js';
 import { lintLines } from '../../src/terminal/runbookText.js';
-import { parseDurationPhrase } from '../../src/time.js';
+import { parseDurationPhrase } from '../../src/timeInput.js';
 
 const SEEDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/seeds');
 

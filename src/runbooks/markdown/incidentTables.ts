@@ -18,7 +18,7 @@
  */
 import type { List, RootContent, Table } from 'mdast';
 import { clip } from '../../text.js';
-import { parseDurationPhrase } from '../../time.js';
+import { parseDurationPhrase } from '../../timeInput.js';
 import type {
   LoaderWarning,
   RunbookEscalationLevel,
