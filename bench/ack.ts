@@ -195,6 +195,24 @@ function postgresCpuSeconds(postmaster: number): number {
   return total;
 }
 
+/**
+ * Transactions committed in the database so far (every statement outside a transaction is
+ * one). Read after a pause: backends report their counts to the statistics within a second.
+ */
+async function commits(url: string): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -408,6 +426,7 @@ async function measure(
     }
 
     await connect(port);
+    const commitsBefore = await commits(stateUrl);
     const cpuBefore = cpu();
     // BENCH_WORKER_PAUSED=1: the worker is frozen (SIGSTOP) while the commands are sent and
     // thawed after, to see the bot's ack path without the worker competing for the CPU.
@@ -456,6 +475,7 @@ async function measure(
       );
       return count > 0 ? `${((1000 * sum) / count).toFixed(1)} ms mean over ${count}` : 'n/a';
     };
+    const commitsDuring = (await commits(stateUrl)) - commitsBefore;
     const state = new pg.Client({ connectionString: stateUrl });
     await state.connect();
     const { rows: engine } = await state.query<{ runs: number; mean_ms: number }>(
@@ -481,6 +501,9 @@ async function measure(
     console.log(`lost runs: ${lost}  duplicated reports: ${duplicated}  (goal 0 / 0)`);
     console.log(
       `health checks actually run: ${engine[0]?.runs} (mean ${engine[0]?.mean_ms?.toFixed(0)} ms each), shared by ${withAnchor ? 2 * COMMANDS : COMMANDS} commands${withAnchor ? " (the anchor's too)" : ''}`,
+    );
+    console.log(
+      `state database: ${commitsDuring} transactions committed from the first command to the last report (${(commitsDuring / COMMANDS).toFixed(2)} per command)`,
     );
     console.log(`job time: diagnostics ${jobMs('diagnostics')}; notifications ${jobMs('notifications')}`);
     console.log(
