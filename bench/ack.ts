@@ -2,14 +2,19 @@
  * `npm run bench:ack`: 1000 signed `/runbook health` requests at concurrency 50 against the
  * bot's HTTP receiver (a `bot` process, with a `worker` process running), with a local stand-in
  * for Slack's Web API (bench/fakeSlack.ts, a process of its own) that records every
- * chat.postMessage. Prints ack latency (all, and the first 50 after start apart), command →
- * report latency, lost and duplicated runs, CPU per process and the bot's RSS. Figures only.
+ * chat.postMessage. First the anchor: the same commands against a bare Bolt app
+ * (bench/bareBolt.ts) while the worker does the same work (bench/ackFeeder.ts). Prints ack
+ * latency of both and their ratio (all, and the first 50 after start apart), command → report
+ * latency, lost and duplicated runs, CPU per process, state-database commits per command, and
+ * bot and worker memory (process.memoryUsage) every 1000 commands. Figures only.
  * Commands are signed and the load generator's connections opened before the clock starts.
  *
  * BENCH_COMMANDS (1000), BENCH_CONCURRENCY (50); Redis: REDIS_URL, else a redis-server of
  * its own when installed, else BullMQ's PostgreSQL backend. BENCH_WORKER_PAUSED=1 freezes
  * the worker while the commands are sent; BENCH_BOT_PROF / BENCH_WORKER_PROF write CPU
- * profiles; BENCH_BOT_NODE_OPTIONS is given to the bot process.
+ * profiles; BENCH_BOT_NODE_OPTIONS / BENCH_WORKER_NODE_OPTIONS: Node or V8 flags for the bot /
+ * worker process (on its command line); BENCH_ANCHOR=0 leaves out the bare-Bolt anchor (for long memory runs);
+ * BENCH_HOLD_S keeps the processes up that long after the figures (to inspect them).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -233,6 +238,9 @@ async function main() {
   }
 }
 
+/** Node and V8 flags given on the command line (NODE_OPTIONS refuses some V8 flags). */
+const nodeFlags = (flags: string | undefined) => flags?.split(/\s+/).filter(Boolean) ?? [];
+
 /** A child process stopped: SIGTERM, then SIGKILL when it does not stop, so a failed run leaves nothing behind. */
 async function stop(child: ChildProcess, name: string): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
@@ -259,7 +267,9 @@ async function forkReady(file: string, env: NodeJS.ProcessEnv): Promise<ChildPro
 
 /** process.memoryUsage() of a bot or worker, from its /metrics (runbook_bot_process_memory_bytes), in MB. */
 async function memoryOf(port: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await (
+    await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })
+  ).text();
   const memory: Record<string, number> = {};
   for (const [, kind, bytes] of text.matchAll(/runbook_bot_process_memory_bytes\{kind="(\w+)"\} (\d+)/g))
     memory[kind!] = Number(bytes) / 2 ** 20;
@@ -322,11 +332,12 @@ async function measure(
     process.execPath,
     [
       ...(process.env.BENCH_BOT_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_BOT_PROF] : []),
+      ...nodeFlags(process.env.BENCH_BOT_NODE_OPTIONS),
       'dist/main.js',
       'bot',
     ],
     {
-      env: { ...env, PORT: String(port), NODE_OPTIONS: process.env.BENCH_BOT_NODE_OPTIONS ?? '' },
+      env: { ...env, PORT: String(port) },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
@@ -337,11 +348,12 @@ async function measure(
       ...(process.env.BENCH_WORKER_PROF
         ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF]
         : []),
+      ...nodeFlags(process.env.BENCH_WORKER_NODE_OPTIONS),
       'dist/main.js',
       'worker',
     ],
     {
-      env: { ...env, PORT: String(workerPort), NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '' },
+      env: { ...env, PORT: String(workerPort) },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
@@ -443,6 +455,8 @@ async function measure(
         Promise.all([memoryOf(port), paused ? Promise.resolve(undefined) : memoryOf(workerPort)]).then(
           ([botMemory, workerMemory]) =>
             `  ${label.padStart(6)}  bot ${memoryLine(botMemory)}${workerMemory ? `  worker ${memoryLine(workerMemory)}` : ''}`,
+          // A sample that gets no answer (a process busy writing a heap snapshot) is a line, not a failed run.
+          (err: unknown) => `  ${label.padStart(6)}  no answer: ${(err as Error).message}`,
         ),
       );
     sampleMemory('0');
@@ -513,6 +527,11 @@ async function measure(
       `bot RSS: idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB  (goal <= 150 MB); worker RSS at the end ${workerRss.toFixed(0)} MB`,
     );
     console.log(`memory (MB) by commands acknowledged:\n${(await Promise.all(memory)).join('\n')}`);
+    const holdSeconds = Number(process.env.BENCH_HOLD_S ?? 0);
+    if (holdSeconds > 0) {
+      console.log(`holding the processes for ${holdSeconds} s: bot ${bot.pid}, worker ${worker.pid}`);
+      await new Promise((resolve) => setTimeout(resolve, holdSeconds * 1000));
+    }
   } finally {
     for (const [child, name] of children.reverse()) await stop(child, name);
   }
