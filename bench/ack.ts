@@ -2,19 +2,24 @@
  * `npm run bench:ack`: 1000 signed `/runbook health` requests at concurrency 50 against the
  * bot's HTTP receiver (a `bot` process, with a `worker` process running), with a local stand-in
  * for Slack's Web API (bench/fakeSlack.ts, a process of its own) that records every
- * chat.postMessage. Prints ack latency (all, and the first 50 after start apart), command →
- * report latency, lost and duplicated runs, CPU per process and the bot's RSS. Figures only.
+ * chat.postMessage. First the anchor: the same commands against a bare Bolt app
+ * (bench/bareBolt.ts) while the worker does the same work (bench/ackFeeder.ts). Prints ack
+ * latency of both and their ratio (all, and the first 50 after start apart), command → report
+ * latency, lost and duplicated runs, CPU per process, state-database commits per command, and
+ * bot and worker memory (process.memoryUsage) every 1000 commands. Figures only.
  * Commands are signed and the load generator's connections opened before the clock starts.
  *
  * BENCH_COMMANDS (1000), BENCH_CONCURRENCY (50); Redis: REDIS_URL, else a redis-server of
  * its own when installed, else BullMQ's PostgreSQL backend. BENCH_WORKER_PAUSED=1 freezes
  * the worker while the commands are sent; BENCH_BOT_PROF / BENCH_WORKER_PROF write CPU
- * profiles; BENCH_BOT_NODE_OPTIONS is given to the bot process.
+ * profiles; BENCH_BOT_NODE_OPTIONS / BENCH_WORKER_NODE_OPTIONS: Node or V8 flags for the bot /
+ * worker process (on its command line); BENCH_ANCHOR=0 leaves out the bare-Bolt anchor (for long memory runs);
+ * BENCH_HOLD_S keeps the processes up that long after the figures (to inspect them).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { settlesWithin } from '../src/concurrency/withTimeout.js';
@@ -195,6 +200,24 @@ function postgresCpuSeconds(postmaster: number): number {
   return total;
 }
 
+/**
+ * Transactions committed in the database so far (every statement outside a transaction is
+ * one). Read after a pause: backends report their counts to the statistics within a second.
+ */
+async function commits(url: string): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -215,6 +238,74 @@ async function main() {
   }
 }
 
+/** Node and V8 flags given on the command line (NODE_OPTIONS refuses some V8 flags). */
+const nodeFlags = (flags: string | undefined) => flags?.split(/\s+/).filter(Boolean) ?? [];
+
+/** A child process stopped: SIGTERM, then SIGKILL when it does not stop, so a failed run leaves nothing behind. */
+async function stop(child: ChildProcess, name: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    console.error(`the ${name} process had exited (${child.exitCode ?? child.signalCode})`);
+    return;
+  }
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  if (!(await settlesWithin(exited, STOP_TIMEOUT_MS))) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** A bench child in TypeScript (tsx), with IPC; resolves once it says 'ready'. */
+async function forkReady(file: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { env, stdio: 'inherit' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`${file} exited during start-up (${code})`)));
+  });
+  return child;
+}
+
+/** process.memoryUsage() of a bot or worker, from its /metrics (runbook_bot_process_memory_bytes), in MB. */
+async function memoryOf(port: number): Promise<Record<string, number>> {
+  const text = await (
+    await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })
+  ).text();
+  const memory: Record<string, number> = {};
+  for (const [, kind, bytes] of text.matchAll(/runbook_bot_process_memory_bytes\{kind="(\w+)"\} (\d+)/g))
+    memory[kind!] = Number(bytes) / 2 ** 20;
+  return memory;
+}
+
+const memoryLine = (memory: Record<string, number>) =>
+  `RSS ${memory.rss?.toFixed(0)} (heap ${memory.heapUsed?.toFixed(0)}/${memory.heapTotal?.toFixed(0)}, external ${memory.external?.toFixed(0)}, arrayBuffers ${memory.arrayBuffers?.toFixed(0)})`;
+
+/**
+ * Sends the commands at CONCURRENCY over the load generator's kept-alive connections,
+ * calling `acked(i)` as each is acknowledged; answers each command's ack latency and when it
+ * was sent (wall clock, comparable with the Slack stand-in's).
+ */
+async function burst(
+  port: number,
+  commands: ReturnType<typeof signedCommand>[],
+  acked: (i: number) => void,
+): Promise<{ ackOf: number[]; sentAt: number[]; seconds: number }> {
+  const sentAt: number[] = [];
+  const ackOf: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < commands.length) {
+        const i = next++;
+        sentAt[i] = performance.timeOrigin + performance.now();
+        ackOf[i] = await sendCommand(port, i, commands[i]!);
+        acked(i);
+      }
+    }),
+  );
+  return { ackOf, sentAt, seconds: (performance.now() - started) / 1000 };
+}
+
 async function measure(
   postgres: Awaited<ReturnType<typeof startEmbeddedPostgres>>,
   slack: Awaited<ReturnType<typeof fakeSlack>>,
@@ -229,6 +320,7 @@ async function measure(
     ...process.env,
     DATABASE_URL: stateUrl,
     TARGET_DATABASE_URL: shopUrl,
+    TARGET_NAME: process.env.TARGET_NAME ?? 'default',
     ...(redis.url ? { REDIS_URL: redis.url } : {}),
     SLACK_BOT_TOKEN: 'xoxb-bench',
     SLACK_SIGNING_SECRET: SECRET,
@@ -240,11 +332,12 @@ async function measure(
     process.execPath,
     [
       ...(process.env.BENCH_BOT_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_BOT_PROF] : []),
+      ...nodeFlags(process.env.BENCH_BOT_NODE_OPTIONS),
       'dist/main.js',
       'bot',
     ],
     {
-      env: { ...env, PORT: String(port), NODE_OPTIONS: process.env.BENCH_BOT_NODE_OPTIONS ?? '' },
+      env: { ...env, PORT: String(port) },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
@@ -255,6 +348,7 @@ async function measure(
       ...(process.env.BENCH_WORKER_PROF
         ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_WORKER_PROF]
         : []),
+      ...nodeFlags(process.env.BENCH_WORKER_NODE_OPTIONS),
       'dist/main.js',
       'worker',
     ],
@@ -263,13 +357,24 @@ async function measure(
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
+  const anchorPort = await freePort();
+  const withAnchor = process.env.BENCH_ANCHOR !== '0';
+  const children: Array<[ChildProcess, string]> = [
+    [bot, 'bot'],
+    [worker, 'worker'],
+  ];
   try {
     await waitForReady(port, bot);
     await waitForReady(workerPort, worker);
+    const bare = withAnchor
+      ? await forkReady('./bareBolt.ts', { ...env, PORT: String(anchorPort) })
+      : undefined;
+    if (bare) children.push([bare, 'bare Bolt']);
+    const feeder = withAnchor ? await forkReady('./ackFeeder.ts', env) : undefined;
+    if (feeder) children.push([feeder, 'feeder']);
     const idleRss = rssMb(bot.pid!);
     // Built and signed before the clock starts: the load generator shares the cores it measures.
     const commands = Array.from({ length: COMMANDS }, (_, i) => signedCommand(i));
-    await connect(port);
     const postmaster = await postmasterPid(stateUrl);
     const cpu = () => ({
       bot: cpuSeconds(bot.pid!),
@@ -278,42 +383,100 @@ async function measure(
       redis: redis.child?.pid ? cpuSeconds(redis.child.pid) : 0,
       'Slack stand-in': cpuSeconds(slack.pid),
       'load generator': cpuSeconds(process.pid),
+      ...(bare && feeder ? { 'bare Bolt': cpuSeconds(bare.pid!), feeder: cpuSeconds(feeder.pid!) } : {}),
     });
+    const cpuUsed = (before: ReturnType<typeof cpu>, after: ReturnType<typeof cpu>) =>
+      Object.entries(after)
+        .map(([name, value]) => `${name} ${(value - before[name as keyof typeof before]!).toFixed(2)} s`)
+        .join(', ');
+    const cores = availableParallelism();
+    const ms = (value: number) => `${value.toFixed(1)} ms`;
+    const drain = async (expected: number) => {
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      while ((await slack.count()) < expected && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      return (await slack.count()) >= expected;
+    };
+    /** Command → report latencies of the channels `prefix` + i, and how many had more than one post. */
+    const reportLatencies = async (prefix: string, sentAt: number[]) => {
+      const posts = await slack.posts();
+      const latencies: number[] = [];
+      let duplicated = 0;
+      sentAt.forEach((sent, i) => {
+        const arrivals = posts.get(`${prefix}${i}`) ?? [];
+        if (arrivals.length > 1) duplicated += 1;
+        if (arrivals[0] !== undefined) latencies.push(arrivals[0] - sent);
+      });
+      return { latencies, duplicated, lost: sentAt.length - latencies.length };
+    };
+    console.log(
+      `${COMMANDS} signed /runbook health commands at concurrency ${CONCURRENCY} (queue: ${redis.url ? 'Redis' : 'PostgreSQL'}); load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(' ')} on ${cores} cores`,
+    );
+
+    // The anchor first: the same commands, load generator and concurrency against a bare Bolt
+    // app that only acknowledges, while the worker checks and posts the same reports (fed by
+    // ackFeeder.ts), so the machine carries the same load as during the bot's run.
+    let anchorP99: number | undefined;
+    if (bare && feeder) {
+      await connect(anchorPort);
+      const before = cpu();
+      const pending: number[] = [];
+      const anchor = await burst(anchorPort, commands, (i) => {
+        // The acks of one turn of the event loop go to the feeder together (one message).
+        if (pending.length === 0) setImmediate(() => feeder.send(pending.splice(0)));
+        pending.push(i);
+      });
+      const drained = await drain(COMMANDS);
+      const reports = await reportLatencies('A', anchor.sentAt);
+      anchorP99 = percentile(anchor.ackOf, 99);
+      console.log(
+        `bare Bolt (ack-only /runbook handler; the worker fed the same runs): ack p50 ${ms(percentile(anchor.ackOf, 50))}  p99 ${ms(anchorP99)}  max ${ms(Math.max(...anchor.ackOf))}; sent in ${anchor.seconds.toFixed(1)} s; command -> report p50 ${ms(percentile(reports.latencies, 50))}${drained ? '' : ' (gave up waiting for the reports)'}`,
+      );
+      console.log(`  CPU: ${cpuUsed(before, cpu())}`);
+    }
+
+    await connect(port);
+    const commitsBefore = await commits(stateUrl);
     const cpuBefore = cpu();
     // BENCH_WORKER_PAUSED=1: the worker is frozen (SIGSTOP) while the commands are sent and
     // thawed after, to see the bot's ack path without the worker competing for the CPU.
     const paused = process.env.BENCH_WORKER_PAUSED === '1';
     if (paused) worker.kill('SIGSTOP');
-    const sentAt = new Map<string, number>();
-    const ackOf: number[] = [];
-    let next = 0;
     let peakRss = idleRss;
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssMb(bot.pid!));
     }, 100);
-    const started = performance.now();
-    try {
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (next < COMMANDS) {
-            const i = next++;
-            sentAt.set(`C${i}`, performance.timeOrigin + performance.now());
-            ackOf[i] = await sendCommand(port, i, commands[i]!);
-          }
-        }),
+    // Memory every 1000 commands acknowledged, from each process's own process.memoryUsage().
+    const memory: Array<Promise<string>> = [];
+    const sampleMemory = (label: string) =>
+      memory.push(
+        Promise.all([memoryOf(port), paused ? Promise.resolve(undefined) : memoryOf(workerPort)]).then(
+          ([botMemory, workerMemory]) =>
+            `  ${label.padStart(6)}  bot ${memoryLine(botMemory)}${workerMemory ? `  worker ${memoryLine(workerMemory)}` : ''}`,
+          // A sample that gets no answer (a process busy writing a heap snapshot) is a line, not a failed run.
+          (err: unknown) => `  ${label.padStart(6)}  no answer: ${(err as Error).message}`,
+        ),
       );
+    sampleMemory('0');
+    let acks = 0;
+    const started = performance.now();
+    let sent: Awaited<ReturnType<typeof burst>>;
+    try {
+      sent = await burst(port, commands, () => {
+        acks += 1;
+        if (acks % 1000 === 0) sampleMemory(String(acks));
+      });
     } finally {
       // Thawed whatever happened: a frozen worker would not act on the SIGTERM that stops it.
       if (paused) worker.kill('SIGCONT');
     }
-    const sendSeconds = (performance.now() - started) / 1000;
-    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-    while ((await slack.count()) < COMMANDS && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    const drained = (await slack.count()) >= COMMANDS;
+    const drained = await drain(withAnchor ? 2 * COMMANDS : COMMANDS);
     const drainSeconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
     const cpuAfter = cpu();
+    sampleMemory('posted');
 
     const metrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
     const workerRss = rssMb(worker.pid!);
@@ -326,30 +489,21 @@ async function measure(
       );
       return count > 0 ? `${((1000 * sum) / count).toFixed(1)} ms mean over ${count}` : 'n/a';
     };
+    const commitsDuring = (await commits(stateUrl)) - commitsBefore;
     const state = new pg.Client({ connectionString: stateUrl });
     await state.connect();
     const { rows: engine } = await state.query<{ runs: number; mean_ms: number }>(
       `SELECT count(*)::int AS runs, avg((report->>'durationMs')::int)::float8 AS mean_ms FROM health_reports`,
     );
     await state.end();
-    const posts = await slack.posts();
-    const latencies: number[] = [];
-    let duplicated = 0;
-    for (const [channel, sent] of sentAt) {
-      const arrivals = posts.get(channel) ?? [];
-      if (arrivals.length > 1) duplicated += 1;
-      if (arrivals[0] !== undefined) latencies.push(arrivals[0] - sent);
-    }
-    const lost = COMMANDS - latencies.length;
-    const ms = (value: number) => `${value.toFixed(1)} ms`;
+    const { latencies, duplicated, lost } = await reportLatencies('C', sent.sentAt);
+    const { ackOf } = sent;
+    const p99 = percentile(ackOf, 99);
     console.log(
-      `${COMMANDS} signed /runbook health commands at concurrency ${CONCURRENCY} (queue: ${redis.url ? 'Redis' : 'PostgreSQL'}${paused ? '; worker paused while sending' : ''})`,
+      `bot${paused ? ' (worker paused while sending)' : ''}: sent in ${sent.seconds.toFixed(1)} s; ${drained ? 'all reports posted after' : 'gave up waiting for the reports after'} ${drainSeconds.toFixed(1)} s`,
     );
     console.log(
-      `sent in ${sendSeconds.toFixed(1)} s; ${drained ? 'all reports posted after' : 'gave up waiting for the reports after'} ${drainSeconds.toFixed(1)} s`,
-    );
-    console.log(
-      `ack latency: p50 ${ms(percentile(ackOf, 50))}  p99 ${ms(percentile(ackOf, 99))}  max ${ms(Math.max(...ackOf))}  (goal p99 <= 100 ms)`,
+      `ack latency: p50 ${ms(percentile(ackOf, 50))}  p99 ${ms(p99)}  max ${ms(Math.max(...ackOf))}  (goal p99 <= 100 ms${anchorP99 ? ` and <= 1.3x bare Bolt: ${(p99 / anchorP99).toFixed(2)}x` : ''})`,
     );
     const firstAcks = ackOf.slice(0, CONCURRENCY);
     console.log(
@@ -360,35 +514,26 @@ async function measure(
     );
     console.log(`lost runs: ${lost}  duplicated reports: ${duplicated}  (goal 0 / 0)`);
     console.log(
-      `health checks actually run: ${engine[0]?.runs} (mean ${engine[0]?.mean_ms?.toFixed(0)} ms each), shared by ${COMMANDS} commands`,
-    );
-    console.log(`job time: diagnostics ${jobMs('diagnostics')}; notifications ${jobMs('notifications')}`);
-    const cores = availableParallelism();
-    const cpuUsed = Object.entries(cpuAfter).map(
-      ([name, after]) => `${name} ${(after - cpuBefore[name as keyof typeof cpuBefore]).toFixed(2)} s`,
+      `health checks actually run: ${engine[0]?.runs} (mean ${engine[0]?.mean_ms?.toFixed(0)} ms each), shared by ${withAnchor ? 2 * COMMANDS : COMMANDS} commands${withAnchor ? " (the anchor's too)" : ''}`,
     );
     console.log(
-      `CPU during the burst (${cores} cores = ${(cores * drainSeconds).toFixed(1)} s available): ${cpuUsed.join(', ')}`,
+      `state database: ${commitsDuring} transactions committed from the first command to the last report (${(commitsDuring / COMMANDS).toFixed(2)} per command)`,
+    );
+    console.log(`job time: diagnostics ${jobMs('diagnostics')}; notifications ${jobMs('notifications')}`);
+    console.log(
+      `CPU during the burst (${cores} cores = ${(cores * drainSeconds).toFixed(1)} s available): ${cpuUsed(cpuBefore, cpuAfter)}`,
     );
     console.log(
       `bot RSS: idle ${idleRss.toFixed(0)} MB, peak ${peakRss.toFixed(0)} MB  (goal <= 150 MB); worker RSS at the end ${workerRss.toFixed(0)} MB`,
     );
-  } finally {
-    for (const child of [bot, worker]) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        console.error(
-          `a ${child === bot ? 'bot' : 'worker'} process had exited (${child.exitCode ?? child.signalCode})`,
-        );
-        continue;
-      }
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      // A process that does not stop is killed, so a failed run leaves nothing behind.
-      if (!(await settlesWithin(exited, STOP_TIMEOUT_MS))) {
-        child.kill('SIGKILL');
-        await exited;
-      }
+    console.log(`memory (MB) by commands acknowledged:\n${(await Promise.all(memory)).join('\n')}`);
+    const holdSeconds = Number(process.env.BENCH_HOLD_S ?? 0);
+    if (holdSeconds > 0) {
+      console.log(`holding the processes for ${holdSeconds} s: bot ${bot.pid}, worker ${worker.pid}`);
+      await new Promise((resolve) => setTimeout(resolve, holdSeconds * 1000));
     }
+  } finally {
+    for (const [child, name] of children.reverse()) await stop(child, name);
   }
 }
 

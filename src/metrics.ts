@@ -37,6 +37,17 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
     }),
+    // Read on scrape: where a process's memory is (V8's heap, or native memory outside it:
+    // Buffers, WebAssembly, the allocator) tells a leak from a heap that is merely large.
+    memory: new Gauge({
+      name: 'runbook_bot_process_memory_bytes',
+      help: "This process's memory (process.memoryUsage), by kind: rss, heapTotal, heapUsed, external, arrayBuffers",
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      collect() {
+        for (const [kind, bytes] of Object.entries(process.memoryUsage())) this.set({ kind }, bytes);
+      },
+    }),
   };
 }
 

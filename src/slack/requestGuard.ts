@@ -5,10 +5,10 @@ import {
   type HTTPReceiver,
   isRawBodyError,
   type ReceiverEvent,
-  verifySlackRequest,
 } from '@slack/bolt';
 import type { Logger } from '../logger.js';
 import { checkInboundBody, type Listened, parseInboundBody } from './inboundBody.js';
+import { signatureMatches } from './signature.js';
 
 /** Slack's replay window, both ways: Bolt refuses only old timestamps, not future ones. */
 const MAX_CLOCK_SKEW_S = 5 * 60;
@@ -33,7 +33,11 @@ interface Refusal {
  * a 401; then the body, parsed as Bolt will parse it and checked (inboundBody.ts), so a
  * signed body Bolt would crash on, answer 500 to, or leave unacknowledged is a 400 with the
  * reason, at once. A request that passes goes on to Bolt with its body already read (Bolt
- * reuses it) and is verified there again.
+ * reuses it). The receiver is built with Bolt's own signature check off (app.ts): every
+ * request Bolt takes as an event (a POST to the endpoint, matched as Bolt matches it) has
+ * been verified here, and a second check would cost the bot CPU on every acknowledgement.
+ * Slack's certificate check, which is unsigned, is answered here (an empty 200, as Bolt
+ * would) and never reaches Bolt, so Bolt sees no unsigned request at all.
  */
 export function guardHttpReceiver(receiver: HTTPReceiver, options: GuardOptions): void {
   const next = receiver.requestListener;
@@ -43,6 +47,11 @@ export function guardHttpReceiver(receiver: HTTPReceiver, options: GuardOptions)
     screen(req, options)
       .then((refusal) => {
         if (!refusal) return next(req, res);
+        if (refusal === SSL_CHECK) {
+          res.writeHead(200);
+          res.end();
+          return;
+        }
         options.logger.warn(
           { status: refusal.status, reason: refusal.reason },
           'refused a request to the Slack endpoint',
@@ -71,7 +80,13 @@ export function guardEvents(app: App, listened: Listened, logger: Logger): void 
   };
 }
 
-async function screen(req: IncomingMessage, options: GuardOptions): Promise<Refusal | undefined> {
+/** Slack's certificate check: answered 200, nothing else done. */
+const SSL_CHECK = Symbol('ssl_check');
+
+async function screen(
+  req: IncomingMessage,
+  options: GuardOptions,
+): Promise<Refusal | typeof SSL_CHECK | undefined> {
   let raw: string;
   try {
     raw = (
@@ -83,12 +98,12 @@ async function screen(req: IncomingMessage, options: GuardOptions): Promise<Refu
     return { status: 400, reason: 'the body could not be read' };
   }
   const contentType = req.headers['content-type'];
-  // Slack's certificate check is unsigned; Bolt answers it and drops anything sent with it.
+  // Slack's certificate check is unsigned; it is answered, and anything sent with it dropped.
   if (
     contentType === 'application/x-www-form-urlencoded' &&
     new URLSearchParams(raw).get('ssl_check') === '1'
   )
-    return undefined;
+    return SSL_CHECK;
   const timestamp = header(req, 'x-slack-request-timestamp');
   const signature = header(req, 'x-slack-signature');
   if (!timestamp || !/^\d{1,12}$/.test(timestamp) || !signature)
@@ -102,15 +117,8 @@ async function screen(req: IncomingMessage, options: GuardOptions): Promise<Refu
       status: 401,
       reason: 'the request timestamp is more than 5 minutes from now (a replay, or a clock that is off)',
     };
-  try {
-    verifySlackRequest({
-      signingSecret: options.signingSecret,
-      body: raw,
-      headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': Number(timestamp) },
-    });
-  } catch {
+  if (!signatureMatches(options.signingSecret, timestamp, raw, signature))
     return { status: 401, reason: 'the signature does not match' };
-  }
   const check = parseInboundBody(raw, contentType, options.listened);
   return check.ok ? undefined : { status: 400, reason: check.reason };
 }

@@ -13,22 +13,53 @@ export interface AttemptRecord {
 
 /** Records one more attempt to post `key`; the row is committed before anything is sent. */
 export async function recordPostAttempt(db: Queryable, key: string): Promise<AttemptRecord> {
-  const { rows } = await db.query<{ first_started_at: Date; posted_ts: string | null; attempts: number }>(
-    `INSERT INTO slack_post_attempts (post_key) VALUES ($1)
+  return (await recordPostAttempts(db, [key])).get(key)!;
+}
+
+/**
+ * recordPostAttempt for many keys in one statement (one commit): a job posting a batch of
+ * reports records them all at once instead of a round trip and a commit per post.
+ */
+export async function recordPostAttempts(db: Queryable, keys: string[]): Promise<Map<string, AttemptRecord>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<{
+    post_key: string;
+    first_started_at: Date;
+    posted_ts: string | null;
+    attempts: number;
+  }>(
+    // Sorted, so two jobs recording overlapping keys lock their rows in the same order.
+    `INSERT INTO slack_post_attempts (post_key)
+     SELECT DISTINCT key FROM unnest($1::text[]) AS k(key) ORDER BY key
      ON CONFLICT (post_key) DO UPDATE SET attempts = slack_post_attempts.attempts + 1
-     RETURNING first_started_at, posted_ts, attempts`,
-    [key],
+     RETURNING post_key, first_started_at, posted_ts, attempts`,
+    [keys],
   );
-  const row = rows[0]!;
-  return { firstStartedAt: row.first_started_at, postedTs: row.posted_ts, attempts: row.attempts };
+  return new Map(
+    rows.map((row) => [
+      row.post_key,
+      { firstStartedAt: row.first_started_at, postedTs: row.posted_ts, attempts: row.attempts },
+    ]),
+  );
 }
 
 /** Keeps the posted message's ts beside the attempt (the first ts recorded wins). */
 export async function recordPostedTs(db: Queryable, key: string, ts: string): Promise<void> {
-  await db.query('UPDATE slack_post_attempts SET posted_ts = $2 WHERE post_key = $1 AND posted_ts IS NULL', [
-    key,
-    ts,
-  ]);
+  await recordPostedTsMany(db, [{ key, ts }]);
+}
+
+/** recordPostedTs for many posts in one statement. */
+export async function recordPostedTsMany(
+  db: Queryable,
+  posts: Array<{ key: string; ts: string }>,
+): Promise<void> {
+  if (posts.length === 0) return;
+  await db.query(
+    `UPDATE slack_post_attempts SET posted_ts = p.ts
+       FROM unnest($1::text[], $2::text[]) AS p(key, ts)
+      WHERE post_key = p.key AND posted_ts IS NULL`,
+    [posts.map((post) => post.key), posts.map((post) => post.ts)],
+  );
 }
 
 /** Attempt rows older than this are deleted: no retry comes back that late. */

@@ -179,6 +179,18 @@ describe('hostile bodies sent to a bot process', () => {
     expect((await post(port, 'payload=null', { secret: 'not-the-secret' })).status).toBe(401);
   });
 
+  it("answers Slack's unsigned certificate check, and nothing sent with it reaches a command", async () => {
+    for (const body of [
+      'ssl_check=1&token=x',
+      // Bolt reads a repeated field as a list (not "1"), so it would take this as a command.
+      'ssl_check=1&ssl_check=2&command=%2Frunbook&text=help&user_id=U0ONCALL',
+    ]) {
+      const answer = await post(port, body, { unsigned: true });
+      expect(answer.status).toBe(200);
+      expect(answer.text).toBe('');
+    }
+  });
+
   it('refuses a timestamp more than five minutes in the future, as it refuses a stale one', async () => {
     const now = Math.floor(Date.now() / 1000);
     const body = new URLSearchParams({ command: '/runbook', user_id: 'U0ONCALL', text: 'help' }).toString();

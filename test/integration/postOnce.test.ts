@@ -80,6 +80,7 @@ async function loseStateDatabase(state: StateDatabase): Promise<{ restore(): Pro
 function interceptPostThenLoseState(state: StateDatabase) {
   const posted: Posted[] = [];
   let fault: { restore(): Promise<void> } | undefined;
+  let losing: Promise<{ restore(): Promise<void> }> | undefined;
   nock('https://slack.com')
     .persist()
     .post('/api/chat.postMessage')
@@ -96,7 +97,9 @@ function interceptPostThenLoseState(state: StateDatabase) {
       });
       const answer = () => callback(null, [200, { ok: true, ts }]);
       if (fault) return answer();
-      loseStateDatabase(state).then(
+      // Posts of one batch arrive together: the database is taken away once, all answered after.
+      losing ??= loseStateDatabase(state);
+      losing.then(
         (lost) => {
           fault = lost;
           answer();
@@ -153,6 +156,49 @@ describe('a post whose record failed is not posted again', () => {
     expect(slackApi.lookups()).toBe(1);
     expect((await runs.get(run.id))?.postedTs).toBe(slackApi.posted[0]!.ts);
     expect(slackApi.posted[0]!.postKey).toBe(`health-report:${run.id}`);
+  });
+
+  it('a batch of health reports: all posted once, the retry finds each one in its channel', async () => {
+    const runs = new RunStore(state.pool);
+    const ids: string[] = [];
+    for (const channel of ['C0ONE', 'C0TWO', 'C0THREE']) {
+      const { run } = await runs.createHealthRun({
+        target: 'prod',
+        requestedBy: 'U0ALICE',
+        channelId: channel,
+      });
+      ids.push(run.id);
+    }
+    await runs.saveReports(ids, REPORT);
+    const notify = processorOf(registerSlackPosts, {
+      db: state.pool,
+      runs,
+      procedureRuns: new ProcedureRunStore(state.pool),
+      requests: new ActionRequestStore(state.pool),
+      audit: new AuditLog(state.pool),
+      slack,
+      logger: logs.logger,
+      incidentPosts: {} as IncidentPostDeps,
+    });
+    const job = { name: JOBS.healthReport, data: { runIds: ids } } as Job;
+    const slackApi = interceptPostThenLoseState(state);
+
+    // The three posts go out together; the state database is gone before they are recorded.
+    await expect(notify(job)).rejects.toThrow();
+    expect(slackApi.posted.map((post) => post.channel).sort()).toEqual(['C0ONE', 'C0THREE', 'C0TWO']);
+    await slackApi.restore();
+    await state.admin.query(
+      "UPDATE runs SET posting_until = now() - interval '1 second' WHERE id = ANY($1::uuid[])",
+      [ids],
+    );
+
+    await notify(job);
+    expect(slackApi.posted).toHaveLength(3);
+    expect(slackApi.lookups()).toBe(3);
+    for (const id of ids) {
+      const post = slackApi.posted.find((candidate) => candidate.postKey === `health-report:${id}`);
+      expect((await runs.get(id))?.postedTs).toBe(post?.ts);
+    }
   });
 
   it('an audit event in its thread: the retry finds the reply in the thread', async () => {

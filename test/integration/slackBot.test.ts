@@ -352,6 +352,8 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/runbook"\} [1-9]/);
     expect(metrics).toMatch(/runbook_bot_ack_latency_seconds_count\{command="\/incident"\} 2/);
     expect(metrics).toMatch(/runbook_bot_queue_depth\{queue="diagnostics",state="waiting"\} \d+/);
+    expect(metrics).toMatch(/runbook_bot_process_memory_bytes\{kind="rss"\} [1-9]\d{6,}/);
+    expect(metrics).toMatch(/runbook_bot_process_memory_bytes\{kind="arrayBuffers"\} \d+/);
   });
 
   it('checks and posts, once, runs whose job was lost or whose report never reached Slack', async () => {

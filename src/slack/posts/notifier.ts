@@ -21,7 +21,7 @@ import {
   postIncidentReport,
   refreshIncidentRoot,
 } from './incidentPosts.js';
-import { postOnce } from './postOnce.js';
+import { beginPosts, type PostAttempt, recordPostedMany, type SlackPost, sendPost } from './postOnce.js';
 import { postProcedureRun } from './procedurePosts.js';
 import { postRequestCard } from './requestCard.js';
 import { postScheduledDigest } from './scheduledDigestPost.js';
@@ -112,11 +112,18 @@ const POST_LEASE_SECONDS = 120;
  */
 async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<void> {
   const { lease, leased, busy } = await deps.runs.leaseForPosting(runIds, POST_LEASE_SECONDS);
-  const outcomes = await Promise.allSettled(leased.map((run) => postHealthReport(deps, run)));
+  const outcomes = await postReports(deps, leased);
   const posted = outcomes.flatMap((outcome, i) =>
-    outcome.status === 'fulfilled' ? [{ id: leased[i]!.id, ts: outcome.value }] : [],
+    outcome.status === 'fulfilled'
+      ? [{ id: leased[i]!.id, key: outcome.value.key, ts: outcome.value.ts }]
+      : [],
   );
-  if (posted.length > 0) await deps.runs.markPostedMany(posted);
+  // The runs' record is the one that counts (it fails the job); the attempts' saves a
+  // history lookup should it fail. Both at once.
+  await Promise.all([
+    posted.length > 0 ? deps.runs.markPostedMany(posted) : undefined,
+    recordPostedMany(deps.db, posted),
+  ]);
   const unposted = leased.filter((_, i) => outcomes[i]!.status === 'rejected').map((run) => run.id);
   // Given back for the retry; failing that, the lease lapses on its own, so a failure to give
   // back must not hide why the posts failed (a 429 decides when to come back).
@@ -129,9 +136,44 @@ async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<
   if (busy > 0) throw new Error(`${busy} of these reports are being posted by another job`);
 }
 
-/** One run's report in its channel; answers the message's ts. */
-async function postHealthReport(deps: NotifierDeps, run: Run): Promise<string> {
-  return postOnce(deps, healthReportPost(run, run.channelId!));
+/**
+ * Posts each run's report in its channel, concurrently, under postOnce's attempt rows: the
+ * batch's attempts are recorded in one statement before any is sent (a statement and a
+ * commit per post had made the report job cost the state database more than everything else
+ * in it). Answers each run's outcome, in order: the post's key and the message's ts.
+ */
+async function postReports(
+  deps: NotifierDeps,
+  runs: Run[],
+): Promise<PromiseSettledResult<{ key: string; ts: string }>[]> {
+  const posts = runs.map((run): PromiseSettledResult<SlackPost> => {
+    try {
+      return { status: 'fulfilled', value: healthReportPost(run, run.channelId!) };
+    } catch (reason) {
+      return { status: 'rejected', reason };
+    }
+  });
+  const ready = posts.flatMap((post) => (post.status === 'fulfilled' ? [post.value] : []));
+  let attempts: Map<string, PostAttempt>;
+  try {
+    attempts = await beginPosts(
+      deps.db,
+      ready.map((post) => post.key),
+    );
+  } catch (reason) {
+    // Nothing was sent: no attempt was recorded.
+    return posts.map((post) => (post.status === 'rejected' ? post : { status: 'rejected', reason }));
+  }
+  return Promise.allSettled(
+    posts.map(async (post) => {
+      if (post.status === 'rejected') throw post.reason;
+      const { key } = post.value;
+      return {
+        key,
+        ts: await sendPost({ slack: deps.slack, logger: deps.logger }, attempts.get(key)!, post.value),
+      };
+    }),
+  );
 }
 
 /** A finding's full evidence as a thread reply; rows beyond one message go in an attached JSON file. */

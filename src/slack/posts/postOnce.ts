@@ -1,6 +1,12 @@
 import type { Block, KnownBlock, WebClient } from '@slack/web-api';
 import type { Logger } from '../../logger.js';
-import { type Queryable, recordPostAttempt, recordPostedTs } from '../../store/postAttempts.js';
+import {
+  type Queryable,
+  recordPostAttempt,
+  recordPostAttempts,
+  recordPostedTs,
+  recordPostedTsMany,
+} from '../../store/postAttempts.js';
 
 /**
  * Posting exactly once when the record of a post can fail after Slack accepted it.
@@ -72,6 +78,28 @@ export async function beginPost(db: Queryable, key: string): Promise<PostAttempt
     postedTs: record.postedTs,
     earlier: record.attempts > 1,
   };
+}
+
+/**
+ * beginPost for a batch of posts, recorded in one statement (one commit before any of them is
+ * sent), for a job posting many messages at once; answers each key's attempt.
+ */
+export async function beginPosts(db: Queryable, keys: string[]): Promise<Map<string, PostAttempt>> {
+  const records = await recordPostAttempts(db, keys);
+  return new Map(
+    [...records].map(([key, record]) => [
+      key,
+      { key, firstStartedAt: record.firstStartedAt, postedTs: record.postedTs, earlier: record.attempts > 1 },
+    ]),
+  );
+}
+
+/** Keeps the ts of posts made under beginPosts beside their attempts, in one statement (best effort, as recordPosted). */
+export async function recordPostedMany(
+  db: Queryable,
+  posts: Array<{ key: string; ts: string }>,
+): Promise<void> {
+  await recordPostedTsMany(db, posts).catch(() => undefined);
 }
 
 /**
