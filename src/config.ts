@@ -71,7 +71,8 @@ export interface AppConfig {
   health: { budgetMs: number; evidenceLimit: number };
   /**
    * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: with each
-   * target's pool closed after its run, at most this × pool_max target connections are open.
+   * target's pool closed after its run, at most this × pool_max target connections are open
+   * (and never more than connectionBudget).
    */
   fleetConcurrency: number;
   /**

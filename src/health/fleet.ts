@@ -36,8 +36,9 @@ export function selectFleet(registry: TargetRegistry, selector: FleetSelector): 
  * Runs `run` for every target, at most `concurrency` at once, and answers the results in the
  * targets' order. `run` should not throw for database trouble (the health engine does not):
  * a failure (the state database, say) ends the fleet run once the targets in flight are done.
- * The connection budget across the fleet is `concurrency` × the targets' pool size, as long
- * as `run` closes its target's connections before it resolves.
+ * The fleet's connections are at most `concurrency` × the targets' pool size, as long as
+ * `run` closes its target's connections before it resolves, and never more than the
+ * process's connection budget (targets/connectionBudget.ts) when its pools hold one.
  */
 export async function runFleet<T, R>(
   targets: readonly T[],

@@ -3,10 +3,14 @@ import nock from 'nock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config.js';
+import { startFleetHealth } from '../../src/health/fleetRunStarter.js';
+import type { QueueBackend } from '../../src/jobs/queueBackend.js';
+import { requeueStrandedFleets } from '../../src/service/strandedRuns.js';
 import { type RunningService, startService } from '../../src/service.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { postFleetSummary } from '../../src/slack/posts/fleetSummaryPost.js';
 import type { Run } from '../../src/store/runs.js';
+import { loadTargetRegistry } from '../../src/targets/registry.js';
 import {
   captureLogs,
   countRuns,
@@ -134,6 +138,42 @@ describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
       await db.end();
     }
     expect(posted).toHaveLength(1 + problems.length);
+  });
+
+  it('recovers a fleet whose job the queue lost: the sweep queues it again and its summary is posted once', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    interceptLinksAndUpdates();
+    // Accepted and recorded, but the job never reaches Redis (restarted empty, say).
+    const losing = Object.create(service.queues, {
+      enqueue: { value: async () => undefined },
+    }) as QueueBackend;
+    const env = fleetTargetsEnv(targets);
+    const registry = loadTargetRegistry({ targetsFile: env.TARGETS_FILE }, (name) => env[name]);
+    const started = await startFleetHealth(
+      { runs: service.runs, queues: losing, targets: registry, logger: logs.logger },
+      {
+        selector: { kind: 'tag', tag: 'staging' },
+        requestedBy: 'U0ONCALL',
+        channelId: 'C0LOST',
+        idempotencyKey: 'lost-fleet',
+      },
+    );
+    expect(started.outcome).toBe('queued');
+    const sweep = { quietSeconds: 0, windowSeconds: 3600 };
+    const [fleet] = (await requeueStrandedFleets(service.runs, service.queues, sweep)).filter(
+      (f) => f.channel === 'C0LOST',
+    );
+    expect(fleet).toMatchObject({ label: 'tag:staging', finished: false });
+    // The worker runs the fleet job the sweep queued, then its summary.
+    const summary = await eventually(() => posted.find((p) => p.channel === 'C0LOST'));
+    expect(summary.text).toMatch(/Health of tag:staging\*: .*\(1 target\)/);
+    await eventually(async () => {
+      const again = await requeueStrandedFleets(service.runs, service.queues, sweep);
+      return again.some((f) => f.channel === 'C0LOST') ? undefined : true;
+    });
+    // One summary in the channel (a report in its thread only if the target has a problem).
+    expect(posted.filter((p) => p.channel === 'C0LOST' && p.threadTs === undefined)).toEqual([summary]);
   });
 
   it('checks only the targets with a tag, and refuses a tag no target has, naming the known ones', async () => {

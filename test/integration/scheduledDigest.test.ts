@@ -1,22 +1,40 @@
 import { WebClient } from '@slack/web-api';
+import type { Job } from 'bullmq';
 import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
-import type { JobItem, ScheduledHealthDigestJob, ScheduledHealthPostJob } from '../../src/jobs/catalog.js';
-import type { QueueBackend } from '../../src/jobs/queueBackend.js';
+import {
+  JOBS,
+  type JobItem,
+  QUEUES,
+  type ScheduledHealthDigestJob,
+  type ScheduledHealthPostJob,
+} from '../../src/jobs/catalog.js';
+import { createQueueBackend, type QueueBackend } from '../../src/jobs/queueBackend.js';
 import { createLogger } from '../../src/logger.js';
-import { healthSchedulers, resolveHealthSchedules } from '../../src/schedules/healthSchedules.js';
+import {
+  healthSchedulers,
+  resolveHealthSchedules,
+  syncHealthSchedules,
+} from '../../src/schedules/healthSchedules.js';
 import {
   type ScheduledGroupOutcome,
   scheduledHealthProcessor,
 } from '../../src/schedules/scheduledHealthJob.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { postScheduledDigest } from '../../src/slack/posts/scheduledDigestPost.js';
+import { postScheduledHealth } from '../../src/slack/posts/scheduledHealthPost.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { TargetRegistry } from '../../src/targets/registry.js';
 import type { Target } from '../../src/targets/target.js';
-import { eventually, interceptChatUpdate, interceptPostMessage, type Posted } from '../support/botHarness.js';
+import {
+  captureLogs,
+  eventually,
+  interceptChatUpdate,
+  interceptPostMessage,
+  type Posted,
+} from '../support/botHarness.js';
 import {
   createStateDatabase,
   createTestDatabase,
@@ -177,6 +195,101 @@ describe('scheduled health of many targets', () => {
       expect(posted).toHaveLength(3);
     } finally {
       await Promise.all([faults[0]!.release(), betaFault?.release()]);
+    }
+  }, 60_000);
+});
+
+describe('scheduled digests through the queue', () => {
+  let state: StateDatabase;
+  let dbs: TestDatabase[];
+  let queues: QueueBackend;
+  const pools = new TargetPools();
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    [state, ...dbs] = (await Promise.all([
+      createStateDatabase(server!.url, 4),
+      ...[0, 1].map(() => createTestDatabase(server!.url)),
+    ])) as [StateDatabase, ...TestDatabase[]];
+    queues = await createQueueBackend({ databaseUrl: state.url }, logs.logger);
+  });
+  afterAll(async () => {
+    await queues?.close();
+    await pools.closeAll();
+    await Promise.all([state?.drop(), ...(dbs ?? []).map((db) => db.drop())]);
+  });
+
+  it('fires one job for two targets sharing a schedule and posts one message for both, once', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.getPermalink')
+      .reply(200, (_uri, body) => ({
+        ok: true,
+        permalink: `https://acme.slack.com/archives/${CHANNEL}/p${new URLSearchParams(body as string).get('message_ts')}`,
+      }));
+    interceptChatUpdate();
+    const targets = ['north', 'south'].map((name, i) =>
+      testTarget(dbs[i]!.url, {
+        name,
+        thresholdOverrides: { 'idle_in_transaction.warn': '1s', 'idle_in_transaction.critical': '1s' },
+        schedule: { cron: '*/1 * * * * *' },
+      }),
+    );
+    const db = state.pool;
+    const fire = scheduledHealthProcessor({
+      db,
+      targets: new TargetRegistry(targets),
+      pools,
+      logger: logs.logger,
+      queues,
+      health: { budgetMs: 10_000, evidenceLimit: 10, only: CHECKS },
+    });
+    const slackDeps = {
+      slack: new WebClient(BOT_TOKEN, { retryConfig: { retries: 0 } }),
+      db,
+      runs: new RunStore(db),
+    };
+    let fires = 0;
+    queues.worker(
+      QUEUES.diagnostics,
+      async (job: Job) => {
+        await fire(job.data, job);
+        fires++;
+      },
+      { concurrency: 1 },
+    );
+    queues.worker(
+      QUEUES.notifications,
+      async (job: Job) => {
+        if (job.name === JOBS.scheduledHealthDigest) await postScheduledDigest(slackDeps, job.data);
+        else await postScheduledHealth(slackDeps, job.data);
+      },
+      { concurrency: 1 },
+    );
+    const faults = await Promise.all(dbs.map((db) => induceFaults(db.url, ['idle_in_transaction'])));
+    try {
+      await sleep(1100);
+      const ids = await syncHealthSchedules(queues, targets, {
+        cron: '0 9 * * *',
+        tz: 'UTC',
+        channel: CHANNEL,
+      });
+      expect(ids).toEqual([expect.stringMatching(/^scheduled-health-CDIGEST-[0-9a-f]{12}$/)]);
+      await eventually(() => (posted.length >= 3 ? true : undefined), 20_000);
+      const start = fires;
+      await eventually(() => (fires >= start + 3 ? true : undefined), 20_000);
+      const [digest, ...replies] = posted;
+      expect(digest!.threadTs).toBeUndefined();
+      expect(digest!.text).toBe(':red_circle: *Scheduled check*: 2 targets changed (2 critical)');
+      expect(replies.map((reply) => [reply.threadTs, reply.text.match(/Health of (\w+)/)?.[1]])).toEqual([
+        [digest!.ts, 'north'],
+        [digest!.ts, 'south'],
+      ]);
+    } finally {
+      await Promise.all(faults.map((fault) => fault.release()));
+      await syncHealthSchedules(queues, [], { cron: '0 9 * * *', tz: 'UTC' });
     }
   }, 60_000);
 });
