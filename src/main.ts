@@ -10,8 +10,8 @@ const MODES: Mode[] = ['bot', 'worker', 'all'];
 
 /**
  * How far V8 lets its old generation grow past what was live at the last full collection
- * before collecting again: 25 % here, where V8 picks up to 300 % by itself, more on a busy
- * machine (its collector looks slow there). A long-running bot or worker turns most of what a
+ * before collecting again: 25 % here, where V8 picks 10–300 % by itself, the more the slower
+ * its collector looks (as on a busy machine). A long-running bot or worker turns most of what a
  * command allocates into garbage that outlives a young collection (requests wait on the
  * database), so with V8's own choice the heap, and RSS, grew by tens of MB over 10 000
  * commands (worker 134 → 192 MB) while what was live stayed at ~31 MB (heap snapshots).

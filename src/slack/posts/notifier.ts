@@ -119,11 +119,12 @@ async function postHealthReports(deps: NotifierDeps, runIds: string[]): Promise<
       : [],
   );
   // The runs' record is the one that counts (it fails the job); the attempts' saves a
-  // history lookup should it fail. Both at once.
-  await Promise.all([
+  // history lookup should it fail. Both at once, and both settled before the job ends.
+  const [recorded] = await Promise.allSettled([
     posted.length > 0 ? deps.runs.markPostedMany(posted) : undefined,
     recordPostedMany(deps.db, posted),
   ]);
+  if (recorded.status === 'rejected') throw recorded.reason;
   const unposted = leased.filter((_, i) => outcomes[i]!.status === 'rejected').map((run) => run.id);
   // Given back for the retry; failing that, the lease lapses on its own, so a failure to give
   // back must not hide why the posts failed (a 429 decides when to come back).
