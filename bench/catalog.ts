@@ -9,7 +9,8 @@
  * (sampled from pg_locks throughout runs of their own). Figures only; nothing here asserts.
  *
  * BENCH_RUNS (default 3), BENCH_DATABASE_URL (a server to use instead of an embedded one;
- * the bench creates and drops its databases there).
+ * the bench creates and drops its databases there), BENCH_EACH=1 (also each check's server
+ * CPU alone, when the server is on this machine).
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -168,6 +169,26 @@ async function measure(url: string, tables: number): Promise<void> {
     console.log(
       `  slowest checks: ${slowest.map((f) => `${f.id} ${f.durationMs.toFixed(0)} ms`).join(', ')}`,
     );
+    if (process.env.BENCH_EACH === '1' && engineCpu.length > 0) {
+      // Each check alone, twice (the first warms its connection): what it costs the server,
+      // and so which checks the engine should start first on a big catalog.
+      const each: Array<[string, number]> = [];
+      for (const { id } of last!.findings) {
+        let used = 0;
+        for (let run = 0; run < 2; run++) {
+          const before = new Map((await botPids()).map((pid) => [pid, serverCpuMs(url, pid)]));
+          await runHealthCheck(target, pool, { only: [id] });
+          used = 0;
+          for (const pid of await botPids())
+            used += cpuDelta(before.get(pid) ?? 0, serverCpuMs(url, pid)) ?? 0;
+        }
+        each.push([id, used]);
+      }
+      each.sort((a, b) => b[1] - a[1]);
+      console.log(
+        `  server CPU of each check alone (warm connection): ${each.map(([id, ms]) => `${id} ${ms} ms`).join(', ')}`,
+      );
+    }
   } finally {
     await bare.end();
     await pools.closeAll();
