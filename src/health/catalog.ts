@@ -62,11 +62,12 @@ export const HEALTH_CHECKS: readonly CheckDefinition[] = [
 ];
 
 /**
- * The checks that read something per table, sequence or file, costliest first (backend CPU
- * each on 50,000 tables: sequence_exhaustion 640 ms, database_size 530, autovacuum_lag 240,
- * largest_tables 220, dead_tuples and missing_indexes 90; the others 20 ms or less). The
- * engine's second connection starts these while the first keeps report order, so that on a
- * big catalog they overlap the quick checks instead of following them.
+ * The checks that read something per table, sequence or file, costliest first (server CPU of
+ * each alone on 50,000 tables, `BENCH_EACH=1 npm run bench:catalog`: sequence_exhaustion
+ * 540-640 ms, database_size 420-530, autovacuum_lag and largest_tables about 200 each,
+ * dead_tuples and missing_indexes 70-90; every other check 20 ms or less). The engine's
+ * second connection starts these while the first keeps report order, so that on a big
+ * catalog they overlap the quick checks instead of following them.
  */
 export const SLOWEST_ON_BIG_CATALOGS: readonly string[] = [
   'sequence_exhaustion',

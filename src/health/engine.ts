@@ -135,26 +135,44 @@ export async function runHealthCheck(
     (_, i) => new Lane(pool, i === 0 ? firstSession : undefined),
   );
   let openLanes = lanes.length;
+  // Lanes connecting now: each holds a check it may hand back if it cannot connect.
+  const connecting = new Set<Promise<unknown>>();
   await Promise.all(
     lanes.map(async (lane, laneIndex) => {
       try {
-        while (pending.length > 0) {
-          const index = next(laneIndex);
-          const outcome = await runOneCheck(checks[index]!, lane, run);
-          if (outcome.kind === 'finding') {
-            findings[index] = outcome.finding;
+        for (;;) {
+          if (pending.length === 0) {
+            if (connecting.size === 0) return;
+            // A lane still connecting may yet hand its check back: wait for it.
+            await Promise.allSettled([...connecting]);
             continue;
           }
-          // This lane cannot connect (a full server, a pooler limit). While another lane
-          // works, hand the check back and stop; the last lane reports the rest at once.
-          openLanes -= 1;
-          if (openLanes > 0) {
-            pending.unshift(index);
+          const index = next(laneIndex);
+          const attempt = lane.acquire();
+          connecting.add(attempt);
+          let session: ReadOnlySession;
+          try {
+            session = await attempt;
+          } catch (err) {
+            // This lane cannot connect (a full server, a pooler limit). While another lane
+            // works, hand the check back, in its report-order place (a slow check must not
+            // jump ahead of the quick ones on the lane that remains), and stop; the last
+            // lane reports the rest at once.
+            openLanes -= 1;
+            if (openLanes > 0) {
+              const after = pending.findIndex((i) => i > index);
+              pending.splice(after < 0 ? pending.length : after, 0, index);
+            } else {
+              const reason = describeFailure(err);
+              for (const rest of [index, ...pending.splice(0)]) {
+                findings[rest] = failedFinding(checks[rest]!, `could not connect: ${reason}`);
+              }
+            }
             return;
+          } finally {
+            connecting.delete(attempt);
           }
-          for (const rest of [index, ...pending.splice(0)]) {
-            findings[rest] = failedFinding(checks[rest]!, `could not connect: ${outcome.reason}`);
-          }
+          findings[index] = await runOneCheck(checks[index]!, lane, session, run);
         }
       } finally {
         await lane.finish();
@@ -215,8 +233,6 @@ class Lane {
   }
 }
 
-type CheckRun = { kind: 'finding'; finding: Finding } | { kind: 'no-connection'; reason: string };
-
 function failedFinding(check: CheckDefinition, summary: string): Finding {
   return {
     id: check.id,
@@ -231,8 +247,12 @@ function failedFinding(check: CheckDefinition, summary: string): Finding {
   };
 }
 
-async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext): Promise<CheckRun> {
-  const done = (result: Finding): CheckRun => ({ kind: 'finding', finding: result });
+async function runOneCheck(
+  check: CheckDefinition,
+  lane: Lane,
+  session: ReadOnlySession,
+  run: RunContext,
+): Promise<Finding> {
   const thresholds = resolveThresholds(check, run.layers);
   const operators = resolveOperators(check, run.options.runbookThresholds, run.layers.slice(1));
   const started = performance.now();
@@ -250,20 +270,16 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
   });
 
   if (check.needsReadAllStats && !run.server.canReadAllStats) {
-    return done(
-      finding(
-        'skipped',
-        `skipped: needs pg_read_all_stats to see other roles' sessions (GRANT pg_monitor TO ${run.server.role})`,
-      ),
+    return finding(
+      'skipped',
+      `skipped: needs pg_read_all_stats to see other roles' sessions (GRANT pg_monitor TO ${run.server.role})`,
     );
   }
   const remaining = run.deadline - performance.now();
   if (remaining < MIN_CHECK_BUDGET_MS) {
     const budget = Math.round((run.options.budgetMs ?? DEFAULT_BUDGET_MS) / 1000);
     // Not "skipped": this check could have run, so the report must not read as all clear.
-    return done(
-      finding('error', `not run: the run's ${budget} s budget was used up before this check started`),
-    );
+    return finding('error', `not run: the run's ${budget} s budget was used up before this check started`);
   }
   const limits = {
     // Whole milliseconds: Postgres takes them, and the timeout summary prints this number.
@@ -271,12 +287,6 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
     lockTimeoutMs: run.target.settings.lockTimeoutMs,
   };
 
-  let session: ReadOnlySession;
-  try {
-    session = await lane.acquire();
-  } catch (err) {
-    return { kind: 'no-connection', reason: run.describeFailure(err) };
-  }
   try {
     const outcome = await session.run(limits, (c) =>
       check.run({
@@ -291,13 +301,11 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
         evidenceLimit: run.options.evidenceLimit ?? DEFAULT_EVIDENCE_LIMIT,
       }),
     );
-    return done(
-      finding(outcome.status, outcome.summary, {
-        // Query texts in evidence can carry secrets (ALTER ROLE … PASSWORD, connection strings).
-        evidence: (outcome.evidence ?? []).map(redactRow),
-        evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
-      }),
-    );
+    return finding(outcome.status, outcome.summary, {
+      // Query texts in evidence can carry secrets (ALTER ROLE … PASSWORD, connection strings).
+      evidence: (outcome.evidence ?? []).map(redactRow),
+      evidenceTotal: outcome.evidenceTotal ?? outcome.evidence?.length ?? 0,
+    });
   } catch (caught) {
     const broken = caught instanceof BrokenConnectionError;
     const err = broken ? caught.original : caught;
@@ -309,7 +317,7 @@ async function runOneCheck(check: CheckDefinition, lane: Lane, run: RunContext):
     if (failure.unexpected) {
       run.options.logger?.error({ err, check: check.id, target: run.target.name }, 'health check failed');
     }
-    return done(finding(failure.status, failure.summary));
+    return finding(failure.status, failure.summary);
   }
 }
 

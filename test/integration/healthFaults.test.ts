@@ -250,7 +250,9 @@ describe.each(servers)('health checks on $label', (server) => {
       ALTER SEQUENCE wide_seq OWNED BY narrow.id;
       SELECT setval('wide_seq', 2000000000);
       CREATE SEQUENCE free_seq;
-      SELECT setval('free_seq', 2000000000);`);
+      SELECT setval('free_seq', 2000000000);
+      CREATE SEQUENCE whole_range_seq MINVALUE -9223372036854775808;
+      SELECT nextval('whole_range_seq');`);
     try {
       const report = await health(target(), { only: ['sequence_exhaustion'] });
       const sequences = finding(report, 'sequence_exhaustion');
@@ -271,7 +273,7 @@ describe.each(servers)('health checks on $label', (server) => {
       ]);
       expect(sequences.summary).toMatch(/^2 sequences past 85% of its range; public\.wide_seq is at 93\.13%/);
     } finally {
-      await db.admin.query('DROP TABLE badges, narrow; DROP SEQUENCE free_seq');
+      await db.admin.query('DROP TABLE badges, narrow; DROP SEQUENCE free_seq, whole_range_seq');
     }
     const quiet = await health(target(), { only: ['sequence_exhaustion'] });
     expect(finding(quiet, 'sequence_exhaustion').summary).toMatch(

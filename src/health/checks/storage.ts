@@ -332,7 +332,8 @@ export const sequenceExhaustion: CheckDefinition = {
     // Every readable sequence's value is read; a batch sends back only those past `warn` of
     // the smallest range they could have (their own maximum or an int2 column's 32,767), so
     // 50,000 quiet sequences send back nothing. The query is kept as simple as it can be:
-    // it is planned once per batch. `warn` is a number, checked above.
+    // it is planned once per batch. `warn` is a number, checked above; the arithmetic is
+    // numeric, as a range can span all of bigint.
     const candidates = await inLockBatches<{ oid: string; last_value: string }>(
       ctx,
       readable,
@@ -340,10 +341,11 @@ export const sequenceExhaustion: CheckDefinition = {
         `SELECT s.seqrelid::int8 AS oid, v.last_value::text AS last_value
            FROM unnest(${oids}) AS u(oid) JOIN pg_sequence s ON s.seqrelid = u.oid,
                 pg_sequence_last_value(s.seqrelid) AS v(last_value)
-          WHERE (v.last_value - s.seqmin)::numeric * 100 >= ${warn} * (least(s.seqmax, 32767) - s.seqmin)`,
+          WHERE (v.last_value::numeric - s.seqmin) * 100 >= ${warn} * (least(s.seqmax, 32767)::numeric - s.seqmin)`,
     );
     // Only the candidates get the column they feed (an int2 or int4 column lowers the usable
-    // maximum) and their names: catalog reads, no lock on any sequence.
+    // maximum) and their names, and only those past `warn` of that come back: catalog reads,
+    // no lock on any sequence.
     const past =
       candidates.length === 0
         ? []
@@ -361,8 +363,10 @@ export const sequenceExhaustion: CheckDefinition = {
                    FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                   WHERE d.classid = 'pg_class'::regclass AND d.objid = u.oid
                     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-                  LIMIT 1) o ON true`,
-            [candidates.map((row) => row.oid), candidates.map((row) => row.last_value)],
+                  LIMIT 1) o ON true
+              WHERE (u.last_value::numeric - s.seqmin) * 100
+                    >= $3::numeric * (least(s.seqmax, coalesce(o.type_max, s.seqmax))::numeric - s.seqmin)`,
+            [candidates.map((row) => row.oid), candidates.map((row) => row.last_value), warn],
           );
     const used = past.flatMap((row) => {
       const pct = percentUsed(BigInt(row.last_value), BigInt(row.min_value), BigInt(row.usable_max));
