@@ -68,8 +68,8 @@ export interface AppConfig {
   targets: TargetRegistry;
   health: { budgetMs: number; evidenceLimit: number };
   /**
-   * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: with each
-   * target's pool closed after its run, at most this × pool_max target connections are open.
+   * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: each on one
+   * connection closed after its run, so at most this many target connections are open.
    */
   fleetConcurrency: number;
   /** A team's own runbooks, loaded after the built-in ones. */
