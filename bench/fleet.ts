@@ -139,8 +139,9 @@ async function main() {
     const cpu = fleet.cpu();
     await fleet.stop();
     fleet = undefined;
-    const sequentialCli =
-      process.env.BENCH_SEQUENTIAL_CLI === '0' ? undefined : await sequentialCliFleet(env);
+    const sequential = process.env.BENCH_SEQUENTIAL_CLI !== '0';
+    const sequentialCli = sequential ? await sequentialCliFleet(env) : undefined;
+    const sequentialCompared = sequential && COMPARE ? await sequentialCliFleet(env, COMPARE) : undefined;
 
     const get = (name: string) => samples[name] ?? [];
     const p50 = (name: string) => stats(get(name)).p50;
@@ -162,6 +163,8 @@ async function main() {
       console.log(
         `${`anchor: ${TARGETS} single-target CLI processes in a row`.padEnd(52)} ${seconds(sequentialCli)} (1 run, after the rounds)`,
       );
+    if (sequentialCompared)
+      console.log(`${`  the same from ${COMPARE}`.padEnd(52)} ${seconds(sequentialCompared)} (1 run)`);
     const ratio = (name: string) => stats(get(name)).p50.toFixed(2);
     console.log(
       `ratios (p50 of each round's): Slack / bare pg ${ratio('slackPerBare')}, CLI / bare pg ${ratio('cliPerBare')}, Slack / engine in-process ${ratio('slackPerEngine')}${sequentialCli ? `; ${TARGETS} CLI processes / CLI --all ${(sequentialCli / p50('cli')).toFixed(1)}x` : ''}`,
@@ -312,9 +315,9 @@ async function cliFleet(env: NodeJS.ProcessEnv, dist?: string): Promise<number> 
 }
 
 /** What a fleet cost before --all: each target a CLI process of its own, one after another. */
-async function sequentialCliFleet(env: NodeJS.ProcessEnv): Promise<number> {
+async function sequentialCliFleet(env: NodeJS.ProcessEnv, dist?: string): Promise<number> {
   const started = performance.now();
-  for (const db of names) await cli(['health', '--target', targetName(db)], env);
+  for (const db of names) await cli(['health', '--target', targetName(db)], env, dist);
   return performance.now() - started;
 }
 
