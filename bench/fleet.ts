@@ -25,7 +25,7 @@
  * `health --all` in each round too.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,9 +70,11 @@ const names = Array.from({ length: TARGETS }, (_, i) => `fleet_bench_${String(i 
 const targetName = (db: string) => db.replaceAll('_', '-');
 const envName = (db: string) => `${db.toUpperCase()}_URL`;
 
+const TARGETS_FILE = join(tmpdir(), `bench-fleet-targets-${process.pid}.yml`);
+
 /** The targets file every process reads, and the variables holding the URLs it names. */
 function targetsEnv(urls: readonly string[]): NodeJS.ProcessEnv {
-  const path = join(tmpdir(), `bench-fleet-targets-${process.pid}.yml`);
+  const path = TARGETS_FILE;
   const lines = ['targets:'];
   names.forEach((db) => {
     lines.push(`  ${targetName(db)}:`, `    url_env: ${envName(db)}`);
@@ -177,6 +179,7 @@ async function main() {
       `machine at end: ${machineLoad()}; all cores ${(busy() * 100).toFixed(0)} % busy during the bench (everything on the machine)`,
     );
   } finally {
+    rmSync(TARGETS_FILE, { force: true });
     await fleet?.stop();
     await slack.close();
     redis.stop();
