@@ -6,7 +6,9 @@
  * first connection to the target, seen by a TCP relay in front of the server, so nothing in
  * the CLI is instrumented; the wall time to exit is printed too.
  *
- * BENCH_RUNS (20), BENCH_DATABASE_URL (a server of your own; the database is kept).
+ * BENCH_RUNS (20), BENCH_DATABASE_URL (a server of your own; the database is kept),
+ * BENCH_COMPARE_DIST (another build's dist/ folder, e.g. of an earlier commit: its `health`
+ * is run interleaved too and printed beside).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import {
 } from './lab.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const COMPARE = process.env.BENCH_COMPARE_DIST;
 const DB = 'cli_start_bench';
 const ROLE = 'runbook_bench_monitor';
 const ROLE_PASSWORD = 'bench-monitor';
@@ -124,6 +127,7 @@ async function main() {
     const samples = { node: [] as number[], bare: [] as number[], bareFirst: [] as number[] };
     const health = { wall: [] as number[], first: [] as number[] };
     const checks = { wall: [] as number[] };
+    const compared = { wall: [] as number[], first: [] as number[], cpu: [] as number[] };
     const cpu = {
       node: [] as number[],
       bare: [] as number[],
@@ -136,6 +140,9 @@ async function main() {
       const bareRun = await timed(['--input-type=module', '-e', bareScript], env, proxy.firstAfter);
       const healthRun = await timed(['dist/cli.js', 'health'], env, proxy.firstAfter, [0, 1, 2]);
       const checksRun = await timed(['dist/cli.js', 'checks'], env);
+      const comparedRun = COMPARE
+        ? await timed([join(COMPARE, 'cli.js'), 'health'], env, proxy.firstAfter, [0, 1, 2])
+        : undefined;
       if (i < 0) continue;
       samples.node.push(nodeRun.wall);
       samples.bare.push(bareRun.wall);
@@ -143,6 +150,11 @@ async function main() {
       health.wall.push(healthRun.wall);
       health.first.push(healthRun.firstQuery!);
       checks.wall.push(checksRun.wall);
+      if (comparedRun) {
+        compared.wall.push(comparedRun.wall);
+        compared.first.push(comparedRun.firstQuery!);
+        if (comparedRun.cpu !== undefined) compared.cpu.push(comparedRun.cpu);
+      }
       if (nodeRun.cpu !== undefined) {
         cpu.node.push(nodeRun.cpu);
         cpu.bare.push(bareRun.cpu!);
@@ -159,6 +171,10 @@ async function main() {
     console.log(`runbook-bot health: start -> first connection ${ms(health.first)}  (goal <= 300 ms)`);
     console.log(`runbook-bot health: start -> exit             ${ms(health.wall)}`);
     console.log(`runbook-bot checks (no database): start -> exit ${ms(checks.wall)}`);
+    if (COMPARE)
+      console.log(
+        `the same health from ${COMPARE}: -> first connection ${ms(compared.first)}, -> exit ${ms(compared.wall)}${compared.cpu.length > 0 ? `, CPU ${ms(compared.cpu)}` : ''}; this build / that (first connection, p50) ${ratio(health.first, compared.first)}`,
+      );
     console.log(`anchor: node -e '' -> exit                     ${ms(samples.node)}`);
     console.log(
       `anchor: node + pg, SELECT 1: -> first connection ${ms(samples.bareFirst)}, -> exit ${ms(samples.bare)}`,

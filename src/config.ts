@@ -70,9 +70,9 @@ export interface AppConfig {
   targets: TargetRegistry;
   health: { budgetMs: number; evidenceLimit: number };
   /**
-   * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: with each
-   * target's pool closed after its run, at most this × pool_max target connections are open
-   * (and never more than connectionBudget).
+   * Targets a fleet run (`health --all`, `/runbook health all`) checks at once: each on one
+   * connection closed after its run, so at most this many target connections are open (and
+   * never more than connectionBudget).
    */
   fleetConcurrency: number;
   /**

@@ -9,7 +9,7 @@ import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
 import { runHealthCheck } from './engine.js';
-import { runFleet } from './fleet.js';
+import { asFleetMember, runFleet } from './fleet.js';
 import type { RunbookThresholdLayer } from './thresholds.js';
 
 export interface FleetJobDeps {
@@ -26,10 +26,11 @@ export interface FleetJobDeps {
 }
 
 /**
- * Checks a fleet's targets, `concurrency` at a time, each on pools of its own (a scope of the
- * worker's: within its connection budget, cancelled when it stops) closed when its run ends:
- * the fleet holds at most concurrency × pool_max target connections, fewer when the budget is
- * short, and none stay open after it. Each report is saved as its target finishes, so
+ * Checks a fleet's targets, `concurrency` at a time, each on one connection of its own
+ * (asFleetMember; a scope of the worker's pools: within its connection budget, cancelled when
+ * it stops) closed when its run ends: however many targets, the fleet holds at most
+ * `concurrency` target connections, fewer when the budget is short, and none stay open after
+ * it. Each report is saved as its target finishes, so
  * a retry (or a stalled job picked up after a worker crash) checks only the targets not done
  * yet. Then the summary is queued; its job id makes a second enqueue a no-op.
  */
@@ -41,7 +42,7 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
     const resolved: Array<{ id: string; target: Target }> = [];
     for (const run of pending) {
       try {
-        resolved.push({ id: run.id, target: deps.targets.resolve(run.target) });
+        resolved.push({ id: run.id, target: asFleetMember(deps.targets.resolve(run.target)) });
       } catch (err) {
         // The target was removed from configuration after the command was accepted.
         await deps.runs.markFailed([run.id], errorText(err));

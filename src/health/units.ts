@@ -96,6 +96,9 @@ export function formatSeconds(seconds: number): string {
   return `${formatNumber(Math.round((seconds / 86400) * 10) / 10)} d`;
 }
 
+/** Made once: toLocaleString with options builds a formatter on every call (~14 µs each). */
+const NUMBER_FORMAT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
 export function formatNumber(value: number): string {
-  return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
+  return NUMBER_FORMAT.format(value);
 }

@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import { HEALTH_CHECKS } from '../health/catalog.js';
 import { runHealthCheck } from '../health/engine.js';
 import {
+  asFleetMember,
   type FleetSelector,
   fleetLabel,
   fleetSelectorFromWord,
@@ -94,7 +95,9 @@ interface RunSettings {
 async function health(options: HealthOptions, io: CliIo): Promise<number> {
   const config = loadConfig(io.env);
   const fleet = fleetOf(options, config);
-  const targets = fleet ? selectFleet(config.targets, fleet) : [config.targets.resolve(options.target)];
+  const targets = fleet
+    ? selectFleet(config.targets, fleet).map(asFleetMember)
+    : [config.targets.resolve(options.target)];
   const settings: RunSettings = {
     overrides: parseThresholdOverrides(splitAssignments(options.threshold), HEALTH_CHECKS, '--threshold'),
     only: options.only
@@ -182,8 +185,8 @@ function fleetOf(options: HealthOptions, config: AppConfig): FleetSelector | und
 
 /**
  * One target's run on pools of its own, closed before the next target starts in its lane:
- * that is what keeps a fleet run within FLEET_CONCURRENCY × pool_max connections, and the
- * shared budget within TARGET_CONNECTION_BUDGET.
+ * with a fleet's targets on one connection each (asFleetMember), that is what keeps a fleet
+ * run within FLEET_CONCURRENCY connections, and the shared budget within TARGET_CONNECTION_BUDGET.
  */
 async function checkTarget(target: Target, settings: RunSettings): Promise<HealthReport> {
   const pools = new TargetPools(settings.logger, { budget: settings.budget });
