@@ -18,7 +18,7 @@
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Agent, createServer, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -26,6 +26,7 @@ import { settlesWithin } from '../src/concurrency/withTimeout.js';
 import { createDatabase } from '../src/demo/demoDatabase.js';
 import { signedHeaders } from '../src/slack/signature.js';
 import { startEmbeddedPostgres } from '../src/store/embeddedPostgres.js';
+import { cpuSeconds, freePort, type SlackStandIn, slackStandIn, waitForReady } from './lab.js';
 import { percentile } from './stats.js';
 
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 1000);
@@ -34,44 +35,6 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const DRAIN_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
 const SECRET = 'bench-signing-secret';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-/** The Web API stand-in (bench/fakeSlack.ts), in a child process: see there why. */
-async function fakeSlack() {
-  const child = fork(fileURLToPath(new URL('./fakeSlack.ts', import.meta.url)), [], { stdio: 'inherit' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // A stand-in that dies fails the question instead of leaving the bench waiting.
-  const ask = <T>(question?: string) =>
-    new Promise<T>((resolve, reject) => {
-      if (child.exitCode !== null || child.signalCode !== null)
-        return reject(new Error('the Slack stand-in has exited'));
-      const gone = () => reject(new Error('the Slack stand-in exited'));
-      child.once('exit', gone);
-      child.once('message', (answer) => {
-        child.off('exit', gone);
-        resolve(answer as T);
-      });
-      if (question) child.send(question);
-    });
-  const { port } = await ask<{ port: number }>();
-  return {
-    url: `http://127.0.0.1:${port}/api/`,
-    pid: child.pid!,
-    count: async () => (await ask<{ count: number }>('count')).count,
-    posts: async () => new Map((await ask<{ posts: Array<[string, number[]]> }>('posts')).posts),
-    close: async () => {
-      if (child.connected) child.disconnect();
-      await exited;
-    },
-  };
-}
 
 async function redisUrl(): Promise<{ url?: string; child?: ChildProcess }> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL };
@@ -151,27 +114,6 @@ async function connect(port: number): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, () => send(port, 'GET', '/healthz')));
 }
 
-async function waitForReady(port: number, bot: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (bot.exitCode !== null) throw new Error('the bot exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the bot did not become ready');
-}
-
-/** CPU seconds a process used (user + system), with its reaped children when asked (Postgres backends). */
-function cpuSeconds(pid: number, withChildren = false): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // Fields after the command: utime, stime, cutime, cstime are the 12th to 15th (clock ticks).
-  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
-  return (utime + stime + (withChildren ? cutime + cstime : 0)) / 100;
-}
-
 /** The postmaster's pid, for the CPU of all its backends: the parent of one of them. */
 async function postmasterPid(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -225,10 +167,10 @@ function rssMb(pid: number): number {
 
 async function main() {
   const postgres = await startEmbeddedPostgres();
-  let slack: Awaited<ReturnType<typeof fakeSlack>> | undefined;
+  let slack: SlackStandIn | undefined;
   let redis: Awaited<ReturnType<typeof redisUrl>> = {};
   try {
-    slack = await fakeSlack();
+    slack = await slackStandIn();
     redis = await redisUrl();
     await measure(postgres, slack, redis);
   } finally {
@@ -308,7 +250,7 @@ async function burst(
 
 async function measure(
   postgres: Awaited<ReturnType<typeof startEmbeddedPostgres>>,
-  slack: Awaited<ReturnType<typeof fakeSlack>>,
+  slack: SlackStandIn,
   redis: Awaited<ReturnType<typeof redisUrl>>,
 ) {
   const stateUrl = await createDatabase(postgres, 'state', { demoSchema: false });
@@ -364,8 +306,8 @@ async function measure(
     [worker, 'worker'],
   ];
   try {
-    await waitForReady(port, bot);
-    await waitForReady(workerPort, worker);
+    await waitForReady(port, bot, 'bot');
+    await waitForReady(workerPort, worker, 'worker');
     const bare = withAnchor
       ? await forkReady('./bareBolt.ts', { ...env, PORT: String(anchorPort) })
       : undefined;

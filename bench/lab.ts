@@ -130,6 +130,8 @@ export async function benchRedis(): Promise<{ url?: string; stop: () => void }> 
 export interface SlackStandIn {
   url: string;
   pid: number;
+  /** How many chat.postMessage calls it has answered. */
+  count(): Promise<number>;
   /** Each channel's chat.postMessage arrival times (wall-clock ms), thread replies included. */
   posts(): Promise<Map<string, number[]>>;
   close(): Promise<void>;
@@ -156,6 +158,7 @@ export async function slackStandIn(): Promise<SlackStandIn> {
   return {
     url: `http://127.0.0.1:${port}/api/`,
     pid: child.pid!,
+    count: async () => (await ask<{ count: number }>('count')).count,
     posts: async () => new Map((await ask<{ posts: Array<[string, number[]]> }>('posts')).posts),
     close: async () => {
       if (child.connected) child.disconnect();
@@ -201,12 +204,12 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   }
 }
 
-/** CPU seconds a process used (user + system). */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds a process used (user + system), with its reaped children when asked (Postgres backends). */
+export function cpuSeconds(pid: number, withChildren = false): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // Fields after the command: utime and stime are the 12th and 13th (clock ticks).
-  const [utime, stime] = fields.slice(11, 13).map(Number) as [number, number];
-  return (utime + stime) / 100;
+  // Fields after the command: utime, stime, cutime, cstime are the 12th to 15th (clock ticks).
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  return (utime + stime + (withChildren ? cutime + cstime : 0)) / 100;
 }
 
 /**
