@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TargetPools } from '../../src/targets/pools.js';
 import { BOT_APPLICATION_NAME } from '../../src/targets/target.js';
+import { cli } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase, testTarget } from '../support/databases.js';
+import { startFreezableProxy } from '../support/freezableProxy.js';
+import { watchOverlappingQueries } from '../support/overlappingQueries.js';
 
 const [server] = inject('postgresServers');
 
@@ -18,7 +21,7 @@ function namedElsewhere(url: string): string {
 
 /**
  * `runbook-bot …` in a process of its own, with every query sent on a busy pg client written
- * to stderr (test/support/overlappingQueries.ts) and pg's deprecation warnings traced there:
+ * to stderr (test/support/overlappingQueriesPreload.ts) and pg's deprecation warnings traced there:
  * node warns once per process, so only a fresh process shows whether a path warns.
  */
 function runCliProcess(argv: string[], env: NodeJS.ProcessEnv) {
@@ -30,7 +33,7 @@ function runCliProcess(argv: string[], env: NodeJS.ProcessEnv) {
         '--import',
         'tsx',
         '--import',
-        './test/support/overlappingQueries.ts',
+        './test/support/overlappingQueriesPreload.ts',
         'src/cli.ts',
         ...argv,
       ],
@@ -100,6 +103,53 @@ describe('one query at a time on each pg client', () => {
       }
     } finally {
       await pools.closeAll();
+    }
+  });
+
+  it('a target going silent under a procedure check or a preview: the run ends, and nothing is sent behind the statement', async () => {
+    // Out of retries: what the preview's step resets.
+    await shop.admin.query("UPDATE shopify_sync_queue SET retry_count = 3 WHERE status = 'failed'");
+    const runs: Array<{ argv: string[]; freezeOn: string; says: RegExp }> = [
+      // The check's own statement, read through a cursor.
+      {
+        argv: ['run', 'postgres-health#cancel-long-running-query'],
+        freezeOn: 'running_for',
+        says: /no answer from the target \(Query read timeout\)/,
+      },
+      {
+        argv: ['preview', 'production-operations-runbook#2-shopify-sync-queue-stuck', '6'],
+        freezeOn: 'shopify_sync_queue',
+        says: /Query read timeout/,
+      },
+    ];
+    for (const { argv, freezeOn, says } of runs) {
+      const proxy = await startFreezableProxy(shop.url);
+      const targetsFile = join(dir, 'silent.yml');
+      writeFileSync(
+        targetsFile,
+        [
+          'targets:',
+          '  silent:',
+          '    url_env: SILENT_URL',
+          '    remediation_url_env: SILENT_URL',
+          // pg's own read timeout is this plus a margin: the server never sees the statement.
+          '    statement_timeout_ms: 200',
+          '    lock_timeout_ms: 100',
+          '',
+        ].join('\n'),
+      );
+      const overlaps: string[] = [];
+      const stop = watchOverlappingQueries((text) => overlaps.push(text));
+      try {
+        proxy.freezeOn(freezeOn);
+        const result = await cli(argv, { TARGETS_FILE: targetsFile, SILENT_URL: proxy.url });
+        expect(`${result.stdout}\n${result.stderr}`, argv.join(' ')).toMatch(says);
+        expect(proxy.heldBack(), 'the statement was held back').toBeGreaterThan(0);
+        expect(overlaps, argv.join(' ')).toEqual([]);
+      } finally {
+        stop();
+        await proxy.close();
+      }
     }
   });
 });
