@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { errorText } from '../redact.js';
 import { connectionLostText, leftStatementRunning } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
@@ -15,12 +16,17 @@ export class OutcomeUnknown extends Error {
   override name = 'OutcomeUnknown';
 }
 
-/** Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. */
+/**
+ * Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. So does
+ * pg's read timeout: the statement may still reach the server and take effect after it.
+ */
 export async function effectUnknownOnLoss<T>(during: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    const lost = connectionLostText(err);
+    const lost =
+      connectionLostText(err) ??
+      (leftStatementRunning(err) ? `no answer from the target (${errorText(err)})` : undefined);
     if (lost && !(err instanceof OutcomeUnknown)) throw new OutcomeUnknown(`${lost} ${during}`);
     throw err;
   }
