@@ -3,7 +3,11 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactText } from '../redact.js';
 import { timingWaits } from '../targets/connectionBudget.js';
-import { describeConnectionFailure, isConnectionFailure } from '../targets/connectionErrors.js';
+import {
+  describeConnectionFailure,
+  isConnectionFailure,
+  leftStatementRunning,
+} from '../targets/connectionErrors.js';
 import {
   BrokenConnectionError,
   beginReadOnly,
@@ -311,8 +315,7 @@ async function runOneCheck(
     const err = broken ? caught.original : caught;
     // A client-side read timeout leaves the query running on the server: the connection
     // cannot serve the next check, so it is dropped like a broken one.
-    if (broken || isConnectionFailure(err) || /Query read timeout/i.test((err as Error)?.message ?? ''))
-      lane.discard();
+    if (broken || isConnectionFailure(err) || leftStatementRunning(err)) lane.discard();
     const failure = describeCheckFailure(err, { ...limits, role: run.server.role });
     if (failure.unexpected) {
       run.options.logger?.error({ err, check: check.id, target: run.target.name }, 'health check failed');

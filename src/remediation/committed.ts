@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { connectionLostText } from '../targets/connectionErrors.js';
+import { errorText } from '../redact.js';
+import { connectionLostText, leftStatementRunning } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { beginSql } from './session.js';
@@ -15,12 +16,17 @@ export class OutcomeUnknown extends Error {
   override name = 'OutcomeUnknown';
 }
 
-/** Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. */
+/**
+ * Runs `work`; a connection lost meanwhile becomes OutcomeUnknown, saying during what. So does
+ * pg's read timeout: the statement may still reach the server and take effect after it.
+ */
 export async function effectUnknownOnLoss<T>(during: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    const lost = connectionLostText(err);
+    const lost =
+      connectionLostText(err) ??
+      (leftStatementRunning(err) ? `no answer from the target (${errorText(err)})` : undefined);
     if (lost && !(err instanceof OutcomeUnknown)) throw new OutcomeUnknown(`${lost} ${during}`);
     throw err;
   }
@@ -46,8 +52,9 @@ export function rowDrift(approvedRows: number | undefined, currentRows: number):
 /**
  * BEGIN with the target's timeouts, `work`, COMMIT. When `veto` returns an objection the
  * transaction is rolled back instead and the objection returned; when `work` fails it is
- * rolled back and the error rethrown (the connection is then discarded). A connection lost
- * during COMMIT is OutcomeUnknown.
+ * rolled back and the error rethrown (the connection is then discarded; one whose statement
+ * outlived pg's read timeout gets no ROLLBACK behind it, the server rolls back as it goes).
+ * A connection lost during COMMIT is OutcomeUnknown.
  */
 export async function runInTransaction<T, R = never>(
   client: pg.PoolClient,
@@ -60,7 +67,7 @@ export async function runInTransaction<T, R = never>(
   try {
     value = await work();
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (!leftStatementRunning(err)) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
   const vetoed = veto?.(value);

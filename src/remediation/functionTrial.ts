@@ -3,7 +3,7 @@ import type { ActionStep } from '../runbooks/model.js';
 import { applySession } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText } from '../targets/cellText.js';
-import { connectionLostText, failureText } from '../targets/connectionErrors.js';
+import { connectionLostText, failureText, leftStatementRunning } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { PLAN_CELL_CHARS, type PlanBase } from './planModel.js';
@@ -133,8 +133,9 @@ export async function tryFunctionCall(
         client.query({ text: step.statement.sql, values: queryArgs(values), rowMode: 'array' }),
       );
     } catch (err) {
-      // The ROLLBACK that follows leaves the connection clean; a lost one is the caller's.
-      if (connectionLostText(err)) throw err;
+      // The ROLLBACK that follows leaves the connection clean; a lost one is the caller's, as
+      // is one still running the statement after pg's read timeout (nothing can follow it).
+      if (connectionLostText(err) || leftStatementRunning(err)) throw err;
       return { kind: 'failed', error: failureText(err) };
     }
     const { value, changes, affectedRows } = counted;

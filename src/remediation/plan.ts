@@ -5,6 +5,7 @@ import type { BoundSetting } from '../runbooks/procedureParams.js';
 import { applySession, sessionWords } from '../runbooks/sessionSettings.js';
 import { knownEffect, READ_SAFE_FUNCTIONS } from '../runbooks/sql/readSafeFunctions.js';
 import { cellText, SERVER_TEXT } from '../targets/cellText.js';
+import { leftStatementRunning } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { boundedPlan } from './batches.js';
@@ -251,7 +252,9 @@ async function dmlPlan(
         affectedRows,
         sample: await sampleRows(client, shape.sampleSql, args, shape.verb, when),
       };
-    } catch {
+    } catch (err) {
+      // Nothing more is sent behind a statement still running (see leftStatementRunning).
+      if (leftStatementRunning(err)) throw err;
       await client.query('ROLLBACK TO SAVEPOINT rb_preview');
       return { kind: 'ran' as const, affectedRows, sample: undefined };
     }
@@ -346,7 +349,8 @@ async function countWithoutRunning(
     const counted = await client.query<{ n: number }>(select.countSql, args);
     const sample = await sampleRows(client, select.sampleSql, args, step.statement.kind, 'before');
     return { affectedRows: counted.rows[0]?.n ?? 0, sample };
-  } catch {
+  } catch (err) {
+    if (leftStatementRunning(err)) throw err;
     await client.query('ROLLBACK TO SAVEPOINT rb_count');
     return undefined;
   }

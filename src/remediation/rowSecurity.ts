@@ -1,5 +1,6 @@
 import { parseSync } from 'libpg-query';
 import pg from 'pg';
+import { leftStatementRunning } from '../targets/connectionErrors.js';
 import type { Target } from '../targets/target.js';
 import { beginSql, withConnection } from './session.js';
 
@@ -80,7 +81,8 @@ export async function reenableRowSecurity(
       await client.query('COMMIT');
       return outcome;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // Not behind a statement still running after pg's read timeout (see committed.ts).
+      if (!leftStatementRunning(err)) await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
   });

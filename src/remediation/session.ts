@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { leftStatementRunning } from '../targets/connectionErrors.js';
 import type { TargetSettings } from '../targets/target.js';
 
 /**
@@ -63,7 +64,9 @@ export async function withConnection<T>(
 /**
  * Runs `work` in a transaction that is always rolled back: what a preview may do. The
  * original error wins over a failing ROLLBACK; either way the caller's `withConnection`
- * destroys the connection.
+ * destroys the connection. A statement still running after pg's read timeout gets no
+ * ROLLBACK behind it: it would only wait there (its own timeout long), and the server rolls
+ * back when the connection is destroyed.
  */
 export async function inRolledBackTransaction<T>(
   client: pg.PoolClient,
@@ -76,7 +79,7 @@ export async function inRolledBackTransaction<T>(
   try {
     result = await work();
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (!leftStatementRunning(err)) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
   await client.query('ROLLBACK');

@@ -92,6 +92,17 @@ export function connectionLostText(error: unknown): string | undefined {
   return `connection lost (${redactText(err.message ?? String(error))})`;
 }
 
+/**
+ * Whether `error` is pg's client-side query_timeout ("Query read timeout"), which fails the
+ * caller's query but leaves the statement running on the connection (a network gone silent,
+ * a server not answering): nothing more may be sent on that connection (it would wait in
+ * pg's queue behind the statement, a second query in flight on one client, which pg
+ * deprecates), and it must be discarded rather than reused.
+ */
+export function leftStatementRunning(error: unknown): boolean {
+  return /Query read timeout/i.test(((error ?? {}) as PgLikeError).message ?? '');
+}
+
 /** Failures of opening a connection, as opposed to losing one that was open. */
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',

@@ -115,7 +115,7 @@ export class TargetPools {
       ...[...pidsByUrl].map(async ([url, pids]) => {
         // Outside the budget on purpose: a stop must not wait for a slot to cancel what holds them.
         const canceller = new pg.Client({
-          connectionString: url,
+          connectionString: withoutApplicationName(url),
           application_name: BOT_APPLICATION_NAME,
           connectionTimeoutMillis: 3000,
         });
@@ -326,6 +326,20 @@ export function connectionLostError(client: pg.ClientBase): Error | undefined {
   return lostConnections.get(client);
 }
 
+/**
+ * The target's URL without an application_name of its own. pg lets the URL's parameters
+ * override the config's, and the bot recognizes its own sessions by its name (it never
+ * signals them): ours must be the one each connection starts with. Sent in the startup
+ * message, it needs no statement of its own, which would race the caller's first query on
+ * the new connection (pg deprecates a query sent while another runs; pg@9 removes it).
+ */
+function withoutApplicationName(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('application_name')) return url;
+  parsed.searchParams.delete('application_name');
+  return parsed.toString();
+}
+
 function createPool(
   url: string,
   target: Target,
@@ -335,7 +349,7 @@ function createPool(
 ): pg.Pool {
   const { settings } = target;
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withoutApplicationName(url),
     application_name: BOT_APPLICATION_NAME,
     max,
     // Kept warm: its connections outlive the idle timeout, until its schedule stops using
@@ -358,9 +372,6 @@ function createPool(
       lostConnections.set(client, err);
       logger?.debug({ target: target.name, err }, 'connection to target lost');
     });
-    // An application_name in the target's URL would override ours, and the bot recognizes
-    // its own sessions by that name: set it on every new connection.
-    client.query(`SET application_name = '${BOT_APPLICATION_NAME}'`).catch(() => undefined);
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would
   // crash the process. The next checkout reconnects. While the pool is closing, its clients

@@ -10,6 +10,7 @@ import { TargetPools } from '../../src/targets/pools.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from '../../src/targets/target.js';
 import { eventually } from '../support/botHarness.js';
 import { createTestDatabase, openSession, type TestDatabase, testTarget } from '../support/databases.js';
+import { startFreezableProxy } from '../support/freezableProxy.js';
 
 /*
  * A target connection that dies under a check, a preview or an execution (its backend
@@ -196,5 +197,29 @@ describe('a target connection lost while in use', () => {
         /^connection lost \(terminating connection due to administrator command\) while COMMIT was in flight/,
       ),
     });
+  });
+
+  it('reports an execution whose COMMIT got no answer (the network went silent) as outcome unknown', async () => {
+    const proxy = await startFreezableProxy(db.url);
+    // pg's own read timeout is the statement timeout plus a margin.
+    const silent = testTarget(proxy.url, {
+      settings: { ...DEFAULT_TARGET_SETTINGS, statementTimeoutMs: 200, lockTimeoutMs: 100 },
+    });
+    const silentPools = new TargetPools();
+    try {
+      const action = step('action', `UPDATE items SET status = 'done' WHERE status = 'stuck'`);
+      const approved = await computePlan(silentPools.remediation(silent), silent, action, []);
+      proxy.freezeOn('COMMIT');
+      // The COMMIT may still arrive and commit after the bot stopped waiting: not "failed".
+      expect(await executeAction(silentPools.remediation(silent), silent, action, [], approved)).toEqual({
+        status: 'outcome_unknown',
+        reason: expect.stringMatching(
+          /^no answer from the target \(Query read timeout\) while COMMIT was in flight/,
+        ),
+      });
+    } finally {
+      await silentPools.closeAll();
+      await proxy.close();
+    }
   });
 });

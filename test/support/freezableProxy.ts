@@ -8,6 +8,11 @@ export interface FreezableProxy {
    * went silent. A query sent meanwhile waits for an answer that never comes.
    */
   freeze(): void;
+  /**
+   * Freezes as the first message containing `text` goes out (that message held back too): a
+   * network going silent under one particular statement, wherever the work has got to.
+   */
+  freezeOn(text: string): void;
   /** Bytes the proxy held back since it froze: > 0 once someone is waiting on it. */
   heldBack(): number;
   close(): Promise<void>;
@@ -18,6 +23,7 @@ export async function startFreezableProxy(upstreamUrl: string): Promise<Freezabl
   const upstreamAddress = new URL(upstreamUrl);
   let frozen = false;
   let heldBack = 0;
+  let trigger: string | undefined;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(Number(upstreamAddress.port || 5432), upstreamAddress.hostname);
@@ -25,7 +31,8 @@ export async function startFreezableProxy(upstreamUrl: string): Promise<Freezabl
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
     }
-    client.on('data', (chunk) => {
+    client.on('data', (chunk: Buffer) => {
+      if (trigger !== undefined && chunk.includes(trigger)) frozen = true;
       if (frozen) heldBack += chunk.length;
       else upstream.write(chunk);
     });
@@ -49,6 +56,9 @@ export async function startFreezableProxy(upstreamUrl: string): Promise<Freezabl
     url: proxied.toString(),
     freeze() {
       frozen = true;
+    },
+    freezeOn(text) {
+      trigger = text;
     },
     heldBack: () => heldBack,
     async close() {

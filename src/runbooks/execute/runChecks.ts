@@ -2,7 +2,7 @@ import type pg from 'pg';
 import Cursor from 'pg-cursor';
 import { errorText } from '../../redact.js';
 import { cellText, SERVER_TEXT } from '../../targets/cellText.js';
-import { connectionLostText } from '../../targets/connectionErrors.js';
+import { connectionLostText, leftStatementRunning } from '../../targets/connectionErrors.js';
 import { connectionLostError } from '../../targets/pools.js';
 import { BrokenConnectionError, ReadOnlySession } from '../../targets/readOnly.js';
 import type { Target } from '../../targets/target.js';
@@ -92,11 +92,14 @@ export async function runChecks(pool: pg.Pool, target: Target, checks: CheckToRu
       } catch (caught) {
         const err = caught instanceof BrokenConnectionError ? caught.original : caught;
         // A dead connection shows in the query's error, or else in the client's own (a
-        // server message can arrive before the socket closes).
+        // server message can arrive before the socket closes). One still running the
+        // statement after pg's read timeout cannot run the next check either: anything sent
+        // would wait behind it.
         lost =
           connectionLostText(err) ??
           connectionLostText(connectionLostError(client)) ??
-          (caught instanceof BrokenConnectionError ? `connection lost (${errorText(err)})` : undefined);
+          (caught instanceof BrokenConnectionError ? `connection lost (${errorText(err)})` : undefined) ??
+          (leftStatementRunning(err) ? `no answer from the target (${errorText(err)})` : undefined);
         results.push(errorResult(lost ?? errorText(err), durationMs()));
       }
     }
@@ -153,8 +156,12 @@ async function fetchRows(
       truncated,
     };
   } catch (err) {
-    // Closing a cursor waits for the server's answer, which a dead connection never sends.
-    dead = connectionLostText(err) !== undefined || connectionLostError(connection) !== undefined;
+    // Closing a cursor waits for the server's answer, which a dead connection never sends,
+    // nor one whose statement outlived pg's read timeout (a network gone silent).
+    dead =
+      connectionLostText(err) !== undefined ||
+      connectionLostError(connection) !== undefined ||
+      leftStatementRunning(err);
     throw err;
   } finally {
     if (!dead) await cursor.close();
