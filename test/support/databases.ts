@@ -39,6 +39,17 @@ export async function createTestDatabase(
       const cleanup = new pg.Client({ connectionString: serverUrl });
       await cleanup.connect();
       try {
+        // pool.end() resolves before its clients' connections have closed: a FORCE drop in that
+        // moment terminates them, and the FATAL reaches a pool nobody listens to any more as an
+        // unhandled error. Sessions that are closing anyway are given a moment to go.
+        for (let tries = 0; tries < 10; tries++) {
+          const { rows } = await cleanup.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await cleanup.end();
