@@ -88,6 +88,34 @@ describe('runbook-bot CLI', () => {
     expect(listed.stdout).not.toContain(new URL(db.url).password);
   });
 
+  it('lists a fleet aligned, marks the default and says a warning shared by targets once', async () => {
+    const path = join(tmpdir(), `cli-fleet-${db.name}.yml`);
+    writeFileSync(
+      path,
+      'default: beta\ntargets:\n' +
+        '  alpha:\n    url_env: FLEET_URL\n    tags: [production, eu]\n' +
+        '  beta:\n    url_env: FLEET_URL\n' +
+        '  gamma-long-name:\n    url_env: FLEET_URL\n    tags: [staging]\n',
+    );
+    // The test server's role is a superuser: every target gets the same warning.
+    const listed = await cli(['targets'], { TARGETS_FILE: path, FLEET_URL: db.url });
+    expect(listed.code).toBe(1);
+    const lines = listed.stdout.split('\n');
+    expect(lines[0]).toBe(`3 targets from ${path}`);
+    const rows = ['alpha', 'beta', 'gamma-long-name'].map(
+      (name) => lines.find((line) => line.slice(2).startsWith(`${name} `))!,
+    );
+    expect(rows.map((row) => row.slice(0, 2))).toEqual(['  ', '* ', '  ']);
+    // Aligned columns: the tags start at one offset on every row, the source is not repeated per row.
+    const tagColumn = rows.map((row) => row.search(/(production,eu|—|staging)/));
+    expect(new Set(tagColumn).size).toBe(1);
+    expect(rows.join('\n')).not.toContain(path);
+    expect(listed.stdout).toContain('* default target: beta');
+    const warnings = lines.filter((line) => line.startsWith('warning'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning \(all 3 targets\): checks run as \S+, a superuser/);
+  });
+
   it("takes a target's thresholds from the alert table of a runbook it names, and refuses an unknown one", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-runbooks-'));
     writeFileSync(
