@@ -6,6 +6,7 @@ import type { LintFinding } from '../runbooks/lint/findings.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../runbooks/model.js';
 import { plural } from '../text.js';
+import { formatDuration } from '../time.js';
 
 /** Plain-text renderings of runbooks for the terminal: what `lint`, `show` and `run` print. */
 
@@ -140,12 +141,12 @@ export function checkResultLines(result: CheckResult, c: Colors): string[] {
 }
 
 function rowLines(result: CheckResult, c: Colors): string[] {
-  if (result.rowCount === 0) return [c.dim(`    no rows (${result.durationMs} ms)`)];
+  if (result.rowCount === 0) return [c.dim(`    no rows (${formatDuration(result.durationMs)})`)];
   const more = result.rowCount - result.rows.length;
   return [
     ...tableLines(result.columns, result.rows, 60).map((line) => `    ${line}`),
     c.dim(
-      `    ${plural(result.rowCount, 'row')} (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
+      `    ${plural(result.rowCount, 'row')} (${formatDuration(result.durationMs)})${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
     ),
   ];
 }

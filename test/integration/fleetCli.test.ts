@@ -26,7 +26,7 @@ describe('runbook-bot health --all / --tag', () => {
     const lines = result.stdout.split('\n');
     expect(lines[0]).toMatch(/^target\s+status\s+duration\s+worst findings$/);
     expect(lines[1]).toMatch(/^shop\s+WARN\s+.*database_size \(warn\)$/);
-    expect(lines[2]).toMatch(/^billing\s+OK\s+[\d.]+ s$/);
+    expect(lines[2]).toMatch(/^billing\s+OK\s+(\d+ ms|\d+\.\d s)$/);
     expect(result.stdout).not.toContain('reports');
     expect(result.stdout).toContain('tag:production: WARN — 2 targets: 1 warn, 1 ok');
   });

@@ -13,7 +13,7 @@ import { type RelatedFinding, relatedFindingText } from '../../runbooks/relatedH
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip, plural } from '../../text.js';
-import { utcMinute } from '../../time.js';
+import { formatDuration, utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';
@@ -119,7 +119,11 @@ function resultBlocks(record: StepRecord, waiting: Parameter[]): KnownBlock[] {
   if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
   // With an expectation the verdict says whether no rows is good news; without, it usually is.
   if (result.rowCount === 0)
-    return [section(`${result.verdict ? '' : ':white_check_mark: '}No rows (${result.durationMs} ms).`)];
+    return [
+      section(
+        `${result.verdict ? '' : ':white_check_mark: '}No rows (${formatDuration(result.durationMs)}).`,
+      ),
+    ];
   return rowsBlocks(result, 'the rows are in the attached file');
 }
 
