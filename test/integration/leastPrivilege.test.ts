@@ -79,7 +79,9 @@ describe.each(servers)('least-privileged roles on $label', (server) => {
     expect(asRead.code).toBe(0);
 
     const asSuperuser = await cli(['targets'], { TARGET_DATABASE_URL: db.url });
-    expect(asSuperuser.stdout).toMatch(/warning \(default\): checks run as \w+, a superuser: give the read connection/);
+    expect(asSuperuser.stdout).toMatch(
+      /warning \(default\): checks run as \w+, a superuser: give the read connection/,
+    );
     expect(asSuperuser.code).toBe(1);
 
     const asFix = await cli(['targets', '--json'], { TARGET_DATABASE_URL: fixUrl });
