@@ -1,8 +1,8 @@
 import { UserError } from '../errors.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
-import { formatDuration } from '../time.js';
 import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
+import { formatDuration } from './units.js';
 
 /** Which targets one fleet run checks: every configured one, or those carrying a tag. */
 export type FleetSelector = { kind: 'all' } | { kind: 'tag'; tag: string };

@@ -7,8 +7,8 @@ import {
   worstFirst,
 } from '../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../health/types.js';
+import { formatDuration } from '../health/units.js';
 import { plural } from '../text.js';
-import { formatDuration } from '../time.js';
 
 const LABEL: Record<ReportStatus, string> = {
   unreachable: 'UNREACH',

@@ -2,8 +2,8 @@ import pc from 'picocolors';
 import { evidenceLines } from '../health/evidenceTable.js';
 import { findingProcedureRuns } from '../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../health/types.js';
+import { formatDuration } from '../health/units.js';
 import { plural } from '../text.js';
-import { formatDuration } from '../time.js';
 
 const CELL_WIDTH = 48;
 const EVIDENCE_ROWS = 5;

@@ -1,12 +1,12 @@
 import pc from 'picocolors';
 import { tableLines } from '../health/evidenceTable.js';
+import { formatDuration } from '../health/units.js';
 import { durationText } from '../incidents/escalation.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { LintFinding } from '../runbooks/lint/findings.js';
 import type { ProcedureMatch } from '../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../runbooks/model.js';
 import { plural } from '../text.js';
-import { formatDuration } from '../time.js';
 
 /** Plain-text renderings of runbooks for the terminal: what `lint`, `show` and `run` print. */
 

@@ -7,8 +7,8 @@ import {
   worstFirst,
 } from '../../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../../health/types.js';
+import { formatDuration } from '../../health/units.js';
 import { clip, plural } from '../../text.js';
-import { formatDuration } from '../../time.js';
 import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';
 import { escapeMrkdwn, section } from './mrkdwn.js';

@@ -1,9 +1,9 @@
 import type { KnownBlock } from '@slack/types';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
+import { formatDuration } from '../../health/units.js';
 import { cellText } from '../../targets/cellText.js';
 import { clip, plural } from '../../text.js';
-import { formatDuration } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { escapeMrkdwn, section } from './mrkdwn.js';

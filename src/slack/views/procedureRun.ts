@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
+import { formatDuration } from '../../health/units.js';
 import {
   type ActionStep,
   type CheckStep,
@@ -13,7 +14,7 @@ import { type RelatedFinding, relatedFindingText } from '../../runbooks/relatedH
 import type { ProcedureRun, StepRecord } from '../../store/procedureRuns.js';
 import { SCHEDULER_REQUESTER } from '../../store/runs.js';
 import { clip, plural } from '../../text.js';
-import { formatDuration, utcMinute } from '../../time.js';
+import { utcMinute } from '../../time.js';
 import { ACTIONS } from '../actionIds.js';
 import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';

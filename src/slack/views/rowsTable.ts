@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../health/evidenceTable.js';
+import { formatDuration } from '../../health/units.js';
 import { plural } from '../../text.js';
-import { formatDuration } from '../../time.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, section } from './mrkdwn.js';
 
