@@ -148,6 +148,14 @@ describe('runbook-bot CLI', () => {
 
   it.each([
     [['health', '--only', 'nope'], /Unknown check "nope". Known checks: connections,/],
+    [
+      ['health', '--only', 'conections'],
+      /^error: Unknown check "conections" \(did you mean "connections"\?\)\.$/m,
+    ],
+    [
+      ['health', '--threshold', 'conections.warn=5'],
+      /conections\.warn: unknown check "conections" \(did you mean "connections"\? run `runbook-bot checks`/,
+    ],
     [['health', '--threshold', 'connections.warn'], /should look like CHECK.KEY=VALUE/],
     [['health', '--threshold', 'connections.warn=lots'], /"lots" is not a valid count value/],
     [
