@@ -68,6 +68,7 @@ async function listTargets(options: { json?: boolean; offline?: boolean }, io: C
     if (options.json) io.stdout(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) io.stdout('No targets configured. Set TARGET_DATABASE_URL or TARGETS_FILE.');
     else for (const line of targetsText(rows, config.targets.defaultTarget())) io.stdout(line);
+    if (rows.some((row) => row.unreachable)) return EXIT.unreachable;
     return rows.some((row) => row.warning || row.actions) ? EXIT.warn : EXIT.ok;
   } finally {
     await pools.closeAll();

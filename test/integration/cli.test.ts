@@ -139,11 +139,19 @@ describe('runbook-bot CLI', () => {
     expect(unknown.stderr).toContain('team-ops');
   });
 
-  it('exits 3 with one clear line for an unreachable target', async () => {
-    const result = await cli(['health'], { TARGET_DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app' });
-    expect(result.code).toBe(3);
+  it('exits 4, not the 3 of bad input, with one clear line for an unreachable target', async () => {
+    const gone = { TARGET_DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app' };
+    const result = await cli(['health'], gone);
+    expect(result.code).toBe(4);
     expect(result.stdout).toContain('unreachable: connection refused by 127.0.0.1:1');
     expect(result.stdout + result.stderr).not.toContain('hunter2');
+    // Every command that needs the database says "a database is down" the same way.
+    const run = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], gone);
+    expect(run.stderr).toContain('cannot reach default: connection refused by 127.0.0.1:1');
+    expect(run.code).toBe(4);
+    const listed = await cli(['targets'], gone);
+    expect(listed.stdout).toContain('unreachable: connection refused by 127.0.0.1:1');
+    expect(listed.code).toBe(4);
   });
 
   it.each([
