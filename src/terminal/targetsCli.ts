@@ -83,14 +83,22 @@ export function targetsText(rows: readonly TargetRow[], defaultName: string | un
   // One file for all: said once above the table rather than on every row.
   const file = rows[0]?.sourceFile;
   const oneFile = file !== undefined && rows.every((row) => row.sourceFile === file);
+  // --offline reads no roles: no empty column for them.
+  const withRoles = rows.some((row) => row.role);
   const columns = rows.map((row) => [
     `${row.default ? '*' : ' '} ${row.name}`,
     row.database,
     row.tags.join(',') || '—',
     ...(oneFile ? [] : [row.source]),
-    row.role ? row.role.role : '',
+    ...(withRoles ? [row.role?.role ?? ''] : []),
   ]);
-  const header = ['  target', 'database', 'tags', ...(oneFile ? [] : ['source']), 'checks run as'];
+  const header = [
+    '  target',
+    'database',
+    'tags',
+    ...(oneFile ? [] : ['source']),
+    ...(withRoles ? ['checks run as'] : []),
+  ];
   const widths = header.map((title, i) =>
     Math.max(title.length, ...columns.map((cells) => cells[i]!.length)),
   );
