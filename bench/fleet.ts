@@ -298,7 +298,7 @@ function cliArgs(args: string[], dist = 'dist'): string[] {
 
 /**
  * Runs the built CLI and answers its output. Exit codes 1 and 2 are the checks' verdict (warn,
- * critical), still a finished run; 3 means it could not run, which fails the bench.
+ * critical), still a finished run; 3 (could not run) and 4 (a target unreachable) fail the bench.
  */
 async function cli(args: string[], env: NodeJS.ProcessEnv, dist?: string): Promise<string> {
   try {

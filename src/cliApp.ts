@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { suggestionsText } from './answer.js';
-import { UserError } from './errors.js';
+import { TargetUnreachableError, UserError } from './errors.js';
 import { redactText } from './redact.js';
 import { type CliIo, terminalCommand } from './terminal/cliIo.js';
 import { EXIT } from './terminal/exitCodes.js';
@@ -84,7 +84,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UserError) {
       const suggested = suggestionsText(err.suggestions, terminalCommand);
       io.stderr(`error: ${err.message}${suggested ? ` ${suggested}` : ''}`);
-      return EXIT.couldNotRun;
+      return err instanceof TargetUnreachableError ? EXIT.unreachable : EXIT.couldNotRun;
     }
     io.stderr(
       `unexpected error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}`,

@@ -20,3 +20,8 @@ export class UserError extends Error {
 export class ConfigError extends UserError {
   override name = 'ConfigError';
 }
+
+/** A target database that could not be reached: the command was fine, the database is not. */
+export class TargetUnreachableError extends UserError {
+  override name = 'TargetUnreachableError';
+}

@@ -57,6 +57,14 @@ export function closestNames(name: string, candidates: Iterable<string>, max = 3
     .map((entry) => entry.candidate);
 }
 
+/** `did you mean "connections"?` for a mistyped name, or undefined when nothing is close. */
+export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+  const close = closestNames(name, candidates);
+  return close.length > 0
+    ? `did you mean ${close.map((candidate) => `"${candidate}"`).join(' or ')}?`
+    : undefined;
+}
+
 /**
  * "a, b, c": names in a sentence, at most `max` of them, then "and 190 more" — a fleet of 200
  * targets must not make an error message a wall.

@@ -16,6 +16,7 @@ import {
 } from '../targets/readOnly.js';
 import { privilegeWarning } from '../targets/rolePrivileges.js';
 import type { Target } from '../targets/target.js';
+import { didYouMean } from '../text.js';
 import { HEALTH_CHECKS, SLOWEST_ON_BIG_CATALOGS } from './catalog.js';
 import { worst } from './checkKit.js';
 import { describeCheckFailure } from './failures.js';
@@ -372,8 +373,12 @@ function selectChecks(catalog: readonly CheckDefinition[], only?: readonly strin
   if (!only || only.length === 0) return [...catalog];
   const unknown = only.filter((id) => !catalog.some((check) => check.id === id));
   if (unknown.length > 0) {
+    const ids = catalog.map((check) => check.id);
+    const named = unknown.map((id) => ({ id, hint: didYouMean(id, ids) }));
+    // Like a mistyped target: the closest ids when there are, the whole list only when a name is not near any.
+    const list = named.every((entry) => entry.hint) ? '' : ` Known checks: ${ids.join(', ')}.`;
     throw new UnknownCheckError(
-      `Unknown check ${unknown.map((id) => `"${id}"`).join(', ')}. Known checks: ${catalog.map((check) => check.id).join(', ')}.`,
+      `Unknown check ${named.map((entry) => `"${entry.id}"${entry.hint ? ` (${entry.hint})` : ''}`).join(', ')}.${list}`,
     );
   }
   return catalog.filter((check) => only.includes(check.id));

@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
 import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
-import { formatSeconds } from './units.js';
+import { formatDuration } from './units.js';
 
 /** Which targets one fleet run checks: every configured one, or those carrying a tag. */
 export type FleetSelector = { kind: 'all' } | { kind: 'tag'; tag: string };
@@ -138,7 +138,7 @@ export function connectionWaitText(
 ): string | undefined {
   const waits = reports.map((report) => report.connectionWaitMs ?? 0).filter((ms) => ms > 0);
   if (waits.length === 0) return undefined;
-  const longest = formatSeconds(Math.max(...waits) / 1000);
+  const longest = formatDuration(Math.max(...waits));
   const who = waits.length === 1 ? '1 target' : `${waits.length} targets`;
   return `${who} waited for a target connection slot (TARGET_CONNECTION_BUDGET), up to ${longest}`;
 }

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import type { Target } from '../targets/target.js';
+import { didYouMean } from '../text.js';
 import { formatUnitValue, parseUnitValue, type Unit } from './units.js';
 
 export interface ThresholdSpec {
@@ -56,7 +57,13 @@ function parseOne(name: string, raw: string, catalog: readonly HasThresholds[]):
   const checkId = name.slice(0, dot);
   const key = name.slice(dot + 1);
   const check = catalog.find((candidate) => candidate.id === checkId);
-  if (!check) return `unknown check "${checkId}" (run \`runbook-bot checks\` for the list)`;
+  if (!check) {
+    const hint = didYouMean(
+      checkId,
+      catalog.map((candidate) => candidate.id),
+    );
+    return `unknown check "${checkId}" (${hint ? `${hint} ` : ''}run \`runbook-bot checks\` for the list)`;
+  }
   const spec = check.thresholds.find((candidate) => candidate.key === key);
   if (!spec) {
     const keys = check.thresholds.map((candidate) => candidate.key);

@@ -96,6 +96,21 @@ export function formatSeconds(seconds: number): string {
   return `${formatNumber(Math.round((seconds / 86400) * 10) / 10)} d`;
 }
 
+/**
+ * How long a run took, one way in the terminal and Slack alike: "230 ms" under a second,
+ * "4.0 s" under a minute (a tenth of a second is what a reader compares runs by), then
+ * "2 min 5 s" and "1 h 3 min".
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 999.5) return `${Math.max(0, Math.round(ms))} ms`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  const minutes = Math.round(seconds / 60);
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
 /** Made once: toLocaleString with options builds a formatter on every call (~14 µs each). */
 const NUMBER_FORMAT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 

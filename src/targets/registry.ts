@@ -32,9 +32,14 @@ export class TargetRegistry {
     return [...this.byName.keys()];
   }
 
+  /** The target used when none is named: the file's `default:`, TARGET_DATABASE_URL's, or the only one. */
+  defaultTarget(): string | undefined {
+    return this.defaultName ?? (this.byName.size === 1 ? this.names()[0] : undefined);
+  }
+
   /** The named target, or the default; a clear error lists what is known. */
   resolve(name?: string): Target {
-    const wanted = name ?? this.defaultName ?? (this.byName.size === 1 ? this.names()[0] : undefined);
+    const wanted = name ?? this.defaultTarget();
     if (wanted === undefined) {
       if (this.byName.size === 0) {
         throw new UnknownTargetError(

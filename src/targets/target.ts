@@ -18,6 +18,8 @@ export interface Target {
   runbooks?: string[];
   /** Where the target was defined, for error messages. */
   source: string;
+  /** The targets file it came from, when it did (its source names the entry in it). */
+  sourceFile?: string;
   /** The scheduled health check (see src/schedules/healthSchedules.ts); defaults apply when absent. */
   schedule?: TargetSchedule;
   /** Procedures whose checks run on a schedule against this target. */

@@ -150,7 +150,8 @@ export function readTargetsFile(
       settings: toSettings(base, entry),
       thresholdOverrides: entry.thresholds ?? {},
       ...(entry.runbooks ? { runbooks: entry.runbooks } : {}),
-      source: `${path} (targets.${name})`,
+      source: `${path}: targets.${name}`,
+      sourceFile: path,
       ...(entry.schedule ? { schedule: entry.schedule } : {}),
       ...(entry.procedure_schedules ? { procedureSchedules: entry.procedure_schedules } : {}),
     });

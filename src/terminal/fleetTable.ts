@@ -7,7 +7,7 @@ import {
   worstFirst,
 } from '../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../health/types.js';
-import { formatSeconds } from '../health/units.js';
+import { formatDuration } from '../health/units.js';
 import { plural } from '../text.js';
 
 const LABEL: Record<ReportStatus, string> = {
@@ -42,14 +42,14 @@ export function renderFleetTable(summary: FleetSummary, options: { color: boolea
   ];
   for (const report of rows) {
     lines.push(
-      `${report.target.padEnd(nameWidth)}${paintStatus(report.status, options.color)} ${formatSeconds(report.durationMs / 1000).padStart(8)}  ${worstFindingsText(report)}`.trimEnd(),
+      `${report.target.padEnd(nameWidth)}${paintStatus(report.status, options.color)} ${formatDuration(report.durationMs).padStart(8)}  ${worstFindingsText(report)}`.trimEnd(),
     );
   }
   const status = fleetStatus(rows.map((r) => r.status));
   lines.push('');
   lines.push(
     `${summary.label}: ${paintStatus(status, options.color).trim()} — ${plural(rows.length, 'target')}: ${statusCounts(rows.map((r) => r.status))} ` +
-      dim(`(${formatSeconds(summary.durationMs / 1000)}, ${summary.concurrency} at a time)`),
+      dim(`(${formatDuration(summary.durationMs)}, ${summary.concurrency} at a time)`),
   );
   const waited = connectionWaitText(rows);
   if (waited) lines.push(dim(waited));

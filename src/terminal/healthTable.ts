@@ -2,6 +2,7 @@ import pc from 'picocolors';
 import { evidenceLines } from '../health/evidenceTable.js';
 import { findingProcedureRuns } from '../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../health/types.js';
+import { formatDuration } from '../health/units.js';
 import { plural } from '../text.js';
 
 const CELL_WIDTH = 48;
@@ -32,7 +33,9 @@ export function renderHealthReport(report: HealthReport, options: { color: boole
   const version = report.serverVersion ? `PostgreSQL ${report.serverVersion}, ` : '';
   lines.push(
     `${paint.bold(`Health of ${report.target}`)}: ${paint.status(report.status).trim()} ` +
-      paint.dim(`(${version}${plural(report.findings.length, 'check')} in ${report.durationMs} ms)`),
+      paint.dim(
+        `(${version}${plural(report.findings.length, 'check')} in ${formatDuration(report.durationMs)})`,
+      ),
   );
   if (report.unreachable) {
     lines.push(`  unreachable: ${report.unreachable}`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { UserError } from '../errors.js';
+import { TargetUnreachableError, UserError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { rowLimitText } from '../remediation/limits.js';
 import type { Plan } from '../remediation/plan.js';
@@ -68,11 +68,11 @@ async function preview(
       position: position - 1,
     }).catch((err: unknown) => {
       if (err instanceof UserError) throw err;
-      throw new UserError(
-        isConnectionFailure(err)
-          ? `cannot reach ${target.name}: ${describeConnectionFailure(err, target.remediationUrl ?? target.url, target.settings.connectTimeoutMs)}`
-          : `cannot make the plan on ${target.name}: ${failureText(err)}`,
-      );
+      if (isConnectionFailure(err))
+        throw new TargetUnreachableError(
+          `cannot reach ${target.name}: ${describeConnectionFailure(err, target.remediationUrl ?? target.url, target.settings.connectTimeoutMs)}`,
+        );
+      throw new UserError(`cannot make the plan on ${target.name}: ${failureText(err)}`);
     });
     if (!planned.ok)
       throw new UserError(

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { UserError } from '../errors.js';
+import { TargetUnreachableError, UserError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { runProcedureChecks } from '../runbooks/execute/procedureChecks.js';
 import { readSafety, vouchedFunctions } from '../runbooks/execute/readSafety.js';
@@ -165,7 +165,7 @@ async function lintOnTarget(
       .readOnly(target)
       .connect()
       .catch((err: unknown) => {
-        throw new UserError(
+        throw new TargetUnreachableError(
           `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
         );
       });
@@ -231,7 +231,7 @@ async function runProcedure(
   try {
     const found = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values).catch(
       (err: unknown) => {
-        throw new UserError(
+        throw new TargetUnreachableError(
           `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
         );
       },

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { tableLines } from '../health/evidenceTable.js';
+import { formatDuration } from '../health/units.js';
 import { durationText } from '../incidents/escalation.js';
 import type { CheckResult } from '../runbooks/execute/runChecks.js';
 import type { LintFinding } from '../runbooks/lint/findings.js';
@@ -140,12 +141,12 @@ export function checkResultLines(result: CheckResult, c: Colors): string[] {
 }
 
 function rowLines(result: CheckResult, c: Colors): string[] {
-  if (result.rowCount === 0) return [c.dim(`    no rows (${result.durationMs} ms)`)];
+  if (result.rowCount === 0) return [c.dim(`    no rows (${formatDuration(result.durationMs)})`)];
   const more = result.rowCount - result.rows.length;
   return [
     ...tableLines(result.columns, result.rows, 60).map((line) => `    ${line}`),
     c.dim(
-      `    ${plural(result.rowCount, 'row')} (${result.durationMs} ms)${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
+      `    ${plural(result.rowCount, 'row')} (${formatDuration(result.durationMs)})${more > 0 ? `; the first ${result.rows.length} shown` : ''}`,
     ),
   ];
 }

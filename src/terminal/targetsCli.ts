@@ -5,6 +5,7 @@ import { describeUrl } from '../redact.js';
 import { describeConnectionFailure } from '../targets/connectionErrors.js';
 import { TargetPools } from '../targets/pools.js';
 import { privilegeWarning, type RolePrivileges, rolePrivileges } from '../targets/rolePrivileges.js';
+import { namesText, plural } from '../text.js';
 import type { CliIo } from './cliIo.js';
 import { EXIT } from './exitCodes.js';
 
@@ -22,11 +23,14 @@ export function addTargetsCommand(program: Command, io: CliIo, setExitCode: (cod
     });
 }
 
-interface TargetRow {
+export interface TargetRow {
   name: string;
+  /** The target used when a command names none. */
+  default?: true;
   database: string;
   tags: string[];
   source: string;
+  sourceFile?: string;
   description: string;
   role?: RolePrivileges;
   warning?: string;
@@ -38,6 +42,7 @@ interface TargetRow {
 async function listTargets(options: { json?: boolean; offline?: boolean }, io: CliIo): Promise<number> {
   const config = loadConfig(io.env);
   const targets = config.targets.list();
+  const defaultName = config.targets.defaultTarget();
   const logger = createLogger({ level: config.logLevel ?? 'warn', destination: process.stderr });
   const pools = new TargetPools(logger);
   try {
@@ -45,9 +50,11 @@ async function listTargets(options: { json?: boolean; offline?: boolean }, io: C
       targets.map(async (target) => {
         const row: TargetRow = {
           name: target.name,
+          ...(target.name === defaultName ? { default: true } : {}),
           database: describeUrl(target.url),
           tags: target.tags,
           source: target.source,
+          ...(target.sourceFile ? { sourceFile: target.sourceFile } : {}),
           description: target.description ?? '',
           ...(target.remediationUnavailable
             ? { actions: `cannot run: ${target.remediationUnavailable}` }
@@ -60,18 +67,63 @@ async function listTargets(options: { json?: boolean; offline?: boolean }, io: C
     );
     if (options.json) io.stdout(JSON.stringify(rows, null, 2));
     else if (rows.length === 0) io.stdout('No targets configured. Set TARGET_DATABASE_URL or TARGETS_FILE.');
-    else
-      for (const row of rows) {
-        const role = row.role ? `  checks run as ${row.role.role}` : '';
-        io.stdout(`${row.name.padEnd(16)} ${row.database}  ${row.tags.join(',')}  (${row.source})${role}`);
-        if (row.warning) io.stdout(`  warning: ${row.warning}`);
-        if (row.unreachable) io.stdout(`  unreachable: ${row.unreachable}`);
-        if (row.actions) io.stdout(`  actions ${row.actions}; checks still run`);
-      }
+    else for (const line of targetsText(rows, config.targets.defaultTarget())) io.stdout(line);
+    if (rows.some((row) => row.unreachable)) return EXIT.unreachable;
     return rows.some((row) => row.warning || row.actions) ? EXIT.warn : EXIT.ok;
   } finally {
     await pools.closeAll();
   }
+}
+
+/**
+ * One aligned row per target, the default marked, each target's own problems under it, and a
+ * warning shared by several targets (a fleet read by one superuser) said once with their names.
+ */
+export function targetsText(rows: readonly TargetRow[], defaultName: string | undefined): string[] {
+  // One file for all: said once above the table rather than on every row.
+  const file = rows[0]?.sourceFile;
+  const oneFile = file !== undefined && rows.every((row) => row.sourceFile === file);
+  // --offline reads no roles: no empty column for them.
+  const withRoles = rows.some((row) => row.role);
+  const columns = rows.map((row) => [
+    `${row.default ? '*' : ' '} ${row.name}`,
+    row.database,
+    row.tags.join(',') || '—',
+    ...(oneFile ? [] : [row.source]),
+    ...(withRoles ? [row.role?.role ?? ''] : []),
+  ]);
+  const header = [
+    '  target',
+    'database',
+    'tags',
+    ...(oneFile ? [] : ['source']),
+    ...(withRoles ? ['checks run as'] : []),
+  ];
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...columns.map((cells) => cells[i]!.length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const out = [...(oneFile ? [`${plural(rows.length, 'target')} from ${file}`, ''] : []), line(header)];
+  rows.forEach((row, index) => {
+    out.push(line(columns[index]!));
+    if (row.unreachable) out.push(`    unreachable: ${row.unreachable}`);
+    if (row.actions) out.push(`    actions ${row.actions}; checks still run`);
+  });
+  const byWarning = new Map<string, string[]>();
+  for (const row of rows)
+    if (row.warning) byWarning.set(row.warning, [...(byWarning.get(row.warning) ?? []), row.name]);
+  if (defaultName !== undefined)
+    out.push('', `* default target: ${defaultName} (used when a command names none)`);
+  for (const [warning, names] of byWarning) {
+    const which =
+      names.length === rows.length && rows.length > 1 ? `all ${rows.length} targets` : namesText(names);
+    out.push(`warning (${which}): ${warning}`);
+  }
+  return out;
 }
 
 /** The role a target's read connection logs in as, and what it may do beyond reading. */

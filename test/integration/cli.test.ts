@@ -88,6 +88,34 @@ describe('runbook-bot CLI', () => {
     expect(listed.stdout).not.toContain(new URL(db.url).password);
   });
 
+  it('lists a fleet aligned, marks the default and says a warning shared by targets once', async () => {
+    const path = join(tmpdir(), `cli-fleet-${db.name}.yml`);
+    writeFileSync(
+      path,
+      'default: beta\ntargets:\n' +
+        '  alpha:\n    url_env: FLEET_URL\n    tags: [production, eu]\n' +
+        '  beta:\n    url_env: FLEET_URL\n' +
+        '  gamma-long-name:\n    url_env: FLEET_URL\n    tags: [staging]\n',
+    );
+    // The test server's role is a superuser: every target gets the same warning.
+    const listed = await cli(['targets'], { TARGETS_FILE: path, FLEET_URL: db.url });
+    expect(listed.code).toBe(1);
+    const lines = listed.stdout.split('\n');
+    expect(lines[0]).toBe(`3 targets from ${path}`);
+    const rows = ['alpha', 'beta', 'gamma-long-name'].map(
+      (name) => lines.find((line) => line.slice(2).startsWith(`${name} `))!,
+    );
+    expect(rows.map((row) => row.slice(0, 2))).toEqual(['  ', '* ', '  ']);
+    // Aligned columns: the tags start at one offset on every row, the source is not repeated per row.
+    const tagColumn = rows.map((row) => row.search(/(production,eu|—|staging)/));
+    expect(new Set(tagColumn).size).toBe(1);
+    expect(rows.join('\n')).not.toContain(path);
+    expect(listed.stdout).toContain('* default target: beta');
+    const warnings = lines.filter((line) => line.startsWith('warning'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning \(all 3 targets\): checks run as \S+, a superuser/);
+  });
+
   it("takes a target's thresholds from the alert table of a runbook it names, and refuses an unknown one", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-runbooks-'));
     writeFileSync(
@@ -111,15 +139,31 @@ describe('runbook-bot CLI', () => {
     expect(unknown.stderr).toContain('team-ops');
   });
 
-  it('exits 3 with one clear line for an unreachable target', async () => {
-    const result = await cli(['health'], { TARGET_DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app' });
-    expect(result.code).toBe(3);
+  it('exits 4, not the 3 of bad input, with one clear line for an unreachable target', async () => {
+    const gone = { TARGET_DATABASE_URL: 'postgres://app:hunter2@127.0.0.1:1/app' };
+    const result = await cli(['health'], gone);
+    expect(result.code).toBe(4);
     expect(result.stdout).toContain('unreachable: connection refused by 127.0.0.1:1');
     expect(result.stdout + result.stderr).not.toContain('hunter2');
+    // Every command that needs the database says "a database is down" the same way.
+    const run = await cli(['run', 'production-operations-runbook#2-shopify-sync-queue-stuck'], gone);
+    expect(run.stderr).toContain('cannot reach default: connection refused by 127.0.0.1:1');
+    expect(run.code).toBe(4);
+    const listed = await cli(['targets'], gone);
+    expect(listed.stdout).toContain('unreachable: connection refused by 127.0.0.1:1');
+    expect(listed.code).toBe(4);
   });
 
   it.each([
     [['health', '--only', 'nope'], /Unknown check "nope". Known checks: connections,/],
+    [
+      ['health', '--only', 'conections'],
+      /^error: Unknown check "conections" \(did you mean "connections"\?\)\.$/m,
+    ],
+    [
+      ['health', '--threshold', 'conections.warn=5'],
+      /conections\.warn: unknown check "conections" \(did you mean "connections"\? run `runbook-bot checks`/,
+    ],
     [['health', '--threshold', 'connections.warn'], /should look like CHECK.KEY=VALUE/],
     [['health', '--threshold', 'connections.warn=lots'], /"lots" is not a valid count value/],
     [

@@ -73,12 +73,15 @@ describe.each(servers)('least-privileged roles on $label', (server) => {
 
   it('targets and health warn about a superuser or a role that can signal, not about the read role', async () => {
     const asRead = await cli(['targets'], { TARGET_DATABASE_URL: readUrl });
-    expect(asRead.stdout).toContain(`checks run as ${read}`);
+    expect(asRead.stdout).toMatch(/checks run as\n\* default .* TARGET_DATABASE_URL +(\S+)\n/);
+    expect(asRead.stdout).toMatch(new RegExp(`TARGET_DATABASE_URL +${read}\\n`));
     expect(asRead.stdout).not.toContain('warning');
     expect(asRead.code).toBe(0);
 
     const asSuperuser = await cli(['targets'], { TARGET_DATABASE_URL: db.url });
-    expect(asSuperuser.stdout).toMatch(/warning: checks run as \w+, a superuser: give the read connection/);
+    expect(asSuperuser.stdout).toMatch(
+      /warning \(default\): checks run as \w+, a superuser: give the read connection/,
+    );
     expect(asSuperuser.code).toBe(1);
 
     const asFix = await cli(['targets', '--json'], { TARGET_DATABASE_URL: fixUrl });

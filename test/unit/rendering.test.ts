@@ -81,7 +81,7 @@ describe('report rendering', () => {
       exitCodeFor('warn'),
       exitCodeFor('critical'),
       exitCodeFor('unreachable'),
-    ]).toEqual([0, 1, 2, 3]);
+    ]).toEqual([0, 1, 2, 4]);
   });
 
   it('follows blocking links to the head of the chain, even through a cycle', () => {

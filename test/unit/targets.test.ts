@@ -189,14 +189,14 @@ targets:
   it('validates threshold overrides in the file at load time', () => {
     const path = file('targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warm: 5\n');
     expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
-      /Invalid threshold in .*targets-\d+\.yml \(targets.prod\):\n {2}- connections.warm: check connections has no threshold "warm"/,
+      /Invalid threshold in .*targets-\d+\.yml: targets.prod:\n {2}- connections.warm: check connections has no threshold "warm"/,
     );
   });
 
   it('refuses a warn threshold at or past its critical one, naming both and where each came from', () => {
     const path = file('targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warn: 150\n');
     expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
-      /^Thresholds that cannot work:\n {2}- connections\.warn 150 \(.*targets-\d+\.yml \(targets\.prod\) thresholds\) is not below connections\.critical 80 \(the default\), so it could never warn before it is critical: set connections\.warn below 80, or connections\.critical above 150$/,
+      /^Thresholds that cannot work:\n {2}- connections\.warn 150 \(.*targets-\d+\.yml: targets\.prod thresholds\) is not below connections\.critical 80 \(the default\), so it could never warn before it is critical: set connections\.warn below 80, or connections\.critical above 150$/,
     );
     // Raised together, they work.
     const both = file(

@@ -65,7 +65,7 @@ describe('threshold overrides', () => {
         'targets.yml (targets.prod)',
       );
     expect(parse).toThrowError(/Invalid threshold in targets.yml \(targets.prod\)/);
-    expect(parse).toThrowError(/conections.warn: unknown check "conections"/);
+    expect(parse).toThrowError(/conections.warn: unknown check "conections" \(did you mean "connections"\?/);
     expect(parse).toThrowError(
       /connections.warning: check connections has no threshold "warning"; it has: warn, critical, warn_pct, critical_pct/,
     );

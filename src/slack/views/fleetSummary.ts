@@ -7,7 +7,7 @@ import {
   worstFirst,
 } from '../../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../../health/types.js';
-import { formatSeconds } from '../../health/units.js';
+import { formatDuration } from '../../health/units.js';
 import { clip, plural } from '../../text.js';
 import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';
@@ -42,7 +42,7 @@ export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]
     const detail = row.report
       ? worstFindingsText(row.report)
       : `could not run: ${row.error ?? 'unknown error'}`;
-    const took = row.report ? ` · ${formatSeconds(row.report.durationMs / 1000)}` : '';
+    const took = row.report ? ` · ${formatDuration(row.report.durationMs)}` : '';
     const link = row.link ? ` · <${row.link}|report>` : '';
     return `${STATUS_EMOJI[row.status]} *${escapeMrkdwn(row.target)}* ${escapeMrkdwn(clip(detail, 300))}${took}${link}`;
   });

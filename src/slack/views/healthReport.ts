@@ -1,7 +1,7 @@
 import type { KnownBlock } from '@slack/types';
 import { findingProcedureRuns } from '../../health/findingProcedures.js';
 import type { CheckStatus, EvidenceRow, Finding, HealthReport, ReportStatus } from '../../health/types.js';
-import { formatSeconds } from '../../health/units.js';
+import { formatDuration } from '../../health/units.js';
 import { cellText } from '../../targets/cellText.js';
 import { clip, plural } from '../../text.js';
 import { ACTIONS } from '../actionIds.js';
@@ -227,7 +227,7 @@ function contextLine(report: HealthReport): string {
   const version = report.serverVersion ? ` · PostgreSQL ${report.serverVersion}` : '';
   // A wait for the worker's connection budget is said apart: it is not the target being slow.
   const waited = report.connectionWaitMs
-    ? ` · waited ${formatSeconds(report.connectionWaitMs / 1000)} for a connection slot`
+    ? ` · waited ${formatDuration(report.connectionWaitMs)} for a connection slot`
     : '';
-  return `${count('ok')} ok · ${count('skipped')} skipped · ${report.durationMs} ms${waited} · target \`${report.target}\`${version}`;
+  return `${count('ok')} ok · ${count('skipped')} skipped · ${formatDuration(report.durationMs)}${waited} · target \`${report.target}\`${version}`;
 }

@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
+import { formatDuration } from '../../health/units.js';
 import {
   type ActionStep,
   type CheckStep,
@@ -119,7 +120,11 @@ function resultBlocks(record: StepRecord, waiting: Parameter[]): KnownBlock[] {
   if (result.status === 'error') return [section(`:warning: ${escapeMrkdwn(result.error ?? 'failed')}`)];
   // With an expectation the verdict says whether no rows is good news; without, it usually is.
   if (result.rowCount === 0)
-    return [section(`${result.verdict ? '' : ':white_check_mark: '}No rows (${result.durationMs} ms).`)];
+    return [
+      section(
+        `${result.verdict ? '' : ':white_check_mark: '}No rows (${formatDuration(result.durationMs)}).`,
+      ),
+    ];
   return rowsBlocks(result, 'the rows are in the attached file');
 }
 

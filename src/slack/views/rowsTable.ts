@@ -1,5 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import { tableLines } from '../../health/evidenceTable.js';
+import { formatDuration } from '../../health/units.js';
 import { plural } from '../../text.js';
 import { LIMITS } from '../blockLimits.js';
 import { codeFence, section } from './mrkdwn.js';
@@ -25,7 +26,7 @@ export interface ReturnedRows {
 export function rowsBlocks(result: ReturnedRows, elsewhere?: string): KnownBlock[] {
   const lines = tableLines(result.columns, result.rows, CELL_WIDTH);
   const shown = rowsThatFit(lines);
-  const took = result.durationMs === undefined ? '' : ` (${result.durationMs} ms)`;
+  const took = result.durationMs === undefined ? '' : ` (${formatDuration(result.durationMs)})`;
   const caption =
     shown < result.rowCount
       ? `${shown} of ${plural(result.rowCount, 'row')} shown${result.truncated ? ` (the first ${result.rows.length} were kept)` : ''}${elsewhere ? `; ${elsewhere}` : ''}.`
