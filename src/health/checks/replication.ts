@@ -183,7 +183,9 @@ export const checkpoints: CheckDefinition = {
   id: 'checkpoints',
   title: 'Requested checkpoints (server-wide)',
   description:
-    'Share of checkpoints requested rather than started by checkpoint_timeout (pg_stat_bgwriter up to PG 16, pg_stat_checkpointer from PG 17). A server-wide figure: every database on one server shows the same. Requested counts WAL volume (max_wal_size too small) but also CREATE/DROP DATABASE, a manual CHECKPOINT and base backups; from PG 14 the WAL written (pg_stat_wal) bounds how many WAL could have forced, and only those can warn. Judged only once the statistics cover min_stats_age.',
+    // Kept short: `/runbook` matching reads titles and descriptions, and the longer account of
+    // what else requests a checkpoint matched an unrelated seed procedure; the advice has it.
+    'Share of checkpoints requested rather than started by checkpoint_timeout (pg_stat_bgwriter up to PG 16, pg_stat_checkpointer from PG 17), server-wide; high with the WAL to account for it means max_wal_size is too small. Judged once the statistics cover min_stats_age.',
   thresholds: [
     { key: 'warn', unit: 'percent', default: 50, description: 'of checkpoints were requested' },
     {
