@@ -24,6 +24,8 @@ const app = {
   channel: undefined,
   /** ts of the thread open on the right, if any. */
   thread: undefined,
+  /** ts of the message a permalink (?message=) points at: scrolled to once, when it shows. */
+  linked: undefined,
   /** POST and network errors not yet dismissed. */
   errors: [],
   dismissedBotError: undefined,
@@ -253,6 +255,7 @@ function readChoices() {
   app.user = query.get('user') || stored(STORAGE_KEYS.user) || undefined;
   app.channel = query.get('channel') || stored(STORAGE_KEYS.channel) || undefined;
   app.thread = query.get('thread') || undefined;
+  app.linked = query.get('message') || undefined;
 }
 
 function stored(key) {
@@ -482,7 +485,14 @@ function renderThread() {
     ...replies.map((m) => messageNode(m, 'thread')),
   ]);
   ui.threadMessages.dataset.thread = parent.ts;
-  if (opened || wasNearBottom) ui.threadMessages.scrollTop = ui.threadMessages.scrollHeight;
+  const linked =
+    app.linked &&
+    ui.threadMessages.querySelector(`[data-testid=message][data-ts="${CSS.escape(app.linked)}"]`);
+  if (linked) {
+    app.linked = undefined;
+    linked.classList.add('linked');
+    linked.scrollIntoView({ block: 'center' });
+  } else if (opened || wasNearBottom) ui.threadMessages.scrollTop = ui.threadMessages.scrollHeight;
 }
 
 /** Makes `container`'s children be `nodes`, moving only what changed (keeps focus, handles). */
