@@ -10,7 +10,7 @@ import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
 import { plural } from '../text.js';
 import { runHealthCheck } from './engine.js';
-import { asFleetMember, runFleet } from './fleet.js';
+import { asFleetMember, fleetPaceText, runFleet } from './fleet.js';
 import type { RunbookThresholdLayer } from './thresholds.js';
 
 export interface FleetJobDeps {
@@ -23,6 +23,8 @@ export interface FleetJobDeps {
   health: { budgetMs: number; evidenceLimit: number };
   /** Targets checked at once (FLEET_CONCURRENCY). */
   concurrency: number;
+  /** The worker's TARGET_CONNECTION_BUDGET: fewer run at once when it is smaller. */
+  connectionBudget: number;
   runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
 }
 
@@ -81,6 +83,9 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
         await pools.closeAll();
       }
     });
-    await deps.queues.enqueue({ name: JOBS.fleetSummary, data: job });
+    await deps.queues.enqueue({
+      name: JOBS.fleetSummary,
+      data: { ...job, pace: fleetPaceText(deps.concurrency, deps.connectionBudget) },
+    });
   };
 }

@@ -68,6 +68,7 @@ describe('the fleet health job', () => {
       logger: logs.logger,
       health: { budgetMs: 10_000, evidenceLimit: 5 },
       concurrency: 1,
+      connectionBudget: 100,
     });
     const job = { runIds, channel: 'C0OPS', label: 'all targets' };
     await expect(processor(job)).rejects.toThrow('worker killed');
@@ -90,7 +91,7 @@ describe('the fleet health job', () => {
         left: 3,
       }),
     ]);
-    expect(enqueued).toEqual([{ name: 'fleet-summary', data: job }]);
+    expect(enqueued).toEqual([{ name: 'fleet-summary', data: { ...job, pace: '1 at a time' } }]);
     const stored = await runs.getMany(runIds);
     expect(
       Object.fromEntries(stored.map((run) => [run.target, [run.status, run.report?.status]])),

@@ -34,7 +34,7 @@ export async function postFleetSummary(deps: FleetSummaryDeps, job: FleetJob): P
       ...(links.has(run.id) ? { link: links.get(run.id) } : {}),
     }));
   const message = (links: Map<string, string>) => {
-    const blocks = fleetSummaryBlocks(job.label, entries(links));
+    const blocks = fleetSummaryBlocks(job.label, entries(links), job.pace ? { pace: job.pace } : {});
     const problems = blockViolations(blocks);
     if (problems.length > 0)
       throw new JobCannotSucceed(`fleet summary blocks invalid: ${problems.join('; ')}`);
