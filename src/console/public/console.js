@@ -313,6 +313,25 @@ function openThread(ts) {
   if (ts) ui.threadComposer.textarea.focus();
 }
 
+/**
+ * A permalink the console gave (chat.getPermalink) opens here, as Slack opens its own in the
+ * app: the channel, its thread, scrolled to the message. Other links open in a new tab.
+ */
+function followPermalink(event) {
+  const anchor = event.target.closest?.('a[href]');
+  if (!anchor || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const link = new URL(anchor.href);
+  const channel = link.searchParams.get('channel');
+  if (link.origin !== location.origin || !channel) return;
+  event.preventDefault();
+  if (channel !== app.channel) app.drafts.set(app.channel, ui.composer.textarea.value);
+  app.channel = channel;
+  app.thread = link.searchParams.get('thread') || undefined;
+  app.linked = link.searchParams.get('message') || undefined;
+  remember();
+  render();
+}
+
 // ---- Errors ----------------------------------------------------------------------------
 
 function addError(message) {
@@ -491,7 +510,7 @@ function renderThread() {
   if (linked) {
     app.linked = undefined;
     linked.classList.add('linked');
-    linked.scrollIntoView({ block: 'center' });
+    linked.scrollIntoView({ block: 'start' });
   } else if (opened || wasNearBottom) ui.threadMessages.scrollTop = ui.threadMessages.scrollHeight;
 }
 
@@ -732,6 +751,7 @@ function closeModalElement() {
 
 buildLayout();
 readChoices();
+document.addEventListener('click', followPermalink);
 renderStatus();
 listen();
 refresh();
