@@ -27,6 +27,10 @@ if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent')))
 /** `runbook-bot-server bot|worker|all`: the long-running processes. */
 async function main(): Promise<void> {
   const mode = (process.argv[2] ?? 'all') as Mode;
+  // JSON lines on stdout (pino's default): a service's stdout carries nothing else, and it is
+  // where container runtimes, systemd and log shippers read an event stream from. The chaos
+  // suite and the crash tests read these lines there. (The CLI and the demo log to stderr:
+  // their stdout is their output.) docs/operations.md says the same.
   const logger = createLogger({ level: startupLogLevel() });
   if (!MODES.includes(mode)) {
     process.stderr.write(`Unknown mode "${mode}". Use one of: ${MODES.join(', ')}.\n`);

@@ -1,6 +1,6 @@
 import { checkMessage, checkView, parseJsonArgument } from './blockKit.js';
 import type { TriggerIds } from './triggerIds.js';
-import { SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
+import { parentOf, SlackApiError, type StoredMessage, type Workspace } from './workspace.js';
 
 /** Arguments as the Web API receives them: form fields (objects JSON-encoded) or a JSON body. */
 export type ApiArgs = Record<string, unknown>;
@@ -84,6 +84,18 @@ export class WebApi {
         if (original.user !== bot || original.ephemeralFor) throw new SlackApiError('cant_update_message');
         const updated = workspace.update(channel, ts, messageContent(args));
         return { channel, ts, text: updated.text, message: this.messageJson(updated) };
+      },
+      // A link the console itself opens: the message's channel with its thread shown (a reply
+      // opens its parent's thread), scrolled to the message, as Slack's permalink does.
+      'chat.getPermalink': (args) => {
+        const channel = this.readableChannel(requireString(args, 'channel'));
+        const message = workspace.message(channel.id, requireString(args, 'message_ts'));
+        const query = new URLSearchParams({
+          channel: channel.id,
+          thread: parentOf(message) ?? message.ts,
+          message: message.ts,
+        });
+        return { channel: channel.id, permalink: `${deps.baseUrl()}/?${query}` };
       },
       'chat.delete': (args) => {
         const channel = requireString(args, 'channel');

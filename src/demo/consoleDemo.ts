@@ -10,8 +10,11 @@ export interface ConsoleDemoOptions {
   /** Port of the console page and its Web API; 0 picks a free one. */
   consolePort: number;
   logger: Logger;
-  /** What the person running the demo passed on to its bot (loadDemoSettings picks it). */
-  botEnv?: DemoSettings['botEnv'];
+  /**
+   * Variables for the demo's bot: what the person running the demo passed on (loadDemoSettings
+   * picks those); tests may add a TARGETS_FILE, whose targets replace the demo target.
+   */
+  botEnv?: DemoSettings['botEnv'] & NodeJS.ProcessEnv;
   /** Where the state and shop databases come from (tests use their own server). */
   databases?: () => Promise<DemoDatabases>;
   /** The bot connects over Socket Mode (SLACK_APP_TOKEN) instead of taking HTTP requests. */

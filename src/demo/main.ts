@@ -13,7 +13,8 @@ const CHECK_TIMEOUT_MS = 60_000;
 /**
  * `npm run demo`: embedded Postgres with a faulty shop database, the bot in `all` mode, and
  * the local Slack console, until Ctrl-C. `npm run demo -- --check` starts the same, sends
- * `/runbook health` through the console as a person would, waits for the report, and exits.
+ * `/runbook health` through the console as a person would, waits for the report, then
+ * `/runbook health all` and waits for its summary with its reports linked, and exits.
  * `--socket-mode`: the bot connects to the console over Socket Mode instead of HTTP.
  */
 async function main(): Promise<void> {
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     let failure: unknown;
     try {
       say(`Report posted in #incidents: ${await healthReportThroughConsole(demo.console.url)}`);
+      say(`Fleet summary posted in #incidents: ${await fleetSummaryThroughConsole(demo.console.url)}`);
     } catch (err) {
       failure = err;
       process.stderr.write(`demo failed: ${errorText(err)}\n`);
@@ -150,6 +152,32 @@ async function healthReportThroughConsole(url: string): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`no health report within ${CHECK_TIMEOUT_MS / 1000} s`);
+}
+
+/**
+ * `/runbook health all`, then the summary once it is whole: a problem target's report in its
+ * thread and the summary edited to link it (the demo target always has problems).
+ */
+async function fleetSummaryThroughConsole(url: string): Promise<string> {
+  const user = 'U0ALICE';
+  const channel = 'C0INCIDENTS';
+  const sent = await consolePost(url, 'send', { user, channel, text: '/runbook health all' });
+  if (!sent.ok) throw new Error(`the console refused the command: ${sent.error}`);
+  const deadline = Date.now() + CHECK_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const state = await consoleState(url, user);
+    const summary = state.messages.find(
+      (message) =>
+        message.channel === channel &&
+        message.user === state.botUserId &&
+        !message.ephemeral &&
+        message.text.includes('Health of all targets'),
+    );
+    if (summary?.edited && (summary.replyCount ?? 0) > 0) return summary.text;
+    if (state.bot.lastError) throw new Error(state.bot.lastError);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no fleet summary with its reports linked within ${CHECK_TIMEOUT_MS / 1000} s`);
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
 import { formatDuration } from './units.js';
 
@@ -139,8 +140,18 @@ export function connectionWaitText(
   const waits = reports.map((report) => report.connectionWaitMs ?? 0).filter((ms) => ms > 0);
   if (waits.length === 0) return undefined;
   const longest = formatDuration(Math.max(...waits));
-  const who = waits.length === 1 ? '1 target' : `${waits.length} targets`;
-  return `${who} waited for a target connection slot (TARGET_CONNECTION_BUDGET), up to ${longest}`;
+  return `${plural(waits.length, 'target')} waited for a target connection slot (TARGET_CONNECTION_BUDGET), up to ${longest}`;
+}
+
+/**
+ * How many targets a fleet checks at once, said as it is: FLEET_CONCURRENCY, unless the
+ * connection budget is smaller (each target holds one connection of it), and then the budget
+ * named, so `TARGET_CONNECTION_BUDGET=2` does not read as 8 running.
+ */
+export function fleetPaceText(concurrency: number, connectionBudget: number): string {
+  return connectionBudget < concurrency
+    ? `at most ${connectionBudget} at a time: TARGET_CONNECTION_BUDGET`
+    : `${concurrency} at a time`;
 }
 
 /**

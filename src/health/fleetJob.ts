@@ -8,8 +8,9 @@ import { type BudgetWait, reportingWaits } from '../targets/connectionBudget.js'
 import type { TargetPools } from '../targets/pools.js';
 import type { TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import { runHealthCheck } from './engine.js';
-import { asFleetMember, runFleet } from './fleet.js';
+import { asFleetMember, fleetPaceText, runFleet } from './fleet.js';
 import type { RunbookThresholdLayer } from './thresholds.js';
 
 export interface FleetJobDeps {
@@ -22,6 +23,8 @@ export interface FleetJobDeps {
   health: { budgetMs: number; evidenceLimit: number };
   /** Targets checked at once (FLEET_CONCURRENCY). */
   concurrency: number;
+  /** The worker's TARGET_CONNECTION_BUDGET: fewer run at once when it is smaller. */
+  connectionBudget: number;
   runbookThresholds?: (target: Target) => RunbookThresholdLayer | undefined;
 }
 
@@ -39,6 +42,13 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
     const runs = await deps.runs.claim(job.runIds);
     if (runs.length === 0) throw new JobCannotSucceed(`runs ${job.runIds.join(', ')} do not exist`);
     const pending = runs.filter((run) => run.status !== 'done' && run.status !== 'failed');
+    // A worker taking over a killed fleet job (or a retry) says so: otherwise its log shows
+    // only that it started, and nothing tells the checks under way apart from a new run.
+    if (runs.some((run) => run.resumed))
+      deps.logger.info(
+        { fleet: job.label, runs: runs.length, left: pending.length },
+        `resuming fleet run ${job.label}: ${pending.length} of ${plural(runs.length, 'target')} left`,
+      );
     const resolved: Array<{ id: string; target: Target }> = [];
     for (const run of pending) {
       try {
@@ -73,6 +83,9 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
         await pools.closeAll();
       }
     });
-    await deps.queues.enqueue({ name: JOBS.fleetSummary, data: job });
+    await deps.queues.enqueue({
+      name: JOBS.fleetSummary,
+      data: { ...job, pace: fleetPaceText(deps.concurrency, deps.connectionBudget) },
+    });
   };
 }

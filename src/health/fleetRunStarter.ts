@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { queuedWithoutWorkerText, type WorkerPresence } from '../service/workerPresence.js';
 import type { RunStore } from '../store/runs.js';
 import type { TargetRegistry } from '../targets/registry.js';
+import { plural } from '../text.js';
 import { type FleetSelector, fleetLabel, selectFleet } from './fleet.js';
 import { QUEUE_UNAVAILABLE, STATE_DATABASE_UNAVAILABLE, type StartResult } from './healthRunStarter.js';
 
@@ -66,10 +67,10 @@ export async function startFleetHealth(deps: FleetRunDeps, request: FleetRequest
     await deps.runs.markFailed(runIds, 'queue unavailable').catch(() => undefined);
     return refusal(QUEUE_UNAVAILABLE, { outcome: 'unavailable' as const });
   }
-  const what = `The health check of ${label} (${targets.length} targets)`;
+  const what = `The health check of ${label} (${plural(targets.length, 'target')})`;
   const workersDown = await deps.workers?.down();
   if (workersDown) return done(queuedWithoutWorkerText(what, workersDown), { outcome: 'queued' as const });
-  return done(`Checking ${label}: ${targets.length} targets; one summary follows here.`, {
+  return done(`Checking ${label}: ${plural(targets.length, 'target')}; one summary follows here.`, {
     outcome: 'queued' as const,
   });
 }

@@ -77,6 +77,11 @@ const fleetJobSchema = z.object({
   channel: z.string().min(1),
   /** `all targets` or `tag:production`, for the summary's headline. */
   label: z.string().min(1).max(100),
+  /**
+   * How many targets the worker checked at once (health/fleet.ts fleetPaceText), for the
+   * summary; set on the summary job by the fleet job, absent when the sweep queued it.
+   */
+  pace: z.string().max(100).optional(),
 });
 
 /**

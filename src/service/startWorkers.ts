@@ -216,6 +216,7 @@ export function jobProcessors(deps: WorkerDeps, pools: TargetPools): JobProcesso
         logger,
         health: config.health,
         concurrency: config.fleetConcurrency,
+        connectionBudget: config.connectionBudget,
         ...(deps.runbookThresholds ? { runbookThresholds: deps.runbookThresholds } : {}),
       }),
     )

@@ -226,14 +226,18 @@ export class RunStore {
 
   /**
    * Marks the runs running (those not finished yet) and answers each run's target and state,
-   * in one statement: what a health job needs before it checks anything.
+   * in one statement: what a health job needs before it checks anything. `resumed`: a job
+   * claimed the run before this one (started_at was set in an earlier transaction, so it is
+   * before this statement's now()): a retry, or a stalled job taken over after a crash.
    */
-  async claim(ids: string[]): Promise<Array<{ id: string; target: string; status: RunStatus }>> {
-    const { rows } = await this.db.query<{ id: string; target: string; status: RunStatus }>(
+  async claim(
+    ids: string[],
+  ): Promise<Array<{ id: string; target: string; status: RunStatus; resumed: boolean }>> {
+    const { rows } = await this.db.query<{ id: string; target: string; status: RunStatus; resumed: boolean }>(
       `UPDATE runs SET status = CASE WHEN status IN ('done', 'failed') THEN status ELSE 'running' END,
               started_at = coalesce(started_at, now())
         WHERE id = ANY($1::uuid[])
-        RETURNING id, target, status`,
+        RETURNING id, target, status, started_at < now() AS resumed`,
       [ids],
     );
     return rows;

@@ -29,7 +29,8 @@ export interface FleetSummary {
   label: string;
   reports: HealthReport[];
   durationMs: number;
-  concurrency: number;
+  /** How many ran at once, and what held it there (fleetPaceText). */
+  pace: string;
 }
 
 /** The fleet matrix: one line per target, worst first, and a closing count. */
@@ -49,7 +50,7 @@ export function renderFleetTable(summary: FleetSummary, options: { color: boolea
   lines.push('');
   lines.push(
     `${summary.label}: ${paintStatus(status, options.color).trim()} — ${plural(rows.length, 'target')}: ${statusCounts(rows.map((r) => r.status))} ` +
-      dim(`(${formatDuration(summary.durationMs)}, ${summary.concurrency} at a time)`),
+      dim(`(${formatDuration(summary.durationMs)}, ${summary.pace})`),
   );
   const waited = connectionWaitText(rows);
   if (waited) lines.push(dim(waited));

@@ -7,6 +7,7 @@ import {
   asFleetMember,
   type FleetSelector,
   fleetLabel,
+  fleetPaceText,
   fleetSelectorFromWord,
   fleetStatus,
   runFleet,
@@ -26,6 +27,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { ConnectionBudget, reportingWaits } from '../targets/connectionBudget.js';
 import { TargetPools } from '../targets/pools.js';
 import type { Target } from '../targets/target.js';
+import { plural } from '../text.js';
 import type { CliIo } from './cliIo.js';
 import { exitCodeFor } from './exitCodes.js';
 import { renderFleetTable } from './fleetTable.js';
@@ -126,15 +128,19 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
   }
   const started = performance.now();
   const concurrency = config.fleetConcurrency;
+  const pace = fleetPaceText(concurrency, settings.budget.size);
   let finished = 0;
   // Targets waiting for a connection slot now: said on the progress line, so a fleet held up
   // by TARGET_CONNECTION_BUDGET does not look like a hang.
   const waiting = new Set<string>();
   const progress = () =>
     io.progress?.(
-      `${fleetLabel(fleet)}: ${finished}/${targets.length} targets checked (${concurrency} at a time)` +
+      `${fleetLabel(fleet)}: ${finished}/${plural(targets.length, 'target')} checked (${pace})` +
         (waiting.size > 0
-          ? `, ${waiting.size} waiting for a connection slot (TARGET_CONNECTION_BUDGET=${settings.budget.size})`
+          ? `, ${waiting.size} waiting for a connection slot` +
+            (pace.includes('TARGET_CONNECTION_BUDGET')
+              ? ''
+              : ` (TARGET_CONNECTION_BUDGET=${settings.budget.size})`)
           : ''),
     );
   progress();
@@ -165,7 +171,7 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
           label: fleetLabel(fleet),
           reports,
           durationMs: Math.round(performance.now() - started),
-          concurrency,
+          pace,
         },
         { color: io.color },
       ),

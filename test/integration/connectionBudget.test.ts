@@ -95,6 +95,7 @@ describe('the target connection budget', () => {
       logger,
       health,
       concurrency,
+      connectionBudget: budget.size,
     });
     const runIds = recorded.map(({ run }) => run.id);
     const most = await mostConnections(
@@ -117,6 +118,8 @@ describe('the target connection budget', () => {
     // Eight targets at once with three slots: at least five waited, and their reports say so.
     expect(stored.filter((run) => (run.report?.connectionWaitMs ?? 0) > 0).length).toBeGreaterThanOrEqual(5);
     expect(enqueued.map((item) => item.name)).toEqual(['fleet-summary']);
+    // The summary says the figure that held, not FLEET_CONCURRENCY's 8.
+    expect(enqueued[0]?.data).toMatchObject({ pace: 'at most 3 at a time: TARGET_CONNECTION_BUDGET' });
   });
 
   it('never deadlocks, even with one slot for a fleet of pools wanting two each', async () => {
@@ -198,6 +201,7 @@ describe('the target connection budget', () => {
         logger,
         health,
         concurrency: 2,
+        connectionBudget: 4,
       })({ runIds: [run.id], channel: 'C0OPS', label: 'all targets' });
       // What a stopping worker does to the pools it gave its jobs.
       let cancelled = 0;

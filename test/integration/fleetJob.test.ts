@@ -9,6 +9,7 @@ import { requeueStrandedFleets } from '../../src/service/strandedRuns.js';
 import { RunStore } from '../../src/store/runs.js';
 import { TargetPools } from '../../src/targets/pools.js';
 import { loadTargetRegistry } from '../../src/targets/registry.js';
+import { captureLogs } from '../support/botHarness.js';
 import {
   createStateDatabase,
   createTestDatabase,
@@ -58,27 +59,39 @@ describe('the fleet health job', () => {
         },
       },
     }) as RunStore;
+    const logs = captureLogs();
     const processor = fleetHealthJobProcessor({
       runs: crashing,
       targets,
       pools: new TargetPools(),
       queues,
-      logger: createLogger({ level: 'silent' }),
+      logger: logs.logger,
       health: { budgetMs: 10_000, evidenceLimit: 5 },
       concurrency: 1,
+      connectionBudget: 100,
     });
     const job = { runIds, channel: 'C0OPS', label: 'all targets' };
     await expect(processor(job)).rejects.toThrow('worker killed');
     expect(enqueued).toEqual([]);
     const firstTry = [...checked];
     expect(firstTry).toEqual(['shop', 'billing']);
+    const resuming = () => logs.lines.filter((line) => line.includes('resuming fleet run'));
+    // The first attempt is a new run, not a resumed one.
+    expect(resuming()).toEqual([]);
 
     crash = false;
     checked.length = 0;
     await processor(job);
     // shop's report was kept; only the rest are checked again.
     expect(checked).toEqual(['billing', 'reports', 'gone']);
-    expect(enqueued).toEqual([{ name: 'fleet-summary', data: job }]);
+    expect(resuming().map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({
+        level: 30,
+        msg: 'resuming fleet run all targets: 3 of 4 targets left',
+        left: 3,
+      }),
+    ]);
+    expect(enqueued).toEqual([{ name: 'fleet-summary', data: { ...job, pace: '1 at a time' } }]);
     const stored = await runs.getMany(runIds);
     expect(
       Object.fromEntries(stored.map((run) => [run.target, [run.status, run.report?.status]])),

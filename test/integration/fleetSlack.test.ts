@@ -140,6 +140,49 @@ describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
     expect(posted).toHaveLength(1 + problems.length);
   });
 
+  it('posts each report once and marks the fleet posted when chat.getPermalink is refused (the links are cosmetic)', async () => {
+    const posted: Posted[] = [];
+    interceptPostMessage(posted);
+    const updates = interceptChatUpdate();
+    let asked = 0;
+    nock('https://slack.com')
+      .persist()
+      .post('/api/chat.getPermalink')
+      .reply(200, () => {
+        asked++;
+        return { ok: false, error: 'unknown_method' };
+      });
+    const response = await sendSlashCommand(service.port, { text: 'health all', channel_id: 'C0NOLINKS' });
+    expect(response.json?.text).toBe('Checking all targets: 4 targets; one summary follows here.');
+    const client = new pg.Client({ connectionString: state.url });
+    await client.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await client.query(
+          `SELECT 1 FROM fleet_runs WHERE channel_id = 'C0NOLINKS' AND summary_posted_at IS NOT NULL`,
+        );
+        return rows.length === 1 ? true : undefined;
+      });
+    } finally {
+      await client.end();
+    }
+    const [summary, ...replies] = posted.filter((p) => p.channel === 'C0NOLINKS');
+    expect(summary).toMatchObject({ threadTs: undefined });
+    expect(summary!.text).toMatch(/Health of all targets\*: .*\(4 targets\)/);
+    // gone (unreachable) and shop (faulty) at least, each once, in the summary's thread.
+    const names = replies.map((reply) => reply.text.match(/^Health of (\w+)/)?.[1]);
+    expect(names).toEqual([...new Set(names)]);
+    expect(names).toEqual(expect.arrayContaining(['gone', 'shop']));
+    expect(replies.every((reply) => reply.threadTs === summary!.ts)).toBe(true);
+    // Refused once, not asked again for the other reports; the summary is left as posted.
+    expect(asked).toBe(1);
+    expect(updates).toEqual([]);
+    expect(logs.lines.join('')).toContain('chat.getPermalink refused');
+    expect(
+      logs.lines.filter((line) => line.includes('job failed') && line.includes('fleet-summary')),
+    ).toEqual([]);
+  });
+
   it('recovers a fleet whose job the queue lost: the sweep queues it again and its summary is posted once', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);

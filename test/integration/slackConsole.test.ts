@@ -198,6 +198,33 @@ describe('the console answers the Web API as Slack does', () => {
     ).toBe('invalid_trigger_id');
   });
 
+  it('gives permalinks the console opens: the thread shown, scrolled to the message', async () => {
+    const root = await client.chat.postMessage({ channel: 'C0INCIDENTS', text: 'summary' });
+    const reply = await client.chat.postMessage({
+      channel: 'C0INCIDENTS',
+      text: 'report',
+      thread_ts: root.ts,
+    });
+    const link = new URL(
+      (await client.chat.getPermalink({ channel: 'C0INCIDENTS', message_ts: reply.ts! })).permalink!,
+    );
+    expect(link.origin).toBe(slack.url);
+    expect(Object.fromEntries(link.searchParams)).toEqual({
+      channel: 'C0INCIDENTS',
+      thread: root.ts,
+      message: reply.ts,
+    });
+    const top = new URL(
+      (await client.chat.getPermalink({ channel: 'C0INCIDENTS', message_ts: root.ts! })).permalink!,
+    );
+    expect(top.searchParams.get('thread')).toBe(root.ts);
+    // The page itself answers at that address.
+    expect((await fetch(link)).status).toBe(200);
+    expect(
+      (await slackError(client.chat.getPermalink({ channel: 'C0INCIDENTS', message_ts: '1.000001' }))).error,
+    ).toBe('message_not_found');
+  });
+
   it('delivers a click on the rendering a person saw moments ago, not on one long replaced', async () => {
     const button = {
       type: 'actions',
@@ -388,6 +415,58 @@ describe('the bot behind the console, as people use it', () => {
     } finally {
       demo.console.setBotUrl(botUrl);
     }
+  });
+});
+
+describe('/runbook health all through the console', () => {
+  let demo: ConsoleDemo;
+  let url: string;
+
+  beforeAll(async () => {
+    demo = await startTestConsoleDemo(server!.url, { fleet: true });
+    url = demo.console.url;
+  }, 60_000);
+  afterAll(async () => {
+    await demo?.stop();
+  });
+
+  it('posts one summary with a report per problem target in its thread, linked from the summary', async () => {
+    const bot = demo.console.workspace.bot.userId;
+    await consolePost(url, 'send', { user: 'U0ALICE', channel: 'C0INCIDENTS', text: '/runbook health all' });
+    const ack = (await consoleState(url, 'U0ALICE')).messages.find(
+      (message) => message.user === bot && message.ephemeral,
+    );
+    expect(ack?.text).toBe('Checking all targets: 2 targets; one summary follows here.');
+    // The summary is edited once every problem report is in its thread and linked.
+    const summary = await eventually(async () => {
+      const found = (await consoleState(url, 'U0BOB')).messages.find(
+        (message) => message.user === bot && /Health of all targets/.test(message.text) && message.edited,
+      );
+      return found;
+    }, 30_000);
+    const messages = (await consoleState(url, 'U0BOB')).messages;
+    expect(
+      messages.filter((message) => message.user === bot && /Health of all targets/.test(message.text)),
+    ).toHaveLength(1);
+    const replies = messages.filter(
+      (message) => message.threadTs === summary.ts && message.ts !== summary.ts,
+    );
+    const targets = replies.map((reply) => reply.text.match(/^Health of (\w+)/)?.[1]);
+    expect(targets).toContain('gone');
+    expect(targets).toEqual([...new Set(targets)]);
+    expect(summary.replyCount).toBe(replies.length);
+    const blocks = JSON.stringify(summary.blocks);
+    for (const reply of replies)
+      expect(blocks).toContain(`?channel=C0INCIDENTS&thread=${summary.ts}&message=${reply.ts}|report`);
+    // The fleet is recorded as posted: the recovery sweep leaves it alone.
+    const queued: unknown[] = [];
+    const stranded = await demo.service.runs.requeueStrandedFleets(
+      { quietSeconds: 0, windowSeconds: 3600, limit: 10 },
+      async (fleets) => {
+        queued.push(...fleets);
+      },
+    );
+    expect([stranded, queued]).toEqual([[], []]);
   });
 });
 

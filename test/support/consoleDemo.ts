@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { type ConsoleDemo, startConsoleDemo } from '../../src/demo/consoleDemo.js';
 import { startDemoDatabases } from '../../src/demo/demoDatabases.js';
@@ -12,7 +15,7 @@ import { withDatabase } from './databases.js';
  */
 export async function startTestConsoleDemo(
   serverUrl: string,
-  options: { socketMode?: boolean } = {},
+  options: { socketMode?: boolean; fleet?: boolean } = {},
 ): Promise<ConsoleDemo & { shopUrl: string }> {
   const prefix = `console_${randomBytes(4).toString('hex')}_`;
   const server: EmbeddedServer = {
@@ -25,6 +28,7 @@ export async function startTestConsoleDemo(
     logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     databases: () => startDemoDatabases({ server, prefix }),
     socketMode: options.socketMode,
+    ...(options.fleet ? { botEnv: fleetEnv(prefix, server.url(`${prefix}shop`)) } : {}),
   });
   return {
     ...demo,
@@ -41,6 +45,29 @@ export async function startTestConsoleDemo(
       }
     },
   };
+}
+
+/**
+ * Two targets for `/runbook health all`: the demo's shop database (named `demo`, with the
+ * production thresholds) and `gone`, which nothing answers (always a problem).
+ */
+function fleetEnv(prefix: string, shopUrl: string): NodeJS.ProcessEnv {
+  const path = join(tmpdir(), `${prefix}targets.yml`);
+  writeFileSync(
+    path,
+    [
+      'targets:',
+      '  demo:',
+      '    url_env: DEMO_SHOP_URL',
+      '    tags: [demo]',
+      '  gone:',
+      '    url_env: GONE_URL',
+      '    tags: [retired]',
+      '    connect_timeout_ms: 1000',
+      '',
+    ].join('\n'),
+  );
+  return { TARGETS_FILE: path, DEMO_SHOP_URL: shopUrl, GONE_URL: 'postgres://app@127.0.0.1:1/app' };
 }
 
 export { consolePost, consoleState } from '../../src/console/consoleClient.js';

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { fleetStatus, runFleet, statusCounts, worstFirst } from '../../src/health/fleet.js';
+import {
+  connectionWaitText,
+  fleetPaceText,
+  fleetStatus,
+  runFleet,
+  statusCounts,
+  worstFirst,
+} from '../../src/health/fleet.js';
 
 describe('runFleet', () => {
   it.each([1, 3, 8])(
@@ -63,5 +70,20 @@ describe('fleet order and status', () => {
     expect(fleetStatus(['ok', 'warn', 'ok'])).toBe('warn');
     expect(fleetStatus([])).toBe('ok');
     expect(statusCounts(rows.map((row) => row.status))).toBe('1 unreachable, 1 critical, 1 warn, 2 ok');
+  });
+});
+
+describe('fleet figures as said', () => {
+  it('says the figure that holds: the connection budget when it is below FLEET_CONCURRENCY', () => {
+    expect(fleetPaceText(8, 100)).toBe('8 at a time');
+    expect(fleetPaceText(8, 8)).toBe('8 at a time');
+    expect(fleetPaceText(8, 2)).toBe('at most 2 at a time: TARGET_CONNECTION_BUDGET');
+  });
+
+  it('counts in the singular for one', () => {
+    expect(connectionWaitText([{ connectionWaitMs: 1500 }])).toMatch(/^1 target waited/);
+    expect(connectionWaitText([{ connectionWaitMs: 1500 }, { connectionWaitMs: 10 }])).toMatch(
+      /^2 targets waited/,
+    );
   });
 });

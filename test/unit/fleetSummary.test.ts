@@ -60,6 +60,17 @@ describe('fleet summary blocks', () => {
     expect(text).toContain('OK: billing');
   });
 
+  it('says how many the worker checked at once, when the fleet job said', () => {
+    const context = (blocks: KnownBlock[]) => JSON.stringify(blocks.at(-1));
+    const entries = [entry('shop', 'ok'), entry('billing', 'ok')];
+    expect(context(fleetSummaryBlocks('all targets', entries))).not.toContain('at a time');
+    expect(
+      context(
+        fleetSummaryBlocks('all targets', entries, { pace: 'at most 2 at a time: TARGET_CONNECTION_BUDGET' }),
+      ),
+    ).toContain('Checked at most 2 at a time: TARGET_CONNECTION_BUDGET.');
+  });
+
   it('stays within Block Kit limits for 1000 problem targets, counting the ones it cannot list', () => {
     const findings = ['x', 'y', 'z'].map((c) => finding(c.repeat(60), 'warn'));
     const entries = Array.from({ length: 1000 }, (_, i) =>

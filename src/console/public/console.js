@@ -24,6 +24,8 @@ const app = {
   channel: undefined,
   /** ts of the thread open on the right, if any. */
   thread: undefined,
+  /** ts of the message a permalink (?message=) points at: scrolled to once, when it shows. */
+  linked: undefined,
   /** POST and network errors not yet dismissed. */
   errors: [],
   dismissedBotError: undefined,
@@ -253,6 +255,7 @@ function readChoices() {
   app.user = query.get('user') || stored(STORAGE_KEYS.user) || undefined;
   app.channel = query.get('channel') || stored(STORAGE_KEYS.channel) || undefined;
   app.thread = query.get('thread') || undefined;
+  app.linked = query.get('message') || undefined;
 }
 
 function stored(key) {
@@ -308,6 +311,25 @@ function openThread(ts) {
   remember();
   render();
   if (ts) ui.threadComposer.textarea.focus();
+}
+
+/**
+ * A permalink the console gave (chat.getPermalink) opens here, as Slack opens its own in the
+ * app: the channel, its thread, scrolled to the message. Other links open in a new tab.
+ */
+function followPermalink(event) {
+  const anchor = event.target.closest?.('a[href]');
+  if (!anchor || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const link = new URL(anchor.href);
+  const channel = link.searchParams.get('channel');
+  if (link.origin !== location.origin || !channel) return;
+  event.preventDefault();
+  if (channel !== app.channel) app.drafts.set(app.channel, ui.composer.textarea.value);
+  app.channel = channel;
+  app.thread = link.searchParams.get('thread') || undefined;
+  app.linked = link.searchParams.get('message') || undefined;
+  remember();
+  render();
 }
 
 // ---- Errors ----------------------------------------------------------------------------
@@ -482,7 +504,14 @@ function renderThread() {
     ...replies.map((m) => messageNode(m, 'thread')),
   ]);
   ui.threadMessages.dataset.thread = parent.ts;
-  if (opened || wasNearBottom) ui.threadMessages.scrollTop = ui.threadMessages.scrollHeight;
+  const linked =
+    app.linked &&
+    ui.threadMessages.querySelector(`[data-testid=message][data-ts="${CSS.escape(app.linked)}"]`);
+  if (linked) {
+    app.linked = undefined;
+    linked.classList.add('linked');
+    linked.scrollIntoView({ block: 'start' });
+  } else if (opened || wasNearBottom) ui.threadMessages.scrollTop = ui.threadMessages.scrollHeight;
 }
 
 /** Makes `container`'s children be `nodes`, moving only what changed (keeps focus, handles). */
@@ -722,6 +751,7 @@ function closeModalElement() {
 
 buildLayout();
 readChoices();
+document.addEventListener('click', followPermalink);
 renderStatus();
 listen();
 refresh();

@@ -6,6 +6,7 @@ import type { Run, RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { type FleetEntry, fleetSummaryBlocks, summaryText } from '../views/fleetSummary.js';
 import { healthReportPost } from './healthReportPost.js';
+import { permalinkReader } from './permalinks.js';
 import { type PostOnceDeps, postOnce } from './postOnce.js';
 
 export interface FleetSummaryDeps extends PostOnceDeps {
@@ -15,7 +16,8 @@ export interface FleetSummaryDeps extends PostOnceDeps {
 
 /**
  * A fleet run's one message: the summary in the channel, then each problem target's report in
- * its thread (worst first), then the summary again with a link to each. Every post goes
+ * its thread (worst first), then the summary again with a link to each (when Slack gives
+ * links: see permalinkReader). Every post goes
  * through postOnce under a key of its own and each report is recorded as posted, so a retry
  * after a crash anywhere in between posts only what is missing, and the summary is edited,
  * never posted twice. OK targets have no message of their own: they are named in the summary.
@@ -32,7 +34,7 @@ export async function postFleetSummary(deps: FleetSummaryDeps, job: FleetJob): P
       ...(links.has(run.id) ? { link: links.get(run.id) } : {}),
     }));
   const message = (links: Map<string, string>) => {
-    const blocks = fleetSummaryBlocks(job.label, entries(links));
+    const blocks = fleetSummaryBlocks(job.label, entries(links), job.pace ? { pace: job.pace } : {});
     const problems = blockViolations(blocks);
     if (problems.length > 0)
       throw new JobCannotSucceed(`fleet summary blocks invalid: ${problems.join('; ')}`);
@@ -45,6 +47,7 @@ export async function postFleetSummary(deps: FleetSummaryDeps, job: FleetJob): P
     ...message(new Map()),
   });
   const links = new Map<string, string>();
+  const permalink = permalinkReader(deps.slack, deps.logger);
   // The thread reads as the summary does: worst first.
   const problems = worstFirst(
     runs
@@ -54,9 +57,11 @@ export async function postFleetSummary(deps: FleetSummaryDeps, job: FleetJob): P
   for (const { run } of problems) {
     const ts = run.postedTs ?? (await postOnce(deps, healthReportPost(run, job.channel, summaryTs)));
     if (!run.postedTs) await deps.runs.markPosted(run.id, ts);
-    const { permalink } = await deps.slack.chat.getPermalink({ channel: job.channel, message_ts: ts });
-    if (permalink) links.set(run.id, permalink);
+    const link = await permalink(job.channel, ts);
+    if (link) links.set(run.id, link);
   }
+  // Without links (getPermalink refused) the summary stays as posted: it already says the
+  // reports are in its thread.
   if (links.size > 0)
     await deps.slack.chat.update({ channel: job.channel, ts: summaryTs, ...message(links) });
   // Only now: a crash before this line leaves the fleet to the sweep, which queues this job

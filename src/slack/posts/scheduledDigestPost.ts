@@ -5,6 +5,7 @@ import type { RunStore } from '../../store/runs.js';
 import { blockViolations } from '../blockLimits.js';
 import { healthReportBlocks } from '../views/healthReport.js';
 import { type DigestEntry, digestText, scheduledDigestBlocks } from '../views/scheduledDigest.js';
+import { permalinkReader } from './permalinks.js';
 import { type PostOnceDeps, postOnce } from './postOnce.js';
 import { changeList, scheduledNote, scheduledText } from './scheduledHealthPost.js';
 
@@ -51,6 +52,7 @@ export async function postScheduledDigest(
     ...message(new Map()),
   });
   const links = new Map<string, string>();
+  const permalink = permalinkReader(deps.slack, deps.logger);
   for (const { item, run, report } of posts) {
     let ts = run.postedTs;
     if (!ts) {
@@ -70,8 +72,8 @@ export async function postScheduledDigest(
       });
       await deps.runs.markPosted(run.id, ts);
     }
-    const { permalink } = await deps.slack.chat.getPermalink({ channel: job.channel, message_ts: ts });
-    if (permalink) links.set(run.id, permalink);
+    const link = await permalink(job.channel, ts);
+    if (link) links.set(run.id, link);
   }
   if (links.size > 0) await deps.slack.chat.update({ channel: job.channel, ts: digestTs, ...message(links) });
 }

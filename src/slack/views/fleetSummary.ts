@@ -32,8 +32,15 @@ function statusOf(entry: FleetEntry): ReportStatus {
   return entry.report?.status ?? 'unreachable';
 }
 
-/** The fleet's one message: a line per problem target, worst first, then the OK ones by name. */
-export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]): KnownBlock[] {
+/**
+ * The fleet's one message: a line per problem target, worst first, then the OK ones by name.
+ * `pace`: how many the worker checked at once (fleetPaceText), when it said.
+ */
+export function fleetSummaryBlocks(
+  label: string,
+  entries: readonly FleetEntry[],
+  options: { pace?: string } = {},
+): KnownBlock[] {
   const rows = worstFirst(entries.map((entry) => ({ ...entry, status: statusOf(entry) })));
   const problems = rows.filter((row) => row.status !== 'ok');
   const ok = rows.filter((row) => row.status === 'ok');
@@ -75,6 +82,7 @@ export function fleetSummaryBlocks(label: string, entries: readonly FleetEntry[]
           problems.length > 0
             ? "Each problem target's full report is in this message's thread."
             : 'Every target is OK.',
+          options.pace ? `Checked ${options.pace}.` : undefined,
           connectionWaitText(entries.flatMap((entry) => entry.report ?? [])),
         ]
           .filter(Boolean)
