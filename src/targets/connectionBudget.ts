@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * Sixteen: a fleet run's default width (8 targets × pool_max 2) fits in it, and a few worker
- * processes together stay far below a stock server's max_connections of 100 (97 for
- * non-superusers) even when every target lives on one cluster.
+ * Sixteen: a fleet run's default width (8 targets, one connection each) fits in it beside a
+ * few single runs on two connections, and a few worker processes together stay far below a
+ * stock server's max_connections of 100 (97 for non-superusers) even when every target lives
+ * on one cluster.
  */
 export const DEFAULT_CONNECTION_BUDGET = 16;
 
