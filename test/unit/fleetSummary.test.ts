@@ -4,6 +4,7 @@ import { parseRunbookCommand } from '../../src/commands/runbookCommand.js';
 import type { Finding, HealthReport, ReportStatus } from '../../src/health/types.js';
 import { blockViolations } from '../../src/slack/blockLimits.js';
 import { type FleetEntry, fleetSummaryBlocks, summaryText } from '../../src/slack/views/fleetSummary.js';
+import { type DigestEntry, scheduledDigestBlocks } from '../../src/slack/views/scheduledDigest.js';
 
 function finding(id: string, status: Finding['status']): Finding {
   return {
@@ -82,6 +83,23 @@ describe('fleet summary blocks', () => {
     const listed = text.match(/\*target-\d+\*/g)?.length ?? 0;
     expect(listed).toBeGreaterThan(100);
     expect(text).toContain(`… and ${1000 - listed} more problem targets`);
+  });
+
+  it('keeps a scheduled digest of 1000 changed targets one valid message, counting the ones it cannot list', () => {
+    const entries = Array.from(
+      { length: 1000 },
+      (_, i): DigestEntry => ({
+        item: { kind: 'problem' } as unknown as DigestEntry['item'],
+        report: entry(`target-${String(i).padStart(3, '0')}`, 'warn').report!,
+        changes: `now warn: ${'dead tuples '.repeat(20)}`,
+      }),
+    );
+    const blocks = scheduledDigestBlocks(entries);
+    expect(blockViolations(blocks)).toEqual([]);
+    const text = texts(blocks);
+    const listed = text.match(/\*target-\d+\*/g)?.length ?? 0;
+    expect(listed).toBeGreaterThan(100);
+    expect(text).toContain(`… and ${1000 - listed} more targets`);
   });
 
   it('headlines the worst status and the counts', () => {

@@ -9,9 +9,8 @@ import {
 import type { HealthReport, ReportStatus } from '../../health/types.js';
 import { formatDuration } from '../../health/units.js';
 import { clip, plural } from '../../text.js';
-import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';
-import { escapeMrkdwn, section } from './mrkdwn.js';
+import { escapeMrkdwn, packLines, section } from './mrkdwn.js';
 
 /** One target of a fleet run: its report, or why it has none (the target was removed). */
 export interface FleetEntry {
@@ -22,8 +21,6 @@ export interface FleetEntry {
   link?: string;
 }
 
-/** Room kept in each section for the "… and N more" note. */
-const NOTE_ROOM = 40;
 /** headline + OK line + context */
 const FIXED_BLOCKS = 3;
 
@@ -53,20 +50,7 @@ export function fleetSummaryBlocks(
     const link = row.link ? ` · <${row.link}|report>` : '';
     return `${STATUS_EMOJI[row.status]} *${escapeMrkdwn(row.target)}* ${escapeMrkdwn(clip(detail, 300))}${took}${link}`;
   });
-  // Problem lines packed into as few sections as fit; past the block limit they are counted.
-  let current = '';
-  let left = problems.length;
-  for (const line of lines) {
-    if (current && current.length + line.length + 1 > LIMITS.sectionText - NOTE_ROOM) {
-      if (blocks.length >= LIMITS.blocksPerMessage - FIXED_BLOCKS) break;
-      blocks.push(section(current));
-      current = '';
-    }
-    current = current ? `${current}\n${line}` : line;
-    left--;
-  }
-  if (current)
-    blocks.push(section(left > 0 ? `${current}\n… and ${plural(left, 'more problem target')}` : current));
+  packLines(blocks, lines, FIXED_BLOCKS, (hidden) => plural(hidden, 'more problem target'));
   if (ok.length > 0)
     blocks.push(
       section(

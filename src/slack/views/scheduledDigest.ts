@@ -3,9 +3,8 @@ import { statusCounts, worstFirst } from '../../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../../health/types.js';
 import type { ScheduledHealthPostJob } from '../../jobs/catalog.js';
 import { clip, plural } from '../../text.js';
-import { LIMITS } from '../blockLimits.js';
 import { STATUS_EMOJI } from './healthReport.js';
-import { escapeMrkdwn, section } from './mrkdwn.js';
+import { escapeMrkdwn, packLines, section } from './mrkdwn.js';
 
 /** One target of a scheduled digest: why it is posted, its report, and a link once posted. */
 export interface DigestEntry {
@@ -17,8 +16,6 @@ export interface DigestEntry {
   changes: string;
 }
 
-/** Room kept in each section for the "… and N more" note. */
-const NOTE_ROOM = 40;
 /** headline + context */
 const FIXED_BLOCKS = 2;
 
@@ -32,20 +29,15 @@ export function scheduledDigestBlocks(entries: readonly DigestEntry[]): KnownBlo
     entries.map((entry) => ({ ...entry, target: entry.report.target, status: entry.report.status })),
   );
   const blocks: KnownBlock[] = [section(digestText(entries))];
-  let current = '';
-  let left = rows.length;
-  for (const row of rows) {
-    const link = row.link ? ` · <${row.link}|report>` : '';
-    const line = `${lineEmoji(row.item, row.status)} *${escapeMrkdwn(row.target)}* ${clip(row.changes, 600)}${link}`;
-    if (current && current.length + line.length + 1 > LIMITS.sectionText - NOTE_ROOM) {
-      if (blocks.length >= LIMITS.blocksPerMessage - FIXED_BLOCKS) break;
-      blocks.push(section(current));
-      current = '';
-    }
-    current = current ? `${current}\n${line}` : line;
-    left--;
-  }
-  if (current) blocks.push(section(left > 0 ? `${current}\n… and ${plural(left, 'more target')}` : current));
+  packLines(
+    blocks,
+    rows.map((row) => {
+      const link = row.link ? ` · <${row.link}|report>` : '';
+      return `${lineEmoji(row.item, row.status)} *${escapeMrkdwn(row.target)}* ${clip(row.changes, 600)}${link}`;
+    }),
+    FIXED_BLOCKS,
+    (hidden) => plural(hidden, 'more target'),
+  );
   blocks.push({
     type: 'context',
     elements: [
