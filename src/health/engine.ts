@@ -88,17 +88,14 @@ export async function runHealthCheck(
   const describeFailure = (err: unknown) =>
     describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs);
 
-  let firstClient: pg.PoolClient;
-  let waited: number;
-  try {
-    ({ value: firstClient, waitedMs: waited } = await timingWaits(() => pool.connect()));
-  } catch (err) {
-    return unreachable(base, started, describeFailure(err));
-  }
+  const connected = await timingWaits(() => pool.connect());
   // A wait for a connection slot (the process's budget is in use elsewhere) is not the
-  // target's time: the run's budget and duration start once it has its slot.
-  if (waited > 0) base.connectionWaitMs = waited;
-  started += waited;
+  // target's time: the run's budget and duration start once it has its slot, also when the
+  // target then refuses the connection.
+  if (connected.waitedMs > 0) base.connectionWaitMs = connected.waitedMs;
+  started += connected.waitedMs;
+  if (!connected.ok) return unreachable(base, started, describeFailure(connected.error));
+  const firstClient = connected.value;
   const deadline = started + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   const firstSession = new ReadOnlySession(firstClient);
   let server: ServerFacts;

@@ -36,21 +36,30 @@ export function reportingWaits<T>(listener: WaitListener, work: () => Promise<T>
 
 /**
  * Runs `work` and answers how long it waited for connection slots, from its first wait to
- * its last grant (0 when it never waited); a listener around it still hears every wait.
+ * its last grant (0 when it never waited), whether it succeeded or not: a target that refuses
+ * the connection after a wait in line waited all the same, and that wait is not the target's
+ * time. A listener around it still hears every wait.
  */
-export async function timingWaits<T>(work: () => Promise<T>): Promise<{ value: T; waitedMs: number }> {
+export async function timingWaits<T>(
+  work: () => Promise<T>,
+): Promise<{ ok: true; value: T; waitedMs: number } | { ok: false; error: unknown; waitedMs: number }> {
   const outer = listeners.getStore();
   let since: number | undefined;
   let waitedMs = 0;
-  const value = await listeners.run((wait) => {
-    if (wait.position > 0) since ??= performance.now();
-    else if (since !== undefined) {
-      waitedMs += performance.now() - since;
-      since = undefined;
-    }
-    outer?.(wait);
-  }, work);
-  return { value, waitedMs: Math.round(waitedMs) };
+  const waited = () => Math.round(waitedMs + (since === undefined ? 0 : performance.now() - since));
+  try {
+    const value = await listeners.run((wait) => {
+      if (wait.position > 0) since ??= performance.now();
+      else if (since !== undefined) {
+        waitedMs += performance.now() - since;
+        since = undefined;
+      }
+      outer?.(wait);
+    }, work);
+    return { ok: true, value, waitedMs: waited() };
+  } catch (error) {
+    return { ok: false, error, waitedMs: waited() };
+  }
 }
 
 /**

@@ -63,6 +63,19 @@ describe('the connection budget', () => {
     expect(free.waitedMs).toBe(0);
   });
 
+  it('says how long a caller waited also when its connection then fails (the wait is not the target time)', async () => {
+    const budget = new ConnectionBudget(1);
+    expect(budget.tryAcquire()).toBe(true);
+    setTimeout(() => budget.release(), 30);
+    const refused = await timingWaits(async () => {
+      await budget.acquire();
+      throw new Error('connection refused');
+    });
+    expect(refused.ok).toBe(false);
+    expect(refused.ok ? undefined : (refused.error as Error).message).toBe('connection refused');
+    expect(refused.waitedMs).toBeGreaterThanOrEqual(20);
+  });
+
   it('refuses a size below one', () => {
     expect(() => new ConnectionBudget(0)).toThrow(/must be ≥ 1/);
   });
