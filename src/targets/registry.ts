@@ -8,6 +8,10 @@ export class UnknownTargetError extends UserError {
   override name = 'UnknownTargetError';
 }
 
+/** `"a"`, `"a" or "b"`, `"a", "b" or "c"`. */
+const orList = (items: string[]): string =>
+  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+
 /** Where to look a target's name up, in the words Slack and the terminal share. */
 const LIST_TARGETS: readonly Suggestion[] = [
   { family: 'runbook', words: 'targets', does: 'lists them with their tags' },
@@ -58,7 +62,7 @@ export class TargetRegistry {
       const close = closestNames(wanted, this.names());
       throw new UnknownTargetError(
         close.length > 0
-          ? `Unknown target "${wanted}". Did you mean ${close.map((name) => `"${name}"`).join(' or ')}?`
+          ? `Unknown target "${wanted}". Did you mean ${orList(close.map((name) => `"${name}"`))}?`
           : `Unknown target "${wanted}". Known targets: ${namesText(this.names())}.`,
         { suggestions: LIST_TARGETS },
       );

@@ -103,7 +103,11 @@ describe.skipIf(!redisAvailable())('Slack bot on Redis', () => {
     expect(targets.json?.text).not.toContain('postgres://');
     const none = await sendSlashCommand(service.port, { text: 'targets tag:billing' });
     expect(none.json?.text).toBe(
-      'No target matches "tag:billing" among 1 target. `/runbook targets` lists them all.',
+      'No target has the tag "billing". No target has any tag. `/runbook targets` lists them all.',
+    );
+    const words = await sendSlashCommand(service.port, { text: 'targets billing' });
+    expect(words.json?.text).toBe(
+      'No target matches "billing" among 1 target. `/runbook targets` lists them all.',
     );
     const malformed = await sendSlashCommand(service.port, { text: "health '; DROP TABLE runs; --" });
     expect(malformed.json?.text).toContain('takes one optional argument');

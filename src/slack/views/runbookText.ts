@@ -122,6 +122,12 @@ export function targetListText(all: readonly Target[], filter?: string): string 
   );
   if (all.length === 0)
     return 'No target databases are configured. Set `TARGET_DATABASE_URL`, or `TARGETS_FILE` to a targets file.';
+  if (shown.length === 0 && tag !== undefined) {
+    const known = [...new Set(all.flatMap((target) => target.tags))].sort();
+    return `No target has the tag "${escapeMrkdwn(tag)}". ${
+      known.length > 0 ? `Known tags: ${known.map(escapeMrkdwn).join(', ')}.` : 'No target has any tag.'
+    } \`/runbook targets\` lists them all.`;
+  }
   if (shown.length === 0)
     return `No target matches "${escapeMrkdwn(filter ?? '')}" among ${plural(all.length, 'target')}. \`/runbook targets\` lists them all.`;
   const tagCounts = new Map<string, number>();
@@ -134,7 +140,7 @@ export function targetListText(all: readonly Target[], filter?: string): string 
   ];
   for (const target of shown)
     lines.push(
-      `• \`${target.name}\`${target.tags.length > 0 ? ` · ${target.tags.map(escapeMrkdwn).join(', ')}` : ''}${
+      `• \`${target.name}\`${target.tags.length > 0 ? ` · tags: ${target.tags.map(escapeMrkdwn).join(', ')}` : ''}${
         target.description ? ` · ${escapeMrkdwn(target.description)}` : ''
       }`,
     );
