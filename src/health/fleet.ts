@@ -146,9 +146,12 @@ export function connectionWaitText(
 /**
  * How many targets a fleet checks at once, said as it is: FLEET_CONCURRENCY, unless the
  * connection budget is smaller (each target holds one connection of it), and then the budget
- * named, so `TARGET_CONNECTION_BUDGET=2` does not read as 8 running.
+ * named, so `TARGET_CONNECTION_BUDGET=2` does not read as 8 running; a fleet no wider than
+ * that is checked all at once.
  */
-export function fleetPaceText(concurrency: number, connectionBudget: number): string {
+export function fleetPaceText(concurrency: number, connectionBudget: number, targets?: number): string {
+  // "8 at a time" for a fleet of one reads as if eight ran.
+  if (targets !== undefined && targets <= Math.min(concurrency, connectionBudget)) return 'all at once';
   return connectionBudget < concurrency
     ? `at most ${connectionBudget} at a time: TARGET_CONNECTION_BUDGET`
     : `${concurrency} at a time`;

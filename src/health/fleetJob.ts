@@ -85,7 +85,7 @@ export function fleetHealthJobProcessor(deps: FleetJobDeps) {
     });
     await deps.queues.enqueue({
       name: JOBS.fleetSummary,
-      data: { ...job, pace: fleetPaceText(deps.concurrency, deps.connectionBudget) },
+      data: { ...job, pace: fleetPaceText(deps.concurrency, deps.connectionBudget, runs.length) },
     });
   };
 }

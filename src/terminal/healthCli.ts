@@ -128,7 +128,7 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
   }
   const started = performance.now();
   const concurrency = config.fleetConcurrency;
-  const pace = fleetPaceText(concurrency, settings.budget.size);
+  const pace = fleetPaceText(concurrency, settings.budget.size, targets.length);
   let finished = 0;
   // Targets waiting for a connection slot now: said on the progress line, so a fleet held up
   // by TARGET_CONNECTION_BUDGET does not look like a hang.

@@ -91,9 +91,9 @@ describe('runbook-bot health --all / --tag', () => {
     });
     expect(code).toBe(1);
     expect(progress).toEqual([
-      'tag:production: 0/2 targets checked (8 at a time)',
-      'tag:production: 1/2 targets checked (8 at a time)',
-      'tag:production: 2/2 targets checked (8 at a time)',
+      'tag:production: 0/2 targets checked (all at once)',
+      'tag:production: 1/2 targets checked (all at once)',
+      'tag:production: 2/2 targets checked (all at once)',
       '',
     ]);
     expect(out.join('\n')).not.toContain('targets checked');

@@ -78,6 +78,8 @@ describe('fleet figures as said', () => {
     expect(fleetPaceText(8, 100)).toBe('8 at a time');
     expect(fleetPaceText(8, 8)).toBe('8 at a time');
     expect(fleetPaceText(8, 2)).toBe('at most 2 at a time: TARGET_CONNECTION_BUDGET');
+    expect(fleetPaceText(8, 16, 1)).toBe('all at once');
+    expect(fleetPaceText(8, 2, 3)).toBe('at most 2 at a time: TARGET_CONNECTION_BUDGET');
   });
 
   it('counts in the singular for one', () => {
