@@ -16,6 +16,7 @@ import {
   countRuns,
   eventually,
   interceptChatUpdate,
+  interceptPermalinks,
   interceptPostMessage,
   type Posted,
   serviceEnv,
@@ -28,21 +29,6 @@ import { BOT_TOKEN, interceptSlackOnly, sendSlashCommand } from '../support/slac
 const [server] = inject('postgresServers');
 
 interceptSlackOnly();
-
-/** chat.getPermalink answers a link per ts. */
-function interceptPermalinks() {
-  nock('https://slack.com')
-    .persist()
-    .post('/api/chat.getPermalink')
-    .reply(200, (_uri, body) => {
-      const ts = new URLSearchParams(body as string).get('message_ts');
-      return {
-        ok: true,
-        channel: 'C0INCIDENT',
-        permalink: `https://acme.slack.com/archives/C0INCIDENT/p${ts}`,
-      };
-    });
-}
 
 /** What the bot edits: chat.update's bodies, with their blocks parsed. */
 function interceptLinksAndUpdates() {

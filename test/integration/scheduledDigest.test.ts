@@ -1,6 +1,5 @@
 import { WebClient } from '@slack/web-api';
 import type { Job } from 'bullmq';
-import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { induceFaults } from '../../src/demo/faults.js';
 import {
@@ -32,6 +31,7 @@ import {
   captureLogs,
   eventually,
   interceptChatUpdate,
+  interceptPermalinks,
   interceptPostMessage,
   type Posted,
 } from '../support/botHarness.js';
@@ -163,13 +163,7 @@ describe('scheduled health of many targets', () => {
       // The digest of the first fire, posted: one message, each report in its thread, linked.
       const posted: Posted[] = [];
       interceptPostMessage(posted);
-      nock('https://slack.com')
-        .persist()
-        .post('/api/chat.getPermalink')
-        .reply(200, (_uri, body) => ({
-          ok: true,
-          permalink: `https://acme.slack.com/archives/${CHANNEL}/p${new URLSearchParams(body as string).get('message_ts')}`,
-        }));
+      interceptPermalinks();
       const updates = interceptChatUpdate();
       const deps = { db: state.pool, runs: new RunStore(state.pool), slack: new WebClient(BOT_TOKEN) };
       await postScheduledDigest(deps, digest);
@@ -222,13 +216,7 @@ describe('scheduled digests through the queue', () => {
   it('fires one job for two targets sharing a schedule and posts one message for both, once', async () => {
     const posted: Posted[] = [];
     interceptPostMessage(posted);
-    nock('https://slack.com')
-      .persist()
-      .post('/api/chat.getPermalink')
-      .reply(200, (_uri, body) => ({
-        ok: true,
-        permalink: `https://acme.slack.com/archives/${CHANNEL}/p${new URLSearchParams(body as string).get('message_ts')}`,
-      }));
+    interceptPermalinks();
     interceptChatUpdate();
     const targets = ['north', 'south'].map((name, i) =>
       testTarget(dbs[i]!.url, {

@@ -53,6 +53,22 @@ export function interceptPostMessage(
   return { calls: () => call, lookups: history.lookups };
 }
 
+/** Intercepts chat.getPermalink on the real Web API host: a link per channel and ts. */
+export function interceptPermalinks(): void {
+  nock('https://slack.com')
+    .persist()
+    .post('/api/chat.getPermalink')
+    .reply(200, (_uri, body) => {
+      const params = new URLSearchParams(body as string);
+      const channel = params.get('channel') ?? '';
+      return {
+        ok: true,
+        channel,
+        permalink: `https://acme.slack.com/archives/${channel}/p${params.get('message_ts')}`,
+      };
+    });
+}
+
 /** Intercepts chat.update on the real Web API host: each edit's ts, text and blocks (as sent, JSON). */
 export function interceptChatUpdate(): Array<{ ts: string; text: string; blocks: string }> {
   const updates: Array<{ ts: string; text: string; blocks: string }> = [];
