@@ -121,16 +121,9 @@ describe('a post whose record failed is not posted again', () => {
     state.pool.on('error', () => undefined);
   });
   afterAll(() => state?.drop());
-
-  it('a health report: the retry finds the message in the channel by its metadata', async () => {
-    const runs = new RunStore(state.pool);
-    const { run } = await runs.createHealthRun({
-      target: 'prod',
-      requestedBy: 'U0ALICE',
-      channelId: 'C0OPS',
-    });
-    await runs.saveReport(run.id, REPORT);
-    const notify = processorOf(registerSlackPosts, {
+  /** The worker's Slack-post processor, for the health report jobs these tests run. */
+  const healthReportProcessor = (runs: RunStore) =>
+    processorOf(registerSlackPosts, {
       db: state.pool,
       runs,
       procedureRuns: new ProcedureRunStore(state.pool),
@@ -140,6 +133,16 @@ describe('a post whose record failed is not posted again', () => {
       logger: logs.logger,
       incidentPosts: {} as IncidentPostDeps,
     });
+
+  it('a health report: the retry finds the message in the channel by its metadata', async () => {
+    const runs = new RunStore(state.pool);
+    const { run } = await runs.createHealthRun({
+      target: 'prod',
+      requestedBy: 'U0ALICE',
+      channelId: 'C0OPS',
+    });
+    await runs.saveReport(run.id, REPORT);
+    const notify = healthReportProcessor(runs);
     const job = { name: JOBS.healthReport, data: { runIds: [run.id] } } as Job;
     const slackApi = interceptPostThenLoseState(state);
 
@@ -170,16 +173,7 @@ describe('a post whose record failed is not posted again', () => {
       ids.push(run.id);
     }
     await runs.saveReports(ids, REPORT);
-    const notify = processorOf(registerSlackPosts, {
-      db: state.pool,
-      runs,
-      procedureRuns: new ProcedureRunStore(state.pool),
-      requests: new ActionRequestStore(state.pool),
-      audit: new AuditLog(state.pool),
-      slack,
-      logger: logs.logger,
-      incidentPosts: {} as IncidentPostDeps,
-    });
+    const notify = healthReportProcessor(runs);
     const job = { name: JOBS.healthReport, data: { runIds: ids } } as Job;
     const slackApi = interceptPostThenLoseState(state);
 
@@ -262,16 +256,7 @@ describe('a post whose record failed is not posted again', () => {
       channelId: 'D0DIRECT',
     });
     await runs.saveReport(run.id, REPORT);
-    const notify = processorOf(registerSlackPosts, {
-      db: state.pool,
-      runs,
-      procedureRuns: new ProcedureRunStore(state.pool),
-      requests: new ActionRequestStore(state.pool),
-      audit: new AuditLog(state.pool),
-      slack,
-      logger: logs.logger,
-      incidentPosts: {} as IncidentPostDeps,
-    });
+    const notify = healthReportProcessor(runs);
     const job = { name: JOBS.healthReport, data: { runIds: [run.id] } } as Job;
     let posts = 0;
     nock('https://slack.com')
