@@ -41,6 +41,7 @@ export async function startFleetHealth(deps: FleetRunDeps, request: FleetRequest
         target: target.name,
         requestedBy: request.requestedBy,
         idempotencyKey: `${request.idempotencyKey}:${target.name}`,
+        askedInChannel: request.channelId,
       })),
     );
     // Recorded before the job is queued, also for a retried command (a no-op then): the

@@ -58,6 +58,11 @@ export interface NewHealthRun {
   responseUrl?: string;
   /** Same key, same run: Slack retries and double submissions do not create another. */
   idempotencyKey?: string;
+  /**
+   * Where it was asked for, when its report is posted elsewhere or not at all (a fleet's
+   * target runs have no channel of their own): an open incident there takes the run in.
+   */
+  askedInChannel?: string;
 }
 
 interface RunRow {
@@ -131,9 +136,9 @@ export class RunStore {
                 FROM incidents WHERE status = 'open' ORDER BY coalesce(channel_id, origin_channel), declared_at DESC)
        INSERT INTO runs (id, kind, target, requested_by, channel_id, response_url, idempotency_key, incident_id)
        SELECT r.id, 'health', r.target, r.requested_by, r.channel_id, r.response_url, r.idempotency_key, open_incident.id
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-              AS r(id, target, requested_by, channel_id, response_url, idempotency_key)
-         LEFT JOIN open_incident ON open_incident.channel = r.channel_id
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+              AS r(id, target, requested_by, channel_id, response_url, idempotency_key, asked_in)
+         LEFT JOIN open_incident ON open_incident.channel = coalesce(r.channel_id, r.asked_in)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
       [
@@ -143,6 +148,7 @@ export class RunStore {
         column('channelId'),
         column('responseUrl'),
         column('idempotencyKey'),
+        column('askedInChannel'),
       ],
     );
     const created = new Map(inserted.map((row) => [row.id, row]));

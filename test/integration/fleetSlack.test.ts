@@ -138,11 +138,22 @@ describe.skipIf(!redisAvailable())('/runbook health all | tag:<tag>', () => {
         asked++;
         return { ok: false, error: 'unknown_method' };
       });
-    const response = await sendSlashCommand(service.port, { text: 'health all', channel_id: 'C0NOLINKS' });
-    expect(response.json?.text).toBe('Checking all targets: 4 targets; one summary follows here.');
     const client = new pg.Client({ connectionString: state.url });
     await client.connect();
     try {
+      // Asked in an open incident's channel: the fleet's runs are part of the incident.
+      const { rows: incident } = await client.query<{ id: string }>(
+        `INSERT INTO incidents (id, title, severity, declared_by, commander, origin_channel)
+         VALUES (gen_random_uuid(), 'Checkout failing', 'P1', 'U0ALICE', 'U0ALICE', 'C0NOLINKS') RETURNING id`,
+      );
+      const response = await sendSlashCommand(service.port, { text: 'health all', channel_id: 'C0NOLINKS' });
+      expect(response.json?.text).toBe('Checking all targets: 4 targets; one summary follows here.');
+      const { rows: attached } = await client.query(
+        `SELECT r.target FROM runs r JOIN fleet_runs f ON r.id = ANY(f.run_ids)
+          WHERE f.channel_id = 'C0NOLINKS' AND r.incident_id = $1`,
+        [incident[0]!.id],
+      );
+      expect(attached).toHaveLength(4);
       await eventually(async () => {
         const { rows } = await client.query(
           `SELECT 1 FROM fleet_runs WHERE channel_id = 'C0NOLINKS' AND summary_posted_at IS NOT NULL`,
