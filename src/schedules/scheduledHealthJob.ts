@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { runHealthCheck } from '../health/engine.js';
-import { DEFAULT_FLEET_CONCURRENCY, runFleet } from '../health/fleet.js';
+import { asFleetMember, DEFAULT_FLEET_CONCURRENCY, runFleet } from '../health/fleet.js';
 import type { RunbookThresholdLayer } from '../health/thresholds.js';
 import {
   JOBS,
@@ -67,10 +67,13 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
     channel: string,
     fire: string,
     runKey: string,
+    inGroup = false,
   ): Promise<ScheduledHealthOutcome & { post?: ScheduledHealthPostJob }> => {
     let target: ReturnType<TargetRegistry['resolve']>;
     try {
-      target = deps.targets.resolve(name);
+      // A group's targets are checked as a fleet's are, on one connection each: eight at once
+      // on two each would take the whole default budget, and keep as many warm.
+      target = inGroup ? asFleetMember(deps.targets.resolve(name)) : deps.targets.resolve(name);
     } catch {
       // Removed from configuration; the next start-up's sync removes its scheduler.
       deps.logger.warn({ target: name }, 'scheduled health check of an unknown target skipped');
@@ -138,7 +141,7 @@ export function scheduledHealthProcessor(deps: ScheduledHealthDeps) {
     }
     // The group's targets share the fire, so each run's key names its target too.
     const outcomes = await runFleet(data.targets, deps.concurrency ?? DEFAULT_FLEET_CONCURRENCY, (name) =>
-      checkTarget(name, data.channel, fire, `scheduled-health:${fire}:${name}`),
+      checkTarget(name, data.channel, fire, `scheduled-health:${fire}:${name}`, true),
     );
     const posts = outcomes.flatMap((outcome) => outcome.post ?? []);
     // One message for the channel whatever changed: a lone change is the target's own report.

@@ -27,9 +27,13 @@ export interface TimedSchedule {
 /**
  * For each target with a schedule firing at most MAX_WARM_INTERVAL_MS apart, how long its
  * connection stays open after a run: the longest gap between its fires (over all its
- * schedules, the shortest such) plus a margin.
+ * schedules, the shortest such) plus a margin. At most `limit` targets, the most frequent.
  */
-export function warmPeriods(schedules: readonly TimedSchedule[], now = Date.now()): Map<string, number> {
+export function warmPeriods(
+  schedules: readonly TimedSchedule[],
+  now = Date.now(),
+  limit = Number.POSITIVE_INFINITY,
+): Map<string, number> {
   const periods = new Map<string, number>();
   for (const schedule of schedules) {
     const gap = longestGap(schedule, now);
@@ -38,7 +42,10 @@ export function warmPeriods(schedules: readonly TimedSchedule[], now = Date.now(
     const current = periods.get(schedule.target);
     periods.set(schedule.target, current === undefined ? period : Math.min(current, period));
   }
-  return periods;
+  if (periods.size <= limit) return periods;
+  // More warm targets than the connection budget can hold would only close each other's
+  // connections to make room: the most frequently checked ones, which gain most, stay warm.
+  return new Map([...periods].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).slice(0, limit));
 }
 
 function longestGap({ cron, tz }: TimedSchedule, now: number): number | undefined {

@@ -146,7 +146,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     // Every replica may sync: the schedulers are upserted by id, so they exist once.
     const schedules = resolveHealthSchedules(targets.list(), config.healthSchedule);
     const procedureSchedules = deps.procedureSchedules ?? [];
-    warm = warmPeriods([...schedules, ...procedureSchedules]);
+    // At most half the budget is kept open between runs: a quarter of it in targets, each
+    // keeping up to pool_max (2) connections; the rest is for the runs themselves.
+    warm = warmPeriods(
+      [...schedules, ...procedureSchedules],
+      Date.now(),
+      Math.max(1, Math.floor(config.connectionBudget / 4)),
+    );
     void retryUntilDone(() => applyProcedureSchedules(queues, procedureSchedules), {
       stopped: () => stopping,
       onFirstFailure: (err) =>

@@ -82,6 +82,16 @@ describe('the connection budget', () => {
 });
 
 describe('warm connections for scheduled targets', () => {
+  it('keeps no more targets warm than asked, the most frequently checked first', () => {
+    const schedules = [
+      { target: 'hourly', cron: '0 * * * *', tz: 'UTC' },
+      { target: 'every-minute', cron: '* * * * *', tz: 'UTC' },
+      { target: 'five-min', cron: '*/5 * * * *', tz: 'UTC' },
+    ];
+    expect([...warmPeriods(schedules, Date.now(), 2).keys()]).toEqual(['every-minute', 'five-min']);
+    expect(warmPeriods(schedules).size).toBe(3);
+  });
+
   it('keeps a target warm for the longest gap of its most frequent schedule, and not past an hour', () => {
     const periods = warmPeriods([
       { target: 'every-second', cron: '*/1 * * * * *', tz: 'UTC' },
