@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { TargetUnreachableError, UserError } from '../errors.js';
+import { thresholdsForTarget } from '../health/runbookThresholds.js';
 import { createLogger } from '../logger.js';
 import { runProcedureChecks } from '../runbooks/execute/procedureChecks.js';
 import { readSafety, vouchedFunctions } from '../runbooks/execute/readSafety.js';
@@ -18,7 +19,7 @@ import {
 } from '../runbooks/relatedHealthChecks.js';
 import { loadRunbookFile } from '../runbooks/runbookFiles.js';
 import { RunbookLibrary, runbookSources } from '../runbooks/runbookLibrary.js';
-import { describeConnectionFailure } from '../targets/connectionErrors.js';
+import { describeConnectionFailure, failureText, isConnectionFailure } from '../targets/connectionErrors.js';
 import { TargetPools } from '../targets/pools.js';
 import { ReadOnlySession } from '../targets/readOnly.js';
 import { privilegeWarning, rolePrivileges } from '../targets/rolePrivileges.js';
@@ -231,8 +232,15 @@ async function runProcedure(
   try {
     const found = await runProcedureChecks(pools.readOnly(target), target, procedure.steps, values).catch(
       (err: unknown) => {
-        throw new TargetUnreachableError(
-          `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
+        if (err instanceof UserError) throw err;
+        // Only a connection that failed is "unreachable" (exit 4); a catalog lookup that timed
+        // out on a reachable target is a check that could not run (exit 3), as preview says.
+        if (isConnectionFailure(err))
+          throw new TargetUnreachableError(
+            `cannot reach ${target.name}: ${describeConnectionFailure(err, target.url, target.settings.connectTimeoutMs)}`,
+          );
+        throw new UserError(
+          `cannot run the checks of ${procedure.id} on ${target.name}: ${failureText(err)}`,
         );
       },
     );
@@ -241,7 +249,8 @@ async function runProcedure(
       target,
       pools.readOnly(target),
       relatedHealthChecks(procedure.id, library),
-      { logger },
+      // The target's runbook thresholds, as the worker judges the same checks in Slack.
+      { logger, runbookThresholds: thresholdsForTarget(target, library) },
     );
     if (options.json) {
       io.stdout(
