@@ -58,11 +58,14 @@ export function closestNames(name: string, candidates: Iterable<string>, max = 3
 }
 
 /** `did you mean "connections"?` for a mistyped name, or undefined when nothing is close. */
+/** `a`, `a or b`, `a, b or c`. */
+export function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
 export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
   const close = closestNames(name, candidates);
-  return close.length > 0
-    ? `did you mean ${close.map((candidate) => `"${candidate}"`).join(' or ')}?`
-    : undefined;
+  return close.length > 0 ? `did you mean ${orList(close.map((candidate) => `"${candidate}"`))}?` : undefined;
 }
 
 /**

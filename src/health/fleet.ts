@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
-import type { TargetRegistry } from '../targets/registry.js';
+import { NO_TARGETS, type TargetRegistry } from '../targets/registry.js';
 import type { Target } from '../targets/target.js';
-import { plural } from '../text.js';
+import { namesText, plural } from '../text.js';
 import type { CheckStatus, Finding, HealthReport, ReportStatus } from './types.js';
 import { formatDuration } from './units.js';
 
@@ -27,19 +27,21 @@ export function fleetLabel(selector: FleetSelector): string {
 }
 
 /** The targets a selector names, in configuration order; a clear error when there are none. */
+/** Every tag the targets carry, sorted: what a mistyped tag is answered with. */
+export function knownTags(targets: readonly Target[]): string[] {
+  return [...new Set(targets.flatMap((target) => target.tags))].sort();
+}
+
 export function selectFleet(registry: TargetRegistry, selector: FleetSelector): Target[] {
   const targets = registry.list();
-  if (targets.length === 0)
-    throw new UserError(
-      'No target databases are configured. Set TARGET_DATABASE_URL, or TARGETS_FILE to a targets.yml.',
-    );
+  if (targets.length === 0) throw new UserError(NO_TARGETS);
   if (selector.kind === 'all') return targets;
   const tagged = targets.filter((target) => target.tags.includes(selector.tag));
   if (tagged.length > 0) return tagged;
-  const known = [...new Set(targets.flatMap((target) => target.tags))].sort();
+  const known = knownTags(targets);
   throw new UserError(
     known.length > 0
-      ? `No target has the tag "${selector.tag}". Known tags: ${known.join(', ')}.`
+      ? `No target has the tag "${selector.tag}". Known tags: ${namesText(known)}.`
       : `No target has the tag "${selector.tag}": no target has any tag. Give targets tags in the targets file (tags: [production]).`,
   );
 }
@@ -101,7 +103,7 @@ export function fleetStatus(statuses: readonly ReportStatus[]): ReportStatus {
 }
 
 /** A report's problem findings, worst first (critical, error, warn). */
-export function problemFindings(report: HealthReport): Finding[] {
+function problemFindings(report: HealthReport): Finding[] {
   return report.findings
     .filter((f) => f.status === 'critical' || f.status === 'error' || f.status === 'warn')
     .sort((a, b) => FINDING_ORDER[a.status] - FINDING_ORDER[b.status]);

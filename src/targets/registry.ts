@@ -1,6 +1,6 @@
 import type { Suggestion } from '../answer.js';
 import { ConfigError, UserError } from '../errors.js';
-import { closestNames, namesText } from '../text.js';
+import { closestNames, namesText, orList } from '../text.js';
 import { DEFAULT_TARGET_SETTINGS, type Target } from './target.js';
 import { isPostgresUrl, readTargetsFile } from './targetsFile.js';
 
@@ -8,9 +8,8 @@ export class UnknownTargetError extends UserError {
   override name = 'UnknownTargetError';
 }
 
-/** `"a"`, `"a" or "b"`, `"a", "b" or "c"`. */
-const orList = (items: string[]): string =>
-  items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+export const NO_TARGETS =
+  'No target databases are configured. Set TARGET_DATABASE_URL, or TARGETS_FILE to a targets.yml.';
 
 /** Where to look a target's name up, in the words Slack and the terminal share. */
 const LIST_TARGETS: readonly Suggestion[] = [
@@ -46,9 +45,7 @@ export class TargetRegistry {
     const wanted = name ?? this.defaultTarget();
     if (wanted === undefined) {
       if (this.byName.size === 0) {
-        throw new UnknownTargetError(
-          'No target databases are configured. Set TARGET_DATABASE_URL, or TARGETS_FILE to a targets.yml.',
-        );
+        throw new UnknownTargetError(NO_TARGETS);
       }
       throw new UnknownTargetError(
         `${this.byName.size} targets are configured; name one: ${namesText(this.names())}.`,

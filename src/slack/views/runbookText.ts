@@ -1,3 +1,4 @@
+import { knownTags } from '../../health/fleet.js';
 import type { ProcedureMatch } from '../../runbooks/matchProcedures.js';
 import { type Procedure, type Runbook, type Step, statementParameters } from '../../runbooks/model.js';
 import type { LoadSummary, ProcedureRef } from '../../runbooks/runbookLibrary.js';
@@ -123,7 +124,7 @@ export function targetListText(all: readonly Target[], filter?: string): string 
   if (all.length === 0)
     return 'No target databases are configured. Set `TARGET_DATABASE_URL`, or `TARGETS_FILE` to a targets file.';
   if (shown.length === 0 && tag !== undefined) {
-    const known = [...new Set(all.flatMap((target) => target.tags))].sort();
+    const known = knownTags(all);
     return `No target has the tag "${escapeMrkdwn(tag)}". ${
       known.length > 0 ? `Known tags: ${known.map(escapeMrkdwn).join(', ')}.` : 'No target has any tag.'
     } \`/runbook targets\` lists them all.`;
