@@ -1,5 +1,5 @@
 import { redactText } from '../redact.js';
-import { isConnectionFailure } from '../targets/connectionErrors.js';
+import { isConnectionFailure, leftStatementRunning } from '../targets/connectionErrors.js';
 import type { CheckStatus } from './types.js';
 
 interface PgError {
@@ -31,7 +31,7 @@ export function describeCheckFailure(
       unexpected: false,
     };
   }
-  if (err.code === '57014' || /Query read timeout/i.test(message)) {
+  if (err.code === '57014' || leftStatementRunning(err)) {
     return {
       status: 'error',
       summary: `timed out after ${Math.round(limits.statementTimeoutMs)} ms (statement_timeout)`,

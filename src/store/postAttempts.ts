@@ -11,14 +11,10 @@ export interface AttemptRecord {
   attempts: number;
 }
 
-/** Records one more attempt to post `key`; the row is committed before anything is sent. */
-export async function recordPostAttempt(db: Queryable, key: string): Promise<AttemptRecord> {
-  return (await recordPostAttempts(db, [key])).get(key)!;
-}
-
 /**
- * recordPostAttempt for many keys in one statement (one commit): a job posting a batch of
- * reports records them all at once instead of a round trip and a commit per post.
+ * Records one more attempt to post each key, in one statement (one commit), before anything is
+ * sent: a job posting a batch of reports records them all at once instead of a round trip and
+ * a commit per post.
  */
 export async function recordPostAttempts(db: Queryable, keys: string[]): Promise<Map<string, AttemptRecord>> {
   if (keys.length === 0) return new Map();

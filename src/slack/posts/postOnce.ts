@@ -2,7 +2,6 @@ import type { Block, KnownBlock, WebClient } from '@slack/web-api';
 import type { Logger } from '../../logger.js';
 import {
   type Queryable,
-  recordPostAttempt,
   recordPostAttempts,
   recordPostedTs,
   recordPostedTsMany,
@@ -71,13 +70,7 @@ export async function postOnce(deps: PostOnceDeps, post: SlackPost): Promise<str
  * does not need a second connection while the lock is held.
  */
 export async function beginPost(db: Queryable, key: string): Promise<PostAttempt> {
-  const record = await recordPostAttempt(db, key);
-  return {
-    key,
-    firstStartedAt: record.firstStartedAt,
-    postedTs: record.postedTs,
-    earlier: record.attempts > 1,
-  };
+  return (await beginPosts(db, [key])).get(key)!;
 }
 
 /**

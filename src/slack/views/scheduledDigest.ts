@@ -1,5 +1,5 @@
 import type { KnownBlock } from '@slack/types';
-import { statusCounts, worstFirst } from '../../health/fleet.js';
+import { fleetStatus, statusCounts, worstFirst } from '../../health/fleet.js';
 import type { HealthReport, ReportStatus } from '../../health/types.js';
 import type { ScheduledHealthPostJob } from '../../jobs/catalog.js';
 import { clip, plural } from '../../text.js';
@@ -53,11 +53,7 @@ export function scheduledDigestBlocks(entries: readonly DigestEntry[]): KnownBlo
 /** The headline, also the notification text: `Scheduled check: 3 targets changed (1 critical, 2 ok)`. */
 export function digestText(entries: readonly DigestEntry[]): string {
   const statuses: ReportStatus[] = entries.map((entry) => entry.report.status);
-  const worst = worstFirst(
-    entries.map((entry) => ({ target: entry.report.target, status: entry.report.status })),
-  )[0];
-  const emoji = worst ? STATUS_EMOJI[worst.status] : STATUS_EMOJI.ok;
-  return `${emoji} *Scheduled check*: ${plural(entries.length, 'target')} changed (${statusCounts(statuses)})`;
+  return `${STATUS_EMOJI[fleetStatus(statuses)]} *Scheduled check*: ${plural(entries.length, 'target')} changed (${statusCounts(statuses)})`;
 }
 
 function lineEmoji(item: ScheduledHealthPostJob, status: ReportStatus): string {
