@@ -51,7 +51,7 @@ function modulesFor(argv: readonly string[]): typeof COMMAND_MODULES {
 
 /**
  * The `runbook-bot` command line. Returns the exit code instead of exiting so tests can run
- * it in-process: 0 ok, 1 warn, 2 critical, 3 could not run (bad input, config, unreachable).
+ * it in-process: 0 ok, 1 warn, 2 critical, 3 could not run (bad input, config), 4 unreachable.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT.ok;

@@ -255,11 +255,12 @@ export class IncidentService {
     }
   }
 
-  /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
+  /** The answer in a channel with no open incident: the one declared from it, if any, named. */
   private async noIncident(channelId: string): Promise<Answer> {
     return noIncident(await this.deps.incidents.openDeclaredFrom(channelId));
   }
 
+  /** Someone is waiting on the answer: a queue that does not take the job in time has failed. */
   private async notify(
     name: typeof JOBS.incidentOpen | typeof JOBS.incidentRoot | typeof JOBS.incidentReport,
     incidentId: string,

@@ -13,7 +13,10 @@ import { isTimeZone } from '../timeInput.js';
  * target, or one for the targets sharing a channel, cron and zone (see healthSchedulers).
  */
 
-/** Scheduler ids are this prefix and the target name (see the catalog); others on the queue are left alone. */
+/**
+ * Scheduler ids are this prefix and the target name, or the channel and a hash of a group's
+ * cron and zone (see the catalog); others on the queue are left alone.
+ */
 export const SCHEDULER_PREFIX = 'scheduled-health-';
 
 /** The seeds' morning checklist ("Run this every morning"; `0 9 * * *` in their crontab). */

@@ -11,7 +11,7 @@ const CLIENT_TIMEOUT_MARGIN_MS = 2000;
 const REMEDIATION_POOL_MAX = 2;
 
 /** How long an idle connection stays open, unless the target is kept warm (see TargetPoolOptions.warmMs). */
-export const IDLE_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 10_000;
 
 export interface TargetPoolOptions {
   /**

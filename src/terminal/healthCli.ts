@@ -138,9 +138,7 @@ async function health(options: HealthOptions, io: CliIo): Promise<number> {
       `${fleetLabel(fleet)}: ${finished}/${plural(targets.length, 'target')} checked (${pace})` +
         (waiting.size > 0
           ? `, ${waiting.size} waiting for a connection slot` +
-            (pace.includes('TARGET_CONNECTION_BUDGET')
-              ? ''
-              : ` (TARGET_CONNECTION_BUDGET=${settings.budget.size})`)
+            (settings.budget.size < concurrency ? '' : ` (TARGET_CONNECTION_BUDGET=${settings.budget.size})`)
           : ''),
     );
   progress();
@@ -224,8 +222,7 @@ async function thresholdsFromRunbooks(
     library.list().map((runbook) => runbook.id),
   );
   if (unknown.length > 0) {
-    const who = targets.length === 1 ? `Target ${targets[0]?.name}` : 'Some targets';
-    throw new UserError(`${who} names runbooks that are not loaded:\n${unknown.join('\n')}`);
+    throw new UserError(`Targets name runbooks that are not loaded:\n${unknown.join('\n')}`);
   }
   return (target) => (target.runbooks?.length ? thresholdsForTarget(target, library) : undefined);
 }
