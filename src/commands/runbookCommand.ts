@@ -1,5 +1,6 @@
 import type { SpellCommand } from '../answer.js';
 import { parseAssignments, type RawValues, splitCommandWords } from '../runbooks/procedureParams.js';
+import { TAG_NAME } from '../targets/targetsFile.js';
 
 /**
  * The grammar of `/runbook …`. Pure: text in, a parsed command or a message for the user
@@ -18,7 +19,7 @@ export type RunbookCommand =
 
 const TARGET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** `tag:production`: every target with that tag (see health/fleet.ts). */
-const TAG_SELECTOR = /^tag:[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const TAG_SELECTOR = new RegExp(`^tag:${TAG_NAME.source.slice(1)}`);
 const PROCEDURE_REF = /^[a-z0-9][a-z0-9_#-]{0,200}$/i;
 
 export const RUNBOOK_USAGE = [

@@ -53,12 +53,24 @@ const procedureScheduleSchema = z
     message: 'give either cron ("0 9 * * 1-5") or at ("09:00"), not both and not neither',
   });
 
+/** What `tag:<tag>` in Slack and `--tag` on a command line can name. */
+export const TAG_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
 const targetSchema = z
   .object({
     url_env: envVarName,
     remediation_url_env: envVarName.optional(),
     description: z.string().max(200).optional(),
-    tags: z.array(z.string().min(1)).default([]),
+    tags: z
+      .array(
+        z
+          .string()
+          .regex(
+            TAG_NAME,
+            'a tag is letters, digits, ., - and _ (at most 63), starting with a letter or digit, so that `/runbook health tag:<tag>` and `--tag` can name it',
+          ),
+      )
+      .default([]),
     thresholds: thresholdsSchema,
     runbooks: z.array(z.string().min(1, 'runbook ids are not empty')).optional(),
     schedule: scheduleSchema,

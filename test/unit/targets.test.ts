@@ -186,6 +186,13 @@ targets:
     expect(() => registry.resolve('billing')).toThrowError(/Known targets: tenant-000, .* and 180 more\./);
   });
 
+  it('refuses a tag that tag:<tag> and --tag could not name, saying what a tag may hold', () => {
+    const path = file('targets:\n  prod:\n    url_env: P\n    tags: ["team/payments"]\n');
+    expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
+      /a tag is letters, digits, \., - and _/,
+    );
+  });
+
   it('validates threshold overrides in the file at load time', () => {
     const path = file('targets:\n  prod:\n    url_env: P\n    thresholds:\n      connections.warm: 5\n');
     expect(() => loadConfig({ TARGETS_FILE: path, P: PROD_URL })).toThrowError(
